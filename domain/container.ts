@@ -1,0 +1,318 @@
+// The container rules, free of any platform API. A ContainerDO feeds every command through one of
+// the `decide*` functions, which return the events the command causes; `evolve` folds an event into
+// the state. The same `evolve` rebuilds a container from its event log (`replay`), so the log is the
+// audit trail and the source of truth at once.
+
+export const DEFAULT_THRESHOLD = 50;
+
+export interface Location {
+  lat: number;
+  lon: number;
+}
+
+/** A reading as validated at the edge; `measuredAt` and `receivedAt` are epoch milliseconds. */
+export interface Reading {
+  readingId: string;
+  containerId: string;
+  fillPercent: number;
+  contents?: string | undefined;
+  location: Location;
+  battery?: number | undefined;
+  measuredAt: number;
+}
+
+export type OrderStatus = "active" | "closed";
+export type OrderSource = "auto" | "manual";
+export type CloseReason = "fill_above_threshold" | "manual" | "cancelled";
+export type Fulfilment = "pending" | "accepted" | "dispatched" | "delivered";
+
+export interface Order {
+  id: string;
+  containerId: string;
+  status: OrderStatus;
+  source: OrderSource;
+  openedAt: string;
+  openedBy: string;
+  fillAtOpen: number | null;
+  closedAt: string | null;
+  closedBy: string | null;
+  closeReason: CloseReason | null;
+  fillAtClose: number | null;
+  fulfilment: Fulfilment;
+}
+
+export interface ContainerState {
+  containerId: string;
+  name: string | null;
+  threshold: number;
+  capacity: number | null;
+  fillPercent: number | null;
+  contents: string | null;
+  location: Location | null;
+  battery: number | null;
+  /** `measuredAt` of the newest applied reading, RFC 3339. */
+  measuredAt: string | null;
+  lastReadingId: string | null;
+  /** When the container last reported anything, stale readings included. */
+  lastSeenAt: string | null;
+  /** False after a manual close, until a reading above the threshold. */
+  autoOpenArmed: boolean;
+  activeOrder: Order | null;
+  /** Sequence number of the last event applied. */
+  version: number;
+}
+
+export interface Actor {
+  kind: "device" | "user" | "system";
+  id: string;
+}
+
+export type ReadingOutcome = "applied" | "stale";
+
+export interface ReadingRecorded {
+  type: "reading.recorded";
+  reading: Omit<Reading, "measuredAt" | "containerId"> & { measuredAt: string; receivedAt: string };
+  outcome: ReadingOutcome;
+}
+export interface OrderOpened {
+  type: "order.opened";
+  order: Order;
+}
+export interface OrderClosed {
+  type: "order.closed";
+  orderId: string;
+  closedAt: string;
+  closedBy: string;
+  closeReason: CloseReason;
+  fillAtClose: number | null;
+}
+export interface SettingsChanged {
+  type: "settings.changed";
+  changes: Partial<Settings>;
+  previous: Partial<Settings>;
+}
+
+export type ContainerChange = ReadingRecorded | OrderOpened | OrderClosed | SettingsChanged;
+
+/** A change as it sits in the container's log. */
+export type ContainerEvent = ContainerChange & {
+  id: string;
+  seq: number;
+  containerId: string;
+  at: string;
+  actor: Actor;
+  readingId: string | null;
+};
+
+export interface Settings {
+  threshold: number;
+  capacity: number | null;
+  name: string | null;
+}
+
+export function emptyContainer(containerId: string): ContainerState {
+  return {
+    containerId,
+    name: null,
+    threshold: DEFAULT_THRESHOLD,
+    capacity: null,
+    fillPercent: null,
+    contents: null,
+    location: null,
+    battery: null,
+    measuredAt: null,
+    lastReadingId: null,
+    lastSeenAt: null,
+    autoOpenArmed: true,
+    activeOrder: null,
+    version: 0,
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export interface ReadingContext {
+  receivedAt: number;
+  newOrderId: () => string;
+}
+
+/** What one reading does to a container. */
+export function decideReading(state: ContainerState, reading: Reading, ctx: ReadingContext): ContainerChange[] {
+  const newest = state.measuredAt === null ? null : Date.parse(state.measuredAt);
+  const outcome: ReadingOutcome = newest !== null && reading.measuredAt < newest ? "stale" : "applied";
+  const recorded: ReadingRecorded = {
+    type: "reading.recorded",
+    outcome,
+    reading: {
+      readingId: reading.readingId,
+      fillPercent: reading.fillPercent,
+      contents: reading.contents,
+      location: reading.location,
+      battery: reading.battery,
+      measuredAt: iso(reading.measuredAt),
+      receivedAt: iso(ctx.receivedAt),
+    },
+  };
+  if (outcome === "stale") return [recorded];
+
+  const fill = reading.fillPercent;
+  const threshold = state.threshold;
+  const active = state.activeOrder;
+  const by = `reading:${reading.readingId}`;
+  if (fill < threshold && active === null && state.autoOpenArmed) {
+    const order: Order = {
+      id: ctx.newOrderId(),
+      containerId: state.containerId,
+      status: "active",
+      source: "auto",
+      openedAt: iso(ctx.receivedAt),
+      openedBy: by,
+      fillAtOpen: fill,
+      closedAt: null,
+      closedBy: null,
+      closeReason: null,
+      fillAtClose: null,
+      fulfilment: "pending",
+    };
+    return [recorded, { type: "order.opened", order }];
+  }
+  if (fill > threshold && active !== null && active.fillAtOpen !== null && active.fillAtOpen < threshold) {
+    return [
+      recorded,
+      {
+        type: "order.closed",
+        orderId: active.id,
+        closedAt: iso(ctx.receivedAt),
+        closedBy: by,
+        closeReason: "fill_above_threshold",
+        fillAtClose: fill,
+      },
+    ];
+  }
+  return [recorded];
+}
+
+export type ManualOpenDecision =
+  | { ok: true; change: OrderOpened }
+  | { ok: false; conflict: Order };
+
+export function decideManualOpen(
+  state: ContainerState,
+  by: string,
+  ctx: { now: number; newOrderId: () => string },
+): ManualOpenDecision {
+  if (state.activeOrder) return { ok: false, conflict: state.activeOrder };
+  return {
+    ok: true,
+    change: {
+      type: "order.opened",
+      order: {
+        id: ctx.newOrderId(),
+        containerId: state.containerId,
+        status: "active",
+        source: "manual",
+        openedAt: iso(ctx.now),
+        openedBy: by,
+        fillAtOpen: state.fillPercent,
+        closedAt: null,
+        closedBy: null,
+        closeReason: null,
+        fillAtClose: null,
+        fulfilment: "pending",
+      },
+    },
+  };
+}
+
+export type ManualCloseDecision =
+  | { ok: true; change: OrderClosed }
+  | { ok: false; reason: "not_found" | "not_active"; order?: Order };
+
+/** `known` is the order as stored, or null when the container never had an order with that id. */
+export function decideManualClose(
+  state: ContainerState,
+  orderId: string,
+  known: Order | null,
+  by: string,
+  now: number,
+): ManualCloseDecision {
+  if (known === null) return { ok: false, reason: "not_found" };
+  if (state.activeOrder?.id !== orderId) return { ok: false, reason: "not_active", order: known };
+  return {
+    ok: true,
+    change: {
+      type: "order.closed",
+      orderId,
+      closedAt: iso(now),
+      closedBy: by,
+      closeReason: "manual",
+      fillAtClose: state.fillPercent,
+    },
+  };
+}
+
+/** Settings changes only move settings; orders follow the next reading against the new threshold. */
+export function decideSettings(state: ContainerState, patch: Partial<Settings>): SettingsChanged[] {
+  const changes: Partial<Settings> = {};
+  const previous: Partial<Settings> = {};
+  for (const key of ["threshold", "capacity", "name"] as const) {
+    const value = patch[key];
+    if (value === undefined || value === state[key]) continue;
+    (changes as Record<string, unknown>)[key] = value;
+    (previous as Record<string, unknown>)[key] = state[key];
+  }
+  return Object.keys(changes).length === 0 ? [] : [{ type: "settings.changed", changes, previous }];
+}
+
+/** Fold one logged change into the state. Never throws for an event that `decide*` produced. */
+export function evolve(state: ContainerState, event: ContainerChange & { seq: number }): ContainerState {
+  const next: ContainerState = { ...state, version: event.seq };
+  switch (event.type) {
+    case "reading.recorded": {
+      const r = event.reading;
+      next.lastSeenAt = laterOf(state.lastSeenAt, r.receivedAt);
+      if (event.outcome === "applied") {
+        next.fillPercent = r.fillPercent;
+        next.contents = r.contents ?? state.contents;
+        next.location = r.location;
+        next.battery = r.battery ?? state.battery;
+        next.measuredAt = r.measuredAt;
+        next.lastReadingId = r.readingId;
+        if (r.fillPercent > state.threshold) next.autoOpenArmed = true;
+      }
+      return next;
+    }
+    case "order.opened":
+      next.activeOrder = event.order;
+      return next;
+    case "order.closed":
+      if (state.activeOrder?.id === event.orderId) next.activeOrder = null;
+      if (event.closeReason === "manual") next.autoOpenArmed = false;
+      return next;
+    case "settings.changed":
+      return { ...next, ...event.changes };
+  }
+}
+
+/** Apply a closing event to the order it closes. */
+export function closeOrder(order: Order, event: OrderClosed): Order {
+  return {
+    ...order,
+    status: "closed",
+    closedAt: event.closedAt,
+    closedBy: event.closedBy,
+    closeReason: event.closeReason,
+    fillAtClose: event.fillAtClose,
+  };
+}
+
+/** Rebuild a container from its log alone. */
+export function replay(containerId: string, events: Iterable<ContainerEvent>): ContainerState {
+  let state = emptyContainer(containerId);
+  for (const event of events) state = evolve(state, event);
+  return state;
+}
+
+function laterOf(a: string | null, b: string): string {
+  return a === null || Date.parse(b) > Date.parse(a) ? b : a;
+}

@@ -1,0 +1,304 @@
+import { DurableObject } from "cloudflare:workers";
+import {
+  closeOrder,
+  decideManualClose,
+  decideManualOpen,
+  decideReading,
+  decideSettings,
+  emptyContainer,
+  evolve,
+  type Actor,
+  type ContainerChange,
+  type ContainerEvent,
+  type ContainerState,
+  type Order,
+  type Reading,
+  type Settings,
+} from "../domain/container";
+import { monotonicIds } from "../domain/ids";
+import { ensureSchema } from "./schema";
+
+export type ReadingStatus = "applied" | "duplicate" | "stale";
+
+export interface ReadingResult {
+  readingId: string;
+  containerId: string;
+  status: ReadingStatus;
+  orderOpened?: Order;
+  orderClosed?: Order;
+  /** For a duplicate: the answer the reading got when it was first applied. */
+  original?: ReadingResult;
+}
+
+export interface StoredReading {
+  readingId: string;
+  fillPercent: number;
+  contents: string | null;
+  location: { lat: number; lon: number };
+  battery: number | null;
+  measuredAt: string;
+  receivedAt: string;
+  status: "applied" | "stale";
+}
+
+export interface Page<T, P> {
+  items: T[];
+  /** Where the next page starts, or null on the last page. */
+  next: P | null;
+}
+
+export interface ReadingPosition {
+  measuredAt: number;
+  readingId: string;
+}
+
+export type OpenOrderResult =
+  | { ok: true; order: Order }
+  | { ok: false; reason: "conflict"; order: Order }
+  | { ok: false; reason: "unknown_container" };
+
+export type CloseOrderResult =
+  | { ok: true; order: Order }
+  | { ok: false; reason: "not_found" }
+  | { ok: false; reason: "not_active"; order: Order };
+
+const SCHEMA = [
+  `CREATE TABLE container (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
+   CREATE TABLE readings (
+     reading_id TEXT PRIMARY KEY,
+     measured_at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     body TEXT NOT NULL,
+     result TEXT NOT NULL
+   );
+   CREATE INDEX readings_by_time ON readings (measured_at, reading_id);
+   CREATE TABLE orders (id TEXT PRIMARY KEY, status TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE TABLE events (
+     seq INTEGER PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE,
+     type TEXT NOT NULL,
+     at TEXT NOT NULL,
+     body TEXT NOT NULL
+   );`,
+];
+
+/**
+ * One container: its state, reading history, orders and event log. Every command runs to completion
+ * without awaiting anything, so the runtime never interleaves two commands on one container; each
+ * command's writes commit in one transaction before its answer leaves the object.
+ */
+export class ContainerDO extends DurableObject<Env> {
+  private state: ContainerState | null = null;
+  private readonly newId = monotonicIds();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ensureSchema(ctx.storage, SCHEMA);
+    this.state = this.loadState();
+  }
+
+  /** Apply a group of readings for this container, oldest `measuredAt` first. */
+  ingest(containerId: string, readings: Reading[], actor: Actor, receivedAt: number): ReadingResult[] {
+    const order = readings
+      .map((reading, index) => ({ reading, index }))
+      .sort((a, b) => a.reading.measuredAt - b.reading.measuredAt || a.index - b.index);
+    const results = new Array<ReadingResult>(readings.length);
+    this.commit(containerId, (state) => {
+      for (const { reading, index } of order) {
+        const previous = this.ctx.storage.sql
+          .exec<{ result: string }>("SELECT result FROM readings WHERE reading_id = ?", reading.readingId)
+          .toArray()[0];
+        if (previous) {
+          results[index] = {
+            readingId: reading.readingId,
+            containerId,
+            status: "duplicate",
+            original: JSON.parse(previous.result) as ReadingResult,
+          };
+          continue;
+        }
+        const changes = decideReading(state(), reading, {
+          receivedAt,
+          newOrderId: () => this.newId("ord_", receivedAt),
+        });
+        const result: ReadingResult = { readingId: reading.readingId, containerId, status: "applied" };
+        for (const change of changes) {
+          const event = this.append(change, actor, receivedAt, reading.readingId);
+          if (event.type === "reading.recorded") result.status = event.outcome;
+          if (event.type === "order.opened") result.orderOpened = event.order;
+          if (event.type === "order.closed") result.orderClosed = this.orderById(event.orderId) ?? undefined;
+        }
+        this.ctx.storage.sql.exec(
+          "INSERT INTO readings (reading_id, measured_at, received_at, status, body, result) VALUES (?, ?, ?, ?, ?, ?)",
+          reading.readingId,
+          reading.measuredAt,
+          receivedAt,
+          result.status,
+          JSON.stringify(storedReading(reading, receivedAt, result.status as "applied" | "stale")),
+          JSON.stringify(result),
+        );
+        results[index] = result;
+      }
+    });
+    return results;
+  }
+
+  openOrder(containerId: string, by: string): OpenOrderResult {
+    if (this.state === null) return { ok: false, reason: "unknown_container" };
+    const now = Date.now();
+    const decision = decideManualOpen(this.state, by, { now, newOrderId: () => this.newId("ord_", now) });
+    if (!decision.ok) return { ok: false, reason: "conflict", order: decision.conflict };
+    this.commit(containerId, () => this.append(decision.change, { kind: "user", id: by }, now, null));
+    return { ok: true, order: decision.change.order };
+  }
+
+  closeOrder(containerId: string, orderId: string, by: string): CloseOrderResult {
+    const known = this.orderById(orderId);
+    if (this.state === null || known === null) return { ok: false, reason: "not_found" };
+    const now = Date.now();
+    const decision = decideManualClose(this.state, orderId, known, by, now);
+    if (!decision.ok) return { ok: false, reason: "not_active", order: known };
+    this.commit(containerId, () => this.append(decision.change, { kind: "user", id: by }, now, null));
+    return { ok: true, order: this.orderById(orderId)! };
+  }
+
+  updateSettings(containerId: string, patch: Partial<Settings>, actor: Actor): ContainerState {
+    const now = Date.now();
+    this.commit(containerId, (state) => {
+      for (const change of decideSettings(state(), patch)) this.append(change, actor, now, null);
+    });
+    return this.state!;
+  }
+
+  getState(): ContainerState | null {
+    return this.state;
+  }
+
+  /** Reading history, newest `measuredAt` first, strictly after `before` in that order. */
+  listReadings(limit: number, before: ReadingPosition | null): Page<StoredReading, ReadingPosition> {
+    const time = before?.measuredAt ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.ctx.storage.sql
+      .exec<{ body: string; measured_at: number; reading_id: string }>(
+        `SELECT body, measured_at, reading_id FROM readings
+         WHERE measured_at < ? OR (measured_at = ? AND reading_id < ?)
+         ORDER BY measured_at DESC, reading_id DESC LIMIT ?`,
+        time,
+        time,
+        before?.readingId ?? "",
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => JSON.parse(r.body) as StoredReading),
+      next: rows.length > limit && last ? { measuredAt: last.measured_at, readingId: last.reading_id } : null,
+    };
+  }
+
+  /** Orders, newest first, those older than the order `before`. */
+  listOrders(limit: number, before: string | null): Page<Order, string> {
+    const rows = this.ctx.storage.sql
+      .exec<{ id: string; body: string }>(
+        "SELECT id, body FROM orders WHERE id < ? ORDER BY id DESC LIMIT ?",
+        before ?? "\uffff",
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => JSON.parse(r.body) as Order),
+      next: rows.length > limit ? page[page.length - 1]!.id : null,
+    };
+  }
+
+  /** The event log in order, from just after `afterSeq`. */
+  listEvents(afterSeq: number, limit: number): ContainerEvent[] {
+    return this.ctx.storage.sql
+      .exec<{ body: string }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
+      .toArray()
+      .map((r) => JSON.parse(r.body) as ContainerEvent);
+  }
+
+  /**
+   * Run `work` in one storage transaction. `work` reads the current state through the getter it is
+   * handed and changes it only through `append`; if it throws, storage rolls back and the in-memory
+   * state is reloaded so the two never disagree.
+   */
+  private commit(containerId: string, work: (state: () => ContainerState) => void): void {
+    try {
+      this.ctx.storage.transactionSync(() => {
+        this.state ??= emptyContainer(containerId);
+        work(() => this.state!);
+        this.ctx.storage.sql.exec(
+          "INSERT INTO container (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+          JSON.stringify(this.state),
+        );
+      });
+    } catch (error) {
+      this.state = this.loadState();
+      throw error;
+    }
+  }
+
+  private append(change: ContainerChange, actor: Actor, at: number, readingId: string | null): ContainerEvent {
+    const state = this.state!;
+    const event = {
+      ...change,
+      id: this.newId("evt_", at),
+      seq: state.version + 1,
+      containerId: state.containerId,
+      at: new Date(at).toISOString(),
+      actor,
+      readingId,
+    } as ContainerEvent;
+    this.ctx.storage.sql.exec(
+      "INSERT INTO events (seq, id, type, at, body) VALUES (?, ?, ?, ?, ?)",
+      event.seq,
+      event.id,
+      event.type,
+      event.at,
+      JSON.stringify(event),
+    );
+    if (event.type === "order.opened") this.saveOrder(event.order);
+    if (event.type === "order.closed") {
+      const order = this.orderById(event.orderId);
+      if (order) this.saveOrder(closeOrder(order, event));
+    }
+    this.state = evolve(state, event);
+    return event;
+  }
+
+  private saveOrder(order: Order): void {
+    this.ctx.storage.sql.exec(
+      "INSERT INTO orders (id, status, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+      order.id,
+      order.status,
+      JSON.stringify(order),
+    );
+  }
+
+  private orderById(id: string): Order | null {
+    const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM orders WHERE id = ?", id).toArray()[0];
+    return row ? (JSON.parse(row.body) as Order) : null;
+  }
+
+  private loadState(): ContainerState | null {
+    const row = this.ctx.storage.sql.exec<{ state: string }>("SELECT state FROM container WHERE id = 1").toArray()[0];
+    return row ? (JSON.parse(row.state) as ContainerState) : null;
+  }
+}
+
+function storedReading(reading: Reading, receivedAt: number, status: "applied" | "stale"): StoredReading {
+  return {
+    readingId: reading.readingId,
+    fillPercent: reading.fillPercent,
+    contents: reading.contents ?? null,
+    location: reading.location,
+    battery: reading.battery ?? null,
+    measuredAt: new Date(reading.measuredAt).toISOString(),
+    receivedAt: new Date(receivedAt).toISOString(),
+    status,
+  };
+}

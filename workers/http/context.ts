@@ -1,0 +1,21 @@
+import type { Role } from "../../domain/access";
+
+export interface Person {
+  email: string;
+  role: Role;
+}
+
+export interface Device {
+  keyId: string;
+  /** The container this key is limited to, or null for a fleet key. */
+  containerId: string | null;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    person: Person;
+    device: Device;
+  };
+}

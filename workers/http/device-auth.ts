@@ -1,0 +1,61 @@
+import type { MiddlewareHandler } from "hono";
+import { parseDeviceKey } from "../../domain/access";
+import { sameText, sha256Hex } from "../lib/crypto";
+import { bearerToken } from "./auth";
+import type { AppEnv, Device } from "./context";
+import { ApiError } from "./errors";
+
+interface CachedKey {
+  secretHash: string;
+  containerId: string | null;
+  expiresAt: number;
+}
+
+// Keys this isolate has verified, trusted for DEVICE_KEY_CACHE_SECONDS: that is how long a revoked
+// key can go on working in an isolate that saw it just before the revocation.
+const verified = new Map<string, CachedKey>();
+const MAX_CACHED = 10_000;
+
+export function forgetDeviceKey(id: string): void {
+  verified.delete(id);
+}
+
+function cacheSeconds(env: Env): number {
+  const value = Number(env.DEVICE_KEY_CACHE_SECONDS);
+  return Number.isFinite(value) && value >= 0 ? value : 5;
+}
+
+async function checkDeviceKey(env: Env, key: string): Promise<Device | null> {
+  const parsed = parseDeviceKey(key);
+  if (!parsed) return null;
+  const secretHash = await sha256Hex(parsed.secret);
+  const now = Date.now();
+  const cached = verified.get(parsed.id);
+  if (cached && cached.expiresAt > now) {
+    return sameText(cached.secretHash, secretHash) ? { keyId: parsed.id, containerId: cached.containerId } : null;
+  }
+  const found = await env.DEVICE_KEYS.getByName(parsed.id).lookup();
+  if (!found || found.record.revokedAt !== null || !sameText(found.secretHash, secretHash)) {
+    verified.delete(parsed.id);
+    return null;
+  }
+  if (verified.size >= MAX_CACHED) verified.delete(verified.keys().next().value!);
+  verified.set(parsed.id, {
+    secretHash,
+    containerId: found.record.containerId,
+    expiresAt: now + cacheSeconds(env) * 1000,
+  });
+  return { keyId: parsed.id, containerId: found.record.containerId };
+}
+
+/** Sensors authenticate with `Authorization: Bearer fgk_…`, a key issued at POST /v1/device-keys. */
+export function requireDeviceKey(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const key = bearerToken(c.req.header("Authorization"));
+    if (!key) throw new ApiError(401, "unauthenticated", "missing Authorization: Bearer <device key>");
+    const device = await checkDeviceKey(c.env, key);
+    if (!device) throw new ApiError(401, "unauthenticated", "device key is unknown, revoked or malformed");
+    c.set("device", device);
+    await next();
+  };
+}
