@@ -1,0 +1,107 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { beforeAll, expect, it } from "vitest";
+import type { ContainerEvent } from "../domain/container";
+import type { ContainerDO } from "../durable-objects/container";
+import { api, containerState, deviceKey, json, personWith, postReadings, reading, uniqueContainer } from "./helpers";
+
+let key: string;
+let operator: string;
+
+beforeAll(async () => {
+  key = (await deviceKey()).key;
+  operator = await personWith("operator");
+});
+
+/** Deterministic shuffle, so a failure can be replayed. */
+function shuffle<T>(items: T[], seed: number): T[] {
+  const out = items.slice();
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Walk the log: every order opened while none was active, every close closing the active one. */
+function assertOneActiveAtMost(events: ContainerEvent[]): number {
+  let active: string | null = null;
+  let opened = 0;
+  for (const e of events) {
+    if (e.type === "order.opened") {
+      expect(active, `order ${e.order.id} opened while ${active} was active (seq ${e.seq})`).toBeNull();
+      active = e.order.id;
+      opened++;
+    }
+    if (e.type === "order.closed") {
+      expect(e.orderId).toBe(active);
+      active = null;
+    }
+  }
+  return opened;
+}
+
+it("hundreds of concurrent readings and manual commands never give a container two active orders", async () => {
+  const id = uniqueContainer("race");
+  // The container exists before the storm, so manual creates have something to act on.
+  await json(await postReadings(key, reading(id, 60)), 200);
+  // 300 readings crossing 50 back and forth, sent at once in shuffled order, as singles and small batches.
+  const sent = Array.from({ length: 300 }, (_, i) => reading(id, i % 3 === 0 ? 80 : i % 3 === 1 ? 20 : 50));
+  const newest = sent[sent.length - 1]!;
+  const shuffled = shuffle(sent, 7);
+  const requests: Array<Promise<Response>> = [];
+  const manual: Array<Promise<Response>> = [];
+  // Readings go out in waves without waiting for answers; between waves, operators open an order and
+  // close whichever order they last saw active, racing the readings still in flight.
+  for (let i = 0; i < shuffled.length; ) {
+    for (const end = i + 30; i < end && i < shuffled.length; ) {
+      const size = i % 4 === 0 ? 5 : 1;
+      const chunk = shuffled.slice(i, i + size);
+      requests.push(postReadings(key, size === 1 ? chunk[0] : { readings: chunk }));
+      i += size;
+    }
+    const seen = (await containerState(id))?.activeOrder;
+    if (seen) manual.push(api(`/v1/containers/${id}/orders/${seen.id}/close`, { method: "POST", token: operator }));
+    manual.push(api(`/v1/containers/${id}/orders`, { method: "POST", token: operator }));
+    manual.push(api(`/v1/containers/${id}/orders`, { method: "POST", token: operator }));
+  }
+  const answers = await Promise.all([...requests, ...manual]);
+  for (const res of answers.slice(0, requests.length)) expect(res.status).toBe(200);
+  const manualStatuses = answers.slice(requests.length).map((r) => r.status);
+  for (const status of manualStatuses) expect([200, 201, 409]).toContain(status);
+  // The race was real: some manual commands won and some lost.
+  expect(manualStatuses).toContain(409);
+  expect(manualStatuses.filter((s) => s === 200 || s === 201).length).toBeGreaterThan(0);
+
+  await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO, state) => {
+    const events = instance.listEvents(0, 100_000);
+    const opened = assertOneActiveAtMost(events);
+    expect(opened).toBeGreaterThan(1);
+    const activeRows = state.storage.sql.exec<{ id: string }>("SELECT id FROM orders WHERE status = 'active'").toArray();
+    expect(activeRows.length).toBeLessThanOrEqual(1);
+    expect(instance.getState()!.activeOrder?.id ?? null).toBe(activeRows[0]?.id ?? null);
+    const recorded = events.filter((e) => e.type === "reading.recorded");
+    expect(new Set(recorded.map((e) => e.readingId)).size).toBe(recorded.length);
+  });
+
+  const final = await containerState(id);
+  expect(final).toMatchObject({ fillPercent: newest.fillPercent, measuredAt: newest.measuredAt, lastReadingId: newest.readingId });
+});
+
+it("the same batch sent many times at once applies once; every answer agrees", async () => {
+  const id = uniqueContainer("retry");
+  const batch = { readings: [reading(id, 10), reading(id, 90), reading(id, 15)] };
+  const answers = await Promise.all(Array.from({ length: 20 }, () => postReadings(key, batch).then((r) => json(r, 200))));
+  const firsts = answers.filter((a) => a.results[0].status === "applied");
+  expect(firsts).toHaveLength(1);
+  for (const a of answers) {
+    if (a === firsts[0]) continue;
+    expect(a.results.map((r: { original: unknown }) => r.original)).toEqual(firsts[0]!.results);
+  }
+  await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
+    const events = instance.listEvents(0, 1000);
+    expect(events.filter((e) => e.type === "reading.recorded")).toHaveLength(3);
+    expect(assertOneActiveAtMost(events)).toBe(2);
+  });
+});
