@@ -47,3 +47,9 @@ export const containerIdSchema = z
   });
 
 export const percentSchema = z.number().finite().min(0).max(100);
+
+export const orderIdSchema = z.string().regex(/^ord_[0-9A-Z]{26}$/, { error: "is not an order id (ord_…)" });
+
+export const booleanParam = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
+
+export const instantParam = z.iso.datetime({ offset: true, error: "must be an RFC 3339 timestamp with a time zone" });

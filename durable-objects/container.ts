@@ -15,6 +15,7 @@ import {
   type Reading,
   type Settings,
 } from "../domain/container";
+import type { ChangeMessage } from "../domain/change-message";
 import { monotonicIds } from "../domain/ids";
 import { ensureSchema } from "./schema";
 
@@ -81,7 +82,19 @@ const SCHEMA = [
      at TEXT NOT NULL,
      body TEXT NOT NULL
    );`,
+  // Transactional outbox: a row per event, written with the change, deleted once the queue has it.
+  `CREATE TABLE outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);`,
 ];
+
+/** Queue sendBatch takes at most 100 messages. */
+const OUTBOX_BATCH = 100;
+/** If a drain dies with the object, this alarm picks the outbox up again. */
+const OUTBOX_GUARD_MS = 30_000;
+const OUTBOX_BACKOFF_MAX_MS = 5 * 60_000;
+
+export interface OutboxSender {
+  send(messages: ChangeMessage[]): Promise<void>;
+}
 
 /**
  * One container: its state, reading history, orders and event log. Every command runs to completion
@@ -91,11 +104,37 @@ const SCHEMA = [
 export class ContainerDO extends DurableObject<Env> {
   private state: ContainerState | null = null;
   private readonly newId = monotonicIds();
+  /** When the alarm is due, as far as this instance knows; null when none is set. */
+  private alarmAt: number | null = null;
+  private draining: Promise<void> | null = null;
+  private drainAgain = false;
+  private failedSends = 0;
+
+  /** Where outbox messages go; replaceable so tests can make sending fail. */
+  outbox: OutboxSender = {
+    send: async (messages) => {
+      await this.env.PROJECTION_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" })));
+    },
+  };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ensureSchema(ctx.storage, SCHEMA);
     this.state = this.loadState();
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  /** Drains what an earlier drain left, with backoff while sending fails. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    await this.drainOutbox();
+  }
+
+  /** Events written but not yet handed to the queue. */
+  pendingOutbox(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
   }
 
   /** Apply a group of readings for this container, oldest `measuredAt` first. */
@@ -227,18 +266,81 @@ export class ContainerDO extends DurableObject<Env> {
    * state is reloaded so the two never disagree.
    */
   private commit(containerId: string, work: (state: () => ContainerState) => void): void {
+    const before = this.state;
     try {
       this.ctx.storage.transactionSync(() => {
         this.state ??= emptyContainer(containerId);
         work(() => this.state!);
-        this.ctx.storage.sql.exec(
-          "INSERT INTO container (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-          JSON.stringify(this.state),
-        );
+        if (before === null || this.state.version !== before.version) {
+          this.ctx.storage.sql.exec(
+            "INSERT INTO container (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+            JSON.stringify(this.state),
+          );
+        }
       });
     } catch (error) {
       this.state = this.loadState();
       throw error;
+    }
+    if (this.state!.version === (before?.version ?? 0)) return;
+    if (this.alarmAt === null) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
+    void this.drainOutbox();
+  }
+
+  private scheduleAlarm(at: number): void {
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * Hand the outbox to the queue, oldest first, deleting rows only once sent. A failed send leaves the
+   * rows and sets the alarm to try again later; a sensor's answer never waits for any of this.
+   */
+  private drainOutbox(): Promise<void> {
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    this.draining = (async () => {
+      do {
+        this.drainAgain = false;
+        if (!(await this.sendPending())) return;
+      } while (this.drainAgain);
+      this.failedSends = 0;
+      if (this.alarmAt !== null && this.pendingOutbox() === 0) {
+        this.alarmAt = null;
+        await this.ctx.storage.deleteAlarm();
+      }
+    })().finally(() => (this.draining = null));
+    return this.draining;
+  }
+
+  private async sendPending(): Promise<boolean> {
+    for (;;) {
+      const rows = this.ctx.storage.sql
+        .exec<{ seq: number; body: string }>("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", OUTBOX_BATCH)
+        .toArray();
+      if (rows.length === 0) return true;
+      try {
+        await this.outbox.send(rows.map((r) => JSON.parse(r.body) as ChangeMessage));
+      } catch (error) {
+        this.failedSends++;
+        const delay = Math.min(1000 * 2 ** (this.failedSends - 1), OUTBOX_BACKOFF_MAX_MS);
+        this.scheduleAlarm(Date.now() + delay);
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "outbox send failed",
+            source: "ContainerDO",
+            containerId: this.state?.containerId,
+            pending: rows.length,
+            retryInMs: delay,
+            error: (error as Error).message,
+          }),
+        );
+        return false;
+      }
+      this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
     }
   }
 
@@ -261,12 +363,16 @@ export class ContainerDO extends DurableObject<Env> {
       event.at,
       JSON.stringify(event),
     );
-    if (event.type === "order.opened") this.saveOrder(event.order);
+    let order: Order | null = null;
+    if (event.type === "order.opened") order = event.order;
     if (event.type === "order.closed") {
-      const order = this.orderById(event.orderId);
-      if (order) this.saveOrder(closeOrder(order, event));
+      const open = this.orderById(event.orderId);
+      if (open) order = closeOrder(open, event);
     }
+    if (order) this.saveOrder(order);
     this.state = evolve(state, event);
+    const message: ChangeMessage = { event, state: this.state, order };
+    this.ctx.storage.sql.exec("INSERT INTO outbox (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(message));
     return event;
   }
 

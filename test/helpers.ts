@@ -79,3 +79,19 @@ export function uniqueContainer(prefix = "tank"): string {
 export function containerState(containerId: string): Promise<ContainerState | null> {
   return env.CONTAINERS.getByName(containerId).getState() as Promise<ContainerState | null>;
 }
+
+/** Poll until `check` returns a value other than undefined, or fail after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

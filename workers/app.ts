@@ -7,6 +7,7 @@ import { log, requestLog } from "./http/logging";
 import { openApiDocument } from "./openapi";
 import { auth } from "./routes/auth";
 import { containers } from "./routes/containers";
+import { orders } from "./routes/orders";
 import { deviceKeys } from "./routes/device-keys";
 import { readings } from "./routes/readings";
 import { users } from "./routes/users";
@@ -23,6 +24,7 @@ app.route("/v1/auth", auth);
 app.route("/v1/users", users);
 app.route("/v1/device-keys", deviceKeys);
 app.route("/v1/containers", containers);
+app.route("/v1/orders", orders);
 
 app.notFound((c) => c.json(new ApiError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`).body(), 404));
 

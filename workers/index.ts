@@ -1,4 +1,5 @@
 import { app } from "./app";
+import { handleQueue } from "./queues";
 
 export { ContainerDO } from "../durable-objects/container";
 export { DeviceKeyDO } from "../durable-objects/device-key";
@@ -6,4 +7,5 @@ export { DirectoryDO } from "../durable-objects/directory";
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-} satisfies ExportedHandler<Env>;
+  queue: (batch, env) => handleQueue(batch, env),
+} satisfies ExportedHandler<Env, unknown>;

@@ -1,16 +1,16 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { settingsSchema } from "../../domain/settings";
-import { containerIdSchema } from "../../domain/validation";
+import { booleanParam, containerIdSchema, instantParam, orderIdSchema } from "../../domain/validation";
+import { withDatabase } from "../db/client";
+import { listContainers } from "../db/queries";
 import type { AppEnv } from "../http/context";
 import { requireRole } from "../http/auth";
-import { ApiError, notFound, readJson, validate } from "../http/errors";
+import { ApiError, notFound, readJson, validate, validationError } from "../http/errors";
 import { limitBody } from "../http/limits";
 import { cursorSchema, encodeCursor, limitSchema } from "../http/paging";
 
 export const containers = new Hono<AppEnv>();
-
-const orderIdSchema = z.string().regex(/^ord_[0-9A-Z]{26}$/, { error: "is not an order id (ord_…)" });
 
 function containerId(raw: string): string {
   return validate(z.object({ containerId: containerIdSchema }), { containerId: raw }).containerId;
@@ -19,6 +19,33 @@ function containerId(raw: string): string {
 function container(env: Env, id: string) {
   return env.CONTAINERS.getByName(id);
 }
+
+const fleetQuery = z.strictObject({
+  belowThreshold: booleanParam.optional(),
+  hasActiveOrder: booleanParam.optional(),
+  contents: z.string().min(1).max(100).optional(),
+  silentSince: instantParam.optional(),
+  sort: z.enum(["id", "fillPercent", "lastSeenAt"]).default("id"),
+  order: z.enum(["asc", "desc"]).default("asc"),
+  limit: limitSchema,
+  cursor: cursorSchema(z.tuple([z.string(), z.union([z.string(), z.number()]), z.string()])).optional(),
+});
+
+/** The fleet from Postgres: filters, sort, and cursor paging that neither repeats nor skips a row. */
+containers.get("/", requireRole("viewer"), async (c) => {
+  const q = validate(fleetQuery, c.req.query());
+  const sortTag = `${q.sort}:${q.order}`;
+  if (q.cursor && q.cursor[0] !== sortTag) {
+    throw validationError([{ path: "cursor", message: `was issued for sort ${q.cursor[0]}, not ${sortTag}` }]);
+  }
+  const page = await withDatabase(c.env, (db) =>
+    listContainers(db, { ...q, after: q.cursor ? { value: q.cursor[1], id: q.cursor[2] } : undefined }),
+  );
+  return c.json({
+    containers: page.items,
+    nextCursor: page.next ? encodeCursor([sortTag, page.next.value, page.next.id]) : null,
+  });
+});
 
 containers.get("/:id", requireRole("viewer"), async (c) => {
   const id = containerId(c.req.param("id"));

@@ -1,0 +1,72 @@
+// Where the system's Postgres comes from when run locally: DATABASE_URL when set, otherwise an
+// embedded PGlite behind a Postgres wire socket, its data kept under .data/pglite.
+import { mkdirSync } from "node:fs";
+import { createConnection } from "node:net";
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+
+export function canConnect(host, port, timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/**
+ * Start PGlite on a TCP port.
+ * @param {{ dataDir?: string | null, port?: number }} [options] `dataDir` null keeps it in memory.
+ */
+export async function startEmbeddedPostgres({ dataDir = ".data/pglite", port = 0 } = {}) {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  const actualPort = port || (await (await import("./local-system.mjs")).freePort());
+  const server = new PGLiteSocketServer({ db, port: actualPort, host: "127.0.0.1", maxConnections: 64 });
+  await server.start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${actualPort}/postgres`,
+    async stop() {
+      await server.stop();
+      await db.close();
+    },
+  };
+}
+
+/** Apply every migration in migrations/ (idempotent). */
+export async function migrateDatabase(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await migrate(drizzle(client), { migrationsFolder: "migrations" });
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drop and create `name` on the server at `url`; returns the new database's URL. */
+export async function freshDatabase(url, name) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const next = new URL(url);
+  next.pathname = `/${name}`;
+  return next.toString();
+}
+
+export function hostAndPort(url) {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 5432) };
+}

@@ -1,0 +1,114 @@
+import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
+import type { Database } from "./client";
+import { containers, orders } from "./schema";
+
+const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
+
+export type ContainerSort = "id" | "fillPercent" | "lastSeenAt";
+
+export interface ContainerFilters {
+  belowThreshold?: boolean | undefined;
+  hasActiveOrder?: boolean | undefined;
+  contents?: string | undefined;
+  /** Containers that have reported nothing since this instant (or never). */
+  silentSince?: string | undefined;
+  sort: ContainerSort;
+  order: "asc" | "desc";
+  limit: number;
+  after?: { value: string | number; id: string } | undefined;
+}
+
+// Sort keys never null, so keyset comparisons stay total.
+const sortKey: Record<ContainerSort, SQL> = {
+  id: sql`${containers.id}`,
+  fillPercent: sql`coalesce(${containers.fillPercent}, -1)`,
+  lastSeenAt: sql`coalesce(${containers.lastSeenAt}, 'epoch'::timestamptz)`,
+};
+
+export async function listContainers(db: Database, f: ContainerFilters) {
+  const where: SQL[] = [];
+  if (f.belowThreshold !== undefined) {
+    where.push(f.belowThreshold ? sql`${containers.fillPercent} < ${containers.threshold}` : sql`not coalesce(${containers.fillPercent} < ${containers.threshold}, false)`);
+  }
+  if (f.hasActiveOrder !== undefined) {
+    where.push(f.hasActiveOrder ? sql`${containers.activeOrderId} is not null` : sql`${containers.activeOrderId} is null`);
+  }
+  if (f.contents !== undefined) where.push(eq(containers.contents, f.contents));
+  if (f.silentSince !== undefined) {
+    where.push(sql`(${containers.lastSeenAt} is null or ${containers.lastSeenAt} < ${f.silentSince})`);
+  }
+  const key = sortKey[f.sort];
+  if (f.after) {
+    const value = f.sort === "lastSeenAt" ? sql`${f.after.value}::timestamptz` : sql`${f.after.value}`;
+    where.push(f.order === "asc" ? sql`(${key}, ${containers.id}) > (${value}, ${f.after.id})` : sql`(${key}, ${containers.id}) < (${value}, ${f.after.id})`);
+  }
+  const direction = f.order === "asc" ? sql`asc` : sql`desc`;
+  const rows = await db
+    .select({ container: containers, order: orders, sortValue: sql<string | number>`${key}` })
+    .from(containers)
+    .leftJoin(orders, eq(orders.id, containers.activeOrderId))
+    .where(where.length > 0 ? and(...where) : undefined)
+    .orderBy(sql`${key} ${direction}`, sql`${containers.id} ${direction}`)
+    .limit(f.limit + 1);
+
+  const page = rows.slice(0, f.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(({ container: c, order }) => ({
+      id: c.id,
+      name: c.name,
+      threshold: c.threshold,
+      capacity: c.capacity,
+      fillPercent: c.fillPercent,
+      contents: c.contents,
+      location: c.lat === null || c.lon === null ? null : { lat: c.lat, lon: c.lon },
+      battery: c.battery,
+      measuredAt: iso(c.measuredAt),
+      lastSeenAt: iso(c.lastSeenAt),
+      autoOpenArmed: c.autoOpenArmed,
+      activeOrder: order ? toOrder(order) : null,
+      version: c.version,
+    })),
+    next:
+      rows.length > f.limit && last
+        ? { value: f.sort === "lastSeenAt" ? new Date(String(last.sortValue)).toISOString() : last.sortValue, id: last.container.id }
+        : null,
+  };
+}
+
+export function toOrder(o: typeof orders.$inferSelect) {
+  const { version: _version, ...order } = o;
+  return { ...order, openedAt: iso(order.openedAt)!, closedAt: iso(order.closedAt) };
+}
+
+export interface OrderFilters {
+  status?: "active" | "closed" | undefined;
+  containerId?: string | undefined;
+  openedFrom?: string | undefined;
+  openedTo?: string | undefined;
+  limit: number;
+  /** Orders older than this id (ids sort by opening time). */
+  before?: string | undefined;
+}
+
+export async function listOrders(db: Database, f: OrderFilters) {
+  const where: SQL[] = [];
+  if (f.status) where.push(eq(orders.status, f.status));
+  if (f.containerId) where.push(eq(orders.containerId, f.containerId));
+  if (f.openedFrom) where.push(gte(orders.openedAt, f.openedFrom));
+  if (f.openedTo) where.push(lt(orders.openedAt, f.openedTo));
+  if (f.before) where.push(lt(orders.id, f.before));
+  const rows = await db
+    .select()
+    .from(orders)
+    .where(where.length > 0 ? and(...where) : undefined)
+    .orderBy(desc(orders.id))
+    .limit(f.limit + 1);
+  const page = rows.slice(0, f.limit);
+  return { items: page.map(toOrder), next: rows.length > f.limit ? page[page.length - 1]!.id : null };
+}
+
+export async function findOrder(db: Database, id: string) {
+  const [row] = await db.select().from(orders).where(eq(orders.id, id));
+  return row ? toOrder(row) : null;
+}

@@ -1,0 +1,85 @@
+import type { ChangeMessage } from "../../domain/change-message";
+import type { containerEvents, containers, orders, readings } from "../db/schema";
+
+export interface ProjectionPlan {
+  containers: (typeof containers.$inferInsert)[];
+  orders: (typeof orders.$inferInsert)[];
+  readings: (typeof readings.$inferInsert)[];
+  events: (typeof containerEvents.$inferInsert)[];
+}
+
+/**
+ * The rows a batch of change messages leads to. Within a batch only the newest version of each
+ * container and order is kept; the database keeps the newest across batches (see the writer).
+ */
+export function planProjection(messages: readonly ChangeMessage[]): ProjectionPlan {
+  const latestContainers = new Map<string, ProjectionPlan["containers"][number]>();
+  const latestOrders = new Map<string, ProjectionPlan["orders"][number]>();
+  const readingRows = new Map<string, ProjectionPlan["readings"][number]>();
+  const eventRows = new Map<string, ProjectionPlan["events"][number]>();
+
+  for (const { event, state, order } of messages) {
+    eventRows.set(event.id, {
+      id: event.id,
+      containerId: event.containerId,
+      seq: event.seq,
+      type: event.type,
+      at: event.at,
+      actorKind: event.actor.kind,
+      actorId: event.actor.id,
+      readingId: event.readingId,
+      body: event,
+    });
+
+    const current = latestContainers.get(state.containerId);
+    if (!current || current.version < state.version) {
+      latestContainers.set(state.containerId, {
+        id: state.containerId,
+        name: state.name,
+        threshold: state.threshold,
+        capacity: state.capacity,
+        fillPercent: state.fillPercent,
+        contents: state.contents,
+        lat: state.location?.lat ?? null,
+        lon: state.location?.lon ?? null,
+        battery: state.battery,
+        measuredAt: state.measuredAt,
+        lastSeenAt: state.lastSeenAt,
+        autoOpenArmed: state.autoOpenArmed,
+        activeOrderId: state.activeOrder?.id ?? null,
+        version: state.version,
+      });
+    }
+
+    if (order) {
+      const known = latestOrders.get(order.id);
+      if (!known || known.version < event.seq) {
+        latestOrders.set(order.id, { ...order, version: event.seq });
+      }
+    }
+
+    if (event.type === "reading.recorded") {
+      const r = event.reading;
+      readingRows.set(`${event.containerId}\u0000${r.readingId}`, {
+        containerId: event.containerId,
+        readingId: r.readingId,
+        measuredAt: r.measuredAt,
+        receivedAt: r.receivedAt,
+        fillPercent: r.fillPercent,
+        contents: r.contents ?? null,
+        lat: r.location.lat,
+        lon: r.location.lon,
+        battery: r.battery ?? null,
+        status: event.outcome,
+        eventId: event.id,
+      });
+    }
+  }
+
+  return {
+    containers: [...latestContainers.values()],
+    orders: [...latestOrders.values()],
+    readings: [...readingRows.values()],
+    events: [...eventRows.values()],
+  };
+}
