@@ -1,16 +1,29 @@
-// `npm run bench`: throughput and latency of reading ingest, against the same worker answering a
-// trivial request (GET /healthz) in the same run, so the figures read as ratios on a noisy machine.
-//   BENCH_SECONDS (default 10) per scenario, BENCH_CONNECTIONS (default 16).
+// `npm run bench`: throughput and latency of reading ingest, end-to-end throughput into Postgres and
+// projection lag, against the same worker answering a trivial request (GET /healthz) in the same
+// run, so the figures read as ratios on a noisy machine.
+//   BENCH_SECONDS (default 10) per scenario, BENCH_CONNECTIONS (default 16),
+//   BENCH_DATABASE_URL: a Postgres server to use (default: a fresh database on 127.0.0.1:5432 when
+//   one listens there, otherwise an in-memory embedded PGlite).
 import autocannon from "autocannon";
 import { mkdirSync, writeFileSync } from "node:fs";
+import pg from "pg";
+import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const CONTAINERS = 1000;
 
-const system = await startSystem();
+let databaseUrl = process.env.BENCH_DATABASE_URL;
+if (!databaseUrl && (await canConnect("127.0.0.1", 5432))) {
+  databaseUrl = await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench");
+}
+const database = await startDatabaseStack({ databaseUrl, dataDir: null });
+const databaseLabel = databaseUrl ? `PostgreSQL at ${new URL(databaseUrl).host}` : "embedded PGlite (in memory)";
+const system = await startSystem({ vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy } });
 const { url, vars } = system;
+const sqlClient = new pg.Client({ connectionString: database.url });
+await sqlClient.connect();
 
 async function call(path, init = {}) {
   const res = await fetch(url + path, { ...init, headers: { "content-type": "application/json", ...init.headers } });
@@ -96,6 +109,15 @@ try {
     },
   ];
 
+  /** Readings with this id prefix that have landed in Postgres. */
+  async function landed(prefix) {
+    const { rows } = await sqlClient.query("SELECT count(*)::int AS n FROM readings WHERE reading_id LIKE $1", [`${prefix}%`]);
+    return rows[0].n;
+  }
+
+  // Let the warm-up drain so it does not count against the end-to-end figures.
+  while ((await landed("bench-")) < CONTAINERS) await new Promise((r) => setTimeout(r, 100));
+
   const rows = [];
   for (const s of scenarios) {
     const r = await run(s.name, s.opts);
@@ -107,8 +129,63 @@ try {
       p99ms: r.latency.p99,
     });
   }
+  // End to end: 50 batches of 100 readings across 100 containers each, 8 in flight, timed until every
+  // reading row is in Postgres.
+  const e2eBatches = 50;
+  const e2eStart = performance.now();
+  const e2ePrefix = `e2e-${Date.now()}-`;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < e2eBatches) {
+        const b = next++;
+        const readings = Array.from({ length: 100 }, (_, j) => ({ ...reading(`bench-${(b * 100 + j) % CONTAINERS}`), readingId: `${e2ePrefix}${b}-${j}` }));
+        await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) });
+      }
+    }),
+  );
+  const e2eAcked = performance.now();
+  while ((await landed(e2ePrefix)) < e2eBatches * 100) await new Promise((r) => setTimeout(r, 20));
+  const e2eLanded = performance.now();
+  const e2e = {
+    readings: e2eBatches * 100,
+    ackedPerSec: (e2eBatches * 100) / ((e2eAcked - e2eStart) / 1000),
+    landedPerSec: (e2eBatches * 100) / ((e2eLanded - e2eStart) / 1000),
+  };
+
+  // Projection lag: single readings at a steady 20 per second; for each, the time from the answer to
+  // the moment its row is visible in Postgres (polled every 5 ms).
+  const lagPrefix = `lag-${Date.now()}-`;
+  const acked = new Map();
+  const lags = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling || acked.size > 0) {
+      if (acked.size > 0) {
+        const { rows: seen } = await sqlClient.query("SELECT reading_id FROM readings WHERE reading_id = ANY($1)", [[...acked.keys()]]);
+        const now = performance.now();
+        for (const { reading_id } of seen) {
+          lags.push(now - acked.get(reading_id));
+          acked.delete(reading_id);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  for (let i = 0; i < 200; i++) {
+    const r = { ...reading(`bench-${(i * 13) % CONTAINERS}`), readingId: `${lagPrefix}${i}` };
+    await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify(r) });
+    acked.set(r.readingId, performance.now());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  polling = false;
+  await poller;
+  lags.sort((a, b) => a - b);
+  const pct = (p) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))];
+  const lag = { samples: lags.length, p50ms: pct(50), p99ms: pct(99) };
+
   const base = rows[0];
-  console.log(`\nFillgrid ingest benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine\n`);
+  console.log(`\nFillgrid benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine, ${databaseLabel}\n`);
   console.log(
     ["scenario".padEnd(32), "req/s".padStart(9), "readings/s".padStart(11), "p50 ms".padStart(8), "p99 ms".padStart(8), "req/s ÷ base".padStart(13), "p50 ÷ base".padStart(11), "p99 ÷ base".padStart(11)].join(" "),
   );
@@ -126,8 +203,19 @@ try {
       ].join(" "),
     );
   }
+  const batchRow = rows[2];
+  console.log(`\nInto Postgres: ${e2e.readings} readings in batches of 100, 8 requests in flight`);
+  console.log(`  acknowledged      ${e2e.ackedPerSec.toFixed(0).padStart(7)} readings/s`);
+  console.log(`  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ baseline req/s ${(e2e.landedPerSec / base.requestsPerSec).toFixed(3)}   ÷ batch ingest readings/s ${(e2e.landedPerSec / batchRow.readingsPerSec).toFixed(3)}`);
+  console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the queue's local batch timeout is 1 s`);
+  console.log(`  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`);
   mkdirSync("bench-results", { recursive: true });
-  writeFileSync("bench-results/latest.json", JSON.stringify({ at: new Date().toISOString(), seconds, connections, rows }, null, 2));
+  writeFileSync(
+    "bench-results/latest.json",
+    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, e2e, lag }, null, 2),
+  );
 } finally {
+  await sqlClient.end();
   await system.stop();
+  await database.stop();
 }

@@ -1,16 +1,35 @@
 // `npm run dev`: the whole system on this machine. Makes .dev.vars from the example on first run,
-// then hands over to `wrangler dev` (Durable Objects, static dashboard, all local).
+// brings up Postgres (DATABASE_URL, or an embedded PGlite under .data/pglite), applies migrations,
+// then hands over to `wrangler dev` (Durable Objects, queues, static dashboard, all local).
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
+import { startDatabaseStack } from "./lib/database.mjs";
 
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
-  console.log("created .dev.vars from .dev.vars.example (development secrets)");
+  console.log("[fillgrid] created .dev.vars from .dev.vars.example (development secrets)");
 }
 
-const args = ["dev", ...process.argv.slice(2)];
-const child = spawn("wrangler", args, { stdio: "inherit", shell: false });
-const stop = (signal) => child.kill(signal);
+const database = await startDatabaseStack({
+  databaseUrl: process.env.DATABASE_URL || undefined,
+  log: (line) => console.log(`[fillgrid] ${line}`),
+});
+
+const args = [
+  "dev",
+  "--var", `DATABASE_URL:${database.url}`,
+  "--var", `NEON_WS_PROXY:${database.proxy}`,
+  ...process.argv.slice(2),
+];
+const child = spawn("wrangler", args, { stdio: "inherit" });
+let stopping = false;
+const stop = (signal) => {
+  stopping = true;
+  child.kill(signal);
+};
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
-child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
+child.on("exit", async (code, signal) => {
+  await database.stop();
+  process.exit(stopping ? 0 : signal ? 1 : (code ?? 0));
+});

@@ -70,3 +70,39 @@ export function hostAndPort(url) {
   const u = new URL(url);
   return { host: u.hostname, port: Number(u.port || 5432) };
 }
+
+const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/**
+ * The Postgres the local system uses, migrated and reachable by the Neon driver: DATABASE_URL when
+ * given, otherwise an embedded PGlite keeping its data in `dataDir`. A local server gets a
+ * WebSocket relay in front (NEON_WS_PROXY); a remote one (Neon itself) is reached directly.
+ * @param {{ databaseUrl?: string, dataDir?: string | null, log?: (line: string) => void }} options
+ */
+export async function startDatabaseStack({ databaseUrl, dataDir = ".data/pglite", log = () => {} } = {}) {
+  const { startRelay } = await import("./pg-relay.mjs");
+  let url = databaseUrl;
+  let embedded = null;
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ dataDir });
+    url = embedded.url;
+    log(`embedded Postgres (PGlite) on ${url}${dataDir ? `, data in ${dataDir}` : ", in memory"}`);
+  } else {
+    log(`Postgres from DATABASE_URL (${new URL(url).host})`);
+  }
+  await migrateDatabase(url);
+  log("migrations applied");
+  let relay = null;
+  if (LOCAL_HOSTS.has(new URL(url).hostname)) {
+    relay = await startRelay({ target: hostAndPort(url) });
+    log(`Neon driver relay on ws://${relay.proxy}`);
+  }
+  return {
+    url,
+    proxy: relay?.proxy ?? "",
+    async stop() {
+      await relay?.close();
+      await embedded?.stop();
+    },
+  };
+}

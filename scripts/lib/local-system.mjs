@@ -21,24 +21,25 @@ function devVars() {
   const vars = {};
   for (const line of readFileSync(".dev.vars.example", "utf8").split("\n")) {
     const m = /^([A-Z_]+)="?(.*?)"?$/.exec(line.trim());
-    if (m) vars[m[1]] = m[2];
+    if (m && m[2] !== "") vars[m[1]] = m[2];
   }
   return vars;
 }
 
-export async function startSystem({ extraArgs = [], env = {} } = {}) {
+/** @param {{ vars?: Record<string, string>, extraArgs?: string[] }} [options] */
+export async function startSystem({ vars: extraVars = {}, extraArgs = [] } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   // Memory-backed when the machine has it, so the figures measure the system rather than the disk.
   const state = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "fillgrid-"));
-  const vars = devVars();
+  const vars = { ...devVars(), ...extraVars };
   const args = [
     "dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector),
     "--persist-to", state, "--log-level", "warn", "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ...extraArgs,
   ];
-  const child = spawn("wrangler", args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child = spawn("wrangler", args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
