@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { canConnect, hostAndPort } from "./scripts/lib/database.mjs";
 import { freePort } from "./scripts/lib/local-system.mjs";
 
 export const TEST_SECRETS = {
@@ -13,7 +14,12 @@ export default defineConfig(async () => {
   // starts the relay on it, in front of the test database.
   const relayPort = await freePort();
   process.env.FILLGRID_TEST_RELAY_PORT = String(relayPort);
-  process.env.FILLGRID_TEST_DATABASE ??= "fillgrid_test";
+  // A fresh database on the local server when one runs; otherwise PGlite, which has one database.
+  const server = (process.env.TEST_DATABASE_SERVER_URL ??= "postgres://postgres@127.0.0.1:5432/postgres");
+  const { host, port } = hostAndPort(server);
+  const embedded = !(await canConnect(host, port));
+  process.env.FILLGRID_TEST_EMBEDDED = embedded ? "1" : "";
+  process.env.FILLGRID_TEST_DATABASE = embedded ? "postgres" : "fillgrid_test";
 
   return {
     plugins: [

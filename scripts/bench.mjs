@@ -2,8 +2,8 @@
 // projection lag, against the same worker answering a trivial request (GET /healthz) in the same
 // run, so the figures read as ratios on a noisy machine.
 //   BENCH_SECONDS (default 10) per scenario, BENCH_CONNECTIONS (default 16),
-//   BENCH_DATABASE_URL: a Postgres server to use (default: a fresh database on 127.0.0.1:5432 when
-//   one listens there, otherwise an in-memory embedded PGlite).
+//   BENCH_DATABASE_URL: a Postgres server to use, or "embedded" for an in-memory PGlite (default: a
+//   fresh database on 127.0.0.1:5432 when one listens there, otherwise the embedded one).
 import autocannon from "autocannon";
 import { mkdirSync, writeFileSync } from "node:fs";
 import pg from "pg";
@@ -15,7 +15,8 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const CONTAINERS = 1000;
 
 let databaseUrl = process.env.BENCH_DATABASE_URL;
-if (!databaseUrl && (await canConnect("127.0.0.1", 5432))) {
+if (databaseUrl === "embedded") databaseUrl = undefined;
+else if (!databaseUrl && (await canConnect("127.0.0.1", 5432))) {
   databaseUrl = await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench");
 }
 const database = await startDatabaseStack({ databaseUrl, dataDir: null });

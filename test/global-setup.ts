@@ -1,20 +1,19 @@
 // Starts what the tests need outside the Workers runtime: a fresh Postgres database with the
 // migrations applied (the local PostgreSQL when one listens on 127.0.0.1:5432, an in-memory PGlite
 // otherwise) and the WebSocket relay the Neon driver inside workerd reaches it through.
-import { canConnect, freshDatabase, hostAndPort, migrateDatabase, startEmbeddedPostgres } from "../scripts/lib/database.mjs";
+import { freshDatabase, hostAndPort, migrateDatabase, startEmbeddedPostgres } from "../scripts/lib/database.mjs";
 import { startRelay } from "../scripts/lib/pg-relay.mjs";
 
 export default async function setup() {
   const relayPort = Number(process.env.FILLGRID_TEST_RELAY_PORT);
-  const databaseName = process.env.FILLGRID_TEST_DATABASE ?? "fillgrid_test";
+  const databaseName = process.env.FILLGRID_TEST_DATABASE!;
   let url: string;
   let embedded: { stop(): Promise<void> } | null = null;
-  const server = process.env.TEST_DATABASE_SERVER_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-  const { host, port } = hostAndPort(server);
-  if (await canConnect(host, port)) {
+  const server = process.env.TEST_DATABASE_SERVER_URL!;
+  if (!process.env.FILLGRID_TEST_EMBEDDED) {
     url = await freshDatabase(server, databaseName);
   } else {
-    console.warn(`no PostgreSQL at ${host}:${port}; tests use an in-memory PGlite`);
+    console.warn(`no PostgreSQL at ${new URL(server).host}; tests use an in-memory PGlite`);
     const pglite = await startEmbeddedPostgres({ dataDir: null });
     embedded = pglite;
     url = pglite.url;

@@ -25,14 +25,12 @@ export function canConnect(host, port, timeoutMs = 1000) {
  */
 export async function startEmbeddedPostgres({ dataDir = ".data/pglite", port = 0 } = {}) {
   const { PGlite } = await import("@electric-sql/pglite");
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  const { servePglite } = await import("./pglite-server.mjs");
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
-  const actualPort = port || (await (await import("./local-system.mjs")).freePort());
-  const server = new PGLiteSocketServer({ db, port: actualPort, host: "127.0.0.1", maxConnections: 64 });
-  await server.start();
+  const server = await servePglite(db, { port });
   return {
-    url: `postgres://postgres@127.0.0.1:${actualPort}/postgres`,
+    url: `postgres://postgres@127.0.0.1:${server.port}/postgres`,
     async stop() {
       await server.stop();
       await db.close();
