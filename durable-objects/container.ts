@@ -17,6 +17,7 @@ import {
 } from "../domain/container";
 import type { ChangeMessage } from "../domain/change-message";
 import { monotonicIds } from "../domain/ids";
+import { reportError } from "../workers/errors/report";
 import { ensureSchema } from "./schema";
 
 export type ReadingStatus = "applied" | "duplicate" | "stale";
@@ -280,6 +281,7 @@ export class ContainerDO extends DurableObject<Env> {
       });
     } catch (error) {
       this.state = this.loadState();
+      this.ctx.waitUntil(reportError(this.env, error, "durable-object", "ContainerDO commit", { object: "ContainerDO", containerId }));
       throw error;
     }
     if (this.state!.version === (before?.version ?? 0)) return;
@@ -327,17 +329,12 @@ export class ContainerDO extends DurableObject<Env> {
         this.failedSends++;
         const delay = Math.min(1000 * 2 ** (this.failedSends - 1), OUTBOX_BACKOFF_MAX_MS);
         this.scheduleAlarm(Date.now() + delay);
-        console.error(
-          JSON.stringify({
-            level: "error",
-            msg: "outbox send failed",
-            source: "ContainerDO",
-            containerId: this.state?.containerId,
-            pending: rows.length,
-            retryInMs: delay,
-            error: (error as Error).message,
-          }),
-        );
+        await reportError(this.env, error, "durable-object", "ContainerDO outbox", {
+          object: "ContainerDO",
+          containerId: this.state?.containerId,
+          pending: rows.length,
+          retryInMs: delay,
+        });
         return false;
       }
       this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);

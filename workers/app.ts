@@ -3,10 +3,13 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./http/context";
 import { ApiError } from "./http/errors";
-import { log, requestLog } from "./http/logging";
+import { reportError } from "./errors/report";
+import { requestLog } from "./http/logging";
 import { openApiDocument } from "./openapi";
 import { auth } from "./routes/auth";
 import { containers } from "./routes/containers";
+import { errors } from "./routes/errors";
+import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
 import { deviceKeys } from "./routes/device-keys";
 import { readings } from "./routes/readings";
@@ -25,6 +28,8 @@ app.route("/v1/users", users);
 app.route("/v1/device-keys", deviceKeys);
 app.route("/v1/containers", containers);
 app.route("/v1/orders", orders);
+app.route("/v1/errors", errors);
+app.route("/v1", operations);
 
 app.notFound((c) => c.json(new ApiError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`).body(), 404));
 
@@ -34,12 +39,10 @@ app.onError((error, c) => {
     return c.json(new ApiError(error.status, "http_error", error.message).body(), error.status);
   }
   const requestId = c.get("requestId");
-  log("error", "unhandled error", {
-    requestId,
-    method: c.req.method,
-    path: c.req.path,
-    error: error.message,
-    stack: error.stack,
-  });
+  const route = c.req.routePath;
+  const containerId = route.startsWith("/v1/containers/:id") ? c.req.param("id") : undefined;
+  c.executionCtx.waitUntil(
+    reportError(c.env, error, "worker", `${c.req.method} ${route}`, { requestId, method: c.req.method, route, path: c.req.path, containerId }),
+  );
   return c.json({ error: { code: "internal", message: "internal error; quote the request id when reporting it", requestId } }, 500);
 });

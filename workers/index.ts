@@ -1,11 +1,14 @@
 import { app } from "./app";
+import { runScheduled } from "./cron";
 import { handleQueue } from "./queues";
 
 export { ContainerDO } from "../durable-objects/container";
 export { DeviceKeyDO } from "../durable-objects/device-key";
 export { DirectoryDO } from "../durable-objects/directory";
+export { ErrorHub } from "../durable-objects/error-hub";
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
   queue: (batch, env) => handleQueue(batch, env),
+  scheduled: (controller, env) => runScheduled(controller, env),
 } satisfies ExportedHandler<Env, unknown>;

@@ -1,0 +1,148 @@
+// Error records: what a failure anywhere in the system becomes. Reports of the same failure share
+// a fingerprint, so a storm of one failure is one record with a count.
+
+export const ERROR_SOURCES = ["worker", "durable-object", "consumer", "cron", "dead-letter"] as const;
+export type ErrorSource = (typeof ERROR_SOURCES)[number];
+
+export interface ErrorContext {
+  requestId?: string;
+  route?: string;
+  method?: string;
+  containerId?: string;
+  queue?: string;
+  messageId?: string;
+  cron?: string;
+  object?: string;
+  [key: string]: string | number | undefined;
+}
+
+/** One occurrence, as sent through the errors queue. */
+export interface ErrorReport {
+  reportId: string;
+  fingerprint: string;
+  name: string;
+  message: string;
+  stack: string | null;
+  source: ErrorSource;
+  context: ErrorContext;
+  at: string;
+}
+
+export type ErrorStatus = "open" | "resolved";
+
+/** The grouped record operators see. */
+export interface ErrorRecord {
+  id: string;
+  fingerprint: string;
+  name: string;
+  message: string;
+  stack: string | null;
+  source: ErrorSource;
+  context: ErrorContext;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  status: ErrorStatus;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+}
+
+export type ErrorChangeKind = "error.created" | "error.updated";
+
+/** What dashboards are sent: each change to a record, numbered in the order it happened. */
+export interface ErrorChange {
+  seq: number;
+  type: ErrorChangeKind;
+  record: ErrorRecord;
+}
+
+/**
+ * The message with what varies between occurrences of one failure replaced by placeholders: ids,
+ * UUIDs, hex strings, timestamps and numbers.
+ */
+export function normalizeMessage(message: string): string {
+  return message
+    .replace(/\b\d{4}-\d{2}-\d{2}[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?/g, "<time>")
+    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<uuid>")
+    .replace(/\b[a-z]{2,5}_[0-9A-Za-z]{10,}\b/g, "<id>")
+    .replace(/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, "<hex>")
+    .replace(/\d+(?:\.\d+)?/g, "<n>");
+}
+
+/** The function names and files of the top stack frames, without line or column numbers. */
+export function stackSignature(stack: string | null | undefined, frames = 5): string {
+  if (!stack) return "";
+  return stack
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith("at "))
+    .slice(0, frames)
+    .map((line) =>
+      line
+        .replace(/:\d+:\d+\)?$/, "")
+        .replace(/\?[^ )]*/g, "")
+        .replace(/\(.*\//, "(")
+        .replace(/^at .*\//, "at "),
+    )
+    .join("|");
+}
+
+/** `where` names the place it happened when the stack alone may not: a route, a queue, a cron job. */
+export async function fingerprintOf(
+  source: ErrorSource,
+  where: string,
+  name: string,
+  message: string,
+  stack: string | null,
+): Promise<string> {
+  const basis = [source, where, name, normalizeMessage(message), stackSignature(stack)].join("\n");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(basis));
+  return Array.from(new Uint8Array(digest).slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export type Grouped = { kind: ErrorChangeKind; record: ErrorRecord };
+
+/**
+ * Fold reports of one fingerprint into its record: a new fingerprint creates a record, a repeat of
+ * an open one counts up, a repeat of a resolved one reopens it. `existing` is the stored record.
+ */
+export function groupReports(existing: ErrorRecord | null, reports: readonly ErrorReport[], newId: () => string): Grouped {
+  if (reports.length === 0) throw new Error("groupReports needs at least one report");
+  const sorted = [...reports].sort((a, b) => a.at.localeCompare(b.at));
+  const latest = sorted[sorted.length - 1]!;
+  const earliest = sorted[0]!;
+  if (!existing) {
+    return {
+      kind: "error.created",
+      record: {
+        id: newId(),
+        fingerprint: latest.fingerprint,
+        name: latest.name,
+        message: latest.message,
+        stack: latest.stack,
+        source: latest.source,
+        context: latest.context,
+        count: reports.length,
+        firstSeen: earliest.at,
+        lastSeen: latest.at,
+        status: "open",
+        resolvedAt: null,
+        resolvedBy: null,
+      },
+    };
+  }
+  const newer = latest.at >= existing.lastSeen;
+  return {
+    kind: "error.updated",
+    record: {
+      ...existing,
+      ...(newer ? { name: latest.name, message: latest.message, stack: latest.stack, context: latest.context } : {}),
+      count: existing.count + reports.length,
+      firstSeen: earliest.at < existing.firstSeen ? earliest.at : existing.firstSeen,
+      lastSeen: newer ? latest.at : existing.lastSeen,
+      status: "open",
+      resolvedAt: null,
+      resolvedBy: null,
+    },
+  };
+}

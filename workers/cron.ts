@@ -1,0 +1,38 @@
+import { and, isNotNull, lt, sql } from "drizzle-orm";
+import { withDatabase } from "./db/client";
+import { deadLetters } from "./db/schema";
+import { reportError } from "./errors/report";
+import { log } from "./http/logging";
+
+type Job = (env: Env, controller: ScheduledController) => Promise<void>;
+
+/** Dead letters replayed more than 30 days ago are history; the rest stay until replayed. */
+async function pruneReplayedDeadLetters(env: Env): Promise<void> {
+  const removed = await withDatabase(env, (db) =>
+    db
+      .delete(deadLetters)
+      .where(and(isNotNull(deadLetters.replayedAt), lt(deadLetters.replayedAt, sql`now() - interval '30 days'`)))
+      .returning({ id: deadLetters.id }),
+  );
+  log("info", "replayed dead letters pruned", { removed: removed.length });
+}
+
+/** Jobs by cron expression, as in wrangler.toml `[triggers] crons`. */
+export const JOBS: Record<string, { name: string; run: Job }> = {
+  "0 3 * * *": { name: "daily housekeeping", run: pruneReplayedDeadLetters },
+};
+
+/** Run the job a trigger fired; its failure becomes an error record, and the run is reported failed. */
+export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
+  const job = JOBS[controller.cron];
+  if (!job) {
+    await reportError(env, new Error(`no job for cron "${controller.cron}"`), "cron", controller.cron, { cron: controller.cron });
+    return;
+  }
+  try {
+    await job.run(env, controller);
+  } catch (error) {
+    await reportError(env, error, "cron", job.name, { cron: controller.cron, job: job.name });
+    throw error;
+  }
+}
