@@ -79,7 +79,7 @@ export function stackSignature(stack: string | null | undefined, frames = 5): st
     .slice(0, frames)
     .map((line) =>
       line
-        .replace(/:\d+:\d+\)?$/, "")
+        .replace(/:\d+:\d+(\)?)$/, "$1")
         .replace(/\?[^ )]*/g, "")
         .replace(/\(.*\//, "(")
         .replace(/^at .*\//, "at "),

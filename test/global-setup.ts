@@ -3,8 +3,16 @@
 // otherwise) and the WebSocket relay the Neon driver inside workerd reaches it through.
 import { freshDatabase, hostAndPort, migrateDatabase, startEmbeddedPostgres } from "../scripts/lib/database.mjs";
 import { startRelay } from "../scripts/lib/pg-relay.mjs";
+import type { TestProject } from "vitest/node";
+import { startDataApiStandIn } from "./support/data-api-stand-in.mjs";
 
-export default async function setup() {
+declare module "vitest" {
+  export interface ProvidedContext {
+    dataApi: { url: string; controlUrl: string; apiKey: string };
+  }
+}
+
+export default async function setup(project: TestProject) {
   const relayPort = Number(process.env.FILLGRID_TEST_RELAY_PORT);
   const databaseName = process.env.FILLGRID_TEST_DATABASE!;
   let url: string;
@@ -20,7 +28,10 @@ export default async function setup() {
   }
   await migrateDatabase(url);
   const relay = await startRelay({ port: relayPort, target: hostAndPort(url) });
+  const dataApi = await startDataApiStandIn();
+  project.provide("dataApi", { url: dataApi.url, controlUrl: dataApi.controlUrl, apiKey: dataApi.apiKey });
   return async () => {
+    await dataApi.close();
     await relay.close();
     await embedded?.stop();
   };

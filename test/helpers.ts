@@ -95,3 +95,19 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** A dashboard's WebSocket to the error stream, collecting every message it is sent. */
+export async function openErrorStream(token: string | null, since?: number) {
+  const query = new URLSearchParams();
+  if (token) query.set("token", token);
+  if (since !== undefined) query.set("since", String(since));
+  const res = await exports.default.fetch(`http://fillgrid.test/v1/errors/stream?${query}`, { headers: { Upgrade: "websocket" } });
+  if (res.status !== 101 || !res.webSocket) return { res, socket: null, messages: [] as any[] };
+  const socket = res.webSocket;
+  const messages: any[] = [];
+  socket.addEventListener("message", (event) => {
+    if (event.data !== "pong") messages.push(JSON.parse(String(event.data)));
+  });
+  socket.accept();
+  return { res, socket, messages };
+}

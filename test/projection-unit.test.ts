@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import type { ChangeMessage } from "../domain/change-message";
+import { emptyContainer, type ContainerEvent, type Order } from "../domain/container";
+import { planProjection } from "../workers/projection/plan";
+
+function message(seq: number, fill: number, order: Order | null = null, type: ContainerEvent["type"] = "reading.recorded"): ChangeMessage {
+  const state = { ...emptyContainer("tank-1"), fillPercent: fill, version: seq, location: { lat: 1, lon: 2 } };
+  const base = { id: `evt_${seq}`, seq, containerId: "tank-1", at: "2026-01-01T00:00:00.000Z", actor: { kind: "device" as const, id: "k" }, readingId: `r${seq}` };
+  const event = (type === "reading.recorded"
+    ? { ...base, type, outcome: "applied", reading: { readingId: `r${seq}`, fillPercent: fill, location: { lat: 1, lon: 2 }, measuredAt: base.at, receivedAt: base.at } }
+    : { ...base, type, order }) as ContainerEvent;
+  return { event, state, order };
+}
+
+describe("planning a projection batch", () => {
+  it("keeps the newest container state whatever the order of messages", () => {
+    const plan = planProjection([message(3, 30), message(1, 10), message(2, 20)]);
+    expect(plan.containers).toHaveLength(1);
+    expect(plan.containers[0]).toMatchObject({ id: "tank-1", fillPercent: 30, version: 3, lat: 1, lon: 2 });
+    expect(plan.readings.map((r) => r.readingId).sort()).toEqual(["r1", "r2", "r3"]);
+    expect(plan.events.map((e) => e.seq).sort()).toEqual([1, 2, 3]);
+  });
+
+  it("keeps each order at the version of the newest event that touched it", () => {
+    const open = { id: "ord_1", status: "active" } as Order;
+    const closed = { id: "ord_1", status: "closed" } as Order;
+    const plan = planProjection([message(4, 60, closed, "order.closed"), message(2, 20, open, "order.opened")]);
+    expect(plan.orders).toEqual([{ ...closed, version: 4 }]);
+    expect(plan.readings).toEqual([]);
+  });
+
+  it("the same message twice plans one row each", () => {
+    const m = message(1, 10);
+    const plan = planProjection([m, m]);
+    expect([plan.containers.length, plan.readings.length, plan.events.length]).toEqual([1, 1, 1]);
+  });
+});
