@@ -185,6 +185,43 @@ try {
   const pct = (p) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))];
   const lag = { samples: lags.length, p50ms: pct(50), p99ms: pct(99) };
 
+  // Push latency: an admin's diagnostic failure (a real 500 through the whole error pipeline) until
+  // the change reaches the dashboards, with 1 and with 500 of them connected. One failure at a time,
+  // so each is its own change rather than grouped with the one before.
+  async function pushLatency(dashboards, samples) {
+    const wsUrl = `${url.replace("http", "ws")}/v1/errors/stream?token=${token}`;
+    const sockets = await Promise.all(
+      Array.from({ length: dashboards }, () => new Promise((resolve, reject) => {
+        const ws = new WebSocket(wsUrl);
+        ws.received = [];
+        ws.onmessage = (e) => ws.received.push({ at: performance.now(), change: JSON.parse(e.data) });
+        ws.onopen = () => resolve(ws);
+        ws.onerror = () => reject(new Error("dashboard could not connect"));
+      })),
+    );
+    const firstArrivals = [];
+    const allArrivals = [];
+    for (let i = 0; i < samples; i++) {
+      const started = performance.now();
+      const res = await fetch(`${url}/v1/diagnostics/fail`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+      const { error } = await res.json();
+      const arrived = (ws) => ws.received.find((m) => m.change.record?.context?.requestId === error.requestId);
+      const deadline = Date.now() + 15_000;
+      while (!sockets.every(arrived)) {
+        if (Date.now() > deadline) throw new Error(`push for ${error.requestId} did not reach every dashboard`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const times = sockets.map((ws) => arrived(ws).at - started);
+      firstArrivals.push(Math.min(...times));
+      allArrivals.push(Math.max(...times));
+      for (const ws of sockets) ws.received.length = 0;
+    }
+    for (const ws of sockets) ws.close();
+    const pctOf = (list, p) => [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))];
+    return { dashboards, samples, allP50: pctOf(allArrivals, 50), allP99: pctOf(allArrivals, 99), firstP50: pctOf(firstArrivals, 50) };
+  }
+  const pushes = [await pushLatency(1, 30), await pushLatency(500, 30)];
+
   const base = rows[0];
   console.log(`\nFillgrid benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine, ${databaseLabel}\n`);
   console.log(
@@ -210,10 +247,17 @@ try {
   console.log(`  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ baseline req/s ${(e2e.landedPerSec / base.requestsPerSec).toFixed(3)}   ÷ batch ingest readings/s ${(e2e.landedPerSec / batchRow.readingsPerSec).toFixed(3)}`);
   console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the queue's local batch timeout is 1 s`);
   console.log(`  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`);
+  console.log(`\nError push latency (failing request sent → change received by every dashboard), one failure at a time`);
+  for (const p of pushes) {
+    console.log(
+      `  ${String(p.dashboards).padStart(3)} dashboard(s): p50 ${p.allP50.toFixed(0)} ms   p99 ${p.allP99.toFixed(0)} ms   (first dashboard p50 ${p.firstP50.toFixed(0)} ms)   p50 ÷ baseline p50 ${(p.allP50 / Math.max(base.p50ms, 1)).toFixed(1)}`,
+    );
+  }
+  console.log(`  500 ÷ 1 dashboards, p50: ${(pushes[1].allP50 / pushes[0].allP50).toFixed(2)}`);
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
-    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, e2e, lag }, null, 2),
+    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, e2e, lag, pushes }, null, 2),
   );
 } finally {
   await sqlClient.end();
