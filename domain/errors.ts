@@ -16,29 +16,27 @@ export interface ErrorContext {
   [key: string]: string | number | undefined;
 }
 
-/** One occurrence, as sent through the errors queue. */
-export interface ErrorReport {
-  reportId: string;
+/** What every occurrence of a failure, and the record grouping them, says about it. */
+interface FailureDescription {
   fingerprint: string;
   name: string;
   message: string;
   stack: string | null;
   source: ErrorSource;
   context: ErrorContext;
+}
+
+/** One occurrence, as sent through the errors queue. */
+export interface ErrorReport extends FailureDescription {
+  reportId: string;
   at: string;
 }
 
 export type ErrorStatus = "open" | "resolved";
 
 /** The grouped record operators see. */
-export interface ErrorRecord {
+export interface ErrorRecord extends FailureDescription {
   id: string;
-  fingerprint: string;
-  name: string;
-  message: string;
-  stack: string | null;
-  source: ErrorSource;
-  context: ErrorContext;
   count: number;
   firstSeen: string;
   lastSeen: string;
