@@ -94,14 +94,15 @@ export class ErrorHub extends DurableObject<Env> {
   list(f: ErrorFilters): { items: ErrorRecord[]; next: { lastSeen: string; id: string } | null } {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (f.status) where.push("status = ?") && args.push(f.status);
-    if (f.source) where.push("source = ?") && args.push(f.source);
-    if (f.lastSeenFrom) where.push("last_seen >= ?") && args.push(f.lastSeenFrom);
-    if (f.lastSeenTo) where.push("last_seen < ?") && args.push(f.lastSeenTo);
-    if (f.before) {
-      where.push("(last_seen < ? OR (last_seen = ? AND id < ?))");
-      args.push(f.before.lastSeen, f.before.lastSeen, f.before.id);
-    }
+    const when = (clause: string, ...values: (string | number)[]) => {
+      where.push(clause);
+      args.push(...values);
+    };
+    if (f.status) when("status = ?", f.status);
+    if (f.source) when("source = ?", f.source);
+    if (f.lastSeenFrom) when("last_seen >= ?", f.lastSeenFrom);
+    if (f.lastSeenTo) when("last_seen < ?", f.lastSeenTo);
+    if (f.before) when("(last_seen < ? OR (last_seen = ? AND id < ?))", f.before.lastSeen, f.before.lastSeen, f.before.id);
     const rows = this.sql
       .exec<{ body: string }>(
         `SELECT body FROM errors ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY last_seen DESC, id DESC LIMIT ?`,
