@@ -40,11 +40,13 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
   }
   if (valid.length === 0) return;
 
+  const started = Date.now();
   try {
     await withDatabase(env, async (db) => {
       try {
         await db.transaction((tx) => writeProjection(tx, planProjection(valid.map((v) => v.change))));
         for (const { msg } of valid) msg.ack();
+        log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
       } catch (error) {
         log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: (error as Error).message });

@@ -35,14 +35,16 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [] } = {})
   const vars = { ...devVars(), ...extraVars };
   const args = [
     "dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector),
-    "--persist-to", state, "--log-level", "warn", "--show-interactive-dev-session=false",
+    "--persist-to", state, "--log-level", process.env.BENCH_VERBOSE ? "info" : "warn", "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ...extraArgs,
   ];
   const child = spawn("wrangler", args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
+  // BENCH_VERBOSE=1 shows the system's own log lines while it runs.
+  const echo = process.env.BENCH_VERBOSE ? (d) => process.stderr.write(d) : () => {};
+  child.stdout.on("data", (d) => ((output += d), echo(d)));
+  child.stderr.on("data", (d) => ((output += d), echo(d)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
