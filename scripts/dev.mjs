@@ -17,6 +17,8 @@ const database = await startDatabaseStack({
 
 const args = [
   "dev",
+  // Cron jobs can be run by hand: curl "localhost:8787/__scheduled?cron=0+3+*+*+*"
+  "--test-scheduled",
   "--var", `DATABASE_URL:${database.url}`,
   "--var", `NEON_WS_PROXY:${database.proxy}`,
   ...process.argv.slice(2),
