@@ -4,7 +4,7 @@ import type { AppEnv, Person } from "../http/context";
 import { issueToken } from "../http/auth";
 import { ApiError, readJson, validate } from "../http/errors";
 import { limitBody } from "../http/limits";
-import { sameText, verifyPassword } from "../lib/crypto";
+import { hashPassword, sameText, verifyPassword } from "../lib/crypto";
 
 export const auth = new Hono<AppEnv>();
 
@@ -15,10 +15,15 @@ const loginSchema = z.strictObject({
   password: z.string().min(1),
 });
 
+// Checked against when the email is unknown, so an unknown email takes as long as a wrong password.
+let decoyHash: string | null = null;
+
 /** A stored user, or the first admin named by ADMIN_EMAIL / ADMIN_PASSWORD. */
 async function authenticate(env: Env, email: string, password: string): Promise<Person | null> {
   const user = await env.DIRECTORY.getByName("directory").findUser(email);
   if (user) return (await verifyPassword(password, user.passwordHash)) ? { email, role: user.role } : null;
+  decoyHash ??= await hashPassword(crypto.randomUUID());
+  await verifyPassword(password, decoyHash);
   const adminEmail = env.ADMIN_EMAIL?.toLowerCase();
   if (adminEmail && env.ADMIN_PASSWORD && email === adminEmail && sameText(password, env.ADMIN_PASSWORD)) {
     return { email, role: "admin" };
