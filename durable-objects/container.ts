@@ -286,7 +286,10 @@ export class ContainerDO extends DurableObject<Env> {
     }
     if (this.state!.version === (before?.version ?? 0)) return;
     if (this.alarmAt === null) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
-    void this.drainOutbox();
+    // The guard alarm retries whatever this drain does not finish, whatever the reason.
+    this.drainOutbox().catch((error: unknown) =>
+      reportError(this.env, error, "durable-object", "ContainerDO outbox", { object: "ContainerDO", containerId }),
+    );
   }
 
   private scheduleAlarm(at: number): void {
