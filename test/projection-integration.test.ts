@@ -94,6 +94,25 @@ describe("the projection consumer", () => {
     expect(await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)))).toHaveLength(8);
   });
 
+  it("never shows two active orders for a container, even when an order's close arrives late", async () => {
+    const id = uniqueContainer("late");
+    const captured = await captureOutbox(id);
+    await json(await postReadings(key, { readings: [reading(id, 20), reading(id, 80), reading(id, 10)] }), 200);
+    const [, firstOpen, , firstClose, , secondOpen] = captured;
+    expect([firstOpen!.event.type, firstClose!.event.type, secondOpen!.event.type]).toEqual(["order.opened", "order.closed", "order.opened"]);
+
+    await deliver([firstOpen!]);
+    await deliver([secondOpen!]);
+    const before = await ordersOf(id);
+    expect(before.filter((o) => o.status === "active").map((o) => o.id)).toEqual([secondOpen!.order!.id]);
+    expect(before.find((o) => o.id === firstOpen!.order!.id)).toMatchObject({ status: "closed", closedAt: null });
+
+    await deliver([firstClose!]);
+    const after = await ordersOf(id);
+    expect(after.find((o) => o.id === firstOpen!.order!.id)).toMatchObject({ status: "closed", closeReason: "fill_above_threshold", fillAtClose: 80 });
+    expect(after.filter((o) => o.status === "active")).toHaveLength(1);
+  });
+
   it("an older message never overwrites a newer container state", async () => {
     const id = uniqueContainer("order");
     const captured = await captureOutbox(id);

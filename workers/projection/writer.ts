@@ -41,5 +41,22 @@ export async function writeProjection(tx: Transaction, plan: ProjectionPlan): Pr
       .insert(orders)
       .values(plan.orders)
       .onConflictDoUpdate({ target: orders.id, set: orderSet, setWhere: sql`${orders.version} < excluded.version` });
+    await closeSupersededOrders(tx, [...new Set(plan.orders.map((o) => o.containerId))]);
   }
+}
+
+/**
+ * A container opens an order only once the one before is closed, so an active row older than the
+ * container's newest active order is closed, even if its closing event has not arrived yet (it was
+ * delayed or redelivered late). Its version stays, so that event still fills in the details.
+ */
+async function closeSupersededOrders(tx: Transaction, containerIds: string[]): Promise<void> {
+  if (containerIds.length === 0) return;
+  await tx.execute(sql`
+    update ${orders} as older set status = 'closed'
+    from ${orders} as newer
+    where newer.container_id = older.container_id
+      and newer.status = 'active' and older.status = 'active'
+      and older.version < newer.version
+      and newer.container_id in (${sql.join(containerIds.map((id) => sql`${id}`), sql`, `)})`);
 }
