@@ -72,3 +72,8 @@ export class DirectoryDO extends DurableObject<Env> {
       .map((r) => JSON.parse(r.body) as DeviceKeyRecord);
   }
 }
+
+/** The one directory object. */
+export function directory(env: Env) {
+  return env.DIRECTORY.getByName("directory");
+}

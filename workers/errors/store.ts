@@ -32,7 +32,7 @@ class HubErrorStore implements ErrorStore {
 
 const newId = monotonicIds();
 
-function toDocument(record: ErrorRecord): Document {
+function asDocument(record: ErrorRecord): Document {
   const { id, firstSeen, lastSeen, resolvedAt, ...rest } = record;
   return {
     _id: id,
@@ -43,7 +43,7 @@ function toDocument(record: ErrorRecord): Document {
   };
 }
 
-function toRecord(doc: Document): ErrorRecord {
+function asRecord(doc: Document): ErrorRecord {
   const { _id, firstSeen, lastSeen, resolvedAt, ...rest } = doc;
   const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : String(d));
   return {
@@ -68,10 +68,10 @@ class DataApiErrorStore implements ErrorStore {
     const changes: ErrorChange[] = [];
     for (const [fingerprint, group] of byFingerprint) {
       const existingDoc = await this.api.findOne({ fingerprint });
-      const existing = existingDoc ? toRecord(existingDoc) : null;
+      const existing = existingDoc ? asRecord(existingDoc) : null;
       const { kind, record } = groupReports(existing, group, () => newId("err_"));
       if (!existing) {
-        await this.api.insertOne(toDocument(record));
+        await this.api.insertOne(asDocument(record));
       } else {
         // Counted with $inc and bounded with $min/$max, so two consumers at once cannot lose a count.
         const latest = group.reduce((a, b) => (b.at > a.at ? b : a));
@@ -111,7 +111,7 @@ class DataApiErrorStore implements ErrorStore {
       filter.$or = [{ lastSeen: { $lt: at } }, { lastSeen: at, _id: { $lt: f.before.id } }];
     }
     const docs = await this.api.find(filter, { sort: { lastSeen: -1, _id: -1 }, limit: f.limit + 1 });
-    const items = docs.slice(0, f.limit).map(toRecord);
+    const items = docs.slice(0, f.limit).map(asRecord);
     const last = items[items.length - 1];
     return { items, next: docs.length > f.limit && last ? { lastSeen: last.lastSeen, id: last.id } : null };
   }
@@ -119,7 +119,7 @@ class DataApiErrorStore implements ErrorStore {
   async resolve(id: string, by: string): Promise<ResolveResult> {
     const doc = await this.api.findOne({ _id: id });
     if (!doc) return { ok: false, reason: "not_found" };
-    const record = toRecord(doc);
+    const record = asRecord(doc);
     const resolvedAt = new Date();
     const result = await this.api.updateOne({ _id: id, status: "open" }, { $set: { status: "resolved", resolvedAt, resolvedBy: by } });
     if (result.matchedCount === 0) return { ok: false, reason: "not_open", record };

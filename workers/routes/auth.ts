@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { directory } from "../../durable-objects/directory";
 import type { AppEnv, Person } from "../http/context";
 import { issueToken } from "../http/auth";
 import { ApiError, readJson, validate } from "../http/errors";
@@ -20,7 +21,7 @@ let decoyHash: string | null = null;
 
 /** A stored user, or the first admin named by ADMIN_EMAIL / ADMIN_PASSWORD. */
 async function authenticate(env: Env, email: string, password: string): Promise<Person | null> {
-  const user = await env.DIRECTORY.getByName("directory").findUser(email);
+  const user = await directory(env).findUser(email);
   if (user) return (await verifyPassword(password, user.passwordHash)) ? { email, role: user.role } : null;
   decoyHash ??= await hashPassword(crypto.randomUUID());
   await verifyPassword(password, decoyHash);

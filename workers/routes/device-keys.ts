@@ -4,6 +4,7 @@ import { DEVICE_KEY_PREFIX, isDeviceKeyId } from "../../domain/access";
 import { randomToken } from "../../domain/ids";
 import { containerIdSchema } from "../../domain/validation";
 import type { DeviceKeyRecord } from "../../durable-objects/device-key";
+import { directory } from "../../durable-objects/directory";
 import type { AppEnv } from "../http/context";
 import { requireRole } from "../http/auth";
 import { forgetDeviceKey } from "../http/device-auth";
@@ -18,10 +19,6 @@ const newKeySchema = z.strictObject({
   containerId: containerIdSchema.nullable().optional(),
   label: z.string().trim().min(1).max(100).optional(),
 });
-
-function directory(env: Env) {
-  return env.DIRECTORY.getByName("directory");
-}
 
 deviceKeys.post("/", limitBody(16 * 1024), requireRole("admin"), async (c) => {
   const input = validate(newKeySchema, await readJson(c));

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ROLES } from "../../domain/access";
+import { directory } from "../../durable-objects/directory";
 import type { AppEnv } from "../http/context";
 import { requireRole } from "../http/auth";
 import { ApiError, readJson, validate } from "../http/errors";
@@ -15,10 +16,6 @@ const newUserSchema = z.strictObject({
   password: z.string().min(10, { error: "must be at least 10 characters" }).max(200),
   role: z.enum(ROLES),
 });
-
-function directory(env: Env) {
-  return env.DIRECTORY.getByName("directory");
-}
 
 users.post("/", limitBody(16 * 1024), requireRole("admin"), async (c) => {
   const input = validate(newUserSchema, await readJson(c));
