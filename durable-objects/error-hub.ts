@@ -146,10 +146,6 @@ export class ErrorHub extends DurableObject<Env> {
     return this.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM changes").one().seq ?? 0;
   }
 
-  connectedDashboards(): number {
-    return this.ctx.getWebSockets().length;
-  }
-
   /**
    * A dashboard connects (the worker has checked its token). It first gets every change after
    * `since` (when given), then a `ready` line with the latest seq, then each change as it happens.
@@ -193,7 +189,10 @@ export class ErrorHub extends DurableObject<Env> {
   }
 
   override webSocketError(ws: WebSocket, error: unknown): void {
-    console.error(JSON.stringify({ level: "warn", msg: "dashboard socket error", source: "ErrorHub", error: String(error) }));
+    const who = ws.deserializeAttachment() as SocketState | null;
+    console.error(
+      JSON.stringify({ level: "warn", msg: "dashboard socket error", source: "ErrorHub", email: who?.email, connectedAt: who?.connectedAt, error: String(error) }),
+    );
     try {
       ws.close(1011, "socket error");
     } catch {
