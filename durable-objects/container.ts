@@ -164,10 +164,10 @@ export class ContainerDO extends DurableObject<Env> {
         });
         const result: ReadingResult = { readingId: reading.readingId, containerId, status: "applied" };
         for (const change of changes) {
-          const event = this.append(change, actor, receivedAt, reading.readingId);
+          const { event, order } = this.append(change, actor, receivedAt, reading.readingId);
           if (event.type === "reading.recorded") result.status = event.outcome;
           if (event.type === "order.opened") result.orderOpened = event.order;
-          if (event.type === "order.closed") result.orderClosed = this.orderById(event.orderId) ?? undefined;
+          if (event.type === "order.closed" && order) result.orderClosed = order;
         }
         this.ctx.storage.sql.exec(
           "INSERT INTO readings (reading_id, measured_at, received_at, status, body, result) VALUES (?, ?, ?, ?, ?, ?)",
@@ -199,8 +199,9 @@ export class ContainerDO extends DurableObject<Env> {
     const now = Date.now();
     const decision = decideManualClose(this.state, orderId, known, by, now);
     if (!decision.ok) return { ok: false, reason: "not_active", order: known };
-    this.commit(containerId, () => this.append(decision.change, { kind: "user", id: by }, now, null));
-    return { ok: true, order: this.orderById(orderId)! };
+    let closed: Order | null = null;
+    this.commit(containerId, () => (closed = this.append(decision.change, { kind: "user", id: by }, now, null).order));
+    return { ok: true, order: closed! };
   }
 
   updateSettings(containerId: string, patch: Partial<Settings>, actor: Actor): ContainerState {
@@ -344,7 +345,8 @@ export class ContainerDO extends DurableObject<Env> {
     }
   }
 
-  private append(change: ContainerChange, actor: Actor, at: number, readingId: string | null): ContainerEvent {
+  /** Log one change, apply it, and queue it; returns the outbox message (the event and the order it touched). */
+  private append(change: ContainerChange, actor: Actor, at: number, readingId: string | null): ChangeMessage {
     const state = this.state!;
     const event = {
       ...change,
@@ -373,7 +375,7 @@ export class ContainerDO extends DurableObject<Env> {
     this.state = evolve(state, event);
     const message: ChangeMessage = { event, state: this.state, order };
     this.ctx.storage.sql.exec("INSERT INTO outbox (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(message));
-    return event;
+    return message;
   }
 
   private saveOrder(order: Order): void {
