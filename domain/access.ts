@@ -1,7 +1,10 @@
-export const ROLES = ["viewer", "operator", "admin"] as const;
+export const ROLES = ["viewer", "assembler", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Roles are ranked: an operator may do what a viewer may, an admin what an operator may. */
+/**
+ * Roles are ranked: an assembler may do what a viewer may (and prepare orders), an operator what an
+ * assembler may, an admin what an operator may.
+ */
 export function roleAllows(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
 }
@@ -17,4 +20,65 @@ export function parseDeviceKey(key: string): { id: string; secret: string } | nu
 
 export function isDeviceKeyId(id: string): boolean {
   return /^[0-9a-f]{16}$/.test(id);
+}
+
+/** A person as admins see them; never with a password hash. */
+export interface User {
+  email: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  passwordChangedAt: string | null;
+}
+
+// JSON of bounded depth: deep enough for any audit detail, and shallow enough for RPC's types.
+type Json0 = string | number | boolean | null;
+type Json1 = Json0 | Json0[] | { [key: string]: Json0 };
+type Json2 = Json1 | Json1[] | { [key: string]: Json1 };
+export type JsonValue = Json2 | Json2[] | { [key: string]: Json2 };
+
+/** What one admin action changed, kept for `GET /v1/audit`. */
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: AuditAction;
+  target: string;
+  details: Record<string, JsonValue>;
+}
+
+export const AUDIT_ACTIONS = [
+  "user.created",
+  "user.role_changed",
+  "user.disabled",
+  "user.enabled",
+  "user.password_reset",
+  "user.password_changed",
+  "device_key.issued",
+  "device_key.revoked",
+  "container.settings_changed",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export type UserChangeRefusal = "not_found" | "last_admin" | "self";
+
+/**
+ * Whether an admin's change to a person may go ahead: at least one enabled admin must remain, and no
+ * admin locks themselves out (another admin can do that for them).
+ */
+export function checkUserChange(
+  users: readonly Pick<User, "email" | "role" | "disabled">[],
+  actor: string,
+  target: string,
+  change: { role?: Role | undefined; disabled?: boolean | undefined },
+): UserChangeRefusal | null {
+  const user = users.find((u) => u.email === target);
+  if (!user) return "not_found";
+  const losesAdmin = user.role === "admin" && !user.disabled && ((change.role !== undefined && change.role !== "admin") || change.disabled === true);
+  if (!losesAdmin) return null;
+  if (target === actor) return "self";
+  const otherAdmins = users.filter((u) => u.email !== target && u.role === "admin" && !u.disabled);
+  return otherAdmins.length === 0 ? "last_admin" : null;
 }

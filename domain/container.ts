@@ -10,15 +10,25 @@ export interface Location {
   lon: number;
 }
 
-/** A reading as validated at the edge; `measuredAt` and `receivedAt` are epoch milliseconds. */
+/**
+ * A reading as validated at the edge; times are epoch milliseconds. `readingId` is always set: the
+ * sensor's own, else derived from `measuredAt` (`at:<UTC time>`), else made up at the edge (such a
+ * reading cannot be deduplicated). `measuredAt` is the time the rules use: the sensor's, or the time
+ * received when the sensor sent none or one ahead of the receiving clock (`clockSkewMs` says how far).
+ */
 export interface Reading {
   readingId: string;
   containerId: string;
   fillPercent: number;
   contents?: string | undefined;
-  location: Location;
+  /** Omitted: the container's registered location stands in. */
+  location?: Location | undefined;
   battery?: number | undefined;
   measuredAt: number;
+  /** How far ahead of the receiving clock the sensor's `measuredAt` was; 0 when it was not. */
+  clockSkewMs: number;
+  /** What the sensor sent, to tell a retry from a different reading under the same key. */
+  fingerprint: string;
 }
 
 export type OrderStatus = "active" | "closed";
@@ -34,6 +44,11 @@ export interface Order {
   openedAt: string;
   openedBy: string;
   fillAtOpen: number | null;
+  /**
+   * The threshold in force when the order opened: auto-close needs `fillAtOpen < thresholdAtOpen`.
+   * Null only on orders opened before it was kept.
+   */
+  thresholdAtOpen: number | null;
   closedAt: string | null;
   closedBy: string | null;
   closeReason: CloseReason | null;
@@ -46,8 +61,13 @@ export interface ContainerState {
   name: string | null;
   threshold: number;
   capacity: number | null;
+  /** Where the container stands, as registered in its settings; stands in for readings without one. */
+  registeredLocation: Location | null;
+  /** How often the sensor is expected to report; null for the default. */
+  reportIntervalSeconds: number | null;
   fillPercent: number | null;
   contents: string | null;
+  /** Where it was last reported (or registered), when known. */
   location: Location | null;
   battery: number | null;
   /** `measuredAt` of the newest applied reading, RFC 3339. */
@@ -71,9 +91,21 @@ export type ReadingOutcome = "applied" | "stale";
 
 export interface ReadingRecorded {
   type: "reading.recorded";
-  reading: Omit<Reading, "measuredAt" | "containerId"> & { measuredAt: string; receivedAt: string };
+  reading: RecordedReading;
   outcome: ReadingOutcome;
 }
+/** A reading as its container keeps it. `location` is the sensor's, or the registered one, or null. */
+export interface RecordedReading {
+  readingId: string;
+  fillPercent: number;
+  contents?: string | undefined;
+  location: Location | null;
+  battery?: number | undefined;
+  measuredAt: string;
+  receivedAt: string;
+  clockSkewMs: number;
+}
+
 export interface OrderOpened {
   type: "order.opened";
   order: Order;
@@ -104,10 +136,32 @@ export type ContainerEvent = ContainerChange & {
   readingId: string | null;
 };
 
+/** What an admin sets on a container (`PUT /v1/containers/{id}`). */
 export interface Settings {
   threshold: number;
   capacity: number | null;
   name: string | null;
+  location: Location | null;
+  reportIntervalSeconds: number | null;
+}
+
+/** Where each setting lives in the state. */
+const SETTING_FIELDS = {
+  threshold: "threshold",
+  capacity: "capacity",
+  name: "name",
+  location: "registeredLocation",
+  reportIntervalSeconds: "reportIntervalSeconds",
+} as const satisfies Record<keyof Settings, keyof ContainerState>;
+
+export function settingsOf(state: ContainerState): Settings {
+  return {
+    threshold: state.threshold,
+    capacity: state.capacity,
+    name: state.name,
+    location: state.registeredLocation,
+    reportIntervalSeconds: state.reportIntervalSeconds,
+  };
 }
 
 export function emptyContainer(containerId: string): ContainerState {
@@ -116,6 +170,8 @@ export function emptyContainer(containerId: string): ContainerState {
     name: null,
     threshold: DEFAULT_THRESHOLD,
     capacity: null,
+    registeredLocation: null,
+    reportIntervalSeconds: null,
     fillPercent: null,
     contents: null,
     location: null,
@@ -147,10 +203,11 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       readingId: reading.readingId,
       fillPercent: reading.fillPercent,
       contents: reading.contents,
-      location: reading.location,
+      location: reading.location ?? state.registeredLocation,
       battery: reading.battery,
       measuredAt: iso(reading.measuredAt),
       receivedAt: iso(ctx.receivedAt),
+      clockSkewMs: reading.clockSkewMs,
     },
   };
   if (outcome === "stale") return [recorded];
@@ -168,6 +225,7 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       openedAt: iso(ctx.receivedAt),
       openedBy: by,
       fillAtOpen: fill,
+      thresholdAtOpen: threshold,
       closedAt: null,
       closedBy: null,
       closeReason: null,
@@ -176,7 +234,7 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
     };
     return [recorded, { type: "order.opened", order }];
   }
-  if (fill > threshold && active !== null && active.fillAtOpen !== null && active.fillAtOpen < threshold) {
+  if (fill > threshold && active !== null && openedBelowThreshold(active, threshold)) {
     return [
       recorded,
       {
@@ -190,6 +248,15 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
     ];
   }
   return [recorded];
+}
+
+/**
+ * Only an order opened below the threshold in force when it opened closes by itself; one opened by
+ * hand above it (or before any reading) waits for a person. Orders logged before `thresholdAtOpen`
+ * was kept are judged against the current threshold.
+ */
+function openedBelowThreshold(order: Order, threshold: number): boolean {
+  return order.fillAtOpen !== null && order.fillAtOpen < (order.thresholdAtOpen ?? threshold);
 }
 
 export type ManualOpenDecision =
@@ -214,6 +281,7 @@ export function decideManualOpen(
         openedAt: iso(ctx.now),
         openedBy: by,
         fillAtOpen: state.fillPercent,
+        thresholdAtOpen: state.threshold,
         closedAt: null,
         closedBy: null,
         closeReason: null,
@@ -253,15 +321,20 @@ export function decideManualClose(
 
 /** Settings changes only move settings; orders follow the next reading against the new threshold. */
 export function decideSettings(state: ContainerState, patch: Partial<Settings>): SettingsChanged[] {
-  const changes: Partial<Settings> = {};
-  const previous: Partial<Settings> = {};
-  for (const key of ["threshold", "capacity", "name"] as const) {
+  const current = settingsOf(state);
+  const changes: Record<string, unknown> = {};
+  const previous: Record<string, unknown> = {};
+  for (const key of Object.keys(SETTING_FIELDS) as (keyof Settings)[]) {
     const value = patch[key];
-    if (value === undefined || value === state[key]) continue;
-    (changes as Record<string, unknown>)[key] = value;
-    (previous as Record<string, unknown>)[key] = state[key];
+    if (value === undefined || sameValue(value, current[key])) continue;
+    changes[key] = value;
+    previous[key] = current[key];
   }
   return Object.keys(changes).length === 0 ? [] : [{ type: "settings.changed", changes, previous }];
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** Fold one logged change into the state. Never throws for an event that `decide*` produced. */
@@ -274,7 +347,7 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
       if (event.outcome === "applied") {
         next.fillPercent = r.fillPercent;
         next.contents = r.contents ?? state.contents;
-        next.location = r.location;
+        if (r.location) next.location = r.location;
         next.battery = r.battery ?? state.battery;
         next.measuredAt = r.measuredAt;
         next.lastReadingId = r.readingId;
@@ -289,8 +362,14 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
       if (state.activeOrder?.id === event.orderId) next.activeOrder = null;
       if (event.closeReason === "manual") next.autoOpenArmed = false;
       return next;
-    case "settings.changed":
-      return { ...next, ...event.changes };
+    case "settings.changed": {
+      const moved: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(event.changes)) moved[SETTING_FIELDS[key as keyof Settings]] = value;
+      const changed = { ...next, ...moved } as ContainerState;
+      // A container that never reported a position stands where it is registered.
+      if (event.changes.location !== undefined && state.location === null) changed.location = event.changes.location;
+      return changed;
+    }
   }
 }
 

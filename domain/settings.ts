@@ -1,12 +1,22 @@
 import { z } from "zod";
-import { percentSchema } from "./validation";
+import { locationSchema, percentSchema } from "./validation";
 
 export const settingsSchema = z
   .strictObject({
-    threshold: percentSchema.optional(),
-    capacity: z.number().finite().positive().nullable().optional(),
+    threshold: percentSchema.optional().meta({ description: "Fill percent below which an order opens (default 50)" }),
+    capacity: z.number().positive().nullable().optional().meta({ description: "Volume when full, in the contents' unit" }),
     name: z.string().trim().min(1).max(100).nullable().optional(),
+    location: locationSchema.nullable().optional().meta({ description: "Where the container stands; used for readings that carry none" }),
+    reportIntervalSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 24 * 3600)
+      .nullable()
+      .optional()
+      .meta({ description: "How often the sensor is expected to report (null: the default, 1 hour)" }),
   })
-  .refine((s) => s.threshold !== undefined || s.capacity !== undefined || s.name !== undefined, {
-    error: "give at least one of threshold, capacity, name",
-  });
+  .refine((s) => Object.values(s).some((v) => v !== undefined), {
+    error: "give at least one of threshold, capacity, name, location, reportIntervalSeconds",
+  })
+  .meta({ id: "ContainerSettings" });

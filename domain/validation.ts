@@ -1,3 +1,6 @@
+// How bad input is told to a person: every issue names its field (`readings[3].location.lat`) and
+// says what is wrong in words they can act on. The wording comes from each issue's code and limits,
+// set once for every schema through zod's error map, never from matching zod's own English.
 import { z } from "zod";
 
 /** One problem with a request, named by the path of the field it concerns. */
@@ -16,19 +19,82 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-export function toFieldIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.flatMap((issue): FieldIssue[] => {
+const article = (word: string) => (/^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`);
+
+function kindOf(input: unknown): string {
+  if (input === null) return "null";
+  if (Array.isArray(input)) return "an array";
+  return article(typeof input);
+}
+
+type Issue = z.core.$ZodRawIssue;
+
+/** The message for one issue, by its code; undefined leaves a schema's own `error` in charge. */
+export function messageFor(issue: Issue): string | undefined {
+  switch (issue.code) {
+    case "invalid_type": {
+      if (issue.input === undefined) return "is required";
+      const expected = issue.expected === "nan" ? "number" : issue.expected;
+      return `must be ${article(String(expected))}, not ${kindOf(issue.input)}`;
+    }
+    case "too_big": {
+      const max = String(issue.maximum);
+      if (issue.origin === "string") return `must be at most ${max} characters`;
+      if (issue.origin === "array" || issue.origin === "set") return `must have at most ${max} items`;
+      return issue.inclusive === false ? `must be less than ${max}` : `must be at most ${max}`;
+    }
+    case "too_small": {
+      const min = String(issue.minimum);
+      if (issue.origin === "string") return min === "1" ? "must not be empty" : `must be at least ${min} characters`;
+      if (issue.origin === "array" || issue.origin === "set") return `must have at least ${min} item${min === "1" ? "" : "s"}`;
+      return issue.inclusive === false ? `must be more than ${min}` : `must be at least ${min}`;
+    }
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_format":
+      return issue.format === "email" ? "must be an email address" : `must be a valid ${issue.format}`;
+    case "not_multiple_of":
+      return `must be a multiple of ${String(issue.divisor)}`;
+    case "unrecognized_keys":
+      return "is not a known field";
+    case "invalid_union":
+      return "does not match any of the accepted forms";
+    default:
+      return undefined;
+  }
+}
+
+z.config({ customError: messageFor });
+
+/** How far a value is from one form of a union: its top-level misfits (each unknown key counts) first. */
+function distance(issues: readonly z.core.$ZodIssue[]): [number, number] {
+  let shallow = 0;
+  for (const issue of issues) {
+    if (issue.path.length > 1) continue;
+    shallow += issue.code === "unrecognized_keys" ? issue.keys.length : 1;
+  }
+  return [shallow, issues.length];
+}
+
+/**
+ * Issues as the API reports them. An unknown key becomes one issue per key, named by its own path.
+ * For a value that matches none of a union's forms, the form whose top level it fits best speaks for
+ * it, so a batch with one bad reading names that reading rather than every way it is no single one.
+ */
+export function toFieldIssues(issues: readonly z.core.$ZodIssue[], base: readonly PropertyKey[] = []): FieldIssue[] {
+  return issues.flatMap((issue): FieldIssue[] => {
+    const at = [...base, ...issue.path];
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({
-        path: formatPath([...issue.path, key]),
-        message: "is not a known field",
-      }));
+      return issue.keys.map((key) => ({ path: formatPath([...at, key]), message: issue.message }));
     }
-    const path = formatPath(issue.path) || "(body)";
-    if (issue.code === "invalid_type" && / received undefined$/.test(issue.message)) {
-      return [{ path, message: `is required (${issue.expected})` }];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      const closest = issue.errors.reduce((best, branch) => {
+        const [a, b] = [distance(branch), distance(best)];
+        return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]) ? branch : best;
+      });
+      return toFieldIssues(closest, at);
     }
-    return [{ path, message: issue.message }];
+    return [{ path: formatPath(at) || "(body)", message: issue.message }];
   });
 }
 
@@ -36,7 +102,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue
 
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown): Parsed<z.output<S>> {
   const result = schema.safeParse(input);
-  return result.success ? { ok: true, value: result.data } : { ok: false, issues: toFieldIssues(result.error) };
+  return result.success ? { ok: true, value: result.data } : { ok: false, issues: toFieldIssues(result.error.issues) };
 }
 
 /** Container ids: what a person can type and a URL carries unescaped. */
@@ -44,11 +110,22 @@ export const containerIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
     error: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-  });
+  })
+  .meta({ description: "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", example: "silo-7" });
 
-export const percentSchema = z.number().finite().min(0).max(100);
+export const percentSchema = z.number().min(0).max(100);
 
-export const orderIdSchema = z.string().regex(/^ord_[0-9A-Z]{26}$/, { error: "is not an order id (ord_…)" });
+export const locationSchema = z
+  .strictObject({
+    lat: z.number().min(-90).max(90),
+    lon: z.number().min(-180).max(180),
+  })
+  .meta({ id: "Location", description: "WGS 84 degrees" });
+
+export const orderIdSchema = z
+  .string()
+  .regex(/^ord_[0-9A-Z]{26}$/, { error: "is not an order id (ord_…)" })
+  .meta({ example: "ord_01JZ4X8Q0K7M2N3P4R5S6T7V8W" });
 
 export const booleanParam = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
 

@@ -13,12 +13,15 @@ import {
   type ContainerState,
   type Order,
   type Reading,
+  type RecordedReading,
   type Settings,
+  type SettingsChanged,
 } from "../domain/container";
 import type { ChangeMessage } from "../domain/change-message";
 import { monotonicIds } from "../domain/ids";
-import { reportError } from "../workers/errors/report";
+import { reportError } from "../platform/error-report";
 import { ensureSchema } from "./schema";
+import { objectName, Startup } from "./startup";
 
 export type ReadingStatus = "applied" | "duplicate" | "stale";
 
@@ -26,6 +29,8 @@ export interface ReadingResult {
   readingId: string;
   containerId: string;
   status: ReadingStatus;
+  /** On a duplicate whose payload differs from the original's: the original stands. */
+  conflict?: true;
   orderOpened?: Order;
   orderClosed?: Order;
   /** For a duplicate: the answer the reading got when it was first applied. */
@@ -36,10 +41,12 @@ export interface StoredReading {
   readingId: string;
   fillPercent: number;
   contents: string | null;
-  location: { lat: number; lon: number };
+  location: { lat: number; lon: number } | null;
   battery: number | null;
   measuredAt: string;
   receivedAt: string;
+  /** How far ahead of the receiving clock the sensor's own time was (then measuredAt is the time received). */
+  clockSkewMs: number;
   status: "applied" | "stale";
 }
 
@@ -85,6 +92,8 @@ const SCHEMA = [
    );`,
   // Transactional outbox: a row per event, written with the change, deleted once the queue has it.
   `CREATE TABLE outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);`,
+  // What the sensor sent, to tell a retry (duplicate) from a different reading under the same key.
+  `ALTER TABLE readings ADD COLUMN fingerprint TEXT;`,
 ];
 
 /** Queue sendBatch takes at most 100 messages. */
@@ -103,6 +112,8 @@ export interface OutboxSender {
  * command's writes commit in one transaction before its answer leaves the object.
  */
 export class ContainerDO extends DurableObject<Env> {
+  private readonly containerId: string;
+  private readonly startup: Startup;
   private state: ContainerState | null = null;
   private readonly newId = monotonicIds();
   /** When the alarm is due, as far as this instance knows; null when none is set. */
@@ -120,40 +131,51 @@ export class ContainerDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ensureSchema(ctx.storage, SCHEMA);
-    this.state = this.loadState();
-    void ctx.blockConcurrencyWhile(async () => {
+    this.containerId = objectName(ctx, "ContainerDO");
+    this.startup = new Startup(ctx, "ContainerDO", async () => {
+      ensureSchema(ctx.storage, SCHEMA);
+      this.state = this.loadState();
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
   /** Drains what an earlier drain left, with backoff while sending fails. */
   override async alarm(): Promise<void> {
+    this.startup.check();
     this.alarmAt = null;
     await this.drainOutbox();
   }
 
   /** Events written but not yet handed to the queue. */
   pendingOutbox(): number {
+    this.startup.check();
     return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
   }
 
   /** Apply a group of readings for this container, oldest `measuredAt` first. */
-  ingest(containerId: string, readings: Reading[], actor: Actor, receivedAt: number): ReadingResult[] {
+  ingest(readings: Reading[], actor: Actor, receivedAt: number): ReadingResult[] {
+    this.startup.check();
+    const containerId = this.containerId;
     const order = readings
       .map((reading, index) => ({ reading, index }))
       .sort((a, b) => a.reading.measuredAt - b.reading.measuredAt || a.index - b.index);
     const results = new Array<ReadingResult>(readings.length);
-    this.commit(containerId, (state) => {
+    this.commit((state) => {
       for (const { reading, index } of order) {
         const previous = this.ctx.storage.sql
-          .exec<{ result: string }>("SELECT result FROM readings WHERE reading_id = ?", reading.readingId)
+          .exec<{ result: string; fingerprint: string | null }>(
+            "SELECT result, fingerprint FROM readings WHERE reading_id = ?",
+            reading.readingId,
+          )
           .toArray()[0];
         if (previous) {
+          // Readings stored before fingerprints were kept cannot be compared, so they never conflict.
+          const conflict = previous.fingerprint !== null && previous.fingerprint !== reading.fingerprint;
           results[index] = {
             readingId: reading.readingId,
             containerId,
             status: "duplicate",
+            ...(conflict ? { conflict: true as const } : {}),
             original: JSON.parse(previous.result) as ReadingResult,
           };
           continue;
@@ -163,20 +185,25 @@ export class ContainerDO extends DurableObject<Env> {
           newOrderId: () => this.newId("ord_", receivedAt),
         });
         const result: ReadingResult = { readingId: reading.readingId, containerId, status: "applied" };
+        let recorded: RecordedReading | null = null;
         for (const change of changes) {
           const { event, order } = this.append(change, actor, receivedAt, reading.readingId);
-          if (event.type === "reading.recorded") result.status = event.outcome;
+          if (event.type === "reading.recorded") {
+            result.status = event.outcome;
+            recorded = event.reading;
+          }
           if (event.type === "order.opened") result.orderOpened = event.order;
           if (event.type === "order.closed" && order) result.orderClosed = order;
         }
         this.ctx.storage.sql.exec(
-          "INSERT INTO readings (reading_id, measured_at, received_at, status, body, result) VALUES (?, ?, ?, ?, ?, ?)",
+          "INSERT INTO readings (reading_id, measured_at, received_at, status, body, result, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
           reading.readingId,
           reading.measuredAt,
           receivedAt,
           result.status,
-          JSON.stringify(storedReading(reading, receivedAt, result.status as "applied" | "stale")),
+          JSON.stringify(storedReading(recorded!, result.status as "applied" | "stale")),
           JSON.stringify(result),
+          reading.fingerprint,
         );
         results[index] = result;
       }
@@ -184,40 +211,49 @@ export class ContainerDO extends DurableObject<Env> {
     return results;
   }
 
-  openOrder(containerId: string, by: string): OpenOrderResult {
+  openOrder(by: string): OpenOrderResult {
+    this.startup.check();
     if (this.state === null) return { ok: false, reason: "unknown_container" };
     const now = Date.now();
     const decision = decideManualOpen(this.state, by, { now, newOrderId: () => this.newId("ord_", now) });
     if (!decision.ok) return { ok: false, reason: "conflict", order: decision.conflict };
-    this.commit(containerId, () => this.append(decision.change, { kind: "user", id: by }, now, null));
+    this.commit(() => this.append(decision.change, { kind: "user", id: by }, now, null));
     return { ok: true, order: decision.change.order };
   }
 
-  closeOrder(containerId: string, orderId: string, by: string): CloseOrderResult {
+  closeOrder(orderId: string, by: string): CloseOrderResult {
+    this.startup.check();
     const known = this.orderById(orderId);
     if (this.state === null || known === null) return { ok: false, reason: "not_found" };
     const now = Date.now();
     const decision = decideManualClose(this.state, orderId, known, by, now);
     if (!decision.ok) return { ok: false, reason: "not_active", order: known };
     let closed: Order | null = null;
-    this.commit(containerId, () => (closed = this.append(decision.change, { kind: "user", id: by }, now, null).order));
+    this.commit(() => (closed = this.append(decision.change, { kind: "user", id: by }, now, null).order));
     return { ok: true, order: closed! };
   }
 
-  updateSettings(containerId: string, patch: Partial<Settings>, actor: Actor): ContainerState {
+  updateSettings(patch: Partial<Settings>, actor: Actor): { state: ContainerState; changed: SettingsChanged | null } {
+    this.startup.check();
     const now = Date.now();
-    this.commit(containerId, (state) => {
-      for (const change of decideSettings(state(), patch)) this.append(change, actor, now, null);
+    let changed: SettingsChanged | null = null;
+    this.commit((state) => {
+      for (const change of decideSettings(state(), patch)) {
+        this.append(change, actor, now, null);
+        changed = change;
+      }
     });
-    return this.state!;
+    return { state: this.state!, changed };
   }
 
   getState(): ContainerState | null {
+    this.startup.check();
     return this.state;
   }
 
   /** Reading history, newest `measuredAt` first, strictly after `before` in that order. */
   listReadings(limit: number, before: ReadingPosition | null): Page<StoredReading, ReadingPosition> {
+    this.startup.check();
     const time = before?.measuredAt ?? Number.MAX_SAFE_INTEGER;
     const rows = this.ctx.storage.sql
       .exec<{ body: string; measured_at: number; reading_id: string }>(
@@ -240,6 +276,7 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** Orders, newest first, those older than the order `before`. */
   listOrders(limit: number, before: string | null): Page<Order, string> {
+    this.startup.check();
     const rows = this.ctx.storage.sql
       .exec<{ id: string; body: string }>(
         "SELECT id, body FROM orders WHERE id < ? ORDER BY id DESC LIMIT ?",
@@ -256,6 +293,7 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** The event log in order, from just after `afterSeq`. */
   listEvents(afterSeq: number, limit: number): ContainerEvent[] {
+    this.startup.check();
     return this.ctx.storage.sql
       .exec<{ body: string }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
       .toArray()
@@ -267,7 +305,8 @@ export class ContainerDO extends DurableObject<Env> {
    * handed and changes it only through `append`; if it throws, storage rolls back and the in-memory
    * state is reloaded so the two never disagree.
    */
-  private commit(containerId: string, work: (state: () => ContainerState) => void): void {
+  private commit(work: (state: () => ContainerState) => void): void {
+    const containerId = this.containerId;
     const before = this.state;
     try {
       this.ctx.storage.transactionSync(() => {
@@ -282,20 +321,25 @@ export class ContainerDO extends DurableObject<Env> {
       });
     } catch (error) {
       this.state = this.loadState();
-      this.ctx.waitUntil(reportError(this.env, error, "durable-object", "ContainerDO commit", { object: "ContainerDO", containerId }));
+      this.ctx.waitUntil(this.report(error, "ContainerDO commit"));
       throw error;
     }
     if (this.state!.version === (before?.version ?? 0)) return;
     if (this.alarmAt === null) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
     // The guard alarm retries whatever this drain does not finish, whatever the reason.
-    this.drainOutbox().catch((error: unknown) =>
-      reportError(this.env, error, "durable-object", "ContainerDO outbox", { object: "ContainerDO", containerId }),
-    );
+    this.drainOutbox().catch((error: unknown) => this.report(error, "ContainerDO outbox"));
   }
 
   private scheduleAlarm(at: number): void {
     this.alarmAt = at;
-    void this.ctx.storage.setAlarm(at);
+    this.ctx.storage.setAlarm(at).catch((error: unknown) => {
+      this.alarmAt = null;
+      return this.report(error, "ContainerDO alarm", { alarmAt: at });
+    });
+  }
+
+  private report(error: unknown, where: string, context: Record<string, string | number> = {}): Promise<void> {
+    return reportError(this.env, error, "durable-object", where, { object: "ContainerDO", containerId: this.containerId, ...context });
   }
 
   /**
@@ -333,12 +377,7 @@ export class ContainerDO extends DurableObject<Env> {
         this.failedSends++;
         const delay = Math.min(1000 * 2 ** (this.failedSends - 1), OUTBOX_BACKOFF_MAX_MS);
         this.scheduleAlarm(Date.now() + delay);
-        await reportError(this.env, error, "durable-object", "ContainerDO outbox", {
-          object: "ContainerDO",
-          containerId: this.state?.containerId,
-          pending: rows.length,
-          retryInMs: delay,
-        });
+        await this.report(error, "ContainerDO outbox", { pending: rows.length, retryInMs: delay });
         return false;
       }
       this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
@@ -392,21 +431,23 @@ export class ContainerDO extends DurableObject<Env> {
     return row ? (JSON.parse(row.body) as Order) : null;
   }
 
+  /** The stored state; fields added since it was written take their defaults. */
   private loadState(): ContainerState | null {
     const row = this.ctx.storage.sql.exec<{ state: string }>("SELECT state FROM container WHERE id = 1").toArray()[0];
-    return row ? (JSON.parse(row.state) as ContainerState) : null;
+    return row ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) } : null;
   }
 }
 
-function storedReading(reading: Reading, receivedAt: number, status: "applied" | "stale"): StoredReading {
+function storedReading(r: RecordedReading, status: "applied" | "stale"): StoredReading {
   return {
-    readingId: reading.readingId,
-    fillPercent: reading.fillPercent,
-    contents: reading.contents ?? null,
-    location: reading.location,
-    battery: reading.battery ?? null,
-    measuredAt: new Date(reading.measuredAt).toISOString(),
-    receivedAt: new Date(receivedAt).toISOString(),
+    readingId: r.readingId,
+    fillPercent: r.fillPercent,
+    contents: r.contents ?? null,
+    location: r.location,
+    battery: r.battery ?? null,
+    measuredAt: r.measuredAt,
+    receivedAt: r.receivedAt,
+    clockSkewMs: r.clockSkewMs,
     status,
   };
 }

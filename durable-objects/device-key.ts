@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { ensureSchema } from "./schema";
+import { Startup } from "./startup";
 
 export interface DeviceKeyRecord {
   id: string;
@@ -25,12 +26,15 @@ const SCHEMA = [
  * every sensor's check on a different object, so the ingest path has no shared hot spot.
  */
 export class DeviceKeyDO extends DurableObject<Env> {
+  private readonly startup: Startup;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ensureSchema(ctx.storage, SCHEMA);
+    this.startup = new Startup(ctx, "DeviceKeyDO", () => ensureSchema(ctx.storage, SCHEMA));
   }
 
   issue(record: DeviceKeyRecord, secretHash: string): void {
+    this.startup.check();
     const existing = this.ctx.storage.sql.exec("SELECT 1 FROM device_key WHERE id = 1").toArray();
     if (existing.length > 0) throw new Error(`device key ${record.id} already issued`);
     this.ctx.storage.sql.exec(
@@ -42,6 +46,7 @@ export class DeviceKeyDO extends DurableObject<Env> {
 
   /** The key's record and stored hash, for the caller to compare; null when never issued. */
   lookup(): { record: DeviceKeyRecord; secretHash: string } | null {
+    this.startup.check();
     const row = this.ctx.storage.sql
       .exec<{ secret_hash: string; body: string }>("SELECT secret_hash, body FROM device_key WHERE id = 1")
       .toArray()[0];

@@ -1,79 +1,252 @@
 import { DurableObject } from "cloudflare:workers";
+import { checkUserChange, type AuditAction, type AuditEntry, type Role, type User, type UserChangeRefusal } from "../domain/access";
+import { randomToken } from "../domain/ids";
 import type { DeviceKeyRecord } from "./device-key";
 import { ensureSchema } from "./schema";
-import type { Role } from "../domain/access";
+import { Startup } from "./startup";
 
-export interface User {
+/** What token checks need to know of a person, cached briefly by each isolate. */
+export interface PersonStatus {
   email: string;
   role: Role;
-  createdAt: string;
-  createdBy: string;
+  disabled: boolean;
+  /** Tokens carry the version they were issued at; a password change or reset moves it on. */
+  tokenVersion: number;
 }
 
 export interface StoredUser extends User {
   passwordHash: string;
+  tokenVersion: number;
 }
+
+export type AuditInput = Omit<AuditEntry, "seq" | "at">;
+
+export type UserChangeResult = { ok: true; user: User } | { ok: false; reason: UserChangeRefusal };
+
+/** How long a stream ticket is good for. */
+export const TICKET_TTL_MS = 30_000;
 
 const SCHEMA = [
   `CREATE TABLE users (email TEXT PRIMARY KEY, body TEXT NOT NULL, password_hash TEXT NOT NULL);
    CREATE TABLE device_keys (id TEXT PRIMARY KEY, body TEXT NOT NULL);`,
+  `ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX audit_by_action ON audit (action, seq);
+   CREATE TABLE stream_tickets (ticket TEXT PRIMARY KEY, email TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
 ];
 
 /**
- * People and the index of device keys: small, rarely written, read on login and by admins. It is a
- * single object on purpose and stays off the reading path (device keys are checked by DeviceKeyDO).
+ * People, the index of device keys, the audit list of admin actions, and stream tickets: small,
+ * rarely written, read on login and by admins. It is a single object on purpose and stays off the
+ * reading path (device keys are checked by DeviceKeyDO; token checks are cached by each isolate).
  */
 export class DirectoryDO extends DurableObject<Env> {
+  private readonly startup: Startup;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ensureSchema(ctx.storage, SCHEMA);
+    this.startup = new Startup(ctx, "DirectoryDO", () => ensureSchema(ctx.storage, SCHEMA));
   }
 
-  /** Adds a user; false when the email is taken. */
-  addUser(user: StoredUser): boolean {
-    const { passwordHash, ...body } = user;
-    const taken = this.ctx.storage.sql.exec("SELECT 1 FROM users WHERE email = ?", user.email).toArray();
-    if (taken.length > 0) return false;
-    this.ctx.storage.sql.exec(
-      "INSERT INTO users (email, body, password_hash) VALUES (?, ?, ?)",
-      user.email,
-      JSON.stringify(body),
-      passwordHash,
-    );
-    return true;
+  /** Adds a person; false when the email is taken. */
+  addUser(user: StoredUser, by: string): boolean {
+    this.startup.check();
+    return this.ctx.storage.transactionSync(() => {
+      if (this.findUser(user.email)) return false;
+      this.saveUser(user);
+      this.audit({ actor: by, action: "user.created", target: user.email, details: { role: user.role } });
+      return true;
+    });
+  }
+
+  /** The first admin, from configuration, stored the first time it is needed; a no-op after that. */
+  seedFirstAdmin(email: string, passwordHash: string): void {
+    this.startup.check();
+    this.ctx.storage.transactionSync(() => {
+      if (this.findUser(email)) return;
+      const now = new Date().toISOString();
+      this.saveUser({
+        email,
+        role: "admin",
+        disabled: false,
+        createdAt: now,
+        createdBy: "configuration (ADMIN_EMAIL)",
+        updatedAt: now,
+        passwordChangedAt: null,
+        passwordHash,
+        tokenVersion: 0,
+      });
+    });
   }
 
   findUser(email: string): StoredUser | null {
+    this.startup.check();
     const row = this.ctx.storage.sql
-      .exec<{ body: string; password_hash: string }>("SELECT body, password_hash FROM users WHERE email = ?", email)
+      .exec<{ body: string; password_hash: string; token_version: number }>(
+        "SELECT body, password_hash, token_version FROM users WHERE email = ?",
+        email,
+      )
       .toArray()[0];
-    return row ? { ...(JSON.parse(row.body) as User), passwordHash: row.password_hash } : null;
+    if (!row) return null;
+    const stored = JSON.parse(row.body) as Partial<User> & Pick<User, "email" | "role" | "createdAt" | "createdBy">;
+    return {
+      email: stored.email,
+      role: stored.role,
+      disabled: stored.disabled ?? false,
+      createdAt: stored.createdAt,
+      createdBy: stored.createdBy,
+      updatedAt: stored.updatedAt ?? stored.createdAt,
+      passwordChangedAt: stored.passwordChangedAt ?? null,
+      passwordHash: row.password_hash,
+      tokenVersion: row.token_version,
+    };
+  }
+
+  personStatus(email: string): PersonStatus | null {
+    const user = this.findUser(email);
+    return user ? { email: user.email, role: user.role, disabled: user.disabled, tokenVersion: user.tokenVersion } : null;
   }
 
   listUsers(): User[] {
+    this.startup.check();
     return this.ctx.storage.sql
-      .exec<{ body: string }>("SELECT body FROM users ORDER BY email")
+      .exec<{ email: string }>("SELECT email FROM users ORDER BY email")
       .toArray()
-      .map((r) => JSON.parse(r.body) as User);
+      .map((r) => publicUser(this.findUser(r.email)!));
   }
 
-  recordDeviceKey(record: DeviceKeyRecord): void {
-    this.ctx.storage.sql.exec(
-      "INSERT INTO device_keys (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-      record.id,
-      JSON.stringify(record),
-    );
+  /** An admin changes a role or disables / re-enables a person. Disabling ends their tokens. */
+  changeUser(email: string, change: { role?: Role | undefined; disabled?: boolean | undefined }, by: string): UserChangeResult {
+    this.startup.check();
+    return this.ctx.storage.transactionSync((): UserChangeResult => {
+      const refusal = checkUserChange(this.listUsers(), by, email, change);
+      if (refusal) return { ok: false, reason: refusal };
+      const user = this.findUser(email)!;
+      const next: StoredUser = { ...user, updatedAt: new Date().toISOString() };
+      if (change.role !== undefined && change.role !== user.role) {
+        next.role = change.role;
+        this.audit({ actor: by, action: "user.role_changed", target: email, details: { from: user.role, to: change.role } });
+      }
+      if (change.disabled !== undefined && change.disabled !== user.disabled) {
+        next.disabled = change.disabled;
+        if (change.disabled) next.tokenVersion = user.tokenVersion + 1;
+        this.audit({ actor: by, action: change.disabled ? "user.disabled" : "user.enabled", target: email, details: {} });
+      }
+      this.saveUser(next);
+      return { ok: true, user: publicUser(next) };
+    });
+  }
+
+  /**
+   * A new password: by the person themselves (`by` is their email) or reset by an admin. Every token
+   * issued before stops working.
+   */
+  setPassword(email: string, passwordHash: string, by: string): StoredUser | null {
+    this.startup.check();
+    return this.ctx.storage.transactionSync(() => {
+      const user = this.findUser(email);
+      if (!user) return null;
+      const now = new Date().toISOString();
+      const next: StoredUser = { ...user, passwordHash, tokenVersion: user.tokenVersion + 1, passwordChangedAt: now, updatedAt: now };
+      this.saveUser(next);
+      this.audit({ actor: by, action: by === email ? "user.password_changed" : "user.password_reset", target: email, details: {} });
+      return next;
+    });
+  }
+
+  recordDeviceKey(record: DeviceKeyRecord, audit: AuditInput): void {
+    this.startup.check();
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO device_keys (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+        record.id,
+        JSON.stringify(record),
+      );
+      this.audit(audit);
+    });
   }
 
   listDeviceKeys(): DeviceKeyRecord[] {
+    this.startup.check();
     return this.ctx.storage.sql
       .exec<{ body: string }>("SELECT body FROM device_keys ORDER BY id")
       .toArray()
       .map((r) => JSON.parse(r.body) as DeviceKeyRecord);
   }
+
+  /** Record an admin action taken elsewhere (a container's settings). */
+  recordAudit(entry: AuditInput): AuditEntry {
+    this.startup.check();
+    return this.ctx.storage.transactionSync(() => this.audit(entry));
+  }
+
+  /** Admin actions, newest first, before `beforeSeq`. */
+  listAudit(f: { limit: number; beforeSeq?: number | undefined; action?: AuditAction | undefined; actor?: string | undefined }): AuditEntry[] {
+    this.startup.check();
+    const where = ["seq < ?"];
+    const args: (string | number)[] = [f.beforeSeq ?? Number.MAX_SAFE_INTEGER];
+    if (f.action) {
+      where.push("action = ?");
+      args.push(f.action);
+    }
+    if (f.actor) {
+      where.push("actor = ?");
+      args.push(f.actor);
+    }
+    return this.ctx.storage.sql
+      .exec<{ body: string }>(`SELECT body FROM audit WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`, ...args, f.limit)
+      .toArray()
+      .map((r) => JSON.parse(r.body) as AuditEntry);
+  }
+
+  /** A single-use ticket that lets `email` open a stream within TICKET_TTL_MS. */
+  issueTicket(email: string): { ticket: string; expiresAt: string } {
+    this.startup.check();
+    const now = Date.now();
+    const ticket = `fgt_${randomToken(24)}`;
+    this.ctx.storage.sql.exec("DELETE FROM stream_tickets WHERE expires_at <= ?", now);
+    this.ctx.storage.sql.exec("INSERT INTO stream_tickets (ticket, email, expires_at) VALUES (?, ?, ?)", ticket, email, now + TICKET_TTL_MS);
+    return { ticket, expiresAt: new Date(now + TICKET_TTL_MS).toISOString() };
+  }
+
+  /** The email a ticket was issued to, once; null when unknown, used or expired. */
+  redeemTicket(ticket: string): string | null {
+    this.startup.check();
+    const row = this.ctx.storage.sql
+      .exec<{ email: string; expires_at: number }>("DELETE FROM stream_tickets WHERE ticket = ? RETURNING email, expires_at", ticket)
+      .toArray()[0];
+    return row && row.expires_at > Date.now() ? row.email : null;
+  }
+
+  private saveUser(user: StoredUser): void {
+    const { passwordHash, tokenVersion, ...body } = user;
+    this.ctx.storage.sql.exec(
+      `INSERT INTO users (email, body, password_hash, token_version) VALUES (?, ?, ?, ?)
+       ON CONFLICT (email) DO UPDATE SET body = excluded.body, password_hash = excluded.password_hash, token_version = excluded.token_version`,
+      user.email,
+      JSON.stringify(body),
+      passwordHash,
+      tokenVersion,
+    );
+  }
+
+  private audit(entry: AuditInput): AuditEntry {
+    const seq = (this.ctx.storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM audit").one().seq ?? 0) + 1;
+    const full: AuditEntry = { seq, at: new Date().toISOString(), ...entry };
+    this.ctx.storage.sql.exec(
+      "INSERT INTO audit (seq, at, actor, action, target, body) VALUES (?, ?, ?, ?, ?, ?)",
+      seq,
+      full.at,
+      full.actor,
+      full.action,
+      full.target,
+      JSON.stringify(full),
+    );
+    return full;
+  }
 }
 
-/** The one directory object. */
-export function directory(env: Env) {
-  return env.DIRECTORY.getByName("directory");
+function publicUser(user: StoredUser): User {
+  const { passwordHash: _hash, tokenVersion: _version, ...rest } = user;
+  return rest;
 }

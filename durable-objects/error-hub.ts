@@ -9,7 +9,9 @@ import {
   type ErrorStatus,
 } from "../domain/errors";
 import { monotonicIds } from "../domain/ids";
+import { log } from "../platform/logging";
 import { ensureSchema } from "./schema";
+import { Startup } from "./startup";
 
 const SCHEMA = [
   `CREATE TABLE errors (
@@ -46,6 +48,14 @@ interface SocketState {
   email: string;
 }
 
+/** What the worker hands over with a dashboard's WebSocket, once it has checked who is asking. */
+export interface StreamRequest {
+  email: string;
+  since: number | null;
+  /** The subprotocol to answer with, when the browser offered one. */
+  protocol: string | null;
+}
+
 /**
  * Where error changes meet dashboards: numbers every change, keeps the recent ones for catch-up,
  * and pushes each to every connected dashboard over hibernating WebSockets (an idle dashboard costs
@@ -54,15 +64,19 @@ interface SocketState {
  */
 export class ErrorHub extends DurableObject<Env> {
   private readonly newId = monotonicIds();
+  private readonly startup: Startup;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ensureSchema(ctx.storage, SCHEMA);
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    this.startup = new Startup(ctx, "ErrorHub", () => {
+      ensureSchema(ctx.storage, SCHEMA);
+      ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    });
   }
 
   /** The embedded store: group reports into records and publish each record that changed. */
   record(reports: ErrorReport[]): ErrorChange[] {
+    this.startup.check();
     const changes: ErrorChange[] = [];
     this.ctx.storage.transactionSync(() => {
       const fresh = reports.filter((r) => {
@@ -86,12 +100,14 @@ export class ErrorHub extends DurableObject<Env> {
 
   /** For an external store: number and push a change the store has already made. */
   publish(kind: ErrorChangeKind, record: ErrorRecord): ErrorChange {
+    this.startup.check();
     const change = this.ctx.storage.transactionSync(() => this.append(kind, record));
     this.broadcast([change]);
     return change;
   }
 
   list(f: ErrorFilters): { items: ErrorRecord[]; next: { lastSeen: string; id: string } | null } {
+    this.startup.check();
     const where: string[] = [];
     const args: (string | number)[] = [];
     const when = (clause: string, ...values: (string | number)[]) => {
@@ -117,11 +133,13 @@ export class ErrorHub extends DurableObject<Env> {
   }
 
   get(id: string): ErrorRecord | null {
+    this.startup.check();
     const row = this.sql.exec<{ body: string }>("SELECT body FROM errors WHERE id = ?", id).toArray()[0];
     return row ? (JSON.parse(row.body) as ErrorRecord) : null;
   }
 
   resolve(id: string, by: string): ResolveResult {
+    this.startup.check();
     const record = this.get(id);
     if (!record) return { ok: false, reason: "not_found" };
     if (record.status !== "open") return { ok: false, reason: "not_open", record };
@@ -136,6 +154,7 @@ export class ErrorHub extends DurableObject<Env> {
 
   /** Changes after `since`, oldest first. */
   changesSince(since: number, limit = CHANGES_KEPT): ErrorChange[] {
+    this.startup.check();
     return this.sql
       .exec<{ body: string }>("SELECT body FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", since, limit)
       .toArray()
@@ -143,6 +162,7 @@ export class ErrorHub extends DurableObject<Env> {
   }
 
   latestSeq(): number {
+    this.startup.check();
     return this.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM changes").one().seq ?? 0;
   }
 
@@ -152,15 +172,14 @@ export class ErrorHub extends DurableObject<Env> {
    * All of this runs without yielding, so no change can fall between catch-up and live.
    */
   override async fetch(request: Request): Promise<Response> {
+    this.startup.check();
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
-    const url = new URL(request.url);
-    const sinceParam = url.searchParams.get("since");
-    const since = sinceParam === null ? null : Number(sinceParam);
+    const { email, since, protocol } = JSON.parse(request.headers.get("X-Fillgrid-Stream") ?? "{}") as StreamRequest;
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, ["dashboard"]);
-    server.serializeAttachment({ connectedAt: Date.now(), email: url.searchParams.get("email") ?? "" } satisfies SocketState);
+    server.serializeAttachment({ connectedAt: Date.now(), email } satisfies SocketState);
     const latest = this.latestSeq();
     if (since !== null) {
       const oldest = this.sql.exec<{ seq: number | null }>("SELECT min(seq) AS seq FROM changes").one().seq;
@@ -172,32 +191,41 @@ export class ErrorHub extends DurableObject<Env> {
       }
     }
     server.send(JSON.stringify({ type: "ready", seq: latest }));
-    return new Response(null, { status: 101, webSocket: client });
+    return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {} });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     // Dashboards only listen; "ping" is answered by the runtime. Anything else is told so.
-    if (message !== "ping") ws.send(JSON.stringify({ type: "notice", message: "this stream only sends" }));
+    if (message === "ping") return;
+    try {
+      ws.send(JSON.stringify({ type: "notice", message: "this stream only sends" }));
+    } catch (error) {
+      this.socketTrouble(ws, "notice could not be sent", error);
+    }
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // already closed by the peer
+    } catch (error) {
+      // The peer closing first is the usual case; it is logged, not reported, as nothing failed.
+      this.socketTrouble(ws, "close after the peer's close", error, "info");
     }
   }
 
   override webSocketError(ws: WebSocket, error: unknown): void {
-    const who = ws.deserializeAttachment() as SocketState | null;
-    console.error(
-      JSON.stringify({ level: "warn", msg: "dashboard socket error", source: "ErrorHub", email: who?.email, connectedAt: who?.connectedAt, error: String(error) }),
-    );
+    this.socketTrouble(ws, "dashboard socket error", error, "warn");
     try {
       ws.close(1011, "socket error");
-    } catch {
-      // already closed
+    } catch (closeError) {
+      this.socketTrouble(ws, "close after a socket error", closeError, "info");
     }
+  }
+
+  /** What went wrong with one dashboard's socket, with who it was and since when. */
+  private socketTrouble(ws: WebSocket, msg: string, error: unknown, level: "info" | "warn" = "warn"): void {
+    const who = ws.deserializeAttachment() as SocketState | null;
+    log(level, msg, { object: "ErrorHub", email: who?.email, connectedAt: who?.connectedAt, error: String(error) });
   }
 
   private get sql() {
@@ -236,8 +264,10 @@ export class ErrorHub extends DurableObject<Env> {
       for (const line of lines) {
         try {
           ws.send(line);
-        } catch {
+        } catch (error) {
           // A socket closing as we send; its close handler tidies up.
+          this.socketTrouble(ws, "push to a closing socket", error, "info");
+          break;
         }
       }
     }

@@ -1,38 +1,43 @@
-// Starts what the tests need outside the Workers runtime: a fresh Postgres database with the
-// migrations applied (the local PostgreSQL when one listens on 127.0.0.1:5432, an in-memory PGlite
-// otherwise) and the WebSocket relay the Neon driver inside workerd reaches it through.
-import { freshDatabase, hostAndPort, migrateDatabase, startEmbeddedPostgres } from "../scripts/lib/database.mjs";
+// Starts what the tests need outside the Workers runtime: a Postgres database of this run's own with
+// the migrations applied (on the server at TEST_DATABASE_SERVER_URL, default the local PostgreSQL,
+// when one listens; an in-memory PGlite otherwise), the WebSocket relay the Neon driver inside
+// workerd reaches it through, and a Data API stand-in. Their addresses reach the worker's bindings
+// and the tests through provide/inject, so no port is picked before its server holds it.
+import { canConnect, dropDatabase, freshDatabase, hostAndPort, migrateDatabase, startEmbeddedPostgres } from "../scripts/lib/database.mjs";
 import { startRelay } from "../scripts/lib/pg-relay.mjs";
 import type { TestProject } from "vitest/node";
 import { startDataApiStandIn } from "./support/data-api-stand-in.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
+    database: { url: string; proxy: string; embedded: boolean };
     dataApi: { url: string; controlUrl: string; apiKey: string };
   }
 }
 
 export default async function setup(project: TestProject) {
-  const relayPort = Number(process.env.FILLGRID_TEST_RELAY_PORT);
-  const databaseName = process.env.FILLGRID_TEST_DATABASE!;
+  const server = process.env.TEST_DATABASE_SERVER_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const { host, port } = hostAndPort(server);
   let url: string;
-  let embedded: { stop(): Promise<void> } | null = null;
-  const server = process.env.TEST_DATABASE_SERVER_URL!;
-  if (!process.env.FILLGRID_TEST_EMBEDDED) {
-    url = await freshDatabase(server, databaseName);
+  let cleanUp: () => Promise<void>;
+  if (await canConnect(host, port)) {
+    const name = `fillgrid_test_${process.pid}_${crypto.randomUUID().slice(0, 8)}`;
+    url = await freshDatabase(server, name);
+    cleanUp = () => dropDatabase(server, name);
   } else {
-    console.warn(`no PostgreSQL at ${new URL(server).host}; tests use an in-memory PGlite`);
+    console.warn(`no PostgreSQL at ${host}:${port}; tests use an in-memory PGlite`);
     const pglite = await startEmbeddedPostgres({ dataDir: null });
-    embedded = pglite;
     url = pglite.url;
+    cleanUp = () => pglite.stop();
   }
   await migrateDatabase(url);
-  const relay = await startRelay({ port: relayPort, target: hostAndPort(url) });
+  const relay = await startRelay({ target: hostAndPort(url) });
   const dataApi = await startDataApiStandIn();
+  project.provide("database", { url, proxy: relay.proxy, embedded: !url.includes("fillgrid_test_") });
   project.provide("dataApi", { url: dataApi.url, controlUrl: dataApi.controlUrl, apiKey: dataApi.apiKey });
   return async () => {
     await dataApi.close();
     await relay.close();
-    await embedded?.stop();
+    await cleanUp();
   };
 }

@@ -6,8 +6,13 @@ import type { ContainerState } from "../domain/container";
 
 const BASE = "http://fillgrid.test";
 
+// Each test file speaks from an address of its own (a documentation-range one, only ever a header
+// value), as separate clients would, so the per-address login limit counts each file on its own.
+const CLIENT_IP = `2001:db8::${crypto.getRandomValues(new Uint16Array(1))[0]!.toString(16)}`;
+
 export function api(path: string, init: RequestInit & { token?: string; json?: unknown } = {}): Promise<Response> {
   const headers = new Headers(init.headers);
+  if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", CLIENT_IP);
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
   let body = init.body;
   if (init.json !== undefined) {
@@ -28,8 +33,12 @@ export async function login(email: string, password: string): Promise<string> {
   return body.token;
 }
 
+let admin: Promise<string> | null = null;
+
+/** The first admin's token, logged in once per file (logins are rate limited per email). */
 export function adminToken(): Promise<string> {
-  return login(env.ADMIN_EMAIL, env.ADMIN_PASSWORD);
+  admin ??= login(env.ADMIN_EMAIL, env.ADMIN_PASSWORD);
+  return admin;
 }
 
 let people = 0;
@@ -96,12 +105,21 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
-/** A dashboard's WebSocket to the error stream, collecting every message it is sent. */
-export async function openErrorStream(token: string | null, since?: number) {
+/** A single-use ticket for a stream, as a dashboard gets one before it connects. */
+export async function streamTicket(token: string): Promise<string> {
+  const body = await json<{ ticket: string }>(await api("/v1/stream-tickets", { method: "POST", token }), 201);
+  return body.ticket;
+}
+
+/** A dashboard's WebSocket to the error stream (through a ticket), collecting every message it is sent. */
+export async function openErrorStream(token: string | null, since?: number, auth: { ticket?: string; protocols?: string[] } = {}) {
   const query = new URLSearchParams();
-  if (token) query.set("token", token);
+  const ticket = auth.ticket ?? (token && !auth.protocols ? await streamTicket(token) : undefined);
+  if (ticket) query.set("ticket", ticket);
   if (since !== undefined) query.set("since", String(since));
-  const res = await exports.default.fetch(`http://fillgrid.test/v1/errors/stream?${query}`, { headers: { Upgrade: "websocket" } });
+  const headers: Record<string, string> = { Upgrade: "websocket" };
+  if (auth.protocols) headers["Sec-WebSocket-Protocol"] = auth.protocols.join(", ");
+  const res = await exports.default.fetch(`http://fillgrid.test/v1/errors/stream?${query}`, { headers });
   if (res.status !== 101 || !res.webSocket) return { res, socket: null, messages: [] as any[] };
   const socket = res.webSocket;
   const messages: any[] = [];

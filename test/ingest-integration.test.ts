@@ -123,21 +123,20 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
   };
 
   const cases: Array<{ name: string; body: () => unknown; path: string; message?: RegExp }> = [
-    { name: "fillPercent as a string", body: () => ({ ...valid(), fillPercent: "30" }), path: "fillPercent", message: /expected number/ },
-    { name: "fillPercent above 100", body: () => ({ ...valid(), fillPercent: 100.5 }), path: "fillPercent", message: /<=100/ },
-    { name: "fillPercent below 0", body: () => ({ ...valid(), fillPercent: -1 }), path: "fillPercent", message: />=0/ },
-    { name: "fillPercent missing", body: () => without("fillPercent"), path: "fillPercent", message: /required/ },
+    { name: "fillPercent as a string", body: () => ({ ...valid(), fillPercent: "30" }), path: "fillPercent", message: /^must be a number, not a string$/ },
+    { name: "fillPercent above 100", body: () => ({ ...valid(), fillPercent: 100.5 }), path: "fillPercent", message: /^must be at most 100$/ },
+    { name: "fillPercent below 0", body: () => ({ ...valid(), fillPercent: -1 }), path: "fillPercent", message: /^must be at least 0$/ },
+    { name: "fillPercent missing", body: () => without("fillPercent"), path: "fillPercent", message: /^is required$/ },
     { name: "fillPercent null", body: () => ({ ...valid(), fillPercent: null }), path: "fillPercent" },
     { name: "containerId missing", body: () => without("containerId"), path: "containerId", message: /required/ },
     { name: "containerId in an unknown format", body: () => ({ ...valid(), containerId: "tank 1/../x" }), path: "containerId", message: /letters, digits/ },
     { name: "containerId too long", body: () => ({ ...valid(), containerId: "t".repeat(65) }), path: "containerId" },
-    { name: "containerId a number", body: () => ({ ...valid(), containerId: 12 }), path: "containerId", message: /expected string/ },
-    { name: "readingId missing", body: () => without("readingId"), path: "readingId", message: /required/ },
+    { name: "containerId a number", body: () => ({ ...valid(), containerId: 12 }), path: "containerId", message: /^must be a string, not a number$/ },
     { name: "readingId empty", body: () => ({ ...valid(), readingId: "" }), path: "readingId" },
-    { name: "location missing", body: () => without("location"), path: "location", message: /required/ },
     { name: "latitude out of range", body: () => ({ ...valid(), location: { lat: 91, lon: 0 } }), path: "location.lat" },
     { name: "longitude wrong type", body: () => ({ ...valid(), location: { lat: 0, lon: "east" } }), path: "location.lon" },
-    { name: "battery above 100", body: () => ({ ...valid(), battery: 101 }), path: "battery" },
+    { name: "battery above 100", body: () => ({ ...valid(), battery: 101 }), path: "battery", message: /^must be at most 100$/ },
+    { name: "location null", body: () => ({ ...valid(), location: null }), path: "location", message: /^must be an object, not null$/ },
     { name: "contents not a string", body: () => ({ ...valid(), contents: 7 }), path: "contents" },
     { name: "contents empty", body: () => ({ ...valid(), contents: "  " }), path: "contents" },
     { name: "measuredAt not a timestamp", body: () => ({ ...valid(), measuredAt: "yesterday" }), path: "measuredAt", message: /RFC 3339/ },
@@ -146,8 +145,8 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
     { name: "an unknown field", body: () => ({ ...valid(), fill: 30 }), path: "fill", message: /not a known field/ },
     { name: "a JSON array", body: () => [valid()], path: "(body)" },
     { name: "a JSON string", body: () => "hello", path: "(body)" },
-    { name: "an empty batch", body: () => ({ readings: [] }), path: "readings" },
-    { name: "a batch over 500", body: () => ({ readings: Array.from({ length: 501 }, valid) }), path: "readings" },
+    { name: "an empty batch", body: () => ({ readings: [] }), path: "readings", message: /^must have at least 1 item$/ },
+    { name: "a batch over 500", body: () => ({ readings: Array.from({ length: 501 }, valid) }), path: "readings", message: /^must have at most 500 items$/ },
     { name: "readings not an array", body: () => ({ readings: valid() }), path: "readings" },
     {
       name: "a batch with one bad reading",
@@ -193,8 +192,14 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
   });
 
   it("an empty body", async () => {
-    const body = await json(await api("/v1/readings", { method: "POST", token: key, body: "" }), 400);
+    const body = await json(await api("/v1/readings", { method: "POST", token: key, body: "", headers: { "Content-Type": "application/json" } }), 400);
     expect(body.error.code).toBe("invalid_json");
+  });
+
+  it("a body that is not JSON by its Content-Type is 415", async () => {
+    const body = await json(await api("/v1/readings", { method: "POST", token: key, body: JSON.stringify(valid()), headers: { "Content-Type": "text/plain" } }), 415);
+    expect(body.error.message).toMatch(/application\/json/);
+    expect(await containerState(id)).toBeNull();
   });
 
   it("a body over the size limit", async () => {
@@ -211,6 +216,11 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
     expect(body.error.issues.map((i: { path: string }) => i.path).sort()).toEqual(["capacity", "threshold"]);
     const empty = await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: {} }), 400);
     expect(empty.error.message).toMatch(/at least one of threshold/);
+    const badPlace = await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { location: { lat: 95, lon: 0 }, reportIntervalSeconds: 5 } }), 400);
+    expect(badPlace.error.issues).toEqual([
+      { path: "location.lat", message: "must be at most 90" },
+      { path: "reportIntervalSeconds", message: "must be at least 60" },
+    ]);
     expect(await containerState(id)).toBeNull();
   });
 

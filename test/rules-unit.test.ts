@@ -184,13 +184,30 @@ describe("threshold changes", () => {
     expect(state.activeOrder).toBeNull();
   });
 
-  it("auto-close compares the fill at open with the current threshold", () => {
-    // Opened at 45 under T = 50; with T lowered to 30, 45 was not below T, so 60 does not close it.
-    const { state } = run([45, { threshold: 30 }, 60]);
-    expect(state.activeOrder).toMatchObject({ fillAtOpen: 45 });
-    // With T raised to 70, the order opened at 45 closes once the fill is above 70.
-    const raised = run([45, { threshold: 70 }, 65, 71]);
-    expect(raised.state.activeOrder).toBeNull();
+  // Auto-close judges an order by the threshold in force when it opened (thresholdAtOpen), and the
+  // fill against the threshold now: a threshold change never strands an order.
+  const closing: Array<{ name: string; steps: Parameters<typeof run>[0]; active: boolean }> = [
+    { name: "T 70, fill 65 opens; T lowered to 20; fill 80 closes it", steps: [{ threshold: 70 }, 65, { threshold: 20 }, 80], active: false },
+    { name: "T 70, fill 65 opens; T lowered to 20; fill 50 (above 20) closes it", steps: [{ threshold: 70 }, 65, { threshold: 20 }, 50], active: false },
+    { name: "T 70, fill 65 opens; T lowered to 20; fill 15 leaves it open", steps: [{ threshold: 70 }, 65, { threshold: 20 }, 15], active: true },
+    { name: "T 50, fill 40 opens; T raised to 70; fill 60 does not close it", steps: [40, { threshold: 70 }, 60], active: true },
+    { name: "T 50, fill 40 opens; T raised to 70; fill 75 closes it", steps: [40, { threshold: 70 }, 60, 75], active: false },
+    { name: "T 50, fill 40 opens; T raised to 70; fill 70 (equal) leaves it", steps: [40, { threshold: 70 }, 70], active: true },
+    { name: "a manual order opened above T is never auto-closed", steps: [70, "open", 90, 100], active: true },
+    { name: "a manual order opened above T, then T raised above its fill, is still not auto-closed", steps: [70, "open", { threshold: 80 }, 90], active: true },
+    { name: "a manual order opened below T closes like an automatic one", steps: [30, "close", 20, "open", 60], active: false },
+  ];
+  for (const c of closing) {
+    it(c.name, () => {
+      const { state } = run(c.steps);
+      expect(state.activeOrder !== null).toBe(c.active);
+    });
+  }
+
+  it("an order keeps the threshold it opened under", () => {
+    const { state } = run([{ threshold: 70 }, 65, { threshold: 20 }]);
+    expect(state.activeOrder).toMatchObject({ fillAtOpen: 65, thresholdAtOpen: 70 });
+    expect(state.threshold).toBe(20);
   });
 
   it("setting the same values again records nothing", () => {

@@ -1,46 +1,81 @@
-import { Hono } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
-import type { AppEnv } from "./http/context";
+import { reportError } from "../platform/error-report";
 import { ApiError } from "./http/errors";
-import { reportError } from "./errors/report";
 import { requestLog } from "./http/logging";
-import { openApiDocument } from "./openapi";
+import { jsonContent, registerSecuritySchemes, router, security } from "./http/openapi";
 import { auth } from "./routes/auth";
 import { containers } from "./routes/containers";
+import { deviceKeys } from "./routes/device-keys";
 import { errors } from "./routes/errors";
+import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
-import { deviceKeys } from "./routes/device-keys";
 import { readings } from "./routes/readings";
+import { streamTickets } from "./routes/stream-tickets";
 import { users } from "./routes/users";
 
-export const app = new Hono<AppEnv>();
+const base = router();
+base.use(requestId());
+base.use(requestLog());
+base.use(async (c, next) => {
+  await next();
+  c.header("X-Content-Type-Options", "nosniff");
+});
+registerSecuritySchemes(base);
 
-app.use(requestId());
-app.use(requestLog());
+/** Every route of the API; its type is what a typed client (`hc<AppType>`) calls. */
+export const app = base
+  .route("/", meta)
+  .route("/", readings)
+  .route("/", auth)
+  .route("/", users)
+  .route("/", deviceKeys)
+  .route("/", containers)
+  .route("/", orders)
+  .route("/", errors)
+  .route("/", streamTickets)
+  .route("/", operations);
 
-app.get("/healthz", (c) => c.json({ ok: true }));
-app.get("/docs", (c) => c.json(openApiDocument()));
-app.route("/v1/readings", readings);
-app.route("/v1/auth", auth);
-app.route("/v1/users", users);
-app.route("/v1/device-keys", deviceKeys);
-app.route("/v1/containers", containers);
-app.route("/v1/orders", orders);
-app.route("/v1/errors", errors);
-app.route("/v1", operations);
+export type AppType = typeof app;
+
+export const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Fillgrid API",
+    version: "1",
+    description:
+      "Fill levels and replenishment orders for remote containers. Errors are `{\"error\": {\"code\", \"message\", \"issues\"?: [{\"path\", \"message\"}]}}`; " +
+      "every credential is rate limited (429 with Retry-After).",
+  },
+};
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/openapi.json",
+    tags: ["Meta"],
+    summary: "This document: OpenAPI 3.1, generated from the schemas that validate every request",
+    security: security.none,
+    responses: { 200: jsonContent(z.record(z.string(), z.unknown()), "The OpenAPI document") },
+  }),
+  (c) => c.json(app.getOpenAPI31Document(OPENAPI_INFO) as unknown as Record<string, unknown>, 200),
+);
 
 app.notFound((c) => c.json(new ApiError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`).body(), 404));
 
 app.onError((error, c) => {
-  if (error instanceof ApiError) return c.json(error.body(), error.status);
-  if (error instanceof HTTPException) {
+  if (error instanceof ApiError) {
+    for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+    return c.json(error.body(), error.status);
+  }
+  if (error instanceof HTTPException && error.status < 500) {
     return c.json(new ApiError(error.status, "http_error", error.message).body(), error.status);
   }
   const requestId = c.get("requestId");
   const route = c.req.routePath;
-  const containerId = route.startsWith("/v1/containers/:id") ? c.req.param("id") : undefined;
+  const containerId = route.includes(":containerId") ? c.req.param("containerId") : undefined;
   c.executionCtx.waitUntil(
     reportError(c.env, error, "worker", `${c.req.method} ${route}`, { requestId, method: c.req.method, route, path: c.req.path, containerId }),
   );

@@ -1,8 +1,9 @@
 import { and, isNotNull, lt, sql } from "drizzle-orm";
 import { withDatabase } from "./db/client";
 import { deadLetters } from "./db/schema";
-import { reportError } from "./errors/report";
-import { log } from "./http/logging";
+import { reportError } from "../platform/error-report";
+import { log } from "../platform/logging";
+import { flushParkedDeadLetters } from "./queues";
 
 type Job = (env: Env, controller: ScheduledController) => Promise<void>;
 
@@ -17,9 +18,16 @@ async function pruneReplayedDeadLetters(env: Env): Promise<void> {
   log("info", "replayed dead letters pruned", { removed: removed.length });
 }
 
+/** Dead letters parked while Postgres was down go to Postgres once it is back. */
+async function moveParkedDeadLetters(env: Env): Promise<void> {
+  const moved = await flushParkedDeadLetters(env);
+  if (moved > 0) log("info", "parked dead letters moved to Postgres", { moved });
+}
+
 /** Jobs by cron expression, as in wrangler.toml `[triggers] crons`. */
 export const JOBS: Record<string, { name: string; run: Job }> = {
   "0 3 * * *": { name: "daily housekeeping", run: pruneReplayedDeadLetters },
+  "*/10 * * * *": { name: "parked dead letters", run: moveParkedDeadLetters },
 };
 
 /** Run the job a trigger fired; its failure becomes an error record, and the run is reported failed. */

@@ -3,9 +3,11 @@ import { runScheduled } from "./cron";
 import { handleQueue } from "./queues";
 
 export { ContainerDO } from "../durable-objects/container";
+export { DeadLetterVault } from "../durable-objects/dead-letter-vault";
 export { DeviceKeyDO } from "../durable-objects/device-key";
 export { DirectoryDO } from "../durable-objects/directory";
 export { ErrorHub } from "../durable-objects/error-hub";
+export type { AppType } from "./app";
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),

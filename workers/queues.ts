@@ -1,19 +1,21 @@
 import { z } from "zod";
 import type { ChangeMessage } from "../domain/change-message";
 import { ERROR_SOURCES, type ErrorReport } from "../domain/errors";
+import { reportError } from "../platform/error-report";
+import { log } from "../platform/logging";
 import { withDatabase } from "./db/client";
-import { deadLetters } from "./db/schema";
-import { reportError } from "./errors/report";
-import { errorHub, errorStore } from "./errors/store";
-import { log } from "./http/logging";
+import { storeDeadLetterRows } from "./db/dead-letters";
+import { errorStore } from "./errors/store";
 import { parseChangeMessage } from "./projection/message";
 import { planProjection } from "./projection/plan";
 import { writeProjection } from "./projection/writer";
+import { deadLetterVault, errorHub } from "./stubs";
 
 export const PROJECTION_QUEUE = "fillgrid-projection";
 export const ERRORS_QUEUE = "fillgrid-errors";
 export const DEAD_LETTER_QUEUE = "fillgrid-dead-letters";
 export const ERRORS_DEAD_LETTER_QUEUE = "fillgrid-errors-dead-letters";
+export const PARKED_DEAD_LETTER_QUEUE = "fillgrid-dead-letters-parked";
 
 /** The queue each dead-letter queue holds messages of, for storing and replaying them. */
 export const DEAD_LETTER_ORIGIN: Record<string, string> = {
@@ -24,18 +26,37 @@ export const DEAD_LETTER_ORIGIN: Record<string, string> = {
 const failureContext = (queue: string, msg: Message<unknown>) => ({ queue, messageId: msg.id, attempts: msg.attempts });
 
 /**
+ * Acks and retries for one batch, each message settled once: whatever fails after a message was
+ * acked (a log line, closing the database) can never send it back to the queue as well.
+ */
+class Settlement {
+  private readonly settled = new Set<string>();
+  ack(msg: Message<unknown>): void {
+    if (this.settled.has(msg.id)) return;
+    this.settled.add(msg.id);
+    msg.ack();
+  }
+  retry(msg: Message<unknown>, options?: QueueRetryOptions): void {
+    if (this.settled.has(msg.id)) return;
+    this.settled.add(msg.id);
+    msg.retry(options);
+  }
+}
+
+/**
  * Write a batch of change messages to Postgres in one transaction and ack each. If the batch fails as
  * a whole, each message is tried on its own, so one bad message is retried (and in the end
  * dead-lettered) without replaying its neighbours.
  */
 export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const settle = new Settlement();
   const valid: Array<{ msg: Message<unknown>; change: ChangeMessage }> = [];
   for (const msg of batch.messages) {
     const parsed = parseChangeMessage(msg.body);
     if (parsed.ok) valid.push({ msg, change: parsed.message });
     else {
+      settle.retry(msg);
       await reportError(env, new TypeError(parsed.error), "consumer", batch.queue, failureContext(batch.queue, msg));
-      msg.retry();
     }
   }
   if (valid.length === 0) return;
@@ -45,7 +66,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await withDatabase(env, async (db) => {
       try {
         await db.transaction((tx) => writeProjection(tx, planProjection(valid.map((v) => v.change))));
-        for (const { msg } of valid) msg.ack();
+        for (const { msg } of valid) settle.ack(msg);
         log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
       } catch (error) {
@@ -54,21 +75,21 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
       for (const { msg, change } of valid) {
         try {
           await db.transaction((tx) => writeProjection(tx, planProjection([change])));
-          msg.ack();
+          settle.ack(msg);
         } catch (error) {
+          settle.retry(msg);
           await reportError(env, error, "consumer", batch.queue, { ...failureContext(batch.queue, msg), containerId: change.event.containerId });
-          msg.retry();
         }
       }
     });
   } catch (error) {
-    // No database at all: every message goes back to the queue.
+    // No database at all (or it failed after the writes): whatever is not yet acked goes back.
+    for (const { msg } of valid) settle.retry(msg);
     await reportError(env, error, "consumer", batch.queue, { queue: batch.queue, size: valid.length });
-    for (const { msg } of valid) msg.retry();
   }
 }
 
-const errorReportSchema = z.looseObject({
+export const errorReportSchema = z.looseObject({
   reportId: z.string().min(1),
   fingerprint: z.string().min(1),
   name: z.string(),
@@ -81,48 +102,63 @@ const errorReportSchema = z.looseObject({
 
 /** Error reports into the error store (which publishes each change to the dashboards). */
 export async function storeErrorReports(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const settle = new Settlement();
   const valid: Array<{ msg: Message<unknown>; report: ErrorReport }> = [];
   for (const msg of batch.messages) {
     const parsed = errorReportSchema.safeParse(msg.body);
     if (parsed.success) valid.push({ msg, report: parsed.data as ErrorReport });
     else {
       log("error", "error report refused", { ...failureContext(batch.queue, msg), error: parsed.error.issues[0]?.message });
-      msg.retry();
+      settle.retry(msg);
     }
   }
   if (valid.length === 0) return;
   try {
     await errorStore(env).record(valid.map((v) => v.report));
-    for (const { msg } of valid) msg.ack();
+    for (const { msg } of valid) settle.ack(msg);
   } catch (error) {
     // The store is down: nothing is lost, the reports come back (and dead-letter after 3 tries).
     log("error", "error store unavailable", { queue: batch.queue, size: valid.length, error: (error as Error).message });
-    for (const { msg } of valid) msg.retry();
+    for (const { msg } of valid) settle.retry(msg);
   }
+}
+
+/** 30 s, doubling per attempt, at most an hour: ten tries span about six hours of outage. */
+export function deadLetterRetryDelay(attempts: number): number {
+  return Math.min(30 * 2 ** Math.max(0, attempts - 1), 3600);
+}
+
+/** Which queue a message parked from either dead-letter queue came from, told by its shape. */
+export function originOf(body: unknown): string {
+  if (parseChangeMessage(body).ok) return PROJECTION_QUEUE;
+  if (errorReportSchema.safeParse(body).success) return ERRORS_QUEUE;
+  return "unknown";
 }
 
 /**
  * Keep messages that exhausted their retries in Postgres, to be inspected and replayed, and make
  * each an error record. Error reports that could not reach an external store are recorded in the
- * ErrorHub directly, so they are seen even while the store is down.
+ * ErrorHub directly, so they are seen even while the store is down. While Postgres is down they
+ * are retried with growing delays, then parked in the DeadLetterVault (see wrangler.toml).
  */
 export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const settle = new Settlement();
   const origin = DEAD_LETTER_ORIGIN[batch.queue]!;
   try {
-    await withDatabase(env, async (db) => {
-      for (const msg of batch.messages) {
-        await db
-          .insert(deadLetters)
-          .values({ queue: origin, messageId: msg.id, body: msg.body as object, attempts: msg.attempts })
-          .onConflictDoNothing();
-      }
-    });
+    await withDatabase(env, (db) =>
+      storeDeadLetterRows(db, batch.messages.map((msg) => ({ queue: origin, messageId: msg.id, body: msg.body, attempts: msg.attempts }))),
+    );
   } catch (error) {
-    log("error", "dead letters could not be stored", { queue: batch.queue, size: batch.messages.length, error: (error as Error).message });
-    batch.retryAll();
+    log("error", "dead letters could not be stored in Postgres; retrying later", {
+      queue: batch.queue,
+      size: batch.messages.length,
+      error: (error as Error).message,
+    });
+    for (const msg of batch.messages) settle.retry(msg, { delaySeconds: deadLetterRetryDelay(msg.attempts) });
     return;
   }
   for (const msg of batch.messages) {
+    settle.ack(msg);
     const failure = new Error(`message ${msg.id} from ${origin} exhausted its retries and was dead-lettered`);
     failure.name = "DeadLetter";
     if (origin === ERRORS_QUEUE) {
@@ -132,7 +168,34 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): 
     } else {
       await reportError(env, failure, "dead-letter", origin, { queue: origin, messageId: msg.id });
     }
-    msg.ack();
+  }
+}
+
+/** Dead letters Postgres could not take for hours: into the vault, which needs no database. */
+export async function parkDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const parkedAt = new Date().toISOString();
+  await deadLetterVault(env).park(
+    batch.messages.map((msg) => ({ queue: originOf(msg.body), messageId: msg.id, bodyJson: JSON.stringify(msg.body), attempts: msg.attempts, parkedAt })),
+  );
+  batch.ackAll();
+  log("warn", "dead letters parked until Postgres takes them", { size: batch.messages.length });
+}
+
+/** Move parked dead letters into Postgres; those that arrive are released from the vault. */
+export async function flushParkedDeadLetters(env: Env): Promise<number> {
+  const vault = deadLetterVault(env);
+  let moved = 0;
+  for (;;) {
+    const letters = await vault.waiting(100);
+    if (letters.length === 0) return moved;
+    await withDatabase(env, (db) => storeDeadLetterRows(db, letters.map((l) => ({ ...l, body: JSON.parse(l.bodyJson) as unknown }))));
+    await vault.release(letters.map((l) => l.messageId));
+    for (const l of letters) {
+      const failure = new Error(`message ${l.messageId} from ${l.queue} exhausted its retries and was dead-lettered`);
+      failure.name = "DeadLetter";
+      await reportError(env, failure, "dead-letter", l.queue, { queue: l.queue, messageId: l.messageId, parked: "yes" });
+    }
+    moved += letters.length;
   }
 }
 
@@ -145,6 +208,8 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
     case DEAD_LETTER_QUEUE:
     case ERRORS_DEAD_LETTER_QUEUE:
       return storeDeadLetters(batch, env);
+    case PARKED_DEAD_LETTER_QUEUE:
+      return parkDeadLetters(batch, env);
     default:
       await reportError(env, new Error(`batch from unknown queue ${batch.queue}`), "consumer", batch.queue);
       batch.retryAll();

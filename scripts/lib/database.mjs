@@ -49,12 +49,16 @@ export async function migrateDatabase(url) {
   }
 }
 
-/** Drop and create `name` on the server at `url`; returns the new database's URL. */
+/**
+ * Create `name` on the server at `url` (dropping a leftover of that name first); returns the new
+ * database's URL. Callers give names of their own (the tests: one per run), so no one else's
+ * database is ever dropped.
+ */
 export async function freshDatabase(url, name) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await client.query(`DROP DATABASE IF EXISTS "${name}"`);
     await client.query(`CREATE DATABASE "${name}"`);
   } finally {
     await client.end();
@@ -62,6 +66,17 @@ export async function freshDatabase(url, name) {
   const next = new URL(url);
   next.pathname = `/${name}`;
   return next.toString();
+}
+
+/** Drop a database this process made, closing what is still connected to it. */
+export async function dropDatabase(url, name) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
 }
 
 export function hostAndPort(url) {

@@ -1,6 +1,6 @@
 import { neonConfig, Pool } from "@neondatabase/serverless";
 import { drizzle, type NeonDatabase } from "drizzle-orm/neon-serverless";
-import { log } from "../http/logging";
+import { log } from "../../platform/logging";
 import * as schema from "./schema";
 
 export type Database = NeonDatabase<typeof schema>;

@@ -1,5 +1,6 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
+import type { Order } from "../../domain/container";
 import { containers, orders } from "./schema";
 
 const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
@@ -55,10 +56,12 @@ export async function listContainers(db: Database, f: ContainerFilters) {
   const last = page[page.length - 1];
   return {
     items: page.map(({ container: c, order }) => ({
-      id: c.id,
+      containerId: c.id,
       name: c.name,
       threshold: c.threshold,
       capacity: c.capacity,
+      registeredLocation: c.registeredLat === null || c.registeredLon === null ? null : { lat: c.registeredLat, lon: c.registeredLon },
+      reportIntervalSeconds: c.reportIntervalSeconds,
       fillPercent: c.fillPercent,
       contents: c.contents,
       location: c.lat === null || c.lon === null ? null : { lat: c.lat, lon: c.lon },
@@ -76,9 +79,17 @@ export async function listContainers(db: Database, f: ContainerFilters) {
   };
 }
 
-export function toOrder(o: typeof orders.$inferSelect) {
+export function toOrder(o: typeof orders.$inferSelect): Order {
   const { version: _version, ...order } = o;
-  return { ...order, openedAt: iso(order.openedAt)!, closedAt: iso(order.closedAt) };
+  return {
+    ...order,
+    status: order.status as Order["status"],
+    source: order.source as Order["source"],
+    closeReason: order.closeReason as Order["closeReason"],
+    fulfilment: order.fulfilment as Order["fulfilment"],
+    openedAt: iso(order.openedAt)!,
+    closedAt: iso(order.closedAt),
+  };
 }
 
 export interface OrderFilters {

@@ -1,6 +1,7 @@
 import { groupReports, type ErrorChange, type ErrorRecord, type ErrorReport } from "../../domain/errors";
 import { monotonicIds } from "../../domain/ids";
 import type { ErrorFilters, ResolveResult } from "../../durable-objects/error-hub";
+import { errorHub } from "../stubs";
 import { DataApiClient, type Document } from "./data-api";
 
 export type ErrorPage = { items: ErrorRecord[]; next: { lastSeen: string; id: string } | null };
@@ -12,9 +13,6 @@ export interface ErrorStore {
   resolve(id: string, by: string): Promise<ResolveResult>;
 }
 
-export function errorHub(env: Env) {
-  return env.ERROR_HUB.getByName("errors");
-}
 
 /** The embedded default: the ErrorHub object keeps the records itself. */
 class HubErrorStore implements ErrorStore {

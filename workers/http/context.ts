@@ -16,6 +16,8 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     person: Person;
+    /** A short, non-secret name for the credential used, the key of the per-token rate limit. */
+    credential: string;
     device: Device;
   };
 }

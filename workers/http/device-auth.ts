@@ -1,7 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import { parseDeviceKey } from "../../domain/access";
-import { sameText, sha256Hex } from "../lib/crypto";
-import { bearerToken } from "./auth";
+import { sameText, sha256Hex } from "../../platform/crypto";
+import { deviceKeyObject } from "../stubs";
+import { bearerToken, cacheSeconds } from "./credentials";
 import type { AppEnv, Device } from "./context";
 import { ApiError } from "./errors";
 
@@ -20,11 +21,6 @@ export function forgetDeviceKey(id: string): void {
   verified.delete(id);
 }
 
-function cacheSeconds(env: Env): number {
-  const value = Number(env.DEVICE_KEY_CACHE_SECONDS);
-  return Number.isFinite(value) && value >= 0 ? value : 5;
-}
-
 async function checkDeviceKey(env: Env, key: string): Promise<Device | null> {
   const parsed = parseDeviceKey(key);
   if (!parsed) return null;
@@ -34,7 +30,7 @@ async function checkDeviceKey(env: Env, key: string): Promise<Device | null> {
   if (cached && cached.expiresAt > now) {
     return sameText(cached.secretHash, secretHash) ? { keyId: parsed.id, containerId: cached.containerId } : null;
   }
-  const found = await env.DEVICE_KEYS.getByName(parsed.id).lookup();
+  const found = await deviceKeyObject(env, parsed.id).lookup();
   if (!found || found.record.revokedAt !== null || !sameText(found.secretHash, secretHash)) {
     verified.delete(parsed.id);
     return null;
@@ -56,6 +52,7 @@ export function requireDeviceKey(): MiddlewareHandler<AppEnv> {
     const device = await checkDeviceKey(c.env, key);
     if (!device) throw new ApiError(401, "unauthenticated", "device key is unknown, revoked or malformed");
     c.set("device", device);
+    c.set("credential", device.keyId);
     await next();
   };
 }

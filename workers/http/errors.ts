@@ -1,7 +1,5 @@
-import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { parseWith, type FieldIssue } from "../../domain/validation";
-import type { z } from "zod";
+import type { FieldIssue } from "../../domain/validation";
 
 /** An answer to a request that went wrong through the caller's doing (or a known state conflict). */
 export class ApiError extends Error {
@@ -11,6 +9,7 @@ export class ApiError extends Error {
     message: string,
     readonly issues?: FieldIssue[],
     readonly details?: Record<string, unknown>,
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -32,24 +31,6 @@ export function validationError(issues: FieldIssue[]): ApiError {
   const summary = first ? `${first.path} ${first.message}` : "request is not valid";
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
   return new ApiError(400, "validation_failed", summary + more, issues);
-}
-
-/** Parse with a zod schema, or throw a 400 that names each bad field. */
-export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = parseWith(schema, input);
-  if (!parsed.ok) throw validationError(parsed.issues);
-  return parsed.value;
-}
-
-/** The request body as JSON, or a 400 that says why it is not. */
-export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.trim() === "") throw new ApiError(400, "invalid_json", "request body is empty; expected JSON");
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ApiError(400, "invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);

@@ -1,16 +1,8 @@
 import type { MiddlewareHandler } from "hono";
+import { log } from "../../platform/logging";
 import type { AppEnv } from "./context";
 
-export type LogFields = Record<string, unknown>;
-
-/** One JSON object per line, so log search can filter on any field. */
-export function log(level: "info" | "warn" | "error", msg: string, fields: LogFields = {}): void {
-  const line = JSON.stringify({ level, msg, time: new Date().toISOString(), ...fields });
-  if (level === "error") console.error(line);
-  else if (level === "warn") console.warn(line);
-  else console.log(line);
-}
-
+/** One line per request: its id, method, path (never the query, which may carry a ticket), status and time. */
 export function requestLog(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = Date.now();

@@ -38,6 +38,9 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         name: state.name,
         threshold: state.threshold,
         capacity: state.capacity,
+        registeredLat: state.registeredLocation?.lat ?? null,
+        registeredLon: state.registeredLocation?.lon ?? null,
+        reportIntervalSeconds: state.reportIntervalSeconds,
         fillPercent: state.fillPercent,
         contents: state.contents,
         lat: state.location?.lat ?? null,
@@ -54,7 +57,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
     if (order) {
       const known = latestOrders.get(order.id);
       if (!known || known.version < event.seq) {
-        latestOrders.set(order.id, { ...order, version: event.seq });
+        latestOrders.set(order.id, { ...order, thresholdAtOpen: order.thresholdAtOpen ?? null, version: event.seq });
       }
     }
 
@@ -67,9 +70,10 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         receivedAt: r.receivedAt,
         fillPercent: r.fillPercent,
         contents: r.contents ?? null,
-        lat: r.location.lat,
-        lon: r.location.lon,
+        lat: r.location?.lat ?? null,
+        lon: r.location?.lon ?? null,
         battery: r.battery ?? null,
+        clockSkewMs: r.clockSkewMs ?? 0,
         status: event.outcome,
         eventId: event.id,
       });

@@ -1,122 +1,230 @@
-import { Hono } from "hono";
-import { z } from "zod";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../http/context";
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  containerEventSchema,
+  containerStateSchema,
+  errorBodySchema,
+  fleetContainerSchema,
+  orderSchema,
+  storedReadingSchema,
+} from "../../domain/schemas";
+import type { JsonValue } from "../../domain/access";
 import { settingsSchema } from "../../domain/settings";
 import { booleanParam, containerIdSchema, instantParam, orderIdSchema } from "../../domain/validation";
+import { decodeCursor, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { listContainers } from "../db/queries";
-import type { AppEnv } from "../http/context";
 import { requireRole } from "../http/auth";
-import { ApiError, notFound, readJson, validate, validationError } from "../http/errors";
-import { limitBody } from "../http/limits";
-import { cursorSchema, encodeCursor, limitSchema } from "../http/paging";
+import { ApiError, notFound, validationError } from "../http/errors";
+import { jsonBody } from "../http/json-body";
+import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
+import { limits, rateLimit } from "../http/rate-limit";
+import { container, directory } from "../stubs";
 
-export const containers = new Hono<AppEnv>();
+const as = (role: "viewer" | "operator" | "admin"): MiddlewareHandler<AppEnv>[] => [requireRole(role), rateLimit(limits.api)];
 
-function containerId(raw: string): string {
-  return validate(z.object({ containerId: containerIdSchema }), { containerId: raw }).containerId;
-}
+const limitParam = z.coerce.number().int().min(1).max(MAX_PAGE).default(50).meta({ description: `1-${MAX_PAGE}, default 50` });
+const cursorParam = z.string().max(1000).meta({ description: "nextCursor of the page before" });
+const byContainer = z.object({ containerId: containerIdSchema });
+const byOrder = z.object({ containerId: containerIdSchema, orderId: orderIdSchema });
 
-function container(env: Env, id: string) {
-  return env.CONTAINERS.getByName(id);
-}
+const fleetCursor = z.tuple([z.string(), z.union([z.string(), z.number()]), z.string()]);
+const readingCursor = z.tuple([z.number(), z.string()]);
 
-const fleetQuery = z.strictObject({
-  belowThreshold: booleanParam.optional(),
-  hasActiveOrder: booleanParam.optional(),
-  contents: z.string().min(1).max(100).optional(),
-  silentSince: instantParam.optional(),
-  sort: z.enum(["id", "fillPercent", "lastSeenAt"]).default("id"),
-  order: z.enum(["asc", "desc"]).default("asc"),
-  limit: limitSchema,
-  cursor: cursorSchema(z.tuple([z.string(), z.union([z.string(), z.number()]), z.string()])).optional(),
-});
-
-/** The fleet from Postgres: filters, sort, and cursor paging that neither repeats nor skips a row. */
-containers.get("/", requireRole("viewer"), async (c) => {
-  const q = validate(fleetQuery, c.req.query());
-  const sortTag = `${q.sort}:${q.order}`;
-  if (q.cursor && q.cursor[0] !== sortTag) {
-    throw validationError([{ path: "cursor", message: `was issued for sort ${q.cursor[0]}, not ${sortTag}` }]);
-  }
-  const page = await withDatabase(c.env, (db) =>
-    listContainers(db, { ...q, after: q.cursor ? { value: q.cursor[1], id: q.cursor[2] } : undefined }),
+export const containers = router()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/containers",
+      tags: ["Containers"],
+      summary: "The fleet from Postgres: filters, sort, cursor paging",
+      security: security.person,
+      middleware: as("viewer"),
+      request: {
+        query: z.strictObject({
+          belowThreshold: booleanParam.optional(),
+          hasActiveOrder: booleanParam.optional(),
+          contents: z.string().min(1).max(100).optional(),
+          silentSince: instantParam.optional().meta({ description: "Nothing heard since this instant, or never" }),
+          sort: z.enum(["id", "fillPercent", "lastSeenAt"]).default("id"),
+          order: z.enum(["asc", "desc"]).default("asc"),
+          limit: limitParam,
+          cursor: cursorParam.optional(),
+        }),
+      },
+      responses: {
+        200: jsonContent(z.object({ containers: z.array(fleetContainerSchema), nextCursor: z.string().nullable() }), "A page"),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const sortTag = `${q.sort}:${q.order}`;
+      let after: { value: string | number; id: string } | undefined;
+      if (q.cursor !== undefined) {
+        const cursor = decodeCursor(fleetCursor, q.cursor);
+        if (!cursor) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
+        if (cursor[0] !== sortTag) throw validationError([{ path: "cursor", message: `was issued for sort ${cursor[0]}, not ${sortTag}` }]);
+        after = { value: cursor[1], id: cursor[2] };
+      }
+      const page = await withDatabase(c.env, (db) => listContainers(db, { ...q, after }));
+      return c.json({ containers: page.items, nextCursor: page.next ? encodeCursor([sortTag, page.next.value, page.next.id]) : null }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/containers/{containerId}",
+      tags: ["Containers"],
+      summary: "Live state of a container, from its own object",
+      security: security.person,
+      middleware: as("viewer"),
+      request: { params: byContainer },
+      responses: { 200: jsonContent(z.object({ container: containerStateSchema }), "Live state"), ...problems(...personProblems, 404) },
+    }),
+    async (c) => {
+      const { containerId } = c.req.valid("param");
+      const state = await container(c.env, containerId).getState();
+      if (!state) throw notFound(`container ${containerId}`);
+      return c.json({ container: state }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/containers/{containerId}/readings",
+      tags: ["Containers"],
+      summary: "Reading history, newest first",
+      security: security.person,
+      middleware: as("viewer"),
+      request: { params: byContainer, query: z.strictObject({ limit: limitParam, cursor: cursorParam.optional() }) },
+      responses: {
+        200: jsonContent(z.object({ readings: z.array(storedReadingSchema), nextCursor: z.string().nullable() }), "A page"),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      const { containerId } = c.req.valid("param");
+      const q = c.req.valid("query");
+      let before: { measuredAt: number; readingId: string } | null = null;
+      if (q.cursor !== undefined) {
+        const cursor = decodeCursor(readingCursor, q.cursor);
+        if (!cursor) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
+        before = { measuredAt: cursor[0], readingId: cursor[1] };
+      }
+      const page = await container(c.env, containerId).listReadings(q.limit, before);
+      return c.json({ readings: page.items, nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.readingId]) : null }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/containers/{containerId}/orders",
+      tags: ["Containers"],
+      summary: "The container's orders, newest first",
+      security: security.person,
+      middleware: as("viewer"),
+      request: { params: byContainer, query: z.strictObject({ limit: limitParam, cursor: orderIdSchema.optional() }) },
+      responses: {
+        200: jsonContent(z.object({ orders: z.array(orderSchema), nextCursor: z.string().nullable() }), "A page"),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      const { containerId } = c.req.valid("param");
+      const q = c.req.valid("query");
+      const page = await container(c.env, containerId).listOrders(q.limit, q.cursor ?? null);
+      return c.json({ orders: page.items, nextCursor: page.next }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/containers/{containerId}/events",
+      tags: ["Containers"],
+      summary: "The event log (audit trail), oldest first; page with `after` = the last seq seen",
+      security: security.person,
+      middleware: as("viewer"),
+      request: { params: byContainer, query: z.strictObject({ after: z.coerce.number().int().min(0).default(0), limit: limitParam }) },
+      responses: { 200: jsonContent(z.object({ events: z.array(containerEventSchema) }), "Events"), ...problems(...personProblems) },
+    }),
+    async (c) => {
+      const { containerId } = c.req.valid("param");
+      const q = c.req.valid("query");
+      return c.json({ events: await container(c.env, containerId).listEvents(q.after, q.limit) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/containers/{containerId}",
+      tags: ["Containers"],
+      summary: "Change settings: threshold, capacity, name, location, reportIntervalSeconds",
+      description: "A threshold change opens and closes nothing by itself; orders keep the threshold they opened under.",
+      security: security.person,
+      middleware: [...as("admin"), ...jsonBody()],
+      request: { params: byContainer, body: { content: { "application/json": { schema: settingsSchema } }, required: true } },
+      responses: { 200: jsonContent(z.object({ container: containerStateSchema }), "The state after"), ...problems(...personProblems, 413, 415) },
+    }),
+    async (c) => {
+      const { containerId } = c.req.valid("param");
+      const by = c.get("person").email;
+      const { state, changed } = await container(c.env, containerId).updateSettings(c.req.valid("json"), { kind: "user", id: by });
+      if (changed) {
+        await directory(c.env).recordAudit({
+          actor: by,
+          action: "container.settings_changed",
+          target: containerId,
+          details: { changes: { ...changed.changes }, previous: { ...changed.previous } } as Record<string, JsonValue>,
+        });
+      }
+      return c.json({ container: state }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/containers/{containerId}/orders",
+      tags: ["Orders"],
+      summary: "Open an order by hand",
+      security: security.person,
+      middleware: as("operator"),
+      request: { params: byContainer },
+      responses: {
+        201: jsonContent(z.object({ order: orderSchema }), "Opened"),
+        409: jsonContent(errorBodySchema, "An order is active; `error.order` is that order"),
+        ...problems(...personProblems, 404),
+      },
+    }),
+    async (c) => {
+      const { containerId } = c.req.valid("param");
+      const result = await container(c.env, containerId).openOrder(c.get("person").email);
+      if (result.ok) return c.json({ order: result.order }, 201);
+      if (result.reason === "unknown_container") throw notFound(`container ${containerId}`);
+      throw new ApiError(409, "order_active", `container ${containerId} already has active order ${result.order.id}`, undefined, { order: result.order });
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/containers/{containerId}/orders/{orderId}/close",
+      tags: ["Orders"],
+      summary: "Close an order by hand; automatic opening waits until the container reads above its threshold",
+      security: security.person,
+      middleware: as("operator"),
+      request: { params: byOrder },
+      responses: {
+        200: jsonContent(z.object({ order: orderSchema }), "Closed"),
+        409: jsonContent(errorBodySchema, "The order is not active; `error.order` is the order"),
+        ...problems(...personProblems, 404),
+      },
+    }),
+    async (c) => {
+      const { containerId, orderId } = c.req.valid("param");
+      const result = await container(c.env, containerId).closeOrder(orderId, c.get("person").email);
+      if (result.ok) return c.json({ order: result.order }, 200);
+      if (result.reason === "not_found") throw notFound(`order ${orderId} of container ${containerId}`);
+      throw new ApiError(409, "order_not_active", `order ${orderId} is ${result.order.status}, not active`, undefined, { order: result.order });
+    },
   );
-  return c.json({
-    containers: page.items,
-    nextCursor: page.next ? encodeCursor([sortTag, page.next.value, page.next.id]) : null,
-  });
-});
-
-containers.get("/:id", requireRole("viewer"), async (c) => {
-  const id = containerId(c.req.param("id"));
-  const state = await container(c.env, id).getState();
-  if (!state) throw notFound(`container ${id}`);
-  return c.json({ container: state });
-});
-
-const readingsQuery = z.object({
-  limit: limitSchema,
-  cursor: cursorSchema(z.tuple([z.number(), z.string()])).optional(),
-});
-
-containers.get("/:id/readings", requireRole("viewer"), async (c) => {
-  const id = containerId(c.req.param("id"));
-  const query = validate(readingsQuery, c.req.query());
-  const before = query.cursor ? { measuredAt: query.cursor[0], readingId: query.cursor[1] } : null;
-  const page = await container(c.env, id).listReadings(query.limit, before);
-  return c.json({
-    readings: page.items,
-    nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.readingId]) : null,
-  });
-});
-
-const ordersQuery = z.object({ limit: limitSchema, cursor: orderIdSchema.optional() });
-
-containers.get("/:id/orders", requireRole("viewer"), async (c) => {
-  const id = containerId(c.req.param("id"));
-  const query = validate(ordersQuery, c.req.query());
-  const page = await container(c.env, id).listOrders(query.limit, query.cursor ?? null);
-  return c.json({ orders: page.items, nextCursor: page.next });
-});
-
-const eventsQuery = z.object({
-  after: z.coerce.number().int().min(0).default(0),
-  limit: limitSchema,
-});
-
-/** The container's audit trail, oldest first; page with `after` = the last `seq` seen. */
-containers.get("/:id/events", requireRole("viewer"), async (c) => {
-  const id = containerId(c.req.param("id"));
-  const query = validate(eventsQuery, c.req.query());
-  const events = await container(c.env, id).listEvents(query.after, query.limit);
-  return c.json({ events });
-});
-
-containers.put("/:id", limitBody(16 * 1024), requireRole("admin"), async (c) => {
-  const id = containerId(c.req.param("id"));
-  const patch = validate(settingsSchema, await readJson(c));
-  const person = c.get("person");
-  const state = await container(c.env, id).updateSettings(id, patch, { kind: "user", id: person.email });
-  return c.json({ container: state });
-});
-
-containers.post("/:id/orders", limitBody(16 * 1024), requireRole("operator"), async (c) => {
-  const id = containerId(c.req.param("id"));
-  const result = await container(c.env, id).openOrder(id, c.get("person").email);
-  if (result.ok) return c.json({ order: result.order }, 201);
-  if (result.reason === "unknown_container") throw notFound(`container ${id}`);
-  throw new ApiError(409, "order_active", `container ${id} already has active order ${result.order.id}`, undefined, {
-    order: result.order,
-  });
-});
-
-containers.post("/:id/orders/:orderId/close", limitBody(16 * 1024), requireRole("operator"), async (c) => {
-  const id = containerId(c.req.param("id"));
-  const orderId = validate(z.object({ orderId: orderIdSchema }), { orderId: c.req.param("orderId") }).orderId;
-  const result = await container(c.env, id).closeOrder(id, orderId, c.get("person").email);
-  if (result.ok) return c.json({ order: result.order });
-  if (result.reason === "not_found") throw notFound(`order ${orderId} of container ${id}`);
-  throw new ApiError(409, "order_not_active", `order ${orderId} is ${result.order.status}, not active`, undefined, {
-    order: result.order,
-  });
-});

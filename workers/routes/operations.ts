@@ -1,64 +1,109 @@
-import { desc, eq, isNull, and, lt } from "drizzle-orm";
-import { Hono } from "hono";
-import { z } from "zod";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../http/context";
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { deadLetterSchema, errorBodySchema } from "../../domain/schemas";
+import { MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { deadLetters } from "../db/schema";
 import { requireRole } from "../http/auth";
-import type { AppEnv } from "../http/context";
-import { ApiError, notFound, validate } from "../http/errors";
-import { limitSchema } from "../http/paging";
+import { ApiError, notFound } from "../http/errors";
+import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
+import { limits, rateLimit } from "../http/rate-limit";
 
-export const operations = new Hono<AppEnv>();
+const admin: MiddlewareHandler<AppEnv>[] = [requireRole("admin"), rateLimit(limits.api)];
 
 /** Raised on purpose to check the error pipeline end to end. */
 export class DiagnosticError extends Error {
   override name = "DiagnosticError";
 }
 
-/**
- * An admin checks that failures reach the error store and the dashboards: this fails on purpose,
- * with a 500 and a request id, exactly as an unexpected failure would.
- */
-operations.post("/diagnostics/fail", requireRole("admin"), () => {
-  throw new DiagnosticError("diagnostic failure requested through POST /v1/diagnostics/fail");
-});
-
-const deadLetterQuery = z.strictObject({
-  pending: z.enum(["true", "false"]).optional(),
-  limit: limitSchema,
-  cursor: z.coerce.number().int().positive().optional(),
-});
-
-/** Messages that exhausted their retries, newest first. */
-operations.get("/dead-letters", requireRole("admin"), async (c) => {
-  const q = validate(deadLetterQuery, c.req.query());
-  const rows = await withDatabase(c.env, (db) =>
-    db
-      .select()
-      .from(deadLetters)
-      .where(and(q.pending === "true" ? isNull(deadLetters.replayedAt) : undefined, q.cursor ? lt(deadLetters.id, q.cursor) : undefined))
-      .orderBy(desc(deadLetters.id))
-      .limit(q.limit + 1),
-  );
-  const page = rows.slice(0, q.limit);
-  return c.json({ deadLetters: page, nextCursor: rows.length > q.limit ? page[page.length - 1]!.id : null });
-});
-
-const queues = (env: Env): Record<string, Queue> => ({
+const replayQueues = (env: Env): Record<string, Queue> => ({
   "fillgrid-projection": env.PROJECTION_QUEUE,
   "fillgrid-errors": env.ERRORS_QUEUE,
 });
 
-/** Send a dead letter back to the queue it came from; its consumers are idempotent. */
-operations.post("/dead-letters/:id/replay", requireRole("admin"), async (c) => {
-  const { id } = validate(z.object({ id: z.coerce.number().int().positive() }), { id: c.req.param("id") });
-  const row = await withDatabase(c.env, async (db) => (await db.select().from(deadLetters).where(eq(deadLetters.id, id)))[0]);
-  if (!row) throw notFound(`dead letter ${id}`);
-  const queue = queues(c.env)[row.queue];
-  if (!queue) throw new ApiError(409, "no_queue", `dead letter ${id} came from ${row.queue}, which cannot be replayed to`);
-  await queue.send(row.body, { contentType: "json" });
-  const [replayed] = await withDatabase(c.env, (db) =>
-    db.update(deadLetters).set({ replayedAt: new Date().toISOString() }).where(eq(deadLetters.id, id)).returning(),
+export const operations = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/diagnostics/fail",
+      tags: ["Operations"],
+      summary: "Fail on purpose (500), to check that failures reach the error store and the dashboards",
+      security: security.person,
+      middleware: admin,
+      responses: { 500: jsonContent(errorBodySchema, "Always: a 500 with a request id, recorded as an error"), ...problems(401, 403, 429) },
+    }),
+    () => {
+      throw new DiagnosticError("diagnostic failure requested through POST /v1/diagnostics/fail");
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/dead-letters",
+      tags: ["Operations"],
+      summary: "Messages that exhausted their retries, newest first",
+      security: security.person,
+      middleware: admin,
+      request: {
+        query: z.strictObject({
+          pending: z.enum(["true", "false"]).optional().meta({ description: "true: only those not yet replayed" }),
+          limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+          cursor: z.coerce.number().int().positive().optional(),
+        }),
+      },
+      responses: {
+        200: jsonContent(z.object({ deadLetters: z.array(deadLetterSchema), nextCursor: z.number().int().nullable() }), "A page"),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const rows = await withDatabase(c.env, (db) =>
+        db
+          .select()
+          .from(deadLetters)
+          .where(and(q.pending === "true" ? isNull(deadLetters.replayedAt) : undefined, q.cursor ? lt(deadLetters.id, q.cursor) : undefined))
+          .orderBy(desc(deadLetters.id))
+          .limit(q.limit + 1),
+      );
+      const page = rows.slice(0, q.limit).map((r) => ({
+        ...r,
+        receivedAt: new Date(r.receivedAt).toISOString(),
+        replayedAt: r.replayedAt && new Date(r.replayedAt).toISOString(),
+      }));
+      return c.json({ deadLetters: page, nextCursor: rows.length > q.limit ? page[page.length - 1]!.id : null }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/dead-letters/{id}/replay",
+      tags: ["Operations"],
+      summary: "Send a dead letter back to its queue; its consumers are idempotent",
+      security: security.person,
+      middleware: admin,
+      request: { params: z.object({ id: z.coerce.number().int().positive() }) },
+      responses: {
+        200: jsonContent(z.object({ deadLetter: deadLetterSchema }), "Sent back"),
+        ...problems(...personProblems, 404, 409),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const row = await withDatabase(c.env, async (db) => (await db.select().from(deadLetters).where(eq(deadLetters.id, id)))[0]);
+      if (!row) throw notFound(`dead letter ${id}`);
+      const queue = replayQueues(c.env)[row.queue];
+      if (!queue) throw new ApiError(409, "no_queue", `dead letter ${id} came from ${row.queue}, which cannot be replayed to`);
+      await queue.send(row.body, { contentType: "json" });
+      const [replayed] = await withDatabase(c.env, (db) =>
+        db.update(deadLetters).set({ replayedAt: new Date().toISOString() }).where(eq(deadLetters.id, id)).returning(),
+      );
+      const r = replayed!;
+      return c.json(
+        { deadLetter: { ...r, receivedAt: new Date(r.receivedAt).toISOString(), replayedAt: r.replayedAt && new Date(r.replayedAt).toISOString() } },
+        200,
+      );
+    },
   );
-  return c.json({ deadLetter: replayed });
-});

@@ -1,50 +1,73 @@
-import { Hono } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { Reading } from "../../domain/container";
-import { parseReadings } from "../../domain/reading";
+import { ingestBodySchema, toReadings } from "../../domain/reading";
+import { readingResultSchema } from "../../domain/schemas";
+import { monotonicIds } from "../../domain/ids";
 import type { ReadingResult } from "../../durable-objects/container";
-import type { AppEnv } from "../http/context";
 import { requireDeviceKey } from "../http/device-auth";
-import { ApiError, readJson, validationError } from "../http/errors";
-import { limitBody } from "../http/limits";
+import { ApiError, validationError } from "../http/errors";
+import { jsonBody } from "../http/json-body";
+import { jsonContent, problems, router, security } from "../http/openapi";
+import { limits, rateLimit } from "../http/rate-limit";
+import { container } from "../stubs";
 
 /** 500 readings of a few hundred bytes each fit with room to spare. */
 export const MAX_READINGS_BODY = 1024 * 1024;
 
-export const readings = new Hono<AppEnv>();
+const newReadingId = monotonicIds();
 
-readings.post("/", limitBody(MAX_READINGS_BODY), requireDeviceKey(), async (c) => {
-  const receivedAt = Date.now();
-  const parsed = parseReadings(await readJson(c), receivedAt);
-  if (!parsed.ok) throw validationError(parsed.issues);
-  const all = parsed.value.readings;
+export const readings = router().openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/readings",
+    tags: ["Readings"],
+    summary: "Report one reading, or a batch of up to 500",
+    description:
+      "Answered only after each container has committed its readings. A batch is validated whole first: one bad reading refuses the request and nothing is stored. " +
+      "A repeated readingId (or, without one, the same measuredAt) is answered `duplicate` with the first answer, and `conflict: true` when its payload differs. " +
+      "A reading with neither readingId nor measuredAt cannot be deduplicated.",
+    security: security.device,
+    middleware: [requireDeviceKey(), rateLimit(limits.ingest), ...jsonBody(MAX_READINGS_BODY)],
+    request: { body: { content: { "application/json": { schema: ingestBodySchema } }, required: true } },
+    responses: {
+      200: jsonContent(z.object({ results: z.array(readingResultSchema) }), "One result per reading, in request order"),
+      ...problems(400, 401, 403, 413, 415, 429, 500),
+    },
+  }),
+  async (c) => {
+    const receivedAt = Date.now();
+    const parsed = toReadings(c.req.valid("json"), receivedAt, () => newReadingId("rcv:", receivedAt));
+    if (!parsed.ok) throw validationError(parsed.issues);
+    const all = parsed.value.readings;
 
-  const device = c.get("device");
-  if (device.containerId !== null) {
-    const foreign = all.flatMap((r, i) =>
-      r.containerId === device.containerId
-        ? []
-        : [{ path: parsed.value.batch ? `readings[${i}].containerId` : "containerId", message: `this key may only report for container ${device.containerId}` }],
-    );
-    if (foreign.length > 0) {
-      throw new ApiError(403, "forbidden", `${foreign[0]!.path} ${foreign[0]!.message}`, foreign);
+    const device = c.get("device");
+    if (device.containerId !== null) {
+      const foreign = all.flatMap((r, i) =>
+        r.containerId === device.containerId
+          ? []
+          : [{ path: parsed.value.batch ? `readings[${i}].containerId` : "containerId", message: `this key may only report for container ${device.containerId}` }],
+      );
+      if (foreign.length > 0) {
+        throw new ApiError(403, "forbidden", `${foreign[0]!.path} ${foreign[0]!.message}`, foreign);
+      }
     }
-  }
 
-  const groups = new Map<string, { readings: Reading[]; positions: number[] }>();
-  all.forEach((reading, position) => {
-    let group = groups.get(reading.containerId);
-    if (!group) groups.set(reading.containerId, (group = { readings: [], positions: [] }));
-    group.readings.push(reading);
-    group.positions.push(position);
-  });
+    const groups = new Map<string, { readings: Reading[]; positions: number[] }>();
+    all.forEach((reading, position) => {
+      let group = groups.get(reading.containerId);
+      if (!group) groups.set(reading.containerId, (group = { readings: [], positions: [] }));
+      group.readings.push(reading);
+      group.positions.push(position);
+    });
 
-  const actor = { kind: "device" as const, id: device.keyId };
-  const results = new Array<ReadingResult>(all.length);
-  await Promise.all(
-    [...groups].map(async ([containerId, group]) => {
-      const answered = await c.env.CONTAINERS.getByName(containerId).ingest(containerId, group.readings, actor, receivedAt);
-      answered.forEach((result, i) => (results[group.positions[i]!] = result));
-    }),
-  );
-  return c.json({ results });
-});
+    const actor = { kind: "device" as const, id: device.keyId };
+    const results = new Array<ReadingResult>(all.length);
+    await Promise.all(
+      [...groups].map(async ([containerId, group]) => {
+        const answered = await container(c.env, containerId).ingest(group.readings, actor, receivedAt);
+        answered.forEach((result, i) => (results[group.positions[i]!] = result));
+      }),
+    );
+    return c.json({ results }, 200);
+  },
+);

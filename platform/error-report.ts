@@ -1,5 +1,5 @@
-import { fingerprintOf, type ErrorContext, type ErrorReport, type ErrorSource } from "../../domain/errors";
-import { log } from "../http/logging";
+import { fingerprintOf, type ErrorContext, type ErrorReport, type ErrorSource } from "../domain/errors";
+import { log } from "./logging";
 
 /** Build the report for a failure; `where` is the route, queue or job it happened in. */
 export async function buildReport(error: unknown, source: ErrorSource, where: string, context: ErrorContext): Promise<ErrorReport> {
@@ -21,8 +21,20 @@ export async function buildReport(error: unknown, source: ErrorSource, where: st
  * error store and every connected dashboard. Never throws; if even the queue refuses, the log line
  * is what is left.
  */
-export async function reportError(env: Env, error: unknown, source: ErrorSource, where: string, context: ErrorContext = {}): Promise<void> {
-  const report = await buildReport(error, source, where, context);
+export async function reportError(
+  env: { ERRORS_QUEUE: Queue },
+  error: unknown,
+  source: ErrorSource,
+  where: string,
+  context: ErrorContext = {},
+): Promise<void> {
+  let report: ErrorReport;
+  try {
+    report = await buildReport(error, source, where, context);
+  } catch (buildError) {
+    log("error", "error report could not be built", { source, where, error: String(buildError), original: String(error) });
+    return;
+  }
   log("error", report.message, { source, where, fingerprint: report.fingerprint, ...report.context, stack: report.stack });
   try {
     await env.ERRORS_QUEUE.send(report, { contentType: "json" });

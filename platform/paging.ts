@@ -1,0 +1,20 @@
+// Opaque cursors: base64url of JSON, checked on the way back in against the shape the list issued.
+import { z } from "zod";
+
+export const MAX_PAGE = 500;
+
+export function encodeCursor(value: unknown): string {
+  return btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The value inside a cursor, or undefined when the text is not one this API could have issued. */
+export function decodeCursor<S extends z.ZodType>(inner: S, text: string): z.output<S> | undefined {
+  try {
+    const json: unknown = JSON.parse(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
+    const parsed = inner.safeParse(json);
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    // not base64 or not JSON: not a cursor, which the caller reports as such
+    return undefined;
+  }
+}

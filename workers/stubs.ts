@@ -1,0 +1,7 @@
+// How the worker reaches each Durable Object: by name, through typed RPC.
+
+export const directory = (env: Env) => env.DIRECTORY.getByName("directory");
+export const errorHub = (env: Env) => env.ERROR_HUB.getByName("errors");
+export const container = (env: Env, containerId: string) => env.CONTAINERS.getByName(containerId);
+export const deviceKeyObject = (env: Env, keyId: string) => env.DEVICE_KEYS.getByName(keyId);
+export const deadLetterVault = (env: Env) => env.DEAD_LETTER_VAULT.getByName("dead-letters");
