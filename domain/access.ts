@@ -82,3 +82,6 @@ export function checkUserChange(
   const otherAdmins = users.filter((u) => u.email !== target && u.role === "admin" && !u.disabled);
   return otherAdmins.length === 0 ? "last_admin" : null;
 }
+
+/** How long a stream ticket (POST /v1/stream-tickets) is good for, once. */
+export const TICKET_TTL_MS = 30_000;

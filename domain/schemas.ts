@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { AUDIT_ACTIONS, ROLES } from "./access";
 import { ERROR_SOURCES } from "./errors";
-import { containerIdSchema, locationSchema } from "./validation";
+import { containerIdSchema, locationSchema, orNull } from "./validation";
 
 const instant = z.string().meta({ format: "date-time", example: "2026-11-30T08:15:00.000Z" });
 const nullableInstant = instant.nullable();
@@ -42,16 +42,16 @@ const containerFields = {
   name: z.string().nullable(),
   threshold: z.number(),
   capacity: z.number().nullable(),
-  registeredLocation: locationSchema.nullable(),
+  registeredLocation: orNull(locationSchema),
   reportIntervalSeconds: z.number().int().nullable(),
   fillPercent: z.number().nullable(),
   contents: z.string().nullable(),
-  location: locationSchema.nullable(),
+  location: orNull(locationSchema),
   battery: z.number().nullable(),
   measuredAt: nullableInstant,
   lastSeenAt: nullableInstant,
   autoOpenArmed: z.boolean(),
-  activeOrder: orderSchema.nullable(),
+  activeOrder: orNull(orderSchema),
   version: z.number().int(),
 };
 
@@ -80,7 +80,7 @@ export const storedReadingSchema = z
     readingId: z.string(),
     fillPercent: z.number(),
     contents: z.string().nullable(),
-    location: locationSchema.nullable(),
+    location: orNull(locationSchema),
     battery: z.number().nullable(),
     measuredAt: instant,
     receivedAt: instant,
@@ -102,7 +102,7 @@ const settingsValues = z.object({
   threshold: z.number().optional(),
   capacity: z.number().nullable().optional(),
   name: z.string().nullable().optional(),
-  location: locationSchema.nullable().optional(),
+  location: orNull(locationSchema).optional(),
   reportIntervalSeconds: z.number().int().nullable().optional(),
 });
 
@@ -116,7 +116,7 @@ export const containerEventSchema = z
         readingId: z.string(),
         fillPercent: z.number(),
         contents: z.string().optional(),
-        location: locationSchema.nullable(),
+        location: orNull(locationSchema),
         battery: z.number().optional(),
         measuredAt: instant,
         receivedAt: instant,

@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { locationSchema, percentSchema } from "./validation";
+import { locationSchema, orNull, percentSchema } from "./validation";
 
 export const settingsSchema = z
   .strictObject({
     threshold: percentSchema.optional().meta({ description: "Fill percent below which an order opens (default 50)" }),
     capacity: z.number().positive().nullable().optional().meta({ description: "Volume when full, in the contents' unit" }),
     name: z.string().trim().min(1).max(100).nullable().optional(),
-    location: locationSchema.nullable().optional().meta({ description: "Where the container stands; used for readings that carry none" }),
+    location: orNull(locationSchema).optional().meta({ description: "Where the container stands; used for readings that carry none" }),
     reportIntervalSeconds: z
       .number()
       .int()

@@ -113,6 +113,14 @@ export const containerIdSchema = z
   })
   .meta({ description: "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", example: "silo-7" });
 
+/**
+ * A named (component) schema or null. Spelt as a union because the OpenAPI generator turns
+ * `.nullable()` on a component into a `$ref` that null cannot match.
+ */
+export function orNull<S extends z.ZodType>(schema: S) {
+  return z.union([schema, z.null()]);
+}
+
 export const percentSchema = z.number().min(0).max(100);
 
 export const locationSchema = z
@@ -130,3 +138,11 @@ export const orderIdSchema = z
 export const booleanParam = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
 
 export const instantParam = z.iso.datetime({ offset: true, error: "must be an RFC 3339 timestamp with a time zone" });
+
+export const emailSchema = z
+  .email({ error: "must be an email address" })
+  .max(254)
+  .transform((e) => e.toLowerCase())
+  .meta({ example: "dispatcher@example.com" });
+
+export const passwordSchema = z.string().min(10, { error: "must be at least 10 characters" }).max(200);

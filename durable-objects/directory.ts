@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { checkUserChange, type AuditAction, type AuditEntry, type Role, type User, type UserChangeRefusal } from "../domain/access";
+import { checkUserChange, TICKET_TTL_MS, type AuditAction, type AuditEntry, type Role, type User, type UserChangeRefusal } from "../domain/access";
 import { randomToken } from "../domain/ids";
 import type { DeviceKeyRecord } from "./device-key";
 import { ensureSchema } from "./schema";
@@ -23,8 +23,6 @@ export type AuditInput = Omit<AuditEntry, "seq" | "at">;
 
 export type UserChangeResult = { ok: true; user: User } | { ok: false; reason: UserChangeRefusal };
 
-/** How long a stream ticket is good for. */
-export const TICKET_TTL_MS = 30_000;
 
 const SCHEMA = [
   `CREATE TABLE users (email TEXT PRIMARY KEY, body TEXT NOT NULL, password_hash TEXT NOT NULL);

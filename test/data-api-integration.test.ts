@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { buildReport } from "../workers/errors/report";
+import { buildReport } from "../platform/error-report";
 import { DataApiClient, DataApiError } from "../workers/errors/data-api";
 import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";

@@ -54,7 +54,7 @@ const reporting = () => ids.slice(0, -1).map((id, i) => ({ id, fill: fills[i]! }
 describe("GET /v1/containers", () => {
   it("filters by contents and returns state with the active order", async () => {
     const all = await pageAll(`contents=${tag}`, 50);
-    expect(all.map((c) => c.id)).toEqual(ids.slice(0, -1));
+    expect(all.map((c) => c.containerId)).toEqual(ids.slice(0, -1));
     const first = all[0]!;
     expect(first).toMatchObject({ fillPercent: 5, contents: tag, threshold: 50, location: { lat: 59.33, lon: 18.06 } });
     expect(first.activeOrder).toMatchObject({ status: "active", fillAtOpen: 5, containerId: ids[0] });
@@ -64,31 +64,31 @@ describe("GET /v1/containers", () => {
   for (const limit of [1, 2, 3, 5, 12, 13]) {
     it(`pages by ${limit} without repeating or skipping a row, for every sort`, async () => {
       const expectedById = ids.slice(0, -1);
-      expect((await pageAll(`contents=${tag}`, limit)).map((c) => c.id)).toEqual(expectedById);
+      expect((await pageAll(`contents=${tag}`, limit)).map((c) => c.containerId)).toEqual(expectedById);
       const byFill = [...reporting()].sort((a, b) => a.fill - b.fill || a.id.localeCompare(b.id)).map((c) => c.id);
-      expect((await pageAll(`contents=${tag}&sort=fillPercent`, limit)).map((c) => c.id)).toEqual(byFill);
-      expect((await pageAll(`contents=${tag}&sort=fillPercent&order=desc`, limit)).map((c) => c.id)).toEqual([...byFill].reverse());
+      expect((await pageAll(`contents=${tag}&sort=fillPercent`, limit)).map((c) => c.containerId)).toEqual(byFill);
+      expect((await pageAll(`contents=${tag}&sort=fillPercent&order=desc`, limit)).map((c) => c.containerId)).toEqual([...byFill].reverse());
       const bySeen = await pageAll(`contents=${tag}&sort=lastSeenAt&order=desc`, limit);
-      expect(new Set(bySeen.map((c) => c.id)).size).toBe(expectedById.length);
-      const seenTimes = bySeen.map((c) => `${c.lastSeenAt}|${c.id}`);
+      expect(new Set(bySeen.map((c) => c.containerId)).size).toBe(expectedById.length);
+      const seenTimes = bySeen.map((c) => `${c.lastSeenAt}|${c.containerId}`);
       expect([...seenTimes].sort().reverse()).toEqual(seenTimes);
     });
   }
 
   it("filters below the threshold and with an active order", async () => {
     const below = reporting().filter((c) => c.fill < 50).map((c) => c.id);
-    expect((await pageAll(`contents=${tag}&belowThreshold=true`, 4)).map((c) => c.id)).toEqual(below);
-    expect((await pageAll(`contents=${tag}&hasActiveOrder=true`, 4)).map((c) => c.id)).toEqual(below);
+    expect((await pageAll(`contents=${tag}&belowThreshold=true`, 4)).map((c) => c.containerId)).toEqual(below);
+    expect((await pageAll(`contents=${tag}&hasActiveOrder=true`, 4)).map((c) => c.containerId)).toEqual(below);
     const notBelow = reporting().filter((c) => c.fill >= 50).map((c) => c.id);
-    expect((await pageAll(`contents=${tag}&belowThreshold=false`, 4)).map((c) => c.id)).toEqual(notBelow);
-    expect((await pageAll(`contents=${tag}&hasActiveOrder=false`, 4)).map((c) => c.id)).toEqual(notBelow);
+    expect((await pageAll(`contents=${tag}&belowThreshold=false`, 4)).map((c) => c.containerId)).toEqual(notBelow);
+    expect((await pageAll(`contents=${tag}&hasActiveOrder=false`, 4)).map((c) => c.containerId)).toEqual(notBelow);
   });
 
   it("finds containers silent since a time, including those never heard from", async () => {
     const silent = await pageAll(`silentSince=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}&sort=id`, 500);
-    const mine = silent.map((c) => c.id).filter((id) => id.includes(tag));
+    const mine = silent.map((c) => c.containerId).filter((id) => id.includes(tag));
     expect(mine).toEqual(ids);
-    expect(silent.find((c) => c.id === ids.at(-1))).toMatchObject({ name: "New tank", lastSeenAt: null, fillPercent: null });
+    expect(silent.find((c) => c.containerId === ids.at(-1))).toMatchObject({ name: "New tank", lastSeenAt: null, fillPercent: null });
     const none = await pageAll(`contents=${tag}&silentSince=2000-01-01T00:00:00Z`, 50);
     expect(none).toEqual([]);
   });

@@ -22,6 +22,8 @@ function reading(fill: number, secondsAfter: number, id = `r${secondsAfter}`): R
     fillPercent: fill,
     location: { lat: 1, lon: 2 },
     measuredAt: T0 + secondsAfter * 1000,
+    clockSkewMs: 0,
+    fingerprint: `${fill}`,
   };
 }
 

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ROLES } from "../../domain/access";
+import { emailSchema, passwordSchema } from "../../domain/validation";
 import { hashPassword, sameText, verifyPassword } from "../../platform/crypto";
 import type { PersonStatus } from "../../durable-objects/directory";
 import { forgetPerson, issueToken, requireRole } from "../http/auth";
@@ -8,14 +9,6 @@ import { jsonBody } from "../http/json-body";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { enforce, limits, loginEmailLimit, rateLimit } from "../http/rate-limit";
 import { directory } from "../stubs";
-
-export const emailSchema = z
-  .email({ error: "must be an email address" })
-  .max(254)
-  .transform((e) => e.toLowerCase())
-  .meta({ example: "dispatcher@example.com" });
-
-export const passwordSchema = z.string().min(10, { error: "must be at least 10 characters" }).max(200);
 
 const tokenSchema = z
   .object({ token: z.string(), expiresAt: z.string().meta({ format: "date-time" }), role: z.enum(ROLES) })

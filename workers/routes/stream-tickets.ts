@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { TICKET_TTL_MS } from "../../durable-objects/directory";
+import { TICKET_TTL_MS } from "../../domain/access";
 import { requireRole } from "../http/auth";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";

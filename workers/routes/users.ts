@@ -12,7 +12,7 @@ import { jsonBody } from "../http/json-body";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
 import { directory } from "../stubs";
-import { emailSchema, passwordSchema } from "./auth";
+import { emailSchema, passwordSchema } from "../../domain/validation";
 
 const admin: MiddlewareHandler<AppEnv>[] = [requireRole("admin"), rateLimit(limits.api)];
 const emailParam = z.object({ email: emailSchema.meta({ param: { name: "email", in: "path" } }) });
