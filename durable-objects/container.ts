@@ -132,11 +132,17 @@ export class ContainerDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.containerId = objectName(ctx, "ContainerDO");
-    this.startup = new Startup(ctx, "ContainerDO", async () => {
-      ensureSchema(ctx.storage, SCHEMA);
-      this.state = this.loadState();
-      this.alarmAt = await ctx.storage.getAlarm();
-    });
+    this.startup = new Startup(
+      ctx,
+      "ContainerDO",
+      () => {
+        ensureSchema(ctx.storage, SCHEMA);
+        this.state = this.loadState();
+      },
+      async () => {
+        this.alarmAt = await ctx.storage.getAlarm();
+      },
+    );
   }
 
   /** Drains what an earlier drain left, with backoff while sending fails. */

@@ -1,10 +1,12 @@
 import { log } from "../platform/logging";
 
 /**
- * An object's start-up work (schema, first reads), run inside `blockConcurrencyWhile` so nothing
- * reaches the object half-started. A failure is caught there, so one bad start does not reset the
- * object, and rethrown to the next caller through `check()`, which also starts again for the one
- * after (the way partyserver's `#ensureInitialized` does).
+ * An object's start-up work: `prepare` (schema, first reads; synchronous, as SQLite storage is) and
+ * optionally `load` (what must be awaited). Both run inside `blockConcurrencyWhile`, so nothing
+ * reaches the object half-started; a failure is caught there, so one bad start does not reset the
+ * object, and rethrown outside it to the caller through `check()` (as partyserver's
+ * `#ensureInitialized` does). Each later `check()` tries `prepare` again first, so an object
+ * whose storage was repaired starts with the next request.
  */
 export class Startup {
   #failure: unknown = undefined;
@@ -12,34 +14,39 @@ export class Startup {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly objectName: string,
-    private readonly work: () => void | Promise<void>,
+    private readonly prepare: () => void,
+    private readonly load?: () => Promise<void>,
   ) {
-    this.#run();
-  }
-
-  #run(): void {
-    this.#failure = undefined;
-    this.ctx
+    ctx
       .blockConcurrencyWhile(async () => {
         try {
-          await this.work();
+          prepare();
+          await load?.();
         } catch (error) {
-          this.#failure = error ?? new Error(`${this.objectName} failed to start`);
-          log("error", "object start-up failed", { object: this.objectName, id: this.ctx.id.name, error: String(error) });
+          this.#failed(error);
         }
       })
-      .catch((error: unknown) => {
-        this.#failure = error;
-        log("error", "object start-up could not run", { object: this.objectName, id: this.ctx.id.name, error: String(error) });
-      });
+      .catch((error: unknown) => this.#failed(error));
   }
 
-  /** Throws what the last start-up threw, after setting a fresh start going for the next caller. */
+  #failed(error: unknown): void {
+    this.#failure = error ?? new Error(`${this.objectName} failed to start`);
+    log("error", "object start-up failed", { object: this.objectName, id: this.ctx.id.name, error: String(error) });
+  }
+
+  /** Throws what start-up threw, unless starting again now succeeds. */
   check(): void {
     if (this.#failure === undefined) return;
-    const failure = this.#failure;
-    this.#run();
-    throw failure;
+    try {
+      this.prepare();
+    } catch (error) {
+      this.#failure = error;
+      throw error;
+    }
+    this.#failure = undefined;
+    if (this.load) {
+      this.ctx.blockConcurrencyWhile(async () => this.load!().catch((error: unknown) => this.#failed(error))).catch((error: unknown) => this.#failed(error));
+    }
   }
 }
 

@@ -36,7 +36,8 @@ describe("the Data API client", () => {
     expect(insert.headers.apikey).toBe(standIn.apiKey);
     expect(insert.headers["content-type"]).toBe("application/ejson");
     const body = JSON.parse(insert.body);
-    expect(body).toMatchObject({ dataSource: "mongodb-atlas", database: "fillgrid", document: { _id: "err_1", lastSeen: { $date: seenAt.toISOString() } } });
+    expect(body).toMatchObject({ dataSource: "mongodb-atlas", database: "fillgrid", document: { _id: "err_1", lastSeen: { $date: expect.any(String) } } });
+    expect(Date.parse(body.document.lastSeen.$date)).toBe(seenAt.getTime());
     expect(typeof body.collection).toBe("string");
 
     const found = await api.findOne({ fingerprint: "abc" });

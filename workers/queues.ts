@@ -29,7 +29,7 @@ const failureContext = (queue: string, msg: Message<unknown>) => ({ queue, messa
  * Acks and retries for one batch, each message settled once: whatever fails after a message was
  * acked (a log line, closing the database) can never send it back to the queue as well.
  */
-class Settlement {
+export class Settlement {
   private readonly settled = new Set<string>();
   ack(msg: Message<unknown>): void {
     if (this.settled.has(msg.id)) return;
@@ -177,7 +177,7 @@ export async function parkDeadLetters(batch: MessageBatch<unknown>, env: Env): P
   await deadLetterVault(env).park(
     batch.messages.map((msg) => ({ queue: originOf(msg.body), messageId: msg.id, bodyJson: JSON.stringify(msg.body), attempts: msg.attempts, parkedAt })),
   );
-  batch.ackAll();
+  for (const msg of batch.messages) msg.ack();
   log("warn", "dead letters parked until Postgres takes them", { size: batch.messages.length });
 }
 

@@ -1,6 +1,7 @@
 // A client for the MongoDB Atlas Data API wire contract (POST <base>/action/<name>), so any
-// compatible endpoint can serve as the error store. Bodies are EJSON (relaxed): dates travel as
-// {"$date": "<RFC 3339>"}.
+// compatible endpoint can serve as the error store. Bodies are relaxed EJSON, written and read by
+// the bson package's EJSON: dates travel as {"$date": "<RFC 3339>"}.
+import { EJSON } from "bson";
 
 export interface DataApiConfig {
   url: string;
@@ -25,37 +26,6 @@ export class DataApiError extends Error {
   }
 }
 
-/** Dates to `{"$date": …}`, recursively; everything else as JSON has it. */
-export function toEjson(value: unknown): unknown {
-  if (value instanceof Date) return { $date: value.toISOString() };
-  if (Array.isArray(value)) return value.map(toEjson);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toEjson(v)]));
-  }
-  return value;
-}
-
-/** `{"$date": …}` (relaxed or canonical) to a Date; `$numberLong`/`$numberInt`/`$numberDouble` to numbers. */
-export function fromEjson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(fromEjson);
-  if (value && typeof value === "object") {
-    const o = value as Record<string, unknown>;
-    const keys = Object.keys(o);
-    if (keys.length === 1) {
-      if (keys[0] === "$date") {
-        const d = o.$date;
-        if (typeof d === "string") return new Date(d);
-        if (d && typeof d === "object" && "$numberLong" in d) return new Date(Number((d as { $numberLong: string }).$numberLong));
-        if (typeof d === "number") return new Date(d);
-      }
-      if (keys[0] === "$numberLong" || keys[0] === "$numberInt" || keys[0] === "$numberDouble") return Number(o[keys[0]]);
-      if (keys[0] === "$oid") return o.$oid;
-    }
-    return Object.fromEntries(keys.map((k) => [k, fromEjson(o[k])]));
-  }
-  return value;
-}
-
 export class DataApiClient {
   constructor(private readonly config: DataApiConfig) {}
 
@@ -67,7 +37,7 @@ export class DataApiClient {
       res = await doFetch(`${url.replace(/\/$/, "")}/action/${action}`, {
         method: "POST",
         headers: { "Content-Type": "application/ejson", Accept: "application/ejson", apiKey },
-        body: JSON.stringify(toEjson({ dataSource, database, collection, ...body })),
+        body: EJSON.stringify({ dataSource, database, collection, ...body }, { relaxed: true }),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
@@ -85,7 +55,7 @@ export class DataApiClient {
       }
       throw new DataApiError(action, res.status, message.slice(0, 500));
     }
-    return fromEjson(JSON.parse(text)) as T;
+    return EJSON.parse(text, { relaxed: true }) as T;
   }
 
   async findOne(filter: Document, projection?: Document): Promise<Document | null> {
