@@ -3,7 +3,10 @@
 // then hands over to `wrangler dev` (Durable Objects, queues, static dashboard, all local).
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
+import { buildAssets } from "./build-assets.mjs";
 import { startDatabaseStack } from "./lib/database.mjs";
+
+buildAssets();
 
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ErrorChange, ErrorRecord } from "../domain/errors";
 import type { ContainerDO } from "../durable-objects/container";
 import worker from "../workers/index";
-import { adminToken, api, deviceKey, eventually, json, openErrorStream, personWith, postReadings, reading, uniqueContainer } from "./helpers";
+import { adminToken, api, deviceKey, eventually, json, openErrorStream, personWith, postReadings, reading, uniqueContainer, withDatabaseDown } from "./helpers";
 
 let admin: string;
 let viewer: string;
@@ -188,7 +188,7 @@ describe("capture everywhere", () => {
 
   it("a failing cron run becomes a record", async () => {
     const controller = createScheduledController({ cron: "0 3 * * *", scheduledTime: Date.now() });
-    const broken = { ...env, DATABASE_URL: "postgres://nobody@127.0.0.1:1/nothing" };
+    const broken = withDatabaseDown();
     await expect(worker.scheduled(controller, broken)).rejects.toThrow();
     const record = await recordsWhere((r) => r.source === "cron", "cron record");
     expect(record.context).toMatchObject({ cron: "0 3 * * *", job: "daily housekeeping" });

@@ -7,7 +7,7 @@ import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";
 import { DEAD_LETTER_QUEUE, deadLetterRetryDelay, PARKED_DEAD_LETTER_QUEUE, PROJECTION_QUEUE, projectChanges, Settlement } from "../workers/queues";
-import { adminToken, api, deviceKey, eventually, json } from "./helpers";
+import { adminToken, api, deviceKey, eventually, json, withDatabaseDown } from "./helpers";
 
 const recordNamed = (name: string) =>
   eventually(async () => (await env.ERROR_HUB.getByName("errors").list({ limit: 500 })).items.find((r: ErrorRecord) => r.name === name), 20_000, name);
@@ -49,7 +49,7 @@ describe("queue consumers", () => {
     // The database is unreachable: nothing can be written, so every message goes back exactly once.
     const batch = createMessageBatch<unknown>(PROJECTION_QUEUE, [{ id: "not-a-change", timestamp: new Date(), attempts: 1, body: { hello: "world" } }]);
     const ctx = createExecutionContext();
-    await projectChanges(batch, { ...env, DATABASE_URL: "postgres://nobody@127.0.0.1:1/nothing" });
+    await projectChanges(batch, withDatabaseDown());
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["not-a-change"]);
     expect(result.explicitAcks).toEqual([]);
@@ -57,7 +57,7 @@ describe("queue consumers", () => {
 
   it("dead letters wait out a Postgres outage: retried with growing delays, then parked, then moved to Postgres", async () => {
     const marker = crypto.randomUUID();
-    const down = { ...env, DATABASE_URL: "postgres://nobody@127.0.0.1:1/nothing" };
+    const down = withDatabaseDown();
     const letter = { id: `dl-${marker}`, timestamp: new Date(), attempts: 4, body: { poison: marker } };
     const first = createMessageBatch<unknown>(DEAD_LETTER_QUEUE, [letter]);
     // The test batch does not keep retry delays, so the call itself is watched.

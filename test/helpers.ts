@@ -129,3 +129,8 @@ export async function openErrorStream(token: string | null, since?: number, auth
   socket.accept();
   return { res, socket, messages };
 }
+
+/** The worker's bindings with Postgres out of reach: no server at the address, no relay in front. */
+export function withDatabaseDown(): Env {
+  return { ...env, DATABASE_URL: "postgres://nobody@127.0.0.1:1/nothing", NEON_WS_PROXY: "127.0.0.1:1/v2" };
+}

@@ -1,10 +1,11 @@
 // Start the worker under `wrangler dev` on a free port with its own throw-away state, for scripts
 // that need the whole system running (the benchmark).
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildAssets } from "../build-assets.mjs";
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -26,15 +27,28 @@ function devVars() {
   return vars;
 }
 
-/** @param {{ vars?: Record<string, string>, extraArgs?: string[] }} [options] */
-export async function startSystem({ vars: extraVars = {}, extraArgs = [] } = {}) {
+/**
+ * wrangler.toml with every `[[ratelimits]]` limit raised, written beside it (so its relative paths
+ * hold) under a name .gitignore keeps out; returns its path.
+ */
+function configWithRaisedLimits() {
+  const text = readFileSync("wrangler.toml", "utf8").replace(/simple = \{ limit = \d+, period = (\d+) \}/g, "simple = { limit = 100000000, period = $1 }");
+  const path = ".wrangler.bench.toml";
+  writeFileSync(path, text);
+  return path;
+}
+
+/** @param {{ vars?: Record<string, string>, extraArgs?: string[], raiseRateLimits?: boolean }} [options] */
+export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseRateLimits = false } = {}) {
+  buildAssets();
+  const config = raiseRateLimits ? configWithRaisedLimits() : "wrangler.toml";
   const port = await freePort();
   const inspector = await freePort();
   // Memory-backed when the machine has it, so the figures measure the system rather than the disk.
   const state = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "fillgrid-"));
   const vars = { ...devVars(), ...extraVars };
   const args = [
-    "dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector),
+    "dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector),
     "--persist-to", state, "--log-level", process.env.BENCH_VERBOSE ? "info" : "warn", "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ...extraArgs,
@@ -64,6 +78,7 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [] } = {})
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
       rmSync(state, { recursive: true, force: true });
+      if (config !== "wrangler.toml") rmSync(config, { force: true });
     },
   };
 }
