@@ -2,7 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, expect, it } from "vitest";
 import type { ContainerEvent } from "../domain/container";
 import type { ContainerDO } from "../durable-objects/container";
-import { api, containerState, deviceKey, json, personWith, postReadings, reading, uniqueContainer } from "./helpers";
+import { api, containerState, deviceKey, json, personWith, postReadings, reading, uniqueContainer, type ReadingsAnswer } from "./helpers";
 
 let key: string;
 /** Keys of their own for the storm, so the per-key rate limit (100 requests per 10 s) is not what is tested. */
@@ -95,12 +95,12 @@ it("hundreds of concurrent readings and manual commands never give a container t
 it("the same batch sent many times at once applies once; every answer agrees", async () => {
   const id = uniqueContainer("retry");
   const batch = { readings: [reading(id, 10), reading(id, 90), reading(id, 15)] };
-  const answers = await Promise.all(Array.from({ length: 20 }, () => postReadings(key, batch).then((r) => json(r, 200))));
-  const firsts = answers.filter((a) => a.results[0].status === "applied");
+  const answers = await Promise.all(Array.from({ length: 20 }, () => postReadings(key, batch).then((r) => json<ReadingsAnswer>(r, 200))));
+  const firsts = answers.filter((a) => a.results[0]!.status === "applied");
   expect(firsts).toHaveLength(1);
   for (const a of answers) {
     if (a === firsts[0]) continue;
-    expect(a.results.map((r: { original: unknown }) => r.original)).toEqual(firsts[0]!.results);
+    expect(a.results.map((r) => r.original)).toEqual(firsts[0]!.results);
   }
   await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
     const events = instance.listEvents(0, 1000);

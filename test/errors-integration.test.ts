@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ErrorChange, ErrorRecord } from "../domain/errors";
 import type { ContainerDO } from "../durable-objects/container";
 import worker from "../workers/index";
-import { adminToken, api, deviceKey, eventually, json, openErrorStream, personWith, postReadings, reading, uniqueContainer, withDatabaseDown } from "./helpers";
+import {adminToken, api, deviceKey, eventually, json, openErrorStream, personWith, postReadings, reading, uniqueContainer, withDatabaseDown, type Page, type ErrorBody, type DeadLetter, type StreamMessage } from "./helpers";
 
 let admin: string;
 let viewer: string;
@@ -16,11 +16,12 @@ beforeAll(async () => {
 });
 
 const fail = () => api("/v1/diagnostics/fail", { method: "POST", token: admin });
-const changesFor = (messages: any[], id: string): ErrorChange[] => messages.filter((m) => m.record?.id === id);
+const changesFor = (messages: StreamMessage[], id: string): ErrorChange[] =>
+  messages.filter((m): m is ErrorChange => m.record?.id === id);
 
 async function recordsWhere(predicate: (r: ErrorRecord) => boolean, what: string): Promise<ErrorRecord> {
   return eventually(async () => {
-    const body = await json(await api("/v1/errors?limit=500", { token: viewer }), 200);
+    const body = await json<Page<"errors", ErrorRecord>>(await api("/v1/errors?limit=500", { token: viewer }), 200);
     return (body.errors as ErrorRecord[]).find(predicate);
   }, 20_000, what);
 }
@@ -38,7 +39,7 @@ describe("the error stream", () => {
     await eventually(async () => dashboard.messages.find((m) => m.type === "ready"));
 
     const res = await fail();
-    const body = await json(res, 500);
+    const body = await json<ErrorBody>(res, 500);
     expect(body.error.code).toBe("internal");
     expect(body.error.requestId).toBe(res.headers.get("X-Request-Id"));
 
@@ -52,15 +53,15 @@ describe("the error stream", () => {
       status: "open",
       context: { route: "/v1/diagnostics/fail", method: "POST" },
     });
-    expect(created.record.stack).toMatch(/DiagnosticError/);
-    const stored = await recordsWhere((r) => r.id === created.record.id, "record in the store");
-    expect(stored).toMatchObject({ count: 1, fingerprint: created.record.fingerprint });
+    expect(created.record!.stack).toMatch(/DiagnosticError/);
+    const stored = await recordsWhere((r) => r.id === created.record!.id, "record in the store");
+    expect(stored).toMatchObject({ count: 1, fingerprint: created.record!.fingerprint });
 
-    const again = await json(await fail(), 500);
+    const again = await json<ErrorBody>(await fail(), 500);
     const updated = await eventually(async () =>
       dashboard.messages.find((m) => m.type === "error.updated" && m.record.context.requestId === again.error.requestId),
     );
-    expect(updated.record).toMatchObject({ id: created.record.id, count: 2, firstSeen: created.record.firstSeen });
+    expect(updated.record).toMatchObject({ id: created.record!.id, count: 2, firstSeen: created.record!.firstSeen });
     expect(updated.seq).toBeGreaterThan(created.seq);
     dashboard.socket!.close();
   });
@@ -70,7 +71,7 @@ describe("the error stream", () => {
     const record = await recordsWhere((r) => r.name === "DiagnosticError" && r.status === "open", "open record");
     const dashboard = await openErrorStream(viewer);
     await json(await api(`/v1/errors/${record.id}/resolve`, { method: "POST", token: viewer }), 403);
-    const resolved = await json(await api(`/v1/errors/${record.id}/resolve`, { method: "POST", token: operator }), 200);
+    const resolved = await json<{ record: ErrorRecord }>(await api(`/v1/errors/${record.id}/resolve`, { method: "POST", token: operator }), 200);
     expect(resolved.record).toMatchObject({ status: "resolved", resolvedBy: expect.stringMatching(/^operator/) });
     await json(await api(`/v1/errors/${record.id}/resolve`, { method: "POST", token: operator }), 409);
     await json(await api(`/v1/errors/err_01ARZ3NDEKTSV4RRFFQ69G5FAV/resolve`, { method: "POST", token: operator }), 404);
@@ -81,7 +82,7 @@ describe("the error stream", () => {
       changesFor(dashboard.messages, record.id).find((m) => m.record.status === "open" && m.record.count > record.count),
     );
     expect(reopened).toMatchObject({ type: "error.updated", record: { resolvedAt: null } });
-    const openOnly = await json(await api(`/v1/errors?status=open&source=worker`, { token: viewer }), 200);
+    const openOnly = await json<Page<"errors", ErrorRecord>>(await api(`/v1/errors?status=open&source=worker`, { token: viewer }), 200);
     expect(openOnly.errors.map((r: ErrorRecord) => r.id)).toContain(record.id);
     dashboard.socket!.close();
   });
@@ -205,10 +206,10 @@ describe("capture everywhere", () => {
     const record = await recordsWhere((r) => r.source === "dead-letter", "dead-letter record");
     expect(record).toMatchObject({ name: "DeadLetter", context: { queue: "fillgrid-projection" } });
     const letters = await eventually(async () => {
-      const body = await json(await api("/v1/dead-letters?pending=true", { token: admin }), 200);
-      return body.deadLetters.find((d: { body: unknown }) => JSON.stringify(d.body).includes(marker));
+      const body = await json<Page<"deadLetters", DeadLetter>>(await api("/v1/dead-letters?pending=true", { token: admin }), 200);
+      return body.deadLetters.find((d) => JSON.stringify(d.body).includes(marker));
     });
-    const replayed = await json(await api(`/v1/dead-letters/${letters.id}/replay`, { method: "POST", token: admin }), 200);
+    const replayed = await json<{ deadLetter: DeadLetter }>(await api(`/v1/dead-letters/${letters.id}/replay`, { method: "POST", token: admin }), 200);
     expect(replayed.deadLetter.replayedAt).not.toBeNull();
     await json(await api(`/v1/dead-letters/999999999/replay`, { method: "POST", token: admin }), 404);
     await json(await api(`/v1/dead-letters`, { token: viewer }), 403);
@@ -221,7 +222,7 @@ describe("capture everywhere", () => {
     await json(await api(paths[2]!, { token: viewer }), 403);
     // A real failure sent after them arrives; by then any record of theirs would have too.
     const res = await fail();
-    const requestId = (await json(res, 500)).error.requestId;
+    const requestId = (await json<ErrorBody>(res, 500)).error.requestId;
     await recordsWhere((r) => r.context.requestId === requestId, "the failure after the mistakes");
     const { items } = await env.ERROR_HUB.getByName("errors").list({ limit: 500 });
     expect(items.filter((r) => paths.includes(String(r.context.path)))).toEqual([]);
@@ -233,7 +234,7 @@ describe("GET /v1/errors", () => {
     const all: ErrorRecord[] = [];
     let cursor: string | null = null;
     do {
-      const body: any = await json(await api(`/v1/errors?limit=1${cursor ? `&cursor=${cursor}` : ""}`, { token: viewer }), 200);
+      const body: Page<"errors", ErrorRecord> = await json<Page<"errors", ErrorRecord>>(await api(`/v1/errors?limit=1${cursor ? `&cursor=${cursor}` : ""}`, { token: viewer }), 200);
       all.push(...body.errors);
       cursor = body.nextCursor;
     } while (cursor);
@@ -241,7 +242,7 @@ describe("GET /v1/errors", () => {
     expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
     const keys = all.map((r) => `${r.lastSeen}|${r.id}`);
     expect([...keys].sort().reverse()).toEqual(keys);
-    const bad = await json(await api(`/v1/errors?status=bad&source=moon`, { token: viewer }), 400);
-    expect(bad.error.issues.map((i: { path: string }) => i.path).sort()).toEqual(["source", "status"]);
+    const bad = await json<ErrorBody>(await api(`/v1/errors?status=bad&source=moon`, { token: viewer }), 400);
+    expect(bad.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual(["source", "status"]);
   });
 });

@@ -3,6 +3,31 @@ import { env } from "cloudflare:test";
 import { expect } from "vitest";
 import type { Role } from "../domain/access";
 import type { ContainerState } from "../domain/container";
+import type { ErrorChange, ErrorRecord } from "../domain/errors";
+import type { z } from "zod";
+import type { containerEventSchema, fleetContainerSchema, orderSchema, readingResultSchema, storedReadingSchema } from "../domain/schemas";
+
+// What the routes answer, as their schemas declare it (the same types a typed client sees).
+export type Order = z.infer<typeof orderSchema>;
+export type ReadingResult = z.infer<typeof readingResultSchema>;
+export type StoredReading = z.infer<typeof storedReadingSchema>;
+export type ContainerEvent = z.infer<typeof containerEventSchema>;
+export type FleetContainer = z.infer<typeof fleetContainerSchema>;
+export type ReadingsAnswer = { results: ReadingResult[] };
+export type OrderAnswer = { order: Order };
+export type Page<K extends string, T> = { [key in K]: T[] } & { nextCursor: string | null };
+export interface ErrorBody {
+  error: {
+    code: string;
+    message: string;
+    issues?: { path: string; message: string }[];
+    requestId?: string;
+    order?: Order;
+    record?: ErrorRecord;
+  };
+}
+/** A line on the error stream: a change, or `ready` / `reset` with the latest seq. */
+export type StreamMessage = (ErrorChange & { type: ErrorChange["type"] }) | { type: "ready" | "reset" | "notice"; seq: number; record?: undefined; message?: string };
 
 const BASE = "http://fillgrid.test";
 
@@ -22,7 +47,8 @@ export function api(path: string, init: RequestInit & { token?: string; json?: u
   return exports.default.fetch(`${BASE}${path}`, { ...init, headers, body });
 }
 
-export async function json<T = Record<string, any>>(res: Response, status: number): Promise<T> {
+/** The body of an answer, after checking its status; name the type the route declares. */
+export async function json<T = unknown>(res: Response, status: number): Promise<T> {
   const text = await res.text();
   expect(res.status, text).toBe(status);
   return JSON.parse(text) as T;
@@ -120,11 +146,11 @@ export async function openErrorStream(token: string | null, since?: number, auth
   const headers: Record<string, string> = { Upgrade: "websocket" };
   if (auth.protocols) headers["Sec-WebSocket-Protocol"] = auth.protocols.join(", ");
   const res = await exports.default.fetch(`http://fillgrid.test/v1/errors/stream?${query}`, { headers });
-  if (res.status !== 101 || !res.webSocket) return { res, socket: null, messages: [] as any[] };
+  if (res.status !== 101 || !res.webSocket) return { res, socket: null, messages: [] as StreamMessage[] };
   const socket = res.webSocket;
-  const messages: any[] = [];
+  const messages: StreamMessage[] = [];
   socket.addEventListener("message", (event) => {
-    if (event.data !== "pong") messages.push(JSON.parse(String(event.data)));
+    if (event.data !== "pong") messages.push(JSON.parse(String(event.data)) as StreamMessage);
   });
   socket.accept();
   return { res, socket, messages };
@@ -134,3 +160,7 @@ export async function openErrorStream(token: string | null, since?: number, auth
 export function withDatabaseDown(): Env {
   return { ...env, DATABASE_URL: "postgres://nobody@127.0.0.1:1/nothing", NEON_WS_PROXY: "127.0.0.1:1/v2" };
 }
+
+export type TokenAnswer = { token: string; expiresAt: string; role: string };
+export type DeviceKeyRecord = { id: string; label: string | null; containerId: string | null; revokedAt: string | null; revokedBy: string | null; createdBy: string };
+export type DeadLetter = { id: number; queue: string; messageId: string; body: unknown; replayedAt: string | null };

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_READINGS_BODY } from "../workers/routes/readings";
-import { adminToken, api, containerState, deviceKey, json, postReadings, reading, uniqueContainer } from "./helpers";
+import {adminToken, api, containerState, deviceKey, json, postReadings, reading, uniqueContainer, type ReadingsAnswer, type ContainerEvent, type StoredReading, type Page, type ErrorBody } from "./helpers";
 
 let key: string;
 let admin: string;
@@ -14,24 +14,24 @@ describe("POST /v1/readings", () => {
   it("applies a reading, opens an order below the threshold and answers only after commit", async () => {
     const id = uniqueContainer();
     const r = reading(id, 30);
-    const body = await json(await postReadings(key, r), 200);
+    const body = await json<ReadingsAnswer>(await postReadings(key, r), 200);
     expect(body.results).toHaveLength(1);
     expect(body.results[0]).toMatchObject({ readingId: r.readingId, containerId: id, status: "applied" });
-    expect(body.results[0].orderOpened).toMatchObject({ containerId: id, status: "active", source: "auto", fillAtOpen: 30 });
+    expect(body.results[0]!.orderOpened).toMatchObject({ containerId: id, status: "active", source: "auto", fillAtOpen: 30 });
     const state = await containerState(id);
     expect(state).toMatchObject({ fillPercent: 30, contents: "diesel", battery: 90, measuredAt: r.measuredAt });
-    expect(state!.activeOrder!.id).toBe(body.results[0].orderOpened.id);
+    expect(state!.activeOrder!.id).toBe(body.results[0]!.orderOpened!.id);
   });
 
   it("takes a batch across containers, answers per reading in request order", async () => {
     const a = uniqueContainer();
     const b = uniqueContainer();
     const batch = [reading(a, 30), reading(b, 70), reading(a, 80), reading(b, 10)];
-    const body = await json(await postReadings(key, { readings: batch }), 200);
+    const body = await json<ReadingsAnswer>(await postReadings(key, { readings: batch }), 200);
     expect(body.results.map((r: { readingId: string }) => r.readingId)).toEqual(batch.map((r) => r.readingId));
-    expect(body.results[0].orderOpened).toBeDefined();
-    expect(body.results[2].orderClosed).toMatchObject({ status: "closed", closeReason: "fill_above_threshold", fillAtClose: 80 });
-    expect(body.results[3].orderOpened).toMatchObject({ fillAtOpen: 10 });
+    expect(body.results[0]!.orderOpened).toBeDefined();
+    expect(body.results[2]!.orderClosed).toMatchObject({ status: "closed", closeReason: "fill_above_threshold", fillAtClose: 80 });
+    expect(body.results[3]!.orderOpened).toMatchObject({ fillAtOpen: 10 });
     expect((await containerState(a))!.activeOrder).toBeNull();
     expect((await containerState(b))!.activeOrder).not.toBeNull();
   });
@@ -40,10 +40,10 @@ describe("POST /v1/readings", () => {
     const id = uniqueContainer();
     const older = reading(id, 30);
     const newer = reading(id, 90);
-    const body = await json(await postReadings(key, { readings: [newer, older] }), 200);
+    const body = await json<ReadingsAnswer>(await postReadings(key, { readings: [newer, older] }), 200);
     expect(body.results.map((r: { status: string }) => r.status)).toEqual(["applied", "applied"]);
-    expect(body.results[1].orderOpened).toBeDefined();
-    expect(body.results[0].orderClosed).toBeDefined();
+    expect(body.results[1]!.orderOpened).toBeDefined();
+    expect(body.results[0]!.orderClosed).toBeDefined();
     expect((await containerState(id))!.fillPercent).toBe(90);
   });
 
@@ -51,11 +51,11 @@ describe("POST /v1/readings", () => {
     const id = uniqueContainer();
     const late = reading(id, 10);
     await json(await postReadings(key, reading(id, 80)), 200);
-    const body = await json(await postReadings(key, late), 200);
+    const body = await json<ReadingsAnswer>(await postReadings(key, late), 200);
     expect(body.results[0]).toMatchObject({ status: "stale" });
-    expect(body.results[0].orderOpened).toBeUndefined();
+    expect(body.results[0]!.orderOpened).toBeUndefined();
     expect(await containerState(id)).toMatchObject({ fillPercent: 80, activeOrder: null });
-    const history = await json(await api(`/v1/containers/${id}/readings`, { token: admin }), 200);
+    const history = await json<Page<"readings", StoredReading>>(await api(`/v1/containers/${id}/readings`, { token: admin }), 200);
     expect(history.readings.map((r: { readingId: string; status: string }) => [r.readingId, r.status])).toContainEqual([late.readingId, "stale"]);
   });
 
@@ -73,15 +73,15 @@ describe("POST /v1/readings", () => {
     const id = uniqueContainer();
     const other = uniqueContainer();
     const request = { readings: [reading(id, 20), reading(other, 60), reading(id, 75)] };
-    const first = await json(await postReadings(key, request), 200);
+    const first = await json<ReadingsAnswer>(await postReadings(key, request), 200);
     const stateAfterFirst = await containerState(id);
-    const eventsAfterFirst = await json(await api(`/v1/containers/${id}/events`, { token: admin }), 200);
+    const eventsAfterFirst = await json<{ events: ContainerEvent[] }>(await api(`/v1/containers/${id}/events`, { token: admin }), 200);
 
-    const second = await json(await postReadings(key, request), 200);
-    expect(second.results.map((r: { status: string }) => r.status)).toEqual(["duplicate", "duplicate", "duplicate"]);
-    expect(second.results.map((r: { original: unknown }) => r.original)).toEqual(first.results);
+    const second = await json<ReadingsAnswer>(await postReadings(key, request), 200);
+    expect(second.results.map((r) => r.status)).toEqual(["duplicate", "duplicate", "duplicate"]);
+    expect(second.results.map((r) => r.original)).toEqual(first.results);
     expect(await containerState(id)).toEqual(stateAfterFirst);
-    const eventsAfterSecond = await json(await api(`/v1/containers/${id}/events`, { token: admin }), 200);
+    const eventsAfterSecond = await json<{ events: ContainerEvent[] }>(await api(`/v1/containers/${id}/events`, { token: admin }), 200);
     expect(eventsAfterSecond.events).toEqual(eventsAfterFirst.events);
   });
 
@@ -89,8 +89,8 @@ describe("POST /v1/readings", () => {
     const id = uniqueContainer();
     const r = reading(id, 80);
     await json(await postReadings(key, r), 200);
-    const body = await json(await postReadings(key, { ...r, fillPercent: 5, measuredAt: new Date(Date.parse(r.measuredAt) + 1000).toISOString() }), 200);
-    expect(body.results[0].status).toBe("duplicate");
+    const body = await json<ReadingsAnswer>(await postReadings(key, { ...r, fillPercent: 5, measuredAt: new Date(Date.parse(r.measuredAt) + 1000).toISOString() }), 200);
+    expect(body.results[0]!.status).toBe("duplicate");
     expect(await containerState(id)).toMatchObject({ fillPercent: 80, activeOrder: null });
   });
 
@@ -159,25 +159,25 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
     it(c.name, async () => {
       const key2 = key;
       const res = await postReadings(key2, c.body());
-      const body = await json(res, 400);
+      const body = await json<ErrorBody>(res, 400);
       expect(body.error.code).toBe("validation_failed");
-      const paths = body.error.issues.map((i: { path: string }) => i.path);
+      const paths = body.error.issues!.map((i) => i.path);
       expect(paths).toContain(c.path);
       expect(body.error.message).toContain(c.path);
       if (c.message) {
-        const issue = body.error.issues.find((i: { path: string }) => i.path === c.path);
-        expect(issue.message).toMatch(c.message);
+        const issue = body.error.issues!.find((i) => i.path === c.path);
+        expect(issue!.message).toMatch(c.message);
       }
       expect(await containerState(id)).toBeNull();
     });
   }
 
   it("names every bad field of every bad reading at once", async () => {
-    const body = await json(
+    const body = await json<ErrorBody>(
       await postReadings(key, { readings: [{ ...valid(), battery: -3 }, valid(), { ...valid(), fillPercent: "x", location: null }] }),
       400,
     );
-    expect(body.error.issues.map((i: { path: string }) => i.path).sort()).toEqual(
+    expect(body.error.issues!.map((i) => i.path).sort()).toEqual(
       ["readings[0].battery", "readings[2].fillPercent", "readings[2].location"].sort(),
     );
     expect(body.error.message).toMatch(/and 2 more/);
@@ -186,25 +186,25 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
 
   it("malformed JSON", async () => {
     const res = await api("/v1/readings", { method: "POST", token: key, body: '{"containerId": "t1", fillPercent: 3', headers: { "Content-Type": "application/json" } });
-    const body = await json(res, 400);
+    const body = await json<ErrorBody>(res, 400);
     expect(body.error.code).toBe("invalid_json");
     expect(body.error.message).toMatch(/not valid JSON/);
   });
 
   it("an empty body", async () => {
-    const body = await json(await api("/v1/readings", { method: "POST", token: key, body: "", headers: { "Content-Type": "application/json" } }), 400);
+    const body = await json<ErrorBody>(await api("/v1/readings", { method: "POST", token: key, body: "", headers: { "Content-Type": "application/json" } }), 400);
     expect(body.error.code).toBe("invalid_json");
   });
 
   it("a body that is not JSON by its Content-Type is 415", async () => {
-    const body = await json(await api("/v1/readings", { method: "POST", token: key, body: JSON.stringify(valid()), headers: { "Content-Type": "text/plain" } }), 415);
+    const body = await json<ErrorBody>(await api("/v1/readings", { method: "POST", token: key, body: JSON.stringify(valid()), headers: { "Content-Type": "text/plain" } }), 415);
     expect(body.error.message).toMatch(/application\/json/);
     expect(await containerState(id)).toBeNull();
   });
 
   it("a body over the size limit", async () => {
     const big = { readings: [{ ...valid(), contents: "x".repeat(MAX_READINGS_BODY) }] };
-    const body = await json(await postReadings(key, big), 413);
+    const body = await json<ErrorBody>(await postReadings(key, big), 413);
     expect(body.error.code).toBe("body_too_large");
     expect(body.error.message).toContain(String(MAX_READINGS_BODY));
     expect(await containerState(id)).toBeNull();
@@ -212,11 +212,11 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
 
   it("a bad settings change", async () => {
     const res = await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold: 120, capacity: -5 } });
-    const body = await json(res, 400);
-    expect(body.error.issues.map((i: { path: string }) => i.path).sort()).toEqual(["capacity", "threshold"]);
-    const empty = await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: {} }), 400);
+    const body = await json<ErrorBody>(res, 400);
+    expect(body.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual(["capacity", "threshold"]);
+    const empty = await json<ErrorBody>(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: {} }), 400);
     expect(empty.error.message).toMatch(/at least one of threshold/);
-    const badPlace = await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { location: { lat: 95, lon: 0 }, reportIntervalSeconds: 5 } }), 400);
+    const badPlace = await json<ErrorBody>(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { location: { lat: 95, lon: 0 }, reportIntervalSeconds: 5 } }), 400);
     expect(badPlace.error.issues).toEqual([
       { path: "location.lat", message: "must be at most 90" },
       { path: "reportIntervalSeconds", message: "must be at least 60" },
@@ -225,12 +225,12 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
   });
 
   it("a container id in a path in an unknown format", async () => {
-    const body = await json(await api(`/v1/containers/bad%20id!`, { token: admin }), 400);
-    expect(body.error.issues[0].path).toBe("containerId");
+    const body = await json<ErrorBody>(await api(`/v1/containers/bad%20id!`, { token: admin }), 400);
+    expect(body.error.issues![0]!.path).toBe("containerId");
   });
 
   it("a cursor that was not issued by the API", async () => {
-    const body = await json(await api(`/v1/containers/${id}/readings?cursor=nonsense`, { token: admin }), 400);
-    expect(body.error.issues[0]).toMatchObject({ path: "cursor", message: /not a cursor/ });
+    const body = await json<ErrorBody>(await api(`/v1/containers/${id}/readings?cursor=nonsense`, { token: admin }), 400);
+    expect(body.error.issues![0]).toMatchObject({ path: "cursor", message: /not a cursor/ });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { StoredReading } from "../durable-objects/container";
-import { adminToken, api, containerState, deviceKey, json, postReadings } from "./helpers";
+import {adminToken, api, containerState, deviceKey, json, postReadings } from "./helpers";
 
 type Refusal = { error: { code: string; message: string } };
 

@@ -3,7 +3,7 @@ import { eq, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withDatabase } from "../workers/db/client";
 import { containers as containerTable, orders as orderTable } from "../workers/db/schema";
-import { adminToken, api, deviceKey, eventually, json, personWith, postReadings, reading } from "./helpers";
+import {adminToken, api, deviceKey, eventually, json, personWith, postReadings, reading, type ReadingsAnswer, type OrderAnswer, type ErrorBody, type FleetContainer, type Order, type Page } from "./helpers";
 
 // One fleet of 13 containers holding a contents tag no other test file uses, so the lists can be
 // filtered down to exactly these rows.
@@ -19,7 +19,7 @@ beforeAll(async () => {
   const admin = await adminToken();
   // The last container reports nothing: it exists through its settings alone.
   const reporting = ids.slice(0, -1);
-  const answer = await json(
+  const answer = await json<ReadingsAnswer>(
     await postReadings(key, { readings: reporting.map((id, i) => reading(id, fills[i]!, { contents: tag })) }),
     200,
   );
@@ -32,12 +32,14 @@ beforeAll(async () => {
   }, 20_000, "fleet projected");
 });
 
-async function pageAll(query: string, limit: number, list: "containers" | "orders" = "containers") {
-  const seen: Array<Record<string, any>> = [];
+type Listed = { containers: FleetContainer; orders: Order };
+
+async function pageAll<L extends keyof Listed = "containers">(query: string, limit: number, list: L = "containers" as L): Promise<Listed[L][]> {
+  const seen: Listed[L][] = [];
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const body: Record<string, any> = await json(
+    const body: Page<L, Listed[L]> = await json<Page<L, Listed[L]>>(
       await api(`/v1/${list}?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token: viewer }),
       200,
     );
@@ -58,7 +60,7 @@ describe("GET /v1/containers", () => {
     const first = all[0]!;
     expect(first).toMatchObject({ fillPercent: 5, contents: tag, threshold: 50, location: { lat: 59.33, lon: 18.06 } });
     expect(first.activeOrder).toMatchObject({ status: "active", fillAtOpen: 5, containerId: ids[0] });
-    expect(Date.parse(first.lastSeenAt)).not.toBeNaN();
+    expect(Date.parse(first.lastSeenAt!)).not.toBeNaN();
   });
 
   for (const limit of [1, 2, 3, 5, 12, 13]) {
@@ -94,14 +96,14 @@ describe("GET /v1/containers", () => {
   });
 
   it("refuses bad parameters, naming each", async () => {
-    const body = await json(await api(`/v1/containers?belowThreshold=yes&sort=size&limit=0&silentSince=today&colour=red`, { token: viewer }), 400);
-    expect(body.error.issues.map((i: { path: string }) => i.path).sort()).toEqual(["belowThreshold", "colour", "limit", "silentSince", "sort"]);
+    const body = await json<ErrorBody>(await api(`/v1/containers?belowThreshold=yes&sort=size&limit=0&silentSince=today&colour=red`, { token: viewer }), 400);
+    expect(body.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual(["belowThreshold", "colour", "limit", "silentSince", "sort"]);
   });
 
   it("refuses a cursor issued for another sort", async () => {
-    const first = await json(await api(`/v1/containers?contents=${tag}&limit=2`, { token: viewer }), 200);
-    const body = await json(await api(`/v1/containers?contents=${tag}&limit=2&sort=fillPercent&cursor=${first.nextCursor}`, { token: viewer }), 400);
-    expect(body.error.issues[0]).toMatchObject({ path: "cursor", message: expect.stringMatching(/issued for sort id:asc/) });
+    const first = await json<Page<"containers", FleetContainer>>(await api(`/v1/containers?contents=${tag}&limit=2`, { token: viewer }), 200);
+    const body = await json<ErrorBody>(await api(`/v1/containers?contents=${tag}&limit=2&sort=fillPercent&cursor=${first.nextCursor}`, { token: viewer }), 400);
+    expect(body.error.issues![0]).toMatchObject({ path: "cursor", message: expect.stringMatching(/issued for sort id:asc/) });
   });
 });
 
@@ -129,16 +131,16 @@ describe("GET /v1/orders", () => {
   });
 
   it("GET /v1/orders/{id}: the order, 404 unknown, 400 malformed", async () => {
-    const body = await json(await api(`/v1/orders/${orderIds[0]}`, { token: viewer }), 200);
+    const body = await json<OrderAnswer>(await api(`/v1/orders/${orderIds[0]}`, { token: viewer }), 200);
     expect(body.order).toMatchObject({ id: orderIds[0], containerId: ids[0], status: "active" });
     await json(await api(`/v1/orders/ord_01ARZ3NDEKTSV4RRFFQ69G5FAV`, { token: viewer }), 404);
-    const bad = await json(await api(`/v1/orders/123`, { token: viewer }), 400);
-    expect(bad.error.issues[0].path).toBe("id");
+    const bad = await json<ErrorBody>(await api(`/v1/orders/123`, { token: viewer }), 400);
+    expect(bad.error.issues![0]!.path).toBe("id");
   });
 
   it("refuses bad parameters, naming each", async () => {
-    const body = await json(await api(`/v1/orders?status=open&openedFrom=monday&containerId=a%20b`, { token: viewer }), 400);
-    expect(body.error.issues.map((i: { path: string }) => i.path).sort()).toEqual(["containerId", "openedFrom", "status"]);
+    const body = await json<ErrorBody>(await api(`/v1/orders?status=open&openedFrom=monday&containerId=a%20b`, { token: viewer }), 400);
+    expect(body.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual(["containerId", "openedFrom", "status"]);
   });
 
   it("needs a viewer", async () => {

@@ -1,9 +1,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { replay, type ContainerEvent } from "../domain/container";
+import { replay, type ContainerEvent, type ContainerState } from "../domain/container";
 import { idTime } from "../domain/ids";
 import type { ContainerDO } from "../durable-objects/container";
-import { adminToken, api, containerState, deviceKey, json, personWith, postReadings, reading, uniqueContainer } from "./helpers";
+import {adminToken, api, containerState, deviceKey, json, personWith, postReadings, reading, uniqueContainer, type ReadingsAnswer, type Page, type Order, type OrderAnswer, type ErrorBody } from "./helpers";
 
 let key: string;
 let operator: string;
@@ -22,10 +22,10 @@ describe("manual orders", () => {
   it("an operator opens an order (201); a second is refused with 409 and the active order", async () => {
     const id = uniqueContainer();
     await json(await postReadings(key, reading(id, 70)), 200);
-    const created = await json(await openOrder(id), 201);
+    const created = await json<OrderAnswer>(await openOrder(id), 201);
     expect(created.order).toMatchObject({ containerId: id, status: "active", source: "manual", fillAtOpen: 70, fulfilment: "pending" });
     expect(created.order.openedBy).toMatch(/^operator/);
-    const conflict = await json(await openOrder(id), 409);
+    const conflict = await json<ErrorBody>(await openOrder(id), 409);
     expect(conflict.error.code).toBe("order_active");
     expect(conflict.error.order).toEqual(created.order);
   });
@@ -33,22 +33,22 @@ describe("manual orders", () => {
   it("a manual order opened above the threshold survives readings above it", async () => {
     const id = uniqueContainer();
     await json(await postReadings(key, reading(id, 70)), 200);
-    const { order } = await json(await openOrder(id), 201);
+    const { order } = await json<OrderAnswer>(await openOrder(id), 201);
     await json(await postReadings(key, { readings: [reading(id, 85), reading(id, 99)] }), 200);
     expect((await containerState(id))!.activeOrder!.id).toBe(order.id);
   });
 
   it("close: 200, then 409 when no longer active, 404 when unknown", async () => {
     const id = uniqueContainer();
-    const opened = await json(await postReadings(key, reading(id, 20)), 200);
-    const orderId = opened.results[0].orderOpened.id;
-    const closed = await json(await closeOrder(id, orderId), 200);
+    const opened = await json<ReadingsAnswer>(await postReadings(key, reading(id, 20)), 200);
+    const orderId = opened.results[0]!.orderOpened!.id;
+    const closed = await json<OrderAnswer>(await closeOrder(id, orderId), 200);
     expect(closed.order).toMatchObject({ id: orderId, status: "closed", closeReason: "manual", fillAtClose: 20 });
-    const again = await json(await closeOrder(id, orderId), 409);
+    const again = await json<ErrorBody>(await closeOrder(id, orderId), 409);
     expect(again.error).toMatchObject({ code: "order_not_active", order: { id: orderId, status: "closed" } });
     await json(await closeOrder(id, "ord_01ARZ3NDEKTSV4RRFFQ69G5FAV"), 404);
-    const bad = await json(await closeOrder(id, "42"), 400);
-    expect(bad.error.issues[0].path).toBe("orderId");
+    const bad = await json<ErrorBody>(await closeOrder(id, "42"), 400);
+    expect(bad.error.issues![0]!.path).toBe("orderId");
   });
 
   it("an order for a container that never reported is 404", async () => {
@@ -57,38 +57,38 @@ describe("manual orders", () => {
 
   it("after a manual close, readings below the threshold open nothing until one reads above it", async () => {
     const id = uniqueContainer();
-    const opened = await json(await postReadings(key, reading(id, 20)), 200);
-    await json(await closeOrder(id, opened.results[0].orderOpened.id), 200);
-    const stuck = await json(await postReadings(key, { readings: [reading(id, 19), reading(id, 18), reading(id, 50)] }), 200);
-    expect(stuck.results.every((r: { orderOpened?: unknown }) => r.orderOpened === undefined)).toBe(true);
+    const opened = await json<ReadingsAnswer>(await postReadings(key, reading(id, 20)), 200);
+    await json(await closeOrder(id, opened.results[0]!.orderOpened!.id), 200);
+    const stuck = await json<ReadingsAnswer>(await postReadings(key, { readings: [reading(id, 19), reading(id, 18), reading(id, 50)] }), 200);
+    expect(stuck.results.every((r) => r.orderOpened === undefined)).toBe(true);
     expect(await containerState(id)).toMatchObject({ activeOrder: null, autoOpenArmed: false });
-    const refilled = await json(await postReadings(key, { readings: [reading(id, 90), reading(id, 30)] }), 200);
-    expect(refilled.results[1].orderOpened).toMatchObject({ source: "auto", fillAtOpen: 30 });
+    const refilled = await json<ReadingsAnswer>(await postReadings(key, { readings: [reading(id, 90), reading(id, 30)] }), 200);
+    expect(refilled.results[1]!.orderOpened).toMatchObject({ source: "auto", fillAtOpen: 30 });
   });
 
   it("settings change the threshold the next reading is judged against", async () => {
     const id = uniqueContainer();
-    const updated = await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold: 20, capacity: 12000, name: "Depot 4" } }), 200);
+    const updated = await json<{ container: ContainerState }>(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold: 20, capacity: 12000, name: "Depot 4" } }), 200);
     expect(updated.container).toMatchObject({ threshold: 20, capacity: 12000, name: "Depot 4" });
-    const r = await json(await postReadings(key, reading(id, 25)), 200);
-    expect(r.results[0].orderOpened).toBeUndefined();
-    const r2 = await json(await postReadings(key, reading(id, 19)), 200);
-    expect(r2.results[0].orderOpened).toBeDefined();
+    const r = await json<ReadingsAnswer>(await postReadings(key, reading(id, 25)), 200);
+    expect(r.results[0]!.orderOpened).toBeUndefined();
+    const r2 = await json<ReadingsAnswer>(await postReadings(key, reading(id, 19)), 200);
+    expect(r2.results[0]!.orderOpened).toBeDefined();
   });
 
   it("lists a container's orders newest first; ids sort by time", async () => {
     const id = uniqueContainer();
     const steps = [20, 80, 20, 80, 20];
     for (const fill of steps) await json(await postReadings(key, reading(id, fill)), 200);
-    const page1 = await json(await api(`/v1/containers/${id}/orders?limit=2`, { token: admin }), 200);
-    const page2 = await json(await api(`/v1/containers/${id}/orders?limit=2&cursor=${page1.nextCursor}`, { token: admin }), 200);
+    const page1 = await json<Page<"orders", Order>>(await api(`/v1/containers/${id}/orders?limit=2`, { token: admin }), 200);
+    const page2 = await json<Page<"orders", Order>>(await api(`/v1/containers/${id}/orders?limit=2&cursor=${page1.nextCursor}`, { token: admin }), 200);
     const ids = [...page1.orders, ...page2.orders].map((o: { id: string }) => o.id);
     expect(ids).toHaveLength(3);
     expect([...ids].sort().reverse()).toEqual(ids);
     expect(page2.nextCursor).toBeNull();
     const times = ids.map((o) => idTime(o, "ord_"));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
-    expect(page1.orders[0].status).toBe("active");
+    expect(page1.orders[0]!.status).toBe("active");
   });
 });
 

@@ -7,7 +7,7 @@ import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
 import { DEAD_LETTER_QUEUE, PROJECTION_QUEUE } from "../workers/queues";
-import { deviceKey, eventually, json, postReadings, reading, uniqueContainer } from "./helpers";
+import {deviceKey, eventually, json, postReadings, reading, uniqueContainer, type ReadingsAnswer } from "./helpers";
 
 let key: string;
 beforeAll(async () => {
@@ -42,8 +42,8 @@ async function deliver(messages: ChangeMessage[]) {
 describe("readings reach Postgres through the outbox and the queue", () => {
   it("a reading below the threshold ends as an active order row; one above closes it", async () => {
     const id = uniqueContainer("pg");
-    const low = await json(await postReadings(key, reading(id, 25)), 200);
-    const orderId = low.results[0].orderOpened.id;
+    const low = await json<ReadingsAnswer>(await postReadings(key, reading(id, 25)), 200);
+    const orderId = low.results[0]!.orderOpened!.id;
     const active = await eventually(async () => (await ordersOf(id)).find((o) => o.status === "active"), 15_000, "active order row");
     expect(active).toMatchObject({ id: orderId, containerId: id, source: "auto", fillAtOpen: 25, fulfilment: "pending" });
     const containerRow = await eventually(async () => (await db((d) => d.select().from(containers).where(eq(containers.id, id))))[0]);
@@ -177,7 +177,7 @@ describe("the outbox", () => {
         },
       };
     });
-    const answer = await json(await postReadings(key, { readings: [reading(id, 15), reading(id, 55)] }), 200);
+    const answer = await json<ReadingsAnswer>(await postReadings(key, { readings: [reading(id, 15), reading(id, 55)] }), 200);
     expect(answer.results.map((r: { status: string }) => r.status)).toEqual(["applied", "applied"]);
     await eventually(async () => (attempts > 0 ? true : undefined));
     expect(await stub.pendingOutbox()).toBe(4);

@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ReadingResult, StoredReading } from "../durable-objects/container";
-import { adminToken, api, containerState, deviceKey, json, postReadings, uniqueContainer } from "./helpers";
+import {adminToken, api, containerState, deviceKey, json, postReadings, uniqueContainer, type StoredReading, type ReadingResult } from "./helpers";
 
 let key: string;
 let admin: string;
