@@ -1,7 +1,10 @@
 import { createScheduledController, env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ErrorChange, ErrorRecord } from "../domain/errors";
+import { like } from "drizzle-orm";
 import type { ContainerDO } from "../durable-objects/container";
+import { withDatabase } from "../workers/db/client";
+import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";
 import {adminToken, api, deviceKey, eventually, json, openErrorStream, personWith, postReadings, reading, uniqueContainer, withDatabaseDown, type Page, type ErrorBody, type DeadLetter, type StreamMessage } from "./helpers";
 
@@ -195,9 +198,20 @@ describe("capture everywhere", () => {
     expect(record.context).toMatchObject({ cron: "0 3 * * *", job: "daily housekeeping" });
   });
 
-  it("the cron job runs against the database", async () => {
+  it("daily housekeeping removes dead letters replayed over 30 days ago and keeps the rest", async () => {
+    const marker = crypto.randomUUID();
+    const day = 24 * 3600_000;
+    await withDatabase(env, (db) =>
+      db.insert(deadLetters).values([
+        { queue: "fillgrid-projection", messageId: `old-${marker}`, body: {}, attempts: 4, replayedAt: new Date(Date.now() - 40 * day).toISOString() },
+        { queue: "fillgrid-projection", messageId: `recent-${marker}`, body: {}, attempts: 4, replayedAt: new Date(Date.now() - 2 * day).toISOString() },
+        { queue: "fillgrid-projection", messageId: `pending-${marker}`, body: {}, attempts: 4 },
+      ]),
+    );
     const controller = createScheduledController({ cron: "0 3 * * *", scheduledTime: Date.now() });
     await worker.scheduled(controller, env);
+    const left = await withDatabase(env, (db) => db.select({ id: deadLetters.messageId }).from(deadLetters).where(like(deadLetters.messageId, `%${marker}`)));
+    expect(left.map((r) => r.id).sort()).toEqual([`pending-${marker}`, `recent-${marker}`]);
   });
 
   it("a dead-lettered message becomes a record, and can be replayed", async () => {
