@@ -1,6 +1,6 @@
 // Static assets the worker serves that come from npm rather than from this repository: the API
 // reference's script (Scalar's standalone bundle), so GET /docs works offline and without a CDN.
-// Run by `npm run dev`, `npm test`, the benchmark and wrangler's [build] step before deploy.
+// Run by `npm run dev`, `npm test`, `npm run check`, `npm run deploy` and the benchmark.
 import { copyFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";

@@ -27,7 +27,6 @@ registerSecuritySchemes(base);
 
 /** Every route of the API; its type is what a typed client (`hc<AppType>`) calls. */
 export const app = base
-  .route("/", meta)
   .route("/", readings)
   .route("/", auth)
   .route("/", users)
@@ -36,7 +35,8 @@ export const app = base
   .route("/", orders)
   .route("/", errors)
   .route("/", streamTickets)
-  .route("/", operations);
+  .route("/", operations)
+  .route("/", meta);
 
 export type AppType = typeof app;
 
@@ -49,6 +49,16 @@ export const OPENAPI_INFO = {
       "Fill levels and replenishment orders for remote containers. Errors are `{\"error\": {\"code\", \"message\", \"issues\"?: [{\"path\", \"message\"}]}}`; " +
       "every credential is rate limited (429 with Retry-After).",
   },
+  tags: [
+    { name: "Readings", description: "Sensors and gateways report fill levels with a device key. Each reading is answered only after its container has committed it." },
+    { name: "People", description: "Log in, change your password; admins add people, change roles, disable, reset passwords, and read the audit list." },
+    { name: "Device keys", description: "Keys for sensors: shown once, stored as a hash, revocable; limited to one container or good for the fleet." },
+    { name: "Containers", description: "The fleet from Postgres; each container's live state, history and event log from its own object; settings." },
+    { name: "Orders", description: "Replenishment orders: opened and closed by readings against the threshold, or by hand." },
+    { name: "Errors", description: "Every failure of the system as a grouped error record, live over a WebSocket." },
+    { name: "Operations", description: "Dead letters and a deliberate failure to check the error pipeline." },
+    { name: "Meta", description: "Health and this reference." },
+  ],
 };
 
 app.openapi(

@@ -6,7 +6,16 @@ import { jsonContent, router, security } from "../http/openapi";
 /** Served from the worker's own assets (scripts/build-assets.mjs), never from a CDN. */
 export const SCALAR_SCRIPT = "/vendor/scalar-api-reference.js";
 
-const reference = Scalar<AppEnv>({ url: "/openapi.json", cdn: SCALAR_SCRIPT, pageTitle: "Fillgrid API" });
+// Nothing fetched from elsewhere: no web fonts, no telemetry, no hosted tooling or AI agent.
+const reference = Scalar<AppEnv>({
+  url: "/openapi.json",
+  cdn: SCALAR_SCRIPT,
+  pageTitle: "Fillgrid API",
+  withDefaultFonts: false,
+  telemetry: false,
+  showDeveloperTools: "never",
+  agent: { disabled: true },
+});
 
 export const meta = router()
   .openapi(
