@@ -100,11 +100,6 @@ export function toFieldIssues(issues: readonly z.core.$ZodIssue[], base: readonl
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
 
-export function parseWith<S extends z.ZodType>(schema: S, input: unknown): Parsed<z.output<S>> {
-  const result = schema.safeParse(input);
-  return result.success ? { ok: true, value: result.data } : { ok: false, issues: toFieldIssues(result.error.issues) };
-}
-
 /** Container ids: what a person can type and a URL carries unescaped. */
 export const containerIdSchema = z
   .string()

@@ -9,6 +9,7 @@ import {
   type ErrorStatus,
 } from "../domain/errors";
 import { monotonicIds } from "../domain/ids";
+import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
 import { ensureSchema } from "./schema";
 import { Startup } from "./startup";
@@ -222,10 +223,16 @@ export class ErrorHub extends DurableObject<Env> {
     }
   }
 
-  /** What went wrong with one dashboard's socket, with who it was and since when. */
+  /**
+   * What went wrong with one dashboard's socket, with who it was and since when. A socket failing
+   * is reported as an error record; a peer that had already gone (`info`) is only logged.
+   */
   private socketTrouble(ws: WebSocket, msg: string, error: unknown, level: "info" | "warn" = "warn"): void {
     const who = ws.deserializeAttachment() as SocketState | null;
     log(level, msg, { object: "ErrorHub", email: who?.email, connectedAt: who?.connectedAt, error: String(error) });
+    if (level === "warn") {
+      this.ctx.waitUntil(reportError(this.env, error, "durable-object", `ErrorHub ${msg}`, { object: "ErrorHub", email: who?.email }));
+    }
   }
 
   private get sql() {

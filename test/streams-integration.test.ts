@@ -2,6 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { DirectoryDO } from "../durable-objects/directory";
+import type { ErrorHub } from "../durable-objects/error-hub";
 import { adminToken, api, deviceKey, eventually, json, login, openErrorStream, personWith, postReadings, reading, streamTicket, uniqueContainer } from "./helpers";
 
 let viewer: string;
@@ -63,6 +64,24 @@ describe("opening the error stream", () => {
     const ticket = await streamTicket(await login(email, "a long enough password"));
     await json(await api(`/v1/users/${encodeURIComponent(email)}`, { method: "PATCH", token: admin, json: { disabled: true } }), 200);
     expect((await openErrorStream(null, undefined, { ticket })).res.status).toBe(401);
+  });
+});
+
+describe("the hub's socket handlers", () => {
+  it("a socket error is logged and becomes an error record naming the dashboard's person", async () => {
+    const stream = await openErrorStream(viewer);
+    await ready(stream.messages);
+    const marker = `socket broke ${crypto.randomUUID()}`;
+    await runInDurableObject(env.ERROR_HUB.getByName("errors"), (instance: ErrorHub, state) => {
+      const socket = state.getWebSockets("dashboard").at(-1)!;
+      instance.webSocketError(socket, new Error(marker));
+    });
+    const record = await eventually(
+      async () => (await env.ERROR_HUB.getByName("errors").list({ limit: 500 })).items.find((r) => r.message === marker),
+      20_000,
+      "the socket error's record",
+    );
+    expect(record).toMatchObject({ source: "durable-object", context: { object: "ErrorHub", email: expect.stringMatching(/^viewer/) } });
   });
 });
 
