@@ -2,7 +2,8 @@ import { Validator, type Schema } from "@cfworker/json-schema";
 import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { app } from "../workers/app";
+import { hc } from "hono/client";
+import { app, type AppType } from "../workers/app";
 import { adminToken, api, deviceKey, json, postReadings, reading, uniqueContainer } from "./helpers";
 
 interface Operation {
@@ -71,6 +72,25 @@ describe("the OpenAPI document", () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get("Content-Type")).toMatch(/javascript/);
     expect((await asset.text()).length).toBeGreaterThan(100_000);
+  });
+});
+
+describe("the typed client", () => {
+  it("calls the API with the app's own types (hc<AppType>)", async () => {
+    const client = hc<AppType>("http://fillgrid.test", { fetch: (input: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(input, init) });
+    const { key } = await deviceKey();
+    const containerId = uniqueContainer("typed");
+    const posted = await client.v1.readings.$post({ json: { containerId, fillPercent: 42 } }, { headers: { Authorization: `Bearer ${key}` } });
+    expect(posted.status).toBe(200);
+    if (posted.status !== 200) return;
+    const { results } = await posted.json();
+    expect(results[0]!.orderOpened?.fillAtOpen).toBe(42);
+
+    const admin = await adminToken();
+    const live = await client.v1.containers[":containerId"].$get({ param: { containerId } }, { headers: { Authorization: `Bearer ${admin}` } });
+    if (live.status !== 200) throw new Error(`expected 200, got ${live.status}`);
+    const { container } = await live.json();
+    expect(container.activeOrder?.thresholdAtOpen).toBe(50);
   });
 });
 
