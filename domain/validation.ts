@@ -34,8 +34,10 @@ export function messageFor(issue: Issue): string | undefined {
   switch (issue.code) {
     case "invalid_type": {
       if (issue.input === undefined) return "is required";
-      const expected = issue.expected === "nan" ? "number" : issue.expected;
-      return `must be ${article(String(expected))}, not ${kindOf(issue.input)}`;
+      if (issue.expected === "int") return "must be an integer";
+      // A query parameter that did not read as a number arrives here as NaN.
+      if (typeof issue.input === "number" && Number.isNaN(issue.input)) return "must be a number";
+      return `must be ${article(String(issue.expected))}, not ${kindOf(issue.input)}`;
     }
     case "too_big": {
       const max = String(issue.maximum);
