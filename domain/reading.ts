@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Reading } from "./container";
-import { containerIdSchema, locationSchema, percentSchema, type FieldIssue, type Parsed } from "./validation";
+import { containerIdSchema, instantSchema, locationSchema, percentSchema, type FieldIssue, type Parsed } from "./validation";
 
 export const MAX_BATCH = 500;
 /** How far ahead of the receiving clock a sensor's `measuredAt` may be. */
@@ -21,8 +21,7 @@ export const readingSchema = z
     contents: z.string().trim().min(1).max(100).optional(),
     location: locationSchema.optional().meta({ description: "Default: the container's registered location" }),
     battery: percentSchema.optional(),
-    measuredAt: z.iso
-      .datetime({ offset: true, error: "must be an RFC 3339 timestamp with a time zone" })
+    measuredAt: instantSchema
       .optional()
       .meta({ description: "Default: the time received. Up to 5 minutes ahead is taken as the time received." }),
   })

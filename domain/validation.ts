@@ -134,7 +134,40 @@ export const orderIdSchema = z
 
 export const booleanParam = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
 
-export const instantParam = z.iso.datetime({ offset: true, error: "must be an RFC 3339 timestamp with a time zone" });
+/** The instants the system accepts: within what JavaScript and Postgres both hold, and sane for a fleet. */
+export const EARLIEST_INSTANT = Date.UTC(1970, 0, 1);
+export const LATEST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** The zone offset of an RFC 3339 timestamp as hours and minutes (0, 0 for Z), or null when it has none. */
+export function zoneOffset(text: string): { hours: number; minutes: number } | null {
+  if (/[Zz]$/.test(text)) return { hours: 0, minutes: 0 };
+  const m = /[+-](\d{2}):?(\d{2})$/.exec(text);
+  return m ? { hours: Number(m[1]), minutes: Number(m[2]) } : null;
+}
+
+/** Whether an epoch-milliseconds value is an instant the system accepts. */
+export function inInstantRange(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= EARLIEST_INSTANT && ms <= LATEST_INSTANT;
+}
+
+/**
+ * An RFC 3339 timestamp with a zone whose offset is at most ±14:00 (the widest any zone has) and
+ * whose instant lies between 1970 and the end of 9999: what Postgres and JavaScript both store.
+ */
+export const instantSchema = z.iso
+  // `abort`: a text that is no timestamp at all gets that one message, not also the range checks.
+  .datetime({ offset: true, error: "must be an RFC 3339 timestamp with a time zone", abort: true })
+  .superRefine((text, ctx) => {
+    const offset = zoneOffset(text);
+    if (offset && (offset.minutes > 59 || offset.hours * 60 + offset.minutes > 14 * 60)) {
+      ctx.addIssue({ code: "custom", message: "has a zone offset beyond ±14:00" });
+    } else if (!inInstantRange(Date.parse(text))) {
+      ctx.addIssue({ code: "custom", message: "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z" });
+    }
+  })
+  .meta({ format: "date-time", example: "2026-11-30T08:15:00Z" });
+
+export const instantParam = instantSchema;
 
 export const emailSchema = z
   .email({ error: "must be an email address" })

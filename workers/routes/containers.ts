@@ -11,7 +11,7 @@ import {
 } from "../../domain/schemas";
 import type { JsonValue } from "../../domain/access";
 import { settingsSchema } from "../../domain/settings";
-import { booleanParam, containerIdSchema, instantParam, orderIdSchema } from "../../domain/validation";
+import { booleanParam, containerIdSchema, inInstantRange, instantParam, instantSchema, orderIdSchema } from "../../domain/validation";
 import { decodeCursor, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { listContainers } from "../db/queries";
@@ -29,8 +29,14 @@ const cursorParam = z.string().max(1000).meta({ description: "nextCursor of the 
 const byContainer = z.object({ containerId: containerIdSchema });
 const byOrder = z.object({ containerId: containerIdSchema, orderId: orderIdSchema });
 
-const fleetCursor = z.tuple([z.string(), z.union([z.string(), z.number()]), z.string()]);
-const readingCursor = z.tuple([z.number(), z.string()]);
+const fleetCursor = z.tuple([z.string(), z.union([z.string(), z.number()]), z.string().max(64)]);
+/** What the sort value inside a fleet cursor must be, by the sort it was issued for. */
+const sortValue = {
+  id: z.string().max(64),
+  fillPercent: z.number().min(-1).max(100),
+  lastSeenAt: instantSchema,
+} as const;
+const readingCursor = z.tuple([z.number().int().refine(inInstantRange), z.string().max(128)]);
 
 export const containers = router()
   .openapi(
@@ -66,6 +72,7 @@ export const containers = router()
         const cursor = decodeCursor(fleetCursor, q.cursor);
         if (!cursor) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
         if (cursor[0] !== sortTag) throw validationError([{ path: "cursor", message: `was issued for sort ${cursor[0]}, not ${sortTag}` }]);
+        if (!sortValue[q.sort].safeParse(cursor[1]).success) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
         after = { value: cursor[1], id: cursor[2] };
       }
       const page = await withDatabase(c.env, (db) => listContainers(db, { ...q, after }));
@@ -146,7 +153,7 @@ export const containers = router()
       summary: "The event log (audit trail), oldest first; page with `after` = the last seq seen",
       security: security.person,
       middleware: as("viewer"),
-      request: { params: byContainer, query: z.strictObject({ after: z.coerce.number().int().min(0).default(0), limit: limitParam }) },
+      request: { params: byContainer, query: z.strictObject({ after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0), limit: limitParam }) },
       responses: { 200: jsonContent(z.object({ events: z.array(containerEventSchema) }), "Events"), ...problems(...personProblems) },
     }),
     async (c) => {

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { roleAllows } from "../../domain/access";
 import { ERROR_SOURCES } from "../../domain/errors";
 import { errorBodySchema, errorRecordSchema } from "../../domain/schemas";
-import { instantParam } from "../../domain/validation";
+import { instantParam, instantSchema } from "../../domain/validation";
 import type { StreamRequest } from "../../durable-objects/error-hub";
 import { decodeCursor, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { personByEmail, personFromToken, requireRole } from "../http/auth";
@@ -14,7 +14,7 @@ import { errorStore } from "../errors/store";
 import { directory, errorHub } from "../stubs";
 
 const errorIdSchema = z.string().regex(/^err_[0-9A-Z]{26}$/, { error: "is not an error id (err_…)" });
-const errorCursor = z.tuple([z.string(), z.string()]);
+const errorCursor = z.tuple([instantSchema, z.string().max(64)]);
 
 /** The subprotocol a browser offers to carry its token: `new WebSocket(url, ["fillgrid", "bearer.<token>"])`. */
 export const STREAM_PROTOCOL = "fillgrid";
@@ -92,7 +92,7 @@ export const errors = router()
       request: {
         query: z.strictObject({
           ticket: z.string().max(200).optional(),
-          since: z.coerce.number().int().min(0).optional(),
+          since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
           token: z.string().optional().meta({ description: "Not accepted: tokens do not belong in URLs" }),
         }),
       },

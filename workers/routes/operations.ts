@@ -50,7 +50,7 @@ export const operations = router()
         query: z.strictObject({
           pending: z.enum(["true", "false"]).optional().meta({ description: "true: only those not yet replayed" }),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
-          cursor: z.coerce.number().int().positive().optional(),
+          cursor: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
         }),
       },
       responses: {
@@ -84,7 +84,7 @@ export const operations = router()
       summary: "Send a dead letter back to its queue; its consumers are idempotent",
       security: security.person,
       middleware: admin,
-      request: { params: z.object({ id: z.coerce.number().int().positive() }) },
+      request: { params: z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }) },
       responses: {
         200: jsonContent(z.object({ deadLetter: deadLetterSchema }), "Sent back"),
         ...problems(...personProblems, 404, 409),

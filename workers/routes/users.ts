@@ -150,7 +150,7 @@ export const users = router()
           action: z.enum(AUDIT_ACTIONS).optional(),
           actor: z.string().min(1).max(254).optional(),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
-          cursor: z.coerce.number().int().positive().optional().meta({ description: "nextCursor of the page before" }),
+          cursor: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().meta({ description: "nextCursor of the page before" }),
         }),
       },
       responses: {
