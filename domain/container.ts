@@ -188,7 +188,10 @@ export function emptyContainer(containerId: string): ContainerState {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export interface ReadingContext {
+  /** When the worker received the reading; kept on it. */
   receivedAt: number;
+  /** The container's clock at commit: the time of the events and orders the reading causes. */
+  now: number;
   newOrderId: () => string;
 }
 
@@ -222,7 +225,7 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       containerId: state.containerId,
       status: "active",
       source: "auto",
-      openedAt: iso(ctx.receivedAt),
+      openedAt: iso(ctx.now),
       openedBy: by,
       fillAtOpen: fill,
       thresholdAtOpen: threshold,
@@ -240,7 +243,7 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       {
         type: "order.closed",
         orderId: active.id,
-        closedAt: iso(ctx.receivedAt),
+        closedAt: iso(ctx.now),
         closedBy: by,
         closeReason: "fill_above_threshold",
         fillAtClose: fill,

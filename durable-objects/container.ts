@@ -115,6 +115,8 @@ export class ContainerDO extends DurableObject<Env> {
   private readonly containerId: string;
   private readonly startup: Startup;
   private state: ContainerState | null = null;
+  /** The time of the newest event in the log; the clock never reads earlier (see `clock`). */
+  private lastEventAt = 0;
   private readonly newId = monotonicIds();
   /** When the alarm is due, as far as this instance knows; null when none is set. */
   private alarmAt: number | null = null;
@@ -138,6 +140,8 @@ export class ContainerDO extends DurableObject<Env> {
       () => {
         ensureSchema(ctx.storage, SCHEMA);
         this.state = this.loadState();
+        const newest = ctx.storage.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
+        this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
       },
       async () => {
         this.alarmAt = await ctx.storage.getAlarm();
@@ -166,6 +170,7 @@ export class ContainerDO extends DurableObject<Env> {
       .map((reading, index) => ({ reading, index }))
       .sort((a, b) => a.reading.measuredAt - b.reading.measuredAt || a.index - b.index);
     const results = new Array<ReadingResult>(readings.length);
+    const now = this.clock();
     this.commit((state) => {
       for (const { reading, index } of order) {
         const previous = this.ctx.storage.sql
@@ -188,12 +193,13 @@ export class ContainerDO extends DurableObject<Env> {
         }
         const changes = decideReading(state(), reading, {
           receivedAt,
-          newOrderId: () => this.newId("ord_", receivedAt),
+          now,
+          newOrderId: () => this.newId("ord_", now),
         });
         const result: ReadingResult = { readingId: reading.readingId, containerId, status: "applied" };
         let recorded: RecordedReading | null = null;
         for (const change of changes) {
-          const { event, order } = this.append(change, actor, receivedAt, reading.readingId);
+          const { event, order } = this.append(change, actor, now, reading.readingId);
           if (event.type === "reading.recorded") {
             result.status = event.outcome;
             recorded = event.reading;
@@ -220,7 +226,7 @@ export class ContainerDO extends DurableObject<Env> {
   openOrder(by: string): OpenOrderResult {
     this.startup.check();
     if (this.state === null) return { ok: false, reason: "unknown_container" };
-    const now = Date.now();
+    const now = this.clock();
     const decision = decideManualOpen(this.state, by, { now, newOrderId: () => this.newId("ord_", now) });
     if (!decision.ok) return { ok: false, reason: "conflict", order: decision.conflict };
     this.commit(() => this.append(decision.change, { kind: "user", id: by }, now, null));
@@ -231,7 +237,7 @@ export class ContainerDO extends DurableObject<Env> {
     this.startup.check();
     const known = this.orderById(orderId);
     if (this.state === null || known === null) return { ok: false, reason: "not_found" };
-    const now = Date.now();
+    const now = this.clock();
     const decision = decideManualClose(this.state, orderId, known, by, now);
     if (!decision.ok) return { ok: false, reason: "not_active", order: known };
     let closed: Order | null = null;
@@ -241,7 +247,7 @@ export class ContainerDO extends DurableObject<Env> {
 
   updateSettings(patch: Partial<Settings>, actor: Actor): { state: ContainerState; changed: SettingsChanged | null } {
     this.startup.check();
-    const now = Date.now();
+    const now = this.clock();
     let changed: SettingsChanged | null = null;
     this.commit((state) => {
       for (const change of decideSettings(state(), patch)) {
@@ -336,6 +342,14 @@ export class ContainerDO extends DurableObject<Env> {
     this.drainOutbox().catch((error: unknown) => this.report(error, "ContainerDO outbox"));
   }
 
+  /**
+   * The time of a commit: now, but never earlier than the newest event, so a clock that steps back
+   * cannot make the log run backwards; within a container time order is log order.
+   */
+  private clock(): number {
+    return Math.max(Date.now(), this.lastEventAt);
+  }
+
   private scheduleAlarm(at: number): void {
     this.alarmAt = at;
     this.ctx.storage.setAlarm(at).catch((error: unknown) => {
@@ -402,6 +416,7 @@ export class ContainerDO extends DurableObject<Env> {
       actor,
       readingId,
     } as ContainerEvent;
+    this.lastEventAt = Math.max(this.lastEventAt, at);
     this.ctx.storage.sql.exec(
       "INSERT INTO events (seq, id, type, at, body) VALUES (?, ?, ?, ?, ?)",
       event.seq,

@@ -28,7 +28,7 @@ function reading(fill: number, secondsAfter: number, id = `r${secondsAfter}`): R
 }
 
 let orderSeq = 0;
-const ctx = () => ({ receivedAt: T0 + 3_600_000, newOrderId: () => `ord_${++orderSeq}` });
+const ctx = () => ({ receivedAt: T0 + 3_600_000, now: T0 + 3_600_000, newOrderId: () => `ord_${++orderSeq}` });
 
 function apply(state: ContainerState, changes: ContainerChange[]): ContainerState {
   return changes.reduce((s, change) => evolve(s, { ...change, seq: s.version + 1 }), state);
@@ -107,8 +107,8 @@ describe("ordering and staleness", () => {
 
   it("a stale reading still counts as seen", () => {
     let state = emptyContainer("tank-1");
-    state = apply(state, decideReading(state, reading(80, 10), { receivedAt: T0 + 10_000, newOrderId: () => "o" }));
-    state = apply(state, decideReading(state, reading(80, 5, "late"), { receivedAt: T0 + 20_000, newOrderId: () => "o" }));
+    state = apply(state, decideReading(state, reading(80, 10), { receivedAt: T0 + 10_000, now: T0 + 10_000, newOrderId: () => "o" }));
+    state = apply(state, decideReading(state, reading(80, 5, "late"), { receivedAt: T0 + 20_000, now: T0 + 20_000, newOrderId: () => "o" }));
     expect(state.lastSeenAt).toBe(new Date(T0 + 20_000).toISOString());
     expect(state.measuredAt).toBe(new Date(T0 + 10_000).toISOString());
   });
