@@ -10,4 +10,11 @@ export interface ChangeMessage {
   event: ContainerEvent;
   state: ContainerState;
   order: Order | null;
+  /**
+   * The event seq the `order` body is current as of; absent means `event.seq`. An event sent again
+   * (to fill a gap) carries the container's state and orders as they are now, so it says so here.
+   */
+  orderVersion?: number;
+  /** Sent again from the container's log, to fill a gap in the projection. */
+  resent?: true;
 }

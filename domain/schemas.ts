@@ -199,6 +199,8 @@ export const deadLetterSchema = z
     attempts: z.number().int(),
     receivedAt: instant,
     replayedAt: nullableInstant,
+    reason: z.string().nullable().meta({ description: "Why it could not be written, as far as its shape tells" }),
+    poison: z.boolean().meta({ description: "It can never be written as it is; reconciliation cannot repair it" }),
   })
   .meta({ id: "DeadLetter" });
 

@@ -94,7 +94,16 @@ const SCHEMA = [
   `CREATE TABLE outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);`,
   // What the sensor sent, to tell a retry (duplicate) from a different reading under the same key.
   `ALTER TABLE readings ADD COLUMN fingerprint TEXT;`,
+  // The seq of the event that last changed each order (for sending it again), and whether the
+  // container is in the index the projection's reconciliation walks.
+  `ALTER TABLE orders ADD COLUMN version INTEGER;
+   CREATE TABLE registration (id INTEGER PRIMARY KEY CHECK (id = 1), registered_at TEXT NOT NULL);`,
 ];
+
+/** At most this many events are sent again per request; a longer gap is filled in rounds. */
+export const RESEND_MAX = 1000;
+/** The same range asked for again this soon is already on its way. */
+const RESEND_REPEAT_MS = 5_000;
 
 /** Queue sendBatch takes at most 100 messages. */
 const OUTBOX_BATCH = 100;
@@ -117,6 +126,9 @@ export class ContainerDO extends DurableObject<Env> {
   private state: ContainerState | null = null;
   /** The time of the newest event in the log; the clock never reads earlier (see `clock`). */
   private lastEventAt = 0;
+  /** Whether the container index knows this container (done once, after the first commit). */
+  private registered = false;
+  private lastResend: { from: number; to: number; at: number } | null = null;
   private readonly newId = monotonicIds();
   /** When the alarm is due, as far as this instance knows; null when none is set. */
   private alarmAt: number | null = null;
@@ -142,6 +154,7 @@ export class ContainerDO extends DurableObject<Env> {
         this.state = this.loadState();
         const newest = ctx.storage.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
         this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
+        this.registered = ctx.storage.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0;
       },
       async () => {
         this.alarmAt = await ctx.storage.getAlarm();
@@ -263,6 +276,46 @@ export class ContainerDO extends DurableObject<Env> {
     return this.state;
   }
 
+  /**
+   * Send events `from..to` of the log to the projection again (at most RESEND_MAX), each with the
+   * container's state and orders as they are now: a consumer that found a gap asks for it, and
+   * reconciliation asks for what Postgres lacks. Returns how many were sent.
+   */
+  async resend(from: number, to: number, force = false): Promise<number> {
+    this.startup.check();
+    const state = this.state;
+    if (state === null) return 0;
+    const first = Math.max(1, from);
+    const last = Math.min(to, state.version, first + RESEND_MAX - 1);
+    if (first > last) return 0;
+    const now = Date.now();
+    const previous = this.lastResend;
+    if (!force && previous && previous.from === first && previous.to >= last && now - previous.at < RESEND_REPEAT_MS) return 0;
+    this.lastResend = { from: first, to: last, at: now };
+    const events = this.ctx.storage.sql
+      .exec<{ body: string }>("SELECT body FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", first, last)
+      .toArray()
+      .map((r) => JSON.parse(r.body) as ContainerEvent);
+    const messages = events.map((event): ChangeMessage => {
+      const orderId = event.type === "order.opened" ? event.order.id : event.type === "order.closed" ? event.orderId : null;
+      const row = orderId ? this.orderRow(orderId) : null;
+      return { event, state, order: row?.order ?? null, orderVersion: row?.version ?? state.version, resent: true };
+    });
+    for (let i = 0; i < messages.length; i += OUTBOX_BATCH) await this.outbox.send(messages.slice(i, i + OUTBOX_BATCH));
+    return messages.length;
+  }
+
+  /**
+   * Reconciliation's question: Postgres holds every event up to `projectedSeq`; if this container has
+   * more, they are sent again. Returns the live version and how many events were sent.
+   */
+  async projectionCheck(projectedSeq: number): Promise<{ version: number; resent: number }> {
+    this.startup.check();
+    const version = this.state?.version ?? 0;
+    const resent = version > projectedSeq ? await this.resend(projectedSeq + 1, version, true) : 0;
+    return { version, resent };
+  }
+
   /** Reading history, newest `measuredAt` first, strictly after `before` in that order. */
   listReadings(limit: number, before: ReadingPosition | null): Page<StoredReading, ReadingPosition> {
     this.startup.check();
@@ -377,12 +430,27 @@ export class ContainerDO extends DurableObject<Env> {
         if (!(await this.sendPending())) return;
       } while (this.drainAgain);
       this.failedSends = 0;
-      if (this.alarmAt !== null && this.pendingOutbox() === 0) {
+      await this.register();
+      // The guard alarm stays while registration is still owed, so it is tried again.
+      if (this.alarmAt !== null && this.pendingOutbox() === 0 && this.registered) {
         this.alarmAt = null;
         await this.ctx.storage.deleteAlarm();
       }
     })().finally(() => (this.draining = null));
     return this.draining;
+  }
+
+  /** Enter this container in the index reconciliation walks; once, after its outbox first drains. */
+  private async register(): Promise<void> {
+    if (this.registered) return;
+    try {
+      await this.env.CONTAINER_INDEX.getByName("containers").register(this.containerId);
+      this.ctx.storage.sql.exec("INSERT INTO registration (id, registered_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING", new Date().toISOString());
+      this.registered = true;
+    } catch (error) {
+      // Not fatal for the outbox: the guard alarm stays and registration is tried again.
+      await this.report(error, "ContainerDO registration");
+    }
   }
 
   private async sendPending(): Promise<boolean> {
@@ -431,20 +499,30 @@ export class ContainerDO extends DurableObject<Env> {
       const open = this.orderById(event.orderId);
       if (open) order = closeOrder(open, event);
     }
-    if (order) this.saveOrder(order);
+    if (order) this.saveOrder(order, event.seq);
     this.state = evolve(state, event);
     const message: ChangeMessage = { event, state: this.state, order };
     this.ctx.storage.sql.exec("INSERT INTO outbox (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(message));
     return message;
   }
 
-  private saveOrder(order: Order): void {
+  private saveOrder(order: Order, version: number): void {
     this.ctx.storage.sql.exec(
-      "INSERT INTO orders (id, status, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+      `INSERT INTO orders (id, status, body, version) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body, version = excluded.version`,
       order.id,
       order.status,
       JSON.stringify(order),
+      version,
     );
+  }
+
+  /** An order as stored, with the seq of the event that last changed it (null for orders kept before that was). */
+  private orderRow(id: string): { order: Order; version: number | null } | null {
+    const row = this.ctx.storage.sql
+      .exec<{ body: string; version: number | null }>("SELECT body, version FROM orders WHERE id = ?", id)
+      .toArray()[0];
+    return row ? { order: JSON.parse(row.body) as Order, version: row.version } : null;
   }
 
   private orderById(id: string): Order | null {

@@ -34,6 +34,28 @@ const stop = (signal) => {
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+// Once the worker answers, reconcile the projection: whatever a hard stop lost between the
+// containers and Postgres is sent again (the same job the cron runs every 10 minutes).
+const portArg = process.argv.indexOf("--port");
+const port = portArg >= 0 ? process.argv[portArg + 1] : "8787";
+const ipArg = process.argv.indexOf("--ip");
+const host = ipArg >= 0 ? process.argv[ipArg + 1] : "127.0.0.1";
+(async () => {
+  const base = `http://${host}:${port}`;
+  for (let i = 0; i < 240 && !stopping; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) {
+        const res = await fetch(`${base}/__scheduled?cron=${encodeURIComponent("*/10 * * * *")}`);
+        console.log(`[fillgrid] projection reconciliation after start-up: ${res.ok ? "ran" : `failed (${res.status})`}`);
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+})();
+
 child.on("exit", async (code, signal) => {
   await database.stop();
   process.exit(stopping ? 0 : signal ? 1 : (code ?? 0));

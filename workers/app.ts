@@ -12,6 +12,7 @@ import { errors } from "./routes/errors";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
+import { projection } from "./routes/projection";
 import { readings } from "./routes/readings";
 import { streamTickets } from "./routes/stream-tickets";
 import { users } from "./routes/users";
@@ -36,6 +37,7 @@ export const app = base
   .route("/", errors)
   .route("/", streamTickets)
   .route("/", operations)
+  .route("/", projection)
   .route("/", meta);
 
 export type AppType = typeof app;

@@ -3,6 +3,7 @@ import { withDatabase } from "./db/client";
 import { deadLetters } from "./db/schema";
 import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
+import { reconcile } from "./projection/repair";
 import { flushParkedDeadLetters } from "./queues";
 
 type Job = (env: Env, controller: ScheduledController) => Promise<void>;
@@ -18,16 +19,20 @@ async function pruneReplayedDeadLetters(env: Env): Promise<void> {
   log("info", "replayed dead letters pruned", { removed: removed.length });
 }
 
-/** Dead letters parked while Postgres was down go to Postgres once it is back. */
-async function moveParkedDeadLetters(env: Env): Promise<void> {
+/**
+ * Every 10 minutes: dead letters parked while Postgres was down go to Postgres once it is back, and
+ * the projection is reconciled with the containers, so nothing lost on the way stays lost.
+ */
+async function projectionUpkeep(env: Env): Promise<void> {
   const moved = await flushParkedDeadLetters(env);
   if (moved > 0) log("info", "parked dead letters moved to Postgres", { moved });
+  await reconcile(env, "cron");
 }
 
 /** Jobs by cron expression, as in wrangler.toml `[triggers] crons`. */
 export const JOBS: Record<string, { name: string; run: Job }> = {
   "0 3 * * *": { name: "daily housekeeping", run: pruneReplayedDeadLetters },
-  "*/10 * * * *": { name: "parked dead letters", run: moveParkedDeadLetters },
+  "*/10 * * * *": { name: "projection upkeep", run: projectionUpkeep },
 };
 
 /** Run the job a trigger fired; its failure becomes an error record, and the run is reported failed. */

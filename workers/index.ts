@@ -3,6 +3,7 @@ import { runScheduled } from "./cron";
 import { handleQueue } from "./queues";
 
 export { ContainerDO } from "../durable-objects/container";
+export { ContainerIndex } from "../durable-objects/container-index";
 export { DeadLetterVault } from "../durable-objects/dead-letter-vault";
 export { DeviceKeyDO } from "../durable-objects/device-key";
 export { DirectoryDO } from "../durable-objects/directory";

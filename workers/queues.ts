@@ -8,7 +8,8 @@ import { storeDeadLetterRows } from "./db/dead-letters";
 import { errorStore } from "./errors/store";
 import { parseChangeMessage } from "./projection/message";
 import { planProjection } from "./projection/plan";
-import { writeProjection } from "./projection/writer";
+import { requestMissing } from "./projection/repair";
+import { writeProjection, type ProjectionGap } from "./projection/writer";
 import { deadLetterVault, errorHub } from "./stubs";
 
 export const PROJECTION_QUEUE = "fillgrid-projection";
@@ -62,10 +63,11 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
   if (valid.length === 0) return;
 
   const started = Date.now();
+  const gaps: ProjectionGap[] = [];
   try {
     await withDatabase(env, async (db) => {
       try {
-        await db.transaction((tx) => writeProjection(tx, planProjection(valid.map((v) => v.change))));
+        gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(valid.map((v) => v.change))))));
         for (const { msg } of valid) settle.ack(msg);
         log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
@@ -74,7 +76,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
       }
       for (const { msg, change } of valid) {
         try {
-          await db.transaction((tx) => writeProjection(tx, planProjection([change])));
+          gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection([change])))));
           settle.ack(msg);
         } catch (error) {
           settle.retry(msg);
@@ -87,6 +89,13 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     for (const { msg } of valid) settle.retry(msg);
     await reportError(env, error, "consumer", batch.queue, { queue: batch.queue, size: valid.length });
   }
+  // What the batch showed missing (an event past projected_seq + 1) is asked for again.
+  const latest = new Map<string, ProjectionGap>();
+  for (const gap of gaps) {
+    const known = latest.get(gap.containerId);
+    if (!known || known.projectedSeq < gap.projectedSeq || known.version < gap.version) latest.set(gap.containerId, gap);
+  }
+  await requestMissing(env, [...latest.values()]);
 }
 
 export const errorReportSchema = z.looseObject({
@@ -128,6 +137,27 @@ export function deadLetterRetryDelay(attempts: number): number {
   return Math.min(30 * 2 ** Math.max(0, attempts - 1), 3600);
 }
 
+/**
+ * Why a dead letter could not be written, as far as its shape tells: one its consumer cannot read
+ * is poison (it never will be written as it is); any other is repaired when its container is
+ * reconciled, replayed or not.
+ */
+export function deadLetterVerdict(origin: string, body: unknown): { reason: string; poison: boolean } {
+  if (origin === PROJECTION_QUEUE) {
+    const parsed = parseChangeMessage(body);
+    return parsed.ok
+      ? { reason: "writing it to Postgres failed 3 times; reconciliation sends it again from its container", poison: false }
+      : { reason: parsed.error, poison: true };
+  }
+  if (origin === ERRORS_QUEUE) {
+    const parsed = errorReportSchema.safeParse(body);
+    return parsed.success
+      ? { reason: "the error store refused it 3 times", poison: false }
+      : { reason: `not an error report: ${parsed.error.issues[0]?.path.join(".") || "(body)"} ${parsed.error.issues[0]?.message}`, poison: true };
+  }
+  return { reason: "from no queue this system knows", poison: true };
+}
+
 /** Which queue a message parked from either dead-letter queue came from, told by its shape. */
 export function originOf(body: unknown): string {
   if (parseChangeMessage(body).ok) return PROJECTION_QUEUE;
@@ -146,7 +176,10 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): 
   const origin = DEAD_LETTER_ORIGIN[batch.queue]!;
   try {
     await withDatabase(env, (db) =>
-      storeDeadLetterRows(db, batch.messages.map((msg) => ({ queue: origin, messageId: msg.id, body: msg.body, attempts: msg.attempts }))),
+      storeDeadLetterRows(
+        db,
+        batch.messages.map((msg) => ({ queue: origin, messageId: msg.id, body: msg.body, attempts: msg.attempts, ...deadLetterVerdict(origin, msg.body) })),
+      ),
     );
   } catch (error) {
     log("error", "dead letters could not be stored in Postgres; retrying later", {
@@ -188,7 +221,15 @@ export async function flushParkedDeadLetters(env: Env): Promise<number> {
   for (;;) {
     const letters = await vault.waiting(100);
     if (letters.length === 0) return moved;
-    await withDatabase(env, (db) => storeDeadLetterRows(db, letters.map((l) => ({ ...l, body: JSON.parse(l.bodyJson) as unknown }))));
+    await withDatabase(env, (db) =>
+      storeDeadLetterRows(
+        db,
+        letters.map((l) => {
+          const body = JSON.parse(l.bodyJson) as unknown;
+          return { ...l, body, ...deadLetterVerdict(l.queue, body) };
+        }),
+      ),
+    );
     await vault.release(letters.map((l) => l.messageId));
     for (const l of letters) {
       const failure = new Error(`message ${l.messageId} from ${l.queue} exhausted its retries and was dead-lettered`);

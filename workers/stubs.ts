@@ -5,3 +5,4 @@ export const errorHub = (env: Env) => env.ERROR_HUB.getByName("errors");
 export const container = (env: Env, containerId: string) => env.CONTAINERS.getByName(containerId);
 export const deviceKeyObject = (env: Env, keyId: string) => env.DEVICE_KEYS.getByName(keyId);
 export const deadLetterVault = (env: Env) => env.DEAD_LETTER_VAULT.getByName("dead-letters");
+export const containerIndex = (env: Env) => env.CONTAINER_INDEX.getByName("containers");

@@ -6,6 +6,8 @@ export interface DeadLetterRow {
   messageId: string;
   body: unknown;
   attempts: number;
+  reason: string;
+  poison: boolean;
 }
 
 /** Store dead letters once each, however often they are delivered. */
@@ -13,6 +15,6 @@ export async function storeDeadLetterRows(db: Database, rows: readonly DeadLette
   if (rows.length === 0) return;
   await db
     .insert(deadLetters)
-    .values(rows.map((r) => ({ queue: r.queue, messageId: r.messageId, body: r.body as object, attempts: r.attempts })))
+    .values(rows.map((r) => ({ queue: r.queue, messageId: r.messageId, body: r.body as object, attempts: r.attempts, reason: r.reason, poison: r.poison })))
     .onConflictDoNothing();
 }

@@ -35,7 +35,12 @@ export const containers = pgTable(
     lastSeenAt: ts("last_seen_at"),
     autoOpenArmed: boolean("auto_open_armed").notNull(),
     activeOrderId: text("active_order_id"),
+    /** The newest event seq seen (the state above is as of it). */
     version: integer("version").notNull(),
+    /** Every event up to this seq is in container_events: what the projection is sure it has. */
+    projectedSeq: integer("projected_seq").notNull().default(0),
+    /** Since when events between projectedSeq and version have been missing; null when none are. */
+    gapSince: ts("gap_since"),
     projectedAt: ts("projected_at").notNull().defaultNow(),
   },
   (t) => [
@@ -43,6 +48,7 @@ export const containers = pgTable(
     index("containers_last_seen_idx").on(sql`coalesce(${t.lastSeenAt}, 'epoch'::timestamptz)`, t.id),
     index("containers_contents_idx").on(t.contents, t.id),
     index("containers_active_order_idx").on(t.id).where(sql`${t.activeOrderId} is not null`),
+    index("containers_gap_idx").on(t.gapSince).where(sql`${t.gapSince} is not null`),
   ],
 );
 
@@ -123,4 +129,20 @@ export const deadLetters = pgTable("dead_letters", {
   attempts: integer("attempts").notNull(),
   receivedAt: ts("received_at").notNull().defaultNow(),
   replayedAt: ts("replayed_at"),
+  /** Why it could not be written, as far as the dead-letter consumer can tell. */
+  reason: text("reason"),
+  /** It can never be written as it is (not a message its consumer understands). */
+  poison: boolean("poison").notNull().default(false),
+});
+
+/** Each reconciliation pass: what it checked and what it found missing. */
+export const projectionRuns = pgTable("projection_runs", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  startedAt: ts("started_at").notNull(),
+  finishedAt: ts("finished_at").notNull(),
+  trigger: text("trigger").notNull(),
+  containersChecked: integer("containers_checked").notNull(),
+  containersBehind: integer("containers_behind").notNull(),
+  eventsResent: integer("events_resent").notNull(),
+  failures: integer("failures").notNull(),
 });

@@ -18,7 +18,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
   const readingRows = new Map<string, ProjectionPlan["readings"][number]>();
   const eventRows = new Map<string, ProjectionPlan["events"][number]>();
 
-  for (const { event, state, order } of messages) {
+  for (const { event, state, order, orderVersion } of messages) {
     eventRows.set(event.id, {
       id: event.id,
       containerId: event.containerId,
@@ -55,9 +55,11 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
     }
 
     if (order) {
+      // An event sent again carries the order as it is now, current as of `orderVersion`.
+      const version = orderVersion ?? event.seq;
       const known = latestOrders.get(order.id);
-      if (!known || known.version < event.seq) {
-        latestOrders.set(order.id, { ...order, thresholdAtOpen: order.thresholdAtOpen ?? null, version: event.seq });
+      if (!known || known.version < version) {
+        latestOrders.set(order.id, { ...order, thresholdAtOpen: order.thresholdAtOpen ?? null, version });
       }
     }
 

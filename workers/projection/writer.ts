@@ -6,24 +6,31 @@ import type { ProjectionPlan } from "./plan";
 
 type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
-/** `SET col = excluded.col` for every column but the key. */
-function fromExcluded(table: PgTable, key: string): Record<string, SQL> {
+/** `SET col = excluded.col` for every column but the key and those the projection keeps itself. */
+function fromExcluded(table: PgTable, keep: string[]): Record<string, SQL> {
   const set: Record<string, SQL> = {};
   for (const [field, column] of Object.entries(getTableColumns(table))) {
-    if (field !== key) set[field] = sql.raw(`excluded."${column.name}"`);
+    if (!keep.includes(field)) set[field] = sql.raw(`excluded."${column.name}"`);
   }
   return set;
 }
 
-const containerSet = fromExcluded(containers, "id");
-const orderSet = fromExcluded(orders, "id");
+const containerSet = fromExcluded(containers, ["id", "projectedSeq", "gapSince"]);
+const orderSet = fromExcluded(orders, ["id"]);
+
+/** A container whose projection lacks events: Postgres has every event up to `projectedSeq`, and has seen `version`. */
+export interface ProjectionGap {
+  containerId: string;
+  projectedSeq: number;
+  version: number;
+}
 
 /**
  * Write a plan in the caller's transaction. Every statement is idempotent: events and readings are
  * inserted once by key, and container and order rows move only to a higher version, so replaying any
  * message, or applying messages out of order, ends in the same rows.
  */
-export async function writeProjection(tx: Transaction, plan: ProjectionPlan): Promise<void> {
+export async function writeProjection(tx: Transaction, plan: ProjectionPlan): Promise<ProjectionGap[]> {
   if (plan.events.length > 0) await tx.insert(containerEvents).values(plan.events).onConflictDoNothing();
   if (plan.readings.length > 0) await tx.insert(readings).values(plan.readings).onConflictDoNothing();
   if (plan.containers.length > 0) {
@@ -43,6 +50,34 @@ export async function writeProjection(tx: Transaction, plan: ProjectionPlan): Pr
       .onConflictDoUpdate({ target: orders.id, set: orderSet, setWhere: sql`${orders.version} < excluded.version` });
     await closeSupersededOrders(tx, [...new Set(plan.orders.map((o) => o.containerId))]);
   }
+  return advanceProjectedSeq(tx, plan.containers.map((c) => c.id));
+}
+
+/**
+ * Move each container's `projected_seq` to the end of the unbroken run of events from 1, and mark
+ * since when a gap has stood. Returns the containers that still lack events below their version.
+ */
+async function advanceProjectedSeq(tx: Transaction, containerIds: string[]): Promise<ProjectionGap[]> {
+  if (containerIds.length === 0) return [];
+  const ids = sql.join(containerIds.map((id) => sql`${id}`), sql`, `);
+  const result = await tx.execute<{ id: string; projected_seq: number; version: number }>(sql`
+    with next as (
+      select c.id,
+        case when exists (select 1 from ${containerEvents} e where e.container_id = c.id and e.seq = c.projected_seq + 1)
+          then (select min(e.seq) from ${containerEvents} e
+                where e.container_id = c.id and e.seq > c.projected_seq
+                  and not exists (select 1 from ${containerEvents} f where f.container_id = c.id and f.seq = e.seq + 1))
+          else c.projected_seq end as projected_seq
+      from ${containers} c where c.id in (${ids})
+    )
+    update ${containers} c set
+      projected_seq = next.projected_seq,
+      gap_since = case when next.projected_seq < c.version then coalesce(c.gap_since, now()) else null end
+    from next where next.id = c.id
+    returning c.id, c.projected_seq, c.version`);
+  return result.rows
+    .filter((r) => r.projected_seq < r.version)
+    .map((r) => ({ containerId: r.id, projectedSeq: r.projected_seq, version: r.version }));
 }
 
 /**

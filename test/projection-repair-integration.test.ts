@@ -1,0 +1,182 @@
+// The projection knows what it has (projected_seq), notices gaps, and is reconciled with the
+// containers, so whatever is lost between a container and Postgres is sent again: nothing lost,
+// nothing twice.
+import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { and, eq } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ChangeMessage } from "../domain/change-message";
+import type { ContainerDO } from "../durable-objects/container";
+import { withDatabase } from "../workers/db/client";
+import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
+import worker from "../workers/index";
+import { DEAD_LETTER_QUEUE } from "../workers/queues";
+import { adminToken, api, deviceKey, eventually, json, personWith, postReadings, uniqueContainer, type ErrorBody } from "./helpers";
+
+let key: string;
+let admin: string;
+
+beforeAll(async () => {
+  key = (await deviceKey()).key;
+  admin = await adminToken();
+});
+
+type Status = { containersBehind: number; eventsMissing: number; oldestGapSince: string | null; lastReconciliation: { containersChecked: number; eventsResent: number } | null };
+const status = async () => json<Status>(await api("/v1/projection/status", { token: admin }), 200);
+const reconcile = async () => json<{ containersChecked: number; containersBehind: number; eventsResent: number }>(await api("/v1/projection/reconcile", { method: "POST", token: admin }), 200);
+const db = <T>(work: Parameters<typeof withDatabase<T>>[1]) => withDatabase(env, work);
+const row = async (id: string) => (await db((d) => d.select().from(containers).where(eq(containers.id, id))))[0];
+const seqs = async (id: string) =>
+  (await db((d) => d.select({ seq: containerEvents.seq }).from(containerEvents).where(eq(containerEvents.containerId, id)))).map((r) => r.seq).sort((a, b) => a - b);
+const liveVersion = async (id: string) => (await env.CONTAINERS.getByName(id).getState())!.version;
+
+/** Until Postgres holds exactly the container's events 1..version, once each, and knows it. */
+async function converged(id: string) {
+  return eventually(async () => {
+    const version = await liveVersion(id);
+    const [r, have] = [await row(id), await seqs(id)];
+    return r && r.projectedSeq === version && r.version === version && r.gapSince === null && have.length === version && have.every((s, i) => s === i + 1) ? r : undefined;
+  }, 20_000, `container ${id} projected completely`);
+}
+
+/**
+ * Between the container's outbox and the queue, messages are lost on purpose: the sender says it
+ * sent them (so the outbox lets go) and sends nothing. `drop` decides which.
+ */
+async function loseMessages(id: string, drop: (m: ChangeMessage) => boolean) {
+  await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
+    instance.outbox = {
+      send: async (messages) => {
+        const kept = messages.filter((m) => !drop(m));
+        if (kept.length > 0) await env.PROJECTION_QUEUE.sendBatch(kept.map((body) => ({ body, contentType: "json" as const })));
+      },
+    };
+  });
+}
+async function restoreOutbox(id: string) {
+  await loseMessages(id, () => false);
+}
+
+describe("a gap between the outbox and the consumer", () => {
+  it("is found, shown by the status, and filled; the status clears", async () => {
+    const id = uniqueContainer("gap");
+    await json(await postReadings(key, { containerId: id, fillPercent: 70 }), 200);
+    await converged(id);
+    // The next two events (a reading and the order it opens) are lost, and so is every attempt to send them again.
+    await loseMessages(id, (m) => m.event.seq === 2 || m.event.seq === 3);
+    await json(await postReadings(key, { containerId: id, fillPercent: 20 }), 200);
+    await json(await postReadings(key, { containerId: id, fillPercent: 25 }), 200);
+    const gapped = await eventually(async () => {
+      const r = await row(id);
+      return r && r.version === 4 && r.projectedSeq === 1 && r.gapSince !== null ? r : undefined;
+    }, 20_000, "the gap noticed");
+    expect(gapped).toMatchObject({ projectedSeq: 1, version: 4 });
+    const before = await status();
+    expect(before.containersBehind).toBeGreaterThanOrEqual(1);
+    expect(before.eventsMissing).toBeGreaterThanOrEqual(2);
+    expect(before.oldestGapSince).not.toBeNull();
+
+    await restoreOutbox(id);
+    const run = await reconcile();
+    expect(run.containersBehind).toBeGreaterThanOrEqual(1);
+    expect(run.eventsResent).toBeGreaterThanOrEqual(3);
+    await converged(id);
+    const [order] = await db((d) => d.select().from(orders).where(eq(orders.containerId, id)));
+    expect(order).toMatchObject({ status: "active", fillAtOpen: 20 });
+    const after = await status();
+    expect(after.containersBehind).toBeLessThan(before.containersBehind);
+    expect(after.lastReconciliation!.containersChecked).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the consumer fills a gap by itself once the container can send again", async () => {
+    const id = uniqueContainer("selfheal");
+    await json(await postReadings(key, { containerId: id, fillPercent: 70 }), 200);
+    await converged(id);
+    await loseMessages(id, (m) => m.event.seq === 2 && !m.resent);
+    await json(await postReadings(key, { containerId: id, fillPercent: 71 }), 200);
+    await restoreOutbox(id);
+    await json(await postReadings(key, { containerId: id, fillPercent: 72 }), 200);
+    await converged(id);
+  });
+
+  it("a container Postgres never heard of is found through the index and sent whole", async () => {
+    const id = uniqueContainer("unheard");
+    await loseMessages(id, () => true);
+    await json(await postReadings(key, { readings: [{ containerId: id, fillPercent: 30 }, { containerId: id, fillPercent: 90 }] }), 200);
+    await eventually(async () => ((await env.CONTAINER_INDEX.getByName("containers").list("", 100_000)).includes(id) ? true : undefined));
+    expect(await row(id)).toBeUndefined();
+    await restoreOutbox(id);
+    await reconcile();
+    await converged(id);
+    const rows = await db((d) => d.select().from(readings).where(eq(readings.containerId, id)));
+    expect(rows.map((r) => r.fillPercent).sort()).toEqual([30, 90]);
+  });
+});
+
+describe("rows deleted by hand", () => {
+  it("an event, a reading, an order and a container row are restored by the next reconciliation", async () => {
+    const id = uniqueContainer("deleted");
+    await json(await postReadings(key, { readings: [{ containerId: id, fillPercent: 20 }, { containerId: id, fillPercent: 80 }, { containerId: id, fillPercent: 10 }] }), 200);
+    const whole = await converged(id);
+    const orderRows = await db((d) => d.select().from(orders).where(eq(orders.containerId, id)));
+    expect(orderRows).toHaveLength(2);
+    await db(async (d) => {
+      await d.delete(containerEvents).where(and(eq(containerEvents.containerId, id), eq(containerEvents.seq, 3)));
+      await d.delete(readings).where(eq(readings.containerId, id));
+      await d.delete(orders).where(eq(orders.id, orderRows[0]!.id));
+    });
+    await reconcile();
+    const back = await converged(id);
+    expect(back.version).toBe(whole.version);
+    expect(await db((d) => d.select().from(readings).where(eq(readings.containerId, id)))).toHaveLength(3);
+    expect((await db((d) => d.select().from(orders).where(eq(orders.containerId, id)))).map((o) => o.status).sort()).toEqual(["active", "closed"]);
+
+    await db((d) => d.delete(containers).where(eq(containers.id, id)));
+    await reconcile();
+    expect(await converged(id)).toMatchObject({ fillPercent: 10, version: whole.version });
+  });
+});
+
+describe("dead letters", () => {
+  it("a dead-lettered change is repaired by reconciliation, replayed or not", async () => {
+    const id = uniqueContainer("dead");
+    let lost: ChangeMessage | undefined;
+    await loseMessages(id, (m) => {
+      if (m.event.seq === 2 && !m.resent) lost = m;
+      return m.event.seq === 2 && !m.resent;
+    });
+    await json(await postReadings(key, { containerId: id, fillPercent: 15 }), 200);
+    // The lost message exhausted its retries: the dead-letter consumer keeps it, not poison.
+    const letter = { id: `dl-${id}`, timestamp: new Date(), attempts: 4, body: lost! };
+    const batch = createMessageBatch<unknown>(DEAD_LETTER_QUEUE, [letter]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([letter.id]);
+    const [kept] = await db((d) => d.select().from(deadLetters).where(eq(deadLetters.messageId, letter.id)));
+    expect(kept).toMatchObject({ poison: false, reason: expect.stringMatching(/reconciliation/) });
+    await restoreOutbox(id);
+    await reconcile();
+    await converged(id);
+  });
+
+  it("a poison message is shown as such, with its reason", async () => {
+    const marker = crypto.randomUUID();
+    const batch = createMessageBatch<unknown>(DEAD_LETTER_QUEUE, [{ id: `poison-${marker}`, timestamp: new Date(), attempts: 4, body: { marker } }]);
+    await worker.queue(batch, env);
+    const listed = await json<{ deadLetters: Array<{ messageId: string; poison: boolean; reason: string | null }> }>(
+      await api("/v1/dead-letters?limit=500", { token: admin }),
+      200,
+    );
+    expect(listed.deadLetters.find((d) => d.messageId === `poison-${marker}`)).toMatchObject({ poison: true, reason: expect.stringMatching(/not a change message/) });
+  });
+});
+
+describe("access", () => {
+  it("reconciling is for admins; the status for anyone signed in", async () => {
+    const viewer = await personWith("viewer");
+    await json<Status>(await api("/v1/projection/status", { token: viewer }), 200);
+    const refused = await json<ErrorBody>(await api("/v1/projection/reconcile", { method: "POST", token: viewer }), 403);
+    expect(refused.error.message).toContain("admin");
+    await json<ErrorBody>(await api("/v1/projection/reconcile", { method: "POST" }), 401);
+    await json<ErrorBody>(await api("/v1/projection/status"), 401);
+  });
+});
