@@ -15,6 +15,8 @@ if (!existsSync(".dev.vars")) {
 
 const database = await startDatabaseStack({
   databaseUrl: process.env.DATABASE_URL || undefined,
+  // FILLGRID_PGLITE_DIR moves the embedded Postgres's data (the crash test keeps its own).
+  dataDir: process.env.FILLGRID_PGLITE_DIR || ".data/pglite",
   log: (line) => console.log(`[fillgrid] ${line}`),
 });
 
