@@ -26,10 +26,11 @@ const databaseLabel = databaseUrl ? `PostgreSQL at ${new URL(databaseUrl).host}`
 const system = await startSystem({ vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy }, raiseRateLimits: true });
 const { url, vars } = system;
 const sqlClient = new pg.Client({ connectionString: database.url });
+let stopped = false;
 await sqlClient.connect();
 
-async function call(path, init = {}) {
-  const res = await fetch(url + path, { ...init, headers: { "content-type": "application/json", ...init.headers } });
+async function call(path, init = {}, baseUrl = url) {
+  const res = await fetch(baseUrl + path, { ...init, headers: { "content-type": "application/json", ...init.headers } });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return res.json();
 }
@@ -57,6 +58,62 @@ function reading(containerId) {
     battery: 80,
     measuredAt: new Date(start + seq).toISOString(),
   };
+}
+
+/**
+ * End to end: 50 batches of 100 readings across 100 containers each, 8 in flight, timed until every
+ * reading row is in Postgres.
+ */
+async function intoPostgres(baseUrl, auth, client) {
+  const e2eBatches = 50;
+  const e2eStart = performance.now();
+  const e2ePrefix = `e2e-${Date.now()}-`;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < e2eBatches) {
+        const b = next++;
+        const readings = Array.from({ length: 100 }, (_, j) => ({ ...reading(`bench-${(b * 100 + j) % CONTAINERS}`), readingId: `${e2ePrefix}${b}-${j}` }));
+        await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) }, baseUrl);
+      }
+    }),
+  );
+  const e2eAcked = performance.now();
+  const landedCount = async () =>
+    (await client.query("SELECT count(*)::int AS n FROM readings WHERE reading_id LIKE $1", [`${e2ePrefix}%`])).rows[0].n;
+  while ((await landedCount()) < e2eBatches * 100) await new Promise((r) => setTimeout(r, 20));
+  const e2eLanded = performance.now();
+  return {
+    readings: e2eBatches * 100,
+    ackedPerSec: (e2eBatches * 100) / ((e2eAcked - e2eStart) / 1000),
+    landedPerSec: (e2eBatches * 100) / ((e2eLanded - e2eStart) / 1000),
+  };
+}
+
+/**
+ * The same into-Postgres run against a second system whose projection keeps no completeness
+ * (PROJECTION_GAP_CHECK off), on a fresh database and warmed the same way: what the check costs.
+ */
+async function intoPostgresWithoutGapCheck() {
+  const db2 = databaseUrl ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_nogap") : undefined;
+  const stack = await startDatabaseStack({ databaseUrl: db2, dataDir: null });
+  const other = await startSystem({ vars: { DATABASE_URL: stack.url, NEON_WS_PROXY: stack.proxy, PROJECTION_GAP_CHECK: "off" }, raiseRateLimits: true });
+  const client = new pg.Client({ connectionString: stack.url });
+  await client.connect();
+  try {
+    const { token } = await call("/v1/auth/login", { method: "POST", body: JSON.stringify({ email: other.vars.ADMIN_EMAIL, password: other.vars.ADMIN_PASSWORD }) }, other.url);
+    const { key } = await call("/v1/device-keys", { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ label: "bench" }) }, other.url);
+    const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+    for (let i = 0; i < CONTAINERS; i += 100) {
+      const readings = Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`));
+      await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) }, other.url);
+    }
+    return await intoPostgres(other.url, auth, client);
+  } finally {
+    await client.end();
+    await other.stop();
+    await stack.stop();
+  }
 }
 
 try {
@@ -132,29 +189,7 @@ try {
       p99ms: r.latency.p99,
     });
   }
-  // End to end: 50 batches of 100 readings across 100 containers each, 8 in flight, timed until every
-  // reading row is in Postgres.
-  const e2eBatches = 50;
-  const e2eStart = performance.now();
-  const e2ePrefix = `e2e-${Date.now()}-`;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < e2eBatches) {
-        const b = next++;
-        const readings = Array.from({ length: 100 }, (_, j) => ({ ...reading(`bench-${(b * 100 + j) % CONTAINERS}`), readingId: `${e2ePrefix}${b}-${j}` }));
-        await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) });
-      }
-    }),
-  );
-  const e2eAcked = performance.now();
-  while ((await landed(e2ePrefix)) < e2eBatches * 100) await new Promise((r) => setTimeout(r, 20));
-  const e2eLanded = performance.now();
-  const e2e = {
-    readings: e2eBatches * 100,
-    ackedPerSec: (e2eBatches * 100) / ((e2eAcked - e2eStart) / 1000),
-    landedPerSec: (e2eBatches * 100) / ((e2eLanded - e2eStart) / 1000),
-  };
+  const e2e = await intoPostgres(url, auth, sqlClient);
 
   // Projection lag: single readings at a steady 20 per second; for each, the time from the answer to
   // the moment its row is visible in Postgres (polled every 5 ms).
@@ -244,10 +279,17 @@ try {
       ].join(" "),
     );
   }
+  // The system under test stops first, so the second one has the machine to itself.
+  await sqlClient.end();
+  await system.stop();
+  stopped = true;
+  const withoutGapCheck = await intoPostgresWithoutGapCheck();
   const batchRow = rows[2];
   console.log(`\nInto Postgres: ${e2e.readings} readings in batches of 100, 8 requests in flight`);
   console.log(`  acknowledged      ${e2e.ackedPerSec.toFixed(0).padStart(7)} readings/s`);
   console.log(`  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ baseline req/s ${(e2e.landedPerSec / base.requestsPerSec).toFixed(3)}   ÷ batch ingest readings/s ${(e2e.landedPerSec / batchRow.readingsPerSec).toFixed(3)}`);
+  console.log(`  without the gap check (PROJECTION_GAP_CHECK off, a second system): landed ${withoutGapCheck.landedPerSec.toFixed(0)} readings/s`);
+  console.log(`  landed with ÷ without the gap check: ${(e2e.landedPerSec / withoutGapCheck.landedPerSec).toFixed(3)}`);
   console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the queue's local batch timeout is 1 s`);
   console.log(`  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`);
   console.log(`\nError push latency (failing request sent → change received by every dashboard), one failure at a time`);
@@ -260,10 +302,12 @@ try {
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
-    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, e2e, lag, pushes }, null, 2),
+    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, e2e, withoutGapCheck, lag, pushes }, null, 2),
   );
 } finally {
-  await sqlClient.end();
-  await system.stop();
+  if (!stopped) {
+    await sqlClient.end();
+    await system.stop();
+  }
   await database.stop();
 }

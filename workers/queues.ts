@@ -64,10 +64,12 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
 
   const started = Date.now();
   const gaps: ProjectionGap[] = [];
+  // Off only to measure what the completeness check costs (npm run bench); see wrangler.toml.
+  const track = env.PROJECTION_GAP_CHECK !== "off";
   try {
     await withDatabase(env, async (db) => {
       try {
-        gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(valid.map((v) => v.change))))));
+        gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(valid.map((v) => v.change)), track))));
         for (const { msg } of valid) settle.ack(msg);
         log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
@@ -76,7 +78,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
       }
       for (const { msg, change } of valid) {
         try {
-          gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection([change])))));
+          gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection([change]), track))));
           settle.ack(msg);
         } catch (error) {
           settle.retry(msg);

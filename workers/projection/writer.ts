@@ -30,7 +30,7 @@ export interface ProjectionGap {
  * inserted once by key, and container and order rows move only to a higher version, so replaying any
  * message, or applying messages out of order, ends in the same rows.
  */
-export async function writeProjection(tx: Transaction, plan: ProjectionPlan): Promise<ProjectionGap[]> {
+export async function writeProjection(tx: Transaction, plan: ProjectionPlan, trackCompleteness = true): Promise<ProjectionGap[]> {
   if (plan.events.length > 0) await tx.insert(containerEvents).values(plan.events).onConflictDoNothing();
   if (plan.readings.length > 0) await tx.insert(readings).values(plan.readings).onConflictDoNothing();
   if (plan.containers.length > 0) {
@@ -50,7 +50,7 @@ export async function writeProjection(tx: Transaction, plan: ProjectionPlan): Pr
       .onConflictDoUpdate({ target: orders.id, set: orderSet, setWhere: sql`${orders.version} < excluded.version` });
     await closeSupersededOrders(tx, [...new Set(plan.orders.map((o) => o.containerId))]);
   }
-  return advanceProjectedSeq(tx, plan.containers.map((c) => c.id));
+  return trackCompleteness ? advanceProjectedSeq(tx, plan.containers.map((c) => c.id)) : [];
 }
 
 /**
