@@ -1,4 +1,3 @@
-import { DurableObject } from "cloudflare:workers";
 import {
   groupReports,
   type ErrorChange,
@@ -9,10 +8,7 @@ import {
   type ErrorStatus,
 } from "../domain/errors";
 import { monotonicIds } from "../domain/ids";
-import { reportError } from "../platform/error-report";
-import { log } from "../platform/logging";
-import { ensureSchema } from "./schema";
-import { Startup } from "./startup";
+import { CHANGES_TABLE, StreamHub } from "./stream-hub";
 
 const SCHEMA = [
   `CREATE TABLE errors (
@@ -24,12 +20,10 @@ const SCHEMA = [
      body TEXT NOT NULL
    );
    CREATE INDEX errors_by_last_seen ON errors (last_seen, id);
-   CREATE TABLE changes (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+   ${CHANGES_TABLE}
    CREATE TABLE reports (report_id TEXT PRIMARY KEY, at INTEGER NOT NULL);`,
 ];
 
-/** How many changes are kept for dashboards that reconnect. */
-const CHANGES_KEPT = 10_000;
 const REPORT_IDS_KEPT_MS = 7 * 24 * 3600_000;
 
 export interface ErrorFilters {
@@ -44,35 +38,16 @@ export interface ErrorFilters {
 
 export type ResolveResult = { ok: true; record: ErrorRecord } | { ok: false; reason: "not_found" | "not_open"; record?: ErrorRecord };
 
-interface SocketState {
-  connectedAt: number;
-  email: string;
-}
-
-/** What the worker hands over with a dashboard's WebSocket, once it has checked who is asking. */
-export interface StreamRequest {
-  email: string;
-  since: number | null;
-  /** The subprotocol to answer with, when the browser offered one. */
-  protocol: string | null;
-}
 
 /**
- * Where error changes meet dashboards: numbers every change, keeps the recent ones for catch-up,
- * and pushes each to every connected dashboard over hibernating WebSockets (an idle dashboard costs
- * nothing; pings are answered by the runtime without waking the object). When no external error
- * store is configured it is also the error store.
+ * Where error changes meet dashboards (see StreamHub). When no external error store is configured
+ * it is also the error store.
  */
-export class ErrorHub extends DurableObject<Env> {
+export class ErrorHub extends StreamHub<ErrorChange> {
   private readonly newId = monotonicIds();
-  private readonly startup: Startup;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.startup = new Startup(ctx, "ErrorHub", () => {
-      ensureSchema(ctx.storage, SCHEMA);
-      ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
-    });
+    super(ctx, env, "ErrorHub", SCHEMA);
   }
 
   /** The embedded store: group reports into records and publish each record that changed. */
@@ -153,92 +128,6 @@ export class ErrorHub extends DurableObject<Env> {
     return { ok: true, record: resolved };
   }
 
-  /** Changes after `since`, oldest first. */
-  changesSince(since: number, limit = CHANGES_KEPT): ErrorChange[] {
-    this.startup.check();
-    return this.sql
-      .exec<{ body: string }>("SELECT body FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", since, limit)
-      .toArray()
-      .map((r) => JSON.parse(r.body) as ErrorChange);
-  }
-
-  latestSeq(): number {
-    this.startup.check();
-    return this.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM changes").one().seq ?? 0;
-  }
-
-  /**
-   * A dashboard connects (the worker has checked its token). It first gets every change after
-   * `since` (when given), then a `ready` line with the latest seq, then each change as it happens.
-   * All of this runs without yielding, so no change can fall between catch-up and live.
-   */
-  override async fetch(request: Request): Promise<Response> {
-    this.startup.check();
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("expected a WebSocket upgrade", { status: 426 });
-    }
-    const { email, since, protocol } = JSON.parse(request.headers.get("X-Fillgrid-Stream") ?? "{}") as StreamRequest;
-    const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server, ["dashboard"]);
-    server.serializeAttachment({ connectedAt: Date.now(), email } satisfies SocketState);
-    const latest = this.latestSeq();
-    if (since !== null) {
-      const oldest = this.sql.exec<{ seq: number | null }>("SELECT min(seq) AS seq FROM changes").one().seq;
-      if (oldest !== null && since < oldest - 1) {
-        // Older than what is kept: the dashboard must reload the list, then follow from here.
-        server.send(JSON.stringify({ type: "reset", seq: latest }));
-      } else {
-        for (const change of this.changesSince(since)) server.send(JSON.stringify(change));
-      }
-    }
-    server.send(JSON.stringify({ type: "ready", seq: latest }));
-    return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {} });
-  }
-
-  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    // Dashboards only listen; "ping" is answered by the runtime. Anything else is told so.
-    if (message === "ping") return;
-    try {
-      ws.send(JSON.stringify({ type: "notice", message: "this stream only sends" }));
-    } catch (error) {
-      this.socketTrouble(ws, "notice could not be sent", error);
-    }
-  }
-
-  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch (error) {
-      // The peer closing first is the usual case; it is logged, not reported, as nothing failed.
-      this.socketTrouble(ws, "close after the peer's close", error, "info");
-    }
-  }
-
-  override webSocketError(ws: WebSocket, error: unknown): void {
-    this.socketTrouble(ws, "dashboard socket error", error, "warn");
-    try {
-      ws.close(1011, "socket error");
-    } catch (closeError) {
-      this.socketTrouble(ws, "close after a socket error", closeError, "info");
-    }
-  }
-
-  /**
-   * What went wrong with one dashboard's socket, with who it was and since when. A socket failing
-   * is reported as an error record; a peer that had already gone (`info`) is only logged.
-   */
-  private socketTrouble(ws: WebSocket, msg: string, error: unknown, level: "info" | "warn" = "warn"): void {
-    const who = ws.deserializeAttachment() as SocketState | null;
-    log(level, msg, { object: "ErrorHub", email: who?.email, connectedAt: who?.connectedAt, error: String(error) });
-    if (level === "warn") {
-      this.ctx.waitUntil(reportError(this.env, error, "durable-object", `ErrorHub ${msg}`, { object: "ErrorHub", email: who?.email }));
-    }
-  }
-
-  private get sql() {
-    return this.ctx.storage.sql;
-  }
-
   private byFingerprint(fingerprint: string): ErrorRecord | null {
     const row = this.sql.exec<{ body: string }>("SELECT body FROM errors WHERE fingerprint = ?", fingerprint).toArray()[0];
     return row ? (JSON.parse(row.body) as ErrorRecord) : null;
@@ -258,25 +147,6 @@ export class ErrorHub extends DurableObject<Env> {
   }
 
   private append(kind: ErrorChangeKind, record: ErrorRecord): ErrorChange {
-    const change: ErrorChange = { seq: this.latestSeq() + 1, type: kind, record };
-    this.sql.exec("INSERT INTO changes (seq, body) VALUES (?, ?)", change.seq, JSON.stringify(change));
-    this.sql.exec("DELETE FROM changes WHERE seq <= ?", change.seq - CHANGES_KEPT);
-    return change;
-  }
-
-  private broadcast(changes: ErrorChange[]): void {
-    if (changes.length === 0) return;
-    const lines = changes.map((c) => JSON.stringify(c));
-    for (const ws of this.ctx.getWebSockets("dashboard")) {
-      for (const line of lines) {
-        try {
-          ws.send(line);
-        } catch (error) {
-          // A socket closing as we send; its close handler tidies up.
-          this.socketTrouble(ws, "push to a closing socket", error, "info");
-          break;
-        }
-      }
-    }
+    return this.appendChange((seq) => ({ seq, type: kind, record }));
   }
 }

@@ -9,6 +9,7 @@ import { auth } from "./routes/auth";
 import { containers } from "./routes/containers";
 import { deviceKeys } from "./routes/device-keys";
 import { errors } from "./routes/errors";
+import { fleet } from "./routes/fleet";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
@@ -33,6 +34,7 @@ export const app = base
   .route("/", users)
   .route("/", deviceKeys)
   .route("/", containers)
+  .route("/", fleet)
   .route("/", orders)
   .route("/", errors)
   .route("/", streamTickets)

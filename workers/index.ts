@@ -8,6 +8,7 @@ export { DeadLetterVault } from "../durable-objects/dead-letter-vault";
 export { DeviceKeyDO } from "../durable-objects/device-key";
 export { DirectoryDO } from "../durable-objects/directory";
 export { ErrorHub } from "../durable-objects/error-hub";
+export { FleetHub } from "../durable-objects/fleet-hub";
 export type { AppType } from "./app";
 
 export default {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ChangeMessage } from "../domain/change-message";
+import { fleetContainerOf, latestPerContainer } from "../domain/fleet";
 import { ERROR_SOURCES, type ErrorReport } from "../domain/errors";
 import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
@@ -10,7 +11,7 @@ import { parseChangeMessage } from "./projection/message";
 import { planProjection } from "./projection/plan";
 import { requestMissing } from "./projection/repair";
 import { writeProjection, type ProjectionGap } from "./projection/writer";
-import { deadLetterVault, errorHub } from "./stubs";
+import { deadLetterVault, errorHub, fleetHub } from "./stubs";
 
 export const PROJECTION_QUEUE = "fillgrid-projection";
 export const ERRORS_QUEUE = "fillgrid-errors";
@@ -32,10 +33,15 @@ const failureContext = (queue: string, msg: Message<unknown>) => ({ queue, messa
  */
 export class Settlement {
   private readonly settled = new Set<string>();
+  private readonly acked = new Set<string>();
   ack(msg: Message<unknown>): void {
     if (this.settled.has(msg.id)) return;
     this.settled.add(msg.id);
+    this.acked.add(msg.id);
     msg.ack();
+  }
+  isAcked(msg: Message<unknown>): boolean {
+    return this.acked.has(msg.id);
   }
   retry(msg: Message<unknown>, options?: QueueRetryOptions): void {
     if (this.settled.has(msg.id)) return;
@@ -90,6 +96,16 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     // No database at all (or it failed after the writes): whatever is not yet acked goes back.
     for (const { msg } of valid) settle.retry(msg);
     await reportError(env, error, "consumer", batch.queue, { queue: batch.queue, size: valid.length });
+  }
+  // Dashboards see what is now in Postgres: one push per batch, the newest state of each container.
+  const written = valid.filter(({ msg }) => settle.isAcked(msg)).map(({ change }) => change.state);
+  if (written.length > 0) {
+    try {
+      await fleetHub(env).publish(latestPerContainer(written).map(fleetContainerOf));
+    } catch (error) {
+      // The rows are in Postgres; a dashboard that misses this push catches up on reconnect or reload.
+      await reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: written.length });
+    }
   }
   // What the batch showed missing (an event past projected_seq + 1) is asked for again.
   const latest = new Map<string, ProjectionGap>();

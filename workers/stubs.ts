@@ -6,3 +6,4 @@ export const container = (env: Env, containerId: string) => env.CONTAINERS.getBy
 export const deviceKeyObject = (env: Env, keyId: string) => env.DEVICE_KEYS.getByName(keyId);
 export const deadLetterVault = (env: Env) => env.DEAD_LETTER_VAULT.getByName("dead-letters");
 export const containerIndex = (env: Env) => env.CONTAINER_INDEX.getByName("containers");
+export const fleetHub = (env: Env) => env.FLEET_HUB.getByName("fleet");

@@ -1,0 +1,21 @@
+import type { z } from "zod";
+import type { ContainerState } from "./container";
+import type { fleetContainerSchema } from "./schemas";
+
+/** A container as the fleet shows it: what GET /v1/containers lists and the fleet stream pushes. */
+export type FleetContainer = z.infer<typeof fleetContainerSchema>;
+
+export function fleetContainerOf(state: ContainerState): FleetContainer {
+  const { lastReadingId: _lastReadingId, ...fleet } = state;
+  return fleet;
+}
+
+/** The newest state of each container among `states` (by version), for one push per batch. */
+export function latestPerContainer(states: Iterable<ContainerState>): ContainerState[] {
+  const latest = new Map<string, ContainerState>();
+  for (const s of states) {
+    const known = latest.get(s.containerId);
+    if (!known || known.version < s.version) latest.set(s.containerId, s);
+  }
+  return [...latest.values()];
+}
