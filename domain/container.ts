@@ -4,6 +4,8 @@
 // audit trail and the source of truth at once.
 
 export const DEFAULT_THRESHOLD = 50;
+/** How often a sensor is expected to report when its container's settings say nothing. */
+export const DEFAULT_REPORT_INTERVAL_SECONDS = 3600;
 
 export interface Location {
   lat: number;

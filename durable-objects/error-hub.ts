@@ -108,6 +108,11 @@ export class ErrorHub extends StreamHub<ErrorChange> {
     return { items, next: rows.length > f.limit && last ? { lastSeen: last.lastSeen, id: last.id } : null };
   }
 
+  countOpen(): number {
+    this.startup.check();
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM errors WHERE status = 'open'").one().n;
+  }
+
   get(id: string): ErrorRecord | null {
     this.startup.check();
     const row = this.sql.exec<{ body: string }>("SELECT body FROM errors WHERE id = ?", id).toArray()[0];

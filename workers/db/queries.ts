@@ -1,7 +1,7 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
 import type { Order } from "../../domain/container";
-import { containers, orders } from "./schema";
+import { containerEvents, containers, orders, readings } from "./schema";
 
 const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
 
@@ -122,4 +122,100 @@ export async function listOrders(db: Database, f: OrderFilters) {
 export async function findOrder(db: Database, id: string) {
   const [row] = await db.select().from(orders).where(eq(orders.id, id));
   return row ? toOrder(row) : null;
+}
+
+export interface FleetSummary {
+  containers: number;
+  belowThreshold: number;
+  activeOrders: number;
+  /** Silent longer than their expected report interval (default an hour), or never heard from. */
+  silent: number;
+}
+
+/** The fleet's figures, from Postgres, in one pass. */
+export async function fleetSummary(db: Database, defaultIntervalSeconds: number): Promise<FleetSummary> {
+  const result = await db.execute<{ containers: number; below: number; active: number; silent: number }>(sql`
+    select count(*)::int as containers,
+      count(*) filter (where ${containers.fillPercent} < ${containers.threshold})::int as below,
+      count(*) filter (where ${containers.activeOrderId} is not null)::int as active,
+      count(*) filter (where ${containers.lastSeenAt} is null
+        or ${containers.lastSeenAt} < now() - make_interval(secs => coalesce(${containers.reportIntervalSeconds}, ${defaultIntervalSeconds})))::int as silent
+    from ${containers}`);
+  const r = result.rows[0]!;
+  return { containers: r.containers, belowThreshold: r.below, activeOrders: r.active, silent: r.silent };
+}
+
+export interface HistoryPoint {
+  at: string;
+  fillPercent: number;
+  min: number;
+  max: number;
+  count: number;
+}
+
+/**
+ * A container's fill between `from` and `to` (applied readings), at most `points` of them: the
+ * readings themselves when they fit, otherwise one point per equal time bucket (its mean, with the
+ * bucket's min, max and count, at the bucket's start), so a long range stays a light answer.
+ */
+export async function fillHistory(db: Database, containerId: string, from: string, to: string, points: number) {
+  const [counted] = (
+    await db.execute<{ n: number }>(sql`
+      select count(*)::int as n from ${readings}
+      where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
+        and ${readings.measuredAt} >= ${from}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz`)
+  ).rows;
+  const span = (Date.parse(to) - Date.parse(from)) / 1000;
+  const bucketSeconds = (counted?.n ?? 0) <= points ? null : Math.max(1, Math.ceil(span / points));
+  const rows = bucketSeconds === null
+    ? (
+        await db.execute<{ at: string; fill: number }>(sql`
+          select ${readings.measuredAt} as at, ${readings.fillPercent} as fill from ${readings}
+          where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
+            and ${readings.measuredAt} >= ${from}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz
+          order by ${readings.measuredAt}`)
+      ).rows.map((r) => ({ at: iso(r.at)!, fillPercent: r.fill, min: r.fill, max: r.fill, count: 1 }))
+    : (
+        await db.execute<{ bucket: number; avg: number; min: number; max: number; n: number }>(sql`
+          select floor(extract(epoch from ${readings.measuredAt} - ${from}::timestamptz) / ${bucketSeconds})::int as bucket,
+            avg(${readings.fillPercent}) as avg, min(${readings.fillPercent}) as min, max(${readings.fillPercent}) as max, count(*)::int as n
+          from ${readings}
+          where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
+            and ${readings.measuredAt} >= ${from}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz
+          group by 1 order by 1`)
+      ).rows.map((r) => ({
+        at: new Date(Date.parse(from) + r.bucket * bucketSeconds * 1000).toISOString(),
+        fillPercent: Number(r.avg),
+        min: Number(r.min),
+        max: Number(r.max),
+        count: r.n,
+      }));
+  const orderMarks = await db
+    .select({ id: orders.id, openedAt: orders.openedAt, closedAt: orders.closedAt })
+    .from(orders)
+    .where(and(eq(orders.containerId, containerId), lt(orders.openedAt, to), sql`(${orders.closedAt} is null or ${orders.closedAt} >= ${from}::timestamptz)`))
+    .orderBy(orders.openedAt);
+  return {
+    bucketSeconds,
+    points: rows satisfies HistoryPoint[],
+    orders: orderMarks.map((o) => ({ id: o.id, openedAt: iso(o.openedAt)!, closedAt: iso(o.closedAt) })),
+  };
+}
+
+/** Threshold changes of a container within a range, from its event log in Postgres. */
+export async function thresholdChanges(db: Database, containerId: string, from: string, to: string) {
+  const rows = await db
+    .select({ at: containerEvents.at, threshold: sql<number>`(${containerEvents.body}->'changes'->>'threshold')::float8` })
+    .from(containerEvents)
+    .where(
+      and(
+        eq(containerEvents.containerId, containerId),
+        eq(containerEvents.type, "settings.changed"),
+        sql`${containerEvents.body}->'changes' ? 'threshold'`,
+        gte(containerEvents.at, from),
+        lt(containerEvents.at, to),
+      ),
+    )
+    .orderBy(containerEvents.seq);
+  return rows.map((r) => ({ at: iso(r.at)!, threshold: Number(r.threshold) }));
 }

@@ -11,6 +11,8 @@ export interface ErrorStore {
   record(reports: ErrorReport[]): Promise<ErrorChange[]>;
   list(filters: ErrorFilters): Promise<ErrorPage>;
   resolve(id: string, by: string): Promise<ResolveResult>;
+  /** How many records are open. */
+  countOpen(): Promise<number>;
 }
 
 
@@ -22,6 +24,9 @@ class HubErrorStore implements ErrorStore {
   }
   async list(filters: ErrorFilters) {
     return errorHub(this.env).list(filters);
+  }
+  async countOpen() {
+    return errorHub(this.env).countOpen();
   }
   async resolve(id: string, by: string) {
     return errorHub(this.env).resolve(id, by);
@@ -112,6 +117,11 @@ class DataApiErrorStore implements ErrorStore {
     const items = docs.slice(0, f.limit).map(asRecord);
     const last = items[items.length - 1];
     return { items, next: docs.length > f.limit && last ? { lastSeen: last.lastSeen, id: last.id } : null };
+  }
+
+  async countOpen(): Promise<number> {
+    const [counted] = await this.api.aggregate([{ $match: { status: "open" } }, { $count: "n" }]);
+    return Number(counted?.n ?? 0);
   }
 
   async resolve(id: string, by: string): Promise<ResolveResult> {

@@ -14,7 +14,9 @@ import { settingsSchema } from "../../domain/settings";
 import { booleanParam, containerIdSchema, inInstantRange, instantParam, instantSchema, orderIdSchema } from "../../domain/validation";
 import { decodeCursor, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
-import { listContainers } from "../db/queries";
+import { eq } from "drizzle-orm";
+import { fillHistory, listContainers, thresholdChanges } from "../db/queries";
+import { containers as containerTable } from "../db/schema";
 import { requireRole } from "../http/auth";
 import { ApiError, notFound, validationError } from "../http/errors";
 import { jsonBody } from "../http/json-body";
@@ -122,6 +124,57 @@ export const containers = router()
       }
       const page = await container(c.env, containerId).listReadings(q.limit, before);
       return c.json({ readings: page.items, nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.readingId]) : null }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/containers/{containerId}/history",
+      tags: ["Containers"],
+      summary: "Fill over a time range from Postgres, downsampled to at most `points`, with the threshold and order marks",
+      description:
+        "The applied readings themselves when they fit in `points`; otherwise one point per equal time bucket (`bucketSeconds`): its mean fill, min, max and count, at the bucket's start. Default range: the last 24 hours.",
+      security: security.person,
+      middleware: as("viewer"),
+      request: {
+        params: byContainer,
+        query: z
+          .strictObject({
+            from: instantParam.optional().meta({ description: "Default: 24 hours before `to`" }),
+            to: instantParam.optional().meta({ description: "Default: now" }),
+            points: z.coerce.number().int().min(10).max(5000).default(500),
+          })
+          .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), { error: "from must be before to", path: ["from"] }),
+      },
+      responses: {
+        200: jsonContent(
+          z.object({
+            containerId: z.string(),
+            from: z.string().meta({ format: "date-time" }),
+            to: z.string().meta({ format: "date-time" }),
+            bucketSeconds: z.number().int().nullable().meta({ description: "null: the readings themselves" }),
+            threshold: z.number().nullable().meta({ description: "The threshold now (null when Postgres has not seen the container)" }),
+            thresholdChanges: z.array(z.object({ at: z.string().meta({ format: "date-time" }), threshold: z.number() })),
+            points: z.array(z.object({ at: z.string().meta({ format: "date-time" }), fillPercent: z.number(), min: z.number(), max: z.number(), count: z.number().int() })),
+            orders: z.array(z.object({ id: z.string(), openedAt: z.string(), closedAt: z.string().nullable() })),
+          }),
+          "The range's history",
+        ),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      const { containerId } = c.req.valid("param");
+      const q = c.req.valid("query");
+      const to = q.to ? new Date(q.to).toISOString() : new Date().toISOString();
+      const from = q.from ? new Date(q.from).toISOString() : new Date(Date.parse(to) - 24 * 3600_000).toISOString();
+      const body = await withDatabase(c.env, async (db) => {
+        const history = await fillHistory(db, containerId, from, to, q.points);
+        const [row] = await db.select({ threshold: containerTable.threshold }).from(containerTable).where(eq(containerTable.id, containerId));
+        const changes = await thresholdChanges(db, containerId, from, to);
+        return { containerId, from, to, threshold: row?.threshold ?? null, thresholdChanges: changes, ...history };
+      });
+      return c.json(body, 200);
     },
   )
   .openapi(

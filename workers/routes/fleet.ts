@@ -1,9 +1,47 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
+import { DEFAULT_REPORT_INTERVAL_SECONDS } from "../../domain/container";
+import { withDatabase } from "../db/client";
+import { fleetSummary } from "../db/queries";
+import { errorStore } from "../errors/store";
+import { requireRole } from "../http/auth";
+import { limits, rateLimit } from "../http/rate-limit";
 import { openStream, streamQuerySchema, streamResponses } from "../http/streams";
-import { router, security } from "../http/openapi";
+import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { fleetHub } from "../stubs";
 
-export const fleet = router().openapi(
+export const fleet = router()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/fleet/summary",
+      tags: ["Containers"],
+      summary: "The fleet's figures: containers, below threshold, active orders, silent sensors, open errors",
+      description: "Silent: nothing heard for longer than the container's reportIntervalSeconds (default 1 hour), or never.",
+      security: security.person,
+      middleware: [requireRole("viewer"), rateLimit(limits.api)],
+      responses: {
+        200: jsonContent(
+          z.object({
+            containers: z.number().int(),
+            belowThreshold: z.number().int(),
+            activeOrders: z.number().int(),
+            silent: z.number().int(),
+            openErrors: z.number().int(),
+          }),
+          "The figures",
+        ),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      const [figures, openErrors] = await Promise.all([
+        withDatabase(c.env, (db) => fleetSummary(db, DEFAULT_REPORT_INTERVAL_SECONDS)),
+        errorStore(c.env).countOpen(),
+      ]);
+      return c.json({ ...figures, openErrors }, 200);
+    },
+  )
+  .openapi(
   createRoute({
     method: "get",
     path: "/v1/fleet/stream",
@@ -18,4 +56,4 @@ export const fleet = router().openapi(
     responses: streamResponses,
   }),
   async (c) => openStream(c, c.req.valid("query"), fleetHub(c.env)),
-);
+  );
