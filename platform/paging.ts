@@ -18,3 +18,19 @@ export function decodeCursor<S extends z.ZodType>(inner: S, text: string): z.out
     return undefined;
   }
 }
+
+/** A `cursor` query parameter holding `inner`: decoded while the query is validated, or a 400. */
+export function cursorParam<S extends z.ZodType>(inner: S) {
+  return z
+    .string()
+    .max(1000)
+    .transform((text, ctx): z.output<S> => {
+      const value = decodeCursor(inner, text);
+      if (value === undefined) {
+        ctx.addIssue({ code: "custom", message: "is not a cursor this API returned" });
+        return z.NEVER;
+      }
+      return value;
+    })
+    .meta({ description: "nextCursor of the page before" });
+}

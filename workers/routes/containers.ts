@@ -12,7 +12,7 @@ import {
 import type { JsonValue } from "../../domain/access";
 import { settingsSchema } from "../../domain/settings";
 import { booleanParam, containerIdSchema, inInstantRange, instantParam, instantSchema, orderIdSchema } from "../../domain/validation";
-import { decodeCursor, encodeCursor, MAX_PAGE } from "../../platform/paging";
+import { cursorParam, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { eq } from "drizzle-orm";
 import { fillHistory, listContainers, thresholdChanges } from "../db/queries";
@@ -27,7 +27,6 @@ import { container, directory } from "../stubs";
 const as = (role: "viewer" | "operator" | "admin"): MiddlewareHandler<AppEnv>[] => [requireRole(role), rateLimit(limits.api)];
 
 const limitParam = z.coerce.number().int().min(1).max(MAX_PAGE).default(50).meta({ description: `1-${MAX_PAGE}, default 50` });
-const cursorParam = z.string().max(1000).meta({ description: "nextCursor of the page before" });
 const byContainer = z.object({ containerId: containerIdSchema });
 const byOrder = z.object({ containerId: containerIdSchema, orderId: orderIdSchema });
 
@@ -58,7 +57,7 @@ export const containers = router()
           sort: z.enum(["id", "fillPercent", "lastSeenAt"]).default("id"),
           order: z.enum(["asc", "desc"]).default("asc"),
           limit: limitParam,
-          cursor: cursorParam.optional(),
+          cursor: cursorParam(fleetCursor).optional(),
         }),
       },
       responses: {
@@ -71,8 +70,7 @@ export const containers = router()
       const sortTag = `${q.sort}:${q.order}`;
       let after: { value: string | number; id: string } | undefined;
       if (q.cursor !== undefined) {
-        const cursor = decodeCursor(fleetCursor, q.cursor);
-        if (!cursor) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
+        const cursor = q.cursor;
         if (cursor[0] !== sortTag) throw validationError([{ path: "cursor", message: `was issued for sort ${cursor[0]}, not ${sortTag}` }]);
         if (!sortValue[q.sort].safeParse(cursor[1]).success) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
         after = { value: cursor[1], id: cursor[2] };
@@ -107,7 +105,7 @@ export const containers = router()
       summary: "Reading history, newest first",
       security: security.person,
       middleware: as("viewer"),
-      request: { params: byContainer, query: z.strictObject({ limit: limitParam, cursor: cursorParam.optional() }) },
+      request: { params: byContainer, query: z.strictObject({ limit: limitParam, cursor: cursorParam(readingCursor).optional() }) },
       responses: {
         200: jsonContent(z.object({ readings: z.array(storedReadingSchema), nextCursor: z.string().nullable() }), "A page"),
         ...problems(...personProblems),
@@ -116,12 +114,7 @@ export const containers = router()
     async (c) => {
       const { containerId } = c.req.valid("param");
       const q = c.req.valid("query");
-      let before: { measuredAt: number; readingId: string } | null = null;
-      if (q.cursor !== undefined) {
-        const cursor = decodeCursor(readingCursor, q.cursor);
-        if (!cursor) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
-        before = { measuredAt: cursor[0], readingId: cursor[1] };
-      }
+      const before = q.cursor ? { measuredAt: q.cursor[0], readingId: q.cursor[1] } : null;
       const page = await container(c.env, containerId).listReadings(q.limit, before);
       return c.json({ readings: page.items, nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.readingId]) : null }, 200);
     },

@@ -2,9 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ERROR_SOURCES } from "../../domain/errors";
 import { errorBodySchema, errorRecordSchema } from "../../domain/schemas";
 import { instantParam, instantSchema } from "../../domain/validation";
-import { decodeCursor, encodeCursor, MAX_PAGE } from "../../platform/paging";
+import { cursorParam, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { requireRole } from "../http/auth";
-import { ApiError, notFound, validationError } from "../http/errors";
+import { ApiError, notFound } from "../http/errors";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
 import { errorStore } from "../errors/store";
@@ -30,7 +30,7 @@ export const errors = router()
           lastSeenFrom: instantParam.optional(),
           lastSeenTo: instantParam.optional(),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
-          cursor: z.string().max(1000).optional(),
+          cursor: cursorParam(errorCursor).optional(),
         }),
       },
       responses: {
@@ -40,12 +40,7 @@ export const errors = router()
     }),
     async (c) => {
       const q = c.req.valid("query");
-      let before: { lastSeen: string; id: string } | undefined;
-      if (q.cursor !== undefined) {
-        const cursor = decodeCursor(errorCursor, q.cursor);
-        if (!cursor) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
-        before = { lastSeen: cursor[0], id: cursor[1] };
-      }
+      const before = q.cursor ? { lastSeen: q.cursor[0], id: q.cursor[1] } : undefined;
       const page = await errorStore(c.env).list({
         ...q,
         lastSeenFrom: q.lastSeenFrom && new Date(q.lastSeenFrom).toISOString(),

@@ -14,10 +14,15 @@ import { limits, rateLimit } from "../http/rate-limit";
 import { directory } from "../stubs";
 import { emailSchema, passwordSchema } from "../../domain/validation";
 
-const admin: MiddlewareHandler<AppEnv>[] = [requireRole("admin"), rateLimit(limits.api)];
+/** Admins only; the configured first admin is stored before any list or change can miss them. */
+const firstAdminStored: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await seedFirstAdmin(c.env);
+  await next();
+};
+const admin: MiddlewareHandler<AppEnv>[] = [requireRole("admin"), rateLimit(limits.api), firstAdminStored];
 const emailParam = z.object({ email: emailSchema.meta({ param: { name: "email", in: "path" } }) });
 
-/** The configured first admin is stored before any admin action or list can miss them. */
+/** The configured first admin, stored once (the stored password counts from then on). */
 async function seedFirstAdmin(env: Env): Promise<void> {
   const email = env.ADMIN_EMAIL?.toLowerCase();
   if (!email || !env.ADMIN_PASSWORD) return;
@@ -50,7 +55,6 @@ export const users = router()
     }),
     async (c) => {
       const input = c.req.valid("json");
-      await seedFirstAdmin(c.env);
       const now = new Date().toISOString();
       const by = c.get("person").email;
       const user: User = { email: input.email, role: input.role, disabled: false, createdAt: now, createdBy: by, updatedAt: now, passwordChangedAt: null };
@@ -70,7 +74,6 @@ export const users = router()
       responses: { 200: jsonContent(z.object({ users: z.array(userSchema) }), "By email"), ...problems(...personProblems) },
     }),
     async (c) => {
-      await seedFirstAdmin(c.env);
       return c.json({ users: await directory(c.env).listUsers() }, 200);
     },
   )
@@ -100,7 +103,6 @@ export const users = router()
     }),
     async (c) => {
       const { email } = c.req.valid("param");
-      await seedFirstAdmin(c.env);
       const result = await directory(c.env).changeUser(email, c.req.valid("json"), c.get("person").email);
       if (!result.ok) throw refusals[result.reason](email);
       forgetPerson(email);
@@ -129,7 +131,6 @@ export const users = router()
       const { email } = c.req.valid("param");
       const given = c.req.valid("json").password;
       const password = given ?? randomToken(15);
-      await seedFirstAdmin(c.env);
       const updated = await directory(c.env).setPassword(email, await hashPassword(password), c.get("person").email);
       if (!updated) throw notFound(`person ${email}`);
       forgetPerson(email);
