@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { FleetContainer } from "../domain/fleet";
 import { withDatabase } from "../workers/db/client";
 import { containers } from "../workers/db/schema";
-import { deviceKey, eventually, json, personWith, postReadings, streamTicket, uniqueContainer } from "./helpers";
+import { api, deviceKey, eventually, json, personWith, postReadings, streamTicket, uniqueContainer } from "./helpers";
 
 let viewer: string;
 let key: string;
@@ -35,6 +35,31 @@ async function openFleet(since?: number) {
 }
 
 const pushed = (messages: FleetMessage[], id: string) => messages.flatMap((m) => m.containers ?? []).filter((c) => c.containerId === id);
+
+type FleetAnswer = { seq: number; containers: FleetContainer[] };
+
+describe("GET /v1/fleet", () => {
+  it("answers every container by id with the stream position; following from it misses nothing committed later", async () => {
+    const before = uniqueContainer("snap-a");
+    await json(await postReadings(key, { containerId: before, fillPercent: 60 }), 200);
+    await eventually(async () => (await json<FleetAnswer>(await api("/v1/fleet", { token: viewer }), 200)).containers.find((c) => c.containerId === before), 20_000, "the projection");
+    const snapshot = await json<FleetAnswer>(await api("/v1/fleet", { token: viewer }), 200);
+    const ids = snapshot.containers.map((c) => c.containerId);
+    expect(ids).toEqual([...ids].sort());
+    expect(snapshot.containers.find((c) => c.containerId === before)).toMatchObject({ fillPercent: 60 });
+
+    const after = uniqueContainer("snap-b");
+    await json(await postReadings(key, { containerId: after, fillPercent: 15 }), 200);
+    const fleet = await openFleet(snapshot.seq);
+    const seen = await eventually(async () => pushed(fleet.messages, after)[0], 20_000, "the later container");
+    expect(seen).toMatchObject({ fillPercent: 15 });
+    fleet.socket.close();
+  });
+
+  it("is for signed-in people only", async () => {
+    await json(await api("/v1/fleet"), 401);
+  });
+});
 
 describe("GET /v1/fleet/stream", () => {
   it("a reading to a new container reaches an open dashboard once Postgres has it", async () => {

@@ -121,6 +121,14 @@ describe("GET /v1/orders", () => {
     expect(await pageAll(`containerId=${ids[0]}&status=closed`, 5, "orders")).toEqual([]);
   });
 
+  it("filters by fulfilment", async () => {
+    const pending = await pageAll(`containerId=${ids[0]}&fulfilment=pending`, 5, "orders");
+    expect(pending.map((o) => o.id)).toEqual([orderIds[0]]);
+    expect(await pageAll(`containerId=${ids[0]}&fulfilment=delivered`, 5, "orders")).toEqual([]);
+    const bad = await json<ErrorBody>(await api(`/v1/orders?fulfilment=lost`, { token: viewer }), 400);
+    expect(bad.error.issues![0]!.path).toBe("fulfilment");
+  });
+
   it("filters by time range on the opening time", async () => {
     const [row] = await withDatabase(env, (db) => db.select().from(orderTable).where(eq(orderTable.id, orderIds[0]!)));
     const at = new Date(row!.openedAt);

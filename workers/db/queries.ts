@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
 import type { Order } from "../../domain/container";
+import type { FleetContainer } from "../../domain/fleet";
 import { containerEvents, containers, orders, readings } from "./schema";
 
 const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
@@ -55,28 +56,42 @@ export async function listContainers(db: Database, f: ContainerFilters) {
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
   return {
-    items: page.map(({ container: c, order }) => ({
-      containerId: c.id,
-      name: c.name,
-      threshold: c.threshold,
-      capacity: c.capacity,
-      registeredLocation: c.registeredLat === null || c.registeredLon === null ? null : { lat: c.registeredLat, lon: c.registeredLon },
-      reportIntervalSeconds: c.reportIntervalSeconds,
-      fillPercent: c.fillPercent,
-      contents: c.contents,
-      location: c.lat === null || c.lon === null ? null : { lat: c.lat, lon: c.lon },
-      battery: c.battery,
-      measuredAt: iso(c.measuredAt),
-      lastSeenAt: iso(c.lastSeenAt),
-      autoOpenArmed: c.autoOpenArmed,
-      activeOrder: order ? toOrder(order) : null,
-      version: c.version,
-    })),
+    items: page.map(({ container: c, order }) => toFleetContainer(c, order)),
     next:
       rows.length > f.limit && last
         ? { value: f.sort === "lastSeenAt" ? new Date(String(last.sortValue)).toISOString() : last.sortValue, id: last.container.id }
         : null,
   };
+}
+
+function toFleetContainer(c: typeof containers.$inferSelect, order: typeof orders.$inferSelect | null): FleetContainer {
+  return {
+    containerId: c.id,
+    name: c.name,
+    threshold: c.threshold,
+    capacity: c.capacity,
+    registeredLocation: c.registeredLat === null || c.registeredLon === null ? null : { lat: c.registeredLat, lon: c.registeredLon },
+    reportIntervalSeconds: c.reportIntervalSeconds,
+    fillPercent: c.fillPercent,
+    contents: c.contents,
+    location: c.lat === null || c.lon === null ? null : { lat: c.lat, lon: c.lon },
+    battery: c.battery,
+    measuredAt: iso(c.measuredAt),
+    lastSeenAt: iso(c.lastSeenAt),
+    autoOpenArmed: c.autoOpenArmed,
+    activeOrder: order ? toOrder(order) : null,
+    version: c.version,
+  };
+}
+
+/** Every container, by id: the dashboard's starting point before it follows the fleet stream. */
+export async function wholeFleet(db: Database): Promise<FleetContainer[]> {
+  const rows = await db
+    .select({ container: containers, order: orders })
+    .from(containers)
+    .leftJoin(orders, eq(orders.id, containers.activeOrderId))
+    .orderBy(containers.id);
+  return rows.map(({ container, order }) => toFleetContainer(container, order));
 }
 
 export function toOrder(o: typeof orders.$inferSelect): Order {
@@ -94,6 +109,7 @@ export function toOrder(o: typeof orders.$inferSelect): Order {
 
 export interface OrderFilters {
   status?: "active" | "closed" | undefined;
+  fulfilment?: Order["fulfilment"] | undefined;
   containerId?: string | undefined;
   openedFrom?: string | undefined;
   openedTo?: string | undefined;
@@ -105,6 +121,7 @@ export interface OrderFilters {
 export async function listOrders(db: Database, f: OrderFilters) {
   const where: SQL[] = [];
   if (f.status) where.push(eq(orders.status, f.status));
+  if (f.fulfilment) where.push(eq(orders.fulfilment, f.fulfilment));
   if (f.containerId) where.push(eq(orders.containerId, f.containerId));
   if (f.openedFrom) where.push(gte(orders.openedAt, f.openedFrom));
   if (f.openedTo) where.push(lt(orders.openedAt, f.openedTo));

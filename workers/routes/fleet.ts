@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { DEFAULT_REPORT_INTERVAL_SECONDS } from "../../domain/container";
 import { withDatabase } from "../db/client";
-import { fleetSummary } from "../db/queries";
+import { fleetSummary, wholeFleet } from "../db/queries";
+import { fleetContainerSchema } from "../../domain/schemas";
 import { errorStore } from "../errors/store";
 import { requireRole } from "../http/auth";
 import { limits, rateLimit } from "../http/rate-limit";
@@ -10,6 +11,29 @@ import { jsonContent, personProblems, problems, router, security } from "../http
 import { fleetHub } from "../stubs";
 
 export const fleet = router()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/fleet",
+      tags: ["Containers"],
+      summary: "The whole fleet in one answer, with the fleet stream's position to follow it from",
+      description:
+        "Every container as Postgres has it, by id, and `seq`: open `/v1/fleet/stream?since=<seq>` and nothing committed after this answer is missed " +
+        "(a change may arrive that the answer already holds; keep the higher `version`). For paging and filters, GET /v1/containers.",
+      security: security.person,
+      middleware: [requireRole("viewer"), rateLimit(limits.api)],
+      responses: {
+        200: jsonContent(z.object({ seq: z.number().int(), containers: z.array(fleetContainerSchema) }), "The fleet"),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      // The position first: whatever commits while Postgres is read comes again on the stream.
+      const seq = await fleetHub(c.env).latestSeq();
+      const containers = await withDatabase(c.env, (db) => wholeFleet(db));
+      return c.json({ seq, containers }, 200);
+    },
+  )
   .openapi(
     createRoute({
       method: "get",

@@ -25,6 +25,7 @@ export const orders = router()
       request: {
         query: z.strictObject({
           status: z.enum(["active", "closed"]).optional(),
+          fulfilment: z.enum(["pending", "accepted", "dispatched", "delivered"]).optional(),
           containerId: containerIdSchema.optional(),
           openedFrom: instantParam.optional(),
           openedTo: instantParam.optional(),
