@@ -1,12 +1,17 @@
 // `npm run dev`: the whole system on this machine. Makes .dev.vars from the example on first run,
 // brings up Postgres (DATABASE_URL, or an embedded PGlite under .data/pglite), applies migrations,
-// then hands over to `wrangler dev` (Durable Objects, queues, static dashboard, all local).
+// builds the dashboard and keeps rebuilding it on change (vite build --watch; wrangler dev serves
+// each new build), then hands over to `wrangler dev` (Durable Objects, queues, all local).
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
-import { buildAssets } from "./build-assets.mjs";
+import { buildAssets, viteBin, viteConfig } from "./build-assets.mjs";
 import { startDatabaseStack } from "./lib/database.mjs";
 
-buildAssets();
+// FILLGRID_WEB_BUILT=1: the dashboard is built already and stays as it is (the browser tests and
+// the crash test start this script on the build `npm test` made).
+const fixedWeb = process.env.FILLGRID_WEB_BUILT === "1";
+if (!fixedWeb) buildAssets();
+const webWatch = fixedWeb ? null : spawn(process.execPath, [viteBin, "build", "--watch", "--config", viteConfig], { stdio: ["ignore", "inherit", "inherit"] });
 
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
@@ -32,6 +37,7 @@ const child = spawn("wrangler", args, { stdio: "inherit" });
 let stopping = false;
 const stop = (signal) => {
   stopping = true;
+  webWatch?.kill(signal);
   child.kill(signal);
 };
 process.on("SIGINT", stop);
@@ -59,6 +65,7 @@ const host = ipArg >= 0 ? process.argv[ipArg + 1] : "127.0.0.1";
 })();
 
 child.on("exit", async (code, signal) => {
+  webWatch?.kill("SIGTERM");
   await database.stop();
   process.exit(stopping ? 0 : signal ? 1 : (code ?? 0));
 });

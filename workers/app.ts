@@ -10,6 +10,7 @@ import { containers } from "./routes/containers";
 import { deviceKeys } from "./routes/device-keys";
 import { errors } from "./routes/errors";
 import { fleet } from "./routes/fleet";
+import { dashboard } from "./routes/dashboard";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
@@ -40,6 +41,7 @@ export const app = base
   .route("/", streamTickets)
   .route("/", operations)
   .route("/", projection)
+  .route("/", dashboard)
   .route("/", meta);
 
 export type AppType = typeof app;

@@ -1,0 +1,49 @@
+// The API, called through Hono's typed client: request and answer types come from the worker's own
+// route contracts (AppType), so a change to a contract that breaks the dashboard fails `tsc`.
+import { hc, type ClientResponse } from "hono/client";
+import type { AppType } from "../../workers/app";
+import { session } from "./session";
+
+/** An answer other than 2xx, with the API's message (it names the field and the problem). */
+export class ApiProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues: { path: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export const api = hc<AppType>(location.origin, {
+  headers: (): Record<string, string> => {
+    const token = session.current()?.token;
+    return token ? { authorization: `Bearer ${token}` } : {};
+  },
+});
+
+type Success<R> = R extends { ok: true; json(): Promise<infer T> } ? T : never;
+
+/**
+ * The success body of a typed call, or an ApiProblem. A 401 on a signed-in call means the token
+ * expired or was voided: the session ends and the app returns to sign-in with the reason.
+ */
+export async function data<R extends ClientResponse<unknown, number, string>>(call: Promise<R>): Promise<Success<R>> {
+  let res: R;
+  try {
+    res = await call;
+  } catch (cause) {
+    throw new ApiProblem(0, "unreachable", "Fillgrid cannot be reached; check the connection", []);
+  }
+  if (res.ok) return (res.status === 204 ? undefined : await res.json()) as Success<R>;
+  let body: { error?: { code?: string; message?: string; issues?: { path: string; message: string }[] } } = {};
+  try {
+    body = (await res.json()) as typeof body;
+  } catch {
+    // not JSON (a proxy's page, say): the status speaks for itself
+  }
+  const problem = new ApiProblem(res.status, body.error?.code ?? "http_" + res.status, body.error?.message ?? `${res.status} ${res.statusText}`, body.error?.issues ?? []);
+  if (res.status === 401 && session.current()) session.expire(problem.message);
+  throw problem;
+}

@@ -1,0 +1,92 @@
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useRef, type KeyboardEvent } from "react";
+import { useLocation } from "wouter";
+import { isSilent, type FleetContainer, type FleetQuery } from "../fleet-model";
+import { formatCount } from "../format";
+import { Ago, Empty, FillBar } from "./ui";
+
+const ROW_HEIGHT = 44;
+const COLUMNS: { key: FleetQuery["sort"] | null; label: string }[] = [
+  { key: "containerId", label: "Container" },
+  { key: "name", label: "Name" },
+  { key: "fillPercent", label: "Fill" },
+  { key: null, label: "Contents" },
+  { key: null, label: "Order" },
+  { key: "lastSeenAt", label: "Last seen" },
+];
+
+/**
+ * Every matching container, with only the rows in view in the DOM (TanStack Virtual), so 10,000
+ * scroll as smoothly as ten. Rows have one fixed height: a live update never moves the page.
+ */
+export function FleetTable({ rows, total, query, onSort, now }: { rows: FleetContainer[]; total: number; query: FleetQuery; onSort: (key: FleetQuery["sort"]) => void; now: number }) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const [, navigate] = useLocation();
+  const virtual = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 12, getItemKey: (i) => rows[i]!.containerId });
+
+  function onKey(event: KeyboardEvent<HTMLDivElement>, index: number) {
+    const step = event.key === "ArrowDown" ? 1 : event.key === "ArrowUp" ? -1 : 0;
+    if (event.key === "Enter") return navigate(`/containers/${encodeURIComponent(rows[index]!.containerId)}`);
+    if (!step) return;
+    event.preventDefault();
+    const next = Math.min(rows.length - 1, Math.max(0, index + step));
+    virtual.scrollToIndex(next);
+    requestAnimationFrame(() => scroller.current?.querySelector<HTMLElement>(`[data-index="${next}"]`)?.focus());
+  }
+
+  return (
+    <div className="fleet-table" role="table" aria-label="Containers" aria-rowcount={rows.length + 1}>
+      <div className="row head" role="row">
+        {COLUMNS.map((c) => (
+          <div key={c.label} role="columnheader" className={`cell col-${c.label.toLowerCase().replace(" ", "-")}`} aria-sort={c.key && c.key === query.sort ? (query.descending ? "descending" : "ascending") : undefined}>
+            {c.key ? (
+              <button type="button" className="sort" onClick={() => onSort(c.key!)}>
+                {c.label}
+                <span aria-hidden="true">{c.key === query.sort ? (query.descending ? " ▼" : " ▲") : ""}</span>
+              </button>
+            ) : (
+              c.label
+            )}
+          </div>
+        ))}
+      </div>
+      <div className="rows" ref={scroller} role="rowgroup">
+        {rows.length === 0 ? (
+          <Empty>{total === 0 ? "No containers yet. They appear here with their first reading." : "No container matches the search and filters."}</Empty>
+        ) : (
+          <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
+            {virtual.getVirtualItems().map((item) => {
+              const c = rows[item.index]!;
+              return (
+                <div
+                  key={item.key}
+                  role="row"
+                  tabIndex={0}
+                  data-index={item.index}
+                  data-container={c.containerId}
+                  aria-rowindex={item.index + 2}
+                  className="row"
+                  style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
+                  onClick={() => navigate(`/containers/${encodeURIComponent(c.containerId)}`)}
+                  onKeyDown={(e) => onKey(e, item.index)}
+                >
+                  <div role="cell" className="cell col-container mono">{c.containerId}</div>
+                  <div role="cell" className="cell col-name">{c.name ?? <span className="muted">—</span>}</div>
+                  <div role="cell" className="cell col-fill"><FillBar fill={c.fillPercent} threshold={c.threshold} /></div>
+                  <div role="cell" className="cell col-contents">{c.contents ?? <span className="muted">—</span>}</div>
+                  <div role="cell" className="cell col-order">{c.activeOrder ? <span className="tag tag-order">{c.activeOrder.fulfilment}</span> : <span className="muted">—</span>}</div>
+                  <div role="cell" className={`cell col-last-seen ${isSilent(c, now) ? "silent" : ""}`}>
+                    <Ago at={c.lastSeenAt} now={now} />
+                  </div>
+                </div>
+              );
+            })}
+          </div>
+        )}
+      </div>
+      <div className="table-foot muted" aria-live="polite">
+        {rows.length === total ? `${formatCount(total)} containers` : `${formatCount(rows.length)} of ${formatCount(total)} containers`}
+      </div>
+    </div>
+  );
+}

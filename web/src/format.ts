@@ -1,0 +1,40 @@
+// Times in the viewer's own zone and language, figures with their units.
+
+/** The browser's language, when Intl accepts it (some systems report tags such as "en-US@posix"). */
+function viewerLocale(): string | undefined {
+  try {
+    new Intl.NumberFormat(undefined);
+    new Intl.DateTimeFormat(undefined);
+    return undefined;
+  } catch {
+    return "en";
+  }
+}
+const locale = viewerLocale();
+const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium" });
+const relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+
+export const zoneName = new Intl.DateTimeFormat(locale).resolvedOptions().timeZone;
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  return dateTime.format(new Date(iso));
+}
+
+/** "3 minutes ago", "in 2 hours": for the last-seen column. */
+export function formatAgo(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return "never";
+  const seconds = Math.round((Date.parse(iso) - now) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs < 45) return relative.format(Math.round(seconds), "second");
+  if (abs < 45 * 60) return relative.format(Math.round(seconds / 60), "minute");
+  if (abs < 36 * 3600) return relative.format(Math.round(seconds / 3600), "hour");
+  return relative.format(Math.round(seconds / 86400), "day");
+}
+
+export function formatPercent(value: number | null | undefined): string {
+  return value === null || value === undefined ? "—" : `${Math.round(value * 10) / 10} %`;
+}
+
+const count = new Intl.NumberFormat(locale);
+export const formatCount = (n: number) => count.format(n);

@@ -1,0 +1,329 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useMemo, useState, type FormEvent } from "react";
+import { Link } from "wouter";
+import { api, ApiProblem, data } from "../api";
+import { FillChart } from "../components/FillChart";
+import { DeviceKeys } from "../components/DeviceKeys";
+import { Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
+import { isSilent } from "../fleet-model";
+import { formatPercent } from "../format";
+import { can, useSession } from "../session";
+import { useFleet } from "../stores";
+
+type Range = "24h" | "7d" | "30d" | "all";
+const RANGE_HOURS: Record<Exclude<Range, "all">, number> = { "24h": 24, "7d": 24 * 7, "30d": 24 * 30 };
+const RANGE_LABEL: Record<Range, string> = { "24h": "24 h", "7d": "7 days", "30d": "30 days", all: "All" };
+
+export function ContainerPage({ id }: { id: string }) {
+  const person = useSession();
+  const queries = useQueryClient();
+  const param = { param: { containerId: id } };
+  const live = useFleet().fleet.get(id);
+  const state = useQuery({ queryKey: ["container", id], queryFn: () => data(api.v1.containers[":containerId"].$get(param)) });
+  // The fleet stream brings each committed change: when it is newer than what the page shows,
+  // everything on the page that comes from Postgres is read again.
+  const shownVersion = state.data?.container.version ?? -1;
+  useEffect(() => {
+    if (live && live.version > shownVersion) void queries.invalidateQueries({ queryKey: ["container", id] });
+  }, [live?.version]);
+
+  if (state.isPending) return <Loading what={`container ${id}`} />;
+  if (state.isError) {
+    if (state.error instanceof ApiProblem && state.error.status === 404)
+      return (
+        <section className="page">
+          <h1>Container {id}</h1>
+          <Empty>
+            No container is called {id}. It appears with its first reading. <Link href="/">Back to the fleet</Link>
+          </Empty>
+        </section>
+      );
+    return <Failed error={state.error} retry={() => state.refetch()} />;
+  }
+  const c = state.data.container;
+  return (
+    <section className="page container-page" aria-labelledby="container-title">
+      <nav className="crumbs" aria-label="Breadcrumb">
+        <Link href="/">Fleet</Link> / <span className="mono">{c.containerId}</span>
+      </nav>
+      <header className="container-head">
+        <div>
+          <h1 id="container-title">{c.name ?? c.containerId}</h1>
+          {c.name ? <div className="mono muted">{c.containerId}</div> : null}
+        </div>
+        <div className="big-fill">
+          <FillBar fill={c.fillPercent} threshold={c.threshold} />
+        </div>
+      </header>
+      <dl className="facts">
+        <div><dt>Threshold</dt><dd>{c.threshold} %</dd></div>
+        <div><dt>Contents</dt><dd>{c.contents ?? "—"}</dd></div>
+        <div><dt>Capacity</dt><dd>{c.capacity ?? "—"}</dd></div>
+        <div><dt>Battery</dt><dd>{formatPercent(c.battery)}</dd></div>
+        <div><dt>Measured</dt><dd><Time at={c.measuredAt} /></dd></div>
+        <div><dt>Last seen</dt><dd className={isSilent(c, Date.now()) ? "silent" : ""}><Ago at={c.lastSeenAt} /></dd></div>
+        <div><dt>Location</dt><dd>{c.location ? `${c.location.lat.toFixed(4)}, ${c.location.lon.toFixed(4)}` : "—"}</dd></div>
+        <div><dt>Reports every</dt><dd>{c.reportIntervalSeconds ? `${Math.round(c.reportIntervalSeconds / 60)} min` : "60 min (default)"}</dd></div>
+      </dl>
+      <ActiveOrder containerId={c.containerId} order={c.activeOrder} canAct={can(person, "operator")} />
+      <History containerId={c.containerId} version={c.version} />
+      <div className="two">
+        <Orders containerId={c.containerId} version={c.version} />
+        <Events containerId={c.containerId} version={c.version} />
+      </div>
+      {can(person, "admin") ? (
+        <div className="two">
+          <Settings container={c} />
+          <DeviceKeys containerId={c.containerId} />
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+type OrderT = NonNullable<Awaited<ReturnType<typeof fetchState>>["container"]["activeOrder"]>;
+const fetchState = (id: string) => data(api.v1.containers[":containerId"].$get({ param: { containerId: id } }));
+
+function ActiveOrder({ containerId, order, canAct }: { containerId: string; order: OrderT | null; canAct: boolean }) {
+  const queries = useQueryClient();
+  const done = () => queries.invalidateQueries({ queryKey: ["container", containerId] });
+  const open = useMutation({ mutationFn: () => data(api.v1.containers[":containerId"].orders.$post({ param: { containerId } })), onSuccess: done, onError: done });
+  const close = useMutation({
+    mutationFn: (orderId: string) => data(api.v1.containers[":containerId"].orders[":orderId"].close.$post({ param: { containerId, orderId } })),
+    onSuccess: done,
+    onError: done,
+  });
+  return (
+    <div className={`order-card ${order ? "active" : ""}`} aria-live="polite">
+      {order ? (
+        <>
+          <div>
+            <strong>Active order</strong> <span className="mono">{order.id}</span> <Badge kind="order">{order.fulfilment}</Badge>
+            <div className="muted small">
+              Opened <Time at={order.openedAt} /> by {order.openedBy} ({order.source}) at {formatPercent(order.fillAtOpen)}
+              {order.thresholdAtOpen !== null ? `, threshold ${order.thresholdAtOpen} %` : ""}
+            </div>
+          </div>
+          {canAct ? (
+            <button type="button" className="danger" disabled={close.isPending} onClick={() => close.mutate(order.id)}>
+              {close.isPending ? "Closing…" : "Close order"}
+            </button>
+          ) : null}
+        </>
+      ) : (
+        <>
+          <div>
+            <strong>No active order.</strong> <span className="muted small">One opens by itself when the fill drops below the threshold.</span>
+          </div>
+          {canAct ? (
+            <button type="button" disabled={open.isPending} onClick={() => open.mutate()}>
+              {open.isPending ? "Opening…" : "Open order"}
+            </button>
+          ) : null}
+        </>
+      )}
+      <FormProblem error={open.error ?? close.error} />
+    </div>
+  );
+}
+
+function History({ containerId, version }: { containerId: string; version: number }) {
+  const [range, setRange] = useState<Range>("24h");
+  const first = useQuery({
+    queryKey: ["container", containerId, "first-event"],
+    queryFn: () => data(api.v1.containers[":containerId"].events.$get({ param: { containerId }, query: { after: "0", limit: "1" } })),
+    enabled: range === "all",
+    staleTime: Infinity,
+  });
+  const from = useMemo(() => {
+    if (range !== "all") return new Date(Date.now() - RANGE_HOURS[range] * 3600_000).toISOString();
+    const at = first.data?.events[0]?.at;
+    return at ? new Date(Date.parse(at) - 60_000).toISOString() : undefined;
+  }, [range, first.data, version]);
+  const history = useQuery({
+    queryKey: ["container", containerId, "history", range, version],
+    queryFn: () => data(api.v1.containers[":containerId"].history.$get({ param: { containerId }, query: { from: from!, to: new Date(Date.now() + 1000).toISOString(), points: "600" } })),
+    enabled: from !== undefined,
+    placeholderData: (previous) => previous,
+  });
+  return (
+    <section className="panel" aria-labelledby="history-title">
+      <div className="panel-head">
+        <h2 id="history-title">Fill history</h2>
+        <div className="segmented" role="group" aria-label="Range">
+          {(Object.keys(RANGE_LABEL) as Range[]).map((r) => (
+            <button key={r} type="button" aria-pressed={range === r} onClick={() => setRange(r)}>
+              {RANGE_LABEL[r]}
+            </button>
+          ))}
+        </div>
+      </div>
+      {history.isError ? (
+        <Failed error={history.error} retry={() => history.refetch()} />
+      ) : !history.data ? (
+        <Loading what="the history" />
+      ) : history.data.points.length === 0 ? (
+        <Empty>No readings in this range.</Empty>
+      ) : (
+        <>
+          <FillChart history={history.data} />
+          <p className="muted small">
+            {history.data.bucketSeconds === null ? `${history.data.points.length} readings` : `${history.data.points.length} buckets of ${Math.round(history.data.bucketSeconds / 60)} min (mean, min–max band)`}
+            {history.data.orders.length ? ` · ${history.data.orders.length} order(s): red dashes opened, green closed` : ""}
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
+
+function Orders({ containerId, version }: { containerId: string; version: number }) {
+  const orders = useQuery({
+    queryKey: ["container", containerId, "orders", version],
+    queryFn: () => data(api.v1.containers[":containerId"].orders.$get({ param: { containerId }, query: { limit: "50" } })),
+    placeholderData: (previous) => previous,
+  });
+  return (
+    <section className="panel" aria-labelledby="orders-title">
+      <h2 id="orders-title">Orders</h2>
+      {orders.isError ? (
+        <Failed error={orders.error} retry={() => orders.refetch()} />
+      ) : !orders.data ? (
+        <Loading what="orders" />
+      ) : orders.data.orders.length === 0 ? (
+        <Empty>No orders yet.</Empty>
+      ) : (
+        <ul className="list">
+          {orders.data.orders.map((o) => (
+            <li key={o.id}>
+              <div>
+                <Badge kind={o.status}>{o.status}</Badge> <span className="mono small">{o.id}</span>
+              </div>
+              <div className="muted small">
+                Opened <Time at={o.openedAt} /> by {o.openedBy} at {formatPercent(o.fillAtOpen)}
+                {o.closedAt ? (
+                  <>
+                    {" "}· closed <Time at={o.closedAt} /> by {o.closedBy} ({o.closeReason?.replaceAll("_", " ")}) at {formatPercent(o.fillAtClose)}
+                  </>
+                ) : null}
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+const EVENTS_SHOWN = 50;
+
+function describe(e: Awaited<ReturnType<typeof fetchEvents>>["events"][number]): string {
+  switch (e.type) {
+    case "reading.recorded":
+      return `Reading ${e.reading.fillPercent} %${e.outcome === "stale" ? " (stale: older than the last)" : ""}${e.reading.battery !== undefined ? `, battery ${e.reading.battery} %` : ""}`;
+    case "order.opened":
+      return `Order opened at ${formatPercent(e.order.fillAtOpen)}`;
+    case "order.closed":
+      return `Order closed (${e.closeReason.replaceAll("_", " ")})`;
+    case "settings.changed":
+      return `Settings: ${Object.entries(e.changes)
+        .map(([k, v]) => `${k} ${JSON.stringify(e.previous[k as keyof typeof e.previous] ?? null)} → ${JSON.stringify(v)}`)
+        .join(", ")}`;
+  }
+}
+const fetchEvents = (containerId: string, after: number) => data(api.v1.containers[":containerId"].events.$get({ param: { containerId }, query: { after: String(after), limit: String(EVENTS_SHOWN) } }));
+
+function Events({ containerId, version }: { containerId: string; version: number }) {
+  const events = useQuery({ queryKey: ["container", containerId, "events", version], queryFn: () => fetchEvents(containerId, Math.max(0, version - EVENTS_SHOWN)), placeholderData: (p) => p });
+  return (
+    <section className="panel" aria-labelledby="events-title">
+      <h2 id="events-title">Event log</h2>
+      {events.isError ? (
+        <Failed error={events.error} retry={() => events.refetch()} />
+      ) : !events.data ? (
+        <Loading what="events" />
+      ) : events.data.events.length === 0 ? (
+        <Empty>Nothing has happened yet.</Empty>
+      ) : (
+        <ol className="list events" reversed>
+          {[...events.data.events].reverse().map((e) => (
+            <li key={e.id}>
+              <div>{describe(e)}</div>
+              <div className="muted small">
+                <Time at={e.at} /> · {e.actor.kind} {e.actor.id}
+              </div>
+            </li>
+          ))}
+        </ol>
+      )}
+      {version > EVENTS_SHOWN ? <p className="muted small">The latest {EVENTS_SHOWN} of {version} events.</p> : null}
+    </section>
+  );
+}
+
+type ContainerT = Awaited<ReturnType<typeof fetchState>>["container"];
+
+function Settings({ container: c }: { container: ContainerT }) {
+  const queries = useQueryClient();
+  const [form, setForm] = useState(() => ({
+    name: c.name ?? "",
+    threshold: String(c.threshold),
+    capacity: c.capacity === null ? "" : String(c.capacity),
+    lat: c.registeredLocation ? String(c.registeredLocation.lat) : "",
+    lon: c.registeredLocation ? String(c.registeredLocation.lon) : "",
+    interval: c.reportIntervalSeconds === null ? "" : String(c.reportIntervalSeconds / 60),
+  }));
+  const [saved, setSaved] = useState(false);
+  const save = useMutation({
+    mutationFn: () => {
+      const num = (s: string) => (s.trim() === "" ? null : Number(s));
+      const lat = num(form.lat);
+      const lon = num(form.lon);
+      const minutes = num(form.interval);
+      return data(
+        api.v1.containers[":containerId"].$put({
+          param: { containerId: c.containerId },
+          json: {
+            name: form.name.trim() === "" ? null : form.name.trim(),
+            threshold: Number(form.threshold),
+            capacity: num(form.capacity),
+            location: lat === null && lon === null ? null : { lat: lat ?? NaN, lon: lon ?? NaN },
+            reportIntervalSeconds: minutes === null ? null : Math.round(minutes * 60),
+          },
+        }),
+      );
+    },
+    onSuccess: () => {
+      setSaved(true);
+      void queries.invalidateQueries({ queryKey: ["container", c.containerId] });
+    },
+  });
+  const field = (key: keyof typeof form) => ({ value: form[key], onChange: (e: { target: { value: string } }) => (setSaved(false), setForm((f) => ({ ...f, [key]: e.target.value }))) });
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    save.mutate();
+  }
+  return (
+    <section className="panel" aria-labelledby="settings-title">
+      <h2 id="settings-title">Settings</h2>
+      <form className="form" onSubmit={submit}>
+        <label>Name<input {...field("name")} maxLength={100} /></label>
+        <label>Threshold (%)<input {...field("threshold")} type="number" min={0} max={100} step="any" required /></label>
+        <label>Capacity<input {...field("capacity")} type="number" min={0} step="any" /></label>
+        <fieldset>
+          <legend>Registered location</legend>
+          <label>Latitude<input {...field("lat")} type="number" min={-90} max={90} step="any" /></label>
+          <label>Longitude<input {...field("lon")} type="number" min={-180} max={180} step="any" /></label>
+        </fieldset>
+        <label>Expected report interval (minutes)<input {...field("interval")} type="number" min={1} step="any" placeholder="60 (default)" /></label>
+        <FormProblem error={save.error} />
+        <div className="actions">
+          <button type="submit" className="primary" disabled={save.isPending}>
+            {save.isPending ? "Saving…" : "Save settings"}
+          </button>
+          {saved ? <span role="status" className="ok-note">Saved</span> : null}
+        </div>
+      </form>
+    </section>
+  );
+}
