@@ -1,14 +1,10 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildAssets } from "./scripts/build-assets.mjs";
+import { TEST_SECRETS } from "./test/support/secrets";
 
-export const TEST_SECRETS = {
-  JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
-  ADMIN_EMAIL: "admin@fillgrid.test",
-  ADMIN_PASSWORD: "admin-password-for-tests",
-};
-
-// The worker serves the API reference's script from its assets.
+// The worker serves the dashboard and the API reference's script from its assets (web/dist); the
+// browser tests drive that same build.
 buildAssets();
 
 export default defineConfig({
@@ -35,6 +31,19 @@ export default defineConfig({
           include: ["test/**/*-{unit,integration}.test.ts"],
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 30_000,
+        },
+      },
+      {
+        // The dashboard in a real headless Chromium, against the whole system started as
+        // `npm run dev` starts it (test/browser/system.ts).
+        test: {
+          name: "browser",
+          include: ["test/**/*-browser.test.ts"],
+          environment: "node",
+          globalSetup: ["test/browser/system.ts"],
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
         },
       },
       {

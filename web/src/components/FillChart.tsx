@@ -26,14 +26,26 @@ function thresholdAt(h: History, at: number): number | null {
   return h.thresholdChanges[0]?.threshold ?? h.threshold;
 }
 
-/** The series uPlot draws; the range's two ends carry only the threshold, so its line spans the chart. */
+/** The series uPlot draws; the range's ends carry only the threshold, so its line spans the chart. */
 export function chartData(h: History): AlignedData {
   const start = seconds(h.from);
   const end = seconds(h.to);
-  const inside = h.points.filter((p) => seconds(p.at) > start && seconds(p.at) < end);
-  const xs = [start, ...inside.map((p) => seconds(p.at)), end];
-  const gap = <T,>(values: T[]) => [null, ...values, null];
-  return [xs, gap(inside.map((p) => p.fillPercent)), gap(inside.map((p) => p.min)), gap(inside.map((p) => p.max)), xs.map((x) => thresholdAt(h, x))];
+  const xs: number[] = [];
+  const fill: (number | null)[] = [];
+  const min: (number | null)[] = [];
+  const max: (number | null)[] = [];
+  const add = (x: number, p: History["points"][number] | null) => {
+    xs.push(x);
+    fill.push(p?.fillPercent ?? null);
+    min.push(p?.min ?? null);
+    max.push(p?.max ?? null);
+  };
+  const first = h.points[0];
+  const last = h.points[h.points.length - 1];
+  if (!first || seconds(first.at) > start) add(start, null);
+  for (const p of h.points) add(seconds(p.at), p);
+  if (!last || seconds(last.at) < end) add(end, null);
+  return [xs, fill, min, max, xs.map((x) => thresholdAt(h, x))];
 }
 
 function orderMarks(h: History): uPlot.Plugin {

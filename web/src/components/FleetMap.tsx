@@ -64,9 +64,11 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
     map.current = m;
     m.addControl(new NavigationControl({ showCompass: false }), "top-right");
     m.on("load", () => {
+      const initial = pointsOf(latest.current);
+      element.current?.setAttribute("data-shown", String(initial.features.length));
       m.addSource("containers", {
         type: "geojson",
-        data: pointsOf(latest.current),
+        data: initial,
         cluster: true,
         clusterRadius: 40,
         clusterMaxZoom: 11,
@@ -98,7 +100,7 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
           "circle-stroke-width": 1.5,
         },
       });
-      const located = pointsOf(latest.current).features;
+      const located = initial.features;
       if (located.length > 0) {
         const bounds = new LngLatBounds();
         for (const f of located) bounds.extend(f.geometry.coordinates as [number, number]);
@@ -145,7 +147,10 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
     if (!ready.current || pending.current) return;
     pending.current = setTimeout(() => {
       pending.current = undefined;
-      map.current?.getSource<GeoJSONSource>("containers")?.setData(pointsOf(latest.current));
+      const points = pointsOf(latest.current);
+      map.current?.getSource<GeoJSONSource>("containers")?.setData(points);
+      // How many points the map holds now, for whoever checks what it shows.
+      element.current?.setAttribute("data-shown", String(points.features.length));
     }, 500);
   }, [fleet]);
   useEffect(() => () => clearTimeout(pending.current), []);

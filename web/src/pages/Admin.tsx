@@ -65,7 +65,7 @@ function People() {
         <label>Password<input type="password" required minLength={12} autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} /></label>
         <label>
           Role
-          <select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
+          <select aria-label="Role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
             {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
           </select>
         </label>

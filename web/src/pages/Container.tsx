@@ -66,7 +66,7 @@ export function ContainerPage({ id }: { id: string }) {
         <div><dt>Reports every</dt><dd>{c.reportIntervalSeconds ? `${Math.round(c.reportIntervalSeconds / 60)} min` : "60 min (default)"}</dd></div>
       </dl>
       <ActiveOrder containerId={c.containerId} order={c.activeOrder} canAct={can(person, "operator")} />
-      <History containerId={c.containerId} version={c.version} />
+      <History containerId={c.containerId} projected={live?.version ?? 0} />
       <div className="two">
         <Orders containerId={c.containerId} version={c.version} />
         <Events containerId={c.containerId} version={c.version} />
@@ -127,7 +127,8 @@ function ActiveOrder({ containerId, order, canAct }: { containerId: string; orde
   );
 }
 
-function History({ containerId, version }: { containerId: string; version: number }) {
+/** From Postgres: read again whenever the fleet stream says Postgres has a newer version (`projected`). */
+function History({ containerId, projected }: { containerId: string; projected: number }) {
   const [range, setRange] = useState<Range>("24h");
   const first = useQuery({
     queryKey: ["container", containerId, "first-event"],
@@ -139,9 +140,9 @@ function History({ containerId, version }: { containerId: string; version: numbe
     if (range !== "all") return new Date(Date.now() - RANGE_HOURS[range] * 3600_000).toISOString();
     const at = first.data?.events[0]?.at;
     return at ? new Date(Date.parse(at) - 60_000).toISOString() : undefined;
-  }, [range, first.data, version]);
+  }, [range, first.data, projected]);
   const history = useQuery({
-    queryKey: ["container", containerId, "history", range, version],
+    queryKey: ["container", containerId, "history", range, projected],
     queryFn: () => data(api.v1.containers[":containerId"].history.$get({ param: { containerId }, query: { from: from!, to: new Date(Date.now() + 1000).toISOString(), points: "600" } })),
     enabled: from !== undefined,
     placeholderData: (previous) => previous,

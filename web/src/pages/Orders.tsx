@@ -1,10 +1,11 @@
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
-import { Fragment, useState } from "react";
+import { Fragment, useEffect, useState } from "react";
 import { Link } from "wouter";
 import { api, data } from "../api";
 import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
 import { formatPercent, zoneName } from "../format";
 import { can, useSession } from "../session";
+import { useFleet } from "../stores";
 
 type Status = "" | "active" | "closed";
 type Fulfilment = "" | "pending" | "accepted" | "dispatched" | "delivered";
@@ -46,6 +47,13 @@ export function OrdersPage() {
     onSettled: () => queries.invalidateQueries({ queryKey: ["orders"] }),
   });
   const rows = orders.data?.pages.flatMap((p) => p.orders) ?? [];
+  // Orders change with the fleet: each batch Postgres commits reloads the list, at most once a second.
+  const { lastChangeAt } = useFleet();
+  useEffect(() => {
+    if (lastChangeAt === null) return;
+    const t = setTimeout(() => void queries.invalidateQueries({ queryKey: ["orders"] }), 1000);
+    return () => clearTimeout(t);
+  }, [lastChangeAt]);
 
   return (
     <section className="page" aria-labelledby="orders-page-title">
@@ -53,7 +61,7 @@ export function OrdersPage() {
       <div className="filters" role="search">
         <label>
           Status
-          <select value={status} onChange={(e) => setStatus(e.target.value as Status)}>
+          <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value as Status)}>
             <option value="">Any</option>
             <option value="active">Active</option>
             <option value="closed">Closed</option>
@@ -61,7 +69,7 @@ export function OrdersPage() {
         </label>
         <label>
           Fulfilment
-          <select value={fulfilment} onChange={(e) => setFulfilment(e.target.value as Fulfilment)}>
+          <select aria-label="Fulfilment" value={fulfilment} onChange={(e) => setFulfilment(e.target.value as Fulfilment)}>
             <option value="">Any</option>
             <option value="pending">Pending</option>
             <option value="accepted">Accepted</option>

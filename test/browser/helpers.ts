@@ -1,0 +1,72 @@
+// What the browser tests share: the system's address, API calls as a client makes them, people
+// and keys, a signed-in page, and screenshots written as test artefacts (test-results/screenshots).
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { inject } from "vitest";
+
+export const system = () => inject("system");
+export const SCREENSHOTS = join(process.cwd(), "test-results/screenshots");
+
+export async function call<T = unknown>(path: string, init: { method?: string; token?: string; json?: unknown } = {}, expected = 200): Promise<T> {
+  const res = await fetch(system().url + path, {
+    method: init.method ?? (init.json === undefined ? "GET" : "POST"),
+    headers: { ...(init.json === undefined ? {} : { "content-type": "application/json" }), ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
+  const text = await res.text();
+  if (res.status !== expected) throw new Error(`${init.method ?? "GET"} ${path}: expected ${expected}, got ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export async function login(email: string, password: string): Promise<string> {
+  return (await call<{ token: string }>("/v1/auth/login", { json: { email, password } })).token;
+}
+
+export const adminToken = () => login(system().adminEmail, system().adminPassword);
+
+let people = 0;
+/** A new person with `role`; their password is theirs to sign in with. */
+export async function person(role: "viewer" | "operator" | "admin", admin: string) {
+  const email = `${role}-${process.pid}-${++people}@fillgrid.test`;
+  const password = `password-of-${role}-${people}`;
+  await call("/v1/users", { token: admin, json: { email, password, role } }, 201);
+  return { email, password };
+}
+
+export async function fleetKey(admin: string): Promise<string> {
+  return (await call<{ key: string }>("/v1/device-keys", { token: admin, json: { label: "browser tests" } }, 201)).key;
+}
+
+export function postReadings(key: string, readings: object[]) {
+  return call<{ results: { status: string; orderOpened?: { id: string } }[] }>("/v1/readings", { token: key, json: readings.length === 1 ? readings[0] : { readings } });
+}
+
+let containers = 0;
+export const newContainerId = (prefix: string) => `${prefix}-${process.pid}-${++containers}`;
+
+/** A page as a person in Zurich with an English browser would have it. */
+export async function openPage(browser: Browser, viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "Europe/Zurich" });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("pageerror", (e) => problems.push(`${e.name}: ${e.message}`));
+  (page as Page & { problems?: string[] }).problems = problems;
+  return page;
+}
+
+/** Uncaught errors in the page so far (none is expected). */
+export const pageProblems = (page: Page): string[] => (page as Page & { problems?: string[] }).problems ?? [];
+
+export async function signIn(page: Page, email: string, password: string, path = "/") {
+  await page.goto(system().url + path);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator(".live[data-status=live]").waitFor({ timeout: 30_000 });
+}
+
+export async function shot(page: Page, name: string, fullPage = false) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
+}

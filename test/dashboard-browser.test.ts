@@ -1,0 +1,281 @@
+// The dashboard as its users meet it: in a real headless Chromium, against the whole system started
+// as `npm run dev` starts it. Screenshots of every view go to test-results/screenshots.
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./browser/chromium";
+import { adminToken, call, fleetKey, newContainerId, openPage, pageProblems, person, postReadings, shot, signIn, system } from "./browser/helpers";
+
+let browser: Browser;
+let admin: string;
+let key: string;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  admin = await adminToken();
+  key = await fleetKey(admin);
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+const figure = (page: Page, label: string) => page.locator(`[data-figure="${label}"]`);
+const figureValue = async (page: Page, label: string) => Number((await figure(page, label).textContent())!.replace(/\D/g, ""));
+
+describe("fleet", () => {
+  it("after sign-in shows the containers that exist, and a reading to a new container appears on the open page without reload", async () => {
+    const existing = newContainerId("zurich");
+    await postReadings(key, [{ containerId: existing, fillPercent: 80, contents: "diesel", location: { lat: 47.37, lon: 8.54 } }]);
+    const page = await openPage(browser);
+    await page.goto(system().url + "/");
+    await shot(page, "sign-in");
+    await signIn(page, system().adminEmail, system().adminPassword);
+    // The existing container: in the table once Postgres has it (the projection follows the ack).
+    await page.getByLabel("Search by id or name").fill(existing.slice(0, -2));
+    await page.locator(`[data-container="${existing}"]`).waitFor({ timeout: 20_000 });
+    await page.locator(".map[data-ready=true]").waitFor({ timeout: 30_000 });
+    const before = { containers: await figureValue(page, "Containers"), shown: Number(await page.locator(".map").getAttribute("data-shown")) };
+
+    const fresh = newContainerId("zurich");
+    await page.getByLabel("Search by id or name").fill(fresh);
+    await expect.poll(() => page.locator(".fleet-table .empty").isVisible()).toBe(true);
+    await postReadings(key, [{ containerId: fresh, fillPercent: 64, contents: "pellets", location: { lat: 47.4, lon: 8.6 } }]);
+    const row = page.locator(`[data-container="${fresh}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    await expect.poll(() => row.textContent()).toContain("64 %");
+    await expect.poll(() => figureValue(page, "Containers"), { timeout: 10_000 }).toBe(before.containers + 1);
+    await expect.poll(async () => Number(await page.locator(".map").getAttribute("data-shown")), { timeout: 10_000 }).toBe(before.shown + 1);
+    expect(await page.locator(".live").getAttribute("data-status")).toBe("live");
+    await page.getByLabel("Search by id or name").fill("");
+    await shot(page, "fleet");
+
+    // A row opens its container.
+    await page.getByLabel("Search by id or name").fill(fresh);
+    await row.click();
+    await page.getByRole("heading", { name: fresh }).waitFor();
+    expect(page.url()).toBe(`${system().url}/containers/${fresh}`);
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+
+  it("is readable on a phone", async () => {
+    const page = await openPage(browser, { width: 390, height: 844 });
+    await signIn(page, system().adminEmail, system().adminPassword);
+    await page.locator(".fleet-table .row[data-container]").first().waitFor({ timeout: 20_000 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot(page, "fleet-phone", true);
+    await page.context().close();
+  });
+});
+
+describe("orders", () => {
+  it("a reading below the threshold shows the new order; an operator closes it; a viewer sees no button and is refused when forcing it", async () => {
+    const operator = await person("operator", admin);
+    const viewer = await person("viewer", admin);
+    const id = newContainerId("silo");
+    const page = await openPage(browser);
+    await signIn(page, operator.email, operator.password, `/containers/${id}`);
+    await page.getByText(`No container is called ${id}`).waitFor();
+    await shot(page, "container-unknown");
+
+    const viewerPage = await openPage(browser);
+    await signIn(viewerPage, viewer.email, viewer.password);
+
+    await postReadings(key, [{ containerId: id, fillPercent: 22, location: { lat: 46.2, lon: 6.15 } }]);
+    await page.reload();
+    const card = page.locator(".order-card");
+    await expect.poll(() => card.textContent(), { timeout: 20_000 }).toContain("Active order");
+    await shot(page, "container-order-open", true);
+
+    // The viewer: the same page without an action.
+    await viewerPage.goto(`${system().url}/containers/${id}`);
+    await viewerPage.locator(".order-card.active").waitFor();
+    expect(await viewerPage.getByRole("button", { name: /close order|open order/i }).count()).toBe(0);
+    const forced = await viewerPage.evaluate(async (path) => {
+      const token = (JSON.parse(sessionStorage.getItem("fillgrid.session")!) as { token: string }).token;
+      const res = await fetch(path, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, body: (await res.json()) as { error: { code: string } } };
+    }, `/v1/containers/${id}/orders`);
+    expect(forced.status).toBe(403);
+
+    await page.getByRole("button", { name: "Close order" }).click();
+    await expect.poll(() => card.textContent(), { timeout: 10_000 }).toContain("No active order");
+    const orders = await call<{ orders: { status: string; closedBy: string }[] }>(`/v1/containers/${id}/orders`, { token: admin });
+    expect(orders.orders[0]).toMatchObject({ status: "closed", closedBy: operator.email });
+    // The viewer's open page follows without reload.
+    await expect.poll(() => viewerPage.locator(".order-card").textContent(), { timeout: 20_000 }).toContain("No active order");
+    await shot(viewerPage, "container-viewer", true);
+    expect(pageProblems(page)).toEqual([]);
+    expect(pageProblems(viewerPage)).toEqual([]);
+    await page.context().close();
+    await viewerPage.context().close();
+  });
+
+  it("the orders page filters by status and closes from the list", async () => {
+    const id = newContainerId("bin");
+    await postReadings(key, [{ containerId: id, fillPercent: 5 }]);
+    const page = await openPage(browser);
+    await signIn(page, system().adminEmail, system().adminPassword, "/orders");
+    await page.getByLabel("Container").fill(id);
+    await page.getByLabel("Status").selectOption("active");
+    const row = page.locator("tbody tr", { hasText: id });
+    await row.waitFor({ timeout: 20_000 });
+    await shot(page, "orders");
+    await row.getByRole("button", { name: "Close" }).click();
+    await expect.poll(() => page.locator("tbody tr", { hasText: id }).count(), { timeout: 10_000 }).toBe(0);
+    await page.getByLabel("Status").selectOption("closed");
+    await page.locator("tbody tr", { hasText: id }).waitFor();
+    await page.context().close();
+  });
+});
+
+describe("errors", () => {
+  it("a failure appears on the open errors page at once; after the connection is cut the page catches up, nothing missing, nothing twice", async () => {
+    const page = await openPage(browser);
+    // The test's own handle on the page's sockets, to cut them as a network would.
+    await page.addInitScript(() => {
+      const Native = WebSocket;
+      const open: WebSocket[] = [];
+      (window as unknown as { cutSockets: () => void }).cutSockets = () => open.splice(0).forEach((s) => s.close(4000, "cut"));
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          open.push(this);
+        }
+      };
+    });
+    await signIn(page, system().adminEmail, system().adminPassword, "/errors");
+    await page.locator(".error-list, .state.empty").first().waitFor();
+    const item = page.locator(".error-item", { hasText: "diagnostic failure requested" });
+    const countBefore = (await item.count()) ? Number(await item.locator(".count").getAttribute("data-count")) : 0;
+
+    await call("/v1/diagnostics/fail", { method: "POST", token: admin }, 500);
+    const failedAt = Date.now();
+    await expect.poll(async () => (await item.count()) && Number(await item.locator(".count").getAttribute("data-count")), { timeout: 10_000, interval: 20 }).toBe(countBefore + 1);
+    const seenAfterMs = Date.now() - failedAt;
+    expect(seenAfterMs).toBeLessThan(1000);
+    await shot(page, "errors");
+
+    // The connection is cut and cannot come back for a while; two more failures happen meanwhile.
+    await page.route("**/v1/stream-tickets", (route) => route.abort("internetdisconnected"));
+    await page.evaluate(() => (window as unknown as { cutSockets: () => void }).cutSockets());
+    await expect.poll(() => page.locator(".live").getAttribute("data-status"), { timeout: 15_000 }).toBe("offline");
+    await call("/v1/diagnostics/fail", { method: "POST", token: admin }, 500);
+    await call("/v1/diagnostics/fail", { method: "POST", token: admin }, 500);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(Number(await item.locator(".count").getAttribute("data-count"))).toBe(countBefore + 1);
+    await page.unroute("**/v1/stream-tickets");
+    await expect.poll(() => page.locator(".live").getAttribute("data-status"), { timeout: 30_000 }).toBe("live");
+    await expect.poll(async () => Number(await item.locator(".count").getAttribute("data-count")), { timeout: 10_000 }).toBe(countBefore + 3);
+    const ids = await page.locator(".error-item").evaluateAll((items) => items.map((i) => i.getAttribute("data-error-id")));
+    expect(new Set(ids).size).toBe(ids.length);
+    const stored = await call<{ errors: { id: string; count: number; message: string }[] }>("/v1/errors?status=open", { token: admin });
+    const record = stored.errors.find((e) => e.message.includes("diagnostic failure requested"))!;
+    expect(record.count).toBe(countBefore + 3);
+    expect(await item.getAttribute("data-error-id")).toBe(record.id);
+
+    // The record's stack and context, and resolve.
+    await item.getByRole("button", { name: /DiagnosticError/ }).click();
+    await item.locator(".stack").waitFor();
+    await shot(page, "errors-detail", true);
+    await item.getByRole("button", { name: "Resolve" }).click();
+    await expect.poll(() => page.locator(".error-item", { hasText: "diagnostic failure requested" }).count()).toBe(0);
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe("container", () => {
+  it("the chart shows the readings of the chosen range; the settings form saves a threshold and the next reading follows it", async () => {
+    const id = newContainerId("tank");
+    const ago = (hours: number) => new Date(Date.now() - hours * 3600_000).toISOString();
+    await postReadings(key, [
+      { containerId: id, fillPercent: 95, measuredAt: ago(24 * 5) },
+      { containerId: id, fillPercent: 90, measuredAt: ago(24 * 4) },
+      { containerId: id, fillPercent: 88, measuredAt: ago(24 * 3) },
+      { containerId: id, fillPercent: 84, measuredAt: ago(5) },
+      { containerId: id, fillPercent: 80, measuredAt: ago(1) },
+    ]);
+    const page = await openPage(browser);
+    await signIn(page, system().adminEmail, system().adminPassword, `/containers/${id}`);
+    const chart = page.locator(".chart");
+    await expect.poll(() => chart.getAttribute("data-points"), { timeout: 20_000 }).toBe("2");
+    expect(await chart.locator("canvas").count()).toBe(1);
+    await page.getByRole("button", { name: "7 days" }).click();
+    await expect.poll(() => chart.getAttribute("data-points")).toBe("5");
+    await page.getByRole("button", { name: "All" }).click();
+    await expect.poll(() => chart.getAttribute("data-points")).toBe("5");
+    await page.getByRole("button", { name: "24 h" }).click();
+    await expect.poll(() => chart.getAttribute("data-points")).toBe("2");
+
+    await page.getByLabel("Threshold (%)").fill("85");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.getByText("Saved").waitFor();
+    await expect.poll(() => page.locator(".facts").textContent()).toContain("85 %");
+    const answer = await postReadings(key, [{ containerId: id, fillPercent: 82 }]);
+    expect(answer.results[0]!.orderOpened).toBeDefined();
+    await expect.poll(() => page.locator(".order-card").textContent(), { timeout: 20_000 }).toContain("threshold 85 %");
+    await expect.poll(() => chart.getAttribute("data-points"), { timeout: 20_000 }).toBe("3");
+    await shot(page, "container", true);
+    const state = await call<{ container: { threshold: number; activeOrder: { thresholdAtOpen: number } } }>(`/v1/containers/${id}`, { token: admin });
+    expect(state.container).toMatchObject({ threshold: 85, activeOrder: { thresholdAtOpen: 85 } });
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe("sign-in and admin", () => {
+  it("a person whose session is voided returns to sign-in with a message; sign-out ends the session", async () => {
+    const viewer = await person("viewer", admin);
+    const page = await openPage(browser);
+    await signIn(page, viewer.email, viewer.password);
+    expect(await page.getByRole("link", { name: "Admin" }).count()).toBe(0);
+    await call(`/v1/users/${encodeURIComponent(viewer.email)}/password`, { token: admin, json: {} });
+    // The next call the page makes is refused: back to sign-in, with the reason.
+    await page.getByRole("link", { name: "Orders" }).click();
+    await page.getByText(/Your session has ended/).waitFor({ timeout: 15_000 });
+    await shot(page, "sign-in-expired");
+    await signIn(page, system().adminEmail, system().adminPassword);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem("fillgrid.session"))).toBeNull();
+    await page.context().close();
+  });
+
+  it("admin: people, a device key shown once, dead letters and the audit list", async () => {
+    const page = await openPage(browser);
+    await signIn(page, system().adminEmail, system().adminPassword, "/admin/people");
+    const email = `added-${process.pid}@fillgrid.test`;
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("a-long-enough-password");
+    await page.getByLabel("Role", { exact: true }).selectOption("operator");
+    await page.getByRole("button", { name: "Add person" }).click();
+    const row = page.locator("tbody tr", { hasText: email });
+    await row.waitFor();
+    await row.getByLabel(`Role of ${email}`).selectOption("viewer");
+    await expect.poll(async () => (await call<{ users: { email: string; role: string }[] }>("/v1/users", { token: admin })).users.find((u) => u.email === email)?.role).toBe("viewer");
+    await shot(page, "admin-people");
+
+    await page.getByRole("link", { name: "Device keys" }).click();
+    await page.getByLabel("Label").fill("north gateway");
+    await page.getByRole("button", { name: "Issue a key" }).click();
+    const secret = await page.locator("[data-secret=device-key]").textContent();
+    expect(secret).toMatch(/^fgk_/);
+    await shot(page, "admin-keys");
+    // The key works for a sensor; once dismissed it is not shown again.
+    await postReadings(secret!, [{ containerId: newContainerId("keyed"), fillPercent: 70 }]);
+    await page.getByRole("button", { name: "I have stored it" }).click();
+    expect(await page.locator("[data-secret]").count()).toBe(0);
+    expect(await page.content()).not.toContain(secret!);
+
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    await page.locator(".panel .list, .panel .state.empty").first().waitFor();
+    await shot(page, "admin-dead-letters");
+    await page.getByRole("link", { name: "Audit" }).click();
+    await page.locator("tbody tr", { hasText: "device_key.issued" }).first().waitFor();
+    await shot(page, "admin-audit");
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+});
