@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
+import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -299,10 +300,17 @@ try {
     );
   }
   console.log(`  500 ÷ 1 dashboards, p50: ${(pushes[1].allP50 / pushes[0].allP50).toFixed(2)}`);
+  // The dashboard on a third system of its own, with 10,000 containers (BENCH_DASHBOARD=off skips it).
+  let dashboard = null;
+  if (process.env.BENCH_DASHBOARD !== "off") {
+    const dashboardDb = databaseUrl ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_dashboard") : undefined;
+    dashboard = await benchDashboard({ databaseUrl: dashboardDb, containers: Number(process.env.BENCH_DASHBOARD_CONTAINERS ?? 10_000) });
+    printDashboard(dashboard);
+  }
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
-    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, e2e, withoutGapCheck, lag, pushes }, null, 2),
+    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, e2e, withoutGapCheck, lag, pushes, dashboard }, null, 2),
   );
 } finally {
   if (!stopped) {

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { buildAssets } from "./build-assets.mjs";
 import { canConnect, dropDatabase, freshDatabase } from "./lib/database.mjs";
 import { freePort } from "./lib/local-system.mjs";
 
@@ -32,9 +33,11 @@ const vars = Object.fromEntries(
     .map((m) => [m[1], m[2]]),
 );
 
+// The dashboard is built once; each start serves that build (no rebuild, no watcher).
+buildAssets();
 let output = "";
 function startDev() {
-  const env = { ...process.env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_PGLITE_DIR: join(state, "pglite") }) };
+  const env = { ...process.env, FILLGRID_WEB_BUILT: "1", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_PGLITE_DIR: join(state, "pglite") }) };
   // Its own process group, so one kill reaches the dev script, wrangler and workerd alike.
   const child = spawn("node", ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(state, "wrangler"), "--log-level", "warn", "--show-interactive-dev-session=false"], {
     env,

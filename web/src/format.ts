@@ -12,7 +12,7 @@ function viewerLocale(): string | undefined {
 }
 const locale = viewerLocale();
 const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium" });
-const relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+const relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto", style: "short" });
 
 export const zoneName = new Intl.DateTimeFormat(locale).resolvedOptions().timeZone;
 
@@ -24,7 +24,9 @@ export function formatTime(iso: string | null | undefined): string {
 /** "3 minutes ago", "in 2 hours": for the last-seen column. */
 export function formatAgo(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return "never";
-  const seconds = Math.round((Date.parse(iso) - now) / 1000);
+  let seconds = Math.round((Date.parse(iso) - now) / 1000);
+  // A moment ahead of this page's clock (the server's receive time, a clock a little apart): now.
+  if (seconds > 0 && seconds < 120) seconds = 0;
   const abs = Math.abs(seconds);
   if (abs < 45) return relative.format(Math.round(seconds), "second");
   if (abs < 45 * 60) return relative.format(Math.round(seconds / 60), "minute");

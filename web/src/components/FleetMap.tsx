@@ -104,7 +104,7 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
       if (located.length > 0) {
         const bounds = new LngLatBounds();
         for (const f of located) bounds.extend(f.geometry.coordinates as [number, number]);
-        m.fitBounds(bounds, { padding: 40, maxZoom: 9, duration: 0 });
+        m.fitBounds(bounds, { padding: 40, maxZoom: 5, duration: 0 });
       }
       ready.current = true;
       element.current?.setAttribute("data-ready", "true");

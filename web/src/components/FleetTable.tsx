@@ -70,7 +70,7 @@ export function FleetTable({ rows, total, query, onSort, now }: { rows: FleetCon
                   onClick={() => navigate(`/containers/${encodeURIComponent(c.containerId)}`)}
                   onKeyDown={(e) => onKey(e, item.index)}
                 >
-                  <div role="cell" className="cell col-container mono">{c.containerId}</div>
+                  <div role="cell" className="cell col-container mono" title={c.containerId}>{c.containerId}</div>
                   <div role="cell" className="cell col-name">{c.name ?? <span className="muted">—</span>}</div>
                   <div role="cell" className="cell col-fill"><FillBar fill={c.fillPercent} threshold={c.threshold} /></div>
                   <div role="cell" className="cell col-contents">{c.contents ?? <span className="muted">—</span>}</div>

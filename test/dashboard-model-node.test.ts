@@ -1,0 +1,128 @@
+// The dashboard's own logic, without a browser: how it merges the snapshot with live changes, what
+// the figures count, what the table shows, and how error records merge.
+import { describe, expect, it } from "vitest";
+import type { ErrorRecord } from "../domain/errors";
+import { byLastSeen, mergeRecords } from "../web/src/errors-model";
+import { ANY_QUERY, figuresOf, fleetOf, isSilent, merge, rowsOf, standingOf, type FleetContainer } from "../web/src/fleet-model";
+
+const NOW = Date.parse("2026-12-01T12:00:00Z");
+const minutesAgo = (m: number) => new Date(NOW - m * 60_000).toISOString();
+
+function container(id: string, patch: Partial<FleetContainer> = {}): FleetContainer {
+  return {
+    containerId: id,
+    name: null,
+    threshold: 50,
+    capacity: null,
+    registeredLocation: null,
+    reportIntervalSeconds: null,
+    fillPercent: 70,
+    contents: "diesel",
+    location: { lat: 47, lon: 8 },
+    battery: 90,
+    measuredAt: minutesAgo(5),
+    lastSeenAt: minutesAgo(5),
+    autoOpenArmed: true,
+    activeOrder: null,
+    version: 1,
+    ...patch,
+  };
+}
+
+describe("the fleet's merge", () => {
+  it("keeps the higher version whatever the order of arrival, and answers the same map when nothing is newer", () => {
+    const fleet = fleetOf([container("a", { version: 3, fillPercent: 30 })]);
+    expect(merge(fleet, [container("a", { version: 2, fillPercent: 90 })])).toBe(fleet);
+    expect(merge(fleet, [container("a", { version: 3, fillPercent: 90 })])).toBe(fleet);
+    const next = merge(fleet, [container("a", { version: 4, fillPercent: 90 }), container("b")]);
+    expect(next.get("a")!.fillPercent).toBe(90);
+    expect(next.size).toBe(2);
+    expect(fleet.get("a")!.fillPercent).toBe(30);
+  });
+
+  it("within one change, a later copy of the same container wins only when newer", () => {
+    const next = merge(new Map(), [container("a", { version: 5, fillPercent: 10 }), container("a", { version: 4, fillPercent: 99 })]);
+    expect(next.get("a")!.fillPercent).toBe(10);
+  });
+});
+
+describe("figures and standing", () => {
+  it("count below threshold, active orders and silent sensors (past the container's own interval, default 1 h, or never heard)", () => {
+    const order = { id: "ord_1", containerId: "b", status: "active" as const, source: "auto" as const, openedAt: minutesAgo(1), openedBy: "x", fillAtOpen: 20, thresholdAtOpen: 50, closedAt: null, closedBy: null, closeReason: null, fillAtClose: null, fulfilment: "pending" as const };
+    const fleet = fleetOf([
+      container("a"),
+      container("b", { fillPercent: 20, activeOrder: order }),
+      container("c", { lastSeenAt: minutesAgo(61) }),
+      container("d", { lastSeenAt: minutesAgo(11), reportIntervalSeconds: 600 }),
+      container("e", { lastSeenAt: null, fillPercent: null }),
+    ]);
+    expect(figuresOf(fleet, NOW)).toEqual({ containers: 5, belowThreshold: 1, activeOrders: 1, silent: 3 });
+    expect(isSilent(container("f", { lastSeenAt: minutesAgo(59) }), NOW)).toBe(false);
+  });
+
+  it("colours by fill against the threshold: below, within 10 points, above, unknown", () => {
+    expect(standingOf({ fillPercent: 49.9, threshold: 50 })).toBe("below");
+    expect(standingOf({ fillPercent: 50, threshold: 50 })).toBe("near");
+    expect(standingOf({ fillPercent: 59.9, threshold: 50 })).toBe("near");
+    expect(standingOf({ fillPercent: 60, threshold: 50 })).toBe("ok");
+    expect(standingOf({ fillPercent: null, threshold: 50 })).toBe("unknown");
+  });
+});
+
+describe("the table's rows", () => {
+  const fleet = fleetOf([
+    container("tank-2", { name: "North depot", fillPercent: 40, contents: "pellets" }),
+    container("tank-1", { fillPercent: 80 }),
+    container("silo-9", { name: "Harbour", fillPercent: 40, lastSeenAt: null }),
+  ]);
+  const ids = (rows: FleetContainer[]) => rows.map((r) => r.containerId);
+
+  it("search matches id or name, in any case", () => {
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, search: "TANK" }, NOW))).toEqual(["tank-1", "tank-2"]);
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, search: "depot" }, NOW))).toEqual(["tank-2"]);
+  });
+
+  it("filters combine", () => {
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, belowThreshold: true }, NOW))).toEqual(["silo-9", "tank-2"]);
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, belowThreshold: true, contents: "pellets" }, NOW))).toEqual(["tank-2"]);
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, silent: true }, NOW))).toEqual(["silo-9"]);
+  });
+
+  it("sorts by fill with ties broken by id, either way", () => {
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, sort: "fillPercent" }, NOW))).toEqual(["silo-9", "tank-2", "tank-1"]);
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, sort: "fillPercent", descending: true }, NOW))).toEqual(["tank-1", "tank-2", "silo-9"]);
+  });
+});
+
+describe("error records", () => {
+  const record = (patch: Partial<ErrorRecord>): ErrorRecord => ({
+    id: "err_1",
+    fingerprint: "f",
+    name: "Error",
+    message: "m",
+    stack: null,
+    source: "worker",
+    context: {},
+    count: 1,
+    firstSeen: minutesAgo(10),
+    lastSeen: minutesAgo(10),
+    status: "open",
+    resolvedAt: null,
+    resolvedBy: null,
+    ...patch,
+  });
+
+  it("a copy that has come further (seen again, or resolved) replaces the one held; an older one never does", () => {
+    const held = mergeRecords(new Map(), [record({ count: 3, lastSeen: minutesAgo(1) })]);
+    expect(mergeRecords(held, [record({ count: 2, lastSeen: minutesAgo(2) })])).toBe(held);
+    const resolved = mergeRecords(held, [record({ count: 3, lastSeen: minutesAgo(1), status: "resolved", resolvedAt: minutesAgo(0) })]);
+    expect(resolved.get("err_1")!.status).toBe("resolved");
+    const again = mergeRecords(resolved, [record({ count: 4, lastSeen: minutesAgo(0) })]);
+    expect(again.get("err_1")).toMatchObject({ count: 4, status: "open" });
+  });
+
+  it("lists latest seen first", () => {
+    const records = mergeRecords(new Map(), [record({ id: "a", lastSeen: minutesAgo(5) }), record({ id: "b", lastSeen: minutesAgo(1) })]);
+    expect(byLastSeen(records).map((r) => r.id)).toEqual(["b", "a"]);
+  });
+});
