@@ -234,7 +234,7 @@ describe("sign-in and admin", () => {
     await call(`/v1/users/${encodeURIComponent(viewer.email)}/password`, { token: admin, json: {} });
     // The next call the page makes is refused: back to sign-in, with the reason.
     await page.getByRole("link", { name: "Orders" }).click();
-    await page.getByText(/Your session has ended/).waitFor({ timeout: 15_000 });
+    await page.getByRole("alert").filter({ hasText: /^Signed out: .*log in again/ }).waitFor({ timeout: 15_000 });
     await shot(page, "sign-in-expired");
     await signIn(page, system().adminEmail, system().adminPassword);
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -41,7 +41,7 @@ export const session = {
   endedBecause: () => endedBecause,
   start: (s: Session) => set(s, null),
   signOut: () => set(null, null),
-  expire: (reason: string) => set(null, `Your session has ended (${reason}). Sign in again.`),
+  expire: (reason: string) => set(null, `Signed out: ${reason}`),
   subscribe(listener: () => void) {
     listeners.add(listener);
     return () => listeners.delete(listener);

@@ -7,7 +7,9 @@ import { ANY_QUERY, contentsOf, figuresOf, rowsOf, type FleetQuery } from "../fl
 import { fleetStore, useErrors, useFleet } from "../stores";
 
 // MapLibre is the largest part of the app: the figures and the table are usable before it arrives.
-const FleetMap = lazy(() => import("../components/FleetMap"));
+// Its download starts with the page, beside the fleet's.
+const loadMap = () => import("../components/FleetMap");
+const FleetMap = lazy(loadMap);
 
 /** Re-render once a minute so that "silent" and "last seen" move on with the clock. */
 function useMinuteClock(): number {
@@ -29,6 +31,7 @@ export function FleetPage() {
   const rows = useMemo(() => rowsOf(fleet, deferredQuery, now), [fleet, deferredQuery, now]);
   const kinds = useMemo(() => contentsOf(fleet), [fleet]);
   const set = (patch: Partial<FleetQuery>) => setQuery((q) => ({ ...q, ...patch }));
+  useEffect(() => void loadMap(), []);
 
   if (failure && !loaded) return <Failed error={failure} retry={() => fleetStore.retry()} />;
 
