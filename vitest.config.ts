@@ -1,7 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildAssets } from "./scripts/build-assets.mjs";
-import { TEST_SECRETS } from "./test/support/secrets";
+import { TEST_SECRETS } from "./test/support/secrets.mjs";
 
 // The worker serves the dashboard and the API reference's script from its assets (web/dist); the
 // browser tests drive that same build.

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { canConnect, dropDatabase, freshDatabase, hostAndPort } from "../../scripts/lib/database.mjs";
 import { freePort } from "../../scripts/lib/local-system.mjs";
-import { TEST_SECRETS } from "../support/secrets";
+import { TEST_SECRETS } from "../support/secrets.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
