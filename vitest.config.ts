@@ -20,6 +20,9 @@ export default defineConfig({
                 ...TEST_SECRETS,
                 // Short, so the revocation bound can be observed within a test.
                 DEVICE_KEY_CACHE_SECONDS: "1",
+                // A partner that fails is retried at once, and one that hangs is given up on soon.
+                PARTNER_RETRY_BASE_SECONDS: "0",
+                PARTNER_TIMEOUT_MS: "1500",
                 DATABASE_URL: inject("database").url,
                 NEON_WS_PROXY: inject("database").proxy,
               },

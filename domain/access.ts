@@ -59,6 +59,12 @@ export const AUDIT_ACTIONS = [
   "device_key.issued",
   "device_key.revoked",
   "container.settings_changed",
+  "partner.created",
+  "partner.updated",
+  "partner.disabled",
+  "partner.enabled",
+  "partner.secret_rotated",
+  "partner.prices_changed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

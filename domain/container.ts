@@ -3,6 +3,9 @@
 // the state. The same `evolve` rebuilds a container from its event log (`replay`), so the log is the
 // audit trail and the source of truth at once.
 
+import { applyToOrder, proposedLines, type FulfilmentChanged, type LinesSet } from "./fulfilment";
+import type { CloseReason, Order, OrderLine } from "./order";
+
 export const DEFAULT_THRESHOLD = 50;
 /** How often a sensor is expected to report when its container's settings say nothing. */
 export const DEFAULT_REPORT_INTERVAL_SECONDS = 3600;
@@ -33,36 +36,15 @@ export interface Reading {
   fingerprint: string;
 }
 
-export type OrderStatus = "active" | "closed";
-export type OrderSource = "auto" | "manual";
-export type CloseReason = "fill_above_threshold" | "manual" | "cancelled";
-export type Fulfilment = "pending" | "accepted" | "dispatched" | "delivered";
-
-export interface Order {
-  id: string;
-  containerId: string;
-  status: OrderStatus;
-  source: OrderSource;
-  openedAt: string;
-  openedBy: string;
-  fillAtOpen: number | null;
-  /**
-   * The threshold in force when the order opened: auto-close needs `fillAtOpen < thresholdAtOpen`.
-   * Null only on orders opened before it was kept.
-   */
-  thresholdAtOpen: number | null;
-  closedAt: string | null;
-  closedBy: string | null;
-  closeReason: CloseReason | null;
-  fillAtClose: number | null;
-  fulfilment: Fulfilment;
-}
+export type { CloseReason, Fulfilment, Order, OrderLine, OrderSource, OrderStatus } from "./order";
 
 export interface ContainerState {
   containerId: string;
   name: string | null;
   threshold: number;
   capacity: number | null;
+  /** The unit of capacity and of the goods ordered ("l", "kg"); null: "units". */
+  unit: string | null;
   /** Where the container stands, as registered in its settings; stands in for readings without one. */
   registeredLocation: Location | null;
   /** How often the sensor is expected to report; null for the default. */
@@ -85,7 +67,7 @@ export interface ContainerState {
 }
 
 export interface Actor {
-  kind: "device" | "user" | "system";
+  kind: "device" | "user" | "system" | "partner";
   id: string;
 }
 
@@ -126,7 +108,7 @@ export interface SettingsChanged {
   previous: Partial<Settings>;
 }
 
-export type ContainerChange = ReadingRecorded | OrderOpened | OrderClosed | SettingsChanged;
+export type ContainerChange = ReadingRecorded | OrderOpened | OrderClosed | SettingsChanged | FulfilmentChanged | LinesSet;
 
 /** A change as it sits in the container's log. */
 export type ContainerEvent = ContainerChange & {
@@ -142,6 +124,7 @@ export type ContainerEvent = ContainerChange & {
 export interface Settings {
   threshold: number;
   capacity: number | null;
+  unit: string | null;
   name: string | null;
   location: Location | null;
   reportIntervalSeconds: number | null;
@@ -151,6 +134,7 @@ export interface Settings {
 const SETTING_FIELDS = {
   threshold: "threshold",
   capacity: "capacity",
+  unit: "unit",
   name: "name",
   location: "registeredLocation",
   reportIntervalSeconds: "reportIntervalSeconds",
@@ -160,6 +144,7 @@ export function settingsOf(state: ContainerState): Settings {
   return {
     threshold: state.threshold,
     capacity: state.capacity,
+    unit: state.unit,
     name: state.name,
     location: state.registeredLocation,
     reportIntervalSeconds: state.reportIntervalSeconds,
@@ -172,6 +157,7 @@ export function emptyContainer(containerId: string): ContainerState {
     name: null,
     threshold: DEFAULT_THRESHOLD,
     capacity: null,
+    unit: null,
     registeredLocation: null,
     reportIntervalSeconds: null,
     fillPercent: null,
@@ -188,6 +174,18 @@ export function emptyContainer(containerId: string): ContainerState {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** What every new order starts with besides who opened it and when. */
+const NEW_ORDER_FIELDS = {
+  partnerId: null,
+  eta: null,
+  vehicle: null,
+  deliveryNote: null,
+  delivered: [],
+  deliveredAt: null,
+  fulfilmentReason: null,
+  fulfilmentAt: null,
+} satisfies Partial<Order>;
 
 export interface ReadingContext {
   /** When the worker received the reading; kept on it. */
@@ -236,6 +234,8 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       closeReason: null,
       fillAtClose: null,
       fulfilment: "pending",
+      ...NEW_ORDER_FIELDS,
+      lines: proposedLines({ ...state, fillPercent: fill, contents: reading.contents ?? state.contents }),
     };
     return [recorded, { type: "order.opened", order }];
   }
@@ -292,9 +292,24 @@ export function decideManualOpen(
         closeReason: null,
         fillAtClose: null,
         fulfilment: "pending",
+        ...NEW_ORDER_FIELDS,
+        lines: proposedLines(state),
       },
     },
   };
+}
+
+/** A partner opens an order (`order.created`): lines as it sends them, else the proposal. */
+export function decidePartnerOpen(
+  state: ContainerState,
+  partnerId: string,
+  lines: OrderLine[] | null,
+  ctx: { now: number; newOrderId: () => string },
+): ManualOpenDecision {
+  const opened = decideManualOpen(state, `partner:${partnerId}`, ctx);
+  if (!opened.ok) return opened;
+  const order: Order = { ...opened.change.order, source: "partner", partnerId, lines: lines ?? opened.change.order.lines };
+  return { ok: true, change: { type: "order.opened", order } };
 }
 
 export type ManualCloseDecision =
@@ -366,6 +381,12 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
     case "order.closed":
       if (state.activeOrder?.id === event.orderId) next.activeOrder = null;
       if (event.closeReason === "manual") next.autoOpenArmed = false;
+      // A rejected or cancelled order leaves the container needing goods: the next low reading orders again.
+      if (event.closeReason === "cancelled") next.autoOpenArmed = true;
+      return next;
+    case "order.fulfilment_changed":
+    case "order.lines_set":
+      if (state.activeOrder?.id === event.orderId) next.activeOrder = applyToOrder(state.activeOrder, event);
       return next;
     case "settings.changed": {
       const moved: Record<string, unknown> = {};

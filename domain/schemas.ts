@@ -3,7 +3,10 @@
 import { z } from "zod";
 import { AUDIT_ACTIONS, ROLES } from "./access";
 import { ERROR_SOURCES } from "./errors";
+import { FULFILMENTS } from "./fulfilment";
 import { containerIdSchema, locationSchema, orNull } from "./validation";
+
+const FULFILMENT_VALUES = FULFILMENTS;
 
 const instant = z.string().meta({ format: "date-time", example: "2026-11-30T08:15:00.000Z" });
 const nullableInstant = instant.nullable();
@@ -19,21 +22,34 @@ export const errorBodySchema = z
   })
   .meta({ id: "Error", description: "What went wrong; `issues` names each bad field" });
 
+const lineSchema = z
+  .object({ product: z.string(), quantity: z.number(), unit: z.string() })
+  .meta({ id: "OrderLine", example: { product: "diesel", quantity: 4200, unit: "l" } });
+
 export const orderSchema = z
   .object({
     id: z.string().meta({ example: "ord_01JZ4X8Q0K7M2N3P4R5S6T7V8W" }),
     containerId: z.string(),
     status: z.enum(["active", "closed"]),
-    source: z.enum(["auto", "manual"]),
+    source: z.enum(["auto", "manual", "partner"]),
     openedAt: instant,
     openedBy: z.string(),
     fillAtOpen: z.number().nullable(),
     thresholdAtOpen: z.number().nullable().meta({ description: "The threshold in force when the order opened" }),
     closedAt: nullableInstant,
     closedBy: z.string().nullable(),
-    closeReason: z.enum(["fill_above_threshold", "manual", "cancelled"]).nullable(),
+    closeReason: z.enum(["fill_above_threshold", "manual", "cancelled", "delivered"]).nullable(),
     fillAtClose: z.number().nullable(),
-    fulfilment: z.enum(["pending", "accepted", "dispatched", "delivered"]),
+    fulfilment: z.enum(FULFILMENT_VALUES).meta({ description: "pending → accepted → assembling → dispatched → delivered, or rejected / cancelled before delivered" }),
+    partnerId: z.string().nullable().meta({ description: "The partner delivering it (the one that created or first moved it)" }),
+    lines: z.array(lineSchema).meta({ description: "Proposed when it opens (capacity × (1 − fill/100) of the contents); set by assemblers until dispatched" }),
+    eta: nullableInstant,
+    vehicle: z.string().nullable(),
+    deliveryNote: z.string().nullable(),
+    delivered: z.array(lineSchema).meta({ description: "The quantities the partner reported delivered" }),
+    deliveredAt: nullableInstant,
+    fulfilmentReason: z.string().nullable().meta({ description: "Why it was rejected or cancelled" }),
+    fulfilmentAt: nullableInstant,
   })
   .meta({ id: "Order" });
 
@@ -42,6 +58,7 @@ const containerFields = {
   name: z.string().nullable(),
   threshold: z.number(),
   capacity: z.number().nullable(),
+  unit: z.string().nullable(),
   registeredLocation: orNull(locationSchema),
   reportIntervalSeconds: z.number().int().nullable(),
   fillPercent: z.number().nullable(),
@@ -94,13 +111,14 @@ const eventBase = {
   seq: z.number().int(),
   containerId: z.string(),
   at: instant,
-  actor: z.object({ kind: z.enum(["device", "user", "system"]), id: z.string() }),
+  actor: z.object({ kind: z.enum(["device", "user", "system", "partner"]), id: z.string() }),
   readingId: z.string().nullable(),
 };
 
 const settingsValues = z.object({
   threshold: z.number().optional(),
   capacity: z.number().nullable().optional(),
+  unit: z.string().nullable().optional(),
   name: z.string().nullable().optional(),
   location: orNull(locationSchema).optional(),
   reportIntervalSeconds: z.number().int().nullable().optional(),
@@ -130,9 +148,24 @@ export const containerEventSchema = z
       orderId: z.string(),
       closedAt: instant,
       closedBy: z.string(),
-      closeReason: z.enum(["fill_above_threshold", "manual", "cancelled"]),
+      closeReason: z.enum(["fill_above_threshold", "manual", "cancelled", "delivered"]),
       fillAtClose: z.number().nullable(),
     }),
+    z.object({
+      ...eventBase,
+      type: z.literal("order.fulfilment_changed"),
+      orderId: z.string(),
+      from: z.enum(FULFILMENT_VALUES),
+      to: z.enum(FULFILMENT_VALUES),
+      changedAt: instant,
+      partnerId: z.string().nullable(),
+      eta: nullableInstant.optional(),
+      vehicle: z.string().nullable().optional(),
+      deliveryNote: z.string().nullable().optional(),
+      delivered: z.array(lineSchema).optional(),
+      reason: z.string().nullable().optional(),
+    }),
+    z.object({ ...eventBase, type: z.literal("order.lines_set"), orderId: z.string(), lines: z.array(lineSchema), previous: z.array(lineSchema) }),
     z.object({ ...eventBase, type: z.literal("settings.changed"), changes: settingsValues, previous: settingsValues }),
   ])
   .meta({ id: "ContainerEvent", description: "One change in a container's log: who, what, when, from which reading" });
@@ -204,4 +237,41 @@ export const deadLetterSchema = z
   })
   .meta({ id: "DeadLetter" });
 
-export { containerIdSchema };
+export { containerIdSchema, lineSchema };
+
+export const partnerSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    webhookUrl: z.string(),
+    ipRanges: z.array(z.string()),
+    serves: z.object({ containerIds: z.array(z.string()), contents: z.array(z.string()) }),
+    disabled: z.boolean(),
+    createdAt: instant,
+    createdBy: z.string(),
+    updatedAt: instant,
+    secretRotatedAt: nullableInstant,
+    previousSecretValidUntil: nullableInstant.meta({ description: "Until when the secret before the last rotation still works" }),
+  })
+  .meta({ id: "Partner" });
+
+export const partnerDeliverySchema = z
+  .object({
+    eventId: z.string(),
+    type: z.string(),
+    containerId: z.string(),
+    orderId: z.string().nullable(),
+    state: z.enum(["delivered", "retrying", "dead"]),
+    attempts: z.number().int(),
+    lastStatus: z.number().int().nullable().meta({ description: "The partner's last HTTP status; null when it did not answer" }),
+    lastError: z.string().nullable(),
+    nextTryAt: nullableInstant,
+    deliveredAt: nullableInstant,
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: "PartnerDelivery" });
+
+export const priceSchema = z
+  .object({ product: z.string(), unit: z.string(), currency: z.string(), unitPrice: z.number(), vatRate: z.number(), updatedAt: instant, updatedBy: z.string() })
+  .meta({ id: "Price" });

@@ -4,7 +4,8 @@ import { locationSchema, orNull, percentSchema } from "./validation";
 export const settingsSchema = z
   .strictObject({
     threshold: percentSchema.optional().meta({ description: "Fill percent below which an order opens (default 50)" }),
-    capacity: z.number().positive().nullable().optional().meta({ description: "Volume when full, in the contents' unit" }),
+    capacity: z.number().positive().nullable().optional().meta({ description: "Volume when full, in `unit`" }),
+    unit: z.string().trim().min(1).max(20).nullable().optional().meta({ description: "Unit of capacity and of the goods ordered, e.g. l, kg, t (null: units)" }),
     name: z.string().trim().min(1).max(100).nullable().optional(),
     location: orNull(locationSchema).optional().meta({ description: "Where the container stands; used for readings that carry none" }),
     reportIntervalSeconds: z
@@ -17,6 +18,6 @@ export const settingsSchema = z
       .meta({ description: "How often the sensor is expected to report (null: the default, 1 hour)" }),
   })
   .refine((s) => Object.values(s).some((v) => v !== undefined), {
-    error: "give at least one of threshold, capacity, name, location, reportIntervalSeconds",
+    error: "give at least one of threshold, capacity, unit, name, location, reportIntervalSeconds",
   })
   .meta({ id: "ContainerSettings" });

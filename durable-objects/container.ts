@@ -3,6 +3,7 @@ import {
   closeOrder,
   decideManualClose,
   decideManualOpen,
+  decidePartnerOpen,
   decideReading,
   decideSettings,
   emptyContainer,
@@ -12,6 +13,7 @@ import {
   type ContainerEvent,
   type ContainerState,
   type Order,
+  type OrderLine,
   type Reading,
   type RecordedReading,
   type Settings,
@@ -19,6 +21,7 @@ import {
 } from "../domain/container";
 import type { ChangeMessage } from "../domain/change-message";
 import { monotonicIds } from "../domain/ids";
+import { applyToOrder, decideFulfilment, decideLines, withOrderDefaults, type FulfilmentCommand } from "../domain/fulfilment";
 import { reportError } from "../platform/error-report";
 import { ensureSchema } from "./schema";
 import { objectName, Startup } from "./startup";
@@ -71,6 +74,12 @@ export type CloseOrderResult =
   | { ok: false; reason: "not_found" }
   | { ok: false; reason: "not_active"; order: Order };
 
+/** What a fulfilment or lines command answers; kept per idempotency key, so a repeat answers the same. */
+export type OrderCommandResult =
+  | { ok: true; order: Order; created?: true }
+  | { ok: false; reason: "not_found" | "unknown_container" }
+  | { ok: false; reason: "illegal" | "other_partner" | "conflict"; order: Order };
+
 const SCHEMA = [
   `CREATE TABLE container (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
    CREATE TABLE readings (
@@ -98,6 +107,8 @@ const SCHEMA = [
   // container is in the index the projection's reconciliation walks.
   `ALTER TABLE orders ADD COLUMN version INTEGER;
    CREATE TABLE registration (id INTEGER PRIMARY KEY CHECK (id = 1), registered_at TEXT NOT NULL);`,
+  // The first answer to each command that carries an idempotency key (a partner's eventId).
+  `CREATE TABLE commands (key TEXT PRIMARY KEY, answer TEXT NOT NULL, at TEXT NOT NULL);`,
 ];
 
 /** At most this many events are sent again per request; a longer gap is filled in rounds. */
@@ -271,6 +282,73 @@ export class ContainerDO extends DurableObject<Env> {
     return { state: this.state!, changed };
   }
 
+  /**
+   * A partner opens an order (`order.created`): the one-active-order rule holds, so with an order
+   * active the answer is that order (conflict). `key` makes a repeat answer the same.
+   */
+  partnerOpenOrder(key: string, partnerId: string, lines: OrderLine[] | null): OrderCommandResult {
+    this.startup.check();
+    const seen = this.recalled(key);
+    if (seen) return seen;
+    if (this.state === null) return this.remembered(key, { ok: false, reason: "unknown_container" });
+    const now = this.clock();
+    const decision = decidePartnerOpen(this.state, partnerId, lines, { now, newOrderId: () => this.newId("ord_", now) });
+    if (!decision.ok) return this.remembered(key, { ok: false, reason: "conflict", order: decision.conflict });
+    const result: OrderCommandResult = { ok: true, order: decision.change.order, created: true };
+    this.commit(() => {
+      this.append(decision.change, { kind: "partner", id: partnerId }, now, null);
+      this.remember(key, result);
+    });
+    return result;
+  }
+
+  /** Move an order's fulfilment (partner, assembler or operator); see decideFulfilment. */
+  moveFulfilment(key: string | null, orderId: string, command: Omit<FulfilmentCommand, "now">, actor: Actor): OrderCommandResult {
+    this.startup.check();
+    const seen = this.recalled(key);
+    if (seen) return seen;
+    const known = this.orderById(orderId);
+    if (this.state === null || known === null) return this.remembered(key, { ok: false, reason: "not_found" });
+    const now = this.clock();
+    const decision = decideFulfilment(this.state, known, { ...command, now });
+    if (!decision.ok) return this.remembered(key, { ok: false, reason: decision.reason === "not_found" ? "not_found" : decision.reason, order: known } as OrderCommandResult);
+    if (decision.changes.length === 0) return this.remembered(key, { ok: true, order: known });
+    let result: OrderCommandResult = { ok: true, order: known };
+    this.commit(() => {
+      let order = known;
+      for (const change of decision.changes) order = this.append(change, actor, now, null).order ?? order;
+      result = { ok: true, order };
+      this.remember(key, result);
+    });
+    return result;
+  }
+
+  /** Set an order's lines (assemblers, until dispatched). */
+  setLines(key: string | null, orderId: string, lines: OrderLine[], actor: Actor): OrderCommandResult {
+    this.startup.check();
+    const seen = this.recalled(key);
+    if (seen) return seen;
+    const known = this.orderById(orderId);
+    if (this.state === null || known === null) return this.remembered(key, { ok: false, reason: "not_found" });
+    const decision = decideLines(known, lines);
+    if (!decision.ok) return this.remembered(key, { ok: false, reason: "illegal", order: known });
+    if (decision.change === null) return this.remembered(key, { ok: true, order: known });
+    const change = decision.change;
+    const now = this.clock();
+    let result: OrderCommandResult = { ok: true, order: known };
+    this.commit(() => {
+      result = { ok: true, order: this.append(change, actor, now, null).order ?? known };
+      this.remember(key, result);
+    });
+    return result;
+  }
+
+  /** One order as this container has it now. */
+  getOrder(orderId: string): Order | null {
+    this.startup.check();
+    return this.orderById(orderId);
+  }
+
   getState(): ContainerState | null {
     this.startup.check();
     return this.state;
@@ -297,7 +375,7 @@ export class ContainerDO extends DurableObject<Env> {
       .toArray()
       .map((r) => JSON.parse(r.body) as ContainerEvent);
     const messages = events.map((event): ChangeMessage => {
-      const orderId = event.type === "order.opened" ? event.order.id : event.type === "order.closed" ? event.orderId : null;
+      const orderId = orderIdOf(event);
       const row = orderId ? this.orderRow(orderId) : null;
       return { event, state, order: row?.order ?? null, orderVersion: row?.version ?? state.version, resent: true };
     });
@@ -351,7 +429,7 @@ export class ContainerDO extends DurableObject<Env> {
       .toArray();
     const page = rows.slice(0, limit);
     return {
-      items: page.map((r) => JSON.parse(r.body) as Order),
+      items: page.map((r) => withOrderDefaults(JSON.parse(r.body) as Order)),
       next: rows.length > limit ? page[page.length - 1]!.id : null,
     };
   }
@@ -499,11 +577,32 @@ export class ContainerDO extends DurableObject<Env> {
       const open = this.orderById(event.orderId);
       if (open) order = closeOrder(open, event);
     }
+    if (event.type === "order.fulfilment_changed" || event.type === "order.lines_set") {
+      const known = this.orderById(event.orderId);
+      if (known) order = applyToOrder(known, event);
+    }
     if (order) this.saveOrder(order, event.seq);
     this.state = evolve(state, event);
     const message: ChangeMessage = { event, state: this.state, order };
     this.ctx.storage.sql.exec("INSERT INTO outbox (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(message));
     return message;
+  }
+
+  private recalled(key: string | null): OrderCommandResult | undefined {
+    if (key === null) return undefined;
+    const row = this.ctx.storage.sql.exec<{ answer: string }>("SELECT answer FROM commands WHERE key = ?", key).toArray()[0];
+    return row ? (JSON.parse(row.answer) as OrderCommandResult) : undefined;
+  }
+
+  /** Keep the first answer to `key` (inside the command's own transaction when it changed anything). */
+  private remember(key: string | null, answer: OrderCommandResult): void {
+    if (key === null) return;
+    this.ctx.storage.sql.exec("INSERT INTO commands (key, answer, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING", key, JSON.stringify(answer), new Date().toISOString());
+  }
+
+  private remembered(key: string | null, answer: OrderCommandResult): OrderCommandResult {
+    this.remember(key, answer);
+    return answer;
   }
 
   private saveOrder(order: Order, version: number): void {
@@ -522,18 +621,33 @@ export class ContainerDO extends DurableObject<Env> {
     const row = this.ctx.storage.sql
       .exec<{ body: string; version: number | null }>("SELECT body, version FROM orders WHERE id = ?", id)
       .toArray()[0];
-    return row ? { order: JSON.parse(row.body) as Order, version: row.version } : null;
+    return row ? { order: withOrderDefaults(JSON.parse(row.body) as Order), version: row.version } : null;
   }
 
   private orderById(id: string): Order | null {
     const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM orders WHERE id = ?", id).toArray()[0];
-    return row ? (JSON.parse(row.body) as Order) : null;
+    return row ? withOrderDefaults(JSON.parse(row.body) as Order) : null;
   }
 
   /** The stored state; fields added since it was written take their defaults. */
   private loadState(): ContainerState | null {
     const row = this.ctx.storage.sql.exec<{ state: string }>("SELECT state FROM container WHERE id = 1").toArray()[0];
-    return row ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) } : null;
+    if (!row) return null;
+    const state = { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) };
+    return state.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;
+  }
+}
+
+function orderIdOf(event: ContainerEvent): string | null {
+  switch (event.type) {
+    case "order.opened":
+      return event.order.id;
+    case "order.closed":
+    case "order.fulfilment_changed":
+    case "order.lines_set":
+      return event.orderId;
+    default:
+      return null;
   }
 }
 

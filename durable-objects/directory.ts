@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { checkUserChange, TICKET_TTL_MS, type AuditAction, type AuditEntry, type Role, type User, type UserChangeRefusal } from "../domain/access";
 import { randomToken } from "../domain/ids";
+import type { Partner, PartnerWithSecrets } from "../domain/partners";
 import type { DeviceKeyRecord } from "./device-key";
 import { ensureSchema } from "./schema";
 import { Startup } from "./startup";
@@ -21,6 +22,13 @@ export interface StoredUser extends User {
 
 export type AuditInput = Omit<AuditEntry, "seq" | "at">;
 
+/** What an admin may change on a partner (the id and the secret are not among it). */
+export type PartnerPatch = Partial<Pick<Partner, "name" | "webhookUrl" | "ipRanges" | "serves" | "disabled">>;
+
+function definedOf<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 export type UserChangeResult = { ok: true; user: User } | { ok: false; reason: UserChangeRefusal };
 
 
@@ -31,6 +39,8 @@ const SCHEMA = [
    CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, body TEXT NOT NULL);
    CREATE INDEX audit_by_action ON audit (action, seq);
    CREATE TABLE stream_tickets (ticket TEXT PRIMARY KEY, email TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
+  // Partners: the profile as JSON, the secrets beside it (never in a listing).
+  `CREATE TABLE partners (id TEXT PRIMARY KEY, body TEXT NOT NULL, secret TEXT NOT NULL, previous_secret TEXT);`,
 ];
 
 /**
@@ -214,6 +224,79 @@ export class DirectoryDO extends DurableObject<Env> {
       .exec<{ email: string; expires_at: number }>("DELETE FROM stream_tickets WHERE ticket = ? RETURNING email, expires_at", ticket)
       .toArray()[0];
     return row && row.expires_at > Date.now() ? row.email : null;
+  }
+
+  /** Adds a partner; false when the id is taken. */
+  addPartner(partner: PartnerWithSecrets, by: string): boolean {
+    this.startup.check();
+    return this.ctx.storage.transactionSync(() => {
+      if (this.findPartner(partner.id)) return false;
+      this.savePartner(partner);
+      this.audit({ actor: by, action: "partner.created", target: partner.id, details: { name: partner.name, webhookUrl: partner.webhookUrl } });
+      return true;
+    });
+  }
+
+  listPartners(): Partner[] {
+    this.startup.check();
+    return this.ctx.storage.sql
+      .exec<{ body: string }>("SELECT body FROM partners ORDER BY id")
+      .toArray()
+      .map((r) => JSON.parse(r.body) as Partner);
+  }
+
+  /** A partner with its secrets, for signing and checking signatures only. */
+  partnerWithSecrets(id: string): PartnerWithSecrets | null {
+    this.startup.check();
+    return this.findPartner(id);
+  }
+
+  updatePartner(id: string, patch: PartnerPatch, by: string): Partner | null {
+    this.startup.check();
+    return this.ctx.storage.transactionSync(() => {
+      const current = this.findPartner(id);
+      if (!current) return null;
+      const next: PartnerWithSecrets = { ...current, ...definedOf(patch), updatedAt: new Date().toISOString() };
+      this.savePartner(next);
+      const action = patch.disabled === true && !current.disabled ? "partner.disabled" : patch.disabled === false && current.disabled ? "partner.enabled" : "partner.updated";
+      this.audit({ actor: by, action, target: id, details: { changes: Object.keys(definedOf(patch)) } });
+      const { secret: _s, previousSecret: _p, ...profile } = next;
+      return profile;
+    });
+  }
+
+  /** A new secret; the one it replaces keeps working until `graceUntil`. */
+  rotatePartnerSecret(id: string, secret: string, graceUntil: string, by: string): Partner | null {
+    this.startup.check();
+    return this.ctx.storage.transactionSync(() => {
+      const current = this.findPartner(id);
+      if (!current) return null;
+      const now = new Date().toISOString();
+      const next: PartnerWithSecrets = { ...current, secret, previousSecret: current.secret, previousSecretValidUntil: graceUntil, secretRotatedAt: now, updatedAt: now };
+      this.savePartner(next);
+      this.audit({ actor: by, action: "partner.secret_rotated", target: id, details: { previousValidUntil: graceUntil } });
+      const { secret: _s, previousSecret: _p, ...profile } = next;
+      return profile;
+    });
+  }
+
+  private findPartner(id: string): PartnerWithSecrets | null {
+    const row = this.ctx.storage.sql
+      .exec<{ body: string; secret: string; previous_secret: string | null }>("SELECT body, secret, previous_secret FROM partners WHERE id = ?", id)
+      .toArray()[0];
+    return row ? { ...(JSON.parse(row.body) as Partner), secret: row.secret, previousSecret: row.previous_secret } : null;
+  }
+
+  private savePartner(partner: PartnerWithSecrets): void {
+    const { secret, previousSecret, ...profile } = partner;
+    this.ctx.storage.sql.exec(
+      `INSERT INTO partners (id, body, secret, previous_secret) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET body = excluded.body, secret = excluded.secret, previous_secret = excluded.previous_secret`,
+      partner.id,
+      JSON.stringify(profile),
+      secret,
+      previousSecret,
+    );
   }
 
   private saveUser(user: StoredUser): void {

@@ -41,3 +41,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const salt = new Uint8Array(saltHex.match(/../g)!.map((h) => parseInt(h, 16)));
   return sameText(await pbkdf2(password, salt, Number(iterations)), hash);
 }
+
+/** HMAC-SHA256 of `text` under `secret`, in hex. */
+export async function hmacSha256Hex(secret: string, text: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return hex(await crypto.subtle.sign("HMAC", key, encoder.encode(text)));
+}

@@ -33,9 +33,9 @@ function validateAgainstDocument(path: string, method: string, status: number, b
 }
 
 describe("the OpenAPI document", () => {
-  it("is OpenAPI 3.1 with both security schemes", () => {
+  it("is OpenAPI 3.1 with its three security schemes (people, devices, partners' signatures)", () => {
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["bearer", "deviceKey"]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["bearer", "deviceKey", "partnerSignature"]);
   });
 
   it("lists every route of the app with its responses", () => {

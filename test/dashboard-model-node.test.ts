@@ -14,6 +14,7 @@ function container(id: string, patch: Partial<FleetContainer> = {}): FleetContai
     name: null,
     threshold: 50,
     capacity: null,
+    unit: null,
     registeredLocation: null,
     reportIntervalSeconds: null,
     fillPercent: 70,
@@ -48,7 +49,7 @@ describe("the fleet's merge", () => {
 
 describe("figures and standing", () => {
   it("count below threshold, active orders and silent sensors (past the container's own interval, default 1 h, or never heard)", () => {
-    const order = { id: "ord_1", containerId: "b", status: "active" as const, source: "auto" as const, openedAt: minutesAgo(1), openedBy: "x", fillAtOpen: 20, thresholdAtOpen: 50, closedAt: null, closedBy: null, closeReason: null, fillAtClose: null, fulfilment: "pending" as const };
+    const order = { id: "ord_1", containerId: "b", status: "active" as const, source: "auto" as const, openedAt: minutesAgo(1), openedBy: "x", fillAtOpen: 20, thresholdAtOpen: 50, closedAt: null, closedBy: null, closeReason: null, fillAtClose: null, fulfilment: "pending" as const, partnerId: null, lines: [], eta: null, vehicle: null, deliveryNote: null, delivered: [], deliveredAt: null, fulfilmentReason: null, fulfilmentAt: null };
     const fleet = fleetOf([
       container("a"),
       container("b", { fillPercent: 20, activeOrder: order }),

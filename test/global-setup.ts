@@ -7,11 +7,13 @@ import { canConnect, dropDatabase, freshDatabase, hostAndPort, migrateDatabase, 
 import { startRelay } from "../scripts/lib/pg-relay.mjs";
 import type { TestProject } from "vitest/node";
 import { startDataApiStandIn } from "./support/data-api-stand-in.mjs";
+import { startPartnerStandIn } from "../scripts/lib/partner-stand-in.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
     database: { url: string; proxy: string; embedded: boolean };
     dataApi: { url: string; controlUrl: string; apiKey: string };
+    partnerStandIn: { url: string };
   }
 }
 
@@ -33,10 +35,13 @@ export default async function setup(project: TestProject) {
   await migrateDatabase(url);
   const relay = await startRelay({ target: hostAndPort(url) });
   const dataApi = await startDataApiStandIn();
+  const partnerStandIn = await startPartnerStandIn();
+  project.provide("partnerStandIn", { url: partnerStandIn.url });
   project.provide("database", { url, proxy: relay.proxy, embedded: !url.includes("fillgrid_test_") });
   project.provide("dataApi", { url: dataApi.url, controlUrl: dataApi.controlUrl, apiKey: dataApi.apiKey });
   return async () => {
     await dataApi.close();
+    await partnerStandIn.close();
     await relay.close();
     await cleanUp();
   };

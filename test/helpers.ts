@@ -6,6 +6,7 @@ import type { ContainerState } from "../domain/container";
 import type { ErrorChange, ErrorRecord } from "../domain/errors";
 import type { z } from "zod";
 import type { containerEventSchema, fleetContainerSchema, orderSchema, readingResultSchema, storedReadingSchema } from "../domain/schemas";
+import { hmacSha256Hex } from "../platform/crypto";
 
 // What the routes answer, as their schemas declare it (the same types a typed client sees).
 export type Order = z.infer<typeof orderSchema>;
@@ -164,3 +165,29 @@ export function withDatabaseDown(): Env {
 export type TokenAnswer = { token: string; expiresAt: string; role: string };
 export type DeviceKeyRecord = { id: string; label: string | null; containerId: string | null; revokedAt: string | null; revokedBy: string | null; createdBy: string };
 export type DeadLetter = { id: number; queue: string; messageId: string; body: unknown; replayedAt: string | null };
+
+export type PartnerAnswer = { partner: { id: string; name: string; previousSecretValidUntil: string | null; disabled: boolean }; secret: string };
+
+let partners = 0;
+/** A new partner; `ipRanges` and `serves` as an admin would give them. */
+export async function newPartner(extra: Record<string, unknown> = {}, webhookUrl = "http://127.0.0.1:9/unused"): Promise<{ id: string; secret: string }> {
+  const id = `p${++partners}-${crypto.randomUUID().slice(0, 8)}`;
+  const body = await json<PartnerAnswer>(await api("/v1/partners", { method: "POST", token: await adminToken(), json: { id, name: `Partner ${id}`, webhookUrl, ...extra } }), 201);
+  return { id, secret: body.secret };
+}
+
+/** A partner's event, signed as DESIGN.md states (or as `tamper` spoils it). */
+export async function partnerEvent(
+  partner: { id: string; secret: string },
+  event: Record<string, unknown>,
+  tamper: { timestamp?: number; signature?: string; ip?: string; secret?: string } = {},
+): Promise<Response> {
+  const body = JSON.stringify({ occurredAt: new Date().toISOString(), eventId: `e-${crypto.randomUUID()}`, ...event });
+  const timestamp = String(tamper.timestamp ?? Math.floor(Date.now() / 1000));
+  const signature = tamper.signature ?? `v1=${await hmacSha256Hex(tamper.secret ?? partner.secret, `${timestamp}.${body}`)}`;
+  return api(`/v1/webhooks/partners/${partner.id}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Fillgrid-Timestamp": timestamp, "X-Fillgrid-Signature": signature, ...(tamper.ip ? { "CF-Connecting-IP": tamper.ip } : {}) },
+    body,
+  });
+}

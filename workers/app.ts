@@ -11,6 +11,8 @@ import { deviceKeys } from "./routes/device-keys";
 import { errors } from "./routes/errors";
 import { fleet } from "./routes/fleet";
 import { dashboard } from "./routes/dashboard";
+import { partners } from "./routes/partners";
+import { webhooks } from "./routes/webhooks";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
@@ -41,6 +43,8 @@ export const app = base
   .route("/", streamTickets)
   .route("/", operations)
   .route("/", projection)
+  .route("/", partners)
+  .route("/", webhooks)
   .route("/", dashboard)
   .route("/", meta);
 
@@ -61,6 +65,7 @@ export const OPENAPI_INFO = {
     { name: "Device keys", description: "Keys for sensors: shown once, stored as a hash, revocable; limited to one container or good for the fleet." },
     { name: "Containers", description: "The fleet from Postgres; each container's live state, history and event log from its own object; settings." },
     { name: "Orders", description: "Replenishment orders: opened and closed by readings against the threshold, or by hand." },
+    { name: "Partners", description: "The suppliers that deliver: their signed webhooks in (order.created … order.delivered) and Fillgrid's events out, their delivery logs and price lists." },
     { name: "Errors", description: "Every failure of the system as a grouped error record, live over a WebSocket." },
     { name: "Operations", description: "Dead letters and a deliberate failure to check the error pipeline." },
     { name: "Meta", description: "Health and this reference." },

@@ -12,17 +12,24 @@ import { planProjection } from "./projection/plan";
 import { requestMissing } from "./projection/repair";
 import { writeProjection, type ProjectionGap } from "./projection/writer";
 import { deadLetterVault, errorHub, fleetHub } from "./stubs";
+import { deliverPartnerEvents, markDeliveryDead, partnerDeliverySchema, queuePartnerEvents } from "./partners/outbound";
+
+/** How often a partner event is tried in all: the first attempt and max_retries (wrangler.toml). */
+const PARTNER_ATTEMPTS = 6;
 
 export const PROJECTION_QUEUE = "fillgrid-projection";
 export const ERRORS_QUEUE = "fillgrid-errors";
 export const DEAD_LETTER_QUEUE = "fillgrid-dead-letters";
 export const ERRORS_DEAD_LETTER_QUEUE = "fillgrid-errors-dead-letters";
 export const PARKED_DEAD_LETTER_QUEUE = "fillgrid-dead-letters-parked";
+export const PARTNER_EVENTS_QUEUE = "fillgrid-partner-events";
+export const PARTNER_EVENTS_DEAD_LETTER_QUEUE = "fillgrid-partner-events-dead-letters";
 
 /** The queue each dead-letter queue holds messages of, for storing and replaying them. */
 export const DEAD_LETTER_ORIGIN: Record<string, string> = {
   [DEAD_LETTER_QUEUE]: PROJECTION_QUEUE,
   [ERRORS_DEAD_LETTER_QUEUE]: ERRORS_QUEUE,
+  [PARTNER_EVENTS_DEAD_LETTER_QUEUE]: PARTNER_EVENTS_QUEUE,
 };
 
 const failureContext = (queue: string, msg: Message<unknown>) => ({ queue, messageId: msg.id, attempts: msg.attempts });
@@ -76,6 +83,9 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await withDatabase(env, async (db) => {
       try {
         gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(valid.map((v) => v.change)), track))));
+        // Partners hear of what Postgres now holds; if that cannot be queued the batch comes again
+        // (writing it again changes nothing) and so does the queueing.
+        await queuePartnerEvents(env, db, valid.map((v) => v.change));
         for (const { msg } of valid) settle.ack(msg);
         log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
@@ -85,6 +95,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
       for (const { msg, change } of valid) {
         try {
           gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection([change]), track))));
+          await queuePartnerEvents(env, db, [change]);
           settle.ack(msg);
         } catch (error) {
           settle.retry(msg);
@@ -167,6 +178,12 @@ export function deadLetterVerdict(origin: string, body: unknown): { reason: stri
       ? { reason: "writing it to Postgres failed 3 times; reconciliation sends it again from its container", poison: false }
       : { reason: parsed.error, poison: true };
   }
+  if (origin === PARTNER_EVENTS_QUEUE) {
+    const parsed = partnerDeliverySchema.safeParse(body);
+    return parsed.success
+      ? { reason: `the partner's webhook failed ${PARTNER_ATTEMPTS} times; replay it once the partner is back`, poison: false }
+      : { reason: `not a partner delivery: ${parsed.error.issues[0]?.path.join(".") || "(body)"} ${parsed.error.issues[0]?.message}`, poison: true };
+  }
   if (origin === ERRORS_QUEUE) {
     const parsed = errorReportSchema.safeParse(body);
     return parsed.success
@@ -180,6 +197,7 @@ export function deadLetterVerdict(origin: string, body: unknown): { reason: stri
 export function originOf(body: unknown): string {
   if (parseChangeMessage(body).ok) return PROJECTION_QUEUE;
   if (errorReportSchema.safeParse(body).success) return ERRORS_QUEUE;
+  if (partnerDeliverySchema.safeParse(body).success) return PARTNER_EVENTS_QUEUE;
   return "unknown";
 }
 
@@ -217,6 +235,7 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): 
       if (report.success && env.ERROR_STORE_URL) await errorHub(env).record([report.data as ErrorReport]);
       log("error", failure.message, { queue: origin, messageId: msg.id });
     } else {
+      if (origin === PARTNER_EVENTS_QUEUE) await markDeliveryDead(env, msg.body, msg.attempts).catch((error: unknown) => reportError(env, error, "dead-letter", "partner delivery log", { messageId: msg.id }));
       await reportError(env, failure, "dead-letter", origin, { queue: origin, messageId: msg.id });
     }
   }
@@ -264,8 +283,11 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
       return projectChanges(batch, env);
     case ERRORS_QUEUE:
       return storeErrorReports(batch, env);
+    case PARTNER_EVENTS_QUEUE:
+      return deliverPartnerEvents(batch, env);
     case DEAD_LETTER_QUEUE:
     case ERRORS_DEAD_LETTER_QUEUE:
+    case PARTNER_EVENTS_DEAD_LETTER_QUEUE:
       return storeDeadLetters(batch, env);
     case PARKED_DEAD_LETTER_QUEUE:
       return parkDeadLetters(batch, env);

@@ -70,6 +70,7 @@ function toFleetContainer(c: typeof containers.$inferSelect, order: typeof order
     name: c.name,
     threshold: c.threshold,
     capacity: c.capacity,
+    unit: c.unit,
     registeredLocation: c.registeredLat === null || c.registeredLon === null ? null : { lat: c.registeredLat, lon: c.registeredLon },
     reportIntervalSeconds: c.reportIntervalSeconds,
     fillPercent: c.fillPercent,
@@ -104,6 +105,9 @@ export function toOrder(o: typeof orders.$inferSelect): Order {
     fulfilment: order.fulfilment as Order["fulfilment"],
     openedAt: iso(order.openedAt)!,
     closedAt: iso(order.closedAt),
+    eta: iso(order.eta),
+    deliveredAt: iso(order.deliveredAt),
+    fulfilmentAt: iso(order.fulfilmentAt),
   };
 }
 
@@ -116,6 +120,8 @@ export interface OrderFilters {
   limit: number;
   /** Orders older than this id (ids sort by opening time). */
   before?: string | undefined;
+  /** Oldest first (the assembly queue); newest first otherwise. */
+  oldestFirst?: boolean | undefined;
 }
 
 export async function listOrders(db: Database, f: OrderFilters) {
@@ -130,7 +136,7 @@ export async function listOrders(db: Database, f: OrderFilters) {
     .select()
     .from(orders)
     .where(where.length > 0 ? and(...where) : undefined)
-    .orderBy(desc(orders.id))
+    .orderBy(f.oldestFirst ? orders.id : desc(orders.id))
     .limit(f.limit + 1);
   const page = rows.slice(0, f.limit);
   return { items: page.map(toOrder), next: rows.length > f.limit ? page[page.length - 1]!.id : null };

@@ -1,17 +1,21 @@
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
   doublePrecision,
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   primaryKey,
   text,
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+
+import type { OrderLine } from "../../domain/container";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
 
@@ -23,6 +27,7 @@ export const containers = pgTable(
     name: text("name"),
     threshold: doublePrecision("threshold").notNull(),
     capacity: doublePrecision("capacity"),
+    unit: text("unit"),
     registeredLat: doublePrecision("registered_lat"),
     registeredLon: doublePrecision("registered_lon"),
     reportIntervalSeconds: integer("report_interval_seconds"),
@@ -68,6 +73,15 @@ export const orders = pgTable(
     closeReason: text("close_reason"),
     fillAtClose: doublePrecision("fill_at_close"),
     fulfilment: text("fulfilment").notNull(),
+    partnerId: text("partner_id"),
+    lines: jsonb("lines").$type<OrderLine[]>().notNull().default([]),
+    eta: ts("eta"),
+    vehicle: text("vehicle"),
+    deliveryNote: text("delivery_note"),
+    delivered: jsonb("delivered").$type<OrderLine[]>().notNull().default([]),
+    deliveredAt: ts("delivered_at"),
+    fulfilmentReason: text("fulfilment_reason"),
+    fulfilmentAt: ts("fulfilment_at"),
     /** The container event sequence that last changed this order. */
     version: integer("version").notNull(),
   },
@@ -146,3 +160,70 @@ export const projectionRuns = pgTable("projection_runs", {
   eventsResent: integer("events_resent").notNull(),
   failures: integer("failures").notNull(),
 });
+
+/** Each event sent to a partner's webhook: how its delivery went (GET /v1/partners/{id}/deliveries). */
+export const partnerDeliveries = pgTable(
+  "partner_deliveries",
+  {
+    partnerId: text("partner_id").notNull(),
+    eventId: text("event_id").notNull(),
+    type: text("type").notNull(),
+    containerId: text("container_id").notNull(),
+    orderId: text("order_id"),
+    /** delivered, retrying, or dead (retries exhausted: a dead letter). */
+    state: text("state").notNull(),
+    attempts: integer("attempts").notNull(),
+    /** The partner's last HTTP status; null when it never answered (timeout, refused). */
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    nextTryAt: ts("next_try_at"),
+    deliveredAt: ts("delivered_at"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.partnerId, t.eventId] }), index("partner_deliveries_recent_idx").on(t.partnerId, t.updatedAt)],
+);
+
+/** Each partner's price per product and unit, for sales documents. */
+export const prices = pgTable(
+  "prices",
+  {
+    partnerId: text("partner_id").notNull(),
+    product: text("product").notNull(),
+    unit: text("unit").notNull(),
+    currency: text("currency").notNull(),
+    unitPrice: numeric("unit_price", { precision: 14, scale: 4 }).notNull(),
+    vatRate: numeric("vat_rate", { precision: 6, scale: 4 }).notNull(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+    updatedBy: text("updated_by").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.partnerId, t.product, t.unit] })],
+);
+
+/** One sales document per delivered order, numbered without gaps per partner and year. */
+export const salesDocuments = pgTable(
+  "sales_documents",
+  {
+    /** The number, FG-<partner>-<year>-<seq, 6 digits>. */
+    id: text("id").primaryKey(),
+    orderId: text("order_id").notNull(),
+    partnerId: text("partner_id").notNull(),
+    year: integer("year").notNull(),
+    seq: integer("seq").notNull(),
+    containerId: text("container_id").notNull(),
+    currency: text("currency").notNull(),
+    netCents: bigint("net_cents", { mode: "number" }).notNull(),
+    vatCents: bigint("vat_cents", { mode: "number" }).notNull(),
+    grossCents: bigint("gross_cents", { mode: "number" }).notNull(),
+    lines: jsonb("lines").notNull(),
+    deliveredAt: ts("delivered_at").notNull(),
+    issuedAt: ts("issued_at").notNull().defaultNow(),
+    csvKey: text("csv_key").notNull(),
+    htmlKey: text("html_key").notNull(),
+  },
+  (t) => [
+    uniqueIndex("sales_documents_order_idx").on(t.orderId),
+    uniqueIndex("sales_documents_number_idx").on(t.partnerId, t.year, t.seq),
+    index("sales_documents_issued_idx").on(t.partnerId, t.issuedAt),
+  ],
+);

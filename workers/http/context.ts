@@ -11,6 +11,11 @@ export interface Device {
   containerId: string | null;
 }
 
+/** A partner whose webhook signature checked out. */
+export interface PartnerCaller {
+  id: string;
+}
+
 export interface AppEnv {
   Bindings: Env;
   Variables: {
@@ -19,5 +24,6 @@ export interface AppEnv {
     /** A short, non-secret name for the credential used, the key of the per-token rate limit. */
     credential: string;
     device: Device;
+    partner: PartnerCaller;
   };
 }

@@ -5,35 +5,40 @@ import { ApiError } from "./errors";
 
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;.*)?$/i;
 
+/** `Content-Type: application/json`, else 415. */
+export const jsonContentType: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = c.req.header("Content-Type");
+  if (!type || !JSON_TYPE.test(type)) {
+    throw new ApiError(415, "unsupported_media_type", `send the body as JSON with Content-Type: application/json${type ? ` (got ${type})` : ""}`);
+  }
+  await next();
+};
+
+/** At most `maxBytes`, else 413, refused before it is read whole. */
+export const bodyAtMost = (maxBytes: number): MiddlewareHandler<AppEnv> =>
+  bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ApiError(413, "body_too_large", `request body is over the limit of ${maxBytes} bytes`);
+    },
+  });
+
+/** Parseable JSON, else 400 saying why. Hono caches the text, so the route's validator reads it without reading again. */
+export const parseableJson: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const text = await c.req.text();
+  if (text.trim() === "") throw new ApiError(400, "invalid_json", "request body is empty; expected JSON");
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(400, "invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
+  }
+  await next();
+};
+
 /**
  * A JSON request body, checked before the route's schema sees it: `application/json` (else 415),
- * at most `maxBytes` (else 413, refused before it is read whole), and parseable (else 400 saying
- * why). The parsed body is cached by Hono, so the route's validator reads it without parsing again.
+ * at most `maxBytes` (else 413), and parseable (else 400 saying why).
  */
 export function jsonBody(maxBytes = 16 * 1024): MiddlewareHandler<AppEnv>[] {
-  return [
-    async (c, next) => {
-      const type = c.req.header("Content-Type");
-      if (!type || !JSON_TYPE.test(type)) {
-        throw new ApiError(415, "unsupported_media_type", `send the body as JSON with Content-Type: application/json${type ? ` (got ${type})` : ""}`);
-      }
-      await next();
-    },
-    bodyLimit({
-      maxSize: maxBytes,
-      onError: () => {
-        throw new ApiError(413, "body_too_large", `request body is over the limit of ${maxBytes} bytes`);
-      },
-    }),
-    async (c, next) => {
-      const text = await c.req.text();
-      if (text.trim() === "") throw new ApiError(400, "invalid_json", "request body is empty; expected JSON");
-      try {
-        JSON.parse(text);
-      } catch (error) {
-        throw new ApiError(400, "invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
-      }
-      await next();
-    },
-  ];
+  return [jsonContentType, bodyAtMost(maxBytes), parseableJson];
 }

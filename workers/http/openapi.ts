@@ -46,6 +46,7 @@ export const personProblems = [400, 401, 403, 429, 500] as const;
 export const security = {
   person: [{ bearer: [] }],
   device: [{ deviceKey: [] }],
+  partner: [{ partnerSignature: [] }],
   none: [],
 };
 
@@ -60,5 +61,11 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     type: "http",
     scheme: "bearer",
     description: "A device key (fgk_…) from POST /v1/device-keys",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "partnerSignature", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Fillgrid-Signature",
+    description: 'v1=<hex HMAC-SHA256(partner secret, "<X-Fillgrid-Timestamp>.<raw body>")>, with X-Fillgrid-Timestamp: <unix seconds> within 300 s of now',
   });
 }

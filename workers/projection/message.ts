@@ -8,7 +8,7 @@ const changeMessageSchema = z.looseObject({
     id: z.string().min(1),
     seq: z.number().int().positive(),
     containerId: z.string().min(1),
-    type: z.enum(["reading.recorded", "order.opened", "order.closed", "settings.changed"]),
+    type: z.enum(["reading.recorded", "order.opened", "order.closed", "settings.changed", "order.fulfilment_changed", "order.lines_set"]),
     at: z.string(),
     actor: z.object({ kind: z.string(), id: z.string() }),
   }),

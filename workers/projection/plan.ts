@@ -1,4 +1,5 @@
 import type { ChangeMessage } from "../../domain/change-message";
+import { withOrderDefaults } from "../../domain/fulfilment";
 import type { containerEvents, containers, orders, readings } from "../db/schema";
 
 export interface ProjectionPlan {
@@ -38,6 +39,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         name: state.name,
         threshold: state.threshold,
         capacity: state.capacity,
+        unit: state.unit ?? null,
         registeredLat: state.registeredLocation?.lat ?? null,
         registeredLon: state.registeredLocation?.lon ?? null,
         reportIntervalSeconds: state.reportIntervalSeconds,
@@ -59,7 +61,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
       const version = orderVersion ?? event.seq;
       const known = latestOrders.get(order.id);
       if (!known || known.version < version) {
-        latestOrders.set(order.id, { ...order, thresholdAtOpen: order.thresholdAtOpen ?? null, version });
+        latestOrders.set(order.id, { ...withOrderDefaults(order), thresholdAtOpen: order.thresholdAtOpen ?? null, version });
       }
     }
 

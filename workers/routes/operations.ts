@@ -21,6 +21,7 @@ export class DiagnosticError extends Error {
 const replayQueues = (env: Env): Record<string, Queue> => ({
   "fillgrid-projection": env.PROJECTION_QUEUE,
   "fillgrid-errors": env.ERRORS_QUEUE,
+  "fillgrid-partner-events": env.PARTNER_EVENTS_QUEUE,
 });
 
 export const operations = router()

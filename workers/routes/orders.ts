@@ -1,17 +1,29 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../http/context";
 import { createRoute, z } from "@hono/zod-openapi";
-import { orderSchema } from "../../domain/schemas";
+import { FULFILMENTS } from "../../domain/fulfilment";
+import { orderPatchSchema } from "../../domain/partner-input";
+import { errorBodySchema, orderSchema } from "../../domain/schemas";
 import { containerIdSchema, instantParam, orderIdSchema } from "../../domain/validation";
 import { MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { findOrder, listOrders } from "../db/queries";
 import { requireRole } from "../http/auth";
-import { notFound } from "../http/errors";
+import { ApiError, notFound } from "../http/errors";
+import { jsonBody } from "../http/json-body";
+import { container } from "../stubs";
+import type { OrderCommandResult } from "../../durable-objects/container";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
 
 const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(limits.api)];
+const assembler: MiddlewareHandler<AppEnv>[] = [requireRole("assembler"), rateLimit(limits.api)];
+
+function settled(result: OrderCommandResult, orderId: string) {
+  if (result.ok) return result.order;
+  if (result.reason === "illegal") throw new ApiError(409, "illegal_transition", `order ${orderId} is ${result.order.fulfilment}; that change cannot follow`, undefined, { order: result.order });
+  throw notFound(`order ${orderId}`);
+}
 
 export const orders = router()
   .openapi(
@@ -25,7 +37,7 @@ export const orders = router()
       request: {
         query: z.strictObject({
           status: z.enum(["active", "closed"]).optional(),
-          fulfilment: z.enum(["pending", "accepted", "dispatched", "delivered"]).optional(),
+          fulfilment: z.enum(FULFILMENTS).optional(),
           containerId: containerIdSchema.optional(),
           openedFrom: instantParam.optional(),
           openedTo: instantParam.optional(),
@@ -59,6 +71,61 @@ export const orders = router()
       const { id } = c.req.valid("param");
       const order = await withDatabase(c.env, (db) => findOrder(db, id));
       if (!order) throw notFound(`order ${id}`);
+      return c.json({ order }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/assembly/queue",
+      tags: ["Orders"],
+      summary: "Accepted orders waiting to be assembled (or those being assembled), oldest first",
+      security: security.person,
+      middleware: assembler,
+      request: {
+        query: z.strictObject({
+          fulfilment: z.enum(["accepted", "assembling"]).default("accepted"),
+          limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+        }),
+      },
+      responses: { 200: jsonContent(z.object({ orders: z.array(orderSchema) }), "Oldest first"), ...problems(...personProblems) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await withDatabase(c.env, (db) => listOrders(db, { fulfilment: q.fulfilment, limit: q.limit, oldestFirst: true }));
+      return c.json({ orders: page.items }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/orders/{id}",
+      tags: ["Orders"],
+      summary: "Assembly: set an order's lines (until dispatched), move it to assembling or dispatched",
+      description: "Lines first, then the step. Through the container's own object, like every change to an order; the partner is told.",
+      security: security.person,
+      middleware: [...assembler, ...jsonBody(64 * 1024)],
+      request: { params: z.object({ id: orderIdSchema }), body: { content: { "application/json": { schema: orderPatchSchema } }, required: true } },
+      responses: {
+        200: jsonContent(z.object({ order: orderSchema }), "The order now"),
+        409: jsonContent(errorBodySchema, "The change cannot follow the order's step (`error.order`: the order as it is)"),
+        ...problems(...personProblems, 404, 413, 415),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const patch = c.req.valid("json");
+      const by = c.get("person").email;
+      const known = await withDatabase(c.env, (db) => findOrder(db, id));
+      if (!known) throw notFound(`order ${id}`);
+      const stub = container(c.env, known.containerId);
+      const actor = { kind: "user" as const, id: by };
+      let order = known;
+      if (patch.lines !== undefined) order = settled(await stub.setLines(null, id, patch.lines, actor), id);
+      if (patch.fulfilment !== undefined) {
+        const details = patch.fulfilment === "dispatched" ? { eta: patch.eta ? new Date(patch.eta).toISOString() : null, vehicle: patch.vehicle ?? null } : {};
+        order = settled(await stub.moveFulfilment(null, id, { to: patch.fulfilment, partnerId: null, by, ...details }, actor), id);
+      }
       return c.json({ order }, 200);
     },
   );

@@ -1,0 +1,100 @@
+// What partners and the people who manage them send: new partners and their changes, prices, the
+// inbound webhook's events, and assemblers' order changes. Each field says what is wrong with it.
+import { z } from "zod";
+import { isCidr } from "./partners";
+import { containerIdSchema, instantSchema, orderIdSchema } from "./validation";
+
+export const partnerIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,39}$/, { error: "must be 2-40 lower-case letters, digits or '-', starting with a letter or digit" })
+  .meta({ example: "acme-fuels" });
+
+const loopback = (host: string) => host === "localhost" || host === "127.0.0.1" || host === "[::1]";
+
+/** Where a partner receives Fillgrid's events: HTTPS, or plain HTTP on this machine only (local stand-ins). */
+export const webhookUrlSchema = z
+  .url({ error: "must be a URL" })
+  .max(2000)
+  .refine((u) => {
+    const url = new URL(u);
+    return url.protocol === "https:" || (url.protocol === "http:" && loopback(url.hostname));
+  }, { error: "must be an https:// URL (http:// only for localhost)" })
+  .meta({ example: "https://partner.example/fillgrid/events" });
+
+const cidrSchema = z.string().max(50).refine(isCidr, { error: "must be a CIDR range such as 203.0.113.0/24 or 2001:db8::/32" });
+
+const servesSchema = z.strictObject({
+  containerIds: z.array(containerIdSchema).max(10_000).default([]),
+  contents: z.array(z.string().trim().min(1).max(100)).max(100).default([]),
+});
+
+export const newPartnerSchema = z.strictObject({
+  id: partnerIdSchema,
+  name: z.string().trim().min(1).max(200),
+  webhookUrl: webhookUrlSchema,
+  ipRanges: z.array(cidrSchema).max(50).default([]).meta({ description: "Where its webhooks may come from (CF-Connecting-IP); empty: anywhere" }),
+  serves: servesSchema.default({ containerIds: [], contents: [] }).meta({ description: "Containers by id and contents it delivers; both empty: every container" }),
+});
+
+export const partnerPatchSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    webhookUrl: webhookUrlSchema.optional(),
+    ipRanges: z.array(cidrSchema).max(50).optional(),
+    serves: servesSchema.optional(),
+    disabled: z.boolean().optional(),
+  })
+  .refine((p) => Object.values(p).some((v) => v !== undefined), { error: "give at least one of name, webhookUrl, ipRanges, serves, disabled" });
+
+export const lineInputSchema = z.strictObject({
+  product: z.string().trim().min(1).max(100),
+  quantity: z.number().min(0).max(1e9),
+  unit: z.string().trim().min(1).max(20),
+});
+
+const lines = z.array(lineInputSchema).max(100);
+const note = z.string().trim().min(1).max(500);
+
+const envelope = {
+  eventId: z.string().min(1).max(200).meta({ description: "The partner's id for this event; a repeat gets the first answer and changes nothing" }),
+  occurredAt: instantSchema,
+  containerId: containerIdSchema,
+};
+const withOrder = { ...envelope, orderId: orderIdSchema };
+
+/** One event from a partner (DESIGN: `{eventId, type, occurredAt, containerId, orderId, data}`). */
+export const inboundEventSchema = z
+  .discriminatedUnion("type", [
+    z.strictObject({ ...envelope, type: z.literal("order.created"), data: z.strictObject({ lines: lines.optional() }).default({}) }),
+    z.strictObject({ ...withOrder, type: z.literal("order.accepted"), data: z.strictObject({}).default({}) }),
+    z.strictObject({ ...withOrder, type: z.literal("order.rejected"), data: z.strictObject({ reason: note }) }),
+    z.strictObject({ ...withOrder, type: z.literal("order.dispatched"), data: z.strictObject({ eta: instantSchema, vehicle: z.string().trim().min(1).max(100) }) }),
+    z.strictObject({ ...withOrder, type: z.literal("order.delivered"), data: z.strictObject({ lines: lines.min(1), deliveryNote: z.string().trim().min(1).max(100) }) }),
+    z.strictObject({ ...withOrder, type: z.literal("order.cancelled"), data: z.strictObject({ reason: note }) }),
+  ])
+  .meta({ id: "PartnerEvent" });
+export type InboundEvent = z.infer<typeof inboundEventSchema>;
+
+/** What an assembler (or above) changes on an order: its lines until dispatched, and its step. */
+export const orderPatchSchema = z
+  .strictObject({
+    lines: lines.optional(),
+    fulfilment: z.enum(["assembling", "dispatched"]).optional(),
+    eta: instantSchema.optional().meta({ description: "With fulfilment dispatched" }),
+    vehicle: z.string().trim().min(1).max(100).optional(),
+  })
+  .refine((p) => p.lines !== undefined || p.fulfilment !== undefined, { error: "give lines, fulfilment or both" });
+
+export const pricesSchema = z.strictObject({
+  currency: z.string().regex(/^[A-Z]{3}$/, { error: "must be an ISO 4217 code such as EUR" }),
+  prices: z
+    .array(
+      z.strictObject({
+        product: z.string().trim().min(1).max(100),
+        unit: z.string().trim().min(1).max(20),
+        unitPrice: z.number().min(0).max(1e9),
+        vatRate: z.number().min(0).max(1).meta({ description: "0.2 for 20 %" }),
+      }),
+    )
+    .max(1000),
+});

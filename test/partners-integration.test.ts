@@ -1,0 +1,153 @@
+// Partners and their signed webhooks (DESIGN: "Partners", "Orders: status and fulfilment"): who may
+// call, what each event does to an order through its container, and what a repeat answers.
+import { beforeAll, describe, expect, it } from "vitest";
+import { adminToken, api, containerState, deviceKey, json, newPartner, partnerEvent, postReadings, reading, uniqueContainer, type ErrorBody, type Order, type OrderAnswer, type PartnerAnswer } from "./helpers";
+
+let admin: string;
+let key: string;
+
+beforeAll(async () => {
+  admin = await adminToken();
+  key = (await deviceKey()).key;
+});
+
+/** A container whose fill just dropped below its threshold: it has an active order. */
+async function containerWithOrder(fill = 20): Promise<{ containerId: string; order: Order }> {
+  const containerId = uniqueContainer("partnered");
+  await json(await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { capacity: 10_000, unit: "l" } }), 200);
+  const answer = await json<{ results: { orderOpened?: Order }[] }>(await postReadings(key, reading(containerId, fill)), 200);
+  return { containerId, order: answer.results[0]!.orderOpened! };
+}
+
+const step = (containerId: string, orderId: string, type: string, data: Record<string, unknown> = {}, eventId?: string) => ({ type, containerId, orderId, data, ...(eventId ? { eventId } : {}) });
+
+describe("partners (admin)", () => {
+  it("a new partner's secret is shown once; the list never shows it; a rotation keeps the old secret working for the grace period", async () => {
+    const p = await newPartner();
+    expect(p.secret).toMatch(/^fgp_/);
+    const list = await json<{ partners: Record<string, unknown>[] }>(await api("/v1/partners", { token: admin }), 200);
+    const listed = list.partners.find((x) => x.id === p.id)!;
+    expect(JSON.stringify(list)).not.toContain(p.secret);
+    expect(listed).toMatchObject({ disabled: false, ipRanges: [], serves: { containerIds: [], contents: [] } });
+
+    const { containerId, order } = await containerWithOrder();
+    const rotated = await json<PartnerAnswer>(await api(`/v1/partners/${p.id}/secret`, { method: "POST", token: admin }), 200);
+    expect(rotated.secret).not.toBe(p.secret);
+    expect(Date.parse(rotated.partner.previousSecretValidUntil!) - Date.now()).toBeGreaterThan(23 * 3600_000);
+    await json(await partnerEvent(p, step(containerId, order.id, "order.accepted")), 200);
+    await json(await partnerEvent({ id: p.id, secret: rotated.secret }, step(containerId, order.id, "order.accepted")), 200);
+  });
+
+  it("refuses a taken id, a bad webhook URL and a bad CIDR, naming the field, and stores nothing", async () => {
+    const p = await newPartner();
+    await json(await api("/v1/partners", { method: "POST", token: admin, json: { id: p.id, name: "again", webhookUrl: "https://x.example/hook" } }), 409);
+    const bad = await json<ErrorBody>(await api("/v1/partners", { method: "POST", token: admin, json: { id: "new-one-x", name: "n", webhookUrl: "http://partner.example/hook", ipRanges: ["10.0.0.0/33"] } }), 400);
+    expect(bad.error.issues!.map((i) => i.path).sort()).toEqual(["ipRanges[0]", "webhookUrl"]);
+    const list = await json<{ partners: { id: string }[] }>(await api("/v1/partners", { token: admin }), 200);
+    expect(list.partners.some((x) => x.id === "new-one-x")).toBe(false);
+  });
+
+  it("a disabled partner's webhooks are refused", async () => {
+    const p = await newPartner();
+    const { containerId, order } = await containerWithOrder();
+    await json(await api(`/v1/partners/${p.id}`, { method: "PATCH", token: admin, json: { disabled: true } }), 200);
+    await json(await partnerEvent(p, step(containerId, order.id, "order.accepted")), 401);
+  });
+});
+
+describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
+  it("right → 200; wrong, expired either way (±301 s), unknown partner → 401; from outside its IP ranges → 403", async () => {
+    const p = await newPartner({ ipRanges: ["203.0.113.0/24", "2001:db8:feed::/48"] });
+    const { containerId, order } = await containerWithOrder();
+    const accepted = step(containerId, order.id, "order.accepted");
+    const now = Math.floor(Date.now() / 1000);
+    await json(await partnerEvent(p, accepted, { secret: "fgp_not-the-secret", ip: "203.0.113.9" }), 401);
+    await json(await partnerEvent(p, accepted, { signature: "v1=00", ip: "203.0.113.9" }), 401);
+    await json(await partnerEvent(p, accepted, { timestamp: now - 301, ip: "203.0.113.9" }), 401);
+    await json(await partnerEvent(p, accepted, { timestamp: now + 301, ip: "203.0.113.9" }), 401);
+    await json(await partnerEvent({ id: "nobody-here", secret: p.secret }, accepted, { ip: "203.0.113.9" }), 401);
+    await json(await partnerEvent(p, accepted, { ip: "198.51.100.7" }), 403);
+    await json(await partnerEvent(p, accepted), 403);
+    // None of that moved the order.
+    expect((await containerState(containerId))!.activeOrder!.fulfilment).toBe("pending");
+    const ok = await json<OrderAnswer>(await partnerEvent(p, accepted, { timestamp: now - 299, ip: "203.0.113.9" }), 200);
+    expect(ok.order).toMatchObject({ id: order.id, fulfilment: "accepted", partnerId: p.id });
+    await json(await partnerEvent(p, step(containerId, order.id, "order.rejected", { reason: "no stock" }), { ip: "2001:db8:feed::1" }), 200);
+  });
+
+  it("the same eventId twice, also at once, has one effect and gets the same answer", async () => {
+    const p = await newPartner();
+    const containerId = uniqueContainer("created");
+    await json(await postReadings(key, reading(containerId, 80)), 200);
+    const created = { type: "order.created", containerId, eventId: "created-once", data: { lines: [{ product: "diesel", quantity: 500, unit: "l" }] } };
+    const answers = await Promise.all([partnerEvent(p, created), partnerEvent(p, created), partnerEvent(p, created)]);
+    const bodies = await Promise.all(answers.map((a) => json<OrderAnswer>(a, 201)));
+    expect(new Set(bodies.map((b) => b.order.id)).size).toBe(1);
+    const orders = await json<{ orders: Order[] }>(await api(`/v1/containers/${containerId}/orders`, { token: admin }), 200);
+    expect(orders.orders).toHaveLength(1);
+    expect(orders.orders[0]).toMatchObject({ source: "partner", partnerId: p.id, openedBy: `partner:${p.id}`, lines: [{ product: "diesel", quantity: 500, unit: "l" }] });
+    // Later, the same event again: the first answer, although an order is now active.
+    expect((await json<OrderAnswer>(await partnerEvent(p, created), 201)).order.id).toBe(bodies[0]!.order.id);
+    const events = await json<{ events: { type: string }[] }>(await api(`/v1/containers/${containerId}/events`, { token: admin }), 200);
+    expect(events.events.filter((e) => e.type === "order.opened")).toHaveLength(1);
+  });
+
+  it("bad bodies are 400 naming the field, after the signature, and change nothing", async () => {
+    const p = await newPartner();
+    const { containerId, order } = await containerWithOrder();
+    const cases: [Record<string, unknown>, string][] = [
+      [step(containerId, order.id, "order.dispatched", { eta: "tomorrow", vehicle: "ZH 1" }), "data.eta"],
+      [step(containerId, order.id, "order.delivered", { lines: [], deliveryNote: "DN-1" }), "data.lines"],
+      [step(containerId, "ord_123", "order.accepted"), "orderId"],
+      [{ ...step(containerId, order.id, "order.accepted"), type: "order.lost" }, "type"],
+    ];
+    for (const [event, path] of cases) {
+      const bad = await json<ErrorBody>(await partnerEvent(p, event), 400);
+      expect(bad.error.issues!.map((i) => i.path)).toContain(path);
+    }
+    expect((await containerState(containerId))!.activeOrder!.fulfilment).toBe("pending");
+  });
+});
+
+describe("the lifecycle through the webhook", () => {
+  it("order.created while an order is active → 409 with the active order; cancelled → auto-open armed, the next low reading orders again", async () => {
+    const p = await newPartner();
+    const { containerId, order } = await containerWithOrder(25);
+    const conflict = await json<ErrorBody & { error: { order: Order } }>(await partnerEvent(p, { type: "order.created", containerId, data: {} }), 409);
+    expect(conflict.error.order.id).toBe(order.id);
+
+    const cancelled = await json<OrderAnswer>(await partnerEvent(p, step(containerId, order.id, "order.cancelled", { reason: "road closed" })), 200);
+    expect(cancelled.order).toMatchObject({ status: "closed", closeReason: "cancelled", fulfilment: "cancelled", fulfilmentReason: "road closed" });
+    const state = (await containerState(containerId))!;
+    expect(state.activeOrder).toBeNull();
+    expect(state.autoOpenArmed).toBe(true);
+    const again = await json<{ results: { orderOpened?: Order }[] }>(await postReadings(key, reading(containerId, 24)), 200);
+    expect(again.results[0]!.orderOpened).toMatchObject({ source: "auto", fulfilment: "pending" });
+  });
+
+  it("illegal steps (delivered → dispatched, cancelled → accepted) are 409 with the order as it is; a repeated step is 200", async () => {
+    const p = await newPartner();
+    const first = await containerWithOrder();
+    const delivered = step(first.containerId, first.order.id, "order.delivered", { lines: [{ product: "diesel", quantity: 7900, unit: "l" }], deliveryNote: "DN-77" });
+    const done = await json<OrderAnswer>(await partnerEvent(p, delivered), 200);
+    expect(done.order).toMatchObject({ status: "closed", closeReason: "delivered", fulfilment: "delivered", deliveryNote: "DN-77", delivered: [{ quantity: 7900 }] });
+    const illegal = await json<ErrorBody & { error: { order: Order } }>(await partnerEvent(p, step(first.containerId, first.order.id, "order.dispatched", { eta: new Date().toISOString(), vehicle: "ZH 9" })), 409);
+    expect(illegal.error).toMatchObject({ code: "illegal_transition", order: { id: first.order.id, fulfilment: "delivered" } });
+    // The same step again under a new eventId: done already, nothing changes.
+    expect((await json<OrderAnswer>(await partnerEvent(p, delivered), 200)).order.fulfilment).toBe("delivered");
+
+    const second = await containerWithOrder();
+    await json(await partnerEvent(p, step(second.containerId, second.order.id, "order.cancelled", { reason: "duplicate" })), 200);
+    const refused = await json<ErrorBody & { error: { order: Order } }>(await partnerEvent(p, step(second.containerId, second.order.id, "order.accepted")), 409);
+    expect(refused.error.order.fulfilment).toBe("cancelled");
+  });
+
+  it("another partner cannot move an order that a partner has taken; an unknown order is 404", async () => {
+    const mine = await newPartner();
+    const theirs = await newPartner();
+    const { containerId, order } = await containerWithOrder();
+    await json(await partnerEvent(mine, step(containerId, order.id, "order.accepted")), 200);
+    await json(await partnerEvent(theirs, step(containerId, order.id, "order.rejected", { reason: "mine now" })), 403);
+    await json(await partnerEvent(mine, step(containerId, "ord_01ARZ3NDEKTSV4RRFFQ69G5FAV", "order.accepted")), 404);
+  });
+});

@@ -1,0 +1,78 @@
+import type { MiddlewareHandler } from "hono";
+import { addressAllowed, SIGNATURE_HEADER, signedText, timestampFresh, TIMESTAMP_HEADER, type PartnerWithSecrets } from "../../domain/partners";
+import { partnerIdSchema } from "../../domain/partner-input";
+import { hmacSha256Hex, sameText } from "../../platform/crypto";
+import { directory } from "../stubs";
+import type { AppEnv } from "./context";
+import { cacheSeconds } from "./credentials";
+import { ApiError } from "./errors";
+import { bodyAtMost, jsonContentType, parseableJson } from "./json-body";
+import { clientIp, enforce, type Limit } from "./rate-limit";
+
+// Partners this isolate has read, trusted for DEVICE_KEY_CACHE_SECONDS like device keys: that is how
+// long a disabled partner, a new IP range or a rotated secret can take to reach every isolate.
+const cached = new Map<string, { partner: PartnerWithSecrets | null; until: number }>();
+
+export function forgetPartner(id: string): void {
+  cached.delete(id);
+}
+
+export async function partnerById(env: Env, id: string): Promise<PartnerWithSecrets | null> {
+  const now = Date.now();
+  const hit = cached.get(id);
+  if (hit && hit.until > now) return hit.partner;
+  const partner = await directory(env).partnerWithSecrets(id);
+  if (cached.size >= 1000) cached.delete(cached.keys().next().value!);
+  cached.set(id, { partner, until: now + cacheSeconds(env) * 1000 });
+  return partner;
+}
+
+/** `X-Fillgrid-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` */
+export async function signatureOf(secret: string, timestamp: string, body: string): Promise<string> {
+  return `v1=${await hmacSha256Hex(secret, signedText(timestamp, body))}`;
+}
+
+const partnerLimit: Limit = { binding: (env) => env.API_RATE_LIMIT, periodSeconds: 10, what: "partner", key: (c) => `partner:${c.get("partner").id}` };
+
+/**
+ * A partner's webhook, checked as DESIGN.md states before anything else is read: the partner exists
+ * and is enabled (401), the request comes from its IP ranges (403, by CF-Connecting-IP), the
+ * timestamp is within 300 s (401), and the signature over the raw body matches its secret, or the
+ * previous one during its grace period (401). Then its rate limit, then the body as JSON.
+ */
+export function requirePartnerSignature(maxBytes = 256 * 1024): MiddlewareHandler<AppEnv>[] {
+  return [
+    async (c, next) => {
+      const id = c.req.param("partnerId") ?? "";
+      const found = partnerIdSchema.safeParse(id).success ? await partnerById(c.env, id) : null;
+      if (!found || found.disabled) throw new ApiError(401, "unauthenticated", `partner ${id} is unknown or disabled`);
+      if (!addressAllowed(c.req.header("CF-Connecting-IP") ?? null, found.ipRanges)) {
+        throw new ApiError(403, "forbidden", `requests from ${clientIp(c)} are not accepted for partner ${id}`);
+      }
+      if (!timestampFresh(c.req.header(TIMESTAMP_HEADER) ?? null, Date.now())) {
+        throw new ApiError(401, "unauthenticated", `${TIMESTAMP_HEADER} must be unix seconds within 300 s of now`);
+      }
+      c.set("partner", { id: found.id });
+      await next();
+    },
+    jsonContentType,
+    bodyAtMost(maxBytes),
+    async (c, next) => {
+      const timestamp = c.req.header(TIMESTAMP_HEADER)!;
+      const given = c.req.header(SIGNATURE_HEADER) ?? "";
+      const body = await c.req.text();
+      // The same isolate cache the first step read, so the same partner (unless it just expired).
+      const partner = await partnerById(c.env, c.get("partner").id);
+      if (!partner || partner.disabled) throw new ApiError(401, "unauthenticated", `partner ${c.get("partner").id} is unknown or disabled`);
+      const secrets = [partner.secret];
+      if (partner.previousSecret && partner.previousSecretValidUntil && Date.parse(partner.previousSecretValidUntil) > Date.now()) secrets.push(partner.previousSecret);
+      let valid = false;
+      for (const secret of secrets) if (sameText(await signatureOf(secret, timestamp, body), given)) valid = true;
+      if (!valid) throw new ApiError(401, "unauthenticated", `${SIGNATURE_HEADER} does not match the body and timestamp`);
+      c.set("credential", `partner:${partner.id}`);
+      await enforce(c, partnerLimit);
+      await next();
+    },
+    parseableJson,
+  ];
+}

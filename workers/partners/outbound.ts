@@ -1,0 +1,172 @@
+// Fillgrid's events to partners: queued after the projection commits each batch (so what a partner
+// is told is already in Postgres), then signed and POSTed to the partner's webhook one by one, with
+// retries (PARTNER_RETRY_BASE_SECONDS, doubling, at most 5 minutes), then the dead-letter queue.
+// Every attempt is written to the delivery log (GET /v1/partners/{id}/deliveries).
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { ChangeMessage } from "../../domain/change-message";
+import { partnerDeliveries as deliveriesFor, type PartnerDelivery } from "../../domain/partner-events";
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../domain/partners";
+import { reportError } from "../../platform/error-report";
+import { log } from "../../platform/logging";
+import { withDatabase, type Database } from "../db/client";
+import { partnerDeliveries } from "../db/schema";
+import { partnerById, signatureOf } from "../http/partner-auth";
+import { directory } from "../stubs";
+
+export const partnerDeliverySchema = z.object({
+  partnerId: z.string().min(1),
+  event: z.looseObject({
+    eventId: z.string().min(1),
+    type: z.string().min(1),
+    occurredAt: z.string(),
+    containerId: z.string().min(1),
+    orderId: z.string().min(1),
+    data: z.record(z.string(), z.unknown()),
+  }),
+});
+
+/** The delay before retry number `attempts` (1 = the first retry). */
+export function partnerRetryDelay(env: Env, attempts: number): number {
+  const base = Number(env.PARTNER_RETRY_BASE_SECONDS ?? 5);
+  return Math.min(base * 2 ** Math.max(0, attempts - 1), 300);
+}
+
+/** Queue what a committed batch tells partners; events already delivered (a resent change) are not sent again. */
+export async function queuePartnerEvents(env: Env, db: Database, changes: readonly ChangeMessage[]): Promise<number> {
+  if (!changes.some((c) => c.order !== null)) return 0;
+  const partners = await directory(env).listPartners();
+  if (partners.length === 0) return 0;
+  let deliveries = deliveriesFor(changes, partners);
+  if (deliveries.length === 0) return 0;
+  const done = await db
+    .select({ partnerId: partnerDeliveries.partnerId, eventId: partnerDeliveries.eventId })
+    .from(partnerDeliveries)
+    .where(and(inArray(partnerDeliveries.eventId, deliveries.map((d) => d.event.eventId)), eq(partnerDeliveries.state, "delivered")));
+  const sent = new Set(done.map((d) => `${d.partnerId}\u0000${d.eventId}`));
+  deliveries = deliveries.filter((d) => !sent.has(`${d.partnerId}\u0000${d.event.eventId}`));
+  for (let i = 0; i < deliveries.length; i += 100) {
+    await env.PARTNER_EVENTS_QUEUE.sendBatch(deliveries.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+  }
+  return deliveries.length;
+}
+
+type Outcome = { ok: true; status: number } | { ok: false; status: number | null; error: string };
+
+async function post(env: Env, delivery: PartnerDelivery): Promise<Outcome> {
+  const partner = await partnerById(env, delivery.partnerId);
+  if (!partner) return { ok: false, status: null, error: `partner ${delivery.partnerId} no longer exists` };
+  if (partner.disabled) return { ok: false, status: null, error: `partner ${delivery.partnerId} is disabled` };
+  const body = JSON.stringify(delivery.event);
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  try {
+    const res = await fetch(partner.webhookUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: await signatureOf(partner.secret, timestamp, body), "User-Agent": "Fillgrid-Webhooks/1" },
+      body,
+      signal: AbortSignal.timeout(Number(env.PARTNER_TIMEOUT_MS ?? 5000)),
+    });
+    // The answer's body is not needed; reading it frees the connection.
+    const text = (await res.text()).slice(0, 200);
+    return res.ok ? { ok: true, status: res.status } : { ok: false, status: res.status, error: `answered ${res.status}${text ? `: ${text}` : ""}` };
+  } catch (error) {
+    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+    return { ok: false, status: null, error: timedOut ? `no answer within ${env.PARTNER_TIMEOUT_MS ?? 5000} ms` : (error as Error).message };
+  }
+}
+
+/** Write one attempt to the delivery log; a log that cannot be written never holds up a delivery. */
+async function logAttempt(env: Env, d: PartnerDelivery, attempts: number, outcome: Outcome, state: "delivered" | "retrying" | "dead", nextTryAt: string | null) {
+  const now = new Date().toISOString();
+  const row = {
+    partnerId: d.partnerId,
+    eventId: d.event.eventId,
+    type: d.event.type,
+    containerId: d.event.containerId,
+    orderId: d.event.orderId,
+    state,
+    attempts,
+    lastStatus: outcome.status,
+    lastError: outcome.ok ? null : outcome.error,
+    nextTryAt,
+    deliveredAt: outcome.ok ? now : null,
+    updatedAt: now,
+  };
+  try {
+    await withDatabase(env, (db) =>
+      db
+        .insert(partnerDeliveries)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [partnerDeliveries.partnerId, partnerDeliveries.eventId],
+          set: { state, attempts, lastStatus: row.lastStatus, lastError: row.lastError, nextTryAt, deliveredAt: sql`coalesce(${partnerDeliveries.deliveredAt}, excluded.delivered_at)`, updatedAt: now },
+          // A delivered event stays delivered, whatever a late duplicate attempt says.
+          setWhere: sql`${partnerDeliveries.state} <> 'delivered'`,
+        }),
+    );
+  } catch (error) {
+    await reportError(env, error, "consumer", "partner delivery log", { partnerId: d.partnerId, eventId: d.event.eventId });
+  }
+}
+
+/** Which of these deliveries the log already says were delivered (a replay, a duplicate message). */
+async function alreadyDelivered(env: Env, deliveries: readonly PartnerDelivery[]): Promise<Set<string>> {
+  if (deliveries.length === 0) return new Set();
+  try {
+    const rows = await withDatabase(env, (db) =>
+      db
+        .select({ partnerId: partnerDeliveries.partnerId, eventId: partnerDeliveries.eventId })
+        .from(partnerDeliveries)
+        .where(and(inArray(partnerDeliveries.eventId, deliveries.map((d) => d.event.eventId)), eq(partnerDeliveries.state, "delivered"))),
+    );
+    return new Set(rows.map((r) => `${r.partnerId}\u0000${r.eventId}`));
+  } catch (error) {
+    // Without the log, sending again is the safe side: partners dedupe by eventId.
+    await reportError(env, error, "consumer", "partner delivery log", { size: deliveries.length });
+    return new Set();
+  }
+}
+
+export async function deliverPartnerEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const readable = batch.messages.map((msg) => partnerDeliverySchema.safeParse(msg.body)).flatMap((p) => (p.success ? [p.data as PartnerDelivery] : []));
+  const delivered = await alreadyDelivered(env, readable);
+  for (const msg of batch.messages) {
+    const parsed = partnerDeliverySchema.safeParse(msg.body);
+    if (!parsed.success) {
+      // Not a delivery: retried to its dead letter, where it is kept and reported.
+      msg.retry();
+      await reportError(env, new TypeError(`not a partner delivery: ${parsed.error.issues[0]?.message}`), "consumer", batch.queue, { messageId: msg.id });
+      continue;
+    }
+    const delivery = parsed.data as PartnerDelivery;
+    if (delivered.has(`${delivery.partnerId}\u0000${delivery.event.eventId}`)) {
+      msg.ack();
+      continue;
+    }
+    const outcome = await post(env, delivery);
+    if (outcome.ok) {
+      msg.ack();
+      await logAttempt(env, delivery, msg.attempts, outcome, "delivered", null);
+      continue;
+    }
+    const delay = partnerRetryDelay(env, msg.attempts);
+    msg.retry({ delaySeconds: delay });
+    log("warn", "partner delivery failed; retrying", { partnerId: delivery.partnerId, eventId: delivery.event.eventId, attempts: msg.attempts, error: outcome.error });
+    await logAttempt(env, delivery, msg.attempts, outcome, "retrying", new Date(Date.now() + delay * 1000).toISOString());
+  }
+}
+
+/** A delivery that exhausted its retries: dead in the log (the dead-letter consumer keeps the message). */
+export async function markDeliveryDead(env: Env, body: unknown, attempts: number): Promise<void> {
+  const parsed = partnerDeliverySchema.safeParse(body);
+  if (!parsed.success) return;
+  const d = parsed.data as PartnerDelivery;
+  const now = new Date().toISOString();
+  await withDatabase(env, (db) =>
+    db
+      .insert(partnerDeliveries)
+      .values({ partnerId: d.partnerId, eventId: d.event.eventId, type: d.event.type, containerId: d.event.containerId, orderId: d.event.orderId, state: "dead", attempts, lastError: "retries exhausted", updatedAt: now })
+      // The last status and error stay as the last attempt left them.
+      .onConflictDoUpdate({ target: [partnerDeliveries.partnerId, partnerDeliveries.eventId], set: { state: "dead", nextTryAt: null, updatedAt: now }, setWhere: sql`${partnerDeliveries.state} <> 'delivered'` }),
+  );
+}

@@ -1,0 +1,78 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { inboundEventSchema, partnerIdSchema } from "../../domain/partner-input";
+import { FULFILMENT_OF, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../domain/partners";
+import { errorBodySchema, orderSchema } from "../../domain/schemas";
+import type { OrderCommandResult } from "../../durable-objects/container";
+import { ApiError, notFound } from "../http/errors";
+import { jsonContent, problems, router, security } from "../http/openapi";
+import { requirePartnerSignature } from "../http/partner-auth";
+import { container } from "../stubs";
+
+/** What a container's answer to a partner's event means over HTTP; the same answer for a repeat. */
+function answer(result: OrderCommandResult, what: string) {
+  if (result.ok) return { status: result.created ? (201 as const) : (200 as const), body: { order: result.order } };
+  switch (result.reason) {
+    case "unknown_container":
+    case "not_found":
+      throw notFound(what);
+    case "conflict":
+      throw new ApiError(409, "order_active", `container ${result.order.containerId} already has active order ${result.order.id}`, undefined, { order: result.order });
+    case "illegal":
+      throw new ApiError(409, "illegal_transition", `order ${result.order.id} is ${result.order.fulfilment}; that step cannot follow`, undefined, { order: result.order });
+    case "other_partner":
+      throw new ApiError(403, "forbidden", `order ${result.order.id} is delivered by another partner`);
+  }
+}
+
+export const webhooks = router().openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/webhooks/partners/{partnerId}",
+    tags: ["Partners"],
+    summary: "A partner's event: order.created, accepted, rejected, dispatched, delivered, cancelled",
+    description:
+      `Signed: \`${TIMESTAMP_HEADER}: <unix seconds>\` (within 300 s of now) and \`${SIGNATURE_HEADER}: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>\`; ` +
+      "from the partner's IP ranges when it has any (else 403). An `eventId` seen before gets the first answer again and changes nothing. " +
+      "Each event goes through the container's own object, serialised with its readings and manual commands. " +
+      "Fulfilment moves only forward (pending → accepted → assembling → dispatched → delivered; rejected or cancelled before delivered); " +
+      "an illegal step is 409 with the order as it is. `order.created` with an order active is 409 with that order.",
+    security: security.partner,
+    middleware: requirePartnerSignature(),
+    request: {
+      params: z.object({ partnerId: partnerIdSchema }),
+      body: { content: { "application/json": { schema: inboundEventSchema } }, required: true },
+    },
+    responses: {
+      200: jsonContent(z.object({ order: orderSchema }), "Done (or done before: the same answer)"),
+      201: jsonContent(z.object({ order: orderSchema }), "order.created: the order opened"),
+      409: jsonContent(errorBodySchema, "An order is active (`error.order`), or the step cannot follow the order's (`error.order`)"),
+      ...problems(400, 401, 403, 404, 413, 415, 429, 500),
+    },
+  }),
+  async (c) => {
+    const partnerId = c.get("partner").id;
+    const event = c.req.valid("json");
+    const key = `partner:${partnerId}:${event.eventId}`;
+    const stub = container(c.env, event.containerId);
+    if (event.type === "order.created") {
+      const { status, body } = answer(await stub.partnerOpenOrder(key, partnerId, event.data.lines ?? null), `container ${event.containerId}`);
+      return c.json(body, status);
+    }
+    const data = event.data;
+    const result = await stub.moveFulfilment(
+      key,
+      event.orderId,
+      {
+        to: FULFILMENT_OF[event.type],
+        partnerId,
+        by: `partner:${partnerId}`,
+        ...("reason" in data ? { reason: data.reason } : {}),
+        ...("eta" in data ? { eta: new Date(data.eta).toISOString(), vehicle: data.vehicle } : {}),
+        ...("deliveryNote" in data ? { deliveryNote: data.deliveryNote, delivered: data.lines } : {}),
+      },
+      { kind: "partner", id: partnerId },
+    );
+    const { status, body } = answer(result, `order ${event.orderId} of container ${event.containerId}`);
+    return c.json(body, status);
+  },
+);
