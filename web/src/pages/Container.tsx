@@ -6,7 +6,7 @@ import { FillChart } from "../components/FillChart";
 import { DeviceKeys } from "../components/DeviceKeys";
 import { Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
 import { isSilent } from "../fleet-model";
-import { formatPercent } from "../format";
+import { formatPercent, formatTime } from "../format";
 import { can, useSession } from "../session";
 import { useFleet } from "../stores";
 
@@ -226,6 +226,10 @@ function describe(e: Awaited<ReturnType<typeof fetchEvents>>["events"][number]):
       return `Order opened at ${formatPercent(e.order.fillAtOpen)}`;
     case "order.closed":
       return `Order closed (${e.closeReason.replaceAll("_", " ")})`;
+    case "order.fulfilment_changed":
+      return `Order ${e.from} → ${e.to}${e.partnerId ? ` (partner ${e.partnerId})` : ""}${e.reason ? `: ${e.reason}` : ""}${e.vehicle ? `, vehicle ${e.vehicle}` : ""}${e.eta ? `, ETA ${formatTime(e.eta)}` : ""}${e.deliveryNote ? `, delivery note ${e.deliveryNote}` : ""}`;
+    case "order.lines_set":
+      return `Order lines: ${e.lines.map((l) => `${l.quantity} ${l.unit} ${l.product}`).join(", ") || "none"}`;
     case "settings.changed":
       return `Settings: ${Object.entries(e.changes)
         .map(([k, v]) => `${k} ${JSON.stringify(e.previous[k as keyof typeof e.previous] ?? null)} → ${JSON.stringify(v)}`)

@@ -8,7 +8,7 @@ import { can, useSession } from "../session";
 import { useFleet } from "../stores";
 
 type Status = "" | "active" | "closed";
-type Fulfilment = "" | "pending" | "accepted" | "dispatched" | "delivered";
+type Fulfilment = "" | "pending" | "accepted" | "assembling" | "dispatched" | "delivered" | "rejected" | "cancelled";
 
 /** A datetime-local value (the viewer's zone) as an instant, or undefined when empty. */
 const instant = (local: string) => (local ? new Date(local).toISOString() : undefined);
@@ -73,8 +73,11 @@ export function OrdersPage() {
             <option value="">Any</option>
             <option value="pending">Pending</option>
             <option value="accepted">Accepted</option>
+            <option value="assembling">Assembling</option>
             <option value="dispatched">Dispatched</option>
             <option value="delivered">Delivered</option>
+            <option value="rejected">Rejected</option>
+            <option value="cancelled">Cancelled</option>
           </select>
         </label>
         <label>
