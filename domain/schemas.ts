@@ -275,3 +275,24 @@ export const partnerDeliverySchema = z
 export const priceSchema = z
   .object({ product: z.string(), unit: z.string(), currency: z.string(), unitPrice: z.number(), vatRate: z.number(), updatedAt: instant, updatedBy: z.string() })
   .meta({ id: "Price" });
+
+export const salesDocumentSchema = z
+  .object({
+    id: z.string().meta({ description: "The number: FG-<partner>-<year>-<seq>", example: "FG-acme-fuels-2026-000123" }),
+    orderId: z.string(),
+    partnerId: z.string(),
+    year: z.number().int(),
+    seq: z.number().int(),
+    containerId: z.string(),
+    currency: z.string(),
+    net: z.string().meta({ example: "1234.50" }),
+    vat: z.string(),
+    gross: z.string(),
+    lines: z.array(
+      z.object({ product: z.string(), quantity: z.number(), unit: z.string(), unitPrice: z.number(), vatRate: z.number(), netCents: z.number().int(), vatCents: z.number().int(), grossCents: z.number().int() }),
+    ),
+    deliveredAt: instant,
+    issuedAt: instant,
+    links: z.object({ csv: z.string(), html: z.string() }),
+  })
+  .meta({ id: "SalesDocument" });

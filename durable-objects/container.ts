@@ -22,6 +22,7 @@ import {
 import type { ChangeMessage } from "../domain/change-message";
 import { monotonicIds } from "../domain/ids";
 import { applyToOrder, decideFulfilment, decideLines, withOrderDefaults, type FulfilmentCommand } from "../domain/fulfilment";
+import { serves, type Partner } from "../domain/partners";
 import { reportError } from "../platform/error-report";
 import { ensureSchema } from "./schema";
 import { objectName, Startup } from "./startup";
@@ -78,7 +79,8 @@ export type CloseOrderResult =
 export type OrderCommandResult =
   | { ok: true; order: Order; created?: true }
   | { ok: false; reason: "not_found" | "unknown_container" }
-  | { ok: false; reason: "illegal" | "other_partner" | "conflict"; order: Order };
+  | { ok: false; reason: "illegal" | "other_partner" | "conflict"; order: Order }
+  | { ok: false; reason: "not_served" };
 
 const SCHEMA = [
   `CREATE TABLE container (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
@@ -286,11 +288,13 @@ export class ContainerDO extends DurableObject<Env> {
    * A partner opens an order (`order.created`): the one-active-order rule holds, so with an order
    * active the answer is that order (conflict). `key` makes a repeat answer the same.
    */
-  partnerOpenOrder(key: string, partnerId: string, lines: OrderLine[] | null): OrderCommandResult {
+  partnerOpenOrder(key: string, partner: Pick<Partner, "id" | "serves" | "disabled">, lines: OrderLine[] | null): OrderCommandResult {
     this.startup.check();
+    const partnerId = partner.id;
     const seen = this.recalled(key);
     if (seen) return seen;
     if (this.state === null) return this.remembered(key, { ok: false, reason: "unknown_container" });
+    if (!serves(partner, this.state.containerId, this.state.contents)) return this.remembered(key, { ok: false, reason: "not_served" });
     const now = this.clock();
     const decision = decidePartnerOpen(this.state, partnerId, lines, { now, newOrderId: () => this.newId("ord_", now) });
     if (!decision.ok) return this.remembered(key, { ok: false, reason: "conflict", order: decision.conflict });
@@ -303,15 +307,17 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   /** Move an order's fulfilment (partner, assembler or operator); see decideFulfilment. */
-  moveFulfilment(key: string | null, orderId: string, command: Omit<FulfilmentCommand, "now">, actor: Actor): OrderCommandResult {
+  /** `partner`: the partner asking (null for people); one that does not serve the container may not take its order. */
+  moveFulfilment(key: string | null, orderId: string, command: Omit<FulfilmentCommand, "now">, actor: Actor, partner: Pick<Partner, "id" | "serves" | "disabled"> | null = null): OrderCommandResult {
     this.startup.check();
     const seen = this.recalled(key);
     if (seen) return seen;
     const known = this.orderById(orderId);
     if (this.state === null || known === null) return this.remembered(key, { ok: false, reason: "not_found" });
+    if (partner && known.partnerId === null && !serves(partner, this.state.containerId, this.state.contents)) return this.remembered(key, { ok: false, reason: "not_served" });
     const now = this.clock();
     const decision = decideFulfilment(this.state, known, { ...command, now });
-    if (!decision.ok) return this.remembered(key, { ok: false, reason: decision.reason === "not_found" ? "not_found" : decision.reason, order: known } as OrderCommandResult);
+    if (!decision.ok) return this.remembered(key, decision.reason === "not_found" ? { ok: false, reason: "not_found" } : { ok: false, reason: decision.reason, order: known });
     if (decision.changes.length === 0) return this.remembered(key, { ok: true, order: known });
     let result: OrderCommandResult = { ok: true, order: known };
     this.commit(() => {

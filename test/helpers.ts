@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:test";
-import { expect } from "vitest";
+import { expect, inject } from "vitest";
 import type { Role } from "../domain/access";
 import type { ContainerState } from "../domain/container";
 import type { ErrorChange, ErrorRecord } from "../domain/errors";
@@ -169,10 +169,16 @@ export type DeadLetter = { id: number; queue: string; messageId: string; body: u
 export type PartnerAnswer = { partner: { id: string; name: string; previousSecretValidUntil: string | null; disabled: boolean }; secret: string };
 
 let partners = 0;
-/** A new partner; `ipRanges` and `serves` as an admin would give them. */
-export async function newPartner(extra: Record<string, unknown> = {}, webhookUrl = "http://127.0.0.1:9/unused"): Promise<{ id: string; secret: string }> {
+/**
+ * A new partner (`ipRanges` and `serves` as an admin would give them), receiving Fillgrid's events
+ * at the partner stand-in, which knows its secret: what it is sent is accepted there.
+ */
+export async function newPartner(extra: Record<string, unknown> = {}): Promise<{ id: string; secret: string }> {
   const id = `p${++partners}-${crypto.randomUUID().slice(0, 8)}`;
+  const standIn = inject("partnerStandIn").url;
+  const webhookUrl = `${standIn}/partners/${id}/events`;
   const body = await json<PartnerAnswer>(await api("/v1/partners", { method: "POST", token: await adminToken(), json: { id, name: `Partner ${id}`, webhookUrl, ...extra } }), 201);
+  await fetch(`${standIn}/__control`, { method: "POST", body: JSON.stringify({ partnerId: id, secret: body.secret, mode: "ok" }) });
   return { id, secret: body.secret };
 }
 

@@ -13,6 +13,7 @@ import { fleet } from "./routes/fleet";
 import { dashboard } from "./routes/dashboard";
 import { partners } from "./routes/partners";
 import { webhooks } from "./routes/webhooks";
+import { documents } from "./routes/documents";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
@@ -45,6 +46,7 @@ export const app = base
   .route("/", projection)
   .route("/", partners)
   .route("/", webhooks)
+  .route("/", documents)
   .route("/", dashboard)
   .route("/", meta);
 
@@ -66,6 +68,7 @@ export const OPENAPI_INFO = {
     { name: "Containers", description: "The fleet from Postgres; each container's live state, history and event log from its own object; settings." },
     { name: "Orders", description: "Replenishment orders: opened and closed by readings against the threshold, or by hand." },
     { name: "Partners", description: "The suppliers that deliver: their signed webhooks in (order.created … order.delivered) and Fillgrid's events out, their delivery logs and price lists." },
+    { name: "Documents", description: "A sales document for every delivered order, numbered without gaps per partner and year, as CSV and as a printable page." },
     { name: "Errors", description: "Every failure of the system as a grouped error record, live over a WebSocket." },
     { name: "Operations", description: "Dead letters and a deliberate failure to check the error pipeline." },
     { name: "Meta", description: "Health and this reference." },

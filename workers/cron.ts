@@ -5,6 +5,7 @@ import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
 import { reconcile } from "./projection/repair";
 import { flushParkedDeadLetters } from "./queues";
+import { issueDocuments } from "./documents/issue";
 
 type Job = (env: Env, controller: ScheduledController) => Promise<void>;
 
@@ -33,6 +34,7 @@ async function projectionUpkeep(env: Env): Promise<void> {
 export const JOBS: Record<string, { name: string; run: Job }> = {
   "0 3 * * *": { name: "daily housekeeping", run: pruneReplayedDeadLetters },
   "*/10 * * * *": { name: "projection upkeep", run: projectionUpkeep },
+  "5 * * * *": { name: "sales documents", run: async (env) => void (await issueDocuments(env)) },
 };
 
 /** Run the job a trigger fired; its failure becomes an error record, and the run is reported failed. */

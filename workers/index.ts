@@ -9,6 +9,7 @@ export { DeviceKeyDO } from "../durable-objects/device-key";
 export { DirectoryDO } from "../durable-objects/directory";
 export { ErrorHub } from "../durable-objects/error-hub";
 export { FleetHub } from "../durable-objects/fleet-hub";
+export { DocumentCounter } from "../durable-objects/document-counter";
 export type { AppType } from "./app";
 
 export default {

@@ -7,3 +7,4 @@ export const deviceKeyObject = (env: Env, keyId: string) => env.DEVICE_KEYS.getB
 export const deadLetterVault = (env: Env) => env.DEAD_LETTER_VAULT.getByName("dead-letters");
 export const containerIndex = (env: Env) => env.CONTAINER_INDEX.getByName("containers");
 export const fleetHub = (env: Env) => env.FLEET_HUB.getByName("fleet");
+export const documentCounter = (env: Env, partnerId: string, year: number) => env.DOCUMENT_COUNTERS.getByName(`${partnerId}:${year}`);

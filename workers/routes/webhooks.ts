@@ -5,7 +5,7 @@ import { errorBodySchema, orderSchema } from "../../domain/schemas";
 import type { OrderCommandResult } from "../../durable-objects/container";
 import { ApiError, notFound } from "../http/errors";
 import { jsonContent, problems, router, security } from "../http/openapi";
-import { requirePartnerSignature } from "../http/partner-auth";
+import { partnerById, requirePartnerSignature } from "../http/partner-auth";
 import { container } from "../stubs";
 
 /** What a container's answer to a partner's event means over HTTP; the same answer for a repeat. */
@@ -21,6 +21,8 @@ function answer(result: OrderCommandResult, what: string) {
       throw new ApiError(409, "illegal_transition", `order ${result.order.id} is ${result.order.fulfilment}; that step cannot follow`, undefined, { order: result.order });
     case "other_partner":
       throw new ApiError(403, "forbidden", `order ${result.order.id} is delivered by another partner`);
+    case "not_served":
+      throw new ApiError(403, "forbidden", `this partner does not serve the container (see its serves: containerIds, contents)`);
   }
 }
 
@@ -34,6 +36,7 @@ export const webhooks = router().openapi(
       `Signed: \`${TIMESTAMP_HEADER}: <unix seconds>\` (within 300 s of now) and \`${SIGNATURE_HEADER}: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>\`; ` +
       "from the partner's IP ranges when it has any (else 403). An `eventId` seen before gets the first answer again and changes nothing. " +
       "Each event goes through the container's own object, serialised with its readings and manual commands. " +
+      "A partner may create orders only for containers it serves, and take only an order that is its own or not yet any partner's (else 403). " +
       "Fulfilment moves only forward (pending → accepted → assembling → dispatched → delivered; rejected or cancelled before delivered); " +
       "an illegal step is 409 with the order as it is. `order.created` with an order active is 409 with that order.",
     security: security.partner,
@@ -51,11 +54,13 @@ export const webhooks = router().openapi(
   }),
   async (c) => {
     const partnerId = c.get("partner").id;
+    const partner = (await partnerById(c.env, partnerId))!;
+    const profile = { id: partner.id, serves: partner.serves, disabled: partner.disabled };
     const event = c.req.valid("json");
     const key = `partner:${partnerId}:${event.eventId}`;
     const stub = container(c.env, event.containerId);
     if (event.type === "order.created") {
-      const { status, body } = answer(await stub.partnerOpenOrder(key, partnerId, event.data.lines ?? null), `container ${event.containerId}`);
+      const { status, body } = answer(await stub.partnerOpenOrder(key, profile, event.data.lines ?? null), `container ${event.containerId}`);
       return c.json(body, status);
     }
     const data = event.data;
@@ -71,6 +76,7 @@ export const webhooks = router().openapi(
         ...("deliveryNote" in data ? { deliveryNote: data.deliveryNote, delivered: data.lines } : {}),
       },
       { kind: "partner", id: partnerId },
+      profile,
     );
     const { status, body } = answer(result, `order ${event.orderId} of container ${event.containerId}`);
     return c.json(body, status);

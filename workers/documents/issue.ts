@@ -1,0 +1,109 @@
+// The sales-document run (hourly, and POST /v1/documents/run): every delivered order without a
+// document gets one. Never two: the number comes from the partner-and-year counter, which gives an
+// order the same number however often it is asked, the files are written under that number, and
+// the row is inserted once (ON CONFLICT on the order). Two runs at once, or a run retried after a
+// failure half-way, therefore end with one document per order and numbers without gaps.
+import { stringify } from "csv-stringify/browser/esm/sync";
+import { and, asc, eq, isNotNull, isNull, sql } from "drizzle-orm";
+import { documentHtml, documentNumber, documentRows, documentYear, invoicedLines, priceOrder, type PriceEntry, type SalesDocument } from "../../domain/documents";
+import { reportError } from "../../platform/error-report";
+import { log } from "../../platform/logging";
+import { withDatabase } from "../db/client";
+import { toOrder } from "../db/queries";
+import { containers, orders, prices, salesDocuments } from "../db/schema";
+import { directory, documentCounter } from "../stubs";
+
+export interface RunSummary {
+  issued: number;
+  /** Delivered orders still waiting, for a price (an error record says which). */
+  waiting: number;
+}
+
+/** Raised (as an error record) for an order whose document waits for a price. */
+export class MissingPriceError extends Error {
+  override name = "MissingPriceError";
+}
+
+export const documentKeys = (number: string, partnerId: string, year: number) => ({
+  csv: `documents/${partnerId}/${year}/${number}.csv`,
+  html: `documents/${partnerId}/${year}/${number}.html`,
+});
+
+export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary> {
+  const pending = await withDatabase(env, (db) =>
+    db
+      .select({ order: orders, containerName: containers.name })
+      .from(orders)
+      .leftJoin(salesDocuments, eq(salesDocuments.orderId, orders.id))
+      .leftJoin(containers, eq(containers.id, orders.containerId))
+      .where(and(eq(orders.fulfilment, "delivered"), isNotNull(orders.partnerId), isNull(salesDocuments.id)))
+      .orderBy(asc(orders.deliveredAt), asc(orders.id))
+      .limit(limit),
+  );
+  if (pending.length === 0) return { issued: 0, waiting: 0 };
+  const partnerIds = [...new Set(pending.map((p) => p.order.partnerId!))];
+  const priceRows = await withDatabase(env, (db) => db.select().from(prices).where(sql`${prices.partnerId} in ${partnerIds}`));
+  const priceLists = new Map<string, PriceEntry[]>();
+  for (const r of priceRows) {
+    const list = priceLists.get(r.partnerId) ?? [];
+    list.push({ product: r.product, unit: r.unit, currency: r.currency, unitPrice: Number(r.unitPrice), vatRate: Number(r.vatRate) });
+    priceLists.set(r.partnerId, list);
+  }
+  const names = new Map((await directory(env).listPartners()).map((p) => [p.id, p.name]));
+  const seller = { name: env.SELLER_NAME, address: env.SELLER_ADDRESS, vatId: env.SELLER_VAT_ID };
+
+  let issued = 0;
+  let waiting = 0;
+  for (const { order: row, containerName } of pending) {
+    const order = toOrder(row);
+    const partnerId = order.partnerId!;
+    const deliveredAt = order.deliveredAt ?? order.fulfilmentAt ?? order.closedAt ?? order.openedAt;
+    const pricing = priceOrder(invoicedLines(order), priceLists.get(partnerId) ?? []);
+    if (!pricing.ok) {
+      waiting++;
+      const what = pricing.missing.map((m) => `${m.product} per ${m.unit}`).join(", ");
+      await reportError(env, new MissingPriceError(`no price for ${what} in partner ${partnerId}'s price list; the document waits`), "cron", "sales documents", {
+        partnerId,
+        orderId: order.id,
+        missing: what,
+      });
+      continue;
+    }
+    const year = documentYear(deliveredAt);
+    const { seq, at: issuedAt } = await documentCounter(env, partnerId, year).numberFor(order.id);
+    const number = documentNumber(partnerId, year, seq);
+    const doc: SalesDocument = {
+      number,
+      partnerId,
+      partnerName: names.get(partnerId) ?? partnerId,
+      year,
+      seq,
+      seller,
+      containerId: order.containerId,
+      containerName,
+      orderId: order.id,
+      deliveredAt,
+      deliveryNote: order.deliveryNote,
+      // When the number was given, which a repeated or overlapping run gets again: the same files.
+      issuedAt,
+      currency: pricing.currency,
+      lines: pricing.lines,
+      netCents: pricing.netCents,
+      vatCents: pricing.vatCents,
+      grossCents: pricing.grossCents,
+    };
+    const keys = documentKeys(number, partnerId, year);
+    await env.DOCUMENTS.put(keys.csv, stringify(documentRows(doc)), { httpMetadata: { contentType: "text/csv; charset=utf-8" } });
+    await env.DOCUMENTS.put(keys.html, documentHtml(doc), { httpMetadata: { contentType: "text/html; charset=utf-8" } });
+    const inserted = await withDatabase(env, (db) =>
+      db
+        .insert(salesDocuments)
+        .values({ id: number, orderId: order.id, partnerId, year, seq, containerId: order.containerId, currency: doc.currency, netCents: doc.netCents, vatCents: doc.vatCents, grossCents: doc.grossCents, lines: doc.lines, deliveredAt, issuedAt: doc.issuedAt, csvKey: keys.csv, htmlKey: keys.html })
+        .onConflictDoNothing()
+        .returning({ id: salesDocuments.id }),
+    );
+    if (inserted.length > 0) issued++;
+  }
+  log("info", "sales documents issued", { issued, waiting });
+  return { issued, waiting };
+}

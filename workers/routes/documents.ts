@@ -1,0 +1,139 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, desc, eq, gte, lt } from "drizzle-orm";
+import type { MiddlewareHandler } from "hono";
+import { money } from "../../domain/documents";
+import { partnerIdSchema } from "../../domain/partner-input";
+import { salesDocumentSchema } from "../../domain/schemas";
+import { instantParam } from "../../domain/validation";
+import { MAX_PAGE } from "../../platform/paging";
+import { withDatabase } from "../db/client";
+import { salesDocuments } from "../db/schema";
+import { issueDocuments } from "../documents/issue";
+import { requireRole } from "../http/auth";
+import type { AppEnv } from "../http/context";
+import { notFound } from "../http/errors";
+import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
+import { limits, rateLimit } from "../http/rate-limit";
+
+const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(limits.api)];
+const byNumber = z.object({ id: z.string().regex(/^FG-[a-z0-9-]+-\d{4}-\d{6}$/, { error: "is not a document number (FG-<partner>-<year>-<seq>)" }) });
+
+function documentOf(r: typeof salesDocuments.$inferSelect) {
+  return {
+    id: r.id,
+    orderId: r.orderId,
+    partnerId: r.partnerId,
+    year: r.year,
+    seq: r.seq,
+    containerId: r.containerId,
+    currency: r.currency,
+    net: money(r.netCents),
+    vat: money(r.vatCents),
+    gross: money(r.grossCents),
+    lines: r.lines as z.infer<typeof salesDocumentSchema>["lines"],
+    deliveredAt: new Date(r.deliveredAt).toISOString(),
+    issuedAt: new Date(r.issuedAt).toISOString(),
+    links: { csv: `/v1/documents/${r.id}/csv`, html: `/v1/documents/${r.id}/html` },
+  };
+}
+
+async function file(env: Env, key: string, number: string, kind: string): Promise<Response> {
+  const object = await env.DOCUMENTS.get(key);
+  if (!object) throw notFound(`the ${kind} of document ${number}`);
+  const headers = new Headers({ "Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream", "X-Content-Type-Options": "nosniff" });
+  if (kind === "CSV") headers.set("Content-Disposition", `attachment; filename="${number}.csv"`);
+  // The printable page runs nothing and loads nothing.
+  if (kind === "page") headers.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+  return new Response(object.body, { headers });
+}
+
+export const documents = router()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/documents/run",
+      tags: ["Documents"],
+      summary: "Issue the documents owed now (the hourly job, by hand)",
+      description: "One document per delivered order that has none, never two, even with runs at once. An order whose lines have no price waits, with an error record saying which.",
+      security: security.person,
+      middleware: [requireRole("admin"), rateLimit(limits.api)],
+      responses: { 200: jsonContent(z.object({ issued: z.number().int(), waiting: z.number().int() }), "What the run did"), ...problems(...personProblems) },
+    }),
+    async (c) => c.json(await issueDocuments(c.env), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/documents",
+      tags: ["Documents"],
+      summary: "Sales documents, latest issued first",
+      security: security.person,
+      middleware: viewer,
+      request: {
+        query: z.strictObject({
+          partnerId: partnerIdSchema.optional(),
+          from: instantParam.optional().meta({ description: "Issued at or after" }),
+          to: instantParam.optional().meta({ description: "Issued before" }),
+          limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+        }),
+      },
+      responses: { 200: jsonContent(z.object({ documents: z.array(salesDocumentSchema) }), "Latest first"), ...problems(...personProblems) },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const rows = await withDatabase(c.env, (db) =>
+        db
+          .select()
+          .from(salesDocuments)
+          .where(
+            and(
+              q.partnerId ? eq(salesDocuments.partnerId, q.partnerId) : undefined,
+              q.from ? gte(salesDocuments.issuedAt, new Date(q.from).toISOString()) : undefined,
+              q.to ? lt(salesDocuments.issuedAt, new Date(q.to).toISOString()) : undefined,
+            ),
+          )
+          .orderBy(desc(salesDocuments.issuedAt), desc(salesDocuments.id))
+          .limit(q.limit),
+      );
+      return c.json({ documents: rows.map(documentOf) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/documents/{id}",
+      tags: ["Documents"],
+      summary: "One sales document, with links to its CSV and its printable page",
+      security: security.person,
+      middleware: viewer,
+      request: { params: byNumber },
+      responses: { 200: jsonContent(z.object({ document: salesDocumentSchema }), "The document"), ...problems(...personProblems, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const [row] = await withDatabase(c.env, (db) => db.select().from(salesDocuments).where(eq(salesDocuments.id, id)));
+      if (!row) throw notFound(`document ${id}`);
+      return c.json({ document: documentOf(row) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/documents/{id}/{format}",
+      tags: ["Documents"],
+      summary: "A document's CSV (download) or its printable page (HTML, A4)",
+      security: security.person,
+      middleware: viewer,
+      request: { params: byNumber.extend({ format: z.enum(["csv", "html"]) }) },
+      responses: {
+        200: { description: "The file", content: { "text/csv": { schema: z.string() }, "text/html": { schema: z.string() } } },
+        ...problems(...personProblems, 404),
+      },
+    }),
+    async (c) => {
+      const { id, format } = c.req.valid("param");
+      const [row] = await withDatabase(c.env, (db) => db.select().from(salesDocuments).where(eq(salesDocuments.id, id)));
+      if (!row) throw notFound(`document ${id}`);
+      return file(c.env, format === "csv" ? row.csvKey : row.htmlKey, id, format === "csv" ? "CSV" : "page");
+    },
+  );
