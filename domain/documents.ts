@@ -93,6 +93,9 @@ export function documentRows(doc: SalesDocument): (string | number)[][] {
   return rows;
 }
 
+/** 2026-12-02 00:13 UTC */
+const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 /** A printable page (A4, no scripts, nothing loaded from elsewhere). */
@@ -122,7 +125,7 @@ tfoot td { border-bottom: 0; font-weight: 600; }
 ${escape(doc.seller.address)}
 VAT ${escape(doc.seller.vatId)}</div><div><strong>${escape(doc.partnerName)}</strong>
 Partner ${escape(doc.partnerId)}</div></div>
-<table class="meta"><tr><td>Issued</td><td>${escape(doc.issuedAt)}</td></tr><tr><td>Delivered</td><td>${escape(doc.deliveredAt)}</td></tr>
+<table class="meta"><tr><td>Issued</td><td>${escape(utc(doc.issuedAt))}</td></tr><tr><td>Delivered</td><td>${escape(utc(doc.deliveredAt))}</td></tr>
 <tr><td>Container</td><td>${escape(doc.containerName ? `${doc.containerName} (${doc.containerId})` : doc.containerId)}</td></tr>
 <tr><td>Order</td><td>${escape(doc.orderId)}</td></tr><tr><td>Delivery note</td><td>${escape(doc.deliveryNote ?? "—")}</td></tr></table>
 <table><thead><tr><th>Product</th><th class="n">Quantity</th><th>Unit</th><th class="n">Unit price</th><th class="n">VAT</th><th class="n">Net</th><th class="n">VAT</th><th class="n">Gross</th></tr></thead>

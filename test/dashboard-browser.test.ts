@@ -3,7 +3,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./browser/chromium";
-import { adminToken, call, fleetKey, newContainerId, openPage, pageProblems, person, postReadings, shot, signIn, system } from "./browser/helpers";
+import { adminToken, call, fleetKey, newContainerId, openPage, pageProblems, partnerEvent, person, postReadings, shot, signIn, system } from "./browser/helpers";
 
 let browser: Browser;
 let admin: string;
@@ -126,6 +126,39 @@ describe("orders", () => {
     await expect.poll(() => page.locator("tbody tr", { hasText: id }).count(), { timeout: 10_000 }).toBe(0);
     await page.getByLabel("Status").selectOption("closed");
     await page.locator("tbody tr", { hasText: id }).waitFor();
+    await page.context().close();
+  });
+
+  it("a delivered order shows its partner, lines, delivery and links to its sales document", async () => {
+    const id = newContainerId("delivered");
+    const partnerId = `dash-${process.pid}`;
+    const { secret } = await call<{ secret: string }>("/v1/partners", { token: admin, json: { id: partnerId, name: "Dash Fuels", webhookUrl: "https://partner.example/hooks" } }, 201);
+    await call(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { capacity: 2000, unit: "l" } });
+    const answer = await postReadings(key, [{ containerId: id, fillPercent: 10, contents: "diesel" }]);
+    const orderId = answer.results[0]!.orderOpened!.id;
+    const partner = { id: partnerId, secret };
+    await partnerEvent(partner, { type: "order.accepted", containerId: id, orderId, data: {} });
+    await partnerEvent(partner, { type: "order.delivered", containerId: id, orderId, data: { lines: [{ product: "diesel", quantity: 1750, unit: "l" }], deliveryNote: "DN-DASH-1" } });
+    await call(`/v1/partners/${partnerId}/prices`, { method: "PUT", token: admin, json: { currency: "EUR", prices: [{ product: "diesel", unit: "l", unitPrice: 1.5, vatRate: 0.2 }] } });
+    await expect.poll(async () => (await call<{ documents: unknown[] }>(`/v1/documents?orderId=${orderId}`, { token: admin })).documents.length || (await call<{ issued: number }>("/v1/documents/run", { method: "POST", token: admin })).issued, { timeout: 20_000, interval: 500 }).toBeGreaterThan(0);
+
+    const page = await openPage(browser);
+    await signIn(page, system().adminEmail, system().adminPassword, "/orders");
+    await page.getByLabel("Container").fill(id);
+    await page.getByRole("button", { name: orderId }).click();
+    const detail = page.locator("tr.detail");
+    await expect.poll(() => detail.textContent(), { timeout: 10_000 }).toContain(`FG-${partnerId}-`);
+    expect(await detail.textContent()).toContain("DN-DASH-1");
+    expect(await detail.textContent()).toContain("1750 l diesel");
+    expect(await detail.textContent()).toContain("3150.00 EUR");
+    await shot(page, "orders-document");
+    const popup = page.context().waitForEvent("page");
+    await detail.getByRole("link", { name: `FG-${partnerId}-${new Date().getUTCFullYear()}-000001` }).click();
+    const doc = await popup;
+    await doc.waitForLoadState();
+    expect(await doc.content()).toContain("Sales document");
+    await doc.screenshot({ path: `${process.cwd()}/test-results/screenshots/sales-document.png` });
+    expect(pageProblems(page)).toEqual([]);
     await page.context().close();
   });
 });

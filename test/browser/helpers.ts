@@ -70,3 +70,19 @@ export async function shot(page: Page, name: string, fullPage = false) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 }
+
+/** A partner's event, signed as DESIGN.md states. */
+export async function partnerEvent(partner: { id: string; secret: string }, event: Record<string, unknown>, expected = 200) {
+  const { createHmac } = await import("node:crypto");
+  const body = JSON.stringify({ eventId: `e-${crypto.randomUUID()}`, occurredAt: new Date().toISOString(), ...event });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = `v1=${createHmac("sha256", partner.secret).update(`${timestamp}.${body}`).digest("hex")}`;
+  const res = await fetch(`${system().url}/v1/webhooks/partners/${partner.id}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "X-Fillgrid-Timestamp": timestamp, "X-Fillgrid-Signature": signature },
+    body,
+  });
+  const text = await res.text();
+  if (res.status !== expected) throw new Error(`partner event ${String(event.type)}: expected ${expected}, got ${res.status} ${text}`);
+  return JSON.parse(text) as { order: { id: string } };
+}

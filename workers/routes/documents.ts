@@ -4,7 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import { money } from "../../domain/documents";
 import { partnerIdSchema } from "../../domain/partner-input";
 import { salesDocumentSchema } from "../../domain/schemas";
-import { instantParam } from "../../domain/validation";
+import { instantParam, orderIdSchema } from "../../domain/validation";
 import { MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { salesDocuments } from "../db/schema";
@@ -72,6 +72,7 @@ export const documents = router()
       request: {
         query: z.strictObject({
           partnerId: partnerIdSchema.optional(),
+          orderId: orderIdSchema.optional().meta({ description: "The document of this order" }),
           from: instantParam.optional().meta({ description: "Issued at or after" }),
           to: instantParam.optional().meta({ description: "Issued before" }),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
@@ -88,6 +89,7 @@ export const documents = router()
           .where(
             and(
               q.partnerId ? eq(salesDocuments.partnerId, q.partnerId) : undefined,
+              q.orderId ? eq(salesDocuments.orderId, q.orderId) : undefined,
               q.from ? gte(salesDocuments.issuedAt, new Date(q.from).toISOString()) : undefined,
               q.to ? lt(salesDocuments.issuedAt, new Date(q.to).toISOString()) : undefined,
             ),

@@ -1,10 +1,10 @@
-import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useEffect, useState } from "react";
 import { Link } from "wouter";
 import { api, data } from "../api";
 import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
 import { formatPercent, zoneName } from "../format";
-import { can, useSession } from "../session";
+import { can, session, useSession } from "../session";
 import { useFleet } from "../stores";
 
 type Status = "" | "active" | "closed";
@@ -140,12 +140,17 @@ export function OrdersPage() {
                   {open === o.id ? (
                     <tr className="detail">
                       <td colSpan={7}>
+                        <OrderDetail order={o} />
                         <ol className="timeline">
                           <li>
                             <Time at={o.openedAt} /> opened {o.source === "auto" ? "by the container (fill below threshold)" : `by hand by ${o.openedBy}`} at {formatPercent(o.fillAtOpen)}
                             {o.thresholdAtOpen !== null ? `, threshold ${o.thresholdAtOpen} %` : ""}
                           </li>
-                          <li>fulfilment: {o.fulfilment}</li>
+                          <li>
+                            fulfilment: {o.fulfilment}
+                            {o.fulfilmentAt ? <> since <Time at={o.fulfilmentAt} /></> : null}
+                            {o.fulfilmentReason ? ` (${o.fulfilmentReason})` : ""}
+                          </li>
                           {o.closedAt ? (
                             <li>
                               <Time at={o.closedAt} /> closed by {o.closedBy} ({o.closeReason?.replaceAll("_", " ")}) at {formatPercent(o.fillAtClose)}
@@ -169,4 +174,58 @@ export function OrdersPage() {
       ) : null}
     </section>
   );
+}
+
+type OrderRow = NonNullable<Awaited<ReturnType<typeof fetchOrders>>>["orders"][number];
+const fetchOrders = () => data(api.v1.orders.$get({ query: {} }));
+const line = (l: { quantity: number; unit: string; product: string }) => `${l.quantity} ${l.unit} ${l.product}`;
+
+/** Who delivers it, what is on it, where it is, and its sales document once there is one. */
+function OrderDetail({ order: o }: { order: OrderRow }) {
+  const doc = useQuery({
+    queryKey: ["document-of", o.id],
+    queryFn: () => data(api.v1.documents.$get({ query: { orderId: o.id, limit: "1" } })),
+    enabled: o.fulfilment === "delivered",
+  });
+  const issued = doc.data?.documents[0];
+  return (
+    <dl className="facts">
+      <div><dt>Partner</dt><dd>{o.partnerId ?? "not yet taken"}</dd></div>
+      <div><dt>Lines</dt><dd>{o.lines.length ? o.lines.map(line).join(", ") : "—"}</dd></div>
+      {o.eta || o.vehicle ? <div><dt>Dispatched</dt><dd>{o.vehicle ?? "—"}, ETA <Time at={o.eta} /></dd></div> : null}
+      {o.deliveredAt ? <div><dt>Delivered</dt><dd><Time at={o.deliveredAt} />{o.deliveryNote ? `, note ${o.deliveryNote}` : ""}{o.delivered.length ? `: ${o.delivered.map(line).join(", ")}` : ""}</dd></div> : null}
+      {o.fulfilment === "delivered" ? (
+        <div>
+          <dt>Sales document</dt>
+          <dd>
+            {doc.isPending ? "…" : issued ? (
+              <>
+                <a href={issued.links.html} onClick={(e) => (e.preventDefault(), void openDocument(issued.links.html))}>{issued.id}</a> ({issued.gross} {issued.currency}) ·{" "}
+                <a href={issued.links.csv} onClick={(e) => (e.preventDefault(), void openDocument(issued.links.csv, `${issued.id}.csv`))}>CSV</a>
+              </>
+            ) : (
+              "not issued yet (hourly)"
+            )}
+          </dd>
+        </div>
+      ) : null}
+    </dl>
+  );
+}
+
+/** Documents need the token, which a plain link does not carry: fetch, then show or save. */
+async function openDocument(path: string, saveAs?: string) {
+  const token = session.current()?.token;
+  const res = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  if (!res.ok) return alert(`The document could not be loaded (${res.status}).`);
+  const url = URL.createObjectURL(await res.blob());
+  if (saveAs) {
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = saveAs;
+    a.click();
+  } else {
+    window.open(url, "_blank", "noopener");
+  }
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
