@@ -25,6 +25,12 @@ export type AuditInput = Omit<AuditEntry, "seq" | "at">;
 /** What an admin may change on a partner (the id and the secret are not among it). */
 export type PartnerPatch = Partial<Pick<Partner, "name" | "webhookUrl" | "ipRanges" | "serves" | "disabled">>;
 
+/** A partner as it may be shown: without its secrets. */
+function profileOf(partner: PartnerWithSecrets): Partner {
+  const { secret: _secret, previousSecret: _previous, ...profile } = partner;
+  return profile;
+}
+
 function definedOf<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -260,8 +266,7 @@ export class DirectoryDO extends DurableObject<Env> {
       this.savePartner(next);
       const action = patch.disabled === true && !current.disabled ? "partner.disabled" : patch.disabled === false && current.disabled ? "partner.enabled" : "partner.updated";
       this.audit({ actor: by, action, target: id, details: { changes: Object.keys(definedOf(patch)) } });
-      const { secret: _s, previousSecret: _p, ...profile } = next;
-      return profile;
+      return profileOf(next);
     });
   }
 
@@ -275,8 +280,7 @@ export class DirectoryDO extends DurableObject<Env> {
       const next: PartnerWithSecrets = { ...current, secret, previousSecret: current.secret, previousSecretValidUntil: graceUntil, secretRotatedAt: now, updatedAt: now };
       this.savePartner(next);
       this.audit({ actor: by, action: "partner.secret_rotated", target: id, details: { previousValidUntil: graceUntil } });
-      const { secret: _s, previousSecret: _p, ...profile } = next;
-      return profile;
+      return profileOf(next);
     });
   }
 

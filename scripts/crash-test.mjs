@@ -4,13 +4,13 @@
 // state of every container. Prints the figures; exits non-zero when anything was lost or doubled.
 //   CRASH_CYCLES (default 2), CRASH_INGEST_SECONDS (default 4), CRASH_CONTAINERS (default 40).
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { buildAssets } from "./build-assets.mjs";
 import { canConnect, dropDatabase, freshDatabase } from "./lib/database.mjs";
-import { freePort } from "./lib/local-system.mjs";
+import { freePort, readVars } from "./lib/local-system.mjs";
 
 const cycles = Number(process.env.CRASH_CYCLES ?? 2);
 const ingestSeconds = Number(process.env.CRASH_INGEST_SECONDS ?? 4);
@@ -25,13 +25,7 @@ if (usePostgres) databaseUrl = await freshDatabase(server, dbName);
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const vars = Object.fromEntries(
-  readFileSync(".dev.vars.example", "utf8")
-    .split("\n")
-    .map((l) => /^([A-Z_]+)="?(.*?)"?$/.exec(l.trim()))
-    .filter(Boolean)
-    .map((m) => [m[1], m[2]]),
-);
+const vars = readVars(".dev.vars.example");
 
 // The dashboard is built once; each start serves that build (no rebuild, no watcher).
 buildAssets();

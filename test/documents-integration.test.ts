@@ -50,6 +50,10 @@ describe("an order from the first low reading to its document", () => {
     expect(high.results[0]!.orderClosed).toMatchObject({ id: opened.id, closeReason: "fill_above_threshold", fulfilment: "dispatched" });
     const delivered = await send(partner, { type: "order.delivered", containerId, orderId: opened.id, data: { lines: [{ product: "diesel", quantity: 6050.5, unit: "l" }], deliveryNote: "DN-2026-881" } }, 200);
     expect(delivered.order).toMatchObject({ status: "closed", closeReason: "fill_above_threshold", fulfilment: "delivered", deliveryNote: "DN-2026-881" });
+    // Delivered is final: an assembler cannot take it back.
+    await eventually(async () => ((await json<{ order: Order }>(await api(`/v1/orders/${opened.id}`, { token: admin }), 200)).order.fulfilment === "delivered" ? true : undefined), 20_000, "Postgres to have the delivery");
+    const back = await json<{ error: { code: string; order: Order } }>(await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { fulfilment: "assembling" } }), 409);
+    expect(back.error).toMatchObject({ code: "illegal_transition", order: { fulfilment: "delivered" } });
 
     await json(await setPrices(partner.id, [{ product: "diesel", unit: "l", unitPrice: 1.2345, vatRate: 0.081 }]), 200);
     await eventually(async () => ((await documentsOf(partner.id)).length > 0 || (await run()).issued > 0 ? true : undefined), 20_000, "the document");

@@ -18,9 +18,10 @@ export function freePort() {
   });
 }
 
-function devVars() {
+/** The settings in a .dev.vars-style file (KEY="value" lines); empty values left out. */
+export function readVars(file = ".dev.vars.example") {
   const vars = {};
-  for (const line of readFileSync(".dev.vars.example", "utf8").split("\n")) {
+  for (const line of readFileSync(file, "utf8").split("\n")) {
     const m = /^([A-Z_]+)="?(.*?)"?$/.exec(line.trim());
     if (m && m[2] !== "") vars[m[1]] = m[2];
   }
@@ -46,7 +47,7 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
   const inspector = await freePort();
   // Memory-backed when the machine has it, so the figures measure the system rather than the disk.
   const state = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "fillgrid-"));
-  const vars = { ...devVars(), ...extraVars };
+  const vars = { ...readVars(), ...extraVars };
   const args = [
     "dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector),
     "--persist-to", state, "--log-level", process.env.BENCH_VERBOSE ? "info" : "warn", "--show-interactive-dev-session=false",
