@@ -23,6 +23,7 @@ export default defineConfig({
                 // A partner that fails is retried at once, and one that hangs is given up on soon.
                 PARTNER_RETRY_BASE_SECONDS: "0",
                 PARTNER_TIMEOUT_MS: "1500",
+                METRICS_TOKEN: "test-metrics-token",
                 DATABASE_URL: inject("database").url,
                 NEON_WS_PROXY: inject("database").proxy,
               },

@@ -33,9 +33,9 @@ function validateAgainstDocument(path: string, method: string, status: number, b
 }
 
 describe("the OpenAPI document", () => {
-  it("is OpenAPI 3.1 with its three security schemes (people, devices, partners' signatures)", () => {
+  it("is OpenAPI 3.1 with its security schemes (people, devices, partners' signatures, the metrics token)", () => {
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["bearer", "deviceKey", "partnerSignature"]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["bearer", "deviceKey", "metricsToken", "partnerSignature"]);
   });
 
   it("lists every route of the app with its responses", () => {

@@ -11,6 +11,7 @@ import { deviceKeys } from "./routes/device-keys";
 import { errors } from "./routes/errors";
 import { fleet } from "./routes/fleet";
 import { dashboard } from "./routes/dashboard";
+import { metrics } from "./routes/metrics";
 import { partners } from "./routes/partners";
 import { webhooks } from "./routes/webhooks";
 import { documents } from "./routes/documents";
@@ -48,6 +49,7 @@ export const app = base
   .route("/", webhooks)
   .route("/", documents)
   .route("/", dashboard)
+  .route("/", metrics)
   .route("/", meta);
 
 export type AppType = typeof app;

@@ -10,6 +10,7 @@ export { DirectoryDO } from "../durable-objects/directory";
 export { ErrorHub } from "../durable-objects/error-hub";
 export { FleetHub } from "../durable-objects/fleet-hub";
 export { DocumentCounter } from "../durable-objects/document-counter";
+export { MetricsDO } from "../durable-objects/metrics";
 export type { AppType } from "./app";
 
 export default {

@@ -13,6 +13,7 @@ import { requestMissing } from "./projection/repair";
 import { writeProjection, type ProjectionGap } from "./projection/writer";
 import { deadLetterVault, errorHub, fleetHub } from "./stubs";
 import { deliverPartnerEvents, markDeliveryDead, partnerDeliverySchema, queuePartnerEvents } from "./partners/outbound";
+import { recordBatch } from "./metrics";
 
 /** How often a partner event is tried in all: the first attempt and max_retries (wrangler.toml). */
 const PARTNER_ATTEMPTS = 6;
@@ -277,7 +278,17 @@ export async function flushParkedDeadLetters(env: Env): Promise<number> {
   }
 }
 
+/** Every batch, measured for GET /metrics (how long it waited, how long its consumer took). */
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const started = Date.now();
+  try {
+    await consume(batch, env);
+  } finally {
+    await recordBatch(env, batch.queue, batch, started);
+  }
+}
+
+async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   switch (batch.queue) {
     case PROJECTION_QUEUE:
       return projectChanges(batch, env);

@@ -8,3 +8,4 @@ export const deadLetterVault = (env: Env) => env.DEAD_LETTER_VAULT.getByName("de
 export const containerIndex = (env: Env) => env.CONTAINER_INDEX.getByName("containers");
 export const fleetHub = (env: Env) => env.FLEET_HUB.getByName("fleet");
 export const documentCounter = (env: Env, partnerId: string, year: number) => env.DOCUMENT_COUNTERS.getByName(`${partnerId}:${year}`);
+export const metricsObject = (env: Env) => env.METRICS.getByName("metrics");

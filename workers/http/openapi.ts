@@ -29,6 +29,7 @@ const PROBLEMS = {
   415: "Body not sent as application/json",
   429: "Over the rate limit; wait `Retry-After` seconds",
   500: "Internal failure; recorded as an error record, quote `requestId`",
+  503: "Not available here (a setting or secret is missing; the body says which)",
 } as const;
 
 type Problem = keyof typeof PROBLEMS;
@@ -61,6 +62,11 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     type: "http",
     scheme: "bearer",
     description: "A device key (fgk_…) from POST /v1/device-keys",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "metricsToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "The METRICS_TOKEN secret, for Prometheus",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "partnerSignature", {
     type: "apiKey",

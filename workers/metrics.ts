@@ -1,0 +1,80 @@
+// What GET /metrics reports, read at scrape time: counts and states from Postgres, open error
+// records from the error store, parked dead letters from their vault, and the durations consumers
+// recorded in the MetricsDO. Nothing is counted in an isolate's memory, so every isolate answers alike.
+import { sql } from "drizzle-orm";
+import { DEFAULT_REPORT_INTERVAL_SECONDS } from "../domain/container";
+import { exposition, histogramSamples, type Family, type HistogramFamily, type Labels } from "../domain/metrics";
+import { reportError } from "../platform/error-report";
+import { withDatabase } from "./db/client";
+import { fleetSummary } from "./db/queries";
+import { errorStore } from "./errors/store";
+import { deadLetterVault, metricsObject } from "./stubs";
+
+type Row = Record<string, string | number | null>;
+
+export async function metricsText(env: Env): Promise<string> {
+  const db = await withDatabase(env, async (db) => {
+    const rows = async (query: ReturnType<typeof sql>) => (await db.execute<Row>(query)).rows;
+    return {
+      readings: await rows(sql`select status as label, count(*)::bigint as n from readings group by status`),
+      opened: await rows(sql`select source as label, count(*)::bigint as n from orders group by source`),
+      closed: await rows(sql`select close_reason as label, count(*)::bigint as n from orders where status = 'closed' group by close_reason`),
+      fulfilment: await rows(sql`select fulfilment as label, count(*)::bigint as n from orders where status = 'active' group by fulfilment`),
+      fleet: await fleetSummary(db, DEFAULT_REPORT_INTERVAL_SECONDS),
+      projection: (await rows(sql`select count(*) filter (where gap_since is not null)::bigint as behind,
+          coalesce(sum(greatest(version - projected_seq, 0)), 0)::bigint as missing,
+          coalesce(extract(epoch from now() - min(gap_since)), 0)::float8 as lag from containers`))[0]!,
+      deadLetters: await rows(sql`select queue as label, count(*)::bigint as n from dead_letters where replayed_at is null group by queue`),
+      deliveries: await rows(sql`select state as label, count(*)::bigint as n from partner_deliveries group by state`),
+      documents: (await rows(sql`select count(*)::bigint as n from sales_documents`))[0]!,
+    };
+  });
+  const [openErrors, parked, histograms] = await Promise.all([errorStore(env).countOpen(), deadLetterVault(env).count(), metricsObject(env).histograms()]);
+
+  const by = (rows: Row[], label: string): Family["samples"] => rows.map((r) => ({ labels: { [label]: String(r.label ?? "none") }, value: Number(r.n) }));
+  const gauge = (name: string, help: string, value: number, labels?: Labels): Family => ({ name, help, type: "gauge", samples: [{ ...(labels ? { labels } : {}), value }] });
+  const families: (Family | HistogramFamily)[] = [
+    { name: "fillgrid_readings_total", help: "Readings stored, by outcome (duplicates are answered, not stored, and not counted)", type: "counter", samples: by(db.readings, "outcome") },
+    { name: "fillgrid_orders_opened_total", help: "Orders opened, by source", type: "counter", samples: by(db.opened, "source") },
+    { name: "fillgrid_orders_closed_total", help: "Orders closed, by reason", type: "counter", samples: by(db.closed, "reason") },
+    { name: "fillgrid_orders_active", help: "Active orders, by fulfilment", type: "gauge", samples: by(db.fulfilment, "fulfilment") },
+    gauge("fillgrid_containers", "Containers known to Postgres", db.fleet.containers),
+    gauge("fillgrid_containers_below_threshold", "Containers whose fill is below their threshold", db.fleet.belowThreshold),
+    gauge("fillgrid_containers_silent", "Containers not heard for longer than their expected report interval (or never)", db.fleet.silent),
+    gauge("fillgrid_projection_containers_behind", "Containers whose events Postgres lacks some of", Number(db.projection.behind)),
+    gauge("fillgrid_projection_events_missing", "Events the containers have and Postgres lacks", Number(db.projection.missing)),
+    gauge("fillgrid_projection_lag_seconds", "How long the oldest gap in the projection has been open", Number(db.projection.lag)),
+    gauge("fillgrid_error_records_open", "Error records open in the error store", openErrors),
+    { name: "fillgrid_dead_letters_waiting", help: "Dead letters not replayed, by the queue they came from (parked: still in the vault)", type: "gauge", samples: [...by(db.deadLetters, "queue"), { labels: { queue: "parked" }, value: parked }] },
+    { name: "fillgrid_partner_deliveries", help: "Events for partners' webhooks, by state (delivered, retrying, dead)", type: "gauge", samples: by(db.deliveries, "state") },
+    { name: "fillgrid_sales_documents_total", help: "Sales documents issued", type: "counter", samples: [{ value: Number(db.documents.n) }] },
+  ];
+  const names = [...new Set(histograms.map((h) => h.name))];
+  for (const name of names) {
+    families.push({
+      name,
+      help: HISTOGRAM_HELP[name] ?? name,
+      type: "histogram",
+      lines: histograms.filter((h) => h.name === name).flatMap((h) => histogramSamples(name, h.labels, h.state)),
+    });
+  }
+  return exposition(families);
+}
+
+const HISTOGRAM_HELP: Record<string, string> = {
+  fillgrid_consumer_batch_duration_seconds: "Time a consumer took over one batch, by queue",
+  fillgrid_queue_wait_seconds: "Age of the oldest message of a batch when its consumer got it, by queue",
+};
+
+/** A consumer's batch for the histograms; a failure to record is reported, never thrown. */
+export async function recordBatch(env: Env, queue: string, batch: MessageBatch<unknown>, startedMs: number): Promise<void> {
+  const oldest = Math.min(...batch.messages.map((m) => m.timestamp.getTime()));
+  try {
+    await metricsObject(env).observe([
+      { name: "fillgrid_consumer_batch_duration_seconds", labels: { queue }, seconds: (Date.now() - startedMs) / 1000 },
+      { name: "fillgrid_queue_wait_seconds", labels: { queue }, seconds: Math.max(0, (startedMs - oldest) / 1000) },
+    ]);
+  } catch (error) {
+    await reportError(env, error, "consumer", "metrics", { queue });
+  }
+}
