@@ -1,0 +1,87 @@
+// The minute monitor's conditions: what in the fleet and the order flow needs a person, from a
+// snapshot of Postgres and the stores. Each rule has defaults an admin can change (alert rules);
+// each condition found is keyed by rule and subject, so it is one alert however long it lasts.
+import type { Condition, Severity } from "./alerts";
+import { DEFAULT_REPORT_INTERVAL_SECONDS } from "./container";
+
+export interface AlertRules {
+  silent: { enabled: boolean; severity: Severity };
+  battery: { enabled: boolean; severity: Severity; belowPercent: number };
+  fillDrop: { enabled: boolean; severity: Severity; points: number };
+  notAccepted: { enabled: boolean; severity: Severity; minutes: number };
+  assemblingTooLong: { enabled: boolean; severity: Severity; hours: number };
+  overdue: { enabled: boolean; severity: Severity; hoursAfterEta: number };
+  noPartner: { enabled: boolean; severity: Severity };
+  deadLetters: { enabled: boolean; severity: Severity };
+  errorsGrowing: { enabled: boolean; severity: Severity; perHour: number };
+  projectionLag: { enabled: boolean; severity: Severity; seconds: number };
+  deliveriesFailing: { enabled: boolean; severity: Severity };
+}
+
+export const DEFAULT_RULES: AlertRules = {
+  silent: { enabled: true, severity: "warning" },
+  battery: { enabled: true, severity: "warning", belowPercent: 15 },
+  fillDrop: { enabled: true, severity: "critical", points: 30 },
+  notAccepted: { enabled: true, severity: "warning", minutes: 15 },
+  assemblingTooLong: { enabled: true, severity: "warning", hours: 4 },
+  overdue: { enabled: true, severity: "critical", hoursAfterEta: 2 },
+  noPartner: { enabled: true, severity: "warning" },
+  deadLetters: { enabled: true, severity: "warning" },
+  errorsGrowing: { enabled: true, severity: "critical", perHour: 20 },
+  projectionLag: { enabled: true, severity: "critical", seconds: 60 },
+  deliveriesFailing: { enabled: true, severity: "critical" },
+};
+
+/** What the monitor reads each minute. */
+export interface Snapshot {
+  containers: { id: string; name: string | null; lastSeenAt: string | null; reportIntervalSeconds: number | null; battery: number | null }[];
+  /** The latest applied fill drop of each container between two readings with no delivery between them. */
+  fillDrops: { containerId: string; from: number; to: number; at: string }[];
+  activeOrders: { id: string; containerId: string; fulfilment: string; openedAt: string; fulfilmentAt: string | null; eta: string | null; partnerId: string | null; servedBy: string | null }[];
+  deadLettersWaiting: number;
+  /** Open error records with how often each was seen in the last hour. */
+  errorRecords: { id: string; name: string; message: string; seenLastHour: number }[];
+  projectionLagSeconds: number;
+  /** Partners with deliveries retrying or dead. */
+  failingDeliveries: { partnerId: string; retrying: number; dead: number }[];
+}
+
+const ago = (iso: string, now: number) => (now - Date.parse(iso)) / 1000;
+const label = (c: { id: string; name: string | null }) => (c.name ? `${c.name} (${c.id})` : c.id);
+
+export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condition[] {
+  const out: Condition[] = [];
+  const add = (rule: keyof AlertRules, subject: string, message: string) => out.push({ key: `${rule}:${subject}`, rule, subject, severity: rules[rule].severity, message });
+
+  for (const c of s.containers) {
+    const interval = c.reportIntervalSeconds ?? DEFAULT_REPORT_INTERVAL_SECONDS;
+    if (rules.silent.enabled && (c.lastSeenAt === null || ago(c.lastSeenAt, now) > interval)) {
+      add("silent", c.id, c.lastSeenAt === null ? `${label(c)} has never reported` : `${label(c)} silent for ${Math.floor(ago(c.lastSeenAt, now) / 60)} min (expected every ${Math.round(interval / 60)} min)`);
+    }
+    if (rules.battery.enabled && c.battery !== null && c.battery < rules.battery.belowPercent) add("battery", c.id, `${label(c)} battery at ${c.battery} %`);
+  }
+  if (rules.fillDrop.enabled) {
+    for (const d of s.fillDrops) if (d.from - d.to > rules.fillDrop.points) add("fillDrop", d.containerId, `${d.containerId} dropped from ${d.from} % to ${d.to} % with no delivery: leak or theft?`);
+  }
+  for (const o of s.activeOrders) {
+    if (rules.notAccepted.enabled && o.fulfilment === "pending" && ago(o.openedAt, now) > rules.notAccepted.minutes * 60) {
+      add("notAccepted", o.id, `order ${o.id} for ${o.containerId} not accepted after ${Math.floor(ago(o.openedAt, now) / 60)} min`);
+    }
+    if (rules.assemblingTooLong.enabled && o.fulfilment === "assembling" && o.fulfilmentAt && ago(o.fulfilmentAt, now) > rules.assemblingTooLong.hours * 3600) {
+      add("assemblingTooLong", o.id, `order ${o.id} for ${o.containerId} assembling for ${Math.floor(ago(o.fulfilmentAt, now) / 3600)} h`);
+    }
+    if (rules.overdue.enabled && o.fulfilment === "dispatched" && o.eta && ago(o.eta, now) > rules.overdue.hoursAfterEta * 3600) {
+      add("overdue", o.id, `order ${o.id} for ${o.containerId} not delivered ${Math.floor(ago(o.eta, now) / 3600)} h after its ETA`);
+    }
+    if (rules.noPartner.enabled && o.partnerId === null && o.servedBy === null) add("noPartner", o.id, `order ${o.id} for ${o.containerId} has no partner to deliver it`);
+  }
+  if (rules.deadLetters.enabled && s.deadLettersWaiting > 0) add("deadLetters", "all", `${s.deadLettersWaiting} dead letter(s) waiting to be replayed`);
+  if (rules.errorsGrowing.enabled) {
+    for (const e of s.errorRecords) if (e.seenLastHour >= rules.errorsGrowing.perHour) add("errorsGrowing", e.id, `${e.name}: ${e.message} (${e.seenLastHour} in the last hour)`);
+  }
+  if (rules.projectionLag.enabled && s.projectionLagSeconds > rules.projectionLag.seconds) add("projectionLag", "all", `Postgres has been missing container events for ${Math.round(s.projectionLagSeconds)} s`);
+  if (rules.deliveriesFailing.enabled) {
+    for (const f of s.failingDeliveries) if (f.dead > 0 || f.retrying > 0) add("deliveriesFailing", f.partnerId, `events to partner ${f.partnerId} failing: ${f.retrying} retrying, ${f.dead} dead`);
+  }
+  return out;
+}

@@ -1,0 +1,54 @@
+// What the minute monitor finds, rule by rule, with the default rules.
+import { describe, expect, it } from "vitest";
+import { conditionsOf, DEFAULT_RULES, type Snapshot } from "../domain/monitor";
+
+const NOW = Date.parse("2026-12-01T12:00:00Z");
+const ago = (minutes: number) => new Date(NOW - minutes * 60_000).toISOString();
+const empty: Snapshot = { containers: [], fillDrops: [], activeOrders: [], deadLettersWaiting: 0, errorRecords: [], projectionLagSeconds: 0, failingDeliveries: [] };
+const keys = (s: Partial<Snapshot>, rules = DEFAULT_RULES) => conditionsOf({ ...empty, ...s }, rules, NOW).map((c) => c.key);
+
+describe("the minute monitor's conditions", () => {
+  it("silent past the container's own interval (default 1 h), or never heard", () => {
+    expect(
+      keys({
+        containers: [
+          { id: "a", name: null, lastSeenAt: ago(59), reportIntervalSeconds: null, battery: 80 },
+          { id: "b", name: null, lastSeenAt: ago(61), reportIntervalSeconds: null, battery: 80 },
+          { id: "c", name: null, lastSeenAt: ago(11), reportIntervalSeconds: 600, battery: 80 },
+          { id: "d", name: null, lastSeenAt: null, reportIntervalSeconds: null, battery: null },
+        ],
+      }),
+    ).toEqual(["silent:b", "silent:c", "silent:d"]);
+  });
+
+  it("battery below 15 %, and a drop of more than 30 points with no delivery", () => {
+    expect(keys({ containers: [{ id: "a", name: null, lastSeenAt: ago(1), reportIntervalSeconds: null, battery: 14 }], fillDrops: [{ containerId: "a", from: 80, to: 49, at: ago(1) }, { containerId: "b", from: 80, to: 50, at: ago(1) }] })).toEqual(["battery:a", "fillDrop:a"]);
+  });
+
+  it("orders: not accepted within 15 min, assembling over 4 h, 2 h past the ETA, no partner at all", () => {
+    const base = { containerId: "t", fulfilmentAt: null, eta: null, partnerId: "p", servedBy: "p" };
+    expect(
+      keys({
+        activeOrders: [
+          { ...base, id: "o1", fulfilment: "pending", openedAt: ago(16) },
+          { ...base, id: "o2", fulfilment: "pending", openedAt: ago(14) },
+          { ...base, id: "o3", fulfilment: "assembling", openedAt: ago(600), fulfilmentAt: ago(241) },
+          { ...base, id: "o4", fulfilment: "dispatched", openedAt: ago(600), eta: ago(121) },
+          { ...base, id: "o5", fulfilment: "dispatched", openedAt: ago(600), eta: ago(119) },
+          { ...base, id: "o6", fulfilment: "accepted", openedAt: ago(1), partnerId: null, servedBy: null },
+        ],
+      }),
+    ).toEqual(["notAccepted:o1", "assemblingTooLong:o3", "overdue:o4", "noPartner:o6"]);
+  });
+
+  it("the system: dead letters, an error record growing fast, projection lag over 60 s, deliveries failing", () => {
+    expect(
+      keys({ deadLettersWaiting: 2, errorRecords: [{ id: "e1", name: "E", message: "m", seenLastHour: 20 }, { id: "e2", name: "E", message: "m", seenLastHour: 3 }], projectionLagSeconds: 61, failingDeliveries: [{ partnerId: "acme", retrying: 1, dead: 0 }] }),
+    ).toEqual(["deadLetters:all", "errorsGrowing:e1", "projectionLag:all", "deliveriesFailing:acme"]);
+  });
+
+  it("a rule switched off finds nothing; thresholds are the admin's", () => {
+    const rules = { ...DEFAULT_RULES, battery: { ...DEFAULT_RULES.battery, belowPercent: 30 }, silent: { ...DEFAULT_RULES.silent, enabled: false } };
+    expect(keys({ containers: [{ id: "a", name: null, lastSeenAt: null, reportIntervalSeconds: null, battery: 25 }] }, rules)).toEqual(["battery:a"]);
+  });
+});
