@@ -296,3 +296,23 @@ export const salesDocumentSchema = z
     links: z.object({ csv: z.string(), html: z.string() }),
   })
   .meta({ id: "SalesDocument" });
+
+export const alertSchema = z
+  .object({
+    id: z.string(),
+    key: z.string().meta({ description: "<rule>:<subject>: one alert per condition and subject" }),
+    rule: z.string(),
+    subject: z.string(),
+    severity: z.enum(["critical", "warning", "info"]),
+    message: z.string(),
+    state: z.enum(["firing", "acknowledged", "resolved"]),
+    firedAt: instant,
+    lastSentAt: instant,
+    repeats: z.number().int(),
+    escalated: z.boolean(),
+    acknowledgedAt: nullableInstant,
+    acknowledgedBy: z.string().nullable(),
+    silencedUntil: nullableInstant,
+    resolvedAt: nullableInstant,
+  })
+  .meta({ id: "Alert" });

@@ -15,6 +15,7 @@ import { metrics } from "./routes/metrics";
 import { partners } from "./routes/partners";
 import { webhooks } from "./routes/webhooks";
 import { documents } from "./routes/documents";
+import { alerts } from "./routes/alerts";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
@@ -48,6 +49,7 @@ export const app = base
   .route("/", partners)
   .route("/", webhooks)
   .route("/", documents)
+  .route("/", alerts)
   .route("/", dashboard)
   .route("/", metrics)
   .route("/", meta);
@@ -71,6 +73,7 @@ export const OPENAPI_INFO = {
     { name: "Orders", description: "Replenishment orders: opened and closed by readings against the threshold, or by hand." },
     { name: "Partners", description: "The suppliers that deliver: their signed webhooks in (order.created … order.delivered) and Fillgrid's events out, their delivery logs and price lists." },
     { name: "Documents", description: "A sales document for every delivered order, numbered without gaps per partner and year, as CSV and as a printable page." },
+    { name: "Alerts", description: "What the minute monitor found: one alert per condition and subject, repeated until acknowledged, resolved when the condition clears." },
     { name: "Errors", description: "Every failure of the system as a grouped error record, live over a WebSocket." },
     { name: "Operations", description: "Dead letters and a deliberate failure to check the error pipeline." },
     { name: "Meta", description: "Health and this reference." },

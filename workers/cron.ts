@@ -6,6 +6,7 @@ import { log } from "../platform/logging";
 import { reconcile } from "./projection/repair";
 import { flushParkedDeadLetters } from "./queues";
 import { issueDocuments } from "./documents/issue";
+import { runMonitor } from "./monitor";
 
 type Job = (env: Env, controller: ScheduledController) => Promise<void>;
 
@@ -35,6 +36,7 @@ export const JOBS: Record<string, { name: string; run: Job }> = {
   "0 3 * * *": { name: "daily housekeeping", run: pruneReplayedDeadLetters },
   "*/10 * * * *": { name: "projection upkeep", run: projectionUpkeep },
   "5 * * * *": { name: "sales documents", run: async (env) => void (await issueDocuments(env)) },
+  "* * * * *": { name: "monitor", run: async (env, controller) => void (await runMonitor(env, controller.scheduledTime)) },
 };
 
 /** Run the job a trigger fired; its failure becomes an error record, and the run is reported failed. */

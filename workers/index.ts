@@ -11,6 +11,7 @@ export { ErrorHub } from "../durable-objects/error-hub";
 export { FleetHub } from "../durable-objects/fleet-hub";
 export { DocumentCounter } from "../durable-objects/document-counter";
 export { MetricsDO } from "../durable-objects/metrics";
+export { AlertsDO } from "../durable-objects/alerts";
 export type { AppType } from "./app";
 
 export default {

@@ -9,3 +9,4 @@ export const containerIndex = (env: Env) => env.CONTAINER_INDEX.getByName("conta
 export const fleetHub = (env: Env) => env.FLEET_HUB.getByName("fleet");
 export const documentCounter = (env: Env, partnerId: string, year: number) => env.DOCUMENT_COUNTERS.getByName(`${partnerId}:${year}`);
 export const metricsObject = (env: Env) => env.METRICS.getByName("metrics");
+export const alertsObject = (env: Env) => env.ALERTS.getByName("alerts");
