@@ -4,6 +4,8 @@ import { log } from "../../platform/logging";
 import * as schema from "./schema";
 
 export type Database = NeonDatabase<typeof schema>;
+/** A transaction on it, for reads that must see one snapshot. */
+export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
 function configureDriver(env: Env): void {
   // Locally the driver reaches Postgres through a WebSocket-to-TCP relay (NEON_WS_PROXY, set by

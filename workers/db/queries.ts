@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
-import type { Database } from "./client";
+import type { Database, Transaction } from "./client";
 import type { Order } from "../../domain/container";
 import type { FleetContainer } from "../../domain/fleet";
 import { containerEvents, containers, orders, readings } from "./schema";
@@ -181,7 +181,7 @@ export interface HistoryPoint {
  * readings themselves when they fit, otherwise one point per equal time bucket (its mean, with the
  * bucket's min, max and count, at the bucket's start), so a long range stays a light answer.
  */
-export async function fillHistory(db: Database, containerId: string, from: string, to: string, points: number) {
+export async function fillHistory(db: Database | Transaction, containerId: string, from: string, to: string, points: number) {
   const [counted] = (
     await db.execute<{ n: number }>(sql`
       select count(*)::int as n from ${readings}
@@ -226,7 +226,7 @@ export async function fillHistory(db: Database, containerId: string, from: strin
 }
 
 /** Threshold changes of a container within a range, from its event log in Postgres. */
-export async function thresholdChanges(db: Database, containerId: string, from: string, to: string) {
+export async function thresholdChanges(db: Database | Transaction, containerId: string, from: string, to: string) {
   const rows = await db
     .select({ at: containerEvents.at, threshold: sql<number>`(${containerEvents.body}->'changes'->>'threshold')::float8` })
     .from(containerEvents)

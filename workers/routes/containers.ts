@@ -161,12 +161,18 @@ export const containers = router()
       const q = c.req.valid("query");
       const to = q.to ? new Date(q.to).toISOString() : new Date().toISOString();
       const from = q.from ? new Date(q.from).toISOString() : new Date(Date.parse(to) - 24 * 3600_000).toISOString();
-      const body = await withDatabase(c.env, async (db) => {
-        const history = await fillHistory(db, containerId, from, to, q.points);
-        const [row] = await db.select({ threshold: containerTable.threshold }).from(containerTable).where(eq(containerTable.id, containerId));
-        const changes = await thresholdChanges(db, containerId, from, to);
-        return { containerId, from, to, threshold: row?.threshold ?? null, thresholdChanges: changes, ...history };
-      });
+      // One snapshot: the points, the threshold now and its changes agree even while the projection writes.
+      const body = await withDatabase(c.env, (db) =>
+        db.transaction(
+          async (tx) => {
+            const history = await fillHistory(tx, containerId, from, to, q.points);
+            const [row] = await tx.select({ threshold: containerTable.threshold }).from(containerTable).where(eq(containerTable.id, containerId));
+            const changes = await thresholdChanges(tx, containerId, from, to);
+            return { containerId, from, to, threshold: row?.threshold ?? null, thresholdChanges: changes, ...history };
+          },
+          { isolationLevel: "repeatable read", accessMode: "read only" },
+        ),
+      );
       return c.json(body, 200);
     },
   )
