@@ -50,11 +50,6 @@ export class LiveStream<Change extends { seq: number; type: string }> {
     void this.connect();
   }
 
-  /** Cut the connection as a network would; it reconnects and catches up on its own. */
-  interrupt() {
-    this.socket?.close(4000, "interrupted");
-  }
-
   stop() {
     this.stopped = true;
     clearTimeout(this.retryTimer);

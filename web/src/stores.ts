@@ -52,11 +52,6 @@ class FleetStore extends Store<FleetState> {
     this.set({ fleet: new Map(), loaded: false, failure: null, status: "connecting", lastChangeAt: null });
   }
 
-  /** Cut the live connection (as a network would); it reconnects and catches up. */
-  interrupt() {
-    this.stream?.interrupt();
-  }
-
   private async load(first: boolean) {
     try {
       const snapshot = await data(api.v1.fleet.$get());
@@ -122,10 +117,6 @@ class ErrorStore extends Store<ErrorsState> {
     this.set({ records: new Map(), loaded: false, failure: null, status: "connecting", openCount: null });
   }
 
-  interrupt() {
-    this.stream?.interrupt();
-  }
-
   /** A record the person changed (resolved) is shown at once, before the stream brings it. */
   apply(record: ErrorRecord) {
     this.set({ records: mergeRecords(this.state.records, [record]) });
@@ -148,7 +139,7 @@ class ErrorStore extends Store<ErrorsState> {
       try {
         this.set({ openCount: (await data(api.v1.fleet.summary.$get())).openErrors });
       } catch {
-        // The figure stays as it was; the failure itself reaches the page through the API's answer.
+        // The figure keeps its last value (a 401 has already ended the session); the next change asks again.
       }
     }, delay);
   }

@@ -128,10 +128,9 @@ async function alreadyDelivered(env: Env, deliveries: readonly PartnerDelivery[]
 }
 
 export async function deliverPartnerEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const readable = batch.messages.map((msg) => partnerDeliverySchema.safeParse(msg.body)).flatMap((p) => (p.success ? [p.data as PartnerDelivery] : []));
-  const delivered = await alreadyDelivered(env, readable);
-  for (const msg of batch.messages) {
-    const parsed = partnerDeliverySchema.safeParse(msg.body);
+  const parsedAll = batch.messages.map((msg) => ({ msg, parsed: partnerDeliverySchema.safeParse(msg.body) }));
+  const delivered = await alreadyDelivered(env, parsedAll.flatMap(({ parsed }) => (parsed.success ? [parsed.data as PartnerDelivery] : [])));
+  for (const { msg, parsed } of parsedAll) {
     if (!parsed.success) {
       // Not a delivery: retried to its dead letter, where it is kept and reported.
       msg.retry();

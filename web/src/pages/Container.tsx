@@ -1,4 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { InferResponseType } from "hono/client";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link } from "wouter";
 import { api, ApiProblem, data } from "../api";
@@ -81,8 +82,9 @@ export function ContainerPage({ id }: { id: string }) {
   );
 }
 
-type OrderT = NonNullable<Awaited<ReturnType<typeof fetchState>>["container"]["activeOrder"]>;
-const fetchState = (id: string) => data(api.v1.containers[":containerId"].$get({ param: { containerId: id } }));
+type ContainerT = InferResponseType<(typeof api.v1.containers)[":containerId"]["$get"], 200>["container"];
+type OrderT = NonNullable<ContainerT["activeOrder"]>;
+type EventT = InferResponseType<(typeof api.v1.containers)[":containerId"]["events"]["$get"], 200>["events"][number];
 
 function ActiveOrder({ containerId, order, canAct }: { containerId: string; order: OrderT | null; canAct: boolean }) {
   const queries = useQueryClient();
@@ -218,7 +220,7 @@ function Orders({ containerId, version }: { containerId: string; version: number
 
 const EVENTS_SHOWN = 50;
 
-function describe(e: Awaited<ReturnType<typeof fetchEvents>>["events"][number]): string {
+function describe(e: EventT): string {
   switch (e.type) {
     case "reading.recorded":
       return `Reading ${e.reading.fillPercent} %${e.outcome === "stale" ? " (stale: older than the last)" : ""}${e.reading.battery !== undefined ? `, battery ${e.reading.battery} %` : ""}`;
@@ -266,7 +268,6 @@ function Events({ containerId, version }: { containerId: string; version: number
   );
 }
 
-type ContainerT = Awaited<ReturnType<typeof fetchState>>["container"];
 
 function Settings({ container: c }: { container: ContainerT }) {
   const queries = useQueryClient();

@@ -1,3 +1,4 @@
+import type { InferResponseType } from "hono/client";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useEffect, useState } from "react";
 import { Link } from "wouter";
@@ -176,8 +177,7 @@ export function OrdersPage() {
   );
 }
 
-type OrderRow = NonNullable<Awaited<ReturnType<typeof fetchOrders>>>["orders"][number];
-const fetchOrders = () => data(api.v1.orders.$get({ query: {} }));
+type OrderRow = InferResponseType<typeof api.v1.orders.$get, 200>["orders"][number];
 const line = (l: { quantity: number; unit: string; product: string }) => `${l.quantity} ${l.unit} ${l.product}`;
 
 /** Who delivers it, what is on it, where it is, and its sales document once there is one. */
