@@ -1,7 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildAssets } from "./scripts/build-assets.mjs";
-import { TEST_SECRETS } from "./test/support/secrets.mjs";
+import { TEST_SECRETS, TEST_TELEGRAM } from "./test/support/secrets.mjs";
 
 // The worker serves the dashboard and the API reference's script from its assets (web/dist); the
 // browser tests drive that same build.
@@ -24,6 +24,8 @@ export default defineConfig({
                 PARTNER_RETRY_BASE_SECONDS: "0",
                 PARTNER_TIMEOUT_MS: "1500",
                 METRICS_TOKEN: "test-metrics-token",
+                ...TEST_TELEGRAM,
+                TELEGRAM_API_BASE: inject("telegram").url,
                 DATABASE_URL: inject("database").url,
                 NEON_WS_PROXY: inject("database").proxy,
               },

@@ -31,6 +31,8 @@ export interface User {
   createdBy: string;
   updatedAt: string;
   passwordChangedAt: string | null;
+  /** The Telegram user who may act for this person from a chat (the Acknowledge button); null: none. */
+  telegramUserId: number | null;
 }
 
 // JSON of bounded depth: deep enough for any audit detail, and shallow enough for RPC's types.
@@ -56,6 +58,7 @@ export const AUDIT_ACTIONS = [
   "user.enabled",
   "user.password_reset",
   "user.password_changed",
+  "user.telegram_linked",
   "device_key.issued",
   "device_key.revoked",
   "container.settings_changed",
@@ -68,20 +71,22 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export type UserChangeRefusal = "not_found" | "last_admin" | "self";
+export type UserChangeRefusal = "not_found" | "last_admin" | "self" | "telegram_taken";
 
 /**
  * Whether an admin's change to a person may go ahead: at least one enabled admin must remain, and no
  * admin locks themselves out (another admin can do that for them).
  */
 export function checkUserChange(
-  users: readonly Pick<User, "email" | "role" | "disabled">[],
+  users: readonly (Pick<User, "email" | "role" | "disabled"> & Partial<Pick<User, "telegramUserId">>)[],
   actor: string,
   target: string,
-  change: { role?: Role | undefined; disabled?: boolean | undefined },
+  change: { role?: Role | undefined; disabled?: boolean | undefined; telegramUserId?: number | null | undefined },
 ): UserChangeRefusal | null {
   const user = users.find((u) => u.email === target);
   if (!user) return "not_found";
+  // One Telegram user acts for one person only.
+  if (change.telegramUserId != null && users.some((u) => u.email !== target && u.telegramUserId === change.telegramUserId)) return "telegram_taken";
   const losesAdmin = user.role === "admin" && !user.disabled && ((change.role !== undefined && change.role !== "admin") || change.disabled === true);
   if (!losesAdmin) return null;
   if (target === actor) return "self";

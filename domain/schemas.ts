@@ -179,6 +179,7 @@ export const userSchema = z
     createdBy: z.string(),
     updatedAt: instant,
     passwordChangedAt: nullableInstant,
+    telegramUserId: z.number().int().nullable(),
   })
   .meta({ id: "User" });
 

@@ -1,39 +1,74 @@
-import { DurableObject } from "cloudflare:workers";
-import { acknowledge, DEFAULT_POLICY, silence, step, type Alert, type AlertState, type Condition, type MessageKind, type Severity } from "../domain/alerts";
+import { acknowledge, DEFAULT_POLICY, silence, step, type Alert, type AlertState, type Condition, type Severity } from "../domain/alerts";
 import { monotonicIds } from "../domain/ids";
 import { DEFAULT_RULES, type AlertRules } from "../domain/monitor";
-import { ensureSchema } from "./schema";
-import { Startup } from "./startup";
+import {
+  alertEmailLine,
+  alertTelegramText,
+  defaultSettings,
+  emailed,
+  errorEmailLine,
+  offersAck,
+  type NoticeKind,
+  type NotificationSettings,
+  type OutboundMessage,
+} from "../domain/notifications";
+import { log } from "../platform/logging";
+import { CHANGES_TABLE, StreamHub } from "./stream-hub";
 
 const SCHEMA = [
   `CREATE TABLE alerts (id TEXT PRIMARY KEY, key TEXT NOT NULL, state TEXT NOT NULL, severity TEXT NOT NULL, fired_at TEXT NOT NULL, body TEXT NOT NULL);
    CREATE UNIQUE INDEX alerts_open_key ON alerts (key) WHERE state <> 'resolved';
    CREATE TABLE rules (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
    CREATE TABLE outgoing (seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, kind TEXT NOT NULL, chat TEXT NOT NULL, created_at TEXT NOT NULL);`,
+  // The stream of alert changes for dashboards; notification settings; new error records to be
+  // emailed (each once: `noted_errors` remembers which were).
+  `${CHANGES_TABLE}
+   CREATE TABLE settings (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
+   CREATE TABLE noted_errors (id TEXT PRIMARY KEY, body TEXT NOT NULL, handed_over INTEGER NOT NULL DEFAULT 0);`,
 ];
 
+/** A turn of an alert that people are owed a message about. */
 export interface OutgoingMessage {
   seq: number;
   alertId: string;
-  kind: MessageKind;
+  kind: NoticeKind;
   chat: "primary" | "escalation";
   createdAt: string;
 }
 
+/** What dashboards are sent: the alerts that changed, numbered. */
+export interface AlertChange {
+  seq: number;
+  type: "alerts.changed";
+  alerts: Alert[];
+}
+
+/** A new error record, as the monitor found it. */
+export interface NewErrorRecord {
+  id: string;
+  name: string;
+  message: string;
+  firstSeen: string;
+}
+
+/** When a hand-over to the Notifier fails, it is tried again this much later. */
+const HAND_OVER_RETRY_MS = 10_000;
+
 export type AlertActionResult = { ok: true; alert: Alert } | { ok: false; reason: "not_found" | "resolved" };
 
 /**
- * Every alert, the rules the monitor applies, and the messages owed. A monitor run is one
- * synchronous transaction here, so runs that overlap (two in the same minute) take turns: an alert
- * opens once per condition and subject (a unique index backs it), and a message is owed once.
+ * Every alert, the rules the monitor applies, who is told, and the messages owed. A monitor run is
+ * one synchronous transaction here, so runs that overlap (two in the same minute) take turns: an
+ * alert opens once per condition and subject (a unique index backs it), and a message is owed once.
+ * Owed messages are rendered and handed to the Notifier after each change (by id, so a hand-over
+ * repeated after a failure sends nothing twice); one that fails is tried again by an alarm. Each
+ * change is also published to dashboards (StreamHub).
  */
-export class AlertsDO extends DurableObject<Env> {
-  private readonly startup: Startup;
+export class AlertsDO extends StreamHub<AlertChange> {
   private readonly newId = monotonicIds();
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.startup = new Startup(ctx, "AlertsDO", () => ensureSchema(ctx.storage, SCHEMA));
+    super(ctx, env, "AlertsDO", SCHEMA);
   }
 
   rules(): AlertRules {
@@ -48,10 +83,26 @@ export class AlertsDO extends DurableObject<Env> {
     return rules;
   }
 
-  /** One monitor run at `now`: alerts opened, repeated, escalated or resolved, and the messages owed. */
-  run(conditions: Condition[], now: number): { opened: number; resolved: number; messages: number } {
+  settings(): NotificationSettings {
     this.startup.check();
-    return this.ctx.storage.transactionSync(() => {
+    const row = this.sql.exec<{ body: string }>("SELECT body FROM settings WHERE id = 1").toArray()[0];
+    return row ? (JSON.parse(row.body) as NotificationSettings) : defaultSettings(this.env);
+  }
+
+  setSettings(settings: NotificationSettings): NotificationSettings {
+    this.startup.check();
+    this.sql.exec("INSERT INTO settings (id, body) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body", JSON.stringify(settings));
+    return settings;
+  }
+
+  /**
+   * One monitor run at `now`: alerts opened, repeated, escalated or resolved, and the messages owed;
+   * `newErrors` are error records the monitor saw, emailed once each to who wants new errors.
+   */
+  async run(conditions: Condition[], now: number, newErrors: NewErrorRecord[] = []): Promise<{ opened: number; resolved: number; messages: number }> {
+    this.startup.check();
+    const result = this.ctx.storage.transactionSync(() => {
+      for (const e of newErrors) this.sql.exec("INSERT OR IGNORE INTO noted_errors (id, body) VALUES (?, ?)", e.id, JSON.stringify(e));
       const open = this.ctx.storage.sql
         .exec<{ body: string }>("SELECT body FROM alerts WHERE state <> 'resolved'")
         .toArray()
@@ -60,12 +111,15 @@ export class AlertsDO extends DurableObject<Env> {
       for (const alert of result.changed) this.save(alert);
       const at = new Date(now).toISOString();
       for (const o of result.outgoing) this.ctx.storage.sql.exec("INSERT INTO outgoing (alert_id, kind, chat, created_at) VALUES (?, ?, ?, ?)", o.alertId, o.kind, o.chat, at);
+      this.publish(result.changed);
       return {
         opened: result.outgoing.filter((o) => o.kind === "fired").length,
         resolved: result.outgoing.filter((o) => o.kind === "resolved").length,
         messages: result.outgoing.length,
       };
     });
+    await this.handOver(now);
+    return result;
   }
 
   list(f: { state?: AlertState | undefined; severity?: Severity | undefined; limit: number }): Alert[] {
@@ -80,33 +134,111 @@ export class AlertsDO extends DurableObject<Env> {
       .map((r) => JSON.parse(r.body) as Alert);
   }
 
-  acknowledge(id: string, by: string): AlertActionResult {
+  /** Someone takes it: repeats stop, and the chat it was last sent to is told who took it. */
+  async acknowledge(id: string, by: string): Promise<AlertActionResult> {
     this.startup.check();
-    const alert = this.find(id);
-    if (!alert) return { ok: false, reason: "not_found" };
-    const result = acknowledge(alert, by, Date.now());
-    if (!result.ok) return result;
-    this.save(result.alert);
+    const now = Date.now();
+    const result = this.ctx.storage.transactionSync((): AlertActionResult => {
+      const alert = this.find(id);
+      if (!alert) return { ok: false, reason: "not_found" };
+      const acked = acknowledge(alert, by, now);
+      if (!acked.ok || acked.alert === alert) return acked;
+      this.save(acked.alert);
+      this.sql.exec("INSERT INTO outgoing (alert_id, kind, chat, created_at) VALUES (?, 'acknowledged', ?, ?)", id, alert.escalated ? "escalation" : "primary", new Date(now).toISOString());
+      this.publish([acked.alert]);
+      return acked;
+    });
+    await this.handOver(now);
     return result;
   }
 
   silence(id: string, until: string): AlertActionResult {
     this.startup.check();
-    const alert = this.find(id);
-    if (!alert) return { ok: false, reason: "not_found" };
-    if (alert.state === "resolved") return { ok: false, reason: "resolved" };
-    const silenced = silence(alert, until);
-    this.save(silenced);
-    return { ok: true, alert: silenced };
+    return this.ctx.storage.transactionSync((): AlertActionResult => {
+      const alert = this.find(id);
+      if (!alert) return { ok: false, reason: "not_found" };
+      if (alert.state === "resolved") return { ok: false, reason: "resolved" };
+      const silenced = silence(alert, until);
+      this.save(silenced);
+      this.publish([silenced]);
+      return { ok: true, alert: silenced };
+    });
   }
 
-  /** Messages owed, oldest first (the Notifier takes them from here). */
+  /** How many alerts are open, by state and severity (for GET /metrics). */
+  openCounts(): { state: AlertState; severity: Severity; n: number }[] {
+    this.startup.check();
+    return this.sql.exec<{ state: AlertState; severity: Severity; n: number }>("SELECT state, severity, count(*) AS n FROM alerts WHERE state <> 'resolved' GROUP BY state, severity").toArray();
+  }
+
+  override async alarm(): Promise<void> {
+    this.startup.check();
+    await this.handOver(Date.now());
+  }
+
+  /**
+   * Render what is owed (messages for alerts, emails for new error records) with the settings of
+   * now and hand it to the Notifier; what it took is no longer owed. A failure leaves it owed, and
+   * the alarm tries again.
+   */
+  private async handOver(now: number): Promise<void> {
+    const owed = this.outgoing(500);
+    const errors = this.sql.exec<{ id: string; body: string }>("SELECT id, body FROM noted_errors WHERE handed_over = 0 LIMIT 500").toArray();
+    if (owed.length === 0 && errors.length === 0) return;
+    const settings = this.settings();
+    const dashboardUrl = this.env.DASHBOARD_URL || null;
+    const messages: OutboundMessage[] = [];
+    for (const o of owed) {
+      const alert = this.find(o.alertId);
+      if (!alert) continue;
+      const chat = settings.telegram[alert.severity][o.chat] ?? (o.chat === "escalation" ? settings.telegram[alert.severity].primary : null);
+      if (chat) {
+        messages.push({
+          id: `tg_${alert.id.slice(4)}_${o.seq}`,
+          channel: "telegram",
+          target: chat,
+          alertId: alert.id,
+          kind: o.kind,
+          text: alertTelegramText(alert, o.kind, now, dashboardUrl),
+          ackAlertId: offersAck(o.kind) && alert.state === "firing" ? alert.id : null,
+        });
+      }
+      if (emailed(o.kind)) {
+        const line = alertEmailLine(alert, o.kind, now);
+        for (const to of settings.email.alerts[alert.severity]) messages.push({ id: `em_${alert.id.slice(4)}_${o.seq}_${to}`, channel: "email", target: to, alertId: alert.id, kind: o.kind, ...line });
+      }
+    }
+    for (const e of errors) {
+      const line = errorEmailLine(JSON.parse(e.body) as NewErrorRecord);
+      for (const to of settings.email.newErrors) messages.push({ id: `em_${e.id}_${to}`, channel: "email", target: to, alertId: null, kind: "error", ...line });
+    }
+    try {
+      if (messages.length > 0) await this.env.NOTIFIER.getByName("notifier").accept(messages);
+      this.ctx.storage.transactionSync(() => {
+        if (owed.length > 0) this.sql.exec("DELETE FROM outgoing WHERE seq <= ?", owed[owed.length - 1]!.seq);
+        for (const e of errors) this.sql.exec("UPDATE noted_errors SET handed_over = 1 WHERE id = ?", e.id);
+      });
+    } catch (error) {
+      log("warn", "notifier hand-over failed; the alarm tries again", { messages: messages.length, error: String(error) });
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + HAND_OVER_RETRY_MS);
+      return;
+    }
+    if (owed.length === 500 || errors.length === 500) await this.handOver(now);
+  }
+
+  private publish(alerts: Alert[]): void {
+    if (alerts.length === 0) return;
+    const change = this.appendChange((seq) => ({ seq, type: "alerts.changed", alerts }));
+    this.broadcast([change]);
+  }
+
+  /** Messages owed, oldest first. */
   outgoing(limit: number): OutgoingMessage[] {
     this.startup.check();
     return this.ctx.storage.sql
       .exec<{ seq: number; alert_id: string; kind: string; chat: string; created_at: string }>("SELECT seq, alert_id, kind, chat, created_at FROM outgoing ORDER BY seq LIMIT ?", limit)
       .toArray()
-      .map((r) => ({ seq: r.seq, alertId: r.alert_id, kind: r.kind as MessageKind, chat: r.chat as "primary" | "escalation", createdAt: r.created_at }));
+      .map((r) => ({ seq: r.seq, alertId: r.alert_id, kind: r.kind as NoticeKind, chat: r.chat as "primary" | "escalation", createdAt: r.created_at }));
   }
 
   private find(id: string): Alert | null {

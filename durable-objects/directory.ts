@@ -87,6 +87,7 @@ export class DirectoryDO extends DurableObject<Env> {
         createdBy: "configuration (ADMIN_EMAIL)",
         updatedAt: now,
         passwordChangedAt: null,
+        telegramUserId: null,
         passwordHash,
         tokenVersion: 0,
       });
@@ -111,6 +112,7 @@ export class DirectoryDO extends DurableObject<Env> {
       createdBy: stored.createdBy,
       updatedAt: stored.updatedAt ?? stored.createdAt,
       passwordChangedAt: stored.passwordChangedAt ?? null,
+      telegramUserId: stored.telegramUserId ?? null,
       passwordHash: row.password_hash,
       tokenVersion: row.token_version,
     };
@@ -130,10 +132,11 @@ export class DirectoryDO extends DurableObject<Env> {
   }
 
   /** An admin changes a role or disables / re-enables a person. Disabling ends their tokens. */
-  changeUser(email: string, change: { role?: Role | undefined; disabled?: boolean | undefined }, by: string): UserChangeResult {
+  changeUser(email: string, change: { role?: Role | undefined; disabled?: boolean | undefined; telegramUserId?: number | null | undefined }, by: string): UserChangeResult {
     this.startup.check();
     return this.ctx.storage.transactionSync((): UserChangeResult => {
-      const refusal = checkUserChange(this.listUsers(), by, email, change);
+      const everyone = this.listUsers();
+      const refusal = checkUserChange(everyone, by, email, change);
       if (refusal) return { ok: false, reason: refusal };
       const user = this.findUser(email)!;
       const next: StoredUser = { ...user, updatedAt: new Date().toISOString() };
@@ -146,9 +149,20 @@ export class DirectoryDO extends DurableObject<Env> {
         if (change.disabled) next.tokenVersion = user.tokenVersion + 1;
         this.audit({ actor: by, action: change.disabled ? "user.disabled" : "user.enabled", target: email, details: {} });
       }
+      if (change.telegramUserId !== undefined && change.telegramUserId !== user.telegramUserId) {
+        next.telegramUserId = change.telegramUserId;
+        this.audit({ actor: by, action: "user.telegram_linked", target: email, details: { telegramUserId: change.telegramUserId } });
+      }
       this.saveUser(next);
       return { ok: true, user: publicUser(next) };
     });
+  }
+
+  /** The person a Telegram user acts for (the Acknowledge button), if one is linked. */
+  personByTelegram(telegramUserId: number): PersonStatus | null {
+    this.startup.check();
+    const user = this.listUsers().find((u) => u.telegramUserId === telegramUserId);
+    return user ? this.personStatus(user.email) : null;
   }
 
   /**

@@ -1,11 +1,14 @@
 // `npm run dev`: the whole system on this machine. Makes .dev.vars from the example on first run,
 // brings up Postgres (DATABASE_URL, or an embedded PGlite under .data/pglite), applies migrations,
 // builds the dashboard and keeps rebuilding it on change (vite build --watch; wrangler dev serves
-// each new build), then hands over to `wrangler dev` (Durable Objects, queues, all local).
+// each new build), starts a local stand-in for Telegram's Bot API (alerts go to its chats; see
+// GET <stand-in>/__messages?chatId=-1000000000001), then hands over to `wrangler dev` (Durable
+// Objects, queues, all local).
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { buildAssets, viteBin, viteConfig } from "./build-assets.mjs";
 import { startDatabaseStack } from "./lib/database.mjs";
+import { startTelegramStandIn } from "./lib/telegram-stand-in.mjs";
 
 // FILLGRID_WEB_BUILT=1: the dashboard is built already and stays as it is (the browser tests and
 // the crash test start this script on the build `npm test` made).
@@ -25,12 +28,28 @@ const database = await startDatabaseStack({
   log: (line) => console.log(`[fillgrid] ${line}`),
 });
 
+// Telegram cannot be reached from here: its stand-in takes the bot's messages, on
+// FILLGRID_TELEGRAM_PORT (default 8791, or any free port when that is taken).
+const telegramToken = "100000:local-stand-in-token";
+const telegram = await startTelegramStandIn({ port: Number(process.env.FILLGRID_TELEGRAM_PORT ?? 8791), token: telegramToken, log: (line) => console.log(`[telegram] ${line}`) }).catch(() =>
+  startTelegramStandIn({ port: 0, token: telegramToken, log: (line) => console.log(`[telegram] ${line}`) }),
+);
+const telegramVars = {
+  TELEGRAM_API_BASE: telegram.url,
+  TELEGRAM_BOT_TOKEN: telegramToken,
+  TELEGRAM_WEBHOOK_SECRET: "local-stand-in-webhook-secret",
+  TELEGRAM_CHAT_ID: "-1000000000001",
+  TELEGRAM_ESCALATION_CHAT_ID: "-1000000000002",
+};
+console.log(`[fillgrid] Telegram stand-in on ${telegram.url}: alerts in ${telegram.url}/__messages?chatId=${telegramVars.TELEGRAM_CHAT_ID}`);
+
 const args = [
   "dev",
   // Cron jobs can be run by hand: curl "localhost:8787/__scheduled?cron=0+3+*+*+*"
   "--test-scheduled",
   "--var", `DATABASE_URL:${database.url}`,
   "--var", `NEON_WS_PROXY:${database.proxy}`,
+  ...Object.entries(telegramVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ...process.argv.slice(2),
 ];
 const child = spawn("wrangler", args, { stdio: "inherit" });
@@ -55,6 +74,12 @@ const host = ipArg >= 0 ? process.argv[ipArg + 1] : "127.0.0.1";
       if ((await fetch(`${base}/healthz`)).ok) {
         const res = await fetch(`${base}/__scheduled?cron=${encodeURIComponent("*/10 * * * *")}`);
         console.log(`[fillgrid] projection reconciliation after start-up: ${res.ok ? "ran" : `failed (${res.status})`}`);
+        // As an admin would with Telegram: button presses (POST <stand-in>/__press) reach the worker.
+        await fetch(`${telegram.url}/bot${telegramToken}/setWebhook`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ url: `${base}/v1/webhooks/telegram`, secret_token: telegramVars.TELEGRAM_WEBHOOK_SECRET }),
+        });
         return;
       }
     } catch {
@@ -66,6 +91,7 @@ const host = ipArg >= 0 ? process.argv[ipArg + 1] : "127.0.0.1";
 
 child.on("exit", async (code, signal) => {
   webWatch?.kill("SIGTERM");
+  await telegram.close();
   await database.stop();
   process.exit(stopping ? 0 : signal ? 1 : (code ?? 0));
 });

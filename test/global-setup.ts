@@ -8,12 +8,15 @@ import { startRelay } from "../scripts/lib/pg-relay.mjs";
 import type { TestProject } from "vitest/node";
 import { startDataApiStandIn } from "./support/data-api-stand-in.mjs";
 import { startPartnerStandIn } from "../scripts/lib/partner-stand-in.mjs";
+import { startTelegramStandIn } from "../scripts/lib/telegram-stand-in.mjs";
+import { TEST_TELEGRAM } from "./support/secrets.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
     database: { url: string; proxy: string; embedded: boolean };
     dataApi: { url: string; controlUrl: string; apiKey: string };
     partnerStandIn: { url: string };
+    telegram: { url: string };
   }
 }
 
@@ -36,12 +39,15 @@ export default async function setup(project: TestProject) {
   const relay = await startRelay({ target: hostAndPort(url) });
   const dataApi = await startDataApiStandIn();
   const partnerStandIn = await startPartnerStandIn();
+  const telegram = await startTelegramStandIn({ token: TEST_TELEGRAM.TELEGRAM_BOT_TOKEN });
+  project.provide("telegram", { url: telegram.url });
   project.provide("partnerStandIn", { url: partnerStandIn.url });
   project.provide("database", { url, proxy: relay.proxy, embedded: !url.includes("fillgrid_test_") });
   project.provide("dataApi", { url: dataApi.url, controlUrl: dataApi.controlUrl, apiKey: dataApi.apiKey });
   return async () => {
     await dataApi.close();
     await partnerStandIn.close();
+    await telegram.close();
     await relay.close();
     await cleanUp();
   };

@@ -72,7 +72,7 @@ describe("roles", () => {
     const bad = await json<{ error: { issues: { path: string; message: string }[] } }>(await patch(admin, target.email, { role: "owner" }), 400);
     expect(bad.error.issues[0]).toMatchObject({ path: "role", message: expect.stringContaining('"operator"') });
     const empty = await json<{ error: { message: string } }>(await patch(admin, target.email, {}), 400);
-    expect(empty.error.message).toMatch(/give role, disabled or both/);
+    expect(empty.error.message).toMatch(/give role, disabled, telegramUserId or a mix/);
     await json(await patch(admin, "nobody@fillgrid.test", { role: "viewer" }), 404);
     const notEmail = await json<{ error: { issues: { path: string }[] } }>(await patch(admin, "not-an-email", { role: "viewer" }), 400);
     expect(notEmail.error.issues[0]!.path).toBe("email");

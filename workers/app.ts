@@ -16,6 +16,8 @@ import { partners } from "./routes/partners";
 import { webhooks } from "./routes/webhooks";
 import { documents } from "./routes/documents";
 import { alerts } from "./routes/alerts";
+import { notifications } from "./routes/notifications";
+import { telegram } from "./routes/telegram";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { orders } from "./routes/orders";
@@ -50,6 +52,8 @@ export const app = base
   .route("/", webhooks)
   .route("/", documents)
   .route("/", alerts)
+  .route("/", notifications)
+  .route("/", telegram)
   .route("/", dashboard)
   .route("/", metrics)
   .route("/", meta);

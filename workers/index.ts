@@ -12,6 +12,7 @@ export { FleetHub } from "../durable-objects/fleet-hub";
 export { DocumentCounter } from "../durable-objects/document-counter";
 export { MetricsDO } from "../durable-objects/metrics";
 export { AlertsDO } from "../durable-objects/alerts";
+export { Notifier } from "../durable-objects/notifier";
 export type { AppType } from "./app";
 
 export default {

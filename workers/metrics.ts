@@ -8,7 +8,7 @@ import { reportError } from "../platform/error-report";
 import { withDatabase } from "./db/client";
 import { fleetSummary } from "./db/queries";
 import { errorStore } from "./errors/store";
-import { deadLetterVault, metricsObject } from "./stubs";
+import { alertsObject, deadLetterVault, metricsObject, notifier } from "./stubs";
 
 type Row = Record<string, string | number | null>;
 
@@ -29,7 +29,18 @@ export async function metricsText(env: Env): Promise<string> {
       documents: (await rows(sql`select count(*)::bigint as n from sales_documents`))[0]!,
     };
   });
-  const [openErrors, parked, histograms] = await Promise.all([errorStore(env).countOpen(), deadLetterVault(env).count(), metricsObject(env).histograms()]);
+  const [openErrors, parked, histograms, alerts, notices] = await Promise.all([
+    errorStore(env).countOpen(),
+    deadLetterVault(env).count(),
+    metricsObject(env).histograms(),
+    alertsObject(env).openCounts(),
+    notifier(env).counts(),
+  ]);
+  const SEVERITIES = ["critical", "warning", "info"] as const;
+  const alertSamples = (state: string) => SEVERITIES.map((severity) => ({ labels: { severity }, value: alerts.find((a) => a.state === state && a.severity === severity)?.n ?? 0 }));
+  const noticeSamples = (["telegram", "email"] as const).flatMap((channel) =>
+    (["sent", "failed"] as const).map((result) => ({ labels: { channel, result }, value: notices.done.find((d) => d.channel === channel && d.status === result)?.n ?? 0 })),
+  );
 
   const by = (rows: Row[], label: string): Family["samples"] => rows.map((r) => ({ labels: { [label]: String(r.label ?? "none") }, value: Number(r.n) }));
   const gauge = (name: string, help: string, value: number, labels?: Labels): Family => ({ name, help, type: "gauge", samples: [{ ...(labels ? { labels } : {}), value }] });
@@ -47,6 +58,18 @@ export async function metricsText(env: Env): Promise<string> {
     gauge("fillgrid_error_records_open", "Error records open in the error store", openErrors),
     { name: "fillgrid_dead_letters_waiting", help: "Dead letters not replayed, by the queue they came from (parked: still in the vault)", type: "gauge", samples: [...by(db.deadLetters, "queue"), { labels: { queue: "parked" }, value: parked }] },
     { name: "fillgrid_partner_deliveries", help: "Events for partners' webhooks, by state (delivered, retrying, dead)", type: "gauge", samples: by(db.deliveries, "state") },
+    { name: "fillgrid_alerts_firing", help: "Alerts firing and not acknowledged, by severity", type: "gauge", samples: alertSamples("firing") },
+    { name: "fillgrid_alerts_acknowledged", help: "Alerts acknowledged and not yet resolved, by severity", type: "gauge", samples: alertSamples("acknowledged") },
+    { name: "fillgrid_notifications_total", help: "Messages that left the Notifier, by channel and result (sent, failed for good)", type: "counter", samples: noticeSamples },
+    {
+      name: "fillgrid_notifications_waiting",
+      help: "Messages waiting in the Notifier's outbox, by channel",
+      type: "gauge",
+      samples: [
+        { labels: { channel: "telegram" }, value: notices.waiting.telegram },
+        { labels: { channel: "email" }, value: notices.waiting.email },
+      ],
+    },
     { name: "fillgrid_sales_documents_total", help: "Sales documents issued", type: "counter", samples: [{ value: Number(db.documents.n) }] },
   ];
   const names = [...new Set(histograms.map((h) => h.name))];

@@ -6,12 +6,16 @@ import { conditionsOf, type Snapshot } from "../domain/monitor";
 import { partnerFor } from "../domain/partners";
 import { withDatabase } from "./db/client";
 import { errorStore } from "./errors/store";
-import { alertsObject, deadLetterVault, directory } from "./stubs";
+import type { NewErrorRecord } from "../durable-objects/alerts";
+import { alertsObject, deadLetterVault, directory, notifier } from "./stubs";
 
 type Row = Record<string, string | number | null>;
 const iso = (v: string | number | null | undefined) => (v === null || v === undefined ? null : new Date(v).toISOString());
 
-export async function monitorSnapshot(env: Env): Promise<Snapshot> {
+/** Error records first seen this long ago or less are new: emailed (once) to who wants new errors. */
+const NEW_ERROR_WINDOW_MS = 15 * 60_000;
+
+export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; newErrors: NewErrorRecord[] }> {
   const partners = await directory(env).listPartners();
   const db = await withDatabase(env, async (db) => {
     const rows = async (q: ReturnType<typeof sql>) => (await db.execute<Row>(q)).rows;
@@ -36,7 +40,9 @@ export async function monitorSnapshot(env: Env): Promise<Snapshot> {
   });
   const [parked, errors] = await Promise.all([deadLetterVault(env).count(), errorStore(env).list({ status: "open", limit: 200 })]);
   const hourAgo = Date.now() - 3600_000;
-  return {
+  const newSince = Date.now() - NEW_ERROR_WINDOW_MS;
+  const newErrors = errors.items.filter((e) => Date.parse(e.firstSeen) > newSince).map((e) => ({ id: e.id, name: e.name, message: e.message, firstSeen: e.firstSeen }));
+  const snapshot: Snapshot = {
     containers: db.containers.map((c) => ({ id: String(c.id), name: c.name === null ? null : String(c.name), lastSeenAt: iso(c.last_seen_at), reportIntervalSeconds: c.report_interval_seconds === null ? null : Number(c.report_interval_seconds), battery: c.battery === null ? null : Number(c.battery) })),
     fillDrops: db.drops.map((d) => ({ containerId: String(d.container_id), from: Number(d.before_fill), to: Number(d.fill_percent), at: iso(d.measured_at)! })),
     activeOrders: db.orders.map((o) => ({
@@ -55,10 +61,14 @@ export async function monitorSnapshot(env: Env): Promise<Snapshot> {
     projectionLagSeconds: db.lag,
     failingDeliveries: db.failing.map((f) => ({ partnerId: String(f.partner_id), retrying: Number(f.retrying), dead: Number(f.dead) })),
   };
+  return { snapshot, newErrors };
 }
 
 export async function runMonitor(env: Env, now = Date.now()) {
   const alerts = alertsObject(env);
-  const [snapshot, rules] = await Promise.all([monitorSnapshot(env), alerts.rules()]);
-  return alerts.run(conditionsOf(snapshot, rules, now), now);
+  const [{ snapshot, newErrors }, rules] = await Promise.all([monitorSnapshot(env), alerts.rules()]);
+  const result = await alerts.run(conditionsOf(snapshot, rules, now), now, newErrors);
+  // The Notifier's loop starts on every hand-over; this is the safety net should an alarm be lost.
+  await notifier(env).wake();
+  return result;
 }

@@ -10,3 +10,4 @@ export const fleetHub = (env: Env) => env.FLEET_HUB.getByName("fleet");
 export const documentCounter = (env: Env, partnerId: string, year: number) => env.DOCUMENT_COUNTERS.getByName(`${partnerId}:${year}`);
 export const metricsObject = (env: Env) => env.METRICS.getByName("metrics");
 export const alertsObject = (env: Env) => env.ALERTS.getByName("alerts");
+export const notifier = (env: Env) => env.NOTIFIER.getByName("notifier");

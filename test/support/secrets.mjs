@@ -4,3 +4,13 @@ export const TEST_SECRETS = {
   ADMIN_EMAIL: "admin@fillgrid.test",
   ADMIN_PASSWORD: "admin-password-for-tests",
 };
+
+/** Telegram and email for the worker tests: the Bot API is the stand-in (test/global-setup.ts). */
+export const TEST_TELEGRAM = {
+  TELEGRAM_BOT_TOKEN: "123456:test-bot-token",
+  TELEGRAM_WEBHOOK_SECRET: "test-webhook-secret",
+  TELEGRAM_CHAT_ID: "-1001",
+  TELEGRAM_ESCALATION_CHAT_ID: "-1002",
+  ALERT_EMAILS: "oncall@fillgrid.test",
+  ERROR_EMAILS: "errors@fillgrid.test",
+};

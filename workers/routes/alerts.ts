@@ -9,6 +9,7 @@ import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
 import { ApiError, notFound } from "../http/errors";
 import { jsonBody } from "../http/json-body";
+import { openStream, streamQuerySchema, streamResponses } from "../http/streams";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
 import { runMonitor } from "../monitor";
@@ -50,9 +51,29 @@ export const alerts = router()
       security: security.person,
       middleware: as("viewer"),
       request: { query: z.strictObject({ state: z.enum(["firing", "acknowledged", "resolved"]).optional(), severity: severity.optional(), limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100) }) },
-      responses: { 200: jsonContent(z.object({ alerts: z.array(alertSchema) }), "Latest first"), ...problems(...personProblems) },
+      description: "`seq` is the alert stream's position before the list was read: follow `/v1/alerts/stream?since=<seq>` and nothing after it is missed.",
+      responses: { 200: jsonContent(z.object({ seq: z.number().int(), alerts: z.array(alertSchema) }), "Latest first"), ...problems(...personProblems) },
     }),
-    async (c) => c.json({ alerts: await alertsObject(c.env).list(c.req.valid("query")) }, 200),
+    async (c) => {
+      const hub = alertsObject(c.env);
+      const seq = await hub.latestSeq();
+      return c.json({ seq, alerts: await hub.list(c.req.valid("query")) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/alerts/stream",
+      tags: ["Alerts"],
+      summary: "WebSocket of alert changes: each alert fired, repeated, escalated, acknowledged, silenced or resolved",
+      description:
+        "Authenticate as on the error stream (`?ticket=`, or the subprotocols `fillgrid` and `bearer.<token>`). " +
+        "Each change is `{\"seq\", \"type\":\"alerts.changed\", \"alerts\": [Alert…]}` with each alert as it is now. `?since=<seq>` replays what was missed, then `ready`.",
+      security: security.person,
+      request: { query: streamQuerySchema },
+      responses: streamResponses,
+    }),
+    async (c) => openStream(c, c.req.valid("query"), alertsObject(c.env)),
   )
   .openapi(
     createRoute({

@@ -34,6 +34,7 @@ const refusals = {
   not_found: (email: string) => notFound(`person ${email}`),
   last_admin: () => new ApiError(409, "last_admin", "this would leave no enabled admin; make another admin first"),
   self: () => new ApiError(409, "own_account", "you cannot take your own admin role or disable yourself; ask another admin"),
+  telegram_taken: () => new ApiError(409, "telegram_taken", "telegramUserId is linked to another person already"),
 };
 
 export const users = router()
@@ -57,7 +58,7 @@ export const users = router()
       const input = c.req.valid("json");
       const now = new Date().toISOString();
       const by = c.get("person").email;
-      const user: User = { email: input.email, role: input.role, disabled: false, createdAt: now, createdBy: by, updatedAt: now, passwordChangedAt: null };
+      const user: User = { email: input.email, role: input.role, disabled: false, createdAt: now, createdBy: by, updatedAt: now, passwordChangedAt: null, telegramUserId: null };
       const added = await directory(c.env).addUser({ ...user, passwordHash: await hashPassword(input.password), tokenVersion: 0 }, by);
       if (!added) throw new ApiError(409, "user_exists", `a person with email ${input.email} exists`);
       return c.json({ user }, 201);
@@ -82,7 +83,7 @@ export const users = router()
       method: "patch",
       path: "/v1/users/{email}",
       tags: ["People"],
-      summary: "Change a person's role, or disable / re-enable them",
+      summary: "Change a person's role, disable / re-enable them, or link their Telegram user",
       description: "A disabled person's tokens stop working within DEVICE_KEY_CACHE_SECONDS. At least one enabled admin always remains.",
       security: security.person,
       middleware: [...admin, ...jsonBody()],
@@ -92,8 +93,14 @@ export const users = router()
           content: {
             "application/json": {
               schema: z
-                .strictObject({ role: z.enum(ROLES).optional(), disabled: z.boolean().optional() })
-                .refine((b) => b.role !== undefined || b.disabled !== undefined, { error: "give role, disabled or both" }),
+                .strictObject({
+                  role: z.enum(ROLES).optional(),
+                  disabled: z.boolean().optional(),
+                  telegramUserId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullable().optional().meta({
+                    description: "The Telegram user (numeric id) who may acknowledge alerts from a chat for this person; null unlinks",
+                  }),
+                })
+                .refine((b) => b.role !== undefined || b.disabled !== undefined || b.telegramUserId !== undefined, { error: "give role, disabled, telegramUserId or a mix" }),
             },
           },
           required: true,
