@@ -3,9 +3,9 @@
 import { env } from "cloudflare:test";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { sql } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { withDatabase } from "../workers/db/client";
-import { api, deviceKey, eventually, json, postReadings, reading, uniqueContainer } from "./helpers";
+import { adminToken, api, deviceKey, eventually, json, postReadings, reading, uniqueContainer } from "./helpers";
 
 type Parsed = { name: string; type: string; metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string; sum?: string }[] }[];
 
@@ -61,6 +61,9 @@ describe("GET /metrics", () => {
       fillgrid_error_records_open: "GAUGE",
       fillgrid_dead_letters_waiting: "GAUGE",
       fillgrid_partner_deliveries: "GAUGE",
+      fillgrid_alerts_firing: "GAUGE",
+      fillgrid_notifications_total: "COUNTER",
+      fillgrid_notifications_waiting: "GAUGE",
     });
     for (const f of families) expect(f.name).toMatch(/^fillgrid_[a-z_]+$/);
   });
@@ -97,5 +100,35 @@ describe("GET /metrics", () => {
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]![1]).toBeGreaterThanOrEqual(buckets[i - 1]![1]);
     expect(Number(projection.count)).toBeGreaterThan(0);
     expect(buckets[buckets.length - 1]![1]).toBe(Number(projection.count));
+  });
+
+  it("counts alerts firing by severity as the alerts list has them, and messages sent and failed as the sender did them", async () => {
+    const standIn = inject("telegram").url;
+    const ok = `-8${String(Math.floor(Math.random() * 1e12)).padStart(12, "0")}`;
+    const blocked = `-8${String(Math.floor(Math.random() * 1e12)).padStart(12, "0")}`;
+    await fetch(`${standIn}/__control`, { method: "POST", body: JSON.stringify({ chatId: blocked, mode: "blocked" }) });
+    const sent = (f: Parsed) => value(f, "fillgrid_notifications_total", { channel: "telegram", result: "sent" });
+    const failed = (f: Parsed) => value(f, "fillgrid_notifications_total", { channel: "telegram", result: "failed" });
+    const before = await scrape();
+    const message = (id: string, target: string) => ({ id: `tg_metrics_${crypto.randomUUID()}_${id}`, channel: "telegram" as const, target, alertId: null, kind: "fired" as const, text: `metrics ${id}`, ackAlertId: null });
+    await env.NOTIFIER.getByName("notifier").accept([message("a", ok), message("b", blocked)]);
+    const after = await eventually(async () => {
+      const f = await scrape();
+      return sent(f) >= sent(before) + 1 && failed(f) >= failed(before) + 1 ? f : undefined;
+    }, 20_000, "the sent and failed messages counted");
+    // Counters never go back, whichever request answers.
+    const again = await scrape();
+    expect(sent(again)).toBeGreaterThanOrEqual(sent(after));
+    expect(failed(again)).toBeGreaterThanOrEqual(failed(after));
+
+    // The gauge is the firing alerts by severity (compared when no monitor run falls between the two reads).
+    const admin = await adminToken();
+    await eventually(async () => {
+      const { alerts } = await json<{ alerts: { state: string; severity: string }[] }>(await api("/v1/alerts?state=firing&limit=500", { token: admin }), 200);
+      const f = await scrape();
+      const counted = ["critical", "warning", "info"].map((severity) => value(f, "fillgrid_alerts_firing", { severity }));
+      const listed = ["critical", "warning", "info"].map((severity) => alerts.filter((a) => a.severity === severity).length);
+      return counted.join() === listed.join() ? true : undefined;
+    }, 20_000, "the firing gauge to match the list");
   });
 });
