@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { ErrorRecord } from "../domain/errors";
 import { byLastSeen, mergeRecords } from "../web/src/errors-model";
+import { alertsToShow, firingSummary, mergeAlerts, type Alert } from "../web/src/alerts-model";
 import { ANY_QUERY, figuresOf, fleetOf, isSilent, merge, rowsOf, standingOf, type FleetContainer } from "../web/src/fleet-model";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -125,5 +126,50 @@ describe("error records", () => {
   it("lists latest seen first", () => {
     const records = mergeRecords(new Map(), [record({ id: "a", lastSeen: minutesAgo(5) }), record({ id: "b", lastSeen: minutesAgo(1) })]);
     expect(byLastSeen(records).map((r) => r.id)).toEqual(["b", "a"]);
+  });
+});
+
+describe("alerts", () => {
+  const alert = (id: string, over: Partial<Alert> = {}): Alert => ({
+    id,
+    key: `battery:${id}`,
+    rule: "battery",
+    subject: id,
+    severity: "warning",
+    message: `${id} battery low`,
+    state: "firing",
+    firedAt: "2026-12-01T10:00:00.000Z",
+    lastSentAt: "2026-12-01T10:00:00.000Z",
+    repeats: 0,
+    escalated: false,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
+    silencedUntil: null,
+    resolvedAt: null,
+    ...over,
+  });
+
+  it("an older copy never replaces a newer one: taken or resolved stays, more repeats win", () => {
+    let held = mergeAlerts(new Map(), [alert("a", { state: "acknowledged", acknowledgedBy: "x" })]);
+    held = mergeAlerts(held, [alert("a")]);
+    expect(held.get("a")!.state).toBe("acknowledged");
+    held = mergeAlerts(held, [alert("b", { repeats: 2, lastSentAt: "2026-12-01T10:20:00.000Z" }), alert("b", { repeats: 1 })]);
+    expect(held.get("b")!.repeats).toBe(2);
+    const same = mergeAlerts(held, [alert("b", { repeats: 2, lastSentAt: "2026-12-01T10:20:00.000Z" })]);
+    expect(same).toBe(held);
+  });
+
+  it("lists open ones firing first, worst severity first, and counts what fires for the badge", () => {
+    const held = mergeAlerts(new Map(), [
+      alert("w", { firedAt: "2026-12-01T11:00:00.000Z" }),
+      alert("c", { severity: "critical" }),
+      alert("t", { state: "acknowledged", severity: "critical" }),
+      alert("r", { state: "resolved", severity: "critical" }),
+    ]);
+    expect(alertsToShow(held, "open", "all").map((a) => a.id)).toEqual(["c", "w", "t"]);
+    expect(alertsToShow(held, "resolved", "all").map((a) => a.id)).toEqual(["r"]);
+    expect(alertsToShow(held, "all", "warning").map((a) => a.id)).toEqual(["w"]);
+    expect(firingSummary(held)).toEqual({ count: 2, worst: "critical" });
+    expect(firingSummary(new Map())).toEqual({ count: 0, worst: null });
   });
 });

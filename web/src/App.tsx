@@ -1,14 +1,16 @@
 import { useEffect } from "react";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter";
 import { LiveIndicator } from "./components/LiveIndicator";
+import { firingSummary } from "./alerts-model";
 import { AdminPage } from "./pages/Admin";
+import { AlertsPage } from "./pages/Alerts";
 import { ContainerPage } from "./pages/Container";
 import { ErrorsPage } from "./pages/Errors";
 import { FleetPage } from "./pages/Fleet";
 import { OrdersPage } from "./pages/Orders";
 import { SignIn } from "./pages/SignIn";
 import { can, session, useSession } from "./session";
-import { errorStore, fleetStore, useErrors } from "./stores";
+import { alertStore, errorStore, fleetStore, useAlerts, useErrors } from "./stores";
 
 export function App() {
   const person = useSession();
@@ -16,9 +18,11 @@ export function App() {
     if (!person) return;
     fleetStore.start();
     errorStore.start();
+    alertStore.start();
     return () => {
       fleetStore.stop();
       errorStore.stop();
+      alertStore.stop();
     };
   }, [person?.token]);
   if (!person) return <SignIn />;
@@ -31,6 +35,7 @@ export function App() {
           <Route path="/" component={FleetPage} />
           <Route path="/containers/:id">{(p) => <ContainerPage id={decodeURIComponent(p.id)} />}</Route>
           <Route path="/orders" component={OrdersPage} />
+          <Route path="/alerts" component={AlertsPage} />
           <Route path="/errors" component={ErrorsPage} />
           <Route path="/admin/:tab?">{(p) => (can(person, "admin") ? <AdminPage tab={p.tab ?? "people"} /> : <Redirect to="/" />)}</Route>
           <Route>
@@ -50,6 +55,7 @@ export function App() {
 function Header() {
   const person = useSession()!;
   const errors = useErrors();
+  const firing = firingSummary(useAlerts().alerts);
   const [location] = useLocation();
   const current = (href: string) => (href === "/" ? location === "/" || location.startsWith("/containers") : location.startsWith(href));
   const item = (href: string, label: React.ReactNode) => (
@@ -65,6 +71,17 @@ function Header() {
       <nav aria-label="Main">
         {item("/", "Fleet")}
         {item("/orders", "Orders")}
+        {item(
+          "/alerts",
+          <>
+            Alerts
+            {firing.count ? (
+              <span className={`badge badge-${firing.worst}`} aria-label={`${firing.count} firing`} data-testid="alerts-badge">
+                {firing.count}
+              </span>
+            ) : null}
+          </>,
+        )}
         {item(
           "/errors",
           <>

@@ -28,7 +28,7 @@ export class LiveStream<Change extends { seq: number; type: string }> {
   private pingTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly path: "/v1/fleet/stream" | "/v1/errors/stream",
+    private readonly path: "/v1/fleet/stream" | "/v1/errors/stream" | "/v1/alerts/stream",
     /** null: from now on (the server's `ready` says where that is). */
     since: number | null,
     private readonly on: StreamHandlers<Change>,

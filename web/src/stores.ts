@@ -1,9 +1,11 @@
-// What every page shares while someone is signed in: the live fleet and the live error records.
+// What every page shares while someone is signed in: the live fleet, error records and alerts.
 // Each store loads its snapshot, follows its stream from the snapshot's position, and tells React
 // when it changed (useSyncExternalStore).
 import { useSyncExternalStore } from "react";
 import type { ErrorChange } from "../../domain/errors";
+import type { AlertChange } from "../../durable-objects/alerts";
 import type { FleetChange } from "../../durable-objects/fleet-hub";
+import { mergeAlerts, type Alert } from "./alerts-model";
 import { api, data } from "./api";
 import { byLastSeen, mergeRecords, type ErrorRecord } from "./errors-model";
 import { fleetOf, merge, type Fleet } from "./fleet-model";
@@ -145,9 +147,61 @@ class ErrorStore extends Store<ErrorsState> {
   }
 }
 
+export interface AlertsState {
+  alerts: ReadonlyMap<string, Alert>;
+  loaded: boolean;
+  failure: string | null;
+  status: LiveStatus;
+}
+
+/** The alerts: the latest 500 (every open one among them, as the monitor keeps few open), then live. */
+class AlertStore extends Store<AlertsState> {
+  private stream: LiveStream<AlertChange> | null = null;
+
+  constructor() {
+    super({ alerts: new Map(), loaded: false, failure: null, status: "connecting" });
+  }
+
+  start() {
+    if (this.stream) return;
+    void this.load(true);
+  }
+
+  stop() {
+    this.stream?.stop();
+    this.stream = null;
+    this.set({ alerts: new Map(), loaded: false, failure: null, status: "connecting" });
+  }
+
+  /** An alert the person changed (acknowledged, silenced) is shown at once, before the stream brings it. */
+  apply(alert: Alert) {
+    this.set({ alerts: mergeAlerts(this.state.alerts, [alert]) });
+  }
+
+  async load(first = !this.stream) {
+    try {
+      const page = await data(api.v1.alerts.$get({ query: { limit: "500" } }));
+      this.set({ alerts: mergeAlerts(this.state.alerts, page.alerts), loaded: true, failure: null });
+      if (first || !this.stream) {
+        this.stream = new LiveStream<AlertChange>("/v1/alerts/stream", page.seq, {
+          change: (change) => this.set({ alerts: mergeAlerts(this.state.alerts, change.alerts) }),
+          reset: () => void this.load(false),
+          status: (status) => this.set({ status }),
+        });
+      } else {
+        this.stream.restart(page.seq);
+      }
+    } catch (error) {
+      this.set({ failure: error instanceof Error ? error.message : String(error) });
+    }
+  }
+}
+
 export const fleetStore = new FleetStore();
+export const alertStore = new AlertStore();
 export const errorStore = new ErrorStore();
 
 export const useFleet = () => useSyncExternalStore(fleetStore.subscribe, fleetStore.get);
 export const useErrors = () => useSyncExternalStore(errorStore.subscribe, errorStore.get);
+export const useAlerts = () => useSyncExternalStore(alertStore.subscribe, alertStore.get);
 export { byLastSeen };
