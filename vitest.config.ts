@@ -35,6 +35,9 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/**/*-{unit,integration}.test.ts"],
+          // Several files wait on real time (a container going silent, a chat paced to one message
+          // a second): more files at once than cores keeps the machine busy while they wait.
+          maxWorkers: 4,
           globalSetup: ["test/global-setup.ts"],
           testTimeout: 30_000,
         },

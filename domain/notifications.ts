@@ -4,7 +4,7 @@
 // within 4096 characters) and the email digest (at most one per recipient per 5 minutes). Pure: the
 // AlertsDO renders with it, the Notifier paces with it.
 import type { Alert, MessageKind, Severity } from "./alerts";
-import { escapeHtml, withinLimit } from "./telegram";
+import { escapeHtml, TELEGRAM_MAX_TEXT, withinLimit } from "./telegram";
 
 export const SEVERITIES: readonly Severity[] = ["critical", "warning", "info"];
 
@@ -146,4 +146,57 @@ export function digestOf(items: readonly DigestItem[], dashboardUrl: string | nu
 /** Whether an admin's chat id is one Telegram would take: an integer id or @channelusername. */
 export function isChatId(value: string): boolean {
   return /^-?\d{1,20}$/.test(value) || /^@[A-Za-z][A-Za-z0-9_]{4,31}$/.test(value);
+}
+
+/** More messages than this of one turn of one rule to one chat in one hand-over go as one summary. */
+export const GROUP_OVER = 3;
+
+/** A Telegram message owed about one alert, before grouping. */
+export interface AlertNotice {
+  /** Unique and stable: the same notice handed over again has the same id. */
+  id: string;
+  chat: string;
+  alert: Alert;
+  kind: NoticeKind;
+}
+
+/**
+ * The Telegram messages for a hand-over. Up to GROUP_OVER notices of the same turn (fired, repeat…)
+ * of the same rule to the same chat go one by one, each with its Acknowledge button; more go as
+ * summaries — "🟠 WARNING ×37 · noPartner" and a line per alert, split to stay within 4096
+ * characters — so that a run finding many (a new deployment, an outage) does not flood a chat.
+ * A summary links to the Alerts page, where each can be taken.
+ */
+export function telegramMessages(notices: readonly AlertNotice[], now: number, dashboardUrl: string | null): Extract<OutboundMessage, { channel: "telegram" }>[] {
+  const groups = new Map<string, AlertNotice[]>();
+  for (const n of notices) {
+    const key = `${n.chat}\u0000${n.kind}\u0000${n.alert.rule}\u0000${n.alert.severity}`;
+    groups.set(key, [...(groups.get(key) ?? []), n]);
+  }
+  const out: Extract<OutboundMessage, { channel: "telegram" }>[] = [];
+  for (const group of groups.values()) {
+    if (group.length <= GROUP_OVER) {
+      for (const n of group) {
+        out.push({ id: n.id, channel: "telegram", target: n.chat, alertId: n.alert.id, kind: n.kind, text: alertTelegramText(n.alert, n.kind, now, dashboardUrl), ackAlertId: offersAck(n.kind) && n.alert.state === "firing" ? n.alert.id : null });
+      }
+      continue;
+    }
+    const first = group[0]!;
+    const head = `<b>${escapeHtml(`${headline(first.alert, first.kind, now).replace(/^(\S+) (\w+)/, `$1 $2 ×${group.length}`)} · ${first.alert.rule}`)}</b>`;
+    const foot = dashboardUrl ? `\n<a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts`)}">Take them in Fillgrid</a>` : "";
+    const lines = group.map((n) => `• ${escapeHtml(n.alert.message)}`);
+    let part: string[] = [];
+    let index = 0;
+    const flush = () => {
+      if (part.length === 0) return;
+      out.push({ id: `${first.id}_g${index++}`, channel: "telegram", target: first.chat, alertId: null, kind: first.kind, text: withinLimit([head, ...part].join("\n") + foot), ackAlertId: null });
+      part = [];
+    };
+    for (const line of lines) {
+      if ([head, ...part, line].join("\n").length + foot.length > TELEGRAM_MAX_TEXT) flush();
+      part.push(line);
+    }
+    flush();
+  }
+  return out;
 }

@@ -3,11 +3,11 @@ import { monotonicIds } from "../domain/ids";
 import { DEFAULT_RULES, type AlertRules } from "../domain/monitor";
 import {
   alertEmailLine,
-  alertTelegramText,
   defaultSettings,
   emailed,
   errorEmailLine,
-  offersAck,
+  telegramMessages,
+  type AlertNotice,
   type NoticeKind,
   type NotificationSettings,
   type OutboundMessage,
@@ -188,26 +188,18 @@ export class AlertsDO extends StreamHub<AlertChange> {
     const settings = this.settings();
     const dashboardUrl = this.env.DASHBOARD_URL || null;
     const messages: OutboundMessage[] = [];
+    const notices: AlertNotice[] = [];
     for (const o of owed) {
       const alert = this.find(o.alertId);
       if (!alert) continue;
       const chat = settings.telegram[alert.severity][o.chat] ?? (o.chat === "escalation" ? settings.telegram[alert.severity].primary : null);
-      if (chat) {
-        messages.push({
-          id: `tg_${alert.id.slice(4)}_${o.seq}`,
-          channel: "telegram",
-          target: chat,
-          alertId: alert.id,
-          kind: o.kind,
-          text: alertTelegramText(alert, o.kind, now, dashboardUrl),
-          ackAlertId: offersAck(o.kind) && alert.state === "firing" ? alert.id : null,
-        });
-      }
+      if (chat) notices.push({ id: `tg_${alert.id.slice(4)}_${o.seq}`, chat, alert, kind: o.kind });
       if (emailed(o.kind)) {
         const line = alertEmailLine(alert, o.kind, now);
         for (const to of settings.email.alerts[alert.severity]) messages.push({ id: `em_${alert.id.slice(4)}_${o.seq}_${to}`, channel: "email", target: to, alertId: alert.id, kind: o.kind, ...line });
       }
     }
+    messages.push(...telegramMessages(notices, now, dashboardUrl));
     for (const e of errors) {
       const line = errorEmailLine(JSON.parse(e.body) as NewErrorRecord);
       for (const to of settings.email.newErrors) messages.push({ id: `em_${e.id}_${to}`, channel: "email", target: to, alertId: null, kind: "error", ...line });

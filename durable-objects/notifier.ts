@@ -232,6 +232,9 @@ export class Notifier extends DurableObject<Env> {
         log("warn", "telegram unreachable", { chat: row.target, error: String(error) });
       }
     }
+    // Paced from when Telegram answered, which is after the message arrived there: the next one to
+    // this chat then arrives at least a second later, however long this one took on the way.
+    this.sql.exec("UPDATE chats SET last_sent_at = ? WHERE chat_id = ?", Date.now(), row.target);
     if (verdict.outcome === "retry") {
       this.ctx.storage.transactionSync(() => {
         this.sql.exec("UPDATE chats SET hold_until = ? WHERE chat_id = ?", verdict.holdUntil, row.target);

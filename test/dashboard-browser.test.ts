@@ -254,7 +254,8 @@ describe("alerts", () => {
     await adminPage.getByText("Saved.").waitFor();
     const saved = await call<{ settings: { email: { alerts: { critical: string[] } } } }>("/v1/notification-settings", { token: admin });
     expect(saved.settings.email.alerts.critical).toEqual(["oncall@fillgrid.test", "lead@fillgrid.test"]);
-    await shot(adminPage, "alerts-admin", true);
+    await adminPage.getByRole("heading", { name: "Who is told" }).scrollIntoViewIfNeeded();
+    await shot(adminPage, "alerts-admin");
     expect(pageProblems(adminPage)).toEqual([]);
     await adminPage.context().close();
   });

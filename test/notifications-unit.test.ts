@@ -2,7 +2,7 @@
 // the Acknowledge button's data, who is told by default, and the email digest's pacing and content.
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../domain/alerts";
-import { ackData, alertOfAckData, alertTelegramText, defaultSettings, digestOf, DIGEST_INTERVAL_MS, emailed, isChatId, nextDigestAt, offersAck } from "../domain/notifications";
+import { ackData, alertOfAckData, alertTelegramText, defaultSettings, digestOf, DIGEST_INTERVAL_MS, emailed, GROUP_OVER, isChatId, nextDigestAt, offersAck, telegramMessages } from "../domain/notifications";
 import { TELEGRAM_MAX_TEXT } from "../domain/telegram";
 
 const alert = (over: Partial<Alert> = {}): Alert => ({
@@ -98,5 +98,40 @@ describe("email digests", () => {
     expect(digest.html).toContain("b &lt;2&gt;");
     expect(digest.html).toContain('href="https://fillgrid.example/alerts"');
     expect(digestOf([{ subject: "only", text: "x", queuedAt: 0 }], null).subject).toBe("Fillgrid: only");
+  });
+});
+
+describe("many at once", () => {
+  const notice = (i: number, over: Partial<Alert> = {}, chat = "-100") => ({
+    id: `tg_${i}`,
+    chat,
+    kind: "fired" as const,
+    alert: alert({ id: `alr_${String(i).padStart(26, "0")}`, key: `noPartner:ord_${i}`, rule: "noPartner", subject: `ord_${i}`, message: `order ord_${i} for tank-${i} has no partner <to> deliver it`, ...over }),
+  });
+
+  it("a few go one by one, each with its button", () => {
+    const out = telegramMessages(Array.from({ length: GROUP_OVER }, (_, i) => notice(i)), 0, null);
+    expect(out).toHaveLength(GROUP_OVER);
+    expect(out.map((m) => m.ackAlertId)).toEqual(out.map((m) => m.alertId));
+  });
+
+  it("more of one rule and turn to one chat go as summaries within 4096 characters, every alert in one of them once", () => {
+    const notices = Array.from({ length: 200 }, (_, i) => notice(i));
+    const out = telegramMessages([...notices, notice(900, {}, "-200"), notice(901, { rule: "silent", key: "silent:x", message: "x silent" })], 0, "https://fillgrid.example");
+    const summaries = out.filter((m) => m.target === "-100" && m.alertId === null);
+    expect(summaries.length).toBeGreaterThan(1);
+    for (const m of summaries) {
+      expect(m.text.length).toBeLessThanOrEqual(TELEGRAM_MAX_TEXT);
+      expect(m.text.startsWith("<b>🟠 WARNING ×200 · noPartner</b>\n")).toBe(true);
+      expect(m.text).toContain('<a href="https://fillgrid.example/alerts">Take them in Fillgrid</a>');
+      expect(m.ackAlertId).toBeNull();
+    }
+    const listed = summaries.flatMap((m) => [...m.text.matchAll(/order (ord_\d+) for/g)].map((x) => x[1]));
+    expect(listed).toEqual(notices.map((n) => n.alert.subject));
+    expect(summaries[0]!.text).toContain("has no partner &lt;to&gt; deliver it");
+    // Stable ids: the same notices handed over again make the same messages.
+    expect(telegramMessages(notices, 0, "https://fillgrid.example").map((m) => m.id)).toEqual(summaries.map((m) => m.id));
+    // Another chat, another rule: on their own.
+    expect(out.filter((m) => m.alertId !== null).map((m) => m.alertId)).toEqual([notice(900).alert.id, notice(901).alert.id]);
   });
 });

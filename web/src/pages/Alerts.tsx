@@ -195,7 +195,7 @@ function Messages() {
                     <span className="muted">{n.channel === "telegram" ? "Telegram" : "Email"}</span> <span className="mono">{n.target}</span>
                   </td>
                   <td>
-                    {n.kind} {n.subject ? <span className="muted">· {n.subject}</span> : null}
+                    {n.kind} <span className="muted">· {n.subject ?? (n.alertId ? alerts.get(n.alertId)?.message : null) ?? ""}</span>
                   </td>
                   <td>
                     <Badge kind={n.status === "sent" ? "resolved" : "open"}>{n.status}</Badge> {n.status === "failed" ? <span className="small">{n.detail}</span> : null}
