@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { ErrorRecord } from "../domain/errors";
 import { byLastSeen, mergeRecords } from "../web/src/errors-model";
 import { alertsToShow, firingSummary, mergeAlerts, type Alert } from "../web/src/alerts-model";
+import { anAlert } from "./support/alerts";
 import { ANY_QUERY, figuresOf, fleetOf, isSilent, merge, rowsOf, standingOf, type FleetContainer } from "../web/src/fleet-model";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -130,24 +131,8 @@ describe("error records", () => {
 });
 
 describe("alerts", () => {
-  const alert = (id: string, over: Partial<Alert> = {}): Alert => ({
-    id,
-    key: `battery:${id}`,
-    rule: "battery",
-    subject: id,
-    severity: "warning",
-    message: `${id} battery low`,
-    state: "firing",
-    firedAt: "2026-12-01T10:00:00.000Z",
-    lastSentAt: "2026-12-01T10:00:00.000Z",
-    repeats: 0,
-    escalated: false,
-    acknowledgedAt: null,
-    acknowledgedBy: null,
-    silencedUntil: null,
-    resolvedAt: null,
-    ...over,
-  });
+  const alert = (id: string, over: Partial<Alert> = {}) => anAlert({ id, key: `battery:${id}`, subject: id, message: `${id} battery low`, ...over });
+
 
   it("an older copy never replaces a newer one: taken or resolved stays, more repeats win", () => {
     let held = mergeAlerts(new Map(), [alert("a", { state: "acknowledged", acknowledgedBy: "x" })]);

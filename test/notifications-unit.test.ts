@@ -2,27 +2,12 @@
 // the Acknowledge button's data, who is told by default, and the email digest's pacing and content.
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../domain/alerts";
+import { anAlert } from "./support/alerts";
 import { ackData, alertOfAckData, alertTelegramText, defaultSettings, digestOf, DIGEST_INTERVAL_MS, emailed, GROUP_OVER, isChatId, nextDigestAt, offersAck, telegramMessages } from "../domain/notifications";
 import { TELEGRAM_MAX_TEXT } from "../domain/telegram";
 
-const alert = (over: Partial<Alert> = {}): Alert => ({
-  id: "alr_01JABCDEFGHJKMNPQRSTVWXYZ0",
-  key: "silent:tank-1",
-  rule: "silent",
-  subject: "tank-1",
-  severity: "warning",
-  message: "North <yard> & co (tank-1) silent for 70 min",
-  state: "firing",
-  firedAt: "2026-12-01T10:00:00.000Z",
-  lastSentAt: "2026-12-01T10:00:00.000Z",
-  repeats: 0,
-  escalated: false,
-  acknowledgedAt: null,
-  acknowledgedBy: null,
-  silencedUntil: null,
-  resolvedAt: null,
-  ...over,
-});
+const alert = (over: Partial<Alert> = {}) =>
+  anAlert({ key: "silent:tank-1", rule: "silent", message: "North <yard> & co (tank-1) silent for 70 min", ...over });
 const at = (iso: string) => Date.parse(iso);
 
 describe("alert messages", () => {

@@ -3,9 +3,9 @@
 // with an error record, each message archived exactly once however often it is handed over.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import type { Alert } from "../domain/alerts";
 import { alertTelegramText, type OutboundMessage } from "../domain/notifications";
 import { adminToken, api, eventually, json, personWith } from "./helpers";
+import { anAlert } from "./support/alerts";
 
 type StandInLog = { messages: { visible: string; at: number }[]; requests: { at: number; status: number }[] };
 type Notification = { id: string; target: string; status: string; detail: string | null; attempts: number };
@@ -32,23 +32,8 @@ describe("the Telegram sender", () => {
     const blocked = chat();
     await control({ chatId: limited, tooManyRequests: { retryAfter: 3, times: 1 } });
     await control({ chatId: blocked, mode: "blocked" });
-    const fake = (i: number): Alert => ({
-      id: `alr_${String(i).padStart(26, "0")}`,
-      key: `battery:tank-${i}`,
-      rule: "battery",
-      subject: `tank-${i}`,
-      severity: "warning",
-      message: `tank-${i} <north> & "yard" battery at ${i % 15} %`,
-      state: "firing",
-      firedAt: new Date().toISOString(),
-      lastSentAt: new Date().toISOString(),
-      repeats: 0,
-      escalated: false,
-      acknowledgedAt: null,
-      acknowledgedBy: null,
-      silencedUntil: null,
-      resolvedAt: null,
-    });
+    const fake = (i: number) =>
+      anAlert({ id: `alr_${String(i).padStart(26, "0")}`, key: `battery:tank-${i}`, subject: `tank-${i}`, message: `tank-${i} <north> & "yard" battery at ${i % 15} %`, firedAt: new Date().toISOString() });
     const run = crypto.randomUUID().slice(0, 8);
     const message = (i: number, target: string): OutboundMessage => ({
       id: `tg_test_${run}_${target}_${i}`,

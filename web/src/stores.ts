@@ -36,45 +36,75 @@ export interface FleetState {
   lastChangeAt: number | null;
 }
 
-class FleetStore extends Store<FleetState> {
-  private stream: LiveStream<FleetChange> | null = null;
+/**
+ * A store that loads a snapshot answering with its stream's `seq`, then follows the stream from
+ * there; a `reset` (more missed than the server keeps) loads the snapshot again and follows on.
+ */
+abstract class FollowedStore<State extends { loaded: boolean; failure: string | null; status: LiveStatus }, Snapshot extends { seq: number }, Change extends { seq: number; type: string }> extends Store<State> {
+  private stream: LiveStream<Change> | null = null;
 
-  constructor() {
-    super({ fleet: new Map(), loaded: false, failure: null, status: "connecting", lastChangeAt: null });
+  constructor(
+    private readonly initial: () => State,
+    private readonly path: "/v1/fleet/stream" | "/v1/alerts/stream",
+  ) {
+    super(initial());
   }
+
+  protected abstract snapshot(): Promise<Snapshot>;
+  /** What the state becomes with a (new) snapshot. */
+  protected abstract adopt(snapshot: Snapshot): Partial<State>;
+  /** What the state becomes with a change from the stream. */
+  protected abstract follow(change: Change): Partial<State>;
 
   start() {
     if (this.stream) return;
-    void this.load(true);
+    void this.load();
   }
 
   stop() {
     this.stream?.stop();
     this.stream = null;
-    this.set({ fleet: new Map(), loaded: false, failure: null, status: "connecting", lastChangeAt: null });
+    this.set(this.initial());
   }
 
-  private async load(first: boolean) {
+  async load() {
     try {
-      const snapshot = await data(api.v1.fleet.$get());
-      this.set({ fleet: fleetOf(snapshot.containers), loaded: true, failure: null });
-      if (first || !this.stream) {
-        this.stream = new LiveStream<FleetChange>("/v1/fleet/stream", snapshot.seq, {
-          change: (change) => this.set({ fleet: merge(this.state.fleet, change.containers), lastChangeAt: Date.now() }),
-          reset: () => void this.load(false),
-          status: (status) => this.set({ status }),
+      const snapshot = await this.snapshot();
+      this.set({ ...this.adopt(snapshot), loaded: true, failure: null } as Partial<State>);
+      if (!this.stream) {
+        this.stream = new LiveStream<Change>(this.path, snapshot.seq, {
+          change: (change) => this.set(this.follow(change)),
+          reset: () => void this.load(),
+          status: (status) => this.set({ status } as Partial<State>),
         });
       } else {
         this.stream.restart(snapshot.seq);
       }
     } catch (error) {
-      this.set({ failure: error instanceof Error ? error.message : String(error) });
+      this.set({ failure: error instanceof Error ? error.message : String(error) } as Partial<State>);
     }
   }
 
   retry() {
-    this.set({ failure: null });
-    void this.load(!this.stream);
+    this.set({ failure: null } as Partial<State>);
+    void this.load();
+  }
+}
+
+type FleetSnapshot = { seq: number; containers: Parameters<typeof fleetOf>[0] };
+
+class FleetStore extends FollowedStore<FleetState, FleetSnapshot, FleetChange> {
+  constructor() {
+    super(() => ({ fleet: new Map(), loaded: false, failure: null, status: "connecting", lastChangeAt: null }), "/v1/fleet/stream");
+  }
+  protected snapshot() {
+    return data(api.v1.fleet.$get());
+  }
+  protected adopt(snapshot: FleetSnapshot) {
+    return { fleet: fleetOf(snapshot.containers) };
+  }
+  protected follow(change: FleetChange) {
+    return { fleet: merge(this.state.fleet, change.containers), lastChangeAt: Date.now() };
   }
 }
 
@@ -154,46 +184,26 @@ export interface AlertsState {
   status: LiveStatus;
 }
 
+type AlertSnapshot = { seq: number; alerts: Alert[] };
+
 /** The alerts: the latest 500 (every open one among them, as the monitor keeps few open), then live. */
-class AlertStore extends Store<AlertsState> {
-  private stream: LiveStream<AlertChange> | null = null;
-
+class AlertStore extends FollowedStore<AlertsState, AlertSnapshot, AlertChange> {
   constructor() {
-    super({ alerts: new Map(), loaded: false, failure: null, status: "connecting" });
+    super(() => ({ alerts: new Map(), loaded: false, failure: null, status: "connecting" }), "/v1/alerts/stream");
   }
-
-  start() {
-    if (this.stream) return;
-    void this.load(true);
+  protected snapshot() {
+    return data(api.v1.alerts.$get({ query: { limit: "500" } }));
   }
-
-  stop() {
-    this.stream?.stop();
-    this.stream = null;
-    this.set({ alerts: new Map(), loaded: false, failure: null, status: "connecting" });
+  protected adopt(snapshot: AlertSnapshot) {
+    return { alerts: mergeAlerts(this.state.alerts, snapshot.alerts) };
+  }
+  protected follow(change: AlertChange) {
+    return { alerts: mergeAlerts(this.state.alerts, change.alerts) };
   }
 
   /** An alert the person changed (acknowledged, silenced) is shown at once, before the stream brings it. */
   apply(alert: Alert) {
     this.set({ alerts: mergeAlerts(this.state.alerts, [alert]) });
-  }
-
-  async load(first = !this.stream) {
-    try {
-      const page = await data(api.v1.alerts.$get({ query: { limit: "500" } }));
-      this.set({ alerts: mergeAlerts(this.state.alerts, page.alerts), loaded: true, failure: null });
-      if (first || !this.stream) {
-        this.stream = new LiveStream<AlertChange>("/v1/alerts/stream", page.seq, {
-          change: (change) => this.set({ alerts: mergeAlerts(this.state.alerts, change.alerts) }),
-          reset: () => void this.load(false),
-          status: (status) => this.set({ status }),
-        });
-      } else {
-        this.stream.restart(page.seq);
-      }
-    } catch (error) {
-      this.set({ failure: error instanceof Error ? error.message : String(error) });
-    }
   }
 }
 
