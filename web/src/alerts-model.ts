@@ -1,6 +1,7 @@
 // The alerts a page holds: GET /v1/alerts, then every change from the alert stream, merged so that
 // nothing shows twice and an older copy never replaces a newer one.
 import type { Alert, AlertState, Severity } from "../../domain/alerts";
+import { mergeNewer } from "./errors-model";
 
 export type { Alert, AlertState, Severity };
 
@@ -20,14 +21,7 @@ export function isNewer(a: Alert, b: Alert): boolean {
 }
 
 export function mergeAlerts(held: ReadonlyMap<string, Alert>, incoming: readonly Alert[]): ReadonlyMap<string, Alert> {
-  let next: Map<string, Alert> | null = null;
-  for (const a of incoming) {
-    const current = (next ?? held).get(a.id);
-    if (current && !isNewer(a, current)) continue;
-    next ??= new Map(held);
-    next.set(a.id, a);
-  }
-  return next ?? held;
+  return mergeNewer(held, incoming, isNewer);
 }
 
 export type AlertView = "open" | AlertState | "all";

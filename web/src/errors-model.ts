@@ -15,15 +15,23 @@ export function isNewer(a: ErrorRecord, b: ErrorRecord): boolean {
   return ac !== bc ? ac > bc : al !== bl ? al > bl : ar > br;
 }
 
-export function mergeRecords(held: ReadonlyMap<string, ErrorRecord>, incoming: readonly ErrorRecord[]): ReadonlyMap<string, ErrorRecord> {
-  let next: Map<string, ErrorRecord> | null = null;
-  for (const r of incoming) {
-    const current = (next ?? held).get(r.id);
-    if (current && !isNewer(r, current)) continue;
+/**
+ * `held` with every incoming item that is new or further than the copy held (by `newer`); the same
+ * map when nothing changed, so React skips the render.
+ */
+export function mergeNewer<T extends { id: string }>(held: ReadonlyMap<string, T>, incoming: readonly T[], newer: (a: T, b: T) => boolean): ReadonlyMap<string, T> {
+  let next: Map<string, T> | null = null;
+  for (const item of incoming) {
+    const current = (next ?? held).get(item.id);
+    if (current && !newer(item, current)) continue;
     next ??= new Map(held);
-    next.set(r.id, r);
+    next.set(item.id, item);
   }
   return next ?? held;
+}
+
+export function mergeRecords(held: ReadonlyMap<string, ErrorRecord>, incoming: readonly ErrorRecord[]): ReadonlyMap<string, ErrorRecord> {
+  return mergeNewer(held, incoming, isNewer);
 }
 
 /** Latest seen first, as GET /v1/errors answers. */
