@@ -330,6 +330,12 @@ describe("sign-in and admin", () => {
     await row.waitFor();
     await row.getByLabel(`Role of ${email}`).selectOption("viewer");
     await expect.poll(async () => (await call<{ users: { email: string; role: string }[] }>("/v1/users", { token: admin })).users.find((u) => u.email === email)?.role).toBe("viewer");
+    // Linked to a Telegram user, they can acknowledge alerts from the chat.
+    await row.getByLabel(`Telegram user of ${email}`).fill("424242");
+    await row.getByLabel(`Telegram user of ${email}`).press("Enter");
+    await expect
+      .poll(async () => (await call<{ users: { email: string; telegramUserId: number | null }[] }>("/v1/users", { token: admin })).users.find((u) => u.email === email)?.telegramUserId)
+      .toBe(424242);
     await shot(page, "admin-people");
 
     await page.getByRole("link", { name: "Device keys" }).click();

@@ -45,7 +45,13 @@ function People() {
     },
   });
   const change = useMutation({
-    mutationFn: (p: { email: string; role?: Role; disabled?: boolean }) => data(api.v1.users[":email"].$patch({ param: { email: p.email }, json: { ...(p.role ? { role: p.role } : {}), ...(p.disabled !== undefined ? { disabled: p.disabled } : {}) } })),
+    mutationFn: (p: { email: string; role?: Role; disabled?: boolean; telegramUserId?: number | null }) =>
+      data(
+        api.v1.users[":email"].$patch({
+          param: { email: p.email },
+          json: { ...(p.role ? { role: p.role } : {}), ...(p.disabled !== undefined ? { disabled: p.disabled } : {}), ...(p.telegramUserId !== undefined ? { telegramUserId: p.telegramUserId } : {}) },
+        }),
+      ),
     onSettled: refresh,
   });
   const reset = useMutation({
@@ -89,7 +95,7 @@ function People() {
         <div className="scroll-x">
           <table className="table">
             <thead>
-              <tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">State</th><th scope="col">Added</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
+              <tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">State</th><th scope="col" title="The Telegram user who may acknowledge alerts from a chat for this person">Telegram user</th><th scope="col">Added</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
             </thead>
             <tbody>
               {people.data.users.map((u) => (
@@ -101,6 +107,9 @@ function People() {
                     </select>
                   </td>
                   <td>{u.disabled ? <Badge kind="closed">disabled</Badge> : <Badge kind="active">enabled</Badge>}</td>
+                  <td>
+                    <TelegramLink email={u.email} value={u.telegramUserId} disabled={change.isPending} save={(telegramUserId) => change.mutate({ email: u.email, telegramUserId })} />
+                  </td>
                   <td><Time at={u.createdAt} /> <span className="muted small">by {u.createdBy}</span></td>
                   <td className="actions">
                     <button type="button" className="small" disabled={change.isPending} onClick={() => change.mutate({ email: u.email, disabled: !u.disabled })}>
@@ -117,6 +126,30 @@ function People() {
         </div>
       )}
     </section>
+  );
+}
+
+/** A person's Telegram user id (numeric), saved when the field is left or Enter is pressed; empty unlinks. */
+function TelegramLink({ email, value, disabled, save }: { email: string; value: number | null; disabled: boolean; save: (id: number | null) => void }) {
+  const [text, setText] = useState(value === null ? "" : String(value));
+  const commit = () => {
+    const next = text.trim() === "" ? null : Number(text.trim());
+    if (next !== null && !Number.isSafeInteger(next)) return;
+    if (next !== value) save(next);
+  };
+  return (
+    <input
+      className="narrow"
+      inputMode="numeric"
+      pattern="[0-9]*"
+      aria-label={`Telegram user of ${email}`}
+      placeholder="none"
+      value={text}
+      disabled={disabled}
+      onChange={(e) => setText(e.target.value)}
+      onBlur={commit}
+      onKeyDown={(e) => e.key === "Enter" && commit()}
+    />
   );
 }
 
