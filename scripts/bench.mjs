@@ -1,11 +1,14 @@
 // `npm run bench`: throughput and latency of reading ingest, end-to-end throughput into Postgres and
-// projection lag, against the same worker answering a trivial request (GET /healthz) in the same
-// run, so the figures read as ratios on a noisy machine.
+// projection lag. Every ingest figure is read against two baselines measured in the same run: the
+// same worker answering a trivial request (GET /healthz), and a no-op fan-out of the same shape to
+// Durable Objects that do nothing (scripts/bench/fanout: the runtime's own ceiling for this work).
+// CPU per reading is the whole machine's busy CPU time during a scenario (workerd, wrangler's node
+// process, Postgres, the relay, the load generator) divided by the readings it acknowledged.
 //   BENCH_SECONDS (default 10) per scenario, BENCH_CONNECTIONS (default 16),
 //   BENCH_DATABASE_URL: a Postgres server to use, or "embedded" for an in-memory PGlite (default: a
 //   fresh database on 127.0.0.1:5432 when one listens there, otherwise the embedded one).
 import autocannon from "autocannon";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
@@ -36,9 +39,21 @@ async function call(path, init = {}, baseUrl = url) {
   return res.json();
 }
 
-function run(title, opts) {
+/** Busy CPU time of the whole machine so far, in ms (from /proc/stat; null where there is none). */
+function machineCpuMs() {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3] + (fields[4] ?? 0);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return ((total - idle) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+function run(title, opts, baseUrl = url) {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections, duration: seconds, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
+    autocannon({ url: baseUrl, connections, duration: seconds, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
   }).then((result) => {
     if (result.non2xx > 0 || result.errors > 0) {
       throw new Error(`${title}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
@@ -135,40 +150,43 @@ try {
     await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) });
   }
 
-  const scenarios = [
-    { name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } },
-    {
-      name: "single reading",
-      perRequest: 1,
-      opts: {
-        requests: [
-          {
-            method: "POST",
-            path: "/v1/readings",
-            headers: auth,
-            setupRequest: (req) => ({ ...req, body: JSON.stringify(reading(`bench-${seq % CONTAINERS}`)) }),
-          },
-        ],
-      },
-    },
-    {
-      name: "batch of 100 (100 containers)",
-      perRequest: 100,
-      opts: {
-        requests: [
-          {
-            method: "POST",
-            path: "/v1/readings",
-            headers: auth,
-            setupRequest: (req) => ({
-              ...req,
-              body: JSON.stringify({ readings: Array.from({ length: 100 }, (_, j) => reading(`bench-${(seq + j * 7) % CONTAINERS}`)) }),
-            }),
-          },
-        ],
-      },
-    },
-  ];
+  /**
+   * The ingest scenarios, for Fillgrid and for the no-op fan-out alike: single readings; batches of
+   * 100 across 100 containers; batches of 100 for one container (each request another one of 100,
+   * as many gateways would post); batches of 500 across 500 containers.
+   */
+  const batch = (size, spread) => (req) => {
+    const first = seq;
+    const one = `bench-${Math.floor(first / size) % 100}`;
+    return { ...req, body: JSON.stringify({ readings: Array.from({ length: size }, (_, j) => reading(spread === 1 ? one : `bench-${(first + j * 7) % CONTAINERS}`)) }) };
+  };
+  const ingest = (headers) => [
+    { name: "single reading", perRequest: 1, setupRequest: (req) => ({ ...req, body: JSON.stringify(reading(`bench-${seq % CONTAINERS}`)) }) },
+    { name: "batch of 100 (100 containers)", perRequest: 100, setupRequest: batch(100, 100) },
+    { name: "batch of 100 (one container)", perRequest: 100, setupRequest: batch(100, 1) },
+    { name: "batch of 500 (500 containers)", perRequest: 500, setupRequest: batch(500, 500) },
+  ].map((s) => ({ name: s.name, perRequest: s.perRequest, opts: { requests: [{ method: "POST", path: "/v1/readings", headers, setupRequest: s.setupRequest }] } }));
+  const scenarios = [{ name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } }, ...ingest(auth)];
+
+  async function measure(list, baseUrl) {
+    const out = [];
+    for (const s of list) {
+      const cpuBefore = machineCpuMs();
+      const r = await run(s.name, s.opts, baseUrl);
+      const cpuAfter = machineCpuMs();
+      const readings = r.requests.total * s.perRequest;
+      out.push({
+        scenario: s.name,
+        perRequest: s.perRequest,
+        requestsPerSec: r.requests.average,
+        readingsPerSec: r.requests.average * s.perRequest,
+        p50ms: r.latency.p50,
+        p99ms: r.latency.p99,
+        cpuMsPerReading: cpuBefore !== null && readings > 0 ? (cpuAfter - cpuBefore) / readings : null,
+      });
+    }
+    return out;
+  }
 
   /** Readings with this id prefix that have landed in Postgres. */
   async function landed(prefix) {
@@ -179,17 +197,16 @@ try {
   // Let the warm-up drain so it does not count against the end-to-end figures.
   while ((await landed("bench-")) < CONTAINERS) await new Promise((r) => setTimeout(r, 100));
 
-  const rows = [];
-  for (const s of scenarios) {
-    const r = await run(s.name, s.opts);
-    rows.push({
-      scenario: s.name,
-      requestsPerSec: r.requests.average,
-      readingsPerSec: r.requests.average * s.perRequest,
-      p50ms: r.latency.p50,
-      p99ms: r.latency.p99,
-    });
+  // The ceiling first, on its own system (stopped before Fillgrid is measured), then Fillgrid.
+  const fanout = await startSystem({ configPath: "scripts/bench/fanout/wrangler.toml" });
+  let fanoutRows;
+  try {
+    for (let i = 0; i < CONTAINERS; i += 100) await call("/v1/readings", { method: "POST", body: JSON.stringify({ readings: Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`)) }) }, fanout.url);
+    fanoutRows = await measure([{ name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } }, ...ingest({ "content-type": "application/json" })], fanout.url);
+  } finally {
+    await fanout.stop();
   }
+  const rows = await measure(scenarios, url);
   const e2e = await intoPostgres(url, auth, sqlClient);
 
   // Projection lag: single readings at a steady 20 per second; for each, the time from the answer to
@@ -262,24 +279,30 @@ try {
   const pushes = [await pushLatency(1, 30), await pushLatency(500, 30)];
 
   const base = rows[0];
-  console.log(`\nFillgrid benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine, ${databaseLabel}\n`);
+  console.log(`\nFillgrid benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine, ${databaseLabel}`);
+  console.log("Request logs: every request logged (REQUEST_LOG_SAMPLE_RATE as configured), wrangler dev's local tracing on (its default)\n");
   console.log(
-    ["scenario".padEnd(32), "req/s".padStart(9), "readings/s".padStart(11), "p50 ms".padStart(8), "p99 ms".padStart(8), "req/s ÷ base".padStart(13), "p50 ÷ base".padStart(11), "p99 ÷ base".padStart(11)].join(" "),
+    ["scenario".padEnd(32), "req/s".padStart(9), "readings/s".padStart(11), "p50 ms".padStart(7), "p99 ms".padStart(7), "÷ trivial".padStart(10), "fan-out r/s".padStart(12), "÷ fan-out".padStart(10), "CPU ms/reading".padStart(15), "fan-out CPU".padStart(12)].join(" "),
   );
-  for (const row of rows) {
+  for (const [i, row] of rows.entries()) {
+    const ceiling = fanoutRows[i];
+    const perReading = row.perRequest === 0;
     console.log(
       [
         row.scenario.padEnd(32),
         row.requestsPerSec.toFixed(0).padStart(9),
         row.readingsPerSec.toFixed(0).padStart(11),
-        row.p50ms.toFixed(0).padStart(8),
-        row.p99ms.toFixed(0).padStart(8),
-        (row.requestsPerSec / base.requestsPerSec).toFixed(3).padStart(13),
-        (row.p50ms / Math.max(base.p50ms, 1)).toFixed(2).padStart(11),
-        (row.p99ms / Math.max(base.p99ms, 1)).toFixed(2).padStart(11),
+        row.p50ms.toFixed(0).padStart(7),
+        row.p99ms.toFixed(0).padStart(7),
+        (row.requestsPerSec / base.requestsPerSec).toFixed(3).padStart(10),
+        (i === 0 ? ceiling.requestsPerSec : ceiling.readingsPerSec).toFixed(0).padStart(12),
+        (i === 0 ? row.requestsPerSec / ceiling.requestsPerSec : row.readingsPerSec / ceiling.readingsPerSec).toFixed(3).padStart(10),
+        (row.cpuMsPerReading === null || perReading ? "" : row.cpuMsPerReading.toFixed(3)).padStart(15),
+        (ceiling.cpuMsPerReading === null || i === 0 ? "" : ceiling.cpuMsPerReading.toFixed(3)).padStart(12),
       ].join(" "),
     );
   }
+  console.log("  ÷ trivial: requests/s against Fillgrid's GET /healthz; ÷ fan-out: readings/s against the no-op fan-out's same scenario (its GET /healthz on the first line)");
   // The system under test stops first, so the second one has the machine to itself.
   await sqlClient.end();
   await system.stop();
@@ -310,7 +333,7 @@ try {
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
-    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, e2e, withoutGapCheck, lag, pushes, dashboard }, null, 2),
+    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, fanout: fanoutRows, e2e, withoutGapCheck, lag, pushes, dashboard }, null, 2),
   );
 } finally {
   if (!stopped) {

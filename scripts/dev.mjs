@@ -50,6 +50,8 @@ const args = [
   "--var", `DATABASE_URL:${database.url}`,
   "--var", `NEON_WS_PROXY:${database.proxy}`,
   ...Object.entries(telegramVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  // Developers see every request.
+  "--var", `REQUEST_LOG_SAMPLE_RATE:${process.env.FILLGRID_REQUEST_LOG_SAMPLE_RATE ?? "1"}`,
   ...process.argv.slice(2),
 ];
 const child = spawn("wrangler", args, { stdio: "inherit" });

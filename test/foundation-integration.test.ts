@@ -28,6 +28,35 @@ describe("configuration", () => {
   });
 });
 
+describe("request logs", () => {
+  const requestLines = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => JSON.parse(String(c[0]))).filter((l) => l.msg === "request");
+  const call = async (path: string, rate: string) => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request(`http://fillgrid.test${path}`), { ...env, REQUEST_LOG_SAMPLE_RATE: rate }, ctx);
+    await waitOnExecutionContext(ctx);
+    return res.status;
+  };
+
+  it("successful requests are logged at REQUEST_LOG_SAMPLE_RATE; answers of 400 and above always", async () => {
+    const info = vi.spyOn(console, "log");
+    const warn = vi.spyOn(console, "warn");
+    try {
+      for (let i = 0; i < 20; i++) expect(await call("/healthz", "0")).toBe(200);
+      expect(requestLines(info)).toHaveLength(0);
+      expect(await call("/v1/no-such-route", "0")).toBe(404);
+      expect(requestLines(warn)).toMatchObject([{ level: "warn", path: "/v1/no-such-route", status: 404 }]);
+      for (let i = 0; i < 5; i++) await call("/healthz", "1");
+      expect(requestLines(info)).toHaveLength(5);
+      // Not a rate: every request is logged rather than none.
+      await call("/healthz", "lots");
+      expect(requestLines(info)).toHaveLength(6);
+    } finally {
+      info.mockRestore();
+      warn.mockRestore();
+    }
+  });
+});
+
 describe("queue consumers", () => {
   it("a message once acked is never retried as well, whatever fails after the ack", async () => {
     const batch = createMessageBatch<unknown>(PROJECTION_QUEUE, [

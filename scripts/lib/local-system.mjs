@@ -39,15 +39,18 @@ function configWithRaisedLimits() {
   return path;
 }
 
-/** @param {{ vars?: Record<string, string>, extraArgs?: string[], raiseRateLimits?: boolean }} [options] */
-export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseRateLimits = false } = {}) {
-  buildAssets();
-  const config = raiseRateLimits ? configWithRaisedLimits() : "wrangler.toml";
+/**
+ * Fillgrid (or, with `configPath`, another worker: the benchmark's no-op fan-out) under wrangler dev.
+ * @param {{ vars?: Record<string, string>, extraArgs?: string[], raiseRateLimits?: boolean, configPath?: string }} [options]
+ */
+export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseRateLimits = false, configPath } = {}) {
+  if (!configPath) buildAssets();
+  const config = configPath ?? (raiseRateLimits ? configWithRaisedLimits() : "wrangler.toml");
   const port = await freePort();
   const inspector = await freePort();
   // Memory-backed when the machine has it, so the figures measure the system rather than the disk.
   const state = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "fillgrid-"));
-  const vars = { ...readVars(), ...extraVars };
+  const vars = configPath ? { ...extraVars } : { ...readVars(), ...extraVars };
   const args = [
     "dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector),
     "--persist-to", state, "--log-level", process.env.BENCH_VERBOSE ? "info" : "warn", "--show-interactive-dev-session=false",
@@ -79,7 +82,7 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
       rmSync(state, { recursive: true, force: true });
-      if (config !== "wrangler.toml") rmSync(config, { force: true });
+      if (config !== "wrangler.toml" && !configPath) rmSync(config, { force: true });
     },
   };
 }
