@@ -24,6 +24,8 @@ export default defineConfig({
                 PARTNER_RETRY_BASE_SECONDS: "0",
                 PARTNER_TIMEOUT_MS: "1500",
                 METRICS_TOKEN: "test-metrics-token",
+                // Every request logged, so the tests that read logs see them all.
+                REQUEST_LOG_SAMPLE_RATE: "1",
                 ...TEST_TELEGRAM,
                 TELEGRAM_API_BASE: inject("telegram").url,
                 DATABASE_URL: inject("database").url,

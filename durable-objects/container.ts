@@ -24,6 +24,7 @@ import { monotonicIds } from "../domain/ids";
 import { applyToOrder, decideFulfilment, decideLines, withOrderDefaults, type FulfilmentCommand } from "../domain/fulfilment";
 import { serves, type Partner } from "../domain/partners";
 import { reportError } from "../platform/error-report";
+import { count, countedSql } from "../platform/usage";
 import { ensureSchema } from "./schema";
 import { objectName, Startup } from "./startup";
 
@@ -143,6 +144,8 @@ export class ContainerDO extends DurableObject<Env> {
   private registered = false;
   private lastResend: { from: number; to: number; at: number } | null = null;
   private readonly newId = monotonicIds();
+  /** This object's SQL, its rows counted (platform/usage). */
+  private readonly sql: SqlStorage;
   /** When the alarm is due, as far as this instance knows; null when none is set. */
   private alarmAt: number | null = null;
   private draining: Promise<void> | null = null;
@@ -153,11 +156,13 @@ export class ContainerDO extends DurableObject<Env> {
   outbox: OutboxSender = {
     send: async (messages) => {
       await this.env.PROJECTION_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" })));
+      count("queueMessagesSent", messages.length);
     },
   };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.sql = countedSql(ctx.storage.sql);
     this.containerId = objectName(ctx, "ContainerDO");
     this.startup = new Startup(
       ctx,
@@ -165,9 +170,9 @@ export class ContainerDO extends DurableObject<Env> {
       () => {
         ensureSchema(ctx.storage, SCHEMA);
         this.state = this.loadState();
-        const newest = ctx.storage.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
+        const newest = this.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
         this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
-        this.registered = ctx.storage.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0;
+        this.registered = this.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0;
       },
       async () => {
         this.alarmAt = await ctx.storage.getAlarm();
@@ -177,6 +182,7 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** Drains what an earlier drain left, with backoff while sending fails. */
   override async alarm(): Promise<void> {
+    count("objectRequests");
     this.startup.check();
     this.alarmAt = null;
     await this.drainOutbox();
@@ -185,7 +191,7 @@ export class ContainerDO extends DurableObject<Env> {
   /** Events written but not yet handed to the queue. */
   pendingOutbox(): number {
     this.startup.check();
-    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
   }
 
   /** Apply a group of readings for this container, oldest `measuredAt` first. */
@@ -199,7 +205,7 @@ export class ContainerDO extends DurableObject<Env> {
     const now = this.clock();
     this.commit((state) => {
       for (const { reading, index } of order) {
-        const previous = this.ctx.storage.sql
+        const previous = this.sql
           .exec<{ result: string; fingerprint: string | null }>(
             "SELECT result, fingerprint FROM readings WHERE reading_id = ?",
             reading.readingId,
@@ -233,7 +239,7 @@ export class ContainerDO extends DurableObject<Env> {
           if (event.type === "order.opened") result.orderOpened = event.order;
           if (event.type === "order.closed" && order) result.orderClosed = order;
         }
-        this.ctx.storage.sql.exec(
+        this.sql.exec(
           "INSERT INTO readings (reading_id, measured_at, received_at, status, body, result, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
           reading.readingId,
           reading.measuredAt,
@@ -376,7 +382,7 @@ export class ContainerDO extends DurableObject<Env> {
     const previous = this.lastResend;
     if (!force && previous && previous.from === first && previous.to >= last && now - previous.at < RESEND_REPEAT_MS) return 0;
     this.lastResend = { from: first, to: last, at: now };
-    const events = this.ctx.storage.sql
+    const events = this.sql
       .exec<{ body: string }>("SELECT body FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", first, last)
       .toArray()
       .map((r) => JSON.parse(r.body) as ContainerEvent);
@@ -404,7 +410,7 @@ export class ContainerDO extends DurableObject<Env> {
   listReadings(limit: number, before: ReadingPosition | null): Page<StoredReading, ReadingPosition> {
     this.startup.check();
     const time = before?.measuredAt ?? Number.MAX_SAFE_INTEGER;
-    const rows = this.ctx.storage.sql
+    const rows = this.sql
       .exec<{ body: string; measured_at: number; reading_id: string }>(
         `SELECT body, measured_at, reading_id FROM readings
          WHERE measured_at < ? OR (measured_at = ? AND reading_id < ?)
@@ -426,7 +432,7 @@ export class ContainerDO extends DurableObject<Env> {
   /** Orders, newest first, those older than the order `before`. */
   listOrders(limit: number, before: string | null): Page<Order, string> {
     this.startup.check();
-    const rows = this.ctx.storage.sql
+    const rows = this.sql
       .exec<{ id: string; body: string }>(
         "SELECT id, body FROM orders WHERE id < ? ORDER BY id DESC LIMIT ?",
         before ?? "\uffff",
@@ -443,7 +449,7 @@ export class ContainerDO extends DurableObject<Env> {
   /** The event log in order, from just after `afterSeq`. */
   listEvents(afterSeq: number, limit: number): ContainerEvent[] {
     this.startup.check();
-    return this.ctx.storage.sql
+    return this.sql
       .exec<{ body: string }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
       .toArray()
       .map((r) => JSON.parse(r.body) as ContainerEvent);
@@ -462,7 +468,7 @@ export class ContainerDO extends DurableObject<Env> {
         this.state ??= emptyContainer(containerId);
         work(() => this.state!);
         if (before === null || this.state.version !== before.version) {
-          this.ctx.storage.sql.exec(
+          this.sql.exec(
             "INSERT INTO container (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
             JSON.stringify(this.state),
           );
@@ -529,7 +535,7 @@ export class ContainerDO extends DurableObject<Env> {
     if (this.registered) return;
     try {
       await this.env.CONTAINER_INDEX.getByName("containers").register(this.containerId);
-      this.ctx.storage.sql.exec("INSERT INTO registration (id, registered_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING", new Date().toISOString());
+      this.sql.exec("INSERT INTO registration (id, registered_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING", new Date().toISOString());
       this.registered = true;
     } catch (error) {
       // Not fatal for the outbox: the guard alarm stays and registration is tried again.
@@ -539,7 +545,7 @@ export class ContainerDO extends DurableObject<Env> {
 
   private async sendPending(): Promise<boolean> {
     for (;;) {
-      const rows = this.ctx.storage.sql
+      const rows = this.sql
         .exec<{ seq: number; body: string }>("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", OUTBOX_BATCH)
         .toArray();
       if (rows.length === 0) return true;
@@ -552,7 +558,7 @@ export class ContainerDO extends DurableObject<Env> {
         await this.report(error, "ContainerDO outbox", { pending: rows.length, retryInMs: delay });
         return false;
       }
-      this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
+      this.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
     }
   }
 
@@ -569,7 +575,7 @@ export class ContainerDO extends DurableObject<Env> {
       readingId,
     } as ContainerEvent;
     this.lastEventAt = Math.max(this.lastEventAt, at);
-    this.ctx.storage.sql.exec(
+    this.sql.exec(
       "INSERT INTO events (seq, id, type, at, body) VALUES (?, ?, ?, ?, ?)",
       event.seq,
       event.id,
@@ -590,20 +596,20 @@ export class ContainerDO extends DurableObject<Env> {
     if (order) this.saveOrder(order, event.seq);
     this.state = evolve(state, event);
     const message: ChangeMessage = { event, state: this.state, order };
-    this.ctx.storage.sql.exec("INSERT INTO outbox (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(message));
+    this.sql.exec("INSERT INTO outbox (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(message));
     return message;
   }
 
   private recalled(key: string | null): OrderCommandResult | undefined {
     if (key === null) return undefined;
-    const row = this.ctx.storage.sql.exec<{ answer: string }>("SELECT answer FROM commands WHERE key = ?", key).toArray()[0];
+    const row = this.sql.exec<{ answer: string }>("SELECT answer FROM commands WHERE key = ?", key).toArray()[0];
     return row ? (JSON.parse(row.answer) as OrderCommandResult) : undefined;
   }
 
   /** Keep the first answer to `key` (inside the command's own transaction when it changed anything). */
   private remember(key: string | null, answer: OrderCommandResult): void {
     if (key === null) return;
-    this.ctx.storage.sql.exec("INSERT INTO commands (key, answer, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING", key, JSON.stringify(answer), new Date().toISOString());
+    this.sql.exec("INSERT INTO commands (key, answer, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING", key, JSON.stringify(answer), new Date().toISOString());
   }
 
   private remembered(key: string | null, answer: OrderCommandResult): OrderCommandResult {
@@ -612,7 +618,7 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   private saveOrder(order: Order, version: number): void {
-    this.ctx.storage.sql.exec(
+    this.sql.exec(
       `INSERT INTO orders (id, status, body, version) VALUES (?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body, version = excluded.version`,
       order.id,
@@ -624,20 +630,20 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** An order as stored, with the seq of the event that last changed it (null for orders kept before that was). */
   private orderRow(id: string): { order: Order; version: number | null } | null {
-    const row = this.ctx.storage.sql
+    const row = this.sql
       .exec<{ body: string; version: number | null }>("SELECT body, version FROM orders WHERE id = ?", id)
       .toArray()[0];
     return row ? { order: withOrderDefaults(JSON.parse(row.body) as Order), version: row.version } : null;
   }
 
   private orderById(id: string): Order | null {
-    const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM orders WHERE id = ?", id).toArray()[0];
+    const row = this.sql.exec<{ body: string }>("SELECT body FROM orders WHERE id = ?", id).toArray()[0];
     return row ? withOrderDefaults(JSON.parse(row.body) as Order) : null;
   }
 
   /** The stored state; fields added since it was written take their defaults. */
   private loadState(): ContainerState | null {
-    const row = this.ctx.storage.sql.exec<{ state: string }>("SELECT state FROM container WHERE id = 1").toArray()[0];
+    const row = this.sql.exec<{ state: string }>("SELECT state FROM container WHERE id = 1").toArray()[0];
     if (!row) return null;
     const state = { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) };
     return state.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;

@@ -1,5 +1,6 @@
 import { fingerprintOf, type ErrorContext, type ErrorReport, type ErrorSource } from "../domain/errors";
 import { log } from "./logging";
+import { count } from "./usage";
 
 /** Build the report for a failure; `where` is the route, queue or job it happened in. */
 export async function buildReport(error: unknown, source: ErrorSource, where: string, context: ErrorContext): Promise<ErrorReport> {
@@ -38,6 +39,7 @@ export async function reportError(
   log("error", report.message, { source, where, fingerprint: report.fingerprint, ...report.context, stack: report.stack });
   try {
     await env.ERRORS_QUEUE.send(report, { contentType: "json" });
+    count("queueMessagesSent");
   } catch (sendError) {
     log("error", "error report could not be queued", { reportId: report.reportId, error: (sendError as Error).message });
   }

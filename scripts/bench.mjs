@@ -165,7 +165,12 @@ try {
     { name: "batch of 100 (100 containers)", perRequest: 100, setupRequest: batch(100, 100) },
     { name: "batch of 100 (one container)", perRequest: 100, setupRequest: batch(100, 1) },
     { name: "batch of 500 (500 containers)", perRequest: 500, setupRequest: batch(500, 500) },
-  ].map((s) => ({ name: s.name, perRequest: s.perRequest, opts: { requests: [{ method: "POST", path: "/v1/readings", headers, setupRequest: s.setupRequest }] } }));
+  ].map((s) => ({
+    name: s.name,
+    perRequest: s.perRequest,
+    // About the same readings in flight for every batch size: 16 connections of 100, 3 of 500.
+    opts: { connections: s.perRequest > 100 ? Math.max(2, Math.round((connections * 100) / s.perRequest)) : connections, requests: [{ method: "POST", path: "/v1/readings", headers, setupRequest: s.setupRequest }] },
+  }));
   const scenarios = [{ name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } }, ...ingest(auth)];
 
   async function measure(list, baseUrl) {
@@ -280,7 +285,8 @@ try {
 
   const base = rows[0];
   console.log(`\nFillgrid benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine, ${databaseLabel}`);
-  console.log("Request logs: every request logged (REQUEST_LOG_SAMPLE_RATE as configured), wrangler dev's local tracing on (its default)\n");
+  const logRate = vars.REQUEST_LOG_SAMPLE_RATE ?? /REQUEST_LOG_SAMPLE_RATE = "([^"]*)"/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? "1";
+  console.log(`Request logs: successful requests at REQUEST_LOG_SAMPLE_RATE ${logRate}, 4xx/5xx and errors always; wrangler dev's local tracing on (its default)\n`);
   console.log(
     ["scenario".padEnd(32), "req/s".padStart(9), "readings/s".padStart(11), "p50 ms".padStart(7), "p99 ms".padStart(7), "÷ trivial".padStart(10), "fan-out r/s".padStart(12), "÷ fan-out".padStart(10), "CPU ms/reading".padStart(15), "fan-out CPU".padStart(12)].join(" "),
   );

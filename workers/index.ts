@@ -2,6 +2,7 @@ import { app } from "./app";
 import { runScheduled } from "./cron";
 import { handleQueue } from "./queues";
 
+import { count } from "../platform/usage";
 export { ContainerDO } from "../durable-objects/container";
 export { ContainerIndex } from "../durable-objects/container-index";
 export { DeadLetterVault } from "../durable-objects/dead-letter-vault";
@@ -16,7 +17,7 @@ export { Notifier } from "../durable-objects/notifier";
 export type { AppType } from "./app";
 
 export default {
-  fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+  fetch: (request, env, ctx) => (count("workerInvocations"), app.fetch(request, env, ctx)),
   queue: (batch, env) => handleQueue(batch, env),
-  scheduled: (controller, env) => runScheduled(controller, env),
+  scheduled: (controller, env) => (count("workerInvocations"), runScheduled(controller, env)),
 } satisfies ExportedHandler<Env, unknown>;

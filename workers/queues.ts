@@ -1,3 +1,4 @@
+import { count } from "../platform/usage";
 import { z } from "zod";
 import type { ChangeMessage } from "../domain/change-message";
 import { fleetContainerOf, latestPerContainer } from "../domain/fleet";
@@ -52,6 +53,7 @@ export class Settlement {
     return this.acked.has(msg.id);
   }
   retry(msg: Message<unknown>, options?: QueueRetryOptions): void {
+    count("queueMessagesRetried");
     if (this.settled.has(msg.id)) return;
     this.settled.add(msg.id);
     msg.retry(options);
@@ -281,6 +283,8 @@ export async function flushParkedDeadLetters(env: Env): Promise<number> {
 /** Every batch, measured for GET /metrics (how long it waited, how long its consumer took). */
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const started = Date.now();
+  count("workerInvocations");
+  count("queueMessagesDelivered", batch.messages.length);
   try {
     await consume(batch, env);
   } finally {

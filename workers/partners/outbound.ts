@@ -2,6 +2,7 @@
 // is told is already in Postgres), then signed and POSTed to the partner's webhook one by one, with
 // retries (PARTNER_RETRY_BASE_SECONDS, doubling, at most 5 minutes), then the dead-letter queue.
 // Every attempt is written to the delivery log (GET /v1/partners/{id}/deliveries).
+import { count } from "../../platform/usage";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { ChangeMessage } from "../../domain/change-message";
@@ -46,7 +47,9 @@ export async function queuePartnerEvents(env: Env, db: Database, changes: readon
   const sent = new Set(done.map((d) => `${d.partnerId}\u0000${d.eventId}`));
   deliveries = deliveries.filter((d) => !sent.has(`${d.partnerId}\u0000${d.event.eventId}`));
   for (let i = 0; i < deliveries.length; i += 100) {
-    await env.PARTNER_EVENTS_QUEUE.sendBatch(deliveries.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+    const chunk = deliveries.slice(i, i + 100);
+    await env.PARTNER_EVENTS_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: "json" as const })));
+    count("queueMessagesSent", chunk.length);
   }
   return deliveries.length;
 }
