@@ -132,6 +132,33 @@ async function intoPostgresWithoutGapCheck() {
   }
 }
 
+/** The usage counters once the queues are quiet (nothing delivered for a second). */
+async function settledUsage(headers) {
+  let last = await call("/v1/diagnostics/usage", { headers });
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await call("/v1/diagnostics/usage", { headers });
+    if (now.queueMessagesDelivered === last.queueMessagesDelivered && now.queueMessagesSent === last.queueMessagesSent) return now;
+    last = now;
+  }
+}
+
+/**
+ * Cloudflare's published prices beyond the Workers Paid plan's inclusions, as of 2026-12-02
+ * (developers.cloudflare.com: workers/platform/pricing, durable-objects/platform/pricing,
+ * queues/platform/pricing), in dollars per million.
+ */
+const PRICES = { workerRequests: 0.3, objectRequests: 0.15, rowsRead: 0.001, rowsWritten: 1.0, queueOperations: 0.4 };
+
+/** Per reading and per million readings, from two readings of the usage counters around `readings`. */
+function costOf(before, after, readings) {
+  const d = (k) => (after[k] - before[k]) / readings;
+  // A message is written, read and deleted (3 operations per 64 KB); every retry reads it again.
+  const per = { workerRequests: d("workerInvocations"), objectRequests: d("objectRequests"), rowsRead: d("rowsRead"), rowsWritten: d("rowsWritten"), queueOperations: 3 * d("queueMessagesSent") + d("queueMessagesRetried") };
+  const dollars = Object.fromEntries(Object.entries(per).map(([k, v]) => [k, v * PRICES[k]]));
+  return { perReading: per, dollarsPerMillion: dollars, totalPerMillion: Object.values(dollars).reduce((a, b) => a + b, 0) };
+}
+
 try {
   const { token } = await call("/v1/auth/login", {
     method: "POST",
@@ -212,7 +239,12 @@ try {
     await fanout.stop();
   }
   const rows = await measure(scenarios, url);
+  // What the into-Postgres run costs, from the code's own counters (GET /v1/diagnostics/usage).
+  const adminAuth = { authorization: `Bearer ${token}` };
+  const usageBefore = await call("/v1/diagnostics/usage", { headers: adminAuth });
   const e2e = await intoPostgres(url, auth, sqlClient);
+  const usageAfter = await settledUsage(adminAuth);
+  const cost = costOf(usageBefore, usageAfter, e2e.readings);
 
   // Projection lag: single readings at a steady 20 per second; for each, the time from the answer to
   // the moment its row is visible in Postgres (polled every 5 ms).
@@ -320,6 +352,12 @@ try {
   console.log(`  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ baseline req/s ${(e2e.landedPerSec / base.requestsPerSec).toFixed(3)}   ÷ batch ingest readings/s ${(e2e.landedPerSec / batchRow.readingsPerSec).toFixed(3)}`);
   console.log(`  without the gap check (PROJECTION_GAP_CHECK off, a second system): landed ${withoutGapCheck.landedPerSec.toFixed(0)} readings/s`);
   console.log(`  landed with ÷ without the gap check: ${(e2e.landedPerSec / withoutGapCheck.landedPerSec).toFixed(3)}`);
+  console.log(`\nCost per million readings (the into-Postgres run, counted by the code: GET /v1/diagnostics/usage; prices of 2026-12-02 beyond the Workers Paid inclusions)`);
+  const names = { workerRequests: "Worker requests", objectRequests: "Durable Object requests", rowsRead: "SQLite rows read", rowsWritten: "SQLite rows written", queueOperations: "queue operations" };
+  for (const [k, label] of Object.entries(names)) {
+    console.log(`  ${label.padEnd(24)} ${cost.perReading[k].toFixed(3).padStart(8)} per reading   $${cost.dollarsPerMillion[k].toFixed(4).padStart(8)} per million readings   ($${PRICES[k]} per million)`);
+  }
+  console.log(`  total                                                $${cost.totalPerMillion.toFixed(4).padStart(8)} per million readings (Durable Object duration and storage not included)`);
   console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the queue's local batch timeout is 1 s`);
   console.log(`  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`);
   console.log(`\nError push latency (failing request sent → change received by every dashboard), one failure at a time`);
@@ -339,7 +377,7 @@ try {
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
-    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, fanout: fanoutRows, e2e, withoutGapCheck, lag, pushes, dashboard }, null, 2),
+    JSON.stringify({ at: new Date().toISOString(), seconds, connections, database: databaseLabel, rows, fanout: fanoutRows, e2e, cost, withoutGapCheck, lag, pushes, dashboard }, null, 2),
   );
 } finally {
   if (!stopped) {
