@@ -19,7 +19,7 @@ import {
   type Settings,
   type SettingsChanged,
 } from "../domain/container";
-import type { ChangeMessage } from "../domain/change-message";
+import { orderIdOf, RANGE_MAX_BYTES, type ChangeRange } from "../domain/change-message";
 import { monotonicIds } from "../domain/ids";
 import { applyToOrder, decideFulfilment, decideLines, withOrderDefaults, type FulfilmentCommand } from "../domain/fulfilment";
 import { serves, type Partner } from "../domain/partners";
@@ -112,6 +112,11 @@ const SCHEMA = [
    CREATE TABLE registration (id INTEGER PRIMARY KEY CHECK (id = 1), registered_at TEXT NOT NULL);`,
   // The first answer to each command that carries an idempotency key (a partner's eventId).
   `CREATE TABLE commands (key TEXT PRIMARY KEY, answer TEXT NOT NULL, at TEXT NOT NULL);`,
+  // The event log is the outbox: a watermark says up to which seq the queue has every event. Rows
+  // still in the old outbox are sent from the log.
+  `CREATE TABLE drain (id INTEGER PRIMARY KEY CHECK (id = 1), sent_seq INTEGER NOT NULL);
+   INSERT INTO drain (id, sent_seq) VALUES (1, coalesce((SELECT min(seq) - 1 FROM outbox), (SELECT max(seq) FROM events), 0));
+   DROP TABLE outbox;`,
 ];
 
 /** At most this many events are sent again per request; a longer gap is filled in rounds. */
@@ -119,14 +124,14 @@ export const RESEND_MAX = 1000;
 /** The same range asked for again this soon is already on its way. */
 const RESEND_REPEAT_MS = 5_000;
 
-/** Queue sendBatch takes at most 100 messages. */
-const OUTBOX_BATCH = 100;
-/** If a drain dies with the object, this alarm picks the outbox up again. */
+/** At most this many events go in one range message (and RANGE_MAX_BYTES of them). */
+const RANGE_EVENTS = 100;
+/** If a drain dies with the object, this alarm picks the log up again. */
 const OUTBOX_GUARD_MS = 30_000;
 const OUTBOX_BACKOFF_MAX_MS = 5 * 60_000;
 
 export interface OutboxSender {
-  send(messages: ChangeMessage[]): Promise<void>;
+  send(messages: ChangeRange[]): Promise<void>;
 }
 
 /**
@@ -152,13 +157,15 @@ export class ContainerDO extends DurableObject<Env> {
   private drainAgain = false;
   private failedSends = 0;
 
-  /** Where outbox messages go; replaceable so tests can make sending fail. */
+  /** Where range messages go; replaceable so tests can make sending fail. */
   outbox: OutboxSender = {
     send: async (messages) => {
       await this.env.PROJECTION_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" })));
       count("queueMessagesSent", messages.length);
     },
   };
+  /** Up to which seq the queue has every event (kept in `drain`, read at start). */
+  private sentSeq = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -173,6 +180,7 @@ export class ContainerDO extends DurableObject<Env> {
         const newest = this.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
         this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
         this.registered = this.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0;
+        this.sentSeq = this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM drain WHERE id = 1").one().sent_seq;
       },
       async () => {
         this.alarmAt = await ctx.storage.getAlarm();
@@ -180,7 +188,7 @@ export class ContainerDO extends DurableObject<Env> {
     );
   }
 
-  /** Drains what an earlier drain left, with backoff while sending fails. */
+  /** Drains what an earlier drain left (the object was evicted, or sending failed: then with backoff). */
   override async alarm(): Promise<void> {
     count("objectRequests");
     this.startup.check();
@@ -188,10 +196,10 @@ export class ContainerDO extends DurableObject<Env> {
     await this.drainOutbox();
   }
 
-  /** Events written but not yet handed to the queue. */
+  /** Events in the log not yet handed to the queue. */
   pendingOutbox(): number {
     this.startup.check();
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+    return Math.max(0, (this.state?.version ?? 0) - this.sentSeq);
   }
 
   /** Apply a group of readings for this container, oldest `measuredAt` first. */
@@ -385,14 +393,10 @@ export class ContainerDO extends DurableObject<Env> {
     const events = this.sql
       .exec<{ body: string }>("SELECT body FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", first, last)
       .toArray()
-      .map((r) => JSON.parse(r.body) as ContainerEvent);
-    const messages = events.map((event): ChangeMessage => {
-      const orderId = orderIdOf(event);
-      const row = orderId ? this.orderRow(orderId) : null;
-      return { event, state, order: row?.order ?? null, orderVersion: row?.version ?? state.version, resent: true };
-    });
-    for (let i = 0; i < messages.length; i += OUTBOX_BATCH) await this.outbox.send(messages.slice(i, i + OUTBOX_BATCH));
-    return messages.length;
+      .map((r) => r.body);
+    const ranges = this.rangesOf(events, true);
+    for (let i = 0; i < ranges.length; i += 100) await this.outbox.send(ranges.slice(i, i + 100));
+    return events.length;
   }
 
   /**
@@ -480,8 +484,10 @@ export class ContainerDO extends DurableObject<Env> {
       throw error;
     }
     if (this.state!.version === (before?.version ?? 0)) return;
+    // The guard alarm retries whatever this drain does not finish, whatever the reason. It is set
+    // once and left standing (not set and deleted around every commit): when it fires with nothing
+    // left to send it is simply not set again.
     if (this.alarmAt === null) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
-    // The guard alarm retries whatever this drain does not finish, whatever the reason.
     this.drainOutbox().catch((error: unknown) => this.report(error, "ContainerDO outbox"));
   }
 
@@ -521,11 +527,8 @@ export class ContainerDO extends DurableObject<Env> {
       } while (this.drainAgain);
       this.failedSends = 0;
       await this.register();
-      // The guard alarm stays while registration is still owed, so it is tried again.
-      if (this.alarmAt !== null && this.pendingOutbox() === 0 && this.registered) {
-        this.alarmAt = null;
-        await this.ctx.storage.deleteAlarm();
-      }
+      // Registration still owed, or events committed while this drain ended: the guard alarm stays.
+      if (this.alarmAt === null && (!this.registered || this.pendingOutbox() > 0)) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
     })().finally(() => (this.draining = null));
     return this.draining;
   }
@@ -543,27 +546,63 @@ export class ContainerDO extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Hand the log past the watermark to the queue, a range message at a time: commits that happen
+   * while one is on its way are sent together in the next (the drain coalesces).
+   */
   private async sendPending(): Promise<boolean> {
     for (;;) {
       const rows = this.sql
-        .exec<{ seq: number; body: string }>("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", OUTBOX_BATCH)
+        .exec<{ seq: number; body: string }>("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", this.sentSeq, RANGE_EVENTS)
         .toArray();
       if (rows.length === 0) return true;
+      const [range] = this.rangesOf(rows.map((r) => r.body), false);
+      const last = range!.events[range!.events.length - 1]!.seq;
       try {
-        await this.outbox.send(rows.map((r) => JSON.parse(r.body) as ChangeMessage));
+        await this.outbox.send([range!]);
       } catch (error) {
         this.failedSends++;
         const delay = Math.min(1000 * 2 ** (this.failedSends - 1), OUTBOX_BACKOFF_MAX_MS);
         this.scheduleAlarm(Date.now() + delay);
-        await this.report(error, "ContainerDO outbox", { pending: rows.length, retryInMs: delay });
+        await this.report(error, "ContainerDO outbox", { pending: this.pendingOutbox(), retryInMs: delay });
         return false;
       }
-      this.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
+      this.sentSeq = Math.max(this.sentSeq, last);
+      this.sql.exec("UPDATE drain SET sent_seq = ? WHERE id = 1 AND sent_seq < ?", this.sentSeq, this.sentSeq);
     }
   }
 
-  /** Log one change, apply it, and queue it; returns the outbox message (the event and the order it touched). */
-  private append(change: ContainerChange, actor: Actor, at: number, readingId: string | null): ChangeMessage {
+  /**
+   * Range messages for consecutive events (their stored JSON), each within RANGE_MAX_BYTES, with the
+   * state as it is now and every order they touch as it is now.
+   */
+  private rangesOf(bodies: string[], resent: boolean): ChangeRange[] {
+    const state = this.state!;
+    const ranges: ChangeRange[] = [];
+    let events: ContainerEvent[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (events.length === 0) return;
+      const ids = [...new Set(events.map(orderIdOf).filter((id): id is string => id !== null))];
+      const orders = ids.flatMap((id) => {
+        const row = this.orderRow(id);
+        return row ? [{ order: row.order, version: row.version ?? state.version }] : [];
+      });
+      ranges.push({ range: true, containerId: state.containerId, events, state, orders, ...(resent ? { resent: true as const } : {}) });
+      events = [];
+      bytes = 0;
+    };
+    for (const body of bodies) {
+      if (bytes + body.length > RANGE_MAX_BYTES) flush();
+      events.push(JSON.parse(body) as ContainerEvent);
+      bytes += body.length;
+    }
+    flush();
+    return ranges;
+  }
+
+  /** Log one change and apply it (the drain sends it from the log); returns the event and the order it touched. */
+  private append(change: ContainerChange, actor: Actor, at: number, readingId: string | null): { event: ContainerEvent; order: Order | null } {
     const state = this.state!;
     const event = {
       ...change,
@@ -595,9 +634,7 @@ export class ContainerDO extends DurableObject<Env> {
     }
     if (order) this.saveOrder(order, event.seq);
     this.state = evolve(state, event);
-    const message: ChangeMessage = { event, state: this.state, order };
-    this.sql.exec("INSERT INTO outbox (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(message));
-    return message;
+    return { event, order };
   }
 
   private recalled(key: string | null): OrderCommandResult | undefined {
@@ -647,19 +684,6 @@ export class ContainerDO extends DurableObject<Env> {
     if (!row) return null;
     const state = { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) };
     return state.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;
-  }
-}
-
-function orderIdOf(event: ContainerEvent): string | null {
-  switch (event.type) {
-    case "order.opened":
-      return event.order.id;
-    case "order.closed":
-    case "order.fulfilment_changed":
-    case "order.lines_set":
-      return event.orderId;
-    default:
-      return null;
   }
 }
 

@@ -59,8 +59,13 @@ describe("events to partners", () => {
     expect(types).toEqual(["order.opened", "order.lines_changed", "order.assembling"]);
     expect((await received(partner.id)).refusals).toEqual([]);
 
-    const log = await json<{ deliveries: Delivery[] }>(await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }), 200);
-    expect(log.deliveries.map((d) => [d.type, d.state, d.lastStatus])).toEqual(expect.arrayContaining([["order.opened", "delivered", 200], ["order.assembling", "delivered", 200]]));
+    // The log says delivered once the partner's answer is back (a moment after the partner has the event).
+    const delivered = await eventually(async () => {
+      const log = await json<{ deliveries: Delivery[] }>(await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }), 200);
+      const rows = log.deliveries.map((d) => [d.type, d.state, d.lastStatus]);
+      return rows.filter((r) => r[1] === "delivered").length >= 3 ? rows : undefined;
+    }, 20_000, "the delivery log");
+    expect(delivered).toEqual(expect.arrayContaining([["order.opened", "delivered", 200], ["order.lines_changed", "delivered", 200], ["order.assembling", "delivered", 200]]));
   });
 
   it("a partner that is down: retries, then a dead letter and an error record; back up, a replay delivers once", async () => {

@@ -1,7 +1,7 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, env, evictDurableObject, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ChangeMessage } from "../domain/change-message";
+import { changesOf, type ChangeMessage, type ChangeRange } from "../domain/change-message";
 import type { ContainerDO } from "../durable-objects/container";
 import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
@@ -20,19 +20,28 @@ function ordersOf(containerId: string) {
   return db((d) => d.select().from(orders).where(eq(orders.containerId, containerId)).orderBy(orders.id));
 }
 
-/** Take the messages a container would send, without sending them. */
-async function captureOutbox(containerId: string): Promise<ChangeMessage[]> {
-  const captured: ChangeMessage[] = [];
+/** Take the range messages a container would send, without sending them. */
+async function captureRanges(containerId: string): Promise<ChangeRange[]> {
+  const captured: ChangeRange[] = [];
   await runInDurableObject(env.CONTAINERS.getByName(containerId), (instance: ContainerDO) => {
     instance.outbox = { send: async (messages) => void captured.push(...messages) };
   });
   return captured;
 }
 
-async function deliver(messages: ChangeMessage[]) {
+/** The same, as the single changes the ranges stand for (the consumer takes both forms). */
+async function captureOutbox(containerId: string): Promise<ChangeMessage[]> {
+  const captured: ChangeMessage[] = [];
+  await runInDurableObject(env.CONTAINERS.getByName(containerId), (instance: ContainerDO) => {
+    instance.outbox = { send: async (ranges) => void captured.push(...ranges.flatMap(changesOf)) };
+  });
+  return captured;
+}
+
+async function deliver(messages: (ChangeMessage | ChangeRange)[]) {
   const batch = createMessageBatch(
     PROJECTION_QUEUE,
-    messages.map((body, i) => ({ id: `m-${body.event.id}-${i}`, timestamp: new Date(), attempts: 1, body })),
+    messages.map((body, i) => ({ id: `m-${"range" in body ? body.events[0]!.id : body.event.id}-${i}`, timestamp: new Date(), attempts: 1, body })),
   );
   const ctx = createExecutionContext();
   await worker.queue(batch, env);
@@ -94,31 +103,67 @@ describe("the projection consumer", () => {
     expect(await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)))).toHaveLength(8);
   });
 
+  it("a range message redelivered, or ranges out of order, change nothing", async () => {
+    const id = uniqueContainer("ranges");
+    const ranges = await captureRanges(id);
+    await json(await postReadings(key, { readings: [reading(id, 20), reading(id, 80)] }), 200);
+    await json(await postReadings(key, reading(id, 10)), 200);
+    await json(await postReadings(key, reading(id, 90)), 200);
+    expect(ranges.map((r) => r.events.length)).toEqual([4, 2, 2]);
+    const snapshot = async () => ({
+      container: (await db((d) => d.select().from(containers).where(eq(containers.id, id))))[0],
+      orders: await ordersOf(id),
+      events: (await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)))).length,
+      readings: (await db((d) => d.select().from(readings).where(eq(readings.containerId, id)))).length,
+    });
+    for (const batch of [[ranges[2]!], [ranges[0]!, ranges[1]!], [ranges[1]!]]) {
+      const result = await deliver(batch);
+      expect(result.retryMessages).toEqual([]);
+    }
+    const once = await snapshot();
+    expect(once.container).toMatchObject({ fillPercent: 90, version: 8, activeOrderId: null, projectedSeq: 8 });
+    expect(once.orders.map((o) => [o.status, o.fillAtClose])).toEqual([["closed", 80], ["closed", 90]]);
+    expect([once.events, once.readings]).toEqual([8, 4]);
+    // All of them again, newest first: the same rows.
+    await deliver([...ranges].reverse());
+    const { container: again, ...rest } = await snapshot();
+    expect(rest).toEqual({ orders: once.orders, events: 8, readings: 4 });
+    expect(again).toMatchObject({ fillPercent: 90, version: 8, projectedSeq: 8 });
+  });
+
   it("never shows two active orders for a container, even when an order's close arrives late", async () => {
     const id = uniqueContainer("late");
-    const captured = await captureOutbox(id);
-    await json(await postReadings(key, { readings: [reading(id, 20), reading(id, 80), reading(id, 10)] }), 200);
-    const [, firstOpen, , firstClose, , secondOpen] = captured;
-    expect([firstOpen!.event.type, firstClose!.event.type, secondOpen!.event.type]).toEqual(["order.opened", "order.closed", "order.opened"]);
+    const ranges = await captureRanges(id);
+    // Three commits: three ranges, each with its reading and the order event it led to.
+    for (const fill of [20, 80, 10]) await json(await postReadings(key, reading(id, fill)), 200);
+    const [firstOpen, firstClose, secondOpen] = ranges;
+    expect(ranges.map((r) => r.events.map((e) => e.type))).toEqual([
+      ["reading.recorded", "order.opened"],
+      ["reading.recorded", "order.closed"],
+      ["reading.recorded", "order.opened"],
+    ]);
+    const firstOrder = firstOpen!.orders[0]!.order.id;
 
     await deliver([firstOpen!]);
     await deliver([secondOpen!]);
     const before = await ordersOf(id);
-    expect(before.filter((o) => o.status === "active").map((o) => o.id)).toEqual([secondOpen!.order!.id]);
-    expect(before.find((o) => o.id === firstOpen!.order!.id)).toMatchObject({ status: "closed", closedAt: null });
+    expect(before.filter((o) => o.status === "active").map((o) => o.id)).toEqual([secondOpen!.orders[0]!.order.id]);
+    expect(before.find((o) => o.id === firstOrder)).toMatchObject({ status: "closed", closedAt: null });
 
     await deliver([firstClose!]);
     const after = await ordersOf(id);
-    expect(after.find((o) => o.id === firstOpen!.order!.id)).toMatchObject({ status: "closed", closeReason: "fill_above_threshold", fillAtClose: 80 });
+    expect(after.find((o) => o.id === firstOrder)).toMatchObject({ status: "closed", closeReason: "fill_above_threshold", fillAtClose: 80 });
     expect(after.filter((o) => o.status === "active")).toHaveLength(1);
   });
 
   it("an older message never overwrites a newer container state", async () => {
     const id = uniqueContainer("order");
-    const captured = await captureOutbox(id);
-    await json(await postReadings(key, { readings: [reading(id, 60), reading(id, 70)] }), 200);
-    await deliver([captured[1]!]);
-    await deliver([captured[0]!]);
+    const ranges = await captureRanges(id);
+    await json(await postReadings(key, reading(id, 60)), 200);
+    await json(await postReadings(key, reading(id, 70)), 200);
+    expect(ranges.map((r) => r.state.version)).toEqual([1, 2]);
+    await deliver([ranges[1]!]);
+    await deliver([ranges[0]!]);
     const [row] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
     expect(row).toMatchObject({ fillPercent: 70, version: 2 });
   });
@@ -165,6 +210,55 @@ describe("the projection consumer", () => {
 });
 
 describe("the outbox", () => {
+  it("commits while a send is on its way go in one range; evicted mid-burst while the queue refuses, the alarm sends the rest from the log, nothing lost or doubled", async () => {
+    const id = uniqueContainer("burst");
+    const stub = env.CONTAINERS.getByName(id);
+    const sent: ChangeRange[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    await runInDurableObject(stub, (instance: ContainerDO) => {
+      instance.outbox = {
+        send: async (messages) => {
+          sent.push(...messages);
+          // The first send hangs, as a slow queue would, while the burst commits.
+          if (sent.length === 1) await held;
+          await env.PROJECTION_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
+        },
+      };
+    });
+    await json(await postReadings(key, reading(id, 70)), 200);
+    await Promise.all([71, 72, 73, 74, 75].map(async (fill) => json(await postReadings(key, reading(id, fill)), 200)));
+    expect(sent).toHaveLength(1);
+    expect(await stub.pendingOutbox()).toBe(6);
+    release();
+    // The five commits made while the first was on its way: one more range.
+    await eventually(async () => ((await stub.pendingOutbox()) === 0 ? true : undefined), 10_000, "the drain");
+    expect(sent.map((r) => r.events.length)).toEqual([1, 5]);
+
+    // A second burst while the queue refuses everything, and the object evicted: its in-memory drain
+    // and sender are gone, the log and the watermark are not.
+    await runInDurableObject(stub, (instance: ContainerDO) => {
+      instance.outbox = {
+        send: async () => {
+          throw new Error("queue unavailable");
+        },
+      };
+    });
+    for (const fill of [76, 77, 78]) await json(await postReadings(key, reading(id, fill)), 200);
+    expect(await stub.pendingOutbox()).toBe(3);
+    await evictDurableObject(stub);
+    // The alarm the failed send left sends the rest from the log, through the real queue.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.pendingOutbox()).toBe(0);
+    const rows = await eventually(async () => {
+      const found = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)));
+      return found.length >= 9 ? found : undefined;
+    }, 15_000, "every event in Postgres");
+    expect(rows.map((r) => r.seq).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const [container] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
+    expect(container).toMatchObject({ fillPercent: 78, version: 9 });
+  });
+
   it("a failing queue send delays nothing, loses nothing, and the alarm sends each event once", async () => {
     const id = uniqueContainer("outbox");
     const stub = env.CONTAINERS.getByName(id);
@@ -188,7 +282,7 @@ describe("the outbox", () => {
     expect(await stub.pendingOutbox()).toBe(4);
 
     // The queue is back: the next alarm drains the outbox.
-    const sent: ChangeMessage[] = [];
+    const sent: ChangeRange[] = [];
     await runInDurableObject(stub, (instance: ContainerDO) => {
       instance.outbox = {
         send: async (messages) => {
@@ -199,7 +293,9 @@ describe("the outbox", () => {
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await stub.pendingOutbox()).toBe(0);
-    expect(sent.map((m) => m.event.seq)).toEqual([1, 2, 3, 4]);
+    // Four events, handed over as one range message.
+    expect(sent.flatMap((m) => m.events.map((e) => e.seq))).toEqual([1, 2, 3, 4]);
+    expect(sent).toHaveLength(1);
 
     const rows = await eventually(async () => {
       const found = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)));

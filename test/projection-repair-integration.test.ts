@@ -4,7 +4,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ChangeMessage } from "../domain/change-message";
+import { changesOf, type ChangeMessage } from "../domain/change-message";
 import type { ContainerDO } from "../durable-objects/container";
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
@@ -45,8 +45,11 @@ async function converged(id: string) {
 async function loseMessages(id: string, drop: (m: ChangeMessage) => boolean) {
   await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
     instance.outbox = {
-      send: async (messages) => {
-        const kept = messages.filter((m) => !drop(m));
+      send: async (ranges) => {
+        // Each range keeps the events whose change is not dropped.
+        const kept = ranges
+          .map((range) => ({ ...range, events: range.events.filter((_, i) => !drop(changesOf(range)[i]!)) }))
+          .filter((range) => range.events.length > 0);
         if (kept.length > 0) await env.PROJECTION_QUEUE.sendBatch(kept.map((body) => ({ body, contentType: "json" as const })));
       },
     };

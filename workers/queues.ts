@@ -8,7 +8,7 @@ import { log } from "../platform/logging";
 import { withDatabase } from "./db/client";
 import { storeDeadLetterRows } from "./db/dead-letters";
 import { errorStore } from "./errors/store";
-import { parseChangeMessage } from "./projection/message";
+import { parseProjectionMessage } from "./projection/message";
 import { planProjection } from "./projection/plan";
 import { requestMissing } from "./projection/repair";
 import { writeProjection, type ProjectionGap } from "./projection/writer";
@@ -67,10 +67,11 @@ export class Settlement {
  */
 export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const settle = new Settlement();
-  const valid: Array<{ msg: Message<unknown>; change: ChangeMessage }> = [];
+  // A message is a container's range of events (or, from before ranges, one change): the changes it stands for.
+  const valid: Array<{ msg: Message<unknown>; changes: ChangeMessage[] }> = [];
   for (const msg of batch.messages) {
-    const parsed = parseChangeMessage(msg.body);
-    if (parsed.ok) valid.push({ msg, change: parsed.message });
+    const parsed = parseProjectionMessage(msg.body);
+    if (parsed.ok) valid.push({ msg, changes: parsed.changes });
     else {
       settle.retry(msg);
       await reportError(env, new TypeError(parsed.error), "consumer", batch.queue, failureContext(batch.queue, msg));
@@ -85,24 +86,25 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
   try {
     await withDatabase(env, async (db) => {
       try {
-        gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(valid.map((v) => v.change)), track))));
+        const all = valid.flatMap((v) => v.changes);
+        gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(all), track))));
         // Partners hear of what Postgres now holds; if that cannot be queued the batch comes again
         // (writing it again changes nothing) and so does the queueing.
-        await queuePartnerEvents(env, db, valid.map((v) => v.change));
+        await queuePartnerEvents(env, db, all);
         for (const { msg } of valid) settle.ack(msg);
         log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
       } catch (error) {
         log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: (error as Error).message });
       }
-      for (const { msg, change } of valid) {
+      for (const { msg, changes } of valid) {
         try {
-          gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection([change]), track))));
-          await queuePartnerEvents(env, db, [change]);
+          gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(changes), track))));
+          await queuePartnerEvents(env, db, changes);
           settle.ack(msg);
         } catch (error) {
           settle.retry(msg);
-          await reportError(env, error, "consumer", batch.queue, { ...failureContext(batch.queue, msg), containerId: change.event.containerId });
+          await reportError(env, error, "consumer", batch.queue, { ...failureContext(batch.queue, msg), containerId: changes[0]!.event.containerId });
         }
       }
     });
@@ -112,7 +114,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await reportError(env, error, "consumer", batch.queue, { queue: batch.queue, size: valid.length });
   }
   // Dashboards see what is now in Postgres: one push per batch, the newest state of each container.
-  const written = valid.filter(({ msg }) => settle.isAcked(msg)).map(({ change }) => change.state);
+  const written = valid.filter(({ msg }) => settle.isAcked(msg)).flatMap(({ changes }) => changes.map((c) => c.state));
   if (written.length > 0) {
     try {
       await fleetHub(env).publish(latestPerContainer(written).map(fleetContainerOf));
@@ -176,7 +178,7 @@ export function deadLetterRetryDelay(attempts: number): number {
  */
 export function deadLetterVerdict(origin: string, body: unknown): { reason: string; poison: boolean } {
   if (origin === PROJECTION_QUEUE) {
-    const parsed = parseChangeMessage(body);
+    const parsed = parseProjectionMessage(body);
     return parsed.ok
       ? { reason: "writing it to Postgres failed 3 times; reconciliation sends it again from its container", poison: false }
       : { reason: parsed.error, poison: true };
@@ -198,7 +200,7 @@ export function deadLetterVerdict(origin: string, body: unknown): { reason: stri
 
 /** Which queue a message parked from either dead-letter queue came from, told by its shape. */
 export function originOf(body: unknown): string {
-  if (parseChangeMessage(body).ok) return PROJECTION_QUEUE;
+  if (parseProjectionMessage(body).ok) return PROJECTION_QUEUE;
   if (errorReportSchema.safeParse(body).success) return ERRORS_QUEUE;
   if (partnerDeliverySchema.safeParse(body).success) return PARTNER_EVENTS_QUEUE;
   return "unknown";

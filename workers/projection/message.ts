@@ -1,19 +1,25 @@
 import { z } from "zod";
-import type { ChangeMessage } from "../../domain/change-message";
+import { changesOf, type ChangeMessage, type ChangeRange } from "../../domain/change-message";
 
 // Enough of a change message's shape to be sure the writer can use it; the rest is the container's
 // own output and trusted as such.
-const changeMessageSchema = z.looseObject({
-  event: z.looseObject({
+const eventSchema = z.looseObject({
     id: z.string().min(1),
     seq: z.number().int().positive(),
     containerId: z.string().min(1),
     type: z.enum(["reading.recorded", "order.opened", "order.closed", "settings.changed", "order.fulfilment_changed", "order.lines_set"]),
     at: z.string(),
     actor: z.object({ kind: z.string(), id: z.string() }),
-  }),
-  state: z.looseObject({ containerId: z.string().min(1), version: z.number().int().positive() }),
-  order: z.looseObject({ id: z.string().min(1) }).nullable(),
+  });
+const stateSchema = z.looseObject({ containerId: z.string().min(1), version: z.number().int().positive() });
+const orderSchema = z.looseObject({ id: z.string().min(1) });
+const changeMessageSchema = z.looseObject({ event: eventSchema, state: stateSchema, order: orderSchema.nullable() });
+const changeRangeSchema = z.looseObject({
+  range: z.literal(true),
+  containerId: z.string().min(1),
+  events: z.array(eventSchema).min(1),
+  state: stateSchema,
+  orders: z.array(z.looseObject({ order: orderSchema, version: z.number().int().positive() })),
 });
 
 export function parseChangeMessage(body: unknown): { ok: true; message: ChangeMessage } | { ok: false; error: string } {
@@ -21,4 +27,20 @@ export function parseChangeMessage(body: unknown): { ok: true; message: ChangeMe
   if (parsed.success) return { ok: true, message: parsed.data as unknown as ChangeMessage };
   const issue = parsed.error.issues[0]!;
   return { ok: false, error: `not a change message: ${issue.path.join(".") || "(body)"} ${issue.message}` };
+}
+
+/**
+ * A message of the projection queue: a container's range of events (what containers send) or a
+ * single change (what they sent before ranges, still in queues and dead letters), as the single
+ * changes it stands for.
+ */
+export function parseProjectionMessage(body: unknown): { ok: true; changes: ChangeMessage[] } | { ok: false; error: string } {
+  if (body !== null && typeof body === "object" && "range" in body) {
+    const parsed = changeRangeSchema.safeParse(body);
+    if (parsed.success) return { ok: true, changes: changesOf(parsed.data as unknown as ChangeRange) };
+    const issue = parsed.error.issues[0]!;
+    return { ok: false, error: `not a change range: ${issue.path.join(".") || "(body)"} ${issue.message}` };
+  }
+  const single = parseChangeMessage(body);
+  return single.ok ? { ok: true, changes: [single.message] } : single;
 }
