@@ -112,10 +112,11 @@ const SCHEMA = [
    CREATE TABLE registration (id INTEGER PRIMARY KEY CHECK (id = 1), registered_at TEXT NOT NULL);`,
   // The first answer to each command that carries an idempotency key (a partner's eventId).
   `CREATE TABLE commands (key TEXT PRIMARY KEY, answer TEXT NOT NULL, at TEXT NOT NULL);`,
-  // The event log is the outbox: a watermark says up to which seq the queue has every event. Rows
-  // still in the old outbox are sent from the log.
-  `CREATE TABLE drain (id INTEGER PRIMARY KEY CHECK (id = 1), sent_seq INTEGER NOT NULL);
-   INSERT INTO drain (id, sent_seq) VALUES (1, coalesce((SELECT min(seq) - 1 FROM outbox), (SELECT max(seq) FROM events), 0));
+  // The event log is the outbox: a watermark on the container's row says up to which seq the queue
+  // has every event (written with the state, so it costs no row of its own). Rows still in the old
+  // outbox are sent from the log.
+  `ALTER TABLE container ADD COLUMN sent_seq INTEGER NOT NULL DEFAULT 0;
+   UPDATE container SET sent_seq = coalesce((SELECT min(seq) - 1 FROM outbox), (SELECT max(seq) FROM events), 0);
    DROP TABLE outbox;`,
 ];
 
@@ -164,8 +165,13 @@ export class ContainerDO extends DurableObject<Env> {
       count("queueMessagesSent", messages.length);
     },
   };
-  /** Up to which seq the queue has every event (kept in `drain`, read at start). */
+  /** Up to which seq the queue has every event. */
   private sentSeq = 0;
+  /**
+   * The watermark as stored: it is written with the next commit's state (or by an idle alarm), so
+   * after a restart the last range may be sent again; the projection takes repeats as they are.
+   */
+  private storedSentSeq = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -180,7 +186,7 @@ export class ContainerDO extends DurableObject<Env> {
         const newest = this.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
         this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
         this.registered = this.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0;
-        this.sentSeq = this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM drain WHERE id = 1").one().sent_seq;
+        this.sentSeq = this.storedSentSeq = this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM container WHERE id = 1").toArray()[0]?.sent_seq ?? 0;
       },
       async () => {
         this.alarmAt = await ctx.storage.getAlarm();
@@ -194,6 +200,11 @@ export class ContainerDO extends DurableObject<Env> {
     this.startup.check();
     this.alarmAt = null;
     await this.drainOutbox();
+    // Quiet now: store the watermark, so a restart sends nothing again.
+    if (this.pendingOutbox() === 0 && this.storedSentSeq < this.sentSeq) {
+      this.sql.exec("UPDATE container SET sent_seq = ? WHERE id = 1", this.sentSeq);
+      this.storedSentSeq = this.sentSeq;
+    }
   }
 
   /** Events in the log not yet handed to the queue. */
@@ -473,9 +484,11 @@ export class ContainerDO extends DurableObject<Env> {
         work(() => this.state!);
         if (before === null || this.state.version !== before.version) {
           this.sql.exec(
-            "INSERT INTO container (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+            "INSERT INTO container (id, state, sent_seq) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, sent_seq = excluded.sent_seq",
             JSON.stringify(this.state),
+            this.sentSeq,
           );
+          this.storedSentSeq = this.sentSeq;
         }
       });
     } catch (error) {
@@ -568,7 +581,6 @@ export class ContainerDO extends DurableObject<Env> {
         return false;
       }
       this.sentSeq = Math.max(this.sentSeq, last);
-      this.sql.exec("UPDATE drain SET sent_seq = ? WHERE id = 1 AND sent_seq < ?", this.sentSeq, this.sentSeq);
     }
   }
 

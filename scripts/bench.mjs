@@ -358,7 +358,8 @@ try {
     console.log(`  ${label.padEnd(24)} ${cost.perReading[k].toFixed(3).padStart(8)} per reading   $${cost.dollarsPerMillion[k].toFixed(4).padStart(8)} per million readings   ($${PRICES[k]} per million)`);
   }
   console.log(`  total                                                $${cost.totalPerMillion.toFixed(4).padStart(8)} per million readings (Durable Object duration and storage not included)`);
-  console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the queue's local batch timeout is 1 s`);
+  const batchTimeout = /queue = "fillgrid-projection"\nmax_batch_size = \d+\nmax_batch_timeout = (\d+)/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? "?";
+  console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the projection queue's max_batch_timeout is ${batchTimeout} s`);
   console.log(`  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`);
   console.log(`\nError push latency (failing request sent → change received by every dashboard), one failure at a time`);
   for (const p of pushes) {
