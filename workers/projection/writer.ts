@@ -28,13 +28,16 @@ export interface ProjectionGap {
 /**
  * Write a plan in the caller's transaction. Every statement is idempotent: events and readings are
  * inserted once by key, and container and order rows move only to a higher version, so replaying any
- * message, or applying messages out of order, ends in the same rows.
+ * message, or applying messages out of order, ends in the same rows. Two statements, so a batch
+ * costs two round trips to Postgres besides its transaction: every insert as one data-modifying
+ * `WITH`, then, over what that wrote, the orders superseded and each container's `projected_seq`.
  */
 export async function writeProjection(tx: Transaction, plan: ProjectionPlan, trackCompleteness = true): Promise<ProjectionGap[]> {
-  if (plan.events.length > 0) await insertEvents(tx, plan.events);
-  if (plan.readings.length > 0) await insertReadings(tx, plan.readings);
+  const writes: SQL[] = [];
+  if (plan.events.length > 0) writes.push(sql`events_in as (${insertEvents(plan.events)})`);
+  if (plan.readings.length > 0) writes.push(sql`readings_in as (${insertReadings(plan.readings)})`);
   if (plan.containers.length > 0) {
-    await tx
+    const upsert = tx
       .insert(containers)
       .values(plan.containers)
       .onConflictDoUpdate({
@@ -42,15 +45,19 @@ export async function writeProjection(tx: Transaction, plan: ProjectionPlan, tra
         set: { ...containerSet, projectedAt: sql`now()` },
         setWhere: sql`${containers.version} < excluded.version`,
       });
+    writes.push(sql`containers_in as (${upsert.getSQL()})`);
   }
   if (plan.orders.length > 0) {
-    await tx
-      .insert(orders)
-      .values(plan.orders)
-      .onConflictDoUpdate({ target: orders.id, set: orderSet, setWhere: sql`${orders.version} < excluded.version` });
-    await closeSupersededOrders(tx, [...new Set(plan.orders.map((o) => o.containerId))]);
+    const upsert = tx.insert(orders).values(plan.orders).onConflictDoUpdate({ target: orders.id, set: orderSet, setWhere: sql`${orders.version} < excluded.version` });
+    writes.push(sql`orders_in as (${upsert.getSQL()})`);
   }
-  return trackCompleteness ? advanceProjectedSeq(tx, plan.containers.map((c) => c.id)) : [];
+  if (writes.length === 0) return [];
+  await tx.execute(sql`with ${sql.join(writes, sql`, `)} select 1`);
+
+  const orderContainers = [...new Set(plan.orders.map((o) => o.containerId))];
+  const tracked = trackCompleteness ? plan.containers.map((c) => c.id) : [];
+  if (orderContainers.length === 0 && tracked.length === 0) return [];
+  return afterWrites(tx, orderContainers, tracked);
 }
 
 /** One array parameter per column: the rows of a table as `unnest` of arrays. */
@@ -62,44 +69,61 @@ const iso = (v: Date | string | null | undefined) => (v === null || v === undefi
  * column: one parameter per column rather than per value, which is what the driver spends its time
  * on for a batch of hundreds of rows. Each is inserted once by key.
  */
-async function insertEvents(tx: Transaction, rows: ProjectionPlan["events"]): Promise<void> {
-  await tx.execute(sql`
+function insertEvents(rows: ProjectionPlan["events"]): SQL {
+  return sql`
     insert into ${containerEvents} (id, container_id, seq, type, at, actor_kind, actor_id, reading_id, body)
     select * from unnest(
       ${column(rows, (r) => r.id)}::text[], ${column(rows, (r) => r.containerId)}::text[], ${column(rows, (r) => r.seq)}::int[],
       ${column(rows, (r) => r.type)}::text[], ${column(rows, (r) => iso(r.at))}::timestamptz[], ${column(rows, (r) => r.actorKind)}::text[],
       ${column(rows, (r) => r.actorId)}::text[], ${column(rows, (r) => r.readingId ?? null)}::text[], ${column(rows, (r) => JSON.stringify(r.body))}::jsonb[])
-    on conflict do nothing`);
+    on conflict do nothing`;
 }
 
-async function insertReadings(tx: Transaction, rows: ProjectionPlan["readings"]): Promise<void> {
-  await tx.execute(sql`
+function insertReadings(rows: ProjectionPlan["readings"]): SQL {
+  return sql`
     insert into ${readings} (container_id, reading_id, measured_at, received_at, fill_percent, contents, lat, lon, battery, clock_skew_ms, status, event_id)
     select * from unnest(
       ${column(rows, (r) => r.containerId)}::text[], ${column(rows, (r) => r.readingId)}::text[], ${column(rows, (r) => iso(r.measuredAt))}::timestamptz[],
       ${column(rows, (r) => iso(r.receivedAt))}::timestamptz[], ${column(rows, (r) => r.fillPercent)}::float8[], ${column(rows, (r) => r.contents ?? null)}::text[],
       ${column(rows, (r) => r.lat ?? null)}::float8[], ${column(rows, (r) => r.lon ?? null)}::float8[], ${column(rows, (r) => r.battery ?? null)}::float8[],
       ${column(rows, (r) => r.clockSkewMs ?? 0)}::int[], ${column(rows, (r) => r.status)}::text[], ${column(rows, (r) => r.eventId)}::text[])
-    on conflict do nothing`);
+    on conflict do nothing`;
 }
 
 /**
- * Move each container's `projected_seq` to the end of the unbroken run of events from 1, and mark
- * since when a gap has stood. Returns the containers that still lack events below their version.
+ * Over what the writes left, in one statement: a container opens an order only once the one before
+ * is closed, so an active row older than the container's newest active order is closed, even if its
+ * closing event has not arrived yet (delayed or redelivered late; its version stays, so that event
+ * still fills in the details). And each tracked container's `projected_seq` moves to the end of the
+ * unbroken run of events from 1, with `gap_since` saying since when a gap has stood. Returns the
+ * containers that still lack events below their version.
  */
-async function advanceProjectedSeq(tx: Transaction, containerIds: string[]): Promise<ProjectionGap[]> {
-  if (containerIds.length === 0) return [];
-  const ids = sql.join(containerIds.map((id) => sql`${id}`), sql`, `);
-  const result = await tx.execute<{ id: string; projected_seq: number; version: number }>(sql`
-    with next as (
+async function afterWrites(tx: Transaction, orderContainers: string[], tracked: string[]): Promise<ProjectionGap[]> {
+  const list = (ids: string[]) => sql.join(ids.map((id) => sql`${id}`), sql`, `);
+  const steps: SQL[] = [];
+  if (orderContainers.length > 0) {
+    steps.push(sql`superseded as (
+      update ${orders} as older set status = 'closed'
+      from ${orders} as newer
+      where newer.container_id = older.container_id
+        and newer.status = 'active' and older.status = 'active'
+        and older.version < newer.version
+        and newer.container_id in (${list(orderContainers)}))`);
+  }
+  if (tracked.length === 0) {
+    await tx.execute(sql`with ${sql.join(steps, sql`, `)} select 1`);
+    return [];
+  }
+  steps.push(sql`next as (
       select c.id,
         case when exists (select 1 from ${containerEvents} e where e.container_id = c.id and e.seq = c.projected_seq + 1)
           then (select min(e.seq) from ${containerEvents} e
                 where e.container_id = c.id and e.seq > c.projected_seq
                   and not exists (select 1 from ${containerEvents} f where f.container_id = c.id and f.seq = e.seq + 1))
           else c.projected_seq end as projected_seq
-      from ${containers} c where c.id in (${ids})
-    )
+      from ${containers} c where c.id in (${list(tracked)}))`);
+  const result = await tx.execute<{ id: string; projected_seq: number; version: number }>(sql`
+    with ${sql.join(steps, sql`, `)}
     update ${containers} c set
       projected_seq = next.projected_seq,
       gap_since = case when next.projected_seq < c.version then coalesce(c.gap_since, now()) else null end
@@ -108,20 +132,4 @@ async function advanceProjectedSeq(tx: Transaction, containerIds: string[]): Pro
   return result.rows
     .filter((r) => r.projected_seq < r.version)
     .map((r) => ({ containerId: r.id, projectedSeq: r.projected_seq, version: r.version }));
-}
-
-/**
- * A container opens an order only once the one before is closed, so an active row older than the
- * container's newest active order is closed, even if its closing event has not arrived yet (it was
- * delayed or redelivered late). Its version stays, so that event still fills in the details.
- */
-async function closeSupersededOrders(tx: Transaction, containerIds: string[]): Promise<void> {
-  if (containerIds.length === 0) return;
-  await tx.execute(sql`
-    update ${orders} as older set status = 'closed'
-    from ${orders} as newer
-    where newer.container_id = older.container_id
-      and newer.status = 'active' and older.status = 'active'
-      and older.version < newer.version
-      and newer.container_id in (${sql.join(containerIds.map((id) => sql`${id}`), sql`, `)})`);
 }
