@@ -241,7 +241,8 @@ try {
   const rows = await measure(scenarios, url);
   // What the into-Postgres run costs, from the code's own counters (GET /v1/diagnostics/usage).
   const adminAuth = { authorization: `Bearer ${token}` };
-  const usageBefore = await call("/v1/diagnostics/usage", { headers: adminAuth });
+  // The scenarios above leave the projection a backlog; it drains first, so this run measures itself.
+  const usageBefore = await settledUsage(adminAuth);
   const e2e = await intoPostgres(url, auth, sqlClient);
   const usageAfter = await settledUsage(adminAuth);
   const cost = costOf(usageBefore, usageAfter, e2e.readings);
