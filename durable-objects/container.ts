@@ -146,6 +146,8 @@ export const RESEND_MAX = 1000;
 /** The same range asked for again this soon is already on its way. */
 const RESEND_REPEAT_MS = 5_000;
 
+/** Durable Object SQL binds at most this many parameters to one statement. */
+const SQL_PARAMETERS = 100;
 /** At most this many events go in one range message (and RANGE_MAX_BYTES of them). */
 const RANGE_EVENTS = 100;
 /** If a drain dies with the object, this alarm picks the log up again. */
@@ -186,6 +188,9 @@ export class ContainerDO extends DurableObject<Env> {
       count("queueMessagesSent", messages.length);
     },
   };
+  /** Rows a commit writes in bulk at its end: events and readings, many to a statement. */
+  private eventRows: (string | number)[][] = [];
+  private readingRows: (string | number | null)[][] = [];
   /** Up to which seq the queue has every event. */
   private sentSeq = 0;
   /**
@@ -244,13 +249,20 @@ export class ContainerDO extends DurableObject<Env> {
     const results = new Array<ReadingResult>(readings.length);
     const now = this.clock();
     this.commit((state) => {
+      // Readings seen before, in one look for the whole group (and those earlier in this group).
+      const seen = new Map<string, { result: string; fingerprint: string | null }>();
+      const ids = [...new Set(readings.map((r) => r.readingId))];
+      for (let i = 0; i < ids.length; i += SQL_PARAMETERS) {
+        const chunk = ids.slice(i, i + SQL_PARAMETERS);
+        for (const row of this.sql.exec<{ reading_id: string; result: string; fingerprint: string | null }>(
+          `SELECT reading_id, result, fingerprint FROM readings WHERE reading_id IN (${chunk.map(() => "?").join(", ")})`,
+          ...chunk,
+        )) {
+          seen.set(row.reading_id, { result: row.result, fingerprint: row.fingerprint });
+        }
+      }
       for (const { reading, index } of order) {
-        const previous = this.sql
-          .exec<{ result: string; fingerprint: string | null }>(
-            "SELECT result, fingerprint FROM readings WHERE reading_id = ?",
-            reading.readingId,
-          )
-          .toArray()[0];
+        const previous = seen.get(reading.readingId);
         if (previous) {
           // Readings stored before fingerprints were kept cannot be compared, so they never conflict.
           const conflict = previous.fingerprint !== null && previous.fingerprint !== reading.fingerprint;
@@ -279,16 +291,17 @@ export class ContainerDO extends DurableObject<Env> {
           if (event.type === "order.opened") result.orderOpened = event.order;
           if (event.type === "order.closed" && order) result.orderClosed = order;
         }
-        this.sql.exec(
-          "INSERT INTO readings (reading_id, measured_at, received_at, status, body, result, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        const resultJson = JSON.stringify(result);
+        this.readingRows.push([
           reading.readingId,
           reading.measuredAt,
           receivedAt,
           result.status,
           JSON.stringify(storedReading(recorded!, result.status as "applied" | "stale")),
-          JSON.stringify(result),
-          reading.fingerprint,
-        );
+          resultJson,
+          reading.fingerprint ?? null,
+        ]);
+        seen.set(reading.readingId, { result: resultJson, fingerprint: reading.fingerprint ?? null });
         results[index] = result;
       }
     });
@@ -503,6 +516,8 @@ export class ContainerDO extends DurableObject<Env> {
       this.ctx.storage.transactionSync(() => {
         this.state ??= emptyContainer(containerId);
         work(() => this.state!);
+        this.insertMany("events", ["seq", "id", "type", "at", "body"], this.eventRows);
+        this.insertMany("readings", ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"], this.readingRows);
         if (before === null || this.state.version !== before.version) {
           this.sql.exec(
             "INSERT INTO container (id, state, sent_seq) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, sent_seq = excluded.sent_seq",
@@ -516,6 +531,9 @@ export class ContainerDO extends DurableObject<Env> {
       this.state = this.loadState();
       this.ctx.waitUntil(this.report(error, "ContainerDO commit"));
       throw error;
+    } finally {
+      this.eventRows = [];
+      this.readingRows = [];
     }
     if (this.state!.version === (before?.version ?? 0)) return;
     // The guard alarm retries whatever this drain does not finish, whatever the reason. It is set
@@ -523,6 +541,19 @@ export class ContainerDO extends DurableObject<Env> {
     // left to send it is simply not set again.
     if (this.alarmAt === null) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
     this.drainOutbox().catch((error: unknown) => this.report(error, "ContainerDO outbox"));
+  }
+
+  /**
+   * Rows into `table`, as many to a statement as its 100 bound parameters allow (Durable Object SQL's
+   * limit): each statement is a call into storage, and a group of readings makes hundreds of rows.
+   */
+  private insertMany(table: string, columns: string[], rows: unknown[][]): void {
+    const row = `(${columns.map(() => "?").join(", ")})`;
+    const perStatement = Math.floor(SQL_PARAMETERS / columns.length);
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const chunk = rows.slice(i, i + perStatement);
+      this.sql.exec(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => row).join(", ")}`, ...chunk.flat());
+    }
   }
 
   /**
@@ -647,14 +678,7 @@ export class ContainerDO extends DurableObject<Env> {
       readingId,
     } as ContainerEvent;
     this.lastEventAt = Math.max(this.lastEventAt, at);
-    this.sql.exec(
-      "INSERT INTO events (seq, id, type, at, body) VALUES (?, ?, ?, ?, ?)",
-      event.seq,
-      event.id,
-      event.type,
-      event.at,
-      JSON.stringify(event),
-    );
+    this.eventRows.push([event.seq, event.id, event.type, event.at, JSON.stringify(event)]);
     let order: Order | null = null;
     if (event.type === "order.opened") order = event.order;
     if (event.type === "order.closed") {
