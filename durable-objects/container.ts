@@ -150,8 +150,13 @@ const RESEND_REPEAT_MS = 5_000;
 const SQL_PARAMETERS = 100;
 /** At most this many events go in one range message (and RANGE_MAX_BYTES of them). */
 const RANGE_EVENTS = 100;
-/** If a drain dies with the object, this alarm picks the log up again. */
-const OUTBOX_GUARD_MS = 30_000;
+/**
+ * If a drain dies with the object, this alarm picks the log up again. Long, because it is set once
+ * per quiet spell and wakes the object when it fires: for a sensor reporting every minute a short
+ * guard would wake its container about once per reading. A drain dying mid-send is rare, and
+ * reconciliation (every 10 minutes) would find the same events.
+ */
+const OUTBOX_GUARD_MS = 10 * 60_000;
 const OUTBOX_BACKOFF_MAX_MS = 5 * 60_000;
 
 export interface OutboxSender {
