@@ -150,6 +150,9 @@ const RESEND_REPEAT_MS = 5_000;
 const SQL_PARAMETERS = 100;
 /** At most this many events go in one range message (and RANGE_MAX_BYTES of them). */
 const RANGE_EVENTS = 100;
+/** A queue's sendBatch takes at most 256 KB in all; a little is left for the messages' framing. */
+const SEND_BATCH_MAX_BYTES = 250 * 1024;
+const utf8 = new TextEncoder();
 /**
  * If a drain dies with the object, this alarm picks the log up again. Long, because it is set once
  * per quiet spell and wakes the object when it fires: for a sensor reporting every minute a short
@@ -444,8 +447,7 @@ export class ContainerDO extends DurableObject<Env> {
       .exec<{ body: string }>("SELECT body FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", first, last)
       .toArray()
       .map((r) => r.body);
-    const ranges = this.rangesOf(events, true);
-    for (let i = 0; i < ranges.length; i += 100) await this.outbox.send(ranges.slice(i, i + 100));
+    await this.sendRanges(this.rangesOf(events, true));
     return events.length;
   }
 
@@ -662,12 +664,34 @@ export class ContainerDO extends DurableObject<Env> {
       bytes = 0;
     };
     for (const body of bodies) {
-      if (bytes + body.length > RANGE_MAX_BYTES) flush();
+      // Bytes as the queue counts them (UTF-8), not characters: names may be in any script.
+      const size = utf8.encode(body).byteLength;
+      if (bytes + size > RANGE_MAX_BYTES || events.length === RANGE_EVENTS) flush();
       events.push(JSON.parse(body) as ContainerEvent);
-      bytes += body.length;
+      bytes += size;
     }
     flush();
     return ranges;
+  }
+
+  /**
+   * Ranges to the queue in as few sends as its limits allow: at most 100 messages and 256 KB in one
+   * sendBatch (resending a long run makes many ranges of up to 96 KB each).
+   */
+  private async sendRanges(ranges: ChangeRange[]): Promise<void> {
+    let batch: ChangeRange[] = [];
+    let bytes = 0;
+    for (const range of ranges) {
+      const size = utf8.encode(JSON.stringify(range)).byteLength;
+      if (batch.length > 0 && (batch.length === 100 || bytes + size > SEND_BATCH_MAX_BYTES)) {
+        await this.outbox.send(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(range);
+      bytes += size;
+    }
+    if (batch.length > 0) await this.outbox.send(batch);
   }
 
   /** Log one change and apply it (the drain sends it from the log); returns the event and the order it touched. */
