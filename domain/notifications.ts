@@ -28,9 +28,15 @@ export interface NotificationSettings {
 /** What a message is about: an alert's turn, or a new error record. */
 export type NoticeKind = MessageKind | "acknowledged" | "error";
 
+/** An Acknowledge button under a message: which alert it takes, and what it says. */
+export interface AckButton {
+  alertId: string;
+  label: string;
+}
+
 /** A message for the Notifier to send, rendered: the same id is the same message, however often handed over. */
 export type OutboundMessage =
-  | { id: string; channel: "telegram"; target: string; alertId: string | null; kind: NoticeKind; text: string; ackAlertId: string | null }
+  | { id: string; channel: "telegram"; target: string; alertId: string | null; kind: NoticeKind; text: string; acks: AckButton[] }
   | { id: string; channel: "email"; target: string; alertId: string | null; kind: NoticeKind; subject: string; text: string };
 
 const list = (value: string | undefined) =>
@@ -150,6 +156,8 @@ export function isChatId(value: string): boolean {
 
 /** More messages than this of one turn of one rule to one chat in one hand-over go as one summary. */
 export const GROUP_OVER = 3;
+/** At most this many alerts in one summary message, each with its own button. */
+export const SUMMARY_ALERTS = 10;
 
 /** A Telegram message owed about one alert, before grouping. */
 export interface AlertNotice {
@@ -160,12 +168,17 @@ export interface AlertNotice {
   kind: NoticeKind;
 }
 
+const takeable = (n: AlertNotice) => offersAck(n.kind) && n.alert.state === "firing";
+
+/** A button's label (Telegram shows a short line): the alert's subject in a summary. */
+const buttonLabel = (subject: string) => `Acknowledge ${subject.length > 40 ? `${subject.slice(0, 39)}…` : subject}`;
+
 /**
  * The Telegram messages for a hand-over. Up to GROUP_OVER notices of the same turn (fired, repeat…)
  * of the same rule to the same chat go one by one, each with its Acknowledge button; more go as
- * summaries — "🟠 WARNING ×37 · noPartner" and a line per alert, split to stay within 4096
- * characters — so that a run finding many (a new deployment, an outage) does not flood a chat.
- * A summary links to the Alerts page, where each can be taken.
+ * summaries — "🟠 WARNING ×37 · noPartner" and a line per alert, at most SUMMARY_ALERTS to a message
+ * and within 4096 characters, each alert with its own button — so that a run finding many (a new
+ * deployment, an outage) does not flood a chat and every alert can still be taken from it.
  */
 export function telegramMessages(notices: readonly AlertNotice[], now: number, dashboardUrl: string | null): Extract<OutboundMessage, { channel: "telegram" }>[] {
   const groups = new Map<string, AlertNotice[]>();
@@ -177,24 +190,25 @@ export function telegramMessages(notices: readonly AlertNotice[], now: number, d
   for (const group of groups.values()) {
     if (group.length <= GROUP_OVER) {
       for (const n of group) {
-        out.push({ id: n.id, channel: "telegram", target: n.chat, alertId: n.alert.id, kind: n.kind, text: alertTelegramText(n.alert, n.kind, now, dashboardUrl), ackAlertId: offersAck(n.kind) && n.alert.state === "firing" ? n.alert.id : null });
+        out.push({ id: n.id, channel: "telegram", target: n.chat, alertId: n.alert.id, kind: n.kind, text: alertTelegramText(n.alert, n.kind, now, dashboardUrl), acks: takeable(n) ? [{ alertId: n.alert.id, label: "Acknowledge" }] : [] });
       }
       continue;
     }
     const first = group[0]!;
     const head = `<b>${escapeHtml(`${headline(first.alert, first.kind, now).replace(/^(\S+) (\w+)/, `$1 $2 ×${group.length}`)} · ${first.alert.rule}`)}</b>`;
-    const foot = dashboardUrl ? `\n<a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts`)}">Take them in Fillgrid</a>` : "";
-    const lines = group.map((n) => `• ${escapeHtml(n.alert.message)}`);
-    let part: string[] = [];
+    const foot = dashboardUrl ? `\n<a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts`)}">Open them in Fillgrid</a>` : "";
+    let part: AlertNotice[] = [];
     let index = 0;
+    const text = (ns: AlertNotice[]) => [head, ...ns.map((n) => `• ${escapeHtml(n.alert.message)}`)].join("\n") + foot;
     const flush = () => {
       if (part.length === 0) return;
-      out.push({ id: `${first.id}_g${index++}`, channel: "telegram", target: first.chat, alertId: null, kind: first.kind, text: withinLimit([head, ...part].join("\n") + foot), ackAlertId: null });
+      const acks = part.filter(takeable).map((n) => ({ alertId: n.alert.id, label: buttonLabel(n.alert.subject) }));
+      out.push({ id: `${first.id}_g${index++}`, channel: "telegram", target: first.chat, alertId: null, kind: first.kind, text: withinLimit(text(part)), acks });
       part = [];
     };
-    for (const line of lines) {
-      if ([head, ...part, line].join("\n").length + foot.length > TELEGRAM_MAX_TEXT) flush();
-      part.push(line);
+    for (const n of group) {
+      if (part.length === SUMMARY_ALERTS || (part.length > 0 && text([...part, n]).length > TELEGRAM_MAX_TEXT)) flush();
+      part.push(n);
     }
     flush();
   }

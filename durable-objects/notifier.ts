@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { ackData, digestOf, nextDigestAt, type NoticeKind, type OutboundMessage } from "../domain/notifications";
+import { ackData, digestOf, nextDigestAt, type AckButton, type NoticeKind, type OutboundMessage } from "../domain/notifications";
 import { due, GLOBAL_PER_SECOND, PER_CHAT_INTERVAL_MS, verdictOf, type ChatPace, type Verdict } from "../domain/telegram";
 import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
@@ -54,7 +54,7 @@ export interface ArchiveFilters {
 }
 
 type OutboxRow = { id: string; channel: string; target: string; alert_id: string | null; kind: string; body: string; queued_at: number; attempts: number };
-type TelegramBody = { text: string; ackAlertId: string | null };
+type TelegramBody = { text: string; acks: AckButton[] };
 type EmailBody = { subject: string; text: string };
 
 /**
@@ -82,7 +82,7 @@ export class Notifier extends DurableObject<Env> {
       let n = 0;
       for (const m of messages) {
         if (this.sql.exec("SELECT 1 FROM archive WHERE id = ?", m.id).toArray().length > 0) continue;
-        const body = m.channel === "telegram" ? { text: m.text, ackAlertId: m.ackAlertId } : { subject: m.subject, text: m.text };
+        const body = m.channel === "telegram" ? { text: m.text, acks: m.acks } : { subject: m.subject, text: m.text };
         n += this.sql.exec("INSERT OR IGNORE INTO outbox (id, channel, target, alert_id, kind, body, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", m.id, m.channel, m.target, m.alertId, m.kind, JSON.stringify(body), now).toArray().length;
       }
       return n;
@@ -219,7 +219,7 @@ export class Notifier extends DurableObject<Env> {
             text: body.text,
             parse_mode: "HTML",
             link_preview_options: { is_disabled: true },
-            ...(body.ackAlertId ? { reply_markup: { inline_keyboard: [[{ text: "Acknowledge", callback_data: ackData(body.ackAlertId) }]] } } : {}),
+            ...(body.acks.length > 0 ? { reply_markup: { inline_keyboard: body.acks.map((b) => [{ text: b.label, callback_data: ackData(b.alertId) }]) } } : {}),
           }),
           signal: AbortSignal.timeout(TELEGRAM_TIMEOUT_MS),
         });

@@ -110,7 +110,7 @@ describe("GET /metrics", () => {
     const sent = (f: Parsed) => value(f, "fillgrid_notifications_total", { channel: "telegram", result: "sent" });
     const failed = (f: Parsed) => value(f, "fillgrid_notifications_total", { channel: "telegram", result: "failed" });
     const before = await scrape();
-    const message = (id: string, target: string) => ({ id: `tg_metrics_${crypto.randomUUID()}_${id}`, channel: "telegram" as const, target, alertId: null, kind: "fired" as const, text: `metrics ${id}`, ackAlertId: null });
+    const message = (id: string, target: string) => ({ id: `tg_metrics_${crypto.randomUUID()}_${id}`, channel: "telegram" as const, target, alertId: null, kind: "fired" as const, text: `metrics ${id}`, acks: [] });
     await env.NOTIFIER.getByName("notifier").accept([message("a", ok), message("b", blocked)]);
     const after = await eventually(async () => {
       const f = await scrape();

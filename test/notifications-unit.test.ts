@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../domain/alerts";
 import { anAlert } from "./support/alerts";
-import { ackData, alertOfAckData, alertTelegramText, defaultSettings, digestOf, DIGEST_INTERVAL_MS, emailed, GROUP_OVER, isChatId, nextDigestAt, offersAck, telegramMessages } from "../domain/notifications";
+import { ackData, alertOfAckData, alertTelegramText, defaultSettings, digestOf, DIGEST_INTERVAL_MS, emailed, GROUP_OVER, isChatId, SUMMARY_ALERTS, nextDigestAt, offersAck, telegramMessages } from "../domain/notifications";
 import { TELEGRAM_MAX_TEXT } from "../domain/telegram";
 
 const alert = (over: Partial<Alert> = {}) =>
@@ -94,25 +94,34 @@ describe("many at once", () => {
     alert: alert({ id: `alr_${String(i).padStart(26, "0")}`, key: `noPartner:ord_${i}`, rule: "noPartner", subject: `ord_${i}`, message: `order ord_${i} for tank-${i} has no partner <to> deliver it`, ...over }),
   });
 
+  it("resolved ones in a summary offer no button: nothing is left to take", () => {
+    const out = telegramMessages(Array.from({ length: 5 }, (_, i) => ({ ...notice(i), kind: "resolved" as const })), 0, null);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.acks).toEqual([]);
+  });
+
   it("a few go one by one, each with its button", () => {
     const out = telegramMessages(Array.from({ length: GROUP_OVER }, (_, i) => notice(i)), 0, null);
     expect(out).toHaveLength(GROUP_OVER);
-    expect(out.map((m) => m.ackAlertId)).toEqual(out.map((m) => m.alertId));
+    expect(out.map((m) => m.acks)).toEqual(out.map((m) => [{ alertId: m.alertId, label: "Acknowledge" }]));
   });
 
-  it("more of one rule and turn to one chat go as summaries within 4096 characters, every alert in one of them once", () => {
+  it("more of one rule and turn to one chat go as summaries of at most 10 within 4096 characters, every alert in one of them once with its own button", () => {
     const notices = Array.from({ length: 200 }, (_, i) => notice(i));
     const out = telegramMessages([...notices, notice(900, {}, "-200"), notice(901, { rule: "silent", key: "silent:x", message: "x silent" })], 0, "https://fillgrid.example");
     const summaries = out.filter((m) => m.target === "-100" && m.alertId === null);
-    expect(summaries.length).toBeGreaterThan(1);
+    expect(summaries).toHaveLength(200 / SUMMARY_ALERTS);
     for (const m of summaries) {
       expect(m.text.length).toBeLessThanOrEqual(TELEGRAM_MAX_TEXT);
       expect(m.text.startsWith("<b>🟠 WARNING ×200 · noPartner</b>\n")).toBe(true);
-      expect(m.text).toContain('<a href="https://fillgrid.example/alerts">Take them in Fillgrid</a>');
-      expect(m.ackAlertId).toBeNull();
+      expect(m.text).toContain('<a href="https://fillgrid.example/alerts">Open them in Fillgrid</a>');
+      // A button for each alert the message lists, naming its subject.
+      const inText = [...m.text.matchAll(/order (ord_\d+) for/g)].map((x) => x[1]);
+      expect(m.acks.map((b) => b.label)).toEqual(inText.map((subject) => `Acknowledge ${subject}`));
     }
     const listed = summaries.flatMap((m) => [...m.text.matchAll(/order (ord_\d+) for/g)].map((x) => x[1]));
     expect(listed).toEqual(notices.map((n) => n.alert.subject));
+    expect(summaries.flatMap((m) => m.acks.map((b) => b.alertId))).toEqual(notices.map((n) => n.alert.id));
     expect(summaries[0]!.text).toContain("has no partner &lt;to&gt; deliver it");
     // Stable ids: the same notices handed over again make the same messages.
     expect(telegramMessages(notices, 0, "https://fillgrid.example").map((m) => m.id)).toEqual(summaries.map((m) => m.id));

@@ -42,7 +42,7 @@ describe("the Telegram sender", () => {
       alertId: null,
       kind: "fired",
       text: alertTelegramText(fake(i), "fired", Date.now(), "https://fillgrid.example"),
-      ackAlertId: fake(i).id,
+      acks: [{ alertId: fake(i).id, label: "Acknowledge" }],
     });
     const batch = [...Array.from({ length: 100 }, (_, i) => message(i, busy)), message(0, limited), message(0, blocked)];
     const notifier = env.NOTIFIER.getByName("notifier");

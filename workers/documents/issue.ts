@@ -62,7 +62,8 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
     if (!pricing.ok) {
       waiting++;
       const what = pricing.missing.map((m) => `${m.product} per ${m.unit}`).join(", ");
-      await reportError(env, new MissingPriceError(`no price for ${what} in partner ${partnerId}'s price list; the document waits`), "cron", "sales documents", {
+      // One record per partner (the fingerprint would otherwise hide the partner id): each price list is its own thing to fix.
+      await reportError(env, new MissingPriceError(`no price for ${what} in partner ${partnerId}'s price list; the document waits`), "cron", `sales documents of ${partnerId}`, {
         partnerId,
         orderId: order.id,
         missing: what,
