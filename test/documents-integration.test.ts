@@ -80,14 +80,14 @@ describe("an order from the first low reading to its document", () => {
     await json(await postReadings(key, reading(containerId, 80)), 200);
     const created = await send(partner, { type: "order.created", containerId, data: { lines: [{ product: "pellets", quantity: 2, unit: "t" }] } }, 201);
     await send(partner, { type: "order.delivered", containerId, orderId: created.order.id, data: { lines: [{ product: "pellets", quantity: 2, unit: "t" }], deliveryNote: "DN-P1" } }, 200);
-    await eventually(async () => {
-      const r = await run();
-      return r.waiting > 0 ? r : undefined;
-    }, 20_000, "the run to see the delivered order");
+    // Runs until one has seen this order (delivered orders of other partners may be waiting too):
+    // it waits, and says so in a record naming this partner.
     const record = await eventually(async () => {
+      const r = await run();
+      if (r.waiting === 0) return undefined;
       const records = await json<{ errors: { name: string; message: string; context: Record<string, unknown> }[] }>(await api("/v1/errors?status=open&limit=500", { token: admin }), 200);
       return records.errors.find((e) => e.name === "MissingPriceError" && e.context.partnerId === partner.id);
-    }, 20_000, "the error record");
+    }, 30_000, "a run waiting for the price, and its error record");
     expect(record.message).toContain("pellets per t");
     expect(await documentsOf(partner.id)).toEqual([]);
 
