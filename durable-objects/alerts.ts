@@ -25,6 +25,9 @@ const SCHEMA = [
   `${CHANGES_TABLE}
    CREATE TABLE settings (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
    CREATE TABLE noted_errors (id TEXT PRIMARY KEY, body TEXT NOT NULL, handed_over INTEGER NOT NULL DEFAULT 0);`,
+  // The time of the newest run applied: a run that took its snapshot earlier and arrives later
+  // would judge the fleet by an older view (and resolve what a newer run just found).
+  `CREATE TABLE last_run (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);`,
 ];
 
 /** A turn of an alert that people are owed a message about. */
@@ -97,12 +100,16 @@ export class AlertsDO extends StreamHub<AlertChange> {
 
   /**
    * One monitor run at `now`: alerts opened, repeated, escalated or resolved, and the messages owed;
-   * `newErrors` are error records the monitor saw, emailed once each to who wants new errors.
+   * `newErrors` are error records the monitor saw, emailed once each to who wants new errors. A run
+   * older than one already applied (overlapping runs finishing out of order) changes no alert.
    */
-  async run(conditions: Condition[], now: number, newErrors: NewErrorRecord[] = []): Promise<{ opened: number; resolved: number; messages: number }> {
+  async run(conditions: Condition[], now: number, newErrors: NewErrorRecord[] = []): Promise<{ opened: number; resolved: number; messages: number; superseded?: true }> {
     this.startup.check();
     const result = this.ctx.storage.transactionSync(() => {
       for (const e of newErrors) this.sql.exec("INSERT OR IGNORE INTO noted_errors (id, body) VALUES (?, ?)", e.id, JSON.stringify(e));
+      const last = this.sql.exec<{ at: number }>("SELECT at FROM last_run WHERE id = 1").toArray()[0]?.at ?? 0;
+      if (now < last) return { opened: 0, resolved: 0, messages: 0, superseded: true as const };
+      this.sql.exec("INSERT INTO last_run (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at", now);
       const open = this.ctx.storage.sql
         .exec<{ body: string }>("SELECT body FROM alerts WHERE state <> 'resolved'")
         .toArray()

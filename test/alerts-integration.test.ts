@@ -1,5 +1,6 @@
 // The minute monitor through the API: one alert per condition and subject, however many runs (also
 // at once); resolved when the condition clears; acknowledged and silenced by operators.
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { adminToken, api, deviceKey, eventually, json, personWith, postReadings, reading, uniqueContainer, type ErrorBody } from "./helpers";
 
@@ -85,5 +86,19 @@ describe("the minute monitor", () => {
     } finally {
       await json(await api("/v1/alert-rules", { method: "PUT", token: admin, json: { rules } }), 200);
     }
+  });
+
+  it("runs that overlap and finish out of order: the older view changes nothing the newer one found", async () => {
+    // An AlertsDO of the test's own, so that no other run comes between.
+    const alerts = env.ALERTS.getByName(`overlap-test-${crypto.randomUUID()}`);
+    const condition = { key: "silent:tank-overlap", rule: "silent", subject: "tank-overlap", severity: "warning" as const, message: "tank-overlap silent for 2 min" };
+    const t = Date.now();
+    // The newer run found the container silent; the older one, which took its snapshot first, did not.
+    expect(await alerts.run([condition], t)).toMatchObject({ opened: 1 });
+    expect(await alerts.run([], t - 1_000)).toMatchObject({ opened: 0, resolved: 0, messages: 0, superseded: true });
+    expect(await alerts.list({ limit: 10 })).toMatchObject([{ key: condition.key, state: "firing" }]);
+    // A run after both judges as usual.
+    expect(await alerts.run([], t + 1_000)).toMatchObject({ resolved: 1 });
+    expect(await alerts.list({ limit: 10 })).toMatchObject([{ key: condition.key, state: "resolved" }]);
   });
 });

@@ -57,7 +57,7 @@ describe("a silent container, end to end", () => {
     // Its own message, or a summary when other containers fell silent in the same run: either way
     // a button that takes this alert.
     const button = fired.reply_markup?.inline_keyboard.flat().find((b) => b.callback_data === `ack:${alert!.id}`);
-    expect(button?.text).toMatch(/^Acknowledge/);
+    expect(button?.text, `a button for ${alert!.id} on ${JSON.stringify(fired)}; the alert now: ${JSON.stringify((await alertsOf())[0])}`).toMatch(/^Acknowledge/);
 
     // The button, pressed by someone not linked: told so, nothing changes.
     const press = async (fromId: number) =>
@@ -178,7 +178,7 @@ describe("repeats, escalation, acknowledgement", () => {
     expect(emails.every((n) => n.status === "sent" && n.remoteId === emails[0]!.remoteId && n.remoteId !== null)).toBe(true);
     expect(emails.map((n) => n.kind)).toContain("error");
     expect(emails.every((n) => ["error", "fired", "escalated", "resolved"].includes(n.kind))).toBe(true);
-    await alerts.run([{ ...condition, key: "overdue:ord_test2", subject: "ord_test2" }], Date.now());
+    await alerts.run([{ ...condition, key: "overdue:ord_test2", subject: "ord_test2" }], t0 + 85 * min);
     await new Promise((r) => setTimeout(r, 3000));
     const later = (await notificationsFor(`channel=email&target=${encodeURIComponent(oncall)}`)).notifications;
     expect(new Set(later.map((n) => n.remoteId)).size).toBe(1);

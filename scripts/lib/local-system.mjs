@@ -78,6 +78,8 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
   return {
     url,
     vars,
+    /** wrangler dev's inspector (Chrome DevTools protocol) for the worker, its objects included. */
+    inspectorPort: inspector,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));

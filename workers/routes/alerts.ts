@@ -141,7 +141,7 @@ export const alerts = router()
       summary: "Run the minute monitor now (it runs every minute by itself)",
       security: security.person,
       middleware: as("admin"),
-      responses: { 200: jsonContent(z.object({ opened: z.number().int(), resolved: z.number().int(), messages: z.number().int() }), "What the run did"), ...problems(...personProblems) },
+      responses: { 200: jsonContent(z.object({ opened: z.number().int(), resolved: z.number().int(), messages: z.number().int(), superseded: z.literal(true).optional().describe("A run that began after this one was applied first; this one changed nothing") }), "What the run did"), ...problems(...personProblems) },
     }),
     async (c) => c.json(await runMonitor(c.env), 200),
   );
