@@ -62,3 +62,52 @@ export function changesOf(range: ChangeRange): ChangeMessage[] {
 
 /** A range message stays within this many bytes of JSON (a queue message may hold 128 KB). */
 export const RANGE_MAX_BYTES = 96 * 1024;
+
+/**
+ * What the ingest worker sends for a request that touched many containers: their ranges, as many
+ * to one queue message as fit. A request of 100 readings across 100 containers is one message
+ * instead of 100 — a hundredth of the queue operations, and one delivery to the consumer. Each range
+ * inside stays what it is (a container's run of events with its state), applied the same way.
+ */
+export interface RangeBatch {
+  ranges: ChangeRange[];
+}
+
+/** A batch message stays within this many bytes of JSON (a queue message may hold 128 KB). */
+export const BATCH_MAX_BYTES = 120 * 1024;
+
+/** Bytes of a string in UTF-8 (as the queue counts them), without encoding it. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) (n += 4), i++;
+    else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Ranges (each with its size in bytes of JSON) packed in order into as few batches as fit within
+ * `maxBytes` each; a range is never split, and one larger than `maxBytes` goes alone.
+ */
+export function packRanges(ranges: readonly { range: ChangeRange; bytes: number }[], maxBytes = BATCH_MAX_BYTES): { batch: RangeBatch; bytes: number }[] {
+  const out: { batch: RangeBatch; bytes: number }[] = [];
+  // `{"ranges":[` … `]}` and a comma between ranges.
+  const frame = 13;
+  let current: ChangeRange[] = [];
+  let bytes = frame;
+  for (const { range, bytes: size } of ranges) {
+    if (current.length > 0 && bytes + size + 1 > maxBytes) {
+      out.push({ batch: { ranges: current }, bytes });
+      current = [];
+      bytes = frame;
+    }
+    bytes += size + (current.length > 0 ? 1 : 0);
+    current.push(range);
+  }
+  if (current.length > 0) out.push({ batch: { ranges: current }, bytes });
+  return out;
+}

@@ -19,12 +19,12 @@ import {
   type Settings,
   type SettingsChanged,
 } from "../domain/container";
-import { orderIdOf, RANGE_MAX_BYTES, type ChangeRange } from "../domain/change-message";
+import { orderIdOf, RANGE_MAX_BYTES, utf8Length, type ChangeRange } from "../domain/change-message";
 import { monotonicIds } from "../domain/ids";
 import { applyToOrder, decideFulfilment, decideLines, withOrderDefaults, type FulfilmentCommand } from "../domain/fulfilment";
 import { serves, type Partner } from "../domain/partners";
 import { reportError } from "../platform/error-report";
-import { count, countedSql } from "../platform/usage";
+import { count, countedSql, queueUnits } from "../platform/usage";
 import { ensureSchema } from "./schema";
 import { objectName, Startup } from "./startup";
 
@@ -152,7 +152,6 @@ const SQL_PARAMETERS = 100;
 const RANGE_EVENTS = 100;
 /** A queue's sendBatch takes at most 256 KB in all; a little is left for the messages' framing. */
 const SEND_BATCH_MAX_BYTES = 250 * 1024;
-const utf8 = new TextEncoder();
 /**
  * If a drain dies with the object, this alarm picks the log up again. Long, because it is set once
  * per quiet spell and wakes the object when it fires: for a sensor reporting every minute a short
@@ -162,8 +161,21 @@ const utf8 = new TextEncoder();
 const OUTBOX_GUARD_MS = 10 * 60_000;
 const OUTBOX_BACKOFF_MAX_MS = 5 * 60_000;
 
+/** A range message and the bytes of its JSON. */
+export interface SizedRange {
+  range: ChangeRange;
+  bytes: number;
+}
+
+/** The ranges a commit handed to its caller to send, from which seq on. */
+export interface RelayedRanges {
+  fromSeq: number;
+  ranges: SizedRange[];
+}
+
 export interface OutboxSender {
-  send(messages: ChangeRange[]): Promise<void>;
+  /** `bytes`: each message's size in bytes of JSON. */
+  send(messages: ChangeRange[], bytes: number[]): Promise<void>;
 }
 
 /**
@@ -191,11 +203,18 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** Where range messages go; replaceable so tests can make sending fail. */
   outbox: OutboxSender = {
-    send: async (messages) => {
+    send: async (messages, bytes) => {
       await this.env.PROJECTION_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" })));
       count("queueMessagesSent", messages.length);
+      count("queueMessageUnits", bytes.reduce((n, b) => n + queueUnits(b), 0));
     },
   };
+  /** The events of the commit under way, as objects and as stored (for handing them over). */
+  private committedEvents: { event: ContainerEvent; body: string }[] = [];
+  /** What the last commit handed to its caller to send (see `ingestRelayed`). */
+  private relayed: RelayedRanges | null = null;
+  /** Whether `ingestRelayed` hands events back; tests that take this object's own sends turn it off. */
+  relay = true;
   /** Rows a commit writes in bulk at its end: events and readings, many to a statement. */
   private eventRows: (string | number)[][] = [];
   private readingRows: (string | number | null)[][] = [];
@@ -250,6 +269,37 @@ export class ContainerDO extends DurableObject<Env> {
   /** Apply a group of readings for this container, oldest `measuredAt` first. */
   ingest(readings: Reading[], actor: Actor, receivedAt: number): ReadingResult[] {
     this.startup.check();
+    return this.applyReadings(readings, actor, receivedAt, false).results;
+  }
+
+  /**
+   * `ingest`, and the events it committed handed back as range messages (with their sizes) for the
+   * caller to send to the queue together with other containers' (workers/projection/relay.ts):
+   * one queue message for a whole request instead of one per container. They count as sent from
+   * here; a caller that cannot send them says so (`relayFailed`) and this object sends them itself.
+   * Should the caller die before either, the projection's gap check (at this container's next
+   * message) or reconciliation (every 10 minutes) has them sent again from the log. When anything
+   * else is still on its way from here, nothing is handed back and this object sends as `ingest` does.
+   */
+  ingestRelayed(readings: Reading[], actor: Actor, receivedAt: number): { results: ReadingResult[]; relayed: RelayedRanges | null } {
+    this.startup.check();
+    return this.applyReadings(readings, actor, receivedAt, true);
+  }
+
+  /** What was handed over from `fromSeq` on did not reach the queue: send it from the log. */
+  relayFailed(fromSeq: number): void {
+    this.startup.check();
+    if (fromSeq - 1 >= this.sentSeq) return;
+    this.sentSeq = fromSeq - 1;
+    if (this.storedSentSeq > this.sentSeq) {
+      this.sql.exec("UPDATE container SET sent_seq = ? WHERE id = 1", this.sentSeq);
+      this.storedSentSeq = this.sentSeq;
+    }
+    if (this.alarmAt === null) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
+    this.drainOutbox().catch((error: unknown) => this.report(error, "ContainerDO outbox"));
+  }
+
+  private applyReadings(readings: Reading[], actor: Actor, receivedAt: number, relay: boolean): { results: ReadingResult[]; relayed: RelayedRanges | null } {
     const containerId = this.containerId;
     const order = readings
       .map((reading, index) => ({ reading, index }))
@@ -312,8 +362,8 @@ export class ContainerDO extends DurableObject<Env> {
         seen.set(reading.readingId, { result: resultJson, fingerprint: reading.fingerprint ?? null });
         results[index] = result;
       }
-    });
-    return results;
+    }, relay);
+    return { results, relayed: this.relayed };
   }
 
   openOrder(by: string): OpenOrderResult {
@@ -446,7 +496,7 @@ export class ContainerDO extends DurableObject<Env> {
     const events = this.sql
       .exec<{ body: string }>("SELECT body FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", first, last)
       .toArray()
-      .map((r) => r.body);
+      .map((r) => ({ event: JSON.parse(r.body) as ContainerEvent, body: r.body }));
     await this.sendRanges(this.rangesOf(events, true));
     return events.length;
   }
@@ -516,9 +566,10 @@ export class ContainerDO extends DurableObject<Env> {
    * handed and changes it only through `append`; if it throws, storage rolls back and the in-memory
    * state is reloaded so the two never disagree.
    */
-  private commit(work: (state: () => ContainerState) => void): void {
+  private commit(work: (state: () => ContainerState) => void, relay = false): void {
     const containerId = this.containerId;
     const before = this.state;
+    this.relayed = null;
     try {
       this.ctx.storage.transactionSync(() => {
         this.state ??= emptyContainer(containerId);
@@ -542,7 +593,16 @@ export class ContainerDO extends DurableObject<Env> {
       this.eventRows = [];
       this.readingRows = [];
     }
+    const committed = this.committedEvents;
+    this.committedEvents = [];
     if (this.state!.version === (before?.version ?? 0)) return;
+    // Handed to the caller when this commit's events are all there is to send: nothing older waits
+    // or is on its way, sending has not been failing, and the index already knows this container.
+    if (relay && this.relay && this.registered && this.draining === null && this.failedSends === 0 && this.sentSeq === (before?.version ?? 0)) {
+      this.relayed = { fromSeq: this.sentSeq + 1, ranges: this.rangesOf(committed, false) };
+      this.sentSeq = this.state!.version;
+      return;
+    }
     // The guard alarm retries whatever this drain does not finish, whatever the reason. It is set
     // once and left standing (not set and deleted around every commit): when it fires with nothing
     // left to send it is simply not set again.
@@ -628,10 +688,10 @@ export class ContainerDO extends DurableObject<Env> {
         .exec<{ seq: number; body: string }>("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", this.sentSeq, RANGE_EVENTS)
         .toArray();
       if (rows.length === 0) return true;
-      const [range] = this.rangesOf(rows.map((r) => r.body), false);
-      const last = range!.events[range!.events.length - 1]!.seq;
+      const [sized] = this.rangesOf(rows.map((r) => ({ event: JSON.parse(r.body) as ContainerEvent, body: r.body })), false) as [SizedRange];
+      const last = sized.range.events[sized.range.events.length - 1]!.seq;
       try {
-        await this.outbox.send([range!]);
+        await this.outbox.send([sized.range], [sized.bytes]);
       } catch (error) {
         this.failedSends++;
         const delay = Math.min(1000 * 2 ** (this.failedSends - 1), OUTBOX_BACKOFF_MAX_MS);
@@ -647,9 +707,10 @@ export class ContainerDO extends DurableObject<Env> {
    * Range messages for consecutive events (their stored JSON), each within RANGE_MAX_BYTES, with the
    * state as it is now and every order they touch as it is now.
    */
-  private rangesOf(bodies: string[], resent: boolean): ChangeRange[] {
+  private rangesOf(items: { event: ContainerEvent; body: string }[], resent: boolean): SizedRange[] {
     const state = this.state!;
-    const ranges: ChangeRange[] = [];
+    const stateBytes = utf8Length(JSON.stringify(state));
+    const ranges: SizedRange[] = [];
     let events: ContainerEvent[] = [];
     let bytes = 0;
     const flush = () => {
@@ -659,15 +720,18 @@ export class ContainerDO extends DurableObject<Env> {
         const row = this.orderRow(id);
         return row ? [{ order: row.order, version: row.version ?? state.version }] : [];
       });
-      ranges.push({ range: true, containerId: state.containerId, events, state, orders, ...(resent ? { resent: true as const } : {}) });
+      const range: ChangeRange = { range: true, containerId: state.containerId, events, state, orders, ...(resent ? { resent: true as const } : {}) };
+      // The JSON's size: the events as stored, the state, the orders, the framing.
+      const orderBytes = orders.reduce((n, o) => n + utf8Length(JSON.stringify(o)) + 1, 0);
+      ranges.push({ range, bytes: bytes + events.length + stateBytes + orderBytes + 128 + utf8Length(state.containerId) });
       events = [];
       bytes = 0;
     };
-    for (const body of bodies) {
+    for (const { event, body } of items) {
       // Bytes as the queue counts them (UTF-8), not characters: names may be in any script.
-      const size = utf8.encode(body).byteLength;
+      const size = utf8Length(body);
       if (bytes + size > RANGE_MAX_BYTES || events.length === RANGE_EVENTS) flush();
-      events.push(JSON.parse(body) as ContainerEvent);
+      events.push(event);
       bytes += size;
     }
     flush();
@@ -678,20 +742,20 @@ export class ContainerDO extends DurableObject<Env> {
    * Ranges to the queue in as few sends as its limits allow: at most 100 messages and 256 KB in one
    * sendBatch (resending a long run makes many ranges of up to 96 KB each).
    */
-  private async sendRanges(ranges: ChangeRange[]): Promise<void> {
-    let batch: ChangeRange[] = [];
+  private async sendRanges(ranges: SizedRange[]): Promise<void> {
+    let batch: SizedRange[] = [];
     let bytes = 0;
-    for (const range of ranges) {
-      const size = utf8.encode(JSON.stringify(range)).byteLength;
+    for (const sized of ranges) {
+      const size = sized.bytes;
       if (batch.length > 0 && (batch.length === 100 || bytes + size > SEND_BATCH_MAX_BYTES)) {
-        await this.outbox.send(batch);
+        await this.outbox.send(batch.map((b) => b.range), batch.map((b) => b.bytes));
         batch = [];
         bytes = 0;
       }
-      batch.push(range);
+      batch.push(sized);
       bytes += size;
     }
-    if (batch.length > 0) await this.outbox.send(batch);
+    if (batch.length > 0) await this.outbox.send(batch.map((b) => b.range), batch.map((b) => b.bytes));
   }
 
   /** Log one change and apply it (the drain sends it from the log); returns the event and the order it touched. */
@@ -707,7 +771,9 @@ export class ContainerDO extends DurableObject<Env> {
       readingId,
     } as ContainerEvent;
     this.lastEventAt = Math.max(this.lastEventAt, at);
-    this.eventRows.push([event.seq, event.id, event.type, event.at, JSON.stringify(event)]);
+    const body = JSON.stringify(event);
+    this.eventRows.push([event.seq, event.id, event.type, event.at, body]);
+    this.committedEvents.push({ event, body });
     let order: Order | null = null;
     if (event.type === "order.opened") order = event.order;
     if (event.type === "order.closed") {

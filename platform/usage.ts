@@ -11,14 +11,21 @@ export interface Usage {
   rowsRead: number;
   rowsWritten: number;
   queueMessagesSent: number;
+  /** Messages sent counted in 64 KB units, as Cloudflare bills queue operations. */
+  queueMessageUnits: number;
   queueMessagesDelivered: number;
   queueMessagesRetried: number;
 }
 
-const counters: Usage = { workerInvocations: 0, objectRequests: 0, rowsRead: 0, rowsWritten: 0, queueMessagesSent: 0, queueMessagesDelivered: 0, queueMessagesRetried: 0 };
+const counters: Usage = { workerInvocations: 0, objectRequests: 0, rowsRead: 0, rowsWritten: 0, queueMessagesSent: 0, queueMessageUnits: 0, queueMessagesDelivered: 0, queueMessagesRetried: 0 };
 
 export function count(what: keyof Usage, n = 1): void {
   counters[what] += n;
+}
+
+/** A message of `bytes` in billed units: each 64 KB of it is one operation of each kind. */
+export function queueUnits(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / (64 * 1024)));
 }
 
 export function usageNow(): Usage {

@@ -158,6 +158,7 @@ describe("capture everywhere", () => {
     const id = uniqueContainer("dofail");
     const key = (await deviceKey()).key;
     await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
+      instance.relay = false;
       instance.outbox = {
         send: async () => {
           throw new Error(`queue refused batch for ${id}`);

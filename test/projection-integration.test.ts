@@ -24,6 +24,7 @@ function ordersOf(containerId: string) {
 async function captureRanges(containerId: string): Promise<ChangeRange[]> {
   const captured: ChangeRange[] = [];
   await runInDurableObject(env.CONTAINERS.getByName(containerId), (instance: ContainerDO) => {
+    instance.relay = false;
     instance.outbox = { send: async (messages) => void captured.push(...messages) };
   });
   return captured;
@@ -33,6 +34,7 @@ async function captureRanges(containerId: string): Promise<ChangeRange[]> {
 async function captureOutbox(containerId: string): Promise<ChangeMessage[]> {
   const captured: ChangeMessage[] = [];
   await runInDurableObject(env.CONTAINERS.getByName(containerId), (instance: ContainerDO) => {
+    instance.relay = false;
     instance.outbox = { send: async (ranges) => void captured.push(...ranges.flatMap(changesOf)) };
   });
   return captured;
@@ -217,6 +219,7 @@ describe("the outbox", () => {
     let release: () => void = () => {};
     const held = new Promise<void>((r) => (release = r));
     await runInDurableObject(stub, (instance: ContainerDO) => {
+      instance.relay = false;
       instance.outbox = {
         send: async (messages) => {
           sent.push(...messages);
@@ -238,6 +241,7 @@ describe("the outbox", () => {
     // A second burst while the queue refuses everything, and the object evicted: its in-memory drain
     // and sender are gone, the log and the watermark are not.
     await runInDurableObject(stub, (instance: ContainerDO) => {
+      instance.relay = false;
       instance.outbox = {
         send: async () => {
           throw new Error("queue unavailable");
@@ -264,6 +268,7 @@ describe("the outbox", () => {
     const stub = env.CONTAINERS.getByName(id);
     let attempts = 0;
     await runInDurableObject(stub, (instance: ContainerDO) => {
+      instance.relay = false;
       instance.outbox = {
         send: async () => {
           attempts++;
@@ -284,6 +289,7 @@ describe("the outbox", () => {
     // The queue is back: the next alarm drains the outbox.
     const sent: ChangeRange[] = [];
     await runInDurableObject(stub, (instance: ContainerDO) => {
+      instance.relay = false;
       instance.outbox = {
         send: async (messages) => {
           sent.push(...messages);

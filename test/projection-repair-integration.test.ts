@@ -44,6 +44,7 @@ async function converged(id: string) {
  */
 async function loseMessages(id: string, drop: (m: ChangeMessage) => boolean) {
   await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
+    instance.relay = false;
     instance.outbox = {
       send: async (ranges) => {
         // Each range keeps the events whose change is not dropped.

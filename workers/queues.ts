@@ -104,7 +104,23 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
           settle.ack(msg);
         } catch (error) {
           settle.retry(msg);
-          await reportError(env, error, "consumer", batch.queue, { ...failureContext(batch.queue, msg), containerId: changes[0]!.event.containerId });
+          // A message of many containers: each is written on its own, so that one container's
+          // failure holds back only its own rows (the message comes again; what is written stays).
+          const containers = [...new Set(changes.map((c) => c.event.containerId))];
+          let failed = containers;
+          if (containers.length > 1) {
+            failed = [];
+            for (const containerId of containers) {
+              const own = changes.filter((c) => c.event.containerId === containerId);
+              try {
+                gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(own), track))));
+                await queuePartnerEvents(env, db, own);
+              } catch {
+                failed.push(containerId);
+              }
+            }
+          }
+          await reportError(env, error, "consumer", batch.queue, { ...failureContext(batch.queue, msg), containerId: failed.join(", ") || containers.join(", ") });
         }
       }
     });

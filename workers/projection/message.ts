@@ -29,12 +29,21 @@ export function parseChangeMessage(body: unknown): { ok: true; message: ChangeMe
   return { ok: false, error: `not a change message: ${issue.path.join(".") || "(body)"} ${issue.message}` };
 }
 
+const rangeBatchSchema = z.looseObject({ ranges: z.array(changeRangeSchema).min(1) });
+
 /**
- * A message of the projection queue: a container's range of events (what containers send) or a
- * single change (what they sent before ranges, still in queues and dead letters), as the single
- * changes it stands for.
+ * A message of the projection queue: many containers' ranges (what the ingest worker sends for a
+ * request), one container's range of events (what a container sends itself), or a single change
+ * (what containers sent before ranges, still in queues and dead letters), as the single changes it
+ * stands for.
  */
 export function parseProjectionMessage(body: unknown): { ok: true; changes: ChangeMessage[] } | { ok: false; error: string } {
+  if (body !== null && typeof body === "object" && "ranges" in body) {
+    const parsed = rangeBatchSchema.safeParse(body);
+    if (parsed.success) return { ok: true, changes: (parsed.data.ranges as unknown as ChangeRange[]).flatMap(changesOf) };
+    const issue = parsed.error.issues[0]!;
+    return { ok: false, error: `not a batch of change ranges: ${issue.path.join(".") || "(body)"} ${issue.message}` };
+  }
   if (body !== null && typeof body === "object" && "range" in body) {
     const parsed = changeRangeSchema.safeParse(body);
     if (parsed.success) return { ok: true, changes: changesOf(parsed.data as unknown as ChangeRange) };

@@ -3,7 +3,8 @@ import type { Reading } from "../../domain/container";
 import { ingestBodySchema, toReadings } from "../../domain/reading";
 import { readingResultSchema } from "../../domain/schemas";
 import { monotonicIds } from "../../domain/ids";
-import type { ReadingResult } from "../../durable-objects/container";
+import type { ReadingResult, RelayedRanges } from "../../durable-objects/container";
+import { relayRanges } from "../projection/relay";
 import { requireDeviceKey } from "../http/device-auth";
 import { ApiError, validationError } from "../http/errors";
 import { jsonBody } from "../http/json-body";
@@ -62,12 +63,17 @@ export const readings = router().openapi(
 
     const actor = { kind: "device" as const, id: device.keyId };
     const results = new Array<ReadingResult>(all.length);
+    // Each container commits its readings and hands back its new events; they go to the projection
+    // queue together, as few messages as fit, before the answer (workers/projection/relay.ts).
+    const relayed: { containerId: string; relayed: RelayedRanges }[] = [];
     await Promise.all(
       [...groups].map(async ([containerId, group]) => {
-        const answered = await container(c.env, containerId).ingest(group.readings, actor, receivedAt);
-        answered.forEach((result, i) => (results[group.positions[i]!] = result));
+        const answer = await container(c.env, containerId).ingestRelayed(group.readings, actor, receivedAt);
+        answer.results.forEach((result, i) => (results[group.positions[i]!] = result));
+        if (answer.relayed) relayed.push({ containerId, relayed: answer.relayed });
       }),
     );
+    await relayRanges(c.env, relayed);
     return c.json({ results }, 200);
   },
 );

@@ -1,0 +1,143 @@
+// The ingest worker sends the events a request's containers committed to the projection queue
+// itself, many containers to a message: one queue message for a batch across containers, every row
+// in Postgres once; and when that send fails, the containers send their events themselves.
+import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { inArray } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { packRanges, type ChangeRange, type RangeBatch } from "../domain/change-message";
+import type { ContainerDO } from "../durable-objects/container";
+import { withDatabase } from "../workers/db/client";
+import { containerEvents, readings } from "../workers/db/schema";
+import worker from "../workers/index";
+import { adminToken, api, deviceKey, eventually, json, postReadings, reading, uniqueContainer, type ReadingsAnswer } from "./helpers";
+
+let key: string;
+let viewer: string;
+beforeAll(async () => {
+  key = (await deviceKey()).key;
+  viewer = await adminToken();
+});
+
+type Sent = MessageSendRequest<unknown>[];
+
+/** The worker's bindings with the projection queue's sendBatch watched (and then done, or refused). */
+function watchedQueue(refuse: boolean): { env: Env; sent: Sent[] } {
+  const sent: Sent[] = [];
+  const queue = env.PROJECTION_QUEUE;
+  const watched: Queue = {
+    send: (body, options) => queue.send(body, options),
+    sendBatch: async (messages, options) => {
+      sent.push([...messages]);
+      if (refuse) throw new Error("projection queue unavailable");
+      return queue.sendBatch(messages, options);
+    },
+  } as Queue;
+  return { env: { ...env, PROJECTION_QUEUE: watched }, sent };
+}
+
+/** POST /v1/readings through the worker with these bindings. */
+async function postWith(bindings: Env, body: unknown): Promise<ReadingsAnswer> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch!(
+    new Request("http://fillgrid.test/v1/readings", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "CF-Connecting-IP": "2001:db8::77" },
+      body: JSON.stringify(body),
+    }) as Request<unknown, IncomingRequestCfProperties>,
+    bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return json<ReadingsAnswer>(res, 200);
+}
+
+/** Containers that exist and are in the index (their first commit sent and registered them). */
+async function knownContainers(n: number, prefix: string): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => uniqueContainer(prefix));
+  await json(await postReadings(key, { readings: ids.map((id) => reading(id, 70)) }), 200);
+  for (const id of ids) {
+    await eventually(
+      () => runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => ((instance as unknown as { registered: boolean }).registered && instance.pendingOutbox() === 0 ? true : undefined)),
+      15_000,
+      `${id} registered`,
+    );
+  }
+  return ids;
+}
+
+const landed = (ids: string[]) =>
+  withDatabase(env, async (db) => ({
+    readings: await db.select().from(readings).where(inArray(readings.containerId, ids)),
+    events: await db.select().from(containerEvents).where(inArray(containerEvents.containerId, ids)),
+  }));
+
+describe("the ingest relay", () => {
+  it("a batch across 20 containers is one queue message with every container's range; each row lands once", async () => {
+    const ids = await knownContainers(20, "relay");
+    const { env: bindings, sent } = watchedQueue(false);
+    const batch = ids.map((id) => reading(id, 65));
+    const answer = await postWith(bindings, { readings: batch });
+    expect(answer.results.map((r) => r.status)).toEqual(ids.map(() => "applied"));
+
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toHaveLength(1);
+    const message = sent[0]![0]!.body as RangeBatch;
+    expect(message.ranges.map((r) => r.containerId).sort()).toEqual([...ids].sort());
+    expect(message.ranges.every((r) => r.events.length === 1 && r.events[0]!.seq === 2 && r.state.version === 2)).toBe(true);
+    // The containers sent nothing themselves.
+    for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
+
+    const rows = await eventually(async () => {
+      const r = await landed(ids);
+      return r.readings.length === 40 ? r : undefined;
+    }, 20_000, "every reading in Postgres");
+    expect(new Set(rows.readings.map((r) => r.readingId)).size).toBe(40);
+    expect(rows.readings.filter((r) => batch.some((b) => b.readingId === r.readingId))).toHaveLength(20);
+    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(ids.flatMap((id) => [`${id}:1`, `${id}:2`]).sort());
+  });
+
+  it("when the queue refuses the relay, each container sends its events itself: the answer stands, nothing is lost, an error record says so", async () => {
+    const ids = await knownContainers(5, "relayfail");
+    const { env: bindings, sent } = watchedQueue(true);
+    const batch = ids.map((id) => reading(id, 10));
+    const answer = await postWith(bindings, { readings: batch });
+    // Readings below the threshold: each opens an order, as the answer says.
+    expect(answer.results.every((r) => r.status === "applied" && r.orderOpened)).toBe(true);
+    expect(sent).toHaveLength(1);
+
+    const rows = await eventually(async () => {
+      const r = await landed(ids);
+      return r.events.length === ids.length * 3 ? r : undefined;
+    }, 20_000, "every event in Postgres, sent by the containers");
+    expect(rows.events.map((e) => `${e.containerId}:${e.seq}:${e.type}`).sort()).toEqual(
+      ids.flatMap((id) => [`${id}:1:reading.recorded`, `${id}:2:reading.recorded`, `${id}:3:order.opened`]).sort(),
+    );
+    expect(rows.readings).toHaveLength(ids.length * 2);
+    for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
+    await eventually(async () => {
+      const body = await json<{ errors: { message: string; source: string; context: Record<string, unknown> }[] }>(await api("/v1/errors?limit=500", { token: viewer }), 200);
+      return body.errors.find((e) => e.message === "projection queue unavailable" && e.source === "worker" && e.context.messages === 1);
+    }, 20_000, "the error record");
+  });
+});
+
+describe("packing ranges into messages", () => {
+  const range = (containerId: string): ChangeRange => ({ range: true, containerId, events: [], state: { containerId } as ChangeRange["state"], orders: [] });
+
+  it("fills each message up to the limit, in order, never splitting a range; one too large goes alone", () => {
+    const sized = ["a", "b", "c", "d", "e"].map((id, i) => ({ range: range(id), bytes: i === 3 ? 500 : 100 }));
+    const packed = packRanges(sized, 250);
+    expect(packed.map((p) => p.batch.ranges.map((r) => r.containerId))).toEqual([["a", "b"], ["c"], ["d"], ["e"]]);
+    expect(packed.every((p) => p.bytes <= 250 || p.batch.ranges.length === 1)).toBe(true);
+    expect(packRanges([], 250)).toEqual([]);
+  });
+
+  it("counts a message's bytes as its JSON has them", () => {
+    const sized = ["tank-1", "tank-2", "tank-3"].map((id) => {
+      const r = range(id);
+      return { range: r, bytes: new TextEncoder().encode(JSON.stringify(r)).byteLength };
+    });
+    const [packed] = packRanges(sized);
+    expect(packed!.bytes).toBe(new TextEncoder().encode(JSON.stringify(packed!.batch)).byteLength);
+  });
+});
