@@ -161,6 +161,9 @@ const SEND_BATCH_MAX_BYTES = 250 * 1024;
 const OUTBOX_GUARD_MS = 10 * 60_000;
 const OUTBOX_BACKOFF_MAX_MS = 5 * 60_000;
 
+/** A reading taken to be new was there already: the commit is rolled back and done again with a look first. */
+class SeenBefore extends Error {}
+
 /** A range message and the bytes of its JSON. */
 export interface SizedRange {
   range: ChangeRange;
@@ -211,8 +214,16 @@ export class ContainerDO extends DurableObject<Env> {
   };
   /** The events of the commit under way, as objects and as stored (for handing them over). */
   private committedEvents: { event: ContainerEvent; body: string }[] = [];
+  /** The orders the commit under way saved, as saved, with the seq they are current as of. */
+  private committedOrders = new Map<string, { order: Order; version: number }>();
+  /** The state's JSON as the last commit stored it, for its size in range messages. */
+  private stateJson: { version: number; bytes: number } | null = null;
   /** What the last commit handed to its caller to send (see `ingestRelayed`). */
   private relayed: RelayedRanges | null = null;
+  /** Whether readings were seen again lately: then commits look for them first (see applyReadings). */
+  private repeatsLately = false;
+  /** Whether the commit under way took its readings to be new, to be checked as they are written. */
+  private readingsAreNew = false;
   /** Whether `ingestRelayed` hands events back; tests that take this object's own sends turn it off. */
   relay = true;
   /** Rows a commit writes in bulk at its end: events and readings, many to a statement. */
@@ -299,7 +310,25 @@ export class ContainerDO extends DurableObject<Env> {
     this.drainOutbox().catch((error: unknown) => this.report(error, "ContainerDO outbox"));
   }
 
+  /**
+   * Readings are taken to be new (their rows are written with ON CONFLICT DO NOTHING and counted);
+   * should any turn out to have been seen before, the commit rolls back and runs again with a look
+   * for them first, and so do this object's next commits until one finds none. A sensor's retry is
+   * rare, and the look is a statement per commit saved.
+   */
   private applyReadings(readings: Reading[], actor: Actor, receivedAt: number, relay: boolean): { results: ReadingResult[]; relayed: RelayedRanges | null } {
+    if (!this.repeatsLately) {
+      try {
+        return this.applyReadingsOnce(readings, actor, receivedAt, relay, false);
+      } catch (error) {
+        if (!(error instanceof SeenBefore)) throw error;
+        this.repeatsLately = true;
+      }
+    }
+    return this.applyReadingsOnce(readings, actor, receivedAt, relay, true);
+  }
+
+  private applyReadingsOnce(readings: Reading[], actor: Actor, receivedAt: number, relay: boolean, lookFirst: boolean): { results: ReadingResult[]; relayed: RelayedRanges | null } {
     const containerId = this.containerId;
     const order = readings
       .map((reading, index) => ({ reading, index }))
@@ -309,7 +338,8 @@ export class ContainerDO extends DurableObject<Env> {
     this.commit((state) => {
       // Readings seen before, in one look for the whole group (and those earlier in this group).
       const seen = new Map<string, { result: string; fingerprint: string | null }>();
-      const ids = [...new Set(readings.map((r) => r.readingId))];
+      const ids = lookFirst ? [...new Set(readings.map((r) => r.readingId))] : [];
+      this.readingsAreNew = !lookFirst;
       for (let i = 0; i < ids.length; i += SQL_PARAMETERS) {
         const chunk = ids.slice(i, i + SQL_PARAMETERS);
         for (const row of this.sql.exec<{ reading_id: string; result: string; fingerprint: string | null }>(
@@ -319,6 +349,7 @@ export class ContainerDO extends DurableObject<Env> {
           seen.set(row.reading_id, { result: row.result, fingerprint: row.fingerprint });
         }
       }
+      if (lookFirst && seen.size === 0) this.repeatsLately = false;
       for (const { reading, index } of order) {
         const previous = seen.get(reading.readingId);
         if (previous) {
@@ -570,36 +601,44 @@ export class ContainerDO extends DurableObject<Env> {
     const containerId = this.containerId;
     const before = this.state;
     this.relayed = null;
+    let committed: { event: ContainerEvent; body: string }[] = [];
+    let committedOrders = new Map<string, { order: Order; version: number }>();
     try {
       this.ctx.storage.transactionSync(() => {
         this.state ??= emptyContainer(containerId);
         work(() => this.state!);
         this.insertMany("events", ["seq", "id", "type", "at", "body"], this.eventRows);
-        this.insertMany("readings", ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"], this.readingRows);
+        const written = this.insertMany("readings", ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"], this.readingRows, this.readingsAreNew ? "reading_id" : null);
+        if (written < this.readingRows.length) throw new SeenBefore();
         if (before === null || this.state.version !== before.version) {
+          const json = JSON.stringify(this.state);
           this.sql.exec(
             "INSERT INTO container (id, state, sent_seq) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, sent_seq = excluded.sent_seq",
-            JSON.stringify(this.state),
+            json,
             this.sentSeq,
           );
+          this.stateJson = { version: this.state.version, bytes: utf8Length(json) };
           this.storedSentSeq = this.sentSeq;
         }
       });
     } catch (error) {
       this.state = this.loadState();
-      this.ctx.waitUntil(this.report(error, "ContainerDO commit"));
+      if (!(error instanceof SeenBefore)) this.ctx.waitUntil(this.report(error, "ContainerDO commit"));
       throw error;
     } finally {
+      committed = this.committedEvents;
+      committedOrders = this.committedOrders;
       this.eventRows = [];
       this.readingRows = [];
+      this.committedEvents = [];
+      this.committedOrders = new Map();
+      this.readingsAreNew = false;
     }
-    const committed = this.committedEvents;
-    this.committedEvents = [];
     if (this.state!.version === (before?.version ?? 0)) return;
     // Handed to the caller when this commit's events are all there is to send: nothing older waits
     // or is on its way, sending has not been failing, and the index already knows this container.
     if (relay && this.relay && this.registered && this.draining === null && this.failedSends === 0 && this.sentSeq === (before?.version ?? 0)) {
-      this.relayed = { fromSeq: this.sentSeq + 1, ranges: this.rangesOf(committed, false) };
+      this.relayed = { fromSeq: this.sentSeq + 1, ranges: this.rangesOf(committed, false, committedOrders) };
       this.sentSeq = this.state!.version;
       return;
     }
@@ -614,13 +653,19 @@ export class ContainerDO extends DurableObject<Env> {
    * Rows into `table`, as many to a statement as its 100 bound parameters allow (Durable Object SQL's
    * limit): each statement is a call into storage, and a group of readings makes hundreds of rows.
    */
-  private insertMany(table: string, columns: string[], rows: unknown[][]): void {
+  private insertMany(table: string, columns: string[], rows: unknown[][], skipExisting: string | null = null): number {
     const row = `(${columns.map(() => "?").join(", ")})`;
     const perStatement = Math.floor(SQL_PARAMETERS / columns.length);
+    // With `skipExisting` (the key column): rows whose key is there already are left out, and the
+    // count says how many went in.
+    const tail = skipExisting ? ` ON CONFLICT (${skipExisting}) DO NOTHING RETURNING ${skipExisting}` : "";
+    let written = 0;
     for (let i = 0; i < rows.length; i += perStatement) {
       const chunk = rows.slice(i, i + perStatement);
-      this.sql.exec(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => row).join(", ")}`, ...chunk.flat());
+      const cursor = this.sql.exec(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => row).join(", ")}${tail}`, ...chunk.flat());
+      written += skipExisting ? cursor.toArray().length : chunk.length;
     }
+    return written;
   }
 
   /**
@@ -707,9 +752,9 @@ export class ContainerDO extends DurableObject<Env> {
    * Range messages for consecutive events (their stored JSON), each within RANGE_MAX_BYTES, with the
    * state as it is now and every order they touch as it is now.
    */
-  private rangesOf(items: { event: ContainerEvent; body: string }[], resent: boolean): SizedRange[] {
+  private rangesOf(items: { event: ContainerEvent; body: string }[], resent: boolean, known: ReadonlyMap<string, { order: Order; version: number }> = new Map()): SizedRange[] {
     const state = this.state!;
-    const stateBytes = utf8Length(JSON.stringify(state));
+    const stateBytes = this.stateJson?.version === state.version ? this.stateJson.bytes : utf8Length(JSON.stringify(state));
     const ranges: SizedRange[] = [];
     let events: ContainerEvent[] = [];
     let bytes = 0;
@@ -717,6 +762,9 @@ export class ContainerDO extends DurableObject<Env> {
       if (events.length === 0) return;
       const ids = [...new Set(events.map(orderIdOf).filter((id): id is string => id !== null))];
       const orders = ids.flatMap((id) => {
+        // As this commit saved it, or as stored.
+        const saved = known.get(id);
+        if (saved) return [saved];
         const row = this.orderRow(id);
         return row ? [{ order: row.order, version: row.version ?? state.version }] : [];
       });
@@ -777,14 +825,18 @@ export class ContainerDO extends DurableObject<Env> {
     let order: Order | null = null;
     if (event.type === "order.opened") order = event.order;
     if (event.type === "order.closed") {
-      const open = this.orderById(event.orderId);
+      // The active order is in the state (kept alike with its row); any other is read.
+      const open = state.activeOrder?.id === event.orderId ? state.activeOrder : this.orderById(event.orderId);
       if (open) order = closeOrder(open, event);
     }
     if (event.type === "order.fulfilment_changed" || event.type === "order.lines_set") {
       const known = this.orderById(event.orderId);
       if (known) order = applyToOrder(known, event);
     }
-    if (order) this.saveOrder(order, event.seq);
+    if (order) {
+      this.saveOrder(order, event.seq);
+      this.committedOrders.set(order.id, { order, version: event.seq });
+    }
     this.state = evolve(state, event);
     return { event, order };
   }

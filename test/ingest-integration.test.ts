@@ -94,6 +94,24 @@ describe("POST /v1/readings", () => {
     expect(await containerState(id)).toMatchObject({ fillPercent: 80, activeOrder: null });
   });
 
+  it("a batch mixing readings seen before with new ones: the old are duplicates, the new applied once, in order", async () => {
+    const id = uniqueContainer();
+    const old = [reading(id, 70), reading(id, 71)];
+    await json(await postReadings(key, { readings: old }), 200);
+    const fresh = [reading(id, 72), reading(id, 15)];
+    const body = await json<ReadingsAnswer>(await postReadings(key, { readings: [fresh[0], old[1], fresh[1], old[0]] }), 200);
+    expect(body.results.map((r) => r.status)).toEqual(["applied", "duplicate", "applied", "duplicate"]);
+    expect(body.results[2]!.orderOpened).toBeDefined();
+    // And after it, new readings as usual.
+    const next = await json<ReadingsAnswer>(await postReadings(key, { readings: [reading(id, 90), reading(id, 91)] }), 200);
+    expect(next.results.map((r) => r.status)).toEqual(["applied", "applied"]);
+    const events = await json<{ events: ContainerEvent[] }>(await api(`/v1/containers/${id}/events?limit=100`, { token: admin }), 200);
+    expect(events.events.map((e) => e.type)).toEqual(["reading.recorded", "reading.recorded", "reading.recorded", "reading.recorded", "order.opened", "reading.recorded", "order.closed", "reading.recorded"]);
+    expect(events.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const history = await json<{ readings: { readingId: string }[] }>(await api(`/v1/containers/${id}/readings?limit=100`, { token: admin }), 200);
+    expect(history.readings.map((r) => r.readingId).sort()).toEqual([...old, ...fresh, ...next.results].map((r) => r.readingId).sort());
+  });
+
   it("pages through history newest first with no reading twice and none missing", async () => {
     const id = uniqueContainer();
     const sent = Array.from({ length: 23 }, (_, i) => reading(id, 60 + (i % 5)));
