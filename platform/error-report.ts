@@ -40,6 +40,7 @@ export async function reportError(
   try {
     await env.ERRORS_QUEUE.send(report, { contentType: "json" });
     count("queueMessagesSent");
+    count("queueMessageUnits");
   } catch (sendError) {
     log("error", "error report could not be queued", { reportId: report.reportId, error: (sendError as Error).message });
   }

@@ -158,9 +158,9 @@ const PRICES = { workerRequests: 0.3, objectRequests: 0.15, rowsRead: 0.001, row
 /** Per reading and per million readings, from two readings of the usage counters around `readings`. */
 function costOf(before, after, readings) {
   const d = (k) => (after[k] - before[k]) / readings;
-  // A message is written, read and deleted (3 operations per 64 KB); every retry reads it again.
-  const per = { workerRequests: d("workerInvocations"), objectRequests: d("objectRequests"), rowsRead: d("rowsRead"), rowsWritten: d("rowsWritten"), queueOperations: 3 * d("queueMessagesSent") + d("queueMessagesRetried") };
-  const dollars = Object.fromEntries(Object.entries(per).map(([k, v]) => [k, v * PRICES[k]]));
+  // A message is written, read and deleted: 3 operations per 64 KB of it; every retry reads it again.
+  const per = { workerRequests: d("workerInvocations"), objectRequests: d("objectRequests"), rowsRead: d("rowsRead"), rowsWritten: d("rowsWritten"), queueOperations: 3 * d("queueMessageUnits") + d("queueMessagesRetried"), queueMessages: d("queueMessagesSent") };
+  const dollars = Object.fromEntries(Object.keys(PRICES).map((k) => [k, per[k] * PRICES[k]]));
   return { perReading: per, dollarsPerMillion: dollars, totalPerMillion: Object.values(dollars).reduce((a, b) => a + b, 0) };
 }
 
@@ -364,6 +364,7 @@ try {
     console.log(`  ${label.padEnd(24)} ${cost.perReading[k].toFixed(3).padStart(8)} per reading   $${cost.dollarsPerMillion[k].toFixed(4).padStart(8)} per million readings   ($${PRICES[k]} per million)`);
   }
   console.log(`  total                                                $${cost.totalPerMillion.toFixed(4).padStart(8)} per million readings (Durable Object duration and storage not included)`);
+  console.log(`  (queue messages sent: ${cost.perReading.queueMessages.toFixed(3)} per reading; queue operations are 3 per 64 KB of each message)`);
   const batchTimeout = /queue = "fillgrid-projection"\nmax_batch_size = \d+\nmax_batch_timeout = (\d+)/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? "?";
   console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the projection queue's max_batch_timeout is ${batchTimeout} s`);
   console.log(`  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`);

@@ -3,7 +3,7 @@ import { withDatabase } from "./db/client";
 import { deadLetters } from "./db/schema";
 import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
-import { reconcile } from "./projection/repair";
+import { fillStandingGaps, reconcile } from "./projection/repair";
 import { flushParkedDeadLetters } from "./queues";
 import { issueDocuments } from "./documents/issue";
 import { runMonitor } from "./monitor";
@@ -36,7 +36,14 @@ export const JOBS: Record<string, { name: string; run: Job }> = {
   "0 3 * * *": { name: "daily housekeeping", run: pruneReplayedDeadLetters },
   "*/10 * * * *": { name: "projection upkeep", run: projectionUpkeep },
   "5 * * * *": { name: "sales documents", run: async (env) => void (await issueDocuments(env)) },
-  "* * * * *": { name: "monitor", run: async (env, controller) => void (await runMonitor(env, controller.scheduledTime)) },
+  // The monitor, and gaps in the projection that stood past their grace period asked for again.
+  "* * * * *": {
+    name: "monitor",
+    run: async (env, controller) => {
+      const [monitored, filled] = await Promise.allSettled([runMonitor(env, controller.scheduledTime), fillStandingGaps(env)]);
+      for (const outcome of [monitored, filled]) if (outcome.status === "rejected") throw outcome.reason;
+    },
+  },
 };
 
 /** Run the job a trigger fired; its failure becomes an error record, and the run is reported failed. */

@@ -10,7 +10,7 @@ import { storeDeadLetterRows } from "./db/dead-letters";
 import { errorStore } from "./errors/store";
 import { parseProjectionMessage } from "./projection/message";
 import { planProjection } from "./projection/plan";
-import { requestMissing } from "./projection/repair";
+import { gapGraceSeconds, requestMissing } from "./projection/repair";
 import { writeProjection, type ProjectionGap } from "./projection/writer";
 import { deadLetterVault, errorHub, fleetHub } from "./stubs";
 import { deliverPartnerEvents, markDeliveryDead, partnerDeliverySchema, queuePartnerEvents } from "./partners/outbound";
@@ -139,9 +139,13 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
       await reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: written.length });
     }
   }
-  // What the batch showed missing (an event past projected_seq + 1) is asked for again.
+  // What the batch showed missing (an event past projected_seq + 1) is asked for again, once it has
+  // been missing for the grace period: ingest sends each request's events as its own message, so a
+  // container's events from two requests in flight at once may arrive in either order, and the
+  // earlier one is usually a moment away. Gaps that stand are asked for by the minute job too.
+  const grace = gapGraceSeconds(env);
   const latest = new Map<string, ProjectionGap>();
-  for (const gap of gaps) {
+  for (const gap of gaps.filter((g) => (g.ageSeconds ?? grace) >= grace)) {
     const known = latest.get(gap.containerId);
     if (!known || known.projectedSeq < gap.projectedSeq || known.version < gap.version) latest.set(gap.containerId, gap);
   }

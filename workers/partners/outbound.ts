@@ -50,6 +50,8 @@ export async function queuePartnerEvents(env: Env, db: Database, changes: readon
     const chunk = deliveries.slice(i, i + 100);
     await env.PARTNER_EVENTS_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: "json" as const })));
     count("queueMessagesSent", chunk.length);
+    // A partner event is a few KB: one billed unit each.
+    count("queueMessageUnits", chunk.length);
   }
   return deliveries.length;
 }

@@ -1,4 +1,4 @@
-import { desc, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, desc, inArray, isNotNull, lte, sql } from "drizzle-orm";
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
 import type { Database } from "../db/client";
@@ -6,6 +6,29 @@ import { withDatabase } from "../db/client";
 import { containerEvents, containers, orders, projectionRuns, readings } from "../db/schema";
 import { container, containerIndex } from "../stubs";
 import type { ProjectionGap } from "./writer";
+
+/** How long a gap may stand before its events are asked for (PROJECTION_GAP_GRACE_SECONDS). */
+export function gapGraceSeconds(env: Env): number {
+  const seconds = Number(env.PROJECTION_GAP_GRACE_SECONDS);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : 5;
+}
+
+/**
+ * Every minute: the containers whose gap has stood past the grace period (no later message of
+ * theirs came to find it again) are asked for what is missing. At most 1,000 a run, oldest first.
+ */
+export async function fillStandingGaps(env: Env): Promise<number> {
+  const grace = gapGraceSeconds(env);
+  const standing = await withDatabase(env, (db) =>
+    db
+      .select({ containerId: containers.id, projectedSeq: containers.projectedSeq, version: containers.version })
+      .from(containers)
+      .where(and(isNotNull(containers.gapSince), lte(containers.gapSince, sql`now() - make_interval(secs => ${grace})`)))
+      .orderBy(containers.gapSince)
+      .limit(1000),
+  );
+  return requestMissing(env, standing);
+}
 
 /** Ask each container with a gap to send the missing events again. Returns how many it sent. */
 export async function requestMissing(env: Env, gaps: readonly ProjectionGap[]): Promise<number> {

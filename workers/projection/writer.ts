@@ -23,6 +23,8 @@ export interface ProjectionGap {
   containerId: string;
   projectedSeq: number;
   version: number;
+  /** How long Postgres has lacked events of this container, in seconds (0 when found just now). */
+  ageSeconds?: number;
 }
 
 /**
@@ -122,14 +124,14 @@ async function afterWrites(tx: Transaction, orderContainers: string[], tracked: 
                   and not exists (select 1 from ${containerEvents} f where f.container_id = c.id and f.seq = e.seq + 1))
           else c.projected_seq end as projected_seq
       from ${containers} c where c.id in (${list(tracked)}))`);
-  const result = await tx.execute<{ id: string; projected_seq: number; version: number }>(sql`
+  const result = await tx.execute<{ id: string; projected_seq: number; version: number; age: number }>(sql`
     with ${sql.join(steps, sql`, `)}
     update ${containers} c set
       projected_seq = next.projected_seq,
       gap_since = case when next.projected_seq < c.version then coalesce(c.gap_since, now()) else null end
     from next where next.id = c.id
-    returning c.id, c.projected_seq, c.version`);
+    returning c.id, c.projected_seq, c.version, coalesce(extract(epoch from now() - c.gap_since), 0)::float8 as age`);
   return result.rows
     .filter((r) => r.projected_seq < r.version)
-    .map((r) => ({ containerId: r.id, projectedSeq: r.projected_seq, version: r.version }));
+    .map((r) => ({ containerId: r.id, projectedSeq: r.projected_seq, version: r.version, ageSeconds: Number(r.age) }));
 }

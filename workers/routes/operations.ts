@@ -60,6 +60,7 @@ export const operations = router()
             rowsRead: z.number().int(),
             rowsWritten: z.number().int(),
             queueMessagesSent: z.number().int(),
+            queueMessageUnits: z.number().int().describe("Messages sent counted in 64 KB units, as queue operations are billed"),
             queueMessagesDelivered: z.number().int(),
             queueMessagesRetried: z.number().int(),
           }),
