@@ -1,8 +1,9 @@
 import { createExecutionContext, createMessageBatch, env, evictDurableObject, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { changesOf, type ChangeMessage, type ChangeRange } from "../domain/change-message";
 import type { ContainerDO } from "../durable-objects/container";
+import { emptyContainer, type ContainerEvent } from "../domain/container";
 import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
@@ -76,6 +77,35 @@ describe("readings reach Postgres through the outbox and the queue", () => {
 });
 
 describe("the projection consumer", () => {
+  it("a delivery holding thousands of containers is written whole in one go, within Postgres' bound parameters", async () => {
+    const prefix = uniqueContainer("many");
+    const at = new Date().toISOString();
+    // Enough containers that their rows alone would bind more than Postgres' 65,535 parameters.
+    const n = Math.ceil(140_000 / Object.keys(getTableColumns(containers)).length);
+    const ranges: ChangeRange[] = Array.from({ length: n }, (_, i) => {
+      const containerId = `${prefix}-${i}`;
+      const state = { ...emptyContainer(containerId), fillPercent: 60, version: 1, lastSeenAt: at, measuredAt: at };
+      const event = {
+        id: `evt_${containerId}`, seq: 1, containerId, at, actor: { kind: "device", id: "k" }, readingId: `r-${containerId}`, type: "reading.recorded", outcome: "applied",
+        reading: { readingId: `r-${containerId}`, fillPercent: 60, location: null, measuredAt: at, receivedAt: at, clockSkewMs: 0 },
+      } as ContainerEvent;
+      return { range: true, containerId, events: [event], state, orders: [] };
+    });
+    // One message of them all (the ingest worker's are smaller; a delivery of many adds up the same).
+    const messages = [{ id: `many-${prefix}`, timestamp: new Date(), attempts: 1, body: { ranges } }];
+    const batch = createMessageBatch(PROJECTION_QUEUE, messages);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks.sort()).toEqual(messages.map((m) => m.id).sort());
+    expect(result.retryMessages).toEqual([]);
+    const ids = ranges.map((r) => r.containerId);
+    const written = await db((d) => d.select({ id: containers.id, projectedSeq: containers.projectedSeq }).from(containers).where(inArray(containers.id, ids)));
+    expect(written).toHaveLength(n);
+    expect(written.every((r) => r.projectedSeq === 1)).toBe(true);
+    expect(await db((d) => d.select({ id: readings.readingId }).from(readings).where(inArray(readings.containerId, ids)))).toHaveLength(n);
+  });
+
   it("the same batch delivered twice, and batches out of order, leave exactly the right rows", async () => {
     const id = uniqueContainer("dup");
     const captured = await captureOutbox(id);

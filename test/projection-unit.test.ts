@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChangeMessage } from "../domain/change-message";
 import { emptyContainer, type ContainerEvent, type Order } from "../domain/container";
-import { planProjection } from "../workers/projection/plan";
+import { byContainers, planProjection } from "../workers/projection/plan";
 
 function message(seq: number, fill: number, order: Order | null = null, type: ContainerEvent["type"] = "reading.recorded"): ChangeMessage {
   const state = { ...emptyContainer("tank-1"), fillPercent: fill, version: seq, location: { lat: 1, lon: 2 } };
@@ -34,5 +34,20 @@ describe("planning a projection batch", () => {
     const m = message(1, 10);
     const plan = planProjection([m, m]);
     expect([plan.containers.length, plan.readings.length, plan.events.length]).toEqual([1, 1, 1]);
+  });
+});
+
+describe("splitting a batch by container", () => {
+  const of = (containerId: string, seq: number): ChangeMessage => {
+    const m = message(seq, 50);
+    return { ...m, event: { ...m.event, containerId }, state: { ...m.state, containerId } };
+  };
+
+  it("keeps each container's changes together and in order, at most `max` containers to a part", () => {
+    const changes = [of("a", 1), of("b", 1), of("a", 2), of("c", 1), of("d", 1), of("c", 2), of("e", 1)];
+    const parts = byContainers(changes, 2);
+    expect(parts.map((p) => p.map((m) => `${m.event.containerId}${m.event.seq}`))).toEqual([["a1", "a2", "b1"], ["c1", "c2", "d1"], ["e1"]]);
+    expect(parts.flat()).toHaveLength(changes.length);
+    expect(byContainers([], 2)).toEqual([]);
   });
 });

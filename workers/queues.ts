@@ -9,9 +9,9 @@ import { withDatabase } from "./db/client";
 import { storeDeadLetterRows } from "./db/dead-letters";
 import { errorStore } from "./errors/store";
 import { parseProjectionMessage } from "./projection/message";
-import { planProjection } from "./projection/plan";
+import { planProjections } from "./projection/plan";
 import { gapGraceSeconds, requestMissing } from "./projection/repair";
-import { writeProjection, type ProjectionGap } from "./projection/writer";
+import { writePlans, type ProjectionGap } from "./projection/writer";
 import { deadLetterVault, errorHub, fleetHub } from "./stubs";
 import { deliverPartnerEvents, markDeliveryDead, partnerDeliverySchema, queuePartnerEvents } from "./partners/outbound";
 import { recordBatch } from "./metrics";
@@ -87,7 +87,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await withDatabase(env, async (db) => {
       try {
         const all = valid.flatMap((v) => v.changes);
-        gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(all), track))));
+        gaps.push(...(await db.transaction((tx) => writePlans(tx, planProjections(all), track))));
         // Partners hear of what Postgres now holds; if that cannot be queued the batch comes again
         // (writing it again changes nothing) and so does the queueing.
         await queuePartnerEvents(env, db, all);
@@ -95,11 +95,13 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
         log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
       } catch (error) {
-        log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: (error as Error).message });
+        // Drizzle's message is the query; what Postgres said is its cause.
+        const cause = (error as Error & { cause?: unknown }).cause;
+        log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: cause instanceof Error ? cause.message : (error as Error).message.slice(0, 300) });
       }
       for (const { msg, changes } of valid) {
         try {
-          gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(changes), track))));
+          gaps.push(...(await db.transaction((tx) => writePlans(tx, planProjections(changes), track))));
           await queuePartnerEvents(env, db, changes);
           settle.ack(msg);
         } catch (error) {
@@ -113,7 +115,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
             for (const containerId of containers) {
               const own = changes.filter((c) => c.event.containerId === containerId);
               try {
-                gaps.push(...(await db.transaction((tx) => writeProjection(tx, planProjection(own), track))));
+                gaps.push(...(await db.transaction((tx) => writePlans(tx, planProjections(own), track))));
                 await queuePartnerEvents(env, db, own);
               } catch {
                 failed.push(containerId);

@@ -10,6 +10,43 @@ export interface ProjectionPlan {
 }
 
 /**
+ * Postgres binds at most 65,535 parameters to a statement, and the writer binds one per column of
+ * each container and order row (events and readings go as one array per column): a batch of
+ * messages from the ingest worker can hold a thousand containers. Plans of at most this many.
+ */
+export const CONTAINERS_PER_PLAN = 200;
+
+/** The changes split into parts of at most `max` containers each, every container's changes in one part. */
+export function byContainers(messages: readonly ChangeMessage[], max = CONTAINERS_PER_PLAN): ChangeMessage[][] {
+  const groups = new Map<string, ChangeMessage[]>();
+  for (const m of messages) {
+    const id = m.event.containerId;
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = []));
+    group.push(m);
+  }
+  const parts: ChangeMessage[][] = [];
+  let part: ChangeMessage[] = [];
+  let count = 0;
+  for (const group of groups.values()) {
+    if (count === max) {
+      parts.push(part);
+      part = [];
+      count = 0;
+    }
+    part.push(...group);
+    count++;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/** The rows of each part (`byContainers`), written one after the other in the caller's transaction. */
+export function planProjections(messages: readonly ChangeMessage[]): ProjectionPlan[] {
+  return byContainers(messages).map(planProjection);
+}
+
+/**
  * The rows a batch of change messages leads to. Within a batch only the newest version of each
  * container and order is kept; the database keeps the newest across batches (see the writer).
  */

@@ -27,6 +27,13 @@ export interface ProjectionGap {
   ageSeconds?: number;
 }
 
+/** Plans one after the other in the caller's transaction; the gaps all of them showed. */
+export async function writePlans(tx: Transaction, plans: readonly ProjectionPlan[], trackCompleteness = true): Promise<ProjectionGap[]> {
+  const gaps: ProjectionGap[] = [];
+  for (const plan of plans) gaps.push(...(await writeProjection(tx, plan, trackCompleteness)));
+  return gaps;
+}
+
 /**
  * Write a plan in the caller's transaction. Every statement is idempotent: events and readings are
  * inserted once by key, and container and order rows move only to a higher version, so replaying any
