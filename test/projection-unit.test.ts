@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ChangeMessage } from "../domain/change-message";
 import { emptyContainer, type ContainerEvent, type Order } from "../domain/container";
+import { getTableColumns } from "drizzle-orm";
+import { containers, orders } from "../workers/db/schema";
 import { byContainers, planProjection } from "../workers/projection/plan";
 
 function message(seq: number, fill: number, order: Order | null = null, type: ContainerEvent["type"] = "reading.recorded"): ChangeMessage {
@@ -43,11 +45,20 @@ describe("splitting a batch by container", () => {
     return { ...m, event: { ...m.event, containerId }, state: { ...m.state, containerId } };
   };
 
-  it("keeps each container's changes together and in order, at most `max` containers to a part", () => {
+  it("keeps each container's changes together and in order, each part within `max` bound values", () => {
     const changes = [of("a", 1), of("b", 1), of("a", 2), of("c", 1), of("d", 1), of("c", 2), of("e", 1)];
-    const parts = byContainers(changes, 2);
+    // A container without orders weighs its row's columns: room for two of them in a part.
+    const perContainer = Object.keys(getTableColumns(containers)).length;
+    const parts = byContainers(changes, 2 * perContainer);
     expect(parts.map((p) => p.map((m) => `${m.event.containerId}${m.event.seq}`))).toEqual([["a1", "a2", "b1"], ["c1", "c2", "d1"], ["e1"]]);
     expect(parts.flat()).toHaveLength(changes.length);
-    expect(byContainers([], 2)).toEqual([]);
+    expect(byContainers([], 100)).toEqual([]);
+  });
+
+  it("counts the orders a container's changes carry: one with many orders fills a part of its own", () => {
+    const order = (id: string) => ({ id }) as Order;
+    const withOrders = Array.from({ length: 30 }, (_, i) => ({ ...of("busy", i + 1), order: order(`ord_${i}`) }));
+    const parts = byContainers([of("quiet", 1), ...withOrders, of("other", 1)], 20 * Object.keys(getTableColumns(orders)).length);
+    expect(parts.map((p) => [...new Set(p.map((m) => m.event.containerId))])).toEqual([["quiet"], ["busy"], ["other"]]);
   });
 });

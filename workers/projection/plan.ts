@@ -1,6 +1,7 @@
 import type { ChangeMessage } from "../../domain/change-message";
 import { withOrderDefaults } from "../../domain/fulfilment";
-import type { containerEvents, containers, orders, readings } from "../db/schema";
+import { getTableColumns } from "drizzle-orm";
+import { containers, orders, type containerEvents, type readings } from "../db/schema";
 
 export interface ProjectionPlan {
   containers: (typeof containers.$inferInsert)[];
@@ -11,31 +12,39 @@ export interface ProjectionPlan {
 
 /**
  * Postgres binds at most 65,535 parameters to a statement, and the writer binds one per column of
- * each container and order row (events and readings go as one array per column): a batch of
- * messages from the ingest worker can hold a thousand containers. Plans of at most this many.
+ * each container and order row (events and readings go as one array per column): a delivery of the
+ * ingest worker's messages can hold a thousand containers, and a container that took a hundred
+ * readings dozens of orders. Parts of at most this many bound values each.
  */
-export const CONTAINERS_PER_PLAN = 200;
+export const PARAMETERS_PER_PLAN = 30_000;
+const CONTAINER_PARAMETERS = Object.keys(getTableColumns(containers)).length;
+const ORDER_PARAMETERS = Object.keys(getTableColumns(orders)).length;
 
-/** The changes split into parts of at most `max` containers each, every container's changes in one part. */
-export function byContainers(messages: readonly ChangeMessage[], max = CONTAINERS_PER_PLAN): ChangeMessage[][] {
-  const groups = new Map<string, ChangeMessage[]>();
+/**
+ * The changes split into parts whose container and order rows bind at most `max` values, every
+ * container's changes in one part (so a part may exceed it only for a single container).
+ */
+export function byContainers(messages: readonly ChangeMessage[], max = PARAMETERS_PER_PLAN): ChangeMessage[][] {
+  const groups = new Map<string, { changes: ChangeMessage[]; orders: Set<string> }>();
   for (const m of messages) {
     const id = m.event.containerId;
     let group = groups.get(id);
-    if (!group) groups.set(id, (group = []));
-    group.push(m);
+    if (!group) groups.set(id, (group = { changes: [], orders: new Set() }));
+    group.changes.push(m);
+    if (m.order) group.orders.add(m.order.id);
   }
   const parts: ChangeMessage[][] = [];
   let part: ChangeMessage[] = [];
-  let count = 0;
+  let weight = 0;
   for (const group of groups.values()) {
-    if (count === max) {
+    const w = CONTAINER_PARAMETERS + group.orders.size * ORDER_PARAMETERS;
+    if (part.length > 0 && weight + w > max) {
       parts.push(part);
       part = [];
-      count = 0;
+      weight = 0;
     }
-    part.push(...group);
-    count++;
+    part.push(...group.changes);
+    weight += w;
   }
   if (part.length > 0) parts.push(part);
   return parts;
