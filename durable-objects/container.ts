@@ -603,6 +603,10 @@ export class ContainerDO extends DurableObject<Env> {
     this.relayed = null;
     let committed: { event: ContainerEvent; body: string }[] = [];
     let committedOrders = new Map<string, { order: Order; version: number }>();
+    // This commit's events are handed to the caller when they are all there is to send: nothing
+    // older waits or is on its way, sending has not been failing, and the index knows this container.
+    // Then the watermark stored with the state already covers them, so a restart does not send them again.
+    const relaying = relay && this.relay && this.registered && this.draining === null && this.failedSends === 0 && this.sentSeq === (before?.version ?? 0);
     try {
       this.ctx.storage.transactionSync(() => {
         this.state ??= emptyContainer(containerId);
@@ -615,10 +619,10 @@ export class ContainerDO extends DurableObject<Env> {
           this.sql.exec(
             "INSERT INTO container (id, state, sent_seq) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, sent_seq = excluded.sent_seq",
             json,
-            this.sentSeq,
+            relaying ? this.state.version : this.sentSeq,
           );
           this.stateJson = { version: this.state.version, bytes: utf8Length(json) };
-          this.storedSentSeq = this.sentSeq;
+          this.storedSentSeq = relaying ? this.state.version : this.sentSeq;
         }
       });
     } catch (error) {
@@ -635,9 +639,7 @@ export class ContainerDO extends DurableObject<Env> {
       this.readingsAreNew = false;
     }
     if (this.state!.version === (before?.version ?? 0)) return;
-    // Handed to the caller when this commit's events are all there is to send: nothing older waits
-    // or is on its way, sending has not been failing, and the index already knows this container.
-    if (relay && this.relay && this.registered && this.draining === null && this.failedSends === 0 && this.sentSeq === (before?.version ?? 0)) {
+    if (relaying) {
       this.relayed = { fromSeq: this.sentSeq + 1, ranges: this.rangesOf(committed, false, committedOrders) };
       this.sentSeq = this.state!.version;
       return;

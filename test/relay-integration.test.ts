@@ -1,7 +1,7 @@
 // The ingest worker sends the events a request's containers committed to the projection queue
 // itself, many containers to a message: one queue message for a batch across containers, every row
 // in Postgres once; and when that send fails, the containers send their events themselves.
-import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, env, evictDurableObject, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { packRanges, type ChangeRange, type RangeBatch } from "../domain/change-message";
@@ -94,6 +94,19 @@ describe("the ingest relay", () => {
     expect(new Set(rows.readings.map((r) => r.readingId)).size).toBe(40);
     expect(rows.readings.filter((r) => batch.some((b) => b.readingId === r.readingId))).toHaveLength(20);
     expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(ids.flatMap((id) => [`${id}:1`, `${id}:2`]).sort());
+  });
+
+  it("a container evicted between readings still hands its next events over, and sends nothing again", async () => {
+    const ids = await knownContainers(5, "relayevict");
+    await postWith(watchedQueue(false).env, { readings: ids.map((id) => reading(id, 66)) });
+    for (const id of ids) await evictDurableObject(env.CONTAINERS.getByName(id));
+    const { env: bindings, sent } = watchedQueue(false);
+    await postWith(bindings, { readings: ids.map((id) => reading(id, 67)) });
+    expect(sent).toHaveLength(1);
+    const message = sent[0]![0]!.body as RangeBatch;
+    expect(message.ranges.map((r) => r.containerId).sort()).toEqual([...ids].sort());
+    expect(message.ranges.every((r) => r.events.map((e) => e.seq).join() === "3")).toBe(true);
+    for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
   });
 
   it("when the queue refuses the relay, each container sends its events itself: the answer stands, nothing is lost, an error record says so", async () => {
