@@ -56,8 +56,14 @@ describe("a silent container, end to end", () => {
     expect(fired.visible).toContain(`${containerId} silent for 1 min (expected every 1 min)`);
     // Its own message, or a summary when other containers fell silent in the same run: either way
     // a button that takes this alert.
-    const button = fired.reply_markup?.inline_keyboard.flat().find((b) => b.callback_data === `ack:${alert!.id}`);
-    expect(button?.text, `a button for ${alert!.id} on ${JSON.stringify(fired)}; the alert now: ${JSON.stringify((await alertsOf())[0])}`).toMatch(/^Acknowledge/);
+    const buttonOn = (m: StandInMessage) => m.reply_markup?.inline_keyboard.flat().find((b) => b.callback_data === `ack:${alert!.id}`);
+    const withButton = (await chatLog(primary)).messages.find((m) => m.visible.includes(containerId) && buttonOn(m));
+    if (!withButton) {
+      const mentions = (await chatLog(primary)).messages.filter((m) => m.visible.includes(containerId));
+      throw new Error(`no message with a button for ${alert!.id}: ${JSON.stringify(mentions)}; the alert now: ${JSON.stringify((await alertsOf())[0])}`);
+    }
+    const button = buttonOn(withButton)!;
+    expect(button.text).toMatch(/^Acknowledge/);
 
     // The button, pressed by someone not linked: told so, nothing changes.
     const press = async (fromId: number) =>

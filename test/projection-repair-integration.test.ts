@@ -60,6 +60,18 @@ async function restoreOutbox(id: string) {
   await loseMessages(id, () => false);
 }
 
+/** A container whose second event never reached the queue, followed by a third that did. */
+async function withLostSecondEvent(prefix: string): Promise<string> {
+  const id = uniqueContainer(prefix);
+  await json(await postReadings(key, { containerId: id, fillPercent: 70 }), 200);
+  await converged(id);
+  await loseMessages(id, (m) => m.event.seq === 2 && !m.resent);
+  await json(await postReadings(key, { containerId: id, fillPercent: 71 }), 200);
+  await restoreOutbox(id);
+  await json(await postReadings(key, { containerId: id, fillPercent: 72 }), 200);
+  return id;
+}
+
 describe("a gap between the outbox and the consumer", () => {
   it("is found, shown by the status, and filled; the status clears", async () => {
     const id = uniqueContainer("gap");
@@ -92,13 +104,7 @@ describe("a gap between the outbox and the consumer", () => {
   });
 
   it("a gap that stands past the grace period is asked for by the container's next message", async () => {
-    const id = uniqueContainer("selfheal");
-    await json(await postReadings(key, { containerId: id, fillPercent: 70 }), 200);
-    await converged(id);
-    await loseMessages(id, (m) => m.event.seq === 2 && !m.resent);
-    await json(await postReadings(key, { containerId: id, fillPercent: 71 }), 200);
-    await restoreOutbox(id);
-    await json(await postReadings(key, { containerId: id, fillPercent: 72 }), 200);
+    const id = await withLostSecondEvent("selfheal");
     // Found, and left for the grace period: the missing event may be a moment behind.
     const found = await eventually(async () => {
       const r = await row(id);
@@ -112,13 +118,7 @@ describe("a gap between the outbox and the consumer", () => {
   });
 
   it("a gap no later message finds is asked for by the minute job", async () => {
-    const id = uniqueContainer("standing");
-    await json(await postReadings(key, { containerId: id, fillPercent: 70 }), 200);
-    await converged(id);
-    await loseMessages(id, (m) => m.event.seq === 2 && !m.resent);
-    await json(await postReadings(key, { containerId: id, fillPercent: 71 }), 200);
-    await restoreOutbox(id);
-    await json(await postReadings(key, { containerId: id, fillPercent: 72 }), 200);
+    const id = await withLostSecondEvent("standing");
     await eventually(async () => ((await row(id))?.gapSince ? true : undefined), 20_000, "the gap noticed");
     await new Promise((r) => setTimeout(r, (Number(env.PROJECTION_GAP_GRACE_SECONDS) + 0.5) * 1000));
     await worker.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), env);
