@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 import { buildAssets } from "./scripts/build-assets.mjs";
 import { TEST_SECRETS, TEST_TELEGRAM } from "./test/support/secrets.mjs";
 
@@ -7,8 +8,24 @@ import { TEST_SECRETS, TEST_TELEGRAM } from "./test/support/secrets.mjs";
 // browser tests drive that same build.
 buildAssets();
 
+/**
+ * The files that wait longest on real time (a chat paced to a message a second, a container going
+ * silent for a minute) start first, so that they run beside the rest rather than after it.
+ */
+const LONGEST = ["telegram-sender-integration", "notifications-integration", "timeline-integration", "projection-repair-integration"];
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const i = LONGEST.findIndex((name) => f.moduleId.includes(name));
+      return i === -1 ? LONGEST.length : i;
+    };
+    return [...(await super.sort(files))].sort((a, b) => rank(a) - rank(b));
+  }
+}
+
 export default defineConfig({
   test: {
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         plugins: [

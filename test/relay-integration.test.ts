@@ -57,7 +57,12 @@ async function knownContainers(n: number, prefix: string): Promise<string[]> {
   await json(await postReadings(key, { readings: ids.map((id) => reading(id, 70)) }), 200);
   for (const id of ids) {
     await eventually(
-      () => runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => ((instance as unknown as { registered: boolean }).registered && instance.pendingOutbox() === 0 ? true : undefined)),
+      () =>
+        runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
+          // Registered, everything sent, and its drain over (a drain still finishing sends what comes next itself).
+          const inside = instance as unknown as { registered: boolean; draining: Promise<void> | null };
+          return inside.registered && inside.draining === null && instance.pendingOutbox() === 0 ? true : undefined;
+        }),
       15_000,
       `${id} registered`,
     );
