@@ -218,12 +218,8 @@ export class ContainerDO extends DurableObject<Env> {
   private committedOrders = new Map<string, { order: Order; version: number }>();
   /** The state's JSON as the last commit stored it, for its size in range messages. */
   private stateJson: { version: number; bytes: number } | null = null;
-  /** What the last commit handed to its caller to send (see `ingestRelayed`). */
-  private relayed: RelayedRanges | null = null;
   /** Whether readings were seen again lately: then commits look for them first (see applyReadings). */
   private repeatsLately = false;
-  /** Whether the commit under way took its readings to be new, to be checked as they are written. */
-  private readingsAreNew = false;
   /** Whether `ingestRelayed` hands events back; tests that take this object's own sends turn it off. */
   relay = true;
   /** Rows a commit writes in bulk at its end: events and readings, many to a statement. */
@@ -335,11 +331,10 @@ export class ContainerDO extends DurableObject<Env> {
       .sort((a, b) => a.reading.measuredAt - b.reading.measuredAt || a.index - b.index);
     const results = new Array<ReadingResult>(readings.length);
     const now = this.clock();
-    this.commit((state) => {
+    const relayed = this.commit((state) => {
       // Readings seen before, in one look for the whole group (and those earlier in this group).
       const seen = new Map<string, { result: string; fingerprint: string | null }>();
       const ids = lookFirst ? [...new Set(readings.map((r) => r.readingId))] : [];
-      this.readingsAreNew = !lookFirst;
       for (let i = 0; i < ids.length; i += SQL_PARAMETERS) {
         const chunk = ids.slice(i, i + SQL_PARAMETERS);
         for (const row of this.sql.exec<{ reading_id: string; result: string; fingerprint: string | null }>(
@@ -393,8 +388,8 @@ export class ContainerDO extends DurableObject<Env> {
         seen.set(reading.readingId, { result: resultJson, fingerprint: reading.fingerprint ?? null });
         results[index] = result;
       }
-    }, relay);
-    return { results, relayed: this.relayed };
+    }, { relay, readingsAreNew: !lookFirst });
+    return { results, relayed };
   }
 
   openOrder(by: string): OpenOrderResult {
@@ -597,10 +592,14 @@ export class ContainerDO extends DurableObject<Env> {
    * handed and changes it only through `append`; if it throws, storage rolls back and the in-memory
    * state is reloaded so the two never disagree.
    */
-  private commit(work: (state: () => ContainerState) => void, relay = false): void {
+  /**
+   * With `relay`, returns the events committed when they are handed to the caller (see
+   * `ingestRelayed`); with `readingsAreNew`, the readings' rows are checked as they are written
+   * (see `applyReadings`).
+   */
+  private commit(work: (state: () => ContainerState) => void, { relay = false, readingsAreNew = false } = {}): RelayedRanges | null {
     const containerId = this.containerId;
     const before = this.state;
-    this.relayed = null;
     let committed: { event: ContainerEvent; body: string }[] = [];
     let committedOrders = new Map<string, { order: Order; version: number }>();
     // This commit's events are handed to the caller when they are all there is to send: nothing
@@ -612,7 +611,7 @@ export class ContainerDO extends DurableObject<Env> {
         this.state ??= emptyContainer(containerId);
         work(() => this.state!);
         this.insertMany("events", ["seq", "id", "type", "at", "body"], this.eventRows);
-        const written = this.insertMany("readings", ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"], this.readingRows, this.readingsAreNew ? "reading_id" : null);
+        const written = this.insertMany("readings", ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"], this.readingRows, readingsAreNew ? "reading_id" : null);
         if (written < this.readingRows.length) throw new SeenBefore();
         if (before === null || this.state.version !== before.version) {
           const json = JSON.stringify(this.state);
@@ -636,19 +635,19 @@ export class ContainerDO extends DurableObject<Env> {
       this.readingRows = [];
       this.committedEvents = [];
       this.committedOrders = new Map();
-      this.readingsAreNew = false;
     }
-    if (this.state!.version === (before?.version ?? 0)) return;
+    if (this.state!.version === (before?.version ?? 0)) return null;
     if (relaying) {
-      this.relayed = { fromSeq: this.sentSeq + 1, ranges: this.rangesOf(committed, false, committedOrders) };
+      const relayed = { fromSeq: this.sentSeq + 1, ranges: this.rangesOf(committed, false, committedOrders) };
       this.sentSeq = this.state!.version;
-      return;
+      return relayed;
     }
     // The guard alarm retries whatever this drain does not finish, whatever the reason. It is set
     // once and left standing (not set and deleted around every commit): when it fires with nothing
     // left to send it is simply not set again.
     if (this.alarmAt === null) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
     this.drainOutbox().catch((error: unknown) => this.report(error, "ContainerDO outbox"));
+    return null;
   }
 
   /**
