@@ -77,6 +77,23 @@ describe("readings reach Postgres through the outbox and the queue", () => {
 });
 
 describe("the projection consumer", () => {
+  it("text with quotes, backslashes, escapes and SQL in it lands exactly as sent", async () => {
+    // The batch reaches Postgres as one SQL text with its values written in as literals.
+    const id = uniqueContainer("quote");
+    const awkward = [`O'Brien's "diesel" \\ \\' \\\\`, "E'\\x41' $$ $1 ; drop table readings; --", "line\nbreak\ttab \u00e9 \u{1F6E2} \\u0041"];
+    const sent = awkward.map((contents, i) => reading(id, 80 - i, { contents }));
+    await json(await postReadings(key, { readings: sent }), 200);
+    const rows = await eventually(async () => {
+      const r = await db((d) => d.select().from(readings).where(eq(readings.containerId, id)).orderBy(readings.measuredAt));
+      return r.length === sent.length ? r : undefined;
+    }, 15_000, "every reading row");
+    expect(rows.map((r) => [r.readingId, r.contents])).toEqual(sent.map((r) => [r.readingId, r.contents]));
+    const events = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)).orderBy(containerEvents.seq));
+    expect(events.map((e) => (e.body as { reading?: { contents?: string } }).reading?.contents)).toEqual(awkward);
+    const [row] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
+    expect(row?.contents).toBe(awkward[2]);
+  });
+
   it("a delivery holding more rows than Postgres binds parameters to a statement is written whole in one go", async () => {
     const prefix = uniqueContainer("many");
     const at = new Date().toISOString();

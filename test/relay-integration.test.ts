@@ -125,7 +125,8 @@ describe("the ingest relay", () => {
 
     const rows = await eventually(async () => {
       const r = await landed(ids);
-      return r.events.length === ids.length * 3 ? r : undefined;
+      // Both tables: the two are read one after the other, and a batch may land in between.
+      return r.events.length === ids.length * 3 && r.readings.length === ids.length * 2 ? r : undefined;
     }, 20_000, "every event in Postgres, sent by the containers");
     expect(rows.events.map((e) => `${e.containerId}:${e.seq}:${e.type}`).sort()).toEqual(
       ids.flatMap((id) => [`${id}:1:reading.recorded`, `${id}:2:reading.recorded`, `${id}:3:order.opened`]).sort(),

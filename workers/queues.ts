@@ -12,7 +12,7 @@ import { parseProjectionMessage } from "./projection/message";
 import { planProjections } from "./projection/plan";
 import { gapGraceSeconds, requestMissing } from "./projection/repair";
 import { writePlans, type ProjectionGap } from "./projection/writer";
-import { deadLetterVault, errorHub, fleetHub } from "./stubs";
+import { deadLetterVault, directory, errorHub, fleetHub } from "./stubs";
 import { deliverPartnerEvents, markDeliveryDead, partnerDeliverySchema, queuePartnerEvents } from "./partners/outbound";
 import { recordBatch } from "./metrics";
 
@@ -83,25 +83,27 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
   const gaps: ProjectionGap[] = [];
   // Off only to measure what the completeness check costs (npm run bench); see wrangler.toml.
   const track = env.PROJECTION_GAP_CHECK !== "off";
+  const all = valid.flatMap((v) => v.changes);
+  // Asked for beside the write rather than after it (each call waits its turn in a busy isolate); a
+  // failure is met where it is awaited.
+  const partners = all.some((c) => c.order !== null) ? directory(env).listPartners() : undefined;
+  partners?.catch(() => {});
   try {
     await withDatabase(env, async (db) => {
       try {
-        const all = valid.flatMap((v) => v.changes);
-        gaps.push(...(await db.transaction((tx) => writePlans(tx, planProjections(all), track))));
+        gaps.push(...(await writePlans(db, planProjections(all), track)));
         // Partners hear of what Postgres now holds; if that cannot be queued the batch comes again
         // (writing it again changes nothing) and so does the queueing.
-        await queuePartnerEvents(env, db, all);
+        await queuePartnerEvents(env, db, all, partners);
         for (const { msg } of valid) settle.ack(msg);
         log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
       } catch (error) {
-        // Drizzle's message is the query; what Postgres said is its cause.
-        const cause = (error as Error & { cause?: unknown }).cause;
-        log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: cause instanceof Error ? cause.message : (error as Error).message.slice(0, 300) });
+        log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: (error as Error).message.slice(0, 300) });
       }
       for (const { msg, changes } of valid) {
         try {
-          gaps.push(...(await db.transaction((tx) => writePlans(tx, planProjections(changes), track))));
+          gaps.push(...(await writePlans(db, planProjections(changes), track)));
           await queuePartnerEvents(env, db, changes);
           settle.ack(msg);
         } catch (error) {
@@ -115,7 +117,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
             for (const containerId of containers) {
               const own = changes.filter((c) => c.event.containerId === containerId);
               try {
-                gaps.push(...(await db.transaction((tx) => writePlans(tx, planProjections(own), track))));
+                gaps.push(...(await writePlans(db, planProjections(own), track)));
                 await queuePartnerEvents(env, db, own);
               } catch {
                 failed.push(containerId);

@@ -53,13 +53,13 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
   const vars = configPath ? { ...extraVars } : { ...readVars(), ...extraVars };
   const args = [
     "dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector),
-    "--persist-to", state, "--log-level", process.env.BENCH_VERBOSE ? "info" : "warn", "--show-interactive-dev-session=false",
+    "--persist-to", state, "--log-level", process.env.BENCH_VERBOSE ? (process.env.BENCH_LOG_LEVEL ?? "info") : "warn", "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ...extraArgs,
   ];
   const child = spawn("wrangler", args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  // BENCH_VERBOSE=1 shows the system's own log lines while it runs.
+  // BENCH_VERBOSE=1 shows wrangler dev's lines while it runs (BENCH_LOG_LEVEL=log adds the system's own console lines).
   const echo = process.env.BENCH_VERBOSE ? (d) => process.stderr.write(d) : () => {};
   child.stdout.on("data", (d) => ((output += d), echo(d)));
   child.stderr.on("data", (d) => ((output += d), echo(d)));

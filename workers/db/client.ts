@@ -3,7 +3,8 @@ import { drizzle, type NeonDatabase } from "drizzle-orm/neon-serverless";
 import { log } from "../../platform/logging";
 import * as schema from "./schema";
 
-export type Database = NeonDatabase<typeof schema>;
+/** Drizzle over a pool; `$client` is the pool itself, for what Drizzle does not say (a multi-statement text). */
+export type Database = NeonDatabase<typeof schema> & { $client: Pool };
 /** A transaction on it, for reads that must see one snapshot. */
 export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
 

@@ -7,7 +7,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { ChangeMessage } from "../../domain/change-message";
 import { partnerDeliveries as deliveriesFor, type PartnerDelivery } from "../../domain/partner-events";
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../domain/partners";
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type Partner } from "../../domain/partners";
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
 import { withDatabase, type Database } from "../db/client";
@@ -33,10 +33,13 @@ export function partnerRetryDelay(env: Env, attempts: number): number {
   return Math.min(base * 2 ** Math.max(0, attempts - 1), 300);
 }
 
-/** Queue what a committed batch tells partners; events already delivered (a resent change) are not sent again. */
-export async function queuePartnerEvents(env: Env, db: Database, changes: readonly ChangeMessage[]): Promise<number> {
+/**
+ * Queue what a committed batch tells partners; events already delivered (a resent change) are not
+ * sent again. `partners`: the partner list when the caller asked for it already (beside its write).
+ */
+export async function queuePartnerEvents(env: Env, db: Database, changes: readonly ChangeMessage[], partnerList?: Promise<Partner[]>): Promise<number> {
   if (!changes.some((c) => c.order !== null)) return 0;
-  const partners = await directory(env).listPartners();
+  const partners = await (partnerList ?? directory(env).listPartners());
   if (partners.length === 0) return 0;
   let deliveries = deliveriesFor(changes, partners);
   if (deliveries.length === 0) return 0;

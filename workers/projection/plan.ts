@@ -11,10 +11,11 @@ export interface ProjectionPlan {
 }
 
 /**
- * Postgres binds at most 65,535 parameters to a statement, and the writer binds one per column of
- * each container and order row (events and readings go as one array per column): a delivery of the
- * ingest worker's messages can hold a thousand containers, and a container that took a hundred
- * readings dozens of orders. Parts of at most this many bound values each.
+ * A delivery of the ingest worker's messages can hold a thousand containers, and a container that
+ * took a hundred readings dozens of orders. The writer sends a delivery as one SQL text (writer.ts),
+ * its parts each a statement of at most this many container and order values: a statement's JSON
+ * and its plan stay of a bounded size however large the delivery (this was also the bound that
+ * kept a statement under Postgres' 65,535 bound parameters when the values were parameters).
  */
 export const PARAMETERS_PER_PLAN = 30_000;
 const CONTAINER_PARAMETERS = Object.keys(getTableColumns(containers)).length;
