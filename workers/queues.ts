@@ -99,7 +99,9 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
         log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
       } catch (error) {
-        log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: (error as Error).message.slice(0, 300) });
+        // A Drizzle error's message is its query; what Postgres said is its cause.
+        const cause = (error as Error & { cause?: unknown }).cause;
+        log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: (cause instanceof Error ? cause : (error as Error)).message.slice(0, 300) });
       }
       for (const { msg, changes } of valid) {
         try {

@@ -35,7 +35,7 @@ export function partnerRetryDelay(env: Env, attempts: number): number {
 
 /**
  * Queue what a committed batch tells partners; events already delivered (a resent change) are not
- * sent again. `partners`: the partner list when the caller asked for it already (beside its write).
+ * sent again. `partnerList`: the partner list when the caller asked for it already (beside its write).
  */
 export async function queuePartnerEvents(env: Env, db: Database, changes: readonly ChangeMessage[], partnerList?: Promise<Partner[]>): Promise<number> {
   if (!changes.some((c) => c.order !== null)) return 0;
