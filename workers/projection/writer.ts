@@ -20,8 +20,8 @@ export interface ProjectionGap {
 // the round trips, not Postgres, set how fast the projection lands. Several statements in one
 // simple query are one round trip and run as one transaction (Postgres' own rule for a
 // multi-statement Query message: all of it commits, or none of it). Every value goes in through
-// `literal` below, as a JSON text turned into rows by Postgres (jsonb_populate_recordset), and every
-// name comes from the schema.
+// `literal` below, as a JSON text turned into rows by Postgres (jsonb_populate_recordset); table
+// names, and the columns of the rows inserted, come from the schema.
 
 /**
  * A string as a Postgres literal. Written here because the driver's exported escapeLiteral is
@@ -38,35 +38,34 @@ const json = (value: unknown) => `${literal(JSON.stringify(value))}::jsonb`;
 /** The ids as a set to test against: `x in (ids(...))`. */
 const ids = (values: readonly string[]) => `select jsonb_array_elements_text(${json(values)})`;
 
-/** A table's rows, from plan objects keyed by field, as JSON keyed by column for jsonb_populate_recordset. */
-function rowsOf(table: PgTable, rows: readonly Record<string, unknown>[], fields: Array<[string, { name: string }]>): string {
-  return json(rows.map((r) => Object.fromEntries(fields.map(([field, c]) => [c.name, r[field] ?? null]))));
+/**
+ * Rows of a table, from plan objects keyed by field, inserted from one JSON literal
+ * (`jsonb_populate_recordset` gives each value its column's type), ending in the conflict clause
+ * `conflict` writes for the columns inserted.
+ */
+function insertRows(table: PgTable, rows: readonly Record<string, unknown>[], conflict: (columns: Array<[string, { name: string }]>) => string): string {
+  const fields = Object.entries(getTableColumns(table)).filter(([field]) => rows.some((r) => r[field] !== undefined));
+  const tableName = name(getTableName(table));
+  const columns = fields.map(([, c]) => name(c.name)).join(", ");
+  const values = json(rows.map((r) => Object.fromEntries(fields.map(([field, c]) => [c.name, r[field] ?? null]))));
+  return `insert into ${tableName} (${columns})
+    select ${columns} from jsonb_populate_recordset(null::${tableName}, ${values})
+    ${conflict(fields)}`;
 }
-
-const presentFields = (table: PgTable, rows: readonly Record<string, unknown>[]) =>
-  Object.entries(getTableColumns(table)).filter(([field]) => rows.some((r) => r[field] !== undefined));
 
 /** Rows inserted once by key: a row already there (a message delivered again) is left as it is. */
-function insertOnce(table: PgTable, rows: readonly Record<string, unknown>[]): string {
-  const fields = presentFields(table, rows);
-  const columns = fields.map(([, c]) => name(c.name)).join(", ");
-  return `insert into ${name(getTableName(table))} (${columns})
-    select ${columns} from jsonb_populate_recordset(null::${name(getTableName(table))}, ${rowsOf(table, rows, fields)})
-    on conflict do nothing`;
-}
+const insertOnce = (table: PgTable, rows: readonly Record<string, unknown>[]) => insertRows(table, rows, () => "on conflict do nothing");
 
 /**
  * Container or order rows upserted by id, moving a row only to a higher version. `keep`: fields the
  * projection keeps itself, never overwritten; `extra`: more to set.
  */
 function upsertRows(table: PgTable, rows: readonly Record<string, unknown>[], keep: string[], extra?: string): string {
-  const fields = presentFields(table, rows);
   const tableName = name(getTableName(table));
-  const columns = fields.map(([, c]) => name(c.name)).join(", ");
-  const set = [...fields.filter(([field]) => !keep.includes(field)).map(([, c]) => `${name(c.name)} = excluded.${name(c.name)}`), ...(extra ? [extra] : [])].join(", ");
-  return `insert into ${tableName} (${columns})
-    select ${columns} from jsonb_populate_recordset(null::${tableName}, ${rowsOf(table, rows, fields)})
-    on conflict (id) do update set ${set} where ${tableName}.version < excluded.version`;
+  return insertRows(table, rows, (fields) => {
+    const set = [...fields.filter(([field]) => !keep.includes(field)).map(([, c]) => `${name(c.name)} = excluded.${name(c.name)}`), ...(extra ? [extra] : [])];
+    return `on conflict (id) do update set ${set.join(", ")} where ${tableName}.version < excluded.version`;
+  });
 }
 
 /**
@@ -99,8 +98,9 @@ export function planStatements(plan: ProjectionPlan, trackCompleteness = true): 
  * or redelivered late; its version stays, so that event still fills in the details).
  */
 function closeSuperseded(containerIds: string[]): string {
-  return `update orders as older set status = 'closed'
-    from orders as newer
+  const table = name(getTableName(orders));
+  return `update ${table} as older set status = 'closed'
+    from ${table} as newer
     where newer.container_id = older.container_id
       and newer.status = 'active' and older.status = 'active'
       and older.version < newer.version
@@ -113,15 +113,17 @@ function closeSuperseded(containerIds: string[]): string {
  * projected_seq is below their version still lack events.
  */
 function advanceProjectedSeq(containerIds: string[]): string {
+  const events = name(getTableName(containerEvents));
+  const containersTable = name(getTableName(containers));
   return `with next as (
       select c.id,
-        case when exists (select 1 from container_events e where e.container_id = c.id and e.seq = c.projected_seq + 1)
-          then (select min(e.seq) from container_events e
+        case when exists (select 1 from ${events} e where e.container_id = c.id and e.seq = c.projected_seq + 1)
+          then (select min(e.seq) from ${events} e
                 where e.container_id = c.id and e.seq > c.projected_seq
-                  and not exists (select 1 from container_events f where f.container_id = c.id and f.seq = e.seq + 1))
+                  and not exists (select 1 from ${events} f where f.container_id = c.id and f.seq = e.seq + 1))
           else c.projected_seq end as projected_seq
-      from containers c where c.id in (${ids(containerIds)}))
-    update containers c set
+      from ${containersTable} c where c.id in (${ids(containerIds)}))
+    update ${containersTable} c set
       projected_seq = next.projected_seq,
       gap_since = case when next.projected_seq < c.version then coalesce(c.gap_since, now()) else null end
     from next where next.id = c.id
