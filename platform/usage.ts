@@ -2,7 +2,7 @@
 // invocations (requests, queue batches, cron runs), Durable Object requests (RPC calls and alarms),
 // SQLite rows read and written by the objects, queue messages sent, delivered and retried. For
 // `npm run bench`'s cost per million readings (GET /v1/diagnostics/usage): counters in memory, so
-// they say what one isolate did — locally everything runs in one; they are not metrics (GET
+// they say what one isolate did — locally one per wrangler dev session; they are not metrics (GET
 // /metrics reads stores, so every isolate answers it alike).
 
 export interface Usage {

@@ -137,12 +137,18 @@ async function intoPostgresWithoutGapCheck() {
   }
 }
 
+/** The usage counters of both sessions (the edge and the projector: scripts/lib/local-topology.mjs), summed. */
+async function usage(headers) {
+  const [edge, projector] = await Promise.all([call("/v1/diagnostics/usage", { headers }), call("/v1/diagnostics/usage", { headers }, system.projectorUrl)]);
+  return Object.fromEntries(Object.keys(edge).map((k) => [k, edge[k] + projector[k]]));
+}
+
 /** The usage counters once the queues are quiet (nothing delivered for a second). */
 async function settledUsage(headers) {
-  let last = await call("/v1/diagnostics/usage", { headers });
+  let last = await usage(headers);
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
-    const now = await call("/v1/diagnostics/usage", { headers });
+    const now = await usage(headers);
     if (now.queueMessagesDelivered === last.queueMessagesDelivered && now.queueMessagesSent === last.queueMessagesSent) return now;
     last = now;
   }

@@ -3,11 +3,13 @@
 // builds the dashboard and keeps rebuilding it on change (vite build --watch; wrangler dev serves
 // each new build), starts a local stand-in for Telegram's Bot API (alerts go to its chats; see
 // GET <stand-in>/__messages?chatId=-1000000000001), then hands over to `wrangler dev` (Durable
-// Objects, queues, all local).
+// Objects, queues, all local): two sessions, the edge and the projector.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { buildAssets, viteBin, viteConfig } from "./build-assets.mjs";
 import { startDatabaseStack } from "./lib/database.mjs";
+import { privateRegistry, registered, writeLocalConfigs } from "./lib/local-topology.mjs";
 import { startTelegramStandIn } from "./lib/telegram-stand-in.mjs";
 
 // FILLGRID_WEB_BUILT=1: the dashboard is built already and stays as it is (the browser tests and
@@ -43,23 +45,52 @@ const telegramVars = {
 };
 console.log(`[fillgrid] Telegram stand-in on ${telegram.url}: alerts in ${telegram.url}/__messages?chatId=${telegramVars.TELEGRAM_CHAT_ID}`);
 
-const args = [
-  "dev",
-  // Cron jobs can be run by hand: curl "localhost:8787/__scheduled?cron=0+3+*+*+*"
-  "--test-scheduled",
+// Two wrangler dev sessions (scripts/lib/local-topology.mjs says why): the projector, which consumes
+// the projection queue, and the edge, which is everything else and answers on --port (8787).
+const configs = writeLocalConfigs({ prefix: ".wrangler.local" });
+const registry = privateRegistry();
+const env = { ...process.env, WRANGLER_REGISTRY_PATH: registry };
+const userArgs = process.argv.slice(2);
+const argValue = (name, fallback) => (userArgs.includes(name) ? userArgs[userArgs.indexOf(name) + 1] : fallback);
+const vars = [
   "--var", `DATABASE_URL:${database.url}`,
   "--var", `NEON_WS_PROXY:${database.proxy}`,
   ...Object.entries(telegramVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   // Developers see every request.
   "--var", `REQUEST_LOG_SAMPLE_RATE:${process.env.FILLGRID_REQUEST_LOG_SAMPLE_RATE ?? "1"}`,
-  ...process.argv.slice(2),
 ];
-const child = spawn("wrangler", args, { stdio: "inherit" });
+// The projector takes the edge's --var, --log-level and --ip; its state sits beside the edge's.
+const passOn = userArgs.flatMap((arg, i) => (["--var", "--log-level", "--ip"].includes(arg) ? [arg, userArgs[i + 1]] : arg.startsWith("--show-interactive-dev-session") ? [arg] : []));
+const projector = spawn("wrangler", [
+  "dev", "--config", configs.projector, "--port", "0", "--inspector-port", "0",
+  "--persist-to", join(dirname(argValue("--persist-to", ".wrangler/state")), `${basename(argValue("--persist-to", ".wrangler/state"))}-projector`),
+  ...vars, ...passOn,
+], { stdio: ["ignore", "inherit", "inherit"], env });
+// The edge's queue broker drops what it finds no consumer for, so the projector registers first.
+for (let i = 0; !registered(registry, configs.projectorName); i++) {
+  if (projector.exitCode !== null) process.exit(1);
+  if (i > 600) {
+    console.error("[fillgrid] the projector did not start within 60 s");
+    projector.kill("SIGTERM");
+    process.exit(1);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+const args = [
+  "dev",
+  "--config", configs.edge,
+  // Cron jobs can be run by hand: curl "localhost:8787/__scheduled?cron=0+3+*+*+*"
+  "--test-scheduled",
+  ...vars,
+  ...userArgs,
+];
+const child = spawn("wrangler", args, { stdio: "inherit", env });
 let stopping = false;
 const stop = (signal) => {
   stopping = true;
   webWatch?.kill(signal);
   child.kill(signal);
+  projector.kill(signal);
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
@@ -91,8 +122,13 @@ const host = ipArg >= 0 ? process.argv[ipArg + 1] : "127.0.0.1";
   }
 })();
 
+// Either session ending ends the system.
+projector.on("exit", () => !stopping && child.kill("SIGTERM"));
 child.on("exit", async (code, signal) => {
   webWatch?.kill("SIGTERM");
+  projector.kill("SIGTERM");
+  await new Promise((r) => (projector.exitCode !== null || projector.signalCode !== null ? r() : projector.once("exit", r)));
+  rmSync(registry, { recursive: true, force: true });
   await telegram.close();
   await database.stop();
   process.exit(stopping ? 0 : signal ? 1 : (code ?? 0));

@@ -48,7 +48,7 @@ export const operations = router()
       summary: "What this isolate has done that Cloudflare bills, since it started (for cost estimates)",
       description:
         "Worker invocations, Durable Object requests, SQLite rows read and written by the container objects, queue messages sent, delivered and retried, " +
-        "counted in memory by the isolate that answers: locally (wrangler dev) that is the whole system; in production each isolate counts its own, so use Cloudflare's analytics there. " +
+        "counted in memory by the isolate that answers: locally that is one wrangler dev session (the edge, or the projector that consumes the projection queue); in production each isolate counts its own, so use Cloudflare's analytics there. " +
         "`npm run bench` reads it before and after a run to price a million readings.",
       security: security.person,
       middleware: admin,
