@@ -1,11 +1,11 @@
 // The ingest worker sends the events a request's containers committed to the projection queue
 // itself, many containers to a message: one queue message for a batch across containers, every row
 // in Postgres once; and when that send fails, the containers send their events themselves.
-import { createExecutionContext, env, evictDurableObject, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { packRanges, type ChangeRange, type RangeBatch } from "../domain/change-message";
-import type { ContainerDO } from "../durable-objects/container";
+import { STATE_EVERY_EVENTS, type ContainerDO } from "../durable-objects/container";
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, readings } from "../workers/db/schema";
 import worker from "../workers/index";
@@ -137,6 +137,78 @@ describe("the ingest relay", () => {
       const body = await json<{ errors: { message: string; source: string; context: Record<string, unknown> }[] }>(await api("/v1/errors?limit=500", { token: viewer }), 200);
       return body.errors.find((e) => e.message === "projection queue unavailable" && e.source === "worker" && e.context.messages === 1);
     }, 20_000, "the error record");
+  });
+});
+
+/** The container's state row as stored: its version and watermark. */
+const storedRow = (id: string) =>
+  runInDurableObject(env.CONTAINERS.getByName(id), (_instance: ContainerDO, state) =>
+    state.storage.sql.exec<{ state: string; sent_seq: number }>("SELECT state, sent_seq FROM container").toArray().map((r) => ({ version: (JSON.parse(r.state) as { version: number }).version, sentSeq: r.sent_seq }))[0]!,
+  );
+
+describe("the state row, written every so many events", () => {
+  it("a container restarted between writes of its state has the state its commits made, orders included, and sends nothing again", async () => {
+    const [id] = await knownContainers(1, "fold");
+    const { env: bindings, sent } = watchedQueue(false);
+    // Low and high in turn: each low reading opens an order, each high one closes it.
+    for (const fill of [60, 10, 80, 12, 75, 11]) await postWith(bindings, { readings: [reading(id!, fill)] });
+    const before = await env.CONTAINERS.getByName(id!).getState();
+    expect(before!.activeOrder).toMatchObject({ status: "active" });
+    const row = await storedRow(id!);
+    // The row holds an older state than the object does: what follows it comes from the log.
+    expect(row.version).toBeLessThan(before!.version);
+    expect(before!.version - row.version).toBeLessThan(STATE_EVERY_EVENTS);
+
+    await evictDurableObject(env.CONTAINERS.getByName(id!));
+    expect(await env.CONTAINERS.getByName(id!).getState()).toEqual(before);
+    expect(await env.CONTAINERS.getByName(id!).pendingOutbox()).toBe(0);
+    // The next reading is handed over as before the restart, and only its own events go.
+    const sends = sent.length;
+    await postWith(bindings, { readings: [reading(id!, 90)] });
+    expect(sent).toHaveLength(sends + 1);
+    const ranges = (sent[sends]![0]!.body as RangeBatch).ranges;
+    expect(ranges.flatMap((r) => r.events.map((e) => e.seq))).toEqual([before!.version + 1, before!.version + 2]);
+  });
+
+  it("is written again once the events since it reach STATE_EVERY_EVENTS", async () => {
+    const [id] = await knownContainers(1, "every");
+    const { env: bindings } = watchedQueue(false);
+    const first = await storedRow(id!);
+    for (let i = 0; i < STATE_EVERY_EVENTS + 3; i++) await postWith(bindings, { readings: [reading(id!, 60 + (i % 10))] });
+    const state = await env.CONTAINERS.getByName(id!).getState();
+    const row = await storedRow(id!);
+    expect(row.version).toBeGreaterThan(first.version);
+    expect(state!.version - row.version).toBeLessThan(STATE_EVERY_EVENTS);
+    expect(row.sentSeq).toBe(row.version);
+  });
+
+  it("events whose relay failed, and that the container could not send either, are not taken for sent after a restart", async () => {
+    const [id] = await knownContainers(1, "unsent");
+    const stub = env.CONTAINERS.getByName(id!);
+    await runInDurableObject(stub, (instance: ContainerDO) => {
+      instance.outbox = {
+        send: async () => {
+          throw new Error("projection queue unavailable");
+        },
+      };
+    });
+    const { env: bindings } = watchedQueue(true);
+    await postWith(bindings, { readings: [reading(id!, 61)] });
+    await postWith(bindings, { readings: [reading(id!, 62)] });
+    const version = (await stub.getState())!.version;
+    expect(await stub.pendingOutbox()).toBeGreaterThan(0);
+
+    await evictDurableObject(stub);
+    // A fresh instance (its outbox the real queue) still owes them, and its guard alarm sends them.
+    expect(await stub.pendingOutbox()).toBe(version - (await storedRow(id!)).sentSeq);
+    expect(await stub.pendingOutbox()).toBeGreaterThan(0);
+    await runDurableObjectAlarm(stub);
+    const rows = await eventually(async () => {
+      const r = await landed([id!]);
+      return r.events.length === version ? r : undefined;
+    }, 20_000, "every event in Postgres");
+    expect(rows.events.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: version }, (_, i) => i + 1));
+    expect(await stub.pendingOutbox()).toBe(0);
   });
 });
 
