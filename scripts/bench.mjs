@@ -1,7 +1,8 @@
 // `npm run bench`: throughput and latency of reading ingest, end-to-end throughput into Postgres and
 // projection lag. Every ingest figure is read against two baselines measured in the same run: the
 // same worker answering a trivial request (GET /healthz), and a no-op fan-out of the same shape to
-// Durable Objects that do nothing (scripts/bench/fanout: the runtime's own ceiling for this work).
+// Durable Objects that do nothing (scripts/bench/fanout: the runtime's own ceiling for this work);
+// and, as a third, the same fan-out whose objects commit the least a container stores per reading.
 // CPU per reading is the whole machine's busy CPU time during a scenario (workerd, wrangler's node
 // process, Postgres, the relay, the load generator) divided by the readings it acknowledged.
 //   BENCH_SECONDS (default 10) per scenario, BENCH_CONNECTIONS (default 16),
@@ -241,14 +242,18 @@ try {
   while ((await landed("bench-")) < CONTAINERS) await new Promise((r) => setTimeout(r, 100));
 
   // The ceiling first, on its own system (stopped before Fillgrid is measured), then Fillgrid.
-  const fanout = await startSystem({ configPath: "scripts/bench/fanout/wrangler.toml" });
-  let fanoutRows;
-  try {
-    for (let i = 0; i < CONTAINERS; i += 100) await call("/v1/readings", { method: "POST", body: JSON.stringify({ readings: Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`)) }) }, fanout.url);
-    fanoutRows = await measure([{ name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } }, ...ingest({ "content-type": "application/json" })], fanout.url);
-  } finally {
-    await fanout.stop();
+  // Twice: objects that do nothing, and objects that commit a reading's least rows (FANOUT_COMMIT).
+  async function measureFanout(vars) {
+    const fanout = await startSystem({ configPath: "scripts/bench/fanout/wrangler.toml", vars });
+    try {
+      for (let i = 0; i < CONTAINERS; i += 100) await call("/v1/readings", { method: "POST", body: JSON.stringify({ readings: Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`)) }) }, fanout.url);
+      return await measure([{ name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } }, ...ingest({ "content-type": "application/json" })], fanout.url);
+    } finally {
+      await fanout.stop();
+    }
   }
+  const fanoutRows = await measureFanout({});
+  const committingRows = await measureFanout({ FANOUT_COMMIT: "on" });
   const rows = await measure(scenarios, url);
   // What the into-Postgres run costs, from the code's own counters (GET /v1/diagnostics/usage).
   const adminAuth = { authorization: `Bearer ${token}` };
@@ -332,10 +337,11 @@ try {
   const logRate = vars.REQUEST_LOG_SAMPLE_RATE ?? /REQUEST_LOG_SAMPLE_RATE = "([^"]*)"/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? "1";
   console.log(`Request logs: successful requests at REQUEST_LOG_SAMPLE_RATE ${logRate}, 4xx/5xx and errors always; wrangler dev's local trace capture ${localObservability ? "on (its default)" : "off (X_LOCAL_OBSERVABILITY=false; BENCH_LOCAL_OBSERVABILITY=on measures with it)"}\n`);
   console.log(
-    ["scenario".padEnd(32), "req/s".padStart(9), "readings/s".padStart(11), "p50 ms".padStart(7), "p99 ms".padStart(7), "÷ trivial".padStart(10), "fan-out r/s".padStart(12), "÷ fan-out".padStart(10), "CPU ms/reading".padStart(15), "fan-out CPU".padStart(12)].join(" "),
+    ["scenario".padEnd(32), "req/s".padStart(9), "readings/s".padStart(11), "p50 ms".padStart(7), "p99 ms".padStart(7), "÷ trivial".padStart(10), "fan-out r/s".padStart(12), "÷ fan-out".padStart(10), "commit r/s".padStart(11), "÷ commit".padStart(9), "CPU ms/reading".padStart(15), "fan-out CPU".padStart(12)].join(" "),
   );
   for (const [i, row] of rows.entries()) {
     const ceiling = fanoutRows[i];
+    const committing = committingRows[i];
     const perReading = row.perRequest === 0;
     console.log(
       [
@@ -347,12 +353,15 @@ try {
         (row.requestsPerSec / base.requestsPerSec).toFixed(3).padStart(10),
         (i === 0 ? ceiling.requestsPerSec : ceiling.readingsPerSec).toFixed(0).padStart(12),
         (i === 0 ? row.requestsPerSec / ceiling.requestsPerSec : row.readingsPerSec / ceiling.readingsPerSec).toFixed(3).padStart(10),
+        (i === 0 ? committing.requestsPerSec : committing.readingsPerSec).toFixed(0).padStart(11),
+        (i === 0 ? row.requestsPerSec / committing.requestsPerSec : row.readingsPerSec / committing.readingsPerSec).toFixed(3).padStart(9),
         (row.cpuMsPerReading === null || perReading ? "" : row.cpuMsPerReading.toFixed(3)).padStart(15),
         (ceiling.cpuMsPerReading === null || i === 0 ? "" : ceiling.cpuMsPerReading.toFixed(3)).padStart(12),
       ].join(" "),
     );
   }
-  console.log("  ÷ trivial: requests/s against Fillgrid's GET /healthz; ÷ fan-out: readings/s against the no-op fan-out's same scenario (its GET /healthz on the first line)");
+  console.log("  ÷ trivial: requests/s against Fillgrid's GET /healthz; ÷ fan-out: readings/s against the no-op fan-out's same scenario (its GET /healthz on the first line);");
+  console.log("  ÷ commit: against the fan-out whose objects commit an event row and a reading row per reading (FANOUT_COMMIT=on), the least a container stores");
   // The system under test stops first, so the second one has the machine to itself.
   await sqlClient.end();
   await system.stop();
@@ -391,7 +400,7 @@ try {
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
-    JSON.stringify({ at: new Date().toISOString(), seconds, connections, localObservability, database: databaseLabel, rows, fanout: fanoutRows, e2e, cost, withoutGapCheck, lag, pushes, dashboard }, null, 2),
+    JSON.stringify({ at: new Date().toISOString(), seconds, connections, localObservability, database: databaseLabel, rows, fanout: fanoutRows, committingFanout: committingRows, e2e, cost, withoutGapCheck, lag, pushes, dashboard }, null, 2),
   );
 } finally {
   if (!stopped) {

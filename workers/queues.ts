@@ -65,7 +65,7 @@ export class Settlement {
  * a whole, each message is tried on its own, so one bad message is retried (and in the end
  * dead-lettered) without replaying its neighbours.
  */
-export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+export async function projectChanges(batch: MessageBatch<unknown>, env: Env, later: Later = awaitNow): Promise<void> {
   const settle = new Settlement();
   // A message is a container's range of events (or, from before ranges, one change): the changes it stands for.
   const valid: Array<{ msg: Message<unknown>; changes: ChangeMessage[] }> = [];
@@ -136,14 +136,15 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await reportError(env, error, "consumer", batch.queue, { queue: batch.queue, size: valid.length });
   }
   // Dashboards see what is now in Postgres: one push per batch, the newest state of each container.
+  // Beside the asks for missing events (see Later).
   const written = valid.filter(({ msg }) => settle.isAcked(msg)).flatMap(({ changes }) => changes.map((c) => c.state));
   if (written.length > 0) {
-    try {
-      await fleetHub(env).publish(latestPerContainer(written).map(fleetContainerOf));
-    } catch (error) {
-      // The rows are in Postgres; a dashboard that misses this push catches up on reconnect or reload.
-      await reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: written.length });
-    }
+    await later(
+      fleetHub(env)
+        .publish(latestPerContainer(written).map(fleetContainerOf))
+        // The rows are in Postgres; a dashboard that misses this push catches up on reconnect or reload.
+        .then(() => {}, (error: unknown) => reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: written.length })),
+    );
   }
   // What the batch showed missing (an event past projected_seq + 1) is asked for again, once it has
   // been missing for the grace period: ingest sends each request's events as its own message, so a
@@ -155,7 +156,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     const known = latest.get(gap.containerId);
     if (!known || known.projectedSeq < gap.projectedSeq || known.version < gap.version) latest.set(gap.containerId, gap);
   }
-  await requestMissing(env, [...latest.values()]);
+  if (latest.size > 0) await later(requestMissing(env, [...latest.values()]).then(() => {}));
 }
 
 export const errorReportSchema = z.looseObject({
@@ -308,22 +309,32 @@ export async function flushParkedDeadLetters(env: Env): Promise<number> {
   }
 }
 
-/** Every batch, measured for GET /metrics (how long it waited, how long its consumer took). */
+/**
+ * Work a batch starts once its messages are settled: calls to other objects (the live fleet's push,
+ * asks for missing events), each of which catches its own failure. They run together, and with the
+ * batch's metrics, rather than one after another: the queue hands a consumer its next batch only
+ * once this one has returned, and each call waited 0.1–0.4 s on a busy edge locally.
+ */
+export type Later = (work: Promise<void>) => Promise<void>;
+const awaitNow: Later = (work) => work;
+
+/** Every batch, measured for GET /metrics (how long it waited, how long its consumer took to settle it). */
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const started = Date.now();
   count("workerInvocations");
   count("queueMessagesDelivered", batch.messages.length);
+  const followUps: Promise<void>[] = [];
   try {
-    await consume(batch, env);
+    await consume(batch, env, async (work) => void followUps.push(work));
   } finally {
-    await recordBatch(env, batch.queue, batch, started);
+    await Promise.all([...followUps, recordBatch(env, batch.queue, batch, started)]);
   }
 }
 
-async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+async function consume(batch: MessageBatch<unknown>, env: Env, later: Later): Promise<void> {
   switch (batch.queue) {
     case PROJECTION_QUEUE:
-      return projectChanges(batch, env);
+      return projectChanges(batch, env, later);
     case ERRORS_QUEUE:
       return storeErrorReports(batch, env);
     case PARTNER_EVENTS_QUEUE:
