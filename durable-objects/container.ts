@@ -232,6 +232,11 @@ export class ContainerDO extends DurableObject<Env> {
   private storedStateVersion = 0;
   /** Whether the commit under way hands its events to its caller (see `commit`). */
   private handing = false;
+  /**
+   * Up to which seq a restart would know the events sent: the stored watermark, run on over the
+   * handed events after it. Behind `sentSeq` once this object has sent events itself.
+   */
+  private markedSeq = 0;
   /** Whether readings were seen again lately: then commits look for them first (see applyReadings). */
   private repeatsLately = false;
   /** Whether `ingestRelayed` hands events back; tests that take this object's own sends turn it off. */
@@ -261,7 +266,7 @@ export class ContainerDO extends DurableObject<Env> {
         this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
         this.registered = this.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0;
         this.storedSentSeq = this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM container WHERE id = 1").toArray()[0]?.sent_seq ?? 0;
-        this.sentSeq = this.handedUpTo(this.storedSentSeq);
+        this.sentSeq = this.markedSeq = this.handedUpTo(this.storedSentSeq);
       },
       async () => {
         this.alarmAt = await ctx.storage.getAlarm();
@@ -312,6 +317,7 @@ export class ContainerDO extends DurableObject<Env> {
     this.startup.check();
     if (fromSeq - 1 >= this.sentSeq) return;
     this.sentSeq = fromSeq - 1;
+    this.markedSeq = Math.min(this.markedSeq, this.sentSeq);
     // Not sent after all: a restart must not take them for sent.
     this.sql.exec("UPDATE events SET handed = 0 WHERE seq >= ? AND handed = 1", fromSeq);
     if (this.storedSentSeq > this.sentSeq) {
@@ -630,9 +636,9 @@ export class ContainerDO extends DurableObject<Env> {
         this.insertMany("events", ["seq", "id", "type", "at", "body", "handed"], this.eventRows);
         const written = this.insertMany("readings", ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"], this.readingRows, readingsAreNew ? "reading_id" : null);
         if (written < this.readingRows.length) throw new SeenBefore();
-        // Also when the watermark as stored lags behind what the object itself has sent since: the
-        // handed events after it would not carry it on at a restart.
-        if (before === null || this.state.version - this.storedStateVersion >= STATE_EVERY_EVENTS || (relaying && this.storedSentSeq < before.version)) {
+        // Also when this object has sent events itself since the watermark was stored: the handed
+        // events after them would not carry a restart's watermark past them.
+        if (before === null || this.state.version - this.storedStateVersion >= STATE_EVERY_EVENTS || (relaying && this.markedSeq < before.version)) {
           this.storeState(relaying ? this.state.version : this.sentSeq);
         }
       });
@@ -651,7 +657,7 @@ export class ContainerDO extends DurableObject<Env> {
     if (this.state!.version === (before?.version ?? 0)) return null;
     if (relaying) {
       const relayed = { fromSeq: this.sentSeq + 1, ranges: this.rangesOf(committed, false, committedOrders) };
-      this.sentSeq = this.state!.version;
+      this.sentSeq = this.markedSeq = this.state!.version;
       return relayed;
     }
     // The guard alarm retries whatever this drain does not finish, whatever the reason. It is set
@@ -689,7 +695,7 @@ export class ContainerDO extends DurableObject<Env> {
     );
     this.stateJson = { version: state.version, bytes: utf8Length(json) };
     this.storedStateVersion = state.version;
-    this.storedSentSeq = sentSeq;
+    this.storedSentSeq = this.markedSeq = sentSeq;
   }
 
   /**
