@@ -36,7 +36,7 @@ export default async function setup(project: TestProject) {
     cleanUp = () => pglite.stop();
   }
   await migrateDatabase(url);
-  const relay = await startRelay({ target: hostAndPort(url) });
+  const relay = await startRelay({ target: hostAndPort(url), pool: url.includes("fillgrid_test_") });
   const dataApi = await startDataApiStandIn();
   const partnerStandIn = await startPartnerStandIn();
   const telegram = await startTelegramStandIn({ token: TEST_TELEGRAM.TELEGRAM_BOT_TOKEN });

@@ -107,7 +107,7 @@ export async function startDatabaseStack({ databaseUrl, dataDir = ".data/pglite"
   log("migrations applied");
   let relay = null;
   if (LOCAL_HOSTS.has(new URL(url).hostname)) {
-    relay = await startRelay({ target: hostAndPort(url) });
+    relay = await startRelay({ target: hostAndPort(url), pool: embedded === null });
     log(`Neon driver relay on ws://${relay.proxy}`);
   }
   return {
