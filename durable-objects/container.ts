@@ -626,7 +626,7 @@ export class ContainerDO extends DurableObject<Env> {
     let committedOrders = new Map<string, { order: Order; version: number }>();
     // This commit's events are handed to the caller when they are all there is to send: nothing
     // older waits or is on its way, sending has not been failing, and the index knows this container.
-    // Then the watermark stored with the state already covers them, so a restart does not send them again.
+    // Their event rows say so (`handed`), so a restart does not send them again.
     const relaying = relay && this.relay && this.registered && this.draining === null && this.failedSends === 0 && this.sentSeq === (before?.version ?? 0);
     this.handing = relaying;
     try {

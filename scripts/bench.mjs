@@ -1,8 +1,8 @@
 // `npm run bench`: throughput and latency of reading ingest, end-to-end throughput into Postgres and
-// projection lag. Every ingest figure is read against two baselines measured in the same run: the
-// same worker answering a trivial request (GET /healthz), and a no-op fan-out of the same shape to
-// Durable Objects that do nothing (scripts/bench/fanout: the runtime's own ceiling for this work);
-// and, as a third, the same fan-out whose objects commit the least a container stores per reading.
+// projection lag. Every ingest figure is read against three baselines measured in the same run: the
+// same worker answering a trivial request (GET /healthz), a no-op fan-out of the same shape to
+// Durable Objects that do nothing (scripts/bench/fanout: the runtime's own ceiling for this work),
+// and the same fan-out whose objects commit the least a container stores per reading.
 // CPU per reading is the whole machine's busy CPU time during a scenario (workerd, wrangler's node
 // process, Postgres, the relay, the load generator) divided by the readings it acknowledged.
 //   BENCH_SECONDS (default 10) per scenario, BENCH_CONNECTIONS (default 16),

@@ -200,6 +200,8 @@ export function startRelay({ port = 0, host = "127.0.0.1", target, pool = false 
         port: wss.address().port,
         /** The value for NEON_WS_PROXY. */
         proxy: `${host}:${wss.address().port}/v2`,
+        /** How many server connections wait in the pool. */
+        idle: () => [...idle.values()].reduce((n, list) => n + list.length, 0),
         close: () =>
           new Promise((done) => {
             for (const client of wss.clients) client.terminate();
