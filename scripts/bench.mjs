@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
+import { cpuByPart, processTimes } from "./lib/process-cpu.mjs";
 import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -216,8 +217,10 @@ try {
     const out = [];
     for (const s of list) {
       const cpuBefore = machineCpuMs();
+      const timesBefore = processTimes();
       const r = await run(s.name, s.opts, baseUrl);
       const cpuAfter = machineCpuMs();
+      const parts = cpuByPart(timesBefore, processTimes());
       const readings = r.requests.total * s.perRequest;
       out.push({
         scenario: s.name,
@@ -227,6 +230,7 @@ try {
         p50ms: r.latency.p50,
         p99ms: r.latency.p99,
         cpuMsPerReading: cpuBefore !== null && readings > 0 ? (cpuAfter - cpuBefore) / readings : null,
+        cpuMsPerReadingByPart: readings > 0 ? Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v / readings])) : null,
       });
     }
     return out;
@@ -362,6 +366,12 @@ try {
   }
   console.log("  ÷ trivial: requests/s against Fillgrid's GET /healthz; ÷ fan-out: readings/s against the no-op fan-out's same scenario (its GET /healthz on the first line);");
   console.log("  ÷ commit: against the fan-out whose objects commit an event row and a reading row per reading (FANOUT_COMMIT=on), the least a container stores");
+  console.log("\nCPU ms per reading by process (Fillgrid's scenarios; the edge session runs the API and every object, the projector the projection consumer)");
+  for (const row of rows.slice(1)) {
+    if (!row.cpuMsPerReadingByPart) continue;
+    const parts = Object.entries(row.cpuMsPerReadingByPart).filter(([, v]) => v >= 0.005).sort((a, b) => b[1] - a[1]);
+    console.log(`  ${row.scenario.padEnd(32)} ${parts.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`);
+  }
   // The system under test stops first, so the second one has the machine to itself.
   await sqlClient.end();
   await system.stop();
