@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
-import { cpuByPart, processTimes } from "./lib/process-cpu.mjs";
+import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -44,18 +44,6 @@ async function call(path, init = {}, baseUrl = url) {
   const res = await fetch(baseUrl + path, { ...init, headers: { "content-type": "application/json", ...init.headers } });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return res.json();
-}
-
-/** Busy CPU time of the whole machine so far, in ms (from /proc/stat; null where there is none). */
-function machineCpuMs() {
-  try {
-    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = fields[3] + (fields[4] ?? 0);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return ((total - idle) * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
 }
 
 function run(title, opts, baseUrl = url) {

@@ -1,6 +1,19 @@
-// CPU time per process from /proc, grouped into the parts of a local run, so the benchmark can say
-// where the machine's CPU per reading goes (Linux only; elsewhere every reading is empty).
+// CPU time from /proc: the whole machine's, and per process grouped into the parts of a local run,
+// so the benchmark can say where the machine's CPU per reading goes (Linux only; elsewhere null or
+// empty).
 import { readdirSync, readFileSync } from "node:fs";
+
+/** Busy CPU time of the whole machine so far, in ms (from /proc/stat; null where there is none). */
+export function machineCpuMs() {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3] + (fields[4] ?? 0);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return ((total - idle) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
 
 /** Every process's CPU time so far (user + system, ms), its parent and its command line. */
 export function processTimes() {
@@ -29,7 +42,8 @@ export function processTimes() {
 function partOf(pid, times) {
   const own = times.get(pid).cmd;
   if (Number(pid) === process.pid) return "bench process (load generator, Postgres relay)";
-  if (own.startsWith("postgres")) return "Postgres";
+  // The server's main process by its path, its backends by the titles they set ("postgres: …").
+  if (/^(\S*\/)?postgres[: ]/.test(own)) return "Postgres";
   let cmd = own;
   for (let p = pid, hops = 0; p && times.has(p) && hops < 5; p = times.get(p).ppid, hops++) {
     cmd = times.get(p).cmd;
