@@ -9,3 +9,9 @@ export function log(level: "info" | "warn" | "error", msg: string, fields: LogFi
   else if (level === "warn") console.warn(line);
   else console.log(line);
 }
+
+/** The share of successful requests (and projection batches) logged: REQUEST_LOG_SAMPLE_RATE, 0–1 (anything else: all). */
+export function sampleRate(setting: string | undefined): number {
+  const rate = Number(setting);
+  return setting === undefined || setting === "" || !Number.isFinite(rate) || rate < 0 || rate > 1 ? 1 : rate;
+}

@@ -1,6 +1,7 @@
 // The ingest worker sends the events a request's containers committed to the projection queue
 // itself, many containers to a message: one queue message for a batch across containers, every row
-// in Postgres once; and when that send fails, the containers send their events themselves.
+// in Postgres once; requests answered while a send is on its way go together in the next; and when
+// a send fails, the containers send their events themselves.
 import { createExecutionContext, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -20,14 +21,18 @@ beforeAll(async () => {
 
 type Sent = MessageSendRequest<unknown>[];
 
-/** The worker's bindings with the projection queue's sendBatch watched (and then done, or refused). */
-function watchedQueue(refuse: boolean): { env: Env; sent: Sent[] } {
+/**
+ * The worker's bindings with the projection queue's sendBatch watched (and then done, or refused);
+ * with `hold`, the first send waits for it before going on.
+ */
+function watchedQueue(refuse: boolean, hold?: Promise<void>): { env: Env; sent: Sent[] } {
   const sent: Sent[] = [];
   const queue = env.PROJECTION_QUEUE;
   const watched: Queue = {
     send: (body, options) => queue.send(body, options),
     sendBatch: async (messages, options) => {
       sent.push([...messages]);
+      if (hold && sent.length === 1) await hold;
       if (refuse) throw new Error("projection queue unavailable");
       return queue.sendBatch(messages, options);
     },
@@ -35,7 +40,22 @@ function watchedQueue(refuse: boolean): { env: Env; sent: Sent[] } {
   return { env: { ...env, PROJECTION_QUEUE: watched }, sent };
 }
 
-/** POST /v1/readings through the worker with these bindings. */
+/** POST /v1/readings through the worker with these bindings, and what it left running after its answer. */
+async function postAnswered(bindings: Env, body: unknown): Promise<{ answer: ReadingsAnswer; after: Promise<void> }> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch!(
+    new Request("http://fillgrid.test/v1/readings", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "CF-Connecting-IP": "2001:db8::77" },
+      body: JSON.stringify(body),
+    }) as Request<unknown, IncomingRequestCfProperties>,
+    bindings,
+    ctx,
+  );
+  return { answer: await json<ReadingsAnswer>(res, 200), after: waitOnExecutionContext(ctx) };
+}
+
+/** POST /v1/readings through the worker with these bindings, once all it does after answering is done. */
 async function postWith(bindings: Env, body: unknown): Promise<ReadingsAnswer> {
   const ctx = createExecutionContext();
   const res = await worker.fetch!(
@@ -112,6 +132,75 @@ describe("the ingest relay", () => {
     expect(message.ranges.map((r) => r.containerId).sort()).toEqual([...ids].sort());
     expect(message.ranges.every((r) => r.events.map((e) => e.seq).join() === "3")).toBe(true);
     for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
+  });
+
+  it("requests answered while a send is on its way go together in the next send; every reading lands once", async () => {
+    const ids = await knownContainers(12, "coalesce");
+    let release!: () => void;
+    const { env: bindings, sent } = watchedQueue(false, new Promise<void>((r) => (release = r)));
+    // The first request's send is held; the others are answered meanwhile, their events waiting for it.
+    const first = await postAnswered(bindings, { readings: [reading(ids[0]!, 64)] });
+    const rest = await Promise.all(ids.slice(1).map((id) => postAnswered(bindings, { readings: [reading(id, 63)] })));
+    expect([first, ...rest].every(({ answer }) => answer.results[0]!.status === "applied")).toBe(true);
+    expect(sent).toHaveLength(1);
+    release();
+    await Promise.all([first, ...rest].map(({ after }) => after));
+    expect(sent).toHaveLength(2);
+    expect((sent[0]![0]!.body as RangeBatch).ranges.map((r) => r.containerId)).toEqual([ids[0]]);
+    expect(sent[1]).toHaveLength(1);
+    expect((sent[1]![0]!.body as RangeBatch).ranges.map((r) => r.containerId).sort()).toEqual(ids.slice(1).sort());
+    for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
+
+    const rows = await eventually(async () => {
+      const r = await landed(ids);
+      return r.readings.length === ids.length * 2 && r.events.length === ids.length * 2 ? r : undefined;
+    }, 20_000, "every reading in Postgres");
+    expect(new Set(rows.readings.map((r) => r.readingId)).size).toBe(ids.length * 2);
+    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(ids.flatMap((id) => [`${id}:1`, `${id}:2`]).sort());
+  });
+
+  it("when a send that carries several requests' events is refused, every one of their containers sends its own: nothing lost", async () => {
+    const ids = await knownContainers(6, "coalescefail");
+    let release!: () => void;
+    const { env: bindings, sent } = watchedQueue(true, new Promise<void>((r) => (release = r)));
+    const posted = [await postAnswered(bindings, { readings: [reading(ids[0]!, 15)] })];
+    posted.push(...(await Promise.all(ids.slice(1).map((id) => postAnswered(bindings, { readings: [reading(id, 15)] })))));
+    // Below the threshold: each reading opens an order, and each answer says so before any send.
+    expect(posted.every(({ answer }) => answer.results[0]!.orderOpened !== undefined)).toBe(true);
+    release();
+    await Promise.all(posted.map(({ after }) => after));
+    expect(sent).toHaveLength(2);
+    const rows = await eventually(async () => {
+      const r = await landed(ids);
+      return r.events.length === ids.length * 3 && r.readings.length === ids.length * 2 ? r : undefined;
+    }, 20_000, "every event in Postgres, sent by the containers");
+    expect(rows.events.map((e) => `${e.containerId}:${e.seq}:${e.type}`).sort()).toEqual(
+      ids.flatMap((id) => [`${id}:1:reading.recorded`, `${id}:2:reading.recorded`, `${id}:3:order.opened`]).sort(),
+    );
+    for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
+  });
+
+  it("events a worker took and never sent (it died with them) are asked for by the container's next message", async () => {
+    const [id] = await knownContainers(1, "relaylost");
+    // A send that never returns: the events it carries are gone with the worker, and count as sent.
+    let release!: () => void;
+    const lost = watchedQueue(true, new Promise<void>((r) => (release = r)));
+    const { answer } = await postAnswered(lost.env, { readings: [reading(id!, 62)] });
+    expect(answer.results[0]!.status).toBe("applied");
+    expect(await env.CONTAINERS.getByName(id!).pendingOutbox()).toBe(0);
+    // The next reading goes through a worker that sends: the projection sees seq 3 without 2 ...
+    await postWith(watchedQueue(false).env, { readings: [reading(id!, 63)] });
+    await eventually(async () => ((await landed([id!])).events.some((e) => e.seq === 3) ? true : undefined), 20_000, "seq 3 in Postgres");
+    expect((await landed([id!])).events.map((e) => e.seq).sort()).toEqual([1, 3]);
+    // ... and, the gap standing past its grace period (the missing event may be a moment behind), the next message has it asked for.
+    await new Promise((r) => setTimeout(r, (Number(env.PROJECTION_GAP_GRACE_SECONDS) + 0.5) * 1000));
+    await postWith(watchedQueue(false).env, { readings: [reading(id!, 64)] });
+    const rows = await eventually(async () => {
+      const r = await landed([id!]);
+      return r.events.length === 4 && r.readings.length === 4 ? r : undefined;
+    }, 20_000, "the lost event asked for and in Postgres");
+    expect(rows.events.map((e) => e.seq).sort()).toEqual([1, 2, 3, 4]);
+    release();
   });
 
   it("when the queue refuses the relay, each container sends its events itself: the answer stands, nothing is lost, an error record says so", async () => {

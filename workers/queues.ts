@@ -4,7 +4,7 @@ import type { ChangeMessage } from "../domain/change-message";
 import { fleetContainerOf, latestPerContainer } from "../domain/fleet";
 import { ERROR_SOURCES, type ErrorReport } from "../domain/errors";
 import { reportError } from "../platform/error-report";
-import { log } from "../platform/logging";
+import { log, sampleRate } from "../platform/logging";
 import { withDatabase } from "./db/client";
 import { storeDeadLetterRows } from "./db/dead-letters";
 import { errorStore } from "./errors/store";
@@ -96,7 +96,8 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
         // (writing it again changes nothing) and so does the queueing.
         await queuePartnerEvents(env, db, all, partners);
         for (const { msg } of valid) settle.ack(msg);
-        log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
+        // Sampled as successful requests are (the metrics count every batch); failures always logged.
+        if (Math.random() < sampleRate(env.REQUEST_LOG_SAMPLE_RATE)) log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
       } catch (error) {
         // A Drizzle error's message is its query; what Postgres said is its cause.

@@ -1,12 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import { log } from "../../platform/logging";
+import { log, sampleRate } from "../../platform/logging";
 import type { AppEnv } from "./context";
-
-/** The share of successful requests logged: REQUEST_LOG_SAMPLE_RATE, 0–1 (anything else: all). */
-export function sampleRate(setting: string | undefined): number {
-  const rate = Number(setting);
-  return setting === undefined || setting === "" || !Number.isFinite(rate) || rate < 0 || rate > 1 ? 1 : rate;
-}
 
 /**
  * One line per request: its id, method, path (never the query, which may carry a ticket), status and

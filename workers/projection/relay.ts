@@ -8,12 +8,64 @@ import { container } from "../stubs";
 const SEND_BATCH_MESSAGES = 100;
 const SEND_BATCH_MAX_BYTES = 250 * 1024;
 
+/** How long one request's context goes on sending what later requests hand over, before the next takes over. */
+const SENDER_SPELL_MS = 1_000;
+
+type Handed = ReadonlyArray<{ containerId: string; relayed: RelayedRanges }>;
+
+/** What this isolate's requests handed over and not yet sent, per queue, and whose context sends it. */
+interface Relay {
+  pending: { containerId: string; relayed: RelayedRanges }[];
+  sender: object | null;
+}
+const relays = new WeakMap<Queue, Relay>();
+
 /**
- * Send the ranges the containers of one request handed back (ContainerDO.ingestRelayed) to the
- * projection queue, many containers to a message: a request of 100 readings across 100 containers
- * is one message instead of 100. Awaited before the request is answered. Whatever could not be
- * sent goes back to its containers, which send it themselves (with their alarm's retries); if even
- * that fails, the projection's gap check and reconciliation find the events missing and ask again.
+ * Hand the ranges the containers of one request committed (ContainerDO.ingestRelayed) to the
+ * isolate's relay and return at once: the request is answered without waiting for the queue (its
+ * readings are committed; the containers' logs are the outbox). When no send is under way, this
+ * request's context sends (kept alive by `waitUntil`); while one is, the ranges wait for it, and
+ * the sender takes everything handed over meanwhile in its next round — so under load one queue
+ * send carries many requests' readings, and a quiet system sends each request's at once.
+ *
+ * Only plain data crosses between requests here (the pending list and a token saying whether a
+ * sender is active); every send, and every call back to a container, is made in the sending
+ * request's own context. A sender hands over after SENDER_SPELL_MS, so no context lives on
+ * forever under steady load. Should the isolate die with ranges pending, they are what a worker
+ * dying before its send leaves: the projection's gap check and reconciliation ask for them again.
+ */
+export function relay(env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, handed: Handed): void {
+  if (handed.length === 0) return;
+  let r = relays.get(env.PROJECTION_QUEUE);
+  if (!r) relays.set(env.PROJECTION_QUEUE, (r = { pending: [], sender: null }));
+  r.pending.push(...handed);
+  if (r.sender !== null) return;
+  const me = {};
+  r.sender = me;
+  ctx.waitUntil(sendPending(env, r, me));
+}
+
+async function sendPending(env: Env, r: Relay, me: object): Promise<void> {
+  const began = Date.now();
+  try {
+    while (r.pending.length > 0 && r.sender === me) {
+      const taken = r.pending.splice(0);
+      // The spell is over: requests from now on start a sender of their own, this one finishes its round.
+      if (Date.now() - began >= SENDER_SPELL_MS) r.sender = null;
+      await relayRanges(env, taken);
+    }
+  } catch (error) {
+    await reportError(env, error, "worker", "projection relay", {});
+  } finally {
+    if (r.sender === me) r.sender = null;
+  }
+}
+
+/**
+ * Send ranges that containers handed back to the projection queue, many containers to a message:
+ * a request of 100 readings across 100 containers is one message instead of 100. Whatever could not
+ * be sent goes back to its containers, which send it themselves (with their alarm's retries); if
+ * even that fails, the projection's gap check and reconciliation find the events missing and ask again.
  */
 export async function relayRanges(env: Env, relayed: ReadonlyArray<{ containerId: string; relayed: RelayedRanges }>): Promise<void> {
   if (relayed.length === 0) return;

@@ -4,7 +4,7 @@ import { ingestBodySchema, toReadings } from "../../domain/reading";
 import { readingResultSchema } from "../../domain/schemas";
 import { monotonicIds } from "../../domain/ids";
 import type { ReadingResult, RelayedRanges } from "../../durable-objects/container";
-import { relayRanges } from "../projection/relay";
+import { relay } from "../projection/relay";
 import { requireDeviceKey } from "../http/device-auth";
 import { ApiError, validationError } from "../http/errors";
 import { jsonBody } from "../http/json-body";
@@ -64,7 +64,7 @@ export const readings = router().openapi(
     const actor = { kind: "device" as const, id: device.keyId };
     const results = new Array<ReadingResult>(all.length);
     // Each container commits its readings and hands back its new events; they go to the projection
-    // queue together, as few messages as fit, before the answer (workers/projection/relay.ts).
+    // queue together with other requests', as few messages as fit (workers/projection/relay.ts).
     const relayed: { containerId: string; relayed: RelayedRanges }[] = [];
     await Promise.all(
       [...groups].map(async ([containerId, group]) => {
@@ -73,7 +73,7 @@ export const readings = router().openapi(
         if (answer.relayed) relayed.push({ containerId, relayed: answer.relayed });
       }),
     );
-    await relayRanges(c.env, relayed);
+    relay(c.env, c.executionCtx, relayed);
     return c.json({ results }, 200);
   },
 );
