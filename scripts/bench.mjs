@@ -77,7 +77,7 @@ function reading(containerId) {
  * answer's readings still take the pipeline's depth to land (the tail, reported apart), which in a
  * run of 50 batches (about 2 s) was a fifth of the time.
  */
-async function intoPostgres(baseUrl, auth, client) {
+async function intoPostgres(baseUrl, auth, client, landWithinMs = 150_000) {
   const e2eBatches = Number(process.env.BENCH_E2E_BATCHES ?? 200);
   const e2eStart = performance.now();
   const e2ePrefix = `e2e-${Date.now()}-`;
@@ -94,9 +94,17 @@ async function intoPostgres(baseUrl, auth, client) {
   const e2eAcked = performance.now();
   const landedCount = async () =>
     (await client.query("SELECT count(*)::int AS n FROM readings WHERE reading_id LIKE $1", [`${e2ePrefix}%`])).rows[0].n;
-  while ((await landedCount()) < e2eBatches * 100) await new Promise((r) => setTimeout(r, 20));
+  // Lost messages are asked for again by the gap check (after its grace period, at the container's
+  // next message or the minute job): two minutes is room for that. Without the check nothing asks.
+  const deadline = Date.now() + landWithinMs;
+  let landedNow = 0;
+  while ((landedNow = await landedCount()) < e2eBatches * 100) {
+    if (Date.now() > deadline) return { readings: e2eBatches * 100, landed: landedNow, converged: false };
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const e2eLanded = performance.now();
   return {
+    converged: true,
     readings: e2eBatches * 100,
     ackedPerSec: (e2eBatches * 100) / ((e2eAcked - e2eStart) / 1000),
     landedPerSec: (e2eBatches * 100) / ((e2eLanded - e2eStart) / 1000),
@@ -122,7 +130,7 @@ async function intoPostgresWithoutGapCheck() {
       const readings = Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`));
       await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) }, other.url);
     }
-    return await intoPostgres(other.url, auth, client);
+    return await intoPostgres(other.url, auth, client, 60_000);
   } finally {
     await client.end();
     await other.stop();
@@ -255,6 +263,7 @@ try {
   // The scenarios above leave the projection a backlog; it drains first, so this run measures itself.
   const usageBefore = await settledUsage(adminAuth);
   const e2e = await intoPostgres(url, auth, sqlClient);
+  if (!e2e.converged) throw new Error(`into Postgres: ${e2e.readings - e2e.landed} of ${e2e.readings} readings acknowledged had not landed ${150} s later`);
   const usageAfter = await settledUsage(adminAuth);
   const cost = costOf(usageBefore, usageAfter, e2e.readings);
 
@@ -373,8 +382,14 @@ try {
   console.log(`  acknowledged      ${e2e.ackedPerSec.toFixed(0).padStart(7)} readings/s`);
   console.log(`  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ acknowledged ${(e2e.landedPerSec / e2e.ackedPerSec).toFixed(3)}   last answer → last row landed ${e2e.tailMs.toFixed(0)} ms`);
   console.log(`                    ÷ baseline req/s ${(e2e.landedPerSec / base.requestsPerSec).toFixed(3)}   ÷ batch ingest readings/s ${(e2e.landedPerSec / batchRow.readingsPerSec).toFixed(3)}`);
-  console.log(`  without the gap check (PROJECTION_GAP_CHECK off, a second system): landed ${withoutGapCheck.landedPerSec.toFixed(0)} readings/s`);
-  console.log(`  landed with ÷ without the gap check: ${(e2e.landedPerSec / withoutGapCheck.landedPerSec).toFixed(3)}`);
+  if (withoutGapCheck.converged) {
+    console.log(`  without the gap check (PROJECTION_GAP_CHECK off, a second system): landed ${withoutGapCheck.landedPerSec.toFixed(0)} readings/s`);
+    console.log(`  landed with ÷ without the gap check: ${(e2e.landedPerSec / withoutGapCheck.landedPerSec).toFixed(3)}`);
+  } else {
+    // Locally, wrangler dev reconfiguring its sessions mid-run empties the in-memory queue between them.
+    console.log(`  without the gap check (PROJECTION_GAP_CHECK off, a second system): ${withoutGapCheck.readings - withoutGapCheck.landed} of ${withoutGapCheck.readings} readings never landed —`);
+    console.log(`  messages lost in transit, which nothing asks for again without the check; no rate to compare`);
+  }
   console.log(`\nCost per million readings (the into-Postgres run, counted by the code: GET /v1/diagnostics/usage; prices of 2026-12-02 beyond the Workers Paid inclusions)`);
   const names = { workerRequests: "Worker requests", objectRequests: "Durable Object requests", rowsRead: "SQLite rows read", rowsWritten: "SQLite rows written", queueOperations: "queue operations" };
   for (const [k, label] of Object.entries(names)) {
