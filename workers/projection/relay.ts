@@ -11,11 +11,15 @@ const SEND_BATCH_MAX_BYTES = 250 * 1024;
 /** How long one request's context goes on sending what later requests hand over, before the next takes over. */
 const SENDER_SPELL_MS = 1_000;
 
-type Handed = ReadonlyArray<{ containerId: string; relayed: RelayedRanges }>;
+/** A container's ranges as its commit handed them back. */
+export interface Handed {
+  containerId: string;
+  relayed: RelayedRanges;
+}
 
 /** What this isolate's requests handed over and not yet sent, per queue, and whose context sends it. */
 interface Relay {
-  pending: { containerId: string; relayed: RelayedRanges }[];
+  pending: Handed[];
   sender: object | null;
 }
 const relays = new WeakMap<Queue, Relay>();
@@ -34,7 +38,7 @@ const relays = new WeakMap<Queue, Relay>();
  * forever under steady load. Should the isolate die with ranges pending, they are what a worker
  * dying before its send leaves: the projection's gap check and reconciliation ask for them again.
  */
-export function relay(env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, handed: Handed): void {
+export function relay(env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, handed: readonly Handed[]): void {
   if (handed.length === 0) return;
   let r = relays.get(env.PROJECTION_QUEUE);
   if (!r) relays.set(env.PROJECTION_QUEUE, (r = { pending: [], sender: null }));
@@ -47,15 +51,17 @@ export function relay(env: Env, ctx: { waitUntil(promise: Promise<unknown>): voi
 
 async function sendPending(env: Env, r: Relay, me: object): Promise<void> {
   const began = Date.now();
+  let taken: Handed[] = [];
   try {
     while (r.pending.length > 0 && r.sender === me) {
-      const taken = r.pending.splice(0);
+      taken = r.pending.splice(0);
       // The spell is over: requests from now on start a sender of their own, this one finishes its round.
       if (Date.now() - began >= SENDER_SPELL_MS) r.sender = null;
       await relayRanges(env, taken);
     }
   } catch (error) {
-    await reportError(env, error, "worker", "projection relay", {});
+    // relayRanges meets a failed send itself; anything else leaves the round's ranges to the gap check.
+    await reportError(env, error, "worker", "projection relay", { containers: taken.length });
   } finally {
     if (r.sender === me) r.sender = null;
   }
@@ -67,7 +73,7 @@ async function sendPending(env: Env, r: Relay, me: object): Promise<void> {
  * be sent goes back to its containers, which send it themselves (with their alarm's retries); if
  * even that fails, the projection's gap check and reconciliation find the events missing and ask again.
  */
-export async function relayRanges(env: Env, relayed: ReadonlyArray<{ containerId: string; relayed: RelayedRanges }>): Promise<void> {
+export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise<void> {
   if (relayed.length === 0) return;
   const owner = new Map(relayed.flatMap(({ containerId, relayed: r }) => r.ranges.map(({ range }) => [range, { containerId, fromSeq: r.fromSeq }] as const)));
   const messages = packRanges(relayed.flatMap(({ relayed: r }) => r.ranges));

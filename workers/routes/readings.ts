@@ -3,8 +3,8 @@ import type { Reading } from "../../domain/container";
 import { ingestBodySchema, toReadings } from "../../domain/reading";
 import { readingResultSchema } from "../../domain/schemas";
 import { monotonicIds } from "../../domain/ids";
-import type { ReadingResult, RelayedRanges } from "../../durable-objects/container";
-import { relay } from "../projection/relay";
+import type { ReadingResult } from "../../durable-objects/container";
+import { relay, type Handed } from "../projection/relay";
 import { requireDeviceKey } from "../http/device-auth";
 import { ApiError, validationError } from "../http/errors";
 import { jsonBody } from "../http/json-body";
@@ -65,7 +65,7 @@ export const readings = router().openapi(
     const results = new Array<ReadingResult>(all.length);
     // Each container commits its readings and hands back its new events; they go to the projection
     // queue together with other requests', as few messages as fit (workers/projection/relay.ts).
-    const relayed: { containerId: string; relayed: RelayedRanges }[] = [];
+    const relayed: Handed[] = [];
     await Promise.all(
       [...groups].map(async ([containerId, group]) => {
         const answer = await container(c.env, containerId).ingestRelayed(group.readings, actor, receivedAt);
