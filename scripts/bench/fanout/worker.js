@@ -5,7 +5,9 @@
 // runtime's own ceiling for this work. With FANOUT_COMMIT=on each object first commits, in one
 // storage transaction per call, what a Fillgrid container writes at the least for a reading that
 // moves no order: an event row and the reading's row with its time index (two statements): the
-// ceiling for any design that stores a reading durably before answering.
+// ceiling for any design that stores a reading durably before answering. With FANOUT_LIMIT=on as
+// well, each request first asks the Rate Limiting binding, as Fillgrid's ingest does per device key
+// (locally that binding is a simulator object that writes a counter row per call).
 import { DurableObject } from "cloudflare:workers";
 
 export class Noop extends DurableObject {
@@ -47,6 +49,7 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") return new Response("ok");
     if (url.pathname !== "/v1/readings" || request.method !== "POST") return new Response("not found", { status: 404 });
+    if (env.FANOUT_LIMIT === "on" && !(await env.LIMIT.limit({ key: "device:bench" })).success) return new Response("rate limited", { status: 429 });
     const body = await request.json();
     const readings = Array.isArray(body.readings) ? body.readings : [body];
     const groups = new Map();
