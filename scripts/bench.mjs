@@ -1,5 +1,5 @@
 // `npm run bench`: throughput and latency of reading ingest, end-to-end throughput into Postgres and
-// projection lag. Every ingest figure is read against three baselines measured in the same run: the
+// projection lag. Every ingest figure is read against four baselines measured in the same run: the
 // same worker answering a trivial request (GET /healthz), a no-op fan-out of the same shape to
 // Durable Objects that do nothing (scripts/bench/fanout: the runtime's own ceiling for this work),
 // the same fan-out whose objects commit the least a container stores per reading, and that one again
