@@ -247,8 +247,9 @@ try {
   // Let the warm-up drain so it does not count against the end-to-end figures.
   while ((await landed("bench-")) < CONTAINERS) await new Promise((r) => setTimeout(r, 100));
 
-  // The ceiling first, on its own system (stopped before Fillgrid is measured), then Fillgrid.
-  // Twice: objects that do nothing, and objects that commit a reading's least rows (FANOUT_COMMIT).
+  // The ceilings first, each on its own system (stopped before the next starts), then Fillgrid.
+  // Three of them: objects that do nothing, objects that commit a reading's least rows
+  // (FANOUT_COMMIT), and those behind the Rate Limiting binding (FANOUT_LIMIT).
   async function measureFanout(vars) {
     const fanout = await startSystem({ configPath: "scripts/bench/fanout/wrangler.toml", vars });
     try {
@@ -260,7 +261,6 @@ try {
   }
   const fanoutRows = await measureFanout({});
   const committingRows = await measureFanout({ FANOUT_COMMIT: "on" });
-  // And objects that commit behind the Rate Limiting binding, called per request as Fillgrid calls it.
   const limitedRows = await measureFanout({ FANOUT_COMMIT: "on", FANOUT_LIMIT: "on" });
   const rows = await measure(scenarios, url);
   // What the into-Postgres run costs, from the code's own counters (GET /v1/diagnostics/usage).
@@ -350,9 +350,10 @@ try {
   );
   for (const [i, row] of rows.entries()) {
     const ceiling = fanoutRows[i];
-    const committing = committingRows[i];
-    const limited = limitedRows[i];
     const perReading = row.perRequest === 0;
+    // A baseline's rate (requests/s on the trivial line, readings/s below it) and Fillgrid's against it.
+    const rate = (r) => (perReading ? r.requestsPerSec : r.readingsPerSec);
+    const versus = (baseline, rateWidth, ratioWidth) => [rate(baseline).toFixed(0).padStart(rateWidth), (rate(row) / rate(baseline)).toFixed(3).padStart(ratioWidth)];
     console.log(
       [
         row.scenario.padEnd(32),
@@ -361,12 +362,9 @@ try {
         row.p50ms.toFixed(0).padStart(7),
         row.p99ms.toFixed(0).padStart(7),
         (row.requestsPerSec / base.requestsPerSec).toFixed(3).padStart(10),
-        (i === 0 ? ceiling.requestsPerSec : ceiling.readingsPerSec).toFixed(0).padStart(12),
-        (i === 0 ? row.requestsPerSec / ceiling.requestsPerSec : row.readingsPerSec / ceiling.readingsPerSec).toFixed(3).padStart(10),
-        (i === 0 ? committing.requestsPerSec : committing.readingsPerSec).toFixed(0).padStart(11),
-        (i === 0 ? row.requestsPerSec / committing.requestsPerSec : row.readingsPerSec / committing.readingsPerSec).toFixed(3).padStart(9),
-        (i === 0 ? limited.requestsPerSec : limited.readingsPerSec).toFixed(0).padStart(11),
-        (i === 0 ? row.requestsPerSec / limited.requestsPerSec : row.readingsPerSec / limited.readingsPerSec).toFixed(3).padStart(9),
+        ...versus(ceiling, 12, 10),
+        ...versus(committingRows[i], 11, 9),
+        ...versus(limitedRows[i], 11, 9),
         (row.cpuMsPerReading === null || perReading ? "" : row.cpuMsPerReading.toFixed(3)).padStart(15),
         (ceiling.cpuMsPerReading === null || i === 0 ? "" : ceiling.cpuMsPerReading.toFixed(3)).padStart(12),
       ].join(" "),
@@ -380,7 +378,7 @@ try {
   const own = (list, i) => list[i].readingsPerSec / list[0].requestsPerSec;
   const across = (list) => list[2].readingsPerSec / fanoutRows[2].readingsPerSec;
   console.log("\nCeilings in this run (what a design that only stores, or stores behind the limiter, reaches here)");
-  console.log(`  single reading ÷ its own GET /healthz:    no-op ${own(fanoutRows, 1).toFixed(3)} · committing ${own(committingRows, 1).toFixed(3)} · committing + limiter ${own(limitedRows, 1).toFixed(3)} · Fillgrid ${(rows[1].requestsPerSec / base.requestsPerSec).toFixed(3)} (target 0.70)`);
+  console.log(`  single reading ÷ its own GET /healthz:    no-op ${own(fanoutRows, 1).toFixed(3)} · committing ${own(committingRows, 1).toFixed(3)} · committing + limiter ${own(limitedRows, 1).toFixed(3)} · Fillgrid ${own(rows, 1).toFixed(3)} (target 0.70)`);
   console.log(`  100 across 100 containers ÷ no-op fan-out: committing ${across(committingRows).toFixed(3)} · committing + limiter ${across(limitedRows).toFixed(3)} · Fillgrid ${across(rows).toFixed(3)} (target 0.60)`);
   console.log("\nCPU ms per reading by process (Fillgrid's scenarios; the edge session runs the API and every object, the projector the projection consumer)");
   for (const row of rows.slice(1)) {
