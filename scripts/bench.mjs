@@ -7,7 +7,7 @@
 // CPU per reading is the whole machine's busy CPU time during a scenario (workerd, wrangler's node
 // process, Postgres, the relay, the load generator) divided by the readings it acknowledged.
 //   BENCH_SECONDS (default 10) per scenario, BENCH_CONNECTIONS (default 16),
-//   BENCH_DATABASE_URL: a Postgres server to use, or "embedded" for an in-memory PGlite (default: a
+//   BENCH_DATABASE_URL: a Postgres server to use, or "embedded" for a throw-away embedded PostgreSQL (default: a
 //   fresh database on 127.0.0.1:5432 when one listens there, otherwise the embedded one).
 import autocannon from "autocannon";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -32,7 +32,7 @@ else if (!databaseUrl && (await canConnect("127.0.0.1", 5432))) {
   databaseUrl = await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench");
 }
 const database = await startDatabaseStack({ databaseUrl, dataDir: null });
-const databaseLabel = databaseUrl ? `PostgreSQL at ${new URL(databaseUrl).host}` : "embedded PGlite (in memory)";
+const databaseLabel = databaseUrl ? `PostgreSQL at ${new URL(databaseUrl).host}` : "the embedded PostgreSQL (throw-away)";
 // The benchmark drives one device key and one token far past their rate limits; it measures the
 // system, not the limiter, so it runs with every limit raised (the limiter's calls still happen).
 const system = await startSystem({ vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy }, raiseRateLimits: true });

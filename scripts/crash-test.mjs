@@ -2,7 +2,10 @@
 // hard (SIGKILL of its whole process group) and started again on the same state, twice. Afterwards
 // every acknowledged reading, order and event must be in Postgres exactly once, equal to the live
 // state of every container. Prints the figures; exits non-zero when anything was lost or doubled.
-//   CRASH_CYCLES (default 2), CRASH_INGEST_SECONDS (default 4), CRASH_CONTAINERS (default 40).
+//   CRASH_CYCLES (default 2), CRASH_INGEST_SECONDS (default 4), CRASH_CONTAINERS (default 40),
+//   CRASH_DATABASE: "server" (a database of its own on the local PostgreSQL at 127.0.0.1:5432) or
+//   "embedded" (npm run dev's default, the embedded PostgreSQL, killed with the rest); default: the
+//   server when one listens, the embedded one otherwise.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +20,7 @@ const ingestSeconds = Number(process.env.CRASH_INGEST_SECONDS ?? 4);
 const containerCount = Number(process.env.CRASH_CONTAINERS ?? 40);
 
 const server = "postgres://postgres@127.0.0.1:5432/postgres";
-const usePostgres = await canConnect("127.0.0.1", 5432);
+const usePostgres = process.env.CRASH_DATABASE ? process.env.CRASH_DATABASE === "server" : await canConnect("127.0.0.1", 5432);
 const dbName = `fillgrid_crash_${process.pid}`;
 const state = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "fillgrid-crash-"));
 let databaseUrl = null;
@@ -31,7 +34,7 @@ const vars = readVars(".dev.vars.example");
 buildAssets();
 let output = "";
 function startDev() {
-  const env = { ...process.env, FILLGRID_WEB_BUILT: "1", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_PGLITE_DIR: join(state, "pglite") }) };
+  const env = { ...process.env, FILLGRID_WEB_BUILT: "1", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_POSTGRES_DIR: join(state, "postgres") }) };
   // Its own process group, so one kill reaches the dev script, wrangler and workerd alike.
   const child = spawn("node", ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(state, "wrangler"), "--log-level", "warn", "--show-interactive-dev-session=false"], {
     env,
@@ -168,9 +171,9 @@ try {
   rmSync(state, { recursive: true, force: true });
 }
 
-/** With no server the system's embedded PGlite holds the data; it is read the same way. */
+/** With no server the system's embedded PostgreSQL holds the data (on a port of this start's own); it is read the same way. */
 async function embeddedUrl() {
-  const match = /embedded Postgres \(PGlite\) on (postgres:\/\/\S+?),/.exec(output.split("\n").reverse().join("\n"));
+  const match = /embedded Postgres on (postgres:\/\/\S+?),/.exec(output.split("\n").reverse().join("\n"));
   if (!match) throw new Error("could not find the embedded Postgres address");
   return match[1];
 }

@@ -1,5 +1,5 @@
-// `npm run db:migrate`: apply migrations/ to DATABASE_URL, or to the embedded PGlite under
-// .data/pglite when DATABASE_URL is not set (stop `npm run dev` first: PGlite has one owner).
+// `npm run db:migrate`: apply migrations/ to DATABASE_URL, or to the embedded PostgreSQL in
+// .data/postgres when DATABASE_URL is not set (the one `npm run dev` runs, when it runs).
 import { migrateDatabase, startEmbeddedPostgres } from "./lib/database.mjs";
 
 const url = process.env.DATABASE_URL;
@@ -7,10 +7,10 @@ if (url) {
   await migrateDatabase(url);
   console.log(`migrations applied to ${new URL(url).host}${new URL(url).pathname}`);
 } else {
-  const embedded = await startEmbeddedPostgres({ dataDir: ".data/pglite" });
+  const embedded = await startEmbeddedPostgres({ dataDir: process.env.FILLGRID_POSTGRES_DIR || ".data/postgres", log: console.log });
   try {
     await migrateDatabase(embedded.url);
-    console.log("migrations applied to the embedded Postgres in .data/pglite");
+    console.log(`migrations applied to the embedded PostgreSQL in ${embedded.dataDir}`);
   } finally {
     await embedded.stop();
   }

@@ -1,14 +1,16 @@
 // `npm run dev`: the whole system on this machine. Makes .dev.vars from the example on first run,
-// brings up Postgres (DATABASE_URL, or an embedded PGlite under .data/pglite), applies migrations,
+// brings up Postgres (DATABASE_URL, or the embedded PostgreSQL with its data in .data/postgres), applies migrations,
 // builds the dashboard and keeps rebuilding it on change (vite build --watch; wrangler dev serves
 // each new build), starts a local stand-in for Telegram's Bot API (alerts go to its chats; see
 // GET <stand-in>/__messages?chatId=-1000000000001), then hands over to `wrangler dev` (Durable
-// Objects, queues, all local): two sessions, the edge and the projector.
+// Objects, queues, all local): two sessions, the edge and the projector. Fires the cron triggers of
+// wrangler.toml on their schedule, which `wrangler dev` does not.
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { buildAssets, viteBin, viteConfig } from "./build-assets.mjs";
 import { startDatabaseStack } from "./lib/database.mjs";
+import { cronsOf, runCron, startLocalCron } from "./lib/local-cron.mjs";
 import { privateRegistry, registered, writeLocalConfigs } from "./lib/local-topology.mjs";
 import { startTelegramStandIn } from "./lib/telegram-stand-in.mjs";
 
@@ -25,17 +27,26 @@ if (!existsSync(".dev.vars")) {
 
 const database = await startDatabaseStack({
   databaseUrl: process.env.DATABASE_URL || undefined,
-  // FILLGRID_PGLITE_DIR moves the embedded Postgres's data (the crash test keeps its own).
-  dataDir: process.env.FILLGRID_PGLITE_DIR || ".data/pglite",
+  // FILLGRID_POSTGRES_DIR moves the embedded Postgres's data (the tests keep their own).
+  dataDir: process.env.FILLGRID_POSTGRES_DIR || ".data/postgres",
   log: (line) => console.log(`[fillgrid] ${line}`),
 });
 
+const userArgs = process.argv.slice(2);
+const argValue = (name, fallback) => (userArgs.includes(name) ? userArgs[userArgs.indexOf(name) + 1] : fallback);
+const port = Number(argValue("--port", "8787"));
+const host = argValue("--ip", "127.0.0.1");
+
+if (!process.env.DATABASE_URL && existsSync(".data/pglite")) {
+  console.log("[fillgrid] .data/pglite (the earlier embedded database, PGlite) is no longer used; delete it once you no longer need its data");
+}
+
 // Telegram cannot be reached from here: its stand-in takes the bot's messages, on
-// FILLGRID_TELEGRAM_PORT (default 8791, or any free port when that is taken).
+// FILLGRID_TELEGRAM_PORT, else four above the edge's port (8791 beside 8787), else any free port.
 const telegramToken = "100000:local-stand-in-token";
-const telegram = await startTelegramStandIn({ port: Number(process.env.FILLGRID_TELEGRAM_PORT ?? 8791), token: telegramToken, log: (line) => console.log(`[telegram] ${line}`) }).catch(() =>
-  startTelegramStandIn({ port: 0, token: telegramToken, log: (line) => console.log(`[telegram] ${line}`) }),
-);
+const telegramLog = (line) => console.log(`[telegram] ${line}`);
+const telegramPort = Number(process.env.FILLGRID_TELEGRAM_PORT ?? (port > 0 ? port + 4 : 0));
+const telegram = await startTelegramStandIn({ port: telegramPort, token: telegramToken, log: telegramLog }).catch(() => startTelegramStandIn({ port: 0, token: telegramToken, log: telegramLog }));
 const telegramVars = {
   TELEGRAM_API_BASE: telegram.url,
   TELEGRAM_BOT_TOKEN: telegramToken,
@@ -50,8 +61,6 @@ console.log(`[fillgrid] Telegram stand-in on ${telegram.url}: alerts in ${telegr
 const configs = writeLocalConfigs({ prefix: ".wrangler.local" });
 const registry = privateRegistry();
 const env = { ...process.env, WRANGLER_REGISTRY_PATH: registry };
-const userArgs = process.argv.slice(2);
-const argValue = (name, fallback) => (userArgs.includes(name) ? userArgs[userArgs.indexOf(name) + 1] : fallback);
 const vars = [
   "--var", `DATABASE_URL:${database.url}`,
   "--var", `NEON_WS_PROXY:${database.proxy}`,
@@ -79,40 +88,46 @@ for (let i = 0; !registered(registry, configs.projectorName); i++) {
 const args = [
   "dev",
   "--config", configs.edge,
-  // Cron jobs can be run by hand: curl "localhost:8787/__scheduled?cron=0+3+*+*+*"
+  // The cron triggers run through the runtime's scheduled entry point (scripts/lib/local-cron.mjs);
+  // by hand too: curl "localhost:8787/__scheduled?cron=0+3+*+*+*"
   "--test-scheduled",
   ...vars,
   ...userArgs,
 ];
 const child = spawn("wrangler", args, { stdio: "inherit", env });
 let stopping = false;
+let cron = null;
 const stop = (signal) => {
   stopping = true;
+  cron?.stop();
   webWatch?.kill(signal);
   child.kill(signal);
   projector.kill(signal);
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
-// Once the worker answers, reconcile the projection: whatever a hard stop lost between the
-// containers and Postgres is sent again (the same job the cron runs every 10 minutes).
-const portArg = process.argv.indexOf("--port");
-const port = portArg >= 0 ? process.argv[portArg + 1] : "8787";
-const ipArg = process.argv.indexOf("--ip");
-const host = ipArg >= 0 ? process.argv[ipArg + 1] : "127.0.0.1";
+// Once the worker answers: reconcile the projection (whatever a hard stop lost between the
+// containers and Postgres is sent again; the job the cron runs every 10 minutes), let the Telegram
+// stand-in deliver button presses, and start firing the cron triggers on their schedule
+// (FILLGRID_CRON=off leaves them to be run by hand, for tests that drive time themselves).
 (async () => {
   const base = `http://${host}:${port}`;
   for (let i = 0; i < 240 && !stopping; i++) {
     try {
       if ((await fetch(`${base}/healthz`)).ok) {
-        const res = await fetch(`${base}/__scheduled?cron=${encodeURIComponent("*/10 * * * *")}`);
-        console.log(`[fillgrid] projection reconciliation after start-up: ${res.ok ? "ran" : `failed (${res.status})`}`);
+        console.log(`[fillgrid] projection reconciliation after start-up: ${await runCron(base, "*/10 * * * *")}`);
         // As an admin would with Telegram: button presses (POST <stand-in>/__press) reach the worker.
         await fetch(`${telegram.url}/bot${telegramToken}/setWebhook`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ url: `${base}/v1/webhooks/telegram`, secret_token: telegramVars.TELEGRAM_WEBHOOK_SECRET }),
         });
+        if (process.env.FILLGRID_CRON === "off") {
+          console.log("[fillgrid] cron triggers off (FILLGRID_CRON=off): run them by hand through /__scheduled");
+        } else if (!stopping) {
+          cron = startLocalCron({ baseUrl: base, crons: cronsOf(), log: (line) => console.log(`[cron] ${line}`) });
+          console.log(`[fillgrid] cron triggers on their schedule (UTC): ${cron.jobs.map((j) => `"${j.cron}" next ${j.next()?.toISOString()}`).join(", ")}`);
+        }
         return;
       }
     } catch {
@@ -125,6 +140,7 @@ const host = ipArg >= 0 ? process.argv[ipArg + 1] : "127.0.0.1";
 // Either session ending ends the system.
 projector.on("exit", () => !stopping && child.kill("SIGTERM"));
 child.on("exit", async (code, signal) => {
+  cron?.stop();
   webWatch?.kill("SIGTERM");
   projector.kill("SIGTERM");
   await new Promise((r) => (projector.exitCode !== null || projector.signalCode !== null ? r() : projector.once("exit", r)));

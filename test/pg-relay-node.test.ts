@@ -1,15 +1,16 @@
 // The local stand-in for Neon's proxy pools Postgres connections: clients that come one after
 // another share one server connection, none sees what an earlier one set, and a connection left in
 // the middle of a transaction is never handed on. Driven with the Neon driver over WebSockets, as
-// the worker reaches it, against the local PostgreSQL server.
+// the worker reaches it, against the local PostgreSQL server (or the embedded one when none listens).
 import { neonConfig, Pool } from "@neondatabase/serverless";
 import { createConnection, createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { canConnect, hostAndPort } from "../scripts/lib/database.mjs";
+import { canConnect, hostAndPort, startEmbeddedPostgres } from "../scripts/lib/database.mjs";
 import { startRelay } from "../scripts/lib/pg-relay.mjs";
 
 let url: string;
+let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | null = null;
 let counter: Server;
 let relay: Awaited<ReturnType<typeof startRelay>>;
 /** Connections the relay opened to the server, and those closed again. */
@@ -17,11 +18,12 @@ let opened = 0;
 let closed = 0;
 
 beforeAll(async () => {
-  // The pool serves a Postgres server (in front of PGlite, one session anyway, it is off), so this
-  // runs against the local server even when the rest of the suite is on PGlite.
-  url = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  url = process.env.TEST_DATABASE_SERVER_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const { host, port } = hostAndPort(url);
-  if (!(await canConnect(host, port))) throw new Error(`the relay's pool is tested against a PostgreSQL server; none answers at ${host}:${port} (TEST_POSTGRES_URL)`);
+  if (!(await canConnect(host, port))) {
+    embedded = await startEmbeddedPostgres({ dataDir: null });
+    url = embedded.url;
+  }
   // A TCP hop in front of the server that counts the connections made through it.
   const target = hostAndPort(url);
   counter = createServer((socket) => {
@@ -35,7 +37,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => counter.listen(0, "127.0.0.1", resolve));
   const address = counter.address() as { port: number };
-  relay = await startRelay({ target: { host: "127.0.0.1", port: address.port }, pool: true });
+  relay = await startRelay({ target: { host: "127.0.0.1", port: address.port } });
   neonConfig.webSocketConstructor = WebSocket;
   neonConfig.wsProxy = (h: string, p: string | number) => `${relay.proxy}?address=${h}:${p}`;
   neonConfig.useSecureWebSocket = false;
@@ -46,6 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await relay.close();
   await new Promise((resolve) => counter.close(resolve));
+  await embedded?.stop();
 });
 
 /** One client's whole life, as a queue batch has it: connect, run `work`, end. */

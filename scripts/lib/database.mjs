@@ -1,10 +1,12 @@
-// Where the system's Postgres comes from when run locally: DATABASE_URL when set, otherwise an
-// embedded PGlite behind a Postgres wire socket, its data kept under .data/pglite.
-import { mkdirSync } from "node:fs";
+// Where the system's Postgres comes from when run locally: DATABASE_URL when set, otherwise the
+// embedded PostgreSQL (scripts/lib/embedded-postgres.mjs), its data kept under .data/postgres.
 import { createConnection } from "node:net";
 import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
+import { startEmbeddedPostgres } from "./embedded-postgres.mjs";
+
+export { startEmbeddedPostgres };
 
 export function canConnect(host, port, timeoutMs = 1000) {
   return new Promise((resolve) => {
@@ -17,25 +19,6 @@ export function canConnect(host, port, timeoutMs = 1000) {
     socket.once("connect", () => done(true));
     socket.once("error", () => done(false));
   });
-}
-
-/**
- * Start PGlite on a TCP port.
- * @param {{ dataDir?: string | null, port?: number }} [options] `dataDir` null keeps it in memory.
- */
-export async function startEmbeddedPostgres({ dataDir = ".data/pglite", port = 0 } = {}) {
-  const { PGlite } = await import("@electric-sql/pglite");
-  const { servePglite } = await import("./pglite-server.mjs");
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
-  const server = await servePglite(db, { port });
-  return {
-    url: `postgres://postgres@127.0.0.1:${server.port}/postgres`,
-    async stop() {
-      await server.stop();
-      await db.close();
-    },
-  };
 }
 
 /** Apply every migration in migrations/ (idempotent). */
@@ -88,18 +71,19 @@ const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 /**
  * The Postgres the local system uses, migrated and reachable by the Neon driver: DATABASE_URL when
- * given, otherwise an embedded PGlite keeping its data in `dataDir`. A local server gets a
- * WebSocket relay in front (NEON_WS_PROXY); a remote one (Neon itself) is reached directly.
+ * given, otherwise the embedded PostgreSQL keeping its data in `dataDir` (null: a throw-away one).
+ * A local server gets a WebSocket relay in front (NEON_WS_PROXY); a remote one (Neon itself) is
+ * reached directly.
  * @param {{ databaseUrl?: string, dataDir?: string | null, log?: (line: string) => void }} options
  */
-export async function startDatabaseStack({ databaseUrl, dataDir = ".data/pglite", log = () => {} } = {}) {
+export async function startDatabaseStack({ databaseUrl, dataDir = ".data/postgres", log = () => {} } = {}) {
   const { startRelay } = await import("./pg-relay.mjs");
   let url = databaseUrl;
   let embedded = null;
   if (!url) {
-    embedded = await startEmbeddedPostgres({ dataDir });
+    embedded = await startEmbeddedPostgres({ dataDir, log });
     url = embedded.url;
-    log(`embedded Postgres (PGlite) on ${url}${dataDir ? `, data in ${dataDir}` : ", in memory"}`);
+    log(`embedded Postgres on ${url}, ${dataDir ? `data in ${dataDir}` : "throw-away data"}`);
   } else {
     log(`Postgres from DATABASE_URL (${new URL(url).host})`);
   }
@@ -107,7 +91,7 @@ export async function startDatabaseStack({ databaseUrl, dataDir = ".data/pglite"
   log("migrations applied");
   let relay = null;
   if (LOCAL_HOSTS.has(new URL(url).hostname)) {
-    relay = await startRelay({ target: hostAndPort(url), pool: embedded === null });
+    relay = await startRelay({ target: hostAndPort(url) });
     log(`Neon driver relay on ws://${relay.proxy}`);
   }
   return {

@@ -1,5 +1,5 @@
 // A WebSocket-to-TCP relay in front of one Postgres server: the local stand-in for Neon's WebSocket
-// proxy, so the Neon serverless driver inside workerd reaches an ordinary Postgres (or PGlite).
+// proxy, so the Neon serverless driver inside workerd reaches an ordinary Postgres.
 // The driver asks for `<relay>?address=host:port`; the relay connects only to its own target.
 //
 // It pools server connections, as Neon's pooled endpoint does (PgBouncer in session mode): the
@@ -46,8 +46,7 @@ function query(text) {
   return message;
 }
 
-/** `pool`: keep backends for reuse (for a Postgres server; PGlite is one session, which they share anyway). */
-export function startRelay({ port = 0, host = "127.0.0.1", target, pool = false }) {
+export function startRelay({ port = 0, host = "127.0.0.1", target }) {
   /** Idle backends by the startup message that opened them: { tcp, preamble, timer }. */
   const idle = new Map();
   const live = new Set();
@@ -180,7 +179,7 @@ export function startRelay({ port = 0, host = "127.0.0.1", target, pool = false 
           toClient(Buffer.concat([AUTH_OK, ...backend.preamble]));
         } else {
           backend = { tcp: createConnection({ host: target.host, port: target.port, noDelay: true }), preamble: [] };
-          poolable = pool;
+          poolable = true;
           attach();
           backend.tcp.on("connect", () => {
             for (const q of queued.splice(0)) backend.tcp.write(q);

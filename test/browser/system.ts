@@ -1,7 +1,7 @@
 // The browser tests' system: started as `npm run dev` starts it (scripts/dev.mjs: Postgres, the
 // worker under wrangler dev, Durable Objects, queues, cron, the built dashboard), on free ports and
 // throw-away state: a database of its own on the server at TEST_DATABASE_SERVER_URL (default the
-// local PostgreSQL) when one listens, the embedded PGlite otherwise.
+// local PostgreSQL) when one listens, the embedded PostgreSQL otherwise.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,7 +31,7 @@ export default async function setup(project: TestProject) {
     process.execPath,
     ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(state, "wrangler"), "--log-level", "warn", "--show-interactive-dev-session=false", ...vars],
     {
-      env: { ...process.env, FILLGRID_WEB_BUILT: "1", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_PGLITE_DIR: join(state, "pglite") }) },
+      env: { ...process.env, FILLGRID_WEB_BUILT: "1", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_POSTGRES_DIR: join(state, "postgres") }) },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     },
