@@ -16,6 +16,22 @@ export interface AlertRules {
   errorsGrowing: { enabled: boolean; severity: Severity; perHour: number };
   projectionLag: { enabled: boolean; severity: Severity; seconds: number };
   deliveriesFailing: { enabled: boolean; severity: Severity };
+  /** A device key refused for its rate in at least `minutes` of the last REFUSAL_WINDOW_MINUTES. */
+  rateLimited: { enabled: boolean; severity: Severity; minutes: number };
+}
+
+/** A device key is a sensor's (one container) or a gateway's (the whole fleet). */
+export type DeviceKeyKind = "sensor" | "gateway";
+
+/** How far back the rateLimited rule looks. */
+export const REFUSAL_WINDOW_MINUTES = 10;
+
+/** A device key refused for its rate: in how many of the window's minutes, and how many requests. */
+export interface RefusedKey {
+  keyId: string;
+  kind: DeviceKeyKind;
+  minutes: number;
+  refused: number;
 }
 
 export const DEFAULT_RULES: AlertRules = {
@@ -30,6 +46,7 @@ export const DEFAULT_RULES: AlertRules = {
   errorsGrowing: { enabled: true, severity: "critical", perHour: 20 },
   projectionLag: { enabled: true, severity: "critical", seconds: 60 },
   deliveriesFailing: { enabled: true, severity: "critical" },
+  rateLimited: { enabled: true, severity: "warning", minutes: 3 },
 };
 
 /** What the monitor reads each minute. */
@@ -44,6 +61,8 @@ export interface Snapshot {
   projectionLagSeconds: number;
   /** Partners with deliveries retrying or dead. */
   failingDeliveries: { partnerId: string; retrying: number; dead: number }[];
+  /** Device keys refused for their rate in the last REFUSAL_WINDOW_MINUTES, with their labels. */
+  refusedKeys: (RefusedKey & { label: string | null })[];
 }
 
 const ago = (iso: string, now: number) => (now - Date.parse(iso)) / 1000;
@@ -82,6 +101,13 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
   if (rules.projectionLag.enabled && s.projectionLagSeconds > rules.projectionLag.seconds) add("projectionLag", "all", `Postgres has been missing container events for ${Math.round(s.projectionLagSeconds)} s`);
   if (rules.deliveriesFailing.enabled) {
     for (const f of s.failingDeliveries) if (f.dead > 0 || f.retrying > 0) add("deliveriesFailing", f.partnerId, `events to partner ${f.partnerId} failing: ${f.retrying} retrying, ${f.dead} dead`);
+  }
+  if (rules.rateLimited.enabled) {
+    for (const k of s.refusedKeys) {
+      if (k.minutes < rules.rateLimited.minutes) continue;
+      const key = k.label ? `${k.label} (${k.keyId})` : k.keyId;
+      add("rateLimited", k.keyId, `${k.kind} key ${key} refused for its rate ${k.refused} times in ${k.minutes} of the last ${REFUSAL_WINDOW_MINUTES} minutes: a noisy or broken device?`);
+    }
   }
   return out;
 }

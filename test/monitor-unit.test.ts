@@ -4,7 +4,7 @@ import { conditionsOf, DEFAULT_RULES, type Snapshot } from "../domain/monitor";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
 const ago = (minutes: number) => new Date(NOW - minutes * 60_000).toISOString();
-const empty: Snapshot = { containers: [], fillDrops: [], activeOrders: [], deadLettersWaiting: 0, errorRecords: [], projectionLagSeconds: 0, failingDeliveries: [] };
+const empty: Snapshot = { containers: [], fillDrops: [], activeOrders: [], deadLettersWaiting: 0, errorRecords: [], projectionLagSeconds: 0, failingDeliveries: [], refusedKeys: [] };
 const keys = (s: Partial<Snapshot>, rules = DEFAULT_RULES) => conditionsOf({ ...empty, ...s }, rules, NOW).map((c) => c.key);
 
 describe("the minute monitor's conditions", () => {
@@ -45,6 +45,18 @@ describe("the minute monitor's conditions", () => {
     expect(
       keys({ deadLettersWaiting: 2, errorRecords: [{ id: "e1", name: "E", message: "m", seenLastHour: 20 }, { id: "e2", name: "E", message: "m", seenLastHour: 3 }], projectionLagSeconds: 61, failingDeliveries: [{ partnerId: "acme", retrying: 1, dead: 0 }] }),
     ).toEqual(["deadLetters:all", "errorsGrowing:e1", "projectionLag:all", "deliveriesFailing:acme"]);
+  });
+
+  it("a device key refused for its rate in 3 or more of the last 10 minutes is a noisy or broken device; one burst is not", () => {
+    const refusedKeys = [
+      { keyId: "dk_gateway", label: "north gateway", kind: "gateway" as const, minutes: 3, refused: 4200 },
+      { keyId: "dk_burst", label: null, kind: "sensor" as const, minutes: 1, refused: 900 },
+    ];
+    const found = conditionsOf({ ...empty, refusedKeys }, DEFAULT_RULES, NOW);
+    expect(found.map((c) => c.key)).toEqual(["rateLimited:dk_gateway"]);
+    expect(found[0]!.message).toBe("gateway key north gateway (dk_gateway) refused for its rate 4200 times in 3 of the last 10 minutes: a noisy or broken device?");
+    expect(found[0]!.severity).toBe("warning");
+    expect(keys({ refusedKeys }, { ...DEFAULT_RULES, rateLimited: { ...DEFAULT_RULES.rateLimited, minutes: 1 } })).toEqual(["rateLimited:dk_gateway", "rateLimited:dk_burst"]);
   });
 
   it("a rule switched off finds nothing; thresholds are the admin's", () => {

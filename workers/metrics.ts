@@ -4,6 +4,7 @@
 import { sql } from "drizzle-orm";
 import { DEFAULT_REPORT_INTERVAL_SECONDS } from "../domain/container";
 import { exposition, histogramSamples, type Family, type HistogramFamily, type Labels } from "../domain/metrics";
+import { REFUSAL_WINDOW_MINUTES } from "../domain/monitor";
 import { reportError } from "../platform/error-report";
 import { withDatabase } from "./db/client";
 import { fleetSummary } from "./db/queries";
@@ -29,12 +30,14 @@ export async function metricsText(env: Env): Promise<string> {
       documents: (await rows(sql`select count(*)::bigint as n from sales_documents`))[0]!,
     };
   });
-  const [openErrors, parked, histograms, alerts, notices] = await Promise.all([
+  const [openErrors, parked, histograms, alerts, notices, refusals, refusedKeys] = await Promise.all([
     errorStore(env).countOpen(),
     deadLetterVault(env).count(),
     metricsObject(env).histograms(),
     alertsObject(env).openCounts(),
     notifier(env).counts(),
+    metricsObject(env).refusalTotals(),
+    metricsObject(env).refusedKeys(Date.now(), REFUSAL_WINDOW_MINUTES),
   ]);
   const SEVERITIES = ["critical", "warning", "info"] as const;
   const alertSamples = (state: string) => SEVERITIES.map((severity) => ({ labels: { severity }, value: alerts.find((a) => a.state === state && a.severity === severity)?.n ?? 0 }));
@@ -71,6 +74,13 @@ export async function metricsText(env: Env): Promise<string> {
       ],
     },
     { name: "fillgrid_sales_documents_total", help: "Sales documents issued", type: "counter", samples: [{ value: Number(db.documents.n) }] },
+    {
+      name: "fillgrid_ingest_rate_limited_total",
+      help: "Requests to POST /v1/readings refused for their device key's rate (429), by kind of key (sensor: one container; gateway: the fleet)",
+      type: "counter",
+      samples: (["sensor", "gateway"] as const).map((kind) => ({ labels: { kind }, value: refusals[kind] })),
+    },
+    gauge("fillgrid_device_keys_rate_limited", `Device keys refused for their rate in the last ${REFUSAL_WINDOW_MINUTES} minutes`, refusedKeys.length),
   ];
   const names = [...new Set(histograms.map((h) => h.name))];
   for (const name of names) {

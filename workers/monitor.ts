@@ -2,12 +2,12 @@
 // conditions the alert rules find in it, and one run of the AlertsDO (which opens, repeats,
 // escalates and resolves alerts, and keeps the messages owed).
 import { sql } from "drizzle-orm";
-import { conditionsOf, type Snapshot } from "../domain/monitor";
+import { conditionsOf, REFUSAL_WINDOW_MINUTES, type Snapshot } from "../domain/monitor";
 import { partnerFor } from "../domain/partners";
 import { withDatabase } from "./db/client";
 import { errorStore } from "./errors/store";
 import type { NewErrorRecord } from "../durable-objects/alerts";
-import { alertsObject, deadLetterVault, directory, notifier } from "./stubs";
+import { alertsObject, deadLetterVault, directory, metricsObject, notifier } from "./stubs";
 
 type Row = Record<string, string | number | null>;
 const iso = (v: string | number | null | undefined) => (v === null || v === undefined ? null : new Date(v).toISOString());
@@ -38,7 +38,12 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
       failing: await rows(sql`select partner_id, count(*) filter (where state = 'retrying')::int as retrying, count(*) filter (where state = 'dead')::int as dead from partner_deliveries where state <> 'delivered' group by partner_id`),
     };
   });
-  const [parked, errors] = await Promise.all([deadLetterVault(env).count(), errorStore(env).list({ status: "open", limit: 200 })]);
+  const [parked, errors, refused] = await Promise.all([
+    deadLetterVault(env).count(),
+    errorStore(env).list({ status: "open", limit: 200 }),
+    metricsObject(env).refusedKeys(Date.now(), REFUSAL_WINDOW_MINUTES),
+  ]);
+  const keyLabels = refused.length > 0 ? new Map((await directory(env).listDeviceKeys()).map((k) => [k.id, k.label])) : new Map<string, string | null>();
   const hourAgo = Date.now() - 3600_000;
   const newSince = Date.now() - NEW_ERROR_WINDOW_MS;
   const newErrors = errors.items.filter((e) => Date.parse(e.firstSeen) > newSince).map((e) => ({ id: e.id, name: e.name, message: e.message, firstSeen: e.firstSeen }));
@@ -60,6 +65,7 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
     errorRecords: errors.items.filter((e) => Date.parse(e.lastSeen) > hourAgo).map((e) => ({ id: e.id, name: e.name, message: e.message, seenLastHour: e.count })),
     projectionLagSeconds: db.lag,
     failingDeliveries: db.failing.map((f) => ({ partnerId: String(f.partner_id), retrying: Number(f.retrying), dead: Number(f.dead) })),
+    refusedKeys: refused.map((k) => ({ ...k, label: keyLabels.get(k.keyId) ?? null })),
   };
   return { snapshot, newErrors };
 }

@@ -32,6 +32,7 @@ const rulesSchema = z
     errorsGrowing: z.strictObject({ ...toggle, perHour: z.number().int().min(1).max(1_000_000) }),
     projectionLag: z.strictObject({ ...toggle, seconds: z.number().int().min(1).max(86_400) }),
     deliveriesFailing: z.strictObject(toggle),
+    rateLimited: z.strictObject({ ...toggle, minutes: z.number().int().min(1).max(10) }),
   })
   .meta({ id: "AlertRules" });
 

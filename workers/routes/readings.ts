@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Reading } from "../../domain/container";
 import { ingestBodySchema, toReadings } from "../../domain/reading";
-import { readingResultSchema } from "../../domain/schemas";
+import { errorBodySchema, readingResultSchema } from "../../domain/schemas";
 import { monotonicIds } from "../../domain/ids";
 import type { ReadingResult } from "../../durable-objects/container";
 import { relay, type Handed } from "../projection/relay";
@@ -9,7 +9,7 @@ import { requireDeviceKey } from "../http/device-auth";
 import { ApiError, validationError } from "../http/errors";
 import { jsonBody } from "../http/json-body";
 import { jsonContent, problems, router, security } from "../http/openapi";
-import { limits, rateLimit } from "../http/rate-limit";
+import { deviceRateLimit } from "../http/rate-limit";
 import { container } from "../stubs";
 
 /** 500 readings of a few hundred bytes each fit with room to spare. */
@@ -26,13 +26,21 @@ export const readings = router().openapi(
     description:
       "Answered only after each container has committed its readings. A batch is validated whole first: one bad reading refuses the request and nothing is stored. " +
       "A repeated readingId (or, without one, the same measuredAt) is answered `duplicate` with the first answer, and `conflict: true` when its payload differs. " +
-      "A reading with neither readingId nor measuredAt cannot be deduplicated.",
+      "A reading with neither readingId nor measuredAt cannot be deduplicated.\n\n" +
+      "Rate limits, per device key, counted in windows of 10 s: a key for one container (a sensor) may make 100 requests per 10 s; " +
+      "a fleet key (a gateway, or a network server posting one request per uplink) 3,000. Over its limit a request is answered 429 `rate_limited` " +
+      "with `Retry-After: 10` and stores nothing: send it again after that many seconds (a gateway with many readings to send should batch them, up to 500 a request). " +
+      "A key refused again and again is taken for a noisy or broken device: the monitor raises a `rateLimited` alert for it.",
     security: security.device,
-    middleware: [requireDeviceKey(), rateLimit(limits.ingest), ...jsonBody(MAX_READINGS_BODY)],
+    middleware: [requireDeviceKey(), deviceRateLimit(), ...jsonBody(MAX_READINGS_BODY)],
     request: { body: { content: { "application/json": { schema: ingestBodySchema } }, required: true } },
     responses: {
       200: jsonContent(z.object({ results: z.array(readingResultSchema) }), "One result per reading, in request order"),
-      ...problems(400, 401, 403, 413, 415, 429, 500),
+      ...problems(400, 401, 403, 413, 415, 500),
+      429: {
+        ...jsonContent(errorBodySchema, "Over the device key's limit (sensor key 100, fleet key 3,000 requests per 10 s); nothing was stored"),
+        headers: z.object({ "Retry-After": z.string().meta({ description: "Seconds to wait before sending the request again (10)", example: "10" }) }),
+      },
     },
   }),
   async (c) => {
