@@ -204,6 +204,38 @@ describe("the ingest relay", () => {
     release();
   });
 
+  it("a batch where one container's commit fails: the answer is a 500, and every other container's events are relayed and reach Postgres without a reconciliation", async () => {
+    const ids = await knownContainers(6, "onefails");
+    const broken = ids[0]!;
+    // Its storage has lost a table: its commit fails and rolls back, as a failing object would.
+    await runInDurableObject(env.CONTAINERS.getByName(broken), (_instance: ContainerDO, state) => void state.storage.sql.exec("DROP TABLE readings"));
+    const { env: bindings, sent } = watchedQueue(false);
+    const ctx = createExecutionContext();
+    const res = await worker.fetch!(
+      new Request("http://fillgrid.test/v1/readings", {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "CF-Connecting-IP": "2001:db8::77" },
+        body: JSON.stringify({ readings: ids.map((id) => reading(id, 68)) }),
+      }) as Request<unknown, IncomingRequestCfProperties>,
+      bindings,
+      ctx,
+    );
+    expect((await json<{ error: { code: string } }>(res, 500)).error.code).toBe("internal");
+    await waitOnExecutionContext(ctx);
+    // The others' commits went to the queue from this request, in one message.
+    expect(sent).toHaveLength(1);
+    const others = ids.slice(1);
+    expect((sent[0]![0]!.body as RangeBatch).ranges.map((r) => r.containerId).sort()).toEqual([...others].sort());
+    const rows = await eventually(async () => {
+      const r = await landed(others);
+      return r.events.length === others.length * 2 ? r : undefined;
+    }, 20_000, "the other containers' events in Postgres");
+    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(others.flatMap((id) => [`${id}:1`, `${id}:2`]).sort());
+    for (const id of others) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
+    // The failed container stored nothing of it.
+    expect((await env.CONTAINERS.getByName(broken).getState())!.version).toBe(1);
+  });
+
   it("when the queue refuses the relay, each container sends its events itself: the answer stands, nothing is lost, an error record says so", async () => {
     const ids = await knownContainers(5, "relayfail");
     const { env: bindings, sent } = watchedQueue(true);

@@ -73,8 +73,11 @@ export const readings = router().openapi(
     const results = new Array<ReadingResult>(all.length);
     // Each container commits its readings and hands back its new events; they go to the projection
     // queue together with other requests', as few messages as fit (workers/projection/relay.ts).
+    // Every container's commit is awaited, failed or not: what the others committed (and count as
+    // sent) is relayed even when one fails, rather than left to the gap check; then the failure
+    // is the answer (500, an error record), and the sensor sends the batch again.
     const relayed: Handed[] = [];
-    await Promise.all(
+    const outcomes = await Promise.allSettled(
       [...groups].map(async ([containerId, group]) => {
         const answer = await container(c.env, containerId).ingestRelayed(group.readings, actor, receivedAt);
         answer.results.forEach((result, i) => (results[group.positions[i]!] = result));
@@ -82,6 +85,8 @@ export const readings = router().openapi(
       }),
     );
     relay(c.env, c.executionCtx, relayed);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed) throw failed.reason;
     return c.json({ results }, 200);
   },
 );
