@@ -251,6 +251,8 @@ export class ContainerDO extends DurableObject<Env> {
    * after a restart the last range may be sent again; the projection takes repeats as they are.
    */
   private storedSentSeq = 0;
+  /** Whether this object has its tables: from its first write on. */
+  private stored = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -260,6 +262,10 @@ export class ContainerDO extends DurableObject<Env> {
       ctx,
       "ContainerDO",
       () => {
+        // An object that was only ever asked about (a container that never reported) has no
+        // tables and gets none: it answers "unknown" and stores nothing (see `store`).
+        this.stored = hasTables(ctx.storage);
+        if (!this.stored) return;
         ensureSchema(ctx.storage, CONTAINER_SCHEMA);
         this.state = this.loadState();
         const newest = this.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
@@ -292,20 +298,15 @@ export class ContainerDO extends DurableObject<Env> {
     return Math.max(0, (this.state?.version ?? 0) - this.sentSeq);
   }
 
-  /** Apply a group of readings for this container, oldest `measuredAt` first. */
-  ingest(readings: Reading[], actor: Actor, receivedAt: number): ReadingResult[] {
-    this.startup.check();
-    return this.applyReadings(readings, actor, receivedAt, false).results;
-  }
-
   /**
-   * `ingest`, and the events it committed handed back as range messages (with their sizes) for the
-   * caller to send to the queue together with other containers' (workers/projection/relay.ts):
-   * one queue message for a whole request instead of one per container. They count as sent from
-   * here; a caller that cannot send them says so (`relayFailed`) and this object sends them itself.
-   * Should the caller die before either, the projection's gap check (at this container's next
-   * message) or reconciliation (every 10 minutes) has them sent again from the log. When anything
-   * else is still on its way from here, nothing is handed back and this object sends as `ingest` does.
+   * Apply a group of readings for this container, oldest `measuredAt` first, and hand the events it
+   * committed back as range messages (with their sizes) for the caller to send to the queue
+   * together with other containers' (workers/projection/relay.ts): one queue message for a whole
+   * request instead of one per container. They count as sent from here; a caller that cannot send
+   * them says so (`relayFailed`) and this object sends them itself. Should the caller die before
+   * either, the projection's gap check (at this container's next message) or reconciliation has
+   * them sent again from the log. When anything else is still on its way from here, nothing is
+   * handed back and this object sends them itself, through its outbox.
    */
   ingestRelayed(readings: Reading[], actor: Actor, receivedAt: number): { results: ReadingResult[]; relayed: RelayedRanges | null } {
     this.startup.check();
@@ -315,7 +316,7 @@ export class ContainerDO extends DurableObject<Env> {
   /** What was handed over from `fromSeq` on did not reach the queue: send it from the log. */
   relayFailed(fromSeq: number): void {
     this.startup.check();
-    if (fromSeq - 1 >= this.sentSeq) return;
+    if (!this.stored || fromSeq - 1 >= this.sentSeq) return;
     this.sentSeq = fromSeq - 1;
     this.markedSeq = Math.min(this.markedSeq, this.sentSeq);
     // Not sent after all: a restart must not take them for sent.
@@ -514,12 +515,6 @@ export class ContainerDO extends DurableObject<Env> {
     return result;
   }
 
-  /** One order as this container has it now. */
-  getOrder(orderId: string): Order | null {
-    this.startup.check();
-    return this.orderById(orderId);
-  }
-
   getState(): ContainerState | null {
     this.startup.check();
     return this.state;
@@ -560,9 +555,10 @@ export class ContainerDO extends DurableObject<Env> {
     return { version, resent };
   }
 
-  /** Reading history, newest `measuredAt` first, strictly after `before` in that order. */
-  listReadings(limit: number, before: ReadingPosition | null): Page<StoredReading, ReadingPosition> {
+  /** Reading history, newest `measuredAt` first, strictly after `before` in that order; null for a container that never was. */
+  listReadings(limit: number, before: ReadingPosition | null): Page<StoredReading, ReadingPosition> | null {
     this.startup.check();
+    if (this.state === null) return null;
     const time = before?.measuredAt ?? Number.MAX_SAFE_INTEGER;
     const rows = this.sql
       .exec<{ body: string; measured_at: number; reading_id: string }>(
@@ -583,9 +579,10 @@ export class ContainerDO extends DurableObject<Env> {
     };
   }
 
-  /** Orders, newest first, those older than the order `before`. */
-  listOrders(limit: number, before: string | null): Page<Order, string> {
+  /** Orders, newest first, those older than the order `before`; null for a container that never was. */
+  listOrders(limit: number, before: string | null): Page<Order, string> | null {
     this.startup.check();
+    if (this.state === null) return null;
     const rows = this.sql
       .exec<{ id: string; body: string }>(
         "SELECT id, body FROM orders WHERE id < ? ORDER BY id DESC LIMIT ?",
@@ -600,9 +597,10 @@ export class ContainerDO extends DurableObject<Env> {
     };
   }
 
-  /** The event log in order, from just after `afterSeq`. */
-  listEvents(afterSeq: number, limit: number): ContainerEvent[] {
+  /** The event log in order, from just after `afterSeq`; null for a container that never was. */
+  listEvents(afterSeq: number, limit: number): ContainerEvent[] | null {
     this.startup.check();
+    if (this.state === null) return null;
     return this.sql
       .exec<{ body: string }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
       .toArray()
@@ -629,6 +627,7 @@ export class ContainerDO extends DurableObject<Env> {
     // Their event rows say so (`handed`), so a restart does not send them again.
     const relaying = relay && this.relay && this.registered && this.draining === null && this.failedSends === 0 && this.sentSeq === (before?.version ?? 0);
     this.handing = relaying;
+    this.store();
     try {
       this.ctx.storage.transactionSync(() => {
         this.state ??= emptyContainer(containerId);
@@ -682,6 +681,13 @@ export class ContainerDO extends DurableObject<Env> {
       }
       if (rows.length < 1000) return sent;
     }
+  }
+
+  /** The tables, made before this object's first write. */
+  private store(): void {
+    if (this.stored) return;
+    ensureSchema(this.ctx.storage, CONTAINER_SCHEMA);
+    this.stored = true;
   }
 
   /** The state's row, with the watermark `sentSeq` (inside the caller's transaction, if any). */
@@ -891,7 +897,7 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   private recalled(key: string | null): OrderCommandResult | undefined {
-    if (key === null) return undefined;
+    if (key === null || !this.stored) return undefined;
     const row = this.sql.exec<{ answer: string }>("SELECT answer FROM commands WHERE key = ?", key).toArray()[0];
     return row ? (JSON.parse(row.answer) as OrderCommandResult) : undefined;
   }
@@ -899,6 +905,7 @@ export class ContainerDO extends DurableObject<Env> {
   /** Keep the first answer to `key` (inside the command's own transaction when it changed anything). */
   private remember(key: string | null, answer: OrderCommandResult): void {
     if (key === null) return;
+    this.store();
     this.sql.exec("INSERT INTO commands (key, answer, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING", key, JSON.stringify(answer), new Date().toISOString());
   }
 
@@ -920,6 +927,7 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** An order as stored, with the seq of the event that last changed it (null for orders kept before that was). */
   private orderRow(id: string): { order: Order; version: number | null } | null {
+    if (!this.stored) return null;
     const row = this.sql
       .exec<{ body: string; version: number | null }>("SELECT body, version FROM orders WHERE id = ?", id)
       .toArray()[0];
@@ -927,6 +935,7 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   private orderById(id: string): Order | null {
+    if (!this.stored) return null;
     const row = this.sql.exec<{ body: string }>("SELECT body FROM orders WHERE id = ?", id).toArray()[0];
     return row ? withOrderDefaults(JSON.parse(row.body) as Order) : null;
   }
@@ -944,6 +953,11 @@ export class ContainerDO extends DurableObject<Env> {
     }
     return state?.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;
   }
+}
+
+/** Whether an object's storage has any table (none until its first write). */
+function hasTables(storage: DurableObjectStorage): boolean {
+  return storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").toArray().length > 0;
 }
 
 function storedReading(r: RecordedReading, status: "applied" | "stale"): StoredReading {

@@ -78,7 +78,7 @@ it("hundreds of concurrent readings and manual commands never give a container t
   expect(manualStatuses.filter((s) => s === 200 || s === 201).length).toBeGreaterThan(0);
 
   await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO, state) => {
-    const events = instance.listEvents(0, 100_000);
+    const events = instance.listEvents(0, 100_000)!;
     const opened = assertOneActiveAtMost(events);
     expect(opened).toBeGreaterThan(1);
     const activeRows = state.storage.sql.exec<{ id: string }>("SELECT id FROM orders WHERE status = 'active'").toArray();
@@ -103,7 +103,7 @@ it("the same batch sent many times at once applies once; every answer agrees", a
     expect(a.results.map((r) => r.original)).toEqual(firsts[0]!.results);
   }
   await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
-    const events = instance.listEvents(0, 1000);
+    const events = instance.listEvents(0, 1000)!;
     expect(events.filter((e) => e.type === "reading.recorded")).toHaveLength(3);
     expect(assertOneActiveAtMost(events)).toBe(2);
   });

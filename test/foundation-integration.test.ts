@@ -6,6 +6,7 @@ import type { DeviceKeyDO } from "../durable-objects/device-key";
 import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";
+import { relayRanges } from "../workers/projection/relay";
 import { DEAD_LETTER_QUEUE, deadLetterRetryDelay, PARKED_DEAD_LETTER_QUEUE, PROJECTION_QUEUE, projectChanges, Settlement } from "../workers/queues";
 import { adminToken, api, deviceKey, eventually, json, withDatabaseDown } from "./helpers";
 
@@ -139,11 +140,12 @@ describe("Durable Object start-up", () => {
   it("an object knows its own name: a container reached by name answers for it", async () => {
     const { key } = await deviceKey();
     const containerId = `named-${crypto.randomUUID().slice(0, 8)}`;
-    const results = await env.CONTAINERS.getByName(containerId).ingest(
+    const { results, relayed } = await env.CONTAINERS.getByName(containerId).ingestRelayed(
       [{ readingId: "n-1", containerId, fillPercent: 70, measuredAt: Date.now(), clockSkewMs: 0, fingerprint: "x" }],
       { kind: "device", id: key.slice(4, 20) },
       Date.now(),
     );
+    if (relayed) await relayRanges(env, [{ containerId, relayed }]);
     expect(results[0]).toMatchObject({ containerId, status: "applied" });
     expect((await env.CONTAINERS.getByName(containerId).getState())!.containerId).toBe(containerId);
   });

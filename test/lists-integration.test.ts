@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withDatabase } from "../workers/db/client";
@@ -136,6 +136,19 @@ describe("GET /v1/orders", () => {
     expect(inside.map((o) => o.id)).toEqual([orderIds[0]]);
     const after = await pageAll(`containerId=${ids[0]}&openedFrom=${encodeURIComponent(new Date(at.getTime() + 1).toISOString())}`, 5, "orders");
     expect(after).toEqual([]);
+  });
+
+  it("a container that never reported and was never set up: its state, readings, orders and events are 404, and asking stores nothing", async () => {
+    const unknown = `never-${crypto.randomUUID().slice(0, 8)}`;
+    for (const path of ["", "/readings", "/orders", "/events"]) {
+      const body = await json<ErrorBody>(await api(`/v1/containers/${unknown}${path}`, { token: viewer }), 404);
+      expect(body.error).toEqual({ code: "not_found", message: `container ${unknown} not found` });
+    }
+    // Its object was started to answer, and has no table, no row: nothing persists of it.
+    const tables = await runInDurableObject(env.CONTAINERS.getByName(unknown), (_instance, state) => state.storage.sql.exec("SELECT name FROM sqlite_master").toArray());
+    expect(tables).toEqual([]);
+    // A container with settings only exists, and answers.
+    expect((await json<{ readings: unknown[] }>(await api(`/v1/containers/${ids.at(-1)}/readings`, { token: viewer }), 200)).readings).toEqual([]);
   });
 
   it("GET /v1/orders/{id}: the order, 404 unknown, 400 malformed", async () => {

@@ -121,7 +121,7 @@ describe("the event log", () => {
     const live = await containerState(id);
     expect(replay(id, events)).toEqual(live);
     await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
-      expect(replay(id, instance.listEvents(0, 1000))).toEqual(instance.getState());
+      expect(replay(id, instance.listEvents(0, 1000)!)).toEqual(instance.getState());
     });
   });
 });

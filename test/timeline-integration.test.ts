@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ContainerEvent, Order } from "../domain/container";
 import { idTime } from "../domain/ids";
 import type { ContainerDO } from "../durable-objects/container";
+import { relayRanges } from "../workers/projection/relay";
 import { api, deviceKey, json, personWith, postReadings, uniqueContainer } from "./helpers";
 
 let keys: string[];
@@ -66,10 +67,10 @@ describe("an honest timeline", () => {
       await json(await postReadings(keys[0]!, { containerId: id, readingId: `after-${i}-full`, fillPercent: 95 }), 200);
     }
     await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
-      const events = instance.listEvents(0, 100_000);
+      const events = instance.listEvents(0, 100_000)!;
       expect(events.length).toBeGreaterThan(500);
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-      const orders = instance.listOrders(500, null).items;
+      const orders = instance.listOrders(500, null)!.items;
       expect(orders.filter((o) => o.status === "closed").length).toBeGreaterThanOrEqual(3);
       checkTimeline(events, orders);
     });
@@ -79,24 +80,25 @@ describe("an honest timeline", () => {
     const id = uniqueContainer("clock");
     await json(await postReadings(keys[0]!, { containerId: id, fillPercent: 80 }), 200);
     const stub = env.CONTAINERS.getByName(id);
-    const first = await runInDurableObject(stub, (instance: ContainerDO) => instance.listEvents(0, 10).at(-1)!);
+    const first = await runInDurableObject(stub, (instance: ContainerDO) => instance.listEvents(0, 10)!.at(-1)!);
     const sensorTime = Date.parse(first.at) + 1000;
     // The host clock jumps an hour back, as a misbehaving one might; the sensor's own clock is right.
     const stepBack = Date.parse(first.at) - 3_600_000;
     vi.useFakeTimers({ now: stepBack, toFake: ["Date"] });
-    const [result] = await runInDurableObject(stub, (instance: ContainerDO) =>
-      instance.ingest(
+    const { results: [result], relayed } = await runInDurableObject(stub, (instance: ContainerDO) =>
+      instance.ingestRelayed(
         [{ readingId: "after-step", containerId: id, fillPercent: 20, measuredAt: sensorTime, clockSkewMs: 0, fingerprint: "20" }],
         { kind: "device", id: "test" },
         stepBack,
       ),
     );
     vi.useRealTimers();
+    if (relayed) await relayRanges(env, [{ containerId: id, relayed }]);
     expect(Date.parse(result!.orderOpened!.openedAt)).toBeGreaterThanOrEqual(Date.parse(first.at));
     await runInDurableObject(stub, (instance: ContainerDO) => {
-      checkTimeline(instance.listEvents(0, 10), instance.listOrders(10, null).items);
+      checkTimeline(instance.listEvents(0, 10)!, instance.listOrders(10, null)!.items);
       // The reading says when the worker received it, by the clock it had.
-      expect(instance.listReadings(10, null).items.find((r) => r.readingId === "after-step")!.receivedAt).toBe(new Date(stepBack).toISOString());
+      expect(instance.listReadings(10, null)!.items.find((r) => r.readingId === "after-step")!.receivedAt).toBe(new Date(stepBack).toISOString());
     });
   });
 });

@@ -108,7 +108,7 @@ export const containers = router()
       request: { params: byContainer, query: z.strictObject({ limit: limitParam, cursor: cursorParam(readingCursor).optional() }) },
       responses: {
         200: jsonContent(z.object({ readings: z.array(storedReadingSchema), nextCursor: z.string().nullable() }), "A page"),
-        ...problems(...personProblems),
+        ...problems(...personProblems, 404),
       },
     }),
     async (c) => {
@@ -116,6 +116,7 @@ export const containers = router()
       const q = c.req.valid("query");
       const before = q.cursor ? { measuredAt: q.cursor[0], readingId: q.cursor[1] } : null;
       const page = await container(c.env, containerId).listReadings(q.limit, before);
+      if (!page) throw notFound(`container ${containerId}`);
       return c.json({ readings: page.items, nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.readingId]) : null }, 200);
     },
   )
@@ -187,13 +188,14 @@ export const containers = router()
       request: { params: byContainer, query: z.strictObject({ limit: limitParam, cursor: orderIdSchema.optional() }) },
       responses: {
         200: jsonContent(z.object({ orders: z.array(orderSchema), nextCursor: z.string().nullable() }), "A page"),
-        ...problems(...personProblems),
+        ...problems(...personProblems, 404),
       },
     }),
     async (c) => {
       const { containerId } = c.req.valid("param");
       const q = c.req.valid("query");
       const page = await container(c.env, containerId).listOrders(q.limit, q.cursor ?? null);
+      if (!page) throw notFound(`container ${containerId}`);
       return c.json({ orders: page.items, nextCursor: page.next }, 200);
     },
   )
@@ -206,12 +208,14 @@ export const containers = router()
       security: security.person,
       middleware: as("viewer"),
       request: { params: byContainer, query: z.strictObject({ after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0), limit: limitParam }) },
-      responses: { 200: jsonContent(z.object({ events: z.array(containerEventSchema) }), "Events"), ...problems(...personProblems) },
+      responses: { 200: jsonContent(z.object({ events: z.array(containerEventSchema) }), "Events"), ...problems(...personProblems, 404) },
     }),
     async (c) => {
       const { containerId } = c.req.valid("param");
       const q = c.req.valid("query");
-      return c.json({ events: await container(c.env, containerId).listEvents(q.after, q.limit) }, 200);
+      const events = await container(c.env, containerId).listEvents(q.after, q.limit);
+      if (!events) throw notFound(`container ${containerId}`);
+      return c.json({ events }, 200);
     },
   )
   .openapi(
