@@ -129,6 +129,18 @@ export function nextDigestAt(lastDigestAt: number | null, now: number): number {
   return lastDigestAt === null ? now : Math.max(now, lastDigestAt + DIGEST_INTERVAL_MS);
 }
 
+/** An email digest that fails this many times is given up (and becomes an error record). */
+export const EMAIL_ATTEMPTS = 3;
+const EMAIL_RETRY_BASE_MS = 60_000;
+
+/**
+ * When a digest that failed is tried again: a minute after its first failure, two after its second,
+ * each counted from the attempt that failed (not from when its messages were queued).
+ */
+export function emailRetryAt(failedAttempts: number, failedAt: number): number {
+  return failedAt + EMAIL_RETRY_BASE_MS * 2 ** Math.max(0, failedAttempts - 1);
+}
+
 export interface DigestItem {
   subject: string;
   text: string;

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { ackData, digestOf, nextDigestAt, type AckButton, type NoticeKind, type OutboundMessage } from "../domain/notifications";
+import { ackData, digestOf, EMAIL_ATTEMPTS, emailRetryAt, nextDigestAt, type AckButton, type NoticeKind, type OutboundMessage } from "../domain/notifications";
 import { due, GLOBAL_PER_SECOND, PER_CHAT_INTERVAL_MS, verdictOf, type ChatPace, type Verdict } from "../domain/telegram";
 import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
@@ -17,15 +17,14 @@ const SCHEMA = [
    CREATE TABLE chats (chat_id TEXT PRIMARY KEY, last_sent_at INTEGER, hold_until INTEGER);
    CREATE TABLE recipients (email TEXT PRIMARY KEY, last_digest_at INTEGER);
    CREATE TABLE counters (channel TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (channel, status));`,
+  // When a message whose sending failed may be tried again (null: not tried yet).
+  `ALTER TABLE outbox ADD COLUMN next_attempt_at INTEGER;`,
 ];
 
 /** While messages wait, the loop looks again at least this often. */
 export const LOOP_INTERVAL_MS = 10_000;
 /** How long Telegram may take to answer one sendMessage. */
 const TELEGRAM_TIMEOUT_MS = 10_000;
-/** An email digest that fails this many times is given up (and becomes an error record). */
-const EMAIL_ATTEMPTS = 3;
-const EMAIL_RETRY_MS = 60_000;
 
 export interface ArchivedMessage {
   id: string;
@@ -52,6 +51,10 @@ export interface ArchiveFilters {
   before?: { finishedAt: number; id: string } | undefined;
   limit: number;
 }
+
+/** Each email recipient with messages waiting: when their last digest went, and when a failed one may be tried again. */
+const RETRY_AT_BY_RECIPIENT =
+  "SELECT o.target, r.last_digest_at, coalesce(max(o.next_attempt_at), 0) AS retry_at FROM outbox o LEFT JOIN recipients r ON r.email = o.target WHERE o.channel = 'email' GROUP BY o.target";
 
 type OutboxRow = { id: string; channel: string; target: string; alert_id: string | null; kind: string; body: string; queued_at: number; attempts: number };
 type TelegramBody = { text: string; acks: AckButton[] };
@@ -172,10 +175,7 @@ export class Notifier extends DurableObject<Env> {
     )) {
       consider(Math.max(r.last_sent_at === null ? now : r.last_sent_at + PER_CHAT_INTERVAL_MS, r.hold_until ?? now));
     }
-    for (const r of this.sql.exec<{ target: string; last_digest_at: number | null; retry_at: number }>(
-      "SELECT o.target, r.last_digest_at, max(o.queued_at + CASE WHEN o.attempts > 0 THEN ? ELSE 0 END) AS retry_at FROM outbox o LEFT JOIN recipients r ON r.email = o.target WHERE o.channel = 'email' GROUP BY o.target",
-      EMAIL_RETRY_MS,
-    )) {
+    for (const r of this.sql.exec<{ target: string; last_digest_at: number | null; retry_at: number }>(RETRY_AT_BY_RECIPIENT)) {
       consider(Math.max(nextDigestAt(r.last_digest_at, now), r.retry_at));
     }
     if (next === null) return null;
@@ -250,10 +250,7 @@ export class Notifier extends DurableObject<Env> {
 
   private async sendDigests(now: number): Promise<void> {
     const ready = this.sql
-      .exec<{ target: string; last_digest_at: number | null; retry_at: number }>(
-        "SELECT o.target, r.last_digest_at, max(o.queued_at + CASE WHEN o.attempts > 0 THEN ? ELSE 0 END) AS retry_at FROM outbox o LEFT JOIN recipients r ON r.email = o.target WHERE o.channel = 'email' GROUP BY o.target",
-        EMAIL_RETRY_MS,
-      )
+      .exec<{ target: string; last_digest_at: number | null; retry_at: number }>(RETRY_AT_BY_RECIPIENT)
       .toArray()
       .filter((r) => nextDigestAt(r.last_digest_at, now) <= now && r.retry_at <= now);
     await Promise.all(ready.map((r) => this.sendDigest(r.target, now)));
@@ -275,8 +272,13 @@ export class Notifier extends DurableObject<Env> {
     } catch (error) {
       const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
       if (attempts < EMAIL_ATTEMPTS) {
-        this.sql.exec("UPDATE outbox SET attempts = ?, last_error = ? WHERE channel = 'email' AND target = ?", attempts, String(error), to);
-        log("warn", "email digest failed, will try again", { to, attempts, error: String(error) });
+        // Only the messages this digest carried: those that arrived while it was on its way were not tried.
+        const failedAt = Date.now();
+        const retryAt = emailRetryAt(attempts, failedAt);
+        this.ctx.storage.transactionSync(() => {
+          for (const r of rows) this.sql.exec("UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?", attempts, String(error), retryAt, r.id);
+        });
+        log("warn", "email digest failed, will try again", { to, attempts, retryAt: new Date(retryAt).toISOString(), error: String(error) });
         return;
       }
       this.finish(rows, "failed", Date.now(), String(error), null);
