@@ -1,5 +1,5 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { buildReport } from "../platform/error-report";
 import { DataApiClient, DataApiError } from "../workers/errors/data-api";
@@ -7,6 +7,7 @@ import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";
 import { ERRORS_DEAD_LETTER_QUEUE, ERRORS_QUEUE } from "../workers/queues";
+import { eventually } from "./helpers";
 
 const standIn = inject("dataApi");
 
@@ -162,6 +163,31 @@ describe("the error store on a Data API endpoint", () => {
     await control({ delayMs: 1000 });
     const result = await deliver(e as Env, ERRORS_QUEUE, await reports(1));
     expect(result.retryMessages).toHaveLength(1);
+  });
+
+  it("dead error reports: each is acked once, even when recording one in the ErrorHub fails; that failure is an error record of its own", async () => {
+    const e = storeEnv();
+    const marker = crypto.randomUUID();
+    const dead = await reports(3, `error store gone ${marker}`);
+    // The ErrorHub refuses the first report handed to it, as an object with broken storage would.
+    let calls = 0;
+    const hub = env.ERROR_HUB.getByName("errors");
+    const failingHub = {
+      getByName: () => ({
+        record: async (reports: Parameters<typeof hub.record>[0]) => {
+          if (++calls === 1) throw new Error(`error hub unavailable ${marker}`);
+          return hub.record(reports);
+        },
+      }),
+    } as unknown as Env["ERROR_HUB"];
+    const result = await deliver({ ...e, ERROR_HUB: failingHub }, ERRORS_DEAD_LETTER_QUEUE, dead);
+    expect(result.explicitAcks).toHaveLength(3);
+    expect(result.retryMessages).toEqual([]);
+    expect(calls).toBe(3);
+    const rows = await withDatabase(env, (db) => db.select().from(deadLetters).where(inArray(deadLetters.messageId, result.explicitAcks)));
+    expect(rows).toHaveLength(3);
+    // The hub's failure went through the errors queue like any other.
+    await eventually(async () => (await hub.list({ limit: 500 })).items.find((r) => r.message === `error hub unavailable ${marker}` && r.source === "dead-letter"), 15_000, "the hub's failure recorded");
   });
 
   it("reports that exhausted their retries are kept as dead letters and still reach the dashboards", async () => {

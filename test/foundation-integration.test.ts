@@ -8,6 +8,7 @@ import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";
 import { relayRanges } from "../workers/projection/relay";
 import { DEAD_LETTER_QUEUE, deadLetterRetryDelay, PARKED_DEAD_LETTER_QUEUE, PROJECTION_QUEUE, projectChanges, Settlement } from "../workers/queues";
+import { usageNow } from "../platform/usage";
 import { adminToken, api, deviceKey, eventually, json, withDatabaseDown } from "./helpers";
 
 const recordNamed = (name: string) =>
@@ -67,12 +68,16 @@ describe("queue consumers", () => {
     const ctx = createExecutionContext();
     const settle = new Settlement();
     const [written, failed] = batch.messages;
+    const retriedBefore = usageNow().queueMessagesRetried;
     settle.ack(written!);
     // What a consumer does when closing the database fails after its writes: send back what is not done.
     for (const msg of batch.messages) settle.retry(msg);
+    settle.retry(failed!);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual(["written"]);
     expect(result.retryMessages).toEqual([{ msgId: failed!.id }]);
+    // Counted (for the cost figures) as what happened: one retry, not three calls.
+    expect(usageNow().queueMessagesRetried - retriedBefore).toBe(1);
   });
 
   it("with no database, every message goes back once and none is acked", async () => {

@@ -53,9 +53,9 @@ export class Settlement {
     return this.acked.has(msg.id);
   }
   retry(msg: Message<unknown>, options?: QueueRetryOptions): void {
-    count("queueMessagesRetried");
     if (this.settled.has(msg.id)) return;
     this.settled.add(msg.id);
+    count("queueMessagesRetried");
     msg.retry(options);
   }
 }
@@ -263,19 +263,29 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): 
     for (const msg of batch.messages) settle.retry(msg, { delaySeconds: deadLetterRetryDelay(msg.attempts) });
     return;
   }
-  for (const msg of batch.messages) {
-    settle.ack(msg);
-    const failure = new Error(`message ${msg.id} from ${origin} exhausted its retries and was dead-lettered`);
-    failure.name = "DeadLetter";
-    if (origin === ERRORS_QUEUE) {
-      const report = errorReportSchema.safeParse(msg.body);
-      if (report.success && env.ERROR_STORE_URL) await errorHub(env).record([report.data as ErrorReport]);
-      log("error", failure.message, { queue: origin, messageId: msg.id });
-    } else {
-      if (origin === PARTNER_EVENTS_QUEUE) await markDeliveryDead(env, msg.body, msg.attempts).catch((error: unknown) => reportError(env, error, "dead-letter", "partner delivery log", { messageId: msg.id }));
-      await reportError(env, failure, "dead-letter", origin, { queue: origin, messageId: msg.id });
+  // Every letter is in Postgres: all are acked before anything else is tried, so a failure in what
+  // follows can neither send one back nor report one twice. Each letter's follow-up catches its own.
+  for (const msg of batch.messages) settle.ack(msg);
+  await Promise.all(batch.messages.map((msg) => reportDeadLetter(env, origin, msg)));
+}
+
+/** A stored dead letter as an error record (an error report that died: recorded in the ErrorHub itself). */
+async function reportDeadLetter(env: Env, origin: string, msg: Message<unknown>): Promise<void> {
+  const failure = new Error(`message ${msg.id} from ${origin} exhausted its retries and was dead-lettered`);
+  failure.name = "DeadLetter";
+  if (origin === ERRORS_QUEUE) {
+    log("error", failure.message, { queue: origin, messageId: msg.id });
+    const report = errorReportSchema.safeParse(msg.body);
+    if (!report.success || !env.ERROR_STORE_URL) return;
+    try {
+      await errorHub(env).record([report.data as ErrorReport]);
+    } catch (error) {
+      await reportError(env, error, "dead-letter", "error hub", { queue: origin, messageId: msg.id });
     }
+    return;
   }
+  if (origin === PARTNER_EVENTS_QUEUE) await markDeliveryDead(env, msg.body, msg.attempts).catch((error: unknown) => reportError(env, error, "dead-letter", "partner delivery log", { messageId: msg.id }));
+  await reportError(env, failure, "dead-letter", origin, { queue: origin, messageId: msg.id });
 }
 
 /** Dead letters Postgres could not take for hours: into the vault, which needs no database. */
