@@ -37,6 +37,8 @@ export function messageFor(issue: Issue): string | undefined {
       if (issue.expected === "int") return "must be an integer";
       // A query parameter that did not read as a number arrives here as NaN.
       if (typeof issue.input === "number" && Number.isNaN(issue.input)) return "must be a number";
+      // JSON reads a number too large for a double (1e400) as Infinity.
+      if (typeof issue.input === "number" && !Number.isFinite(issue.input)) return "must be a finite number";
       return `must be ${article(String(issue.expected))}, not ${kindOf(issue.input)}`;
     }
     case "too_big": {

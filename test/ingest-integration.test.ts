@@ -202,6 +202,13 @@ describe("bad input: a 4xx naming the field, and nothing stored", () => {
     expect(await containerState(id)).toBeNull();
   });
 
+  it("a number too large for a double (1e400, which JSON reads as Infinity) is named as such", async () => {
+    const res = await api("/v1/readings", { method: "POST", token: key, body: `{"containerId": "${id}", "fillPercent": 1e400}`, headers: { "Content-Type": "application/json" } });
+    const body = await json<ErrorBody>(res, 400);
+    expect(body.error.issues).toEqual([{ path: "fillPercent", message: "must be a finite number" }]);
+    expect(await containerState(id)).toBeNull();
+  });
+
   it("malformed JSON", async () => {
     const res = await api("/v1/readings", { method: "POST", token: key, body: '{"containerId": "t1", fillPercent: 3', headers: { "Content-Type": "application/json" } });
     const body = await json<ErrorBody>(res, 400);

@@ -25,6 +25,7 @@ describe("messages a person can act on", () => {
     ["not one of the choices", z.object({ a: z.enum(["open", "resolved"]) }), { a: "x" }, 'must be one of "open", "resolved"'],
     ["not an integer", z.object({ a: z.number().int() }), { a: 1.5 }, "must be an integer"],
     ["a query number that is not one", z.object({ a: z.coerce.number() }), { a: "abc" }, "must be a number"],
+    ["a number JSON reads as Infinity (1e400)", z.object({ a: z.number() }), JSON.parse('{"a": 1e400}'), "must be a finite number"],
     ["not an email", z.object({ a: z.email() }), { a: "x" }, "must be an email address"],
     ["a boolean wanted", z.object({ a: z.boolean() }), { a: "true" }, "must be a boolean, not a string"],
   ];
