@@ -144,6 +144,13 @@ export const CONTAINER_SCHEMA = [
   `ALTER TABLE events ADD COLUMN handed INTEGER NOT NULL DEFAULT 0;`,
 ];
 
+/**
+ * How often a container that keeps committing tells the index its log moved. A regular
+ * reconciliation asks the containers that said so since MOVED_EVERY_MS before the run before it
+ * began, so it finds every container that committed since that run.
+ */
+export const MOVED_EVERY_MS = 10 * 60_000;
+
 /** At most this many events are sent again per request; a longer gap is filled in rounds. */
 export const RESEND_MAX = 1000;
 /** The same range asked for again this soon is already on its way. */
@@ -253,6 +260,8 @@ export class ContainerDO extends DurableObject<Env> {
   private storedSentSeq = 0;
   /** Whether this object has its tables: from its first write on. */
   private stored = false;
+  /** When this object last told the index its log moved (see `sayMoved`). */
+  private movedSaidAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -654,6 +663,7 @@ export class ContainerDO extends DurableObject<Env> {
       this.committedOrders = new Map();
     }
     if (this.state!.version === (before?.version ?? 0)) return null;
+    this.sayMoved();
     if (relaying) {
       const relayed = { fromSeq: this.sentSeq + 1, ranges: this.rangesOf(committed, false, committedOrders) };
       this.sentSeq = this.markedSeq = this.state!.version;
@@ -765,10 +775,31 @@ export class ContainerDO extends DurableObject<Env> {
     return this.draining;
   }
 
+  /**
+   * Tell the index this container's log moved, at most once per MOVED_EVERY_MS: a regular
+   * reconciliation asks only the containers that did. Not awaited by the commit; should it fail,
+   * the next commit says it again (and a full sweep asks every container anyway).
+   */
+  private sayMoved(): void {
+    const now = Date.now();
+    if (now - this.movedSaidAt < MOVED_EVERY_MS) return;
+    this.movedSaidAt = now;
+    count("objectRequests");
+    this.ctx.waitUntil(
+      this.env.CONTAINER_INDEX.getByName("containers")
+        .moved(this.containerId)
+        .catch((error: unknown) => {
+          this.movedSaidAt = 0;
+          return this.report(error, "ContainerDO moved");
+        }),
+    );
+  }
+
   /** Enter this container in the index reconciliation walks; once, after its outbox first drains. */
   private async register(): Promise<void> {
     if (this.registered) return;
     try {
+      count("objectRequests");
       await this.env.CONTAINER_INDEX.getByName("containers").register(this.containerId);
       this.sql.exec("INSERT INTO registration (id, registered_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING", new Date().toISOString());
       this.registered = true;

@@ -6,7 +6,7 @@
 // Objects, queues, all local): two sessions, the edge and the projector. Fires the cron triggers of
 // wrangler.toml on their schedule, which `wrangler dev` does not.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { buildAssets, viteBin, viteConfig } from "./build-assets.mjs";
 import { startDatabaseStack } from "./lib/database.mjs";
@@ -94,6 +94,13 @@ const args = [
   ...vars,
   ...userArgs,
 ];
+// A marker in the state folder while the system runs: found at start, the last run did not stop
+// cleanly (killed, a crash, the machine lost power), so the start-up reconciliation is a full sweep.
+const persistTo = argValue("--persist-to", ".wrangler/state");
+const runningMarker = join(persistTo, ".fillgrid-running");
+const stoppedUncleanly = existsSync(runningMarker);
+mkdirSync(persistTo, { recursive: true });
+writeFileSync(runningMarker, String(process.pid));
 const child = spawn("wrangler", args, { stdio: "inherit", env });
 let stopping = false;
 let cron = null;
@@ -115,7 +122,10 @@ process.on("SIGTERM", stop);
   for (let i = 0; i < 240 && !stopping; i++) {
     try {
       if ((await fetch(`${base}/healthz`)).ok) {
-        console.log(`[fillgrid] projection reconciliation after start-up: ${await runCron(base, "*/10 * * * *")}`);
+        // After an unclean stop the daily job runs (its full sweep asks every container); otherwise
+        // the regular one asks the containers that moved since the last run.
+        const [cronOfStart, what] = stoppedUncleanly ? ["0 3 * * *", "full sweep (the last run did not stop cleanly)"] : ["*/10 * * * *", "containers that moved"];
+        console.log(`[fillgrid] projection reconciliation after start-up, ${what}: ${await runCron(base, cronOfStart)}`);
         // As an admin would with Telegram: button presses (POST <stand-in>/__press) reach the worker.
         await fetch(`${telegram.url}/bot${telegramToken}/setWebhook`, {
           method: "POST",
@@ -147,5 +157,6 @@ child.on("exit", async (code, signal) => {
   rmSync(registry, { recursive: true, force: true });
   await telegram.close();
   await database.stop();
+  rmSync(runningMarker, { force: true });
   process.exit(stopping ? 0 : signal ? 1 : (code ?? 0));
 });

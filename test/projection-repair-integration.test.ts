@@ -3,7 +3,7 @@
 // nothing twice.
 import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { changesOf, type ChangeMessage } from "../domain/change-message";
 import type { ContainerDO } from "../durable-objects/container";
 import { withDatabase } from "../workers/db/client";
@@ -22,7 +22,8 @@ beforeAll(async () => {
 
 type Status = { containersBehind: number; eventsMissing: number; oldestGapSince: string | null; lastReconciliation: { containersChecked: number; eventsResent: number } | null };
 const status = async () => json<Status>(await api("/v1/projection/status", { token: admin }), 200);
-const reconcile = async () => json<{ containersChecked: number; containersBehind: number; eventsResent: number }>(await api("/v1/projection/reconcile", { method: "POST", token: admin }), 200);
+type Run = { sweep: string; containersChecked: number; containersBehind: number; containersWoken: number; eventsResent: number; postgresMs: number; wallMs: number };
+const reconcile = async (sweep: "changed" | "full" = "changed") => json<Run>(await api(`/v1/projection/reconcile?sweep=${sweep}`, { method: "POST", token: admin }), 200);
 const db = <T>(work: Parameters<typeof withDatabase<T>>[1]) => withDatabase(env, work);
 const row = async (id: string) => (await db((d) => d.select().from(containers).where(eq(containers.id, id))))[0];
 const seqs = async (id: string) =>
@@ -140,18 +141,21 @@ describe("a gap between the outbox and the consumer", () => {
 });
 
 describe("rows deleted by hand", () => {
-  it("an event, a reading, an order and a container row are restored by the next reconciliation", async () => {
+  it("an event, a reading, an order and a container row are restored by the next full sweep", async () => {
     const id = uniqueContainer("deleted");
     await json(await postReadings(key, { readings: [{ containerId: id, fillPercent: 20 }, { containerId: id, fillPercent: 80 }, { containerId: id, fillPercent: 10 }] }), 200);
     const whole = await converged(id);
     const orderRows = await db((d) => d.select().from(orders).where(eq(orders.containerId, id)));
     expect(orderRows).toHaveLength(2);
+    // Verified by a reconciliation first: the rows are below the watermark, where only a full sweep looks.
+    await reconcile();
+    expect((await row(id))!.verifiedSeq).toBe(whole.version);
     await db(async (d) => {
       await d.delete(containerEvents).where(and(eq(containerEvents.containerId, id), eq(containerEvents.seq, 3)));
       await d.delete(readings).where(eq(readings.containerId, id));
       await d.delete(orders).where(eq(orders.id, orderRows[0]!.id));
     });
-    await reconcile();
+    expect((await reconcile("full")).sweep).toBe("full");
     const back = await converged(id);
     expect(back.version).toBe(whole.version);
     expect(await db((d) => d.select().from(readings).where(eq(readings.containerId, id)))).toHaveLength(3);
@@ -205,5 +209,43 @@ describe("access", () => {
     expect(refused.error.message).toContain("admin");
     await json<ErrorBody>(await api("/v1/projection/reconcile", { method: "POST" }), 401);
     await json<ErrorBody>(await api("/v1/projection/status"), 401);
+  });
+});
+
+describe("what a reconciliation costs", () => {
+  it("a regular run asks only the containers that moved since the run before; a full sweep asks every one", async () => {
+    // Later than anything else in this file (and last in it), so that earlier containers count as long quiet.
+    const start = Date.now() + 2 * 3600_000;
+    const at = (minutes: number) => vi.useFakeTimers({ now: start + minutes * 60_000, toFake: ["Date"] });
+    try {
+      at(0);
+      const quiet = uniqueContainer("quiet");
+      await json(await postReadings(key, { containerId: quiet, fillPercent: 70 }), 200);
+      await converged(quiet);
+      at(30);
+      const first = await reconcile();
+      expect(first.sweep).toBe("changed");
+      expect(first.containersWoken).toBeGreaterThanOrEqual(1);
+      at(31);
+      const moved = uniqueContainer("moved");
+      await json(await postReadings(key, { containerId: moved, fillPercent: 71 }), 200);
+      await converged(moved);
+      at(45);
+      // Only the container that committed since the last run (less 10 minutes) is woken.
+      const second = await reconcile();
+      expect(second).toMatchObject({ sweep: "changed", containersWoken: 1, containersBehind: 0, failures: 0 });
+      expect(second.postgresMs).toBeGreaterThan(0);
+      expect(second.wallMs).toBeGreaterThanOrEqual(second.postgresMs);
+      // A full sweep asks every container the index knows.
+      const known = (await env.CONTAINER_INDEX.getByName("containers").list("", 100_000)).length;
+      const full = await reconcile("full");
+      expect(full.sweep).toBe("full");
+      expect(full.containersWoken).toBeGreaterThanOrEqual(known);
+      // Then nothing has moved: the next regular run wakes none.
+      at(50);
+      expect((await reconcile()).containersWoken).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -10,7 +10,15 @@ import { runMonitor } from "./monitor";
 
 type Job = (env: Env, controller: ScheduledController) => Promise<void>;
 
-/** Dead letters replayed more than 30 days ago are history; the rest stay until replayed. */
+/**
+ * Daily: dead letters replayed more than 30 days ago are history (the rest stay until replayed),
+ * and the projection's full sweep checks every row and asks every container.
+ */
+async function dailyHousekeeping(env: Env): Promise<void> {
+  const [pruned, swept] = await Promise.allSettled([pruneReplayedDeadLetters(env), reconcile(env, "cron", "full")]);
+  for (const outcome of [pruned, swept]) if (outcome.status === "rejected") throw outcome.reason;
+}
+
 async function pruneReplayedDeadLetters(env: Env): Promise<void> {
   const removed = await withDatabase(env, (db) =>
     db
@@ -23,7 +31,7 @@ async function pruneReplayedDeadLetters(env: Env): Promise<void> {
 
 /**
  * Every 10 minutes: dead letters parked while Postgres was down go to Postgres once it is back, and
- * the projection is reconciled with the containers, so nothing lost on the way stays lost.
+ * the projection is reconciled with the containers that moved, so nothing lost on the way stays lost.
  */
 async function projectionUpkeep(env: Env): Promise<void> {
   const moved = await flushParkedDeadLetters(env);
@@ -33,7 +41,7 @@ async function projectionUpkeep(env: Env): Promise<void> {
 
 /** Jobs by cron expression, as in wrangler.toml `[triggers] crons`. */
 export const JOBS: Record<string, { name: string; run: Job }> = {
-  "0 3 * * *": { name: "daily housekeeping", run: pruneReplayedDeadLetters },
+  "0 3 * * *": { name: "daily housekeeping", run: dailyHousekeeping },
   "*/10 * * * *": { name: "projection upkeep", run: projectionUpkeep },
   "5 * * * *": { name: "sales documents", run: async (env) => void (await issueDocuments(env)) },
   // The monitor, and gaps in the projection that stood past their grace period asked for again.

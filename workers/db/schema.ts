@@ -46,6 +46,8 @@ export const containers = pgTable(
     projectedSeq: integer("projected_seq").notNull().default(0),
     /** Since when events between projectedSeq and version have been missing; null when none are. */
     gapSince: ts("gap_since"),
+    /** Up to this seq a reconciliation found every row the events stand for (reconciliation checks only what lies above it). */
+    verifiedSeq: integer("verified_seq").notNull().default(0),
     projectedAt: ts("projected_at").notNull().defaultNow(),
   },
   (t) => [
@@ -54,6 +56,7 @@ export const containers = pgTable(
     index("containers_contents_idx").on(t.contents, t.id),
     index("containers_active_order_idx").on(t.id).where(sql`${t.activeOrderId} is not null`),
     index("containers_gap_idx").on(t.gapSince).where(sql`${t.gapSince} is not null`),
+    index("containers_unverified_idx").on(t.id).where(sql`${t.projectedSeq} > ${t.verifiedSeq}`),
   ],
 );
 
@@ -159,6 +162,12 @@ export const projectionRuns = pgTable("projection_runs", {
   containersBehind: integer("containers_behind").notNull(),
   eventsResent: integer("events_resent").notNull(),
   failures: integer("failures").notNull(),
+  /** "changed": the containers that moved since the last run; "full": every container. */
+  sweep: text("sweep").notNull().default("full"),
+  /** Containers asked over RPC (each one woken). */
+  containersWoken: integer("containers_woken"),
+  postgresMs: integer("postgres_ms"),
+  wallMs: integer("wall_ms"),
 });
 
 /** Each event sent to a partner's webhook: how its delivery went (GET /v1/partners/{id}/deliveries). */

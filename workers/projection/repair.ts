@@ -1,4 +1,5 @@
 import { and, desc, inArray, isNotNull, lte, sql } from "drizzle-orm";
+import { MOVED_EVERY_MS } from "../../durable-objects/container";
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
 import type { Database } from "../db/client";
@@ -46,70 +47,135 @@ export async function requestMissing(env: Env, gaps: readonly ProjectionGap[]): 
   return sent;
 }
 
+/** What a reconciliation covers: the containers that moved since the run before, or every container. */
+export type Sweep = "changed" | "full";
+
 /**
- * What Postgres can vouch for, per container: `projected_seq`, unless rows it covers have gone
- * (deleted by hand, a restore from an older backup): then nothing is trusted and the container sends
- * its whole log again, which writes back whatever is missing and leaves the rest as it is.
+ * Postgres's rows checked against the events they stand for, per container: above `verified_seq`
+ * for the containers whose projection moved past it (a regular run), or from the first event for
+ * every container (a full sweep: it also finds rows deleted by hand or lost in a restore below the
+ * watermark). One grouped scan over the ranges, using container_events' (container_id, seq) index and
+ * the readings' and orders' keys. An intact range moves `verified_seq` up; a container whose rows
+ * have gone goes back to what was verified (0 in a full sweep) and sends again from there.
  */
-async function trustedProjection(db: Database): Promise<Array<{ id: string; projectedSeq: number }>> {
-  const result = await db.execute<{ id: string; projected_seq: number; intact: boolean }>(sql`
-    select c.id, c.projected_seq,
-      (select count(*) from ${containerEvents} e where e.container_id = c.id and e.seq <= c.projected_seq) = c.projected_seq
-      and (select count(*) from ${containerEvents} e join ${readings} r on r.event_id = e.id
-           where e.container_id = c.id and e.seq <= c.projected_seq)
-        = (select count(*) from ${containerEvents} e where e.container_id = c.id and e.seq <= c.projected_seq and e.type = 'reading.recorded')
-      and (select count(distinct o.id) from ${containerEvents} e join ${orders} o on o.id = e.body->'order'->>'id'
-           where e.container_id = c.id and e.seq <= c.projected_seq and e.type = 'order.opened')
-        = (select count(*) from ${containerEvents} e where e.container_id = c.id and e.seq <= c.projected_seq and e.type = 'order.opened')
-      as intact
-    from ${containers} c`);
-  const broken = result.rows.filter((r) => !r.intact).map((r) => r.id);
-  if (broken.length > 0) {
-    await db.update(containers).set({ projectedSeq: 0, gapSince: sql`coalesce(${containers.gapSince}, now())` }).where(inArray(containers.id, broken));
-    log("warn", "projection rows missing below projected_seq; those containers send their logs again", { containers: broken.length });
-  }
-  return result.rows.map((r) => ({ id: r.id, projectedSeq: r.intact ? r.projected_seq : 0 }));
+async function verify(db: Database, sweep: Sweep): Promise<Array<{ id: string; projectedSeq: number; intact: boolean }>> {
+  const candidates =
+    sweep === "full"
+      ? sql`select id, 0 as lo, projected_seq as hi from ${containers}`
+      : sql`select id, verified_seq as lo, projected_seq as hi from ${containers} where projected_seq > verified_seq`;
+  const result = await db.execute<{ id: string; hi: number; intact: boolean }>(sql`
+    with candidates as (${candidates}),
+    checked as (
+      select c.id, c.lo, c.hi,
+        count(e.id) = c.hi - c.lo
+        and count(*) filter (where e.type = 'reading.recorded') = count(r.reading_id)
+        and count(*) filter (where e.type = 'order.opened') = count(o.id) as intact
+      from candidates c
+      left join ${containerEvents} e on e.container_id = c.id and e.seq > c.lo and e.seq <= c.hi
+      left join ${readings} r on e.type = 'reading.recorded' and r.container_id = e.container_id and r.reading_id = e.reading_id
+      left join ${orders} o on e.type = 'order.opened' and o.id = e.body->'order'->>'id'
+      group by c.id, c.lo, c.hi),
+    verified as (
+      update ${containers} c set verified_seq = k.hi from checked k
+      where k.intact and c.id = k.id and c.verified_seq < k.hi returning c.id),
+    distrusted as (
+      update ${containers} c set projected_seq = least(c.projected_seq, k.lo), verified_seq = least(c.verified_seq, k.lo), gap_since = coalesce(c.gap_since, now())
+      from checked k where not k.intact and c.id = k.id returning c.id)
+    select k.id, case when k.intact then k.hi else k.lo end as hi, k.intact from checked k`);
+  const broken = result.rows.filter((r) => !r.intact).length;
+  if (broken > 0) log("warn", "projection rows missing below projected_seq; those containers send their events again", { containers: broken, sweep });
+  return result.rows.map((r) => ({ id: r.id, projectedSeq: Number(r.hi), intact: r.intact }));
 }
 
 export interface Reconciliation {
   trigger: string;
+  sweep: Sweep;
   startedAt: string;
   finishedAt: string;
   containersChecked: number;
   containersBehind: number;
   eventsResent: number;
   failures: number;
+  /** Containers asked over RPC (each one woken to answer). */
+  containersWoken: number;
+  /** Time spent waiting for Postgres, and in all. */
+  postgresMs: number;
+  wallMs: number;
 }
 
 const INDEX_PAGE = 500;
 const AT_ONCE = 25;
+/** A full sweep asks at most this many containers a second, so it never floods the fleet's objects. */
+export const FULL_SWEEP_PER_SECOND = 500;
+
+/** Every page of a paged id list. */
+async function allIds(page: (after: string) => Promise<string[]>): Promise<string[]> {
+  const ids: string[] = [];
+  for (let after = ""; ; ) {
+    const got = await page(after);
+    ids.push(...got);
+    if (got.length < INDEX_PAGE) return ids;
+    after = got[got.length - 1]!;
+  }
+}
 
 /**
- * Compare every container's live version with what Postgres holds and have each container that is
- * behind send what is missing: the containers the index knows, and those Postgres knows (the index
- * may lack containers created before it was). Recorded in `projection_runs`.
+ * Compare containers' live versions with what Postgres holds and have each container that is behind
+ * send what is missing. A regular run (`changed`, every 10 minutes) checks the Postgres rows above
+ * each container's verified watermark and asks only the containers whose log moved since the run
+ * before (they tell the index; see ContainerDO.sayMoved) or whose rows were found missing: its
+ * cost follows what changed, not the size of the fleet. A `full` sweep (daily, after an unclean
+ * stop of `npm run dev`, or by an admin) checks every row and asks every container the index or
+ * Postgres knows, paced at FULL_SWEEP_PER_SECOND. Recorded in `projection_runs`.
  */
-export async function reconcile(env: Env, trigger: string): Promise<Reconciliation> {
-  const startedAt = new Date().toISOString();
-  const projected = new Map<string, number>();
-  await withDatabase(env, async (db) => {
-    for (const r of await trustedProjection(db)) projected.set(r.id, r.projectedSeq);
-  });
-  const ids = new Set(projected.keys());
-  for (let after = ""; ; ) {
-    const page = await containerIndex(env).list(after, INDEX_PAGE);
-    for (const id of page) ids.add(id);
-    if (page.length < INDEX_PAGE) break;
-    after = page[page.length - 1]!;
+export async function reconcile(env: Env, trigger: string, sweep: Sweep = "changed"): Promise<Reconciliation> {
+  const began = Date.now();
+  const t0 = performance.now();
+  let postgresMs = 0;
+  const timed = async <T>(work: (db: Database) => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await withDatabase(env, work);
+    } finally {
+      postgresMs += performance.now() - t;
+    }
+  };
+  const index = containerIndex(env);
+  const [checked, previousStart] = await Promise.all([timed((db) => verify(db, sweep)), index.lastLooked()]);
+  // A regular run with no run before it has nothing to go by: it sweeps everything.
+  const effective: Sweep = sweep === "changed" && previousStart === null ? "full" : sweep;
+  const projected = new Map(checked.map((c) => [c.id, c.projectedSeq]));
+  let ids: string[];
+  if (effective === "full") {
+    ids = [...new Set([...projected.keys(), ...(await allIds((after) => index.list(after, INDEX_PAGE)))])];
+  } else {
+    // Never from later than now: a clock that stepped back must not hide what moved.
+    const since = Math.min(previousStart!, began) - MOVED_EVERY_MS;
+    const moved = await allIds((after) => index.movedSince(since, after, INDEX_PAGE));
+    ids = [...new Set([...moved, ...checked.filter((c) => !c.intact).map((c) => c.id)])];
+    // What Postgres vouches for, for the moved containers its check did not cover.
+    const unknown = ids.filter((id) => !projected.has(id));
+    for (let i = 0; i < unknown.length; i += INDEX_PAGE) {
+      const chunk = unknown.slice(i, i + INDEX_PAGE);
+      const rows = await timed((db) => db.select({ id: containers.id, projectedSeq: containers.projectedSeq }).from(containers).where(inArray(containers.id, chunk)));
+      for (const r of rows) projected.set(r.id, r.projectedSeq);
+    }
   }
 
   let behind = 0;
   let resent = 0;
   let failures = 0;
   const queue = [...ids];
+  const paceMs = effective === "full" ? 1000 / FULL_SWEEP_PER_SECOND : 0;
+  let nextAt = Date.now();
   await Promise.all(
     Array.from({ length: AT_ONCE }, async () => {
       for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
+        if (paceMs > 0) {
+          const wait = nextAt - Date.now();
+          nextAt = Math.max(nextAt, Date.now()) + paceMs;
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         try {
           const seq = projected.get(id) ?? 0;
           const check = await container(env, id).projectionCheck(seq);
@@ -117,21 +183,30 @@ export async function reconcile(env: Env, trigger: string): Promise<Reconciliati
           resent += check.resent;
         } catch (error) {
           failures++;
-          await reportError(env, error, "cron", "projection reconciliation", { containerId: id });
+          await reportError(env, error, "cron", "projection reconciliation", { containerId: id, sweep: effective });
         }
       }
     }),
   );
   const run: Reconciliation = {
     trigger,
-    startedAt,
+    sweep: effective,
+    startedAt: new Date(began).toISOString(),
     finishedAt: new Date().toISOString(),
-    containersChecked: ids.size,
+    containersChecked: effective === "full" ? ids.length : new Set([...ids, ...checked.map((c) => c.id)]).size,
     containersBehind: behind,
     eventsResent: resent,
     failures,
+    containersWoken: ids.length,
+    postgresMs,
+    wallMs: 0,
   };
-  await withDatabase(env, (db) => db.insert(projectionRuns).values(run));
+  // The next regular run looks back from here; a run with failures leaves it where it was, so the
+  // containers it could not ask are asked again.
+  if (failures === 0) await index.looked(began, MOVED_EVERY_MS);
+  await timed((db) => db.insert(projectionRuns).values({ ...run, wallMs: Math.round(performance.now() - t0), postgresMs: Math.round(postgresMs) }));
+  run.wallMs = Math.round(performance.now() - t0);
+  run.postgresMs = Math.round(postgresMs);
   log("info", "projection reconciled", { ...run });
   return run;
 }
@@ -175,6 +250,10 @@ export async function projectionStatus(db: Database): Promise<ProjectionStatus> 
           containersBehind: last.containersBehind,
           eventsResent: last.eventsResent,
           failures: last.failures,
+          sweep: last.sweep as Sweep,
+          containersWoken: last.containersWoken ?? last.containersChecked,
+          postgresMs: last.postgresMs ?? 0,
+          wallMs: last.wallMs ?? 0,
         }
       : null,
   };

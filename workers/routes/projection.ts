@@ -5,7 +5,7 @@ import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
-import { projectionStatus, reconcile } from "../projection/repair";
+import { FULL_SWEEP_PER_SECOND, projectionStatus, reconcile } from "../projection/repair";
 
 const as = (role: "viewer" | "admin"): MiddlewareHandler<AppEnv>[] => [requireRole(role), rateLimit(limits.api)];
 
@@ -18,6 +18,10 @@ const reconciliationSchema = z
     containersBehind: z.number().int().meta({ description: "Containers whose live version was ahead of Postgres" }),
     eventsResent: z.number().int().meta({ description: "Events the containers sent again" }),
     failures: z.number().int().meta({ description: "Containers that could not be checked (each an error record)" }),
+    sweep: z.enum(["changed", "full"]).meta({ description: "changed: the containers that moved since the run before; full: every container and every row" }),
+    containersWoken: z.number().int().meta({ description: "Containers asked over RPC (each woken to answer)" }),
+    postgresMs: z.number().int().meta({ description: "Time spent waiting for Postgres" }),
+    wallMs: z.number().int().meta({ description: "Time the run took" }),
   })
   .meta({ id: "Reconciliation" });
 
@@ -51,10 +55,14 @@ export const projection = router()
       path: "/v1/projection/reconcile",
       tags: ["Operations"],
       summary: "Reconcile now: every container behind Postgres sends what is missing",
-      description: "Also runs after `npm run dev` starts and every 10 minutes (cron). Answers when every container has been asked.",
+      description:
+        "`?sweep=changed` (the default, and what runs every 10 minutes): Postgres's rows above each container's verified watermark are checked, and only the containers whose log moved since the run before (or whose rows were found missing) are asked. " +
+        "`?sweep=full` (daily at 03:00, and after `npm run dev` starts following an unclean stop): every row of every container is checked and every container is asked, at most " +
+        `${FULL_SWEEP_PER_SECOND} a second; it also finds rows deleted below the watermark. Answers when every container has been asked.`,
       security: security.person,
       middleware: as("admin"),
+      request: { query: z.strictObject({ sweep: z.enum(["changed", "full"]).default("changed") }) },
       responses: { 200: jsonContent(reconciliationSchema, "What the pass found and asked for"), ...problems(...personProblems) },
     }),
-    async (c) => c.json(await reconcile(c.env, `by ${c.get("person").email}`), 200),
+    async (c) => c.json(await reconcile(c.env, `by ${c.get("person").email}`, c.req.valid("query").sweep), 200),
   );
