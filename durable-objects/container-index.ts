@@ -14,7 +14,7 @@ const SCHEMA = [
  * Every container that exists, so the projection's reconciliation can find those Postgres has never
  * heard of (all of their messages lost), and the containers whose log moved lately, so that a
  * regular reconciliation asks only those. Each container registers once, after its first commit,
- * and says it moved at most once per MOVED_EVERY_MS (ContainerDO); the index is never on the
+ * and says it moved at most once per reconciliation interval (ContainerDO); the index is never on the
  * reading path.
  */
 export class ContainerIndex extends DurableObject<Env> {

@@ -145,11 +145,15 @@ export const CONTAINER_SCHEMA = [
 ];
 
 /**
- * How often a container that keeps committing tells the index its log moved. A regular
- * reconciliation asks the containers that said so since MOVED_EVERY_MS before the run before it
- * began, so it finds every container that committed since that run.
+ * How often a container that keeps committing tells the index its log moved: the interval of the
+ * regular reconciliation (RECONCILE_EVERY_SECONDS, as its cron in wrangler.toml). A regular run asks
+ * the containers that said so since one interval before the run before it began, so it finds every
+ * container that committed since that run.
  */
-export const MOVED_EVERY_MS = 10 * 60_000;
+export function movedEveryMs(env: Pick<Env, "RECONCILE_EVERY_SECONDS">): number {
+  const seconds = Number(env.RECONCILE_EVERY_SECONDS);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 600_000;
+}
 
 /** At most this many events are sent again per request; a longer gap is filled in rounds. */
 export const RESEND_MAX = 1000;
@@ -776,13 +780,13 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   /**
-   * Tell the index this container's log moved, at most once per MOVED_EVERY_MS: a regular
+   * Tell the index this container's log moved, at most once per reconciliation interval: a regular
    * reconciliation asks only the containers that did. Not awaited by the commit; should it fail,
    * the next commit says it again (and a full sweep asks every container anyway).
    */
   private sayMoved(): void {
     const now = Date.now();
-    if (now - this.movedSaidAt < MOVED_EVERY_MS) return;
+    if (now - this.movedSaidAt < movedEveryMs(this.env)) return;
     this.movedSaidAt = now;
     count("objectRequests");
     this.ctx.waitUntil(

@@ -5,7 +5,7 @@ import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
-import { FULL_SWEEP_PER_SECOND, projectionStatus, reconcile } from "../projection/repair";
+import { projectionStatus, reconcile } from "../projection/repair";
 
 const as = (role: "viewer" | "admin"): MiddlewareHandler<AppEnv>[] => [requireRole(role), rateLimit(limits.api)];
 
@@ -58,7 +58,7 @@ export const projection = router()
       description:
         "`?sweep=changed` (the default, and what runs every 10 minutes): Postgres's rows above each container's verified watermark are checked, and only the containers whose log moved since the run before (or whose rows were found missing) are asked. " +
         "`?sweep=full` (daily at 03:00, and after `npm run dev` starts following an unclean stop): every row of every container is checked and every container is asked, at most " +
-        `${FULL_SWEEP_PER_SECOND} a second; it also finds rows deleted below the watermark. Answers when every container has been asked.`,
+        "RECONCILE_FULL_SWEEP_PER_SECOND (500) a second; it also finds rows deleted below the watermark. Answers when every container has been asked.",
       security: security.person,
       middleware: as("admin"),
       request: { query: z.strictObject({ sweep: z.enum(["changed", "full"]).default("changed") }) },
