@@ -197,10 +197,6 @@ export interface RelayedRanges {
   ranges: SizedRange[];
 }
 
-export interface OutboxSender {
-  /** `bytes`: each message's size in bytes of JSON. */
-  send(messages: ChangeRange[], bytes: number[]): Promise<void>;
-}
 
 /**
  * One container: its state, reading history, orders and event log. Every command runs to completion
@@ -225,14 +221,6 @@ export class ContainerDO extends DurableObject<Env> {
   private drainAgain = false;
   private failedSends = 0;
 
-  /** Where range messages go; replaceable so tests can make sending fail. */
-  outbox: OutboxSender = {
-    send: async (messages, bytes) => {
-      await this.env.PROJECTION_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" })));
-      count("queueMessagesSent", messages.length);
-      count("queueMessageUnits", bytes.reduce((n, b) => n + queueUnits(b), 0));
-    },
-  };
   /** The events of the commit under way, as objects and as stored (for handing them over). */
   private committedEvents: { event: ContainerEvent; body: string }[] = [];
   /** The orders the commit under way saved, as saved, with the seq they are current as of. */
@@ -250,8 +238,6 @@ export class ContainerDO extends DurableObject<Env> {
   private markedSeq = 0;
   /** Whether readings were seen again lately: then commits look for them first (see applyReadings). */
   private repeatsLately = false;
-  /** Whether `ingestRelayed` hands events back; tests that take this object's own sends turn it off. */
-  relay = true;
   /** Rows a commit writes in bulk at its end: events and readings, many to a statement. */
   private eventRows: (string | number)[][] = [];
   private readingRows: (string | number | null)[][] = [];
@@ -638,7 +624,7 @@ export class ContainerDO extends DurableObject<Env> {
     // This commit's events are handed to the caller when they are all there is to send: nothing
     // older waits or is on its way, sending has not been failing, and the index knows this container.
     // Their event rows say so (`handed`), so a restart does not send them again.
-    const relaying = relay && this.relay && this.registered && this.draining === null && this.failedSends === 0 && this.sentSeq === (before?.version ?? 0);
+    const relaying = relay && this.registered && this.draining === null && this.failedSends === 0 && this.sentSeq === (before?.version ?? 0);
     this.handing = relaying;
     this.store();
     try {
@@ -826,7 +812,7 @@ export class ContainerDO extends DurableObject<Env> {
       const [sized] = this.rangesOf(rows.map((r) => ({ event: JSON.parse(r.body) as ContainerEvent, body: r.body })), false) as [SizedRange];
       const last = sized.range.events[sized.range.events.length - 1]!.seq;
       try {
-        await this.outbox.send([sized.range], [sized.bytes]);
+        await this.send([sized]);
       } catch (error) {
         this.failedSends++;
         const delay = Math.min(1000 * 2 ** (this.failedSends - 1), OUTBOX_BACKOFF_MAX_MS);
@@ -876,6 +862,13 @@ export class ContainerDO extends DurableObject<Env> {
     return ranges;
   }
 
+  /** Range messages to the projection queue, in one send, counted (each message's size in bytes of JSON). */
+  private async send(ranges: SizedRange[]): Promise<void> {
+    await this.env.PROJECTION_QUEUE.sendBatch(ranges.map(({ range }) => ({ body: range, contentType: "json" })));
+    count("queueMessagesSent", ranges.length);
+    count("queueMessageUnits", ranges.reduce((n, r) => n + queueUnits(r.bytes), 0));
+  }
+
   /**
    * Ranges to the queue in as few sends as its limits allow: at most 100 messages and 256 KB in one
    * sendBatch (resending a long run makes many ranges of up to 96 KB each).
@@ -886,14 +879,14 @@ export class ContainerDO extends DurableObject<Env> {
     for (const sized of ranges) {
       const size = sized.bytes;
       if (batch.length > 0 && (batch.length === 100 || bytes + size > SEND_BATCH_MAX_BYTES)) {
-        await this.outbox.send(batch.map((b) => b.range), batch.map((b) => b.bytes));
+        await this.send(batch);
         batch = [];
         bytes = 0;
       }
       batch.push(sized);
       bytes += size;
     }
-    if (batch.length > 0) await this.outbox.send(batch.map((b) => b.range), batch.map((b) => b.bytes));
+    if (batch.length > 0) await this.send(batch);
   }
 
   /** Log one change and apply it (the drain sends it from the log); returns the event and the order it touched. */

@@ -6,7 +6,7 @@ import type { ContainerDO } from "../durable-objects/container";
 import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";
-import {adminToken, api, deviceKey, eventually, json, openErrorStream, personWith, postReadings, reading, uniqueContainer, withDatabaseDown, type Page, type ErrorBody, type DeadLetter, type StreamMessage } from "./helpers";
+import { adminToken, api, deviceKey, eventually, json, openErrorStream, personWith, postReadings, reading, uniqueContainer, watchProjectionQueue, withDatabaseDown, type Page, type ErrorBody, type DeadLetter, type StreamMessage } from "./helpers";
 
 let admin: string;
 let viewer: string;
@@ -157,13 +157,9 @@ describe("capture everywhere", () => {
   it("a failure inside a ContainerDO becomes a record with the container", async () => {
     const id = uniqueContainer("dofail");
     const key = (await deviceKey()).key;
-    await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
-      instance.relay = false;
-      instance.outbox = {
-        send: async () => {
-          throw new Error(`queue refused batch for ${id}`);
-        },
-      };
+    // A new container sends its first events itself, and its queue refuses them.
+    await watchProjectionQueue(id, async () => {
+      throw new Error(`queue refused batch for ${id}`);
     });
     await json(await postReadings(key, reading(id, 40)), 200);
     const record = await recordsWhere((r) => r.source === "durable-object" && r.context.containerId === id, "DO record");

@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { expect, inject } from "vitest";
 import type { Role } from "../domain/access";
 import type { ContainerState } from "../domain/container";
@@ -7,6 +7,8 @@ import type { ErrorChange, ErrorRecord } from "../domain/errors";
 import type { z } from "zod";
 import type { containerEventSchema, fleetContainerSchema, orderSchema, readingResultSchema, storedReadingSchema } from "../domain/schemas";
 import { hmacSha256Hex } from "../platform/crypto";
+import type { ChangeRange, RangeBatch } from "../domain/change-message";
+import worker from "../workers/index";
 
 // What the routes answer, as their schemas declare it (the same types a typed client sees).
 export type Order = z.infer<typeof orderSchema>;
@@ -109,6 +111,48 @@ export function postReadings(key: string, body: unknown): Promise<Response> {
 
 export function uniqueContainer(prefix = "tank"): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** What goes to the projection queue: a container's own range, or ranges the worker relays for many. */
+export type ProjectionMessage = ChangeRange | RangeBatch;
+
+/** Each range a projection message carries. */
+export const rangesOf = (body: ProjectionMessage): ChangeRange[] => ("ranges" in body ? body.ranges : [body]);
+
+/**
+ * The projection queue as one container's object and the worker posting its readings see it: each
+ * send is handed to `send` (which may pass it on to the real queue, change it, or throw, as a
+ * failing queue would), whether the object sends its events itself or the worker relays them. The
+ * object keeps the watched queue until it is evicted or `unwatch` is called.
+ */
+export async function watchProjectionQueue(containerId: string, send: (bodies: ProjectionMessage[]) => Promise<void>) {
+  const watched = {
+    send: (body: unknown) => send([body as ProjectionMessage]),
+    sendBatch: (messages: Iterable<MessageSendRequest<unknown>>) => send([...messages].map((m) => m.body as ProjectionMessage)),
+  } as unknown as Queue;
+  const bindings: Env = { ...env, PROJECTION_QUEUE: watched };
+  const rebind = (to: Env) =>
+    runInDurableObject(env.CONTAINERS.getByName(containerId), (instance) => {
+      // The object's bindings, as the runtime gave them, with the one queue replaced.
+      Object.assign(instance, { env: to });
+    });
+  await rebind(bindings);
+  return {
+    /** POST /v1/readings through a worker with the watched queue; resolves once its relay is done. */
+    async post(key: string, body: unknown): Promise<Response> {
+      const ctx = createExecutionContext();
+      const request = new Request(`${BASE}/v1/readings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "CF-Connecting-IP": CLIENT_IP },
+        body: JSON.stringify(body),
+      });
+      const res = await worker.fetch!(request as Request<unknown, IncomingRequestCfProperties>, bindings, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    },
+    /** Give the object its own queue back. */
+    unwatch: () => rebind(env),
+  };
 }
 
 /** The container's state straight from its Durable Object, or null when it holds none. */

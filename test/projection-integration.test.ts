@@ -8,7 +8,7 @@ import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
 import { DEAD_LETTER_QUEUE, PROJECTION_QUEUE } from "../workers/queues";
-import {deviceKey, eventually, json, postReadings, reading, uniqueContainer, type ReadingsAnswer } from "./helpers";
+import { deviceKey, eventually, json, postReadings, rangesOf, reading, uniqueContainer, watchProjectionQueue, type ReadingsAnswer } from "./helpers";
 
 let key: string;
 beforeAll(async () => {
@@ -21,24 +21,21 @@ function ordersOf(containerId: string) {
   return db((d) => d.select().from(orders).where(eq(orders.containerId, containerId)).orderBy(orders.id));
 }
 
-/** Take the range messages a container would send, without sending them. */
-async function captureRanges(containerId: string): Promise<ChangeRange[]> {
-  const captured: ChangeRange[] = [];
-  await runInDurableObject(env.CONTAINERS.getByName(containerId), (instance: ContainerDO) => {
-    instance.relay = false;
-    instance.outbox = { send: async (messages) => void captured.push(...messages) };
-  });
-  return captured;
+/**
+ * Take the ranges of a container's events, sent by it or relayed for it, without sending them; post
+ * its readings with `post`.
+ */
+async function captureRanges(containerId: string): Promise<{ ranges: ChangeRange[]; post: (key: string, body: unknown) => Promise<Response> }> {
+  const ranges: ChangeRange[] = [];
+  const { post } = await watchProjectionQueue(containerId, async (bodies) => void ranges.push(...bodies.flatMap(rangesOf)));
+  return { ranges, post };
 }
 
 /** The same, as the single changes the ranges stand for (the consumer takes both forms). */
-async function captureOutbox(containerId: string): Promise<ChangeMessage[]> {
+async function captureOutbox(containerId: string): Promise<{ captured: ChangeMessage[]; post: (key: string, body: unknown) => Promise<Response> }> {
   const captured: ChangeMessage[] = [];
-  await runInDurableObject(env.CONTAINERS.getByName(containerId), (instance: ContainerDO) => {
-    instance.relay = false;
-    instance.outbox = { send: async (ranges) => void captured.push(...ranges.flatMap(changesOf)) };
-  });
-  return captured;
+  const { post } = await watchProjectionQueue(containerId, async (bodies) => void captured.push(...bodies.flatMap(rangesOf).flatMap(changesOf)));
+  return { captured, post };
 }
 
 async function deliver(messages: (ChangeMessage | ChangeRange)[]) {
@@ -134,9 +131,9 @@ describe("the projection consumer", () => {
 
   it("the same batch delivered twice, and batches out of order, leave exactly the right rows", async () => {
     const id = uniqueContainer("dup");
-    const captured = await captureOutbox(id);
-    await json(await postReadings(key, { readings: [reading(id, 20), reading(id, 80), reading(id, 10)] }), 200);
-    await json(await postReadings(key, reading(id, 90)), 200);
+    const { captured, post } = await captureOutbox(id);
+    await json(await post(key, { readings: [reading(id, 20), reading(id, 80), reading(id, 10)] }), 200);
+    await json(await post(key, reading(id, 90)), 200);
     expect(captured.map((m) => m.event.type)).toEqual([
       "reading.recorded", "order.opened", "reading.recorded", "order.closed", "reading.recorded", "order.opened",
       "reading.recorded", "order.closed",
@@ -163,10 +160,10 @@ describe("the projection consumer", () => {
 
   it("a range message redelivered, or ranges out of order, change nothing", async () => {
     const id = uniqueContainer("ranges");
-    const ranges = await captureRanges(id);
-    await json(await postReadings(key, { readings: [reading(id, 20), reading(id, 80)] }), 200);
-    await json(await postReadings(key, reading(id, 10)), 200);
-    await json(await postReadings(key, reading(id, 90)), 200);
+    const { ranges, post } = await captureRanges(id);
+    await json(await post(key, { readings: [reading(id, 20), reading(id, 80)] }), 200);
+    await json(await post(key, reading(id, 10)), 200);
+    await json(await post(key, reading(id, 90)), 200);
     expect(ranges.map((r) => r.events.length)).toEqual([4, 2, 2]);
     const snapshot = async () => ({
       container: (await db((d) => d.select().from(containers).where(eq(containers.id, id))))[0],
@@ -191,9 +188,9 @@ describe("the projection consumer", () => {
 
   it("never shows two active orders for a container, even when an order's close arrives late", async () => {
     const id = uniqueContainer("late");
-    const ranges = await captureRanges(id);
+    const { ranges, post } = await captureRanges(id);
     // Three commits: three ranges, each with its reading and the order event it led to.
-    for (const fill of [20, 80, 10]) await json(await postReadings(key, reading(id, fill)), 200);
+    for (const fill of [20, 80, 10]) await json(await post(key, reading(id, fill)), 200);
     const [firstOpen, firstClose, secondOpen] = ranges;
     expect(ranges.map((r) => r.events.map((e) => e.type))).toEqual([
       ["reading.recorded", "order.opened"],
@@ -216,9 +213,9 @@ describe("the projection consumer", () => {
 
   it("an older message never overwrites a newer container state", async () => {
     const id = uniqueContainer("order");
-    const ranges = await captureRanges(id);
-    await json(await postReadings(key, reading(id, 60)), 200);
-    await json(await postReadings(key, reading(id, 70)), 200);
+    const { ranges, post } = await captureRanges(id);
+    await json(await post(key, reading(id, 60)), 200);
+    await json(await post(key, reading(id, 70)), 200);
     expect(ranges.map((r) => r.state.version)).toEqual([1, 2]);
     await deliver([ranges[1]!]);
     await deliver([ranges[0]!]);
@@ -228,8 +225,8 @@ describe("the projection consumer", () => {
 
   it("a message it cannot use is retried and does not hold back its neighbours", async () => {
     const id = uniqueContainer("poison");
-    const captured = await captureOutbox(id);
-    await json(await postReadings(key, reading(id, 30)), 200);
+    const { captured, post } = await captureOutbox(id);
+    await json(await post(key, reading(id, 30)), 200);
     const batch = createMessageBatch<unknown>(PROJECTION_QUEUE, [
       { id: "bad-1", timestamp: new Date(), attempts: 1, body: { hello: "world" } },
       ...captured.map((body, i) => ({ id: `good-${i}`, timestamp: new Date(), attempts: 1, body })),
@@ -274,17 +271,13 @@ describe("the outbox", () => {
     const sent: ChangeRange[] = [];
     let release: () => void = () => {};
     const held = new Promise<void>((r) => (release = r));
-    await runInDurableObject(stub, (instance: ContainerDO) => {
-      instance.relay = false;
-      instance.outbox = {
-        send: async (messages) => {
-          sent.push(...messages);
-          // The first send hangs, as a slow queue would, while the burst commits.
-          if (sent.length === 1) await held;
-          await env.PROJECTION_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
-        },
-      };
+    await watchProjectionQueue(id, async (bodies) => {
+      sent.push(...bodies.flatMap(rangesOf));
+      // The first send hangs, as a slow queue would, while the burst commits.
+      if (sent.length === 1) await held;
+      await env.PROJECTION_QUEUE.sendBatch(bodies.map((body) => ({ body, contentType: "json" as const })));
     });
+    // A new container sends its first events itself; while that send is on its way, so do the next.
     await json(await postReadings(key, reading(id, 70)), 200);
     await Promise.all([71, 72, 73, 74, 75].map(async (fill) => json(await postReadings(key, reading(id, fill)), 200)));
     expect(sent).toHaveLength(1);
@@ -294,17 +287,12 @@ describe("the outbox", () => {
     await eventually(async () => ((await stub.pendingOutbox()) === 0 ? true : undefined), 10_000, "the drain");
     expect(sent.map((r) => r.events.length)).toEqual([1, 5]);
 
-    // A second burst while the queue refuses everything, and the object evicted: its in-memory drain
-    // and sender are gone, the log and the watermark are not.
-    await runInDurableObject(stub, (instance: ContainerDO) => {
-      instance.relay = false;
-      instance.outbox = {
-        send: async () => {
-          throw new Error("queue unavailable");
-        },
-      };
+    // A second burst while the queue refuses everything (the worker's relay, then the container's own
+    // sends), and the object evicted: its in-memory drain is gone, the log and the watermark are not.
+    const refusing = await watchProjectionQueue(id, async () => {
+      throw new Error("queue unavailable");
     });
-    for (const fill of [76, 77, 78]) await json(await postReadings(key, reading(id, fill)), 200);
+    for (const fill of [76, 77, 78]) await json(await refusing.post(key, reading(id, fill)), 200);
     expect(await stub.pendingOutbox()).toBe(3);
     await evictDurableObject(stub);
     // The alarm the failed send left sends the rest from the log, through the real queue.
@@ -323,14 +311,9 @@ describe("the outbox", () => {
     const id = uniqueContainer("outbox");
     const stub = env.CONTAINERS.getByName(id);
     let attempts = 0;
-    await runInDurableObject(stub, (instance: ContainerDO) => {
-      instance.relay = false;
-      instance.outbox = {
-        send: async () => {
-          attempts++;
-          throw new Error("queue unavailable");
-        },
-      };
+    await watchProjectionQueue(id, async () => {
+      attempts++;
+      throw new Error("queue unavailable");
     });
     const answer = await json<ReadingsAnswer>(await postReadings(key, { readings: [reading(id, 15), reading(id, 55)] }), 200);
     expect(answer.results.map((r: { status: string }) => r.status)).toEqual(["applied", "applied"]);
@@ -344,14 +327,9 @@ describe("the outbox", () => {
 
     // The queue is back: the next alarm drains the outbox.
     const sent: ChangeRange[] = [];
-    await runInDurableObject(stub, (instance: ContainerDO) => {
-      instance.relay = false;
-      instance.outbox = {
-        send: async (messages) => {
-          sent.push(...messages);
-          await env.PROJECTION_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
-        },
-      };
+    await watchProjectionQueue(id, async (bodies) => {
+      sent.push(...bodies.flatMap(rangesOf));
+      await env.PROJECTION_QUEUE.sendBatch(bodies.map((body) => ({ body, contentType: "json" as const })));
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await stub.pendingOutbox()).toBe(0);

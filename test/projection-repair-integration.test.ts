@@ -1,16 +1,15 @@
 // The projection knows what it has (projected_seq), notices gaps, and is reconciled with the
 // containers, so whatever is lost between a container and Postgres is sent again: nothing lost,
 // nothing twice.
-import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { changesOf, type ChangeMessage } from "../domain/change-message";
-import type { ContainerDO } from "../durable-objects/container";
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
 import worker from "../workers/index";
 import { DEAD_LETTER_QUEUE } from "../workers/queues";
-import { adminToken, api, deviceKey, eventually, json, personWith, postReadings, uniqueContainer, type ErrorBody } from "./helpers";
+import { adminToken, api, deviceKey, eventually, json, personWith, postReadings, rangesOf, uniqueContainer, watchProjectionQueue, type ErrorBody } from "./helpers";
 
 let key: string;
 let admin: string;
@@ -40,25 +39,19 @@ async function converged(id: string) {
 }
 
 /**
- * Between the container's outbox and the queue, messages are lost on purpose: the sender says it
- * sent them (so the outbox lets go) and sends nothing. `drop` decides which.
+ * Between the container and the queue, events are lost on purpose: the queue takes the message and
+ * sends on only the events `drop` spares (so the container and the worker take them for sent). Its
+ * readings are posted with the returned `post`, through a worker whose relay loses them alike.
  */
 async function loseMessages(id: string, drop: (m: ChangeMessage) => boolean) {
-  await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
-    instance.relay = false;
-    instance.outbox = {
-      send: async (ranges) => {
-        // Each range keeps the events whose change is not dropped.
-        const kept = ranges
-          .map((range) => ({ ...range, events: range.events.filter((_, i) => !drop(changesOf(range)[i]!)) }))
-          .filter((range) => range.events.length > 0);
-        if (kept.length > 0) await env.PROJECTION_QUEUE.sendBatch(kept.map((body) => ({ body, contentType: "json" as const })));
-      },
-    };
+  return watchProjectionQueue(id, async (bodies) => {
+    // Each range keeps the events whose change is not dropped.
+    const kept = bodies
+      .flatMap(rangesOf)
+      .map((range) => ({ ...range, events: range.events.filter((_, i) => !drop(changesOf(range)[i]!)) }))
+      .filter((range) => range.events.length > 0);
+    if (kept.length > 0) await env.PROJECTION_QUEUE.sendBatch(kept.map((body) => ({ body, contentType: "json" as const })));
   });
-}
-async function restoreOutbox(id: string) {
-  await loseMessages(id, () => false);
 }
 
 /** A container whose second event never reached the queue, followed by a third that did. */
@@ -66,9 +59,9 @@ async function withLostSecondEvent(prefix: string): Promise<string> {
   const id = uniqueContainer(prefix);
   await json(await postReadings(key, { containerId: id, fillPercent: 70 }), 200);
   await converged(id);
-  await loseMessages(id, (m) => m.event.seq === 2 && !m.resent);
-  await json(await postReadings(key, { containerId: id, fillPercent: 71 }), 200);
-  await restoreOutbox(id);
+  const lossy = await loseMessages(id, (m) => m.event.seq === 2 && !m.resent);
+  await json(await lossy.post(key, { containerId: id, fillPercent: 71 }), 200);
+  await lossy.unwatch();
   await json(await postReadings(key, { containerId: id, fillPercent: 72 }), 200);
   return id;
 }
@@ -79,9 +72,9 @@ describe("a gap between the outbox and the consumer", () => {
     await json(await postReadings(key, { containerId: id, fillPercent: 70 }), 200);
     await converged(id);
     // The next two events (a reading and the order it opens) are lost, and so is every attempt to send them again.
-    await loseMessages(id, (m) => m.event.seq === 2 || m.event.seq === 3);
-    await json(await postReadings(key, { containerId: id, fillPercent: 20 }), 200);
-    await json(await postReadings(key, { containerId: id, fillPercent: 25 }), 200);
+    const lossy = await loseMessages(id, (m) => m.event.seq === 2 || m.event.seq === 3);
+    await json(await lossy.post(key, { containerId: id, fillPercent: 20 }), 200);
+    await json(await lossy.post(key, { containerId: id, fillPercent: 25 }), 200);
     const gapped = await eventually(async () => {
       const r = await row(id);
       return r && r.version === 4 && r.projectedSeq === 1 && r.gapSince !== null ? r : undefined;
@@ -92,7 +85,7 @@ describe("a gap between the outbox and the consumer", () => {
     expect(before.eventsMissing).toBeGreaterThanOrEqual(2);
     expect(before.oldestGapSince).not.toBeNull();
 
-    await restoreOutbox(id);
+    await lossy.unwatch();
     const run = await reconcile();
     expect(run.containersBehind).toBeGreaterThanOrEqual(1);
     expect(run.eventsResent).toBeGreaterThanOrEqual(3);
@@ -128,11 +121,11 @@ describe("a gap between the outbox and the consumer", () => {
 
   it("a container Postgres never heard of is found through the index and sent whole", async () => {
     const id = uniqueContainer("unheard");
-    await loseMessages(id, () => true);
-    await json(await postReadings(key, { readings: [{ containerId: id, fillPercent: 30 }, { containerId: id, fillPercent: 90 }] }), 200);
+    const lossy = await loseMessages(id, () => true);
+    await json(await lossy.post(key, { readings: [{ containerId: id, fillPercent: 30 }, { containerId: id, fillPercent: 90 }] }), 200);
     await eventually(async () => ((await env.CONTAINER_INDEX.getByName("containers").list("", 100_000)).includes(id) ? true : undefined));
     expect(await row(id)).toBeUndefined();
-    await restoreOutbox(id);
+    await lossy.unwatch();
     await reconcile();
     await converged(id);
     const rows = await db((d) => d.select().from(readings).where(eq(readings.containerId, id)));
@@ -171,11 +164,11 @@ describe("dead letters", () => {
   it("a dead-lettered change is repaired by reconciliation, replayed or not", async () => {
     const id = uniqueContainer("dead");
     let lost: ChangeMessage | undefined;
-    await loseMessages(id, (m) => {
+    const lossy = await loseMessages(id, (m) => {
       if (m.event.seq === 2 && !m.resent) lost = m;
       return m.event.seq === 2 && !m.resent;
     });
-    await json(await postReadings(key, { containerId: id, fillPercent: 15 }), 200);
+    await json(await lossy.post(key, { containerId: id, fillPercent: 15 }), 200);
     // The lost message exhausted its retries: the dead-letter consumer keeps it, not poison.
     const letter = { id: `dl-${id}`, timestamp: new Date(), attempts: 4, body: lost! };
     const batch = createMessageBatch<unknown>(DEAD_LETTER_QUEUE, [letter]);
@@ -184,7 +177,7 @@ describe("dead letters", () => {
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([letter.id]);
     const [kept] = await db((d) => d.select().from(deadLetters).where(eq(deadLetters.messageId, letter.id)));
     expect(kept).toMatchObject({ poison: false, reason: expect.stringMatching(/reconciliation/) });
-    await restoreOutbox(id);
+    await lossy.unwatch();
     await reconcile();
     await converged(id);
   });

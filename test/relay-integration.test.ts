@@ -10,7 +10,7 @@ import { STATE_EVERY_EVENTS, type ContainerDO } from "../durable-objects/contain
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, readings } from "../workers/db/schema";
 import worker from "../workers/index";
-import { adminToken, api, deviceKey, eventually, json, postReadings, reading, uniqueContainer, type ReadingsAnswer } from "./helpers";
+import { adminToken, api, deviceKey, eventually, json, postReadings, reading, uniqueContainer, watchProjectionQueue, type ReadingsAnswer } from "./helpers";
 
 let key: string;
 let viewer: string;
@@ -303,16 +303,12 @@ describe("the state row, written every so many events", () => {
   it("events whose relay failed, and that the container could not send either, are not taken for sent after a restart", async () => {
     const [id] = await knownContainers(1, "unsent");
     const stub = env.CONTAINERS.getByName(id!);
-    await runInDurableObject(stub, (instance: ContainerDO) => {
-      instance.outbox = {
-        send: async () => {
-          throw new Error("projection queue unavailable");
-        },
-      };
+    // The queue refuses the worker's relay and the container's own sends alike.
+    const refusing = await watchProjectionQueue(id!, async () => {
+      throw new Error("projection queue unavailable");
     });
-    const { env: bindings } = watchedQueue(true);
-    await postWith(bindings, { readings: [reading(id!, 61)] });
-    await postWith(bindings, { readings: [reading(id!, 62)] });
+    await refusing.post(key, { readings: [reading(id!, 61)] });
+    await refusing.post(key, { readings: [reading(id!, 62)] });
     const version = (await stub.getState())!.version;
     expect(await stub.pendingOutbox()).toBeGreaterThan(0);
 
