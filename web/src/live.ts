@@ -20,12 +20,14 @@ const RETRY_MS = [500, 1000, 2000, 5000, 10000];
 const PING_MS = 25_000;
 
 export class LiveStream<Change extends { seq: number; type: string }> {
-  private socket: WebSocket | null = null;
+  /** The socket now followed, with its own ping timer (a socket replaced takes its timer with it). */
+  private current: { socket: WebSocket; ping: ReturnType<typeof setInterval> } | null = null;
   private since: number | null;
   private attempt = 0;
   private stopped = false;
+  /** Counts restarts and the stop: a connect begun before one (still waiting for its ticket) gives up. */
+  private generation = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly path: "/v1/fleet/stream" | "/v1/errors/stream" | "/v1/alerts/stream",
@@ -34,7 +36,7 @@ export class LiveStream<Change extends { seq: number; type: string }> {
     private readonly on: StreamHandlers<Change>,
   ) {
     this.since = since;
-    void this.connect();
+    void this.connect(this.generation);
   }
 
   /** The last seq applied (null until the first `ready` when started from now). */
@@ -44,47 +46,54 @@ export class LiveStream<Change extends { seq: number; type: string }> {
 
   /** Start over from `since` (after a reset and a reloaded snapshot). */
   restart(since: number | null) {
+    if (this.stopped) return;
     this.since = since;
-    this.drop();
+    this.supersede();
     this.attempt = 0;
-    void this.connect();
+    void this.connect(this.generation);
   }
 
   stop() {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.drop();
+    this.supersede();
   }
 
-  private drop() {
-    clearInterval(this.pingTimer);
-    const s = this.socket;
-    this.socket = null;
-    if (s) {
-      s.onclose = s.onmessage = s.onerror = null;
-      s.close(1000, "done");
+  /** Whatever is connected, connecting or waiting to retry belongs to the past from here on. */
+  private supersede() {
+    this.generation++;
+    clearTimeout(this.retryTimer);
+    const c = this.current;
+    this.current = null;
+    if (c) {
+      clearInterval(c.ping);
+      c.socket.onclose = c.socket.onmessage = c.socket.onerror = null;
+      c.socket.close(1000, "done");
     }
   }
 
-  private async connect() {
-    if (this.stopped) return;
+  private async connect(generation: number) {
+    const stale = () => this.stopped || generation !== this.generation;
+    if (stale()) return;
     this.on.status("connecting");
     let ticket: string;
     try {
       ticket = (await data(api.v1["stream-tickets"].$post())).ticket;
     } catch (error) {
+      if (stale()) return;
       // Signed out (401) ends the session elsewhere; anything else is retried.
       if (error instanceof ApiProblem && error.status === 401) return this.on.status("offline", error.message);
-      return this.retry(error instanceof Error ? error.message : String(error));
+      return this.retry(generation, error instanceof Error ? error.message : String(error));
     }
-    if (this.stopped) return;
+    if (stale()) return;
     const url = new URL(this.path, location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     url.search = new URLSearchParams(this.since === null ? { ticket } : { ticket, since: String(this.since) }).toString();
     const socket = new WebSocket(url);
-    this.socket = socket;
+    const ping = setInterval(() => socket.readyState === WebSocket.OPEN && socket.send("ping"), PING_MS);
+    const connection = { socket, ping };
+    this.current = connection;
     socket.onmessage = (event) => {
-      if (event.data === "pong") return;
+      if (this.current !== connection || event.data === "pong") return;
       const message = JSON.parse(String(event.data)) as Message<Change>;
       if (message.type === "ready") {
         this.since ??= message.seq;
@@ -99,19 +108,19 @@ export class LiveStream<Change extends { seq: number; type: string }> {
       }
     };
     socket.onclose = () => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      clearInterval(this.pingTimer);
-      this.retry("connection lost");
+      clearInterval(ping);
+      if (this.current !== connection) return;
+      this.current = null;
+      this.retry(generation, "connection lost");
     };
-    this.pingTimer = setInterval(() => socket.readyState === WebSocket.OPEN && socket.send("ping"), PING_MS);
   }
 
-  private retry(detail: string) {
-    if (this.stopped) return;
+  private retry(generation: number, detail: string) {
+    if (this.stopped || generation !== this.generation) return;
     this.on.status("offline", detail);
     const wait = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)]!;
     this.attempt++;
-    this.retryTimer = setTimeout(() => void this.connect(), wait);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.connect(generation), wait);
   }
 }

@@ -42,6 +42,9 @@ export interface FleetState {
  */
 abstract class FollowedStore<State extends { loaded: boolean; failure: string | null; status: LiveStatus }, Snapshot extends { seq: number }, Change extends { seq: number; type: string }> extends Store<State> {
   private stream: LiveStream<Change> | null = null;
+  private running = false;
+  /** Counts starts and stops: a snapshot that arrives after a stop (a sign-out) is dropped. */
+  private epoch = 0;
 
   constructor(
     private readonly initial: () => State,
@@ -57,19 +60,26 @@ abstract class FollowedStore<State extends { loaded: boolean; failure: string | 
   protected abstract follow(change: Change): Partial<State>;
 
   start() {
-    if (this.stream) return;
+    if (this.running) return;
+    this.running = true;
+    this.epoch++;
     void this.load();
   }
 
   stop() {
+    this.running = false;
+    this.epoch++;
     this.stream?.stop();
     this.stream = null;
     this.set(this.initial());
   }
 
   async load() {
+    if (!this.running) return;
+    const epoch = this.epoch;
     try {
       const snapshot = await this.snapshot();
+      if (epoch !== this.epoch) return;
       this.set({ ...this.adopt(snapshot), loaded: true, failure: null } as Partial<State>);
       if (!this.stream) {
         this.stream = new LiveStream<Change>(this.path, snapshot.seq, {
@@ -81,6 +91,7 @@ abstract class FollowedStore<State extends { loaded: boolean; failure: string | 
         this.stream.restart(snapshot.seq);
       }
     } catch (error) {
+      if (epoch !== this.epoch) return;
       this.set({ failure: error instanceof Error ? error.message : String(error) } as Partial<State>);
     }
   }
@@ -120,6 +131,8 @@ export interface ErrorsState {
 class ErrorStore extends Store<ErrorsState> {
   private stream: LiveStream<ErrorChange> | null = null;
   private countTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Counts starts and stops: a list or a count that arrives after a stop (a sign-out) is dropped. */
+  private epoch = 0;
 
   constructor() {
     super({ records: new Map(), loaded: false, failure: null, status: "connecting", openCount: null });
@@ -127,6 +140,7 @@ class ErrorStore extends Store<ErrorsState> {
 
   start() {
     if (this.stream) return;
+    this.epoch++;
     // The stream first, from now: whatever changes while the list loads arrives on it, and the
     // merge keeps the further copy of each record.
     this.stream = new LiveStream<ErrorChange>("/v1/errors/stream", null, {
@@ -143,6 +157,7 @@ class ErrorStore extends Store<ErrorsState> {
   }
 
   stop() {
+    this.epoch++;
     this.stream?.stop();
     this.stream = null;
     clearTimeout(this.countTimer);
@@ -156,20 +171,27 @@ class ErrorStore extends Store<ErrorsState> {
   }
 
   async load() {
+    if (!this.stream) return;
+    const epoch = this.epoch;
     try {
       const page = await data(api.v1.errors.$get({ query: { limit: "200" } }));
+      if (epoch !== this.epoch) return;
       this.set({ records: mergeRecords(this.state.records, page.errors), loaded: true, failure: null });
       this.refreshCount(0);
     } catch (error) {
+      if (epoch !== this.epoch) return;
       this.set({ failure: error instanceof Error ? error.message : String(error) });
     }
   }
 
   private refreshCount(delay = 300) {
+    if (!this.stream) return;
+    const epoch = this.epoch;
     clearTimeout(this.countTimer);
     this.countTimer = setTimeout(async () => {
       try {
-        this.set({ openCount: (await data(api.v1.fleet.summary.$get())).openErrors });
+        const { openErrors } = await data(api.v1.fleet.summary.$get());
+        if (epoch === this.epoch) this.set({ openCount: openErrors });
       } catch {
         // The figure keeps its last value (a 401 has already ended the session); the next change asks again.
       }
