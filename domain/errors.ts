@@ -1,8 +1,18 @@
 // Error records: what a failure anywhere in the system becomes. Reports of the same failure share
 // a fingerprint, so a storm of one failure is one record with a count.
 
-export const ERROR_SOURCES = ["worker", "durable-object", "consumer", "cron", "dead-letter"] as const;
+/** `dashboard`: a failure a person's browser caught (POST /v1/client-errors). */
+export const ERROR_SOURCES = ["worker", "durable-object", "consumer", "cron", "dead-letter", "dashboard"] as const;
 export type ErrorSource = (typeof ERROR_SOURCES)[number];
+
+/**
+ * The longest of each field a browser may report (POST /v1/client-errors); the dashboard cuts what
+ * it sends to these, so a long stack is shortened rather than refused.
+ */
+export const CLIENT_ERROR_LIMITS = { name: 200, message: 2000, stack: 16_000, componentStack: 8000, view: 200, path: 2000, userAgent: 500 } as const;
+
+/** How a browser caught it: a view's error boundary, an uncaught error, an unhandled rejection. */
+export const CLIENT_ERROR_KINDS = ["render", "error", "rejection"] as const;
 
 export interface ErrorContext {
   requestId?: string;

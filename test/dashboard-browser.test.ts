@@ -2,7 +2,8 @@
 // as `npm run dev` starts it. Screenshots of every view go to test-results/screenshots.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "./browser/chromium";
+import type { ErrorRecord } from "../domain/errors";
+import { chromiumOnPosixLocale, launchChromium } from "./browser/chromium";
 import { adminToken, call, fleetKey, newContainerId, openPage, pageProblems, partnerEvent, person, postReadings, shot, signIn, system } from "./browser/helpers";
 
 let browser: Browser;
@@ -18,6 +19,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
+
+/** The dashboard's error records, as an operator lists them. */
+const dashboardRecords = async () => (await call<{ errors: ErrorRecord[] }>("/v1/errors?source=dashboard&limit=500", { token: admin })).errors;
+
+/** What `find` picks from the dashboard's records once it picks something (the queue takes a moment). */
+async function dashboardRecord<T>(find: (records: ErrorRecord[]) => T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find(await dashboardRecords());
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`no dashboard record: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 const figure = (page: Page, label: string) => page.locator(`[data-figure="${label}"]`);
 const figureValue = async (page: Page, label: string) => Number((await figure(page, label).textContent())!.replace(/\D/g, ""));
@@ -357,6 +372,158 @@ describe("sign-in and admin", () => {
     await page.locator("tbody tr", { hasText: "device_key.issued" }).first().waitFor();
     await shot(page, "admin-audit");
     expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe("the machine's own language", () => {
+  it("with the browser's own language tag (en-US@posix on a POSIX locale), the sign-in form renders and signing in reaches the live fleet and a chart", async () => {
+    const id = newContainerId("posix");
+    await postReadings(key, [
+      { containerId: id, fillPercent: 71.5, contents: "diesel", location: { lat: 47.05, lon: 8.3 }, measuredAt: new Date(Date.now() - 3600_000).toISOString() },
+      { containerId: id, fillPercent: 1234 / 20, contents: "diesel", location: { lat: 47.05, lon: 8.3 } },
+    ]);
+    const viewer = await person("viewer", admin);
+    const page = await openPage(browser, undefined, { locale: null });
+    // The browser's own tag, before the dashboard loads; on a POSIX locale it is one Intl refuses,
+    // so this test exercises the fallback rather than a tag that would have worked anyway.
+    const own = await page.evaluate(() => navigator.language);
+    const refused = await page.evaluate((tag) => {
+      try {
+        new Intl.NumberFormat(tag);
+        return false;
+      } catch {
+        return true;
+      }
+    }, own);
+    if (chromiumOnPosixLocale()) expect(refused, `the browser reports ${own}`).toBe(true);
+
+    await page.goto(system().url + "/");
+    await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: 10_000 });
+    await shot(page, "sign-in-default-locale");
+    // The browser still says what the machine says; what the dashboard formats with is a tag Intl takes.
+    const seen = await page.evaluate(() => {
+      const browserOwn = Object.getOwnPropertyDescriptor(Navigator.prototype, "language")!.get!.call(navigator) as string;
+      return { browserOwn, formatsWith: new Intl.NumberFormat(navigator.language).resolvedOptions().locale };
+    });
+    expect(seen.browserOwn).toBe(own);
+    if (refused) expect(seen.formatsWith).toBe("en");
+
+    await signIn(page, viewer.email, viewer.password);
+    await page.locator(".fleet-table .row[data-container]").first().waitFor({ timeout: 20_000 });
+    expect(await figureValue(page, "Containers")).toBeGreaterThan(0);
+    await page.locator(".map[data-ready=true]").waitFor({ timeout: 30_000 });
+    await shot(page, "fleet-default-locale");
+    await page.goto(`${system().url}/containers/${id}`);
+    await expect.poll(() => page.locator(".chart").getAttribute("data-points"), { timeout: 20_000 }).toBe("2");
+    expect(await page.locator(".chart canvas").count()).toBe(1);
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe("a view that fails", () => {
+  it("shows what failed with a way back and a retry, keeps the menu working, and is recorded once per failure with a count", async () => {
+    const operator = await person("operator", admin);
+    const isOrders = (url: URL) => url.pathname === "/v1/orders";
+    const matching = (records: ErrorRecord[]) => records.find((r) => r.context.view === "/orders" && r.name === "TypeError");
+    const countBefore = matching(await dashboardRecords())?.count ?? 0;
+    const page = await openPage(browser);
+    // An answer the orders view cannot render (as a misbehaving proxy or a mismatched deploy could
+    // give): the list arrives as null.
+    await page.route(isOrders, (route) => route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ orders: null, nextCursor: null }) }));
+    await signIn(page, operator.email, operator.password, "/orders");
+
+    const failed = page.locator(".view-failed");
+    await failed.getByRole("heading", { name: "This view failed" }).waitFor();
+    expect(await failed.locator(".failure").textContent()).toMatch(/^TypeError: Cannot read properties of null/);
+    await failed.getByText("It has been recorded on the errors page.").waitFor();
+    expect(await failed.getByRole("link", { name: "Back to the fleet" }).isVisible()).toBe(true);
+    expect(await failed.getByRole("button", { name: "Try again" }).isVisible()).toBe(true);
+    await shot(page, "view-failed");
+
+    const first = await dashboardRecord((records) => matching(records), "the orders view's failure");
+    expect(first).toMatchObject({ source: "dashboard", count: countBefore + 1, context: { email: operator.email, view: "/orders", path: "/orders", kind: "render" } });
+    expect(first.stack).toContain("The component stack:");
+
+    // The header and its menu still work: the fleet and the alerts open.
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Fleet" }).click();
+    await page.locator(".fleet-table").waitFor();
+    expect(await page.locator(".view-failed").count()).toBe(0);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: /^Alerts/ }).click();
+    await page.getByRole("heading", { name: /^Alerts/ }).first().waitFor();
+
+    // The same failure again (back to the orders): the same record, counted.
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Orders" }).click();
+    await failed.getByRole("heading", { name: "This view failed" }).waitFor();
+    const again = await dashboardRecord((records) => {
+      const r = matching(records);
+      return r && r.count > countBefore + 1 ? r : undefined;
+    }, "the same failure counted again");
+    expect(again).toMatchObject({ id: first.id, count: countBefore + 2 });
+
+    // Once the answers are right again, "Try again" shows the orders.
+    await page.unroute(isOrders);
+    await failed.getByRole("button", { name: "Try again" }).click();
+    await page.getByRole("heading", { name: "Orders" }).waitFor();
+    await page.getByLabel("Status").waitFor();
+    expect(await page.locator(".view-failed").count()).toBe(0);
+
+    // The errors page lists it under the dashboard source, with its count.
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: /^Errors/ }).click();
+    await page.getByLabel("Source").selectOption("dashboard");
+    const item = page.locator(`.error-item[data-error-id="${first.id}"]`);
+    await item.waitFor();
+    expect(Number(await item.locator(".count").getAttribute("data-count"))).toBe(countBefore + 2);
+    expect(await item.locator(".tag-source").textContent()).toBe("dashboard");
+    await item.getByRole("button", { name: /TypeError/ }).click();
+    await item.locator(".stack").waitFor();
+    await shot(page, "errors-dashboard-source", true);
+    // Caught by the view's boundary: nothing went uncaught.
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+
+  it("errors and rejections outside React are recorded within a budget, and never while signed out", async () => {
+    const viewer = await person("viewer", admin);
+    const page = await openPage(browser);
+    const sent: string[] = [];
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/v1/client-errors") sent.push(r.postData() ?? "");
+    });
+    const marker = `stray failure ${crypto.randomUUID()}`;
+    const throwMany = (message: string) =>
+      page.evaluate((m) => {
+        for (let i = 0; i < 50; i++)
+          setTimeout(() => {
+            throw new Error(m);
+          });
+      }, message);
+    const reject = (message: string) => page.evaluate((m) => void Promise.reject(new Error(m)), message);
+
+    // Signed out: nothing is sent (the API would refuse it anyway).
+    await page.goto(system().url + "/");
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    await reject(`${marker}, rejected while signed out`);
+    await throwMany(`${marker} while signed out`);
+    await page.waitForTimeout(500);
+    expect(sent).toEqual([]);
+
+    // Signed in: a rejection is sent; then a loop of 50 failures sends 4 more (the budget is 5), not 50.
+    await signIn(page, viewer.email, viewer.password);
+    await reject(`${marker}, rejected`);
+    await expect.poll(() => sent.length).toBe(1);
+    await throwMany(marker);
+    await expect.poll(() => sent.length).toBe(5);
+    await page.waitForTimeout(1000);
+    expect(sent.length).toBe(5);
+    const records = await dashboardRecord((all) => {
+      const mine = all.filter((r) => r.message.startsWith(marker));
+      return mine.reduce((n, r) => n + r.count, 0) === 5 ? mine : undefined;
+    }, "five reports counted");
+    expect(records.find((r) => r.message === `${marker}, rejected`)).toMatchObject({ count: 1, context: { kind: "rejection", view: "/", email: viewer.email } });
+    expect(records.find((r) => r.message === marker)).toMatchObject({ count: 4, context: { kind: "error", view: "/", email: viewer.email } });
+    expect(records.some((r) => r.message.includes("while signed out"))).toBe(false);
     await page.context().close();
   });
 });

@@ -6,6 +6,7 @@ import { ApiError } from "./http/errors";
 import { requestLog } from "./http/logging";
 import { jsonContent, registerSecuritySchemes, router, security } from "./http/openapi";
 import { auth } from "./routes/auth";
+import { clientErrors } from "./routes/client-errors";
 import { containers } from "./routes/containers";
 import { deviceKeys } from "./routes/device-keys";
 import { errors } from "./routes/errors";
@@ -45,6 +46,7 @@ export const app = base
   .route("/", fleet)
   .route("/", orders)
   .route("/", errors)
+  .route("/", clientErrors)
   .route("/", streamTickets)
   .route("/", operations)
   .route("/", projection)
@@ -78,7 +80,7 @@ export const OPENAPI_INFO = {
     { name: "Partners", description: "The suppliers that deliver: their signed webhooks in (order.created … order.delivered) and Fillgrid's events out, their delivery logs and price lists." },
     { name: "Documents", description: "A sales document for every delivered order, numbered without gaps per partner and year, as CSV and as a printable page." },
     { name: "Alerts", description: "What the minute monitor found: one alert per condition and subject, repeated until acknowledged, resolved when the condition clears." },
-    { name: "Errors", description: "Every failure of the system as a grouped error record, live over a WebSocket." },
+    { name: "Errors", description: "Every failure of the system as a grouped error record, live over a WebSocket; the dashboard reports what fails in a browser too." },
     { name: "Operations", description: "Dead letters and a deliberate failure to check the error pipeline." },
     { name: "Meta", description: "Health and this reference." },
   ],

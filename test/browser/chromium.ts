@@ -13,6 +13,22 @@ export async function chromiumPath(): Promise<string> {
   return packaged.executablePath();
 }
 
+/**
+ * The environment Chromium runs in: this process's, with LANG=C.UTF-8 where none is set (a bare CI
+ * runner's default), so a page opened without a `locale` gets the language such a machine reports.
+ */
+export function chromiumEnv(): Record<string, string> {
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  return { ...env, LANG: env.LANG || "C.UTF-8" };
+}
+
+/** Whether Chromium's own language comes from the POSIX locale: it then reports a tag like "en-US@posix". */
+export function chromiumOnPosixLocale(): boolean {
+  const env = chromiumEnv();
+  const setting = env.LC_ALL || env.LC_MESSAGES || env.LANG || "";
+  return /^(C|POSIX)([._@]|$)/.test(setting);
+}
+
 export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: await chromiumPath(), args: CHROMIUM_FLAGS, headless: true });
+  return chromium.launch({ executablePath: await chromiumPath(), args: CHROMIUM_FLAGS, headless: true, env: chromiumEnv() });
 }

@@ -45,9 +45,12 @@ export function postReadings(key: string, readings: object[]) {
 let containers = 0;
 export const newContainerId = (prefix: string) => `${prefix}-${process.pid}-${++containers}`;
 
-/** A page as a person in Zurich with an English browser would have it. */
-export async function openPage(browser: Browser, viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "Europe/Zurich" });
+/**
+ * A page as a person in Zurich with an English browser would have it; `locale: null` leaves the
+ * browser's own language and zone, whatever the machine reports (en-US@posix on a POSIX locale).
+ */
+export async function openPage(browser: Browser, viewport = { width: 1280, height: 800 }, { locale = "en-GB" }: { locale?: string | null } = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport, ...(locale === null ? {} : { locale, timezoneId: "Europe/Zurich" }) });
   const page = await context.newPage();
   const problems: string[] = [];
   page.on("pageerror", (e) => problems.push(`${e.name}: ${e.message}`));

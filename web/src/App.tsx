@@ -1,6 +1,7 @@
 import { useEffect } from "react";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter";
 import { LiveIndicator } from "./components/LiveIndicator";
+import { View } from "./components/ViewBoundary";
 import { firingSummary } from "./alerts-model";
 import { AdminPage } from "./pages/Admin";
 import { AlertsPage } from "./pages/Alerts";
@@ -32,12 +33,44 @@ export function App() {
       <Header />
       <main id="main" tabIndex={-1}>
         <Switch>
-          <Route path="/" component={FleetPage} />
-          <Route path="/containers/:id">{(p) => <ContainerPage id={decodeURIComponent(p.id)} />}</Route>
-          <Route path="/orders" component={OrdersPage} />
-          <Route path="/alerts" component={AlertsPage} />
-          <Route path="/errors" component={ErrorsPage} />
-          <Route path="/admin/:tab?">{(p) => (can(person, "admin") ? <AdminPage tab={p.tab ?? "people"} /> : <Redirect to="/" />)}</Route>
+          <Route path="/">
+            <View view="/">
+              <FleetPage />
+            </View>
+          </Route>
+          <Route path="/containers/:id">
+            {(p) => (
+              <View view="/containers/:id">
+                <ContainerRoute id={p.id} />
+              </View>
+            )}
+          </Route>
+          <Route path="/orders">
+            <View view="/orders">
+              <OrdersPage />
+            </View>
+          </Route>
+          <Route path="/alerts">
+            <View view="/alerts">
+              <AlertsPage />
+            </View>
+          </Route>
+          <Route path="/errors">
+            <View view="/errors">
+              <ErrorsPage />
+            </View>
+          </Route>
+          <Route path="/admin/:tab?">
+            {(p) =>
+              can(person, "admin") ? (
+                <View view="/admin/:tab?">
+                  <AdminPage tab={p.tab ?? "people"} />
+                </View>
+              ) : (
+                <Redirect to="/" />
+              )
+            }
+          </Route>
           <Route>
             <section className="page">
               <h1>Not found</h1>
@@ -50,6 +83,11 @@ export function App() {
       </main>
     </div>
   );
+}
+
+/** The id as the path carries it, decoded inside the view's boundary (a malformed escape throws). */
+function ContainerRoute({ id }: { id: string }) {
+  return <ContainerPage id={decodeURIComponent(id)} />;
 }
 
 function Header() {

@@ -1,16 +1,30 @@
 // Times in the viewer's own zone and language, figures with their units.
 
-/** The browser's language, when Intl accepts it (some systems report tags such as "en-US@posix"). */
-function viewerLocale(): string | undefined {
+/**
+ * A language tag Intl accepts: the one given, or "en" when Intl refuses it. Chromium on a POSIX
+ * locale (LANG=C.UTF-8) reports "en-US@posix", and `new Intl.NumberFormat("en-US@posix")` throws.
+ */
+export function acceptedLocale(tag: string | null | undefined): string {
+  if (!tag) return "en";
   try {
-    new Intl.NumberFormat(undefined);
-    new Intl.DateTimeFormat(undefined);
-    return undefined;
+    return Intl.getCanonicalLocales(tag)[0] ?? "en";
   } catch {
     return "en";
   }
 }
-const locale = viewerLocale();
+
+/** The viewer's language for every formatter of the dashboard. */
+export const locale = acceptedLocale(globalThis.navigator?.language);
+
+// Libraries that read navigator.language themselves get the accepted tag too: uPlot builds an
+// Intl.NumberFormat from it when its module loads, so a refused tag would stop the whole app. This
+// module is imported first (main.tsx) so that it runs before any library does.
+if (globalThis.navigator && acceptedLocale(navigator.language) !== navigator.language) {
+  const languages = [...new Set([locale, ...navigator.languages.map(acceptedLocale)])];
+  Object.defineProperty(navigator, "language", { value: locale, configurable: true });
+  Object.defineProperty(navigator, "languages", { value: Object.freeze(languages), configurable: true });
+}
+
 const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium" });
 const relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto", style: "short" });
 

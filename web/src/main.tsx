@@ -1,8 +1,12 @@
+// First: it settles the browser's language before any library reads it (see format.ts).
+import "./format";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { ApiProblem } from "./api";
 import { App } from "./App";
+import { reportUncaught } from "./client-errors";
+import { View } from "./components/ViewBoundary";
 import "./styles.css";
 
 const queries = new QueryClient({
@@ -16,10 +20,14 @@ const queries = new QueryClient({
   },
 });
 
+reportUncaught();
+
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <QueryClientProvider client={queries}>
-      <App />
+      <View view="app">
+        <App />
+      </View>
     </QueryClientProvider>
   </StrictMode>,
 );

@@ -1,5 +1,6 @@
 import { useMutation } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
+import { ERROR_SOURCES, type ErrorSource } from "../../../domain/errors";
 import { api, data } from "../api";
 import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
 import { can, useSession } from "../session";
@@ -12,8 +13,9 @@ export function ErrorsPage() {
   const person = useSession();
   const { records, loaded, failure, openCount } = useErrors();
   const [show, setShow] = useState<Show>("open");
+  const [source, setSource] = useState<ErrorSource | "">("");
   const [expanded, setExpanded] = useState<string | null>(null);
-  const list = useMemo(() => byLastSeen(records).filter((r) => show === "all" || r.status === show), [records, show]);
+  const list = useMemo(() => byLastSeen(records).filter((r) => (show === "all" || r.status === show) && (!source || r.source === source)), [records, show, source]);
   const resolve = useMutation({
     mutationFn: (id: string) => data(api.v1.errors[":id"].resolve.$post({ param: { id } })),
     onSuccess: (answer) => errorStore.apply(answer.record),
@@ -23,12 +25,25 @@ export function ErrorsPage() {
     <section className="page" aria-labelledby="errors-title">
       <div className="panel-head">
         <h1 id="errors-title">Errors {openCount !== null ? <span className="muted">({openCount} open)</span> : null}</h1>
-        <div className="segmented" role="group" aria-label="Show">
-          {(["open", "resolved", "all"] as Show[]).map((s) => (
-            <button key={s} type="button" aria-pressed={show === s} onClick={() => setShow(s)}>
-              {s[0]!.toUpperCase() + s.slice(1)}
-            </button>
-          ))}
+        <div className="actions">
+          <label>
+            Source{" "}
+            <select aria-label="Source" value={source} onChange={(e) => setSource(e.target.value as ErrorSource | "")}>
+              <option value="">Any</option>
+              {ERROR_SOURCES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <div className="segmented" role="group" aria-label="Show">
+            {(["open", "resolved", "all"] as Show[]).map((s) => (
+              <button key={s} type="button" aria-pressed={show === s} onClick={() => setShow(s)}>
+                {s[0]!.toUpperCase() + s.slice(1)}
+              </button>
+            ))}
+          </div>
         </div>
       </div>
       <FormProblem error={resolve.error} />
@@ -37,7 +52,7 @@ export function ErrorsPage() {
       ) : !loaded ? (
         <Loading what="error records" />
       ) : list.length === 0 ? (
-        <Empty>{show === "open" ? "No open errors. Every failure of the system appears here the moment it happens." : "Nothing here."}</Empty>
+        <Empty>{show === "open" && !source ? "No open errors. Every failure of the system appears here the moment it happens." : "Nothing here."}</Empty>
       ) : (
         <ul className="error-list" aria-label="Error records">
           {list.map((r) => (
