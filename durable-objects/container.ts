@@ -21,6 +21,7 @@ import {
 } from "../domain/container";
 import { orderIdOf, RANGE_MAX_BYTES, utf8Length, type ChangeRange } from "../domain/change-message";
 import { monotonicIds } from "../domain/ids";
+import { reconcileEveryMs } from "../domain/reconciliation";
 import { applyToOrder, decideFulfilment, decideLines, withOrderDefaults, type FulfilmentCommand } from "../domain/fulfilment";
 import { serves, type Partner } from "../domain/partners";
 import { reportError } from "../platform/error-report";
@@ -143,17 +144,6 @@ export const CONTAINER_SCHEMA = [
   // watermark runs on over such events at load, so the state row need not be written every commit.
   `ALTER TABLE events ADD COLUMN handed INTEGER NOT NULL DEFAULT 0;`,
 ];
-
-/**
- * How often a container that keeps committing tells the index its log moved: the interval of the
- * regular reconciliation (RECONCILE_EVERY_SECONDS, as its cron in wrangler.toml). A regular run asks
- * the containers that said so since one interval before the run before it began, so it finds every
- * container that committed since that run.
- */
-export function movedEveryMs(env: Pick<Env, "RECONCILE_EVERY_SECONDS">): number {
-  const seconds = Number(env.RECONCILE_EVERY_SECONDS);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 600_000;
-}
 
 /** At most this many events are sent again per request; a longer gap is filled in rounds. */
 export const RESEND_MAX = 1000;
@@ -772,7 +762,7 @@ export class ContainerDO extends DurableObject<Env> {
    */
   private sayMoved(): void {
     const now = Date.now();
-    if (now - this.movedSaidAt < movedEveryMs(this.env)) return;
+    if (now - this.movedSaidAt < reconcileEveryMs(this.env.RECONCILE_EVERY_SECONDS)) return;
     this.movedSaidAt = now;
     count("objectRequests");
     this.ctx.waitUntil(

@@ -4,6 +4,7 @@ import { emptyContainer, type ContainerEvent, type Order } from "../domain/conta
 import { getTableColumns } from "drizzle-orm";
 import { containers, orders } from "../workers/db/schema";
 import { byContainers, planProjection } from "../workers/projection/plan";
+import { fullSweepPerSecond, reconcileEveryMs } from "../domain/reconciliation";
 
 function message(seq: number, fill: number, order: Order | null = null, type: ContainerEvent["type"] = "reading.recorded"): ChangeMessage {
   const state = { ...emptyContainer("tank-1"), fillPercent: fill, version: seq, location: { lat: 1, lon: 2 } };
@@ -60,5 +61,15 @@ describe("splitting a batch by container", () => {
     const withOrders = Array.from({ length: 30 }, (_, i) => ({ ...of("busy", i + 1), order: order(`ord_${i}`) }));
     const parts = byContainers([of("quiet", 1), ...withOrders, of("other", 1)], 20 * Object.keys(getTableColumns(orders)).length);
     expect(parts.map((p) => [...new Set(p.map((m) => m.event.containerId))])).toEqual([["quiet"], ["busy"], ["other"]]);
+  });
+});
+
+describe("reconciliation settings", () => {
+  it("the interval and a full sweep's pace come from their settings, with the defaults for what is missing or not a positive number", () => {
+    expect(reconcileEveryMs("600")).toBe(600_000);
+    expect(reconcileEveryMs("5")).toBe(5_000);
+    for (const bad of [undefined, "", "0", "-1", "ten"]) expect(reconcileEveryMs(bad)).toBe(600_000);
+    expect(fullSweepPerSecond("200")).toBe(200);
+    for (const bad of [undefined, "0", "fast"]) expect(fullSweepPerSecond(bad)).toBe(500);
   });
 });

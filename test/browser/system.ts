@@ -39,25 +39,35 @@ export default async function setup(project: TestProject) {
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        process.kill(-child.pid!, "SIGTERM");
+        setTimeout(() => (child.exitCode === null ? process.kill(-child.pid!, "SIGKILL") : undefined), 10_000).unref();
+      });
+    }
+    if (databaseUrl) await dropDatabase(server, dbName);
+    rmSync(state, { recursive: true, force: true });
+  };
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the system did not start:\n${output.slice(-4000)}`);
+    // A system that did not come up is stopped and its database dropped, not left behind.
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`the system did not start:\n${output.slice(-4000)}`);
+    }
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`the system did not answer within 120 s:\n${output.slice(-4000)}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the system did not answer within 120 s:\n${output.slice(-4000)}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   project.provide("system", { url, adminEmail: TEST_SECRETS.ADMIN_EMAIL, adminPassword: TEST_SECRETS.ADMIN_PASSWORD });
-  return async () => {
-    await new Promise<void>((resolve) => {
-      child.once("exit", () => resolve());
-      process.kill(-child.pid!, "SIGTERM");
-      setTimeout(() => (child.exitCode === null ? process.kill(-child.pid!, "SIGKILL") : undefined), 10_000).unref();
-    });
-    if (databaseUrl) await dropDatabase(server, dbName);
-    rmSync(state, { recursive: true, force: true });
-  };
+  return stop;
 }

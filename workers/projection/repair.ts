@@ -1,5 +1,5 @@
 import { and, desc, inArray, isNotNull, lte, sql } from "drizzle-orm";
-import { movedEveryMs } from "../../durable-objects/container";
+import { fullSweepPerSecond, reconcileEveryMs } from "../../domain/reconciliation";
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
 import type { Database } from "../db/client";
@@ -105,12 +105,6 @@ export interface Reconciliation {
 
 const INDEX_PAGE = 500;
 const AT_ONCE = 25;
-/** How many containers a second a full sweep asks at most (RECONCILE_FULL_SWEEP_PER_SECOND), so it never floods the fleet's objects. */
-export function fullSweepPerSecond(env: Pick<Env, "RECONCILE_FULL_SWEEP_PER_SECOND">): number {
-  const rate = Number(env.RECONCILE_FULL_SWEEP_PER_SECOND);
-  return Number.isFinite(rate) && rate > 0 ? rate : 500;
-}
-
 /** Every page of a paged id list. */
 async function allIds(page: (after: string) => Promise<string[]>): Promise<string[]> {
   const ids: string[] = [];
@@ -153,7 +147,7 @@ export async function reconcile(env: Env, trigger: string, sweep: Sweep = "chang
     ids = [...new Set([...projected.keys(), ...(await allIds((after) => index.list(after, INDEX_PAGE)))])];
   } else {
     // Never from later than now: a clock that stepped back must not hide what moved.
-    const since = Math.min(previousStart!, began) - movedEveryMs(env);
+    const since = Math.min(previousStart!, began) - reconcileEveryMs(env.RECONCILE_EVERY_SECONDS);
     const moved = await allIds((after) => index.movedSince(since, after, INDEX_PAGE));
     ids = [...new Set([...moved, ...checked.filter((c) => !c.intact).map((c) => c.id)])];
     // What Postgres vouches for, for the moved containers its check did not cover.
@@ -169,7 +163,7 @@ export async function reconcile(env: Env, trigger: string, sweep: Sweep = "chang
   let resent = 0;
   let failures = 0;
   const queue = [...ids];
-  const paceMs = effective === "full" ? 1000 / fullSweepPerSecond(env) : 0;
+  const paceMs = effective === "full" ? 1000 / fullSweepPerSecond(env.RECONCILE_FULL_SWEEP_PER_SECOND) : 0;
   let nextAt = Date.now();
   await Promise.all(
     Array.from({ length: AT_ONCE }, async () => {
@@ -206,7 +200,7 @@ export async function reconcile(env: Env, trigger: string, sweep: Sweep = "chang
   };
   // The next regular run looks back from here; a run with failures leaves it where it was, so the
   // containers it could not ask are asked again.
-  if (failures === 0) await index.looked(began, movedEveryMs(env));
+  if (failures === 0) await index.looked(began, reconcileEveryMs(env.RECONCILE_EVERY_SECONDS));
   await timed((db) => db.insert(projectionRuns).values({ ...run, wallMs: Math.round(performance.now() - t0), postgresMs: Math.round(postgresMs) }));
   run.wallMs = Math.round(performance.now() - t0);
   run.postgresMs = Math.round(postgresMs);
