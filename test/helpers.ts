@@ -226,7 +226,7 @@ export async function newPartner(extra: Record<string, unknown> = {}): Promise<{
   return { id, secret: body.secret };
 }
 
-/** A partner's event, signed as DESIGN.md states (or as `tamper` spoils it). */
+/** A partner's event, signed as the README's Partners section states (or as `tamper` spoils it). */
 export async function partnerEvent(
   partner: { id: string; secret: string },
   event: Record<string, unknown>,

@@ -1,4 +1,4 @@
-// The layering DESIGN.md names, checked with dependency-cruiser against .dependency-cruiser.cjs:
+// The layering the README's Layout names, checked with dependency-cruiser against .dependency-cruiser.cjs:
 // domain ← platform ← durable-objects ← workers, no route importing another, no import cycles.
 import { cruise } from "dependency-cruiser";
 import { createRequire } from "node:module";

@@ -1,5 +1,5 @@
 // What Fillgrid tells partners, and assembly: every change to an order that its partner did not make
-// reaches the partner's webhook signed as DESIGN.md states (checked by a stand-in that verifies each
+// reaches the partner's webhook signed as the README's Partners section states (checked by a stand-in that verifies each
 // request as a partner would); a partner that is down gets retries, then a dead letter and an error
 // record, and a replay delivers once.
 import { inject } from "vitest";

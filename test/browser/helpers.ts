@@ -74,7 +74,7 @@ export async function shot(page: Page, name: string, fullPage = false) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 }
 
-/** A partner's event, signed as DESIGN.md states. */
+/** A partner's event, signed as the README's Partners section states. */
 export async function partnerEvent(partner: { id: string; secret: string }, event: Record<string, unknown>, expected = 200) {
   const { createHmac } = await import("node:crypto");
   const body = JSON.stringify({ eventId: `e-${crypto.randomUUID()}`, occurredAt: new Date().toISOString(), ...event });

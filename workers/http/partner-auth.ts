@@ -35,7 +35,7 @@ export async function signatureOf(secret: string, timestamp: string, body: strin
 const partnerLimit: Limit = { binding: (env) => env.API_RATE_LIMIT, periodSeconds: 10, what: "partner", key: (c) => `partner:${c.get("partner").id}` };
 
 /**
- * A partner's webhook, checked as DESIGN.md states before anything else is read: the partner exists
+ * A partner's webhook, checked as the API reference states before anything else is read: the partner exists
  * and is enabled (401), the request comes from its IP ranges (403, by CF-Connecting-IP), the
  * timestamp is within 300 s (401), and the signature over the raw body matches its secret, or the
  * previous one during its grace period (401). Then its rate limit, then the body as JSON.
