@@ -111,3 +111,92 @@ export function packRanges(ranges: readonly { range: ChangeRange; bytes: number 
   if (current.length > 0) out.push({ batch: { ranges: current }, bytes });
   return out;
 }
+
+/** A range message and the bytes of its JSON. */
+export interface SizedRange {
+  range: ChangeRange;
+  bytes: number;
+}
+
+/** The ranges a container's commit handed to its caller to send (ContainerDO.ingestRelayed), from which seq on. */
+export interface RelayedRanges {
+  fromSeq: number;
+  ranges: SizedRange[];
+}
+
+/** At most this many events go in one range message (and RANGE_MAX_BYTES of them). */
+export const RANGE_EVENTS = 100;
+
+/** An event as a container stores it: the object, and its JSON as stored (whose size is known without encoding it again). */
+export interface StoredEvent {
+  event: ContainerEvent;
+  body: string;
+}
+
+/** An order with the seq of the event that last changed it. */
+export interface OrderAsOf {
+  order: Order;
+  version: number;
+}
+
+/**
+ * Range messages for consecutive events, each within RANGE_EVENTS events and RANGE_MAX_BYTES, with
+ * the container's `state` (whose JSON is `stateBytes` long) and every order the range's events touch,
+ * as `orderOf` finds it. Each comes with its size in bytes of JSON: the events as stored, the state,
+ * the orders and the framing (counted as the queue counts them, in UTF-8, without serialising the
+ * message again).
+ */
+export function rangesOf(
+  state: ContainerState,
+  stateBytes: number,
+  items: readonly StoredEvent[],
+  resent: boolean,
+  orderOf: (orderId: string) => OrderAsOf | null,
+): SizedRange[] {
+  const ranges: SizedRange[] = [];
+  let events: ContainerEvent[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (events.length === 0) return;
+    const ids = [...new Set(events.map(orderIdOf).filter((id): id is string => id !== null))];
+    const orders = ids.flatMap((id) => {
+      const found = orderOf(id);
+      return found ? [found] : [];
+    });
+    const range: ChangeRange = { range: true, containerId: state.containerId, events, state, orders, ...(resent ? { resent: true as const } : {}) };
+    const orderBytes = orders.reduce((n, o) => n + utf8Length(JSON.stringify(o)) + 1, 0);
+    ranges.push({ range, bytes: bytes + events.length + stateBytes + orderBytes + 128 + utf8Length(state.containerId) });
+    events = [];
+    bytes = 0;
+  };
+  for (const { event, body } of items) {
+    const size = utf8Length(body);
+    if (bytes + size > RANGE_MAX_BYTES || events.length === RANGE_EVENTS) flush();
+    events.push(event);
+    bytes += size;
+  }
+  flush();
+  return ranges;
+}
+
+/** A queue's sendBatch takes at most 100 messages and 256 KB in all; a little is left for the messages' framing. */
+export const SEND_BATCH_MESSAGES = 100;
+export const SEND_BATCH_MAX_BYTES = 250 * 1024;
+
+/** Sized messages grouped, in order, into as few sendBatch calls as the queue's limits allow. */
+export function sendBatchesOf<T extends { bytes: number }>(messages: readonly T[]): T[][] {
+  const calls: T[][] = [];
+  let call: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    if (call.length > 0 && (call.length === SEND_BATCH_MESSAGES || bytes + m.bytes > SEND_BATCH_MAX_BYTES)) {
+      calls.push(call);
+      call = [];
+      bytes = 0;
+    }
+    call.push(m);
+    bytes += m.bytes;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
+}

@@ -69,11 +69,10 @@ async function knownContainers(n: number, prefix: string): Promise<string[]> {
   for (const id of ids) {
     await eventually(
       () =>
-        runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO) => {
+        env.CONTAINERS.getByName(id)
+          .outboxStatus()
           // Registered, everything sent, and its drain over (a drain still finishing sends what comes next itself).
-          const inside = instance as unknown as { registered: boolean; draining: Promise<void> | null };
-          return inside.registered && inside.draining === null && instance.pendingOutbox() === 0 ? true : undefined;
-        }),
+          .then((s) => (s.registered && !s.draining && s.pending === 0 ? true : undefined)),
       15_000,
       `${id} registered`,
     );

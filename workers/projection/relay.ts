@@ -1,12 +1,7 @@
-import { packRanges } from "../../domain/change-message";
-import type { RelayedRanges } from "../../durable-objects/container";
+import { packRanges, sendBatchesOf, type RelayedRanges } from "../../domain/change-message";
 import { reportError } from "../../platform/error-report";
 import { count, queueUnits } from "../../platform/usage";
 import { container } from "../stubs";
-
-/** A queue's sendBatch takes at most 100 messages and 256 KB in all; a little is left for framing. */
-const SEND_BATCH_MESSAGES = 100;
-const SEND_BATCH_MAX_BYTES = 250 * 1024;
 
 /** How long one request's context goes on sending what later requests hand over, before the next takes over. */
 const SENDER_SPELL_MS = 1_000;
@@ -76,21 +71,8 @@ async function sendPending(env: Env, r: Relay, me: object): Promise<void> {
 export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise<void> {
   if (relayed.length === 0) return;
   const owner = new Map(relayed.flatMap(({ containerId, relayed: r }) => r.ranges.map(({ range }) => [range, { containerId, fromSeq: r.fromSeq }] as const)));
-  const messages = packRanges(relayed.flatMap(({ relayed: r }) => r.ranges));
   // Messages into sendBatch calls within the queue's limits, the calls made together.
-  const calls: (typeof messages)[] = [];
-  let call: typeof messages = [];
-  let bytes = 0;
-  for (const m of messages) {
-    if (call.length > 0 && (call.length === SEND_BATCH_MESSAGES || bytes + m.bytes > SEND_BATCH_MAX_BYTES)) {
-      calls.push(call);
-      call = [];
-      bytes = 0;
-    }
-    call.push(m);
-    bytes += m.bytes;
-  }
-  if (call.length > 0) calls.push(call);
+  const calls = sendBatchesOf(packRanges(relayed.flatMap(({ relayed: r }) => r.ranges)));
 
   const failed = new Map<string, number>();
   await Promise.all(

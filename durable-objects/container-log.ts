@@ -1,0 +1,327 @@
+import { rangesOf, utf8Length, type OrderAsOf, type SizedRange, type StoredEvent } from "../domain/change-message";
+import { closeOrder, emptyContainer, evolve, type Actor, type ContainerChange, type ContainerEvent, type ContainerState, type Order } from "../domain/container";
+import { applyToOrder, withOrderDefaults } from "../domain/fulfilment";
+import { monotonicIds } from "../domain/ids";
+import { CONTAINER_SCHEMA, hasTables, insertMany, SQL_PARAMETERS } from "./container-schema";
+import { ensureSchema } from "./schema";
+
+/**
+ * The state row is written once this many events have been committed since it last was (and at a
+ * container's first commit, and when the object is quiet); loading folds the events after it into
+ * it with `evolve`, as every commit does. Writing it every commit was a statement and a row written
+ * per reading — a sixth of the rows a reading costs — for a state the log already implies.
+ */
+export const STATE_EVERY_EVENTS = 32;
+
+/** A reading taken to be new was there already: the commit is rolled back and done again with a look first. */
+export class SeenBefore extends Error {}
+
+/** A reading's row, as a commit writes it. */
+export type ReadingRow = [readingId: string, measuredAt: number, receivedAt: number, status: string, body: string, result: string, fingerprint: string | null];
+
+/** What a commit wrote: its events (as stored), the orders it saved, and the watermark stored with the state row, if it was written. */
+export interface Committed {
+  events: StoredEvent[];
+  orders: ReadonlyMap<string, OrderAsOf>;
+  /** The version before the commit. */
+  before: number;
+  storedWatermark: number | null;
+}
+
+/**
+ * The sent watermark a commit stores with the state row when it writes it, and whether the row must
+ * be written this commit whatever the interval (the outbox's to say: see Outbox.watermark).
+ */
+export type Watermark = (before: number, version: number) => { sentSeq: number; force: boolean };
+
+/**
+ * One container's event log and the state it folds into: every change is an event appended in the
+ * commit that makes it, the state follows each event by `evolve`, and orders are kept as they are
+ * after their latest event. The state row (with the outbox's watermark) is written every
+ * STATE_EVERY_EVENTS events, and loading folds the events after it. An object only ever asked about
+ * has no tables and gets none until its first commit.
+ */
+export class ContainerLog {
+  private current: ContainerState | null = null;
+  /** The time of the newest event; the clock never reads earlier (see `clock`). */
+  private lastEventAt = 0;
+  private storedStateVersion = 0;
+  /** The state's JSON as last stored, for its size in range messages. */
+  private stateJson: { version: number; bytes: number } | null = null;
+  private hasOwnTables = false;
+  private readonly newId = monotonicIds();
+  // What the commit under way appends: rows written in bulk at its end, and what it hands back.
+  private eventRows: (string | number)[][] = [];
+  private readingRows: ReadingRow[] = [];
+  private committedEvents: StoredEvent[] = [];
+  private committedOrders = new Map<string, OrderAsOf>();
+  private handing = false;
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    /** The object's SQL (counted, see platform/usage). */
+    private readonly sql: SqlStorage,
+    readonly containerId: string,
+  ) {}
+
+  /** At start: the state from its row and the events after it, and the newest event's time. */
+  load(): void {
+    this.hasOwnTables = hasTables(this.storage);
+    if (!this.hasOwnTables) return;
+    ensureSchema(this.storage, CONTAINER_SCHEMA);
+    this.current = this.loadState();
+    const newest = this.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
+    this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
+  }
+
+  /** Whether this object has tables (it has committed, or been written to, once). */
+  get exists(): boolean {
+    return this.hasOwnTables;
+  }
+
+  /** The tables, made before this object's first write. */
+  ensureTables(): void {
+    if (this.hasOwnTables) return;
+    ensureSchema(this.storage, CONTAINER_SCHEMA);
+    this.hasOwnTables = true;
+  }
+
+  get state(): ContainerState | null {
+    return this.current;
+  }
+
+  get version(): number {
+    return this.current?.version ?? 0;
+  }
+
+  /**
+   * The time of a commit: now, but never earlier than the newest event, so a clock that steps back
+   * cannot make the log run backwards; within a container time order is log order.
+   */
+  clock(): number {
+    return Math.max(Date.now(), this.lastEventAt);
+  }
+
+  newOrderId(at: number): string {
+    return this.newId("ord_", at);
+  }
+
+  /**
+   * Run `work` in one storage transaction. `work` reads the current state through the getter it is
+   * handed and changes it only through `append`; if it throws, storage rolls back and the state is
+   * loaded again, so the two never disagree. `handed`: its events go to the caller to send (their
+   * rows say so, for a restart's watermark). `readingsAreNew`: reading rows are written with ON
+   * CONFLICT DO NOTHING and a row that was there throws SeenBefore (rolled back). Returns what was
+   * committed, or null when nothing changed.
+   */
+  commit(work: (state: () => ContainerState) => void, { handed, readingsAreNew, watermark }: { handed: boolean; readingsAreNew: boolean; watermark: Watermark }): Committed | null {
+    const before = this.current;
+    let storedWatermark: number | null = null;
+    let events: StoredEvent[];
+    let orders: ReadonlyMap<string, OrderAsOf>;
+    this.handing = handed;
+    this.ensureTables();
+    try {
+      this.storage.transactionSync(() => {
+        this.current ??= emptyContainer(this.containerId);
+        work(() => this.current!);
+        insertMany(this.sql, "events", ["seq", "id", "type", "at", "body", "handed"], this.eventRows);
+        const written = insertMany(this.sql, "readings", ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"], this.readingRows, readingsAreNew ? "reading_id" : null);
+        if (written < this.readingRows.length) throw new SeenBefore();
+        const mark = watermark(before?.version ?? 0, this.current.version);
+        if (before === null || this.current.version - this.storedStateVersion >= STATE_EVERY_EVENTS || mark.force) {
+          this.storeState(mark.sentSeq);
+          storedWatermark = mark.sentSeq;
+        }
+      });
+    } catch (error) {
+      this.current = this.loadState();
+      throw error;
+    } finally {
+      this.eventRows = [];
+      this.readingRows = [];
+      events = this.committedEvents;
+      orders = this.committedOrders;
+      this.committedEvents = [];
+      this.committedOrders = new Map();
+    }
+    if (this.current!.version === (before?.version ?? 0)) return null;
+    return { events, orders, before: before?.version ?? 0, storedWatermark };
+  }
+
+  /** Log one change and apply it (inside `commit`); returns the event and the order it touched. */
+  append(change: ContainerChange, actor: Actor, at: number, readingId: string | null): { event: ContainerEvent; order: Order | null } {
+    const state = this.current!;
+    const event = {
+      ...change,
+      id: this.newId("evt_", at),
+      seq: state.version + 1,
+      containerId: state.containerId,
+      at: new Date(at).toISOString(),
+      actor,
+      readingId,
+    } as ContainerEvent;
+    this.lastEventAt = Math.max(this.lastEventAt, at);
+    const body = JSON.stringify(event);
+    this.eventRows.push([event.seq, event.id, event.type, event.at, body, this.handing ? 1 : 0]);
+    this.committedEvents.push({ event, body });
+    let order: Order | null = null;
+    if (event.type === "order.opened") order = event.order;
+    if (event.type === "order.closed") {
+      // The active order is in the state (kept alike with its row); any other is read.
+      const open = state.activeOrder?.id === event.orderId ? state.activeOrder : this.orderById(event.orderId);
+      if (open) order = closeOrder(open, event);
+    }
+    if (event.type === "order.fulfilment_changed" || event.type === "order.lines_set") {
+      const known = this.orderById(event.orderId);
+      if (known) order = applyToOrder(known, event);
+    }
+    if (order) {
+      this.saveOrder(order, event.seq);
+      this.committedOrders.set(order.id, { order, version: event.seq });
+    }
+    this.current = evolve(state, event);
+    return { event, order };
+  }
+
+  /** A reading's row, written with the commit under way. */
+  addReading(row: ReadingRow): void {
+    this.readingRows.push(row);
+  }
+
+  /** Readings stored under these ids: the answer each got and the fingerprint of what was sent. */
+  seenReadings(ids: readonly string[]): Map<string, { result: string; fingerprint: string | null }> {
+    const seen = new Map<string, { result: string; fingerprint: string | null }>();
+    for (let i = 0; i < ids.length; i += SQL_PARAMETERS) {
+      const chunk = ids.slice(i, i + SQL_PARAMETERS);
+      for (const row of this.sql.exec<{ reading_id: string; result: string; fingerprint: string | null }>(
+        `SELECT reading_id, result, fingerprint FROM readings WHERE reading_id IN (${chunk.map(() => "?").join(", ")})`,
+        ...chunk,
+      )) {
+        seen.set(row.reading_id, { result: row.result, fingerprint: row.fingerprint });
+      }
+    }
+    return seen;
+  }
+
+  /** Whether the state row is older than the state. */
+  get stateRowBehind(): boolean {
+    return this.current !== null && this.storedStateVersion < this.current.version;
+  }
+
+  /** The state's row, with the watermark `sentSeq` (inside the caller's transaction, if any). */
+  storeState(sentSeq: number): void {
+    const state = this.current!;
+    const json = JSON.stringify(state);
+    this.sql.exec(
+      "INSERT INTO container (id, state, sent_seq) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, sent_seq = excluded.sent_seq",
+      json,
+      sentSeq,
+    );
+    this.stateJson = { version: state.version, bytes: utf8Length(json) };
+    this.storedStateVersion = state.version;
+  }
+
+  /** The watermark as the state row holds it. */
+  storedWatermark(): number {
+    if (!this.hasOwnTables) return 0;
+    return this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM container WHERE id = 1").toArray()[0]?.sent_seq ?? 0;
+  }
+
+  /** The watermark alone, moved back (the state row keeps its state). */
+  storeWatermark(sentSeq: number): void {
+    this.sql.exec("UPDATE container SET sent_seq = ? WHERE id = 1", sentSeq);
+  }
+
+  /**
+   * The end of the run of events after `stored` that their commits handed to the caller (those
+   * count as sent, as they did before the object stopped).
+   */
+  handedUpTo(stored: number): number {
+    let sent = stored;
+    for (;;) {
+      const rows = this.sql.exec<{ seq: number; handed: number }>("SELECT seq, handed FROM events WHERE seq > ? ORDER BY seq LIMIT 1000", sent).toArray();
+      for (const row of rows) {
+        if (row.handed !== 1 || row.seq !== sent + 1) return sent;
+        sent = row.seq;
+      }
+      if (rows.length < 1000) return sent;
+    }
+  }
+
+  /** Events from `fromSeq` on were handed over and not sent after all: a restart must not take them for sent. */
+  unhand(fromSeq: number): void {
+    this.sql.exec("UPDATE events SET handed = 0 WHERE seq >= ? AND handed = 1", fromSeq);
+  }
+
+  /** Events after `seq`, oldest first, at most `limit`. */
+  eventsAfter(seq: number, limit: number): StoredEvent[] {
+    return this.sql
+      .exec<{ body: string }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit)
+      .toArray()
+      .map((r) => ({ event: JSON.parse(r.body) as ContainerEvent, body: r.body }));
+  }
+
+  /** Events `first..last`, oldest first. */
+  eventsBetween(first: number, last: number): StoredEvent[] {
+    return this.sql
+      .exec<{ body: string }>("SELECT body FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", first, last)
+      .toArray()
+      .map((r) => ({ event: JSON.parse(r.body) as ContainerEvent, body: r.body }));
+  }
+
+  /**
+   * Range messages for `items` with the state as it is now and each order as `known` has it (what a
+   * commit saved) or as stored.
+   */
+  rangesOf(items: readonly StoredEvent[], resent: boolean, known: ReadonlyMap<string, OrderAsOf> = new Map()): SizedRange[] {
+    const state = this.current!;
+    const stateBytes = this.stateJson?.version === state.version ? this.stateJson.bytes : utf8Length(JSON.stringify(state));
+    return rangesOf(state, stateBytes, items, resent, (id) => {
+      const saved = known.get(id);
+      if (saved) return saved;
+      const row = this.orderRow(id);
+      return row ? { order: row.order, version: row.version ?? state.version } : null;
+    });
+  }
+
+  /** An order as stored, or null. */
+  orderById(id: string): Order | null {
+    if (!this.hasOwnTables) return null;
+    const row = this.sql.exec<{ body: string }>("SELECT body FROM orders WHERE id = ?", id).toArray()[0];
+    return row ? withOrderDefaults(JSON.parse(row.body) as Order) : null;
+  }
+
+  /** An order as stored, with the seq of the event that last changed it (null for orders kept before that was). */
+  private orderRow(id: string): { order: Order; version: number | null } | null {
+    if (!this.hasOwnTables) return null;
+    const row = this.sql.exec<{ body: string; version: number | null }>("SELECT body, version FROM orders WHERE id = ?", id).toArray()[0];
+    return row ? { order: withOrderDefaults(JSON.parse(row.body) as Order), version: row.version } : null;
+  }
+
+  private saveOrder(order: Order, version: number): void {
+    this.sql.exec(
+      `INSERT INTO orders (id, status, body, version) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body, version = excluded.version`,
+      order.id,
+      order.status,
+      JSON.stringify(order),
+      version,
+    );
+  }
+
+  /**
+   * The stored state (fields added since it was written take their defaults) with the events
+   * committed after it applied, as their commits applied them.
+   */
+  private loadState(): ContainerState | null {
+    if (!this.hasOwnTables) return null;
+    const row = this.sql.exec<{ state: string }>("SELECT state FROM container WHERE id = 1").toArray()[0];
+    let state: ContainerState | null = row ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) } : null;
+    this.storedStateVersion = state?.version ?? 0;
+    for (const event of this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq > ? ORDER BY seq", this.storedStateVersion)) {
+      state = evolve(state ?? emptyContainer(this.containerId), JSON.parse(event.body) as ContainerEvent);
+    }
+    return state?.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;
+  }
+}

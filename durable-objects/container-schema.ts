@@ -1,0 +1,89 @@
+// A container object's tables, step by step (ensureSchema runs each step once, in order).
+
+export const CONTAINER_SCHEMA = [
+  `CREATE TABLE container (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
+   CREATE TABLE readings (
+     reading_id TEXT PRIMARY KEY,
+     measured_at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     body TEXT NOT NULL,
+     result TEXT NOT NULL
+   );
+   CREATE INDEX readings_by_time ON readings (measured_at, reading_id);
+   CREATE TABLE orders (id TEXT PRIMARY KEY, status TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE TABLE events (
+     seq INTEGER PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE,
+     type TEXT NOT NULL,
+     at TEXT NOT NULL,
+     body TEXT NOT NULL
+   );`,
+  // Transactional outbox: a row per event, written with the change, deleted once the queue has it.
+  `CREATE TABLE outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);`,
+  // What the sensor sent, to tell a retry (duplicate) from a different reading under the same key.
+  `ALTER TABLE readings ADD COLUMN fingerprint TEXT;`,
+  // The seq of the event that last changed each order (for sending it again), and whether the
+  // container is in the index the projection's reconciliation walks.
+  `ALTER TABLE orders ADD COLUMN version INTEGER;
+   CREATE TABLE registration (id INTEGER PRIMARY KEY CHECK (id = 1), registered_at TEXT NOT NULL);`,
+  // The first answer to each command that carries an idempotency key (a partner's eventId).
+  `CREATE TABLE commands (key TEXT PRIMARY KEY, answer TEXT NOT NULL, at TEXT NOT NULL);`,
+  // The event log is the outbox: a watermark on the container's row says up to which seq the queue
+  // has every event (written with the state, so it costs no row of its own). Rows still in the old
+  // outbox are sent from the log.
+  `ALTER TABLE container ADD COLUMN sent_seq INTEGER NOT NULL DEFAULT 0;
+   UPDATE container SET sent_seq = coalesce((SELECT min(seq) - 1 FROM outbox), (SELECT max(seq) FROM events), 0);
+   DROP TABLE outbox;`,
+  // Fewer rows written per reading (each index entry is a row written): events lose the unique
+  // index on their id (ids are unique by construction and never looked up here), and readings keep
+  // their rows in their primary key's tree (WITHOUT ROWID) instead of a table beside an index.
+  `CREATE TABLE events_next (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL);
+   INSERT INTO events_next (seq, id, type, at, body) SELECT seq, id, type, at, body FROM events;
+   DROP TABLE events;
+   ALTER TABLE events_next RENAME TO events;
+   CREATE TABLE readings_next (
+     reading_id TEXT PRIMARY KEY,
+     measured_at INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     body TEXT NOT NULL,
+     result TEXT NOT NULL,
+     fingerprint TEXT
+   ) WITHOUT ROWID;
+   INSERT INTO readings_next (reading_id, measured_at, received_at, status, body, result, fingerprint)
+     SELECT reading_id, measured_at, received_at, status, body, result, fingerprint FROM readings;
+   DROP TABLE readings;
+   ALTER TABLE readings_next RENAME TO readings;
+   CREATE INDEX readings_by_time ON readings (measured_at, reading_id);`,
+  // Whether the commit that wrote an event handed it to its caller to send (ingestRelayed): the
+  // watermark runs on over such events at load, so the state row need not be written every commit.
+  `ALTER TABLE events ADD COLUMN handed INTEGER NOT NULL DEFAULT 0;`,
+];
+
+/** Durable Object SQL binds at most this many parameters to one statement. */
+export const SQL_PARAMETERS = 100;
+
+/** Whether an object's storage has any table (none until its first write). */
+export function hasTables(storage: DurableObjectStorage): boolean {
+  return storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").toArray().length > 0;
+}
+
+/**
+ * Rows into `table`, as many to a statement as its 100 bound parameters allow (Durable Object SQL's
+ * limit): each statement is a call into storage, and a group of readings makes hundreds of rows.
+ * With `skipExisting` (the key column), rows whose key is there already are left out; the answer
+ * is how many went in.
+ */
+export function insertMany(sql: SqlStorage, table: string, columns: string[], rows: unknown[][], skipExisting: string | null = null): number {
+  const row = `(${columns.map(() => "?").join(", ")})`;
+  const perStatement = Math.floor(SQL_PARAMETERS / columns.length);
+  const tail = skipExisting ? ` ON CONFLICT (${skipExisting}) DO NOTHING RETURNING ${skipExisting}` : "";
+  let written = 0;
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    const cursor = sql.exec(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => row).join(", ")}${tail}`, ...chunk.flat());
+    written += skipExisting ? cursor.toArray().length : chunk.length;
+  }
+  return written;
+}

@@ -1,0 +1,137 @@
+// A container's log and its command store on their own, over a real object's storage; and the
+// range messages cut from a log (pure).
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { RANGE_EVENTS, RANGE_MAX_BYTES, rangesOf, SEND_BATCH_MAX_BYTES, sendBatchesOf, utf8Length, type StoredEvent } from "../domain/change-message";
+import { emptyContainer, type ContainerChange, type ContainerEvent } from "../domain/container";
+import { CommandStore } from "../durable-objects/container-commands";
+import { ContainerLog, SeenBefore, STATE_EVERY_EVENTS, type Watermark } from "../durable-objects/container-log";
+
+function withStorage<T>(work: (storage: DurableObjectStorage) => Promise<T> | T): Promise<T> {
+  return runInDurableObject(env.CONTAINERS.getByName(`log-unit-${crypto.randomUUID()}`), (_instance, state) => work(state.storage));
+}
+
+const reading = (fill: number, readingId = `r-${crypto.randomUUID()}`): ContainerChange => ({
+  type: "reading.recorded",
+  outcome: "applied",
+  reading: { readingId, fillPercent: fill, location: null, measuredAt: new Date().toISOString(), receivedAt: new Date().toISOString(), clockSkewMs: 0 },
+}) as ContainerChange;
+
+const nothingSent: Watermark = () => ({ sentSeq: 0, force: false });
+const commitFills = (log: ContainerLog, fills: number[]) =>
+  log.commit(() => fills.forEach((fill) => log.append(reading(fill), { kind: "device", id: "k" }, log.clock(), null)), { handed: false, readingsAreNew: false, watermark: nothingSent });
+const stateRow = (storage: DurableObjectStorage) => storage.sql.exec<{ state: string }>("SELECT state FROM container").toArray().map((r) => (JSON.parse(r.state) as { version: number }).version)[0];
+
+describe("the container log", () => {
+  it("an object only asked about has no tables and gets none; the first commit makes them", async () => {
+    await withStorage((storage) => {
+      const log = new ContainerLog(storage, storage.sql, "tank-1");
+      log.load();
+      expect(log.exists).toBe(false);
+      expect(log.state).toBeNull();
+      expect(log.orderById("ord_x")).toBeNull();
+      expect(storage.sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
+      expect(commitFills(log, [70])).toMatchObject({ before: 0, storedWatermark: 0 });
+      expect(log.exists).toBe(true);
+      expect(log.state).toMatchObject({ containerId: "tank-1", fillPercent: 70, version: 1 });
+    });
+  });
+
+  it("writes the state row at the first commit and every STATE_EVERY_EVENTS events; a restart folds the events after it into the same state", async () => {
+    await withStorage((storage) => {
+      const log = new ContainerLog(storage, storage.sql, "tank-2");
+      log.load();
+      const rows: (number | undefined)[] = [];
+      for (let i = 0; i < STATE_EVERY_EVENTS + 5; i++) {
+        commitFills(log, [50 + (i % 40)]);
+        rows.push(stateRow(storage));
+      }
+      expect([...new Set(rows)]).toEqual([1, 1 + STATE_EVERY_EVENTS]);
+      const again = new ContainerLog(storage, storage.sql, "tank-2");
+      again.load();
+      expect(again.state).toEqual(log.state);
+      expect(again.stateRowBehind).toBe(true);
+    });
+  });
+
+  it("a commit that throws leaves nothing stored and the state as it was", async () => {
+    await withStorage((storage) => {
+      const log = new ContainerLog(storage, storage.sql, "tank-3");
+      log.load();
+      commitFills(log, [80]);
+      const before = log.state;
+      expect(() =>
+        log.commit(
+          () => {
+            log.append(reading(10), { kind: "device", id: "k" }, log.clock(), null);
+            throw new Error("the rules refused it");
+          },
+          { handed: false, readingsAreNew: false, watermark: nothingSent },
+        ),
+      ).toThrow("the rules refused it");
+      expect(log.state).toEqual(before);
+      expect(log.eventsAfter(0, 10).map((e) => e.event.seq)).toEqual([1]);
+    });
+  });
+
+  it("a reading row that is there already, written as new, throws SeenBefore and rolls back; a look finds it", async () => {
+    await withStorage((storage) => {
+      const log = new ContainerLog(storage, storage.sql, "tank-4");
+      log.load();
+      const row = (id: string) => [id, 1, 1, "applied", "{}", `{"readingId":"${id}"}`, "f"] as [string, number, number, string, string, string, string];
+      log.commit(() => (log.append(reading(70, "r-1"), { kind: "device", id: "k" }, log.clock(), "r-1"), log.addReading(row("r-1"))), { handed: false, readingsAreNew: true, watermark: nothingSent });
+      expect(() =>
+        log.commit(() => (log.append(reading(71, "r-1"), { kind: "device", id: "k" }, log.clock(), "r-1"), log.addReading(row("r-1"))), { handed: false, readingsAreNew: true, watermark: nothingSent }),
+      ).toThrow(SeenBefore);
+      expect(log.version).toBe(1);
+      expect([...log.seenReadings(["r-1", "r-2"]).keys()]).toEqual(["r-1"]);
+    });
+  });
+});
+
+describe("the command store", () => {
+  it("keeps the first answer to a key; recalling in an object without tables makes none", async () => {
+    await withStorage((storage) => {
+      const log = new ContainerLog(storage, storage.sql, "tank-5");
+      log.load();
+      const commands = new CommandStore<{ answer: number }>(storage.sql, () => log.exists, () => log.ensureTables());
+      expect(commands.recalled("evt-1")).toBeUndefined();
+      expect(storage.sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
+      expect(commands.remembered("evt-1", { answer: 1 })).toEqual({ answer: 1 });
+      commands.remember("evt-1", { answer: 2 });
+      expect(commands.recalled("evt-1")).toEqual({ answer: 1 });
+      expect(commands.recalled(null)).toBeUndefined();
+    });
+  });
+});
+
+describe("range messages from a log", () => {
+  const state = { ...emptyContainer("tank-6"), version: 250 };
+  const event = (seq: number, note = ""): StoredEvent => {
+    const e = { type: "reading.recorded", seq, id: `evt_${seq}`, containerId: "tank-6", at: "2026-01-01T00:00:00.000Z", actor: { kind: "device", id: "k" }, readingId: `r${seq}`, outcome: "applied", reading: { note } } as unknown as ContainerEvent;
+    return { event: e, body: JSON.stringify(e) };
+  };
+
+  it("cuts at RANGE_EVENTS events and at RANGE_MAX_BYTES, in order, and counts each message's bytes as its JSON has them", () => {
+    const stateBytes = utf8Length(JSON.stringify(state));
+    const many = Array.from({ length: 250 }, (_, i) => event(i + 1));
+    const ranges = rangesOf(state, stateBytes, many, false, () => null);
+    expect(ranges.map((r) => r.range.events.length)).toEqual([RANGE_EVENTS, RANGE_EVENTS, 50]);
+    expect(ranges.flatMap((r) => r.range.events.map((e) => e.seq))).toEqual(many.map((e) => e.event.seq));
+    for (const r of ranges) expect(r.bytes).toBeGreaterThanOrEqual(utf8Length(JSON.stringify(r.range)));
+    // Large events (names in any script: bytes, not characters) cut the range by size.
+    const big = Array.from({ length: 8 }, (_, i) => event(i + 1, "ü".repeat(20_000)));
+    const bySize = rangesOf(state, stateBytes, big, true, () => null);
+    expect(bySize.length).toBeGreaterThan(1);
+    expect(bySize.every((r) => r.range.resent === true && r.bytes - stateBytes < RANGE_MAX_BYTES + 1024)).toBe(true);
+  });
+
+  it("groups messages into sendBatch calls of at most 100 messages and 250 KB", () => {
+    const small = Array.from({ length: 250 }, () => ({ bytes: 100 }));
+    expect(sendBatchesOf(small).map((c) => c.length)).toEqual([100, 100, 50]);
+    const large = Array.from({ length: 5 }, () => ({ bytes: 100 * 1024 }));
+    expect(sendBatchesOf(large).map((c) => c.length)).toEqual([2, 2, 1]);
+    expect(sendBatchesOf(large).every((c) => c.reduce((n, m) => n + m.bytes, 0) <= SEND_BATCH_MAX_BYTES)).toBe(true);
+    expect(sendBatchesOf([])).toEqual([]);
+  });
+});
