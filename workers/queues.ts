@@ -16,9 +16,12 @@ import { deadLetterVault, directory, errorHub, fleetHub } from "./stubs";
 import { deliverPartnerEvents, markDeliveryDead, partnerDeliverySchema, queuePartnerEvents } from "./partners/outbound";
 import { recordBatch } from "./metrics";
 
-/** How often a partner event is tried in all: the first attempt and max_retries (wrangler.toml). */
-const PARTNER_ATTEMPTS = 6;
+/** The partner events consumer's max_retries in wrangler.toml (test/config-node.test.ts holds the two together). */
+export const PARTNER_MAX_RETRIES = 5;
+/** How often a partner event is tried in all: the first attempt and its retries. */
+const PARTNER_ATTEMPTS = PARTNER_MAX_RETRIES + 1;
 
+// The queues by name, as wrangler.toml declares them (test/config-node.test.ts checks the two agree).
 export const PROJECTION_QUEUE = "fillgrid-projection";
 export const ERRORS_QUEUE = "fillgrid-errors";
 export const DEAD_LETTER_QUEUE = "fillgrid-dead-letters";

@@ -19,8 +19,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 
-/** The queue whose consumer runs in the projector session. */
-export const PROJECTION_QUEUE = "fillgrid-projection";
+/** The binding whose queue's consumer runs in the projector session (its queue's name is wrangler.toml's). */
+const PROJECTION_BINDING = "PROJECTION_QUEUE";
 
 /**
  * The two sessions' configurations, written as JSON beside wrangler.toml (so its relative paths
@@ -32,9 +32,10 @@ export function writeLocalConfigs({ raiseRateLimits = false, source = "wrangler.
   const config = parse(readFileSync(source, "utf8"));
   if (raiseRateLimits) for (const limit of config.ratelimits ?? []) limit.simple = { ...limit.simple, limit: 100_000_000 };
   const consumers = config.queues?.consumers ?? [];
-  if (!consumers.some((c) => c.queue === PROJECTION_QUEUE)) throw new Error(`${source} has no consumer for ${PROJECTION_QUEUE}`);
+  const projectionQueue = config.queues?.producers?.find((p) => p.binding === PROJECTION_BINDING)?.queue;
+  if (!projectionQueue || !consumers.some((c) => c.queue === projectionQueue)) throw new Error(`${source} has no queue bound to ${PROJECTION_BINDING} with a consumer`);
 
-  const edge = { ...config, queues: { ...config.queues, consumers: consumers.filter((c) => c.queue !== PROJECTION_QUEUE) } };
+  const edge = { ...config, queues: { ...config.queues, consumers: consumers.filter((c) => c.queue !== projectionQueue) } };
   const projectorName = `${config.name}-projector`;
   const projector = {
     name: projectorName,
@@ -48,7 +49,7 @@ export function writeLocalConfigs({ raiseRateLimits = false, source = "wrangler.
     r2_buckets: config.r2_buckets,
     ratelimits: config.ratelimits,
     observability: config.observability,
-    queues: { producers: config.queues.producers, consumers: consumers.filter((c) => c.queue === PROJECTION_QUEUE) },
+    queues: { producers: config.queues.producers, consumers: consumers.filter((c) => c.queue === projectionQueue) },
   };
   const paths = { edge: `${prefix}.edge.json`, projector: `${prefix}.projector.json` };
   writeFileSync(paths.edge, JSON.stringify(edge, null, 2));
