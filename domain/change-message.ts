@@ -83,7 +83,11 @@ export function utf8Length(s: string): number {
     const c = s.charCodeAt(i);
     if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) (n += 4), i++;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      // A surrogate pair: one character of four bytes.
+      n += 4;
+      i++;
+    }
     else n += 3;
   }
   return n;

@@ -113,11 +113,15 @@ export class Notifier extends DurableObject<Env> {
     this.startup.check();
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (f.channel) (where.push("channel = ?"), args.push(f.channel));
-    if (f.status) (where.push("status = ?"), args.push(f.status));
-    if (f.alertId) (where.push("alert_id = ?"), args.push(f.alertId));
-    if (f.target) (where.push("target = ?"), args.push(f.target));
-    if (f.before) (where.push("(finished_at < ? OR (finished_at = ? AND id < ?))"), args.push(f.before.finishedAt, f.before.finishedAt, f.before.id));
+    const when = (clause: string, ...values: (string | number)[]) => {
+      where.push(clause);
+      args.push(...values);
+    };
+    if (f.channel) when("channel = ?", f.channel);
+    if (f.status) when("status = ?", f.status);
+    if (f.alertId) when("alert_id = ?", f.alertId);
+    if (f.target) when("target = ?", f.target);
+    if (f.before) when("(finished_at < ? OR (finished_at = ? AND id < ?))", f.before.finishedAt, f.before.finishedAt, f.before.id);
     return this.sql
       .exec<OutboxRow & { finished_at: number; status: string; detail: string | null; remote_id: string | null }>(
         `SELECT * FROM archive ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY finished_at DESC, id DESC LIMIT ?`,

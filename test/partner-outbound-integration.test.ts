@@ -4,7 +4,7 @@
 // record, and a replay delivers once.
 import { inject } from "vitest";
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminToken, api, deviceKey, eventually, json, newPartner, partnerEvent, personWith, postReadings, reading, uniqueContainer, type DeadLetter, type ErrorBody, type Order, type OrderAnswer } from "./helpers";
+import { adminToken, api, deviceKey, eventually, json, partnerEvent, personWith, postReadings, reading, uniqueContainer, type DeadLetter, type ErrorBody, type Order, type OrderAnswer } from "./helpers";
 
 type Received = { events: { eventId: string; type: string; orderId: string; data: Record<string, unknown> }[]; accepted: Record<string, number>; refusals: { reason: string }[]; requests: number };
 type Delivery = { eventId: string; type: string; state: string; attempts: number; lastStatus: number | null; lastError: string | null };
@@ -34,7 +34,7 @@ async function standInPartner(containerIds: string[]) {
   return { id, secret: body.secret };
 }
 
-async function lowContainer(fill = 20) {
+async function lowContainer() {
   const containerId = uniqueContainer("out");
   await json(await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { capacity: 5000, unit: "l" } }), 200);
   return containerId;

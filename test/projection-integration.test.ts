@@ -1,8 +1,7 @@
-import { createExecutionContext, createMessageBatch, env, evictDurableObject, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, env, evictDurableObject, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { and, eq, getTableColumns, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { changesOf, type ChangeMessage, type ChangeRange } from "../domain/change-message";
-import type { ContainerDO } from "../durable-objects/container";
 import { emptyContainer, type ContainerEvent, type Order } from "../domain/container";
 import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";

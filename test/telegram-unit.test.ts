@@ -43,7 +43,7 @@ describe("pacing", () => {
 
   it("a 429 with retry_after 3 holds that chat 3 s and loses nothing", () => {
     let refused = false;
-    const sends = drain(messages(3, "ops"), (p, now) => {
+    const sends = drain(messages(3, "ops"), (p) => {
       if (p.id === "ops-001" && !refused) {
         refused = true;
         return 429;

@@ -159,7 +159,7 @@ export async function startEmbeddedPostgres({ dataDir = ".data/postgres", log = 
   try {
     await server.start();
   } catch (error) {
-    throw new Error(`the embedded Postgres did not start (data in ${dir}): ${error?.message ?? "it exited"}\n${output.join("").slice(-3000)}`);
+    throw new Error(`the embedded Postgres did not start (data in ${dir}): ${error?.message ?? "it exited"}\n${output.join("").slice(-3000)}`, { cause: error });
   }
   if (persistent) writeFileSync(`${dir}.owner`, JSON.stringify({ pid: process.pid }));
   return {

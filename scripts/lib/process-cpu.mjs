@@ -18,7 +18,7 @@ export function machineCpuMs() {
 /** Every process's CPU time so far (user + system, ms), its parent and its command line. */
 export function processTimes() {
   const out = new Map();
-  let entries = [];
+  let entries;
   try {
     entries = readdirSync("/proc").filter((p) => /^\d+$/.test(p));
   } catch {
@@ -44,9 +44,8 @@ function partOf(pid, times) {
   if (Number(pid) === process.pid) return "bench process (load generator, Postgres relay)";
   // The server's main process by its path, its backends by the titles they set ("postgres: …").
   if (/^(\S*\/)?postgres[: ]/.test(own)) return "Postgres";
-  let cmd = own;
   for (let p = pid, hops = 0; p && times.has(p) && hops < 5; p = times.get(p).ppid, hops++) {
-    cmd = times.get(p).cmd;
+    const cmd = times.get(p).cmd;
     if (cmd.includes("wrangler") && cmd.includes(" dev ")) {
       const session = cmd.includes(".projector.json") ? "projector" : "edge";
       return own.includes("workerd") ? `workerd (${session})` : `wrangler (${session})`;

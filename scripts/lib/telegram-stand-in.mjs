@@ -135,7 +135,7 @@ export async function startTelegramStandIn({ port = 0, token, log = () => {} }) 
       body: JSON.stringify(update),
     });
     const text = await res.text();
-    let reply = null;
+    let reply;
     try {
       reply = JSON.parse(text);
     } catch {

@@ -15,8 +15,10 @@ import { alertStore, errorStore, fleetStore, useAlerts, useErrors } from "./stor
 
 export function App() {
   const person = useSession();
+  // The stores follow the signed-in session: a new token (another sign-in) starts them again.
+  const token = person?.token;
   useEffect(() => {
-    if (!person) return;
+    if (!token) return;
     fleetStore.start();
     errorStore.start();
     alertStore.start();
@@ -25,7 +27,7 @@ export function App() {
       errorStore.stop();
       alertStore.stop();
     };
-  }, [person?.token]);
+  }, [token]);
   if (!person) return <SignIn />;
   return (
     <div className="shell">

@@ -2,7 +2,7 @@
 // a view's error boundary reports what it caught, and the window reports uncaught errors and
 // unhandled rejections outside React. Never while signed out (the API would refuse it), and within
 // a small budget, so a failure in a loop cannot flood the API or the person's own rate limit.
-import { CLIENT_ERROR_KINDS, CLIENT_ERROR_LIMITS as MAX } from "../../domain/errors";
+import { type CLIENT_ERROR_KINDS, CLIENT_ERROR_LIMITS as MAX } from "../../domain/errors";
 import { api, data } from "./api";
 import { session } from "./session";
 

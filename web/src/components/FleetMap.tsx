@@ -12,6 +12,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useLocation } from "wouter";
 import { api, data } from "../api";
 import { positionOf, standingOf, type Fleet } from "../fleet-model";
+import { reportFailure } from "../client-errors";
 
 setWorkerUrl(workerUrl);
 
@@ -48,6 +49,11 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
   const latest = useRef(fleet);
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const [, navigate] = useLocation();
+  // The map is made once; its click handler navigates with the router's current function.
+  const navigateTo = useRef(navigate);
+  useEffect(() => {
+    navigateTo.current = navigate;
+  }, [navigate]);
   const config = useQuery({ queryKey: ["dashboard-config"], queryFn: () => data(api.v1.dashboard.config.$get()), staleTime: Infinity });
   latest.current = fleet;
 
@@ -109,16 +115,18 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
       ready.current = true;
       element.current?.setAttribute("data-ready", "true");
     });
-    m.on("click", "clusters", async (e: MapLayerMouseEvent) => {
+    m.on("click", "clusters", (e: MapLayerMouseEvent) => {
       const cluster = e.features?.[0];
       if (!cluster) return;
       const source = m.getSource<GeoJSONSource>("containers")!;
-      const zoom = await source.getClusterExpansionZoom(cluster.properties.cluster_id as number);
-      m.easeTo({ center: (cluster.geometry as GeoJSON.Point).coordinates as [number, number], zoom });
+      source
+        .getClusterExpansionZoom(cluster.properties.cluster_id as number)
+        .then((zoom) => m.easeTo({ center: (cluster.geometry as GeoJSON.Point).coordinates as [number, number], zoom }))
+        .catch((error: unknown) => reportFailure(error, "rejection"));
     });
     m.on("click", "points", (e: MapLayerMouseEvent) => {
       const id = e.features?.[0]?.properties.id as string | undefined;
-      if (id) navigate(`/containers/${encodeURIComponent(id)}`);
+      if (id) navigateTo.current(`/containers/${encodeURIComponent(id)}`);
     });
     for (const layer of ["clusters", "points"]) {
       m.on("mouseenter", layer, () => (m.getCanvas().style.cursor = "pointer"));
@@ -148,9 +156,12 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
     pending.current = setTimeout(() => {
       pending.current = undefined;
       const points = pointsOf(latest.current);
-      map.current?.getSource<GeoJSONSource>("containers")?.setData(points);
-      // How many points the map holds now, for whoever checks what it shows.
-      element.current?.setAttribute("data-shown", String(points.features.length));
+      map.current
+        ?.getSource<GeoJSONSource>("containers")
+        ?.setData(points)
+        // How many points the map holds now, for whoever checks what it shows.
+        .then(() => element.current?.setAttribute("data-shown", String(points.features.length)))
+        .catch((error: unknown) => reportFailure(error, "rejection"));
     }, 500);
   }, [fleet]);
   useEffect(() => () => clearTimeout(pending.current), []);

@@ -24,9 +24,10 @@ export function ContainerPage({ id }: { id: string }) {
   // The fleet stream brings each committed change: when it is newer than what the page shows,
   // everything on the page that comes from Postgres is read again.
   const shownVersion = state.data?.container.version ?? -1;
+  const liveVersion = live?.version;
   useEffect(() => {
-    if (live && live.version > shownVersion) void queries.invalidateQueries({ queryKey: ["container", id] });
-  }, [live?.version]);
+    if (liveVersion !== undefined && liveVersion > shownVersion) void queries.invalidateQueries({ queryKey: ["container", id] });
+  }, [liveVersion, shownVersion, queries, id]);
 
   if (state.isPending) return <Loading what={`container ${id}`} />;
   if (state.isError) {
@@ -138,11 +139,14 @@ function History({ containerId, projected }: { containerId: string; projected: n
     enabled: range === "all",
     staleTime: Infinity,
   });
+  // The range ends now, and "now" moves on with each version Postgres has.
+  const [asOf, setAsOf] = useState(() => Date.now());
+  useEffect(() => setAsOf(Date.now()), [projected]);
   const from = useMemo(() => {
-    if (range !== "all") return new Date(Date.now() - RANGE_HOURS[range] * 3600_000).toISOString();
+    if (range !== "all") return new Date(asOf - RANGE_HOURS[range] * 3600_000).toISOString();
     const at = first.data?.events[0]?.at;
     return at ? new Date(Date.parse(at) - 60_000).toISOString() : undefined;
-  }, [range, first.data, projected]);
+  }, [range, first.data, asOf]);
   const history = useQuery({
     queryKey: ["container", containerId, "history", range, projected],
     queryFn: () => data(api.v1.containers[":containerId"].history.$get({ param: { containerId }, query: { from: from!, to: new Date(Date.now() + 1000).toISOString(), points: "600" } })),

@@ -54,7 +54,7 @@ export function OrdersPage() {
     if (lastChangeAt === null) return;
     const t = setTimeout(() => void queries.invalidateQueries({ queryKey: ["orders"] }), 1000);
     return () => clearTimeout(t);
-  }, [lastChangeAt]);
+  }, [lastChangeAt, queries]);
 
   return (
     <section className="page" aria-labelledby="orders-page-title">
