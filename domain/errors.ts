@@ -55,13 +55,25 @@ export interface ErrorRecord extends FailureDescription {
   resolvedBy: string | null;
 }
 
+/**
+ * What a list of records shows of one: without its stack, context and fingerprint, which a person
+ * reads when opening it (GET /v1/errors/{id}). Dashboards are pushed this, so a change costs each
+ * socket a few hundred bytes however long the stack.
+ */
+export type ErrorSummary = Pick<ErrorRecord, "id" | "name" | "message" | "source" | "count" | "firstSeen" | "lastSeen" | "status" | "resolvedAt" | "resolvedBy">;
+
+/** Field by field, so a field added to records reaches the stream only when listed here. */
+export function summaryOf(r: ErrorRecord): ErrorSummary {
+  return { id: r.id, name: r.name, message: r.message, source: r.source, count: r.count, firstSeen: r.firstSeen, lastSeen: r.lastSeen, status: r.status, resolvedAt: r.resolvedAt, resolvedBy: r.resolvedBy };
+}
+
 export type ErrorChangeKind = "error.created" | "error.updated";
 
-/** What dashboards are sent: each change to a record, numbered in the order it happened. */
+/** What dashboards are sent: each change to a record, as its summary, numbered in the order it happened. */
 export interface ErrorChange {
   seq: number;
   type: ErrorChangeKind;
-  record: ErrorRecord;
+  record: ErrorSummary;
 }
 
 /**

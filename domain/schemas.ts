@@ -224,6 +224,14 @@ export const errorRecordSchema = z
   })
   .meta({ id: "ErrorRecord" });
 
+export const errorSummarySchema = errorRecordSchema
+  .pick({ id: true, name: true, message: true, source: true, count: true, firstSeen: true, lastSeen: true, status: true, resolvedAt: true, resolvedBy: true })
+  .meta({ id: "ErrorSummary", description: "A record as the error stream pushes it: without stack, context and fingerprint (GET /v1/errors/{id})" });
+
+export const errorChangeSchema = z
+  .object({ seq: z.number().int(), type: z.enum(["error.created", "error.updated"]), record: errorSummarySchema })
+  .meta({ id: "ErrorChange", description: "One message of the error stream" });
+
 export const deadLetterSchema = z
   .object({
     id: z.number().int(),

@@ -227,8 +227,7 @@ export class AlertsDO extends StreamHub<AlertChange> {
 
   private publish(alerts: Alert[]): void {
     if (alerts.length === 0) return;
-    const change = this.appendChange((seq) => ({ seq, type: "alerts.changed", alerts }));
-    this.broadcast([change]);
+    this.broadcast([this.appendChange((seq) => ({ seq, type: "alerts.changed", alerts }))]);
   }
 
   /** Messages owed, oldest first. */

@@ -1,5 +1,6 @@
 import {
   groupReports,
+  summaryOf,
   type ErrorChange,
   type ErrorChangeKind,
   type ErrorRecord,
@@ -8,7 +9,7 @@ import {
   type ErrorStatus,
 } from "../domain/errors";
 import { monotonicIds } from "../domain/ids";
-import { CHANGES_TABLE, StreamHub } from "./stream-hub";
+import { CHANGES_TABLE, StreamHub, type Kept } from "./stream-hub";
 
 const SCHEMA = [
   `CREATE TABLE errors (
@@ -41,7 +42,8 @@ export type ResolveResult = { ok: true; record: ErrorRecord } | { ok: false; rea
 
 /**
  * Where error changes meet dashboards (see StreamHub). When no external error store is configured
- * it is also the error store.
+ * it is also the error store. A change carries the record's summary (no stack or context): what a
+ * dashboard's list shows, a few hundred bytes per socket; the whole record is read by id.
  */
 export class ErrorHub extends StreamHub<ErrorChange> {
   private readonly newId = monotonicIds();
@@ -53,7 +55,7 @@ export class ErrorHub extends StreamHub<ErrorChange> {
   /** The embedded store: group reports into records and publish each record that changed. */
   record(reports: ErrorReport[]): ErrorChange[] {
     this.startup.check();
-    const changes: ErrorChange[] = [];
+    const changes: Kept<ErrorChange>[] = [];
     this.ctx.storage.transactionSync(() => {
       const fresh = reports.filter((r) => {
         const seen = this.sql.exec("SELECT 1 FROM reports WHERE report_id = ?", r.reportId).toArray().length > 0;
@@ -71,15 +73,15 @@ export class ErrorHub extends StreamHub<ErrorChange> {
       this.sql.exec("DELETE FROM reports WHERE at < ?", Date.now() - REPORT_IDS_KEPT_MS);
     });
     this.broadcast(changes);
-    return changes;
+    return changes.map((k) => k.change);
   }
 
   /** For an external store: number and push a change the store has already made. */
   publish(kind: ErrorChangeKind, record: ErrorRecord): ErrorChange {
     this.startup.check();
-    const change = this.ctx.storage.transactionSync(() => this.append(kind, record));
-    this.broadcast([change]);
-    return change;
+    const kept = this.ctx.storage.transactionSync(() => this.append(kind, record));
+    this.broadcast([kept]);
+    return kept.change;
   }
 
   list(f: ErrorFilters): { items: ErrorRecord[]; next: { lastSeen: string; id: string } | null } {
@@ -125,11 +127,11 @@ export class ErrorHub extends StreamHub<ErrorChange> {
     if (!record) return { ok: false, reason: "not_found" };
     if (record.status !== "open") return { ok: false, reason: "not_open", record };
     const resolved: ErrorRecord = { ...record, status: "resolved", resolvedAt: new Date().toISOString(), resolvedBy: by };
-    const change = this.ctx.storage.transactionSync(() => {
+    const kept = this.ctx.storage.transactionSync(() => {
       this.save(resolved);
       return this.append("error.updated", resolved);
     });
-    this.broadcast([change]);
+    this.broadcast([kept]);
     return { ok: true, record: resolved };
   }
 
@@ -151,7 +153,7 @@ export class ErrorHub extends StreamHub<ErrorChange> {
     );
   }
 
-  private append(kind: ErrorChangeKind, record: ErrorRecord): ErrorChange {
-    return this.appendChange((seq) => ({ seq, type: kind, record }));
+  private append(kind: ErrorChangeKind, record: ErrorRecord): Kept<ErrorChange> {
+    return this.appendChange((seq) => ({ seq, type: kind, record: summaryOf(record) }));
   }
 }

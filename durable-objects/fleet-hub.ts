@@ -23,8 +23,8 @@ export class FleetHub extends StreamHub<FleetChange> {
   publish(containers: FleetContainer[]): FleetChange | null {
     this.startup.check();
     if (containers.length === 0) return null;
-    const change = this.ctx.storage.transactionSync(() => this.appendChange((seq) => ({ seq, type: "fleet.changed", containers })));
-    this.broadcast([change]);
-    return change;
+    const kept = this.ctx.storage.transactionSync(() => this.appendChange((seq) => ({ seq, type: "fleet.changed", containers })));
+    this.broadcast([kept]);
+    return kept.change;
   }
 }

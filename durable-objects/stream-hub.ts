@@ -23,6 +23,12 @@ export const CHANGES_KEPT = 10_000;
 /** The table every hub keeps its numbered changes in; a hub's schema starts with it. */
 export const CHANGES_TABLE = "CREATE TABLE changes (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);";
 
+/** A change as numbered and kept, with the one serialisation of it every dashboard is sent. */
+export interface Kept<Change> {
+  change: Change;
+  line: string;
+}
+
 /**
  * Where changes meet dashboards: numbers every change, keeps the recent ones for catch-up, and
  * pushes each to every connected dashboard over hibernating WebSockets (an idle dashboard costs
@@ -71,7 +77,8 @@ export abstract class StreamHub<Change extends { seq: number }> extends DurableO
         // Older than what is kept: the dashboard must reload its list, then follow from here.
         server.send(JSON.stringify({ type: "reset", seq: latest }));
       } else {
-        for (const change of this.changesSince(since)) server.send(JSON.stringify(change));
+        // As kept: the catch-up sends the stored lines without parsing them again.
+        for (const { body } of this.sql.exec<{ body: string }>("SELECT body FROM changes WHERE seq > ? ORDER BY seq", since)) server.send(body);
       }
     }
     server.send(JSON.stringify({ type: "ready", seq: latest }));
@@ -110,26 +117,28 @@ export abstract class StreamHub<Change extends { seq: number }> extends DurableO
     return this.ctx.storage.sql;
   }
 
-  /** Number a change and keep it (in the caller's transaction, if any), dropping the oldest kept. */
-  protected appendChange(make: (seq: number) => Change): Change {
+  /**
+   * Number a change and keep it (in the caller's transaction, if any), dropping the oldest kept. It
+   * is serialised here, once: the line kept is the line every dashboard is sent.
+   */
+  protected appendChange(make: (seq: number) => Change): Kept<Change> {
     const change = make(this.latestSeq() + 1);
-    this.sql.exec("INSERT INTO changes (seq, body) VALUES (?, ?)", change.seq, JSON.stringify(change));
+    const line = JSON.stringify(change);
+    this.sql.exec("INSERT INTO changes (seq, body) VALUES (?, ?)", change.seq, line);
     this.sql.exec("DELETE FROM changes WHERE seq <= ?", change.seq - CHANGES_KEPT);
-    return change;
+    return { change, line };
   }
 
-  protected broadcast(changes: readonly Change[]): void {
-    if (changes.length === 0) return;
-    const lines = changes.map((c) => JSON.stringify(c));
+  /** Each kept change to every dashboard, in order: per socket, nothing but the sends. */
+  protected broadcast(kept: readonly Kept<Change>[]): void {
+    if (kept.length === 0) return;
+    const lines = kept.map((k) => k.line);
     for (const ws of this.ctx.getWebSockets("dashboard")) {
-      for (const line of lines) {
-        try {
-          ws.send(line);
-        } catch (error) {
-          // A socket closing as we send; its close handler tidies up.
-          this.socketTrouble(ws, "push to a closing socket", error, "info");
-          break;
-        }
+      try {
+        for (const line of lines) ws.send(line);
+      } catch (error) {
+        // A socket closing as we send; its close handler tidies up.
+        this.socketTrouble(ws, "push to a closing socket", error, "info");
       }
     }
   }

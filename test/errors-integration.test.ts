@@ -46,27 +46,55 @@ describe("the error stream", () => {
     expect(body.error.code).toBe("internal");
     expect(body.error.requestId).toBe(res.headers.get("X-Request-Id"));
 
-    const created = await eventually(async () =>
-      dashboard.messages.find((m) => m.type === "error.created" && m.record.context.requestId === body.error.requestId),
-    );
-    expect(created.record).toMatchObject({
+    const stored = await recordsWhere((r) => r.context.requestId === body.error.requestId, "record in the store");
+    expect(stored).toMatchObject({
       source: "worker",
       name: "DiagnosticError",
       count: 1,
       status: "open",
       context: { route: "/v1/diagnostics/fail", method: "POST" },
     });
-    expect(created.record!.stack).toMatch(/DiagnosticError/);
-    const stored = await recordsWhere((r) => r.id === created.record!.id, "record in the store");
-    expect(stored).toMatchObject({ count: 1, fingerprint: created.record!.fingerprint });
+    expect(stored.stack).toMatch(/DiagnosticError/);
+    const created = await eventually(async () => changesFor(dashboard.messages, stored.id).find((m) => m.type === "error.created"));
+    // Pushed: what a list shows, and nothing more (no stack, context or fingerprint).
+    expect(created.record).toEqual({
+      id: stored.id,
+      name: "DiagnosticError",
+      message: stored.message,
+      source: "worker",
+      count: 1,
+      firstSeen: stored.firstSeen,
+      lastSeen: stored.lastSeen,
+      status: "open",
+      resolvedAt: null,
+      resolvedBy: null,
+    });
+    // Opened by a person: the whole record by its id.
+    expect((await json<{ record: ErrorRecord }>(await api(`/v1/errors/${stored.id}`, { token: viewer }), 200)).record).toEqual(stored);
 
     const again = await json<ErrorBody>(await fail(), 500);
-    const updated = await eventually(async () =>
-      dashboard.messages.find((m) => m.type === "error.updated" && m.record.context.requestId === again.error.requestId),
-    );
-    expect(updated.record).toMatchObject({ id: created.record!.id, count: 2, firstSeen: created.record!.firstSeen });
+    const updated = await eventually(async () => changesFor(dashboard.messages, stored.id).find((m) => m.type === "error.updated" && m.record.count === 2));
+    expect(updated.record).toMatchObject({ id: stored.id, count: 2, firstSeen: stored.firstSeen });
+    expect(Object.keys(updated.record)).not.toContain("stack");
     expect(updated.seq).toBeGreaterThan(created.seq);
+    const whole = (await json<{ record: ErrorRecord }>(await api(`/v1/errors/${stored.id}`, { token: viewer }), 200)).record;
+    expect(whole).toMatchObject({ count: 2, context: { requestId: again.error.requestId }, fingerprint: stored.fingerprint });
+    expect(whole.stack).toMatch(/DiagnosticError/);
     dashboard.socket!.close();
+  });
+
+  it("one record by id: the whole record for a viewer; unknown → 404, not an id → 400, no token → 401", async () => {
+    const record = await recordsWhere((r) => r.name === "DiagnosticError", "a record");
+    expect((await json<{ record: ErrorRecord }>(await api(`/v1/errors/${record.id}`, { token: viewer }), 200)).record.id).toBe(record.id);
+    await json(await api("/v1/errors/err_00000000000000000000000000", { token: viewer }), 404);
+    await json(await api("/v1/errors/not-an-id", { token: viewer }), 400);
+    await json(await api(`/v1/errors/${record.id}`), 401);
+  });
+
+  it("the reference describes the stream's message: an ErrorChange carrying an ErrorSummary", async () => {
+    const doc = await json<{ components: { schemas: Record<string, { properties?: Record<string, { $ref?: string }> }> } }>(await api("/openapi.json"), 200);
+    expect(doc.components.schemas.ErrorChange?.properties?.record?.$ref).toBe("#/components/schemas/ErrorSummary");
+    expect(Object.keys(doc.components.schemas.ErrorSummary?.properties ?? {})).not.toContain("stack");
   });
 
   it("resolve pushes the change; the same failure after resolve reopens the record", async () => {

@@ -7,7 +7,7 @@ import type { AlertChange } from "../../durable-objects/alerts";
 import type { FleetChange } from "../../durable-objects/fleet-hub";
 import { mergeAlerts, type Alert } from "./alerts-model";
 import { api, data } from "./api";
-import { byLastSeen, mergeRecords, type ErrorRecord } from "./errors-model";
+import { byLastSeen, mergeRecords, type HeldError } from "./errors-model";
 import { fleetOf, merge, type Fleet } from "./fleet-model";
 import { LiveStream, type LiveStatus } from "./live";
 
@@ -120,7 +120,7 @@ class FleetStore extends FollowedStore<FleetState, FleetSnapshot, FleetChange> {
 }
 
 export interface ErrorsState {
-  records: ReadonlyMap<string, ErrorRecord>;
+  records: ReadonlyMap<string, HeldError>;
   loaded: boolean;
   failure: string | null;
   status: LiveStatus;
@@ -165,7 +165,7 @@ class ErrorStore extends Store<ErrorsState> {
   }
 
   /** A record the person changed (resolved) is shown at once, before the stream brings it. */
-  apply(record: ErrorRecord) {
+  apply(record: HeldError) {
     this.set({ records: mergeRecords(this.state.records, [record]) });
     this.refreshCount();
   }

@@ -10,6 +10,7 @@ export type ErrorPage = { items: ErrorRecord[]; next: { lastSeen: string; id: st
 export interface ErrorStore {
   record(reports: ErrorReport[]): Promise<ErrorChange[]>;
   list(filters: ErrorFilters): Promise<ErrorPage>;
+  get(id: string): Promise<ErrorRecord | null>;
   resolve(id: string, by: string): Promise<ResolveResult>;
   /** How many records are open. */
   countOpen(): Promise<number>;
@@ -24,6 +25,9 @@ class HubErrorStore implements ErrorStore {
   }
   async list(filters: ErrorFilters) {
     return errorHub(this.env).list(filters);
+  }
+  async get(id: string) {
+    return errorHub(this.env).get(id);
   }
   async countOpen() {
     return errorHub(this.env).countOpen();
@@ -117,6 +121,11 @@ class DataApiErrorStore implements ErrorStore {
     const items = docs.slice(0, f.limit).map(asRecord);
     const last = items[items.length - 1];
     return { items, next: docs.length > f.limit && last ? { lastSeen: last.lastSeen, id: last.id } : null };
+  }
+
+  async get(id: string): Promise<ErrorRecord | null> {
+    const doc = await this.api.findOne({ _id: id });
+    return doc ? asRecord(doc) : null;
   }
 
   async countOpen(): Promise<number> {

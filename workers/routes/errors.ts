@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ERROR_SOURCES } from "../../domain/errors";
-import { errorBodySchema, errorRecordSchema } from "../../domain/schemas";
+import { errorBodySchema, errorChangeSchema, errorRecordSchema } from "../../domain/schemas";
 import { instantParam, instantSchema } from "../../domain/validation";
 import { cursorParam, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { requireRole } from "../http/auth";
@@ -58,13 +58,36 @@ export const errors = router()
       summary: "WebSocket of error changes",
       description:
         "Authenticate with `?ticket=` (POST /v1/stream-tickets), or offer the subprotocols `fillgrid` and `bearer.<token>`. " +
-        "With `?since=<seq>` every change after that one comes first; then `{\"type\":\"ready\",\"seq\":N}`; then each change as it happens. " +
+        "With `?since=<seq>` every change after that one comes first; then `{\"type\":\"ready\",\"seq\":N}`; then each change as it happens: " +
+        "an ErrorChange, `{\"seq\", \"type\":\"error.created\"|\"error.updated\", \"record\": ErrorSummary}` — the record without its stack, context and fingerprint, " +
+        "which GET /v1/errors/{id} answers when a person opens it. " +
         "Older than the 10,000 changes kept: `{\"type\":\"reset\"}` (reload GET /v1/errors).",
       security: security.person,
       request: { query: streamQuerySchema },
       responses: streamResponses,
     }),
     async (c) => openStream(c, c.req.valid("query"), errorHub(c.env)),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/errors/{id}",
+      tags: ["Errors"],
+      summary: "One error record, whole: its stack, context and fingerprint with the rest",
+      security: security.person,
+      middleware: [requireRole("viewer"), rateLimit(limits.api)],
+      request: { params: z.object({ id: errorIdSchema }) },
+      responses: {
+        200: jsonContent(z.object({ record: errorRecordSchema }), "The record"),
+        ...problems(...personProblems, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const record = await errorStore(c.env).get(id);
+      if (!record) throw notFound(`error ${id}`);
+      return c.json({ record }, 200);
+    },
   )
   .openapi(
     createRoute({
@@ -89,3 +112,6 @@ export const errors = router()
       throw new ApiError(409, "not_open", `error ${id} is already resolved`, undefined, { record: result.record });
     },
   );
+
+// The stream's messages are not a response body; registered so the reference shows their shape.
+errors.openAPIRegistry.register("ErrorChange", errorChangeSchema);

@@ -2,6 +2,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { ERROR_SOURCES, type ErrorSource } from "../../../domain/errors";
 import { api, data } from "../api";
+import { ErrorDetail } from "../components/ErrorDetail";
 import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
 import { can, useSession } from "../session";
 import { byLastSeen, errorStore, useErrors } from "../stores";
@@ -75,22 +76,7 @@ export function ErrorsPage() {
                   </>
                 ) : null}
               </div>
-              {expanded === r.id ? (
-                <div className="error-detail">
-                  {Object.keys(r.context).length ? (
-                    <dl className="facts">
-                      {Object.entries(r.context).map(([k, v]) => (
-                        <div key={k}>
-                          <dt>{k}</dt>
-                          <dd className="mono">{String(v)}</dd>
-                        </div>
-                      ))}
-                    </dl>
-                  ) : null}
-                  {r.stack ? <pre className="stack">{r.stack}</pre> : <p className="muted">No stack.</p>}
-                  <p className="muted small mono">fingerprint {r.fingerprint}</p>
-                </div>
-              ) : null}
+              {expanded === r.id ? <ErrorDetail record={r} /> : null}
               {r.status === "open" && can(person, "operator") ? (
                 <button type="button" className="small" disabled={resolve.isPending} onClick={() => resolve.mutate(r.id)}>
                   Resolve
