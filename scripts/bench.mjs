@@ -16,6 +16,7 @@ import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mj
 import { startSystem } from "./lib/local-system.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
+import { benchPush, printPush } from "./bench/push.mjs";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 // wrangler dev captures every invocation's trace and console lines for its local explorer, a cost
@@ -100,7 +101,7 @@ async function intoPostgres(baseUrl, auth, client, landWithinMs = LAND_WITHIN_MS
   // Lost messages are asked for again by the gap check (after its grace period, at the container's
   // next message or the minute job): the default leaves room for that. Without the check nothing asks.
   const deadline = Date.now() + landWithinMs;
-  let landedNow = 0;
+  let landedNow;
   while ((landedNow = await landedCount()) < e2eBatches * 100) {
     if (Date.now() > deadline) return { readings: e2eBatches * 100, landed: landedNow, converged: false };
     await new Promise((r) => setTimeout(r, 20));
@@ -303,43 +304,9 @@ try {
   const pct = (p) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))];
   const lag = { samples: lags.length, p50ms: pct(50), p99ms: pct(99) };
 
-  // Push latency: an admin's diagnostic failure (a real 500 through the whole error pipeline) until
-  // the change reaches the dashboards, with 1 and with 500 of them connected. One failure at a time,
-  // so each is its own change rather than grouped with the one before.
-  async function pushLatency(dashboards, samples) {
-    // The token rides in Sec-WebSocket-Protocol, as a browser dashboard sends it; never in the URL.
-    const wsUrl = `${url.replace("http", "ws")}/v1/errors/stream`;
-    const sockets = await Promise.all(
-      Array.from({ length: dashboards }, () => new Promise((resolve, reject) => {
-        const ws = new WebSocket(wsUrl, ["fillgrid", `bearer.${token}`]);
-        ws.received = [];
-        ws.onmessage = (e) => ws.received.push({ at: performance.now(), change: JSON.parse(e.data) });
-        ws.onopen = () => resolve(ws);
-        ws.onerror = () => reject(new Error("dashboard could not connect"));
-      })),
-    );
-    const firstArrivals = [];
-    const allArrivals = [];
-    for (let i = 0; i < samples; i++) {
-      const started = performance.now();
-      const res = await fetch(`${url}/v1/diagnostics/fail`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
-      const { error } = await res.json();
-      const arrived = (ws) => ws.received.find((m) => m.change.record?.context?.requestId === error.requestId);
-      const deadline = Date.now() + 15_000;
-      while (!sockets.every(arrived)) {
-        if (Date.now() > deadline) throw new Error(`push for ${error.requestId} did not reach every dashboard`);
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      const times = sockets.map((ws) => arrived(ws).at - started);
-      firstArrivals.push(Math.min(...times));
-      allArrivals.push(Math.max(...times));
-      for (const ws of sockets) ws.received.length = 0;
-    }
-    for (const ws of sockets) ws.close();
-    const pctOf = (list, p) => [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))];
-    return { dashboards, samples, allP50: pctOf(allArrivals, 50), allP99: pctOf(allArrivals, 99), firstP50: pctOf(firstArrivals, 50) };
-  }
-  const pushes = [await pushLatency(1, 30), await pushLatency(500, 30)];
+  // Push latency (scripts/bench/push.mjs): diagnostic failures one at a time, with 1 and with 500
+  // dashboards connected, split where the time goes.
+  const pushes = await benchPush({ url, token, samples: Number(process.env.BENCH_PUSH_SAMPLES ?? 100) });
 
   const base = rows[0];
   console.log(`\nFillgrid benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine, ${databaseLabel}`);
@@ -415,13 +382,7 @@ try {
   const batchTimeout = /queue = "fillgrid-projection"\nmax_batch_size = \d+\nmax_batch_timeout = (\d+)/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? "?";
   console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the projection queue's max_batch_timeout is ${batchTimeout} s`);
   console.log(`  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`);
-  console.log(`\nError push latency (failing request sent → change received by every dashboard), one failure at a time`);
-  for (const p of pushes) {
-    console.log(
-      `  ${String(p.dashboards).padStart(3)} dashboard(s): p50 ${p.allP50.toFixed(0)} ms   p99 ${p.allP99.toFixed(0)} ms   (first dashboard p50 ${p.firstP50.toFixed(0)} ms)   p50 ÷ baseline p50 ${(p.allP50 / Math.max(base.p50ms, 1)).toFixed(1)}`,
-    );
-  }
-  console.log(`  500 ÷ 1 dashboards, p50: ${(pushes[1].allP50 / pushes[0].allP50).toFixed(2)}`);
+  printPush(pushes, base.p50ms);
   // The dashboard on a third system of its own, with 10,000 containers (BENCH_DASHBOARD=off skips it).
   let dashboard = null;
   if (process.env.BENCH_DASHBOARD !== "off") {
