@@ -133,8 +133,14 @@ export class AlertsDO extends StreamHub<AlertChange> {
     this.startup.check();
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (f.state) (where.push("state = ?"), args.push(f.state));
-    if (f.severity) (where.push("severity = ?"), args.push(f.severity));
+    if (f.state) {
+      where.push("state = ?");
+      args.push(f.state);
+    }
+    if (f.severity) {
+      where.push("severity = ?");
+      args.push(f.severity);
+    }
     return this.ctx.storage.sql
       .exec<{ body: string }>(`SELECT body FROM alerts ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY fired_at DESC, id DESC LIMIT ?`, ...args, f.limit)
       .toArray()

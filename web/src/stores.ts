@@ -188,13 +188,12 @@ class ErrorStore extends Store<ErrorsState> {
     if (!this.stream) return;
     const epoch = this.epoch;
     clearTimeout(this.countTimer);
-    this.countTimer = setTimeout(async () => {
-      try {
-        const { openErrors } = await data(api.v1.fleet.summary.$get());
-        if (epoch === this.epoch) this.set({ openCount: openErrors });
-      } catch {
+    this.countTimer = setTimeout(() => {
+      data(api.v1.fleet.summary.$get()).then(
+        ({ openErrors }) => epoch === this.epoch && this.set({ openCount: openErrors }),
         // The figure keeps its last value (a 401 has already ended the session); the next change asks again.
-      }
+        () => {},
+      );
     }, delay);
   }
 }
