@@ -7,7 +7,18 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "web/dist/", "web/public/", ".wrangler/", "worker-configuration.d.ts", "bench-results/", "test-results/", "migrations/"] },
+  {
+    ignores: [
+      "node_modules/",
+      "web/dist/",
+      "web/public/",
+      ".wrangler/",
+      "worker-configuration.d.ts",
+      "bench-results/",
+      "test-results/",
+      "migrations/",
+    ],
+  },
   {
     files: ["**/*.{js,mjs,cjs}"],
     extends: [js.configs.recommended],
@@ -19,11 +30,19 @@ export default tseslint.config(
     files: ["**/*.{ts,tsx}"],
     extends: [...tseslint.configs.recommended],
     // Each file with its own TypeScript project: the worker's, the dashboard's, the browser tests'.
-    languageOptions: { parserOptions: { project: ["./tsconfig.json", "./web/tsconfig.json", "./test/browser/tsconfig.json"], tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: {
+        project: ["./tsconfig.json", "./web/tsconfig.json", "./test/browser/tsconfig.json"],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: { attributes: false } }],
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
     },
   },

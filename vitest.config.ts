@@ -12,7 +12,12 @@ buildAssets();
  * The files that wait longest on real time (a chat paced to a message a second, a container going
  * silent for a minute) start first, so that they run beside the rest rather than after it.
  */
-const LONGEST = ["telegram-sender-integration", "notifications-integration", "timeline-integration", "projection-repair-integration"];
+const LONGEST = [
+  "telegram-sender-integration",
+  "notifications-integration",
+  "timeline-integration",
+  "projection-repair-integration",
+];
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const rank = (f: TestSpecification) => {

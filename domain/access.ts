@@ -86,8 +86,15 @@ export function checkUserChange(
   const user = users.find((u) => u.email === target);
   if (!user) return "not_found";
   // One Telegram user acts for one person only.
-  if (change.telegramUserId != null && users.some((u) => u.email !== target && u.telegramUserId === change.telegramUserId)) return "telegram_taken";
-  const losesAdmin = user.role === "admin" && !user.disabled && ((change.role !== undefined && change.role !== "admin") || change.disabled === true);
+  if (
+    change.telegramUserId != null &&
+    users.some((u) => u.email !== target && u.telegramUserId === change.telegramUserId)
+  )
+    return "telegram_taken";
+  const losesAdmin =
+    user.role === "admin" &&
+    !user.disabled &&
+    ((change.role !== undefined && change.role !== "admin") || change.disabled === true);
   if (!losesAdmin) return null;
   if (target === actor) return "self";
   const otherAdmins = users.filter((u) => u.email !== target && u.role === "admin" && !u.disabled);

@@ -63,7 +63,13 @@ const minutes = (from: string, to: number) => (to - Date.parse(from)) / 60_000;
  * neither acknowledged nor silenced is repeated every `repeatMinutes` and escalated after
  * `escalateAfter` repeats.
  */
-export function step(open: readonly Alert[], conditions: readonly Condition[], now: number, policy: Policy, newId: () => string): Step {
+export function step(
+  open: readonly Alert[],
+  conditions: readonly Condition[],
+  now: number,
+  policy: Policy,
+  newId: () => string,
+): Step {
   const at = new Date(now).toISOString();
   const byKey = new Map(open.map((a) => [a.key, a]));
   const present = new Set(conditions.map((c) => c.key));
@@ -73,7 +79,19 @@ export function step(open: readonly Alert[], conditions: readonly Condition[], n
   for (const c of conditions) {
     const alert = byKey.get(c.key);
     if (!alert) {
-      const fresh: Alert = { ...c, id: newId(), state: "firing", firedAt: at, lastSentAt: at, repeats: 0, escalated: false, acknowledgedAt: null, acknowledgedBy: null, silencedUntil: null, resolvedAt: null };
+      const fresh: Alert = {
+        ...c,
+        id: newId(),
+        state: "firing",
+        firedAt: at,
+        lastSentAt: at,
+        repeats: 0,
+        escalated: false,
+        acknowledgedAt: null,
+        acknowledgedBy: null,
+        silencedUntil: null,
+        resolvedAt: null,
+      };
       changed.push(fresh);
       outgoing.push({ alertId: fresh.id, kind: "fired", chat: "primary" });
       continue;
@@ -85,7 +103,11 @@ export function step(open: readonly Alert[], conditions: readonly Condition[], n
     const repeats = alert.repeats + 1;
     const escalates = !alert.escalated && repeats >= rule.escalateAfter;
     changed.push({ ...alert, message: c.message, repeats, lastSentAt: at, escalated: alert.escalated || escalates });
-    outgoing.push({ alertId: alert.id, kind: escalates ? "escalated" : "repeat", chat: alert.escalated || escalates ? "escalation" : "primary" });
+    outgoing.push({
+      alertId: alert.id,
+      kind: escalates ? "escalated" : "repeat",
+      chat: alert.escalated || escalates ? "escalation" : "primary",
+    });
   }
 
   for (const alert of open) {
@@ -102,7 +124,10 @@ export type AckResult = { ok: true; alert: Alert } | { ok: false; reason: "resol
 export function acknowledge(alert: Alert, by: string, now: number): AckResult {
   if (alert.state === "resolved") return { ok: false, reason: "resolved" };
   if (alert.state === "acknowledged") return { ok: true, alert };
-  return { ok: true, alert: { ...alert, state: "acknowledged", acknowledgedAt: new Date(now).toISOString(), acknowledgedBy: by } };
+  return {
+    ok: true,
+    alert: { ...alert, state: "acknowledged", acknowledgedAt: new Date(now).toISOString(), acknowledgedBy: by },
+  };
 }
 
 /** No repeats until `until` (the alert keeps firing and resolves as usual). */

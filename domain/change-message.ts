@@ -56,7 +56,13 @@ export function changesOf(range: ChangeRange): ChangeMessage[] {
   return range.events.map((event) => {
     const orderId = orderIdOf(event);
     const known = orderId ? orders.get(orderId) : undefined;
-    return { event, state: range.state, order: known?.order ?? null, orderVersion: known?.version ?? range.state.version, ...(range.resent ? { resent: true as const } : {}) };
+    return {
+      event,
+      state: range.state,
+      order: known?.order ?? null,
+      orderVersion: known?.version ?? range.state.version,
+      ...(range.resent ? { resent: true as const } : {}),
+    };
   });
 }
 
@@ -87,8 +93,7 @@ export function utf8Length(s: string): number {
       // A surrogate pair: one character of four bytes.
       n += 4;
       i++;
-    }
-    else n += 3;
+    } else n += 3;
   }
   return n;
 }
@@ -97,7 +102,10 @@ export function utf8Length(s: string): number {
  * Ranges (each with its size in bytes of JSON) packed in order into as few batches as fit within
  * `maxBytes` each; a range is never split, and one larger than `maxBytes` goes alone.
  */
-export function packRanges(ranges: readonly { range: ChangeRange; bytes: number }[], maxBytes = BATCH_MAX_BYTES): { batch: RangeBatch; bytes: number }[] {
+export function packRanges(
+  ranges: readonly { range: ChangeRange; bytes: number }[],
+  maxBytes = BATCH_MAX_BYTES,
+): { batch: RangeBatch; bytes: number }[] {
   const out: { batch: RangeBatch; bytes: number }[] = [];
   // `{"ranges":[` … `]}` and a comma between ranges.
   const frame = 13;
@@ -167,9 +175,19 @@ export function rangesOf(
       const found = orderOf(id);
       return found ? [found] : [];
     });
-    const range: ChangeRange = { range: true, containerId: state.containerId, events, state, orders, ...(resent ? { resent: true as const } : {}) };
+    const range: ChangeRange = {
+      range: true,
+      containerId: state.containerId,
+      events,
+      state,
+      orders,
+      ...(resent ? { resent: true as const } : {}),
+    };
     const orderBytes = orders.reduce((n, o) => n + utf8Length(JSON.stringify(o)) + 1, 0);
-    ranges.push({ range, bytes: bytes + events.length + stateBytes + orderBytes + 128 + utf8Length(state.containerId) });
+    ranges.push({
+      range,
+      bytes: bytes + events.length + stateBytes + orderBytes + 128 + utf8Length(state.containerId),
+    });
     events = [];
     bytes = 0;
   };

@@ -108,7 +108,8 @@ export interface SettingsChanged {
   previous: Partial<Settings>;
 }
 
-export type ContainerChange = ReadingRecorded | OrderOpened | OrderClosed | SettingsChanged | FulfilmentChanged | LinesSet;
+export type ContainerChange =
+  ReadingRecorded | OrderOpened | OrderClosed | SettingsChanged | FulfilmentChanged | LinesSet;
 
 /** A change as it sits in the container's log. */
 export type ContainerEvent = ContainerChange & {
@@ -264,9 +265,7 @@ function openedBelowThreshold(order: Order, threshold: number): boolean {
   return order.fillAtOpen !== null && order.fillAtOpen < (order.thresholdAtOpen ?? threshold);
 }
 
-export type ManualOpenDecision =
-  | { ok: true; change: OrderOpened }
-  | { ok: false; conflict: Order };
+export type ManualOpenDecision = { ok: true; change: OrderOpened } | { ok: false; conflict: Order };
 
 export function decideManualOpen(
   state: ContainerState,
@@ -308,13 +307,17 @@ export function decidePartnerOpen(
 ): ManualOpenDecision {
   const opened = decideManualOpen(state, `partner:${partnerId}`, ctx);
   if (!opened.ok) return opened;
-  const order: Order = { ...opened.change.order, source: "partner", partnerId, lines: lines ?? opened.change.order.lines };
+  const order: Order = {
+    ...opened.change.order,
+    source: "partner",
+    partnerId,
+    lines: lines ?? opened.change.order.lines,
+  };
   return { ok: true, change: { type: "order.opened", order } };
 }
 
 export type ManualCloseDecision =
-  | { ok: true; change: OrderClosed }
-  | { ok: false; reason: "not_found" | "not_active"; order?: Order };
+  { ok: true; change: OrderClosed } | { ok: false; reason: "not_found" | "not_active"; order?: Order };
 
 /** `known` is the order as stored, or null when the container never had an order with that id. */
 export function decideManualClose(

@@ -48,15 +48,19 @@ export interface SalesDocument {
   grossCents: number;
 }
 
-export const documentNumber = (partnerId: string, year: number, seq: number) => `FG-${partnerId}-${year}-${String(seq).padStart(6, "0")}`;
+export const documentNumber = (partnerId: string, year: number, seq: number) =>
+  `FG-${partnerId}-${year}-${String(seq).padStart(6, "0")}`;
 
 /** The year a delivered order's document is numbered in: the year (UTC) of its delivery. */
 export const documentYear = (deliveredAt: string) => new Date(deliveredAt).getUTCFullYear();
 
 /** What is invoiced: the quantities delivered, or the order's lines when the partner reported none. */
-export const invoicedLines = (order: Pick<Order, "delivered" | "lines">): OrderLine[] => (order.delivered.length > 0 ? order.delivered : order.lines);
+export const invoicedLines = (order: Pick<Order, "delivered" | "lines">): OrderLine[] =>
+  order.delivered.length > 0 ? order.delivered : order.lines;
 
-export type Pricing = { ok: true; currency: string; lines: DocumentLine[]; netCents: number; vatCents: number; grossCents: number } | { ok: false; missing: { product: string; unit: string }[] };
+export type Pricing =
+  | { ok: true; currency: string; lines: DocumentLine[]; netCents: number; vatCents: number; grossCents: number }
+  | { ok: false; missing: { product: string; unit: string }[] };
 
 /** The priced lines of an order, or what has no price (the document waits for it). */
 export function priceOrder(lines: readonly OrderLine[], prices: readonly PriceEntry[]): Pricing {
@@ -70,33 +74,96 @@ export function priceOrder(lines: readonly OrderLine[], prices: readonly PriceEn
     }
     const netCents = Math.round(line.quantity * price.unitPrice * 100);
     const vatCents = Math.round(netCents * price.vatRate);
-    priced.push({ ...line, unitPrice: price.unitPrice, vatRate: price.vatRate, netCents, vatCents, grossCents: netCents + vatCents });
+    priced.push({
+      ...line,
+      unitPrice: price.unitPrice,
+      vatRate: price.vatRate,
+      netCents,
+      vatCents,
+      grossCents: netCents + vatCents,
+    });
   }
   if (lines.length === 0) missing.push({ product: "(no lines)", unit: "" });
   if (missing.length > 0) return { ok: false, missing };
   const currencies = new Set(prices.map((p) => p.currency));
   const currency = [...currencies][0]!;
   const sum = (k: "netCents" | "vatCents" | "grossCents") => priced.reduce((n, l) => n + l[k], 0);
-  return { ok: true, currency, lines: priced, netCents: sum("netCents"), vatCents: sum("vatCents"), grossCents: sum("grossCents") };
+  return {
+    ok: true,
+    currency,
+    lines: priced,
+    netCents: sum("netCents"),
+    vatCents: sum("vatCents"),
+    grossCents: sum("grossCents"),
+  };
 }
 
 export const money = (cents: number) => (cents / 100).toFixed(2);
 
 /** The CSV rows: a header, one row per line, and a totals row. */
 export function documentRows(doc: SalesDocument): (string | number)[][] {
-  const head = ["document", "issued_at", "partner", "container", "order", "delivery_note", "product", "quantity", "unit", "unit_price", "vat_rate", "net", "vat", "gross", "currency"];
+  const head = [
+    "document",
+    "issued_at",
+    "partner",
+    "container",
+    "order",
+    "delivery_note",
+    "product",
+    "quantity",
+    "unit",
+    "unit_price",
+    "vat_rate",
+    "net",
+    "vat",
+    "gross",
+    "currency",
+  ];
   const rows: (string | number)[][] = [head];
   for (const l of doc.lines) {
-    rows.push([doc.number, doc.issuedAt, doc.partnerId, doc.containerId, doc.orderId, doc.deliveryNote ?? "", l.product, l.quantity, l.unit, l.unitPrice, l.vatRate, money(l.netCents), money(l.vatCents), money(l.grossCents), doc.currency]);
+    rows.push([
+      doc.number,
+      doc.issuedAt,
+      doc.partnerId,
+      doc.containerId,
+      doc.orderId,
+      doc.deliveryNote ?? "",
+      l.product,
+      l.quantity,
+      l.unit,
+      l.unitPrice,
+      l.vatRate,
+      money(l.netCents),
+      money(l.vatCents),
+      money(l.grossCents),
+      doc.currency,
+    ]);
   }
-  rows.push([doc.number, doc.issuedAt, doc.partnerId, doc.containerId, doc.orderId, doc.deliveryNote ?? "", "TOTAL", "", "", "", "", money(doc.netCents), money(doc.vatCents), money(doc.grossCents), doc.currency]);
+  rows.push([
+    doc.number,
+    doc.issuedAt,
+    doc.partnerId,
+    doc.containerId,
+    doc.orderId,
+    doc.deliveryNote ?? "",
+    "TOTAL",
+    "",
+    "",
+    "",
+    "",
+    money(doc.netCents),
+    money(doc.vatCents),
+    money(doc.grossCents),
+    doc.currency,
+  ]);
   return rows;
 }
 
 /** 2026-12-02 00:13 UTC */
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const escape = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 /** A printable page (A4, no scripts, nothing loaded from elsewhere). */
 export function documentHtml(doc: SalesDocument): string {

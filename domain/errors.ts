@@ -9,7 +9,15 @@ export type ErrorSource = (typeof ERROR_SOURCES)[number];
  * The longest of each field a browser may report (POST /v1/client-errors); the dashboard cuts what
  * it sends to these, so a long stack is shortened rather than refused.
  */
-export const CLIENT_ERROR_LIMITS = { name: 200, message: 2000, stack: 16_000, componentStack: 8000, view: 200, path: 2000, userAgent: 500 } as const;
+export const CLIENT_ERROR_LIMITS = {
+  name: 200,
+  message: 2000,
+  stack: 16_000,
+  componentStack: 8000,
+  view: 200,
+  path: 2000,
+  userAgent: 500,
+} as const;
 
 /** How a browser caught it: a view's error boundary, an uncaught error, an unhandled rejection. */
 export const CLIENT_ERROR_KINDS = ["render", "error", "rejection"] as const;
@@ -60,11 +68,25 @@ export interface ErrorRecord extends FailureDescription {
  * reads when opening it (GET /v1/errors/{id}). Dashboards are pushed this, so a change costs each
  * socket a few hundred bytes however long the stack.
  */
-export type ErrorSummary = Pick<ErrorRecord, "id" | "name" | "message" | "source" | "count" | "firstSeen" | "lastSeen" | "status" | "resolvedAt" | "resolvedBy">;
+export type ErrorSummary = Pick<
+  ErrorRecord,
+  "id" | "name" | "message" | "source" | "count" | "firstSeen" | "lastSeen" | "status" | "resolvedAt" | "resolvedBy"
+>;
 
 /** Field by field, so a field added to records reaches the stream only when listed here. */
 export function summaryOf(r: ErrorRecord): ErrorSummary {
-  return { id: r.id, name: r.name, message: r.message, source: r.source, count: r.count, firstSeen: r.firstSeen, lastSeen: r.lastSeen, status: r.status, resolvedAt: r.resolvedAt, resolvedBy: r.resolvedBy };
+  return {
+    id: r.id,
+    name: r.name,
+    message: r.message,
+    source: r.source,
+    count: r.count,
+    firstSeen: r.firstSeen,
+    lastSeen: r.lastSeen,
+    status: r.status,
+    resolvedAt: r.resolvedAt,
+    resolvedBy: r.resolvedBy,
+  };
 }
 
 export type ErrorChangeKind = "error.created" | "error.updated";
@@ -126,7 +148,11 @@ export type Grouped = { kind: ErrorChangeKind; record: ErrorRecord };
  * Fold reports of one fingerprint into its record: a new fingerprint creates a record, a repeat of
  * an open one counts up, a repeat of a resolved one reopens it. `existing` is the stored record.
  */
-export function groupReports(existing: ErrorRecord | null, reports: readonly ErrorReport[], newId: () => string): Grouped {
+export function groupReports(
+  existing: ErrorRecord | null,
+  reports: readonly ErrorReport[],
+  newId: () => string,
+): Grouped {
   if (reports.length === 0) throw new Error("groupReports needs at least one report");
   const sorted = [...reports].sort((a, b) => a.at.localeCompare(b.at));
   const latest = sorted[sorted.length - 1]!;

@@ -14,7 +14,13 @@ export interface ContainerView {
 }
 
 /** The forward chain; `rejected` and `cancelled` end it from any step before `delivered`. */
-export const FULFILMENT_CHAIN = ["pending", "accepted", "assembling", "dispatched", "delivered"] as const satisfies readonly Fulfilment[];
+export const FULFILMENT_CHAIN = [
+  "pending",
+  "accepted",
+  "assembling",
+  "dispatched",
+  "delivered",
+] as const satisfies readonly Fulfilment[];
 export const FULFILMENT_ENDS = ["rejected", "cancelled"] as const satisfies readonly Fulfilment[];
 export const FULFILMENTS = [...FULFILMENT_CHAIN, ...FULFILMENT_ENDS] as const;
 
@@ -64,7 +70,9 @@ export interface LinesSet {
  * The goods a new order proposes: what fills the container back up, `capacity × (1 − fill/100)` of
  * its contents, in its unit. Nothing to propose without a capacity, a fill or contents.
  */
-export function proposedLines(state: Pick<ContainerView, "capacity" | "fillPercent" | "contents" | "unit">): OrderLine[] {
+export function proposedLines(
+  state: Pick<ContainerView, "capacity" | "fillPercent" | "contents" | "unit">,
+): OrderLine[] {
   if (state.capacity === null || state.fillPercent === null || !state.contents) return [];
   const quantity = Math.round(state.capacity * (1 - state.fillPercent / 100) * 100) / 100;
   return quantity > 0 ? [{ product: state.contents, quantity, unit: state.unit ?? "units" }] : [];
@@ -98,9 +106,14 @@ export interface FulfilmentCommand extends FulfilmentDetails {
  * with the order as it is. `delivered` closes a still-active order (reason `delivered`);
  * `rejected` / `cancelled` close it with reason `cancelled`, and auto-open stays armed.
  */
-export function decideFulfilment(state: Pick<ContainerView, "activeOrder" | "fillPercent">, known: Order | null, command: FulfilmentCommand): FulfilmentDecision {
+export function decideFulfilment(
+  state: Pick<ContainerView, "activeOrder" | "fillPercent">,
+  known: Order | null,
+  command: FulfilmentCommand,
+): FulfilmentDecision {
   if (known === null) return { ok: false, reason: "not_found" };
-  if (command.partnerId !== null && known.partnerId !== null && known.partnerId !== command.partnerId) return { ok: false, reason: "other_partner", order: known };
+  if (command.partnerId !== null && known.partnerId !== null && known.partnerId !== command.partnerId)
+    return { ok: false, reason: "other_partner", order: known };
   if (known.fulfilment === command.to) return { ok: true, changes: [] };
   if (!mayMove(known.fulfilment, command.to)) return { ok: false, reason: "illegal", order: known };
   const at = new Date(command.now).toISOString();
@@ -118,14 +131,27 @@ export function decideFulfilment(state: Pick<ContainerView, "activeOrder" | "fil
     ...(command.reason !== undefined ? { reason: command.reason } : {}),
   };
   const changes: (FulfilmentChanged | OrderClosedByFulfilment)[] = [changed];
-  const closes = command.to === "delivered" ? "delivered" : command.to === "rejected" || command.to === "cancelled" ? "cancelled" : null;
+  const closes =
+    command.to === "delivered"
+      ? "delivered"
+      : command.to === "rejected" || command.to === "cancelled"
+        ? "cancelled"
+        : null;
   if (closes && state.activeOrder?.id === known.id) {
-    changes.push({ type: "order.closed", orderId: known.id, closedAt: at, closedBy: command.by, closeReason: closes, fillAtClose: state.fillPercent });
+    changes.push({
+      type: "order.closed",
+      orderId: known.id,
+      closedAt: at,
+      closedBy: command.by,
+      closeReason: closes,
+      fillAtClose: state.fillPercent,
+    });
   }
   return { ok: true, changes };
 }
 
-export type LinesDecision = { ok: true; change: LinesSet | null } | { ok: false; reason: "not_found" | "illegal"; order?: Order };
+export type LinesDecision =
+  { ok: true; change: LinesSet | null } | { ok: false; reason: "not_found" | "illegal"; order?: Order };
 
 export function decideLines(known: Order | null, lines: OrderLine[]): LinesDecision {
   if (known === null) return { ok: false, reason: "not_found" };

@@ -38,7 +38,11 @@ export function observe(h: HistogramState, value: number): HistogramState {
 }
 
 /** The samples of one histogram: cumulative `_bucket` lines up to `+Inf`, then `_sum` and `_count`. */
-export function histogramSamples(name: string, labels: Labels, h: HistogramState): { name: string; labels: Labels; value: number }[] {
+export function histogramSamples(
+  name: string,
+  labels: Labels,
+  h: HistogramState,
+): { name: string; labels: Labels; value: number }[] {
   let running = 0;
   const out: { name: string; labels: Labels; value: number }[] = DURATION_BUCKETS.map((le, i) => {
     running += h.buckets[i] ?? 0;
@@ -66,7 +70,12 @@ function valueText(v: number): string {
 }
 
 /** Families as one exposition; histograms' samples are expected already expanded (see histogramSamples). */
-export type HistogramFamily = { name: string; help: string; type: "histogram"; lines: { name: string; labels: Labels; value: number }[] };
+export type HistogramFamily = {
+  name: string;
+  help: string;
+  type: "histogram";
+  lines: { name: string; labels: Labels; value: number }[];
+};
 
 export function exposition(families: readonly (Family | HistogramFamily)[]): string {
   const out: string[] = [];

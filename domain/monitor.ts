@@ -51,10 +51,25 @@ export const DEFAULT_RULES: AlertRules = {
 
 /** What the monitor reads each minute. */
 export interface Snapshot {
-  containers: { id: string; name: string | null; lastSeenAt: string | null; reportIntervalSeconds: number | null; battery: number | null }[];
+  containers: {
+    id: string;
+    name: string | null;
+    lastSeenAt: string | null;
+    reportIntervalSeconds: number | null;
+    battery: number | null;
+  }[];
   /** The latest applied fill drop of each container between two readings with no delivery between them. */
   fillDrops: { containerId: string; from: number; to: number; at: string }[];
-  activeOrders: { id: string; containerId: string; fulfilment: string; openedAt: string; fulfilmentAt: string | null; eta: string | null; partnerId: string | null; servedBy: string | null }[];
+  activeOrders: {
+    id: string;
+    containerId: string;
+    fulfilment: string;
+    openedAt: string;
+    fulfilmentAt: string | null;
+    eta: string | null;
+    partnerId: string | null;
+    servedBy: string | null;
+  }[];
   deadLettersWaiting: number;
   /** Open error records with how often each was seen in the last hour. */
   errorRecords: { id: string; name: string; message: string; seenLastHour: number }[];
@@ -70,43 +85,102 @@ const label = (c: { id: string; name: string | null }) => (c.name ? `${c.name} (
 
 export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condition[] {
   const out: Condition[] = [];
-  const add = (rule: keyof AlertRules, subject: string, message: string) => out.push({ key: `${rule}:${subject}`, rule, subject, severity: rules[rule].severity, message });
+  const add = (rule: keyof AlertRules, subject: string, message: string) =>
+    out.push({ key: `${rule}:${subject}`, rule, subject, severity: rules[rule].severity, message });
 
   for (const c of s.containers) {
     const interval = c.reportIntervalSeconds ?? DEFAULT_REPORT_INTERVAL_SECONDS;
     if (rules.silent.enabled && (c.lastSeenAt === null || ago(c.lastSeenAt, now) > interval)) {
-      add("silent", c.id, c.lastSeenAt === null ? `${label(c)} has never reported` : `${label(c)} silent for ${Math.floor(ago(c.lastSeenAt, now) / 60)} min (expected every ${Math.round(interval / 60)} min)`);
+      add(
+        "silent",
+        c.id,
+        c.lastSeenAt === null
+          ? `${label(c)} has never reported`
+          : `${label(c)} silent for ${Math.floor(ago(c.lastSeenAt, now) / 60)} min (expected every ${Math.round(interval / 60)} min)`,
+      );
     }
-    if (rules.battery.enabled && c.battery !== null && c.battery < rules.battery.belowPercent) add("battery", c.id, `${label(c)} battery at ${c.battery} %`);
+    if (rules.battery.enabled && c.battery !== null && c.battery < rules.battery.belowPercent)
+      add("battery", c.id, `${label(c)} battery at ${c.battery} %`);
   }
   if (rules.fillDrop.enabled) {
-    for (const d of s.fillDrops) if (d.from - d.to > rules.fillDrop.points) add("fillDrop", d.containerId, `${d.containerId} dropped from ${d.from} % to ${d.to} % with no delivery: leak or theft?`);
+    for (const d of s.fillDrops)
+      if (d.from - d.to > rules.fillDrop.points)
+        add(
+          "fillDrop",
+          d.containerId,
+          `${d.containerId} dropped from ${d.from} % to ${d.to} % with no delivery: leak or theft?`,
+        );
   }
   for (const o of s.activeOrders) {
-    if (rules.notAccepted.enabled && o.fulfilment === "pending" && ago(o.openedAt, now) > rules.notAccepted.minutes * 60) {
-      add("notAccepted", o.id, `order ${o.id} for ${o.containerId} not accepted after ${Math.floor(ago(o.openedAt, now) / 60)} min`);
+    if (
+      rules.notAccepted.enabled &&
+      o.fulfilment === "pending" &&
+      ago(o.openedAt, now) > rules.notAccepted.minutes * 60
+    ) {
+      add(
+        "notAccepted",
+        o.id,
+        `order ${o.id} for ${o.containerId} not accepted after ${Math.floor(ago(o.openedAt, now) / 60)} min`,
+      );
     }
-    if (rules.assemblingTooLong.enabled && o.fulfilment === "assembling" && o.fulfilmentAt && ago(o.fulfilmentAt, now) > rules.assemblingTooLong.hours * 3600) {
-      add("assemblingTooLong", o.id, `order ${o.id} for ${o.containerId} assembling for ${Math.floor(ago(o.fulfilmentAt, now) / 3600)} h`);
+    if (
+      rules.assemblingTooLong.enabled &&
+      o.fulfilment === "assembling" &&
+      o.fulfilmentAt &&
+      ago(o.fulfilmentAt, now) > rules.assemblingTooLong.hours * 3600
+    ) {
+      add(
+        "assemblingTooLong",
+        o.id,
+        `order ${o.id} for ${o.containerId} assembling for ${Math.floor(ago(o.fulfilmentAt, now) / 3600)} h`,
+      );
     }
-    if (rules.overdue.enabled && o.fulfilment === "dispatched" && o.eta && ago(o.eta, now) > rules.overdue.hoursAfterEta * 3600) {
-      add("overdue", o.id, `order ${o.id} for ${o.containerId} not delivered ${Math.floor(ago(o.eta, now) / 3600)} h after its ETA`);
+    if (
+      rules.overdue.enabled &&
+      o.fulfilment === "dispatched" &&
+      o.eta &&
+      ago(o.eta, now) > rules.overdue.hoursAfterEta * 3600
+    ) {
+      add(
+        "overdue",
+        o.id,
+        `order ${o.id} for ${o.containerId} not delivered ${Math.floor(ago(o.eta, now) / 3600)} h after its ETA`,
+      );
     }
-    if (rules.noPartner.enabled && o.partnerId === null && o.servedBy === null) add("noPartner", o.id, `order ${o.id} for ${o.containerId} has no partner to deliver it`);
+    if (rules.noPartner.enabled && o.partnerId === null && o.servedBy === null)
+      add("noPartner", o.id, `order ${o.id} for ${o.containerId} has no partner to deliver it`);
   }
-  if (rules.deadLetters.enabled && s.deadLettersWaiting > 0) add("deadLetters", "all", `${s.deadLettersWaiting} dead letter(s) waiting to be replayed`);
+  if (rules.deadLetters.enabled && s.deadLettersWaiting > 0)
+    add("deadLetters", "all", `${s.deadLettersWaiting} dead letter(s) waiting to be replayed`);
   if (rules.errorsGrowing.enabled) {
-    for (const e of s.errorRecords) if (e.seenLastHour >= rules.errorsGrowing.perHour) add("errorsGrowing", e.id, `${e.name}: ${e.message} (${e.seenLastHour} in the last hour)`);
+    for (const e of s.errorRecords)
+      if (e.seenLastHour >= rules.errorsGrowing.perHour)
+        add("errorsGrowing", e.id, `${e.name}: ${e.message} (${e.seenLastHour} in the last hour)`);
   }
-  if (rules.projectionLag.enabled && s.projectionLagSeconds > rules.projectionLag.seconds) add("projectionLag", "all", `Postgres has been missing container events for ${Math.round(s.projectionLagSeconds)} s`);
+  if (rules.projectionLag.enabled && s.projectionLagSeconds > rules.projectionLag.seconds)
+    add(
+      "projectionLag",
+      "all",
+      `Postgres has been missing container events for ${Math.round(s.projectionLagSeconds)} s`,
+    );
   if (rules.deliveriesFailing.enabled) {
-    for (const f of s.failingDeliveries) if (f.dead > 0 || f.retrying > 0) add("deliveriesFailing", f.partnerId, `events to partner ${f.partnerId} failing: ${f.retrying} retrying, ${f.dead} dead`);
+    for (const f of s.failingDeliveries)
+      if (f.dead > 0 || f.retrying > 0)
+        add(
+          "deliveriesFailing",
+          f.partnerId,
+          `events to partner ${f.partnerId} failing: ${f.retrying} retrying, ${f.dead} dead`,
+        );
   }
   if (rules.rateLimited.enabled) {
     for (const k of s.refusedKeys) {
       if (k.minutes < rules.rateLimited.minutes) continue;
       const key = k.label ? `${k.label} (${k.keyId})` : k.keyId;
-      add("rateLimited", k.keyId, `${k.kind} key ${key} refused for its rate ${k.refused} times in ${k.minutes} of the last ${REFUSAL_WINDOW_MINUTES} minutes: a noisy or broken device?`);
+      add(
+        "rateLimited",
+        k.keyId,
+        `${k.kind} key ${key} refused for its rate ${k.refused} times in ${k.minutes} of the last ${REFUSAL_WINDOW_MINUTES} minutes: a noisy or broken device?`,
+      );
     }
   }
   return out;

@@ -36,8 +36,24 @@ export interface AckButton {
 
 /** A message for the Notifier to send, rendered: the same id is the same message, however often handed over. */
 export type OutboundMessage =
-  | { id: string; channel: "telegram"; target: string; alertId: string | null; kind: NoticeKind; text: string; acks: AckButton[] }
-  | { id: string; channel: "email"; target: string; alertId: string | null; kind: NoticeKind; subject: string; text: string };
+  | {
+      id: string;
+      channel: "telegram";
+      target: string;
+      alertId: string | null;
+      kind: NoticeKind;
+      text: string;
+      acks: AckButton[];
+    }
+  | {
+      id: string;
+      channel: "email";
+      target: string;
+      alertId: string | null;
+      kind: NoticeKind;
+      subject: string;
+      text: string;
+    };
 
 const list = (value: string | undefined) =>
   (value ?? "")
@@ -50,8 +66,16 @@ const list = (value: string | undefined) =>
  * TELEGRAM_ESCALATION_CHAT_ID, critical alerts by email to ALERT_EMAILS, new error records to
  * ERROR_EMAILS (comma-separated).
  */
-export function defaultSettings(env: { TELEGRAM_CHAT_ID?: string; TELEGRAM_ESCALATION_CHAT_ID?: string; ALERT_EMAILS?: string; ERROR_EMAILS?: string }): NotificationSettings {
-  const route: ChatRoute = { primary: env.TELEGRAM_CHAT_ID || null, escalation: env.TELEGRAM_ESCALATION_CHAT_ID || env.TELEGRAM_CHAT_ID || null };
+export function defaultSettings(env: {
+  TELEGRAM_CHAT_ID?: string;
+  TELEGRAM_ESCALATION_CHAT_ID?: string;
+  ALERT_EMAILS?: string;
+  ERROR_EMAILS?: string;
+}): NotificationSettings {
+  const route: ChatRoute = {
+    primary: env.TELEGRAM_CHAT_ID || null,
+    escalation: env.TELEGRAM_ESCALATION_CHAT_ID || env.TELEGRAM_CHAT_ID || null,
+  };
   return {
     telegram: { critical: { ...route }, warning: { ...route }, info: { ...route } },
     email: { alerts: { critical: list(env.ALERT_EMAILS), warning: [], info: [] }, newErrors: list(env.ERROR_EMAILS) },
@@ -91,8 +115,13 @@ function headline(alert: Alert, kind: NoticeKind, now: number): string {
 
 /** A Telegram message about an alert, in HTML parse mode: everything from the data is escaped. */
 export function alertTelegramText(alert: Alert, kind: NoticeKind, now: number, dashboardUrl: string | null): string {
-  const lines = [`<b>${escapeHtml(headline(alert, kind, now))}</b>`, escapeHtml(alert.message), `<i>${escapeHtml(alert.rule)} · ${escapeHtml(alert.subject)}</i>`];
-  if (dashboardUrl) lines.push(`<a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts?id=${alert.id}`)}">Open in Fillgrid</a>`);
+  const lines = [
+    `<b>${escapeHtml(headline(alert, kind, now))}</b>`,
+    escapeHtml(alert.message),
+    `<i>${escapeHtml(alert.rule)} · ${escapeHtml(alert.subject)}</i>`,
+  ];
+  if (dashboardUrl)
+    lines.push(`<a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts?id=${alert.id}`)}">Open in Fillgrid</a>`);
   return withinLimit(lines.join("\n"));
 }
 
@@ -114,11 +143,20 @@ export function alertOfAckData(data: string | undefined): string | null {
 }
 
 export function alertEmailLine(alert: Alert, kind: NoticeKind, now: number): { subject: string; text: string } {
-  return { subject: `${headline(alert, kind, now)}: ${alert.message}`, text: `${headline(alert, kind, now)}\n${alert.message}\n(${alert.rule} · ${alert.subject}, fired ${alert.firedAt})` };
+  return {
+    subject: `${headline(alert, kind, now)}: ${alert.message}`,
+    text: `${headline(alert, kind, now)}\n${alert.message}\n(${alert.rule} · ${alert.subject}, fired ${alert.firedAt})`,
+  };
 }
 
-export function errorEmailLine(record: { id: string; name: string; message: string; firstSeen: string }): { subject: string; text: string } {
-  return { subject: `New error: ${record.name}: ${record.message}`, text: `New error ${record.id}\n${record.name}: ${record.message}\n(first seen ${record.firstSeen})` };
+export function errorEmailLine(record: { id: string; name: string; message: string; firstSeen: string }): {
+  subject: string;
+  text: string;
+} {
+  return {
+    subject: `New error: ${record.name}: ${record.message}`,
+    text: `New error ${record.id}\n${record.name}: ${record.message}\n(first seen ${record.firstSeen})`,
+  };
 }
 
 /** At most one email per recipient in this long. */
@@ -148,15 +186,28 @@ export interface DigestItem {
 }
 
 /** One email with every item waiting for a recipient, oldest first. */
-export function digestOf(items: readonly DigestItem[], dashboardUrl: string | null): { subject: string; text: string; html: string } {
+export function digestOf(
+  items: readonly DigestItem[],
+  dashboardUrl: string | null,
+): { subject: string; text: string; html: string } {
   const sorted = [...items].sort((a, b) => a.queuedAt - b.queuedAt);
-  const subject = sorted.length === 1 ? `Fillgrid: ${sorted[0]!.subject}` : `Fillgrid: ${sorted.length} notices, the first: ${sorted[0]!.subject}`;
+  const subject =
+    sorted.length === 1
+      ? `Fillgrid: ${sorted[0]!.subject}`
+      : `Fillgrid: ${sorted.length} notices, the first: ${sorted[0]!.subject}`;
   const footer = dashboardUrl ? `\n\nAlerts: ${dashboardUrl.replace(/\/$/, "")}/alerts` : "";
   const text = sorted.map((i) => `${new Date(i.queuedAt).toISOString()}\n${i.text}`).join("\n\n") + footer;
   const html =
     `<!doctype html><html><body style="font-family:sans-serif">` +
-    sorted.map((i) => `<p><small>${escapeHtml(new Date(i.queuedAt).toISOString())}</small><br>${escapeHtml(i.text).replace(/\n/g, "<br>")}</p>`).join("") +
-    (dashboardUrl ? `<p><a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts`)}">Open the alerts in Fillgrid</a></p>` : "") +
+    sorted
+      .map(
+        (i) =>
+          `<p><small>${escapeHtml(new Date(i.queuedAt).toISOString())}</small><br>${escapeHtml(i.text).replace(/\n/g, "<br>")}</p>`,
+      )
+      .join("") +
+    (dashboardUrl
+      ? `<p><a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts`)}">Open the alerts in Fillgrid</a></p>`
+      : "") +
     `</body></html>`;
   return { subject: subject.length > 200 ? `${subject.slice(0, 199)}…` : subject, text, html };
 }
@@ -192,7 +243,11 @@ const buttonLabel = (subject: string) => `Acknowledge ${subject.length > 40 ? `$
  * and within 4096 characters, each alert with its own button — so that a run finding many (a new
  * deployment, an outage) does not flood a chat and every alert can still be taken from it.
  */
-export function telegramMessages(notices: readonly AlertNotice[], now: number, dashboardUrl: string | null): Extract<OutboundMessage, { channel: "telegram" }>[] {
+export function telegramMessages(
+  notices: readonly AlertNotice[],
+  now: number,
+  dashboardUrl: string | null,
+): Extract<OutboundMessage, { channel: "telegram" }>[] {
   const groups = new Map<string, AlertNotice[]>();
   for (const n of notices) {
     const key = `${n.chat}\u0000${n.kind}\u0000${n.alert.rule}\u0000${n.alert.severity}`;
@@ -202,20 +257,38 @@ export function telegramMessages(notices: readonly AlertNotice[], now: number, d
   for (const group of groups.values()) {
     if (group.length <= GROUP_OVER) {
       for (const n of group) {
-        out.push({ id: n.id, channel: "telegram", target: n.chat, alertId: n.alert.id, kind: n.kind, text: alertTelegramText(n.alert, n.kind, now, dashboardUrl), acks: takeable(n) ? [{ alertId: n.alert.id, label: "Acknowledge" }] : [] });
+        out.push({
+          id: n.id,
+          channel: "telegram",
+          target: n.chat,
+          alertId: n.alert.id,
+          kind: n.kind,
+          text: alertTelegramText(n.alert, n.kind, now, dashboardUrl),
+          acks: takeable(n) ? [{ alertId: n.alert.id, label: "Acknowledge" }] : [],
+        });
       }
       continue;
     }
     const first = group[0]!;
     const head = `<b>${escapeHtml(`${headline(first.alert, first.kind, now).replace(/^(\S+) (\w+)/, `$1 $2 ×${group.length}`)} · ${first.alert.rule}`)}</b>`;
-    const foot = dashboardUrl ? `\n<a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts`)}">Open them in Fillgrid</a>` : "";
+    const foot = dashboardUrl
+      ? `\n<a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts`)}">Open them in Fillgrid</a>`
+      : "";
     let part: AlertNotice[] = [];
     let index = 0;
     const text = (ns: AlertNotice[]) => [head, ...ns.map((n) => `• ${escapeHtml(n.alert.message)}`)].join("\n") + foot;
     const flush = () => {
       if (part.length === 0) return;
       const acks = part.filter(takeable).map((n) => ({ alertId: n.alert.id, label: buttonLabel(n.alert.subject) }));
-      out.push({ id: `${first.id}_g${index++}`, channel: "telegram", target: first.chat, alertId: null, kind: first.kind, text: withinLimit(text(part)), acks });
+      out.push({
+        id: `${first.id}_g${index++}`,
+        channel: "telegram",
+        target: first.chat,
+        alertId: null,
+        kind: first.kind,
+        text: withinLimit(text(part)),
+        acks,
+      });
       part = [];
     };
     for (const n of group) {

@@ -35,7 +35,12 @@ function eventFor(m: ChangeMessage, order: Order): OutboundEvent | null {
       return {
         ...base,
         type: `order.${e.to}`,
-        data: { from: e.from, ...(e.eta !== undefined ? { eta: e.eta } : {}), ...(e.vehicle !== undefined ? { vehicle: e.vehicle } : {}), ...(e.reason !== undefined ? { reason: e.reason } : {}) },
+        data: {
+          from: e.from,
+          ...(e.eta !== undefined ? { eta: e.eta } : {}),
+          ...(e.vehicle !== undefined ? { vehicle: e.vehicle } : {}),
+          ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        },
       };
     default:
       return null;

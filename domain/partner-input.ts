@@ -6,7 +6,9 @@ import { containerIdSchema, instantSchema, orderIdSchema } from "./validation";
 
 export const partnerIdSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{1,39}$/, { error: "must be 2-40 lower-case letters, digits or '-', starting with a letter or digit" })
+  .regex(/^[a-z0-9][a-z0-9-]{1,39}$/, {
+    error: "must be 2-40 lower-case letters, digits or '-', starting with a letter or digit",
+  })
   .meta({ example: "acme-fuels" });
 
 const loopback = (host: string) => host === "localhost" || host === "127.0.0.1" || host === "[::1]";
@@ -15,13 +17,19 @@ const loopback = (host: string) => host === "localhost" || host === "127.0.0.1" 
 export const webhookUrlSchema = z
   .url({ error: "must be a URL" })
   .max(2000)
-  .refine((u) => {
-    const url = new URL(u);
-    return url.protocol === "https:" || (url.protocol === "http:" && loopback(url.hostname));
-  }, { error: "must be an https:// URL (http:// only for localhost)" })
+  .refine(
+    (u) => {
+      const url = new URL(u);
+      return url.protocol === "https:" || (url.protocol === "http:" && loopback(url.hostname));
+    },
+    { error: "must be an https:// URL (http:// only for localhost)" },
+  )
   .meta({ example: "https://partner.example/fillgrid/events" });
 
-const cidrSchema = z.string().max(50).refine(isCidr, { error: "must be a CIDR range such as 203.0.113.0/24 or 2001:db8::/32" });
+const cidrSchema = z
+  .string()
+  .max(50)
+  .refine(isCidr, { error: "must be a CIDR range such as 203.0.113.0/24 or 2001:db8::/32" });
 
 const servesSchema = z.strictObject({
   containerIds: z.array(containerIdSchema).max(10_000).default([]),
@@ -32,8 +40,14 @@ export const newPartnerSchema = z.strictObject({
   id: partnerIdSchema,
   name: z.string().trim().min(1).max(200),
   webhookUrl: webhookUrlSchema,
-  ipRanges: z.array(cidrSchema).max(50).default([]).meta({ description: "Where its webhooks may come from (CF-Connecting-IP); empty: anywhere" }),
-  serves: servesSchema.default({ containerIds: [], contents: [] }).meta({ description: "Containers by id and contents it delivers; both empty: every container" }),
+  ipRanges: z
+    .array(cidrSchema)
+    .max(50)
+    .default([])
+    .meta({ description: "Where its webhooks may come from (CF-Connecting-IP); empty: anywhere" }),
+  serves: servesSchema
+    .default({ containerIds: [], contents: [] })
+    .meta({ description: "Containers by id and contents it delivers; both empty: every container" }),
 });
 
 export const partnerPatchSchema = z
@@ -44,7 +58,9 @@ export const partnerPatchSchema = z
     serves: servesSchema.optional(),
     disabled: z.boolean().optional(),
   })
-  .refine((p) => Object.values(p).some((v) => v !== undefined), { error: "give at least one of name, webhookUrl, ipRanges, serves, disabled" });
+  .refine((p) => Object.values(p).some((v) => v !== undefined), {
+    error: "give at least one of name, webhookUrl, ipRanges, serves, disabled",
+  });
 
 export const lineInputSchema = z.strictObject({
   product: z.string().trim().min(1).max(100),
@@ -56,7 +72,11 @@ const lines = z.array(lineInputSchema).max(100);
 const note = z.string().trim().min(1).max(500);
 
 const envelope = {
-  eventId: z.string().min(1).max(200).meta({ description: "The partner's id for this event; a repeat gets the first answer and changes nothing" }),
+  eventId: z
+    .string()
+    .min(1)
+    .max(200)
+    .meta({ description: "The partner's id for this event; a repeat gets the first answer and changes nothing" }),
   occurredAt: instantSchema,
   containerId: containerIdSchema,
 };
@@ -65,11 +85,23 @@ const withOrder = { ...envelope, orderId: orderIdSchema };
 /** One event from a partner (DESIGN: `{eventId, type, occurredAt, containerId, orderId, data}`). */
 export const inboundEventSchema = z
   .discriminatedUnion("type", [
-    z.strictObject({ ...envelope, type: z.literal("order.created"), data: z.strictObject({ lines: lines.optional() }).default({}) }),
+    z.strictObject({
+      ...envelope,
+      type: z.literal("order.created"),
+      data: z.strictObject({ lines: lines.optional() }).default({}),
+    }),
     z.strictObject({ ...withOrder, type: z.literal("order.accepted"), data: z.strictObject({}).default({}) }),
     z.strictObject({ ...withOrder, type: z.literal("order.rejected"), data: z.strictObject({ reason: note }) }),
-    z.strictObject({ ...withOrder, type: z.literal("order.dispatched"), data: z.strictObject({ eta: instantSchema, vehicle: z.string().trim().min(1).max(100) }) }),
-    z.strictObject({ ...withOrder, type: z.literal("order.delivered"), data: z.strictObject({ lines: lines.min(1), deliveryNote: z.string().trim().min(1).max(100) }) }),
+    z.strictObject({
+      ...withOrder,
+      type: z.literal("order.dispatched"),
+      data: z.strictObject({ eta: instantSchema, vehicle: z.string().trim().min(1).max(100) }),
+    }),
+    z.strictObject({
+      ...withOrder,
+      type: z.literal("order.delivered"),
+      data: z.strictObject({ lines: lines.min(1), deliveryNote: z.string().trim().min(1).max(100) }),
+    }),
     z.strictObject({ ...withOrder, type: z.literal("order.cancelled"), data: z.strictObject({ reason: note }) }),
   ])
   .meta({ id: "PartnerEvent" });

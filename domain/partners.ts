@@ -40,7 +40,14 @@ export const TIMESTAMP_HEADER = "X-Fillgrid-Timestamp";
 export const SIGNATURE_HEADER = "X-Fillgrid-Signature";
 
 /** What an inbound event asks for, by type. */
-export const INBOUND_TYPES = ["order.created", "order.accepted", "order.rejected", "order.dispatched", "order.delivered", "order.cancelled"] as const;
+export const INBOUND_TYPES = [
+  "order.created",
+  "order.accepted",
+  "order.rejected",
+  "order.dispatched",
+  "order.delivered",
+  "order.cancelled",
+] as const;
 export type InboundType = (typeof INBOUND_TYPES)[number];
 export const FULFILMENT_OF: Record<Exclude<InboundType, "order.created">, Fulfilment> = {
   "order.accepted": "accepted",
@@ -51,7 +58,11 @@ export const FULFILMENT_OF: Record<Exclude<InboundType, "order.created">, Fulfil
 };
 
 /** Whether `partner` delivers to this container: named, or by its contents, or everything when it names neither. */
-export function serves(partner: Pick<Partner, "serves" | "disabled">, containerId: string, contents: string | null): boolean {
+export function serves(
+  partner: Pick<Partner, "serves" | "disabled">,
+  containerId: string,
+  contents: string | null,
+): boolean {
   if (partner.disabled) return false;
   const { containerIds, contents: kinds } = partner.serves;
   if (containerIds.length === 0 && kinds.length === 0) return true;
@@ -62,9 +73,14 @@ export function serves(partner: Pick<Partner, "serves" | "disabled">, containerI
  * The partner an order goes to before any partner has taken it: the one that names the container,
  * else one that serves its contents, else one that serves everything; by id among equals.
  */
-export function partnerFor<P extends Pick<Partner, "id" | "serves" | "disabled">>(partners: readonly P[], containerId: string, contents: string | null): P | null {
+export function partnerFor<P extends Pick<Partner, "id" | "serves" | "disabled">>(
+  partners: readonly P[],
+  containerId: string,
+  contents: string | null,
+): P | null {
   const candidates = partners.filter((p) => serves(p, containerId, contents)).sort((a, b) => (a.id < b.id ? -1 : 1));
-  const rank = (p: P) => (p.serves.containerIds.includes(containerId) ? 0 : contents !== null && p.serves.contents.includes(contents) ? 1 : 2);
+  const rank = (p: P) =>
+    p.serves.containerIds.includes(containerId) ? 0 : contents !== null && p.serves.contents.includes(contents) ? 1 : 2;
   return candidates.sort((a, b) => rank(a) - rank(b))[0] ?? null;
 }
 
@@ -73,11 +89,14 @@ export function addressAllowed(address: string | null, ranges: readonly string[]
   if (ranges.length === 0) return true;
   if (!address || !ipaddr.isValid(address)) return false;
   let parsed = ipaddr.parse(address);
-  if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).isIPv4MappedAddress())
+    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   return ranges.some((range) => {
     const [net, bits] = ipaddr.parseCIDR(range);
     if (net.kind() !== parsed.kind()) return false;
-    return parsed.kind() === "ipv4" ? (parsed as ipaddr.IPv4).match(net as ipaddr.IPv4, bits) : (parsed as ipaddr.IPv6).match(net as ipaddr.IPv6, bits);
+    return parsed.kind() === "ipv4"
+      ? (parsed as ipaddr.IPv4).match(net as ipaddr.IPv4, bits)
+      : (parsed as ipaddr.IPv6).match(net as ipaddr.IPv6, bits);
   });
 }
 

@@ -1,6 +1,13 @@
 import { z } from "zod";
 import type { Reading } from "./container";
-import { containerIdSchema, instantSchema, locationSchema, percentSchema, type FieldIssue, type Parsed } from "./validation";
+import {
+  containerIdSchema,
+  instantSchema,
+  locationSchema,
+  percentSchema,
+  type FieldIssue,
+  type Parsed,
+} from "./validation";
 
 export const MAX_BATCH = 500;
 /** How far ahead of the receiving clock a sensor's `measuredAt` may be. */

@@ -13,12 +13,14 @@ const nullableInstant = instant.nullable();
 
 export const errorBodySchema = z
   .object({
-    error: z.object({
-      code: z.string().meta({ example: "validation_failed" }),
-      message: z.string().meta({ example: "readings[3].fillPercent must be at most 100" }),
-      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-      requestId: z.string().optional(),
-    }).catchall(z.unknown()),
+    error: z
+      .object({
+        code: z.string().meta({ example: "validation_failed" }),
+        message: z.string().meta({ example: "readings[3].fillPercent must be at most 100" }),
+        issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+        requestId: z.string().optional(),
+      })
+      .catchall(z.unknown()),
   })
   .meta({ id: "Error", description: "What went wrong; `issues` names each bad field" });
 
@@ -40,9 +42,22 @@ export const orderSchema = z
     closedBy: z.string().nullable(),
     closeReason: z.enum(["fill_above_threshold", "manual", "cancelled", "delivered"]).nullable(),
     fillAtClose: z.number().nullable(),
-    fulfilment: z.enum(FULFILMENT_VALUES).meta({ description: "pending → accepted → assembling → dispatched → delivered, or rejected / cancelled before delivered" }),
-    partnerId: z.string().nullable().meta({ description: "The partner delivering it (the one that created or first moved it)" }),
-    lines: z.array(lineSchema).meta({ description: "Proposed when it opens (capacity × (1 − fill/100) of the contents); set by assemblers until dispatched" }),
+    fulfilment: z
+      .enum(FULFILMENT_VALUES)
+      .meta({
+        description:
+          "pending → accepted → assembling → dispatched → delivered, or rejected / cancelled before delivered",
+      }),
+    partnerId: z
+      .string()
+      .nullable()
+      .meta({ description: "The partner delivering it (the one that created or first moved it)" }),
+    lines: z
+      .array(lineSchema)
+      .meta({
+        description:
+          "Proposed when it opens (capacity × (1 − fill/100) of the contents); set by assemblers until dispatched",
+      }),
     eta: nullableInstant,
     vehicle: z.string().nullable(),
     deliveryNote: z.string().nullable(),
@@ -76,7 +91,9 @@ export const containerStateSchema = z
   .object({ ...containerFields, lastReadingId: z.string().nullable() })
   .meta({ id: "Container", description: "Live state, from the container's own object" });
 
-export const fleetContainerSchema = z.object(containerFields).meta({ id: "FleetContainer", description: "A container as Postgres has it" });
+export const fleetContainerSchema = z
+  .object(containerFields)
+  .meta({ id: "FleetContainer", description: "A container as Postgres has it" });
 
 export const readingResultSchema = z
   .object({
@@ -101,7 +118,10 @@ export const storedReadingSchema = z
     battery: z.number().nullable(),
     measuredAt: instant,
     receivedAt: instant,
-    clockSkewMs: z.number().int().meta({ description: "How far ahead the sensor's clock was (then measuredAt = receivedAt)" }),
+    clockSkewMs: z
+      .number()
+      .int()
+      .meta({ description: "How far ahead the sensor's clock was (then measuredAt = receivedAt)" }),
     status: z.enum(["applied", "stale"]),
   })
   .meta({ id: "StoredReading" });
@@ -165,7 +185,13 @@ export const containerEventSchema = z
       delivered: z.array(lineSchema).optional(),
       reason: z.string().nullable().optional(),
     }),
-    z.object({ ...eventBase, type: z.literal("order.lines_set"), orderId: z.string(), lines: z.array(lineSchema), previous: z.array(lineSchema) }),
+    z.object({
+      ...eventBase,
+      type: z.literal("order.lines_set"),
+      orderId: z.string(),
+      lines: z.array(lineSchema),
+      previous: z.array(lineSchema),
+    }),
     z.object({ ...eventBase, type: z.literal("settings.changed"), changes: settingsValues, previous: settingsValues }),
   ])
   .meta({ id: "ContainerEvent", description: "One change in a container's log: who, what, when, from which reading" });
@@ -225,8 +251,22 @@ export const errorRecordSchema = z
   .meta({ id: "ErrorRecord" });
 
 export const errorSummarySchema = errorRecordSchema
-  .pick({ id: true, name: true, message: true, source: true, count: true, firstSeen: true, lastSeen: true, status: true, resolvedAt: true, resolvedBy: true })
-  .meta({ id: "ErrorSummary", description: "A record as the error stream pushes it: without stack, context and fingerprint (GET /v1/errors/{id})" });
+  .pick({
+    id: true,
+    name: true,
+    message: true,
+    source: true,
+    count: true,
+    firstSeen: true,
+    lastSeen: true,
+    status: true,
+    resolvedAt: true,
+    resolvedBy: true,
+  })
+  .meta({
+    id: "ErrorSummary",
+    description: "A record as the error stream pushes it: without stack, context and fingerprint (GET /v1/errors/{id})",
+  });
 
 export const errorChangeSchema = z
   .object({ seq: z.number().int(), type: z.enum(["error.created", "error.updated"]), record: errorSummarySchema })
@@ -260,7 +300,9 @@ export const partnerSchema = z
     createdBy: z.string(),
     updatedAt: instant,
     secretRotatedAt: nullableInstant,
-    previousSecretValidUntil: nullableInstant.meta({ description: "Until when the secret before the last rotation still works" }),
+    previousSecretValidUntil: nullableInstant.meta({
+      description: "Until when the secret before the last rotation still works",
+    }),
   })
   .meta({ id: "Partner" });
 
@@ -272,7 +314,11 @@ export const partnerDeliverySchema = z
     orderId: z.string().nullable(),
     state: z.enum(["delivered", "retrying", "dead"]),
     attempts: z.number().int(),
-    lastStatus: z.number().int().nullable().meta({ description: "The partner's last HTTP status; null when it did not answer" }),
+    lastStatus: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: "The partner's last HTTP status; null when it did not answer" }),
     lastError: z.string().nullable(),
     nextTryAt: nullableInstant,
     deliveredAt: nullableInstant,
@@ -282,7 +328,15 @@ export const partnerDeliverySchema = z
   .meta({ id: "PartnerDelivery" });
 
 export const priceSchema = z
-  .object({ product: z.string(), unit: z.string(), currency: z.string(), unitPrice: z.number(), vatRate: z.number(), updatedAt: instant, updatedBy: z.string() })
+  .object({
+    product: z.string(),
+    unit: z.string(),
+    currency: z.string(),
+    unitPrice: z.number(),
+    vatRate: z.number(),
+    updatedAt: instant,
+    updatedBy: z.string(),
+  })
   .meta({ id: "Price" });
 
 export const salesDocumentSchema = z
@@ -298,7 +352,16 @@ export const salesDocumentSchema = z
     vat: z.string(),
     gross: z.string(),
     lines: z.array(
-      z.object({ product: z.string(), quantity: z.number(), unit: z.string(), unitPrice: z.number(), vatRate: z.number(), netCents: z.number().int(), vatCents: z.number().int(), grossCents: z.number().int() }),
+      z.object({
+        product: z.string(),
+        quantity: z.number(),
+        unit: z.string(),
+        unitPrice: z.number(),
+        vatRate: z.number(),
+        netCents: z.number().int(),
+        vatCents: z.number().int(),
+        grossCents: z.number().int(),
+      }),
     ),
     deliveredAt: instant,
     issuedAt: instant,

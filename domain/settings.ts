@@ -5,9 +5,18 @@ export const settingsSchema = z
   .strictObject({
     threshold: percentSchema.optional().meta({ description: "Fill percent below which an order opens (default 50)" }),
     capacity: z.number().positive().nullable().optional().meta({ description: "Volume when full, in `unit`" }),
-    unit: z.string().trim().min(1).max(20).nullable().optional().meta({ description: "Unit of capacity and of the goods ordered, e.g. l, kg, t (null: units)" }),
+    unit: z
+      .string()
+      .trim()
+      .min(1)
+      .max(20)
+      .nullable()
+      .optional()
+      .meta({ description: "Unit of capacity and of the goods ordered, e.g. l, kg, t (null: units)" }),
     name: z.string().trim().min(1).max(100).nullable().optional(),
-    location: orNull(locationSchema).optional().meta({ description: "Where the container stands; used for readings that carry none" }),
+    location: orNull(locationSchema)
+      .optional()
+      .meta({ description: "Where the container stands; used for readings that carry none" }),
     reportIntervalSeconds: z
       .number()
       .int()

@@ -39,12 +39,18 @@ export interface ChatPace {
  * nor sent to within the last second, oldest chats first, at most `GLOBAL_PER_SECOND` minus what was
  * sent in the last second overall (`sentLastSecond`).
  */
-export function due(pending: readonly Pending[], paces: ReadonlyMap<string, ChatPace>, now: number, sentLastSecond: number): Pending[] {
+export function due(
+  pending: readonly Pending[],
+  paces: ReadonlyMap<string, ChatPace>,
+  now: number,
+  sentLastSecond: number,
+): Pending[] {
   const budget = Math.max(0, GLOBAL_PER_SECOND - sentLastSecond);
   const oldest = new Map<string, Pending>();
   for (const p of pending) {
     const known = oldest.get(p.chatId);
-    if (!known || p.queuedAt < known.queuedAt || (p.queuedAt === known.queuedAt && p.id < known.id)) oldest.set(p.chatId, p);
+    if (!known || p.queuedAt < known.queuedAt || (p.queuedAt === known.queuedAt && p.id < known.id))
+      oldest.set(p.chatId, p);
   }
   const ready = [...oldest.values()].filter((p) => {
     const pace = paces.get(p.chatId);
@@ -57,14 +63,18 @@ export function due(pending: readonly Pending[], paces: ReadonlyMap<string, Chat
 
 /** What Telegram's answer means for the message and its chat. */
 export type Verdict =
-  | { outcome: "sent" }
-  | { outcome: "retry"; holdUntil: number }
-  | { outcome: "failed"; reason: string };
+  { outcome: "sent" } | { outcome: "retry"; holdUntil: number } | { outcome: "failed"; reason: string };
 
-export function verdictOf(status: number, body: { ok?: boolean; description?: string; parameters?: { retry_after?: number } } | null, now: number): Verdict {
+export function verdictOf(
+  status: number,
+  body: { ok?: boolean; description?: string; parameters?: { retry_after?: number } } | null,
+  now: number,
+): Verdict {
   if (status === 200 && body?.ok) return { outcome: "sent" };
-  if (status === 429) return { outcome: "retry", holdUntil: now + Math.max(1, body?.parameters?.retry_after ?? 1) * 1000 };
+  if (status === 429)
+    return { outcome: "retry", holdUntil: now + Math.max(1, body?.parameters?.retry_after ?? 1) * 1000 };
   // 400 (chat not found, bad request) and 403 (bot blocked, kicked) will not get better by trying again.
-  if (status === 400 || status === 403) return { outcome: "failed", reason: `${status}: ${body?.description ?? "refused"}` };
+  if (status === 400 || status === 403)
+    return { outcome: "failed", reason: `${status}: ${body?.description ?? "refused"}` };
   return { outcome: "retry", holdUntil: now + 5000 };
 }

@@ -50,7 +50,8 @@ export function messageFor(issue: Issue): string | undefined {
     case "too_small": {
       const min = String(issue.minimum);
       if (issue.origin === "string") return min === "1" ? "must not be empty" : `must be at least ${min} characters`;
-      if (issue.origin === "array" || issue.origin === "set") return `must have at least ${min} item${min === "1" ? "" : "s"}`;
+      if (issue.origin === "array" || issue.origin === "set")
+        return `must have at least ${min} item${min === "1" ? "" : "s"}`;
       return issue.inclusive === false ? `must be more than ${min}` : `must be at least ${min}`;
     }
     case "invalid_value":
@@ -134,7 +135,9 @@ export const orderIdSchema = z
   .regex(/^ord_[0-9A-Z]{26}$/, { error: "is not an order id (ord_…)" })
   .meta({ example: "ord_01JZ4X8Q0K7M2N3P4R5S6T7V8W" });
 
-export const booleanParam = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
+export const booleanParam = z
+  .enum(["true", "false"], { error: "must be true or false" })
+  .transform((v) => v === "true");
 
 /** The instants the system accepts: within what JavaScript and Postgres both hold, and sane for a fleet. */
 export const EARLIEST_INSTANT = Date.UTC(1970, 0, 1);

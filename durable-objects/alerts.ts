@@ -1,4 +1,13 @@
-import { acknowledge, DEFAULT_POLICY, silence, step, type Alert, type AlertState, type Condition, type Severity } from "../domain/alerts";
+import {
+  acknowledge,
+  DEFAULT_POLICY,
+  silence,
+  step,
+  type Alert,
+  type AlertState,
+  type Condition,
+  type Severity,
+} from "../domain/alerts";
 import { monotonicIds } from "../domain/ids";
 import { DEFAULT_RULES, type AlertRules } from "../domain/monitor";
 import {
@@ -82,7 +91,10 @@ export class AlertsDO extends StreamHub<AlertChange> {
 
   setRules(rules: AlertRules): AlertRules {
     this.startup.check();
-    this.ctx.storage.sql.exec("INSERT INTO rules (id, body) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body", JSON.stringify(rules));
+    this.ctx.storage.sql.exec(
+      "INSERT INTO rules (id, body) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+      JSON.stringify(rules),
+    );
     return rules;
   }
 
@@ -94,7 +106,10 @@ export class AlertsDO extends StreamHub<AlertChange> {
 
   setSettings(settings: NotificationSettings): NotificationSettings {
     this.startup.check();
-    this.sql.exec("INSERT INTO settings (id, body) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body", JSON.stringify(settings));
+    this.sql.exec(
+      "INSERT INTO settings (id, body) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+      JSON.stringify(settings),
+    );
     return settings;
   }
 
@@ -103,10 +118,15 @@ export class AlertsDO extends StreamHub<AlertChange> {
    * `newErrors` are error records the monitor saw, emailed once each to who wants new errors. A run
    * older than one already applied (overlapping runs finishing out of order) changes no alert.
    */
-  async run(conditions: Condition[], now: number, newErrors: NewErrorRecord[] = []): Promise<{ opened: number; resolved: number; messages: number; superseded?: true }> {
+  async run(
+    conditions: Condition[],
+    now: number,
+    newErrors: NewErrorRecord[] = [],
+  ): Promise<{ opened: number; resolved: number; messages: number; superseded?: true }> {
     this.startup.check();
     const result = this.ctx.storage.transactionSync(() => {
-      for (const e of newErrors) this.sql.exec("INSERT OR IGNORE INTO noted_errors (id, body) VALUES (?, ?)", e.id, JSON.stringify(e));
+      for (const e of newErrors)
+        this.sql.exec("INSERT OR IGNORE INTO noted_errors (id, body) VALUES (?, ?)", e.id, JSON.stringify(e));
       const last = this.sql.exec<{ at: number }>("SELECT at FROM last_run WHERE id = 1").toArray()[0]?.at ?? 0;
       if (now < last) return { opened: 0, resolved: 0, messages: 0, superseded: true as const };
       this.sql.exec("INSERT INTO last_run (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at", now);
@@ -117,7 +137,14 @@ export class AlertsDO extends StreamHub<AlertChange> {
       const result = step(open, conditions, now, DEFAULT_POLICY, () => this.newId("alr_", now));
       for (const alert of result.changed) this.save(alert);
       const at = new Date(now).toISOString();
-      for (const o of result.outgoing) this.ctx.storage.sql.exec("INSERT INTO outgoing (alert_id, kind, chat, created_at) VALUES (?, ?, ?, ?)", o.alertId, o.kind, o.chat, at);
+      for (const o of result.outgoing)
+        this.ctx.storage.sql.exec(
+          "INSERT INTO outgoing (alert_id, kind, chat, created_at) VALUES (?, ?, ?, ?)",
+          o.alertId,
+          o.kind,
+          o.chat,
+          at,
+        );
       this.publish(result.changed);
       return {
         opened: result.outgoing.filter((o) => o.kind === "fired").length,
@@ -142,7 +169,11 @@ export class AlertsDO extends StreamHub<AlertChange> {
       args.push(f.severity);
     }
     return this.ctx.storage.sql
-      .exec<{ body: string }>(`SELECT body FROM alerts ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY fired_at DESC, id DESC LIMIT ?`, ...args, f.limit)
+      .exec<{ body: string }>(
+        `SELECT body FROM alerts ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY fired_at DESC, id DESC LIMIT ?`,
+        ...args,
+        f.limit,
+      )
       .toArray()
       .map((r) => JSON.parse(r.body) as Alert);
   }
@@ -157,7 +188,12 @@ export class AlertsDO extends StreamHub<AlertChange> {
       const acked = acknowledge(alert, by, now);
       if (!acked.ok || acked.alert === alert) return acked;
       this.save(acked.alert);
-      this.sql.exec("INSERT INTO outgoing (alert_id, kind, chat, created_at) VALUES (?, 'acknowledged', ?, ?)", id, alert.escalated ? "escalation" : "primary", new Date(now).toISOString());
+      this.sql.exec(
+        "INSERT INTO outgoing (alert_id, kind, chat, created_at) VALUES (?, 'acknowledged', ?, ?)",
+        id,
+        alert.escalated ? "escalation" : "primary",
+        new Date(now).toISOString(),
+      );
       this.publish([acked.alert]);
       return acked;
     });
@@ -181,7 +217,11 @@ export class AlertsDO extends StreamHub<AlertChange> {
   /** How many alerts are open, by state and severity (for GET /metrics). */
   openCounts(): { state: AlertState; severity: Severity; n: number }[] {
     this.startup.check();
-    return this.sql.exec<{ state: AlertState; severity: Severity; n: number }>("SELECT state, severity, count(*) AS n FROM alerts WHERE state <> 'resolved' GROUP BY state, severity").toArray();
+    return this.sql
+      .exec<{ state: AlertState; severity: Severity; n: number }>(
+        "SELECT state, severity, count(*) AS n FROM alerts WHERE state <> 'resolved' GROUP BY state, severity",
+      )
+      .toArray();
   }
 
   override async alarm(): Promise<void> {
@@ -196,7 +236,9 @@ export class AlertsDO extends StreamHub<AlertChange> {
    */
   private async handOver(now: number): Promise<void> {
     const owed = this.outgoing(500);
-    const errors = this.sql.exec<{ id: string; body: string }>("SELECT id, body FROM noted_errors WHERE handed_over = 0 LIMIT 500").toArray();
+    const errors = this.sql
+      .exec<{ id: string; body: string }>("SELECT id, body FROM noted_errors WHERE handed_over = 0 LIMIT 500")
+      .toArray();
     if (owed.length === 0 && errors.length === 0) return;
     const settings = this.settings();
     const dashboardUrl = this.env.DASHBOARD_URL || null;
@@ -205,17 +247,28 @@ export class AlertsDO extends StreamHub<AlertChange> {
     for (const o of owed) {
       const alert = this.find(o.alertId);
       if (!alert) continue;
-      const chat = settings.telegram[alert.severity][o.chat] ?? (o.chat === "escalation" ? settings.telegram[alert.severity].primary : null);
+      const chat =
+        settings.telegram[alert.severity][o.chat] ??
+        (o.chat === "escalation" ? settings.telegram[alert.severity].primary : null);
       if (chat) notices.push({ id: `tg_${alert.id.slice(4)}_${o.seq}`, chat, alert, kind: o.kind });
       if (emailed(o.kind)) {
         const line = alertEmailLine(alert, o.kind, now);
-        for (const to of settings.email.alerts[alert.severity]) messages.push({ id: `em_${alert.id.slice(4)}_${o.seq}_${to}`, channel: "email", target: to, alertId: alert.id, kind: o.kind, ...line });
+        for (const to of settings.email.alerts[alert.severity])
+          messages.push({
+            id: `em_${alert.id.slice(4)}_${o.seq}_${to}`,
+            channel: "email",
+            target: to,
+            alertId: alert.id,
+            kind: o.kind,
+            ...line,
+          });
       }
     }
     messages.push(...telegramMessages(notices, now, dashboardUrl));
     for (const e of errors) {
       const line = errorEmailLine(JSON.parse(e.body) as NewErrorRecord);
-      for (const to of settings.email.newErrors) messages.push({ id: `em_${e.id}_${to}`, channel: "email", target: to, alertId: null, kind: "error", ...line });
+      for (const to of settings.email.newErrors)
+        messages.push({ id: `em_${e.id}_${to}`, channel: "email", target: to, alertId: null, kind: "error", ...line });
     }
     try {
       if (messages.length > 0) await this.env.NOTIFIER.getByName("notifier").accept(messages);
@@ -224,8 +277,12 @@ export class AlertsDO extends StreamHub<AlertChange> {
         for (const e of errors) this.sql.exec("UPDATE noted_errors SET handed_over = 1 WHERE id = ?", e.id);
       });
     } catch (error) {
-      log("warn", "notifier hand-over failed; the alarm tries again", { messages: messages.length, error: String(error) });
-      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + HAND_OVER_RETRY_MS);
+      log("warn", "notifier hand-over failed; the alarm tries again", {
+        messages: messages.length,
+        error: String(error),
+      });
+      if ((await this.ctx.storage.getAlarm()) === null)
+        await this.ctx.storage.setAlarm(Date.now() + HAND_OVER_RETRY_MS);
       return;
     }
     if (owed.length === 500 || errors.length === 500) await this.handOver(now);
@@ -240,9 +297,18 @@ export class AlertsDO extends StreamHub<AlertChange> {
   outgoing(limit: number): OutgoingMessage[] {
     this.startup.check();
     return this.ctx.storage.sql
-      .exec<{ seq: number; alert_id: string; kind: string; chat: string; created_at: string }>("SELECT seq, alert_id, kind, chat, created_at FROM outgoing ORDER BY seq LIMIT ?", limit)
+      .exec<{ seq: number; alert_id: string; kind: string; chat: string; created_at: string }>(
+        "SELECT seq, alert_id, kind, chat, created_at FROM outgoing ORDER BY seq LIMIT ?",
+        limit,
+      )
       .toArray()
-      .map((r) => ({ seq: r.seq, alertId: r.alert_id, kind: r.kind as NoticeKind, chat: r.chat as "primary" | "escalation", createdAt: r.created_at }));
+      .map((r) => ({
+        seq: r.seq,
+        alertId: r.alert_id,
+        kind: r.kind as NoticeKind,
+        chat: r.chat as "primary" | "escalation",
+        createdAt: r.created_at,
+      }));
   }
 
   private find(id: string): Alert | null {

@@ -23,7 +23,12 @@ export class CommandStore<Answer> {
   remember(key: string | null, answer: Answer): void {
     if (key === null) return;
     this.ensureTables();
-    this.sql.exec("INSERT INTO commands (key, answer, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING", key, JSON.stringify(answer), new Date().toISOString());
+    this.sql.exec(
+      "INSERT INTO commands (key, answer, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+      key,
+      JSON.stringify(answer),
+      new Date().toISOString(),
+    );
   }
 
   /** `remember`, then the answer. */

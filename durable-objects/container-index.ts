@@ -46,7 +46,11 @@ export class ContainerIndex extends DurableObject<Env> {
   /** A container's log moved (it committed). */
   moved(containerId: string): void {
     this.startup.check();
-    this.ctx.storage.sql.exec("INSERT INTO moved (id, at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at", containerId, Date.now());
+    this.ctx.storage.sql.exec(
+      "INSERT INTO moved (id, at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+      containerId,
+      Date.now(),
+    );
   }
 
   /** Containers that last said they moved after `since` (ms), in id order, after `after`. */
@@ -61,7 +65,10 @@ export class ContainerIndex extends DurableObject<Env> {
   /** When the last reconciliation that finished began (ms), or null before the first. */
   lastLooked(): number | null {
     this.startup.check();
-    return this.ctx.storage.sql.exec<{ began_at: number }>("SELECT began_at FROM looked WHERE id = 1").toArray()[0]?.began_at ?? null;
+    return (
+      this.ctx.storage.sql.exec<{ began_at: number }>("SELECT began_at FROM looked WHERE id = 1").toArray()[0]
+        ?.began_at ?? null
+    );
   }
 
   /**
@@ -71,7 +78,10 @@ export class ContainerIndex extends DurableObject<Env> {
   looked(beganAt: number, lookBack: number): void {
     this.startup.check();
     this.ctx.storage.transactionSync(() => {
-      this.ctx.storage.sql.exec("INSERT INTO looked (id, began_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET began_at = max(began_at, excluded.began_at)", beganAt);
+      this.ctx.storage.sql.exec(
+        "INSERT INTO looked (id, began_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET began_at = max(began_at, excluded.began_at)",
+        beganAt,
+      );
       this.ctx.storage.sql.exec("DELETE FROM moved WHERE at <= ?", beganAt - lookBack);
     });
   }

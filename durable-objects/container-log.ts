@@ -1,5 +1,14 @@
 import { rangesOf, utf8Length, type OrderAsOf, type SizedRange, type StoredEvent } from "../domain/change-message";
-import { closeOrder, emptyContainer, evolve, type Actor, type ContainerChange, type ContainerEvent, type ContainerState, type Order } from "../domain/container";
+import {
+  closeOrder,
+  emptyContainer,
+  evolve,
+  type Actor,
+  type ContainerChange,
+  type ContainerEvent,
+  type ContainerState,
+  type Order,
+} from "../domain/container";
 import { applyToOrder, withOrderDefaults } from "../domain/fulfilment";
 import { monotonicIds } from "../domain/ids";
 import { CONTAINER_SCHEMA, hasTables, insertMany, SQL_PARAMETERS } from "./container-schema";
@@ -17,7 +26,15 @@ export const STATE_EVERY_EVENTS = 32;
 export class SeenBefore extends Error {}
 
 /** A reading's row, as a commit writes it. */
-export type ReadingRow = [readingId: string, measuredAt: number, receivedAt: number, status: string, body: string, result: string, fingerprint: string | null];
+export type ReadingRow = [
+  readingId: string,
+  measuredAt: number,
+  receivedAt: number,
+  status: string,
+  body: string,
+  result: string,
+  fingerprint: string | null,
+];
 
 /** What a commit wrote: its events (as stored), the orders it saved, and the watermark stored with the state row, if it was written. */
 export interface Committed {
@@ -114,7 +131,10 @@ export class ContainerLog {
    * CONFLICT DO NOTHING and a row that was there throws SeenBefore (rolled back). Returns what was
    * committed, or null when nothing changed.
    */
-  commit(work: (state: () => ContainerState) => void, { handed, readingsAreNew, watermark }: { handed: boolean; readingsAreNew: boolean; watermark: Watermark }): Committed | null {
+  commit(
+    work: (state: () => ContainerState) => void,
+    { handed, readingsAreNew, watermark }: { handed: boolean; readingsAreNew: boolean; watermark: Watermark },
+  ): Committed | null {
     const before = this.current;
     let storedWatermark: number | null = null;
     let events: StoredEvent[];
@@ -126,7 +146,13 @@ export class ContainerLog {
         this.current ??= emptyContainer(this.containerId);
         work(() => this.current!);
         insertMany(this.sql, "events", ["seq", "id", "type", "at", "body", "handed"], this.eventRows);
-        const written = insertMany(this.sql, "readings", ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"], this.readingRows, readingsAreNew ? "reading_id" : null);
+        const written = insertMany(
+          this.sql,
+          "readings",
+          ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"],
+          this.readingRows,
+          readingsAreNew ? "reading_id" : null,
+        );
         if (written < this.readingRows.length) throw new SeenBefore();
         const mark = watermark(before?.version ?? 0, this.current.version);
         if (before === null || this.current.version - this.storedStateVersion >= STATE_EVERY_EVENTS || mark.force) {
@@ -150,7 +176,12 @@ export class ContainerLog {
   }
 
   /** Log one change and apply it (inside `commit`); returns the event and the order it touched. */
-  append(change: ContainerChange, actor: Actor, at: number, readingId: string | null): { event: ContainerEvent; order: Order | null } {
+  append(
+    change: ContainerChange,
+    actor: Actor,
+    at: number,
+    readingId: string | null,
+  ): { event: ContainerEvent; order: Order | null } {
     const state = this.current!;
     const event = {
       ...change,
@@ -225,7 +256,9 @@ export class ContainerLog {
   /** The watermark as the state row holds it. */
   storedWatermark(): number {
     if (!this.hasOwnTables) return 0;
-    return this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM container WHERE id = 1").toArray()[0]?.sent_seq ?? 0;
+    return (
+      this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM container WHERE id = 1").toArray()[0]?.sent_seq ?? 0
+    );
   }
 
   /** The watermark alone, moved back (the state row keeps its state). */
@@ -240,7 +273,12 @@ export class ContainerLog {
   handedUpTo(stored: number): number {
     let sent = stored;
     for (;;) {
-      const rows = this.sql.exec<{ seq: number; handed: number }>("SELECT seq, handed FROM events WHERE seq > ? ORDER BY seq LIMIT 1000", sent).toArray();
+      const rows = this.sql
+        .exec<{ seq: number; handed: number }>(
+          "SELECT seq, handed FROM events WHERE seq > ? ORDER BY seq LIMIT 1000",
+          sent,
+        )
+        .toArray();
       for (const row of rows) {
         if (row.handed !== 1 || row.seq !== sent + 1) return sent;
         sent = row.seq;
@@ -274,9 +312,14 @@ export class ContainerLog {
    * Range messages for `items` with the state as it is now and each order as `known` has it (what a
    * commit saved) or as stored.
    */
-  rangesOf(items: readonly StoredEvent[], resent: boolean, known: ReadonlyMap<string, OrderAsOf> = new Map()): SizedRange[] {
+  rangesOf(
+    items: readonly StoredEvent[],
+    resent: boolean,
+    known: ReadonlyMap<string, OrderAsOf> = new Map(),
+  ): SizedRange[] {
     const state = this.current!;
-    const stateBytes = this.stateJson?.version === state.version ? this.stateJson.bytes : utf8Length(JSON.stringify(state));
+    const stateBytes =
+      this.stateJson?.version === state.version ? this.stateJson.bytes : utf8Length(JSON.stringify(state));
     return rangesOf(state, stateBytes, items, resent, (id) => {
       const saved = known.get(id);
       if (saved) return saved;
@@ -295,7 +338,9 @@ export class ContainerLog {
   /** An order as stored, with the seq of the event that last changed it (null for orders kept before that was). */
   private orderRow(id: string): { order: Order; version: number | null } | null {
     if (!this.hasOwnTables) return null;
-    const row = this.sql.exec<{ body: string; version: number | null }>("SELECT body, version FROM orders WHERE id = ?", id).toArray()[0];
+    const row = this.sql
+      .exec<{ body: string; version: number | null }>("SELECT body, version FROM orders WHERE id = ?", id)
+      .toArray()[0];
     return row ? { order: withOrderDefaults(JSON.parse(row.body) as Order), version: row.version } : null;
   }
 
@@ -317,9 +362,14 @@ export class ContainerLog {
   private loadState(): ContainerState | null {
     if (!this.hasOwnTables) return null;
     const row = this.sql.exec<{ state: string }>("SELECT state FROM container WHERE id = 1").toArray()[0];
-    let state: ContainerState | null = row ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) } : null;
+    let state: ContainerState | null = row
+      ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) }
+      : null;
     this.storedStateVersion = state?.version ?? 0;
-    for (const event of this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq > ? ORDER BY seq", this.storedStateVersion)) {
+    for (const event of this.sql.exec<{ body: string }>(
+      "SELECT body FROM events WHERE seq > ? ORDER BY seq",
+      this.storedStateVersion,
+    )) {
       state = evolve(state ?? emptyContainer(this.containerId), JSON.parse(event.body) as ContainerEvent);
     }
     return state?.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;

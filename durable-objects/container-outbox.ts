@@ -83,7 +83,14 @@ export class Outbox {
 
   /** Where the outbox stands: what waits, whether the index knows the container, whether a drain runs, sends failed in a row, the alarm. */
   status(): OutboxStatus {
-    return { pending: this.pending(), sentSeq: this.sentSeq, registered: this.registered, draining: this.draining !== null, failedSends: this.failedSends, alarmAt: this.alarmAt };
+    return {
+      pending: this.pending(),
+      sentSeq: this.sentSeq,
+      registered: this.registered,
+      draining: this.draining !== null,
+      failedSends: this.failedSends,
+      alarmAt: this.alarmAt,
+    };
   }
 
   /**
@@ -102,14 +109,18 @@ export class Outbox {
    * a restart's watermark past them.
    */
   watermark(handing: boolean): Watermark {
-    return (before, version) => (handing ? { sentSeq: version, force: this.markedSeq < before } : { sentSeq: this.sentSeq, force: false });
+    return (before, version) =>
+      handing ? { sentSeq: version, force: this.markedSeq < before } : { sentSeq: this.sentSeq, force: false };
   }
 
   /** After a commit: its ranges for the caller when it hands them over; otherwise its events are drained from here. */
   committed(committed: Committed, handing: boolean): RelayedRanges | null {
     if (committed.storedWatermark !== null) this.storedSentSeq = this.markedSeq = committed.storedWatermark;
     if (handing) {
-      const relayed = { fromSeq: this.sentSeq + 1, ranges: this.log.rangesOf(committed.events, false, committed.orders) };
+      const relayed = {
+        fromSeq: this.sentSeq + 1,
+        ranges: this.log.rangesOf(committed.events, false, committed.orders),
+      };
       this.sentSeq = this.markedSeq = this.log.version;
       return relayed;
     }
@@ -139,7 +150,11 @@ export class Outbox {
   async alarm(): Promise<void> {
     this.alarmAt = null;
     await this.drain();
-    if (this.pending() === 0 && this.log.state !== null && (this.storedSentSeq < this.sentSeq || this.log.stateRowBehind)) {
+    if (
+      this.pending() === 0 &&
+      this.log.state !== null &&
+      (this.storedSentSeq < this.sentSeq || this.log.stateRowBehind)
+    ) {
       this.log.storeState(this.sentSeq);
       this.storedSentSeq = this.markedSeq = this.sentSeq;
     }
@@ -157,7 +172,8 @@ export class Outbox {
     if (first > last) return 0;
     const now = Date.now();
     const previous = this.lastResend;
-    if (!force && previous && previous.from === first && previous.to >= last && now - previous.at < RESEND_REPEAT_MS) return 0;
+    if (!force && previous && previous.from === first && previous.to >= last && now - previous.at < RESEND_REPEAT_MS)
+      return 0;
     this.lastResend = { from: first, to: last, at: now };
     const events = this.log.eventsBetween(first, last);
     for (const call of sendBatchesOf(this.log.rangesOf(events, true))) await this.ports.send(call);
@@ -178,7 +194,8 @@ export class Outbox {
       this.failedSends = 0;
       if (!this.registered) this.registered = await this.ports.register();
       // Registration still owed, or events committed while this drain ended: the guard alarm stays.
-      if (this.alarmAt === null && (!this.registered || this.pending() > 0)) this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
+      if (this.alarmAt === null && (!this.registered || this.pending() > 0))
+        this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);
     })().finally(() => (this.draining = null));
     return this.draining;
   }

@@ -15,7 +15,11 @@ export interface ReadingPosition {
 }
 
 /** Reading history (each reading's stored body), newest `measuredAt` first, strictly after `before` in that order. */
-export function readingsPage<R>(sql: SqlStorage, limit: number, before: ReadingPosition | null): Page<R, ReadingPosition> {
+export function readingsPage<R>(
+  sql: SqlStorage,
+  limit: number,
+  before: ReadingPosition | null,
+): Page<R, ReadingPosition> {
   const time = before?.measuredAt ?? Number.MAX_SAFE_INTEGER;
   const rows = sql
     .exec<{ body: string; measured_at: number; reading_id: string }>(
@@ -38,7 +42,13 @@ export function readingsPage<R>(sql: SqlStorage, limit: number, before: ReadingP
 
 /** Orders, newest first, those older than the order `before`. */
 export function ordersPage(sql: SqlStorage, limit: number, before: string | null): Page<Order, string> {
-  const rows = sql.exec<{ id: string; body: string }>("SELECT id, body FROM orders WHERE id < ? ORDER BY id DESC LIMIT ?", before ?? "\uffff", limit + 1).toArray();
+  const rows = sql
+    .exec<{ id: string; body: string }>(
+      "SELECT id, body FROM orders WHERE id < ? ORDER BY id DESC LIMIT ?",
+      before ?? "\uffff",
+      limit + 1,
+    )
+    .toArray();
   const page = rows.slice(0, limit);
   return {
     items: page.map((r) => withOrderDefaults(JSON.parse(r.body) as Order)),

@@ -75,14 +75,23 @@ export function hasTables(storage: DurableObjectStorage): boolean {
  * With `skipExisting` (the key column), rows whose key is there already are left out; the answer
  * is how many went in.
  */
-export function insertMany(sql: SqlStorage, table: string, columns: string[], rows: unknown[][], skipExisting: string | null = null): number {
+export function insertMany(
+  sql: SqlStorage,
+  table: string,
+  columns: string[],
+  rows: unknown[][],
+  skipExisting: string | null = null,
+): number {
   const row = `(${columns.map(() => "?").join(", ")})`;
   const perStatement = Math.floor(SQL_PARAMETERS / columns.length);
   const tail = skipExisting ? ` ON CONFLICT (${skipExisting}) DO NOTHING RETURNING ${skipExisting}` : "";
   let written = 0;
   for (let i = 0; i < rows.length; i += perStatement) {
     const chunk = rows.slice(i, i + perStatement);
-    const cursor = sql.exec(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => row).join(", ")}${tail}`, ...chunk.flat());
+    const cursor = sql.exec(
+      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => row).join(", ")}${tail}`,
+      ...chunk.flat(),
+    );
     written += skipExisting ? cursor.toArray().length : chunk.length;
   }
   return written;

@@ -66,9 +66,7 @@ export type OpenOrderResult =
   | { ok: false; reason: "unknown_container" };
 
 export type CloseOrderResult =
-  | { ok: true; order: Order }
-  | { ok: false; reason: "not_found" }
-  | { ok: false; reason: "not_active"; order: Order };
+  { ok: true; order: Order } | { ok: false; reason: "not_found" } | { ok: false; reason: "not_active"; order: Order };
 
 /** What a fulfilment or lines command answers; kept per idempotency key, so a repeat answers the same. */
 export type OrderCommandResult =
@@ -109,7 +107,11 @@ export class ContainerDO extends DurableObject<Env> {
       register: () => this.register(),
       report: (error, where, context) => this.report(error, where, context),
     });
-    this.commands = new CommandStore<OrderCommandResult>(this.sql, () => this.log.exists, () => this.log.ensureTables());
+    this.commands = new CommandStore<OrderCommandResult>(
+      this.sql,
+      () => this.log.exists,
+      () => this.log.ensureTables(),
+    );
     this.startup = new Startup(
       ctx,
       "ContainerDO",
@@ -117,7 +119,9 @@ export class ContainerDO extends DurableObject<Env> {
         // An object only ever asked about (a container that never reported) has no tables and
         // gets none: it answers "unknown" and stores nothing.
         this.log.load();
-        this.outbox.load(this.log.exists && this.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0);
+        this.outbox.load(
+          this.log.exists && this.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0,
+        );
       },
       async () => this.outbox.alarmSetFor(await ctx.storage.getAlarm()),
     );
@@ -152,7 +156,11 @@ export class ContainerDO extends DurableObject<Env> {
    * them sent again from the log. When anything else is still on its way from here, nothing is
    * handed back and this object sends them itself, through its outbox.
    */
-  ingestRelayed(readings: Reading[], actor: Actor, receivedAt: number): { results: ReadingResult[]; relayed: RelayedRanges | null } {
+  ingestRelayed(
+    readings: Reading[],
+    actor: Actor,
+    receivedAt: number,
+  ): { results: ReadingResult[]; relayed: RelayedRanges | null } {
     this.startup.check();
     return this.applyReadings(readings, actor, receivedAt);
   }
@@ -204,14 +212,19 @@ export class ContainerDO extends DurableObject<Env> {
    * A partner opens an order (`order.created`): the one-active-order rule holds, so with an order
    * active the answer is that order (conflict). `key` makes a repeat answer the same.
    */
-  partnerOpenOrder(key: string, partner: Pick<Partner, "id" | "serves" | "disabled">, lines: OrderLine[] | null): OrderCommandResult {
+  partnerOpenOrder(
+    key: string,
+    partner: Pick<Partner, "id" | "serves" | "disabled">,
+    lines: OrderLine[] | null,
+  ): OrderCommandResult {
     this.startup.check();
     const partnerId = partner.id;
     const seen = this.commands.recalled(key);
     if (seen) return seen;
     const state = this.log.state;
     if (state === null) return this.commands.remembered(key, { ok: false, reason: "unknown_container" });
-    if (!serves(partner, state.containerId, state.contents)) return this.commands.remembered(key, { ok: false, reason: "not_served" });
+    if (!serves(partner, state.containerId, state.contents))
+      return this.commands.remembered(key, { ok: false, reason: "not_served" });
     const now = this.log.clock();
     const decision = decidePartnerOpen(state, partnerId, lines, { now, newOrderId: () => this.log.newOrderId(now) });
     if (!decision.ok) return this.commands.remembered(key, { ok: false, reason: "conflict", order: decision.conflict });
@@ -227,17 +240,30 @@ export class ContainerDO extends DurableObject<Env> {
    * Move an order's fulfilment (partner, assembler or operator); see decideFulfilment. `partner`:
    * the partner asking (null for people); one that does not serve the container may not take its order.
    */
-  moveFulfilment(key: string | null, orderId: string, command: Omit<FulfilmentCommand, "now">, actor: Actor, partner: Pick<Partner, "id" | "serves" | "disabled"> | null = null): OrderCommandResult {
+  moveFulfilment(
+    key: string | null,
+    orderId: string,
+    command: Omit<FulfilmentCommand, "now">,
+    actor: Actor,
+    partner: Pick<Partner, "id" | "serves" | "disabled"> | null = null,
+  ): OrderCommandResult {
     this.startup.check();
     const seen = this.commands.recalled(key);
     if (seen) return seen;
     const known = this.log.orderById(orderId);
     const state = this.log.state;
     if (state === null || known === null) return this.commands.remembered(key, { ok: false, reason: "not_found" });
-    if (partner && known.partnerId === null && !serves(partner, state.containerId, state.contents)) return this.commands.remembered(key, { ok: false, reason: "not_served" });
+    if (partner && known.partnerId === null && !serves(partner, state.containerId, state.contents))
+      return this.commands.remembered(key, { ok: false, reason: "not_served" });
     const now = this.log.clock();
     const decision = decideFulfilment(state, known, { ...command, now });
-    if (!decision.ok) return this.commands.remembered(key, decision.reason === "not_found" ? { ok: false, reason: "not_found" } : { ok: false, reason: decision.reason, order: known });
+    if (!decision.ok)
+      return this.commands.remembered(
+        key,
+        decision.reason === "not_found"
+          ? { ok: false, reason: "not_found" }
+          : { ok: false, reason: decision.reason, order: known },
+      );
     if (decision.changes.length === 0) return this.commands.remembered(key, { ok: true, order: known });
     let result: OrderCommandResult = { ok: true, order: known };
     this.commit(() => {
@@ -255,7 +281,8 @@ export class ContainerDO extends DurableObject<Env> {
     const seen = this.commands.recalled(key);
     if (seen) return seen;
     const known = this.log.orderById(orderId);
-    if (this.log.state === null || known === null) return this.commands.remembered(key, { ok: false, reason: "not_found" });
+    if (this.log.state === null || known === null)
+      return this.commands.remembered(key, { ok: false, reason: "not_found" });
     const decision = decideLines(known, lines);
     if (!decision.ok) return this.commands.remembered(key, { ok: false, reason: "illegal", order: known });
     if (decision.change === null) return this.commands.remembered(key, { ok: true, order: known });
@@ -319,7 +346,11 @@ export class ContainerDO extends DurableObject<Env> {
    * for them first, and so do this object's next commits until one finds none. A sensor's retry is
    * rare, and the look is a statement per commit saved.
    */
-  private applyReadings(readings: Reading[], actor: Actor, receivedAt: number): { results: ReadingResult[]; relayed: RelayedRanges | null } {
+  private applyReadings(
+    readings: Reading[],
+    actor: Actor,
+    receivedAt: number,
+  ): { results: ReadingResult[]; relayed: RelayedRanges | null } {
     if (!this.repeatsLately) {
       try {
         return this.applyReadingsOnce(readings, actor, receivedAt, false);
@@ -331,15 +362,24 @@ export class ContainerDO extends DurableObject<Env> {
     return this.applyReadingsOnce(readings, actor, receivedAt, true);
   }
 
-  private applyReadingsOnce(readings: Reading[], actor: Actor, receivedAt: number, lookFirst: boolean): { results: ReadingResult[]; relayed: RelayedRanges | null } {
+  private applyReadingsOnce(
+    readings: Reading[],
+    actor: Actor,
+    receivedAt: number,
+    lookFirst: boolean,
+  ): { results: ReadingResult[]; relayed: RelayedRanges | null } {
     const containerId = this.containerId;
-    const order = readings.map((reading, index) => ({ reading, index })).sort((a, b) => a.reading.measuredAt - b.reading.measuredAt || a.index - b.index);
+    const order = readings
+      .map((reading, index) => ({ reading, index }))
+      .sort((a, b) => a.reading.measuredAt - b.reading.measuredAt || a.index - b.index);
     const results = new Array<ReadingResult>(readings.length);
     const now = this.log.clock();
     const relayed = this.commit(
       (state) => {
         // Readings seen before, in one look for the whole group (and those earlier in this group).
-        const seen = lookFirst ? this.log.seenReadings([...new Set(readings.map((r) => r.readingId))]) : new Map<string, { result: string; fingerprint: string | null }>();
+        const seen = lookFirst
+          ? this.log.seenReadings([...new Set(readings.map((r) => r.readingId))])
+          : new Map<string, { result: string; fingerprint: string | null }>();
         if (lookFirst && seen.size === 0) this.repeatsLately = false;
         for (const { reading, index } of order) {
           const previous = seen.get(reading.readingId);
@@ -355,7 +395,11 @@ export class ContainerDO extends DurableObject<Env> {
             };
             continue;
           }
-          const changes = decideReading(state(), reading, { receivedAt, now, newOrderId: () => this.log.newOrderId(now) });
+          const changes = decideReading(state(), reading, {
+            receivedAt,
+            now,
+            newOrderId: () => this.log.newOrderId(now),
+          });
           const result: ReadingResult = { readingId: reading.readingId, containerId, status: "applied" };
           let recorded: RecordedReading | null = null;
           for (const change of changes) {
@@ -391,7 +435,10 @@ export class ContainerDO extends DurableObject<Env> {
    * events are handed back for the caller to send when the outbox allows (see `ingestRelayed`),
    * otherwise the outbox drains them. A failure other than a reading seen before is an error record.
    */
-  private commit(work: (state: () => ContainerState) => void, { relay = false, readingsAreNew = false } = {}): RelayedRanges | null {
+  private commit(
+    work: (state: () => ContainerState) => void,
+    { relay = false, readingsAreNew = false } = {},
+  ): RelayedRanges | null {
     const handing = relay && this.outbox.mayHandOver();
     let committed;
     try {
@@ -409,7 +456,10 @@ export class ContainerDO extends DurableObject<Env> {
   private async send(ranges: SizedRange[]): Promise<void> {
     await this.env.PROJECTION_QUEUE.sendBatch(ranges.map(({ range }) => ({ body: range, contentType: "json" })));
     count("queueMessagesSent", ranges.length);
-    count("queueMessageUnits", ranges.reduce((n, r) => n + queueUnits(r.bytes), 0));
+    count(
+      "queueMessageUnits",
+      ranges.reduce((n, r) => n + queueUnits(r.bytes), 0),
+    );
   }
 
   /**
@@ -437,7 +487,10 @@ export class ContainerDO extends DurableObject<Env> {
     try {
       count("objectRequests");
       await this.env.CONTAINER_INDEX.getByName("containers").register(this.containerId);
-      this.sql.exec("INSERT INTO registration (id, registered_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING", new Date().toISOString());
+      this.sql.exec(
+        "INSERT INTO registration (id, registered_at) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+        new Date().toISOString(),
+      );
       return true;
     } catch (error) {
       // Not fatal for the outbox: the guard alarm stays and registration is tried again.
@@ -447,7 +500,11 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   private report(error: unknown, where: string, context: Record<string, string | number> = {}): Promise<void> {
-    return reportError(this.env, error, "durable-object", where, { object: "ContainerDO", containerId: this.containerId, ...context });
+    return reportError(this.env, error, "durable-object", where, {
+      object: "ContainerDO",
+      containerId: this.containerId,
+      ...context,
+    });
   }
 }
 

@@ -54,7 +54,13 @@ export class DeadLetterVault extends DurableObject<Env> {
         limit,
       )
       .toArray()
-      .map((r) => ({ messageId: r.message_id, queue: r.queue, bodyJson: r.body, attempts: r.attempts, parkedAt: r.parked_at }));
+      .map((r) => ({
+        messageId: r.message_id,
+        queue: r.queue,
+        bodyJson: r.body,
+        attempts: r.attempts,
+        parkedAt: r.parked_at,
+      }));
   }
 
   count(): number {

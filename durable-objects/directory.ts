@@ -1,5 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import { checkUserChange, TICKET_TTL_MS, type AuditAction, type AuditEntry, type Role, type User, type UserChangeRefusal } from "../domain/access";
+import {
+  checkUserChange,
+  TICKET_TTL_MS,
+  type AuditAction,
+  type AuditEntry,
+  type Role,
+  type User,
+  type UserChangeRefusal,
+} from "../domain/access";
 import { randomToken } from "../domain/ids";
 import type { Partner, PartnerWithSecrets } from "../domain/partners";
 import type { DeviceKeyRecord } from "./device-key";
@@ -36,7 +44,6 @@ function definedOf<T extends object>(patch: T): Partial<T> {
 }
 
 export type UserChangeResult = { ok: true; user: User } | { ok: false; reason: UserChangeRefusal };
-
 
 const SCHEMA = [
   `CREATE TABLE users (email TEXT PRIMARY KEY, body TEXT NOT NULL, password_hash TEXT NOT NULL);
@@ -120,7 +127,9 @@ export class DirectoryDO extends DurableObject<Env> {
 
   personStatus(email: string): PersonStatus | null {
     const user = this.findUser(email);
-    return user ? { email: user.email, role: user.role, disabled: user.disabled, tokenVersion: user.tokenVersion } : null;
+    return user
+      ? { email: user.email, role: user.role, disabled: user.disabled, tokenVersion: user.tokenVersion }
+      : null;
   }
 
   listUsers(): User[] {
@@ -132,7 +141,11 @@ export class DirectoryDO extends DurableObject<Env> {
   }
 
   /** An admin changes a role or disables / re-enables a person. Disabling ends their tokens. */
-  changeUser(email: string, change: { role?: Role | undefined; disabled?: boolean | undefined; telegramUserId?: number | null | undefined }, by: string): UserChangeResult {
+  changeUser(
+    email: string,
+    change: { role?: Role | undefined; disabled?: boolean | undefined; telegramUserId?: number | null | undefined },
+    by: string,
+  ): UserChangeResult {
     this.startup.check();
     return this.ctx.storage.transactionSync((): UserChangeResult => {
       const everyone = this.listUsers();
@@ -142,16 +155,31 @@ export class DirectoryDO extends DurableObject<Env> {
       const next: StoredUser = { ...user, updatedAt: new Date().toISOString() };
       if (change.role !== undefined && change.role !== user.role) {
         next.role = change.role;
-        this.audit({ actor: by, action: "user.role_changed", target: email, details: { from: user.role, to: change.role } });
+        this.audit({
+          actor: by,
+          action: "user.role_changed",
+          target: email,
+          details: { from: user.role, to: change.role },
+        });
       }
       if (change.disabled !== undefined && change.disabled !== user.disabled) {
         next.disabled = change.disabled;
         if (change.disabled) next.tokenVersion = user.tokenVersion + 1;
-        this.audit({ actor: by, action: change.disabled ? "user.disabled" : "user.enabled", target: email, details: {} });
+        this.audit({
+          actor: by,
+          action: change.disabled ? "user.disabled" : "user.enabled",
+          target: email,
+          details: {},
+        });
       }
       if (change.telegramUserId !== undefined && change.telegramUserId !== user.telegramUserId) {
         next.telegramUserId = change.telegramUserId;
-        this.audit({ actor: by, action: "user.telegram_linked", target: email, details: { telegramUserId: change.telegramUserId } });
+        this.audit({
+          actor: by,
+          action: "user.telegram_linked",
+          target: email,
+          details: { telegramUserId: change.telegramUserId },
+        });
       }
       this.saveUser(next);
       return { ok: true, user: publicUser(next) };
@@ -175,9 +203,20 @@ export class DirectoryDO extends DurableObject<Env> {
       const user = this.findUser(email);
       if (!user) return null;
       const now = new Date().toISOString();
-      const next: StoredUser = { ...user, passwordHash, tokenVersion: user.tokenVersion + 1, passwordChangedAt: now, updatedAt: now };
+      const next: StoredUser = {
+        ...user,
+        passwordHash,
+        tokenVersion: user.tokenVersion + 1,
+        passwordChangedAt: now,
+        updatedAt: now,
+      };
       this.saveUser(next);
-      this.audit({ actor: by, action: by === email ? "user.password_changed" : "user.password_reset", target: email, details: {} });
+      this.audit({
+        actor: by,
+        action: by === email ? "user.password_changed" : "user.password_reset",
+        target: email,
+        details: {},
+      });
       return next;
     });
   }
@@ -209,7 +248,12 @@ export class DirectoryDO extends DurableObject<Env> {
   }
 
   /** Admin actions, newest first, before `beforeSeq`. */
-  listAudit(f: { limit: number; beforeSeq?: number | undefined; action?: AuditAction | undefined; actor?: string | undefined }): AuditEntry[] {
+  listAudit(f: {
+    limit: number;
+    beforeSeq?: number | undefined;
+    action?: AuditAction | undefined;
+    actor?: string | undefined;
+  }): AuditEntry[] {
     this.startup.check();
     const where = ["seq < ?"];
     const args: (string | number)[] = [f.beforeSeq ?? Number.MAX_SAFE_INTEGER];
@@ -222,7 +266,11 @@ export class DirectoryDO extends DurableObject<Env> {
       args.push(f.actor);
     }
     return this.ctx.storage.sql
-      .exec<{ body: string }>(`SELECT body FROM audit WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`, ...args, f.limit)
+      .exec<{ body: string }>(
+        `SELECT body FROM audit WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`,
+        ...args,
+        f.limit,
+      )
       .toArray()
       .map((r) => JSON.parse(r.body) as AuditEntry);
   }
@@ -233,7 +281,12 @@ export class DirectoryDO extends DurableObject<Env> {
     const now = Date.now();
     const ticket = `fgt_${randomToken(24)}`;
     this.ctx.storage.sql.exec("DELETE FROM stream_tickets WHERE expires_at <= ?", now);
-    this.ctx.storage.sql.exec("INSERT INTO stream_tickets (ticket, email, expires_at) VALUES (?, ?, ?)", ticket, email, now + TICKET_TTL_MS);
+    this.ctx.storage.sql.exec(
+      "INSERT INTO stream_tickets (ticket, email, expires_at) VALUES (?, ?, ?)",
+      ticket,
+      email,
+      now + TICKET_TTL_MS,
+    );
     return { ticket, expiresAt: new Date(now + TICKET_TTL_MS).toISOString() };
   }
 
@@ -241,7 +294,10 @@ export class DirectoryDO extends DurableObject<Env> {
   redeemTicket(ticket: string): string | null {
     this.startup.check();
     const row = this.ctx.storage.sql
-      .exec<{ email: string; expires_at: number }>("DELETE FROM stream_tickets WHERE ticket = ? RETURNING email, expires_at", ticket)
+      .exec<{ email: string; expires_at: number }>(
+        "DELETE FROM stream_tickets WHERE ticket = ? RETURNING email, expires_at",
+        ticket,
+      )
       .toArray()[0];
     return row && row.expires_at > Date.now() ? row.email : null;
   }
@@ -252,7 +308,12 @@ export class DirectoryDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => {
       if (this.findPartner(partner.id)) return false;
       this.savePartner(partner);
-      this.audit({ actor: by, action: "partner.created", target: partner.id, details: { name: partner.name, webhookUrl: partner.webhookUrl } });
+      this.audit({
+        actor: by,
+        action: "partner.created",
+        target: partner.id,
+        details: { name: partner.name, webhookUrl: partner.webhookUrl },
+      });
       return true;
     });
   }
@@ -278,7 +339,12 @@ export class DirectoryDO extends DurableObject<Env> {
       if (!current) return null;
       const next: PartnerWithSecrets = { ...current, ...definedOf(patch), updatedAt: new Date().toISOString() };
       this.savePartner(next);
-      const action = patch.disabled === true && !current.disabled ? "partner.disabled" : patch.disabled === false && current.disabled ? "partner.enabled" : "partner.updated";
+      const action =
+        patch.disabled === true && !current.disabled
+          ? "partner.disabled"
+          : patch.disabled === false && current.disabled
+            ? "partner.enabled"
+            : "partner.updated";
       this.audit({ actor: by, action, target: id, details: { changes: Object.keys(definedOf(patch)) } });
       return profileOf(next);
     });
@@ -291,18 +357,35 @@ export class DirectoryDO extends DurableObject<Env> {
       const current = this.findPartner(id);
       if (!current) return null;
       const now = new Date().toISOString();
-      const next: PartnerWithSecrets = { ...current, secret, previousSecret: current.secret, previousSecretValidUntil: graceUntil, secretRotatedAt: now, updatedAt: now };
+      const next: PartnerWithSecrets = {
+        ...current,
+        secret,
+        previousSecret: current.secret,
+        previousSecretValidUntil: graceUntil,
+        secretRotatedAt: now,
+        updatedAt: now,
+      };
       this.savePartner(next);
-      this.audit({ actor: by, action: "partner.secret_rotated", target: id, details: { previousValidUntil: graceUntil } });
+      this.audit({
+        actor: by,
+        action: "partner.secret_rotated",
+        target: id,
+        details: { previousValidUntil: graceUntil },
+      });
       return profileOf(next);
     });
   }
 
   private findPartner(id: string): PartnerWithSecrets | null {
     const row = this.ctx.storage.sql
-      .exec<{ body: string; secret: string; previous_secret: string | null }>("SELECT body, secret, previous_secret FROM partners WHERE id = ?", id)
+      .exec<{ body: string; secret: string; previous_secret: string | null }>(
+        "SELECT body, secret, previous_secret FROM partners WHERE id = ?",
+        id,
+      )
       .toArray()[0];
-    return row ? { ...(JSON.parse(row.body) as Partner), secret: row.secret, previousSecret: row.previous_secret } : null;
+    return row
+      ? { ...(JSON.parse(row.body) as Partner), secret: row.secret, previousSecret: row.previous_secret }
+      : null;
   }
 
   private savePartner(partner: PartnerWithSecrets): void {
@@ -330,7 +413,8 @@ export class DirectoryDO extends DurableObject<Env> {
   }
 
   private audit(entry: AuditInput): AuditEntry {
-    const seq = (this.ctx.storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM audit").one().seq ?? 0) + 1;
+    const seq =
+      (this.ctx.storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM audit").one().seq ?? 0) + 1;
     const full: AuditEntry = { seq, at: new Date().toISOString(), ...entry };
     this.ctx.storage.sql.exec(
       "INSERT INTO audit (seq, at, actor, action, target, body) VALUES (?, ?, ?, ?, ?, ?)",

@@ -22,9 +22,12 @@ export class DocumentCounter extends DurableObject<Env> {
   numberFor(orderId: string): { seq: number; at: string } {
     this.startup.check();
     return this.ctx.storage.transactionSync(() => {
-      const known = this.ctx.storage.sql.exec<{ seq: number; at: string }>("SELECT seq, at FROM numbers WHERE order_id = ?", orderId).toArray()[0];
+      const known = this.ctx.storage.sql
+        .exec<{ seq: number; at: string }>("SELECT seq, at FROM numbers WHERE order_id = ?", orderId)
+        .toArray()[0];
       if (known) return { seq: known.seq, at: known.at };
-      const next = (this.ctx.storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM numbers").one().seq ?? 0) + 1;
+      const next =
+        (this.ctx.storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM numbers").one().seq ?? 0) + 1;
       const at = new Date().toISOString();
       this.ctx.storage.sql.exec("INSERT INTO numbers (order_id, seq, at) VALUES (?, ?, ?)", orderId, next, at);
       return { seq: next, at };

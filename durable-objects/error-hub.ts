@@ -37,8 +37,8 @@ export interface ErrorFilters {
   before?: { lastSeen: string; id: string } | undefined;
 }
 
-export type ResolveResult = { ok: true; record: ErrorRecord } | { ok: false; reason: "not_found" | "not_open"; record?: ErrorRecord };
-
+export type ResolveResult =
+  { ok: true; record: ErrorRecord } | { ok: false; reason: "not_found" | "not_open"; record?: ErrorRecord };
 
 /**
  * Where error changes meet dashboards (see StreamHub). When no external error store is configured
@@ -96,7 +96,8 @@ export class ErrorHub extends StreamHub<ErrorChange> {
     if (f.source) when("source = ?", f.source);
     if (f.lastSeenFrom) when("last_seen >= ?", f.lastSeenFrom);
     if (f.lastSeenTo) when("last_seen < ?", f.lastSeenTo);
-    if (f.before) when("(last_seen < ? OR (last_seen = ? AND id < ?))", f.before.lastSeen, f.before.lastSeen, f.before.id);
+    if (f.before)
+      when("(last_seen < ? OR (last_seen = ? AND id < ?))", f.before.lastSeen, f.before.lastSeen, f.before.id);
     const rows = this.sql
       .exec<{ body: string }>(
         `SELECT body FROM errors ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY last_seen DESC, id DESC LIMIT ?`,
@@ -126,7 +127,12 @@ export class ErrorHub extends StreamHub<ErrorChange> {
     const record = this.get(id);
     if (!record) return { ok: false, reason: "not_found" };
     if (record.status !== "open") return { ok: false, reason: "not_open", record };
-    const resolved: ErrorRecord = { ...record, status: "resolved", resolvedAt: new Date().toISOString(), resolvedBy: by };
+    const resolved: ErrorRecord = {
+      ...record,
+      status: "resolved",
+      resolvedAt: new Date().toISOString(),
+      resolvedBy: by,
+    };
     const kept = this.ctx.storage.transactionSync(() => {
       this.save(resolved);
       return this.append("error.updated", resolved);
@@ -136,7 +142,9 @@ export class ErrorHub extends StreamHub<ErrorChange> {
   }
 
   private byFingerprint(fingerprint: string): ErrorRecord | null {
-    const row = this.sql.exec<{ body: string }>("SELECT body FROM errors WHERE fingerprint = ?", fingerprint).toArray()[0];
+    const row = this.sql
+      .exec<{ body: string }>("SELECT body FROM errors WHERE fingerprint = ?", fingerprint)
+      .toArray()[0];
     return row ? (JSON.parse(row.body) as ErrorRecord) : null;
   }
 

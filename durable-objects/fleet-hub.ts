@@ -23,7 +23,9 @@ export class FleetHub extends StreamHub<FleetChange> {
   publish(containers: FleetContainer[]): FleetChange | null {
     this.startup.check();
     if (containers.length === 0) return null;
-    const kept = this.ctx.storage.transactionSync(() => this.appendChange((seq) => ({ seq, type: "fleet.changed", containers })));
+    const kept = this.ctx.storage.transactionSync(() =>
+      this.appendChange((seq) => ({ seq, type: "fleet.changed", containers })),
+    );
     this.broadcast([kept]);
     return kept.change;
   }

@@ -31,9 +31,16 @@ export class MetricsDO extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       for (const { name, labels, seconds } of observations) {
         const key = JSON.stringify(labels);
-        const row = this.ctx.storage.sql.exec<{ state: string }>("SELECT state FROM histograms WHERE name = ? AND labels = ?", name, key).toArray()[0];
+        const row = this.ctx.storage.sql
+          .exec<{ state: string }>("SELECT state FROM histograms WHERE name = ? AND labels = ?", name, key)
+          .toArray()[0];
         const next = observe(row ? (JSON.parse(row.state) as HistogramState) : emptyHistogram(), seconds);
-        this.ctx.storage.sql.exec("INSERT INTO histograms (name, labels, state) VALUES (?, ?, ?) ON CONFLICT (name, labels) DO UPDATE SET state = excluded.state", name, key, JSON.stringify(next));
+        this.ctx.storage.sql.exec(
+          "INSERT INTO histograms (name, labels, state) VALUES (?, ?, ?) ON CONFLICT (name, labels) DO UPDATE SET state = excluded.state",
+          name,
+          key,
+          JSON.stringify(next),
+        );
       }
     });
   }
@@ -41,9 +48,15 @@ export class MetricsDO extends DurableObject<Env> {
   histograms(): { name: string; labels: Record<string, string>; state: HistogramState }[] {
     this.startup.check();
     return this.ctx.storage.sql
-      .exec<{ name: string; labels: string; state: string }>("SELECT name, labels, state FROM histograms ORDER BY name, labels")
+      .exec<{ name: string; labels: string; state: string }>(
+        "SELECT name, labels, state FROM histograms ORDER BY name, labels",
+      )
       .toArray()
-      .map((r) => ({ name: r.name, labels: JSON.parse(r.labels) as Record<string, string>, state: JSON.parse(r.state) as HistogramState }));
+      .map((r) => ({
+        name: r.name,
+        labels: JSON.parse(r.labels) as Record<string, string>,
+        state: JSON.parse(r.state) as HistogramState,
+      }));
   }
 
   /** Refusals counted by an isolate since its last hand-over, as of `at` (ms). */
@@ -59,7 +72,11 @@ export class MetricsDO extends DurableObject<Env> {
           r.kind,
           r.count,
         );
-        this.ctx.storage.sql.exec("INSERT INTO refusal_totals (kind, n) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET n = n + excluded.n", r.kind, r.count);
+        this.ctx.storage.sql.exec(
+          "INSERT INTO refusal_totals (kind, n) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET n = n + excluded.n",
+          r.kind,
+          r.count,
+        );
       }
       this.ctx.storage.sql.exec("DELETE FROM refusals WHERE minute < ?", minute - REFUSALS_KEPT_MINUTES);
     });
@@ -81,7 +98,8 @@ export class MetricsDO extends DurableObject<Env> {
   refusalTotals(): Record<DeviceKeyKind, number> {
     this.startup.check();
     const totals: Record<DeviceKeyKind, number> = { sensor: 0, gateway: 0 };
-    for (const r of this.ctx.storage.sql.exec<{ kind: DeviceKeyKind; n: number }>("SELECT kind, n FROM refusal_totals")) totals[r.kind] = r.n;
+    for (const r of this.ctx.storage.sql.exec<{ kind: DeviceKeyKind; n: number }>("SELECT kind, n FROM refusal_totals"))
+      totals[r.kind] = r.n;
     return totals;
   }
 }

@@ -1,6 +1,22 @@
 import { DurableObject } from "cloudflare:workers";
-import { ackData, digestOf, EMAIL_ATTEMPTS, emailRetryAt, nextDigestAt, type AckButton, type NoticeKind, type OutboundMessage } from "../domain/notifications";
-import { due, GLOBAL_PER_SECOND, PER_CHAT_INTERVAL_MS, verdictOf, type ChatPace, type Verdict } from "../domain/telegram";
+import {
+  ackData,
+  digestOf,
+  EMAIL_ATTEMPTS,
+  emailRetryAt,
+  nextDigestAt,
+  type AckButton,
+  type NoticeKind,
+  type OutboundMessage,
+} from "../domain/notifications";
+import {
+  due,
+  GLOBAL_PER_SECOND,
+  PER_CHAT_INTERVAL_MS,
+  verdictOf,
+  type ChatPace,
+  type Verdict,
+} from "../domain/telegram";
 import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
 import { ensureSchema } from "./schema";
@@ -56,7 +72,16 @@ export interface ArchiveFilters {
 const RETRY_AT_BY_RECIPIENT =
   "SELECT o.target, r.last_digest_at, coalesce(max(o.next_attempt_at), 0) AS retry_at FROM outbox o LEFT JOIN recipients r ON r.email = o.target WHERE o.channel = 'email' GROUP BY o.target";
 
-type OutboxRow = { id: string; channel: string; target: string; alert_id: string | null; kind: string; body: string; queued_at: number; attempts: number };
+type OutboxRow = {
+  id: string;
+  channel: string;
+  target: string;
+  alert_id: string | null;
+  kind: string;
+  body: string;
+  queued_at: number;
+  attempts: number;
+};
 type TelegramBody = { text: string; acks: AckButton[] };
 type EmailBody = { subject: string; text: string };
 
@@ -86,7 +111,18 @@ export class Notifier extends DurableObject<Env> {
       for (const m of messages) {
         if (this.sql.exec("SELECT 1 FROM archive WHERE id = ?", m.id).toArray().length > 0) continue;
         const body = m.channel === "telegram" ? { text: m.text, acks: m.acks } : { subject: m.subject, text: m.text };
-        n += this.sql.exec("INSERT OR IGNORE INTO outbox (id, channel, target, alert_id, kind, body, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", m.id, m.channel, m.target, m.alertId, m.kind, JSON.stringify(body), now).toArray().length;
+        n += this.sql
+          .exec(
+            "INSERT OR IGNORE INTO outbox (id, channel, target, alert_id, kind, body, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            m.id,
+            m.channel,
+            m.target,
+            m.alertId,
+            m.kind,
+            JSON.stringify(body),
+            now,
+          )
+          .toArray().length;
       }
       return n;
     });
@@ -121,7 +157,8 @@ export class Notifier extends DurableObject<Env> {
     if (f.status) when("status = ?", f.status);
     if (f.alertId) when("alert_id = ?", f.alertId);
     if (f.target) when("target = ?", f.target);
-    if (f.before) when("(finished_at < ? OR (finished_at = ? AND id < ?))", f.before.finishedAt, f.before.finishedAt, f.before.id);
+    if (f.before)
+      when("(finished_at < ? OR (finished_at = ? AND id < ?))", f.before.finishedAt, f.before.finishedAt, f.before.id);
     return this.sql
       .exec<OutboxRow & { finished_at: number; status: string; detail: string | null; remote_id: string | null }>(
         `SELECT * FROM archive ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY finished_at DESC, id DESC LIMIT ?`,
@@ -153,8 +190,18 @@ export class Notifier extends DurableObject<Env> {
   counts(): { waiting: { telegram: number; email: number }; done: { channel: string; status: string; n: number }[] } {
     this.startup.check();
     const waiting = { telegram: 0, email: 0 };
-    for (const r of this.sql.exec<{ channel: string; n: number }>("SELECT channel, count(*) AS n FROM outbox GROUP BY channel")) waiting[r.channel as "telegram" | "email"] = r.n;
-    return { waiting, done: this.sql.exec<{ channel: string; status: string; n: number }>("SELECT channel, status, n FROM counters ORDER BY channel, status").toArray() };
+    for (const r of this.sql.exec<{ channel: string; n: number }>(
+      "SELECT channel, count(*) AS n FROM outbox GROUP BY channel",
+    ))
+      waiting[r.channel as "telegram" | "email"] = r.n;
+    return {
+      waiting,
+      done: this.sql
+        .exec<{ channel: string; status: string; n: number }>(
+          "SELECT channel, status, n FROM counters ORDER BY channel, status",
+        )
+        .toArray(),
+    };
   }
 
   private get sql() {
@@ -179,7 +226,9 @@ export class Notifier extends DurableObject<Env> {
     )) {
       consider(Math.max(r.last_sent_at === null ? now : r.last_sent_at + PER_CHAT_INTERVAL_MS, r.hold_until ?? now));
     }
-    for (const r of this.sql.exec<{ target: string; last_digest_at: number | null; retry_at: number }>(RETRY_AT_BY_RECIPIENT)) {
+    for (const r of this.sql.exec<{ target: string; last_digest_at: number | null; retry_at: number }>(
+      RETRY_AT_BY_RECIPIENT,
+    )) {
       consider(Math.max(nextDigestAt(r.last_digest_at, now), r.retry_at));
     }
     if (next === null) return null;
@@ -188,12 +237,16 @@ export class Notifier extends DurableObject<Env> {
 
   private async sendTelegram(now: number): Promise<void> {
     const pending = this.sql
-      .exec<{ id: string; target: string; queued_at: number }>("SELECT id, target, queued_at FROM outbox WHERE channel = 'telegram' ORDER BY queued_at, id LIMIT 10000")
+      .exec<{ id: string; target: string; queued_at: number }>(
+        "SELECT id, target, queued_at FROM outbox WHERE channel = 'telegram' ORDER BY queued_at, id LIMIT 10000",
+      )
       .toArray()
       .map((r) => ({ id: r.id, chatId: r.target, queuedAt: r.queued_at }));
     if (pending.length === 0) return;
     const paces = new Map<string, ChatPace>();
-    for (const r of this.sql.exec<{ chat_id: string; last_sent_at: number | null; hold_until: number | null }>("SELECT chat_id, last_sent_at, hold_until FROM chats")) {
+    for (const r of this.sql.exec<{ chat_id: string; last_sent_at: number | null; hold_until: number | null }>(
+      "SELECT chat_id, last_sent_at, hold_until FROM chats",
+    )) {
       paces.set(r.chat_id, { lastSentAt: r.last_sent_at, holdUntil: r.hold_until });
     }
     // Each chat is sent to at most once a second, so the chats sent to within the last second are
@@ -208,7 +261,11 @@ export class Notifier extends DurableObject<Env> {
     if (!row) return;
     const body = JSON.parse(row.body) as TelegramBody;
     // The chat counts as sent to from the moment the request leaves, whatever comes back.
-    this.sql.exec("INSERT INTO chats (chat_id, last_sent_at, hold_until) VALUES (?, ?, NULL) ON CONFLICT (chat_id) DO UPDATE SET last_sent_at = excluded.last_sent_at", row.target, now);
+    this.sql.exec(
+      "INSERT INTO chats (chat_id, last_sent_at, hold_until) VALUES (?, ?, NULL) ON CONFLICT (chat_id) DO UPDATE SET last_sent_at = excluded.last_sent_at",
+      row.target,
+      now,
+    );
     let verdict: Verdict;
     let remoteId: string | null = null;
     const token = this.env.TELEGRAM_BOT_TOKEN;
@@ -223,14 +280,31 @@ export class Notifier extends DurableObject<Env> {
             text: body.text,
             parse_mode: "HTML",
             link_preview_options: { is_disabled: true },
-            ...(body.acks.length > 0 ? { reply_markup: { inline_keyboard: body.acks.map((b) => [{ text: b.label, callback_data: ackData(b.alertId) }]) } } : {}),
+            ...(body.acks.length > 0
+              ? {
+                  reply_markup: {
+                    inline_keyboard: body.acks.map((b) => [{ text: b.label, callback_data: ackData(b.alertId) }]),
+                  },
+                }
+              : {}),
           }),
           signal: AbortSignal.timeout(TELEGRAM_TIMEOUT_MS),
         });
-        const answer = (await response.json().catch(() => null)) as { ok?: boolean; description?: string; parameters?: { retry_after?: number }; result?: { message_id?: number } } | null;
+        const answer = (await response.json().catch(() => null)) as {
+          ok?: boolean;
+          description?: string;
+          parameters?: { retry_after?: number };
+          result?: { message_id?: number };
+        } | null;
         verdict = verdictOf(response.status, answer, Date.now());
-        if (verdict.outcome === "sent" && answer?.result?.message_id !== undefined) remoteId = String(answer.result.message_id);
-        if (verdict.outcome === "retry") log("warn", "telegram asked to wait", { chat: row.target, status: response.status, retryAfter: answer?.parameters?.retry_after ?? null });
+        if (verdict.outcome === "sent" && answer?.result?.message_id !== undefined)
+          remoteId = String(answer.result.message_id);
+        if (verdict.outcome === "retry")
+          log("warn", "telegram asked to wait", {
+            chat: row.target,
+            status: response.status,
+            retryAfter: answer?.parameters?.retry_after ?? null,
+          });
       } catch (error) {
         verdict = { outcome: "retry", holdUntil: Date.now() + 5000 };
         log("warn", "telegram unreachable", { chat: row.target, error: String(error) });
@@ -242,13 +316,23 @@ export class Notifier extends DurableObject<Env> {
     if (verdict.outcome === "retry") {
       this.ctx.storage.transactionSync(() => {
         this.sql.exec("UPDATE chats SET hold_until = ? WHERE chat_id = ?", verdict.holdUntil, row.target);
-        this.sql.exec("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", "asked to wait", row.id);
+        this.sql.exec(
+          "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+          "asked to wait",
+          row.id,
+        );
       });
       return;
     }
     this.finish([row], verdict.outcome, Date.now(), verdict.outcome === "failed" ? verdict.reason : null, remoteId);
     if (verdict.outcome === "failed") {
-      await reportError(this.env, new Error(`Telegram refused a message to chat ${row.target}: ${verdict.reason}`), "durable-object", "Notifier.telegram", { object: "Notifier", chat: row.target, alertId: row.alert_id ?? undefined });
+      await reportError(
+        this.env,
+        new Error(`Telegram refused a message to chat ${row.target}: ${verdict.reason}`),
+        "durable-object",
+        "Notifier.telegram",
+        { object: "Notifier", chat: row.target, alertId: row.alert_id ?? undefined },
+      );
     }
   }
 
@@ -261,16 +345,28 @@ export class Notifier extends DurableObject<Env> {
   }
 
   private async sendDigest(to: string, now: number): Promise<void> {
-    const rows = this.sql.exec<OutboxRow>("SELECT * FROM outbox WHERE channel = 'email' AND target = ? ORDER BY queued_at, id", to).toArray();
+    const rows = this.sql
+      .exec<OutboxRow>("SELECT * FROM outbox WHERE channel = 'email' AND target = ? ORDER BY queued_at, id", to)
+      .toArray();
     if (rows.length === 0) return;
     const digest = digestOf(
       rows.map((r) => ({ ...(JSON.parse(r.body) as EmailBody), queuedAt: r.queued_at })),
       this.env.DASHBOARD_URL || null,
     );
     try {
-      const result = await this.env.EMAIL.send({ from: this.env.EMAIL_FROM, to, subject: digest.subject, text: digest.text, html: digest.html });
+      const result = await this.env.EMAIL.send({
+        from: this.env.EMAIL_FROM,
+        to,
+        subject: digest.subject,
+        text: digest.text,
+        html: digest.html,
+      });
       this.ctx.storage.transactionSync(() => {
-        this.sql.exec("INSERT INTO recipients (email, last_digest_at) VALUES (?, ?) ON CONFLICT (email) DO UPDATE SET last_digest_at = excluded.last_digest_at", to, now);
+        this.sql.exec(
+          "INSERT INTO recipients (email, last_digest_at) VALUES (?, ?) ON CONFLICT (email) DO UPDATE SET last_digest_at = excluded.last_digest_at",
+          to,
+          now,
+        );
         this.finish(rows, "sent", Date.now(), `digest of ${rows.length}`, result.messageId);
       });
     } catch (error) {
@@ -280,9 +376,21 @@ export class Notifier extends DurableObject<Env> {
         const failedAt = Date.now();
         const retryAt = emailRetryAt(attempts, failedAt);
         this.ctx.storage.transactionSync(() => {
-          for (const r of rows) this.sql.exec("UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?", attempts, String(error), retryAt, r.id);
+          for (const r of rows)
+            this.sql.exec(
+              "UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
+              attempts,
+              String(error),
+              retryAt,
+              r.id,
+            );
         });
-        log("warn", "email digest failed, will try again", { to, attempts, retryAt: new Date(retryAt).toISOString(), error: String(error) });
+        log("warn", "email digest failed, will try again", {
+          to,
+          attempts,
+          retryAt: new Date(retryAt).toISOString(),
+          error: String(error),
+        });
         return;
       }
       this.finish(rows, "failed", Date.now(), String(error), null);
@@ -291,7 +399,13 @@ export class Notifier extends DurableObject<Env> {
   }
 
   /** Out of the outbox and into the archive, in one transaction: each message ends there once. */
-  private finish(rows: OutboxRow[], status: "sent" | "failed", at: number, detail: string | null, remoteId: string | null): void {
+  private finish(
+    rows: OutboxRow[],
+    status: "sent" | "failed",
+    at: number,
+    detail: string | null,
+    remoteId: string | null,
+  ): void {
     this.ctx.storage.transactionSync(() => {
       for (const r of rows) {
         if (this.sql.exec("DELETE FROM outbox WHERE id = ? RETURNING id", r.id).toArray().length === 0) continue;
@@ -310,7 +424,11 @@ export class Notifier extends DurableObject<Env> {
           detail,
           remoteId,
         );
-        this.sql.exec("INSERT INTO counters (channel, status, n) VALUES (?, ?, 1) ON CONFLICT (channel, status) DO UPDATE SET n = n + 1", r.channel, status);
+        this.sql.exec(
+          "INSERT INTO counters (channel, status, n) VALUES (?, ?, 1) ON CONFLICT (channel, status) DO UPDATE SET n = n + 1",
+          r.channel,
+          status,
+        );
       }
     });
   }

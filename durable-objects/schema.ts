@@ -3,7 +3,9 @@
  * the version reached is stored in the same transaction as the step, so a step runs exactly once.
  */
 export function ensureSchema(storage: DurableObjectStorage, steps: readonly string[]): void {
-  storage.sql.exec("CREATE TABLE IF NOT EXISTS _schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)");
+  storage.sql.exec(
+    "CREATE TABLE IF NOT EXISTS _schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+  );
   const row = storage.sql.exec<{ version: number }>("SELECT version FROM _schema WHERE id = 1").toArray()[0];
   let version = row?.version ?? 0;
   while (version < steps.length) {

@@ -45,7 +45,9 @@ export class Startup {
     }
     this.#failure = undefined;
     if (this.load) {
-      this.ctx.blockConcurrencyWhile(async () => this.load!().catch((error: unknown) => this.#failed(error))).catch((error: unknown) => this.#failed(error));
+      this.ctx
+        .blockConcurrencyWhile(async () => this.load!().catch((error: unknown) => this.#failed(error)))
+        .catch((error: unknown) => this.#failed(error));
     }
   }
 }

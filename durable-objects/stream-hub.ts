@@ -39,7 +39,12 @@ export interface Kept<Change> {
 export abstract class StreamHub<Change extends { seq: number }> extends DurableObject<Env> {
   protected readonly startup: Startup;
 
-  constructor(ctx: DurableObjectState, env: Env, protected readonly hubName: string, schema: readonly string[]) {
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    protected readonly hubName: string,
+    schema: readonly string[],
+  ) {
     super(ctx, env);
     this.startup = new Startup(ctx, hubName, () => {
       ensureSchema(ctx.storage, schema);
@@ -78,11 +83,19 @@ export abstract class StreamHub<Change extends { seq: number }> extends DurableO
         server.send(JSON.stringify({ type: "reset", seq: latest }));
       } else {
         // As kept: the catch-up sends the stored lines without parsing them again.
-        for (const { body } of this.sql.exec<{ body: string }>("SELECT body FROM changes WHERE seq > ? ORDER BY seq", since)) server.send(body);
+        for (const { body } of this.sql.exec<{ body: string }>(
+          "SELECT body FROM changes WHERE seq > ? ORDER BY seq",
+          since,
+        ))
+          server.send(body);
       }
     }
     server.send(JSON.stringify({ type: "ready", seq: latest }));
-    return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {} });
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {},
+    });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
@@ -151,7 +164,12 @@ export abstract class StreamHub<Change extends { seq: number }> extends DurableO
     const who = ws.deserializeAttachment() as SocketState | null;
     log(level, msg, { object: this.hubName, email: who?.email, connectedAt: who?.connectedAt, error: String(error) });
     if (level === "warn") {
-      this.ctx.waitUntil(reportError(this.env, error, "durable-object", `${this.hubName} ${msg}`, { object: this.hubName, email: who?.email }));
+      this.ctx.waitUntil(
+        reportError(this.env, error, "durable-object", `${this.hubName} ${msg}`, {
+          object: this.hubName,
+          email: who?.email,
+        }),
+      );
     }
   }
 }

@@ -44,6 +44,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 /** HMAC-SHA256 of `text` under `secret`, in hex. */
 export async function hmacSha256Hex(secret: string, text: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
   return hex(await crypto.subtle.sign("HMAC", key, encoder.encode(text)));
 }

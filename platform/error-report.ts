@@ -27,7 +27,13 @@ export async function reportOf(
 ): Promise<ErrorReport> {
   return {
     reportId: crypto.randomUUID(),
-    fingerprint: await fingerprintOf(source, where, failure.name, failure.message, stackInFingerprint ? failure.stack : null),
+    fingerprint: await fingerprintOf(
+      source,
+      where,
+      failure.name,
+      failure.message,
+      stackInFingerprint ? failure.stack : null,
+    ),
     name: failure.name,
     message: failure.message,
     stack: failure.stack,
@@ -38,7 +44,12 @@ export async function reportOf(
 }
 
 /** Build the report for a failure; `where` is the route, queue or job it happened in. */
-export function buildReport(error: unknown, source: ErrorSource, where: string, context: ErrorContext): Promise<ErrorReport> {
+export function buildReport(
+  error: unknown,
+  source: ErrorSource,
+  where: string,
+  context: ErrorContext,
+): Promise<ErrorReport> {
   return reportOf(failureOf(error), source, where, context);
 }
 
@@ -47,14 +58,23 @@ export function buildReport(error: unknown, source: ErrorSource, where: string, 
  * dashboard. Never throws: false when even the queue refused it (the log line is what is left).
  */
 export async function sendReport(env: { ERRORS_QUEUE: Queue }, report: ErrorReport, where: string): Promise<boolean> {
-  log("error", report.message, { source: report.source, where, fingerprint: report.fingerprint, ...report.context, stack: report.stack });
+  log("error", report.message, {
+    source: report.source,
+    where,
+    fingerprint: report.fingerprint,
+    ...report.context,
+    stack: report.stack,
+  });
   try {
     await env.ERRORS_QUEUE.send(report, { contentType: "json" });
     count("queueMessagesSent");
     count("queueMessageUnits");
     return true;
   } catch (sendError) {
-    log("error", "error report could not be queued", { reportId: report.reportId, error: (sendError as Error).message });
+    log("error", "error report could not be queued", {
+      reportId: report.reportId,
+      error: (sendError as Error).message,
+    });
     return false;
   }
 }
@@ -75,7 +95,12 @@ export async function reportError(
   try {
     report = await buildReport(error, source, where, context);
   } catch (buildError) {
-    log("error", "error report could not be built", { source, where, error: String(buildError), original: String(error) });
+    log("error", "error report could not be built", {
+      source,
+      where,
+      error: String(buildError),
+      original: String(error),
+    });
     return;
   }
   await sendReport(env, report, where);

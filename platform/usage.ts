@@ -17,7 +17,16 @@ export interface Usage {
   queueMessagesRetried: number;
 }
 
-const counters: Usage = { workerInvocations: 0, objectRequests: 0, rowsRead: 0, rowsWritten: 0, queueMessagesSent: 0, queueMessageUnits: 0, queueMessagesDelivered: 0, queueMessagesRetried: 0 };
+const counters: Usage = {
+  workerInvocations: 0,
+  objectRequests: 0,
+  rowsRead: 0,
+  rowsWritten: 0,
+  queueMessagesSent: 0,
+  queueMessageUnits: 0,
+  queueMessagesDelivered: 0,
+  queueMessagesRetried: 0,
+};
 
 export function count(what: keyof Usage, n = 1): void {
   counters[what] += n;

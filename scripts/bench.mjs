@@ -33,24 +33,34 @@ else if (!databaseUrl && (await canConnect("127.0.0.1", 5432))) {
   databaseUrl = await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench");
 }
 const database = await startDatabaseStack({ databaseUrl, dataDir: null });
-const databaseLabel = databaseUrl ? `PostgreSQL at ${new URL(databaseUrl).host}` : "the embedded PostgreSQL (throw-away)";
+const databaseLabel = databaseUrl
+  ? `PostgreSQL at ${new URL(databaseUrl).host}`
+  : "the embedded PostgreSQL (throw-away)";
 // The benchmark drives one device key and one token far past their rate limits; it measures the
 // system, not the limiter, so it runs with every limit raised (the limiter's calls still happen).
-const system = await startSystem({ vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy }, raiseRateLimits: true });
+const system = await startSystem({
+  vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy },
+  raiseRateLimits: true,
+});
 const { url, vars } = system;
 const sqlClient = new pg.Client({ connectionString: database.url });
 let stopped = false;
 await sqlClient.connect();
 
 async function call(path, init = {}, baseUrl = url) {
-  const res = await fetch(baseUrl + path, { ...init, headers: { "content-type": "application/json", ...init.headers } });
+  const res = await fetch(baseUrl + path, {
+    ...init,
+    headers: { "content-type": "application/json", ...init.headers },
+  });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return res.json();
 }
 
 function run(title, opts, baseUrl = url) {
   return new Promise((resolve, reject) => {
-    autocannon({ url: baseUrl, connections, duration: seconds, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
+    autocannon({ url: baseUrl, connections, duration: seconds, ...opts }, (err, result) =>
+      err ? reject(err) : resolve(result),
+    );
   }).then((result) => {
     if (result.non2xx > 0 || result.errors > 0) {
       throw new Error(`${title}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
@@ -90,14 +100,18 @@ async function intoPostgres(baseUrl, auth, client, landWithinMs = LAND_WITHIN_MS
     Array.from({ length: 8 }, async () => {
       while (next < e2eBatches) {
         const b = next++;
-        const readings = Array.from({ length: 100 }, (_, j) => ({ ...reading(`bench-${(b * 100 + j) % CONTAINERS}`), readingId: `${e2ePrefix}${b}-${j}` }));
+        const readings = Array.from({ length: 100 }, (_, j) => ({
+          ...reading(`bench-${(b * 100 + j) % CONTAINERS}`),
+          readingId: `${e2ePrefix}${b}-${j}`,
+        }));
         await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) }, baseUrl);
       }
     }),
   );
   const e2eAcked = performance.now();
   const landedCount = async () =>
-    (await client.query("SELECT count(*)::int AS n FROM readings WHERE reading_id LIKE $1", [`${e2ePrefix}%`])).rows[0].n;
+    (await client.query("SELECT count(*)::int AS n FROM readings WHERE reading_id LIKE $1", [`${e2ePrefix}%`])).rows[0]
+      .n;
   // Lost messages are asked for again by the gap check (after its grace period, at the container's
   // next message or the minute job): the default leaves room for that. Without the check nothing asks.
   const deadline = Date.now() + landWithinMs;
@@ -121,14 +135,27 @@ async function intoPostgres(baseUrl, auth, client, landWithinMs = LAND_WITHIN_MS
  * (PROJECTION_GAP_CHECK off), on a fresh database and warmed the same way: what the check costs.
  */
 async function intoPostgresWithoutGapCheck() {
-  const db2 = databaseUrl ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_nogap") : undefined;
+  const db2 = databaseUrl
+    ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_nogap")
+    : undefined;
   const stack = await startDatabaseStack({ databaseUrl: db2, dataDir: null });
-  const other = await startSystem({ vars: { DATABASE_URL: stack.url, NEON_WS_PROXY: stack.proxy, PROJECTION_GAP_CHECK: "off" }, raiseRateLimits: true });
+  const other = await startSystem({
+    vars: { DATABASE_URL: stack.url, NEON_WS_PROXY: stack.proxy, PROJECTION_GAP_CHECK: "off" },
+    raiseRateLimits: true,
+  });
   const client = new pg.Client({ connectionString: stack.url });
   await client.connect();
   try {
-    const { token } = await call("/v1/auth/login", { method: "POST", body: JSON.stringify({ email: other.vars.ADMIN_EMAIL, password: other.vars.ADMIN_PASSWORD }) }, other.url);
-    const { key } = await call("/v1/device-keys", { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ label: "bench" }) }, other.url);
+    const { token } = await call(
+      "/v1/auth/login",
+      { method: "POST", body: JSON.stringify({ email: other.vars.ADMIN_EMAIL, password: other.vars.ADMIN_PASSWORD }) },
+      other.url,
+    );
+    const { key } = await call(
+      "/v1/device-keys",
+      { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ label: "bench" }) },
+      other.url,
+    );
     const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
     for (let i = 0; i < CONTAINERS; i += 100) {
       const readings = Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`));
@@ -144,7 +171,10 @@ async function intoPostgresWithoutGapCheck() {
 
 /** The usage counters of both sessions (the edge and the projector: scripts/lib/local-topology.mjs), summed. */
 async function usage(headers) {
-  const [edge, projector] = await Promise.all([call("/v1/diagnostics/usage", { headers }), call("/v1/diagnostics/usage", { headers }, system.projectorUrl)]);
+  const [edge, projector] = await Promise.all([
+    call("/v1/diagnostics/usage", { headers }),
+    call("/v1/diagnostics/usage", { headers }, system.projectorUrl),
+  ]);
   return Object.fromEntries(Object.keys(edge).map((k) => [k, edge[k] + projector[k]]));
 }
 
@@ -154,7 +184,8 @@ async function settledUsage(headers) {
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
     const now = await usage(headers);
-    if (now.queueMessagesDelivered === last.queueMessagesDelivered && now.queueMessagesSent === last.queueMessagesSent) return now;
+    if (now.queueMessagesDelivered === last.queueMessagesDelivered && now.queueMessagesSent === last.queueMessagesSent)
+      return now;
     last = now;
   }
 }
@@ -170,9 +201,20 @@ const PRICES = { workerRequests: 0.3, objectRequests: 0.15, rowsRead: 0.001, row
 function costOf(before, after, readings) {
   const d = (k) => (after[k] - before[k]) / readings;
   // A message is written, read and deleted: 3 operations per 64 KB of it; every retry reads it again.
-  const per = { workerRequests: d("workerInvocations"), objectRequests: d("objectRequests"), rowsRead: d("rowsRead"), rowsWritten: d("rowsWritten"), queueOperations: 3 * d("queueMessageUnits") + d("queueMessagesRetried"), queueMessages: d("queueMessagesSent") };
+  const per = {
+    workerRequests: d("workerInvocations"),
+    objectRequests: d("objectRequests"),
+    rowsRead: d("rowsRead"),
+    rowsWritten: d("rowsWritten"),
+    queueOperations: 3 * d("queueMessageUnits") + d("queueMessagesRetried"),
+    queueMessages: d("queueMessagesSent"),
+  };
   const dollars = Object.fromEntries(Object.keys(PRICES).map((k) => [k, per[k] * PRICES[k]]));
-  return { perReading: per, dollarsPerMillion: dollars, totalPerMillion: Object.values(dollars).reduce((a, b) => a + b, 0) };
+  return {
+    perReading: per,
+    dollarsPerMillion: dollars,
+    totalPerMillion: Object.values(dollars).reduce((a, b) => a + b, 0),
+  };
 }
 
 try {
@@ -201,20 +243,38 @@ try {
   const batch = (size, spread) => (req) => {
     const first = seq;
     const one = `bench-${Math.floor(first / size) % 100}`;
-    return { ...req, body: JSON.stringify({ readings: Array.from({ length: size }, (_, j) => reading(spread === 1 ? one : `bench-${(first + j * 7) % CONTAINERS}`)) }) };
+    return {
+      ...req,
+      body: JSON.stringify({
+        readings: Array.from({ length: size }, (_, j) =>
+          reading(spread === 1 ? one : `bench-${(first + j * 7) % CONTAINERS}`),
+        ),
+      }),
+    };
   };
-  const ingest = (headers) => [
-    { name: "single reading", perRequest: 1, setupRequest: (req) => ({ ...req, body: JSON.stringify(reading(`bench-${seq % CONTAINERS}`)) }) },
-    { name: "batch of 100 (100 containers)", perRequest: 100, setupRequest: batch(100, 100) },
-    { name: "batch of 100 (one container)", perRequest: 100, setupRequest: batch(100, 1) },
-    { name: "batch of 500 (500 containers)", perRequest: 500, setupRequest: batch(500, 500) },
-  ].map((s) => ({
-    name: s.name,
-    perRequest: s.perRequest,
-    // About the same readings in flight for every batch size: 16 connections of 100, 3 of 500.
-    opts: { connections: s.perRequest > 100 ? Math.max(2, Math.round((connections * 100) / s.perRequest)) : connections, requests: [{ method: "POST", path: "/v1/readings", headers, setupRequest: s.setupRequest }] },
-  }));
-  const scenarios = [{ name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } }, ...ingest(auth)];
+  const ingest = (headers) =>
+    [
+      {
+        name: "single reading",
+        perRequest: 1,
+        setupRequest: (req) => ({ ...req, body: JSON.stringify(reading(`bench-${seq % CONTAINERS}`)) }),
+      },
+      { name: "batch of 100 (100 containers)", perRequest: 100, setupRequest: batch(100, 100) },
+      { name: "batch of 100 (one container)", perRequest: 100, setupRequest: batch(100, 1) },
+      { name: "batch of 500 (500 containers)", perRequest: 500, setupRequest: batch(500, 500) },
+    ].map((s) => ({
+      name: s.name,
+      perRequest: s.perRequest,
+      // About the same readings in flight for every batch size: 16 connections of 100, 3 of 500.
+      opts: {
+        connections: s.perRequest > 100 ? Math.max(2, Math.round((connections * 100) / s.perRequest)) : connections,
+        requests: [{ method: "POST", path: "/v1/readings", headers, setupRequest: s.setupRequest }],
+      },
+    }));
+  const scenarios = [
+    { name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } },
+    ...ingest(auth),
+  ];
 
   async function measure(list, baseUrl) {
     const out = [];
@@ -233,7 +293,8 @@ try {
         p50ms: r.latency.p50,
         p99ms: r.latency.p99,
         cpuMsPerReading: cpuBefore !== null && readings > 0 ? (cpuAfter - cpuBefore) / readings : null,
-        cpuMsPerReadingByPart: readings > 0 ? Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v / readings])) : null,
+        cpuMsPerReadingByPart:
+          readings > 0 ? Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v / readings])) : null,
       });
     }
     return out;
@@ -241,7 +302,9 @@ try {
 
   /** Readings with this id prefix that have landed in Postgres. */
   async function landed(prefix) {
-    const { rows } = await sqlClient.query("SELECT count(*)::int AS n FROM readings WHERE reading_id LIKE $1", [`${prefix}%`]);
+    const { rows } = await sqlClient.query("SELECT count(*)::int AS n FROM readings WHERE reading_id LIKE $1", [
+      `${prefix}%`,
+    ]);
     return rows[0].n;
   }
 
@@ -254,8 +317,22 @@ try {
   async function measureFanout(vars) {
     const fanout = await startSystem({ configPath: "scripts/bench/fanout/wrangler.toml", vars });
     try {
-      for (let i = 0; i < CONTAINERS; i += 100) await call("/v1/readings", { method: "POST", body: JSON.stringify({ readings: Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`)) }) }, fanout.url);
-      return await measure([{ name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } }, ...ingest({ "content-type": "application/json" })], fanout.url);
+      for (let i = 0; i < CONTAINERS; i += 100)
+        await call(
+          "/v1/readings",
+          {
+            method: "POST",
+            body: JSON.stringify({ readings: Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`)) }),
+          },
+          fanout.url,
+        );
+      return await measure(
+        [
+          { name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } },
+          ...ingest({ "content-type": "application/json" }),
+        ],
+        fanout.url,
+      );
     } finally {
       await fanout.stop();
     }
@@ -269,7 +346,10 @@ try {
   // The scenarios above leave the projection a backlog; it drains first, so this run measures itself.
   const usageBefore = await settledUsage(adminAuth);
   const e2e = await intoPostgres(url, auth, sqlClient);
-  if (!e2e.converged) throw new Error(`into Postgres: ${e2e.readings - e2e.landed} of ${e2e.readings} readings acknowledged had not landed ${LAND_WITHIN_MS / 1000} s later`);
+  if (!e2e.converged)
+    throw new Error(
+      `into Postgres: ${e2e.readings - e2e.landed} of ${e2e.readings} readings acknowledged had not landed ${LAND_WITHIN_MS / 1000} s later`,
+    );
   const usageAfter = await settledUsage(adminAuth);
   const cost = costOf(usageBefore, usageAfter, e2e.readings);
 
@@ -282,7 +362,9 @@ try {
   const poller = (async () => {
     while (polling || acked.size > 0) {
       if (acked.size > 0) {
-        const { rows: seen } = await sqlClient.query("SELECT reading_id FROM readings WHERE reading_id = ANY($1)", [[...acked.keys()]]);
+        const { rows: seen } = await sqlClient.query("SELECT reading_id FROM readings WHERE reading_id = ANY($1)", [
+          [...acked.keys()],
+        ]);
         const now = performance.now();
         for (const { reading_id } of seen) {
           lags.push(now - acked.get(reading_id));
@@ -309,18 +391,43 @@ try {
   const pushes = await benchPush({ url, token, samples: Number(process.env.BENCH_PUSH_SAMPLES ?? 100) });
 
   const base = rows[0];
-  console.log(`\nFillgrid benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine, ${databaseLabel}`);
-  const logRate = vars.REQUEST_LOG_SAMPLE_RATE ?? /REQUEST_LOG_SAMPLE_RATE = "([^"]*)"/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? "1";
-  console.log(`Request logs: successful requests at REQUEST_LOG_SAMPLE_RATE ${logRate}, 4xx/5xx and errors always; wrangler dev's local trace capture ${localObservability ? "on (its default)" : "off (X_LOCAL_OBSERVABILITY=false; BENCH_LOCAL_OBSERVABILITY=on measures with it)"}\n`);
   console.log(
-    ["scenario".padEnd(32), "req/s".padStart(9), "readings/s".padStart(11), "p50 ms".padStart(7), "p99 ms".padStart(7), "÷ trivial".padStart(10), "fan-out r/s".padStart(12), "÷ fan-out".padStart(10), "commit r/s".padStart(11), "÷ commit".padStart(9), "+limit r/s".padStart(11), "÷ +limit".padStart(9), "CPU ms/reading".padStart(15), "fan-out CPU".padStart(12)].join(" "),
+    `\nFillgrid benchmark — ${seconds}s per scenario, ${connections} connections, wrangler dev on this machine, ${databaseLabel}`,
+  );
+  const logRate =
+    vars.REQUEST_LOG_SAMPLE_RATE ??
+    /REQUEST_LOG_SAMPLE_RATE = "([^"]*)"/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ??
+    "1";
+  console.log(
+    `Request logs: successful requests at REQUEST_LOG_SAMPLE_RATE ${logRate}, 4xx/5xx and errors always; wrangler dev's local trace capture ${localObservability ? "on (its default)" : "off (X_LOCAL_OBSERVABILITY=false; BENCH_LOCAL_OBSERVABILITY=on measures with it)"}\n`,
+  );
+  console.log(
+    [
+      "scenario".padEnd(32),
+      "req/s".padStart(9),
+      "readings/s".padStart(11),
+      "p50 ms".padStart(7),
+      "p99 ms".padStart(7),
+      "÷ trivial".padStart(10),
+      "fan-out r/s".padStart(12),
+      "÷ fan-out".padStart(10),
+      "commit r/s".padStart(11),
+      "÷ commit".padStart(9),
+      "+limit r/s".padStart(11),
+      "÷ +limit".padStart(9),
+      "CPU ms/reading".padStart(15),
+      "fan-out CPU".padStart(12),
+    ].join(" "),
   );
   for (const [i, row] of rows.entries()) {
     const ceiling = fanoutRows[i];
     const perReading = row.perRequest === 0;
     // A baseline's rate (requests/s on the trivial line, readings/s below it) and Fillgrid's against it.
     const rate = (r) => (perReading ? r.requestsPerSec : r.readingsPerSec);
-    const versus = (baseline, rateWidth, ratioWidth) => [rate(baseline).toFixed(0).padStart(rateWidth), (rate(row) / rate(baseline)).toFixed(3).padStart(ratioWidth)];
+    const versus = (baseline, rateWidth, ratioWidth) => [
+      rate(baseline).toFixed(0).padStart(rateWidth),
+      (rate(row) / rate(baseline)).toFixed(3).padStart(ratioWidth),
+    ];
     console.log(
       [
         row.scenario.padEnd(32),
@@ -337,20 +444,34 @@ try {
       ].join(" "),
     );
   }
-  console.log("  ÷ trivial: requests/s against Fillgrid's GET /healthz; ÷ fan-out: readings/s against the no-op fan-out's same scenario (its GET /healthz on the first line);");
-  console.log("  ÷ commit: against the fan-out whose objects commit an event row and a reading row per reading (FANOUT_COMMIT=on), the least a container stores;");
-  console.log("  ÷ +limit: against that committing fan-out calling the Rate Limiting binding once per request first (FANOUT_LIMIT=on), as Fillgrid's ingest does");
+  console.log(
+    "  ÷ trivial: requests/s against Fillgrid's GET /healthz; ÷ fan-out: readings/s against the no-op fan-out's same scenario (its GET /healthz on the first line);",
+  );
+  console.log(
+    "  ÷ commit: against the fan-out whose objects commit an event row and a reading row per reading (FANOUT_COMMIT=on), the least a container stores;",
+  );
+  console.log(
+    "  ÷ +limit: against that committing fan-out calling the Rate Limiting binding once per request first (FANOUT_LIMIT=on), as Fillgrid's ingest does",
+  );
   // What the runtime itself allows the two ratio targets: the fan-outs against their own trivial
   // request and against each other, in this run.
   const own = (list, i) => list[i].readingsPerSec / list[0].requestsPerSec;
   const across = (list) => list[2].readingsPerSec / fanoutRows[2].readingsPerSec;
   console.log("\nCeilings in this run (what a design that only stores, or stores behind the limiter, reaches here)");
-  console.log(`  single reading ÷ its own GET /healthz:    no-op ${own(fanoutRows, 1).toFixed(3)} · committing ${own(committingRows, 1).toFixed(3)} · committing + limiter ${own(limitedRows, 1).toFixed(3)} · Fillgrid ${own(rows, 1).toFixed(3)} (target 0.70)`);
-  console.log(`  100 across 100 containers ÷ no-op fan-out: committing ${across(committingRows).toFixed(3)} · committing + limiter ${across(limitedRows).toFixed(3)} · Fillgrid ${across(rows).toFixed(3)} (target 0.60)`);
-  console.log("\nCPU ms per reading by process (Fillgrid's scenarios; the edge session runs the API and every object, the projector the projection consumer)");
+  console.log(
+    `  single reading ÷ its own GET /healthz:    no-op ${own(fanoutRows, 1).toFixed(3)} · committing ${own(committingRows, 1).toFixed(3)} · committing + limiter ${own(limitedRows, 1).toFixed(3)} · Fillgrid ${own(rows, 1).toFixed(3)} (target 0.70)`,
+  );
+  console.log(
+    `  100 across 100 containers ÷ no-op fan-out: committing ${across(committingRows).toFixed(3)} · committing + limiter ${across(limitedRows).toFixed(3)} · Fillgrid ${across(rows).toFixed(3)} (target 0.60)`,
+  );
+  console.log(
+    "\nCPU ms per reading by process (Fillgrid's scenarios; the edge session runs the API and every object, the projector the projection consumer)",
+  );
   for (const row of rows.slice(1)) {
     if (!row.cpuMsPerReadingByPart) continue;
-    const parts = Object.entries(row.cpuMsPerReadingByPart).filter(([, v]) => v >= 0.005).sort((a, b) => b[1] - a[1]);
+    const parts = Object.entries(row.cpuMsPerReadingByPart)
+      .filter(([, v]) => v >= 0.005)
+      .sort((a, b) => b[1] - a[1]);
     console.log(`  ${row.scenario.padEnd(32)} ${parts.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`);
   }
   // The system under test stops first, so the second one has the machine to itself.
@@ -361,39 +482,95 @@ try {
   const batchRow = rows[2];
   console.log(`\nInto Postgres: ${e2e.readings} readings in batches of 100, 8 requests in flight`);
   console.log(`  acknowledged      ${e2e.ackedPerSec.toFixed(0).padStart(7)} readings/s`);
-  console.log(`  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ acknowledged ${(e2e.landedPerSec / e2e.ackedPerSec).toFixed(3)}   last answer → last row landed ${e2e.tailMs.toFixed(0)} ms`);
-  console.log(`                    ÷ baseline req/s ${(e2e.landedPerSec / base.requestsPerSec).toFixed(3)}   ÷ batch ingest readings/s ${(e2e.landedPerSec / batchRow.readingsPerSec).toFixed(3)}`);
+  console.log(
+    `  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ acknowledged ${(e2e.landedPerSec / e2e.ackedPerSec).toFixed(3)}   last answer → last row landed ${e2e.tailMs.toFixed(0)} ms`,
+  );
+  console.log(
+    `                    ÷ baseline req/s ${(e2e.landedPerSec / base.requestsPerSec).toFixed(3)}   ÷ batch ingest readings/s ${(e2e.landedPerSec / batchRow.readingsPerSec).toFixed(3)}`,
+  );
   if (withoutGapCheck.converged) {
-    console.log(`  without the gap check (PROJECTION_GAP_CHECK off, a second system): landed ${withoutGapCheck.landedPerSec.toFixed(0)} readings/s`);
-    console.log(`  landed with ÷ without the gap check: ${(e2e.landedPerSec / withoutGapCheck.landedPerSec).toFixed(3)}`);
+    console.log(
+      `  without the gap check (PROJECTION_GAP_CHECK off, a second system): landed ${withoutGapCheck.landedPerSec.toFixed(0)} readings/s`,
+    );
+    console.log(
+      `  landed with ÷ without the gap check: ${(e2e.landedPerSec / withoutGapCheck.landedPerSec).toFixed(3)}`,
+    );
   } else {
     // Seen locally when the projector's workerd process crashed mid-run (a trap in the kernel log) and
     // wrangler dev did not restart it: the queue between the two sessions lives in memory.
-    console.log(`  without the gap check (PROJECTION_GAP_CHECK off, a second system): ${withoutGapCheck.readings - withoutGapCheck.landed} of ${withoutGapCheck.readings} readings never landed —`);
+    console.log(
+      `  without the gap check (PROJECTION_GAP_CHECK off, a second system): ${withoutGapCheck.readings - withoutGapCheck.landed} of ${withoutGapCheck.readings} readings never landed —`,
+    );
     console.log(`  messages lost in transit, which nothing asks for again without the check; no rate to compare`);
   }
-  console.log(`\nCost per million readings (the into-Postgres run, counted by the code: GET /v1/diagnostics/usage; prices of 2026-12-02 beyond the Workers Paid inclusions)`);
-  const names = { workerRequests: "Worker requests", objectRequests: "Durable Object requests", rowsRead: "SQLite rows read", rowsWritten: "SQLite rows written", queueOperations: "queue operations" };
+  console.log(
+    `\nCost per million readings (the into-Postgres run, counted by the code: GET /v1/diagnostics/usage; prices of 2026-12-02 beyond the Workers Paid inclusions)`,
+  );
+  const names = {
+    workerRequests: "Worker requests",
+    objectRequests: "Durable Object requests",
+    rowsRead: "SQLite rows read",
+    rowsWritten: "SQLite rows written",
+    queueOperations: "queue operations",
+  };
   for (const [k, label] of Object.entries(names)) {
-    console.log(`  ${label.padEnd(24)} ${cost.perReading[k].toFixed(3).padStart(8)} per reading   $${cost.dollarsPerMillion[k].toFixed(4).padStart(8)} per million readings   ($${PRICES[k]} per million)`);
+    console.log(
+      `  ${label.padEnd(24)} ${cost.perReading[k].toFixed(3).padStart(8)} per reading   $${cost.dollarsPerMillion[k].toFixed(4).padStart(8)} per million readings   ($${PRICES[k]} per million)`,
+    );
   }
-  console.log(`  total                                                $${cost.totalPerMillion.toFixed(4).padStart(8)} per million readings (Durable Object duration and storage not included)`);
-  console.log(`  (queue messages sent: ${cost.perReading.queueMessages.toFixed(3)} per reading; queue operations are 3 per 64 KB of each message)`);
-  const batchTimeout = /queue = "fillgrid-projection"\nmax_batch_size = \d+\nmax_batch_timeout = (\d+)/.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? "?";
-  console.log(`\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the projection queue's max_batch_timeout is ${batchTimeout} s`);
-  console.log(`  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`);
+  console.log(
+    `  total                                                $${cost.totalPerMillion.toFixed(4).padStart(8)} per million readings (Durable Object duration and storage not included)`,
+  );
+  console.log(
+    `  (queue messages sent: ${cost.perReading.queueMessages.toFixed(3)} per reading; queue operations are 3 per 64 KB of each message)`,
+  );
+  const batchTimeout =
+    /queue = "fillgrid-projection"\nmax_batch_size = \d+\nmax_batch_timeout = (\d+)/.exec(
+      readFileSync("wrangler.toml", "utf8"),
+    )?.[1] ?? "?";
+  console.log(
+    `\nProjection lag (answer → row visible), ${lag.samples} single readings at 20/s; the projection queue's max_batch_timeout is ${batchTimeout} s`,
+  );
+  console.log(
+    `  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`,
+  );
   printPush(pushes, base.p50ms);
   // The dashboard on a third system of its own, with 10,000 containers (BENCH_DASHBOARD=off skips it).
   let dashboard = null;
   if (process.env.BENCH_DASHBOARD !== "off") {
-    const dashboardDb = databaseUrl ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_dashboard") : undefined;
-    dashboard = await benchDashboard({ databaseUrl: dashboardDb, containers: Number(process.env.BENCH_DASHBOARD_CONTAINERS ?? 10_000) });
+    const dashboardDb = databaseUrl
+      ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_dashboard")
+      : undefined;
+    dashboard = await benchDashboard({
+      databaseUrl: dashboardDb,
+      containers: Number(process.env.BENCH_DASHBOARD_CONTAINERS ?? 10_000),
+    });
     printDashboard(dashboard);
   }
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
-    JSON.stringify({ at: new Date().toISOString(), seconds, connections, localObservability, database: databaseLabel, rows, fanout: fanoutRows, committingFanout: committingRows, limitedFanout: limitedRows, e2e, cost, withoutGapCheck, lag, pushes, dashboard }, null, 2),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        seconds,
+        connections,
+        localObservability,
+        database: databaseLabel,
+        rows,
+        fanout: fanoutRows,
+        committingFanout: committingRows,
+        limitedFanout: limitedRows,
+        e2e,
+        cost,
+        withoutGapCheck,
+        lag,
+        pushes,
+        dashboard,
+      },
+      null,
+      2,
+    ),
   );
 } finally {
   if (!stopped) {

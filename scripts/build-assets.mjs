@@ -22,7 +22,10 @@ export function copyVendor() {
 export function buildAssets() {
   copyVendor();
   // --bypass-lock: `npm test` may build while `npm run dev` watches; both write the same files.
-  execFileSync(process.execPath, [viteBin, "build", "--bypass-lock", "--config", viteConfig], { cwd: root, stdio: "inherit" });
+  execFileSync(process.execPath, [viteBin, "build", "--bypass-lock", "--config", viteConfig], {
+    cwd: root,
+    stdio: "inherit",
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) buildAssets();

@@ -20,7 +20,9 @@ const ingestSeconds = Number(process.env.CRASH_INGEST_SECONDS ?? 4);
 const containerCount = Number(process.env.CRASH_CONTAINERS ?? 40);
 
 const server = "postgres://postgres@127.0.0.1:5432/postgres";
-const usePostgres = process.env.CRASH_DATABASE ? process.env.CRASH_DATABASE === "server" : await canConnect("127.0.0.1", 5432);
+const usePostgres = process.env.CRASH_DATABASE
+  ? process.env.CRASH_DATABASE === "server"
+  : await canConnect("127.0.0.1", 5432);
 const dbName = `fillgrid_crash_${process.pid}`;
 const state = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "fillgrid-crash-"));
 let databaseUrl = null;
@@ -34,13 +36,32 @@ const vars = readVars(".dev.vars.example");
 buildAssets();
 let output = "";
 function startDev() {
-  const env = { ...process.env, FILLGRID_WEB_BUILT: "1", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_POSTGRES_DIR: join(state, "postgres") }) };
+  const env = {
+    ...process.env,
+    FILLGRID_WEB_BUILT: "1",
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_POSTGRES_DIR: join(state, "postgres") }),
+  };
   // Its own process group, so one kill reaches the dev script, wrangler and workerd alike.
-  const child = spawn("node", ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(state, "wrangler"), "--log-level", "warn", "--show-interactive-dev-session=false"], {
-    env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    "node",
+    [
+      "scripts/dev.mjs",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--persist-to",
+      join(state, "wrangler"),
+      "--log-level",
+      "warn",
+      "--show-interactive-dev-session=false",
+    ],
+    {
+      env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
   return child;
@@ -72,7 +93,11 @@ async function call(path, init = {}, token) {
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(base + path, {
       ...init,
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
+      headers: {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...init.headers,
+      },
     });
     if (res.status === 429 && attempt < 10) {
       await new Promise((r) => setTimeout(r, Number(res.headers.get("Retry-After") ?? 10) * 1000));
@@ -115,9 +140,16 @@ let sql = null;
 const figures = { cycles: [], missingAtFirstLook: {}, lost: {}, duplicated: {}, convergeMs: null };
 try {
   await waitUp(child);
-  const { token } = await call("/v1/auth/login", { method: "POST", body: JSON.stringify({ email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD }) });
+  const { token } = await call("/v1/auth/login", {
+    method: "POST",
+    body: JSON.stringify({ email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD }),
+  });
   // A key per sender would share the per-key limit less; the test drives one gateway, so it raises nothing and stays below it.
-  const { key } = await call("/v1/device-keys", { method: "POST", body: JSON.stringify({ label: "crash test" }) }, token);
+  const { key } = await call(
+    "/v1/device-keys",
+    { method: "POST", body: JSON.stringify({ label: "crash test" }) },
+    token,
+  );
 
   for (let cycle = 1; cycle <= cycles; cycle++) {
     const before = acknowledged.size;
@@ -133,7 +165,10 @@ try {
 
   // Converge: reconcile until Postgres equals every container's live state.
   const restarted = Date.now();
-  const { token: admin } = await call("/v1/auth/login", { method: "POST", body: JSON.stringify({ email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD }) });
+  const { token: admin } = await call("/v1/auth/login", {
+    method: "POST",
+    body: JSON.stringify({ email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD }),
+  });
   sql = new pg.Client({ connectionString: databaseUrl ?? (await embeddedUrl()) });
   sql.on("error", (error) => console.error(`crash test: database connection: ${error.message}`));
   await sql.connect();
@@ -154,7 +189,10 @@ try {
   figures.acknowledged = acknowledged.size;
   console.log(JSON.stringify(figures, null, 2));
   if (!report.ok) {
-    console.error("crash test: Postgres does not match the containers", JSON.stringify(report.mismatches.slice(0, 10), null, 2));
+    console.error(
+      "crash test: Postgres does not match the containers",
+      JSON.stringify(report.mismatches.slice(0, 10), null, 2),
+    );
     process.exitCode = 1;
   } else {
     console.log(
@@ -184,7 +222,8 @@ async function compare(sql, token) {
   const duplicated = { readings: 0, orders: 0, events: 0 };
   const mismatches = [];
   const pgReadings = new Map();
-  for (const r of (await sql.query("SELECT container_id, reading_id FROM readings WHERE container_id LIKE 'crash-%'")).rows) {
+  for (const r of (await sql.query("SELECT container_id, reading_id FROM readings WHERE container_id LIKE 'crash-%'"))
+    .rows) {
     pgReadings.set(`${r.container_id}/${r.reading_id}`, true);
   }
   for (const [readingId, containerId] of acknowledged) {
@@ -197,33 +236,62 @@ async function compare(sql, token) {
       throw error;
     });
     if (!container) continue;
-    const events = (await sql.query("SELECT seq FROM container_events WHERE container_id = $1 ORDER BY seq", [id])).rows.map((r) => r.seq);
+    const events = (
+      await sql.query("SELECT seq FROM container_events WHERE container_id = $1 ORDER BY seq", [id])
+    ).rows.map((r) => r.seq);
     const expected = container.version;
     const missing = expected - new Set(events.filter((s) => s >= 1 && s <= expected)).size;
     lost.events += missing;
     duplicated.events += events.length - new Set(events).size + events.filter((s) => s > expected).length;
     const liveOrders = [];
-    for (let cursor = null; ; ) {
+    for (let cursor = null; ;) {
       const page = await call(`/v1/containers/${id}/orders?limit=500${cursor ? `&cursor=${cursor}` : ""}`, {}, token);
       liveOrders.push(...page.orders);
       if (!page.nextCursor) break;
       cursor = page.nextCursor;
     }
-    const pgOrders = new Map((await sql.query("SELECT id, status, closed_at FROM orders WHERE container_id = $1", [id])).rows.map((r) => [r.id, r]));
+    const pgOrders = new Map(
+      (await sql.query("SELECT id, status, closed_at FROM orders WHERE container_id = $1", [id])).rows.map((r) => [
+        r.id,
+        r,
+      ]),
+    );
     for (const o of liveOrders) {
       const row = pgOrders.get(o.id);
       if (!row) lost.orders++;
       else if (row.status !== o.status) mismatches.push({ id, order: o.id, live: o.status, postgres: row.status });
     }
     duplicated.orders += [...pgOrders.keys()].filter((k) => !liveOrders.some((o) => o.id === k)).length;
-    const [row] = (await sql.query("SELECT version, projected_seq, fill_percent, active_order_id FROM containers WHERE id = $1", [id])).rows;
-    if (!row || row.version !== expected || row.projected_seq !== expected || row.fill_percent !== container.fillPercent || row.active_order_id !== (container.activeOrder?.id ?? null)) {
-      mismatches.push({ id, live: { version: expected, fill: container.fillPercent, order: container.activeOrder?.id ?? null }, postgres: row ?? null });
+    const [row] = (
+      await sql.query("SELECT version, projected_seq, fill_percent, active_order_id FROM containers WHERE id = $1", [
+        id,
+      ])
+    ).rows;
+    if (
+      !row ||
+      row.version !== expected ||
+      row.projected_seq !== expected ||
+      row.fill_percent !== container.fillPercent ||
+      row.active_order_id !== (container.activeOrder?.id ?? null)
+    ) {
+      mismatches.push({
+        id,
+        live: { version: expected, fill: container.fillPercent, order: container.activeOrder?.id ?? null },
+        postgres: row ?? null,
+      });
     }
-    const liveReadings = (await sql.query("SELECT count(*)::int AS n FROM readings WHERE container_id = $1", [id])).rows[0].n;
-    const readingEvents = (await sql.query("SELECT count(*)::int AS n FROM container_events WHERE container_id = $1 AND type = 'reading.recorded'", [id])).rows[0].n;
+    const liveReadings = (await sql.query("SELECT count(*)::int AS n FROM readings WHERE container_id = $1", [id]))
+      .rows[0].n;
+    const readingEvents = (
+      await sql.query(
+        "SELECT count(*)::int AS n FROM container_events WHERE container_id = $1 AND type = 'reading.recorded'",
+        [id],
+      )
+    ).rows[0].n;
     if (liveReadings > readingEvents) duplicated.readings += liveReadings - readingEvents;
   }
-  const ok = lost.readings + lost.orders + lost.events + duplicated.readings + duplicated.orders + duplicated.events === 0 && mismatches.length === 0;
+  const ok =
+    lost.readings + lost.orders + lost.events + duplicated.readings + duplicated.orders + duplicated.events === 0 &&
+    mismatches.length === 0;
   return { ok, lost, duplicated, mismatches };
 }

@@ -7,7 +7,10 @@ if (url) {
   await migrateDatabase(url);
   console.log(`migrations applied to ${new URL(url).host}${new URL(url).pathname}`);
 } else {
-  const embedded = await startEmbeddedPostgres({ dataDir: process.env.FILLGRID_POSTGRES_DIR || ".data/postgres", log: console.log });
+  const embedded = await startEmbeddedPostgres({
+    dataDir: process.env.FILLGRID_POSTGRES_DIR || ".data/postgres",
+    log: console.log,
+  });
   try {
     await migrateDatabase(embedded.url);
     console.log(`migrations applied to the embedded PostgreSQL in ${embedded.dataDir}`);

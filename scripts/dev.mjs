@@ -18,7 +18,11 @@ import { startTelegramStandIn } from "./lib/telegram-stand-in.mjs";
 // the crash test start this script on the build `npm test` made).
 const fixedWeb = process.env.FILLGRID_WEB_BUILT === "1";
 if (!fixedWeb) buildAssets();
-const webWatch = fixedWeb ? null : spawn(process.execPath, [viteBin, "build", "--watch", "--config", viteConfig], { stdio: ["ignore", "inherit", "inherit"] });
+const webWatch = fixedWeb
+  ? null
+  : spawn(process.execPath, [viteBin, "build", "--watch", "--config", viteConfig], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
 
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
@@ -38,7 +42,9 @@ const port = Number(argValue("--port", "8787"));
 const host = argValue("--ip", "127.0.0.1");
 
 if (!process.env.DATABASE_URL && existsSync(".data/pglite")) {
-  console.log("[fillgrid] .data/pglite (the earlier embedded database, PGlite) is no longer used; delete it once you no longer need its data");
+  console.log(
+    "[fillgrid] .data/pglite (the earlier embedded database, PGlite) is no longer used; delete it once you no longer need its data",
+  );
 }
 
 // Telegram cannot be reached from here: its stand-in takes the bot's messages, on
@@ -46,7 +52,9 @@ if (!process.env.DATABASE_URL && existsSync(".data/pglite")) {
 const telegramToken = "100000:local-stand-in-token";
 const telegramLog = (line) => console.log(`[telegram] ${line}`);
 const telegramPort = Number(process.env.FILLGRID_TELEGRAM_PORT ?? (port > 0 ? port + 4 : 0));
-const telegram = await startTelegramStandIn({ port: telegramPort, token: telegramToken, log: telegramLog }).catch(() => startTelegramStandIn({ port: 0, token: telegramToken, log: telegramLog }));
+const telegram = await startTelegramStandIn({ port: telegramPort, token: telegramToken, log: telegramLog }).catch(() =>
+  startTelegramStandIn({ port: 0, token: telegramToken, log: telegramLog }),
+);
 const telegramVars = {
   TELEGRAM_API_BASE: telegram.url,
   TELEGRAM_BOT_TOKEN: telegramToken,
@@ -54,7 +62,9 @@ const telegramVars = {
   TELEGRAM_CHAT_ID: "-1000000000001",
   TELEGRAM_ESCALATION_CHAT_ID: "-1000000000002",
 };
-console.log(`[fillgrid] Telegram stand-in on ${telegram.url}: alerts in ${telegram.url}/__messages?chatId=${telegramVars.TELEGRAM_CHAT_ID}`);
+console.log(
+  `[fillgrid] Telegram stand-in on ${telegram.url}: alerts in ${telegram.url}/__messages?chatId=${telegramVars.TELEGRAM_CHAT_ID}`,
+);
 
 // Two wrangler dev sessions (scripts/lib/local-topology.mjs says why): the projector, which consumes
 // the projection queue, and the edge, which is everything else and answers on --port (8787).
@@ -62,19 +72,43 @@ const configs = writeLocalConfigs({ prefix: ".wrangler.local" });
 const registry = privateRegistry();
 const env = { ...process.env, WRANGLER_REGISTRY_PATH: registry };
 const vars = [
-  "--var", `DATABASE_URL:${database.url}`,
-  "--var", `NEON_WS_PROXY:${database.proxy}`,
+  "--var",
+  `DATABASE_URL:${database.url}`,
+  "--var",
+  `NEON_WS_PROXY:${database.proxy}`,
   ...Object.entries(telegramVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   // Developers see every request.
-  "--var", `REQUEST_LOG_SAMPLE_RATE:${process.env.FILLGRID_REQUEST_LOG_SAMPLE_RATE ?? "1"}`,
+  "--var",
+  `REQUEST_LOG_SAMPLE_RATE:${process.env.FILLGRID_REQUEST_LOG_SAMPLE_RATE ?? "1"}`,
 ];
 // The projector takes the edge's --var, --log-level and --ip; its state sits beside the edge's.
-const passOn = userArgs.flatMap((arg, i) => (["--var", "--log-level", "--ip"].includes(arg) ? [arg, userArgs[i + 1]] : arg.startsWith("--show-interactive-dev-session") ? [arg] : []));
-const projector = spawn("wrangler", [
-  "dev", "--config", configs.projector, "--port", "0", "--inspector-port", "0",
-  "--persist-to", join(dirname(argValue("--persist-to", ".wrangler/state")), `${basename(argValue("--persist-to", ".wrangler/state"))}-projector`),
-  ...vars, ...passOn,
-], { stdio: ["ignore", "inherit", "inherit"], env });
+const passOn = userArgs.flatMap((arg, i) =>
+  ["--var", "--log-level", "--ip"].includes(arg)
+    ? [arg, userArgs[i + 1]]
+    : arg.startsWith("--show-interactive-dev-session")
+      ? [arg]
+      : [],
+);
+const projector = spawn(
+  "wrangler",
+  [
+    "dev",
+    "--config",
+    configs.projector,
+    "--port",
+    "0",
+    "--inspector-port",
+    "0",
+    "--persist-to",
+    join(
+      dirname(argValue("--persist-to", ".wrangler/state")),
+      `${basename(argValue("--persist-to", ".wrangler/state"))}-projector`,
+    ),
+    ...vars,
+    ...passOn,
+  ],
+  { stdio: ["ignore", "inherit", "inherit"], env },
+);
 // The edge's queue broker drops what it finds no consumer for, so the projector registers first.
 for (let i = 0; !registered(registry, configs.projectorName); i++) {
   if (projector.exitCode !== null) process.exit(1);
@@ -87,7 +121,8 @@ for (let i = 0; !registered(registry, configs.projectorName); i++) {
 }
 const args = [
   "dev",
-  "--config", configs.edge,
+  "--config",
+  configs.edge,
   // The cron triggers run through the runtime's scheduled entry point (scripts/lib/local-cron.mjs);
   // by hand too: curl "localhost:8787/__scheduled?cron=0+3+*+*+*"
   "--test-scheduled",
@@ -124,19 +159,28 @@ process.on("SIGTERM", stop);
       if ((await fetch(`${base}/healthz`)).ok) {
         // After an unclean stop the daily job runs (its full sweep asks every container); otherwise
         // the regular one asks the containers that moved since the last run.
-        const [cronOfStart, what] = stoppedUncleanly ? ["0 3 * * *", "full sweep (the last run did not stop cleanly)"] : ["*/10 * * * *", "containers that moved"];
-        console.log(`[fillgrid] projection reconciliation after start-up, ${what}: ${await runCron(base, cronOfStart)}`);
+        const [cronOfStart, what] = stoppedUncleanly
+          ? ["0 3 * * *", "full sweep (the last run did not stop cleanly)"]
+          : ["*/10 * * * *", "containers that moved"];
+        console.log(
+          `[fillgrid] projection reconciliation after start-up, ${what}: ${await runCron(base, cronOfStart)}`,
+        );
         // As an admin would with Telegram: button presses (POST <stand-in>/__press) reach the worker.
         await fetch(`${telegram.url}/bot${telegramToken}/setWebhook`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ url: `${base}/v1/webhooks/telegram`, secret_token: telegramVars.TELEGRAM_WEBHOOK_SECRET }),
+          body: JSON.stringify({
+            url: `${base}/v1/webhooks/telegram`,
+            secret_token: telegramVars.TELEGRAM_WEBHOOK_SECRET,
+          }),
         });
         if (process.env.FILLGRID_CRON === "off") {
           console.log("[fillgrid] cron triggers off (FILLGRID_CRON=off): run them by hand through /__scheduled");
         } else if (!stopping) {
           cron = startLocalCron({ baseUrl: base, crons: cronsOf(), log: (line) => console.log(`[cron] ${line}`) });
-          console.log(`[fillgrid] cron triggers on their schedule (UTC): ${cron.jobs.map((j) => `"${j.cron}" next ${j.next()?.toISOString()}`).join(", ")}`);
+          console.log(
+            `[fillgrid] cron triggers on their schedule (UTC): ${cron.jobs.map((j) => `"${j.cron}" next ${j.next()?.toISOString()}`).join(", ")}`,
+          );
         }
         return;
       }
@@ -153,7 +197,9 @@ child.on("exit", async (code, signal) => {
   cron?.stop();
   webWatch?.kill("SIGTERM");
   projector.kill("SIGTERM");
-  await new Promise((r) => (projector.exitCode !== null || projector.signalCode !== null ? r() : projector.once("exit", r)));
+  await new Promise((r) =>
+    projector.exitCode !== null || projector.signalCode !== null ? r() : projector.once("exit", r),
+  );
   rmSync(registry, { recursive: true, force: true });
   await telegram.close();
   await database.stop();

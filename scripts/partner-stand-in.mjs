@@ -7,9 +7,19 @@
 import { parseArgs } from "node:util";
 import { startPartnerStandIn } from "./lib/partner-stand-in.mjs";
 
-const { values } = parseArgs({ options: { port: { type: "string", default: "8790" }, partner: { type: "string" }, secret: { type: "string" } } });
-const standIn = await startPartnerStandIn({ port: Number(values.port), log: (line) => console.log(`[partner] ${line}`) });
+const { values } = parseArgs({
+  options: { port: { type: "string", default: "8790" }, partner: { type: "string" }, secret: { type: "string" } },
+});
+const standIn = await startPartnerStandIn({
+  port: Number(values.port),
+  log: (line) => console.log(`[partner] ${line}`),
+});
 if (values.partner && values.secret) {
-  await fetch(`${standIn.url}/__control`, { method: "POST", body: JSON.stringify({ partnerId: values.partner, secret: values.secret }) });
+  await fetch(`${standIn.url}/__control`, {
+    method: "POST",
+    body: JSON.stringify({ partnerId: values.partner, secret: values.secret }),
+  });
 }
-console.log(`[partner] listening on ${standIn.url}; webhook URL for ${values.partner ?? "<partner>"}: ${standIn.webhookUrl(values.partner ?? "<partner>")}`);
+console.log(
+  `[partner] listening on ${standIn.url}; webhook URL for ${values.partner ?? "<partner>"}: ${standIn.webhookUrl(values.partner ?? "<partner>")}`,
+);

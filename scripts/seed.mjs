@@ -5,7 +5,13 @@ import { parseArgs } from "node:util";
 import { readVars } from "./lib/local-system.mjs";
 import { login, seedFleet } from "./lib/seed.mjs";
 
-const { values } = parseArgs({ options: { containers: { type: "string", default: "200" }, names: { type: "string", default: "40" }, url: { type: "string", default: "http://127.0.0.1:8787" } } });
+const { values } = parseArgs({
+  options: {
+    containers: { type: "string", default: "200" },
+    names: { type: "string", default: "40" },
+    url: { type: "string", default: "http://127.0.0.1:8787" },
+  },
+});
 const vars = readVars(".dev.vars");
 const token = await login(values.url, vars.ADMIN_EMAIL, vars.ADMIN_PASSWORD);
 const { ids } = await seedFleet(values.url, token, Number(values.containers), { names: Number(values.names) });

@@ -5,7 +5,13 @@ import { acknowledge, DEFAULT_POLICY, silence, step, type Alert, type Condition 
 
 const T0 = Date.parse("2026-12-01T08:00:00Z");
 const minute = (n: number) => T0 + n * 60_000;
-const silent: Condition = { key: "container_silent:tank-1", rule: "container_silent", subject: "tank-1", severity: "critical", message: "tank-1 silent for 61 min" };
+const silent: Condition = {
+  key: "container_silent:tank-1",
+  rule: "container_silent",
+  subject: "tank-1",
+  severity: "critical",
+  message: "tank-1 silent for 61 min",
+};
 let ids = 0;
 const newId = () => `alr_${++ids}`;
 
@@ -14,7 +20,13 @@ function minutes(open: Alert[], from: number, to: number, at: (m: number) => Con
   let alerts = open;
   const sent: { minute: number; kind: string; chat: string }[] = [];
   for (let m = from; m <= to; m++) {
-    const s = step(alerts.filter((a) => a.state !== "resolved"), at(m), minute(m), DEFAULT_POLICY, newId);
+    const s = step(
+      alerts.filter((a) => a.state !== "resolved"),
+      at(m),
+      minute(m),
+      DEFAULT_POLICY,
+      newId,
+    );
     const byId = new Map(alerts.map((a) => [a.id, a]));
     for (const a of s.changed) byId.set(a.id, a);
     alerts = [...byId.values()];
@@ -27,7 +39,10 @@ describe("alerts", () => {
   it("a condition that stays true fires one alert, not one per minute; it clears → resolved, with a message", () => {
     const { alerts, sent } = minutes([], 0, 5, (m) => (m < 5 ? [silent] : []));
     expect(alerts).toHaveLength(1);
-    expect(sent).toEqual([{ minute: 0, kind: "fired", chat: "primary" }, { minute: 5, kind: "resolved", chat: "primary" }]);
+    expect(sent).toEqual([
+      { minute: 0, kind: "fired", chat: "primary" },
+      { minute: 5, kind: "resolved", chat: "primary" },
+    ]);
     expect(alerts[0]).toMatchObject({ state: "resolved", resolvedAt: new Date(minute(5)).toISOString() });
   });
 

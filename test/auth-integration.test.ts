@@ -1,6 +1,21 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import {adminToken, api, containerState, deviceKey, json, login, personWith, postReadings, reading, uniqueContainer, type ReadingsAnswer, type TokenAnswer, type DeviceKeyRecord, type ErrorBody } from "./helpers";
+import {
+  adminToken,
+  api,
+  containerState,
+  deviceKey,
+  json,
+  login,
+  personWith,
+  postReadings,
+  reading,
+  uniqueContainer,
+  type ReadingsAnswer,
+  type TokenAnswer,
+  type DeviceKeyRecord,
+  type ErrorBody,
+} from "./helpers";
 
 let admin: string;
 let operator: string;
@@ -14,29 +29,61 @@ beforeAll(async () => {
 
 describe("login", () => {
   it("the first admin logs in with ADMIN_EMAIL / ADMIN_PASSWORD and gets a token that expires", async () => {
-    const body = await json<TokenAnswer>(await api("/v1/auth/login", { method: "POST", json: { email: env.ADMIN_EMAIL.toUpperCase(), password: env.ADMIN_PASSWORD } }), 200);
+    const body = await json<TokenAnswer>(
+      await api("/v1/auth/login", {
+        method: "POST",
+        json: { email: env.ADMIN_EMAIL.toUpperCase(), password: env.ADMIN_PASSWORD },
+      }),
+      200,
+    );
     expect(body.role).toBe("admin");
     expect(body.token.split(".")).toHaveLength(3);
     expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
   });
 
   it("a wrong password or unknown email is 401 and says nothing about which", async () => {
-    const wrong = await json<ErrorBody>(await api("/v1/auth/login", { method: "POST", json: { email: env.ADMIN_EMAIL, password: "nope" } }), 401);
-    const unknown = await json<ErrorBody>(await api("/v1/auth/login", { method: "POST", json: { email: "who@x.test", password: "nope" } }), 401);
+    const wrong = await json<ErrorBody>(
+      await api("/v1/auth/login", { method: "POST", json: { email: env.ADMIN_EMAIL, password: "nope" } }),
+      401,
+    );
+    const unknown = await json<ErrorBody>(
+      await api("/v1/auth/login", { method: "POST", json: { email: "who@x.test", password: "nope" } }),
+      401,
+    );
     expect(wrong.error).toEqual(unknown.error);
   });
 
   it("bad login input names the field", async () => {
-    const body = await json<ErrorBody>(await api("/v1/auth/login", { method: "POST", json: { email: "not-an-email", password: "" } }), 400);
+    const body = await json<ErrorBody>(
+      await api("/v1/auth/login", { method: "POST", json: { email: "not-an-email", password: "" } }),
+      400,
+    );
     expect(body.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual(["email", "password"]);
   });
 
   it("a user added by an admin logs in with the role given", async () => {
     const email = `op-${crypto.randomUUID().slice(0, 6)}@fillgrid.test`;
-    await json(await api("/v1/users", { method: "POST", token: admin, json: { email, password: "long enough pw", role: "operator" } }), 201);
-    const body = await json<TokenAnswer>(await api("/v1/auth/login", { method: "POST", json: { email, password: "long enough pw" } }), 200);
+    await json(
+      await api("/v1/users", {
+        method: "POST",
+        token: admin,
+        json: { email, password: "long enough pw", role: "operator" },
+      }),
+      201,
+    );
+    const body = await json<TokenAnswer>(
+      await api("/v1/auth/login", { method: "POST", json: { email, password: "long enough pw" } }),
+      200,
+    );
     expect(body.role).toBe("operator");
-    await json(await api("/v1/users", { method: "POST", token: admin, json: { email, password: "long enough pw", role: "viewer" } }), 409);
+    await json(
+      await api("/v1/users", {
+        method: "POST",
+        token: admin,
+        json: { email, password: "long enough pw", role: "viewer" },
+      }),
+      409,
+    );
     await json(await api("/v1/auth/login", { method: "POST", json: { email, password: "wrong password" } }), 401);
   });
 });
@@ -56,7 +103,12 @@ describe("roles on every route", () => {
     { method: "POST", path: "/v1/device-keys", need: "admin", json: {} },
     { method: "DELETE", path: "/v1/device-keys/0123456789abcdef", need: "admin" },
     { method: "GET", path: "/v1/users", need: "admin" },
-    { method: "POST", path: "/v1/users", need: "admin", json: { email: "x@y.test", password: "long enough pw", role: "viewer" } },
+    {
+      method: "POST",
+      path: "/v1/users",
+      need: "admin",
+      json: { email: "x@y.test", password: "long enough pw", role: "viewer" },
+    },
   ];
   const rank = { viewer: 0, operator: 1, admin: 2 } as const;
 
@@ -70,7 +122,10 @@ describe("roles on every route", () => {
       await json(await call(forged), 401);
       const sensor = (await deviceKey()).key;
       await json(await call(sensor), 401);
-      for (const [role, token] of [["viewer", viewer], ["operator", operator]] as const) {
+      for (const [role, token] of [
+        ["viewer", viewer],
+        ["operator", operator],
+      ] as const) {
         const res = await call(token);
         if (rank[role] < rank[route.need]) {
           const body = await json<ErrorBody>(res, 403);
@@ -87,14 +142,21 @@ describe("roles on every route", () => {
     const container = uniqueContainer();
     const opened = await json<ReadingsAnswer>(await postReadings(key, reading(container, 30)), 200);
     const order = opened.results[0]!.orderOpened!;
-    await json(await api(`/v1/containers/${container}/orders/${order.id}/close`, { method: "POST", token: viewer }), 403);
+    await json(
+      await api(`/v1/containers/${container}/orders/${order.id}/close`, { method: "POST", token: viewer }),
+      403,
+    );
     await json(await api(`/v1/containers/${container}/orders`, { method: "POST", token: viewer }), 403);
     expect((await containerState(container))!.activeOrder).toEqual(order);
   });
 
   it("an expired token is refused", async () => {
     const { sign } = await import("hono/jwt");
-    const token = await sign({ sub: "old@x.test", role: "admin", exp: Math.floor(Date.now() / 1000) - 10 }, env.JWT_SECRET, "HS256");
+    const token = await sign(
+      { sub: "old@x.test", role: "admin", exp: Math.floor(Date.now() / 1000) - 10 },
+      env.JWT_SECRET,
+      "HS256",
+    );
     await json(await api("/v1/users", { token }), 401);
   });
 });
@@ -105,14 +167,20 @@ describe("device keys", () => {
     const { key } = await deviceKey();
     const wrongSecret = key.slice(0, -6) + "AAAAAA";
     for (const token of [undefined, "garbage", wrongSecret, "fgk_0000000000000000_" + "A".repeat(43), admin]) {
-      const body = await json<ErrorBody>(await api("/v1/readings", { method: "POST", token, json: reading(container, 10) }), 401);
+      const body = await json<ErrorBody>(
+        await api("/v1/readings", { method: "POST", token, json: reading(container, 10) }),
+        401,
+      );
       expect(body.error.code).toBe("unauthenticated");
     }
     expect(await containerState(container)).toBeNull();
   });
 
   it("a key shown once is stored only as a hash", async () => {
-    const res = await json<{ key: string; deviceKey: DeviceKeyRecord }>(await api("/v1/device-keys", { method: "POST", token: admin, json: { label: "gateway 7" } }), 201);
+    const res = await json<{ key: string; deviceKey: DeviceKeyRecord }>(
+      await api("/v1/device-keys", { method: "POST", token: admin, json: { label: "gateway 7" } }),
+      201,
+    );
     expect(res.key).toMatch(/^fgk_[0-9a-f]{16}_/);
     const listed = await json<{ deviceKeys: DeviceKeyRecord[] }>(await api("/v1/device-keys", { token: admin }), 200);
     const record = listed.deviceKeys.find((k: { id: string }) => k.id === res.deviceKey.id);
@@ -130,7 +198,10 @@ describe("device keys", () => {
     await json(await postReadings(key, reading(mine, 70)), 200);
     const single = await json<ErrorBody>(await postReadings(key, reading(other, 10)), 403);
     expect(single.error.issues![0]).toMatchObject({ path: "containerId" });
-    const batch = await json<ErrorBody>(await postReadings(key, { readings: [reading(mine, 10), reading(other, 10)] }), 403);
+    const batch = await json<ErrorBody>(
+      await postReadings(key, { readings: [reading(mine, 10), reading(other, 10)] }),
+      403,
+    );
     expect(batch.error.issues!.map((i: { path: string }) => i.path)).toEqual(["readings[1].containerId"]);
     expect(await containerState(other)).toBeNull();
     expect((await containerState(mine))!.fillPercent).toBe(70);
@@ -140,7 +211,10 @@ describe("device keys", () => {
     const container = uniqueContainer();
     const { key, id } = await deviceKey();
     await json(await postReadings(key, reading(container, 70)), 200);
-    const revoked = await json<{ deviceKey: DeviceKeyRecord }>(await api(`/v1/device-keys/${id}`, { method: "DELETE", token: admin }), 200);
+    const revoked = await json<{ deviceKey: DeviceKeyRecord }>(
+      await api(`/v1/device-keys/${id}`, { method: "DELETE", token: admin }),
+      200,
+    );
     expect(revoked.deviceKey).toMatchObject({ id, revokedBy: env.ADMIN_EMAIL });
     const body = await json<ErrorBody>(await postReadings(key, reading(container, 10)), 401);
     expect(body.error.message).toMatch(/revoked/);
@@ -178,7 +252,10 @@ describe("device keys", () => {
   });
 
   it("a key cannot be issued for a container id in an unknown format", async () => {
-    const body = await json<ErrorBody>(await api("/v1/device-keys", { method: "POST", token: admin, json: { containerId: "no spaces" } }), 400);
+    const body = await json<ErrorBody>(
+      await api("/v1/device-keys", { method: "POST", token: admin, json: { containerId: "no spaces" } }),
+      400,
+    );
     expect(body.error.issues![0]!.path).toBe("containerId");
   });
 });

@@ -12,10 +12,13 @@ beforeAll(async () => {
   otherViewer = await personWith("viewer");
 });
 
-const emailOf = (token: string) => (JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { sub: string }).sub;
+const emailOf = (token: string) =>
+  (JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { sub: string }).sub;
 
-const CHROME_STACK = (id: string) => `TypeError: Cannot read properties of null (reading 'id')\n    at OrderRows (http://127.0.0.1:8787/assets/index-${id}.js:41:1207)\n    at renderWithHooks (http://127.0.0.1:8787/assets/index-${id}.js:9:3012)`;
-const FIREFOX_STACK = "OrderRows@http://127.0.0.1:8787/assets/index-Bx1.js:41:1301\nrenderWithHooks@http://127.0.0.1:8787/assets/index-Bx1.js:9:3100";
+const CHROME_STACK = (id: string) =>
+  `TypeError: Cannot read properties of null (reading 'id')\n    at OrderRows (http://127.0.0.1:8787/assets/index-${id}.js:41:1207)\n    at renderWithHooks (http://127.0.0.1:8787/assets/index-${id}.js:9:3012)`;
+const FIREFOX_STACK =
+  "OrderRows@http://127.0.0.1:8787/assets/index-Bx1.js:41:1301\nrenderWithHooks@http://127.0.0.1:8787/assets/index-Bx1.js:9:3100";
 
 function report(marker: string, extra: Record<string, unknown> = {}) {
   return {
@@ -31,10 +34,13 @@ function report(marker: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-const send = (body: unknown, token: string | null = viewer) => api("/v1/client-errors", { method: "POST", json: body, ...(token ? { token } : {}) });
+const send = (body: unknown, token: string | null = viewer) =>
+  api("/v1/client-errors", { method: "POST", json: body, ...(token ? { token } : {}) });
 
 async function dashboardRecords(): Promise<ErrorRecord[]> {
-  return (await json<Page<"errors", ErrorRecord>>(await api("/v1/errors?source=dashboard&limit=500", { token: viewer }), 200)).errors;
+  return (
+    await json<Page<"errors", ErrorRecord>>(await api("/v1/errors?source=dashboard&limit=500", { token: viewer }), 200)
+  ).errors;
 }
 
 const recordWhere = (predicate: (r: ErrorRecord) => boolean, what: string) =>
@@ -68,8 +74,26 @@ describe("POST /v1/client-errors", () => {
       expect(body.error.message).toContain(field);
     }
     // Not JSON at all: 400 (unparseable) or 415 (not sent as JSON).
-    expect((await api("/v1/client-errors", { method: "POST", token: viewer, headers: { "Content-Type": "application/json" }, body: "{not json" })).status).toBe(400);
-    expect((await api("/v1/client-errors", { method: "POST", token: viewer, headers: { "Content-Type": "text/plain" }, body: "boom" })).status).toBe(415);
+    expect(
+      (
+        await api("/v1/client-errors", {
+          method: "POST",
+          token: viewer,
+          headers: { "Content-Type": "application/json" },
+          body: "{not json",
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await api("/v1/client-errors", {
+          method: "POST",
+          token: viewer,
+          headers: { "Content-Type": "text/plain" },
+          body: "boom",
+        })
+      ).status,
+    ).toBe(415);
 
     // A good report sent after them arrives; none of the refused ones ever does.
     const after = `accepted-after-${crypto.randomUUID()}`;
@@ -89,7 +113,13 @@ describe("POST /v1/client-errors", () => {
       name: "TypeError",
       count: 1,
       status: "open",
-      context: { email: emailOf(viewer), view: "/orders", path: "/orders", kind: "render", userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/147.0" },
+      context: {
+        email: emailOf(viewer),
+        view: "/orders",
+        path: "/orders",
+        kind: "render",
+        userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/147.0",
+      },
     });
     expect(record.context.requestId).toEqual(expect.any(String));
     expect(record.stack).toContain("at OrderRows");
@@ -104,33 +134,81 @@ describe("POST /v1/client-errors", () => {
 
   it("the same failure from other browsers, people, paths and numbers is one record with a count; another view is another record", async () => {
     const marker = `grouped-${crypto.randomUUID().slice(0, 8)}`;
-    const first = await json<{ fingerprint: string }>(await send(report(marker, { message: `Order ord_01HZZZZZZZZZZZZZZZZZZZZZZZ has 3 lines ${marker}`, path: "/orders" })), 202);
-    const second = await json<{ fingerprint: string }>(
-      await send(report(marker, { message: `Order ord_01J000000000000000000000AB has 12 lines ${marker}`, stack: FIREFOX_STACK, userAgent: "Mozilla/5.0 Firefox/140.0" }), otherViewer),
+    const first = await json<{ fingerprint: string }>(
+      await send(
+        report(marker, { message: `Order ord_01HZZZZZZZZZZZZZZZZZZZZZZZ has 3 lines ${marker}`, path: "/orders" }),
+      ),
       202,
     );
-    const third = await json<{ fingerprint: string }>(await send(report(marker, { message: `Order ord_01J111111111111111111111CD has 7 lines ${marker}`, stack: CHROME_STACK("c9") })), 202);
+    const second = await json<{ fingerprint: string }>(
+      await send(
+        report(marker, {
+          message: `Order ord_01J000000000000000000000AB has 12 lines ${marker}`,
+          stack: FIREFOX_STACK,
+          userAgent: "Mozilla/5.0 Firefox/140.0",
+        }),
+        otherViewer,
+      ),
+      202,
+    );
+    const third = await json<{ fingerprint: string }>(
+      await send(
+        report(marker, {
+          message: `Order ord_01J111111111111111111111CD has 7 lines ${marker}`,
+          stack: CHROME_STACK("c9"),
+        }),
+      ),
+      202,
+    );
     expect(second.fingerprint).toBe(first.fingerprint);
     expect(third.fingerprint).toBe(first.fingerprint);
-    const record = await eventually(async () => {
-      const r = (await dashboardRecords()).find((e) => e.fingerprint === first.fingerprint);
-      return r && r.count >= 3 ? r : undefined;
-    }, 20_000, "three reports counted on one record");
+    const record = await eventually(
+      async () => {
+        const r = (await dashboardRecords()).find((e) => e.fingerprint === first.fingerprint);
+        return r && r.count >= 3 ? r : undefined;
+      },
+      20_000,
+      "three reports counted on one record",
+    );
     expect(record.count).toBe(3);
     expect((await dashboardRecords()).filter((r) => r.message.includes(marker))).toHaveLength(1);
 
-    const elsewhere = await json<{ fingerprint: string }>(await send(report(marker, { message: `Order ord_01HZZZZZZZZZZZZZZZZZZZZZZZ has 3 lines ${marker}`, view: "/containers/:id", path: "/containers/silo-7" })), 202);
+    const elsewhere = await json<{ fingerprint: string }>(
+      await send(
+        report(marker, {
+          message: `Order ord_01HZZZZZZZZZZZZZZZZZZZZZZZ has 3 lines ${marker}`,
+          view: "/containers/:id",
+          path: "/containers/silo-7",
+        }),
+      ),
+      202,
+    );
     expect(elsewhere.fingerprint).not.toBe(first.fingerprint);
     await recordWhere((r) => r.fingerprint === elsewhere.fingerprint, "the other view's record");
   });
 
   it("is in the API reference, and the dashboard is a source everywhere sources are named", async () => {
-    type Doc = { paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown>; parameters?: { name: string; schema: { enum?: string[] } }[] }>>; components: { schemas: Record<string, { properties: Record<string, { enum?: string[] }> }> } };
+    type Doc = {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: unknown;
+            responses: Record<string, unknown>;
+            parameters?: { name: string; schema: { enum?: string[] } }[];
+          }
+        >
+      >;
+      components: { schemas: Record<string, { properties: Record<string, { enum?: string[] }> }> };
+    };
     const doc = await json<Doc>(await api("/openapi.json"), 200);
     const post = doc.paths["/v1/client-errors"]!.post!;
     expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(["202", "400", "401", "429"]));
     expect(doc.components.schemas.ErrorRecord!.properties.source!.enum).toContain("dashboard");
-    expect(doc.paths["/v1/errors"]!.get!.parameters!.find((p) => p.name === "source")!.schema.enum).toContain("dashboard");
+    expect(doc.paths["/v1/errors"]!.get!.parameters!.find((p) => p.name === "source")!.schema.enum).toContain(
+      "dashboard",
+    );
     await json(await api("/v1/errors?source=dashboard", { token: viewer }), 200);
   });
 });

@@ -2,7 +2,17 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, expect, it } from "vitest";
 import type { ContainerEvent } from "../domain/container";
 import type { ContainerDO } from "../durable-objects/container";
-import { api, containerState, deviceKey, json, personWith, postReadings, reading, uniqueContainer, type ReadingsAnswer } from "./helpers";
+import {
+  api,
+  containerState,
+  deviceKey,
+  json,
+  personWith,
+  postReadings,
+  reading,
+  uniqueContainer,
+  type ReadingsAnswer,
+} from "./helpers";
 
 let key: string;
 /** Keys of their own for the storm, so the per-key rate limit (100 requests per 10 s) is not what is tested. */
@@ -57,11 +67,13 @@ it("hundreds of concurrent readings and manual commands never give a container t
   const manual: Array<Promise<Response>> = [];
   // Readings go out in waves without waiting for answers; between waves, operators open an order and
   // close whichever order they last saw active, racing the readings still in flight.
-  for (let i = 0; i < shuffled.length; ) {
-    for (const end = i + 30; i < end && i < shuffled.length; ) {
+  for (let i = 0; i < shuffled.length;) {
+    for (const end = i + 30; i < end && i < shuffled.length;) {
       const size = i % 4 === 0 ? 5 : 1;
       const chunk = shuffled.slice(i, i + size);
-      requests.push(postReadings(stormKeys[requests.length % stormKeys.length]!, size === 1 ? chunk[0] : { readings: chunk }));
+      requests.push(
+        postReadings(stormKeys[requests.length % stormKeys.length]!, size === 1 ? chunk[0] : { readings: chunk }),
+      );
       i += size;
     }
     const seen = (await containerState(id))?.activeOrder;
@@ -81,7 +93,9 @@ it("hundreds of concurrent readings and manual commands never give a container t
     const events = instance.listEvents(0, 100_000)!;
     const opened = assertOneActiveAtMost(events);
     expect(opened).toBeGreaterThan(1);
-    const activeRows = state.storage.sql.exec<{ id: string }>("SELECT id FROM orders WHERE status = 'active'").toArray();
+    const activeRows = state.storage.sql
+      .exec<{ id: string }>("SELECT id FROM orders WHERE status = 'active'")
+      .toArray();
     expect(activeRows.length).toBeLessThanOrEqual(1);
     expect(instance.getState()!.activeOrder?.id ?? null).toBe(activeRows[0]?.id ?? null);
     const recorded = events.filter((e) => e.type === "reading.recorded");
@@ -89,13 +103,19 @@ it("hundreds of concurrent readings and manual commands never give a container t
   });
 
   const final = await containerState(id);
-  expect(final).toMatchObject({ fillPercent: newest.fillPercent, measuredAt: newest.measuredAt, lastReadingId: newest.readingId });
+  expect(final).toMatchObject({
+    fillPercent: newest.fillPercent,
+    measuredAt: newest.measuredAt,
+    lastReadingId: newest.readingId,
+  });
 });
 
 it("the same batch sent many times at once applies once; every answer agrees", async () => {
   const id = uniqueContainer("retry");
   const batch = { readings: [reading(id, 10), reading(id, 90), reading(id, 15)] };
-  const answers = await Promise.all(Array.from({ length: 20 }, () => postReadings(key, batch).then((r) => json<ReadingsAnswer>(r, 200))));
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, () => postReadings(key, batch).then((r) => json<ReadingsAnswer>(r, 200))),
+  );
   const firsts = answers.filter((a) => a.results[0]!.status === "applied");
   expect(firsts).toHaveLength(1);
   for (const a of answers) {

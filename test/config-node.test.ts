@@ -19,10 +19,19 @@ const consumer = (queue: string) => config.queues.consumers.find((c) => c.queue 
 
 describe("the code and wrangler.toml agree", () => {
   it("every queue the consumers dispatch on has a consumer, and each dead-letter queue is the one its origin names", () => {
-    const names = [queues.PROJECTION_QUEUE, queues.ERRORS_QUEUE, queues.DEAD_LETTER_QUEUE, queues.ERRORS_DEAD_LETTER_QUEUE, queues.PARKED_DEAD_LETTER_QUEUE, queues.PARTNER_EVENTS_QUEUE, queues.PARTNER_EVENTS_DEAD_LETTER_QUEUE];
+    const names = [
+      queues.PROJECTION_QUEUE,
+      queues.ERRORS_QUEUE,
+      queues.DEAD_LETTER_QUEUE,
+      queues.ERRORS_DEAD_LETTER_QUEUE,
+      queues.PARKED_DEAD_LETTER_QUEUE,
+      queues.PARTNER_EVENTS_QUEUE,
+      queues.PARTNER_EVENTS_DEAD_LETTER_QUEUE,
+    ];
     expect(names.filter((q) => !consumer(q))).toEqual([]);
     expect(config.queues.consumers.map((c) => c.queue).sort()).toEqual([...names].sort());
-    for (const [deadLetters, origin] of Object.entries(queues.DEAD_LETTER_ORIGIN)) expect(consumer(origin)!.dead_letter_queue).toBe(deadLetters);
+    for (const [deadLetters, origin] of Object.entries(queues.DEAD_LETTER_ORIGIN))
+      expect(consumer(origin)!.dead_letter_queue).toBe(deadLetters);
     expect(config.queues.producers.find((p) => p.binding === "PROJECTION_QUEUE")!.queue).toBe(queues.PROJECTION_QUEUE);
   });
 

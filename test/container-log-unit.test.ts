@@ -2,25 +2,51 @@
 // range messages cut from a log (pure).
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { RANGE_EVENTS, RANGE_MAX_BYTES, rangesOf, SEND_BATCH_MAX_BYTES, sendBatchesOf, utf8Length, type StoredEvent } from "../domain/change-message";
+import {
+  RANGE_EVENTS,
+  RANGE_MAX_BYTES,
+  rangesOf,
+  SEND_BATCH_MAX_BYTES,
+  sendBatchesOf,
+  utf8Length,
+  type StoredEvent,
+} from "../domain/change-message";
 import { emptyContainer, type ContainerChange, type ContainerEvent } from "../domain/container";
 import { CommandStore } from "../durable-objects/container-commands";
 import { ContainerLog, SeenBefore, STATE_EVERY_EVENTS, type Watermark } from "../durable-objects/container-log";
 
 function withStorage<T>(work: (storage: DurableObjectStorage) => Promise<T> | T): Promise<T> {
-  return runInDurableObject(env.CONTAINERS.getByName(`log-unit-${crypto.randomUUID()}`), (_instance, state) => work(state.storage));
+  return runInDurableObject(env.CONTAINERS.getByName(`log-unit-${crypto.randomUUID()}`), (_instance, state) =>
+    work(state.storage),
+  );
 }
 
-const reading = (fill: number, readingId = `r-${crypto.randomUUID()}`): ContainerChange => ({
-  type: "reading.recorded",
-  outcome: "applied",
-  reading: { readingId, fillPercent: fill, location: null, measuredAt: new Date().toISOString(), receivedAt: new Date().toISOString(), clockSkewMs: 0 },
-}) as ContainerChange;
+const reading = (fill: number, readingId = `r-${crypto.randomUUID()}`): ContainerChange =>
+  ({
+    type: "reading.recorded",
+    outcome: "applied",
+    reading: {
+      readingId,
+      fillPercent: fill,
+      location: null,
+      measuredAt: new Date().toISOString(),
+      receivedAt: new Date().toISOString(),
+      clockSkewMs: 0,
+    },
+  }) as ContainerChange;
 
 const nothingSent: Watermark = () => ({ sentSeq: 0, force: false });
 const commitFills = (log: ContainerLog, fills: number[]) =>
-  log.commit(() => fills.forEach((fill) => log.append(reading(fill), { kind: "device", id: "k" }, log.clock(), null)), { handed: false, readingsAreNew: false, watermark: nothingSent });
-const stateRow = (storage: DurableObjectStorage) => storage.sql.exec<{ state: string }>("SELECT state FROM container").toArray().map((r) => (JSON.parse(r.state) as { version: number }).version)[0];
+  log.commit(() => fills.forEach((fill) => log.append(reading(fill), { kind: "device", id: "k" }, log.clock(), null)), {
+    handed: false,
+    readingsAreNew: false,
+    watermark: nothingSent,
+  });
+const stateRow = (storage: DurableObjectStorage) =>
+  storage.sql
+    .exec<{ state: string }>("SELECT state FROM container")
+    .toArray()
+    .map((r) => (JSON.parse(r.state) as { version: number }).version)[0];
 
 describe("the container log", () => {
   it("an object only asked about has no tables and gets none; the first commit makes them", async () => {
@@ -78,10 +104,31 @@ describe("the container log", () => {
     await withStorage((storage) => {
       const log = new ContainerLog(storage, storage.sql, "tank-4");
       log.load();
-      const row = (id: string) => [id, 1, 1, "applied", "{}", `{"readingId":"${id}"}`, "f"] as [string, number, number, string, string, string, string];
-      log.commit(() => (log.append(reading(70, "r-1"), { kind: "device", id: "k" }, log.clock(), "r-1"), log.addReading(row("r-1"))), { handed: false, readingsAreNew: true, watermark: nothingSent });
+      const row = (id: string) =>
+        [id, 1, 1, "applied", "{}", `{"readingId":"${id}"}`, "f"] as [
+          string,
+          number,
+          number,
+          string,
+          string,
+          string,
+          string,
+        ];
+      log.commit(
+        () => (
+          log.append(reading(70, "r-1"), { kind: "device", id: "k" }, log.clock(), "r-1"),
+          log.addReading(row("r-1"))
+        ),
+        { handed: false, readingsAreNew: true, watermark: nothingSent },
+      );
       expect(() =>
-        log.commit(() => (log.append(reading(71, "r-1"), { kind: "device", id: "k" }, log.clock(), "r-1"), log.addReading(row("r-1"))), { handed: false, readingsAreNew: true, watermark: nothingSent }),
+        log.commit(
+          () => (
+            log.append(reading(71, "r-1"), { kind: "device", id: "k" }, log.clock(), "r-1"),
+            log.addReading(row("r-1"))
+          ),
+          { handed: false, readingsAreNew: true, watermark: nothingSent },
+        ),
       ).toThrow(SeenBefore);
       expect(log.version).toBe(1);
       expect([...log.seenReadings(["r-1", "r-2"]).keys()]).toEqual(["r-1"]);
@@ -94,7 +141,11 @@ describe("the command store", () => {
     await withStorage((storage) => {
       const log = new ContainerLog(storage, storage.sql, "tank-5");
       log.load();
-      const commands = new CommandStore<{ answer: number }>(storage.sql, () => log.exists, () => log.ensureTables());
+      const commands = new CommandStore<{ answer: number }>(
+        storage.sql,
+        () => log.exists,
+        () => log.ensureTables(),
+      );
       expect(commands.recalled("evt-1")).toBeUndefined();
       expect(storage.sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
       expect(commands.remembered("evt-1", { answer: 1 })).toEqual({ answer: 1 });
@@ -108,7 +159,17 @@ describe("the command store", () => {
 describe("range messages from a log", () => {
   const state = { ...emptyContainer("tank-6"), version: 250 };
   const event = (seq: number, note = ""): StoredEvent => {
-    const e = { type: "reading.recorded", seq, id: `evt_${seq}`, containerId: "tank-6", at: "2026-01-01T00:00:00.000Z", actor: { kind: "device", id: "k" }, readingId: `r${seq}`, outcome: "applied", reading: { note } } as unknown as ContainerEvent;
+    const e = {
+      type: "reading.recorded",
+      seq,
+      id: `evt_${seq}`,
+      containerId: "tank-6",
+      at: "2026-01-01T00:00:00.000Z",
+      actor: { kind: "device", id: "k" },
+      readingId: `r${seq}`,
+      outcome: "applied",
+      reading: { note },
+    } as unknown as ContainerEvent;
     return { event: e, body: JSON.stringify(e) };
   };
 

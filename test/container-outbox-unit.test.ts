@@ -5,11 +5,19 @@ import { describe, expect, it } from "vitest";
 import type { SizedRange } from "../domain/change-message";
 import type { ContainerChange } from "../domain/container";
 import { ContainerLog } from "../durable-objects/container-log";
-import { OUTBOX_BACKOFF_MAX_MS, OUTBOX_GUARD_MS, Outbox, RESEND_MAX, type OutboxPorts } from "../durable-objects/container-outbox";
+import {
+  OUTBOX_BACKOFF_MAX_MS,
+  OUTBOX_GUARD_MS,
+  Outbox,
+  RESEND_MAX,
+  type OutboxPorts,
+} from "../durable-objects/container-outbox";
 
 /** A fresh object's storage, for the parts to run on. */
 function withStorage<T>(work: (storage: DurableObjectStorage) => Promise<T>): Promise<T> {
-  return runInDurableObject(env.CONTAINERS.getByName(`outbox-unit-${crypto.randomUUID()}`), (_instance, state) => work(state.storage));
+  return runInDurableObject(env.CONTAINERS.getByName(`outbox-unit-${crypto.randomUUID()}`), (_instance, state) =>
+    work(state.storage),
+  );
 }
 
 /** The ports as recorded: every send's ranges, every alarm set; `fail` and `hold` steer the next sends. */
@@ -31,11 +39,19 @@ function recordedPorts() {
   return { ports, sends, alarms, reports, steer };
 }
 
-const reading = (fill: number): ContainerChange => ({
-  type: "reading.recorded",
-  outcome: "applied",
-  reading: { readingId: `r-${fill}-${crypto.randomUUID()}`, fillPercent: fill, location: null, measuredAt: new Date().toISOString(), receivedAt: new Date().toISOString(), clockSkewMs: 0 },
-}) as ContainerChange;
+const reading = (fill: number): ContainerChange =>
+  ({
+    type: "reading.recorded",
+    outcome: "applied",
+    reading: {
+      readingId: `r-${fill}-${crypto.randomUUID()}`,
+      fillPercent: fill,
+      location: null,
+      measuredAt: new Date().toISOString(),
+      receivedAt: new Date().toISOString(),
+      clockSkewMs: 0,
+    },
+  }) as ContainerChange;
 
 /** One commit of `fills` through the outbox, as the object makes it; returns what it handed back. */
 function commit(log: ContainerLog, outbox: Outbox, fills: number[], relay = false) {
@@ -71,7 +87,13 @@ describe("the outbox", () => {
       release();
       await settle();
       expect(sends.map(seqs)).toEqual([[1], [2, 3, 4]]);
-      expect(outbox.status()).toMatchObject({ pending: 0, sentSeq: 4, registered: true, draining: false, failedSends: 0 });
+      expect(outbox.status()).toMatchObject({
+        pending: 0,
+        sentSeq: 4,
+        registered: true,
+        draining: false,
+        failedSends: 0,
+      });
       // The guard alarm: set once for the quiet spell, not per commit.
       expect(alarms).toHaveLength(1);
       expect(alarms[0]! - Date.now()).toBeGreaterThan(OUTBOX_GUARD_MS - 5_000);
@@ -176,7 +198,10 @@ describe("the outbox", () => {
       expect(await outbox.resend(2, 4)).toBe(3);
       expect(await outbox.resend(2, 4)).toBe(0);
       expect(await outbox.resend(2, 4, true)).toBe(3);
-      expect(sends.slice(before).map(seqs)).toEqual([[2, 3, 4], [2, 3, 4]]);
+      expect(sends.slice(before).map(seqs)).toEqual([
+        [2, 3, 4],
+        [2, 3, 4],
+      ]);
       expect(sends.slice(before).every((call) => call.every((r) => r.range.resent === true))).toBe(true);
       expect(await outbox.resend(9, 20)).toBe(0);
       expect(RESEND_MAX).toBe(1000);

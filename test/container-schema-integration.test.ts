@@ -13,12 +13,20 @@ describe("the container's schema", () => {
     await runInDurableObject(stub, (_instance: ContainerDO, state) => {
       const sql = state.storage.sql;
       // Back to the schema before the log became the outbox (its first 5 steps), with data in it.
-      for (const table of ["container", "readings", "orders", "events", "registration", "commands", "_schema"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
+      for (const table of ["container", "readings", "orders", "events", "registration", "commands", "_schema"])
+        sql.exec(`DROP TABLE IF EXISTS ${table}`);
       ensureSchema(state.storage, CONTAINER_SCHEMA.slice(0, 5));
       sql.exec("INSERT INTO container (id, state) VALUES (1, '{}')");
-      for (const seq of [1, 2, 3]) sql.exec("INSERT INTO events (seq, id, type, at, body) VALUES (?, ?, 'reading.recorded', '2026-12-01T00:00:00.000Z', '{}')", seq, `evt_${seq}`);
+      for (const seq of [1, 2, 3])
+        sql.exec(
+          "INSERT INTO events (seq, id, type, at, body) VALUES (?, ?, 'reading.recorded', '2026-12-01T00:00:00.000Z', '{}')",
+          seq,
+          `evt_${seq}`,
+        );
       sql.exec("INSERT INTO outbox (seq, body) VALUES (2, '{}'), (3, '{}')");
-      sql.exec("INSERT INTO readings (reading_id, measured_at, received_at, status, body, result, fingerprint) VALUES ('r-1', 1, 2, 'applied', '{}', '{}', 'f')");
+      sql.exec(
+        "INSERT INTO readings (reading_id, measured_at, received_at, status, body, result, fingerprint) VALUES ('r-1', 1, 2, 'applied', '{}', '{}', 'f')",
+      );
 
       ensureSchema(state.storage, CONTAINER_SCHEMA);
       expect(sql.exec("SELECT sent_seq FROM container").one().sent_seq).toBe(1);
@@ -27,12 +35,18 @@ describe("the container's schema", () => {
         { seq: 2, id: "evt_2" },
         { seq: 3, id: "evt_3" },
       ]);
-      expect(sql.exec("SELECT reading_id, fingerprint FROM readings").toArray()).toEqual([{ reading_id: "r-1", fingerprint: "f" }]);
+      expect(sql.exec("SELECT reading_id, fingerprint FROM readings").toArray()).toEqual([
+        { reading_id: "r-1", fingerprint: "f" },
+      ]);
       expect(sql.exec("SELECT name FROM sqlite_master WHERE name = 'outbox'").toArray()).toEqual([]);
       // The readings' rows live in their key's tree: one row written per reading, and one for its time index.
-      const write = sql.exec("INSERT INTO readings (reading_id, measured_at, received_at, status, body, result) VALUES ('r-2', 3, 4, 'applied', '{}', '{}')");
+      const write = sql.exec(
+        "INSERT INTO readings (reading_id, measured_at, received_at, status, body, result) VALUES ('r-2', 3, 4, 'applied', '{}', '{}')",
+      );
       expect(write.rowsWritten).toBe(2);
-      const event = sql.exec("INSERT INTO events (seq, id, type, at, body) VALUES (4, 'evt_4', 'reading.recorded', 'x', '{}')");
+      const event = sql.exec(
+        "INSERT INTO events (seq, id, type, at, body) VALUES (4, 'evt_4', 'reading.recorded', 'x', '{}')",
+      );
       expect(event.rowsWritten).toBe(1);
     });
   });

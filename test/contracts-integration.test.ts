@@ -29,13 +29,21 @@ function validateAgainstDocument(path: string, method: string, status: number, b
   // The document's components ride along in the root, so `#/components/schemas/…` refs resolve.
   const validator = new Validator({ ...schema!, components: doc.components } as Schema, "2020-12", false);
   const result = validator.validate(body);
-  expect(result.errors.map((e) => `${e.instanceLocation}: ${e.error}`), `${method.toUpperCase()} ${path} ${status}`).toEqual([]);
+  expect(
+    result.errors.map((e) => `${e.instanceLocation}: ${e.error}`),
+    `${method.toUpperCase()} ${path} ${status}`,
+  ).toEqual([]);
 }
 
 describe("the OpenAPI document", () => {
   it("is OpenAPI 3.1 with its security schemes (people, devices, partners' signatures, the metrics token)", () => {
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["bearer", "deviceKey", "metricsToken", "partnerSignature"]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual([
+      "bearer",
+      "deviceKey",
+      "metricsToken",
+      "partnerSignature",
+    ]);
   });
 
   it("lists every route of the app with its responses", () => {
@@ -51,7 +59,9 @@ describe("the OpenAPI document", () => {
 
   it("names what each person-facing route refuses with, in the error shape", () => {
     const withErrors = Object.entries(doc.paths).flatMap(([path, ops]) =>
-      Object.entries(ops).filter(([, op]) => op.security?.length).map(([method, op]) => ({ path, method, op })),
+      Object.entries(ops)
+        .filter(([, op]) => op.security?.length)
+        .map(([method, op]) => ({ path, method, op })),
     );
     for (const { path, method, op } of withErrors) {
       expect(op.responses["401"], `${method} ${path} 401`).toBeDefined();
@@ -77,17 +87,25 @@ describe("the OpenAPI document", () => {
 
 describe("the typed client", () => {
   it("calls the API with the app's own types (hc<AppType>)", async () => {
-    const client = hc<AppType>("http://fillgrid.test", { fetch: (input: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(input, init) });
+    const client = hc<AppType>("http://fillgrid.test", {
+      fetch: (input: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(input, init),
+    });
     const { key } = await deviceKey();
     const containerId = uniqueContainer("typed");
-    const posted = await client.v1.readings.$post({ json: { containerId, fillPercent: 42 } }, { headers: { Authorization: `Bearer ${key}` } });
+    const posted = await client.v1.readings.$post(
+      { json: { containerId, fillPercent: 42 } },
+      { headers: { Authorization: `Bearer ${key}` } },
+    );
     expect(posted.status).toBe(200);
     if (posted.status !== 200) return;
     const { results } = await posted.json();
     expect(results[0]!.orderOpened?.fillAtOpen).toBe(42);
 
     const admin = await adminToken();
-    const live = await client.v1.containers[":containerId"].$get({ param: { containerId } }, { headers: { Authorization: `Bearer ${admin}` } });
+    const live = await client.v1.containers[":containerId"].$get(
+      { param: { containerId } },
+      { headers: { Authorization: `Bearer ${admin}` } },
+    );
     if (live.status !== 200) throw new Error(`expected 200, got ${live.status}`);
     const { container } = await live.json();
     expect(container.activeOrder?.thresholdAtOpen).toBe(50);
@@ -122,7 +140,11 @@ describe("real answers match their declared schemas", () => {
     for (const [url, path] of gets) {
       validateAgainstDocument(path, "get", 200, await json(await api(url, { token: admin }), 200));
     }
-    const settings = await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold: 40, location: { lat: 1, lon: 2 } } });
+    const settings = await api(`/v1/containers/${id}`, {
+      method: "PUT",
+      token: admin,
+      json: { threshold: 40, location: { lat: 1, lon: 2 } },
+    });
     validateAgainstDocument("/v1/containers/{containerId}", "put", 200, await json(settings, 200));
     const opened = await api(`/v1/containers/${id}/orders`, { method: "POST", token: admin });
     validateAgainstDocument("/v1/containers/{containerId}/orders", "post", 201, await json(opened, 201));

@@ -4,7 +4,20 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorRecord } from "../domain/errors";
 import { chromiumOnPosixLocale, launchChromium } from "./browser/chromium";
-import { adminToken, call, fleetKey, newContainerId, openPage, pageProblems, partnerEvent, person, postReadings, shot, signIn, system } from "./browser/helpers";
+import {
+  adminToken,
+  call,
+  fleetKey,
+  newContainerId,
+  openPage,
+  pageProblems,
+  partnerEvent,
+  person,
+  postReadings,
+  shot,
+  signIn,
+  system,
+} from "./browser/helpers";
 
 let browser: Browser;
 let admin: string;
@@ -21,10 +34,15 @@ afterAll(async () => {
 });
 
 /** The dashboard's error records, as an operator lists them. */
-const dashboardRecords = async () => (await call<{ errors: ErrorRecord[] }>("/v1/errors?source=dashboard&limit=500", { token: admin })).errors;
+const dashboardRecords = async () =>
+  (await call<{ errors: ErrorRecord[] }>("/v1/errors?source=dashboard&limit=500", { token: admin })).errors;
 
 /** What `find` picks from the dashboard's records once it picks something (the queue takes a moment). */
-async function dashboardRecord<T>(find: (records: ErrorRecord[]) => T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+async function dashboardRecord<T>(
+  find: (records: ErrorRecord[]) => T | undefined,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = find(await dashboardRecords());
@@ -35,12 +53,15 @@ async function dashboardRecord<T>(find: (records: ErrorRecord[]) => T | undefine
 }
 
 const figure = (page: Page, label: string) => page.locator(`[data-figure="${label}"]`);
-const figureValue = async (page: Page, label: string) => Number((await figure(page, label).textContent())!.replace(/\D/g, ""));
+const figureValue = async (page: Page, label: string) =>
+  Number((await figure(page, label).textContent())!.replace(/\D/g, ""));
 
 describe("fleet", () => {
   it("after sign-in shows the containers that exist, and a reading to a new container appears on the open page without reload", async () => {
     const existing = newContainerId("zurich");
-    await postReadings(key, [{ containerId: existing, fillPercent: 80, contents: "diesel", location: { lat: 47.37, lon: 8.54 } }]);
+    await postReadings(key, [
+      { containerId: existing, fillPercent: 80, contents: "diesel", location: { lat: 47.37, lon: 8.54 } },
+    ]);
     const page = await openPage(browser);
     await page.goto(system().url + "/");
     await shot(page, "sign-in");
@@ -49,17 +70,24 @@ describe("fleet", () => {
     await page.getByLabel("Search by id or name").fill(existing.slice(0, -2));
     await page.locator(`[data-container="${existing}"]`).waitFor({ timeout: 20_000 });
     await page.locator(".map[data-ready=true]").waitFor({ timeout: 30_000 });
-    const before = { containers: await figureValue(page, "Containers"), shown: Number(await page.locator(".map").getAttribute("data-shown")) };
+    const before = {
+      containers: await figureValue(page, "Containers"),
+      shown: Number(await page.locator(".map").getAttribute("data-shown")),
+    };
 
     const fresh = newContainerId("zurich");
     await page.getByLabel("Search by id or name").fill(fresh);
     await expect.poll(() => page.locator(".fleet-table .empty").isVisible()).toBe(true);
-    await postReadings(key, [{ containerId: fresh, fillPercent: 64, contents: "pellets", location: { lat: 47.4, lon: 8.6 } }]);
+    await postReadings(key, [
+      { containerId: fresh, fillPercent: 64, contents: "pellets", location: { lat: 47.4, lon: 8.6 } },
+    ]);
     const row = page.locator(`[data-container="${fresh}"]`);
     await row.waitFor({ timeout: 20_000 });
     await expect.poll(() => row.textContent()).toContain("64 %");
     await expect.poll(() => figureValue(page, "Containers"), { timeout: 10_000 }).toBe(before.containers + 1);
-    await expect.poll(async () => Number(await page.locator(".map").getAttribute("data-shown")), { timeout: 10_000 }).toBe(before.shown + 1);
+    await expect
+      .poll(async () => Number(await page.locator(".map").getAttribute("data-shown")), { timeout: 10_000 })
+      .toBe(before.shown + 1);
     expect(await page.locator(".live").getAttribute("data-status")).toBe("live");
     await page.getByLabel("Search by id or name").fill("");
     await shot(page, "fleet");
@@ -77,7 +105,9 @@ describe("fleet", () => {
     const page = await openPage(browser, { width: 390, height: 844 });
     await signIn(page, system().adminEmail, system().adminPassword);
     await page.locator(".fleet-table .row[data-container]").first().waitFor({ timeout: 20_000 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     expect(overflow).toBeLessThanOrEqual(0);
     await shot(page, "fleet-phone", true);
     await page.context().close();
@@ -116,10 +146,14 @@ describe("orders", () => {
 
     await page.getByRole("button", { name: "Close order" }).click();
     await expect.poll(() => card.textContent(), { timeout: 10_000 }).toContain("No active order");
-    const orders = await call<{ orders: { status: string; closedBy: string }[] }>(`/v1/containers/${id}/orders`, { token: admin });
+    const orders = await call<{ orders: { status: string; closedBy: string }[] }>(`/v1/containers/${id}/orders`, {
+      token: admin,
+    });
     expect(orders.orders[0]).toMatchObject({ status: "closed", closedBy: operator.email });
     // The viewer's open page follows without reload.
-    await expect.poll(() => viewerPage.locator(".order-card").textContent(), { timeout: 20_000 }).toContain("No active order");
+    await expect
+      .poll(() => viewerPage.locator(".order-card").textContent(), { timeout: 20_000 })
+      .toContain("No active order");
     await shot(viewerPage, "container-viewer", true);
     expect(pageProblems(page)).toEqual([]);
     expect(pageProblems(viewerPage)).toEqual([]);
@@ -147,15 +181,35 @@ describe("orders", () => {
   it("a delivered order shows its partner, lines, delivery and links to its sales document", async () => {
     const id = newContainerId("delivered");
     const partnerId = `dash-${process.pid}`;
-    const { secret } = await call<{ secret: string }>("/v1/partners", { token: admin, json: { id: partnerId, name: "Dash Fuels", webhookUrl: "https://partner.example/hooks" } }, 201);
+    const { secret } = await call<{ secret: string }>(
+      "/v1/partners",
+      { token: admin, json: { id: partnerId, name: "Dash Fuels", webhookUrl: "https://partner.example/hooks" } },
+      201,
+    );
     await call(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { capacity: 2000, unit: "l" } });
     const answer = await postReadings(key, [{ containerId: id, fillPercent: 10, contents: "diesel" }]);
     const orderId = answer.results[0]!.orderOpened!.id;
     const partner = { id: partnerId, secret };
     await partnerEvent(partner, { type: "order.accepted", containerId: id, orderId, data: {} });
-    await partnerEvent(partner, { type: "order.delivered", containerId: id, orderId, data: { lines: [{ product: "diesel", quantity: 1750, unit: "l" }], deliveryNote: "DN-DASH-1" } });
-    await call(`/v1/partners/${partnerId}/prices`, { method: "PUT", token: admin, json: { currency: "EUR", prices: [{ product: "diesel", unit: "l", unitPrice: 1.5, vatRate: 0.2 }] } });
-    await expect.poll(async () => (await call<{ documents: unknown[] }>(`/v1/documents?orderId=${orderId}`, { token: admin })).documents.length || (await call<{ issued: number }>("/v1/documents/run", { method: "POST", token: admin })).issued, { timeout: 20_000, interval: 500 }).toBeGreaterThan(0);
+    await partnerEvent(partner, {
+      type: "order.delivered",
+      containerId: id,
+      orderId,
+      data: { lines: [{ product: "diesel", quantity: 1750, unit: "l" }], deliveryNote: "DN-DASH-1" },
+    });
+    await call(`/v1/partners/${partnerId}/prices`, {
+      method: "PUT",
+      token: admin,
+      json: { currency: "EUR", prices: [{ product: "diesel", unit: "l", unitPrice: 1.5, vatRate: 0.2 }] },
+    });
+    await expect
+      .poll(
+        async () =>
+          (await call<{ documents: unknown[] }>(`/v1/documents?orderId=${orderId}`, { token: admin })).documents
+            .length || (await call<{ issued: number }>("/v1/documents/run", { method: "POST", token: admin })).issued,
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBeGreaterThan(0);
 
     const page = await openPage(browser);
     await signIn(page, system().adminEmail, system().adminPassword, "/orders");
@@ -185,7 +239,8 @@ describe("errors", () => {
     await page.addInitScript(() => {
       const Native = WebSocket;
       const open: WebSocket[] = [];
-      (window as unknown as { cutSockets: () => void }).cutSockets = () => open.splice(0).forEach((s) => s.close(4000, "cut"));
+      (window as unknown as { cutSockets: () => void }).cutSockets = () =>
+        open.splice(0).forEach((s) => s.close(4000, "cut"));
       window.WebSocket = class extends Native {
         constructor(url: string | URL, protocols?: string | string[]) {
           super(url, protocols);
@@ -200,7 +255,12 @@ describe("errors", () => {
 
     await call("/v1/diagnostics/fail", { method: "POST", token: admin }, 500);
     const failedAt = Date.now();
-    await expect.poll(async () => (await item.count()) && Number(await item.locator(".count").getAttribute("data-count")), { timeout: 10_000, interval: 20 }).toBe(countBefore + 1);
+    await expect
+      .poll(async () => (await item.count()) && Number(await item.locator(".count").getAttribute("data-count")), {
+        timeout: 10_000,
+        interval: 20,
+      })
+      .toBe(countBefore + 1);
     const seenAfterMs = Date.now() - failedAt;
     expect(seenAfterMs).toBeLessThan(1000);
     await shot(page, "errors");
@@ -215,10 +275,16 @@ describe("errors", () => {
     expect(Number(await item.locator(".count").getAttribute("data-count"))).toBe(countBefore + 1);
     await page.unroute("**/v1/stream-tickets");
     await expect.poll(() => page.locator(".live").getAttribute("data-status"), { timeout: 30_000 }).toBe("live");
-    await expect.poll(async () => Number(await item.locator(".count").getAttribute("data-count")), { timeout: 10_000 }).toBe(countBefore + 3);
-    const ids = await page.locator(".error-item").evaluateAll((items) => items.map((i) => i.getAttribute("data-error-id")));
+    await expect
+      .poll(async () => Number(await item.locator(".count").getAttribute("data-count")), { timeout: 10_000 })
+      .toBe(countBefore + 3);
+    const ids = await page
+      .locator(".error-item")
+      .evaluateAll((items) => items.map((i) => i.getAttribute("data-error-id")));
     expect(new Set(ids).size).toBe(ids.length);
-    const stored = await call<{ errors: { id: string; count: number; message: string }[] }>("/v1/errors?status=open", { token: admin });
+    const stored = await call<{ errors: { id: string; count: number; message: string }[] }>("/v1/errors?status=open", {
+      token: admin,
+    });
     const record = stored.errors.find((e) => e.message.includes("diagnostic failure requested"))!;
     expect(record.count).toBe(countBefore + 3);
     expect(await item.getAttribute("data-error-id")).toBe(record.id);
@@ -235,30 +301,37 @@ describe("errors", () => {
 });
 
 describe("alerts", () => {
-  it("the minute monitor raises an alert on its own schedule under npm run dev, and the open alerts page shows it", { timeout: 180_000 }, async () => {
-    const operator = await person("operator", admin);
-    const page = await openPage(browser);
-    await signIn(page, operator.email, operator.password, "/alerts");
-    const containerId = newContainerId("leak");
-    const now = Date.now();
-    // A drop of 50 points with no delivery between: the monitor's fillDrop rule (30 points). Nothing
-    // asks the monitor to run: npm run dev fires its cron trigger every minute (scripts/lib/local-cron.mjs).
-    await postReadings(key, [
-      { containerId, fillPercent: 90, contents: "diesel", measuredAt: new Date(now - 60_000).toISOString() },
-      { containerId, fillPercent: 40, contents: "diesel", measuredAt: new Date(now - 1_000).toISOString() },
-    ]);
-    const item = page.locator(".alert-item", { hasText: `${containerId} dropped from 90 % to 40 %` });
-    // The next minute's run, or the one after if Postgres had the readings only after it looked.
-    await item.waitFor({ timeout: 150_000 });
-    const { alerts } = await call<{ alerts: { rule: string; subject: string; firedAt: string }[] }>("/v1/alerts?limit=500", { token: admin });
-    const alert = alerts.find((a) => a.rule === "fillDrop" && a.subject === containerId);
-    // Fired by the trigger, at its scheduled time (the start of a minute), not by a run asked for by hand.
-    expect(Date.parse(alert!.firedAt) % 60_000).toBe(0);
-    expect(Date.parse(alert!.firedAt)).toBeGreaterThan(now - 60_000);
-    await shot(page, "alerts-from-the-schedule");
-    expect(pageProblems(page)).toEqual([]);
-    await page.context().close();
-  });
+  it(
+    "the minute monitor raises an alert on its own schedule under npm run dev, and the open alerts page shows it",
+    { timeout: 180_000 },
+    async () => {
+      const operator = await person("operator", admin);
+      const page = await openPage(browser);
+      await signIn(page, operator.email, operator.password, "/alerts");
+      const containerId = newContainerId("leak");
+      const now = Date.now();
+      // A drop of 50 points with no delivery between: the monitor's fillDrop rule (30 points). Nothing
+      // asks the monitor to run: npm run dev fires its cron trigger every minute (scripts/lib/local-cron.mjs).
+      await postReadings(key, [
+        { containerId, fillPercent: 90, contents: "diesel", measuredAt: new Date(now - 60_000).toISOString() },
+        { containerId, fillPercent: 40, contents: "diesel", measuredAt: new Date(now - 1_000).toISOString() },
+      ]);
+      const item = page.locator(".alert-item", { hasText: `${containerId} dropped from 90 % to 40 %` });
+      // The next minute's run, or the one after if Postgres had the readings only after it looked.
+      await item.waitFor({ timeout: 150_000 });
+      const { alerts } = await call<{ alerts: { rule: string; subject: string; firedAt: string }[] }>(
+        "/v1/alerts?limit=500",
+        { token: admin },
+      );
+      const alert = alerts.find((a) => a.rule === "fillDrop" && a.subject === containerId);
+      // Fired by the trigger, at its scheduled time (the start of a minute), not by a run asked for by hand.
+      expect(Date.parse(alert!.firedAt) % 60_000).toBe(0);
+      expect(Date.parse(alert!.firedAt)).toBeGreaterThan(now - 60_000);
+      await shot(page, "alerts-from-the-schedule");
+      expect(pageProblems(page)).toEqual([]);
+      await page.context().close();
+    },
+  );
 
   it("an alert the monitor fires shows on the open page's badge and list without reload; an operator takes it; the message sent is listed", async () => {
     const operator = await person("operator", admin);
@@ -270,18 +343,27 @@ describe("alerts", () => {
     const item = page.locator(".alert-item", { hasText: `${containerId} battery at 7 %` });
     // The monitor runs each minute; here it is asked to now (as an admin can), until Postgres has the reading.
     await expect
-      .poll(async () => {
-        await call("/v1/monitor/run", { method: "POST", token: admin });
-        return item.count();
-      }, { timeout: 30_000, interval: 1000 })
+      .poll(
+        async () => {
+          await call("/v1/monitor/run", { method: "POST", token: admin });
+          return item.count();
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
       .toBe(1);
-    await expect.poll(async () => Number(await page.getByTestId("alerts-badge").textContent())).toBeGreaterThanOrEqual(1);
+    await expect
+      .poll(async () => Number(await page.getByTestId("alerts-badge").textContent()))
+      .toBeGreaterThanOrEqual(1);
     expect(await item.getAttribute("data-state")).toBe("firing");
     await item.getByRole("button", { name: "Acknowledge" }).click();
     await expect.poll(() => item.getAttribute("data-state")).toBe("acknowledged");
     expect(await item.textContent()).toContain(`taken by ${operator.email}`);
     // The fired and the taken messages reach the Telegram chat (the stand-in npm run dev starts).
-    await page.locator(".panel", { hasText: "Messages sent" }).locator("tbody tr", { hasText: "acknowledged" }).first().waitFor({ timeout: 30_000 });
+    await page
+      .locator(".panel", { hasText: "Messages sent" })
+      .locator("tbody tr", { hasText: "acknowledged" })
+      .first()
+      .waitFor({ timeout: 30_000 });
     await shot(page, "alerts", true);
     expect(pageProblems(page)).toEqual([]);
     await page.context().close();
@@ -292,7 +374,9 @@ describe("alerts", () => {
     await adminPage.getByLabel("critical email").fill("oncall@fillgrid.test, lead@fillgrid.test");
     await adminPage.getByRole("button", { name: "Save" }).click();
     await adminPage.getByText("Saved.").waitFor();
-    const saved = await call<{ settings: { email: { alerts: { critical: string[] } } } }>("/v1/notification-settings", { token: admin });
+    const saved = await call<{ settings: { email: { alerts: { critical: string[] } } } }>("/v1/notification-settings", {
+      token: admin,
+    });
     expect(saved.settings.email.alerts.critical).toEqual(["oncall@fillgrid.test", "lead@fillgrid.test"]);
     await adminPage.getByRole("heading", { name: "Who is told" }).scrollIntoViewIfNeeded();
     await shot(adminPage, "alerts-admin");
@@ -333,7 +417,10 @@ describe("container", () => {
     await expect.poll(() => page.locator(".order-card").textContent(), { timeout: 20_000 }).toContain("threshold 85 %");
     await expect.poll(() => chart.getAttribute("data-points"), { timeout: 20_000 }).toBe("3");
     await shot(page, "container", true);
-    const state = await call<{ container: { threshold: number; activeOrder: { thresholdAtOpen: number } } }>(`/v1/containers/${id}`, { token: admin });
+    const state = await call<{ container: { threshold: number; activeOrder: { thresholdAtOpen: number } } }>(
+      `/v1/containers/${id}`,
+      { token: admin },
+    );
     expect(state.container).toMatchObject({ threshold: 85, activeOrder: { thresholdAtOpen: 85 } });
     expect(pageProblems(page)).toEqual([]);
     await page.context().close();
@@ -349,7 +436,10 @@ describe("sign-in and admin", () => {
     await call(`/v1/users/${encodeURIComponent(viewer.email)}/password`, { token: admin, json: {} });
     // The next call the page makes is refused: back to sign-in, with the reason.
     await page.getByRole("link", { name: "Orders" }).click();
-    await page.getByRole("alert").filter({ hasText: /^Signed out: .*log in again/ }).waitFor({ timeout: 15_000 });
+    await page
+      .getByRole("alert")
+      .filter({ hasText: /^Signed out: .*log in again/ })
+      .waitFor({ timeout: 15_000 });
     await shot(page, "sign-in-expired");
     await signIn(page, system().adminEmail, system().adminPassword);
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -369,12 +459,24 @@ describe("sign-in and admin", () => {
     const row = page.locator("tbody tr", { hasText: email });
     await row.waitFor();
     await row.getByLabel(`Role of ${email}`).selectOption("viewer");
-    await expect.poll(async () => (await call<{ users: { email: string; role: string }[] }>("/v1/users", { token: admin })).users.find((u) => u.email === email)?.role).toBe("viewer");
+    await expect
+      .poll(
+        async () =>
+          (await call<{ users: { email: string; role: string }[] }>("/v1/users", { token: admin })).users.find(
+            (u) => u.email === email,
+          )?.role,
+      )
+      .toBe("viewer");
     // Linked to a Telegram user, they can acknowledge alerts from the chat.
     await row.getByLabel(`Telegram user of ${email}`).fill("424242");
     await row.getByLabel(`Telegram user of ${email}`).press("Enter");
     await expect
-      .poll(async () => (await call<{ users: { email: string; telegramUserId: number | null }[] }>("/v1/users", { token: admin })).users.find((u) => u.email === email)?.telegramUserId)
+      .poll(
+        async () =>
+          (
+            await call<{ users: { email: string; telegramUserId: number | null }[] }>("/v1/users", { token: admin })
+          ).users.find((u) => u.email === email)?.telegramUserId,
+      )
       .toBe(424242);
     await shot(page, "admin-people");
 
@@ -405,7 +507,13 @@ describe("the machine's own language", () => {
   it("with the browser's own language tag (en-US@posix on a POSIX locale), the sign-in form renders and signing in reaches the live fleet and a chart", async () => {
     const id = newContainerId("posix");
     await postReadings(key, [
-      { containerId: id, fillPercent: 71.5, contents: "diesel", location: { lat: 47.05, lon: 8.3 }, measuredAt: new Date(Date.now() - 3600_000).toISOString() },
+      {
+        containerId: id,
+        fillPercent: 71.5,
+        contents: "diesel",
+        location: { lat: 47.05, lon: 8.3 },
+        measuredAt: new Date(Date.now() - 3600_000).toISOString(),
+      },
       { containerId: id, fillPercent: 1234 / 20, contents: "diesel", location: { lat: 47.05, lon: 8.3 } },
     ]);
     const viewer = await person("viewer", admin);
@@ -428,7 +536,9 @@ describe("the machine's own language", () => {
     await shot(page, "sign-in-default-locale");
     // The browser still says what the machine says; what the dashboard formats with is a tag Intl takes.
     const seen = await page.evaluate(() => {
-      const browserOwn = Object.getOwnPropertyDescriptor(Navigator.prototype, "language")!.get!.call(navigator) as string;
+      const browserOwn = Object.getOwnPropertyDescriptor(Navigator.prototype, "language")!.get!.call(
+        navigator,
+      ) as string;
       return { browserOwn, formatsWith: new Intl.NumberFormat(navigator.language).resolvedOptions().locale };
     });
     expect(seen.browserOwn).toBe(own);
@@ -451,12 +561,19 @@ describe("a view that fails", () => {
   it("shows what failed with a way back and a retry, keeps the menu working, and is recorded once per failure with a count", async () => {
     const operator = await person("operator", admin);
     const isOrders = (url: URL) => url.pathname === "/v1/orders";
-    const matching = (records: ErrorRecord[]) => records.find((r) => r.context.view === "/orders" && r.name === "TypeError");
+    const matching = (records: ErrorRecord[]) =>
+      records.find((r) => r.context.view === "/orders" && r.name === "TypeError");
     const countBefore = matching(await dashboardRecords())?.count ?? 0;
     const page = await openPage(browser);
     // An answer the orders view cannot render (as a misbehaving proxy or a mismatched deploy could
     // give): the list arrives as null.
-    await page.route(isOrders, (route) => route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ orders: null, nextCursor: null }) }));
+    await page.route(isOrders, (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "application/json",
+        body: JSON.stringify({ orders: null, nextCursor: null }),
+      }),
+    );
     await signIn(page, operator.email, operator.password, "/orders");
 
     const failed = page.locator(".view-failed");
@@ -468,15 +585,25 @@ describe("a view that fails", () => {
     await shot(page, "view-failed");
 
     const first = await dashboardRecord((records) => matching(records), "the orders view's failure");
-    expect(first).toMatchObject({ source: "dashboard", count: countBefore + 1, context: { email: operator.email, view: "/orders", path: "/orders", kind: "render" } });
+    expect(first).toMatchObject({
+      source: "dashboard",
+      count: countBefore + 1,
+      context: { email: operator.email, view: "/orders", path: "/orders", kind: "render" },
+    });
     expect(first.stack).toContain("The component stack:");
 
     // The header and its menu still work: the fleet and the alerts open.
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Fleet" }).click();
     await page.locator(".fleet-table").waitFor();
     expect(await page.locator(".view-failed").count()).toBe(0);
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: /^Alerts/ }).click();
-    await page.getByRole("heading", { name: /^Alerts/ }).first().waitFor();
+    await page
+      .getByRole("navigation", { name: "Main" })
+      .getByRole("link", { name: /^Alerts/ })
+      .click();
+    await page
+      .getByRole("heading", { name: /^Alerts/ })
+      .first()
+      .waitFor();
 
     // The same failure again (back to the orders): the same record, counted.
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Orders" }).click();
@@ -495,7 +622,10 @@ describe("a view that fails", () => {
     expect(await page.locator(".view-failed").count()).toBe(0);
 
     // The errors page lists it under the dashboard source, with its count.
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: /^Errors/ }).click();
+    await page
+      .getByRole("navigation", { name: "Main" })
+      .getByRole("link", { name: /^Errors/ })
+      .click();
     await page.getByLabel("Source").selectOption("dashboard");
     const item = page.locator(`.error-item[data-error-id="${first.id}"]`);
     await item.waitFor();
@@ -546,8 +676,14 @@ describe("a view that fails", () => {
       const mine = all.filter((r) => r.message.startsWith(marker));
       return mine.reduce((n, r) => n + r.count, 0) === 5 ? mine : undefined;
     }, "five reports counted");
-    expect(records.find((r) => r.message === `${marker}, rejected`)).toMatchObject({ count: 1, context: { kind: "rejection", view: "/", email: viewer.email } });
-    expect(records.find((r) => r.message === marker)).toMatchObject({ count: 4, context: { kind: "error", view: "/", email: viewer.email } });
+    expect(records.find((r) => r.message === `${marker}, rejected`)).toMatchObject({
+      count: 1,
+      context: { kind: "rejection", view: "/", email: viewer.email },
+    });
+    expect(records.find((r) => r.message === marker)).toMatchObject({
+      count: 4,
+      context: { kind: "error", view: "/", email: viewer.email },
+    });
     expect(records.some((r) => r.message.includes("while signed out"))).toBe(false);
     await page.context().close();
   });

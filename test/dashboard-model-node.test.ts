@@ -5,7 +5,16 @@ import type { ErrorRecord } from "../domain/errors";
 import { byLastSeen, mergeRecords } from "../web/src/errors-model";
 import { alertsToShow, firingSummary, mergeAlerts, type Alert } from "../web/src/alerts-model";
 import { anAlert } from "./support/alerts";
-import { ANY_QUERY, figuresOf, fleetOf, isSilent, merge, rowsOf, standingOf, type FleetContainer } from "../web/src/fleet-model";
+import {
+  ANY_QUERY,
+  figuresOf,
+  fleetOf,
+  isSilent,
+  merge,
+  rowsOf,
+  standingOf,
+  type FleetContainer,
+} from "../web/src/fleet-model";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
 const minutesAgo = (m: number) => new Date(NOW - m * 60_000).toISOString();
@@ -44,14 +53,40 @@ describe("the fleet's merge", () => {
   });
 
   it("within one change, a later copy of the same container wins only when newer", () => {
-    const next = merge(new Map(), [container("a", { version: 5, fillPercent: 10 }), container("a", { version: 4, fillPercent: 99 })]);
+    const next = merge(new Map(), [
+      container("a", { version: 5, fillPercent: 10 }),
+      container("a", { version: 4, fillPercent: 99 }),
+    ]);
     expect(next.get("a")!.fillPercent).toBe(10);
   });
 });
 
 describe("figures and standing", () => {
   it("count below threshold, active orders and silent sensors (past the container's own interval, default 1 h, or never heard)", () => {
-    const order = { id: "ord_1", containerId: "b", status: "active" as const, source: "auto" as const, openedAt: minutesAgo(1), openedBy: "x", fillAtOpen: 20, thresholdAtOpen: 50, closedAt: null, closedBy: null, closeReason: null, fillAtClose: null, fulfilment: "pending" as const, partnerId: null, lines: [], eta: null, vehicle: null, deliveryNote: null, delivered: [], deliveredAt: null, fulfilmentReason: null, fulfilmentAt: null };
+    const order = {
+      id: "ord_1",
+      containerId: "b",
+      status: "active" as const,
+      source: "auto" as const,
+      openedAt: minutesAgo(1),
+      openedBy: "x",
+      fillAtOpen: 20,
+      thresholdAtOpen: 50,
+      closedAt: null,
+      closedBy: null,
+      closeReason: null,
+      fillAtClose: null,
+      fulfilment: "pending" as const,
+      partnerId: null,
+      lines: [],
+      eta: null,
+      vehicle: null,
+      deliveryNote: null,
+      delivered: [],
+      deliveredAt: null,
+      fulfilmentReason: null,
+      fulfilmentAt: null,
+    };
     const fleet = fleetOf([
       container("a"),
       container("b", { fillPercent: 20, activeOrder: order }),
@@ -93,7 +128,11 @@ describe("the table's rows", () => {
 
   it("sorts by fill with ties broken by id, either way", () => {
     expect(ids(rowsOf(fleet, { ...ANY_QUERY, sort: "fillPercent" }, NOW))).toEqual(["silo-9", "tank-2", "tank-1"]);
-    expect(ids(rowsOf(fleet, { ...ANY_QUERY, sort: "fillPercent", descending: true }, NOW))).toEqual(["tank-1", "tank-2", "silo-9"]);
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, sort: "fillPercent", descending: true }, NOW))).toEqual([
+      "tank-1",
+      "tank-2",
+      "silo-9",
+    ]);
   });
 });
 
@@ -118,27 +157,35 @@ describe("error records", () => {
   it("a copy that has come further (seen again, or resolved) replaces the one held; an older one never does", () => {
     const held = mergeRecords(new Map(), [record({ count: 3, lastSeen: minutesAgo(1) })]);
     expect(mergeRecords(held, [record({ count: 2, lastSeen: minutesAgo(2) })])).toBe(held);
-    const resolved = mergeRecords(held, [record({ count: 3, lastSeen: minutesAgo(1), status: "resolved", resolvedAt: minutesAgo(0) })]);
+    const resolved = mergeRecords(held, [
+      record({ count: 3, lastSeen: minutesAgo(1), status: "resolved", resolvedAt: minutesAgo(0) }),
+    ]);
     expect(resolved.get("err_1")!.status).toBe("resolved");
     const again = mergeRecords(resolved, [record({ count: 4, lastSeen: minutesAgo(0) })]);
     expect(again.get("err_1")).toMatchObject({ count: 4, status: "open" });
   });
 
   it("lists latest seen first", () => {
-    const records = mergeRecords(new Map(), [record({ id: "a", lastSeen: minutesAgo(5) }), record({ id: "b", lastSeen: minutesAgo(1) })]);
+    const records = mergeRecords(new Map(), [
+      record({ id: "a", lastSeen: minutesAgo(5) }),
+      record({ id: "b", lastSeen: minutesAgo(1) }),
+    ]);
     expect(byLastSeen(records).map((r) => r.id)).toEqual(["b", "a"]);
   });
 });
 
 describe("alerts", () => {
-  const alert = (id: string, over: Partial<Alert> = {}) => anAlert({ id, key: `battery:${id}`, subject: id, message: `${id} battery low`, ...over });
-
+  const alert = (id: string, over: Partial<Alert> = {}) =>
+    anAlert({ id, key: `battery:${id}`, subject: id, message: `${id} battery low`, ...over });
 
   it("an older copy never replaces a newer one: taken or resolved stays, more repeats win", () => {
     let held = mergeAlerts(new Map(), [alert("a", { state: "acknowledged", acknowledgedBy: "x" })]);
     held = mergeAlerts(held, [alert("a")]);
     expect(held.get("a")!.state).toBe("acknowledged");
-    held = mergeAlerts(held, [alert("b", { repeats: 2, lastSentAt: "2026-12-01T10:20:00.000Z" }), alert("b", { repeats: 1 })]);
+    held = mergeAlerts(held, [
+      alert("b", { repeats: 2, lastSentAt: "2026-12-01T10:20:00.000Z" }),
+      alert("b", { repeats: 1 }),
+    ]);
     expect(held.get("b")!.repeats).toBe(2);
     const same = mergeAlerts(held, [alert("b", { repeats: 2, lastSentAt: "2026-12-01T10:20:00.000Z" })]);
     expect(same).toBe(held);

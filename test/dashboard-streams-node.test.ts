@@ -62,7 +62,10 @@ class StandIn {
     const body = (() => {
       switch (`${req.method} ${path}`) {
         case "POST /v1/stream-tickets":
-          return { status: 201, json: { ticket: `ticket-${this.requests.length}`, expiresAt: new Date(Date.now() + 30_000).toISOString() } };
+          return {
+            status: 201,
+            json: { ticket: `ticket-${this.requests.length}`, expiresAt: new Date(Date.now() + 30_000).toISOString() },
+          };
         case "GET /v1/fleet":
           return { status: 200, json: { seq: 10, containers: [] } };
         case "GET /v1/alerts":
@@ -75,7 +78,8 @@ class StandIn {
           return { status: 404, json: { error: { code: "not_found", message: path } } };
       }
     })();
-    const answer = () => res.writeHead(body.status, { "content-type": "application/json" }).end(JSON.stringify(body.json));
+    const answer = () =>
+      res.writeHead(body.status, { "content-type": "application/json" }).end(JSON.stringify(body.json));
     if (this.holding.has(path)) this.held.push({ path, answer });
     else answer();
   }
@@ -97,7 +101,11 @@ function trackIntervals() {
     if (id !== undefined) running.delete(id as ReturnType<typeof setInterval>);
     clear(id);
   }) as typeof clearInterval;
-  return { running, created: () => created, restore: () => Object.assign(globalThis, { setInterval: set, clearInterval: clear }) };
+  return {
+    running,
+    created: () => created,
+    restore: () => Object.assign(globalThis, { setInterval: set, clearInterval: clear }),
+  };
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = 5_000) {
@@ -123,8 +131,16 @@ interface LiveStream {
 }
 interface Dashboard {
   stores: { fleetStore: FollowedStore; alertStore: FollowedStore };
-  live: { LiveStream: new (path: string, since: number | null, on: { change(c: unknown): void; reset(): void; status(s: LiveStatus): void }) => LiveStream };
-  session: { session: { start(s: { token: string; email: string; role: "viewer"; expiresAt: string }): void; signOut(): void } };
+  live: {
+    LiveStream: new (
+      path: string,
+      since: number | null,
+      on: { change(c: unknown): void; reset(): void; status(s: LiveStatus): void },
+    ) => LiveStream;
+  };
+  session: {
+    session: { start(s: { token: string; email: string; role: "viewer"; expiresAt: string }): void; signOut(): void };
+  };
 }
 
 /**
@@ -134,7 +150,9 @@ interface Dashboard {
  */
 async function dashboard(): Promise<Dashboard> {
   const load = (path: string) => import(/* @vite-ignore */ new URL(path, import.meta.url).href) as Promise<unknown>;
-  const [stores, live, session] = await Promise.all(["../web/src/stores.ts", "../web/src/live.ts", "../web/src/session.ts"].map(load));
+  const [stores, live, session] = await Promise.all(
+    ["../web/src/stores.ts", "../web/src/live.ts", "../web/src/session.ts"].map(load),
+  );
   return { stores, live, session } as Dashboard;
 }
 
@@ -147,7 +165,11 @@ beforeAll(async () => {
   const storage = new Map<string, string>();
   Object.assign(globalThis, {
     location: new URL(origin),
-    sessionStorage: { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => void storage.set(k, v), removeItem: (k: string) => void storage.delete(k) },
+    sessionStorage: {
+      getItem: (k: string) => storage.get(k) ?? null,
+      setItem: (k: string, v: string) => void storage.set(k, v),
+      removeItem: (k: string) => void storage.delete(k),
+    },
   });
   if (typeof globalThis.WebSocket === "undefined") Object.assign(globalThis, { WebSocket: WsClient });
   web = await dashboard();
@@ -155,7 +177,13 @@ beforeAll(async () => {
 
 afterAll(() => standIn.close());
 
-const signIn = () => web.session.session.start({ token: "token-of-a-viewer", email: "viewer@fillgrid.test", role: "viewer", expiresAt: new Date(Date.now() + 3600_000).toISOString() });
+const signIn = () =>
+  web.session.session.start({
+    token: "token-of-a-viewer",
+    email: "viewer@fillgrid.test",
+    role: "viewer",
+    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+  });
 const STREAMS = ["/v1/fleet/stream", "/v1/alerts/stream"] as const;
 
 describe("the dashboard's live streams", () => {
@@ -168,7 +196,10 @@ describe("the dashboard's live streams", () => {
       standIn.hold("/v1/fleet", "/v1/alerts");
       fleetStore.start();
       alertStore.start();
-      await until(() => standIn.heldCount("/v1/fleet") === 1 && standIn.heldCount("/v1/alerts") === 1, "both snapshots asked for");
+      await until(
+        () => standIn.heldCount("/v1/fleet") === 1 && standIn.heldCount("/v1/alerts") === 1,
+        "both snapshots asked for",
+      );
       fleetStore.stop();
       alertStore.stop();
       web.session.session.signOut();
@@ -184,12 +215,18 @@ describe("the dashboard's live streams", () => {
       standIn.hold("/v1/fleet", "/v1/alerts");
       fleetStore.start();
       alertStore.start();
-      await until(() => standIn.heldCount("/v1/fleet") === 1 && standIn.heldCount("/v1/alerts") === 1, "the first snapshots asked for");
+      await until(
+        () => standIn.heldCount("/v1/fleet") === 1 && standIn.heldCount("/v1/alerts") === 1,
+        "the first snapshots asked for",
+      );
       fleetStore.stop();
       alertStore.stop();
       fleetStore.start();
       alertStore.start();
-      await until(() => standIn.heldCount("/v1/fleet") === 2 && standIn.heldCount("/v1/alerts") === 2, "the second snapshots asked for");
+      await until(
+        () => standIn.heldCount("/v1/fleet") === 2 && standIn.heldCount("/v1/alerts") === 2,
+        "the second snapshots asked for",
+      );
       standIn.release();
       await until(() => STREAMS.every((p) => standIn.openSockets(p).length >= 1), "both streams open");
       await settle();
@@ -205,7 +242,9 @@ describe("the dashboard's live streams", () => {
       await until(() => STREAMS.every((p) => standIn.openSockets(p).length === 0), "the stores' sockets closed");
       const opened = standIn.sockets.length;
       standIn.hold("/v1/stream-tickets");
-      const streams = STREAMS.map((path) => new web.live.LiveStream(path, 5, { change: () => {}, reset: () => {}, status: () => {} }));
+      const streams = STREAMS.map(
+        (path) => new web.live.LiveStream(path, 5, { change: () => {}, reset: () => {}, status: () => {} }),
+      );
       await until(() => standIn.heldCount("/v1/stream-tickets") === 2, "both tickets asked for");
       for (const s of streams) s.restart(7);
       await until(() => standIn.heldCount("/v1/stream-tickets") === 4, "the restarted streams' tickets asked for");

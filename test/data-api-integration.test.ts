@@ -14,13 +14,22 @@ const standIn = inject("dataApi");
 async function control(settings: Record<string, unknown>) {
   await fetch(`${standIn.controlUrl}/__control`, { method: "POST", body: JSON.stringify(settings) });
 }
-async function sentRequests(): Promise<Array<{ method: string; path: string; headers: Record<string, string>; body: string }>> {
+async function sentRequests(): Promise<
+  Array<{ method: string; path: string; headers: Record<string, string>; body: string }>
+> {
   return (await fetch(`${standIn.controlUrl}/__requests`)).json();
 }
 
 const collection = () => `errors_${crypto.randomUUID().slice(0, 8)}`;
 function client(extra: Partial<ConstructorParameters<typeof DataApiClient>[0]> = {}) {
-  return new DataApiClient({ url: standIn.url, apiKey: standIn.apiKey, dataSource: "mongodb-atlas", database: "fillgrid", collection: collection(), ...extra });
+  return new DataApiClient({
+    url: standIn.url,
+    apiKey: standIn.apiKey,
+    dataSource: "mongodb-atlas",
+    database: "fillgrid",
+    collection: collection(),
+    ...extra,
+  });
 }
 
 afterEach(() => control({ failNext: 0, delayMs: 0 }));
@@ -37,7 +46,11 @@ describe("the Data API client", () => {
     expect(insert.headers.apikey).toBe(standIn.apiKey);
     expect(insert.headers["content-type"]).toBe("application/ejson");
     const body = JSON.parse(insert.body);
-    expect(body).toMatchObject({ dataSource: "mongodb-atlas", database: "fillgrid", document: { _id: "err_1", lastSeen: { $date: expect.any(String) } } });
+    expect(body).toMatchObject({
+      dataSource: "mongodb-atlas",
+      database: "fillgrid",
+      document: { _id: "err_1", lastSeen: { $date: expect.any(String) } },
+    });
     expect(Date.parse(body.document.lastSeen.$date)).toBe(seenAt.getTime());
     expect(typeof body.collection).toBe("string");
 
@@ -52,9 +65,15 @@ describe("the Data API client", () => {
     for (let i = 0; i < 5; i++) {
       await api.insertOne({ _id: `e${i}`, count: i, lastSeen: new Date(Date.UTC(2026, 0, 1 + i)) });
     }
-    const updated = await api.updateOne({ _id: "e1" }, { $inc: { count: 10 }, $max: { lastSeen: new Date(Date.UTC(2026, 1, 1)) } });
+    const updated = await api.updateOne(
+      { _id: "e1" },
+      { $inc: { count: 10 }, $max: { lastSeen: new Date(Date.UTC(2026, 1, 1)) } },
+    );
     expect(updated).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
-    const recent = await api.find({ lastSeen: { $gte: new Date(Date.UTC(2026, 0, 3)) } }, { sort: { lastSeen: -1 }, limit: 2 });
+    const recent = await api.find(
+      { lastSeen: { $gte: new Date(Date.UTC(2026, 0, 3)) } },
+      { sort: { lastSeen: -1 }, limit: 2 },
+    );
     expect(recent.map((d) => d._id)).toEqual(["e1", "e4"]);
     expect(recent[0]!.count).toBe(11);
     const upserted = await api.updateOne({ _id: "new" }, { $set: { count: 1 } }, true);
@@ -77,7 +96,9 @@ describe("the Data API client", () => {
 
   it("gives up on a stalled endpoint after its timeout", async () => {
     await control({ delayMs: 1500 });
-    const error = await client({ timeoutMs: 200 }).findOne({}).catch((e: unknown) => e);
+    const error = await client({ timeoutMs: 200 })
+      .findOne({})
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataApiError);
     expect((error as Error).message).toMatch(/no answer within 200 ms/);
   });
@@ -97,11 +118,16 @@ describe("the error store on a Data API endpoint", () => {
   });
 
   async function reports(n: number, message = "disk full on /var/data") {
-    return Promise.all(Array.from({ length: n }, () => buildReport(new Error(message), "consumer", "test", { queue: "q" })));
+    return Promise.all(
+      Array.from({ length: n }, () => buildReport(new Error(message), "consumer", "test", { queue: "q" })),
+    );
   }
 
   async function deliver(e: Env, queue: string, bodies: unknown[]) {
-    const batch = createMessageBatch<unknown>(queue, bodies.map((body, i) => ({ id: `m-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body })));
+    const batch = createMessageBatch<unknown>(
+      queue,
+      bodies.map((body, i) => ({ id: `m-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body })),
+    );
     const ctx = createExecutionContext();
     await worker.queue(batch, e);
     return getQueueResult(batch, ctx);
@@ -116,7 +142,13 @@ describe("the error store on a Data API endpoint", () => {
     const second = await deliver(e, ERRORS_QUEUE, await reports(1));
     expect(second.explicitAcks).toHaveLength(1);
 
-    const api = new DataApiClient({ url: standIn.url, apiKey: standIn.apiKey, dataSource: "mongodb-atlas", database: "fillgrid", collection: e.ERROR_STORE_COLLECTION });
+    const api = new DataApiClient({
+      url: standIn.url,
+      apiKey: standIn.apiKey,
+      dataSource: "mongodb-atlas",
+      database: "fillgrid",
+      collection: e.ERROR_STORE_COLLECTION,
+    });
     const docs = await api.find({});
     expect(docs).toHaveLength(1);
     expect(docs[0]).toMatchObject({ count: 3, status: "open", source: "consumer", message: "disk full on /var/data" });
@@ -130,16 +162,25 @@ describe("the error store on a Data API endpoint", () => {
 
   it("lists and resolves through the endpoint", async () => {
     const e = storeEnv();
-    await deliver(e, ERRORS_QUEUE, [...(await reports(1, "first failure")), ...(await reports(1, "second failure kind"))]);
+    await deliver(e, ERRORS_QUEUE, [
+      ...(await reports(1, "first failure")),
+      ...(await reports(1, "second failure kind")),
+    ]);
     const { errorStore } = await import("../workers/errors/store");
     const store = errorStore(e);
     const page1 = await store.list({ limit: 1 });
     const page2 = await store.list({ limit: 1, before: page1.next! });
-    expect([...page1.items, ...page2.items].map((r) => r.message).sort()).toEqual(["first failure", "second failure kind"]);
+    expect([...page1.items, ...page2.items].map((r) => r.message).sort()).toEqual([
+      "first failure",
+      "second failure kind",
+    ]);
     expect(page2.next).toBeNull();
     const resolved = await store.resolve(page1.items[0]!.id, "op@fillgrid.test");
     expect(resolved).toMatchObject({ ok: true, record: { status: "resolved", resolvedBy: "op@fillgrid.test" } });
-    expect(await store.resolve(page1.items[0]!.id, "op@fillgrid.test")).toMatchObject({ ok: false, reason: "not_open" });
+    expect(await store.resolve(page1.items[0]!.id, "op@fillgrid.test")).toMatchObject({
+      ok: false,
+      reason: "not_open",
+    });
     expect((await store.list({ limit: 10, status: "open" })).items).toHaveLength(1);
   });
 
@@ -154,7 +195,13 @@ describe("the error store on a Data API endpoint", () => {
     await control({ failNext: 0 });
     const retried = await deliver(e, ERRORS_QUEUE, bodies);
     expect(retried.explicitAcks).toHaveLength(3);
-    const api = new DataApiClient({ url: standIn.url, apiKey: standIn.apiKey, dataSource: "mongodb-atlas", database: "fillgrid", collection: e.ERROR_STORE_COLLECTION });
+    const api = new DataApiClient({
+      url: standIn.url,
+      apiKey: standIn.apiKey,
+      dataSource: "mongodb-atlas",
+      database: "fillgrid",
+      collection: e.ERROR_STORE_COLLECTION,
+    });
     expect(await api.find({})).toMatchObject([{ count: 3 }]);
   });
 
@@ -184,10 +231,19 @@ describe("the error store on a Data API endpoint", () => {
     expect(result.explicitAcks).toHaveLength(3);
     expect(result.retryMessages).toEqual([]);
     expect(calls).toBe(3);
-    const rows = await withDatabase(env, (db) => db.select().from(deadLetters).where(inArray(deadLetters.messageId, result.explicitAcks)));
+    const rows = await withDatabase(env, (db) =>
+      db.select().from(deadLetters).where(inArray(deadLetters.messageId, result.explicitAcks)),
+    );
     expect(rows).toHaveLength(3);
     // The hub's failure went through the errors queue like any other.
-    await eventually(async () => (await hub.list({ limit: 500 })).items.find((r) => r.message === `error hub unavailable ${marker}` && r.source === "dead-letter"), 15_000, "the hub's failure recorded");
+    await eventually(
+      async () =>
+        (await hub.list({ limit: 500 })).items.find(
+          (r) => r.message === `error hub unavailable ${marker}` && r.source === "dead-letter",
+        ),
+      15_000,
+      "the hub's failure recorded",
+    );
   });
 
   it("reports that exhausted their retries are kept as dead letters and still reach the dashboards", async () => {
@@ -196,7 +252,9 @@ describe("the error store on a Data API endpoint", () => {
     const hub = env.ERROR_HUB.getByName("errors");
     const result = await deliver(e, ERRORS_DEAD_LETTER_QUEUE, [report]);
     expect(result.explicitAcks).toHaveLength(1);
-    const rows = await withDatabase(env, (db) => db.select().from(deadLetters).where(eq(deadLetters.messageId, result.explicitAcks[0]!)));
+    const rows = await withDatabase(env, (db) =>
+      db.select().from(deadLetters).where(eq(deadLetters.messageId, result.explicitAcks[0]!)),
+    );
     expect(rows).toMatchObject([{ queue: "fillgrid-errors", body: { reportId: report!.reportId } }]);
     const { items } = await hub.list({ limit: 500 });
     expect(items.find((r) => r.message === report!.message)).toMatchObject({ count: 1, source: "consumer" });

@@ -2,9 +2,35 @@
 // order, never two, numbered 1, 2, 3… per partner and year even when runs overlap.
 import { parse } from "csv-parse/browser/esm/sync";
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminToken, api, deviceKey, eventually, json, newPartner, partnerEvent, personWith, postReadings, reading, uniqueContainer, type Order, type OrderAnswer } from "./helpers";
+import {
+  adminToken,
+  api,
+  deviceKey,
+  eventually,
+  json,
+  newPartner,
+  partnerEvent,
+  personWith,
+  postReadings,
+  reading,
+  uniqueContainer,
+  type Order,
+  type OrderAnswer,
+} from "./helpers";
 
-type Doc = { id: string; orderId: string; partnerId: string; seq: number; year: number; net: string; vat: string; gross: string; currency: string; lines: { product: string; quantity: number; unitPrice: number; netCents: number; vatCents: number }[]; links: { csv: string; html: string } };
+type Doc = {
+  id: string;
+  orderId: string;
+  partnerId: string;
+  seq: number;
+  year: number;
+  net: string;
+  vat: string;
+  gross: string;
+  currency: string;
+  lines: { product: string; quantity: number; unitPrice: number; netCents: number; vatCents: number }[];
+  links: { csv: string; html: string };
+};
 type Run = { issued: number; waiting: number };
 
 let admin: string;
@@ -29,39 +55,118 @@ async function send(partner: { id: string; secret: string }, event: Record<strin
   }
 }
 
-const setPrices = (partnerId: string, prices: Record<string, unknown>[]) => api(`/v1/partners/${partnerId}/prices`, { method: "PUT", token: admin, json: { currency: "EUR", prices } });
+const setPrices = (partnerId: string, prices: Record<string, unknown>[]) =>
+  api(`/v1/partners/${partnerId}/prices`, { method: "PUT", token: admin, json: { currency: "EUR", prices } });
 const run = async () => json<Run>(await api("/v1/documents/run", { method: "POST", token: admin }), 200);
-const documentsOf = async (partnerId: string) => (await json<{ documents: Doc[] }>(await api(`/v1/documents?partnerId=${partnerId}&limit=500`, { token: admin }), 200)).documents;
+const documentsOf = async (partnerId: string) =>
+  (await json<{ documents: Doc[] }>(await api(`/v1/documents?partnerId=${partnerId}&limit=500`, { token: admin }), 200))
+    .documents;
 
 describe("an order from the first low reading to its document", () => {
   it("opens low, accepted, lines set, assembling, dispatched, closed by a high reading, delivered → one document", async () => {
     const partner = await newPartner();
     const containerId = uniqueContainer("life");
-    await json(await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { capacity: 8000, unit: "l", name: "Depot North" } }), 200);
-    const opened = (await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 25)), 200)).results[0]!.orderOpened;
+    await json(
+      await api(`/v1/containers/${containerId}`, {
+        method: "PUT",
+        token: admin,
+        json: { capacity: 8000, unit: "l", name: "Depot North" },
+      }),
+      200,
+    );
+    const opened = (
+      await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 25)), 200)
+    ).results[0]!.orderOpened;
     expect(opened.lines).toEqual([{ product: "diesel", quantity: 6000, unit: "l" }]);
     await json(await postReadings(key, reading(containerId, 24)), 200);
     await send(partner, { type: "order.accepted", containerId, orderId: opened.id, data: {} }, 200);
-    await eventually(async () => (await json<{ orders: Order[] }>(await api("/v1/assembly/queue?limit=500", { token: assembler }), 200)).orders.find((o) => o.id === opened.id), 20_000, "the assembly queue");
-    await json(await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { lines: [{ product: "diesel", quantity: 6100, unit: "l" }], fulfilment: "assembling" } }), 200);
+    await eventually(
+      async () =>
+        (
+          await json<{ orders: Order[] }>(await api("/v1/assembly/queue?limit=500", { token: assembler }), 200)
+        ).orders.find((o) => o.id === opened.id),
+      20_000,
+      "the assembly queue",
+    );
+    await json(
+      await api(`/v1/orders/${opened.id}`, {
+        method: "PATCH",
+        token: assembler,
+        json: { lines: [{ product: "diesel", quantity: 6100, unit: "l" }], fulfilment: "assembling" },
+      }),
+      200,
+    );
     await json(await postReadings(key, reading(containerId, 23)), 200);
-    await send(partner, { type: "order.dispatched", containerId, orderId: opened.id, data: { eta: new Date(Date.now() + 3600_000).toISOString(), vehicle: "ZH 88" } }, 200);
-    const high = await json<{ results: { orderClosed?: Order }[] }>(await postReadings(key, reading(containerId, 97)), 200);
-    expect(high.results[0]!.orderClosed).toMatchObject({ id: opened.id, closeReason: "fill_above_threshold", fulfilment: "dispatched" });
-    const delivered = await send(partner, { type: "order.delivered", containerId, orderId: opened.id, data: { lines: [{ product: "diesel", quantity: 6050.5, unit: "l" }], deliveryNote: "DN-2026-881" } }, 200);
-    expect(delivered.order).toMatchObject({ status: "closed", closeReason: "fill_above_threshold", fulfilment: "delivered", deliveryNote: "DN-2026-881" });
+    await send(
+      partner,
+      {
+        type: "order.dispatched",
+        containerId,
+        orderId: opened.id,
+        data: { eta: new Date(Date.now() + 3600_000).toISOString(), vehicle: "ZH 88" },
+      },
+      200,
+    );
+    const high = await json<{ results: { orderClosed?: Order }[] }>(
+      await postReadings(key, reading(containerId, 97)),
+      200,
+    );
+    expect(high.results[0]!.orderClosed).toMatchObject({
+      id: opened.id,
+      closeReason: "fill_above_threshold",
+      fulfilment: "dispatched",
+    });
+    const delivered = await send(
+      partner,
+      {
+        type: "order.delivered",
+        containerId,
+        orderId: opened.id,
+        data: { lines: [{ product: "diesel", quantity: 6050.5, unit: "l" }], deliveryNote: "DN-2026-881" },
+      },
+      200,
+    );
+    expect(delivered.order).toMatchObject({
+      status: "closed",
+      closeReason: "fill_above_threshold",
+      fulfilment: "delivered",
+      deliveryNote: "DN-2026-881",
+    });
     // Delivered is final: an assembler cannot take it back.
-    await eventually(async () => ((await json<{ order: Order }>(await api(`/v1/orders/${opened.id}`, { token: admin }), 200)).order.fulfilment === "delivered" ? true : undefined), 20_000, "Postgres to have the delivery");
-    const back = await json<{ error: { code: string; order: Order } }>(await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { fulfilment: "assembling" } }), 409);
+    await eventually(
+      async () =>
+        (await json<{ order: Order }>(await api(`/v1/orders/${opened.id}`, { token: admin }), 200)).order.fulfilment ===
+        "delivered"
+          ? true
+          : undefined,
+      20_000,
+      "Postgres to have the delivery",
+    );
+    const back = await json<{ error: { code: string; order: Order } }>(
+      await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { fulfilment: "assembling" } }),
+      409,
+    );
     expect(back.error).toMatchObject({ code: "illegal_transition", order: { fulfilment: "delivered" } });
 
     await json(await setPrices(partner.id, [{ product: "diesel", unit: "l", unitPrice: 1.2345, vatRate: 0.081 }]), 200);
-    await eventually(async () => ((await documentsOf(partner.id)).length > 0 || (await run()).issued > 0 ? true : undefined), 20_000, "the document");
+    await eventually(
+      async () => ((await documentsOf(partner.id)).length > 0 || (await run()).issued > 0 ? true : undefined),
+      20_000,
+      "the document",
+    );
     const docs = await documentsOf(partner.id);
     expect(docs).toHaveLength(1);
     const year = new Date().getUTCFullYear();
     // 6050.5 l × 1.2345 = 7469.34225 → 7469.34; VAT 8.1 % → 605.02
-    expect(docs[0]).toMatchObject({ id: `FG-${partner.id}-${year}-000001`, orderId: opened.id, seq: 1, net: "7469.34", vat: "605.02", gross: "8074.36", currency: "EUR" });
+    expect(docs[0]).toMatchObject({
+      id: `FG-${partner.id}-${year}-000001`,
+      orderId: opened.id,
+      seq: 1,
+      net: "7469.34",
+      vat: "605.02",
+      gross: "8074.36",
+      currency: "EUR",
+    });
     await run();
     expect(await documentsOf(partner.id)).toHaveLength(1);
 
@@ -78,22 +183,44 @@ describe("an order from the first low reading to its document", () => {
     const partner = await newPartner();
     const containerId = uniqueContainer("noprice");
     await json(await postReadings(key, reading(containerId, 80)), 200);
-    const created = await send(partner, { type: "order.created", containerId, data: { lines: [{ product: "pellets", quantity: 2, unit: "t" }] } }, 201);
-    await send(partner, { type: "order.delivered", containerId, orderId: created.order.id, data: { lines: [{ product: "pellets", quantity: 2, unit: "t" }], deliveryNote: "DN-P1" } }, 200);
+    const created = await send(
+      partner,
+      { type: "order.created", containerId, data: { lines: [{ product: "pellets", quantity: 2, unit: "t" }] } },
+      201,
+    );
+    await send(
+      partner,
+      {
+        type: "order.delivered",
+        containerId,
+        orderId: created.order.id,
+        data: { lines: [{ product: "pellets", quantity: 2, unit: "t" }], deliveryNote: "DN-P1" },
+      },
+      200,
+    );
     // Runs until one has seen this order (delivered orders of other partners may be waiting too):
     // it waits, and says so in a record naming this partner.
-    const record = await eventually(async () => {
-      const r = await run();
-      if (r.waiting === 0) return undefined;
-      const records = await json<{ errors: { name: string; message: string; context: Record<string, unknown> }[] }>(await api("/v1/errors?status=open&limit=500", { token: admin }), 200);
-      return records.errors.find((e) => e.name === "MissingPriceError" && e.context.partnerId === partner.id);
-    }, 30_000, "a run waiting for the price, and its error record");
+    const record = await eventually(
+      async () => {
+        const r = await run();
+        if (r.waiting === 0) return undefined;
+        const records = await json<{ errors: { name: string; message: string; context: Record<string, unknown> }[] }>(
+          await api("/v1/errors?status=open&limit=500", { token: admin }),
+          200,
+        );
+        return records.errors.find((e) => e.name === "MissingPriceError" && e.context.partnerId === partner.id);
+      },
+      30_000,
+      "a run waiting for the price, and its error record",
+    );
     expect(record.message).toContain("pellets per t");
     expect(await documentsOf(partner.id)).toEqual([]);
 
     await json(await setPrices(partner.id, [{ product: "pellets", unit: "t", unitPrice: 310, vatRate: 0.2 }]), 200);
     await run();
-    expect((await documentsOf(partner.id)).map((d) => [d.seq, d.net, d.vat, d.gross])).toEqual([[1, "620.00", "124.00", "744.00"]]);
+    expect((await documentsOf(partner.id)).map((d) => [d.seq, d.net, d.vat, d.gross])).toEqual([
+      [1, "620.00", "124.00", "744.00"],
+    ]);
   });
 });
 
@@ -101,7 +228,10 @@ describe("document runs", () => {
   it("two overlapping runs over 200 delivered orders: 200 documents, numbers 1…200 without gap or repeat; the CSV parses and its totals match the lines", async () => {
     const partner = await newPartner();
     const ids = Array.from({ length: 200 }, () => uniqueContainer("doc"));
-    const opened = await json<{ results: { containerId: string; orderOpened: Order }[] }>(await postReadings(key, { readings: ids.map((id) => reading(id, 20)) }), 200);
+    const opened = await json<{ results: { containerId: string; orderOpened: Order }[] }>(
+      await postReadings(key, { readings: ids.map((id) => reading(id, 20)) }),
+      200,
+    );
     const orderOf = new Map(opened.results.map((r) => [r.containerId, r.orderOpened.id]));
     const orders: { containerId: string; orderId: string; quantity: number }[] = [];
     for (let i = 0; i < ids.length; i += 20) {
@@ -109,17 +239,45 @@ describe("document runs", () => {
         ids.slice(i, i + 20).map(async (containerId, j) => {
           const orderId = orderOf.get(containerId)!;
           const quantity = 100 + i + j;
-          await send(partner, { type: "order.delivered", containerId, orderId, data: { lines: [{ product: "diesel", quantity, unit: "l" }, { product: "additive", quantity: 1, unit: "kg" }], deliveryNote: `DN-${i + j}` } }, 200);
+          await send(
+            partner,
+            {
+              type: "order.delivered",
+              containerId,
+              orderId,
+              data: {
+                lines: [
+                  { product: "diesel", quantity, unit: "l" },
+                  { product: "additive", quantity: 1, unit: "kg" },
+                ],
+                deliveryNote: `DN-${i + j}`,
+              },
+            },
+            200,
+          );
           orders.push({ containerId, orderId, quantity });
         }),
       );
     }
-    await json(await setPrices(partner.id, [{ product: "diesel", unit: "l", unitPrice: 1.1, vatRate: 0.2 }, { product: "additive", unit: "kg", unitPrice: 4.75, vatRate: 0.2 }]), 200);
+    await json(
+      await setPrices(partner.id, [
+        { product: "diesel", unit: "l", unitPrice: 1.1, vatRate: 0.2 },
+        { product: "additive", unit: "kg", unitPrice: 4.75, vatRate: 0.2 },
+      ]),
+      200,
+    );
     // Postgres has every delivery before the runs start.
-    await eventually(async () => {
-      const rows = await json<{ orders: Order[] }>(await api(`/v1/orders?fulfilment=delivered&limit=500`, { token: admin }), 200);
-      return rows.orders.filter((o) => o.partnerId === partner.id).length === 200 ? true : undefined;
-    }, 30_000, "200 delivered orders in Postgres");
+    await eventually(
+      async () => {
+        const rows = await json<{ orders: Order[] }>(
+          await api(`/v1/orders?fulfilment=delivered&limit=500`, { token: admin }),
+          200,
+        );
+        return rows.orders.filter((o) => o.partnerId === partner.id).length === 200 ? true : undefined;
+      },
+      30_000,
+      "200 delivered orders in Postgres",
+    );
 
     const [a, b] = await Promise.all([run(), run()]);
     expect(a.issued + b.issued).toBeGreaterThanOrEqual(200);
@@ -130,13 +288,23 @@ describe("document runs", () => {
 
     for (const doc of docs.slice(0, 20)) {
       const expected = orders.find((o) => o.orderId === doc.orderId)!;
-      const rows = parse(await (await api(doc.links.csv, { token: admin })).text(), { columns: true }) as Record<string, string>[];
+      const rows = parse(await (await api(doc.links.csv, { token: admin })).text(), { columns: true }) as Record<
+        string,
+        string
+      >[];
       const lines = rows.filter((r) => r.product !== "TOTAL");
       const total = rows.find((r) => r.product === "TOTAL")!;
-      expect(lines.map((r) => [r.product, Number(r.quantity)])).toEqual([["diesel", expected.quantity], ["additive", 1]]);
+      expect(lines.map((r) => [r.product, Number(r.quantity)])).toEqual([
+        ["diesel", expected.quantity],
+        ["additive", 1],
+      ]);
       const net = Math.round(expected.quantity * 1.1 * 100) + 475;
       const vat = Math.round(Math.round(expected.quantity * 1.1 * 100) * 0.2) + Math.round(475 * 0.2);
-      expect([total.net, total.vat, total.gross]).toEqual([(net / 100).toFixed(2), (vat / 100).toFixed(2), ((net + vat) / 100).toFixed(2)]);
+      expect([total.net, total.vat, total.gross]).toEqual([
+        (net / 100).toFixed(2),
+        (vat / 100).toFixed(2),
+        ((net + vat) / 100).toFixed(2),
+      ]);
       expect(lines.reduce((n, r) => n + Math.round(Number(r.net) * 100), 0)).toBe(net);
       expect(total.document).toBe(doc.id);
     }

@@ -39,7 +39,11 @@ function owner(dir: string): { child: ChildProcess; url: Promise<string>; commit
       console.log("committed " + id);
       if (id % 200 === 0) await new Promise((r) => setTimeout(r, 5));
     }`;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: process.cwd(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: process.cwd(),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   let last = 0;
   let output = "";
@@ -61,7 +65,9 @@ async function rowsIn(url: string): Promise<{ count: number; max: number }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ count: number; max: number }>("SELECT count(*)::int AS count, coalesce(max(id), 0) AS max FROM rows");
+    const { rows } = await client.query<{ count: number; max: number }>(
+      "SELECT count(*)::int AS count, coalesce(max(id), 0) AS max FROM rows",
+    );
     return rows[0]!;
   } finally {
     await client.end();

@@ -6,7 +6,24 @@ import type { ContainerDO } from "../durable-objects/container";
 import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";
-import { adminToken, api, deviceKey, eventually, json, openErrorStream, personWith, postReadings, reading, uniqueContainer, watchProjectionQueue, withDatabaseDown, type Page, type ErrorBody, type DeadLetter, type StreamMessage } from "./helpers";
+import {
+  adminToken,
+  api,
+  deviceKey,
+  eventually,
+  json,
+  openErrorStream,
+  personWith,
+  postReadings,
+  reading,
+  uniqueContainer,
+  watchProjectionQueue,
+  withDatabaseDown,
+  type Page,
+  type ErrorBody,
+  type DeadLetter,
+  type StreamMessage,
+} from "./helpers";
 
 let admin: string;
 let viewer: string;
@@ -23,16 +40,22 @@ const changesFor = (messages: StreamMessage[], id: string): ErrorChange[] =>
   messages.filter((m): m is ErrorChange => m.record?.id === id);
 
 async function recordsWhere(predicate: (r: ErrorRecord) => boolean, what: string): Promise<ErrorRecord> {
-  return eventually(async () => {
-    const body = await json<Page<"errors", ErrorRecord>>(await api("/v1/errors?limit=500", { token: viewer }), 200);
-    return (body.errors as ErrorRecord[]).find(predicate);
-  }, 20_000, what);
+  return eventually(
+    async () => {
+      const body = await json<Page<"errors", ErrorRecord>>(await api("/v1/errors?limit=500", { token: viewer }), 200);
+      return (body.errors as ErrorRecord[]).find(predicate);
+    },
+    20_000,
+    what,
+  );
 }
 
 describe("the error stream", () => {
   it("is refused without a valid viewer token, and without an upgrade", async () => {
     expect((await openErrorStream(null)).res.status).toBe(401);
-    expect((await openErrorStream(null, undefined, { protocols: ["fillgrid", "bearer.not-a-token"] })).res.status).toBe(401);
+    expect((await openErrorStream(null, undefined, { protocols: ["fillgrid", "bearer.not-a-token"] })).res.status).toBe(
+      401,
+    );
     const plain = await api("/v1/errors/stream", { token: viewer });
     expect(plain.status).toBe(426);
   });
@@ -55,7 +78,9 @@ describe("the error stream", () => {
       context: { route: "/v1/diagnostics/fail", method: "POST" },
     });
     expect(stored.stack).toMatch(/DiagnosticError/);
-    const created = await eventually(async () => changesFor(dashboard.messages, stored.id).find((m) => m.type === "error.created"));
+    const created = await eventually(async () =>
+      changesFor(dashboard.messages, stored.id).find((m) => m.type === "error.created"),
+    );
     // Pushed: what a list shows, and nothing more (no stack, context or fingerprint).
     expect(created.record).toEqual({
       id: stored.id,
@@ -70,29 +95,42 @@ describe("the error stream", () => {
       resolvedBy: null,
     });
     // Opened by a person: the whole record by its id.
-    expect((await json<{ record: ErrorRecord }>(await api(`/v1/errors/${stored.id}`, { token: viewer }), 200)).record).toEqual(stored);
+    expect(
+      (await json<{ record: ErrorRecord }>(await api(`/v1/errors/${stored.id}`, { token: viewer }), 200)).record,
+    ).toEqual(stored);
 
     const again = await json<ErrorBody>(await fail(), 500);
-    const updated = await eventually(async () => changesFor(dashboard.messages, stored.id).find((m) => m.type === "error.updated" && m.record.count === 2));
+    const updated = await eventually(async () =>
+      changesFor(dashboard.messages, stored.id).find((m) => m.type === "error.updated" && m.record.count === 2),
+    );
     expect(updated.record).toMatchObject({ id: stored.id, count: 2, firstSeen: stored.firstSeen });
     expect(Object.keys(updated.record)).not.toContain("stack");
     expect(updated.seq).toBeGreaterThan(created.seq);
-    const whole = (await json<{ record: ErrorRecord }>(await api(`/v1/errors/${stored.id}`, { token: viewer }), 200)).record;
-    expect(whole).toMatchObject({ count: 2, context: { requestId: again.error.requestId }, fingerprint: stored.fingerprint });
+    const whole = (await json<{ record: ErrorRecord }>(await api(`/v1/errors/${stored.id}`, { token: viewer }), 200))
+      .record;
+    expect(whole).toMatchObject({
+      count: 2,
+      context: { requestId: again.error.requestId },
+      fingerprint: stored.fingerprint,
+    });
     expect(whole.stack).toMatch(/DiagnosticError/);
     dashboard.socket!.close();
   });
 
   it("one record by id: the whole record for a viewer; unknown → 404, not an id → 400, no token → 401", async () => {
     const record = await recordsWhere((r) => r.name === "DiagnosticError", "a record");
-    expect((await json<{ record: ErrorRecord }>(await api(`/v1/errors/${record.id}`, { token: viewer }), 200)).record.id).toBe(record.id);
+    expect(
+      (await json<{ record: ErrorRecord }>(await api(`/v1/errors/${record.id}`, { token: viewer }), 200)).record.id,
+    ).toBe(record.id);
     await json(await api("/v1/errors/err_00000000000000000000000000", { token: viewer }), 404);
     await json(await api("/v1/errors/not-an-id", { token: viewer }), 400);
     await json(await api(`/v1/errors/${record.id}`), 401);
   });
 
   it("the reference describes the stream's message: an ErrorChange carrying an ErrorSummary", async () => {
-    const doc = await json<{ components: { schemas: Record<string, { properties?: Record<string, { $ref?: string }> }> } }>(await api("/openapi.json"), 200);
+    const doc = await json<{
+      components: { schemas: Record<string, { properties?: Record<string, { $ref?: string }> }> };
+    }>(await api("/openapi.json"), 200);
     expect(doc.components.schemas.ErrorChange?.properties?.record?.$ref).toBe("#/components/schemas/ErrorSummary");
     expect(Object.keys(doc.components.schemas.ErrorSummary?.properties ?? {})).not.toContain("stack");
   });
@@ -102,18 +140,29 @@ describe("the error stream", () => {
     const record = await recordsWhere((r) => r.name === "DiagnosticError" && r.status === "open", "open record");
     const dashboard = await openErrorStream(viewer);
     await json(await api(`/v1/errors/${record.id}/resolve`, { method: "POST", token: viewer }), 403);
-    const resolved = await json<{ record: ErrorRecord }>(await api(`/v1/errors/${record.id}/resolve`, { method: "POST", token: operator }), 200);
+    const resolved = await json<{ record: ErrorRecord }>(
+      await api(`/v1/errors/${record.id}/resolve`, { method: "POST", token: operator }),
+      200,
+    );
     expect(resolved.record).toMatchObject({ status: "resolved", resolvedBy: expect.stringMatching(/^operator/) });
     await json(await api(`/v1/errors/${record.id}/resolve`, { method: "POST", token: operator }), 409);
-    await json(await api(`/v1/errors/err_01ARZ3NDEKTSV4RRFFQ69G5FAV/resolve`, { method: "POST", token: operator }), 404);
+    await json(
+      await api(`/v1/errors/err_01ARZ3NDEKTSV4RRFFQ69G5FAV/resolve`, { method: "POST", token: operator }),
+      404,
+    );
     await eventually(async () => changesFor(dashboard.messages, record.id).find((m) => m.record.status === "resolved"));
 
     await fail();
     const reopened = await eventually(async () =>
-      changesFor(dashboard.messages, record.id).find((m) => m.record.status === "open" && m.record.count > record.count),
+      changesFor(dashboard.messages, record.id).find(
+        (m) => m.record.status === "open" && m.record.count > record.count,
+      ),
     );
     expect(reopened).toMatchObject({ type: "error.updated", record: { resolvedAt: null } });
-    const openOnly = await json<Page<"errors", ErrorRecord>>(await api(`/v1/errors?status=open&source=worker`, { token: viewer }), 200);
+    const openOnly = await json<Page<"errors", ErrorRecord>>(
+      await api(`/v1/errors?status=open&source=worker`, { token: viewer }),
+      200,
+    );
     expect(openOnly.errors.map((r: ErrorRecord) => r.id)).toContain(record.id);
     dashboard.socket!.close();
   });
@@ -126,7 +175,8 @@ describe("the error stream", () => {
 
     // Failures of one kind that arrive together become one change; wait until all 4 are counted.
     const hub = env.ERROR_HUB.getByName("errors");
-    const before = (await hub.list({ limit: 500, source: "worker" })).items.find((r) => r.name === "DiagnosticError")?.count ?? 0;
+    const before =
+      (await hub.list({ limit: 500, source: "worker" })).items.find((r) => r.name === "DiagnosticError")?.count ?? 0;
     for (let i = 0; i < 4; i++) await json(await fail(), 500);
     await eventually(async () => {
       const record = (await hub.list({ limit: 500, source: "worker" })).items.find((r) => r.name === "DiagnosticError");
@@ -151,7 +201,9 @@ describe("the error stream", () => {
 
   it("many dashboards each receive every push exactly once", async () => {
     const dashboards = await Promise.all(Array.from({ length: 25 }, () => openErrorStream(viewer)));
-    await eventually(async () => (dashboards.every((d) => d.messages.some((m) => m.type === "ready")) ? true : undefined));
+    await eventually(async () =>
+      dashboards.every((d) => d.messages.some((m) => m.type === "ready")) ? true : undefined,
+    );
     const hub = env.ERROR_HUB.getByName("errors");
     const start = await hub.latestSeq();
     for (let i = 0; i < 3; i++) {
@@ -161,7 +213,9 @@ describe("the error stream", () => {
     const end = await hub.latestSeq();
     const expected = Array.from({ length: end - start }, (_, i) => start + 1 + i);
     await eventually(async () =>
-      dashboards.every((d) => d.messages.filter((m) => m.type !== "ready" && m.seq > start).length >= expected.length) ? true : undefined,
+      dashboards.every((d) => d.messages.filter((m) => m.type !== "ready" && m.seq > start).length >= expected.length)
+        ? true
+        : undefined,
     );
     await new Promise((r) => setTimeout(r, 300));
     for (const d of dashboards) {
@@ -173,7 +227,9 @@ describe("the error stream", () => {
 
   it("answers ping with pong without waking the hub's code", async () => {
     const dashboard = await openErrorStream(viewer);
-    const pong = new Promise<string>((resolve) => dashboard.socket!.addEventListener("message", (e) => e.data === "pong" && resolve("pong")));
+    const pong = new Promise<string>((resolve) =>
+      dashboard.socket!.addEventListener("message", (e) => e.data === "pong" && resolve("pong")),
+    );
     dashboard.messages.length = 0;
     dashboard.socket!.send("ping");
     expect(await pong).toBe("pong");
@@ -190,7 +246,10 @@ describe("capture everywhere", () => {
       throw new Error(`queue refused batch for ${id}`);
     });
     await json(await postReadings(key, reading(id, 40)), 200);
-    const record = await recordsWhere((r) => r.source === "durable-object" && r.context.containerId === id, "DO record");
+    const record = await recordsWhere(
+      (r) => r.source === "durable-object" && r.context.containerId === id,
+      "DO record",
+    );
     expect(record).toMatchObject({ message: `queue refused batch for ${id}`, context: { object: "ContainerDO" } });
   });
 
@@ -203,7 +262,10 @@ describe("capture everywhere", () => {
     });
     const res = await postReadings(key, reading(id, 20));
     expect(res.status).toBe(500);
-    const record = await recordsWhere((r) => r.source === "durable-object" && r.context.containerId === id, "DO commit record");
+    const record = await recordsWhere(
+      (r) => r.source === "durable-object" && r.context.containerId === id,
+      "DO commit record",
+    );
     expect(record.message).toMatch(/readings/);
     expect(await env.CONTAINERS.getByName(id).getState()).toMatchObject({ fillPercent: 70, activeOrder: null });
   });
@@ -211,7 +273,10 @@ describe("capture everywhere", () => {
   it("a failing consumer message becomes a record", async () => {
     const marker = crypto.randomUUID();
     await env.PROJECTION_QUEUE.send({ event: { id: marker } });
-    const record = await recordsWhere((r) => r.source === "consumer" && r.message.includes("not a change message"), "consumer record");
+    const record = await recordsWhere(
+      (r) => r.source === "consumer" && r.message.includes("not a change message"),
+      "consumer record",
+    );
     expect(record.context).toMatchObject({ queue: "fillgrid-projection" });
   });
 
@@ -228,14 +293,31 @@ describe("capture everywhere", () => {
     const day = 24 * 3600_000;
     await withDatabase(env, (db) =>
       db.insert(deadLetters).values([
-        { queue: "fillgrid-projection", messageId: `old-${marker}`, body: {}, attempts: 4, replayedAt: new Date(Date.now() - 40 * day).toISOString() },
-        { queue: "fillgrid-projection", messageId: `recent-${marker}`, body: {}, attempts: 4, replayedAt: new Date(Date.now() - 2 * day).toISOString() },
+        {
+          queue: "fillgrid-projection",
+          messageId: `old-${marker}`,
+          body: {},
+          attempts: 4,
+          replayedAt: new Date(Date.now() - 40 * day).toISOString(),
+        },
+        {
+          queue: "fillgrid-projection",
+          messageId: `recent-${marker}`,
+          body: {},
+          attempts: 4,
+          replayedAt: new Date(Date.now() - 2 * day).toISOString(),
+        },
         { queue: "fillgrid-projection", messageId: `pending-${marker}`, body: {}, attempts: 4 },
       ]),
     );
     const controller = createScheduledController({ cron: "0 3 * * *", scheduledTime: Date.now() });
     await worker.scheduled(controller, env);
-    const left = await withDatabase(env, (db) => db.select({ id: deadLetters.messageId }).from(deadLetters).where(like(deadLetters.messageId, `%${marker}`)));
+    const left = await withDatabase(env, (db) =>
+      db
+        .select({ id: deadLetters.messageId })
+        .from(deadLetters)
+        .where(like(deadLetters.messageId, `%${marker}`)),
+    );
     expect(left.map((r) => r.id).sort()).toEqual([`pending-${marker}`, `recent-${marker}`]);
   });
 
@@ -245,10 +327,16 @@ describe("capture everywhere", () => {
     const record = await recordsWhere((r) => r.source === "dead-letter", "dead-letter record");
     expect(record).toMatchObject({ name: "DeadLetter", context: { queue: "fillgrid-projection" } });
     const letters = await eventually(async () => {
-      const body = await json<Page<"deadLetters", DeadLetter>>(await api("/v1/dead-letters?pending=true", { token: admin }), 200);
+      const body = await json<Page<"deadLetters", DeadLetter>>(
+        await api("/v1/dead-letters?pending=true", { token: admin }),
+        200,
+      );
       return body.deadLetters.find((d) => JSON.stringify(d.body).includes(marker));
     });
-    const replayed = await json<{ deadLetter: DeadLetter }>(await api(`/v1/dead-letters/${letters.id}/replay`, { method: "POST", token: admin }), 200);
+    const replayed = await json<{ deadLetter: DeadLetter }>(
+      await api(`/v1/dead-letters/${letters.id}/replay`, { method: "POST", token: admin }),
+      200,
+    );
     expect(replayed.deadLetter.replayedAt).not.toBeNull();
     await json(await api(`/v1/dead-letters/999999999/replay`, { method: "POST", token: admin }), 404);
     await json(await api(`/v1/dead-letters`, { token: viewer }), 403);
@@ -273,7 +361,10 @@ describe("GET /v1/errors", () => {
     const all: ErrorRecord[] = [];
     let cursor: string | null = null;
     do {
-      const body: Page<"errors", ErrorRecord> = await json<Page<"errors", ErrorRecord>>(await api(`/v1/errors?limit=1${cursor ? `&cursor=${cursor}` : ""}`, { token: viewer }), 200);
+      const body: Page<"errors", ErrorRecord> = await json<Page<"errors", ErrorRecord>>(
+        await api(`/v1/errors?limit=1${cursor ? `&cursor=${cursor}` : ""}`, { token: viewer }),
+        200,
+      );
       all.push(...body.errors);
       cursor = body.nextCursor;
     } while (cursor);

@@ -6,9 +6,14 @@ const stackAt = (line: number, col: number) =>
 
 describe("fingerprints", () => {
   it("ignore ids, numbers, UUIDs and timestamps in the message", () => {
-    expect(normalizeMessage("order ord_01JZ4X8Q0K7M2N3P4R5S6T7V8W for tank-17 failed after 3 tries at 2026-11-23T04:00:07.840Z"))
-      .toBe("order <id> for tank-<n> failed after <n> tries at <time>");
-    expect(normalizeMessage("request 0b7a9d36-5f4e-4c7e-9e1a-2b3c4d5e6f70 hash deadbeef12")).toBe("request <uuid> hash <hex>");
+    expect(
+      normalizeMessage(
+        "order ord_01JZ4X8Q0K7M2N3P4R5S6T7V8W for tank-17 failed after 3 tries at 2026-11-23T04:00:07.840Z",
+      ),
+    ).toBe("order <id> for tank-<n> failed after <n> tries at <time>");
+    expect(normalizeMessage("request 0b7a9d36-5f4e-4c7e-9e1a-2b3c4d5e6f70 hash deadbeef12")).toBe(
+      "request <uuid> hash <hex>",
+    );
   });
 
   it("ignore line and column numbers in the stack", () => {
@@ -17,12 +22,30 @@ describe("fingerprints", () => {
   });
 
   it("are equal for the same failure and differ for another place or source", async () => {
-    const a = await fingerprintOf("consumer", "fillgrid-projection", "Error", "row 12 of tank-3 rejected", stackAt(10, 5));
-    const b = await fingerprintOf("consumer", "fillgrid-projection", "Error", "row 977 of tank-81 rejected", stackAt(31, 2));
+    const a = await fingerprintOf(
+      "consumer",
+      "fillgrid-projection",
+      "Error",
+      "row 12 of tank-3 rejected",
+      stackAt(10, 5),
+    );
+    const b = await fingerprintOf(
+      "consumer",
+      "fillgrid-projection",
+      "Error",
+      "row 977 of tank-81 rejected",
+      stackAt(31, 2),
+    );
     expect(a).toBe(b);
-    expect(await fingerprintOf("cron", "fillgrid-projection", "Error", "row 12 of tank-3 rejected", stackAt(10, 5))).not.toBe(a);
-    expect(await fingerprintOf("consumer", "fillgrid-errors", "Error", "row 12 of tank-3 rejected", stackAt(10, 5))).not.toBe(a);
-    expect(await fingerprintOf("consumer", "fillgrid-projection", "TypeError", "row 12 of tank-3 rejected", stackAt(10, 5))).not.toBe(a);
+    expect(
+      await fingerprintOf("cron", "fillgrid-projection", "Error", "row 12 of tank-3 rejected", stackAt(10, 5)),
+    ).not.toBe(a);
+    expect(
+      await fingerprintOf("consumer", "fillgrid-errors", "Error", "row 12 of tank-3 rejected", stackAt(10, 5)),
+    ).not.toBe(a);
+    expect(
+      await fingerprintOf("consumer", "fillgrid-projection", "TypeError", "row 12 of tank-3 rejected", stackAt(10, 5)),
+    ).not.toBe(a);
   });
 });
 
@@ -39,16 +62,33 @@ describe("grouping reports into records", () => {
   });
 
   it("a new fingerprint creates a record counting every report", () => {
-    const { kind, record } = groupReports(null, [report("2026-01-01T00:00:02Z"), report("2026-01-01T00:00:01Z")], () => "err_1");
+    const { kind, record } = groupReports(
+      null,
+      [report("2026-01-01T00:00:02Z"), report("2026-01-01T00:00:01Z")],
+      () => "err_1",
+    );
     expect(kind).toBe("error.created");
-    expect(record).toMatchObject({ id: "err_1", count: 2, firstSeen: "2026-01-01T00:00:01Z", lastSeen: "2026-01-01T00:00:02Z", status: "open", context: { requestId: "req-2026-01-01T00:00:02Z" } });
+    expect(record).toMatchObject({
+      id: "err_1",
+      count: 2,
+      firstSeen: "2026-01-01T00:00:01Z",
+      lastSeen: "2026-01-01T00:00:02Z",
+      status: "open",
+      context: { requestId: "req-2026-01-01T00:00:02Z" },
+    });
   });
 
   it("a repeat of an open record counts up and keeps its first sighting", () => {
     const first = groupReports(null, [report("2026-01-01T00:00:01Z")], () => "err_1").record;
     const { kind, record } = groupReports(first, [report("2026-01-01T00:00:05Z", "boom again")], () => "unused");
     expect(kind).toBe("error.updated");
-    expect(record).toMatchObject({ id: "err_1", count: 2, firstSeen: "2026-01-01T00:00:01Z", lastSeen: "2026-01-01T00:00:05Z", message: "boom again" });
+    expect(record).toMatchObject({
+      id: "err_1",
+      count: 2,
+      firstSeen: "2026-01-01T00:00:01Z",
+      lastSeen: "2026-01-01T00:00:05Z",
+      message: "boom again",
+    });
   });
 
   it("a repeat after resolve reopens the record", () => {
@@ -62,6 +102,11 @@ describe("grouping reports into records", () => {
   it("a late report does not move lastSeen back or replace the newer message", () => {
     const first = groupReports(null, [report("2026-01-01T00:00:09Z", "newest")], () => "err_1").record;
     const { record } = groupReports(first, [report("2026-01-01T00:00:01Z", "older")], () => "unused");
-    expect(record).toMatchObject({ lastSeen: "2026-01-01T00:00:09Z", firstSeen: "2026-01-01T00:00:01Z", message: "newest", count: 2 });
+    expect(record).toMatchObject({
+      lastSeen: "2026-01-01T00:00:09Z",
+      firstSeen: "2026-01-01T00:00:01Z",
+      message: "newest",
+      count: 2,
+    });
   });
 });

@@ -22,7 +22,9 @@ type FleetMessage = { type: string; seq: number; containers?: FleetContainer[] }
 async function openFleet(since?: number) {
   const query = new URLSearchParams({ ticket: await streamTicket(viewer) });
   if (since !== undefined) query.set("since", String(since));
-  const res = await exports.default.fetch(`http://fillgrid.test/v1/fleet/stream?${query}`, { headers: { Upgrade: "websocket" } });
+  const res = await exports.default.fetch(`http://fillgrid.test/v1/fleet/stream?${query}`, {
+    headers: { Upgrade: "websocket" },
+  });
   expect(res.status).toBe(101);
   const socket = res.webSocket!;
   const messages: FleetMessage[] = [];
@@ -34,7 +36,8 @@ async function openFleet(since?: number) {
   return { socket, messages };
 }
 
-const pushed = (messages: FleetMessage[], id: string) => messages.flatMap((m) => m.containers ?? []).filter((c) => c.containerId === id);
+const pushed = (messages: FleetMessage[], id: string) =>
+  messages.flatMap((m) => m.containers ?? []).filter((c) => c.containerId === id);
 
 type FleetAnswer = { seq: number; containers: FleetContainer[] };
 
@@ -42,7 +45,14 @@ describe("GET /v1/fleet", () => {
   it("answers every container by id with the stream position; following from it misses nothing committed later", async () => {
     const before = uniqueContainer("snap-a");
     await json(await postReadings(key, { containerId: before, fillPercent: 60 }), 200);
-    await eventually(async () => (await json<FleetAnswer>(await api("/v1/fleet", { token: viewer }), 200)).containers.find((c) => c.containerId === before), 20_000, "the projection");
+    await eventually(
+      async () =>
+        (await json<FleetAnswer>(await api("/v1/fleet", { token: viewer }), 200)).containers.find(
+          (c) => c.containerId === before,
+        ),
+      20_000,
+      "the projection",
+    );
     const snapshot = await json<FleetAnswer>(await api("/v1/fleet", { token: viewer }), 200);
     const ids = snapshot.containers.map((c) => c.containerId);
     expect(ids).toEqual([...ids].sort());
@@ -66,8 +76,17 @@ describe("GET /v1/fleet/stream", () => {
     const fleet = await openFleet();
     const id = uniqueContainer("live");
     await json(await postReadings(key, { containerId: id, fillPercent: 35, location: { lat: 47.4, lon: 8.5 } }), 200);
-    const seen = await eventually(async () => pushed(fleet.messages, id).find((c) => c.activeOrder !== null), 20_000, "the push");
-    expect(seen).toMatchObject({ containerId: id, fillPercent: 35, location: { lat: 47.4, lon: 8.5 }, activeOrder: { fillAtOpen: 35 } });
+    const seen = await eventually(
+      async () => pushed(fleet.messages, id).find((c) => c.activeOrder !== null),
+      20_000,
+      "the push",
+    );
+    expect(seen).toMatchObject({
+      containerId: id,
+      fillPercent: 35,
+      location: { lat: 47.4, lon: 8.5 },
+      activeOrder: { fillAtOpen: 35 },
+    });
     // Pushed after the batch committed: the row is already in Postgres.
     const [row] = await withDatabase(env, (db) => db.select().from(containers).where(eq(containers.id, id)));
     expect(row).toMatchObject({ fillPercent: 35, version: seen.version });
@@ -77,7 +96,15 @@ describe("GET /v1/fleet/stream", () => {
   it("one push per committed batch, with the newest state of each container in it", async () => {
     const fleet = await openFleet();
     const id = uniqueContainer("batch");
-    await json(await postReadings(key, { readings: [{ containerId: id, fillPercent: 20 }, { containerId: id, fillPercent: 90 }] }), 200);
+    await json(
+      await postReadings(key, {
+        readings: [
+          { containerId: id, fillPercent: 20 },
+          { containerId: id, fillPercent: 90 },
+        ],
+      }),
+      200,
+    );
     await eventually(async () => pushed(fleet.messages, id).find((c) => c.version === 4), 20_000, "the newest state");
     for (const m of fleet.messages.filter((m) => m.type === "fleet.changed")) {
       const ids = m.containers!.map((c) => c.containerId);
@@ -94,20 +121,37 @@ describe("GET /v1/fleet/stream", () => {
     await json(await postReadings(key, { containerId: id, fillPercent: 75 }), 200);
     // Wait until the hub has published it, then come back.
     const probe = await openFleet(lastSeen);
-    await eventually(async () => (pushed(probe.messages, id).length > 0 ? true : undefined), 20_000, "the push while away");
+    await eventually(
+      async () => (pushed(probe.messages, id).length > 0 ? true : undefined),
+      20_000,
+      "the push while away",
+    );
     probe.socket.close();
     const again = await openFleet(lastSeen);
     const ready = again.messages.find((m) => m.type === "ready")!;
     const replayed = again.messages.filter((m) => m.type === "fleet.changed");
-    expect(replayed.map((m) => m.seq)).toEqual(Array.from({ length: ready.seq - lastSeen }, (_, i) => lastSeen + 1 + i));
+    expect(replayed.map((m) => m.seq)).toEqual(
+      Array.from({ length: ready.seq - lastSeen }, (_, i) => lastSeen + 1 + i),
+    );
     expect(again.messages.indexOf(ready)).toBe(replayed.length);
     expect(pushed(again.messages, id)[0]).toMatchObject({ fillPercent: 75 });
     again.socket.close();
   });
 
   it("is refused without a ticket or token, with a token in the URL, and without an upgrade", async () => {
-    expect((await exports.default.fetch("http://fillgrid.test/v1/fleet/stream", { headers: { Upgrade: "websocket" } })).status).toBe(401);
-    expect((await exports.default.fetch(`http://fillgrid.test/v1/fleet/stream?token=${viewer}`, { headers: { Upgrade: "websocket" } })).status).toBe(401);
-    expect((await exports.default.fetch(`http://fillgrid.test/v1/fleet/stream?ticket=${await streamTicket(viewer)}`)).status).toBe(426);
+    expect(
+      (await exports.default.fetch("http://fillgrid.test/v1/fleet/stream", { headers: { Upgrade: "websocket" } }))
+        .status,
+    ).toBe(401);
+    expect(
+      (
+        await exports.default.fetch(`http://fillgrid.test/v1/fleet/stream?token=${viewer}`, {
+          headers: { Upgrade: "websocket" },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await exports.default.fetch(`http://fillgrid.test/v1/fleet/stream?ticket=${await streamTicket(viewer)}`)).status,
+    ).toBe(426);
   });
 });

@@ -1,4 +1,12 @@
-import { createExecutionContext, createMessageBatch, env, evictDurableObject, getQueueResult, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  evictDurableObject,
+  getQueueResult,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import type { ErrorRecord } from "../domain/errors";
@@ -7,12 +15,24 @@ import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";
 import { relayRanges } from "../workers/projection/relay";
-import { DEAD_LETTER_QUEUE, deadLetterRetryDelay, PARKED_DEAD_LETTER_QUEUE, PROJECTION_QUEUE, projectChanges, Settlement } from "../workers/queues";
+import {
+  DEAD_LETTER_QUEUE,
+  deadLetterRetryDelay,
+  PARKED_DEAD_LETTER_QUEUE,
+  PROJECTION_QUEUE,
+  projectChanges,
+  Settlement,
+} from "../workers/queues";
 import { usageNow } from "../platform/usage";
 import { adminToken, api, deviceKey, eventually, json, withDatabaseDown } from "./helpers";
 
 const recordNamed = (name: string) =>
-  eventually(async () => (await env.ERROR_HUB.getByName("errors").list({ limit: 500 })).items.find((r: ErrorRecord) => r.name === name), 20_000, name);
+  eventually(
+    async () =>
+      (await env.ERROR_HUB.getByName("errors").list({ limit: 500 })).items.find((r: ErrorRecord) => r.name === name),
+    20_000,
+    name,
+  );
 
 describe("configuration", () => {
   it("a missing JWT_SECRET is a 500 and an error record, not a 401", async () => {
@@ -31,10 +51,15 @@ describe("configuration", () => {
 });
 
 describe("request logs", () => {
-  const requestLines = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => JSON.parse(String(c[0]))).filter((l) => l.msg === "request");
+  const requestLines = (spy: { mock: { calls: unknown[][] } }) =>
+    spy.mock.calls.map((c) => JSON.parse(String(c[0]))).filter((l) => l.msg === "request");
   const call = async (path: string, rate: string) => {
     const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request(`http://fillgrid.test${path}`), { ...env, REQUEST_LOG_SAMPLE_RATE: rate }, ctx);
+    const res = await worker.fetch(
+      new Request(`http://fillgrid.test${path}`),
+      { ...env, REQUEST_LOG_SAMPLE_RATE: rate },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     return res.status;
   };
@@ -82,7 +107,9 @@ describe("queue consumers", () => {
 
   it("with no database, every message goes back once and none is acked", async () => {
     // The database is unreachable: nothing can be written, so every message goes back exactly once.
-    const batch = createMessageBatch<unknown>(PROJECTION_QUEUE, [{ id: "not-a-change", timestamp: new Date(), attempts: 1, body: { hello: "world" } }]);
+    const batch = createMessageBatch<unknown>(PROJECTION_QUEUE, [
+      { id: "not-a-change", timestamp: new Date(), attempts: 1, body: { hello: "world" } },
+    ]);
     const ctx = createExecutionContext();
     await projectChanges(batch, withDatabaseDown());
     const result = await getQueueResult(batch, ctx);
@@ -115,10 +142,15 @@ describe("queue consumers", () => {
     // Postgres is back: the cron job moves it over and the vault lets go.
     const { createScheduledController } = await import("cloudflare:test");
     await worker.scheduled(createScheduledController({ cron: "*/10 * * * *", scheduledTime: Date.now() }), env);
-    const rows = await withDatabase(env, (db) => db.select().from(deadLetters).where(eq(deadLetters.messageId, letter.id)));
+    const rows = await withDatabase(env, (db) =>
+      db.select().from(deadLetters).where(eq(deadLetters.messageId, letter.id)),
+    );
     expect(rows).toEqual([expect.objectContaining({ queue: "unknown", body: { poison: marker } })]);
     expect((await vault.waiting(500)).map((l) => l.messageId)).not.toContain(letter.id);
-    const listed = await json<{ deadLetters: Array<{ messageId: string }> }>(await api("/v1/dead-letters?limit=500", { token: await adminToken() }), 200);
+    const listed = await json<{ deadLetters: Array<{ messageId: string }> }>(
+      await api("/v1/dead-letters?limit=500", { token: await adminToken() }),
+      200,
+    );
     expect(listed.deadLetters.map((d) => d.messageId)).toContain(letter.id);
   });
 });

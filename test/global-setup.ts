@@ -3,7 +3,14 @@
 // when one listens; on a throw-away embedded PostgreSQL otherwise), the WebSocket relay the Neon driver inside
 // workerd reaches it through, and a Data API stand-in. Their addresses reach the worker's bindings
 // and the tests through provide/inject, so no port is picked before its server holds it.
-import { canConnect, dropDatabase, freshDatabase, hostAndPort, migrateDatabase, startEmbeddedPostgres } from "../scripts/lib/database.mjs";
+import {
+  canConnect,
+  dropDatabase,
+  freshDatabase,
+  hostAndPort,
+  migrateDatabase,
+  startEmbeddedPostgres,
+} from "../scripts/lib/database.mjs";
 import { startRelay } from "../scripts/lib/pg-relay.mjs";
 import type { TestProject } from "vitest/node";
 import { startDataApiStandIn } from "./support/data-api-stand-in.mjs";

@@ -5,7 +5,13 @@ import type { Role } from "../domain/access";
 import type { ContainerState } from "../domain/container";
 import type { ErrorChange, ErrorRecord } from "../domain/errors";
 import type { z } from "zod";
-import type { containerEventSchema, fleetContainerSchema, orderSchema, readingResultSchema, storedReadingSchema } from "../domain/schemas";
+import type {
+  containerEventSchema,
+  fleetContainerSchema,
+  orderSchema,
+  readingResultSchema,
+  storedReadingSchema,
+} from "../domain/schemas";
 import { hmacSha256Hex } from "../platform/crypto";
 import type { ChangeRange, RangeBatch } from "../domain/change-message";
 import worker from "../workers/index";
@@ -30,7 +36,9 @@ export interface ErrorBody {
   };
 }
 /** A line on the error stream: a change, or `ready` / `reset` with the latest seq. */
-export type StreamMessage = (ErrorChange & { type: ErrorChange["type"] }) | { type: "ready" | "reset" | "notice"; seq: number; record?: undefined; message?: string };
+export type StreamMessage =
+  | (ErrorChange & { type: ErrorChange["type"] })
+  | { type: "ready" | "reset" | "notice"; seq: number; record?: undefined; message?: string };
 
 const BASE = "http://fillgrid.test";
 
@@ -58,7 +66,10 @@ export async function json<T = unknown>(res: Response, status: number): Promise<
 }
 
 export async function login(email: string, password: string): Promise<string> {
-  const body = await json<{ token: string }>(await api("/v1/auth/login", { method: "POST", json: { email, password } }), 200);
+  const body = await json<{ token: string }>(
+    await api("/v1/auth/login", { method: "POST", json: { email, password } }),
+    200,
+  );
   return body.token;
 }
 
@@ -76,7 +87,10 @@ let people = 0;
 export async function personWith(role: Role): Promise<string> {
   const email = `${role}${++people}-${crypto.randomUUID().slice(0, 8)}@fillgrid.test`;
   const password = "correct horse battery";
-  await json(await api("/v1/users", { method: "POST", token: await adminToken(), json: { email, password, role } }), 201);
+  await json(
+    await api("/v1/users", { method: "POST", token: await adminToken(), json: { email, password, role } }),
+    201,
+  );
   return login(email, password);
 }
 
@@ -128,7 +142,8 @@ export const rangesOf = (body: ProjectionMessage): ChangeRange[] => ("ranges" in
 export async function watchProjectionQueue(containerId: string, send: (bodies: ProjectionMessage[]) => Promise<void>) {
   const watched = {
     send: (body: unknown) => send([body as ProjectionMessage]),
-    sendBatch: (messages: Iterable<MessageSendRequest<unknown>>) => send([...messages].map((m) => m.body as ProjectionMessage)),
+    sendBatch: (messages: Iterable<MessageSendRequest<unknown>>) =>
+      send([...messages].map((m) => m.body as ProjectionMessage)),
   } as unknown as Queue;
   const bindings: Env = { ...env, PROJECTION_QUEUE: watched };
   const rebind = (to: Env) =>
@@ -161,7 +176,11 @@ export function containerState(containerId: string): Promise<ContainerState | nu
 }
 
 /** Poll until `check` returns a value other than undefined, or fail after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -183,7 +202,11 @@ export async function streamTicket(token: string): Promise<string> {
 }
 
 /** A dashboard's WebSocket to the error stream (through a ticket), collecting every message it is sent. */
-export async function openErrorStream(token: string | null, since?: number, auth: { ticket?: string; protocols?: string[] } = {}) {
+export async function openErrorStream(
+  token: string | null,
+  since?: number,
+  auth: { ticket?: string; protocols?: string[] } = {},
+) {
   const query = new URLSearchParams();
   const ticket = auth.ticket ?? (token && !auth.protocols ? await streamTicket(token) : undefined);
   if (ticket) query.set("ticket", ticket);
@@ -207,10 +230,20 @@ export function withDatabaseDown(): Env {
 }
 
 export type TokenAnswer = { token: string; expiresAt: string; role: string };
-export type DeviceKeyRecord = { id: string; label: string | null; containerId: string | null; revokedAt: string | null; revokedBy: string | null; createdBy: string };
+export type DeviceKeyRecord = {
+  id: string;
+  label: string | null;
+  containerId: string | null;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  createdBy: string;
+};
 export type DeadLetter = { id: number; queue: string; messageId: string; body: unknown; replayedAt: string | null };
 
-export type PartnerAnswer = { partner: { id: string; name: string; previousSecretValidUntil: string | null; disabled: boolean }; secret: string };
+export type PartnerAnswer = {
+  partner: { id: string; name: string; previousSecretValidUntil: string | null; disabled: boolean };
+  secret: string;
+};
 
 let partners = 0;
 /**
@@ -221,8 +254,18 @@ export async function newPartner(extra: Record<string, unknown> = {}): Promise<{
   const id = `p${++partners}-${crypto.randomUUID().slice(0, 8)}`;
   const standIn = inject("partnerStandIn").url;
   const webhookUrl = `${standIn}/partners/${id}/events`;
-  const body = await json<PartnerAnswer>(await api("/v1/partners", { method: "POST", token: await adminToken(), json: { id, name: `Partner ${id}`, webhookUrl, ...extra } }), 201);
-  await fetch(`${standIn}/__control`, { method: "POST", body: JSON.stringify({ partnerId: id, secret: body.secret, mode: "ok" }) });
+  const body = await json<PartnerAnswer>(
+    await api("/v1/partners", {
+      method: "POST",
+      token: await adminToken(),
+      json: { id, name: `Partner ${id}`, webhookUrl, ...extra },
+    }),
+    201,
+  );
+  await fetch(`${standIn}/__control`, {
+    method: "POST",
+    body: JSON.stringify({ partnerId: id, secret: body.secret, mode: "ok" }),
+  });
   return { id, secret: body.secret };
 }
 
@@ -234,10 +277,16 @@ export async function partnerEvent(
 ): Promise<Response> {
   const body = JSON.stringify({ occurredAt: new Date().toISOString(), eventId: `e-${crypto.randomUUID()}`, ...event });
   const timestamp = String(tamper.timestamp ?? Math.floor(Date.now() / 1000));
-  const signature = tamper.signature ?? `v1=${await hmacSha256Hex(tamper.secret ?? partner.secret, `${timestamp}.${body}`)}`;
+  const signature =
+    tamper.signature ?? `v1=${await hmacSha256Hex(tamper.secret ?? partner.secret, `${timestamp}.${body}`)}`;
   return api(`/v1/webhooks/partners/${partner.id}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-Fillgrid-Timestamp": timestamp, "X-Fillgrid-Signature": signature, ...(tamper.ip ? { "CF-Connecting-IP": tamper.ip } : {}) },
+    headers: {
+      "Content-Type": "application/json",
+      "X-Fillgrid-Timestamp": timestamp,
+      "X-Fillgrid-Signature": signature,
+      ...(tamper.ip ? { "CF-Connecting-IP": tamper.ip } : {}),
+    },
     body,
   });
 }

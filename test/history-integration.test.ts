@@ -28,12 +28,24 @@ describe("GET /v1/containers/{containerId}/history", () => {
 
   beforeAll(async () => {
     await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold: 40 } }), 200);
-    const readings = fills.map((fill, i) => ({ containerId: id, readingId: `h-${i}`, fillPercent: fill, measuredAt: new Date(start + i * 180_000).toISOString() }));
+    const readings = fills.map((fill, i) => ({
+      containerId: id,
+      readingId: `h-${i}`,
+      fillPercent: fill,
+      measuredAt: new Date(start + i * 180_000).toISOString(),
+    }));
     await json(await postReadings(key, { readings }), 200);
-    await eventually(async () => {
-      const body = await json<History>(await history(id, `from=${new Date(start - 1000).toISOString()}&points=500`), 200);
-      return body.points.length === 200 ? body : undefined;
-    }, 20_000, "the readings in Postgres");
+    await eventually(
+      async () => {
+        const body = await json<History>(
+          await history(id, `from=${new Date(start - 1000).toISOString()}&points=500`),
+          200,
+        );
+        return body.points.length === 200 ? body : undefined;
+      },
+      20_000,
+      "the readings in Postgres",
+    );
   });
 
   it("a range that fits is the readings themselves, with the threshold and the order marks", async () => {
@@ -60,16 +72,23 @@ describe("GET /v1/containers/{containerId}/history", () => {
 
   it("the default range is the last 24 hours; a threshold change in it is marked", async () => {
     await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold: 35 } }), 200);
-    const body = await eventually(async () => {
-      const b = await json<History>(await history(id, ""), 200);
-      return b.thresholdChanges.some((t) => t.threshold === 35) ? b : undefined;
-    }, 20_000, "the threshold change in Postgres");
+    const body = await eventually(
+      async () => {
+        const b = await json<History>(await history(id, ""), 200);
+        return b.thresholdChanges.some((t) => t.threshold === 35) ? b : undefined;
+      },
+      20_000,
+      "the threshold change in Postgres",
+    );
     expect(body.threshold).toBe(35);
     expect(body.points.length).toBe(200);
   });
 
   it("a range that ends before it starts, or too many points, is a 400 naming the field", async () => {
-    const backwards = await json<ErrorBody>(await history(id, "from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z"), 400);
+    const backwards = await json<ErrorBody>(
+      await history(id, "from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z"),
+      400,
+    );
     expect(backwards.error.issues![0]).toMatchObject({ path: "from", message: "from must be before to" });
     const many = await json<ErrorBody>(await history(id, "points=100000"), 400);
     expect(many.error.issues![0]).toMatchObject({ path: "points", message: "must be at most 5000" });
@@ -78,18 +97,35 @@ describe("GET /v1/containers/{containerId}/history", () => {
 
 describe("GET /v1/fleet/summary", () => {
   it("counts containers, those below threshold, active orders, silent sensors and open errors", async () => {
-    type Summary = { containers: number; belowThreshold: number; activeOrders: number; silent: number; openErrors: number };
+    type Summary = {
+      containers: number;
+      belowThreshold: number;
+      activeOrders: number;
+      silent: number;
+      openErrors: number;
+    };
     const before = await json<Summary>(await api("/v1/fleet/summary", { token: admin }), 200);
     const low = uniqueContainer("sum-low");
     const never = uniqueContainer("sum-never");
     await json(await postReadings(key, { containerId: low, fillPercent: 10 }), 200);
     // Registered by an admin, never heard from: silent.
-    await json(await api(`/v1/containers/${never}`, { method: "PUT", token: admin, json: { name: "Spare tank", reportIntervalSeconds: 600 } }), 200);
+    await json(
+      await api(`/v1/containers/${never}`, {
+        method: "PUT",
+        token: admin,
+        json: { name: "Spare tank", reportIntervalSeconds: 600 },
+      }),
+      200,
+    );
     await json(await api("/v1/diagnostics/fail", { method: "POST", token: admin }), 500);
-    const after = await eventually(async () => {
-      const s = await json<Summary>(await api("/v1/fleet/summary", { token: admin }), 200);
-      return s.containers >= before.containers + 2 && s.openErrors >= 1 ? s : undefined;
-    }, 20_000, "both containers and the failure counted");
+    const after = await eventually(
+      async () => {
+        const s = await json<Summary>(await api("/v1/fleet/summary", { token: admin }), 200);
+        return s.containers >= before.containers + 2 && s.openErrors >= 1 ? s : undefined;
+      },
+      20_000,
+      "both containers and the failure counted",
+    );
     expect(after.belowThreshold).toBeGreaterThanOrEqual(before.belowThreshold + 1);
     expect(after.activeOrders).toBeGreaterThanOrEqual(before.activeOrders + 1);
     expect(after.silent).toBeGreaterThanOrEqual(before.silent + 1);

@@ -8,7 +8,10 @@ type Refusal = { error: { code: string; message: string } };
  * Send requests until one is refused for the rate. The limiter counts in fixed windows, so within
  * twice the limit plus one, sent faster than a window lasts, a refusal must come.
  */
-async function untilLimited(limit: number, send: (i: number) => Promise<Response>): Promise<{ accepted: number; refused: Response; sent: number }> {
+async function untilLimited(
+  limit: number,
+  send: (i: number) => Promise<Response>,
+): Promise<{ accepted: number; refused: Response; sent: number }> {
   for (let i = 0; i < 2 * limit + 1; i++) {
     const res = await send(i);
     if (res.status === 429) return { accepted: i, refused: res, sent: i + 1 };
@@ -28,7 +31,9 @@ describe("rate limits", () => {
   it("a sensor key (one container), over 100 requests per 10 s: 429 with Retry-After, and the refused reading is not stored", async () => {
     const containerId = `limited-${crypto.randomUUID().slice(0, 8)}`;
     const { key } = await deviceKey(containerId);
-    const { refused, sent } = await untilLimited(100, (i) => postReadings(key, { containerId, readingId: `r-${i}`, fillPercent: 60 }));
+    const { refused, sent } = await untilLimited(100, (i) =>
+      postReadings(key, { containerId, readingId: `r-${i}`, fillPercent: 60 }),
+    );
     await expectRefusal(refused, "10", /sensor key/);
     const { readings } = await json<{ readings: StoredReading[] }>(
       await api(`/v1/containers/${containerId}/readings?limit=500`, { token: await adminToken() }),
@@ -51,7 +56,11 @@ describe("rate limits", () => {
     await Promise.all(
       Array.from({ length: 20 }, async () => {
         for (let i = next++; i < 1000; i = next++) {
-          const res = await postReadings(gateway.key, { containerId: `gw-${run}-${i % 100}`, readingId: `uplink-${i}`, fillPercent: 40 + (i % 50) });
+          const res = await postReadings(gateway.key, {
+            containerId: `gw-${run}-${i % 100}`,
+            readingId: `uplink-${i}`,
+            fillPercent: 40 + (i % 50),
+          });
           statuses.push(res.status);
           await res.body?.cancel();
         }
@@ -61,7 +70,9 @@ describe("rate limits", () => {
     expect(statuses).toHaveLength(1000);
     const containerId = `gw-${run}-sensor`;
     const sensor = await deviceKey(containerId);
-    const { refused } = await untilLimited(100, (i) => postReadings(sensor.key, { containerId, readingId: `s-${i}`, fillPercent: 60 }));
+    const { refused } = await untilLimited(100, (i) =>
+      postReadings(sensor.key, { containerId, readingId: `s-${i}`, fillPercent: 60 }),
+    );
     await expectRefusal(refused, "10", /sensor key/);
   });
 
@@ -74,23 +85,45 @@ describe("rate limits", () => {
     };
     const before = await metric("fillgrid_ingest_rate_limited_total", "sensor");
     // Refused in one minute is enough here (the default is 3 of the last 10).
-    const { rules } = await json<{ rules: Record<string, unknown> & { rateLimited: { minutes: number } } }>(await api("/v1/alert-rules", { token: admin }), 200);
+    const { rules } = await json<{ rules: Record<string, unknown> & { rateLimited: { minutes: number } } }>(
+      await api("/v1/alert-rules", { token: admin }),
+      200,
+    );
     expect(rules.rateLimited).toEqual({ enabled: true, severity: "warning", minutes: 3 });
-    await json(await api("/v1/alert-rules", { method: "PUT", token: admin, json: { rules: { ...rules, rateLimited: { ...rules.rateLimited, minutes: 1 } } } }), 200);
+    await json(
+      await api("/v1/alert-rules", {
+        method: "PUT",
+        token: admin,
+        json: { rules: { ...rules, rateLimited: { ...rules.rateLimited, minutes: 1 } } },
+      }),
+      200,
+    );
     try {
       const containerId = `noisy-${crypto.randomUUID().slice(0, 8)}`;
       const noisy = await deviceKey(containerId);
       await untilLimited(100, (i) => postReadings(noisy.key, { containerId, readingId: `n-${i}`, fillPercent: 60 }));
-      for (let i = 0; i < 5; i++) expect((await postReadings(noisy.key, { containerId, readingId: `again-${i}`, fillPercent: 60 })).status).toBe(429);
+      for (let i = 0; i < 5; i++)
+        expect((await postReadings(noisy.key, { containerId, readingId: `again-${i}`, fillPercent: 60 })).status).toBe(
+          429,
+        );
       // The refusals reach the counter (each isolate hands them over every 2 s).
-      await eventually(async () => ((await metric("fillgrid_ingest_rate_limited_total", "sensor")) >= before + 6 ? true : undefined), 15_000, "the refusals counted");
+      await eventually(
+        async () => ((await metric("fillgrid_ingest_rate_limited_total", "sensor")) >= before + 6 ? true : undefined),
+        15_000,
+        "the refusals counted",
+      );
       expect(await metric("fillgrid_device_keys_rate_limited")).toBeGreaterThanOrEqual(1);
       type Alerts = { alerts: { rule: string; subject: string; message: string; state: string }[] };
-      const ofKey = async () => (await json<Alerts>(await api("/v1/alerts?limit=500", { token: admin }), 200)).alerts.filter((a) => a.rule === "rateLimited" && a.subject === noisy.id);
+      const ofKey = async () =>
+        (await json<Alerts>(await api("/v1/alerts?limit=500", { token: admin }), 200)).alerts.filter(
+          (a) => a.rule === "rateLimited" && a.subject === noisy.id,
+        );
       await json(await api("/v1/monitor/run", { method: "POST", token: admin }), 200);
       const [alert] = await ofKey();
       expect(alert).toMatchObject({ state: "firing", severity: "warning" });
-      expect(alert!.message).toMatch(new RegExp(`^sensor key .*${noisy.id}.* refused for its rate \\d+ times in 1 of the last 10 minutes`));
+      expect(alert!.message).toMatch(
+        new RegExp(`^sensor key .*${noisy.id}.* refused for its rate \\d+ times in 1 of the last 10 minutes`),
+      );
       // The next run finds the same condition: still one alert.
       await json(await api("/v1/monitor/run", { method: "POST", token: admin }), 200);
       expect(await ofKey()).toHaveLength(1);
@@ -102,14 +135,28 @@ describe("rate limits", () => {
   it("the rest of the API, per token: 429 with Retry-After, and nothing done", async () => {
     const admin = await adminToken();
     const email = `limited-${crypto.randomUUID().slice(0, 8)}@fillgrid.test`;
-    await json(await api("/v1/users", { method: "POST", token: admin, json: { email, password: "a long enough password", role: "admin" } }), 201);
-    const token = (await json<{ token: string }>(await api("/v1/auth/login", { method: "POST", json: { email, password: "a long enough password" } }), 200)).token;
+    await json(
+      await api("/v1/users", {
+        method: "POST",
+        token: admin,
+        json: { email, password: "a long enough password", role: "admin" },
+      }),
+      201,
+    );
+    const token = (
+      await json<{ token: string }>(
+        await api("/v1/auth/login", { method: "POST", json: { email, password: "a long enough password" } }),
+        200,
+      )
+    ).token;
     const { refused } = await untilLimited(200, () => api("/v1/errors?limit=1", { token }));
     await expectRefusal(refused, "10", /token/);
-    const before = (await json<{ deviceKeys: unknown[] }>(await api("/v1/device-keys", { token: admin }), 200)).deviceKeys.length;
+    const before = (await json<{ deviceKeys: unknown[] }>(await api("/v1/device-keys", { token: admin }), 200))
+      .deviceKeys.length;
     const issued = await api("/v1/device-keys", { method: "POST", token, json: { label: "over the limit" } });
     await expectRefusal(issued, "10", /token/);
-    const after = (await json<{ deviceKeys: unknown[] }>(await api("/v1/device-keys", { token: admin }), 200)).deviceKeys.length;
+    const after = (await json<{ deviceKeys: unknown[] }>(await api("/v1/device-keys", { token: admin }), 200))
+      .deviceKeys.length;
     expect(after).toBe(before);
   });
 
@@ -117,23 +164,41 @@ describe("rate limits", () => {
     const admin = await adminToken();
     const email = `guessed-${crypto.randomUUID().slice(0, 8)}@fillgrid.test`;
     const password = "the right password";
-    await json(await api("/v1/users", { method: "POST", token: admin, json: { email, password, role: "viewer" } }), 201);
+    await json(
+      await api("/v1/users", { method: "POST", token: admin, json: { email, password, role: "viewer" } }),
+      201,
+    );
     const ip = () => `2001:db8:1::${crypto.getRandomValues(new Uint16Array(1))[0]!.toString(16)}`;
     const { refused } = await untilLimited(10, () =>
-      api("/v1/auth/login", { method: "POST", json: { email, password: "a wrong guess" }, headers: { "CF-Connecting-IP": ip() } }),
+      api("/v1/auth/login", {
+        method: "POST",
+        json: { email, password: "a wrong guess" },
+        headers: { "CF-Connecting-IP": ip() },
+      }),
     );
     await expectRefusal(refused, "60", /email/);
-    const right = await api("/v1/auth/login", { method: "POST", json: { email, password }, headers: { "CF-Connecting-IP": ip() } });
+    const right = await api("/v1/auth/login", {
+      method: "POST",
+      json: { email, password },
+      headers: { "CF-Connecting-IP": ip() },
+    });
     await expectRefusal(right, "60", /email/);
   });
 
   it("login, per client address: 429 with Retry-After, whatever the email", async () => {
     const ip = `2001:db8:2::${crypto.getRandomValues(new Uint16Array(1))[0]!.toString(16)}`;
     const { refused } = await untilLimited(50, (i) =>
-      api("/v1/auth/login", { method: "POST", json: { email: `nobody-${i}@fillgrid.test`, password: "wrong" }, headers: { "CF-Connecting-IP": ip } }),
+      api("/v1/auth/login", {
+        method: "POST",
+        json: { email: `nobody-${i}@fillgrid.test`, password: "wrong" },
+        headers: { "CF-Connecting-IP": ip },
+      }),
     );
     await expectRefusal(refused, "60", /client address/);
-    const elsewhere = await api("/v1/auth/login", { method: "POST", json: { email: "nobody@fillgrid.test", password: "wrong" } });
+    const elsewhere = await api("/v1/auth/login", {
+      method: "POST",
+      json: { email: "nobody@fillgrid.test", password: "wrong" },
+    });
     expect(elsewhere.status).toBe(401);
   });
 });

@@ -3,7 +3,22 @@ import { eq, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withDatabase } from "../workers/db/client";
 import { containers as containerTable, orders as orderTable } from "../workers/db/schema";
-import {adminToken, api, deviceKey, eventually, json, personWith, postReadings, reading, type ReadingsAnswer, type OrderAnswer, type ErrorBody, type FleetContainer, type Order, type Page } from "./helpers";
+import {
+  adminToken,
+  api,
+  deviceKey,
+  eventually,
+  json,
+  personWith,
+  postReadings,
+  reading,
+  type ReadingsAnswer,
+  type OrderAnswer,
+  type ErrorBody,
+  type FleetContainer,
+  type Order,
+  type Page,
+} from "./helpers";
 
 // One fleet of 13 containers holding a contents tag no other test file uses, so the lists can be
 // filtered down to exactly these rows.
@@ -24,23 +39,40 @@ beforeAll(async () => {
     200,
   );
   orderIds = answer.results.flatMap((r: { orderOpened?: { id: string } }) => (r.orderOpened ? [r.orderOpened.id] : []));
-  await json(await api(`/v1/containers/${ids.at(-1)}`, { method: "PUT", token: admin, json: { name: "New tank" } }), 200);
-  await eventually(async () => {
-    const rows = await withDatabase(env, (db) => db.select().from(containerTable).where(inArray(containerTable.id, ids)));
-    const orderRows = await withDatabase(env, (db) => db.select().from(orderTable).where(inArray(orderTable.id, orderIds)));
-    return rows.length === ids.length && orderRows.length === orderIds.length ? true : undefined;
-  }, 20_000, "fleet projected");
+  await json(
+    await api(`/v1/containers/${ids.at(-1)}`, { method: "PUT", token: admin, json: { name: "New tank" } }),
+    200,
+  );
+  await eventually(
+    async () => {
+      const rows = await withDatabase(env, (db) =>
+        db.select().from(containerTable).where(inArray(containerTable.id, ids)),
+      );
+      const orderRows = await withDatabase(env, (db) =>
+        db.select().from(orderTable).where(inArray(orderTable.id, orderIds)),
+      );
+      return rows.length === ids.length && orderRows.length === orderIds.length ? true : undefined;
+    },
+    20_000,
+    "fleet projected",
+  );
 });
 
 type Listed = { containers: FleetContainer; orders: Order };
 
-async function pageAll<L extends keyof Listed = "containers">(query: string, limit: number, list: L = "containers" as L): Promise<Listed[L][]> {
+async function pageAll<L extends keyof Listed = "containers">(
+  query: string,
+  limit: number,
+  list: L = "containers" as L,
+): Promise<Listed[L][]> {
   const seen: Listed[L][] = [];
   let cursor: string | null = null;
   let pages = 0;
   do {
     const body: Page<L, Listed[L]> = await json<Page<L, Listed[L]>>(
-      await api(`/v1/${list}?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token: viewer }),
+      await api(`/v1/${list}?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, {
+        token: viewer,
+      }),
       200,
     );
     expect(body[list].length).toBeLessThanOrEqual(limit);
@@ -69,7 +101,9 @@ describe("GET /v1/containers", () => {
       expect((await pageAll(`contents=${tag}`, limit)).map((c) => c.containerId)).toEqual(expectedById);
       const byFill = [...reporting()].sort((a, b) => a.fill - b.fill || a.id.localeCompare(b.id)).map((c) => c.id);
       expect((await pageAll(`contents=${tag}&sort=fillPercent`, limit)).map((c) => c.containerId)).toEqual(byFill);
-      expect((await pageAll(`contents=${tag}&sort=fillPercent&order=desc`, limit)).map((c) => c.containerId)).toEqual([...byFill].reverse());
+      expect((await pageAll(`contents=${tag}&sort=fillPercent&order=desc`, limit)).map((c) => c.containerId)).toEqual(
+        [...byFill].reverse(),
+      );
       const bySeen = await pageAll(`contents=${tag}&sort=lastSeenAt&order=desc`, limit);
       expect(new Set(bySeen.map((c) => c.containerId)).size).toBe(expectedById.length);
       const seenTimes = bySeen.map((c) => `${c.lastSeenAt}|${c.containerId}`);
@@ -78,32 +112,63 @@ describe("GET /v1/containers", () => {
   }
 
   it("filters below the threshold and with an active order", async () => {
-    const below = reporting().filter((c) => c.fill < 50).map((c) => c.id);
+    const below = reporting()
+      .filter((c) => c.fill < 50)
+      .map((c) => c.id);
     expect((await pageAll(`contents=${tag}&belowThreshold=true`, 4)).map((c) => c.containerId)).toEqual(below);
     expect((await pageAll(`contents=${tag}&hasActiveOrder=true`, 4)).map((c) => c.containerId)).toEqual(below);
-    const notBelow = reporting().filter((c) => c.fill >= 50).map((c) => c.id);
+    const notBelow = reporting()
+      .filter((c) => c.fill >= 50)
+      .map((c) => c.id);
     expect((await pageAll(`contents=${tag}&belowThreshold=false`, 4)).map((c) => c.containerId)).toEqual(notBelow);
     expect((await pageAll(`contents=${tag}&hasActiveOrder=false`, 4)).map((c) => c.containerId)).toEqual(notBelow);
   });
 
   it("finds containers silent since a time, including those never heard from", async () => {
-    const silent = await pageAll(`silentSince=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}&sort=id`, 500);
+    const silent = await pageAll(
+      `silentSince=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}&sort=id`,
+      500,
+    );
     const mine = silent.map((c) => c.containerId).filter((id) => id.includes(tag));
     expect(mine).toEqual(ids);
-    expect(silent.find((c) => c.containerId === ids.at(-1))).toMatchObject({ name: "New tank", lastSeenAt: null, fillPercent: null });
+    expect(silent.find((c) => c.containerId === ids.at(-1))).toMatchObject({
+      name: "New tank",
+      lastSeenAt: null,
+      fillPercent: null,
+    });
     const none = await pageAll(`contents=${tag}&silentSince=2000-01-01T00:00:00Z`, 50);
     expect(none).toEqual([]);
   });
 
   it("refuses bad parameters, naming each", async () => {
-    const body = await json<ErrorBody>(await api(`/v1/containers?belowThreshold=yes&sort=size&limit=0&silentSince=today&colour=red`, { token: viewer }), 400);
-    expect(body.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual(["belowThreshold", "colour", "limit", "silentSince", "sort"]);
+    const body = await json<ErrorBody>(
+      await api(`/v1/containers?belowThreshold=yes&sort=size&limit=0&silentSince=today&colour=red`, { token: viewer }),
+      400,
+    );
+    expect(body.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual([
+      "belowThreshold",
+      "colour",
+      "limit",
+      "silentSince",
+      "sort",
+    ]);
   });
 
   it("refuses a cursor issued for another sort", async () => {
-    const first = await json<Page<"containers", FleetContainer>>(await api(`/v1/containers?contents=${tag}&limit=2`, { token: viewer }), 200);
-    const body = await json<ErrorBody>(await api(`/v1/containers?contents=${tag}&limit=2&sort=fillPercent&cursor=${first.nextCursor}`, { token: viewer }), 400);
-    expect(body.error.issues![0]).toMatchObject({ path: "cursor", message: expect.stringMatching(/issued for sort id:asc/) });
+    const first = await json<Page<"containers", FleetContainer>>(
+      await api(`/v1/containers?contents=${tag}&limit=2`, { token: viewer }),
+      200,
+    );
+    const body = await json<ErrorBody>(
+      await api(`/v1/containers?contents=${tag}&limit=2&sort=fillPercent&cursor=${first.nextCursor}`, {
+        token: viewer,
+      }),
+      400,
+    );
+    expect(body.error.issues![0]).toMatchObject({
+      path: "cursor",
+      message: expect.stringMatching(/issued for sort id:asc/),
+    });
   });
 });
 
@@ -132,9 +197,17 @@ describe("GET /v1/orders", () => {
   it("filters by time range on the opening time", async () => {
     const [row] = await withDatabase(env, (db) => db.select().from(orderTable).where(eq(orderTable.id, orderIds[0]!)));
     const at = new Date(row!.openedAt);
-    const inside = await pageAll(`containerId=${ids[0]}&openedFrom=${encodeURIComponent(at.toISOString())}&openedTo=${encodeURIComponent(new Date(at.getTime() + 1).toISOString())}`, 5, "orders");
+    const inside = await pageAll(
+      `containerId=${ids[0]}&openedFrom=${encodeURIComponent(at.toISOString())}&openedTo=${encodeURIComponent(new Date(at.getTime() + 1).toISOString())}`,
+      5,
+      "orders",
+    );
     expect(inside.map((o) => o.id)).toEqual([orderIds[0]]);
-    const after = await pageAll(`containerId=${ids[0]}&openedFrom=${encodeURIComponent(new Date(at.getTime() + 1).toISOString())}`, 5, "orders");
+    const after = await pageAll(
+      `containerId=${ids[0]}&openedFrom=${encodeURIComponent(new Date(at.getTime() + 1).toISOString())}`,
+      5,
+      "orders",
+    );
     expect(after).toEqual([]);
   });
 
@@ -145,10 +218,15 @@ describe("GET /v1/orders", () => {
       expect(body.error).toEqual({ code: "not_found", message: `container ${unknown} not found` });
     }
     // Its object was started to answer, and has no table, no row: nothing persists of it.
-    const tables = await runInDurableObject(env.CONTAINERS.getByName(unknown), (_instance, state) => state.storage.sql.exec("SELECT name FROM sqlite_master").toArray());
+    const tables = await runInDurableObject(env.CONTAINERS.getByName(unknown), (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
+    );
     expect(tables).toEqual([]);
     // A container with settings only exists, and answers.
-    expect((await json<{ readings: unknown[] }>(await api(`/v1/containers/${ids.at(-1)}/readings`, { token: viewer }), 200)).readings).toEqual([]);
+    expect(
+      (await json<{ readings: unknown[] }>(await api(`/v1/containers/${ids.at(-1)}/readings`, { token: viewer }), 200))
+        .readings,
+    ).toEqual([]);
   });
 
   it("GET /v1/orders/{id}: the order, 404 unknown, 400 malformed", async () => {
@@ -160,8 +238,15 @@ describe("GET /v1/orders", () => {
   });
 
   it("refuses bad parameters, naming each", async () => {
-    const body = await json<ErrorBody>(await api(`/v1/orders?status=open&openedFrom=monday&containerId=a%20b`, { token: viewer }), 400);
-    expect(body.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual(["containerId", "openedFrom", "status"]);
+    const body = await json<ErrorBody>(
+      await api(`/v1/orders?status=open&openedFrom=monday&containerId=a%20b`, { token: viewer }),
+      400,
+    );
+    expect(body.error.issues!.map((i: { path: string }) => i.path).sort()).toEqual([
+      "containerId",
+      "openedFrom",
+      "status",
+    ]);
   });
 
   it("needs a viewer", async () => {

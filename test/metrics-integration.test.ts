@@ -7,7 +7,17 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { withDatabase } from "../workers/db/client";
 import { adminToken, api, deviceKey, eventually, json, postReadings, reading, uniqueContainer } from "./helpers";
 
-type Parsed = { name: string; type: string; metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string; sum?: string }[] }[];
+type Parsed = {
+  name: string;
+  type: string;
+  metrics: {
+    labels?: Record<string, string>;
+    value?: string;
+    buckets?: Record<string, string>;
+    count?: string;
+    sum?: string;
+  }[];
+}[];
 
 let key: string;
 beforeAll(async () => {
@@ -29,7 +39,12 @@ const scrape = async (): Promise<Parsed> => parsePrometheusTextFormat(await scra
  */
 function histogramSeries(text: string, name: string, label: string) {
   const lines = text.split("\n").filter((l) => l.startsWith(`${name}_`) && l.includes(label));
-  const alone = [`# HELP ${name} one series`, `# TYPE ${name} histogram`, ...lines.map((l) => l.replace(`${label},`, "").replace(`{${label}}`, ""))].join("\n") + "\n";
+  const alone =
+    [
+      `# HELP ${name} one series`,
+      `# TYPE ${name} histogram`,
+      ...lines.map((l) => l.replace(`${label},`, "").replace(`{${label}}`, "")),
+    ].join("\n") + "\n";
   return (parsePrometheusTextFormat(alone) as Parsed)[0]!;
 }
 
@@ -39,7 +54,14 @@ const value = (families: Parsed, name: string, labels: Record<string, string> = 
   return sample?.value === undefined ? 0 : Number(sample.value);
 };
 
-const applied = async () => Number((await withDatabase(env, (db) => db.execute<{ n: string }>(sql`select count(*) as n from readings where status = 'applied'`))).rows[0]!.n);
+const applied = async () =>
+  Number(
+    (
+      await withDatabase(env, (db) =>
+        db.execute<{ n: string }>(sql`select count(*) as n from readings where status = 'applied'`),
+      )
+    ).rows[0]!.n,
+  );
 
 describe("GET /metrics", () => {
   it("wants the metrics token", async () => {
@@ -71,12 +93,23 @@ describe("GET /metrics", () => {
   it("counts the readings and orders taken, the same on every request; batches show in the consumer histogram", async () => {
     const containerId = uniqueContainer("metered");
     const before = await scrape();
-    const low = await json<{ results: { orderOpened?: unknown }[] }>(await postReadings(key, { readings: [reading(containerId, 70), reading(containerId, 40), reading(containerId, 90)] }), 200);
+    const low = await json<{ results: { orderOpened?: unknown }[] }>(
+      await postReadings(key, {
+        readings: [reading(containerId, 70), reading(containerId, 40), reading(containerId, 90)],
+      }),
+      200,
+    );
     expect(low.results[1]!.orderOpened).toBeDefined();
-    await eventually(async () => {
-      const r = await withDatabase(env, (db) => db.execute<{ n: string }>(sql`select count(*) as n from readings where container_id = ${containerId}`));
-      return Number(r.rows[0]!.n) === 3 ? true : undefined;
-    }, 20_000, "the readings in Postgres");
+    await eventually(
+      async () => {
+        const r = await withDatabase(env, (db) =>
+          db.execute<{ n: string }>(sql`select count(*) as n from readings where container_id = ${containerId}`),
+        );
+        return Number(r.rows[0]!.n) === 3 ? true : undefined;
+      },
+      20_000,
+      "the readings in Postgres",
+    );
     const lower = await applied();
     const first = await scrape();
     const secondText = await scrapeText();
@@ -88,15 +121,32 @@ describe("GET /metrics", () => {
       expect(n).toBeGreaterThanOrEqual(lower);
       expect(n).toBeLessThanOrEqual(upper);
     }
-    expect(value(first, "fillgrid_readings_total", { outcome: "applied" }) - value(before, "fillgrid_readings_total", { outcome: "applied" })).toBeGreaterThanOrEqual(3);
-    expect(value(second, "fillgrid_readings_total", { outcome: "applied" })).toBeGreaterThanOrEqual(value(first, "fillgrid_readings_total", { outcome: "applied" }));
-    expect(value(first, "fillgrid_orders_opened_total", { source: "auto" }) - value(before, "fillgrid_orders_opened_total", { source: "auto" })).toBeGreaterThanOrEqual(1);
-    expect(value(first, "fillgrid_orders_closed_total", { reason: "fill_above_threshold" }) - value(before, "fillgrid_orders_closed_total", { reason: "fill_above_threshold" })).toBeGreaterThanOrEqual(1);
+    expect(
+      value(first, "fillgrid_readings_total", { outcome: "applied" }) -
+        value(before, "fillgrid_readings_total", { outcome: "applied" }),
+    ).toBeGreaterThanOrEqual(3);
+    expect(value(second, "fillgrid_readings_total", { outcome: "applied" })).toBeGreaterThanOrEqual(
+      value(first, "fillgrid_readings_total", { outcome: "applied" }),
+    );
+    expect(
+      value(first, "fillgrid_orders_opened_total", { source: "auto" }) -
+        value(before, "fillgrid_orders_opened_total", { source: "auto" }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      value(first, "fillgrid_orders_closed_total", { reason: "fill_above_threshold" }) -
+        value(before, "fillgrid_orders_closed_total", { reason: "fill_above_threshold" }),
+    ).toBeGreaterThanOrEqual(1);
 
     expect(second.find((f) => f.name === "fillgrid_consumer_batch_duration_seconds")!.type).toBe("HISTOGRAM");
-    const series = histogramSeries(secondText, "fillgrid_consumer_batch_duration_seconds", 'queue="fillgrid-projection"');
+    const series = histogramSeries(
+      secondText,
+      "fillgrid_consumer_batch_duration_seconds",
+      'queue="fillgrid-projection"',
+    );
     const projection = series.metrics[0]!;
-    const buckets = Object.entries(projection.buckets!).map(([le, n]) => [Number(le), Number(n)] as const).sort((a, b) => a[0] - b[0]);
+    const buckets = Object.entries(projection.buckets!)
+      .map(([le, n]) => [Number(le), Number(n)] as const)
+      .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]![1]).toBeGreaterThanOrEqual(buckets[i - 1]![1]);
     expect(Number(projection.count)).toBeGreaterThan(0);
     expect(buckets[buckets.length - 1]![1]).toBe(Number(projection.count));
@@ -110,12 +160,24 @@ describe("GET /metrics", () => {
     const sent = (f: Parsed) => value(f, "fillgrid_notifications_total", { channel: "telegram", result: "sent" });
     const failed = (f: Parsed) => value(f, "fillgrid_notifications_total", { channel: "telegram", result: "failed" });
     const before = await scrape();
-    const message = (id: string, target: string) => ({ id: `tg_metrics_${crypto.randomUUID()}_${id}`, channel: "telegram" as const, target, alertId: null, kind: "fired" as const, text: `metrics ${id}`, acks: [] });
+    const message = (id: string, target: string) => ({
+      id: `tg_metrics_${crypto.randomUUID()}_${id}`,
+      channel: "telegram" as const,
+      target,
+      alertId: null,
+      kind: "fired" as const,
+      text: `metrics ${id}`,
+      acks: [],
+    });
     await env.NOTIFIER.getByName("notifier").accept([message("a", ok), message("b", blocked)]);
-    const after = await eventually(async () => {
-      const f = await scrape();
-      return sent(f) >= sent(before) + 1 && failed(f) >= failed(before) + 1 ? f : undefined;
-    }, 20_000, "the sent and failed messages counted");
+    const after = await eventually(
+      async () => {
+        const f = await scrape();
+        return sent(f) >= sent(before) + 1 && failed(f) >= failed(before) + 1 ? f : undefined;
+      },
+      20_000,
+      "the sent and failed messages counted",
+    );
     // Counters never go back, whichever request answers.
     const again = await scrape();
     expect(sent(again)).toBeGreaterThanOrEqual(sent(after));
@@ -123,12 +185,23 @@ describe("GET /metrics", () => {
 
     // The gauge is the firing alerts by severity (compared when no monitor run falls between the two reads).
     const admin = await adminToken();
-    await eventually(async () => {
-      const { alerts } = await json<{ alerts: { state: string; severity: string }[] }>(await api("/v1/alerts?state=firing&limit=500", { token: admin }), 200);
-      const f = await scrape();
-      const counted = ["critical", "warning", "info"].map((severity) => value(f, "fillgrid_alerts_firing", { severity }));
-      const listed = ["critical", "warning", "info"].map((severity) => alerts.filter((a) => a.severity === severity).length);
-      return counted.join() === listed.join() ? true : undefined;
-    }, 20_000, "the firing gauge to match the list");
+    await eventually(
+      async () => {
+        const { alerts } = await json<{ alerts: { state: string; severity: string }[] }>(
+          await api("/v1/alerts?state=firing&limit=500", { token: admin }),
+          200,
+        );
+        const f = await scrape();
+        const counted = ["critical", "warning", "info"].map((severity) =>
+          value(f, "fillgrid_alerts_firing", { severity }),
+        );
+        const listed = ["critical", "warning", "info"].map(
+          (severity) => alerts.filter((a) => a.severity === severity).length,
+        );
+        return counted.join() === listed.join() ? true : undefined;
+      },
+      20_000,
+      "the firing gauge to match the list",
+    );
   });
 });

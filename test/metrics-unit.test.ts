@@ -4,8 +4,17 @@ import { emptyHistogram, exposition, histogramSamples, observe } from "../domain
 
 describe("the Prometheus text format", () => {
   it("writes HELP and TYPE per family and escapes label values", () => {
-    const text = exposition([{ name: "fillgrid_x_total", help: "a\\nb", type: "counter", samples: [{ labels: { queue: 'q"1\\\\' }, value: 3 }, { value: 0.5 }] }]);
-    expect(text).toBe('# HELP fillgrid_x_total a\\\\nb\n# TYPE fillgrid_x_total counter\nfillgrid_x_total{queue="q\\"1\\\\\\\\"} 3\nfillgrid_x_total 0.5\n');
+    const text = exposition([
+      {
+        name: "fillgrid_x_total",
+        help: "a\\nb",
+        type: "counter",
+        samples: [{ labels: { queue: 'q"1\\\\' }, value: 3 }, { value: 0.5 }],
+      },
+    ]);
+    expect(text).toBe(
+      '# HELP fillgrid_x_total a\\\\nb\n# TYPE fillgrid_x_total counter\nfillgrid_x_total{queue="q\\"1\\\\\\\\"} 3\nfillgrid_x_total 0.5\n',
+    );
   });
 
   it("histogram buckets are cumulative, +Inf equals the count, and the sum adds up", () => {

@@ -4,8 +4,18 @@ import { conditionsOf, DEFAULT_RULES, type Snapshot } from "../domain/monitor";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
 const ago = (minutes: number) => new Date(NOW - minutes * 60_000).toISOString();
-const empty: Snapshot = { containers: [], fillDrops: [], activeOrders: [], deadLettersWaiting: 0, errorRecords: [], projectionLagSeconds: 0, failingDeliveries: [], refusedKeys: [] };
-const keys = (s: Partial<Snapshot>, rules = DEFAULT_RULES) => conditionsOf({ ...empty, ...s }, rules, NOW).map((c) => c.key);
+const empty: Snapshot = {
+  containers: [],
+  fillDrops: [],
+  activeOrders: [],
+  deadLettersWaiting: 0,
+  errorRecords: [],
+  projectionLagSeconds: 0,
+  failingDeliveries: [],
+  refusedKeys: [],
+};
+const keys = (s: Partial<Snapshot>, rules = DEFAULT_RULES) =>
+  conditionsOf({ ...empty, ...s }, rules, NOW).map((c) => c.key);
 
 describe("the minute monitor's conditions", () => {
   it("silent past the container's own interval (default 1 h), or never heard", () => {
@@ -22,7 +32,15 @@ describe("the minute monitor's conditions", () => {
   });
 
   it("battery below 15 %, and a drop of more than 30 points with no delivery", () => {
-    expect(keys({ containers: [{ id: "a", name: null, lastSeenAt: ago(1), reportIntervalSeconds: null, battery: 14 }], fillDrops: [{ containerId: "a", from: 80, to: 49, at: ago(1) }, { containerId: "b", from: 80, to: 50, at: ago(1) }] })).toEqual(["battery:a", "fillDrop:a"]);
+    expect(
+      keys({
+        containers: [{ id: "a", name: null, lastSeenAt: ago(1), reportIntervalSeconds: null, battery: 14 }],
+        fillDrops: [
+          { containerId: "a", from: 80, to: 49, at: ago(1) },
+          { containerId: "b", from: 80, to: 50, at: ago(1) },
+        ],
+      }),
+    ).toEqual(["battery:a", "fillDrop:a"]);
   });
 
   it("orders: not accepted within 15 min, assembling over 4 h, 2 h past the ETA, no partner at all", () => {
@@ -43,7 +61,15 @@ describe("the minute monitor's conditions", () => {
 
   it("the system: dead letters, an error record growing fast, projection lag over 60 s, deliveries failing", () => {
     expect(
-      keys({ deadLettersWaiting: 2, errorRecords: [{ id: "e1", name: "E", message: "m", seenLastHour: 20 }, { id: "e2", name: "E", message: "m", seenLastHour: 3 }], projectionLagSeconds: 61, failingDeliveries: [{ partnerId: "acme", retrying: 1, dead: 0 }] }),
+      keys({
+        deadLettersWaiting: 2,
+        errorRecords: [
+          { id: "e1", name: "E", message: "m", seenLastHour: 20 },
+          { id: "e2", name: "E", message: "m", seenLastHour: 3 },
+        ],
+        projectionLagSeconds: 61,
+        failingDeliveries: [{ partnerId: "acme", retrying: 1, dead: 0 }],
+      }),
     ).toEqual(["deadLetters:all", "errorsGrowing:e1", "projectionLag:all", "deliveriesFailing:acme"]);
   });
 
@@ -54,13 +80,26 @@ describe("the minute monitor's conditions", () => {
     ];
     const found = conditionsOf({ ...empty, refusedKeys }, DEFAULT_RULES, NOW);
     expect(found.map((c) => c.key)).toEqual(["rateLimited:dk_gateway"]);
-    expect(found[0]!.message).toBe("gateway key north gateway (dk_gateway) refused for its rate 4200 times in 3 of the last 10 minutes: a noisy or broken device?");
+    expect(found[0]!.message).toBe(
+      "gateway key north gateway (dk_gateway) refused for its rate 4200 times in 3 of the last 10 minutes: a noisy or broken device?",
+    );
     expect(found[0]!.severity).toBe("warning");
-    expect(keys({ refusedKeys }, { ...DEFAULT_RULES, rateLimited: { ...DEFAULT_RULES.rateLimited, minutes: 1 } })).toEqual(["rateLimited:dk_gateway", "rateLimited:dk_burst"]);
+    expect(
+      keys({ refusedKeys }, { ...DEFAULT_RULES, rateLimited: { ...DEFAULT_RULES.rateLimited, minutes: 1 } }),
+    ).toEqual(["rateLimited:dk_gateway", "rateLimited:dk_burst"]);
   });
 
   it("a rule switched off finds nothing; thresholds are the admin's", () => {
-    const rules = { ...DEFAULT_RULES, battery: { ...DEFAULT_RULES.battery, belowPercent: 30 }, silent: { ...DEFAULT_RULES.silent, enabled: false } };
-    expect(keys({ containers: [{ id: "a", name: null, lastSeenAt: null, reportIntervalSeconds: null, battery: 25 }] }, rules)).toEqual(["battery:a"]);
+    const rules = {
+      ...DEFAULT_RULES,
+      battery: { ...DEFAULT_RULES.battery, belowPercent: 30 },
+      silent: { ...DEFAULT_RULES.silent, enabled: false },
+    };
+    expect(
+      keys(
+        { containers: [{ id: "a", name: null, lastSeenAt: null, reportIntervalSeconds: null, battery: 25 }] },
+        rules,
+      ),
+    ).toEqual(["battery:a"]);
   });
 });

@@ -3,7 +3,21 @@
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../domain/alerts";
 import { anAlert } from "./support/alerts";
-import { ackData, alertOfAckData, alertTelegramText, defaultSettings, digestOf, DIGEST_INTERVAL_MS, emailed, GROUP_OVER, isChatId, SUMMARY_ALERTS, nextDigestAt, offersAck, telegramMessages } from "../domain/notifications";
+import {
+  ackData,
+  alertOfAckData,
+  alertTelegramText,
+  defaultSettings,
+  digestOf,
+  DIGEST_INTERVAL_MS,
+  emailed,
+  GROUP_OVER,
+  isChatId,
+  SUMMARY_ALERTS,
+  nextDigestAt,
+  offersAck,
+  telegramMessages,
+} from "../domain/notifications";
 import { TELEGRAM_MAX_TEXT } from "../domain/telegram";
 
 const alert = (over: Partial<Alert> = {}) =>
@@ -20,10 +34,18 @@ describe("alert messages", () => {
 
   it("say how long for repeats, escalations and resolves, and who took it", () => {
     const now = at("2026-12-01T11:20:00Z");
-    expect(alertTelegramText(alert(), "repeat", now, null).split("\n")[0]).toBe("<b>🔁 WARNING, still firing after 1 h 20 min, not acknowledged</b>");
-    expect(alertTelegramText(alert({ severity: "critical" }), "escalated", at("2026-12-01T10:30:00Z"), null).split("\n")[0]).toBe("<b>⏫ CRITICAL, escalated: not acknowledged after 30 min</b>");
-    expect(alertTelegramText(alert({ acknowledgedBy: "ann@x.test" }), "acknowledged", now, null).split("\n")[0]).toBe("<b>👤 Taken by ann@x.test</b>");
-    expect(alertTelegramText(alert(), "resolved", at("2026-12-01T12:00:00Z"), null).split("\n")[0]).toBe("<b>✅ Resolved after 2 h</b>");
+    expect(alertTelegramText(alert(), "repeat", now, null).split("\n")[0]).toBe(
+      "<b>🔁 WARNING, still firing after 1 h 20 min, not acknowledged</b>",
+    );
+    expect(
+      alertTelegramText(alert({ severity: "critical" }), "escalated", at("2026-12-01T10:30:00Z"), null).split("\n")[0],
+    ).toBe("<b>⏫ CRITICAL, escalated: not acknowledged after 30 min</b>");
+    expect(alertTelegramText(alert({ acknowledgedBy: "ann@x.test" }), "acknowledged", now, null).split("\n")[0]).toBe(
+      "<b>👤 Taken by ann@x.test</b>",
+    );
+    expect(alertTelegramText(alert(), "resolved", at("2026-12-01T12:00:00Z"), null).split("\n")[0]).toBe(
+      "<b>✅ Resolved after 2 h</b>",
+    );
   });
 
   it("stay within 4096 characters however long the condition's message", () => {
@@ -33,8 +55,14 @@ describe("alert messages", () => {
   });
 
   it("offer the button while someone can act, and email only the turns that matter", () => {
-    expect(["fired", "repeat", "escalated", "acknowledged", "resolved"].filter((k) => offersAck(k as never))).toEqual(["fired", "repeat", "escalated"]);
-    expect(["fired", "repeat", "escalated", "acknowledged", "resolved", "error"].filter((k) => emailed(k as never))).toEqual(["fired", "escalated", "resolved"]);
+    expect(["fired", "repeat", "escalated", "acknowledged", "resolved"].filter((k) => offersAck(k as never))).toEqual([
+      "fired",
+      "repeat",
+      "escalated",
+    ]);
+    expect(
+      ["fired", "repeat", "escalated", "acknowledged", "resolved", "error"].filter((k) => emailed(k as never)),
+    ).toEqual(["fired", "escalated", "resolved"]);
   });
 });
 
@@ -43,16 +71,30 @@ describe("the Acknowledge button", () => {
     const data = ackData("alr_01JABCDEFGHJKMNPQRSTVWXYZ0");
     expect(new TextEncoder().encode(data).length).toBeLessThanOrEqual(64);
     expect(alertOfAckData(data)).toBe("alr_01JABCDEFGHJKMNPQRSTVWXYZ0");
-    for (const bad of [undefined, "", "ack:", "ack:alr_short", "nack:alr_01JABCDEFGHJKMNPQRSTVWXYZ0", "ack:alr_01JABCDEFGHJKMNPQRSTVWXYZ0x"]) expect(alertOfAckData(bad)).toBeNull();
+    for (const bad of [
+      undefined,
+      "",
+      "ack:",
+      "ack:alr_short",
+      "nack:alr_01JABCDEFGHJKMNPQRSTVWXYZ0",
+      "ack:alr_01JABCDEFGHJKMNPQRSTVWXYZ0x",
+    ])
+      expect(alertOfAckData(bad)).toBeNull();
   });
 });
 
 describe("settings", () => {
   it("send every severity to the configured chats, escalations to the primary when no second chat is set", () => {
-    expect(defaultSettings({ TELEGRAM_CHAT_ID: "-100", ALERT_EMAILS: "a@x.test, b@x.test", ERROR_EMAILS: "" })).toEqual({
-      telegram: { critical: { primary: "-100", escalation: "-100" }, warning: { primary: "-100", escalation: "-100" }, info: { primary: "-100", escalation: "-100" } },
-      email: { alerts: { critical: ["a@x.test", "b@x.test"], warning: [], info: [] }, newErrors: [] },
-    });
+    expect(defaultSettings({ TELEGRAM_CHAT_ID: "-100", ALERT_EMAILS: "a@x.test, b@x.test", ERROR_EMAILS: "" })).toEqual(
+      {
+        telegram: {
+          critical: { primary: "-100", escalation: "-100" },
+          warning: { primary: "-100", escalation: "-100" },
+          info: { primary: "-100", escalation: "-100" },
+        },
+        email: { alerts: { critical: ["a@x.test", "b@x.test"], warning: [], info: [] }, newErrors: [] },
+      },
+    );
     expect(defaultSettings({}).telegram.critical).toEqual({ primary: null, escalation: null });
   });
 
@@ -91,24 +133,43 @@ describe("many at once", () => {
     id: `tg_${i}`,
     chat,
     kind: "fired" as const,
-    alert: alert({ id: `alr_${String(i).padStart(26, "0")}`, key: `noPartner:ord_${i}`, rule: "noPartner", subject: `ord_${i}`, message: `order ord_${i} for tank-${i} has no partner <to> deliver it`, ...over }),
+    alert: alert({
+      id: `alr_${String(i).padStart(26, "0")}`,
+      key: `noPartner:ord_${i}`,
+      rule: "noPartner",
+      subject: `ord_${i}`,
+      message: `order ord_${i} for tank-${i} has no partner <to> deliver it`,
+      ...over,
+    }),
   });
 
   it("resolved ones in a summary offer no button: nothing is left to take", () => {
-    const out = telegramMessages(Array.from({ length: 5 }, (_, i) => ({ ...notice(i), kind: "resolved" as const })), 0, null);
+    const out = telegramMessages(
+      Array.from({ length: 5 }, (_, i) => ({ ...notice(i), kind: "resolved" as const })),
+      0,
+      null,
+    );
     expect(out).toHaveLength(1);
     expect(out[0]!.acks).toEqual([]);
   });
 
   it("a few go one by one, each with its button", () => {
-    const out = telegramMessages(Array.from({ length: GROUP_OVER }, (_, i) => notice(i)), 0, null);
+    const out = telegramMessages(
+      Array.from({ length: GROUP_OVER }, (_, i) => notice(i)),
+      0,
+      null,
+    );
     expect(out).toHaveLength(GROUP_OVER);
     expect(out.map((m) => m.acks)).toEqual(out.map((m) => [{ alertId: m.alertId, label: "Acknowledge" }]));
   });
 
   it("more of one rule and turn to one chat go as summaries of at most 10 within 4096 characters, every alert in one of them once with its own button", () => {
     const notices = Array.from({ length: 200 }, (_, i) => notice(i));
-    const out = telegramMessages([...notices, notice(900, {}, "-200"), notice(901, { rule: "silent", key: "silent:x", message: "x silent" })], 0, "https://fillgrid.example");
+    const out = telegramMessages(
+      [...notices, notice(900, {}, "-200"), notice(901, { rule: "silent", key: "silent:x", message: "x silent" })],
+      0,
+      "https://fillgrid.example",
+    );
     const summaries = out.filter((m) => m.target === "-100" && m.alertId === null);
     expect(summaries).toHaveLength(200 / SUMMARY_ALERTS);
     for (const m of summaries) {
@@ -124,8 +185,13 @@ describe("many at once", () => {
     expect(summaries.flatMap((m) => m.acks.map((b) => b.alertId))).toEqual(notices.map((n) => n.alert.id));
     expect(summaries[0]!.text).toContain("has no partner &lt;to&gt; deliver it");
     // Stable ids: the same notices handed over again make the same messages.
-    expect(telegramMessages(notices, 0, "https://fillgrid.example").map((m) => m.id)).toEqual(summaries.map((m) => m.id));
+    expect(telegramMessages(notices, 0, "https://fillgrid.example").map((m) => m.id)).toEqual(
+      summaries.map((m) => m.id),
+    );
     // Another chat, another rule: on their own.
-    expect(out.filter((m) => m.alertId !== null).map((m) => m.alertId)).toEqual([notice(900).alert.id, notice(901).alert.id]);
+    expect(out.filter((m) => m.alertId !== null).map((m) => m.alertId)).toEqual([
+      notice(900).alert.id,
+      notice(901).alert.id,
+    ]);
   });
 });

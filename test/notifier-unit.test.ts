@@ -6,7 +6,15 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { EMAIL_ATTEMPTS, emailRetryAt, type OutboundMessage } from "../domain/notifications";
 import type { Notifier } from "../durable-objects/notifier";
 
-const email = (id: string, to: string): OutboundMessage => ({ id, channel: "email", target: to, alertId: null, kind: "error", subject: `subject ${id}`, text: `text ${id}` });
+const email = (id: string, to: string): OutboundMessage => ({
+  id,
+  channel: "email",
+  target: to,
+  alertId: null,
+  kind: "error",
+  subject: `subject ${id}`,
+  text: `text ${id}`,
+});
 
 afterEach(() => {
   vi.useRealTimers();
@@ -47,7 +55,11 @@ describe("the Notifier's email digests", () => {
     await stub.accept([email("first", to)]);
     const outbox = () =>
       runInDurableObject(stub, (_i: Notifier, state) =>
-        state.storage.sql.exec<{ id: string; attempts: number; next_attempt_at: number | null }>("SELECT id, attempts, next_attempt_at FROM outbox ORDER BY id").toArray(),
+        state.storage.sql
+          .exec<{ id: string; attempts: number; next_attempt_at: number | null }>(
+            "SELECT id, attempts, next_attempt_at FROM outbox ORDER BY id",
+          )
+          .toArray(),
       );
 
     await runDurableObjectAlarm(stub);

@@ -17,7 +17,9 @@ it("the generated document is valid OpenAPI 3.1", async () => {
 it("every operation has a summary, a tag and an error answer in the API's shape", () => {
   const document = app.getOpenAPI31Document(OPENAPI_INFO);
   for (const [path, operations] of Object.entries(document.paths ?? {})) {
-    for (const [method, op] of Object.entries(operations as Record<string, { summary?: string; tags?: string[]; responses: object }>)) {
+    for (const [method, op] of Object.entries(
+      operations as Record<string, { summary?: string; tags?: string[]; responses: object }>,
+    )) {
       expect(op.summary, `${method} ${path}`).toBeTruthy();
       expect(op.tags?.length, `${method} ${path}`).toBeGreaterThan(0);
     }

@@ -3,7 +3,22 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { replay, type ContainerEvent, type ContainerState } from "../domain/container";
 import { idTime } from "../domain/ids";
 import type { ContainerDO } from "../durable-objects/container";
-import {adminToken, api, containerState, deviceKey, json, personWith, postReadings, reading, uniqueContainer, type ReadingsAnswer, type Page, type Order, type OrderAnswer, type ErrorBody } from "./helpers";
+import {
+  adminToken,
+  api,
+  containerState,
+  deviceKey,
+  json,
+  personWith,
+  postReadings,
+  reading,
+  uniqueContainer,
+  type ReadingsAnswer,
+  type Page,
+  type Order,
+  type OrderAnswer,
+  type ErrorBody,
+} from "./helpers";
 
 let key: string;
 let operator: string;
@@ -16,14 +31,21 @@ beforeAll(async () => {
 });
 
 const openOrder = (id: string) => api(`/v1/containers/${id}/orders`, { method: "POST", token: operator });
-const closeOrder = (id: string, orderId: string) => api(`/v1/containers/${id}/orders/${orderId}/close`, { method: "POST", token: operator });
+const closeOrder = (id: string, orderId: string) =>
+  api(`/v1/containers/${id}/orders/${orderId}/close`, { method: "POST", token: operator });
 
 describe("manual orders", () => {
   it("an operator opens an order (201); a second is refused with 409 and the active order", async () => {
     const id = uniqueContainer();
     await json(await postReadings(key, reading(id, 70)), 200);
     const created = await json<OrderAnswer>(await openOrder(id), 201);
-    expect(created.order).toMatchObject({ containerId: id, status: "active", source: "manual", fillAtOpen: 70, fulfilment: "pending" });
+    expect(created.order).toMatchObject({
+      containerId: id,
+      status: "active",
+      source: "manual",
+      fillAtOpen: 70,
+      fulfilment: "pending",
+    });
     expect(created.order.openedBy).toMatch(/^operator/);
     const conflict = await json<ErrorBody>(await openOrder(id), 409);
     expect(conflict.error.code).toBe("order_active");
@@ -59,16 +81,29 @@ describe("manual orders", () => {
     const id = uniqueContainer();
     const opened = await json<ReadingsAnswer>(await postReadings(key, reading(id, 20)), 200);
     await json(await closeOrder(id, opened.results[0]!.orderOpened!.id), 200);
-    const stuck = await json<ReadingsAnswer>(await postReadings(key, { readings: [reading(id, 19), reading(id, 18), reading(id, 50)] }), 200);
+    const stuck = await json<ReadingsAnswer>(
+      await postReadings(key, { readings: [reading(id, 19), reading(id, 18), reading(id, 50)] }),
+      200,
+    );
     expect(stuck.results.every((r) => r.orderOpened === undefined)).toBe(true);
     expect(await containerState(id)).toMatchObject({ activeOrder: null, autoOpenArmed: false });
-    const refilled = await json<ReadingsAnswer>(await postReadings(key, { readings: [reading(id, 90), reading(id, 30)] }), 200);
+    const refilled = await json<ReadingsAnswer>(
+      await postReadings(key, { readings: [reading(id, 90), reading(id, 30)] }),
+      200,
+    );
     expect(refilled.results[1]!.orderOpened).toMatchObject({ source: "auto", fillAtOpen: 30 });
   });
 
   it("settings change the threshold the next reading is judged against", async () => {
     const id = uniqueContainer();
-    const updated = await json<{ container: ContainerState }>(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold: 20, capacity: 12000, name: "Depot 4" } }), 200);
+    const updated = await json<{ container: ContainerState }>(
+      await api(`/v1/containers/${id}`, {
+        method: "PUT",
+        token: admin,
+        json: { threshold: 20, capacity: 12000, name: "Depot 4" },
+      }),
+      200,
+    );
     expect(updated.container).toMatchObject({ threshold: 20, capacity: 12000, name: "Depot 4" });
     const r = await json<ReadingsAnswer>(await postReadings(key, reading(id, 25)), 200);
     expect(r.results[0]!.orderOpened).toBeUndefined();
@@ -80,8 +115,14 @@ describe("manual orders", () => {
     const id = uniqueContainer();
     const steps = [20, 80, 20, 80, 20];
     for (const fill of steps) await json(await postReadings(key, reading(id, fill)), 200);
-    const page1 = await json<Page<"orders", Order>>(await api(`/v1/containers/${id}/orders?limit=2`, { token: admin }), 200);
-    const page2 = await json<Page<"orders", Order>>(await api(`/v1/containers/${id}/orders?limit=2&cursor=${page1.nextCursor}`, { token: admin }), 200);
+    const page1 = await json<Page<"orders", Order>>(
+      await api(`/v1/containers/${id}/orders?limit=2`, { token: admin }),
+      200,
+    );
+    const page2 = await json<Page<"orders", Order>>(
+      await api(`/v1/containers/${id}/orders?limit=2&cursor=${page1.nextCursor}`, { token: admin }),
+      200,
+    );
     const ids = [...page1.orders, ...page2.orders].map((o: { id: string }) => o.id);
     expect(ids).toHaveLength(3);
     expect([...ids].sort().reverse()).toEqual(ids);
@@ -103,7 +144,10 @@ describe("the event log", () => {
     await json(await postReadings(key, reading(id, 90)), 200);
     await json(await openOrder(id), 201);
 
-    const { events } = await json<{ events: ContainerEvent[] }>(await api(`/v1/containers/${id}/events`, { token: admin }), 200);
+    const { events } = await json<{ events: ContainerEvent[] }>(
+      await api(`/v1/containers/${id}/events`, { token: admin }),
+      200,
+    );
     expect(events.map((e) => e.type)).toEqual([
       "reading.recorded",
       "order.opened",
@@ -114,7 +158,11 @@ describe("the event log", () => {
     ]);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(events[1]).toMatchObject({ actor: { kind: "device" }, readingId: first.readingId });
-    expect(events[2]).toMatchObject({ actor: { kind: "user", id: expect.stringMatching(/^admin/) }, changes: { threshold: 40 }, previous: { threshold: 50 } });
+    expect(events[2]).toMatchObject({
+      actor: { kind: "user", id: expect.stringMatching(/^admin/) },
+      changes: { threshold: 40 },
+      previous: { threshold: 50 },
+    });
     expect(events[3]).toMatchObject({ actor: { kind: "user" }, closeReason: "manual" });
     expect(events.every((e) => !Number.isNaN(Date.parse(e.at)))).toBe(true);
 

@@ -4,14 +4,43 @@
 // record, and a replay delivers once.
 import { inject } from "vitest";
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminToken, api, deviceKey, eventually, json, partnerEvent, personWith, postReadings, reading, uniqueContainer, type DeadLetter, type ErrorBody, type Order, type OrderAnswer } from "./helpers";
+import {
+  adminToken,
+  api,
+  deviceKey,
+  eventually,
+  json,
+  partnerEvent,
+  personWith,
+  postReadings,
+  reading,
+  uniqueContainer,
+  type DeadLetter,
+  type ErrorBody,
+  type Order,
+  type OrderAnswer,
+} from "./helpers";
 
-type Received = { events: { eventId: string; type: string; orderId: string; data: Record<string, unknown> }[]; accepted: Record<string, number>; refusals: { reason: string }[]; requests: number };
-type Delivery = { eventId: string; type: string; state: string; attempts: number; lastStatus: number | null; lastError: string | null };
+type Received = {
+  events: { eventId: string; type: string; orderId: string; data: Record<string, unknown> }[];
+  accepted: Record<string, number>;
+  refusals: { reason: string }[];
+  requests: number;
+};
+type Delivery = {
+  eventId: string;
+  type: string;
+  state: string;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+};
 
 const standIn = () => inject("partnerStandIn").url;
-const control = (partnerId: string, body: Record<string, unknown>) => fetch(`${standIn()}/__control`, { method: "POST", body: JSON.stringify({ partnerId, ...body }) });
-const received = async (partnerId: string) => (await (await fetch(`${standIn()}/__received?partnerId=${partnerId}`)).json()) as Received;
+const control = (partnerId: string, body: Record<string, unknown>) =>
+  fetch(`${standIn()}/__control`, { method: "POST", body: JSON.stringify({ partnerId, ...body }) });
+const received = async (partnerId: string) =>
+  (await (await fetch(`${standIn()}/__received?partnerId=${partnerId}`)).json()) as Received;
 
 let admin: string;
 let assembler: string;
@@ -27,7 +56,11 @@ beforeAll(async () => {
 async function standInPartner(containerIds: string[]) {
   const id = `stand-${crypto.randomUUID().slice(0, 8)}`;
   const body = await json<{ secret: string }>(
-    await api("/v1/partners", { method: "POST", token: admin, json: { id, name: "Stand-in Fuels", webhookUrl: `${standIn()}/partners/${id}/events`, serves: { containerIds } } }),
+    await api("/v1/partners", {
+      method: "POST",
+      token: admin,
+      json: { id, name: "Stand-in Fuels", webhookUrl: `${standIn()}/partners/${id}/events`, serves: { containerIds } },
+    }),
     201,
   );
   await control(id, { secret: body.secret, mode: "ok" });
@@ -36,7 +69,10 @@ async function standInPartner(containerIds: string[]) {
 
 async function lowContainer() {
   const containerId = uniqueContainer("out");
-  await json(await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { capacity: 5000, unit: "l" } }), 200);
+  await json(
+    await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { capacity: 5000, unit: "l" } }),
+    200,
+  );
   return containerId;
 }
 
@@ -44,56 +80,120 @@ describe("events to partners", () => {
   it("an order opened, its lines set and assembling by us reach the partner, signed; the partner's own steps are not echoed", async () => {
     const containerId = await lowContainer();
     const partner = await standInPartner([containerId]);
-    const opened = (await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 30)), 200)).results[0]!.orderOpened;
-    const first = await eventually(async () => (await received(partner.id)).events.find((e) => e.type === "order.opened"), 20_000, "order.opened at the partner");
-    expect(first).toMatchObject({ orderId: opened.id, containerId, data: { order: { lines: [{ product: "diesel", quantity: 3500, unit: "l" }] } } });
+    const opened = (
+      await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 30)), 200)
+    ).results[0]!.orderOpened;
+    const first = await eventually(
+      async () => (await received(partner.id)).events.find((e) => e.type === "order.opened"),
+      20_000,
+      "order.opened at the partner",
+    );
+    expect(first).toMatchObject({
+      orderId: opened.id,
+      containerId,
+      data: { order: { lines: [{ product: "diesel", quantity: 3500, unit: "l" }] } },
+    });
 
     await json(await partnerEvent(partner, { type: "order.accepted", containerId, orderId: opened.id, data: {} }), 200);
     const lines = [{ product: "diesel", quantity: 3000, unit: "l" }];
-    const patched = await json<OrderAnswer>(await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { lines, fulfilment: "assembling" } }), 200);
+    const patched = await json<OrderAnswer>(
+      await api(`/v1/orders/${opened.id}`, {
+        method: "PATCH",
+        token: assembler,
+        json: { lines, fulfilment: "assembling" },
+      }),
+      200,
+    );
     expect(patched.order).toMatchObject({ fulfilment: "assembling", lines });
-    const types = await eventually(async () => {
-      const r = await received(partner.id);
-      return r.events.some((e) => e.type === "order.assembling") ? r.events.map((e) => e.type) : undefined;
-    }, 20_000, "order.assembling at the partner");
+    const types = await eventually(
+      async () => {
+        const r = await received(partner.id);
+        return r.events.some((e) => e.type === "order.assembling") ? r.events.map((e) => e.type) : undefined;
+      },
+      20_000,
+      "order.assembling at the partner",
+    );
     expect(types).toEqual(["order.opened", "order.lines_changed", "order.assembling"]);
     expect((await received(partner.id)).refusals).toEqual([]);
 
     // The log says delivered once the partner's answer is back (a moment after the partner has the event).
-    const delivered = await eventually(async () => {
-      const log = await json<{ deliveries: Delivery[] }>(await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }), 200);
-      const rows = log.deliveries.map((d) => [d.type, d.state, d.lastStatus]);
-      return rows.filter((r) => r[1] === "delivered").length >= 3 ? rows : undefined;
-    }, 20_000, "the delivery log");
-    expect(delivered).toEqual(expect.arrayContaining([["order.opened", "delivered", 200], ["order.lines_changed", "delivered", 200], ["order.assembling", "delivered", 200]]));
+    const delivered = await eventually(
+      async () => {
+        const log = await json<{ deliveries: Delivery[] }>(
+          await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }),
+          200,
+        );
+        const rows = log.deliveries.map((d) => [d.type, d.state, d.lastStatus]);
+        return rows.filter((r) => r[1] === "delivered").length >= 3 ? rows : undefined;
+      },
+      20_000,
+      "the delivery log",
+    );
+    expect(delivered).toEqual(
+      expect.arrayContaining([
+        ["order.opened", "delivered", 200],
+        ["order.lines_changed", "delivered", 200],
+        ["order.assembling", "delivered", 200],
+      ]),
+    );
   });
 
   it("a partner that is down: retries, then a dead letter and an error record; back up, a replay delivers once", async () => {
     const containerId = await lowContainer();
     const partner = await standInPartner([containerId]);
     await control(partner.id, { mode: "fail" });
-    const opened = (await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 25)), 200)).results[0]!.orderOpened;
-    const dead = await eventually(async () => {
-      const log = await json<{ deliveries: Delivery[] }>(await api(`/v1/partners/${partner.id}/deliveries?state=dead`, { token: admin }), 200);
-      return log.deliveries[0];
-    }, 30_000, "the delivery given up");
+    const opened = (
+      await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 25)), 200)
+    ).results[0]!.orderOpened;
+    const dead = await eventually(
+      async () => {
+        const log = await json<{ deliveries: Delivery[] }>(
+          await api(`/v1/partners/${partner.id}/deliveries?state=dead`, { token: admin }),
+          200,
+        );
+        return log.deliveries[0];
+      },
+      30_000,
+      "the delivery given up",
+    );
     expect(dead).toMatchObject({ type: "order.opened", state: "dead", attempts: 6, lastStatus: 503 });
     expect((await received(partner.id)).requests).toBe(6);
 
-    const letters = await json<{ deadLetters: DeadLetter[] }>(await api("/v1/dead-letters?pending=true&limit=500", { token: admin }), 200);
-    const letter = letters.deadLetters.find((l) => l.queue === "fillgrid-partner-events" && JSON.stringify(l.body).includes(opened.id))!;
+    const letters = await json<{ deadLetters: DeadLetter[] }>(
+      await api("/v1/dead-letters?pending=true&limit=500", { token: admin }),
+      200,
+    );
+    const letter = letters.deadLetters.find(
+      (l) => l.queue === "fillgrid-partner-events" && JSON.stringify(l.body).includes(opened.id),
+    )!;
     expect(letter).toBeDefined();
-    const records = await json<{ errors: { name: string; context: Record<string, unknown> }[] }>(await api("/v1/errors?status=open&limit=500", { token: admin }), 200);
-    expect(records.errors.some((e) => e.name === "DeadLetter" && e.context.queue === "fillgrid-partner-events")).toBe(true);
+    const records = await json<{ errors: { name: string; context: Record<string, unknown> }[] }>(
+      await api("/v1/errors?status=open&limit=500", { token: admin }),
+      200,
+    );
+    expect(records.errors.some((e) => e.name === "DeadLetter" && e.context.queue === "fillgrid-partner-events")).toBe(
+      true,
+    );
 
     await control(partner.id, { mode: "ok" });
     await json(await api(`/v1/dead-letters/${letter.id}/replay`, { method: "POST", token: admin }), 200);
     const eventId = dead.eventId;
-    await eventually(async () => ((await received(partner.id)).accepted[eventId] === 1 ? true : undefined), 20_000, "the replayed delivery");
-    await eventually(async () => {
-      const log = await json<{ deliveries: Delivery[] }>(await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }), 200);
-      return log.deliveries.find((d) => d.eventId === eventId && d.state === "delivered");
-    }, 20_000, "the delivery log saying delivered");
+    await eventually(
+      async () => ((await received(partner.id)).accepted[eventId] === 1 ? true : undefined),
+      20_000,
+      "the replayed delivery",
+    );
+    await eventually(
+      async () => {
+        const log = await json<{ deliveries: Delivery[] }>(
+          await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }),
+          200,
+        );
+        return log.deliveries.find((d) => d.eventId === eventId && d.state === "delivered");
+      },
+      20_000,
+      "the delivery log saying delivered",
+    );
     // Once: a second replay is taken, and the partner is not sent the event again.
     const requests = (await received(partner.id)).requests;
     await json(await api(`/v1/dead-letters/${letter.id}/replay`, { method: "POST", token: admin }), 200);
@@ -107,16 +207,30 @@ describe("events to partners", () => {
     const partner = await standInPartner([containerId]);
     await control(partner.id, { mode: "timeout" });
     await json(await postReadings(key, reading(containerId, 25)), 200);
-    const retrying = await eventually(async () => {
-      const log = await json<{ deliveries: Delivery[] }>(await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }), 200);
-      return log.deliveries.find((d) => d.attempts >= 1 && d.lastStatus === null);
-    }, 30_000, "a timed-out attempt");
+    const retrying = await eventually(
+      async () => {
+        const log = await json<{ deliveries: Delivery[] }>(
+          await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }),
+          200,
+        );
+        return log.deliveries.find((d) => d.attempts >= 1 && d.lastStatus === null);
+      },
+      30_000,
+      "a timed-out attempt",
+    );
     expect(retrying.lastError).toMatch(/no answer within 1500 ms/);
     await control(partner.id, { mode: "ok" });
-    await eventually(async () => {
-      const log = await json<{ deliveries: Delivery[] }>(await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }), 200);
-      return log.deliveries.find((d) => d.state === "delivered");
-    }, 40_000, "delivered once the partner answers");
+    await eventually(
+      async () => {
+        const log = await json<{ deliveries: Delivery[] }>(
+          await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }),
+          200,
+        );
+        return log.deliveries.find((d) => d.state === "delivered");
+      },
+      40_000,
+      "delivered once the partner answers",
+    );
   });
 });
 
@@ -125,26 +239,60 @@ describe("assembly", () => {
     const viewer = await personWith("viewer");
     const containerId = await lowContainer();
     const partner = await standInPartner([containerId]);
-    const opened = (await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 10)), 200)).results[0]!.orderOpened;
+    const opened = (
+      await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 10)), 200)
+    ).results[0]!.orderOpened;
     await json(await partnerEvent(partner, { type: "order.accepted", containerId, orderId: opened.id, data: {} }), 200);
-    const queued = await eventually(async () => {
-      const q = await json<{ orders: Order[] }>(await api("/v1/assembly/queue?limit=500", { token: assembler }), 200);
-      return q.orders.find((o) => o.id === opened.id);
-    }, 20_000, "the order in the queue");
+    const queued = await eventually(
+      async () => {
+        const q = await json<{ orders: Order[] }>(await api("/v1/assembly/queue?limit=500", { token: assembler }), 200);
+        return q.orders.find((o) => o.id === opened.id);
+      },
+      20_000,
+      "the order in the queue",
+    );
     expect(queued).toMatchObject({ fulfilment: "accepted", partnerId: partner.id });
     await json(await api("/v1/assembly/queue", { token: viewer }), 403);
-    await json(await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: viewer, json: { fulfilment: "assembling" } }), 403);
+    await json(
+      await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: viewer, json: { fulfilment: "assembling" } }),
+      403,
+    );
 
-    const bad = await json<ErrorBody>(await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { lines: [{ product: "diesel", quantity: -1, unit: "l" }] } }), 400);
+    const bad = await json<ErrorBody>(
+      await api(`/v1/orders/${opened.id}`, {
+        method: "PATCH",
+        token: assembler,
+        json: { lines: [{ product: "diesel", quantity: -1, unit: "l" }] },
+      }),
+      400,
+    );
     expect(bad.error.issues![0]!.path).toBe("lines[0].quantity");
     const dispatched = await json<OrderAnswer>(
-      await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { fulfilment: "dispatched", eta: "2026-12-02T08:00:00Z", vehicle: "ZH 4711" } }),
+      await api(`/v1/orders/${opened.id}`, {
+        method: "PATCH",
+        token: assembler,
+        json: { fulfilment: "dispatched", eta: "2026-12-02T08:00:00Z", vehicle: "ZH 4711" },
+      }),
       200,
     );
-    expect(dispatched.order).toMatchObject({ fulfilment: "dispatched", eta: "2026-12-02T08:00:00.000Z", vehicle: "ZH 4711" });
-    const late = await json<ErrorBody & { error: { order: Order } }>(await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { lines: [{ product: "diesel", quantity: 1, unit: "l" }] } }), 409);
+    expect(dispatched.order).toMatchObject({
+      fulfilment: "dispatched",
+      eta: "2026-12-02T08:00:00.000Z",
+      vehicle: "ZH 4711",
+    });
+    const late = await json<ErrorBody & { error: { order: Order } }>(
+      await api(`/v1/orders/${opened.id}`, {
+        method: "PATCH",
+        token: assembler,
+        json: { lines: [{ product: "diesel", quantity: 1, unit: "l" }] },
+      }),
+      409,
+    );
     expect(late.error.order.fulfilment).toBe("dispatched");
-    const back = await json<ErrorBody>(await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { fulfilment: "assembling" } }), 409);
+    const back = await json<ErrorBody>(
+      await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json: { fulfilment: "assembling" } }),
+      409,
+    );
     expect(back.error.code).toBe("illegal_transition");
   });
 });

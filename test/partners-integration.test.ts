@@ -1,7 +1,22 @@
 // Partners and their signed webhooks (DESIGN: "Partners", "Orders: status and fulfilment"): who may
 // call, what each event does to an order through its container, and what a repeat answers.
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminToken, api, containerState, deviceKey, json, newPartner, partnerEvent, postReadings, reading, uniqueContainer, type ErrorBody, type Order, type OrderAnswer, type PartnerAnswer } from "./helpers";
+import {
+  adminToken,
+  api,
+  containerState,
+  deviceKey,
+  json,
+  newPartner,
+  partnerEvent,
+  postReadings,
+  reading,
+  uniqueContainer,
+  type ErrorBody,
+  type Order,
+  type OrderAnswer,
+  type PartnerAnswer,
+} from "./helpers";
 
 let admin: string;
 let key: string;
@@ -14,12 +29,24 @@ beforeAll(async () => {
 /** A container whose fill just dropped below its threshold: it has an active order. */
 async function containerWithOrder(fill = 20): Promise<{ containerId: string; order: Order }> {
   const containerId = uniqueContainer("partnered");
-  await json(await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { capacity: 10_000, unit: "l" } }), 200);
-  const answer = await json<{ results: { orderOpened?: Order }[] }>(await postReadings(key, reading(containerId, fill)), 200);
+  await json(
+    await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { capacity: 10_000, unit: "l" } }),
+    200,
+  );
+  const answer = await json<{ results: { orderOpened?: Order }[] }>(
+    await postReadings(key, reading(containerId, fill)),
+    200,
+  );
   return { containerId, order: answer.results[0]!.orderOpened! };
 }
 
-const step = (containerId: string, orderId: string, type: string, data: Record<string, unknown> = {}, eventId?: string) => ({ type, containerId, orderId, data, ...(eventId ? { eventId } : {}) });
+const step = (
+  containerId: string,
+  orderId: string,
+  type: string,
+  data: Record<string, unknown> = {},
+  eventId?: string,
+) => ({ type, containerId, orderId, data, ...(eventId ? { eventId } : {}) });
 
 describe("partners (admin)", () => {
   it("a new partner's secret is shown once; the list never shows it; a rotation keeps the old secret working for the grace period", async () => {
@@ -31,17 +58,37 @@ describe("partners (admin)", () => {
     expect(listed).toMatchObject({ disabled: false, ipRanges: [], serves: { containerIds: [], contents: [] } });
 
     const { containerId, order } = await containerWithOrder();
-    const rotated = await json<PartnerAnswer>(await api(`/v1/partners/${p.id}/secret`, { method: "POST", token: admin }), 200);
+    const rotated = await json<PartnerAnswer>(
+      await api(`/v1/partners/${p.id}/secret`, { method: "POST", token: admin }),
+      200,
+    );
     expect(rotated.secret).not.toBe(p.secret);
     expect(Date.parse(rotated.partner.previousSecretValidUntil!) - Date.now()).toBeGreaterThan(23 * 3600_000);
     await json(await partnerEvent(p, step(containerId, order.id, "order.accepted")), 200);
-    await json(await partnerEvent({ id: p.id, secret: rotated.secret }, step(containerId, order.id, "order.accepted")), 200);
+    await json(
+      await partnerEvent({ id: p.id, secret: rotated.secret }, step(containerId, order.id, "order.accepted")),
+      200,
+    );
   });
 
   it("refuses a taken id, a bad webhook URL and a bad CIDR, naming the field, and stores nothing", async () => {
     const p = await newPartner();
-    await json(await api("/v1/partners", { method: "POST", token: admin, json: { id: p.id, name: "again", webhookUrl: "https://x.example/hook" } }), 409);
-    const bad = await json<ErrorBody>(await api("/v1/partners", { method: "POST", token: admin, json: { id: "new-one-x", name: "n", webhookUrl: "http://partner.example/hook", ipRanges: ["10.0.0.0/33"] } }), 400);
+    await json(
+      await api("/v1/partners", {
+        method: "POST",
+        token: admin,
+        json: { id: p.id, name: "again", webhookUrl: "https://x.example/hook" },
+      }),
+      409,
+    );
+    const bad = await json<ErrorBody>(
+      await api("/v1/partners", {
+        method: "POST",
+        token: admin,
+        json: { id: "new-one-x", name: "n", webhookUrl: "http://partner.example/hook", ipRanges: ["10.0.0.0/33"] },
+      }),
+      400,
+    );
     expect(bad.error.issues!.map((i) => i.path).sort()).toEqual(["ipRanges[0]", "webhookUrl"]);
     const list = await json<{ partners: { id: string }[] }>(await api("/v1/partners", { token: admin }), 200);
     expect(list.partners.some((x) => x.id === "new-one-x")).toBe(false);
@@ -73,25 +120,49 @@ describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
     // None of that moved the order.
     expect((await containerState(containerId))!.activeOrder!.fulfilment).toBe("pending");
     // Inside the window (a clock some minutes behind) is fine.
-    const ok = await json<OrderAnswer>(await partnerEvent(p, accepted, { timestamp: Math.floor(Date.now() / 1000) - 290, ip: "203.0.113.9" }), 200);
+    const ok = await json<OrderAnswer>(
+      await partnerEvent(p, accepted, { timestamp: Math.floor(Date.now() / 1000) - 290, ip: "203.0.113.9" }),
+      200,
+    );
     expect(ok.order).toMatchObject({ id: order.id, fulfilment: "accepted", partnerId: p.id });
-    await json(await partnerEvent(p, step(containerId, order.id, "order.rejected", { reason: "no stock" }), { ip: "2001:db8:feed::1" }), 200);
+    await json(
+      await partnerEvent(p, step(containerId, order.id, "order.rejected", { reason: "no stock" }), {
+        ip: "2001:db8:feed::1",
+      }),
+      200,
+    );
   });
 
   it("the same eventId twice, also at once, has one effect and gets the same answer", async () => {
     const p = await newPartner();
     const containerId = uniqueContainer("created");
     await json(await postReadings(key, reading(containerId, 80)), 200);
-    const created = { type: "order.created", containerId, eventId: "created-once", data: { lines: [{ product: "diesel", quantity: 500, unit: "l" }] } };
+    const created = {
+      type: "order.created",
+      containerId,
+      eventId: "created-once",
+      data: { lines: [{ product: "diesel", quantity: 500, unit: "l" }] },
+    };
     const answers = await Promise.all([partnerEvent(p, created), partnerEvent(p, created), partnerEvent(p, created)]);
     const bodies = await Promise.all(answers.map((a) => json<OrderAnswer>(a, 201)));
     expect(new Set(bodies.map((b) => b.order.id)).size).toBe(1);
-    const orders = await json<{ orders: Order[] }>(await api(`/v1/containers/${containerId}/orders`, { token: admin }), 200);
+    const orders = await json<{ orders: Order[] }>(
+      await api(`/v1/containers/${containerId}/orders`, { token: admin }),
+      200,
+    );
     expect(orders.orders).toHaveLength(1);
-    expect(orders.orders[0]).toMatchObject({ source: "partner", partnerId: p.id, openedBy: `partner:${p.id}`, lines: [{ product: "diesel", quantity: 500, unit: "l" }] });
+    expect(orders.orders[0]).toMatchObject({
+      source: "partner",
+      partnerId: p.id,
+      openedBy: `partner:${p.id}`,
+      lines: [{ product: "diesel", quantity: 500, unit: "l" }],
+    });
     // Later, the same event again: the first answer, although an order is now active.
     expect((await json<OrderAnswer>(await partnerEvent(p, created), 201)).order.id).toBe(bodies[0]!.order.id);
-    const events = await json<{ events: { type: string }[] }>(await api(`/v1/containers/${containerId}/events`, { token: admin }), 200);
+    const events = await json<{ events: { type: string }[] }>(
+      await api(`/v1/containers/${containerId}/events`, { token: admin }),
+      200,
+    );
     expect(events.events.filter((e) => e.type === "order.opened")).toHaveLength(1);
   });
 
@@ -116,32 +187,70 @@ describe("the lifecycle through the webhook", () => {
   it("order.created while an order is active → 409 with the active order; cancelled → auto-open armed, the next low reading orders again", async () => {
     const p = await newPartner();
     const { containerId, order } = await containerWithOrder(25);
-    const conflict = await json<ErrorBody & { error: { order: Order } }>(await partnerEvent(p, { type: "order.created", containerId, data: {} }), 409);
+    const conflict = await json<ErrorBody & { error: { order: Order } }>(
+      await partnerEvent(p, { type: "order.created", containerId, data: {} }),
+      409,
+    );
     expect(conflict.error.order.id).toBe(order.id);
 
-    const cancelled = await json<OrderAnswer>(await partnerEvent(p, step(containerId, order.id, "order.cancelled", { reason: "road closed" })), 200);
-    expect(cancelled.order).toMatchObject({ status: "closed", closeReason: "cancelled", fulfilment: "cancelled", fulfilmentReason: "road closed" });
+    const cancelled = await json<OrderAnswer>(
+      await partnerEvent(p, step(containerId, order.id, "order.cancelled", { reason: "road closed" })),
+      200,
+    );
+    expect(cancelled.order).toMatchObject({
+      status: "closed",
+      closeReason: "cancelled",
+      fulfilment: "cancelled",
+      fulfilmentReason: "road closed",
+    });
     const state = (await containerState(containerId))!;
     expect(state.activeOrder).toBeNull();
     expect(state.autoOpenArmed).toBe(true);
-    const again = await json<{ results: { orderOpened?: Order }[] }>(await postReadings(key, reading(containerId, 24)), 200);
+    const again = await json<{ results: { orderOpened?: Order }[] }>(
+      await postReadings(key, reading(containerId, 24)),
+      200,
+    );
     expect(again.results[0]!.orderOpened).toMatchObject({ source: "auto", fulfilment: "pending" });
   });
 
   it("illegal steps (delivered → dispatched, cancelled → accepted) are 409 with the order as it is; a repeated step is 200", async () => {
     const p = await newPartner();
     const first = await containerWithOrder();
-    const delivered = step(first.containerId, first.order.id, "order.delivered", { lines: [{ product: "diesel", quantity: 7900, unit: "l" }], deliveryNote: "DN-77" });
+    const delivered = step(first.containerId, first.order.id, "order.delivered", {
+      lines: [{ product: "diesel", quantity: 7900, unit: "l" }],
+      deliveryNote: "DN-77",
+    });
     const done = await json<OrderAnswer>(await partnerEvent(p, delivered), 200);
-    expect(done.order).toMatchObject({ status: "closed", closeReason: "delivered", fulfilment: "delivered", deliveryNote: "DN-77", delivered: [{ quantity: 7900 }] });
-    const illegal = await json<ErrorBody & { error: { order: Order } }>(await partnerEvent(p, step(first.containerId, first.order.id, "order.dispatched", { eta: new Date().toISOString(), vehicle: "ZH 9" })), 409);
-    expect(illegal.error).toMatchObject({ code: "illegal_transition", order: { id: first.order.id, fulfilment: "delivered" } });
+    expect(done.order).toMatchObject({
+      status: "closed",
+      closeReason: "delivered",
+      fulfilment: "delivered",
+      deliveryNote: "DN-77",
+      delivered: [{ quantity: 7900 }],
+    });
+    const illegal = await json<ErrorBody & { error: { order: Order } }>(
+      await partnerEvent(
+        p,
+        step(first.containerId, first.order.id, "order.dispatched", { eta: new Date().toISOString(), vehicle: "ZH 9" }),
+      ),
+      409,
+    );
+    expect(illegal.error).toMatchObject({
+      code: "illegal_transition",
+      order: { id: first.order.id, fulfilment: "delivered" },
+    });
     // The same step again under a new eventId: done already, nothing changes.
     expect((await json<OrderAnswer>(await partnerEvent(p, delivered), 200)).order.fulfilment).toBe("delivered");
 
     const second = await containerWithOrder();
-    await json(await partnerEvent(p, step(second.containerId, second.order.id, "order.cancelled", { reason: "duplicate" })), 200);
-    const refused = await json<ErrorBody & { error: { order: Order } }>(await partnerEvent(p, step(second.containerId, second.order.id, "order.accepted")), 409);
+    await json(
+      await partnerEvent(p, step(second.containerId, second.order.id, "order.cancelled", { reason: "duplicate" })),
+      200,
+    );
+    const refused = await json<ErrorBody & { error: { order: Order } }>(
+      await partnerEvent(p, step(second.containerId, second.order.id, "order.accepted")),
+      409,
+    );
     expect(refused.error.order.fulfilment).toBe("cancelled");
   });
 
@@ -151,7 +260,10 @@ describe("the lifecycle through the webhook", () => {
     await json(await partnerEvent(narrow, { type: "order.created", containerId, data: {} }), 403);
     await json(await partnerEvent(narrow, step(containerId, order.id, "order.accepted")), 403);
     const byContents = await newPartner({ serves: { containerIds: [], contents: ["diesel"] } });
-    expect((await json<OrderAnswer>(await partnerEvent(byContents, step(containerId, order.id, "order.accepted")), 200)).order.partnerId).toBe(byContents.id);
+    expect(
+      (await json<OrderAnswer>(await partnerEvent(byContents, step(containerId, order.id, "order.accepted")), 200))
+        .order.partnerId,
+    ).toBe(byContents.id);
   });
 
   it("another partner cannot move an order that a partner has taken; an unknown order is 404", async () => {

@@ -57,8 +57,27 @@ describe("where webhooks may come from", () => {
 describe("what partners are told", () => {
   const order = { id: "ord_1", containerId: "tank-1", partnerId: null } as Order;
   const state = { ...emptyContainer("tank-1"), contents: "diesel" };
-  const message = (type: string, actor: { kind: string; id: string }, o: Order | null = order, extra: Record<string, unknown> = {}): ChangeMessage =>
-    ({ event: { id: `evt_${type}`, seq: 1, containerId: "tank-1", at: "2026-12-01T00:00:00.000Z", actor, readingId: null, type, orderId: "ord_1", ...extra }, state, order: o }) as unknown as ChangeMessage;
+  const message = (
+    type: string,
+    actor: { kind: string; id: string },
+    o: Order | null = order,
+    extra: Record<string, unknown> = {},
+  ): ChangeMessage =>
+    ({
+      event: {
+        id: `evt_${type}`,
+        seq: 1,
+        containerId: "tank-1",
+        at: "2026-12-01T00:00:00.000Z",
+        actor,
+        readingId: null,
+        type,
+        orderId: "ord_1",
+        ...extra,
+      },
+      state,
+      order: o,
+    }) as unknown as ChangeMessage;
 
   it("every order change, addressed to the partner serving the container, except what that partner did itself", () => {
     const diesel = partner("diesel", { containerIds: [], contents: ["diesel"] });
@@ -66,18 +85,47 @@ describe("what partners are told", () => {
       [
         message("order.opened", { kind: "device", id: "k" }, order, { order }),
         message("reading.recorded", { kind: "device", id: "k" }, null),
-        message("order.fulfilment_changed", { kind: "partner", id: "diesel" }, { ...order, partnerId: "diesel" }, { from: "pending", to: "accepted" }),
-        message("order.lines_set", { kind: "user", id: "ann" }, { ...order, partnerId: "diesel" }, { lines: [], previous: [] }),
-        message("order.fulfilment_changed", { kind: "user", id: "ann" }, { ...order, partnerId: "diesel" }, { from: "accepted", to: "assembling" }),
+        message(
+          "order.fulfilment_changed",
+          { kind: "partner", id: "diesel" },
+          { ...order, partnerId: "diesel" },
+          { from: "pending", to: "accepted" },
+        ),
+        message(
+          "order.lines_set",
+          { kind: "user", id: "ann" },
+          { ...order, partnerId: "diesel" },
+          { lines: [], previous: [] },
+        ),
+        message(
+          "order.fulfilment_changed",
+          { kind: "user", id: "ann" },
+          { ...order, partnerId: "diesel" },
+          { from: "accepted", to: "assembling" },
+        ),
       ],
       [diesel],
     );
-    expect(out.map((d) => [d.partnerId, d.event.type])).toEqual([["diesel", "order.opened"], ["diesel", "order.lines_changed"], ["diesel", "order.assembling"]]);
+    expect(out.map((d) => [d.partnerId, d.event.type])).toEqual([
+      ["diesel", "order.opened"],
+      ["diesel", "order.lines_changed"],
+      ["diesel", "order.assembling"],
+    ]);
     expect(out[0]!.event).toMatchObject({ eventId: "evt_order.opened", orderId: "ord_1", containerId: "tank-1" });
   });
 
   it("nothing for an order no partner serves, or for a disabled partner", () => {
-    expect(partnerDeliveries([message("order.opened", { kind: "device", id: "k" })], [partner("p", { containerIds: ["other"], contents: [] })])).toEqual([]);
-    expect(partnerDeliveries([message("order.opened", { kind: "device", id: "k" })], [partner("p", { containerIds: [], contents: [] }, true)])).toEqual([]);
+    expect(
+      partnerDeliveries(
+        [message("order.opened", { kind: "device", id: "k" })],
+        [partner("p", { containerIds: ["other"], contents: [] })],
+      ),
+    ).toEqual([]);
+    expect(
+      partnerDeliveries(
+        [message("order.opened", { kind: "device", id: "k" })],
+        [partner("p", { containerIds: [], contents: [] }, true)],
+      ),
+    ).toEqual([]);
   });
 });

@@ -20,7 +20,8 @@ async function addPerson(role: Role): Promise<{ email: string; token: string }> 
 const patch = (token: string, email: string, body: unknown) =>
   api(`/v1/users/${encodeURIComponent(email)}`, { method: "PATCH", token, json: body });
 const users = async () => (await json<{ users: User[] }>(await api("/v1/users", { token: admin }), 200)).users;
-const audit = async (query = "") => (await json<{ entries: AuditEntry[] }>(await api(`/v1/audit?limit=500${query}`, { token: admin }), 200)).entries;
+const audit = async (query = "") =>
+  (await json<{ entries: AuditEntry[] }>(await api(`/v1/audit?limit=500${query}`, { token: admin }), 200)).entries;
 const canListUsers = async (token: string) => (await api("/v1/users", { token })).status;
 /** Viewer-level access: any signed-in person may list errors. */
 const canRead = async (token: string) => (await api("/v1/errors?limit=1", { token })).status;
@@ -56,12 +57,22 @@ describe("roles", () => {
 
   it("only an admin changes people: 401 without a token, 403 for the rest", async () => {
     const target = await addPerson("viewer");
-    await json(await api(`/v1/users/${encodeURIComponent(target.email)}`, { method: "PATCH", json: { role: "admin" } }), 401);
+    await json(
+      await api(`/v1/users/${encodeURIComponent(target.email)}`, { method: "PATCH", json: { role: "admin" } }),
+      401,
+    );
     for (const role of ["viewer", "assembler", "operator"] as const) {
       const other = await addPerson(role);
       await json(await patch(other.token, target.email, { role: "admin" }), 403);
       await json(await patch(other.token, target.email, { disabled: true }), 403);
-      await json(await api(`/v1/users/${encodeURIComponent(target.email)}/password`, { method: "POST", token: other.token, json: {} }), 403);
+      await json(
+        await api(`/v1/users/${encodeURIComponent(target.email)}/password`, {
+          method: "POST",
+          token: other.token,
+          json: {},
+        }),
+        403,
+      );
       await json(await api("/v1/audit", { token: other.token }), 403);
     }
     expect((await users()).find((u) => u.email === target.email)).toMatchObject({ role: "viewer", disabled: false });
@@ -69,12 +80,18 @@ describe("roles", () => {
 
   it("bad changes name the field; an unknown person is 404", async () => {
     const target = await addPerson("viewer");
-    const bad = await json<{ error: { issues: { path: string; message: string }[] } }>(await patch(admin, target.email, { role: "owner" }), 400);
+    const bad = await json<{ error: { issues: { path: string; message: string }[] } }>(
+      await patch(admin, target.email, { role: "owner" }),
+      400,
+    );
     expect(bad.error.issues[0]).toMatchObject({ path: "role", message: expect.stringContaining('"operator"') });
     const empty = await json<{ error: { message: string } }>(await patch(admin, target.email, {}), 400);
     expect(empty.error.message).toMatch(/give role, disabled, telegramUserId or a mix/);
     await json(await patch(admin, "nobody@fillgrid.test", { role: "viewer" }), 404);
-    const notEmail = await json<{ error: { issues: { path: string }[] } }>(await patch(admin, "not-an-email", { role: "viewer" }), 400);
+    const notEmail = await json<{ error: { issues: { path: string }[] } }>(
+      await patch(admin, "not-an-email", { role: "viewer" }),
+      400,
+    );
     expect(notEmail.error.issues[0]!.path).toBe("email");
   });
 
@@ -94,9 +111,16 @@ describe("disable and re-enable", () => {
     expect(changed.user.disabled).toBe(true);
     const bound = Number(env.DEVICE_KEY_CACHE_SECONDS) * 1000;
     const started = Date.now();
-    await eventually(async () => ((await canRead(person.token)) === 401 ? true : undefined), bound + 2000, "the token to be refused");
+    await eventually(
+      async () => ((await canRead(person.token)) === 401 ? true : undefined),
+      bound + 2000,
+      "the token to be refused",
+    );
     expect(Date.now() - started).toBeLessThanOrEqual(bound + 1000);
-    const refused = await json<{ error: { code: string } }>(await api("/v1/auth/login", { method: "POST", json: { email: person.email, password } }), 403);
+    const refused = await json<{ error: { code: string } }>(
+      await api("/v1/auth/login", { method: "POST", json: { email: person.email, password } }),
+      403,
+    );
     expect(refused.error.code).toBe("account_disabled");
 
     await json(await patch(admin, person.email, { disabled: false }), 200);
@@ -134,19 +158,37 @@ describe("passwords", () => {
   it("anyone changes their own password; their old token and password stop working", async () => {
     const person = await addPerson("viewer");
     const wrong = await json<{ error: { issues: { path: string }[] } }>(
-      await api("/v1/auth/password", { method: "POST", token: person.token, json: { currentPassword: "not it at all", newPassword: "another long password" } }),
+      await api("/v1/auth/password", {
+        method: "POST",
+        token: person.token,
+        json: { currentPassword: "not it at all", newPassword: "another long password" },
+      }),
       400,
     );
     expect(wrong.error.issues[0]!.path).toBe("currentPassword");
     const short = await json<{ error: { issues: { path: string; message: string }[] } }>(
-      await api("/v1/auth/password", { method: "POST", token: person.token, json: { currentPassword: password, newPassword: "short" } }),
+      await api("/v1/auth/password", {
+        method: "POST",
+        token: person.token,
+        json: { currentPassword: password, newPassword: "short" },
+      }),
       400,
     );
     expect(short.error.issues[0]).toEqual({ path: "newPassword", message: "must be at least 10 characters" });
-    await json(await api("/v1/auth/password", { method: "POST", json: { currentPassword: password, newPassword: "another long password" } }), 401);
+    await json(
+      await api("/v1/auth/password", {
+        method: "POST",
+        json: { currentPassword: password, newPassword: "another long password" },
+      }),
+      401,
+    );
 
     const changed = await json<{ token: string }>(
-      await api("/v1/auth/password", { method: "POST", token: person.token, json: { currentPassword: password, newPassword: "another long password" } }),
+      await api("/v1/auth/password", {
+        method: "POST",
+        token: person.token,
+        json: { currentPassword: password, newPassword: "another long password" },
+      }),
       200,
     );
     expect(await canRead(changed.token)).toBe(200);
@@ -168,12 +210,23 @@ describe("passwords", () => {
     await login(person.email, reset.temporaryPassword!);
 
     const given = await json<{ temporaryPassword?: string }>(
-      await api(`/v1/users/${encodeURIComponent(person.email)}/password`, { method: "POST", token: admin, json: { password: "chosen by the admin" } }),
+      await api(`/v1/users/${encodeURIComponent(person.email)}/password`, {
+        method: "POST",
+        token: admin,
+        json: { password: "chosen by the admin" },
+      }),
       200,
     );
     expect(given.temporaryPassword).toBeUndefined();
     await login(person.email, "chosen by the admin");
-    await json(await api(`/v1/users/${encodeURIComponent("nobody@fillgrid.test")}/password`, { method: "POST", token: admin, json: {} }), 404);
+    await json(
+      await api(`/v1/users/${encodeURIComponent("nobody@fillgrid.test")}/password`, {
+        method: "POST",
+        token: admin,
+        json: {},
+      }),
+      404,
+    );
   });
 });
 
@@ -184,13 +237,24 @@ describe("GET /v1/audit", () => {
     await json(await patch(admin, person.email, { role: "operator" }), 200);
     await json(await patch(admin, person.email, { disabled: true }), 200);
     await json(await patch(admin, person.email, { disabled: false }), 200);
-    await json(await api(`/v1/users/${encodeURIComponent(person.email)}/password`, { method: "POST", token: admin, json: {} }), 200);
-    const issued = await json<{ deviceKey: { id: string } }>(await api("/v1/device-keys", { method: "POST", token: admin, json: { label: "audited" } }), 201);
+    await json(
+      await api(`/v1/users/${encodeURIComponent(person.email)}/password`, { method: "POST", token: admin, json: {} }),
+      200,
+    );
+    const issued = await json<{ deviceKey: { id: string } }>(
+      await api("/v1/device-keys", { method: "POST", token: admin, json: { label: "audited" } }),
+      201,
+    );
     await json(await api(`/v1/device-keys/${issued.deviceKey.id}`, { method: "DELETE", token: admin }), 200);
     const containerId = `audit-${crypto.randomUUID().slice(0, 8)}`;
-    await json(await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { threshold: 30 } }), 200);
+    await json(
+      await api(`/v1/containers/${containerId}`, { method: "PUT", token: admin, json: { threshold: 30 } }),
+      200,
+    );
 
-    const mine = (await audit()).filter((e) => e.target === person.email || e.target === issued.deviceKey.id || e.target === containerId);
+    const mine = (await audit()).filter(
+      (e) => e.target === person.email || e.target === issued.deviceKey.id || e.target === containerId,
+    );
     expect(mine.map((e) => e.action)).toEqual([
       "container.settings_changed",
       "device_key.revoked",
@@ -209,8 +273,14 @@ describe("GET /v1/audit", () => {
     expect(mine.at(-2)!.details).toEqual({ from: "viewer", to: "operator" });
     const onlyRoles = await audit("&action=user.role_changed");
     expect(onlyRoles.every((e) => e.action === "user.role_changed")).toBe(true);
-    const page = await json<{ entries: AuditEntry[]; nextCursor: number | null }>(await api("/v1/audit?limit=2", { token: admin }), 200);
-    const next = await json<{ entries: AuditEntry[] }>(await api(`/v1/audit?limit=2&cursor=${page.nextCursor}`, { token: admin }), 200);
+    const page = await json<{ entries: AuditEntry[]; nextCursor: number | null }>(
+      await api("/v1/audit?limit=2", { token: admin }),
+      200,
+    );
+    const next = await json<{ entries: AuditEntry[] }>(
+      await api(`/v1/audit?limit=2&cursor=${page.nextCursor}`, { token: admin }),
+      200,
+    );
     expect(next.entries[0]!.seq).toBeLessThan(page.entries[1]!.seq);
   });
 });

@@ -99,7 +99,9 @@ describe("the local Postgres relay's pool", () => {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     expect(relay.idle()).toBe(0);
-    const seen = await session((p) => p.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'left_behind'"));
+    const seen = await session((p) =>
+      p.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'left_behind'"),
+    );
     expect(seen.rows[0]!.n).toBe("0");
     // The abandoned client had the idle connection; it was closed, not put back, so the next needed a new one.
     expect(opened - before).toBe(1);

@@ -1,4 +1,11 @@
-import { createExecutionContext, createMessageBatch, env, evictDurableObject, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  evictDurableObject,
+  getQueueResult,
+  runDurableObjectAlarm,
+} from "cloudflare:test";
 import { and, eq, getTableColumns, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { changesOf, type ChangeMessage, type ChangeRange } from "../domain/change-message";
@@ -7,7 +14,17 @@ import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
 import { DEAD_LETTER_QUEUE, PROJECTION_QUEUE } from "../workers/queues";
-import { deviceKey, eventually, json, postReadings, rangesOf, reading, uniqueContainer, watchProjectionQueue, type ReadingsAnswer } from "./helpers";
+import {
+  deviceKey,
+  eventually,
+  json,
+  postReadings,
+  rangesOf,
+  reading,
+  uniqueContainer,
+  watchProjectionQueue,
+  type ReadingsAnswer,
+} from "./helpers";
 
 let key: string;
 beforeAll(async () => {
@@ -24,23 +41,38 @@ function ordersOf(containerId: string) {
  * Take the ranges of a container's events, sent by it or relayed for it, without sending them; post
  * its readings with `post`.
  */
-async function captureRanges(containerId: string): Promise<{ ranges: ChangeRange[]; post: (key: string, body: unknown) => Promise<Response> }> {
+async function captureRanges(
+  containerId: string,
+): Promise<{ ranges: ChangeRange[]; post: (key: string, body: unknown) => Promise<Response> }> {
   const ranges: ChangeRange[] = [];
-  const { post } = await watchProjectionQueue(containerId, async (bodies) => void ranges.push(...bodies.flatMap(rangesOf)));
+  const { post } = await watchProjectionQueue(
+    containerId,
+    async (bodies) => void ranges.push(...bodies.flatMap(rangesOf)),
+  );
   return { ranges, post };
 }
 
 /** The same, as the single changes the ranges stand for (the consumer takes both forms). */
-async function captureOutbox(containerId: string): Promise<{ captured: ChangeMessage[]; post: (key: string, body: unknown) => Promise<Response> }> {
+async function captureOutbox(
+  containerId: string,
+): Promise<{ captured: ChangeMessage[]; post: (key: string, body: unknown) => Promise<Response> }> {
   const captured: ChangeMessage[] = [];
-  const { post } = await watchProjectionQueue(containerId, async (bodies) => void captured.push(...bodies.flatMap(rangesOf).flatMap(changesOf)));
+  const { post } = await watchProjectionQueue(
+    containerId,
+    async (bodies) => void captured.push(...bodies.flatMap(rangesOf).flatMap(changesOf)),
+  );
   return { captured, post };
 }
 
 async function deliver(messages: (ChangeMessage | ChangeRange)[]) {
   const batch = createMessageBatch(
     PROJECTION_QUEUE,
-    messages.map((body, i) => ({ id: `m-${"range" in body ? body.events[0]!.id : body.event.id}-${i}`, timestamp: new Date(), attempts: 1, body })),
+    messages.map((body, i) => ({
+      id: `m-${"range" in body ? body.events[0]!.id : body.event.id}-${i}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body,
+    })),
   );
   const ctx = createExecutionContext();
   await worker.queue(batch, env);
@@ -52,13 +84,29 @@ describe("readings reach Postgres through the outbox and the queue", () => {
     const id = uniqueContainer("pg");
     const low = await json<ReadingsAnswer>(await postReadings(key, reading(id, 25)), 200);
     const orderId = low.results[0]!.orderOpened!.id;
-    const active = await eventually(async () => (await ordersOf(id)).find((o) => o.status === "active"), 15_000, "active order row");
-    expect(active).toMatchObject({ id: orderId, containerId: id, source: "auto", fillAtOpen: 25, fulfilment: "pending" });
-    const containerRow = await eventually(async () => (await db((d) => d.select().from(containers).where(eq(containers.id, id))))[0]);
+    const active = await eventually(
+      async () => (await ordersOf(id)).find((o) => o.status === "active"),
+      15_000,
+      "active order row",
+    );
+    expect(active).toMatchObject({
+      id: orderId,
+      containerId: id,
+      source: "auto",
+      fillAtOpen: 25,
+      fulfilment: "pending",
+    });
+    const containerRow = await eventually(
+      async () => (await db((d) => d.select().from(containers).where(eq(containers.id, id))))[0],
+    );
     expect(containerRow).toMatchObject({ fillPercent: 25, activeOrderId: orderId, contents: "diesel" });
 
     await json(await postReadings(key, reading(id, 75)), 200);
-    const closed = await eventually(async () => (await ordersOf(id)).find((o) => o.status === "closed"), 15_000, "closed order row");
+    const closed = await eventually(
+      async () => (await ordersOf(id)).find((o) => o.status === "closed"),
+      15_000,
+      "closed order row",
+    );
     expect(closed).toMatchObject({ id: orderId, closeReason: "fill_above_threshold", fillAtClose: 75 });
     await eventually(async () => {
       const [row] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
@@ -66,8 +114,15 @@ describe("readings reach Postgres through the outbox and the queue", () => {
     });
     const readingRows = await db((d) => d.select().from(readings).where(eq(readings.containerId, id)));
     expect(readingRows.map((r) => r.fillPercent).sort()).toEqual([25, 75]);
-    const eventRows = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)).orderBy(containerEvents.seq));
-    expect(eventRows.map((e) => e.type)).toEqual(["reading.recorded", "order.opened", "reading.recorded", "order.closed"]);
+    const eventRows = await db((d) =>
+      d.select().from(containerEvents).where(eq(containerEvents.containerId, id)).orderBy(containerEvents.seq),
+    );
+    expect(eventRows.map((e) => e.type)).toEqual([
+      "reading.recorded",
+      "order.opened",
+      "reading.recorded",
+      "order.closed",
+    ]);
     expect(eventRows.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
   });
 });
@@ -76,15 +131,27 @@ describe("the projection consumer", () => {
   it("text with quotes, backslashes, escapes and SQL in it lands exactly as sent", async () => {
     // The batch reaches Postgres as one SQL text with its values written in as literals.
     const id = uniqueContainer("quote");
-    const awkward = [`O'Brien's "diesel" \\ \\' \\\\`, "E'\\x41' $$ $1 ; drop table readings; --", "line\nbreak\ttab \u00e9 \u{1F6E2} \\u0041"];
+    const awkward = [
+      `O'Brien's "diesel" \\ \\' \\\\`,
+      "E'\\x41' $$ $1 ; drop table readings; --",
+      "line\nbreak\ttab \u00e9 \u{1F6E2} \\u0041",
+    ];
     const sent = awkward.map((contents, i) => reading(id, 80 - i, { contents }));
     await json(await postReadings(key, { readings: sent }), 200);
-    const rows = await eventually(async () => {
-      const r = await db((d) => d.select().from(readings).where(eq(readings.containerId, id)).orderBy(readings.measuredAt));
-      return r.length === sent.length ? r : undefined;
-    }, 15_000, "every reading row");
+    const rows = await eventually(
+      async () => {
+        const r = await db((d) =>
+          d.select().from(readings).where(eq(readings.containerId, id)).orderBy(readings.measuredAt),
+        );
+        return r.length === sent.length ? r : undefined;
+      },
+      15_000,
+      "every reading row",
+    );
     expect(rows.map((r) => [r.readingId, r.contents])).toEqual(sent.map((r) => [r.readingId, r.contents]));
-    const events = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)).orderBy(containerEvents.seq));
+    const events = await db((d) =>
+      d.select().from(containerEvents).where(eq(containerEvents.containerId, id)).orderBy(containerEvents.seq),
+    );
     expect(events.map((e) => (e.body as { reading?: { contents?: string } }).reading?.contents)).toEqual(awkward);
     const [row] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
     expect(row?.contents).toBe(awkward[2]);
@@ -98,12 +165,47 @@ describe("the projection consumer", () => {
     const n = Math.ceil(70_000 / (perContainer * Object.keys(getTableColumns(orders)).length));
     const ranges: ChangeRange[] = Array.from({ length: n }, (_, i) => {
       const containerId = `${prefix}-${i}`;
-      const made = Array.from({ length: perContainer }, (_, k) => ({
-        id: `ord_${containerId}_${k}`, containerId, status: "closed", source: "manual", openedAt: at, openedBy: "op@fillgrid.test", fillAtOpen: 40, thresholdAtOpen: 20,
-        closedAt: at, closedBy: "op@fillgrid.test", closeReason: "manual", fillAtClose: 40, fulfilment: "pending", partnerId: null, lines: [], eta: null, vehicle: null,
-        deliveryNote: null, delivered: [], deliveredAt: null, fulfilmentReason: null, fulfilmentAt: null,
-      }) as Order);
-      const events = made.map((order, k) => ({ id: `evt_${containerId}_${k}`, seq: k + 1, containerId, at, actor: { kind: "user", id: "op@fillgrid.test" }, readingId: null, type: "order.opened", order }) as ContainerEvent);
+      const made = Array.from(
+        { length: perContainer },
+        (_, k) =>
+          ({
+            id: `ord_${containerId}_${k}`,
+            containerId,
+            status: "closed",
+            source: "manual",
+            openedAt: at,
+            openedBy: "op@fillgrid.test",
+            fillAtOpen: 40,
+            thresholdAtOpen: 20,
+            closedAt: at,
+            closedBy: "op@fillgrid.test",
+            closeReason: "manual",
+            fillAtClose: 40,
+            fulfilment: "pending",
+            partnerId: null,
+            lines: [],
+            eta: null,
+            vehicle: null,
+            deliveryNote: null,
+            delivered: [],
+            deliveredAt: null,
+            fulfilmentReason: null,
+            fulfilmentAt: null,
+          }) as Order,
+      );
+      const events = made.map(
+        (order, k) =>
+          ({
+            id: `evt_${containerId}_${k}`,
+            seq: k + 1,
+            containerId,
+            at,
+            actor: { kind: "user", id: "op@fillgrid.test" },
+            readingId: null,
+            type: "order.opened",
+            order,
+          }) as ContainerEvent,
+      );
       const state = { ...emptyContainer(containerId), fillPercent: 40, version: perContainer };
       return { range: true, containerId, events, state, orders: made.map((order, k) => ({ order, version: k + 1 })) };
     });
@@ -115,10 +217,17 @@ describe("the projection consumer", () => {
     expect(result.explicitAcks).toEqual([messages[0]!.id]);
     expect(result.retryMessages).toEqual([]);
     const ids = ranges.map((r) => r.containerId);
-    const written = await db((d) => d.select({ id: containers.id, projectedSeq: containers.projectedSeq }).from(containers).where(inArray(containers.id, ids)));
+    const written = await db((d) =>
+      d
+        .select({ id: containers.id, projectedSeq: containers.projectedSeq })
+        .from(containers)
+        .where(inArray(containers.id, ids)),
+    );
     expect(written).toHaveLength(n);
     expect(written.every((r) => r.projectedSeq === perContainer)).toBe(true);
-    expect(await db((d) => d.select({ id: orders.id }).from(orders).where(inArray(orders.containerId, ids)))).toHaveLength(n * perContainer);
+    expect(
+      await db((d) => d.select({ id: orders.id }).from(orders).where(inArray(orders.containerId, ids))),
+    ).toHaveLength(n * perContainer);
     // These containers exist only in Postgres: gone again, so that reconciliation elsewhere does
     // not ask objects that never held anything.
     await db(async (d) => {
@@ -134,8 +243,14 @@ describe("the projection consumer", () => {
     await json(await post(key, { readings: [reading(id, 20), reading(id, 80), reading(id, 10)] }), 200);
     await json(await post(key, reading(id, 90)), 200);
     expect(captured.map((m) => m.event.type)).toEqual([
-      "reading.recorded", "order.opened", "reading.recorded", "order.closed", "reading.recorded", "order.opened",
-      "reading.recorded", "order.closed",
+      "reading.recorded",
+      "order.opened",
+      "reading.recorded",
+      "order.closed",
+      "reading.recorded",
+      "order.opened",
+      "reading.recorded",
+      "order.closed",
     ]);
     const first = captured.slice(0, 4);
     const second = captured.slice(4);
@@ -154,7 +269,9 @@ describe("the projection consumer", () => {
     const [container] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
     expect(container).toMatchObject({ fillPercent: 90, activeOrderId: null, version: 8 });
     expect(await db((d) => d.select().from(readings).where(eq(readings.containerId, id)))).toHaveLength(4);
-    expect(await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)))).toHaveLength(8);
+    expect(await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)))).toHaveLength(
+      8,
+    );
   });
 
   it("a range message redelivered, or ranges out of order, change nothing", async () => {
@@ -176,7 +293,10 @@ describe("the projection consumer", () => {
     }
     const once = await snapshot();
     expect(once.container).toMatchObject({ fillPercent: 90, version: 8, activeOrderId: null, projectedSeq: 8 });
-    expect(once.orders.map((o) => [o.status, o.fillAtClose])).toEqual([["closed", 80], ["closed", 90]]);
+    expect(once.orders.map((o) => [o.status, o.fillAtClose])).toEqual([
+      ["closed", 80],
+      ["closed", 90],
+    ]);
     expect([once.events, once.readings]).toEqual([8, 4]);
     // All of them again, newest first: the same rows.
     await deliver([...ranges].reverse());
@@ -206,7 +326,11 @@ describe("the projection consumer", () => {
 
     await deliver([firstClose!]);
     const after = await ordersOf(id);
-    expect(after.find((o) => o.id === firstOrder)).toMatchObject({ status: "closed", closeReason: "fill_above_threshold", fillAtClose: 80 });
+    expect(after.find((o) => o.id === firstOrder)).toMatchObject({
+      status: "closed",
+      closeReason: "fill_above_threshold",
+      fillAtClose: 80,
+    });
     expect(after.filter((o) => o.status === "active")).toHaveLength(1);
   });
 
@@ -258,7 +382,12 @@ describe("the projection consumer", () => {
       await worker.queue(batch, env);
       expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([`dl-${marker}`]);
     }
-    const rows = await db((d) => d.select().from(deadLetters).where(eq(deadLetters.messageId, `dl-${marker}`)));
+    const rows = await db((d) =>
+      d
+        .select()
+        .from(deadLetters)
+        .where(eq(deadLetters.messageId, `dl-${marker}`)),
+    );
     expect(rows).toHaveLength(1);
   });
 });
@@ -297,10 +426,14 @@ describe("the outbox", () => {
     // The alarm the failed send left sends the rest from the log, through the real queue.
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await stub.pendingOutbox()).toBe(0);
-    const rows = await eventually(async () => {
-      const found = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)));
-      return found.length >= 9 ? found : undefined;
-    }, 15_000, "every event in Postgres");
+    const rows = await eventually(
+      async () => {
+        const found = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)));
+        return found.length >= 9 ? found : undefined;
+      },
+      15_000,
+      "every event in Postgres",
+    );
     expect(rows.map((r) => r.seq).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const [container] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
     expect(container).toMatchObject({ fillPercent: 78, version: 9 });
@@ -314,7 +447,10 @@ describe("the outbox", () => {
       attempts++;
       throw new Error("queue unavailable");
     });
-    const answer = await json<ReadingsAnswer>(await postReadings(key, { readings: [reading(id, 15), reading(id, 55)] }), 200);
+    const answer = await json<ReadingsAnswer>(
+      await postReadings(key, { readings: [reading(id, 15), reading(id, 55)] }),
+      200,
+    );
     expect(answer.results.map((r: { status: string }) => r.status)).toEqual(["applied", "applied"]);
     await eventually(async () => (attempts > 0 ? true : undefined));
     expect(await stub.pendingOutbox()).toBe(4);
@@ -336,10 +472,14 @@ describe("the outbox", () => {
     expect(sent.flatMap((m) => m.events.map((e) => e.seq))).toEqual([1, 2, 3, 4]);
     expect(sent).toHaveLength(1);
 
-    const rows = await eventually(async () => {
-      const found = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)));
-      return found.length === 4 ? found : undefined;
-    }, 15_000, "events in Postgres");
+    const rows = await eventually(
+      async () => {
+        const found = await db((d) => d.select().from(containerEvents).where(eq(containerEvents.containerId, id)));
+        return found.length === 4 ? found : undefined;
+      },
+      15_000,
+      "events in Postgres",
+    );
     expect(rows.map((r) => r.seq).sort()).toEqual([1, 2, 3, 4]);
     const [order] = await ordersOf(id);
     expect(order).toMatchObject({ status: "closed", fillAtClose: 55 });
@@ -353,7 +493,12 @@ describe("lists from Postgres", () => {
   });
 
   it("unknown ids in filters find nothing", async () => {
-    const rows = await db((d) => d.select().from(orders).where(and(inArray(orders.containerId, ["nope"]), eq(orders.status, "active"))));
+    const rows = await db((d) =>
+      d
+        .select()
+        .from(orders)
+        .where(and(inArray(orders.containerId, ["nope"]), eq(orders.status, "active"))),
+    );
     expect(rows).toEqual([]);
   });
 });

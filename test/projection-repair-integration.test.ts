@@ -1,7 +1,13 @@
 // The projection knows what it has (projected_seq), notices gaps, and is reconciled with the
 // containers, so whatever is lost between a container and Postgres is sent again: nothing lost,
 // nothing twice.
-import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  env,
+  getQueueResult,
+} from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { changesOf, type ChangeMessage } from "../domain/change-message";
@@ -9,7 +15,19 @@ import { withDatabase } from "../workers/db/client";
 import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
 import worker from "../workers/index";
 import { DEAD_LETTER_QUEUE } from "../workers/queues";
-import { adminToken, api, deviceKey, eventually, json, personWith, postReadings, rangesOf, uniqueContainer, watchProjectionQueue, type ErrorBody } from "./helpers";
+import {
+  adminToken,
+  api,
+  deviceKey,
+  eventually,
+  json,
+  personWith,
+  postReadings,
+  rangesOf,
+  uniqueContainer,
+  watchProjectionQueue,
+  type ErrorBody,
+} from "./helpers";
 
 let key: string;
 let admin: string;
@@ -19,23 +37,54 @@ beforeAll(async () => {
   admin = await adminToken();
 });
 
-type Status = { containersBehind: number; eventsMissing: number; oldestGapSince: string | null; lastReconciliation: { containersChecked: number; eventsResent: number } | null };
+type Status = {
+  containersBehind: number;
+  eventsMissing: number;
+  oldestGapSince: string | null;
+  lastReconciliation: { containersChecked: number; eventsResent: number } | null;
+};
 const status = async () => json<Status>(await api("/v1/projection/status", { token: admin }), 200);
-type Run = { sweep: string; containersChecked: number; containersBehind: number; containersWoken: number; eventsResent: number; postgresMs: number; wallMs: number };
-const reconcile = async (sweep: "changed" | "full" = "changed") => json<Run>(await api(`/v1/projection/reconcile?sweep=${sweep}`, { method: "POST", token: admin }), 200);
+type Run = {
+  sweep: string;
+  containersChecked: number;
+  containersBehind: number;
+  containersWoken: number;
+  eventsResent: number;
+  postgresMs: number;
+  wallMs: number;
+};
+const reconcile = async (sweep: "changed" | "full" = "changed") =>
+  json<Run>(await api(`/v1/projection/reconcile?sweep=${sweep}`, { method: "POST", token: admin }), 200);
 const db = <T>(work: Parameters<typeof withDatabase<T>>[1]) => withDatabase(env, work);
 const row = async (id: string) => (await db((d) => d.select().from(containers).where(eq(containers.id, id))))[0];
 const seqs = async (id: string) =>
-  (await db((d) => d.select({ seq: containerEvents.seq }).from(containerEvents).where(eq(containerEvents.containerId, id)))).map((r) => r.seq).sort((a, b) => a - b);
+  (
+    await db((d) =>
+      d.select({ seq: containerEvents.seq }).from(containerEvents).where(eq(containerEvents.containerId, id)),
+    )
+  )
+    .map((r) => r.seq)
+    .sort((a, b) => a - b);
 const liveVersion = async (id: string) => (await env.CONTAINERS.getByName(id).getState())!.version;
 
 /** Until Postgres holds exactly the container's events 1..version, once each, and knows it. */
 async function converged(id: string) {
-  return eventually(async () => {
-    const version = await liveVersion(id);
-    const [r, have] = [await row(id), await seqs(id)];
-    return r && r.projectedSeq === version && r.version === version && r.gapSince === null && have.length === version && have.every((s, i) => s === i + 1) ? r : undefined;
-  }, 20_000, `container ${id} projected completely`);
+  return eventually(
+    async () => {
+      const version = await liveVersion(id);
+      const [r, have] = [await row(id), await seqs(id)];
+      return r &&
+        r.projectedSeq === version &&
+        r.version === version &&
+        r.gapSince === null &&
+        have.length === version &&
+        have.every((s, i) => s === i + 1)
+        ? r
+        : undefined;
+    },
+    20_000,
+    `container ${id} projected completely`,
+  );
 }
 
 /**
@@ -50,7 +99,8 @@ async function loseMessages(id: string, drop: (m: ChangeMessage) => boolean) {
       .flatMap(rangesOf)
       .map((range) => ({ ...range, events: range.events.filter((_, i) => !drop(changesOf(range)[i]!)) }))
       .filter((range) => range.events.length > 0);
-    if (kept.length > 0) await env.PROJECTION_QUEUE.sendBatch(kept.map((body) => ({ body, contentType: "json" as const })));
+    if (kept.length > 0)
+      await env.PROJECTION_QUEUE.sendBatch(kept.map((body) => ({ body, contentType: "json" as const })));
   });
 }
 
@@ -75,10 +125,14 @@ describe("a gap between the outbox and the consumer", () => {
     const lossy = await loseMessages(id, (m) => m.event.seq === 2 || m.event.seq === 3);
     await json(await lossy.post(key, { containerId: id, fillPercent: 20 }), 200);
     await json(await lossy.post(key, { containerId: id, fillPercent: 25 }), 200);
-    const gapped = await eventually(async () => {
-      const r = await row(id);
-      return r && r.version === 4 && r.projectedSeq === 1 && r.gapSince !== null ? r : undefined;
-    }, 20_000, "the gap noticed");
+    const gapped = await eventually(
+      async () => {
+        const r = await row(id);
+        return r && r.version === 4 && r.projectedSeq === 1 && r.gapSince !== null ? r : undefined;
+      },
+      20_000,
+      "the gap noticed",
+    );
     expect(gapped).toMatchObject({ projectedSeq: 1, version: 4 });
     const before = await status();
     expect(before.containersBehind).toBeGreaterThanOrEqual(1);
@@ -100,10 +154,14 @@ describe("a gap between the outbox and the consumer", () => {
   it("a gap that stands past the grace period is asked for by the container's next message", async () => {
     const id = await withLostSecondEvent("selfheal");
     // Found, and left for the grace period: the missing event may be a moment behind.
-    const found = await eventually(async () => {
-      const r = await row(id);
-      return r?.version === 3 && r.gapSince !== null ? r : undefined;
-    }, 20_000, "the gap noticed");
+    const found = await eventually(
+      async () => {
+        const r = await row(id);
+        return r?.version === 3 && r.gapSince !== null ? r : undefined;
+      },
+      20_000,
+      "the gap noticed",
+    );
     expect(found.projectedSeq).toBe(1);
     await new Promise((r) => setTimeout(r, (Number(env.PROJECTION_GAP_GRACE_SECONDS) + 0.5) * 1000));
     expect((await row(id))!.projectedSeq).toBe(1);
@@ -122,8 +180,18 @@ describe("a gap between the outbox and the consumer", () => {
   it("a container Postgres never heard of is found through the index and sent whole", async () => {
     const id = uniqueContainer("unheard");
     const lossy = await loseMessages(id, () => true);
-    await json(await lossy.post(key, { readings: [{ containerId: id, fillPercent: 30 }, { containerId: id, fillPercent: 90 }] }), 200);
-    await eventually(async () => ((await env.CONTAINER_INDEX.getByName("containers").list("", 100_000)).includes(id) ? true : undefined));
+    await json(
+      await lossy.post(key, {
+        readings: [
+          { containerId: id, fillPercent: 30 },
+          { containerId: id, fillPercent: 90 },
+        ],
+      }),
+      200,
+    );
+    await eventually(async () =>
+      (await env.CONTAINER_INDEX.getByName("containers").list("", 100_000)).includes(id) ? true : undefined,
+    );
     expect(await row(id)).toBeUndefined();
     await lossy.unwatch();
     await reconcile();
@@ -136,7 +204,16 @@ describe("a gap between the outbox and the consumer", () => {
 describe("rows deleted by hand", () => {
   it("an event, a reading, an order and a container row are restored by the next full sweep", async () => {
     const id = uniqueContainer("deleted");
-    await json(await postReadings(key, { readings: [{ containerId: id, fillPercent: 20 }, { containerId: id, fillPercent: 80 }, { containerId: id, fillPercent: 10 }] }), 200);
+    await json(
+      await postReadings(key, {
+        readings: [
+          { containerId: id, fillPercent: 20 },
+          { containerId: id, fillPercent: 80 },
+          { containerId: id, fillPercent: 10 },
+        ],
+      }),
+      200,
+    );
     const whole = await converged(id);
     const orderRows = await db((d) => d.select().from(orders).where(eq(orders.containerId, id)));
     expect(orderRows).toHaveLength(2);
@@ -152,7 +229,9 @@ describe("rows deleted by hand", () => {
     const back = await converged(id);
     expect(back.version).toBe(whole.version);
     expect(await db((d) => d.select().from(readings).where(eq(readings.containerId, id)))).toHaveLength(3);
-    expect((await db((d) => d.select().from(orders).where(eq(orders.containerId, id)))).map((o) => o.status).sort()).toEqual(["active", "closed"]);
+    expect(
+      (await db((d) => d.select().from(orders).where(eq(orders.containerId, id)))).map((o) => o.status).sort(),
+    ).toEqual(["active", "closed"]);
 
     await db((d) => d.delete(containers).where(eq(containers.id, id)));
     await reconcile();
@@ -184,13 +263,18 @@ describe("dead letters", () => {
 
   it("a poison message is shown as such, with its reason", async () => {
     const marker = crypto.randomUUID();
-    const batch = createMessageBatch<unknown>(DEAD_LETTER_QUEUE, [{ id: `poison-${marker}`, timestamp: new Date(), attempts: 4, body: { marker } }]);
+    const batch = createMessageBatch<unknown>(DEAD_LETTER_QUEUE, [
+      { id: `poison-${marker}`, timestamp: new Date(), attempts: 4, body: { marker } },
+    ]);
     await worker.queue(batch, env);
     const listed = await json<{ deadLetters: Array<{ messageId: string; poison: boolean; reason: string | null }> }>(
       await api("/v1/dead-letters?limit=500", { token: admin }),
       200,
     );
-    expect(listed.deadLetters.find((d) => d.messageId === `poison-${marker}`)).toMatchObject({ poison: true, reason: expect.stringMatching(/not a change message/) });
+    expect(listed.deadLetters.find((d) => d.messageId === `poison-${marker}`)).toMatchObject({
+      poison: true,
+      reason: expect.stringMatching(/not a change message/),
+    });
   });
 });
 
@@ -198,7 +282,10 @@ describe("access", () => {
   it("reconciling is for admins; the status for anyone signed in", async () => {
     const viewer = await personWith("viewer");
     await json<Status>(await api("/v1/projection/status", { token: viewer }), 200);
-    const refused = await json<ErrorBody>(await api("/v1/projection/reconcile", { method: "POST", token: viewer }), 403);
+    const refused = await json<ErrorBody>(
+      await api("/v1/projection/reconcile", { method: "POST", token: viewer }),
+      403,
+    );
     expect(refused.error.message).toContain("admin");
     await json<ErrorBody>(await api("/v1/projection/reconcile", { method: "POST" }), 401);
     await json<ErrorBody>(await api("/v1/projection/status"), 401);

@@ -6,12 +6,37 @@ import { containers, orders } from "../workers/db/schema";
 import { byContainers, planProjection } from "../workers/projection/plan";
 import { fullSweepPerSecond, reconcileEveryMs } from "../domain/reconciliation";
 
-function message(seq: number, fill: number, order: Order | null = null, type: ContainerEvent["type"] = "reading.recorded"): ChangeMessage {
+function message(
+  seq: number,
+  fill: number,
+  order: Order | null = null,
+  type: ContainerEvent["type"] = "reading.recorded",
+): ChangeMessage {
   const state = { ...emptyContainer("tank-1"), fillPercent: fill, version: seq, location: { lat: 1, lon: 2 } };
-  const base = { id: `evt_${seq}`, seq, containerId: "tank-1", at: "2026-01-01T00:00:00.000Z", actor: { kind: "device" as const, id: "k" }, readingId: `r${seq}` };
-  const event = (type === "reading.recorded"
-    ? { ...base, type, outcome: "applied", reading: { readingId: `r${seq}`, fillPercent: fill, location: { lat: 1, lon: 2 }, measuredAt: base.at, receivedAt: base.at } }
-    : { ...base, type, order }) as ContainerEvent;
+  const base = {
+    id: `evt_${seq}`,
+    seq,
+    containerId: "tank-1",
+    at: "2026-01-01T00:00:00.000Z",
+    actor: { kind: "device" as const, id: "k" },
+    readingId: `r${seq}`,
+  };
+  const event = (
+    type === "reading.recorded"
+      ? {
+          ...base,
+          type,
+          outcome: "applied",
+          reading: {
+            readingId: `r${seq}`,
+            fillPercent: fill,
+            location: { lat: 1, lon: 2 },
+            measuredAt: base.at,
+            receivedAt: base.at,
+          },
+        }
+      : { ...base, type, order }
+  ) as ContainerEvent;
   return { event, state, order };
 }
 
@@ -29,7 +54,22 @@ describe("planning a projection batch", () => {
     const closed = { id: "ord_1", status: "closed" } as Order;
     const plan = planProjection([message(4, 60, closed, "order.closed"), message(2, 20, open, "order.opened")]);
     // An order stored before lines and partners were kept gets their defaults.
-    expect(plan.orders).toEqual([{ ...closed, partnerId: null, lines: [], eta: null, vehicle: null, deliveryNote: null, delivered: [], deliveredAt: null, fulfilmentReason: null, fulfilmentAt: null, thresholdAtOpen: null, version: 4 }]);
+    expect(plan.orders).toEqual([
+      {
+        ...closed,
+        partnerId: null,
+        lines: [],
+        eta: null,
+        vehicle: null,
+        deliveryNote: null,
+        delivered: [],
+        deliveredAt: null,
+        fulfilmentReason: null,
+        fulfilmentAt: null,
+        thresholdAtOpen: null,
+        version: 4,
+      },
+    ]);
     expect(plan.readings).toEqual([]);
   });
 
@@ -51,7 +91,11 @@ describe("splitting a batch by container", () => {
     // A container without orders weighs its row's columns: room for two of them in a part.
     const perContainer = Object.keys(getTableColumns(containers)).length;
     const parts = byContainers(changes, 2 * perContainer);
-    expect(parts.map((p) => p.map((m) => `${m.event.containerId}${m.event.seq}`))).toEqual([["a1", "a2", "b1"], ["c1", "c2", "d1"], ["e1"]]);
+    expect(parts.map((p) => p.map((m) => `${m.event.containerId}${m.event.seq}`))).toEqual([
+      ["a1", "a2", "b1"],
+      ["c1", "c2", "d1"],
+      ["e1"],
+    ]);
     expect(parts.flat()).toHaveLength(changes.length);
     expect(byContainers([], 100)).toEqual([]);
   });
@@ -59,7 +103,10 @@ describe("splitting a batch by container", () => {
   it("counts the orders a container's changes carry: one with many orders fills a part of its own", () => {
     const order = (id: string) => ({ id }) as Order;
     const withOrders = Array.from({ length: 30 }, (_, i) => ({ ...of("busy", i + 1), order: order(`ord_${i}`) }));
-    const parts = byContainers([of("quiet", 1), ...withOrders, of("other", 1)], 20 * Object.keys(getTableColumns(orders)).length);
+    const parts = byContainers(
+      [of("quiet", 1), ...withOrders, of("other", 1)],
+      20 * Object.keys(getTableColumns(orders)).length,
+    );
     expect(parts.map((p) => [...new Set(p.map((m) => m.event.containerId))])).toEqual([["quiet"], ["busy"], ["other"]]);
   });
 });

@@ -1,5 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import {adminToken, api, containerState, deviceKey, json, postReadings, uniqueContainer, type StoredReading, type ReadingResult } from "./helpers";
+import {
+  adminToken,
+  api,
+  containerState,
+  deviceKey,
+  json,
+  postReadings,
+  uniqueContainer,
+  type StoredReading,
+  type ReadingResult,
+} from "./helpers";
 
 let key: string;
 let admin: string;
@@ -12,14 +22,19 @@ beforeAll(async () => {
 type Answer = { results: ReadingResult[] };
 const post = async (body: unknown) => (await json<Answer>(await postReadings(key, body), 200)).results;
 const history = async (id: string) =>
-  (await json<{ readings: StoredReading[] }>(await api(`/v1/containers/${id}/readings`, { token: admin }), 200)).readings;
+  (await json<{ readings: StoredReading[] }>(await api(`/v1/containers/${id}/readings`, { token: admin }), 200))
+    .readings;
 
 describe("the reading contract", () => {
   it("a reading with only containerId and fillPercent is applied, at the time received", async () => {
     const id = uniqueContainer("bare");
     const before = Date.now();
     const [result] = await post({ containerId: id, fillPercent: 35 });
-    expect(result).toMatchObject({ containerId: id, status: "applied", orderOpened: { fillAtOpen: 35, thresholdAtOpen: 50 } });
+    expect(result).toMatchObject({
+      containerId: id,
+      status: "applied",
+      orderOpened: { fillAtOpen: 35, thresholdAtOpen: 50 },
+    });
     const state = await containerState(id);
     expect(state).toMatchObject({ fillPercent: 35, location: null });
     expect(Date.parse(state!.measuredAt!)).toBeGreaterThanOrEqual(before);
@@ -44,7 +59,13 @@ describe("the reading contract", () => {
 
   it("a duplicate whose payload differs says conflict: true, and the original stands", async () => {
     const id = uniqueContainer("conflict");
-    const sent = { containerId: id, readingId: "s-1", fillPercent: 80, battery: 70, measuredAt: "2026-03-01T10:00:00Z" };
+    const sent = {
+      containerId: id,
+      readingId: "s-1",
+      fillPercent: 80,
+      battery: 70,
+      measuredAt: "2026-03-01T10:00:00Z",
+    };
     await post(sent);
     const [same] = await post(sent);
     expect(same!.status).toBe("duplicate");
@@ -67,7 +88,12 @@ describe("the reading contract", () => {
     expect(stored!.clockSkewMs).toBeGreaterThan(3 * 60_000);
     expect(stored!.clockSkewMs).toBeLessThanOrEqual(4 * 60_000);
     // A sensor with a right clock reports a second later: it applies and opens the order.
-    const [next] = await post({ containerId: id, readingId: "good-1", fillPercent: 20, measuredAt: new Date(Date.now() + 1000).toISOString() });
+    const [next] = await post({
+      containerId: id,
+      readingId: "good-1",
+      fillPercent: 20,
+      measuredAt: new Date(Date.now() + 1000).toISOString(),
+    });
     expect(next).toMatchObject({ status: "applied", orderOpened: { fillAtOpen: 20 } });
     // The fast one retried is still the same reading.
     const [retry] = await post({ containerId: id, readingId: "fast-1", fillPercent: 70, measuredAt: fast });
@@ -77,17 +103,32 @@ describe("the reading contract", () => {
 
   it("a reading without a location stands at the container's registered location", async () => {
     const id = uniqueContainer("placed");
-    await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { location: { lat: 47.37, lon: 8.54 }, reportIntervalSeconds: 900 } }), 200);
-    expect(await containerState(id)).toMatchObject({ registeredLocation: { lat: 47.37, lon: 8.54 }, location: { lat: 47.37, lon: 8.54 }, reportIntervalSeconds: 900 });
+    await json(
+      await api(`/v1/containers/${id}`, {
+        method: "PUT",
+        token: admin,
+        json: { location: { lat: 47.37, lon: 8.54 }, reportIntervalSeconds: 900 },
+      }),
+      200,
+    );
+    expect(await containerState(id)).toMatchObject({
+      registeredLocation: { lat: 47.37, lon: 8.54 },
+      location: { lat: 47.37, lon: 8.54 },
+      reportIntervalSeconds: 900,
+    });
     await post({ containerId: id, fillPercent: 60 });
     expect((await history(id))[0]!.location).toEqual({ lat: 47.37, lon: 8.54 });
     await post({ containerId: id, fillPercent: 61, location: { lat: 47.4, lon: 8.6 } });
-    expect(await containerState(id)).toMatchObject({ location: { lat: 47.4, lon: 8.6 }, registeredLocation: { lat: 47.37, lon: 8.54 } });
+    expect(await containerState(id)).toMatchObject({
+      location: { lat: 47.4, lon: 8.6 },
+      registeredLocation: { lat: 47.37, lon: 8.54 },
+    });
   });
 
   it("auto-close uses the threshold in force when the order opened", async () => {
     const lowered = uniqueContainer("lowered");
-    const put = (id: string, threshold: number) => api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold } });
+    const put = (id: string, threshold: number) =>
+      api(`/v1/containers/${id}`, { method: "PUT", token: admin, json: { threshold } });
     await json(await put(lowered, 70), 200);
     const [opened] = await post({ containerId: lowered, fillPercent: 65 });
     expect(opened!.orderOpened).toMatchObject({ fillAtOpen: 65, thresholdAtOpen: 70 });
@@ -108,9 +149,17 @@ describe("the reading contract", () => {
     const id = uniqueContainer("manual");
     await post({ containerId: id, fillPercent: 70 });
     const operator = await adminToken();
-    const { order } = await json<{ order: { id: string; thresholdAtOpen: number } }>(await api(`/v1/containers/${id}/orders`, { method: "POST", token: operator }), 201);
+    const { order } = await json<{ order: { id: string; thresholdAtOpen: number } }>(
+      await api(`/v1/containers/${id}/orders`, { method: "POST", token: operator }),
+      201,
+    );
     expect(order.thresholdAtOpen).toBe(50);
-    await post({ readings: [{ containerId: id, fillPercent: 90 }, { containerId: id, fillPercent: 100 }] });
+    await post({
+      readings: [
+        { containerId: id, fillPercent: 90 },
+        { containerId: id, fillPercent: 100 },
+      ],
+    });
     expect((await containerState(id))!.activeOrder!.id).toBe(order.id);
   });
 });

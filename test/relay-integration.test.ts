@@ -2,7 +2,14 @@
 // itself, many containers to a message: one queue message for a batch across containers, every row
 // in Postgres once; requests answered while a send is on its way go together in the next; and when
 // a send fails, the containers send their events themselves.
-import { createExecutionContext, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  env,
+  evictDurableObject,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { packRanges, type ChangeRange, type RangeBatch } from "../domain/change-message";
@@ -10,7 +17,18 @@ import { STATE_EVERY_EVENTS, type ContainerDO } from "../durable-objects/contain
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, readings } from "../workers/db/schema";
 import worker from "../workers/index";
-import { adminToken, api, deviceKey, eventually, json, postReadings, reading, uniqueContainer, watchProjectionQueue, type ReadingsAnswer } from "./helpers";
+import {
+  adminToken,
+  api,
+  deviceKey,
+  eventually,
+  json,
+  postReadings,
+  reading,
+  uniqueContainer,
+  watchProjectionQueue,
+  type ReadingsAnswer,
+} from "./helpers";
 
 let key: string;
 let viewer: string;
@@ -46,7 +64,11 @@ async function postAnswered(bindings: Env, body: unknown): Promise<{ answer: Rea
   const res = await worker.fetch!(
     new Request("http://fillgrid.test/v1/readings", {
       method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "CF-Connecting-IP": "2001:db8::77" },
+      headers: {
+        authorization: `Bearer ${key}`,
+        "content-type": "application/json",
+        "CF-Connecting-IP": "2001:db8::77",
+      },
       body: JSON.stringify(body),
     }) as Request<unknown, IncomingRequestCfProperties>,
     bindings,
@@ -91,11 +113,15 @@ const landed = (ids: string[]) =>
  * every event and reading is in Postgres, sent by the containers themselves, and nothing is owed.
  */
 async function sentByThemselves(ids: string[]): Promise<void> {
-  const rows = await eventually(async () => {
-    const r = await landed(ids);
-    // Both tables: the two are read one after the other, and a batch may land in between.
-    return r.events.length === ids.length * 3 && r.readings.length === ids.length * 2 ? r : undefined;
-  }, 20_000, "every event in Postgres, sent by the containers");
+  const rows = await eventually(
+    async () => {
+      const r = await landed(ids);
+      // Both tables: the two are read one after the other, and a batch may land in between.
+      return r.events.length === ids.length * 3 && r.readings.length === ids.length * 2 ? r : undefined;
+    },
+    20_000,
+    "every event in Postgres, sent by the containers",
+  );
   expect(rows.events.map((e) => `${e.containerId}:${e.seq}:${e.type}`).sort()).toEqual(
     ids.flatMap((id) => [`${id}:1:reading.recorded`, `${id}:2:reading.recorded`, `${id}:3:order.opened`]).sort(),
   );
@@ -115,17 +141,25 @@ describe("the ingest relay", () => {
     expect(sent[0]).toHaveLength(1);
     const message = sent[0]![0]!.body as RangeBatch;
     expect(message.ranges.map((r) => r.containerId).sort()).toEqual([...ids].sort());
-    expect(message.ranges.every((r) => r.events.length === 1 && r.events[0]!.seq === 2 && r.state.version === 2)).toBe(true);
+    expect(message.ranges.every((r) => r.events.length === 1 && r.events[0]!.seq === 2 && r.state.version === 2)).toBe(
+      true,
+    );
     // The containers sent nothing themselves.
     for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
 
-    const rows = await eventually(async () => {
-      const r = await landed(ids);
-      return r.readings.length === 40 ? r : undefined;
-    }, 20_000, "every reading in Postgres");
+    const rows = await eventually(
+      async () => {
+        const r = await landed(ids);
+        return r.readings.length === 40 ? r : undefined;
+      },
+      20_000,
+      "every reading in Postgres",
+    );
     expect(new Set(rows.readings.map((r) => r.readingId)).size).toBe(40);
     expect(rows.readings.filter((r) => batch.some((b) => b.readingId === r.readingId))).toHaveLength(20);
-    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(ids.flatMap((id) => [`${id}:1`, `${id}:2`]).sort());
+    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(
+      ids.flatMap((id) => [`${id}:1`, `${id}:2`]).sort(),
+    );
   });
 
   it("a container evicted between readings still hands its next events over, and sends nothing again", async () => {
@@ -158,12 +192,18 @@ describe("the ingest relay", () => {
     expect((sent[1]![0]!.body as RangeBatch).ranges.map((r) => r.containerId).sort()).toEqual(ids.slice(1).sort());
     for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
 
-    const rows = await eventually(async () => {
-      const r = await landed(ids);
-      return r.readings.length === ids.length * 2 && r.events.length === ids.length * 2 ? r : undefined;
-    }, 20_000, "every reading in Postgres");
+    const rows = await eventually(
+      async () => {
+        const r = await landed(ids);
+        return r.readings.length === ids.length * 2 && r.events.length === ids.length * 2 ? r : undefined;
+      },
+      20_000,
+      "every reading in Postgres",
+    );
     expect(new Set(rows.readings.map((r) => r.readingId)).size).toBe(ids.length * 2);
-    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(ids.flatMap((id) => [`${id}:1`, `${id}:2`]).sort());
+    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(
+      ids.flatMap((id) => [`${id}:1`, `${id}:2`]).sort(),
+    );
   });
 
   it("when a send that carries several requests' events is refused, every one of their containers sends its own: nothing lost", async () => {
@@ -171,7 +211,9 @@ describe("the ingest relay", () => {
     let release!: () => void;
     const { env: bindings, sent } = watchedQueue(true, new Promise<void>((r) => (release = r)));
     const posted = [await postAnswered(bindings, { readings: [reading(ids[0]!, 15)] })];
-    posted.push(...(await Promise.all(ids.slice(1).map((id) => postAnswered(bindings, { readings: [reading(id, 15)] })))));
+    posted.push(
+      ...(await Promise.all(ids.slice(1).map((id) => postAnswered(bindings, { readings: [reading(id, 15)] })))),
+    );
     // Below the threshold: each reading opens an order, and each answer says so before any send.
     expect(posted.every(({ answer }) => answer.results[0]!.orderOpened !== undefined)).toBe(true);
     release();
@@ -190,15 +232,23 @@ describe("the ingest relay", () => {
     expect(await env.CONTAINERS.getByName(id!).pendingOutbox()).toBe(0);
     // The next reading goes through a worker that sends: the projection sees seq 3 without 2 ...
     await postWith(watchedQueue(false).env, { readings: [reading(id!, 63)] });
-    await eventually(async () => ((await landed([id!])).events.some((e) => e.seq === 3) ? true : undefined), 20_000, "seq 3 in Postgres");
+    await eventually(
+      async () => ((await landed([id!])).events.some((e) => e.seq === 3) ? true : undefined),
+      20_000,
+      "seq 3 in Postgres",
+    );
     expect((await landed([id!])).events.map((e) => e.seq).sort()).toEqual([1, 3]);
     // ... and, the gap standing past its grace period (the missing event may be a moment behind), the next message has it asked for.
     await new Promise((r) => setTimeout(r, (Number(env.PROJECTION_GAP_GRACE_SECONDS) + 0.5) * 1000));
     await postWith(watchedQueue(false).env, { readings: [reading(id!, 64)] });
-    const rows = await eventually(async () => {
-      const r = await landed([id!]);
-      return r.events.length === 4 && r.readings.length === 4 ? r : undefined;
-    }, 20_000, "the lost event asked for and in Postgres");
+    const rows = await eventually(
+      async () => {
+        const r = await landed([id!]);
+        return r.events.length === 4 && r.readings.length === 4 ? r : undefined;
+      },
+      20_000,
+      "the lost event asked for and in Postgres",
+    );
     expect(rows.events.map((e) => e.seq).sort()).toEqual([1, 2, 3, 4]);
     release();
   });
@@ -207,13 +257,20 @@ describe("the ingest relay", () => {
     const ids = await knownContainers(6, "onefails");
     const broken = ids[0]!;
     // Its storage has lost a table: its commit fails and rolls back, as a failing object would.
-    await runInDurableObject(env.CONTAINERS.getByName(broken), (_instance: ContainerDO, state) => void state.storage.sql.exec("DROP TABLE readings"));
+    await runInDurableObject(
+      env.CONTAINERS.getByName(broken),
+      (_instance: ContainerDO, state) => void state.storage.sql.exec("DROP TABLE readings"),
+    );
     const { env: bindings, sent } = watchedQueue(false);
     const ctx = createExecutionContext();
     const res = await worker.fetch!(
       new Request("http://fillgrid.test/v1/readings", {
         method: "POST",
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "CF-Connecting-IP": "2001:db8::77" },
+        headers: {
+          authorization: `Bearer ${key}`,
+          "content-type": "application/json",
+          "CF-Connecting-IP": "2001:db8::77",
+        },
         body: JSON.stringify({ readings: ids.map((id) => reading(id, 68)) }),
       }) as Request<unknown, IncomingRequestCfProperties>,
       bindings,
@@ -225,11 +282,17 @@ describe("the ingest relay", () => {
     expect(sent).toHaveLength(1);
     const others = ids.slice(1);
     expect((sent[0]![0]!.body as RangeBatch).ranges.map((r) => r.containerId).sort()).toEqual([...others].sort());
-    const rows = await eventually(async () => {
-      const r = await landed(others);
-      return r.events.length === others.length * 2 ? r : undefined;
-    }, 20_000, "the other containers' events in Postgres");
-    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(others.flatMap((id) => [`${id}:1`, `${id}:2`]).sort());
+    const rows = await eventually(
+      async () => {
+        const r = await landed(others);
+        return r.events.length === others.length * 2 ? r : undefined;
+      },
+      20_000,
+      "the other containers' events in Postgres",
+    );
+    expect(rows.events.map((e) => `${e.containerId}:${e.seq}`).sort()).toEqual(
+      others.flatMap((id) => [`${id}:1`, `${id}:2`]).sort(),
+    );
     for (const id of others) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
     // The failed container stored nothing of it.
     expect((await env.CONTAINERS.getByName(broken).getState())!.version).toBe(1);
@@ -245,17 +308,31 @@ describe("the ingest relay", () => {
     expect(sent).toHaveLength(1);
 
     await sentByThemselves(ids);
-    await eventually(async () => {
-      const body = await json<{ errors: { message: string; source: string; context: Record<string, unknown> }[] }>(await api("/v1/errors?limit=500", { token: viewer }), 200);
-      return body.errors.find((e) => e.message === "projection queue unavailable" && e.source === "worker" && e.context.messages === 1);
-    }, 20_000, "the error record");
+    await eventually(
+      async () => {
+        const body = await json<{ errors: { message: string; source: string; context: Record<string, unknown> }[] }>(
+          await api("/v1/errors?limit=500", { token: viewer }),
+          200,
+        );
+        return body.errors.find(
+          (e) => e.message === "projection queue unavailable" && e.source === "worker" && e.context.messages === 1,
+        );
+      },
+      20_000,
+      "the error record",
+    );
   });
 });
 
 /** The container's state row as stored: its version and watermark. */
 const storedRow = (id: string) =>
-  runInDurableObject(env.CONTAINERS.getByName(id), (_instance: ContainerDO, state) =>
-    state.storage.sql.exec<{ state: string; sent_seq: number }>("SELECT state, sent_seq FROM container").toArray().map((r) => ({ version: (JSON.parse(r.state) as { version: number }).version, sentSeq: r.sent_seq }))[0]!,
+  runInDurableObject(
+    env.CONTAINERS.getByName(id),
+    (_instance: ContainerDO, state) =>
+      state.storage.sql
+        .exec<{ state: string; sent_seq: number }>("SELECT state, sent_seq FROM container")
+        .toArray()
+        .map((r) => ({ version: (JSON.parse(r.state) as { version: number }).version, sentSeq: r.sent_seq }))[0]!,
   );
 
 describe("the state row, written every so many events", () => {
@@ -316,17 +393,29 @@ describe("the state row, written every so many events", () => {
     expect(await stub.pendingOutbox()).toBe(version - (await storedRow(id!)).sentSeq);
     expect(await stub.pendingOutbox()).toBeGreaterThan(0);
     await runDurableObjectAlarm(stub);
-    const rows = await eventually(async () => {
-      const r = await landed([id!]);
-      return r.events.length === version ? r : undefined;
-    }, 20_000, "every event in Postgres");
-    expect(rows.events.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: version }, (_, i) => i + 1));
+    const rows = await eventually(
+      async () => {
+        const r = await landed([id!]);
+        return r.events.length === version ? r : undefined;
+      },
+      20_000,
+      "every event in Postgres",
+    );
+    expect(rows.events.map((e) => e.seq).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: version }, (_, i) => i + 1),
+    );
     expect(await stub.pendingOutbox()).toBe(0);
   });
 });
 
 describe("packing ranges into messages", () => {
-  const range = (containerId: string): ChangeRange => ({ range: true, containerId, events: [], state: { containerId } as ChangeRange["state"], orders: [] });
+  const range = (containerId: string): ChangeRange => ({
+    range: true,
+    containerId,
+    events: [],
+    state: { containerId } as ChangeRange["state"],
+    orders: [],
+  });
 
   it("fills each message up to the limit, in order, never splitting a range; one too large goes alone", () => {
     const sized = ["a", "b", "c", "d", "e"].map((id, i) => ({ range: range(id), bytes: i === 3 ? 500 : 100 }));

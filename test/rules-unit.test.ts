@@ -35,7 +35,10 @@ function apply(state: ContainerState, changes: ContainerChange[]): ContainerStat
 }
 
 /** Feed readings (fill, second) and manual commands through the rules; return the final state and every change. */
-function run(steps: Array<number | [number, number] | "open" | "close" | { threshold: number }>, start = emptyContainer("tank-1")) {
+function run(
+  steps: Array<number | [number, number] | "open" | "close" | { threshold: number }>,
+  start = emptyContainer("tank-1"),
+) {
   let state = start;
   let second = 0;
   const changes: ContainerChange[] = [];
@@ -68,7 +71,12 @@ describe("one reading against the threshold (T = 50)", () => {
     { name: "above with no order changes nothing", steps: [80], active: false, last: ["reading.recorded:applied"] },
     { name: "below again keeps the one order", steps: [30, 20], active: true, last: ["reading.recorded:applied"] },
     { name: "equal leaves an open order open", steps: [30, 50], active: true, last: ["reading.recorded:applied"] },
-    { name: "above closes an order opened below", steps: [30, 50.1], active: false, last: ["reading.recorded:applied", "order.closed"] },
+    {
+      name: "above closes an order opened below",
+      steps: [30, 50.1],
+      active: false,
+      last: ["reading.recorded:applied", "order.closed"],
+    },
     { name: "0 opens, 100 closes", steps: [0, 100], active: false, last: ["reading.recorded:applied", "order.closed"] },
   ];
   for (const c of cases) {
@@ -81,34 +89,58 @@ describe("one reading against the threshold (T = 50)", () => {
 
   it("records the fill at open and at close", () => {
     const { state } = run([42]);
-    expect(state.activeOrder).toMatchObject({ source: "auto", fillAtOpen: 42, status: "active", fulfilment: "pending" });
+    expect(state.activeOrder).toMatchObject({
+      source: "auto",
+      fillAtOpen: 42,
+      status: "active",
+      fulfilment: "pending",
+    });
   });
 });
 
 describe("ordering and staleness", () => {
   it("a reading older than the newest applied one is stale and moves nothing", () => {
-    const { state, types } = run([[80, 10], [10, 5]]);
+    const { state, types } = run([
+      [80, 10],
+      [10, 5],
+    ]);
     expect(types.at(-1)).toBe("reading.recorded:stale");
     expect(state.fillPercent).toBe(80);
     expect(state.activeOrder).toBeNull();
   });
 
   it("a stale reading cannot close an order", () => {
-    const { state } = run([[30, 10], [90, 5]]);
+    const { state } = run([
+      [30, 10],
+      [90, 5],
+    ]);
     expect(state.activeOrder).not.toBeNull();
     expect(state.fillPercent).toBe(30);
   });
 
   it("a reading with the same measuredAt as the newest applies", () => {
-    const { state, types } = run([[80, 10], [30, 10]]);
+    const { state, types } = run([
+      [80, 10],
+      [30, 10],
+    ]);
     expect(types.slice(-2)).toEqual(["reading.recorded:applied", "order.opened"]);
     expect(state.fillPercent).toBe(30);
   });
 
   it("a stale reading still counts as seen", () => {
     let state = emptyContainer("tank-1");
-    state = apply(state, decideReading(state, reading(80, 10), { receivedAt: T0 + 10_000, now: T0 + 10_000, newOrderId: () => "o" }));
-    state = apply(state, decideReading(state, reading(80, 5, "late"), { receivedAt: T0 + 20_000, now: T0 + 20_000, newOrderId: () => "o" }));
+    state = apply(
+      state,
+      decideReading(state, reading(80, 10), { receivedAt: T0 + 10_000, now: T0 + 10_000, newOrderId: () => "o" }),
+    );
+    state = apply(
+      state,
+      decideReading(state, reading(80, 5, "late"), {
+        receivedAt: T0 + 20_000,
+        now: T0 + 20_000,
+        newOrderId: () => "o",
+      }),
+    );
     expect(state.lastSeenAt).toBe(new Date(T0 + 20_000).toISOString());
     expect(state.measuredAt).toBe(new Date(T0 + 10_000).toISOString());
   });
@@ -141,7 +173,10 @@ describe("manual orders", () => {
     const { state } = run([30, 60]);
     const closed = { ...state, activeOrder: null };
     const knownClosed = { id: "ord_x", status: "closed" } as never;
-    expect(decideManualClose(closed, "ord_x", knownClosed, "op", T0)).toMatchObject({ ok: false, reason: "not_active" });
+    expect(decideManualClose(closed, "ord_x", knownClosed, "op", T0)).toMatchObject({
+      ok: false,
+      reason: "not_active",
+    });
     expect(decideManualClose(closed, "ord_y", null, "op", T0)).toEqual({ ok: false, reason: "not_found" });
   });
 });
@@ -189,15 +224,47 @@ describe("threshold changes", () => {
   // Auto-close judges an order by the threshold in force when it opened (thresholdAtOpen), and the
   // fill against the threshold now: a threshold change never strands an order.
   const closing: Array<{ name: string; steps: Parameters<typeof run>[0]; active: boolean }> = [
-    { name: "T 70, fill 65 opens; T lowered to 20; fill 80 closes it", steps: [{ threshold: 70 }, 65, { threshold: 20 }, 80], active: false },
-    { name: "T 70, fill 65 opens; T lowered to 20; fill 50 (above 20) closes it", steps: [{ threshold: 70 }, 65, { threshold: 20 }, 50], active: false },
-    { name: "T 70, fill 65 opens; T lowered to 20; fill 15 leaves it open", steps: [{ threshold: 70 }, 65, { threshold: 20 }, 15], active: true },
-    { name: "T 50, fill 40 opens; T raised to 70; fill 60 does not close it", steps: [40, { threshold: 70 }, 60], active: true },
-    { name: "T 50, fill 40 opens; T raised to 70; fill 75 closes it", steps: [40, { threshold: 70 }, 60, 75], active: false },
-    { name: "T 50, fill 40 opens; T raised to 70; fill 70 (equal) leaves it", steps: [40, { threshold: 70 }, 70], active: true },
+    {
+      name: "T 70, fill 65 opens; T lowered to 20; fill 80 closes it",
+      steps: [{ threshold: 70 }, 65, { threshold: 20 }, 80],
+      active: false,
+    },
+    {
+      name: "T 70, fill 65 opens; T lowered to 20; fill 50 (above 20) closes it",
+      steps: [{ threshold: 70 }, 65, { threshold: 20 }, 50],
+      active: false,
+    },
+    {
+      name: "T 70, fill 65 opens; T lowered to 20; fill 15 leaves it open",
+      steps: [{ threshold: 70 }, 65, { threshold: 20 }, 15],
+      active: true,
+    },
+    {
+      name: "T 50, fill 40 opens; T raised to 70; fill 60 does not close it",
+      steps: [40, { threshold: 70 }, 60],
+      active: true,
+    },
+    {
+      name: "T 50, fill 40 opens; T raised to 70; fill 75 closes it",
+      steps: [40, { threshold: 70 }, 60, 75],
+      active: false,
+    },
+    {
+      name: "T 50, fill 40 opens; T raised to 70; fill 70 (equal) leaves it",
+      steps: [40, { threshold: 70 }, 70],
+      active: true,
+    },
     { name: "a manual order opened above T is never auto-closed", steps: [70, "open", 90, 100], active: true },
-    { name: "a manual order opened above T, then T raised above its fill, is still not auto-closed", steps: [70, "open", { threshold: 80 }, 90], active: true },
-    { name: "a manual order opened below T closes like an automatic one", steps: [30, "close", 20, "open", 60], active: false },
+    {
+      name: "a manual order opened above T, then T raised above its fill, is still not auto-closed",
+      steps: [70, "open", { threshold: 80 }, 90],
+      active: true,
+    },
+    {
+      name: "a manual order opened below T closes like an automatic one",
+      steps: [30, "close", 20, "open", 60],
+      active: false,
+    },
   ];
   for (const c of closing) {
     it(c.name, () => {
@@ -234,12 +301,26 @@ describe("replay", () => {
     ];
     for (const step of steps) {
       for (const change of step()) {
-        const event = { ...change, seq: state.version + 1, id: `e${state.version}`, containerId: "tank-1", at: "", actor: { kind: "system", id: "t" }, readingId: null } as ContainerEvent;
+        const event = {
+          ...change,
+          seq: state.version + 1,
+          id: `e${state.version}`,
+          containerId: "tank-1",
+          at: "",
+          actor: { kind: "system", id: "t" },
+          readingId: null,
+        } as ContainerEvent;
         log.push(event);
         state = evolve(state, event);
       }
     }
     expect(replay("tank-1", log)).toEqual(state);
-    expect(state).toMatchObject({ threshold: 40, name: "North silo", fillPercent: 20, autoOpenArmed: false, activeOrder: null });
+    expect(state).toMatchObject({
+      threshold: 40,
+      name: "North silo",
+      fillPercent: 20,
+      autoOpenArmed: false,
+      activeOrder: null,
+    });
   });
 });

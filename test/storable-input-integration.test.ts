@@ -3,7 +3,16 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeCursor } from "../platform/paging";
-import { adminToken, api, containerState, deviceKey, json, postReadings, uniqueContainer, type ErrorBody } from "./helpers";
+import {
+  adminToken,
+  api,
+  containerState,
+  deviceKey,
+  json,
+  postReadings,
+  uniqueContainer,
+  type ErrorBody,
+} from "./helpers";
 
 let key: string;
 let admin: string;
@@ -13,7 +22,8 @@ beforeAll(async () => {
   admin = await adminToken();
 });
 
-const errorCount = async () => (await env.ERROR_HUB.getByName("errors").list({ limit: 500 })).items.reduce((n, r) => n + r.count, 0);
+const errorCount = async () =>
+  (await env.ERROR_HUB.getByName("errors").list({ limit: 500 })).items.reduce((n, r) => n + r.count, 0);
 
 describe("timestamps", () => {
   const cases: Array<[string, string, RegExp]> = [
@@ -27,7 +37,10 @@ describe("timestamps", () => {
     it(`measuredAt with ${name} is a 400 naming it, and nothing is stored`, async () => {
       const id = uniqueContainer("time");
       const before = await errorCount();
-      const body = await json<ErrorBody>(await postReadings(key, { containerId: id, fillPercent: 40, measuredAt }), 400);
+      const body = await json<ErrorBody>(
+        await postReadings(key, { containerId: id, fillPercent: 40, measuredAt }),
+        400,
+      );
       expect(body.error.issues).toEqual([{ path: "measuredAt", message: expect.stringMatching(message) }]);
       expect(await containerState(id)).toBeNull();
       expect(await errorCount()).toBe(before);
@@ -37,10 +50,12 @@ describe("timestamps", () => {
   it("the widest real offsets are accepted", async () => {
     const id = uniqueContainer("kiritimati");
     const body = await json<{ results: { status: string }[] }>(
-      await postReadings(key, { readings: [
-        { containerId: id, fillPercent: 60, measuredAt: "2026-03-01T10:00:00+14:00" },
-        { containerId: id, fillPercent: 61, measuredAt: "2026-03-01T10:00:00-12:00" },
-      ] }),
+      await postReadings(key, {
+        readings: [
+          { containerId: id, fillPercent: 60, measuredAt: "2026-03-01T10:00:00+14:00" },
+          { containerId: id, fillPercent: 61, measuredAt: "2026-03-01T10:00:00-12:00" },
+        ],
+      }),
       200,
     );
     expect(body.results.map((r) => r.status)).toEqual(["applied", "applied"]);
@@ -92,14 +107,33 @@ describe("content types", () => {
     const asText = { "Content-Type": "text/plain" };
     const reading = JSON.stringify({ containerId: id, fillPercent: 10 });
     await json(await api("/v1/readings", { method: "POST", token: key, body: reading, headers: asText }), 415);
-    await json(await api(`/v1/containers/${id}`, { method: "PUT", token: admin, body: JSON.stringify({ threshold: 30 }), headers: asText }), 415);
-    await json(await api("/v1/users/nobody@fillgrid.test", { method: "PATCH", token: admin, body: "{}", headers: { "Content-Type": "application/x-www-form-urlencoded" } }), 415);
+    await json(
+      await api(`/v1/containers/${id}`, {
+        method: "PUT",
+        token: admin,
+        body: JSON.stringify({ threshold: 30 }),
+        headers: asText,
+      }),
+      415,
+    );
+    await json(
+      await api("/v1/users/nobody@fillgrid.test", {
+        method: "PATCH",
+        token: admin,
+        body: "{}",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      }),
+      415,
+    );
     await json(await api("/v1/auth/login", { method: "POST", body: "{}" }), 415);
     expect(await containerState(id)).toBeNull();
   });
 
   it("every JSON answer carries nosniff, refusals included", async () => {
-    for (const res of [await api("/v1/readings", { method: "POST", token: key, body: "x" }), await api("/v1/orders?limit=abc", { token: admin })]) {
+    for (const res of [
+      await api("/v1/readings", { method: "POST", token: key, body: "x" }),
+      await api("/v1/orders?limit=abc", { token: admin }),
+    ]) {
       expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
     }
   });

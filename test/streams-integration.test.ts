@@ -3,7 +3,20 @@ import { exports } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { DirectoryDO } from "../durable-objects/directory";
 import type { ErrorHub } from "../durable-objects/error-hub";
-import { adminToken, api, deviceKey, eventually, json, login, openErrorStream, personWith, postReadings, reading, streamTicket, uniqueContainer } from "./helpers";
+import {
+  adminToken,
+  api,
+  deviceKey,
+  eventually,
+  json,
+  login,
+  openErrorStream,
+  personWith,
+  postReadings,
+  reading,
+  streamTicket,
+  uniqueContainer,
+} from "./helpers";
 
 let viewer: string;
 
@@ -35,7 +48,10 @@ describe("opening the error stream", () => {
   });
 
   it("a ticket lives 30 seconds", async () => {
-    const issued = await json<{ expiresAt: string }>(await api("/v1/stream-tickets", { method: "POST", token: viewer }), 201);
+    const issued = await json<{ expiresAt: string }>(
+      await api("/v1/stream-tickets", { method: "POST", token: viewer }),
+      201,
+    );
     const left = Date.parse(issued.expiresAt) - Date.now();
     expect(left).toBeGreaterThan(25_000);
     expect(left).toBeLessThanOrEqual(30_000);
@@ -43,7 +59,9 @@ describe("opening the error stream", () => {
   });
 
   it("a login token in the URL is refused", async () => {
-    const res = await exports.default.fetch(`http://fillgrid.test/v1/errors/stream?token=${viewer}`, { headers: { Upgrade: "websocket" } });
+    const res = await exports.default.fetch(`http://fillgrid.test/v1/errors/stream?token=${viewer}`, {
+      headers: { Upgrade: "websocket" },
+    });
     const body = await json<{ error: { code: string; message: string } }>(res, 401);
     expect(body.error.code).toBe("token_in_url");
     expect(body.error.message).toMatch(/stream-tickets/);
@@ -60,9 +78,19 @@ describe("opening the error stream", () => {
   it("a disabled person's ticket opens nothing", async () => {
     const admin = await adminToken();
     const email = `streamer-${crypto.randomUUID().slice(0, 8)}@fillgrid.test`;
-    await json(await api("/v1/users", { method: "POST", token: admin, json: { email, password: "a long enough password", role: "viewer" } }), 201);
+    await json(
+      await api("/v1/users", {
+        method: "POST",
+        token: admin,
+        json: { email, password: "a long enough password", role: "viewer" },
+      }),
+      201,
+    );
     const ticket = await streamTicket(await login(email, "a long enough password"));
-    await json(await api(`/v1/users/${encodeURIComponent(email)}`, { method: "PATCH", token: admin, json: { disabled: true } }), 200);
+    await json(
+      await api(`/v1/users/${encodeURIComponent(email)}`, { method: "PATCH", token: admin, json: { disabled: true } }),
+      200,
+    );
     expect((await openErrorStream(null, undefined, { ticket })).res.status).toBe(401);
   });
 });
@@ -77,11 +105,15 @@ describe("the hub's socket handlers", () => {
       instance.webSocketError(socket, new Error(marker));
     });
     const record = await eventually(
-      async () => (await env.ERROR_HUB.getByName("errors").list({ limit: 500 })).items.find((r) => r.message === marker),
+      async () =>
+        (await env.ERROR_HUB.getByName("errors").list({ limit: 500 })).items.find((r) => r.message === marker),
       20_000,
       "the socket error's record",
     );
-    expect(record).toMatchObject({ source: "durable-object", context: { object: "ErrorHub", email: expect.stringMatching(/^viewer/) } });
+    expect(record).toMatchObject({
+      source: "durable-object",
+      context: { object: "ErrorHub", email: expect.stringMatching(/^viewer/) },
+    });
   });
 });
 
@@ -97,7 +129,10 @@ describe("logs", () => {
     const { key } = await deviceKey();
     await json(await postReadings(key, reading(uniqueContainer("logs"), 40)), 200);
     await json(await postReadings(key, { ...reading(uniqueContainer("logs"), 40), fillPercent: 300 }), 400);
-    await api("/v1/auth/login", { method: "POST", json: { email: env.ADMIN_EMAIL, password: "a wrong password here" } });
+    await api("/v1/auth/login", {
+      method: "POST",
+      json: { email: env.ADMIN_EMAIL, password: "a wrong password here" },
+    });
     const ticket = await streamTicket(admin);
     const stream = await openErrorStream(null, undefined, { ticket });
     await ready(stream.messages);
@@ -107,7 +142,15 @@ describe("logs", () => {
 
     expect(lines.length).toBeGreaterThan(5);
     const all = lines.join("\n");
-    for (const secret of [admin, key, key.slice(22), ticket, env.ADMIN_PASSWORD, "a wrong password here", env.JWT_SECRET]) {
+    for (const secret of [
+      admin,
+      key,
+      key.slice(22),
+      ticket,
+      env.ADMIN_PASSWORD,
+      "a wrong password here",
+      env.JWT_SECRET,
+    ]) {
       expect(all).not.toContain(secret);
     }
   });

@@ -12,7 +12,11 @@ function drain(pending: Pending[], answer: (p: Pending, now: number) => number =
     const lastSecond = sends.filter((s) => now - s.at < 1000).length;
     for (const p of due(queue, paces, now, lastSecond)) {
       const status = answer(p, now);
-      const verdict = verdictOf(status, status === 200 ? { ok: true } : { ok: false, parameters: { retry_after: 3 } }, now);
+      const verdict = verdictOf(
+        status,
+        status === 200 ? { ok: true } : { ok: false, parameters: { retry_after: 3 } },
+        now,
+      );
       const pace = paces.get(p.chatId) ?? { lastSentAt: null, holdUntil: null };
       if (verdict.outcome === "retry") paces.set(p.chatId, { ...pace, holdUntil: verdict.holdUntil });
       else {
@@ -25,7 +29,8 @@ function drain(pending: Pending[], answer: (p: Pending, now: number) => number =
   return sends;
 }
 
-const messages = (n: number, chatId: string, prefix = chatId): Pending[] => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${String(i).padStart(3, "0")}`, chatId, queuedAt: i }));
+const messages = (n: number, chatId: string, prefix = chatId): Pending[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${String(i).padStart(3, "0")}`, chatId, queuedAt: i }));
 
 describe("pacing", () => {
   it("100 messages for one chat go out at most one per second, in order, all of them", () => {
@@ -38,7 +43,8 @@ describe("pacing", () => {
     const pending = Array.from({ length: 60 }, (_, c) => messages(2, `chat-${c}`)).flat();
     const sends = drain(pending);
     expect(sends).toHaveLength(120);
-    for (const s of sends) expect(sends.filter((t) => t.at > s.at - 1000 && t.at <= s.at).length).toBeLessThanOrEqual(25);
+    for (const s of sends)
+      expect(sends.filter((t) => t.at > s.at - 1000 && t.at <= s.at).length).toBeLessThanOrEqual(25);
   });
 
   it("a 429 with retry_after 3 holds that chat 3 s and loses nothing", () => {
@@ -57,9 +63,15 @@ describe("pacing", () => {
 
 describe("answers and text", () => {
   it("400 and 403 fail for good; 429 and 5xx are tried again", () => {
-    expect(verdictOf(403, { ok: false, description: "Forbidden: bot was blocked by the user" }, 0)).toEqual({ outcome: "failed", reason: "403: Forbidden: bot was blocked by the user" });
+    expect(verdictOf(403, { ok: false, description: "Forbidden: bot was blocked by the user" }, 0)).toEqual({
+      outcome: "failed",
+      reason: "403: Forbidden: bot was blocked by the user",
+    });
     expect(verdictOf(400, { ok: false, description: "Bad Request: chat not found" }, 0).outcome).toBe("failed");
-    expect(verdictOf(429, { ok: false, parameters: { retry_after: 3 } }, 1000)).toEqual({ outcome: "retry", holdUntil: 4000 });
+    expect(verdictOf(429, { ok: false, parameters: { retry_after: 3 } }, 1000)).toEqual({
+      outcome: "retry",
+      holdUntil: 4000,
+    });
     expect(verdictOf(502, null, 0).outcome).toBe("retry");
   });
 

@@ -20,13 +20,16 @@ beforeAll(async () => {
 
 function checkTimeline(events: ContainerEvent[], orders: Order[]) {
   const times = events.map((e) => Date.parse(e.at));
-  for (let i = 1; i < times.length; i++) expect(times[i], `event ${events[i]!.seq}`).toBeGreaterThanOrEqual(times[i - 1]!);
+  for (let i = 1; i < times.length; i++)
+    expect(times[i], `event ${events[i]!.seq}`).toBeGreaterThanOrEqual(times[i - 1]!);
   for (const o of orders) {
     if (o.closedAt) expect(Date.parse(o.closedAt)).toBeGreaterThanOrEqual(Date.parse(o.openedAt));
     expect(idTime(o.id, "ord_")).toBe(Date.parse(o.openedAt));
   }
   const byId = [...orders].sort((a, b) => (a.id < b.id ? -1 : 1));
-  const byOpened = [...orders].sort((a, b) => Date.parse(a.openedAt) - Date.parse(b.openedAt) || (a.id < b.id ? -1 : 1));
+  const byOpened = [...orders].sort(
+    (a, b) => Date.parse(a.openedAt) - Date.parse(b.openedAt) || (a.id < b.id ? -1 : 1),
+  );
   expect(byId.map((o) => o.id)).toEqual(byOpened.map((o) => o.id));
 }
 
@@ -42,7 +45,9 @@ describe("an honest timeline", () => {
       const token = admins[i % admins.length]!;
       if (kind < 7) {
         const fill = [10, 90, 50, 30, 70][i % 5]!;
-        operations.push(postReadings(keys[i % keys.length]!, { containerId: id, readingId: `t-${i}`, fillPercent: fill }));
+        operations.push(
+          postReadings(keys[i % keys.length]!, { containerId: id, readingId: `t-${i}`, fillPercent: fill }),
+        );
       } else if (kind === 7) {
         operations.push(api(`/v1/containers/${id}/orders`, { method: "POST", token }));
       } else if (kind === 8) {
@@ -85,9 +90,21 @@ describe("an honest timeline", () => {
     // The host clock jumps an hour back, as a misbehaving one might; the sensor's own clock is right.
     const stepBack = Date.parse(first.at) - 3_600_000;
     vi.useFakeTimers({ now: stepBack, toFake: ["Date"] });
-    const { results: [result], relayed } = await runInDurableObject(stub, (instance: ContainerDO) =>
+    const {
+      results: [result],
+      relayed,
+    } = await runInDurableObject(stub, (instance: ContainerDO) =>
       instance.ingestRelayed(
-        [{ readingId: "after-step", containerId: id, fillPercent: 20, measuredAt: sensorTime, clockSkewMs: 0, fingerprint: "20" }],
+        [
+          {
+            readingId: "after-step",
+            containerId: id,
+            fillPercent: 20,
+            measuredAt: sensorTime,
+            clockSkewMs: 0,
+            fingerprint: "20",
+          },
+        ],
         { kind: "device", id: "test" },
         stepBack,
       ),
@@ -98,7 +115,9 @@ describe("an honest timeline", () => {
     await runInDurableObject(stub, (instance: ContainerDO) => {
       checkTimeline(instance.listEvents(0, 10)!, instance.listOrders(10, null)!.items);
       // The reading says when the worker received it, by the clock it had.
-      expect(instance.listReadings(10, null)!.items.find((r) => r.readingId === "after-step")!.receivedAt).toBe(new Date(stepBack).toISOString());
+      expect(instance.listReadings(10, null)!.items.find((r) => r.readingId === "after-step")!.receivedAt).toBe(
+        new Date(stepBack).toISOString(),
+      );
     });
   });
 });

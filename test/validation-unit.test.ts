@@ -22,10 +22,20 @@ describe("messages a person can act on", () => {
     ["an empty text", z.object({ a: z.string().min(1) }), { a: "" }, "must not be empty"],
     ["too few items", z.object({ a: z.array(z.number()).min(1) }), { a: [] }, "must have at least 1 item"],
     ["too many items", z.object({ a: z.array(z.number()).max(2) }), { a: [1, 2, 3] }, "must have at most 2 items"],
-    ["not one of the choices", z.object({ a: z.enum(["open", "resolved"]) }), { a: "x" }, 'must be one of "open", "resolved"'],
+    [
+      "not one of the choices",
+      z.object({ a: z.enum(["open", "resolved"]) }),
+      { a: "x" },
+      'must be one of "open", "resolved"',
+    ],
     ["not an integer", z.object({ a: z.number().int() }), { a: 1.5 }, "must be an integer"],
     ["a query number that is not one", z.object({ a: z.coerce.number() }), { a: "abc" }, "must be a number"],
-    ["a number JSON reads as Infinity (1e400)", z.object({ a: z.number() }), JSON.parse('{"a": 1e400}'), "must be a finite number"],
+    [
+      "a number JSON reads as Infinity (1e400)",
+      z.object({ a: z.number() }),
+      JSON.parse('{"a": 1e400}'),
+      "must be a finite number",
+    ],
     ["not an email", z.object({ a: z.email() }), { a: "x" }, "must be an email address"],
     ["a boolean wanted", z.object({ a: z.boolean() }), { a: "true" }, "must be a boolean, not a string"],
   ];
@@ -45,9 +55,14 @@ describe("messages a person can act on", () => {
 
 describe("a body that is one reading or a batch", () => {
   it("a batch with a bad reading names that reading's field", () => {
-    expect(issues(ingestBodySchema, { readings: [{ containerId: "t1", fillPercent: 1 }, { containerId: "t1", fillPercent: 101 }] })).toEqual([
-      { path: "readings[1].fillPercent", message: "must be at most 100" },
-    ]);
+    expect(
+      issues(ingestBodySchema, {
+        readings: [
+          { containerId: "t1", fillPercent: 1 },
+          { containerId: "t1", fillPercent: 101 },
+        ],
+      }),
+    ).toEqual([{ path: "readings[1].fillPercent", message: "must be at most 100" }]);
   });
 
   it("a reading with several bad fields names each, not the batch form", () => {

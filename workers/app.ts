@@ -68,19 +68,54 @@ export const OPENAPI_INFO = {
     title: "Fillgrid API",
     version: "1",
     description:
-      "Fill levels and replenishment orders for remote containers. Errors are `{\"error\": {\"code\", \"message\", \"issues\"?: [{\"path\", \"message\"}]}}`; " +
+      'Fill levels and replenishment orders for remote containers. Errors are `{"error": {"code", "message", "issues"?: [{"path", "message"}]}}`; ' +
       "every credential is rate limited (429 with Retry-After).",
   },
   tags: [
-    { name: "Readings", description: "Sensors and gateways report fill levels with a device key. Each reading is answered only after its container has committed it." },
-    { name: "People", description: "Log in, change your password; admins add people, change roles, disable, reset passwords, and read the audit list." },
-    { name: "Device keys", description: "Keys for sensors: shown once, stored as a hash, revocable; limited to one container or good for the fleet." },
-    { name: "Containers", description: "The fleet from Postgres; each container's live state, history and event log from its own object; settings." },
-    { name: "Orders", description: "Replenishment orders: opened and closed by readings against the threshold, or by hand." },
-    { name: "Partners", description: "The suppliers that deliver: their signed webhooks in (order.created … order.delivered) and Fillgrid's events out, their delivery logs and price lists." },
-    { name: "Documents", description: "A sales document for every delivered order, numbered without gaps per partner and year, as CSV and as a printable page." },
-    { name: "Alerts", description: "What the minute monitor found: one alert per condition and subject, repeated until acknowledged, resolved when the condition clears." },
-    { name: "Errors", description: "Every failure of the system as a grouped error record, live over a WebSocket; the dashboard reports what fails in a browser too." },
+    {
+      name: "Readings",
+      description:
+        "Sensors and gateways report fill levels with a device key. Each reading is answered only after its container has committed it.",
+    },
+    {
+      name: "People",
+      description:
+        "Log in, change your password; admins add people, change roles, disable, reset passwords, and read the audit list.",
+    },
+    {
+      name: "Device keys",
+      description:
+        "Keys for sensors: shown once, stored as a hash, revocable; limited to one container or good for the fleet.",
+    },
+    {
+      name: "Containers",
+      description:
+        "The fleet from Postgres; each container's live state, history and event log from its own object; settings.",
+    },
+    {
+      name: "Orders",
+      description: "Replenishment orders: opened and closed by readings against the threshold, or by hand.",
+    },
+    {
+      name: "Partners",
+      description:
+        "The suppliers that deliver: their signed webhooks in (order.created … order.delivered) and Fillgrid's events out, their delivery logs and price lists.",
+    },
+    {
+      name: "Documents",
+      description:
+        "A sales document for every delivered order, numbered without gaps per partner and year, as CSV and as a printable page.",
+    },
+    {
+      name: "Alerts",
+      description:
+        "What the minute monitor found: one alert per condition and subject, repeated until acknowledged, resolved when the condition clears.",
+    },
+    {
+      name: "Errors",
+      description:
+        "Every failure of the system as a grouped error record, live over a WebSocket; the dashboard reports what fails in a browser too.",
+    },
     { name: "Operations", description: "Dead letters and a deliberate failure to check the error pipeline." },
     { name: "Meta", description: "Health and this reference." },
   ],
@@ -112,7 +147,16 @@ app.onError((error, c) => {
   const route = c.req.routePath;
   const containerId = route.includes(":containerId") ? c.req.param("containerId") : undefined;
   c.executionCtx.waitUntil(
-    reportError(c.env, error, "worker", `${c.req.method} ${route}`, { requestId, method: c.req.method, route, path: c.req.path, containerId }),
+    reportError(c.env, error, "worker", `${c.req.method} ${route}`, {
+      requestId,
+      method: c.req.method,
+      route,
+      path: c.req.path,
+      containerId,
+    }),
   );
-  return c.json({ error: { code: "internal", message: "internal error; quote the request id when reporting it", requestId } }, 500);
+  return c.json(
+    { error: { code: "internal", message: "internal error; quote the request id when reporting it", requestId } },
+    500,
+  );
 });

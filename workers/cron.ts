@@ -48,7 +48,10 @@ export const JOBS: Record<string, { name: string; run: Job }> = {
   "* * * * *": {
     name: "monitor",
     run: async (env, controller) => {
-      const [monitored, filled] = await Promise.allSettled([runMonitor(env, controller.scheduledTime), fillStandingGaps(env)]);
+      const [monitored, filled] = await Promise.allSettled([
+        runMonitor(env, controller.scheduledTime),
+        fillStandingGaps(env),
+      ]);
       for (const outcome of [monitored, filled]) if (outcome.status === "rejected") throw outcome.reason;
     },
   },
@@ -58,7 +61,9 @@ export const JOBS: Record<string, { name: string; run: Job }> = {
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const job = JOBS[controller.cron];
   if (!job) {
-    await reportError(env, new Error(`no job for cron "${controller.cron}"`), "cron", controller.cron, { cron: controller.cron });
+    await reportError(env, new Error(`no job for cron "${controller.cron}"`), "cron", controller.cron, {
+      cron: controller.cron,
+    });
     return;
   }
   try {

@@ -19,13 +19,21 @@ export async function metricsText(env: Env): Promise<string> {
     return {
       readings: await rows(sql`select status as label, count(*)::bigint as n from readings group by status`),
       opened: await rows(sql`select source as label, count(*)::bigint as n from orders group by source`),
-      closed: await rows(sql`select close_reason as label, count(*)::bigint as n from orders where status = 'closed' group by close_reason`),
-      fulfilment: await rows(sql`select fulfilment as label, count(*)::bigint as n from orders where status = 'active' group by fulfilment`),
+      closed: await rows(
+        sql`select close_reason as label, count(*)::bigint as n from orders where status = 'closed' group by close_reason`,
+      ),
+      fulfilment: await rows(
+        sql`select fulfilment as label, count(*)::bigint as n from orders where status = 'active' group by fulfilment`,
+      ),
       fleet: await fleetSummary(db, DEFAULT_REPORT_INTERVAL_SECONDS),
-      projection: (await rows(sql`select count(*) filter (where gap_since is not null)::bigint as behind,
+      projection: (
+        await rows(sql`select count(*) filter (where gap_since is not null)::bigint as behind,
           coalesce(sum(greatest(version - projected_seq, 0)), 0)::bigint as missing,
-          coalesce(extract(epoch from now() - min(gap_since)), 0)::float8 as lag from containers`))[0]!,
-      deadLetters: await rows(sql`select queue as label, count(*)::bigint as n from dead_letters where replayed_at is null group by queue`),
+          coalesce(extract(epoch from now() - min(gap_since)), 0)::float8 as lag from containers`)
+      )[0]!,
+      deadLetters: await rows(
+        sql`select queue as label, count(*)::bigint as n from dead_letters where replayed_at is null group by queue`,
+      ),
       deliveries: await rows(sql`select state as label, count(*)::bigint as n from partner_deliveries group by state`),
       documents: (await rows(sql`select count(*)::bigint as n from sales_documents`))[0]!,
     };
@@ -40,30 +48,108 @@ export async function metricsText(env: Env): Promise<string> {
     metricsObject(env).refusedKeys(Date.now(), REFUSAL_WINDOW_MINUTES),
   ]);
   const SEVERITIES = ["critical", "warning", "info"] as const;
-  const alertSamples = (state: string) => SEVERITIES.map((severity) => ({ labels: { severity }, value: alerts.find((a) => a.state === state && a.severity === severity)?.n ?? 0 }));
+  const alertSamples = (state: string) =>
+    SEVERITIES.map((severity) => ({
+      labels: { severity },
+      value: alerts.find((a) => a.state === state && a.severity === severity)?.n ?? 0,
+    }));
   const noticeSamples = (["telegram", "email"] as const).flatMap((channel) =>
-    (["sent", "failed"] as const).map((result) => ({ labels: { channel, result }, value: notices.done.find((d) => d.channel === channel && d.status === result)?.n ?? 0 })),
+    (["sent", "failed"] as const).map((result) => ({
+      labels: { channel, result },
+      value: notices.done.find((d) => d.channel === channel && d.status === result)?.n ?? 0,
+    })),
   );
 
-  const by = (rows: Row[], label: string): Family["samples"] => rows.map((r) => ({ labels: { [label]: String(r.label ?? "none") }, value: Number(r.n) }));
-  const gauge = (name: string, help: string, value: number, labels?: Labels): Family => ({ name, help, type: "gauge", samples: [{ ...(labels ? { labels } : {}), value }] });
+  const by = (rows: Row[], label: string): Family["samples"] =>
+    rows.map((r) => ({ labels: { [label]: String(r.label ?? "none") }, value: Number(r.n) }));
+  const gauge = (name: string, help: string, value: number, labels?: Labels): Family => ({
+    name,
+    help,
+    type: "gauge",
+    samples: [{ ...(labels ? { labels } : {}), value }],
+  });
   const families: (Family | HistogramFamily)[] = [
-    { name: "fillgrid_readings_total", help: "Readings stored, by outcome (duplicates are answered, not stored, and not counted)", type: "counter", samples: by(db.readings, "outcome") },
-    { name: "fillgrid_orders_opened_total", help: "Orders opened, by source", type: "counter", samples: by(db.opened, "source") },
-    { name: "fillgrid_orders_closed_total", help: "Orders closed, by reason", type: "counter", samples: by(db.closed, "reason") },
-    { name: "fillgrid_orders_active", help: "Active orders, by fulfilment", type: "gauge", samples: by(db.fulfilment, "fulfilment") },
+    {
+      name: "fillgrid_readings_total",
+      help: "Readings stored, by outcome (duplicates are answered, not stored, and not counted)",
+      type: "counter",
+      samples: by(db.readings, "outcome"),
+    },
+    {
+      name: "fillgrid_orders_opened_total",
+      help: "Orders opened, by source",
+      type: "counter",
+      samples: by(db.opened, "source"),
+    },
+    {
+      name: "fillgrid_orders_closed_total",
+      help: "Orders closed, by reason",
+      type: "counter",
+      samples: by(db.closed, "reason"),
+    },
+    {
+      name: "fillgrid_orders_active",
+      help: "Active orders, by fulfilment",
+      type: "gauge",
+      samples: by(db.fulfilment, "fulfilment"),
+    },
     gauge("fillgrid_containers", "Containers known to Postgres", db.fleet.containers),
-    gauge("fillgrid_containers_below_threshold", "Containers whose fill is below their threshold", db.fleet.belowThreshold),
-    gauge("fillgrid_containers_silent", "Containers not heard for longer than their expected report interval (or never)", db.fleet.silent),
-    gauge("fillgrid_projection_containers_behind", "Containers whose events Postgres lacks some of", Number(db.projection.behind)),
-    gauge("fillgrid_projection_events_missing", "Events the containers have and Postgres lacks", Number(db.projection.missing)),
-    gauge("fillgrid_projection_lag_seconds", "How long the oldest gap in the projection has been open", Number(db.projection.lag)),
+    gauge(
+      "fillgrid_containers_below_threshold",
+      "Containers whose fill is below their threshold",
+      db.fleet.belowThreshold,
+    ),
+    gauge(
+      "fillgrid_containers_silent",
+      "Containers not heard for longer than their expected report interval (or never)",
+      db.fleet.silent,
+    ),
+    gauge(
+      "fillgrid_projection_containers_behind",
+      "Containers whose events Postgres lacks some of",
+      Number(db.projection.behind),
+    ),
+    gauge(
+      "fillgrid_projection_events_missing",
+      "Events the containers have and Postgres lacks",
+      Number(db.projection.missing),
+    ),
+    gauge(
+      "fillgrid_projection_lag_seconds",
+      "How long the oldest gap in the projection has been open",
+      Number(db.projection.lag),
+    ),
     gauge("fillgrid_error_records_open", "Error records open in the error store", openErrors),
-    { name: "fillgrid_dead_letters_waiting", help: "Dead letters not replayed, by the queue they came from (parked: still in the vault)", type: "gauge", samples: [...by(db.deadLetters, "queue"), { labels: { queue: "parked" }, value: parked }] },
-    { name: "fillgrid_partner_deliveries", help: "Events for partners' webhooks, by state (delivered, retrying, dead)", type: "gauge", samples: by(db.deliveries, "state") },
-    { name: "fillgrid_alerts_firing", help: "Alerts firing and not acknowledged, by severity", type: "gauge", samples: alertSamples("firing") },
-    { name: "fillgrid_alerts_acknowledged", help: "Alerts acknowledged and not yet resolved, by severity", type: "gauge", samples: alertSamples("acknowledged") },
-    { name: "fillgrid_notifications_total", help: "Messages that left the Notifier, by channel and result (sent, failed for good)", type: "counter", samples: noticeSamples },
+    {
+      name: "fillgrid_dead_letters_waiting",
+      help: "Dead letters not replayed, by the queue they came from (parked: still in the vault)",
+      type: "gauge",
+      samples: [...by(db.deadLetters, "queue"), { labels: { queue: "parked" }, value: parked }],
+    },
+    {
+      name: "fillgrid_partner_deliveries",
+      help: "Events for partners' webhooks, by state (delivered, retrying, dead)",
+      type: "gauge",
+      samples: by(db.deliveries, "state"),
+    },
+    {
+      name: "fillgrid_alerts_firing",
+      help: "Alerts firing and not acknowledged, by severity",
+      type: "gauge",
+      samples: alertSamples("firing"),
+    },
+    {
+      name: "fillgrid_alerts_acknowledged",
+      help: "Alerts acknowledged and not yet resolved, by severity",
+      type: "gauge",
+      samples: alertSamples("acknowledged"),
+    },
+    {
+      name: "fillgrid_notifications_total",
+      help: "Messages that left the Notifier, by channel and result (sent, failed for good)",
+      type: "counter",
+      samples: noticeSamples,
+    },
     {
       name: "fillgrid_notifications_waiting",
       help: "Messages waiting in the Notifier's outbox, by channel",
@@ -73,14 +159,23 @@ export async function metricsText(env: Env): Promise<string> {
         { labels: { channel: "email" }, value: notices.waiting.email },
       ],
     },
-    { name: "fillgrid_sales_documents_total", help: "Sales documents issued", type: "counter", samples: [{ value: Number(db.documents.n) }] },
+    {
+      name: "fillgrid_sales_documents_total",
+      help: "Sales documents issued",
+      type: "counter",
+      samples: [{ value: Number(db.documents.n) }],
+    },
     {
       name: "fillgrid_ingest_rate_limited_total",
       help: "Requests to POST /v1/readings refused for their device key's rate (429), by kind of key (sensor: one container; gateway: the fleet)",
       type: "counter",
       samples: (["sensor", "gateway"] as const).map((kind) => ({ labels: { kind }, value: refusals[kind] })),
     },
-    gauge("fillgrid_device_keys_rate_limited", `Device keys refused for their rate in the last ${REFUSAL_WINDOW_MINUTES} minutes`, refusedKeys.length),
+    gauge(
+      "fillgrid_device_keys_rate_limited",
+      `Device keys refused for their rate in the last ${REFUSAL_WINDOW_MINUTES} minutes`,
+      refusedKeys.length,
+    ),
   ];
   const names = [...new Set(histograms.map((h) => h.name))];
   for (const name of names) {
@@ -100,7 +195,12 @@ const HISTOGRAM_HELP: Record<string, string> = {
 };
 
 /** A consumer's batch for the histograms; a failure to record is reported, never thrown. */
-export async function recordBatch(env: Env, queue: string, batch: MessageBatch<unknown>, startedMs: number): Promise<void> {
+export async function recordBatch(
+  env: Env,
+  queue: string,
+  batch: MessageBatch<unknown>,
+  startedMs: number,
+): Promise<void> {
   const oldest = Math.min(...batch.messages.map((m) => m.timestamp.getTime()));
   try {
     await metricsObject(env).observe([

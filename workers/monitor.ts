@@ -10,7 +10,8 @@ import type { NewErrorRecord } from "../durable-objects/alerts";
 import { alertsObject, deadLetterVault, directory, metricsObject, notifier } from "./stubs";
 
 type Row = Record<string, string | number | null>;
-const iso = (v: string | number | null | undefined) => (v === null || v === undefined ? null : new Date(v).toISOString());
+const iso = (v: string | number | null | undefined) =>
+  v === null || v === undefined ? null : new Date(v).toISOString();
 
 /** Error records first seen this long ago or less are new: emailed (once) to who wants new errors. */
 const NEW_ERROR_WINDOW_MS = 15 * 60_000;
@@ -20,7 +21,9 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
   const db = await withDatabase(env, async (db) => {
     const rows = async (q: ReturnType<typeof sql>) => (await db.execute<Row>(q)).rows;
     return {
-      containers: await rows(sql`select id, name, contents, last_seen_at, report_interval_seconds, battery from containers`),
+      containers: await rows(
+        sql`select id, name, contents, last_seen_at, report_interval_seconds, battery from containers`,
+      ),
       // Each container's last two applied readings, where no order was delivered between them.
       drops: await rows(sql`
         with last_two as (
@@ -32,10 +35,20 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
         select l.container_id, l.before_fill, l.fill_percent, l.measured_at from last_two l
         where l.rn = 1 and l.before_fill is not null and l.before_fill - l.fill_percent > 0
           and not exists (select 1 from orders o where o.container_id = l.container_id and o.delivered_at between l.before_at and l.measured_at)`),
-      orders: await rows(sql`select o.id, o.container_id, o.fulfilment, o.opened_at, o.fulfilment_at, o.eta, o.partner_id, c.contents from orders o left join containers c on c.id = o.container_id where o.status = 'active'`),
-      deadLetters: Number((await rows(sql`select count(*)::bigint as n from dead_letters where replayed_at is null`))[0]!.n),
-      lag: Number((await rows(sql`select coalesce(extract(epoch from now() - min(gap_since)), 0)::float8 as lag from containers`))[0]!.lag),
-      failing: await rows(sql`select partner_id, count(*) filter (where state = 'retrying')::int as retrying, count(*) filter (where state = 'dead')::int as dead from partner_deliveries where state <> 'delivered' group by partner_id`),
+      orders: await rows(
+        sql`select o.id, o.container_id, o.fulfilment, o.opened_at, o.fulfilment_at, o.eta, o.partner_id, c.contents from orders o left join containers c on c.id = o.container_id where o.status = 'active'`,
+      ),
+      deadLetters: Number(
+        (await rows(sql`select count(*)::bigint as n from dead_letters where replayed_at is null`))[0]!.n,
+      ),
+      lag: Number(
+        (
+          await rows(sql`select coalesce(extract(epoch from now() - min(gap_since)), 0)::float8 as lag from containers`)
+        )[0]!.lag,
+      ),
+      failing: await rows(
+        sql`select partner_id, count(*) filter (where state = 'retrying')::int as retrying, count(*) filter (where state = 'dead')::int as dead from partner_deliveries where state <> 'delivered' group by partner_id`,
+      ),
     };
   });
   const [parked, errors, refused] = await Promise.all([
@@ -43,13 +56,29 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
     errorStore(env).list({ status: "open", limit: 200 }),
     metricsObject(env).refusedKeys(Date.now(), REFUSAL_WINDOW_MINUTES),
   ]);
-  const keyLabels = refused.length > 0 ? new Map((await directory(env).listDeviceKeys()).map((k) => [k.id, k.label])) : new Map<string, string | null>();
+  const keyLabels =
+    refused.length > 0
+      ? new Map((await directory(env).listDeviceKeys()).map((k) => [k.id, k.label]))
+      : new Map<string, string | null>();
   const hourAgo = Date.now() - 3600_000;
   const newSince = Date.now() - NEW_ERROR_WINDOW_MS;
-  const newErrors = errors.items.filter((e) => Date.parse(e.firstSeen) > newSince).map((e) => ({ id: e.id, name: e.name, message: e.message, firstSeen: e.firstSeen }));
+  const newErrors = errors.items
+    .filter((e) => Date.parse(e.firstSeen) > newSince)
+    .map((e) => ({ id: e.id, name: e.name, message: e.message, firstSeen: e.firstSeen }));
   const snapshot: Snapshot = {
-    containers: db.containers.map((c) => ({ id: String(c.id), name: c.name === null ? null : String(c.name), lastSeenAt: iso(c.last_seen_at), reportIntervalSeconds: c.report_interval_seconds === null ? null : Number(c.report_interval_seconds), battery: c.battery === null ? null : Number(c.battery) })),
-    fillDrops: db.drops.map((d) => ({ containerId: String(d.container_id), from: Number(d.before_fill), to: Number(d.fill_percent), at: iso(d.measured_at)! })),
+    containers: db.containers.map((c) => ({
+      id: String(c.id),
+      name: c.name === null ? null : String(c.name),
+      lastSeenAt: iso(c.last_seen_at),
+      reportIntervalSeconds: c.report_interval_seconds === null ? null : Number(c.report_interval_seconds),
+      battery: c.battery === null ? null : Number(c.battery),
+    })),
+    fillDrops: db.drops.map((d) => ({
+      containerId: String(d.container_id),
+      from: Number(d.before_fill),
+      to: Number(d.fill_percent),
+      at: iso(d.measured_at)!,
+    })),
     activeOrders: db.orders.map((o) => ({
       id: String(o.id),
       containerId: String(o.container_id),
@@ -58,13 +87,20 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
       fulfilmentAt: iso(o.fulfilment_at),
       eta: iso(o.eta),
       partnerId: o.partner_id === null ? null : String(o.partner_id),
-      servedBy: partnerFor(partners, String(o.container_id), o.contents === null ? null : String(o.contents))?.id ?? null,
+      servedBy:
+        partnerFor(partners, String(o.container_id), o.contents === null ? null : String(o.contents))?.id ?? null,
     })),
     deadLettersWaiting: db.deadLetters + parked,
     // Seen at least the rule's number of times, the last time within the hour.
-    errorRecords: errors.items.filter((e) => Date.parse(e.lastSeen) > hourAgo).map((e) => ({ id: e.id, name: e.name, message: e.message, seenLastHour: e.count })),
+    errorRecords: errors.items
+      .filter((e) => Date.parse(e.lastSeen) > hourAgo)
+      .map((e) => ({ id: e.id, name: e.name, message: e.message, seenLastHour: e.count })),
     projectionLagSeconds: db.lag,
-    failingDeliveries: db.failing.map((f) => ({ partnerId: String(f.partner_id), retrying: Number(f.retrying), dead: Number(f.dead) })),
+    failingDeliveries: db.failing.map((f) => ({
+      partnerId: String(f.partner_id),
+      retrying: Number(f.retrying),
+      dead: Number(f.dead),
+    })),
     refusedKeys: refused.map((k) => ({ ...k, label: keyLabels.get(k.keyId) ?? null })),
   };
   return { snapshot, newErrors };

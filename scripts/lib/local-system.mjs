@@ -34,8 +34,20 @@ async function startWrangler({ config, state, vars, extraArgs = [], env = proces
   const port = await freePort();
   const inspector = await freePort();
   const args = [
-    "dev", "--config", config, "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspector),
-    "--persist-to", state, "--log-level", process.env.BENCH_VERBOSE ? (process.env.BENCH_LOG_LEVEL ?? "info") : "warn", "--show-interactive-dev-session=false",
+    "dev",
+    "--config",
+    config,
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--inspector-port",
+    String(inspector),
+    "--persist-to",
+    state,
+    "--log-level",
+    process.env.BENCH_VERBOSE ? (process.env.BENCH_LOG_LEVEL ?? "info") : "warn",
+    "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ...extraArgs,
   ];
@@ -93,7 +105,11 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
   const vars = { ...readVars(), ...extraVars };
   // The projector first: the edge's queue broker drops what it finds no consumer for.
   const projector = await startWrangler({ config: configs.projector, state: join(state, "projector"), vars, env });
-  await waitFor(projector, async () => registered(registry, configs.projectorName) && (await healthy(projector)()), "projector");
+  await waitFor(
+    projector,
+    async () => registered(registry, configs.projectorName) && (await healthy(projector)()),
+    "projector",
+  );
   const edge = await startWrangler({ config: configs.edge, state: join(state, "edge"), vars, extraArgs, env });
   await waitFor(edge, healthy(edge), "edge");
   return {

@@ -28,14 +28,23 @@ const PROJECTION_BINDING = "PROJECTION_QUEUE";
  * the benchmark, which drives one key far past them.
  * @returns {{ edge: string, projector: string, edgeName: string, projectorName: string }}
  */
-export function writeLocalConfigs({ raiseRateLimits = false, source = "wrangler.toml", prefix = ".wrangler.local" } = {}) {
+export function writeLocalConfigs({
+  raiseRateLimits = false,
+  source = "wrangler.toml",
+  prefix = ".wrangler.local",
+} = {}) {
   const config = parse(readFileSync(source, "utf8"));
-  if (raiseRateLimits) for (const limit of config.ratelimits ?? []) limit.simple = { ...limit.simple, limit: 100_000_000 };
+  if (raiseRateLimits)
+    for (const limit of config.ratelimits ?? []) limit.simple = { ...limit.simple, limit: 100_000_000 };
   const consumers = config.queues?.consumers ?? [];
   const projectionQueue = config.queues?.producers?.find((p) => p.binding === PROJECTION_BINDING)?.queue;
-  if (!projectionQueue || !consumers.some((c) => c.queue === projectionQueue)) throw new Error(`${source} has no queue bound to ${PROJECTION_BINDING} with a consumer`);
+  if (!projectionQueue || !consumers.some((c) => c.queue === projectionQueue))
+    throw new Error(`${source} has no queue bound to ${PROJECTION_BINDING} with a consumer`);
 
-  const edge = { ...config, queues: { ...config.queues, consumers: consumers.filter((c) => c.queue !== projectionQueue) } };
+  const edge = {
+    ...config,
+    queues: { ...config.queues, consumers: consumers.filter((c) => c.queue !== projectionQueue) },
+  };
   const projectorName = `${config.name}-projector`;
   const projector = {
     name: projectorName,

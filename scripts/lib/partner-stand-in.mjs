@@ -13,21 +13,26 @@ import { createServer } from "node:http";
 export async function startPartnerStandIn({ port = 0, log = () => {} } = {}) {
   const partners = new Map(); // id -> { secret, mode, events: Map<eventId, event>, refusals: [], requests: 0 }
   const partner = (id) => {
-    if (!partners.has(id)) partners.set(id, { secret: null, mode: "ok", events: new Map(), accepted: {}, refusals: [], requests: 0 });
+    if (!partners.has(id))
+      partners.set(id, { secret: null, mode: "ok", events: new Map(), accepted: {}, refusals: [], requests: 0 });
     return partners.get(id);
   };
   const hanging = new Set();
 
   function verify(p, req, body) {
-    if (req.headers["content-type"]?.split(";")[0] !== "application/json") return [400, "Content-Type is not application/json"];
+    if (req.headers["content-type"]?.split(";")[0] !== "application/json")
+      return [400, "Content-Type is not application/json"];
     const timestamp = req.headers["x-fillgrid-timestamp"];
     const signature = req.headers["x-fillgrid-signature"];
-    if (typeof timestamp !== "string" || !/^\d+$/.test(timestamp)) return [401, "X-Fillgrid-Timestamp missing or not unix seconds"];
-    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return [401, "X-Fillgrid-Timestamp more than 300 s from now"];
+    if (typeof timestamp !== "string" || !/^\d+$/.test(timestamp))
+      return [401, "X-Fillgrid-Timestamp missing or not unix seconds"];
+    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300)
+      return [401, "X-Fillgrid-Timestamp more than 300 s from now"];
     if (!p.secret) return [401, "no secret registered for this partner"];
     const expected = Buffer.from(`v1=${createHmac("sha256", p.secret).update(`${timestamp}.${body}`).digest("hex")}`);
     const given = Buffer.from(typeof signature === "string" ? signature : "");
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return [401, "X-Fillgrid-Signature does not match"];
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      return [401, "X-Fillgrid-Signature does not match"];
     let event;
     try {
       event = JSON.parse(body);
@@ -60,7 +65,12 @@ export async function startPartnerStandIn({ port = 0, log = () => {} } = {}) {
       }
       if (url.pathname === "/__received" && req.method === "GET") {
         const p = partner(url.searchParams.get("partnerId"));
-        return send(200, { events: [...p.events.values()], accepted: p.accepted, refusals: p.refusals, requests: p.requests });
+        return send(200, {
+          events: [...p.events.values()],
+          accepted: p.accepted,
+          refusals: p.refusals,
+          requests: p.requests,
+        });
       }
       const m = /^\/partners\/([^/]+)\/events$/.exec(url.pathname);
       if (!m || req.method !== "POST") return send(404, { error: "no such endpoint" });

@@ -86,7 +86,8 @@ export function startRelay({ port = 0, host = "127.0.0.1", target }) {
       const { messages, rest } = splitMessages(Buffer.concat([pending, chunk]));
       pending = rest;
       for (const m of messages) {
-        if (m[0] === 0x5a /* Z */) return m[5] === 0x49 /* I */ && pending.length === 0 ? keep(key, backend) : backend.tcp.destroy();
+        if (m[0] === 0x5a /* Z */)
+          return m[5] === 0x49 /* I */ && pending.length === 0 ? keep(key, backend) : backend.tcp.destroy();
         if (m[0] === 0x45 /* E */) return backend.tcp.destroy();
       }
     });
@@ -113,7 +114,8 @@ export function startRelay({ port = 0, host = "127.0.0.1", target }) {
       if (backend) {
         live.delete(backend);
         // Kept only when it is between transactions with nothing half-read.
-        if (poolable && !starting && status === 0x49 && fromServer.length === 0 && !backend.tcp.destroyed) reset(key, backend);
+        if (poolable && !starting && status === 0x49 && fromServer.length === 0 && !backend.tcp.destroyed)
+          reset(key, backend);
         else backend.tcp.destroy();
       }
       if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close();

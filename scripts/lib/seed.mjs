@@ -30,7 +30,10 @@ export function fleetReadings(count, { prefix = "tank", seed = 7, measuredAt = n
 
 async function call(base, path, init, token) {
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(base + path, { ...init, headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...init?.headers } });
+    const res = await fetch(base + path, {
+      ...init,
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...init?.headers },
+    });
     if (res.status === 429 && attempt < 20) {
       await new Promise((ok) => setTimeout(ok, Number(res.headers.get("Retry-After") ?? 5) * 1000));
       continue;
@@ -41,21 +44,40 @@ async function call(base, path, init, token) {
 }
 
 export async function login(base, email, password) {
-  const res = await fetch(`${base}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password }) });
+  const res = await fetch(`${base}/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
   if (!res.ok) throw new Error(`login as ${email}: ${res.status} ${await res.text()}`);
   return (await res.json()).token;
 }
 
 /** Post the fleet; returns the ids. `names`: how many of them get a name (one settings call each). */
 export async function seedFleet(base, adminToken, count, { names = 0, prefix, seed } = {}) {
-  const { key } = await call(base, "/v1/device-keys", { method: "POST", body: JSON.stringify({ label: "demonstration fleet" }) }, adminToken);
+  const { key } = await call(
+    base,
+    "/v1/device-keys",
+    { method: "POST", body: JSON.stringify({ label: "demonstration fleet" }) },
+    adminToken,
+  );
   const readings = fleetReadings(count, { prefix, seed });
   for (let i = 0; i < readings.length; i += 500) {
-    await call(base, "/v1/readings", { method: "POST", body: JSON.stringify({ readings: readings.slice(i, i + 500) }) }, key);
+    await call(
+      base,
+      "/v1/readings",
+      { method: "POST", body: JSON.stringify({ readings: readings.slice(i, i + 500) }) },
+      key,
+    );
   }
   for (const r of readings.slice(0, names)) {
     const place = `${r.contents} store ${r.containerId.slice(-3)}`;
-    await call(base, `/v1/containers/${r.containerId}`, { method: "PUT", body: JSON.stringify({ name: place, location: r.location }) }, adminToken);
+    await call(
+      base,
+      `/v1/containers/${r.containerId}`,
+      { method: "PUT", body: JSON.stringify({ name: place, location: r.location }) },
+      adminToken,
+    );
   }
   return { ids: readings.map((r) => r.containerId), key };
 }

@@ -14,14 +14,31 @@
 // https://core.telegram.org/bots/api (sendMessage, formatting options, InlineKeyboardButton).
 import { createServer } from "node:http";
 
-const TAGS = new Set(["b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre", "blockquote", "tg-emoji"]);
+const TAGS = new Set([
+  "b",
+  "strong",
+  "i",
+  "em",
+  "u",
+  "ins",
+  "s",
+  "strike",
+  "del",
+  "span",
+  "tg-spoiler",
+  "a",
+  "code",
+  "pre",
+  "blockquote",
+  "tg-emoji",
+]);
 const ENTITIES = { lt: "<", gt: ">", amp: "&", quot: '"' };
 
 /** Telegram's HTML parse mode: the visible text, or the reason it "can't parse entities". */
 export function parseTelegramHtml(html) {
   const open = [];
   let text = "";
-  for (let i = 0; i < html.length; ) {
+  for (let i = 0; i < html.length;) {
     const c = html[i];
     if (c === "<") {
       const end = html.indexOf(">", i);
@@ -32,9 +49,13 @@ export function parseTelegramHtml(html) {
       const [, closing, name, attrs] = m;
       if (!TAGS.has(name)) return { error: `Unsupported start tag "${name}" at byte offset ${i}` };
       if (closing) {
-        if (open.pop() !== name) return { error: `Unmatched end tag at byte offset ${i}, expected "</${open.at(-1) ?? ""}>", found "</${name}>"` };
+        if (open.pop() !== name)
+          return {
+            error: `Unmatched end tag at byte offset ${i}, expected "</${open.at(-1) ?? ""}>", found "</${name}>"`,
+          };
       } else {
-        if (name === "a" && !/^\s+href="[^"]*"\s*$/.test(attrs ?? "")) return { error: `Can't find href of the link at byte offset ${i}` };
+        if (name === "a" && !/^\s+href="[^"]*"\s*$/.test(attrs ?? ""))
+          return { error: `Can't find href of the link at byte offset ${i}` };
         open.push(name);
       }
       i = end + 1;
@@ -44,7 +65,8 @@ export function parseTelegramHtml(html) {
       const m = /^&(#\d+|#x[0-9a-f]+|[a-z]+);/i.exec(html.slice(i));
       if (!m) return { error: `Unsupported unescaped "&" at byte offset ${i}` };
       const name = m[1];
-      if (name.startsWith("#")) text += String.fromCodePoint(name[1] === "x" ? parseInt(name.slice(2), 16) : Number(name.slice(1)));
+      if (name.startsWith("#"))
+        text += String.fromCodePoint(name[1] === "x" ? parseInt(name.slice(2), 16) : Number(name.slice(1)));
       else if (ENTITIES[name] !== undefined) text += ENTITIES[name];
       else return { error: `Unsupported HTML entity "&${name};" at byte offset ${i}` };
       i += m[0].length;
@@ -61,11 +83,14 @@ export function parseTelegramHtml(html) {
 function checkKeyboard(markup) {
   if (markup === undefined) return null;
   const rows = markup?.inline_keyboard;
-  if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r))) return "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays";
+  if (!Array.isArray(rows) || rows.some((r) => !Array.isArray(r)))
+    return 'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays';
   for (const button of rows.flat()) {
-    if (typeof button?.text !== "string" || button.text === "") return "Bad Request: text buttons are unallowed in the inline keyboard";
+    if (typeof button?.text !== "string" || button.text === "")
+      return "Bad Request: text buttons are unallowed in the inline keyboard";
     const data = button.callback_data;
-    if (data !== undefined && (typeof data !== "string" || Buffer.byteLength(data) < 1 || Buffer.byteLength(data) > 64)) return "Bad Request: BUTTON_DATA_INVALID";
+    if (data !== undefined && (typeof data !== "string" || Buffer.byteLength(data) < 1 || Buffer.byteLength(data) > 64))
+      return "Bad Request: BUTTON_DATA_INVALID";
   }
   return null;
 }
@@ -82,21 +107,28 @@ export async function startTelegramStandIn({ port = 0, token, log = () => {} }) 
   let nextMessageId = 1;
 
   function sendMessage(p) {
-    const fail = (error_code, description, extra = {}) => [error_code, { ok: false, error_code, description, ...extra }];
+    const fail = (error_code, description, extra = {}) => [
+      error_code,
+      { ok: false, error_code, description, ...extra },
+    ];
     if (p.chat_id === undefined || p.chat_id === "") return fail(400, "Bad Request: chat_id is empty");
-    if (!/^(-?\d+|@[A-Za-z][A-Za-z0-9_]{4,31})$/.test(String(p.chat_id))) return fail(400, "Bad Request: chat not found");
+    if (!/^(-?\d+|@[A-Za-z][A-Za-z0-9_]{4,31})$/.test(String(p.chat_id)))
+      return fail(400, "Bad Request: chat not found");
     const c = chat(p.chat_id);
     const answer = (() => {
       if (c.tooMany && c.tooMany.times > 0) {
         c.tooMany.times--;
-        return fail(429, `Too Many Requests: retry after ${c.tooMany.retryAfter}`, { parameters: { retry_after: c.tooMany.retryAfter } });
+        return fail(429, `Too Many Requests: retry after ${c.tooMany.retryAfter}`, {
+          parameters: { retry_after: c.tooMany.retryAfter },
+        });
       }
       if (c.mode === "missing") return fail(400, "Bad Request: chat not found");
       if (c.mode === "blocked") return fail(403, "Forbidden: bot was blocked by the user");
       if (typeof p.text !== "string" || p.text.trim() === "") return fail(400, "Bad Request: message text is empty");
       let visible = p.text;
       if (p.parse_mode !== undefined) {
-        if (p.parse_mode !== "HTML") return fail(400, `Bad Request: unsupported parse_mode "${p.parse_mode}" (this stand-in checks HTML only)`);
+        if (p.parse_mode !== "HTML")
+          return fail(400, `Bad Request: unsupported parse_mode "${p.parse_mode}" (this stand-in checks HTML only)`);
         const parsed = parseTelegramHtml(p.text);
         if (parsed.error) return fail(400, `Bad Request: can't parse entities: ${parsed.error}`);
         visible = parsed.text;
@@ -104,10 +136,28 @@ export async function startTelegramStandIn({ port = 0, token, log = () => {} }) 
       if ([...visible].length > 4096) return fail(400, "Bad Request: message is too long");
       const keyboard = checkKeyboard(p.reply_markup);
       if (keyboard) return fail(400, keyboard);
-      const message = { message_id: nextMessageId++, chat_id: String(p.chat_id), text: p.text, visible, reply_markup: p.reply_markup ?? null, at: Date.now() };
+      const message = {
+        message_id: nextMessageId++,
+        chat_id: String(p.chat_id),
+        text: p.text,
+        visible,
+        reply_markup: p.reply_markup ?? null,
+        at: Date.now(),
+      };
       c.messages.push(message);
       log(`${message.chat_id} ← ${visible.split("\n")[0]}`);
-      return [200, { ok: true, result: { message_id: message.message_id, chat: { id: Number(p.chat_id) || p.chat_id }, date: Math.floor(message.at / 1000), text: visible } }];
+      return [
+        200,
+        {
+          ok: true,
+          result: {
+            message_id: message.message_id,
+            chat: { id: Number(p.chat_id) || p.chat_id },
+            date: Math.floor(message.at / 1000),
+            text: visible,
+          },
+        },
+      ];
     })();
     c.requests.push({ at: Date.now(), status: answer[0], description: answer[1].description ?? null });
     return answer;
@@ -124,14 +174,22 @@ export async function startTelegramStandIn({ port = 0, token, log = () => {} }) 
       callback_query: {
         id: String(Date.now()) + String(Math.random()).slice(2, 8),
         from: { id: fromId, is_bot: false, first_name: "Stand-in" },
-        message: { message_id: message.message_id, chat: { id: Number(chatId) || chatId }, date: Math.floor(message.at / 1000), text: message.visible },
+        message: {
+          message_id: message.message_id,
+          chat: { id: Number(chatId) || chatId },
+          date: Math.floor(message.at / 1000),
+          text: message.visible,
+        },
         chat_instance: String(chatId),
         data: button.callback_data,
       },
     };
     const res = await fetch(webhook.url, {
       method: "POST",
-      headers: { "content-type": "application/json", ...(webhook.secret ? { "X-Telegram-Bot-Api-Secret-Token": webhook.secret } : {}) },
+      headers: {
+        "content-type": "application/json",
+        ...(webhook.secret ? { "X-Telegram-Bot-Api-Secret-Token": webhook.secret } : {}),
+      },
       body: JSON.stringify(update),
     });
     const text = await res.text();
@@ -145,8 +203,10 @@ export async function startTelegramStandIn({ port = 0, token, log = () => {} }) 
     const problems = [];
     if (reply && typeof reply === "object" && reply.method !== undefined) {
       if (reply.method !== "answerCallbackQuery") problems.push(`unexpected method ${reply.method}`);
-      if (reply.callback_query_id !== update.callback_query.id) problems.push("callback_query_id is not the pressed query's");
-      if (reply.text !== undefined && [...String(reply.text)].length > 200) problems.push("answerCallbackQuery text longer than 200 characters");
+      if (reply.callback_query_id !== update.callback_query.id)
+        problems.push("callback_query_id is not the pressed query's");
+      if (reply.text !== undefined && [...String(reply.text)].length > 200)
+        problems.push("answerCallbackQuery text longer than 200 characters");
     }
     return [200, { status: res.status, reply, problems }];
   }
@@ -172,7 +232,8 @@ export async function startTelegramStandIn({ port = 0, token, log = () => {} }) 
           const { chatId, mode, tooManyRequests } = json() ?? {};
           const c = chat(chatId);
           if (mode !== undefined) c.mode = mode;
-          if (tooManyRequests !== undefined) c.tooMany = { retryAfter: tooManyRequests.retryAfter, times: tooManyRequests.times ?? 1 };
+          if (tooManyRequests !== undefined)
+            c.tooMany = { retryAfter: tooManyRequests.retryAfter, times: tooManyRequests.times ?? 1 };
           return send(200, { chatId, mode: c.mode });
         }
         if (url.pathname === "/__press" && req.method === "POST") return send(...(await press(json() ?? {})));
@@ -184,16 +245,34 @@ export async function startTelegramStandIn({ port = 0, token, log = () => {} }) 
         if (!m) return send(404, { ok: false, error_code: 404, description: "Not Found" });
         if (m[1] !== token) return send(401, { ok: false, error_code: 401, description: "Unauthorized" });
         const type = req.headers["content-type"]?.split(";")[0];
-        const params = type === "application/json" ? json() : type === "application/x-www-form-urlencoded" ? Object.fromEntries(new URLSearchParams(body)) : url.searchParams.size ? Object.fromEntries(url.searchParams) : {};
-        if (params === null) return send(400, { ok: false, error_code: 400, description: "Bad Request: can't parse JSON object" });
+        const params =
+          type === "application/json"
+            ? json()
+            : type === "application/x-www-form-urlencoded"
+              ? Object.fromEntries(new URLSearchParams(body))
+              : url.searchParams.size
+                ? Object.fromEntries(url.searchParams)
+                : {};
+        if (params === null)
+          return send(400, { ok: false, error_code: 400, description: "Bad Request: can't parse JSON object" });
         if (m[2] === "sendMessage") return send(...sendMessage(params));
         if (m[2] === "setWebhook") {
-          if (typeof params.url !== "string" || !/^https?:\/\//.test(params.url)) return send(400, { ok: false, error_code: 400, description: "Bad Request: bad webhook: invalid URL" });
-          if (params.secret_token !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(params.secret_token)) return send(400, { ok: false, error_code: 400, description: "Bad Request: secret token contains unallowed characters" });
+          if (typeof params.url !== "string" || !/^https?:\/\//.test(params.url))
+            return send(400, { ok: false, error_code: 400, description: "Bad Request: bad webhook: invalid URL" });
+          if (params.secret_token !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(params.secret_token))
+            return send(400, {
+              ok: false,
+              error_code: 400,
+              description: "Bad Request: secret token contains unallowed characters",
+            });
           webhook = { url: params.url, secret: params.secret_token ?? null };
           return send(200, { ok: true, result: true, description: "Webhook was set" });
         }
-        if (m[2] === "getMe") return send(200, { ok: true, result: { id: 1, is_bot: true, first_name: "Fillgrid stand-in", username: "fillgrid_stand_in_bot" } });
+        if (m[2] === "getMe")
+          return send(200, {
+            ok: true,
+            result: { id: 1, is_bot: true, first_name: "Fillgrid stand-in", username: "fillgrid_stand_in_bot" },
+          });
         return send(404, { ok: false, error_code: 404, description: "Not Found" });
       } catch (error) {
         send(500, { ok: false, error_code: 500, description: String(error) });

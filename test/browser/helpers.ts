@@ -8,14 +8,22 @@ import { inject } from "vitest";
 export const system = () => inject("system");
 export const SCREENSHOTS = join(process.cwd(), "test-results/screenshots");
 
-export async function call<T = unknown>(path: string, init: { method?: string; token?: string; json?: unknown } = {}, expected = 200): Promise<T> {
+export async function call<T = unknown>(
+  path: string,
+  init: { method?: string; token?: string; json?: unknown } = {},
+  expected = 200,
+): Promise<T> {
   const res = await fetch(system().url + path, {
     method: init.method ?? (init.json === undefined ? "GET" : "POST"),
-    headers: { ...(init.json === undefined ? {} : { "content-type": "application/json" }), ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
+    headers: {
+      ...(init.json === undefined ? {} : { "content-type": "application/json" }),
+      ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+    },
     body: init.json === undefined ? undefined : JSON.stringify(init.json),
   });
   const text = await res.text();
-  if (res.status !== expected) throw new Error(`${init.method ?? "GET"} ${path}: expected ${expected}, got ${res.status} ${text}`);
+  if (res.status !== expected)
+    throw new Error(`${init.method ?? "GET"} ${path}: expected ${expected}, got ${res.status} ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
@@ -39,7 +47,10 @@ export async function fleetKey(admin: string): Promise<string> {
 }
 
 export function postReadings(key: string, readings: object[]) {
-  return call<{ results: { status: string; orderOpened?: { id: string } }[] }>("/v1/readings", { token: key, json: readings.length === 1 ? readings[0] : { readings } });
+  return call<{ results: { status: string; orderOpened?: { id: string } }[] }>("/v1/readings", {
+    token: key,
+    json: readings.length === 1 ? readings[0] : { readings },
+  });
 }
 
 let containers = 0;
@@ -49,8 +60,15 @@ export const newContainerId = (prefix: string) => `${prefix}-${process.pid}-${++
  * A page as a person in Zurich with an English browser would have it; `locale: null` leaves the
  * browser's own language and zone, whatever the machine reports (en-US@posix on a POSIX locale).
  */
-export async function openPage(browser: Browser, viewport = { width: 1280, height: 800 }, { locale = "en-GB" }: { locale?: string | null } = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport, ...(locale === null ? {} : { locale, timezoneId: "Europe/Zurich" }) });
+export async function openPage(
+  browser: Browser,
+  viewport = { width: 1280, height: 800 },
+  { locale = "en-GB" }: { locale?: string | null } = {},
+): Promise<Page> {
+  const context = await browser.newContext({
+    viewport,
+    ...(locale === null ? {} : { locale, timezoneId: "Europe/Zurich" }),
+  });
   const page = await context.newPage();
   const problems: string[] = [];
   page.on("pageerror", (e) => problems.push(`${e.name}: ${e.message}`));
@@ -75,17 +93,26 @@ export async function shot(page: Page, name: string, fullPage = false) {
 }
 
 /** A partner's event, signed as the README's Partners section states. */
-export async function partnerEvent(partner: { id: string; secret: string }, event: Record<string, unknown>, expected = 200) {
+export async function partnerEvent(
+  partner: { id: string; secret: string },
+  event: Record<string, unknown>,
+  expected = 200,
+) {
   const { createHmac } = await import("node:crypto");
   const body = JSON.stringify({ eventId: `e-${crypto.randomUUID()}`, occurredAt: new Date().toISOString(), ...event });
   const timestamp = String(Math.floor(Date.now() / 1000));
   const signature = `v1=${createHmac("sha256", partner.secret).update(`${timestamp}.${body}`).digest("hex")}`;
   const res = await fetch(`${system().url}/v1/webhooks/partners/${partner.id}`, {
     method: "POST",
-    headers: { "content-type": "application/json", "X-Fillgrid-Timestamp": timestamp, "X-Fillgrid-Signature": signature },
+    headers: {
+      "content-type": "application/json",
+      "X-Fillgrid-Timestamp": timestamp,
+      "X-Fillgrid-Signature": signature,
+    },
     body,
   });
   const text = await res.text();
-  if (res.status !== expected) throw new Error(`partner event ${String(event.type)}: expected ${expected}, got ${res.status} ${text}`);
+  if (res.status !== expected)
+    throw new Error(`partner event ${String(event.type)}: expected ${expected}, got ${res.status} ${text}`);
   return JSON.parse(text) as { order: { id: string } };
 }

@@ -29,9 +29,25 @@ export default async function setup(project: TestProject) {
   const vars = Object.entries(TEST_SECRETS).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   const child: ChildProcess = spawn(
     process.execPath,
-    ["scripts/dev.mjs", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(state, "wrangler"), "--log-level", "warn", "--show-interactive-dev-session=false", ...vars],
+    [
+      "scripts/dev.mjs",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--persist-to",
+      join(state, "wrangler"),
+      "--log-level",
+      "warn",
+      "--show-interactive-dev-session=false",
+      ...vars,
+    ],
     {
-      env: { ...process.env, FILLGRID_WEB_BUILT: "1", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_POSTGRES_DIR: join(state, "postgres") }) },
+      env: {
+        ...process.env,
+        FILLGRID_WEB_BUILT: "1",
+        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_POSTGRES_DIR: join(state, "postgres") }),
+      },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     },

@@ -16,7 +16,11 @@ function fromEjson(value) {
     if ("$date" in value) {
       const d = value.$date;
       const date =
-        typeof d === "string" ? new Date(d) : d && typeof d === "object" && "$numberLong" in d ? new Date(Number(d.$numberLong)) : new Date(NaN);
+        typeof d === "string"
+          ? new Date(d)
+          : d && typeof d === "object" && "$numberLong" in d
+            ? new Date(Number(d.$numberLong))
+            : new Date(NaN);
       if (Number.isNaN(date.getTime())) throw new BadRequest(`invalid EJSON date: ${JSON.stringify(value)}`);
       return date;
     }
@@ -29,12 +33,14 @@ function fromEjson(value) {
 function toEjson(value) {
   if (value instanceof Date) return { $date: value.toISOString() };
   if (Array.isArray(value)) return value.map(toEjson);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toEjson(v)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toEjson(v)]));
   return value;
 }
 
 const comparable = (v) => (v instanceof Date ? v.getTime() : v);
-const same = (a, b) => comparable(a) === comparable(b) || (a === undefined && b === null) || (a === null && b === undefined);
+const same = (a, b) =>
+  comparable(a) === comparable(b) || (a === undefined && b === null) || (a === null && b === undefined);
 
 function matches(doc, filter) {
   for (const [key, condition] of Object.entries(filter)) {
@@ -47,7 +53,11 @@ function matches(doc, filter) {
       continue;
     }
     const value = doc[key];
-    const isOperators = condition && typeof condition === "object" && !(condition instanceof Date) && Object.keys(condition).every((k) => k.startsWith("$"));
+    const isOperators =
+      condition &&
+      typeof condition === "object" &&
+      !(condition instanceof Date) &&
+      Object.keys(condition).every((k) => k.startsWith("$"));
     if (!isOperators) {
       if (!same(value, condition)) return false;
       continue;
@@ -56,9 +66,23 @@ function matches(doc, filter) {
       const a = comparable(value);
       const b = comparable(operand);
       const ok =
-        op === "$lt" ? a < b : op === "$lte" ? a <= b : op === "$gt" ? a > b : op === "$gte" ? a >= b
-        : op === "$ne" ? !same(value, operand) : op === "$in" ? operand.some((o) => same(value, o))
-        : op === "$nin" ? !operand.some((o) => same(value, o)) : (() => { throw new BadRequest(`unknown operator ${op}`); })();
+        op === "$lt"
+          ? a < b
+          : op === "$lte"
+            ? a <= b
+            : op === "$gt"
+              ? a > b
+              : op === "$gte"
+                ? a >= b
+                : op === "$ne"
+                  ? !same(value, operand)
+                  : op === "$in"
+                    ? operand.some((o) => same(value, o))
+                    : op === "$nin"
+                      ? !operand.some((o) => same(value, o))
+                      : (() => {
+                          throw new BadRequest(`unknown operator ${op}`);
+                        })();
       if (!ok || (value === undefined && op !== "$ne" && op !== "$nin")) return false;
     }
   }
@@ -85,7 +109,8 @@ function applyUpdate(doc, update) {
       if (op === "$set") next[k] = v;
       else if (op === "$unset") delete next[k];
       else if (op === "$inc") {
-        if (typeof v !== "number") throw new BadRequest(`Cannot increment with non-numeric argument: {${k}: ${JSON.stringify(v)}}`);
+        if (typeof v !== "number")
+          throw new BadRequest(`Cannot increment with non-numeric argument: {${k}: ${JSON.stringify(v)}}`);
         next[k] = (next[k] ?? 0) + v;
       } else if (op === "$min") next[k] = next[k] === undefined || comparable(v) < comparable(next[k]) ? v : next[k];
       else if (op === "$max") next[k] = next[k] === undefined || comparable(v) > comparable(next[k]) ? v : next[k];
@@ -107,7 +132,10 @@ export async function startDataApiStandIn({ apiKey = "stand-in-key", appId = "fi
   const run = (action, b) => {
     const docs = collection(b);
     const need = (field, type) => {
-      const ok = type === "array" ? Array.isArray(b[field]) : b[field] !== null && typeof b[field] === type && !Array.isArray(b[field]);
+      const ok =
+        type === "array"
+          ? Array.isArray(b[field])
+          : b[field] !== null && typeof b[field] === type && !Array.isArray(b[field]);
       if (!ok) throw new BadRequest(`${action} requires '${field}' (${type})`);
     };
     switch (action) {
@@ -117,7 +145,10 @@ export async function startDataApiStandIn({ apiKey = "stand-in-key", appId = "fi
       }
       case "find": {
         need("filter", "object");
-        let found = sortDocs(docs.filter((d) => matches(d, b.filter)), b.sort);
+        let found = sortDocs(
+          docs.filter((d) => matches(d, b.filter)),
+          b.sort,
+        );
         if (b.skip) found = found.slice(b.skip);
         if (b.limit) found = found.slice(0, b.limit);
         return { documents: found };
@@ -137,7 +168,8 @@ export async function startDataApiStandIn({ apiKey = "stand-in-key", appId = "fi
         need("filter", "object");
         need("update", "object");
         const ops = Object.keys(b.update);
-        if (ops.length === 0 || !ops.every((op) => UPDATE_OPERATORS.has(op))) throw new BadRequest("update document requires atomic operators");
+        if (ops.length === 0 || !ops.every((op) => UPDATE_OPERATORS.has(op)))
+          throw new BadRequest("update document requires atomic operators");
         const index = docs.findIndex((d) => matches(d, b.filter));
         if (index >= 0) {
           docs[index] = applyUpdate(docs[index], b.update);
@@ -186,15 +218,21 @@ export async function startDataApiStandIn({ apiKey = "stand-in-key", appId = "fi
       if (control.delayMs) await new Promise((r) => setTimeout(r, control.delayMs));
       if (control.failNext > 0) {
         control.failNext--;
-        return send(control.failStatus, { error: "service unavailable (stand-in told to fail)", error_code: "InternalServerError" }, false);
+        return send(
+          control.failStatus,
+          { error: "service unavailable (stand-in told to fail)", error_code: "InternalServerError" },
+          false,
+        );
       }
       const match = /^\/app\/([^/]+)\/endpoint\/data\/v1\/action\/([A-Za-z]+)$/.exec(url.pathname);
       if (req.method !== "POST") return send(405, { error: "method not allowed" }, false);
       if (!match || match[1] !== appId) return send(404, { error: "no endpoint at this path" }, false);
       if (!ACTIONS.has(match[2])) return send(404, { error: `unknown action ${match[2]}` }, false);
-      if (req.headers.apikey !== apiKey) return send(401, { error: "invalid session: api key invalid", error_code: "InvalidSession" }, false);
+      if (req.headers.apikey !== apiKey)
+        return send(401, { error: "invalid session: api key invalid", error_code: "InvalidSession" }, false);
       const type = (req.headers["content-type"] ?? "").split(";")[0];
-      if (type !== "application/json" && type !== "application/ejson") return send(400, { error: `unsupported Content-Type ${type}` }, false);
+      if (type !== "application/json" && type !== "application/ejson")
+        return send(400, { error: `unsupported Content-Type ${type}` }, false);
       try {
         const body = type === "application/ejson" ? fromEjson(JSON.parse(raw)) : JSON.parse(raw);
         for (const field of ["dataSource", "database", "collection"]) {
@@ -213,6 +251,10 @@ export async function startDataApiStandIn({ apiKey = "stand-in-key", appId = "fi
     url: `${base}/app/${appId}/endpoint/data/v1`,
     controlUrl: base,
     apiKey,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -31,7 +31,9 @@ export function App() {
   if (!person) return <SignIn />;
   return (
     <div className="shell">
-      <a className="skip" href="#main">Skip to content</a>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <Header />
       <main id="main" tabIndex={-1}>
         <Switch>
@@ -97,7 +99,8 @@ function Header() {
   const errors = useErrors();
   const firing = firingSummary(useAlerts().alerts);
   const [location] = useLocation();
-  const current = (href: string) => (href === "/" ? location === "/" || location.startsWith("/containers") : location.startsWith(href));
+  const current = (href: string) =>
+    href === "/" ? location === "/" || location.startsWith("/containers") : location.startsWith(href);
   const item = (href: string, label: React.ReactNode) => (
     <Link href={href} className={current(href) ? "active" : ""} aria-current={current(href) ? "page" : undefined}>
       {label}
@@ -116,7 +119,11 @@ function Header() {
           <>
             Alerts
             {firing.count ? (
-              <span className={`badge badge-${firing.worst}`} aria-label={`${firing.count} firing`} data-testid="alerts-badge">
+              <span
+                className={`badge badge-${firing.worst}`}
+                aria-label={`${firing.count} firing`}
+                data-testid="alerts-badge"
+              >
                 {firing.count}
               </span>
             ) : null}

@@ -31,7 +31,13 @@ export function alertsToShow(held: ReadonlyMap<string, Alert>, view: AlertView, 
   return [...held.values()]
     .filter((a) => (view === "all" ? true : view === "open" ? a.state !== "resolved" : a.state === view))
     .filter((a) => severity === "all" || a.severity === severity)
-    .sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || Date.parse(b.firedAt) - Date.parse(a.firedAt) || (a.id < b.id ? 1 : -1));
+    .sort(
+      (a, b) =>
+        STATE_RANK[a.state] - STATE_RANK[b.state] ||
+        SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+        Date.parse(b.firedAt) - Date.parse(a.firedAt) ||
+        (a.id < b.id ? 1 : -1),
+    );
 }
 
 /** The badge: alerts firing and not taken by anyone, and the worst severity among them. */

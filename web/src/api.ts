@@ -43,7 +43,12 @@ export async function data<R extends ClientResponse<unknown, number, string>>(ca
   } catch {
     // not JSON (a proxy's page, say): the status speaks for itself
   }
-  const problem = new ApiProblem(res.status, body.error?.code ?? "http_" + res.status, body.error?.message ?? `${res.status} ${res.statusText}`, body.error?.issues ?? []);
+  const problem = new ApiProblem(
+    res.status,
+    body.error?.code ?? "http_" + res.status,
+    body.error?.message ?? `${res.status} ${res.statusText}`,
+    body.error?.issues ?? [],
+  );
   if (res.status === 401 && session.current()) session.expire(problem.message);
   throw problem;
 }

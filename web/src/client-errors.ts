@@ -40,7 +40,11 @@ function textOf(reason: unknown): string {
 }
 
 /** Report a failure; answers whether it was sent (false: signed out, or over the budget). */
-export function reportFailure(error: unknown, kind: FailureKind, where: { view?: string; componentStack?: string | null | undefined } = {}): boolean {
+export function reportFailure(
+  error: unknown,
+  kind: FailureKind,
+  where: { view?: string; componentStack?: string | null | undefined } = {},
+): boolean {
   if (!session.current() || !spend()) return false;
   const e = error instanceof Error ? error : null;
   const body = {
@@ -64,9 +68,13 @@ export function reportUncaught(): void {
   window.addEventListener("error", (event: ErrorEvent) => {
     // A cross-origin "Script error." says nothing to act on; a ResizeObserver loop is harmless,
     // though Chromium reports it as an error.
-    if (!event.error && (/^Script error\.?$/.test(event.message) || event.message.startsWith("ResizeObserver loop"))) return;
+    if (!event.error && (/^Script error\.?$/.test(event.message) || event.message.startsWith("ResizeObserver loop")))
+      return;
     // Without an error object only the message is known (a new Error here would carry this stack).
     reportFailure(event.error ?? event.message, "error");
   });
-  window.addEventListener("unhandledrejection", (event: PromiseRejectionEvent) => void reportFailure(event.reason, "rejection"));
+  window.addEventListener(
+    "unhandledrejection",
+    (event: PromiseRejectionEvent) => void reportFailure(event.reason, "rejection"),
+  );
 }

@@ -32,7 +32,11 @@ export function isNewer(a: ErrorSummary, b: ErrorSummary): boolean {
  * `held` with every incoming item that is new or further than the copy held (by `newer`); the same
  * map when nothing changed, so React skips the render.
  */
-export function mergeNewer<T extends { id: string }>(held: ReadonlyMap<string, T>, incoming: readonly T[], newer: (a: T, b: T) => boolean): ReadonlyMap<string, T> {
+export function mergeNewer<T extends { id: string }>(
+  held: ReadonlyMap<string, T>,
+  incoming: readonly T[],
+  newer: (a: T, b: T) => boolean,
+): ReadonlyMap<string, T> {
   let next: Map<string, T> | null = null;
   for (const item of incoming) {
     const current = (next ?? held).get(item.id);
@@ -47,7 +51,10 @@ export function mergeNewer<T extends { id: string }>(held: ReadonlyMap<string, T
  * A summary that only resolves a record keeps the detail held: stack and context change only with
  * a new occurrence, which moves the count.
  */
-export function mergeRecords(held: ReadonlyMap<string, HeldError>, incoming: readonly HeldError[]): ReadonlyMap<string, HeldError> {
+export function mergeRecords(
+  held: ReadonlyMap<string, HeldError>,
+  incoming: readonly HeldError[],
+): ReadonlyMap<string, HeldError> {
   const kept = incoming.map((r) => {
     const current = held.get(r.id);
     const detail = current && !detailOf(r) ? detailOf(current) : null;
@@ -58,5 +65,7 @@ export function mergeRecords(held: ReadonlyMap<string, HeldError>, incoming: rea
 
 /** Latest seen first, as GET /v1/errors answers. */
 export function byLastSeen(records: ReadonlyMap<string, HeldError>): HeldError[] {
-  return [...records.values()].sort((a, b) => Date.parse(b.lastSeen) - Date.parse(a.lastSeen) || (a.id < b.id ? 1 : -1));
+  return [...records.values()].sort(
+    (a, b) => Date.parse(b.lastSeen) - Date.parse(a.lastSeen) || (a.id < b.id ? 1 : -1),
+  );
 }

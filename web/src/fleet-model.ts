@@ -78,7 +78,15 @@ export interface FleetQuery {
   descending: boolean;
 }
 
-export const ANY_QUERY: FleetQuery = { search: "", belowThreshold: false, activeOrder: false, silent: false, contents: "", sort: "containerId", descending: false };
+export const ANY_QUERY: FleetQuery = {
+  search: "",
+  belowThreshold: false,
+  activeOrder: false,
+  silent: false,
+  contents: "",
+  sort: "containerId",
+  descending: false,
+};
 
 function compare(a: FleetContainer, b: FleetContainer, sort: FleetQuery["sort"]): number {
   switch (sort) {
@@ -98,7 +106,8 @@ export function rowsOf(fleet: Fleet, q: FleetQuery, now: number): FleetContainer
   const needle = q.search.trim().toLowerCase();
   const rows: FleetContainer[] = [];
   for (const c of fleet.values()) {
-    if (needle && !c.containerId.toLowerCase().includes(needle) && !(c.name ?? "").toLowerCase().includes(needle)) continue;
+    if (needle && !c.containerId.toLowerCase().includes(needle) && !(c.name ?? "").toLowerCase().includes(needle))
+      continue;
     if (q.belowThreshold && !isBelow(c)) continue;
     if (q.activeOrder && !c.activeOrder) continue;
     if (q.silent && !isSilent(c, now)) continue;
@@ -106,7 +115,10 @@ export function rowsOf(fleet: Fleet, q: FleetQuery, now: number): FleetContainer
     rows.push(c);
   }
   const sign = q.descending ? -1 : 1;
-  rows.sort((a, b) => sign * (compare(a, b, q.sort) || (a.containerId < b.containerId ? -1 : a.containerId > b.containerId ? 1 : 0)));
+  rows.sort(
+    (a, b) =>
+      sign * (compare(a, b, q.sort) || (a.containerId < b.containerId ? -1 : a.containerId > b.containerId ? 1 : 0)),
+  );
   return rows;
 }
 

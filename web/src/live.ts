@@ -87,7 +87,9 @@ export class LiveStream<Change extends { seq: number; type: string }> {
     if (stale()) return;
     const url = new URL(this.path, location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    url.search = new URLSearchParams(this.since === null ? { ticket } : { ticket, since: String(this.since) }).toString();
+    url.search = new URLSearchParams(
+      this.since === null ? { ticket } : { ticket, since: String(this.since) },
+    ).toString();
     const socket = new WebSocket(url);
     const ping = setInterval(() => socket.readyState === WebSocket.OPEN && socket.send("ping"), PING_MS);
     const connection = { socket, ping };

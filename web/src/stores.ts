@@ -40,7 +40,11 @@ export interface FleetState {
  * A store that loads a snapshot answering with its stream's `seq`, then follows the stream from
  * there; a `reset` (more missed than the server keeps) loads the snapshot again and follows on.
  */
-abstract class FollowedStore<State extends { loaded: boolean; failure: string | null; status: LiveStatus }, Snapshot extends { seq: number }, Change extends { seq: number; type: string }> extends Store<State> {
+abstract class FollowedStore<
+  State extends { loaded: boolean; failure: string | null; status: LiveStatus },
+  Snapshot extends { seq: number },
+  Change extends { seq: number; type: string },
+> extends Store<State> {
   private stream: LiveStream<Change> | null = null;
   private running = false;
   /** Counts starts and stops: a snapshot that arrives after a stop (a sign-out) is dropped. */
@@ -106,7 +110,10 @@ type FleetSnapshot = { seq: number; containers: Parameters<typeof fleetOf>[0] };
 
 class FleetStore extends FollowedStore<FleetState, FleetSnapshot, FleetChange> {
   constructor() {
-    super(() => ({ fleet: new Map(), loaded: false, failure: null, status: "connecting", lastChangeAt: null }), "/v1/fleet/stream");
+    super(
+      () => ({ fleet: new Map(), loaded: false, failure: null, status: "connecting", lastChangeAt: null }),
+      "/v1/fleet/stream",
+    );
   }
   protected snapshot() {
     return data(api.v1.fleet.$get());

@@ -15,6 +15,15 @@ export async function storeDeadLetterRows(db: Database, rows: readonly DeadLette
   if (rows.length === 0) return;
   await db
     .insert(deadLetters)
-    .values(rows.map((r) => ({ queue: r.queue, messageId: r.messageId, body: r.body as object, attempts: r.attempts, reason: r.reason, poison: r.poison })))
+    .values(
+      rows.map((r) => ({
+        queue: r.queue,
+        messageId: r.messageId,
+        body: r.body as object,
+        attempts: r.attempts,
+        reason: r.reason,
+        poison: r.poison,
+      })),
+    )
     .onConflictDoNothing();
 }

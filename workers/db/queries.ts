@@ -30,10 +30,16 @@ const sortKey: Record<ContainerSort, SQL> = {
 export async function listContainers(db: Database, f: ContainerFilters) {
   const where: SQL[] = [];
   if (f.belowThreshold !== undefined) {
-    where.push(f.belowThreshold ? sql`${containers.fillPercent} < ${containers.threshold}` : sql`not coalesce(${containers.fillPercent} < ${containers.threshold}, false)`);
+    where.push(
+      f.belowThreshold
+        ? sql`${containers.fillPercent} < ${containers.threshold}`
+        : sql`not coalesce(${containers.fillPercent} < ${containers.threshold}, false)`,
+    );
   }
   if (f.hasActiveOrder !== undefined) {
-    where.push(f.hasActiveOrder ? sql`${containers.activeOrderId} is not null` : sql`${containers.activeOrderId} is null`);
+    where.push(
+      f.hasActiveOrder ? sql`${containers.activeOrderId} is not null` : sql`${containers.activeOrderId} is null`,
+    );
   }
   if (f.contents !== undefined) where.push(eq(containers.contents, f.contents));
   if (f.silentSince !== undefined) {
@@ -42,7 +48,11 @@ export async function listContainers(db: Database, f: ContainerFilters) {
   const key = sortKey[f.sort];
   if (f.after) {
     const value = f.sort === "lastSeenAt" ? sql`${f.after.value}::timestamptz` : sql`${f.after.value}`;
-    where.push(f.order === "asc" ? sql`(${key}, ${containers.id}) > (${value}, ${f.after.id})` : sql`(${key}, ${containers.id}) < (${value}, ${f.after.id})`);
+    where.push(
+      f.order === "asc"
+        ? sql`(${key}, ${containers.id}) > (${value}, ${f.after.id})`
+        : sql`(${key}, ${containers.id}) < (${value}, ${f.after.id})`,
+    );
   }
   const direction = f.order === "asc" ? sql`asc` : sql`desc`;
   const rows = await db
@@ -59,7 +69,10 @@ export async function listContainers(db: Database, f: ContainerFilters) {
     items: page.map(({ container: c, order }) => toFleetContainer(c, order)),
     next:
       rows.length > f.limit && last
-        ? { value: f.sort === "lastSeenAt" ? new Date(String(last.sortValue)).toISOString() : last.sortValue, id: last.container.id }
+        ? {
+            value: f.sort === "lastSeenAt" ? new Date(String(last.sortValue)).toISOString() : last.sortValue,
+            id: last.container.id,
+          }
         : null,
   };
 }
@@ -71,7 +84,8 @@ function toFleetContainer(c: typeof containers.$inferSelect, order: typeof order
     threshold: c.threshold,
     capacity: c.capacity,
     unit: c.unit,
-    registeredLocation: c.registeredLat === null || c.registeredLon === null ? null : { lat: c.registeredLat, lon: c.registeredLon },
+    registeredLocation:
+      c.registeredLat === null || c.registeredLon === null ? null : { lat: c.registeredLat, lon: c.registeredLon },
     reportIntervalSeconds: c.reportIntervalSeconds,
     fillPercent: c.fillPercent,
     contents: c.contents,
@@ -181,7 +195,13 @@ export interface HistoryPoint {
  * readings themselves when they fit, otherwise one point per equal time bucket (its mean, with the
  * bucket's min, max and count, at the bucket's start), so a long range stays a light answer.
  */
-export async function fillHistory(db: Database | Transaction, containerId: string, from: string, to: string, points: number) {
+export async function fillHistory(
+  db: Database | Transaction,
+  containerId: string,
+  from: string,
+  to: string,
+  points: number,
+) {
   const [counted] = (
     await db.execute<{ n: number }>(sql`
       select count(*)::int as n from ${readings}
@@ -190,33 +210,40 @@ export async function fillHistory(db: Database | Transaction, containerId: strin
   ).rows;
   const span = (Date.parse(to) - Date.parse(from)) / 1000;
   const bucketSeconds = (counted?.n ?? 0) <= points ? null : Math.max(1, Math.ceil(span / points));
-  const rows = bucketSeconds === null
-    ? (
-        await db.execute<{ at: string; fill: number }>(sql`
+  const rows =
+    bucketSeconds === null
+      ? (
+          await db.execute<{ at: string; fill: number }>(sql`
           select ${readings.measuredAt} as at, ${readings.fillPercent} as fill from ${readings}
           where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
             and ${readings.measuredAt} >= ${from}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz
           order by ${readings.measuredAt}`)
-      ).rows.map((r) => ({ at: iso(r.at)!, fillPercent: r.fill, min: r.fill, max: r.fill, count: 1 }))
-    : (
-        await db.execute<{ bucket: number; avg: number; min: number; max: number; n: number }>(sql`
+        ).rows.map((r) => ({ at: iso(r.at)!, fillPercent: r.fill, min: r.fill, max: r.fill, count: 1 }))
+      : (
+          await db.execute<{ bucket: number; avg: number; min: number; max: number; n: number }>(sql`
           select floor(extract(epoch from ${readings.measuredAt} - ${from}::timestamptz) / ${bucketSeconds})::int as bucket,
             avg(${readings.fillPercent}) as avg, min(${readings.fillPercent}) as min, max(${readings.fillPercent}) as max, count(*)::int as n
           from ${readings}
           where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
             and ${readings.measuredAt} >= ${from}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz
           group by 1 order by 1`)
-      ).rows.map((r) => ({
-        at: new Date(Date.parse(from) + r.bucket * bucketSeconds * 1000).toISOString(),
-        fillPercent: Number(r.avg),
-        min: Number(r.min),
-        max: Number(r.max),
-        count: r.n,
-      }));
+        ).rows.map((r) => ({
+          at: new Date(Date.parse(from) + r.bucket * bucketSeconds * 1000).toISOString(),
+          fillPercent: Number(r.avg),
+          min: Number(r.min),
+          max: Number(r.max),
+          count: r.n,
+        }));
   const orderMarks = await db
     .select({ id: orders.id, openedAt: orders.openedAt, closedAt: orders.closedAt })
     .from(orders)
-    .where(and(eq(orders.containerId, containerId), lt(orders.openedAt, to), sql`(${orders.closedAt} is null or ${orders.closedAt} >= ${from}::timestamptz)`))
+    .where(
+      and(
+        eq(orders.containerId, containerId),
+        lt(orders.openedAt, to),
+        sql`(${orders.closedAt} is null or ${orders.closedAt} >= ${from}::timestamptz)`,
+      ),
+    )
     .orderBy(orders.openedAt);
   return {
     bucketSeconds,
@@ -228,7 +255,10 @@ export async function fillHistory(db: Database | Transaction, containerId: strin
 /** Threshold changes of a container within a range, from its event log in Postgres. */
 export async function thresholdChanges(db: Database | Transaction, containerId: string, from: string, to: string) {
   const rows = await db
-    .select({ at: containerEvents.at, threshold: sql<number>`(${containerEvents.body}->'changes'->>'threshold')::float8` })
+    .select({
+      at: containerEvents.at,
+      threshold: sql<number>`(${containerEvents.body}->'changes'->>'threshold')::float8`,
+    })
     .from(containerEvents)
     .where(
       and(

@@ -54,9 +54,15 @@ export const containers = pgTable(
     index("containers_fill_idx").on(sql`coalesce(${t.fillPercent}, -1)`, t.id),
     index("containers_last_seen_idx").on(sql`coalesce(${t.lastSeenAt}, 'epoch'::timestamptz)`, t.id),
     index("containers_contents_idx").on(t.contents, t.id),
-    index("containers_active_order_idx").on(t.id).where(sql`${t.activeOrderId} is not null`),
-    index("containers_gap_idx").on(t.gapSince).where(sql`${t.gapSince} is not null`),
-    index("containers_unverified_idx").on(t.id).where(sql`${t.projectedSeq} > ${t.verifiedSeq}`),
+    index("containers_active_order_idx")
+      .on(t.id)
+      .where(sql`${t.activeOrderId} is not null`),
+    index("containers_gap_idx")
+      .on(t.gapSince)
+      .where(sql`${t.gapSince} is not null`),
+    index("containers_unverified_idx")
+      .on(t.id)
+      .where(sql`${t.projectedSeq} > ${t.verifiedSeq}`),
   ],
 );
 
@@ -190,7 +196,10 @@ export const partnerDeliveries = pgTable(
     createdAt: ts("created_at").notNull().defaultNow(),
     updatedAt: ts("updated_at").notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.partnerId, t.eventId] }), index("partner_deliveries_recent_idx").on(t.partnerId, t.updatedAt)],
+  (t) => [
+    primaryKey({ columns: [t.partnerId, t.eventId] }),
+    index("partner_deliveries_recent_idx").on(t.partnerId, t.updatedAt),
+  ],
 );
 
 /** Each partner's price per product and unit, for sales documents. */

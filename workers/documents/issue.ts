@@ -5,7 +5,16 @@
 // failure half-way, therefore end with one document per order and numbers without gaps.
 import { stringify } from "csv-stringify/browser/esm/sync";
 import { and, asc, eq, isNotNull, isNull, sql } from "drizzle-orm";
-import { documentHtml, documentNumber, documentRows, documentYear, invoicedLines, priceOrder, type PriceEntry, type SalesDocument } from "../../domain/documents";
+import {
+  documentHtml,
+  documentNumber,
+  documentRows,
+  documentYear,
+  invoicedLines,
+  priceOrder,
+  type PriceEntry,
+  type SalesDocument,
+} from "../../domain/documents";
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
 import { withDatabase } from "../db/client";
@@ -42,11 +51,22 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
   );
   if (pending.length === 0) return { issued: 0, waiting: 0 };
   const partnerIds = [...new Set(pending.map((p) => p.order.partnerId!))];
-  const priceRows = await withDatabase(env, (db) => db.select().from(prices).where(sql`${prices.partnerId} in ${partnerIds}`));
+  const priceRows = await withDatabase(env, (db) =>
+    db
+      .select()
+      .from(prices)
+      .where(sql`${prices.partnerId} in ${partnerIds}`),
+  );
   const priceLists = new Map<string, PriceEntry[]>();
   for (const r of priceRows) {
     const list = priceLists.get(r.partnerId) ?? [];
-    list.push({ product: r.product, unit: r.unit, currency: r.currency, unitPrice: Number(r.unitPrice), vatRate: Number(r.vatRate) });
+    list.push({
+      product: r.product,
+      unit: r.unit,
+      currency: r.currency,
+      unitPrice: Number(r.unitPrice),
+      vatRate: Number(r.vatRate),
+    });
     priceLists.set(r.partnerId, list);
   }
   const names = new Map((await directory(env).listPartners()).map((p) => [p.id, p.name]));
@@ -63,11 +83,17 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
       waiting++;
       const what = pricing.missing.map((m) => `${m.product} per ${m.unit}`).join(", ");
       // One record per partner (the fingerprint would otherwise hide the partner id): each price list is its own thing to fix.
-      await reportError(env, new MissingPriceError(`no price for ${what} in partner ${partnerId}'s price list; the document waits`), "cron", `sales documents of ${partnerId}`, {
-        partnerId,
-        orderId: order.id,
-        missing: what,
-      });
+      await reportError(
+        env,
+        new MissingPriceError(`no price for ${what} in partner ${partnerId}'s price list; the document waits`),
+        "cron",
+        `sales documents of ${partnerId}`,
+        {
+          partnerId,
+          orderId: order.id,
+          missing: what,
+        },
+      );
       continue;
     }
     const year = documentYear(deliveredAt);
@@ -94,12 +120,32 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
       grossCents: pricing.grossCents,
     };
     const keys = documentKeys(number, partnerId, year);
-    await env.DOCUMENTS.put(keys.csv, stringify(documentRows(doc)), { httpMetadata: { contentType: "text/csv; charset=utf-8" } });
-    await env.DOCUMENTS.put(keys.html, documentHtml(doc), { httpMetadata: { contentType: "text/html; charset=utf-8" } });
+    await env.DOCUMENTS.put(keys.csv, stringify(documentRows(doc)), {
+      httpMetadata: { contentType: "text/csv; charset=utf-8" },
+    });
+    await env.DOCUMENTS.put(keys.html, documentHtml(doc), {
+      httpMetadata: { contentType: "text/html; charset=utf-8" },
+    });
     const inserted = await withDatabase(env, (db) =>
       db
         .insert(salesDocuments)
-        .values({ id: number, orderId: order.id, partnerId, year, seq, containerId: order.containerId, currency: doc.currency, netCents: doc.netCents, vatCents: doc.vatCents, grossCents: doc.grossCents, lines: doc.lines, deliveredAt, issuedAt: doc.issuedAt, csvKey: keys.csv, htmlKey: keys.html })
+        .values({
+          id: number,
+          orderId: order.id,
+          partnerId,
+          year,
+          seq,
+          containerId: order.containerId,
+          currency: doc.currency,
+          netCents: doc.netCents,
+          vatCents: doc.vatCents,
+          grossCents: doc.grossCents,
+          lines: doc.lines,
+          deliveredAt,
+          issuedAt: doc.issuedAt,
+          csvKey: keys.csv,
+          htmlKey: keys.html,
+        })
         .onConflictDoNothing()
         .returning({ id: salesDocuments.id }),
     );

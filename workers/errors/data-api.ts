@@ -41,7 +41,8 @@ export class DataApiClient {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      const reason = (error as Error).name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (error as Error).message;
+      const reason =
+        (error as Error).name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (error as Error).message;
       throw new DataApiError(action, 0, reason);
     }
     const text = await res.text();
@@ -59,7 +60,10 @@ export class DataApiClient {
   }
 
   async findOne(filter: Document, projection?: Document): Promise<Document | null> {
-    const out = await this.call<{ document: Document | null }>("findOne", { filter, ...(projection ? { projection } : {}) });
+    const out = await this.call<{ document: Document | null }>("findOne", {
+      filter,
+      ...(projection ? { projection } : {}),
+    });
     return out.document;
   }
 
@@ -72,7 +76,11 @@ export class DataApiClient {
     return this.call("insertOne", { document });
   }
 
-  async updateOne(filter: Document, update: Document, upsert = false): Promise<{ matchedCount: number; modifiedCount: number; upsertedId?: unknown }> {
+  async updateOne(
+    filter: Document,
+    update: Document,
+    upsert = false,
+  ): Promise<{ matchedCount: number; modifiedCount: number; upsertedId?: unknown }> {
     return this.call("updateOne", { filter, update, upsert });
   }
 

@@ -16,7 +16,6 @@ export interface ErrorStore {
   countOpen(): Promise<number>;
 }
 
-
 /** The embedded default: the ErrorHub object keeps the records itself. */
 class HubErrorStore implements ErrorStore {
   constructor(private readonly env: Env) {}
@@ -65,7 +64,10 @@ function asRecord(doc: Document): ErrorRecord {
 /** A MongoDB Data API–compatible endpoint keeps the records; the ErrorHub only numbers and pushes. */
 class DataApiErrorStore implements ErrorStore {
   private readonly api: DataApiClient;
-  constructor(private readonly env: Env, api: DataApiClient) {
+  constructor(
+    private readonly env: Env,
+    api: DataApiClient,
+  ) {
     this.api = api;
   }
 
@@ -138,9 +140,17 @@ class DataApiErrorStore implements ErrorStore {
     if (!doc) return { ok: false, reason: "not_found" };
     const record = asRecord(doc);
     const resolvedAt = new Date();
-    const result = await this.api.updateOne({ _id: id, status: "open" }, { $set: { status: "resolved", resolvedAt, resolvedBy: by } });
+    const result = await this.api.updateOne(
+      { _id: id, status: "open" },
+      { $set: { status: "resolved", resolvedAt, resolvedBy: by } },
+    );
     if (result.matchedCount === 0) return { ok: false, reason: "not_open", record };
-    const resolved: ErrorRecord = { ...record, status: "resolved", resolvedAt: resolvedAt.toISOString(), resolvedBy: by };
+    const resolved: ErrorRecord = {
+      ...record,
+      status: "resolved",
+      resolvedAt: resolvedAt.toISOString(),
+      resolvedBy: by,
+    };
     await errorHub(this.env).publish("error.updated", resolved);
     return { ok: true, record: resolved };
   }

@@ -16,7 +16,8 @@ export class ConfigurationError extends Error {
 }
 
 function secret(env: Env): string {
-  if (!env.JWT_SECRET) throw new ConfigurationError("JWT_SECRET is not set (wrangler secret put JWT_SECRET, or .dev.vars locally)");
+  if (!env.JWT_SECRET)
+    throw new ConfigurationError("JWT_SECRET is not set (wrangler secret put JWT_SECRET, or .dev.vars locally)");
   return env.JWT_SECRET;
 }
 
@@ -83,9 +84,19 @@ export async function credentialKey(token: string): Promise<string> {
 export function requireRole(need: Role): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerToken(c.req.header("Authorization"));
-    if (!token) throw new ApiError(401, "unauthenticated", "missing Authorization: Bearer <token>; log in at POST /v1/auth/login");
+    if (!token)
+      throw new ApiError(
+        401,
+        "unauthenticated",
+        "missing Authorization: Bearer <token>; log in at POST /v1/auth/login",
+      );
     const person = await personFromToken(c.env, token);
-    if (!person) throw new ApiError(401, "unauthenticated", "token is invalid or expired, or its account is disabled; log in again");
+    if (!person)
+      throw new ApiError(
+        401,
+        "unauthenticated",
+        "token is invalid or expired, or its account is disabled; log in again",
+      );
     if (!roleAllows(person.role, need)) {
       throw new ApiError(403, "forbidden", `this needs the ${need} role; you are ${person.role}`);
     }

@@ -32,7 +32,8 @@ async function checkDeviceKey(env: Env, key: string): Promise<Device | null> {
   if (!parsed) return null;
   const now = Date.now();
   const cached = verified.get(parsed.id);
-  if (cached && cached.expiresAt > now && sameText(cached.secret, parsed.secret)) return { keyId: parsed.id, containerId: cached.containerId };
+  if (cached && cached.expiresAt > now && sameText(cached.secret, parsed.secret))
+    return { keyId: parsed.id, containerId: cached.containerId };
   const secretHash = await sha256Hex(parsed.secret);
   if (cached && cached.expiresAt > now) {
     return sameText(cached.secretHash, secretHash) ? { keyId: parsed.id, containerId: cached.containerId } : null;

@@ -9,7 +9,11 @@ const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;.*)?$/i;
 export const jsonContentType: MiddlewareHandler<AppEnv> = async (c, next) => {
   const type = c.req.header("Content-Type");
   if (!type || !JSON_TYPE.test(type)) {
-    throw new ApiError(415, "unsupported_media_type", `send the body as JSON with Content-Type: application/json${type ? ` (got ${type})` : ""}`);
+    throw new ApiError(
+      415,
+      "unsupported_media_type",
+      `send the body as JSON with Content-Type: application/json${type ? ` (got ${type})` : ""}`,
+    );
   }
   await next();
 };

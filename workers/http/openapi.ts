@@ -35,7 +35,9 @@ const PROBLEMS = {
 type Problem = keyof typeof PROBLEMS;
 
 /** The error answers a route can give, each with the error body. */
-export function problems<C extends Problem>(...codes: C[]): { [K in C]: ReturnType<typeof jsonContent<typeof errorBodySchema>> } {
+export function problems<C extends Problem>(
+  ...codes: C[]
+): { [K in C]: ReturnType<typeof jsonContent<typeof errorBodySchema>> } {
   return Object.fromEntries(codes.map((code) => [code, jsonContent(errorBodySchema, PROBLEMS[code])])) as {
     [K in C]: ReturnType<typeof jsonContent<typeof errorBodySchema>>;
   };
@@ -72,6 +74,7 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     type: "apiKey",
     in: "header",
     name: "X-Fillgrid-Signature",
-    description: 'v1=<hex HMAC-SHA256(partner secret, "<X-Fillgrid-Timestamp>.<raw body>")>, with X-Fillgrid-Timestamp: <unix seconds> within 300 s of now',
+    description:
+      'v1=<hex HMAC-SHA256(partner secret, "<X-Fillgrid-Timestamp>.<raw body>")>, with X-Fillgrid-Timestamp: <unix seconds> within 300 s of now',
   });
 }

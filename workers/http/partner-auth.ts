@@ -1,5 +1,12 @@
 import type { MiddlewareHandler } from "hono";
-import { addressAllowed, SIGNATURE_HEADER, signedText, timestampFresh, TIMESTAMP_HEADER, type PartnerWithSecrets } from "../../domain/partners";
+import {
+  addressAllowed,
+  SIGNATURE_HEADER,
+  signedText,
+  timestampFresh,
+  TIMESTAMP_HEADER,
+  type PartnerWithSecrets,
+} from "../../domain/partners";
 import { partnerIdSchema } from "../../domain/partner-input";
 import { hmacSha256Hex, sameText } from "../../platform/crypto";
 import { directory } from "../stubs";
@@ -32,7 +39,12 @@ export async function signatureOf(secret: string, timestamp: string, body: strin
   return `v1=${await hmacSha256Hex(secret, signedText(timestamp, body))}`;
 }
 
-const partnerLimit: Limit = { binding: (env) => env.API_RATE_LIMIT, periodSeconds: 10, what: "partner", key: (c) => `partner:${c.get("partner").id}` };
+const partnerLimit: Limit = {
+  binding: (env) => env.API_RATE_LIMIT,
+  periodSeconds: 10,
+  what: "partner",
+  key: (c) => `partner:${c.get("partner").id}`,
+};
 
 /**
  * A partner's webhook, checked as the API reference states before anything else is read: the partner exists
@@ -63,12 +75,19 @@ export function requirePartnerSignature(maxBytes = 256 * 1024): MiddlewareHandle
       const body = await c.req.text();
       // The same isolate cache the first step read, so the same partner (unless it just expired).
       const partner = await partnerById(c.env, c.get("partner").id);
-      if (!partner || partner.disabled) throw new ApiError(401, "unauthenticated", `partner ${c.get("partner").id} is unknown or disabled`);
+      if (!partner || partner.disabled)
+        throw new ApiError(401, "unauthenticated", `partner ${c.get("partner").id} is unknown or disabled`);
       const secrets = [partner.secret];
-      if (partner.previousSecret && partner.previousSecretValidUntil && Date.parse(partner.previousSecretValidUntil) > Date.now()) secrets.push(partner.previousSecret);
+      if (
+        partner.previousSecret &&
+        partner.previousSecretValidUntil &&
+        Date.parse(partner.previousSecretValidUntil) > Date.now()
+      )
+        secrets.push(partner.previousSecret);
       let valid = false;
       for (const secret of secrets) if (sameText(await signatureOf(secret, timestamp, body), given)) valid = true;
-      if (!valid) throw new ApiError(401, "unauthenticated", `${SIGNATURE_HEADER} does not match the body and timestamp`);
+      if (!valid)
+        throw new ApiError(401, "unauthenticated", `${SIGNATURE_HEADER} does not match the body and timestamp`);
       c.set("credential", `partner:${partner.id}`);
       await enforce(c, partnerLimit);
       await next();

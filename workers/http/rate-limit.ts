@@ -26,9 +26,16 @@ export async function enforce(c: Context<AppEnv>, limit: Limit): Promise<void> {
   const { success } = await limit.binding(c.env).limit({ key });
   if (!success) {
     limit.refused?.(c);
-    throw new ApiError(429, "rate_limited", `too many requests for this ${limit.what}; try again in ${limit.periodSeconds} s`, undefined, undefined, {
-      "Retry-After": String(limit.periodSeconds),
-    });
+    throw new ApiError(
+      429,
+      "rate_limited",
+      `too many requests for this ${limit.what}; try again in ${limit.periodSeconds} s`,
+      undefined,
+      undefined,
+      {
+        "Retry-After": String(limit.periodSeconds),
+      },
+    );
   }
 }
 
@@ -74,7 +81,12 @@ export const limits = {
 
 /** Per email on login: the key is the (lower-cased) email the caller tries. */
 export function loginEmailLimit(email: string): Limit {
-  return { binding: (env) => env.LOGIN_EMAIL_RATE_LIMIT, periodSeconds: 60, what: "email", key: () => `email:${email}` };
+  return {
+    binding: (env) => env.LOGIN_EMAIL_RATE_LIMIT,
+    periodSeconds: 60,
+    what: "email",
+    key: () => `email:${email}`,
+  };
 }
 
 /** POST /v1/readings: the limit of the device key's kind (after requireDeviceKey). */

@@ -19,7 +19,12 @@ const pending: Pending = { counts: new Map(), flushing: false };
  * request's context (kept alive by `waitUntil`); the refusals until then join it. Only plain data
  * is shared between requests.
  */
-export function noteRefusal(env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, keyId: string, kind: DeviceKeyKind): void {
+export function noteRefusal(
+  env: Env,
+  ctx: { waitUntil(promise: Promise<unknown>): void },
+  keyId: string,
+  kind: DeviceKeyKind,
+): void {
   const entry = pending.counts.get(keyId);
   if (entry) entry.count++;
   else pending.counts.set(keyId, { keyId, kind, count: 1 });

@@ -30,8 +30,15 @@ export const streamResponses = {
  * `Sec-WebSocket-Protocol`, or `Authorization` for clients that can set headers. Long-lived tokens
  * are never taken from the URL, where logs and histories would keep them.
  */
-async function streamPerson(env: Env, headers: Headers, ticket: string | undefined): Promise<{ person: Person | null; protocol: string | null }> {
-  const offered = (headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+async function streamPerson(
+  env: Env,
+  headers: Headers,
+  ticket: string | undefined,
+): Promise<{ person: Person | null; protocol: string | null }> {
+  const offered = (headers.get("Sec-WebSocket-Protocol") ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   const protocol = offered.includes(STREAM_PROTOCOL) ? STREAM_PROTOCOL : null;
   if (ticket !== undefined) {
     const email = await directory(env).redeemTicket(ticket);
@@ -49,12 +56,23 @@ export async function openStream(
   hub: { fetch(request: Request): Promise<Response> },
 ): Promise<Response> {
   if (q.token !== undefined) {
-    throw new ApiError(401, "token_in_url", "tokens are not accepted in the URL; get a ticket from POST /v1/stream-tickets and use ?ticket=");
+    throw new ApiError(
+      401,
+      "token_in_url",
+      "tokens are not accepted in the URL; get a ticket from POST /v1/stream-tickets and use ?ticket=",
+    );
   }
-  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "upgrade_required", "connect with a WebSocket");
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
+    throw new ApiError(426, "upgrade_required", "connect with a WebSocket");
   const { person, protocol } = await streamPerson(c.env, c.req.raw.headers, q.ticket);
   if (!person) {
-    throw new ApiError(401, "unauthenticated", q.ticket !== undefined ? "the ticket is unknown, used or expired; get a new one" : "a valid viewer token or ticket is needed");
+    throw new ApiError(
+      401,
+      "unauthenticated",
+      q.ticket !== undefined
+        ? "the ticket is unknown, used or expired; get a new one"
+        : "a valid viewer token or ticket is needed",
+    );
   }
   if (!roleAllows(person.role, "viewer")) throw new ApiError(403, "forbidden", "this needs the viewer role");
   const stream: StreamRequest = { email: person.email, since: q.since ?? null, protocol };

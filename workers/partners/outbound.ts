@@ -37,7 +37,12 @@ export function partnerRetryDelay(env: Env, attempts: number): number {
  * Queue what a committed batch tells partners; events already delivered (a resent change) are not
  * sent again. `partnerList`: the partner list when the caller asked for it already (beside its write).
  */
-export async function queuePartnerEvents(env: Env, db: Database, changes: readonly ChangeMessage[], partnerList?: Promise<Partner[]>): Promise<number> {
+export async function queuePartnerEvents(
+  env: Env,
+  db: Database,
+  changes: readonly ChangeMessage[],
+  partnerList?: Promise<Partner[]>,
+): Promise<number> {
   if (!changes.some((c) => c.order !== null)) return 0;
   const partners = await (partnerList ?? directory(env).listPartners());
   if (partners.length === 0) return 0;
@@ -46,7 +51,15 @@ export async function queuePartnerEvents(env: Env, db: Database, changes: readon
   const done = await db
     .select({ partnerId: partnerDeliveries.partnerId, eventId: partnerDeliveries.eventId })
     .from(partnerDeliveries)
-    .where(and(inArray(partnerDeliveries.eventId, deliveries.map((d) => d.event.eventId)), eq(partnerDeliveries.state, "delivered")));
+    .where(
+      and(
+        inArray(
+          partnerDeliveries.eventId,
+          deliveries.map((d) => d.event.eventId),
+        ),
+        eq(partnerDeliveries.state, "delivered"),
+      ),
+    );
   const sent = new Set(done.map((d) => `${d.partnerId}\u0000${d.eventId}`));
   deliveries = deliveries.filter((d) => !sent.has(`${d.partnerId}\u0000${d.event.eventId}`));
   for (let i = 0; i < deliveries.length; i += 100) {
@@ -70,21 +83,39 @@ async function post(env: Env, delivery: PartnerDelivery): Promise<Outcome> {
   try {
     const res = await fetch(partner.webhookUrl, {
       method: "POST",
-      headers: { "Content-Type": "application/json", [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: await signatureOf(partner.secret, timestamp, body), "User-Agent": "Fillgrid-Webhooks/1" },
+      headers: {
+        "Content-Type": "application/json",
+        [TIMESTAMP_HEADER]: timestamp,
+        [SIGNATURE_HEADER]: await signatureOf(partner.secret, timestamp, body),
+        "User-Agent": "Fillgrid-Webhooks/1",
+      },
       body,
       signal: AbortSignal.timeout(Number(env.PARTNER_TIMEOUT_MS ?? 5000)),
     });
     // The answer's body is not needed; reading it frees the connection.
     const text = (await res.text()).slice(0, 200);
-    return res.ok ? { ok: true, status: res.status } : { ok: false, status: res.status, error: `answered ${res.status}${text ? `: ${text}` : ""}` };
+    return res.ok
+      ? { ok: true, status: res.status }
+      : { ok: false, status: res.status, error: `answered ${res.status}${text ? `: ${text}` : ""}` };
   } catch (error) {
     const timedOut = error instanceof DOMException && error.name === "TimeoutError";
-    return { ok: false, status: null, error: timedOut ? `no answer within ${env.PARTNER_TIMEOUT_MS ?? 5000} ms` : (error as Error).message };
+    return {
+      ok: false,
+      status: null,
+      error: timedOut ? `no answer within ${env.PARTNER_TIMEOUT_MS ?? 5000} ms` : (error as Error).message,
+    };
   }
 }
 
 /** Write one attempt to the delivery log; a log that cannot be written never holds up a delivery. */
-async function logAttempt(env: Env, d: PartnerDelivery, attempts: number, outcome: Outcome, state: "delivered" | "retrying" | "dead", nextTryAt: string | null) {
+async function logAttempt(
+  env: Env,
+  d: PartnerDelivery,
+  attempts: number,
+  outcome: Outcome,
+  state: "delivered" | "retrying" | "dead",
+  nextTryAt: string | null,
+) {
   const now = new Date().toISOString();
   const row = {
     partnerId: d.partnerId,
@@ -107,13 +138,24 @@ async function logAttempt(env: Env, d: PartnerDelivery, attempts: number, outcom
         .values(row)
         .onConflictDoUpdate({
           target: [partnerDeliveries.partnerId, partnerDeliveries.eventId],
-          set: { state, attempts, lastStatus: row.lastStatus, lastError: row.lastError, nextTryAt, deliveredAt: sql`coalesce(${partnerDeliveries.deliveredAt}, excluded.delivered_at)`, updatedAt: now },
+          set: {
+            state,
+            attempts,
+            lastStatus: row.lastStatus,
+            lastError: row.lastError,
+            nextTryAt,
+            deliveredAt: sql`coalesce(${partnerDeliveries.deliveredAt}, excluded.delivered_at)`,
+            updatedAt: now,
+          },
           // A delivered event stays delivered, whatever a late duplicate attempt says.
           setWhere: sql`${partnerDeliveries.state} <> 'delivered'`,
         }),
     );
   } catch (error) {
-    await reportError(env, error, "consumer", "partner delivery log", { partnerId: d.partnerId, eventId: d.event.eventId });
+    await reportError(env, error, "consumer", "partner delivery log", {
+      partnerId: d.partnerId,
+      eventId: d.event.eventId,
+    });
   }
 }
 
@@ -125,7 +167,15 @@ async function alreadyDelivered(env: Env, deliveries: readonly PartnerDelivery[]
       db
         .select({ partnerId: partnerDeliveries.partnerId, eventId: partnerDeliveries.eventId })
         .from(partnerDeliveries)
-        .where(and(inArray(partnerDeliveries.eventId, deliveries.map((d) => d.event.eventId)), eq(partnerDeliveries.state, "delivered"))),
+        .where(
+          and(
+            inArray(
+              partnerDeliveries.eventId,
+              deliveries.map((d) => d.event.eventId),
+            ),
+            eq(partnerDeliveries.state, "delivered"),
+          ),
+        ),
     );
     return new Set(rows.map((r) => `${r.partnerId}\u0000${r.eventId}`));
   } catch (error) {
@@ -137,12 +187,21 @@ async function alreadyDelivered(env: Env, deliveries: readonly PartnerDelivery[]
 
 export async function deliverPartnerEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const parsedAll = batch.messages.map((msg) => ({ msg, parsed: partnerDeliverySchema.safeParse(msg.body) }));
-  const delivered = await alreadyDelivered(env, parsedAll.flatMap(({ parsed }) => (parsed.success ? [parsed.data as PartnerDelivery] : [])));
+  const delivered = await alreadyDelivered(
+    env,
+    parsedAll.flatMap(({ parsed }) => (parsed.success ? [parsed.data as PartnerDelivery] : [])),
+  );
   for (const { msg, parsed } of parsedAll) {
     if (!parsed.success) {
       // Not a delivery: retried to its dead letter, where it is kept and reported.
       msg.retry();
-      await reportError(env, new TypeError(`not a partner delivery: ${parsed.error.issues[0]?.message}`), "consumer", batch.queue, { messageId: msg.id });
+      await reportError(
+        env,
+        new TypeError(`not a partner delivery: ${parsed.error.issues[0]?.message}`),
+        "consumer",
+        batch.queue,
+        { messageId: msg.id },
+      );
       continue;
     }
     const delivery = parsed.data as PartnerDelivery;
@@ -158,8 +217,20 @@ export async function deliverPartnerEvents(batch: MessageBatch<unknown>, env: En
     }
     const delay = partnerRetryDelay(env, msg.attempts);
     msg.retry({ delaySeconds: delay });
-    log("warn", "partner delivery failed; retrying", { partnerId: delivery.partnerId, eventId: delivery.event.eventId, attempts: msg.attempts, error: outcome.error });
-    await logAttempt(env, delivery, msg.attempts, outcome, "retrying", new Date(Date.now() + delay * 1000).toISOString());
+    log("warn", "partner delivery failed; retrying", {
+      partnerId: delivery.partnerId,
+      eventId: delivery.event.eventId,
+      attempts: msg.attempts,
+      error: outcome.error,
+    });
+    await logAttempt(
+      env,
+      delivery,
+      msg.attempts,
+      outcome,
+      "retrying",
+      new Date(Date.now() + delay * 1000).toISOString(),
+    );
   }
 }
 
@@ -172,8 +243,22 @@ export async function markDeliveryDead(env: Env, body: unknown, attempts: number
   await withDatabase(env, (db) =>
     db
       .insert(partnerDeliveries)
-      .values({ partnerId: d.partnerId, eventId: d.event.eventId, type: d.event.type, containerId: d.event.containerId, orderId: d.event.orderId, state: "dead", attempts, lastError: "retries exhausted", updatedAt: now })
+      .values({
+        partnerId: d.partnerId,
+        eventId: d.event.eventId,
+        type: d.event.type,
+        containerId: d.event.containerId,
+        orderId: d.event.orderId,
+        state: "dead",
+        attempts,
+        lastError: "retries exhausted",
+        updatedAt: now,
+      })
       // The last status and error stay as the last attempt left them.
-      .onConflictDoUpdate({ target: [partnerDeliveries.partnerId, partnerDeliveries.eventId], set: { state: "dead", nextTryAt: null, updatedAt: now }, setWhere: sql`${partnerDeliveries.state} <> 'delivered'` }),
+      .onConflictDoUpdate({
+        target: [partnerDeliveries.partnerId, partnerDeliveries.eventId],
+        set: { state: "dead", nextTryAt: null, updatedAt: now },
+        setWhere: sql`${partnerDeliveries.state} <> 'delivered'`,
+      }),
   );
 }

@@ -4,13 +4,20 @@ import { changesOf, type ChangeMessage, type ChangeRange } from "../../domain/ch
 // Enough of a change message's shape to be sure the writer can use it; the rest is the container's
 // own output and trusted as such.
 const eventSchema = z.looseObject({
-    id: z.string().min(1),
-    seq: z.number().int().positive(),
-    containerId: z.string().min(1),
-    type: z.enum(["reading.recorded", "order.opened", "order.closed", "settings.changed", "order.fulfilment_changed", "order.lines_set"]),
-    at: z.string(),
-    actor: z.object({ kind: z.string(), id: z.string() }),
-  });
+  id: z.string().min(1),
+  seq: z.number().int().positive(),
+  containerId: z.string().min(1),
+  type: z.enum([
+    "reading.recorded",
+    "order.opened",
+    "order.closed",
+    "settings.changed",
+    "order.fulfilment_changed",
+    "order.lines_set",
+  ]),
+  at: z.string(),
+  actor: z.object({ kind: z.string(), id: z.string() }),
+});
 const stateSchema = z.looseObject({ containerId: z.string().min(1), version: z.number().int().positive() });
 const orderSchema = z.looseObject({ id: z.string().min(1) });
 const changeMessageSchema = z.looseObject({ event: eventSchema, state: stateSchema, order: orderSchema.nullable() });
@@ -37,10 +44,13 @@ const rangeBatchSchema = z.looseObject({ ranges: z.array(changeRangeSchema).min(
  * (what containers sent before ranges, still in queues and dead letters), as the single changes it
  * stands for.
  */
-export function parseProjectionMessage(body: unknown): { ok: true; changes: ChangeMessage[] } | { ok: false; error: string } {
+export function parseProjectionMessage(
+  body: unknown,
+): { ok: true; changes: ChangeMessage[] } | { ok: false; error: string } {
   if (body !== null && typeof body === "object" && "ranges" in body) {
     const parsed = rangeBatchSchema.safeParse(body);
-    if (parsed.success) return { ok: true, changes: (parsed.data.ranges as unknown as ChangeRange[]).flatMap(changesOf) };
+    if (parsed.success)
+      return { ok: true, changes: (parsed.data.ranges as unknown as ChangeRange[]).flatMap(changesOf) };
     const issue = parsed.error.issues[0]!;
     return { ok: false, error: `not a batch of change ranges: ${issue.path.join(".") || "(body)"} ${issue.message}` };
   }

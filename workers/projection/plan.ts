@@ -108,7 +108,11 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
       const version = orderVersion ?? event.seq;
       const known = latestOrders.get(order.id);
       if (!known || known.version < version) {
-        latestOrders.set(order.id, { ...withOrderDefaults(order), thresholdAtOpen: order.thresholdAtOpen ?? null, version });
+        latestOrders.set(order.id, {
+          ...withOrderDefaults(order),
+          thresholdAtOpen: order.thresholdAtOpen ?? null,
+          version,
+        });
       }
     }
 

@@ -70,7 +70,11 @@ async function sendPending(env: Env, r: Relay, me: object): Promise<void> {
  */
 export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise<void> {
   if (relayed.length === 0) return;
-  const owner = new Map(relayed.flatMap(({ containerId, relayed: r }) => r.ranges.map(({ range }) => [range, { containerId, fromSeq: r.fromSeq }] as const)));
+  const owner = new Map(
+    relayed.flatMap(({ containerId, relayed: r }) =>
+      r.ranges.map(({ range }) => [range, { containerId, fromSeq: r.fromSeq }] as const),
+    ),
+  );
   // Messages into sendBatch calls within the queue's limits, the calls made together.
   const calls = sendBatchesOf(packRanges(relayed.flatMap(({ relayed: r }) => r.ranges)));
 
@@ -80,7 +84,10 @@ export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise
       try {
         await env.PROJECTION_QUEUE.sendBatch(batch.map((m) => ({ body: m.batch, contentType: "json" as const })));
         count("queueMessagesSent", batch.length);
-        count("queueMessageUnits", batch.reduce((n, m) => n + queueUnits(m.bytes), 0));
+        count(
+          "queueMessageUnits",
+          batch.reduce((n, m) => n + queueUnits(m.bytes), 0),
+        );
       } catch (error) {
         for (const m of batch) {
           for (const range of m.batch.ranges) {
@@ -88,7 +95,10 @@ export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise
             failed.set(containerId, Math.min(failed.get(containerId) ?? fromSeq, fromSeq));
           }
         }
-        await reportError(env, error, "worker", "projection relay", { messages: batch.length, containers: failed.size });
+        await reportError(env, error, "worker", "projection relay", {
+          messages: batch.length,
+          containers: failed.size,
+        });
       }
     }),
   );

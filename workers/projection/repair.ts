@@ -24,7 +24,9 @@ export async function fillStandingGaps(env: Env): Promise<number> {
     db
       .select({ containerId: containers.id, projectedSeq: containers.projectedSeq, version: containers.version })
       .from(containers)
-      .where(and(isNotNull(containers.gapSince), lte(containers.gapSince, sql`now() - make_interval(secs => ${grace})`)))
+      .where(
+        and(isNotNull(containers.gapSince), lte(containers.gapSince, sql`now() - make_interval(secs => ${grace})`)),
+      )
       .orderBy(containers.gapSince)
       .limit(1000),
   );
@@ -39,7 +41,11 @@ export async function requestMissing(env: Env, gaps: readonly ProjectionGap[]): 
       try {
         sent += await container(env, gap.containerId).resend(gap.projectedSeq + 1, gap.version);
       } catch (error) {
-        await reportError(env, error, "consumer", "projection gap", { containerId: gap.containerId, from: gap.projectedSeq + 1, to: gap.version });
+        await reportError(env, error, "consumer", "projection gap", {
+          containerId: gap.containerId,
+          from: gap.projectedSeq + 1,
+          to: gap.version,
+        });
       }
     }),
   );
@@ -58,7 +64,10 @@ export type Sweep = "changed" | "full";
  * the readings' and orders' keys. An intact range moves `verified_seq` up; a container whose rows
  * have gone goes back to what was verified (0 in a full sweep) and sends again from there.
  */
-async function verify(db: Database, sweep: Sweep): Promise<Array<{ id: string; projectedSeq: number; intact: boolean }>> {
+async function verify(
+  db: Database,
+  sweep: Sweep,
+): Promise<Array<{ id: string; projectedSeq: number; intact: boolean }>> {
   const candidates =
     sweep === "full"
       ? sql`select id, 0 as lo, projected_seq as hi from ${containers}`
@@ -83,7 +92,11 @@ async function verify(db: Database, sweep: Sweep): Promise<Array<{ id: string; p
       from checked k where not k.intact and c.id = k.id returning c.id)
     select k.id, case when k.intact then k.hi else k.lo end as hi, k.intact from checked k`);
   const broken = result.rows.filter((r) => !r.intact).length;
-  if (broken > 0) log("warn", "projection rows missing below projected_seq; those containers send their events again", { containers: broken, sweep });
+  if (broken > 0)
+    log("warn", "projection rows missing below projected_seq; those containers send their events again", {
+      containers: broken,
+      sweep,
+    });
   return result.rows.map((r) => ({ id: r.id, projectedSeq: Number(r.hi), intact: r.intact }));
 }
 
@@ -108,7 +121,7 @@ const AT_ONCE = 25;
 /** Every page of a paged id list. */
 async function allIds(page: (after: string) => Promise<string[]>): Promise<string[]> {
   const ids: string[] = [];
-  for (let after = ""; ; ) {
+  for (let after = ""; ;) {
     const got = await page(after);
     ids.push(...got);
     if (got.length < INDEX_PAGE) return ids;
@@ -154,7 +167,12 @@ export async function reconcile(env: Env, trigger: string, sweep: Sweep = "chang
     const unknown = ids.filter((id) => !projected.has(id));
     for (let i = 0; i < unknown.length; i += INDEX_PAGE) {
       const chunk = unknown.slice(i, i + INDEX_PAGE);
-      const rows = await timed((db) => db.select({ id: containers.id, projectedSeq: containers.projectedSeq }).from(containers).where(inArray(containers.id, chunk)));
+      const rows = await timed((db) =>
+        db
+          .select({ id: containers.id, projectedSeq: containers.projectedSeq })
+          .from(containers)
+          .where(inArray(containers.id, chunk)),
+      );
       for (const r of rows) projected.set(r.id, r.projectedSeq);
     }
   }
@@ -201,7 +219,11 @@ export async function reconcile(env: Env, trigger: string, sweep: Sweep = "chang
   // The next regular run looks back from here; a run with failures leaves it where it was, so the
   // containers it could not ask are asked again.
   if (failures === 0) await index.looked(began, reconcileEveryMs(env.RECONCILE_EVERY_SECONDS));
-  await timed((db) => db.insert(projectionRuns).values({ ...run, wallMs: Math.round(performance.now() - t0), postgresMs: Math.round(postgresMs) }));
+  await timed((db) =>
+    db
+      .insert(projectionRuns)
+      .values({ ...run, wallMs: Math.round(performance.now() - t0), postgresMs: Math.round(postgresMs) }),
+  );
   run.wallMs = Math.round(performance.now() - t0);
   run.postgresMs = Math.round(postgresMs);
   log("info", "projection reconciled", { ...run });
@@ -218,7 +240,12 @@ export interface ProjectionStatus {
 /** What Postgres knows it lacks, and what the last reconciliation found. */
 export async function projectionStatus(db: Database): Promise<ProjectionStatus> {
   const gaps = await db
-    .select({ id: containers.id, projectedSeq: containers.projectedSeq, version: containers.version, gapSince: containers.gapSince })
+    .select({
+      id: containers.id,
+      projectedSeq: containers.projectedSeq,
+      version: containers.version,
+      gapSince: containers.gapSince,
+    })
     .from(containers)
     .where(isNotNull(containers.gapSince));
   let eventsMissing = 0;
@@ -227,7 +254,9 @@ export async function projectionStatus(db: Database): Promise<ProjectionStatus> 
       .select({ id: containerEvents.containerId, n: sql<number>`count(*)::int` })
       .from(containerEvents)
       .innerJoin(containers, sql`${containers.id} = ${containerEvents.containerId}`)
-      .where(sql`${containerEvents.containerId} in ${gaps.map((g) => g.id)} and ${containerEvents.seq} > ${containers.projectedSeq} and ${containerEvents.seq} <= ${containers.version}`)
+      .where(
+        sql`${containerEvents.containerId} in ${gaps.map((g) => g.id)} and ${containerEvents.seq} > ${containers.projectedSeq} and ${containerEvents.seq} <= ${containers.version}`,
+      )
       .groupBy(containerEvents.containerId);
     const have = new Map(present.map((p) => [p.id, p.n]));
     for (const g of gaps) eventsMissing += g.version - g.projectedSeq - (have.get(g.id) ?? 0);
@@ -255,4 +284,3 @@ export async function projectionStatus(db: Database): Promise<ProjectionStatus> 
       : null,
   };
 }
-

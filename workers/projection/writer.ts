@@ -43,7 +43,11 @@ const ids = (values: readonly string[]) => `select jsonb_array_elements_text(${j
  * (`jsonb_populate_recordset` gives each value its column's type), ending in the conflict clause
  * `conflict` writes for the columns inserted.
  */
-function insertRows(table: PgTable, rows: readonly Record<string, unknown>[], conflict: (columns: Array<[string, { name: string }]>) => string): string {
+function insertRows(
+  table: PgTable,
+  rows: readonly Record<string, unknown>[],
+  conflict: (columns: Array<[string, { name: string }]>) => string,
+): string {
   const fields = Object.entries(getTableColumns(table)).filter(([field]) => rows.some((r) => r[field] !== undefined));
   const tableName = name(getTableName(table));
   const columns = fields.map(([, c]) => name(c.name)).join(", ");
@@ -54,7 +58,8 @@ function insertRows(table: PgTable, rows: readonly Record<string, unknown>[], co
 }
 
 /** Rows inserted once by key: a row already there (a message delivered again) is left as it is. */
-const insertOnce = (table: PgTable, rows: readonly Record<string, unknown>[]) => insertRows(table, rows, () => "on conflict do nothing");
+const insertOnce = (table: PgTable, rows: readonly Record<string, unknown>[]) =>
+  insertRows(table, rows, () => "on conflict do nothing");
 
 /**
  * Container or order rows upserted by id, moving a row only to a higher version. `keep`: fields the
@@ -63,7 +68,10 @@ const insertOnce = (table: PgTable, rows: readonly Record<string, unknown>[]) =>
 function upsertRows(table: PgTable, rows: readonly Record<string, unknown>[], keep: string[], extra?: string): string {
   const tableName = name(getTableName(table));
   return insertRows(table, rows, (fields) => {
-    const set = [...fields.filter(([field]) => !keep.includes(field)).map(([, c]) => `${name(c.name)} = excluded.${name(c.name)}`), ...(extra ? [extra] : [])];
+    const set = [
+      ...fields.filter(([field]) => !keep.includes(field)).map(([, c]) => `${name(c.name)} = excluded.${name(c.name)}`),
+      ...(extra ? [extra] : []),
+    ];
     return `on conflict (id) do update set ${set.join(", ")} where ${tableName}.version < excluded.version`;
   });
 }
@@ -76,11 +84,17 @@ function upsertRows(table: PgTable, rows: readonly Record<string, unknown>[], ke
  * superseded and each tracked container's `projected_seq`. `gaps`: whether the last statement's
  * rows are the plan's gaps.
  */
-export function planStatements(plan: ProjectionPlan, trackCompleteness = true): { statements: string[]; gaps: boolean } {
+export function planStatements(
+  plan: ProjectionPlan,
+  trackCompleteness = true,
+): { statements: string[]; gaps: boolean } {
   const writes: string[] = [];
   if (plan.events.length > 0) writes.push(`events_in as (${insertOnce(containerEvents, plan.events)})`);
   if (plan.readings.length > 0) writes.push(`readings_in as (${insertOnce(readings, plan.readings)})`);
-  if (plan.containers.length > 0) writes.push(`containers_in as (${upsertRows(containers, plan.containers, ["id", "projectedSeq", "gapSince"], "projected_at = now()")})`);
+  if (plan.containers.length > 0)
+    writes.push(
+      `containers_in as (${upsertRows(containers, plan.containers, ["id", "projectedSeq", "gapSince"], "projected_at = now()")})`,
+    );
   if (plan.orders.length > 0) writes.push(`orders_in as (${upsertRows(orders, plan.orders, ["id"])})`);
   if (writes.length === 0) return { statements: [], gaps: false };
   const statements = [`with ${writes.join(", ")} select 1`];
@@ -136,7 +150,11 @@ type GapRow = { id: string; projected_seq: number; version: number; age: number 
  * Plans written in one round trip and one transaction (see above); the gaps all of them showed.
  * A failure of any statement leaves nothing of the batch written.
  */
-export async function writePlans(db: Database, plans: readonly ProjectionPlan[], trackCompleteness = true): Promise<ProjectionGap[]> {
+export async function writePlans(
+  db: Database,
+  plans: readonly ProjectionPlan[],
+  trackCompleteness = true,
+): Promise<ProjectionGap[]> {
   const statements: string[] = [];
   const gapStatements = new Set<number>();
   for (const plan of plans) {
@@ -148,7 +166,13 @@ export async function writePlans(db: Database, plans: readonly ProjectionPlan[],
   const answer = await db.$client.query(statements.join(";\n"));
   // One result per statement (a single one when the text held only one).
   const results = (Array.isArray(answer) ? answer : [answer]) as Array<{ rows: GapRow[] }>;
-  return [...gapStatements].flatMap((i) => results[i]!.rows)
+  return [...gapStatements]
+    .flatMap((i) => results[i]!.rows)
     .filter((r) => r.projected_seq < r.version)
-    .map((r) => ({ containerId: r.id, projectedSeq: Number(r.projected_seq), version: Number(r.version), ageSeconds: Number(r.age) }));
+    .map((r) => ({
+      containerId: r.id,
+      projectedSeq: Number(r.projected_seq),
+      version: Number(r.version),
+      ageSeconds: Number(r.age),
+    }));
 }

@@ -15,7 +15,10 @@ import { limits, rateLimit } from "../http/rate-limit";
 import { runMonitor } from "../monitor";
 import { alertsObject } from "../stubs";
 
-const as = (role: "viewer" | "operator" | "admin"): MiddlewareHandler<AppEnv>[] => [requireRole(role), rateLimit(limits.api)];
+const as = (role: "viewer" | "operator" | "admin"): MiddlewareHandler<AppEnv>[] => [
+  requireRole(role),
+  rateLimit(limits.api),
+];
 const byId = z.object({ id: z.string().regex(/^alr_[0-9A-Z]{26}$/, { error: "is not an alert id (alr_…)" }) });
 const severity = z.enum(["critical", "warning", "info"]);
 const toggle = { enabled: z.boolean(), severity };
@@ -51,9 +54,19 @@ export const alerts = router()
       summary: "Alerts, latest fired first",
       security: security.person,
       middleware: as("viewer"),
-      request: { query: z.strictObject({ state: z.enum(["firing", "acknowledged", "resolved"]).optional(), severity: severity.optional(), limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100) }) },
-      description: "`seq` is the alert stream's position before the list was read: follow `/v1/alerts/stream?since=<seq>` and nothing after it is missed.",
-      responses: { 200: jsonContent(z.object({ seq: z.number().int(), alerts: z.array(alertSchema) }), "Latest first"), ...problems(...personProblems) },
+      request: {
+        query: z.strictObject({
+          state: z.enum(["firing", "acknowledged", "resolved"]).optional(),
+          severity: severity.optional(),
+          limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+        }),
+      },
+      description:
+        "`seq` is the alert stream's position before the list was read: follow `/v1/alerts/stream?since=<seq>` and nothing after it is missed.",
+      responses: {
+        200: jsonContent(z.object({ seq: z.number().int(), alerts: z.array(alertSchema) }), "Latest first"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => {
       const hub = alertsObject(c.env);
@@ -69,7 +82,7 @@ export const alerts = router()
       summary: "WebSocket of alert changes: each alert fired, repeated, escalated, acknowledged, silenced or resolved",
       description:
         "Authenticate as on the error stream (`?ticket=`, or the subprotocols `fillgrid` and `bearer.<token>`). " +
-        "Each change is `{\"seq\", \"type\":\"alerts.changed\", \"alerts\": [Alert…]}` with each alert as it is now. `?since=<seq>` replays what was missed, then `ready`.",
+        'Each change is `{"seq", "type":"alerts.changed", "alerts": [Alert…]}` with each alert as it is now. `?since=<seq>` replays what was missed, then `ready`.',
       security: security.person,
       request: { query: streamQuerySchema },
       responses: streamResponses,
@@ -85,7 +98,10 @@ export const alerts = router()
       security: security.person,
       middleware: as("operator"),
       request: { params: byId },
-      responses: { 200: jsonContent(z.object({ alert: alertSchema }), "Acknowledged (or already)"), ...problems(...personProblems, 404, 409) },
+      responses: {
+        200: jsonContent(z.object({ alert: alertSchema }), "Acknowledged (or already)"),
+        ...problems(...personProblems, 404, 409),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -100,8 +116,14 @@ export const alerts = router()
       summary: "No repeats until a time",
       security: security.person,
       middleware: [...as("operator"), ...jsonBody()],
-      request: { params: byId, body: { content: { "application/json": { schema: z.strictObject({ until: instantSchema }) } }, required: true } },
-      responses: { 200: jsonContent(z.object({ alert: alertSchema }), "Silenced"), ...problems(...personProblems, 404, 409, 413, 415) },
+      request: {
+        params: byId,
+        body: { content: { "application/json": { schema: z.strictObject({ until: instantSchema }) } }, required: true },
+      },
+      responses: {
+        200: jsonContent(z.object({ alert: alertSchema }), "Silenced"),
+        ...problems(...personProblems, 404, 409, 413, 415),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -129,8 +151,13 @@ export const alerts = router()
       summary: "Change the monitor's rules (all of them, as GET answers them)",
       security: security.person,
       middleware: [...as("admin"), ...jsonBody()],
-      request: { body: { content: { "application/json": { schema: z.strictObject({ rules: rulesSchema }) } }, required: true } },
-      responses: { 200: jsonContent(z.object({ rules: rulesSchema }), "The rules now"), ...problems(...personProblems, 413, 415) },
+      request: {
+        body: { content: { "application/json": { schema: z.strictObject({ rules: rulesSchema }) } }, required: true },
+      },
+      responses: {
+        200: jsonContent(z.object({ rules: rulesSchema }), "The rules now"),
+        ...problems(...personProblems, 413, 415),
+      },
     }),
     async (c) => c.json({ rules: await alertsObject(c.env).setRules(c.req.valid("json").rules as AlertRules) }, 200),
   )
@@ -142,7 +169,21 @@ export const alerts = router()
       summary: "Run the minute monitor now (it runs every minute by itself)",
       security: security.person,
       middleware: as("admin"),
-      responses: { 200: jsonContent(z.object({ opened: z.number().int(), resolved: z.number().int(), messages: z.number().int(), superseded: z.literal(true).optional().describe("A run that began after this one was applied first; this one changed nothing") }), "What the run did"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(
+          z.object({
+            opened: z.number().int(),
+            resolved: z.number().int(),
+            messages: z.number().int(),
+            superseded: z
+              .literal(true)
+              .optional()
+              .describe("A run that began after this one was applied first; this one changed nothing"),
+          }),
+          "What the run did",
+        ),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => c.json(await runMonitor(c.env), 200),
   );

@@ -50,11 +50,18 @@ export const auth = router()
       middleware: [rateLimit(limits.loginIp), ...jsonBody()],
       request: {
         body: {
-          content: { "application/json": { schema: z.strictObject({ email: emailSchema, password: z.string().min(1).max(200) }) } },
+          content: {
+            "application/json": {
+              schema: z.strictObject({ email: emailSchema, password: z.string().min(1).max(200) }),
+            },
+          },
           required: true,
         },
       },
-      responses: { 200: jsonContent(tokenSchema, "A token for `Authorization: Bearer …`"), ...problems(400, 401, 403, 413, 415, 429, 500) },
+      responses: {
+        200: jsonContent(tokenSchema, "A token for `Authorization: Bearer …`"),
+        ...problems(400, 401, 403, 413, 415, 429, 500),
+      },
     }),
     async (c) => {
       const { email, password } = c.req.valid("json");
@@ -75,18 +82,27 @@ export const auth = router()
       middleware: [requireRole("viewer"), rateLimit(limits.api), ...jsonBody()],
       request: {
         body: {
-          content: { "application/json": { schema: z.strictObject({ currentPassword: z.string().min(1).max(200), newPassword: passwordSchema }) } },
+          content: {
+            "application/json": {
+              schema: z.strictObject({ currentPassword: z.string().min(1).max(200), newPassword: passwordSchema }),
+            },
+          },
           required: true,
         },
       },
-      responses: { 200: jsonContent(tokenSchema, "A new token; the old ones are void"), ...problems(...personProblems, 413, 415) },
+      responses: {
+        200: jsonContent(tokenSchema, "A new token; the old ones are void"),
+        ...problems(...personProblems, 413, 415),
+      },
     }),
     async (c) => {
       const { currentPassword, newPassword } = c.req.valid("json");
       const me = c.get("person");
       const stored = await directory(c.env).findUser(me.email);
       if (!stored || !(await verifyPassword(currentPassword, stored.passwordHash))) {
-        throw new ApiError(400, "validation_failed", "currentPassword is wrong", [{ path: "currentPassword", message: "is wrong" }]);
+        throw new ApiError(400, "validation_failed", "currentPassword is wrong", [
+          { path: "currentPassword", message: "is wrong" },
+        ]);
       }
       const updated = await directory(c.env).setPassword(me.email, await hashPassword(newPassword), me.email);
       forgetPerson(me.email);

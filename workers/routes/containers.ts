@@ -11,7 +11,14 @@ import {
 } from "../../domain/schemas";
 import type { JsonValue } from "../../domain/access";
 import { settingsSchema } from "../../domain/settings";
-import { booleanParam, containerIdSchema, inInstantRange, instantParam, instantSchema, orderIdSchema } from "../../domain/validation";
+import {
+  booleanParam,
+  containerIdSchema,
+  inInstantRange,
+  instantParam,
+  instantSchema,
+  orderIdSchema,
+} from "../../domain/validation";
 import { cursorParam, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { eq } from "drizzle-orm";
@@ -24,9 +31,18 @@ import { jsonContent, personProblems, problems, router, security } from "../http
 import { limits, rateLimit } from "../http/rate-limit";
 import { container, directory } from "../stubs";
 
-const as = (role: "viewer" | "operator" | "admin"): MiddlewareHandler<AppEnv>[] => [requireRole(role), rateLimit(limits.api)];
+const as = (role: "viewer" | "operator" | "admin"): MiddlewareHandler<AppEnv>[] => [
+  requireRole(role),
+  rateLimit(limits.api),
+];
 
-const limitParam = z.coerce.number().int().min(1).max(MAX_PAGE).default(50).meta({ description: `1-${MAX_PAGE}, default 50` });
+const limitParam = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_PAGE)
+  .default(50)
+  .meta({ description: `1-${MAX_PAGE}, default 50` });
 const byContainer = z.object({ containerId: containerIdSchema });
 const byOrder = z.object({ containerId: containerIdSchema, orderId: orderIdSchema });
 
@@ -61,7 +77,10 @@ export const containers = router()
         }),
       },
       responses: {
-        200: jsonContent(z.object({ containers: z.array(fleetContainerSchema), nextCursor: z.string().nullable() }), "A page"),
+        200: jsonContent(
+          z.object({ containers: z.array(fleetContainerSchema), nextCursor: z.string().nullable() }),
+          "A page",
+        ),
         ...problems(...personProblems),
       },
     }),
@@ -71,12 +90,20 @@ export const containers = router()
       let after: { value: string | number; id: string } | undefined;
       if (q.cursor !== undefined) {
         const cursor = q.cursor;
-        if (cursor[0] !== sortTag) throw validationError([{ path: "cursor", message: `was issued for sort ${cursor[0]}, not ${sortTag}` }]);
-        if (!sortValue[q.sort].safeParse(cursor[1]).success) throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
+        if (cursor[0] !== sortTag)
+          throw validationError([{ path: "cursor", message: `was issued for sort ${cursor[0]}, not ${sortTag}` }]);
+        if (!sortValue[q.sort].safeParse(cursor[1]).success)
+          throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
         after = { value: cursor[1], id: cursor[2] };
       }
       const page = await withDatabase(c.env, (db) => listContainers(db, { ...q, after }));
-      return c.json({ containers: page.items, nextCursor: page.next ? encodeCursor([sortTag, page.next.value, page.next.id]) : null }, 200);
+      return c.json(
+        {
+          containers: page.items,
+          nextCursor: page.next ? encodeCursor([sortTag, page.next.value, page.next.id]) : null,
+        },
+        200,
+      );
     },
   )
   .openapi(
@@ -88,7 +115,10 @@ export const containers = router()
       security: security.person,
       middleware: as("viewer"),
       request: { params: byContainer },
-      responses: { 200: jsonContent(z.object({ container: containerStateSchema }), "Live state"), ...problems(...personProblems, 404) },
+      responses: {
+        200: jsonContent(z.object({ container: containerStateSchema }), "Live state"),
+        ...problems(...personProblems, 404),
+      },
     }),
     async (c) => {
       const { containerId } = c.req.valid("param");
@@ -105,9 +135,15 @@ export const containers = router()
       summary: "Reading history, newest first",
       security: security.person,
       middleware: as("viewer"),
-      request: { params: byContainer, query: z.strictObject({ limit: limitParam, cursor: cursorParam(readingCursor).optional() }) },
+      request: {
+        params: byContainer,
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam(readingCursor).optional() }),
+      },
       responses: {
-        200: jsonContent(z.object({ readings: z.array(storedReadingSchema), nextCursor: z.string().nullable() }), "A page"),
+        200: jsonContent(
+          z.object({ readings: z.array(storedReadingSchema), nextCursor: z.string().nullable() }),
+          "A page",
+        ),
         ...problems(...personProblems, 404),
       },
     }),
@@ -117,7 +153,13 @@ export const containers = router()
       const before = q.cursor ? { measuredAt: q.cursor[0], readingId: q.cursor[1] } : null;
       const page = await container(c.env, containerId).listReadings(q.limit, before);
       if (!page) throw notFound(`container ${containerId}`);
-      return c.json({ readings: page.items, nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.readingId]) : null }, 200);
+      return c.json(
+        {
+          readings: page.items,
+          nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.readingId]) : null,
+        },
+        200,
+      );
     },
   )
   .openapi(
@@ -125,7 +167,8 @@ export const containers = router()
       method: "get",
       path: "/v1/containers/{containerId}/history",
       tags: ["Containers"],
-      summary: "Fill over a time range from Postgres, downsampled to at most `points`, with the threshold and order marks",
+      summary:
+        "Fill over a time range from Postgres, downsampled to at most `points`, with the threshold and order marks",
       description:
         "The applied readings themselves when they fit in `points`; otherwise one point per equal time bucket (`bucketSeconds`): its mean fill, min, max and count, at the bucket's start. Default range: the last 24 hours.",
       security: security.person,
@@ -138,7 +181,10 @@ export const containers = router()
             to: instantParam.optional().meta({ description: "Default: now" }),
             points: z.coerce.number().int().min(10).max(5000).default(500),
           })
-          .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), { error: "from must be before to", path: ["from"] }),
+          .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), {
+            error: "from must be before to",
+            path: ["from"],
+          }),
       },
       responses: {
         200: jsonContent(
@@ -147,9 +193,22 @@ export const containers = router()
             from: z.string().meta({ format: "date-time" }),
             to: z.string().meta({ format: "date-time" }),
             bucketSeconds: z.number().int().nullable().meta({ description: "null: the readings themselves" }),
-            threshold: z.number().nullable().meta({ description: "The threshold now (null when Postgres has not seen the container)" }),
-            thresholdChanges: z.array(z.object({ at: z.string().meta({ format: "date-time" }), threshold: z.number() })),
-            points: z.array(z.object({ at: z.string().meta({ format: "date-time" }), fillPercent: z.number(), min: z.number(), max: z.number(), count: z.number().int() })),
+            threshold: z
+              .number()
+              .nullable()
+              .meta({ description: "The threshold now (null when Postgres has not seen the container)" }),
+            thresholdChanges: z.array(
+              z.object({ at: z.string().meta({ format: "date-time" }), threshold: z.number() }),
+            ),
+            points: z.array(
+              z.object({
+                at: z.string().meta({ format: "date-time" }),
+                fillPercent: z.number(),
+                min: z.number(),
+                max: z.number(),
+                count: z.number().int(),
+              }),
+            ),
             orders: z.array(z.object({ id: z.string(), openedAt: z.string(), closedAt: z.string().nullable() })),
           }),
           "The range's history",
@@ -167,7 +226,10 @@ export const containers = router()
         db.transaction(
           async (tx) => {
             const history = await fillHistory(tx, containerId, from, to, q.points);
-            const [row] = await tx.select({ threshold: containerTable.threshold }).from(containerTable).where(eq(containerTable.id, containerId));
+            const [row] = await tx
+              .select({ threshold: containerTable.threshold })
+              .from(containerTable)
+              .where(eq(containerTable.id, containerId));
             const changes = await thresholdChanges(tx, containerId, from, to);
             return { containerId, from, to, threshold: row?.threshold ?? null, thresholdChanges: changes, ...history };
           },
@@ -207,8 +269,17 @@ export const containers = router()
       summary: "The event log (audit trail), oldest first; page with `after` = the last seq seen",
       security: security.person,
       middleware: as("viewer"),
-      request: { params: byContainer, query: z.strictObject({ after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0), limit: limitParam }) },
-      responses: { 200: jsonContent(z.object({ events: z.array(containerEventSchema) }), "Events"), ...problems(...personProblems, 404) },
+      request: {
+        params: byContainer,
+        query: z.strictObject({
+          after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+          limit: limitParam,
+        }),
+      },
+      responses: {
+        200: jsonContent(z.object({ events: z.array(containerEventSchema) }), "Events"),
+        ...problems(...personProblems, 404),
+      },
     }),
     async (c) => {
       const { containerId } = c.req.valid("param");
@@ -224,16 +295,26 @@ export const containers = router()
       path: "/v1/containers/{containerId}",
       tags: ["Containers"],
       summary: "Change settings: threshold, capacity, name, location, reportIntervalSeconds",
-      description: "A threshold change opens and closes nothing by itself; orders keep the threshold they opened under.",
+      description:
+        "A threshold change opens and closes nothing by itself; orders keep the threshold they opened under.",
       security: security.person,
       middleware: [...as("admin"), ...jsonBody()],
-      request: { params: byContainer, body: { content: { "application/json": { schema: settingsSchema } }, required: true } },
-      responses: { 200: jsonContent(z.object({ container: containerStateSchema }), "The state after"), ...problems(...personProblems, 413, 415) },
+      request: {
+        params: byContainer,
+        body: { content: { "application/json": { schema: settingsSchema } }, required: true },
+      },
+      responses: {
+        200: jsonContent(z.object({ container: containerStateSchema }), "The state after"),
+        ...problems(...personProblems, 413, 415),
+      },
     }),
     async (c) => {
       const { containerId } = c.req.valid("param");
       const by = c.get("person").email;
-      const { state, changed } = await container(c.env, containerId).updateSettings(c.req.valid("json"), { kind: "user", id: by });
+      const { state, changed } = await container(c.env, containerId).updateSettings(c.req.valid("json"), {
+        kind: "user",
+        id: by,
+      });
       if (changed) {
         await directory(c.env).recordAudit({
           actor: by,
@@ -265,7 +346,13 @@ export const containers = router()
       const result = await container(c.env, containerId).openOrder(c.get("person").email);
       if (result.ok) return c.json({ order: result.order }, 201);
       if (result.reason === "unknown_container") throw notFound(`container ${containerId}`);
-      throw new ApiError(409, "order_active", `container ${containerId} already has active order ${result.order.id}`, undefined, { order: result.order });
+      throw new ApiError(
+        409,
+        "order_active",
+        `container ${containerId} already has active order ${result.order.id}`,
+        undefined,
+        { order: result.order },
+      );
     },
   )
   .openapi(
@@ -288,6 +375,8 @@ export const containers = router()
       const result = await container(c.env, containerId).closeOrder(orderId, c.get("person").email);
       if (result.ok) return c.json({ order: result.order }, 200);
       if (result.reason === "not_found") throw notFound(`order ${orderId} of container ${containerId}`);
-      throw new ApiError(409, "order_not_active", `order ${orderId} is ${result.order.status}, not active`, undefined, { order: result.order });
+      throw new ApiError(409, "order_not_active", `order ${orderId} is ${result.order.status}, not active`, undefined, {
+        order: result.order,
+      });
     },
   );

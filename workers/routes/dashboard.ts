@@ -9,7 +9,8 @@ export const dashboard = router().openapi(
     path: "/v1/dashboard/config",
     tags: ["Meta"],
     summary: "What the dashboard needs to know about this installation",
-    description: "`mapStyleUrl`: a MapLibre style for the fleet map (the MAP_STYLE_URL setting); null: the bundled offline base map (Natural Earth).",
+    description:
+      "`mapStyleUrl`: a MapLibre style for the fleet map (the MAP_STYLE_URL setting); null: the bundled offline base map (Natural Earth).",
     security: security.person,
     middleware: [requireRole("viewer"), rateLimit(limits.api)],
     responses: {

@@ -18,7 +18,10 @@ import { deviceKeyObject, directory } from "../stubs";
 const admin: MiddlewareHandler<AppEnv>[] = [requireRole("admin"), rateLimit(limits.api)];
 
 const newKeySchema = z.strictObject({
-  containerId: containerIdSchema.nullable().optional().meta({ description: "Limit the key to one container; leave out for a fleet key" }),
+  containerId: containerIdSchema
+    .nullable()
+    .optional()
+    .meta({ description: "Limit the key to one container; leave out for a fleet key" }),
   label: z.string().trim().min(1).max(100).optional(),
 });
 
@@ -33,7 +36,10 @@ export const deviceKeys = router()
       middleware: [...admin, ...jsonBody()],
       request: { body: { content: { "application/json": { schema: newKeySchema } }, required: true } },
       responses: {
-        201: jsonContent(z.object({ key: z.string().meta({ example: "fgk_0123456789abcdef_…" }), deviceKey: deviceKeyRecordSchema }), "Issued; only its hash is stored"),
+        201: jsonContent(
+          z.object({ key: z.string().meta({ example: "fgk_0123456789abcdef_…" }), deviceKey: deviceKeyRecordSchema }),
+          "Issued; only its hash is stored",
+        ),
         ...problems(...personProblems, 413, 415),
       },
     }),
@@ -69,7 +75,10 @@ export const deviceKeys = router()
       summary: "Every device key, revoked ones included",
       security: security.person,
       middleware: admin,
-      responses: { 200: jsonContent(z.object({ deviceKeys: z.array(deviceKeyRecordSchema) }), "By id"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ deviceKeys: z.array(deviceKeyRecordSchema) }), "By id"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => c.json({ deviceKeys: await directory(c.env).listDeviceKeys() }, 200),
   )
@@ -79,13 +88,19 @@ export const deviceKeys = router()
       path: "/v1/device-keys/{id}",
       tags: ["Device keys"],
       summary: "Revoke a device key",
-      description: "Refused at once by the isolate that revoked it, and by every other within DEVICE_KEY_CACHE_SECONDS.",
+      description:
+        "Refused at once by the isolate that revoked it, and by every other within DEVICE_KEY_CACHE_SECONDS.",
       security: security.person,
       middleware: admin,
       request: {
-        params: z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, { error: "is not a device key id (16 hex digits)" }) }),
+        params: z.object({
+          id: z.string().regex(/^[0-9a-f]{16}$/, { error: "is not a device key id (16 hex digits)" }),
+        }),
       },
-      responses: { 200: jsonContent(z.object({ deviceKey: deviceKeyRecordSchema }), "Revoked"), ...problems(...personProblems, 404) },
+      responses: {
+        200: jsonContent(z.object({ deviceKey: deviceKeyRecordSchema }), "Revoked"),
+        ...problems(...personProblems, 404),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -93,7 +108,12 @@ export const deviceKeys = router()
       const record = await deviceKeyObject(c.env, id).revoke(by);
       if (!record) throw notFound(`device key ${id}`);
       forgetDeviceKey(id);
-      await directory(c.env).recordDeviceKey(record, { actor: by, action: "device_key.revoked", target: id, details: {} });
+      await directory(c.env).recordDeviceKey(record, {
+        actor: by,
+        action: "device_key.revoked",
+        target: id,
+        details: {},
+      });
       return c.json({ deviceKey: record }, 200);
     },
   );

@@ -16,7 +16,11 @@ import { jsonContent, personProblems, problems, router, security } from "../http
 import { limits, rateLimit } from "../http/rate-limit";
 
 const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(limits.api)];
-const byNumber = z.object({ id: z.string().regex(/^FG-[a-z0-9-]+-\d{4}-\d{6}$/, { error: "is not a document number (FG-<partner>-<year>-<seq>)" }) });
+const byNumber = z.object({
+  id: z
+    .string()
+    .regex(/^FG-[a-z0-9-]+-\d{4}-\d{6}$/, { error: "is not a document number (FG-<partner>-<year>-<seq>)" }),
+});
 
 function documentOf(r: typeof salesDocuments.$inferSelect) {
   return {
@@ -40,7 +44,10 @@ function documentOf(r: typeof salesDocuments.$inferSelect) {
 async function file(env: Env, key: string, number: string, kind: string): Promise<Response> {
   const object = await env.DOCUMENTS.get(key);
   if (!object) throw notFound(`the ${kind} of document ${number}`);
-  const headers = new Headers({ "Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream", "X-Content-Type-Options": "nosniff" });
+  const headers = new Headers({
+    "Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream",
+    "X-Content-Type-Options": "nosniff",
+  });
   if (kind === "CSV") headers.set("Content-Disposition", `attachment; filename="${number}.csv"`);
   // The printable page runs nothing and loads nothing.
   if (kind === "page") headers.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
@@ -54,10 +61,14 @@ export const documents = router()
       path: "/v1/documents/run",
       tags: ["Documents"],
       summary: "Issue the documents owed now (the hourly job, by hand)",
-      description: "One document per delivered order that has none, never two, even with runs at once. An order whose lines have no price waits, with an error record saying which.",
+      description:
+        "One document per delivered order that has none, never two, even with runs at once. An order whose lines have no price waits, with an error record saying which.",
       security: security.person,
       middleware: [requireRole("admin"), rateLimit(limits.api)],
-      responses: { 200: jsonContent(z.object({ issued: z.number().int(), waiting: z.number().int() }), "What the run did"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ issued: z.number().int(), waiting: z.number().int() }), "What the run did"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => c.json(await issueDocuments(c.env), 200),
   )
@@ -78,7 +89,10 @@ export const documents = router()
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
         }),
       },
-      responses: { 200: jsonContent(z.object({ documents: z.array(salesDocumentSchema) }), "Latest first"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ documents: z.array(salesDocumentSchema) }), "Latest first"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => {
       const q = c.req.valid("query");
@@ -109,11 +123,16 @@ export const documents = router()
       security: security.person,
       middleware: viewer,
       request: { params: byNumber },
-      responses: { 200: jsonContent(z.object({ document: salesDocumentSchema }), "The document"), ...problems(...personProblems, 404) },
+      responses: {
+        200: jsonContent(z.object({ document: salesDocumentSchema }), "The document"),
+        ...problems(...personProblems, 404),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const [row] = await withDatabase(c.env, (db) => db.select().from(salesDocuments).where(eq(salesDocuments.id, id)));
+      const [row] = await withDatabase(c.env, (db) =>
+        db.select().from(salesDocuments).where(eq(salesDocuments.id, id)),
+      );
       if (!row) throw notFound(`document ${id}`);
       return c.json({ document: documentOf(row) }, 200);
     },
@@ -128,13 +147,18 @@ export const documents = router()
       middleware: viewer,
       request: { params: byNumber.extend({ format: z.enum(["csv", "html"]) }) },
       responses: {
-        200: { description: "The file", content: { "text/csv": { schema: z.string() }, "text/html": { schema: z.string() } } },
+        200: {
+          description: "The file",
+          content: { "text/csv": { schema: z.string() }, "text/html": { schema: z.string() } },
+        },
         ...problems(...personProblems, 404),
       },
     }),
     async (c) => {
       const { id, format } = c.req.valid("param");
-      const [row] = await withDatabase(c.env, (db) => db.select().from(salesDocuments).where(eq(salesDocuments.id, id)));
+      const [row] = await withDatabase(c.env, (db) =>
+        db.select().from(salesDocuments).where(eq(salesDocuments.id, id)),
+      );
       if (!row) throw notFound(`document ${id}`);
       return file(c.env, format === "csv" ? row.csvKey : row.htmlKey, id, format === "csv" ? "CSV" : "page");
     },

@@ -47,7 +47,10 @@ export const errors = router()
         lastSeenTo: q.lastSeenTo && new Date(q.lastSeenTo).toISOString(),
         before,
       });
-      return c.json({ errors: page.items, nextCursor: page.next ? encodeCursor([page.next.lastSeen, page.next.id]) : null }, 200);
+      return c.json(
+        { errors: page.items, nextCursor: page.next ? encodeCursor([page.next.lastSeen, page.next.id]) : null },
+        200,
+      );
     },
   )
   .openapi(
@@ -58,10 +61,10 @@ export const errors = router()
       summary: "WebSocket of error changes",
       description:
         "Authenticate with `?ticket=` (POST /v1/stream-tickets), or offer the subprotocols `fillgrid` and `bearer.<token>`. " +
-        "With `?since=<seq>` every change after that one comes first; then `{\"type\":\"ready\",\"seq\":N}`; then each change as it happens: " +
-        "an ErrorChange, `{\"seq\", \"type\":\"error.created\"|\"error.updated\", \"record\": ErrorSummary}` — the record without its stack, context and fingerprint, " +
+        'With `?since=<seq>` every change after that one comes first; then `{"type":"ready","seq":N}`; then each change as it happens: ' +
+        'an ErrorChange, `{"seq", "type":"error.created"|"error.updated", "record": ErrorSummary}` — the record without its stack, context and fingerprint, ' +
         "which GET /v1/errors/{id} answers when a person opens it. " +
-        "Older than the 10,000 changes kept: `{\"type\":\"reset\"}` (reload GET /v1/errors).",
+        'Older than the 10,000 changes kept: `{"type":"reset"}` (reload GET /v1/errors).',
       security: security.person,
       request: { query: streamQuerySchema },
       responses: streamResponses,

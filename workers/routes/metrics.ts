@@ -11,7 +11,8 @@ export const metrics = router().openapi(
     path: "/metrics",
     tags: ["Meta"],
     summary: "Prometheus metrics (text format 0.0.4), the same from every isolate",
-    description: "`Authorization: Bearer <METRICS_TOKEN>` (a secret). Counters: readings by outcome, orders opened by source and closed by reason, sales documents. Gauges: active orders, containers below threshold and silent, projection lag, open error records, dead letters waiting, partner deliveries by state. Histograms: consumer batch durations and queue waits by queue.",
+    description:
+      "`Authorization: Bearer <METRICS_TOKEN>` (a secret). Counters: readings by outcome, orders opened by source and closed by reason, sales documents. Gauges: active orders, containers below threshold and silent, projection lag, open error records, dead letters waiting, partner deliveries by state. Histograms: consumer batch durations and queue waits by queue.",
     security: [{ metricsToken: [] }],
     responses: {
       200: { description: "The metrics", content: { "text/plain": { schema: z.string() } } },
@@ -22,7 +23,8 @@ export const metrics = router().openapi(
     const expected = c.env.METRICS_TOKEN;
     if (!expected) throw new ApiError(503, "metrics_off", "metrics are off: set the METRICS_TOKEN secret");
     const given = bearerToken(c.req.header("Authorization"));
-    if (!given || !sameText(given, expected)) throw new ApiError(401, "unauthenticated", "missing or wrong Authorization: Bearer <METRICS_TOKEN>");
+    if (!given || !sameText(given, expected))
+      throw new ApiError(401, "unauthenticated", "missing or wrong Authorization: Bearer <METRICS_TOKEN>");
     const text = await metricsText(c.env);
     return c.text(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
   },

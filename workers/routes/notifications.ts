@@ -10,15 +10,25 @@ import { jsonContent, personProblems, problems, router, security } from "../http
 import { limits, rateLimit } from "../http/rate-limit";
 import { alertsObject, notifier } from "../stubs";
 
-const as = (role: "viewer" | "operator" | "admin"): MiddlewareHandler<AppEnv>[] => [requireRole(role), rateLimit(limits.api)];
+const as = (role: "viewer" | "operator" | "admin"): MiddlewareHandler<AppEnv>[] => [
+  requireRole(role),
+  rateLimit(limits.api),
+];
 
-const chatId = z.string().trim().refine(isChatId, { error: "is not a Telegram chat id (an integer, or @channelname)" }).nullable();
+const chatId = z
+  .string()
+  .trim()
+  .refine(isChatId, { error: "is not a Telegram chat id (an integer, or @channelname)" })
+  .nullable();
 const route = z.strictObject({ primary: chatId, escalation: chatId });
 const emails = z.array(z.email({ error: "is not an email address" })).max(50);
 const settingsSchema = z
   .strictObject({
     telegram: z.strictObject({ critical: route, warning: route, info: route }),
-    email: z.strictObject({ alerts: z.strictObject({ critical: emails, warning: emails, info: emails }), newErrors: emails }),
+    email: z.strictObject({
+      alerts: z.strictObject({ critical: emails, warning: emails, info: emails }),
+      newErrors: emails,
+    }),
   })
   .meta({ id: "NotificationSettings" });
 
@@ -67,7 +77,11 @@ export const notifications = router()
       },
       responses: {
         200: jsonContent(
-          z.object({ notifications: z.array(notificationSchema), next: z.string().nullable(), waiting: z.object({ telegram: z.number().int(), email: z.number().int() }) }),
+          z.object({
+            notifications: z.array(notificationSchema),
+            next: z.string().nullable(),
+            waiting: z.object({ telegram: z.number().int(), email: z.number().int() }),
+          }),
           "Latest first; `next` continues as ?before=",
         ),
         ...problems(...personProblems),
@@ -90,7 +104,10 @@ export const notifications = router()
       summary: "Who is told: Telegram chats per severity (and the escalation chat), email recipients",
       security: security.person,
       middleware: as("viewer"),
-      responses: { 200: jsonContent(z.object({ settings: settingsSchema }), "The settings"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ settings: settingsSchema }), "The settings"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => c.json({ settings: await alertsObject(c.env).settings() }, 200),
   )
@@ -102,13 +119,25 @@ export const notifications = router()
       summary: "Change who is told (all of it, as GET answers it); applies to the next message",
       security: security.person,
       middleware: [...as("admin"), ...jsonBody()],
-      request: { body: { content: { "application/json": { schema: z.strictObject({ settings: settingsSchema }) } }, required: true } },
-      responses: { 200: jsonContent(z.object({ settings: settingsSchema }), "The settings now"), ...problems(...personProblems, 413, 415) },
+      request: {
+        body: {
+          content: { "application/json": { schema: z.strictObject({ settings: settingsSchema }) } },
+          required: true,
+        },
+      },
+      responses: {
+        200: jsonContent(z.object({ settings: settingsSchema }), "The settings now"),
+        ...problems(...personProblems, 413, 415),
+      },
     }),
     async (c) => {
       const { settings } = c.req.valid("json");
       if (!c.env.TELEGRAM_BOT_TOKEN && Object.values(settings.telegram).some((r) => r.primary || r.escalation)) {
-        throw new ApiError(409, "telegram_not_configured", "chats are set but the TELEGRAM_BOT_TOKEN secret is not; set it first (wrangler secret put TELEGRAM_BOT_TOKEN)");
+        throw new ApiError(
+          409,
+          "telegram_not_configured",
+          "chats are set but the TELEGRAM_BOT_TOKEN secret is not; set it first (wrangler secret put TELEGRAM_BOT_TOKEN)",
+        );
       }
       return c.json({ settings: await alertsObject(c.env).setSettings(settings as NotificationSettings) }, 200);
     },

@@ -34,7 +34,10 @@ export const operations = router()
       summary: "Fail on purpose (500), to check that failures reach the error store and the dashboards",
       security: security.person,
       middleware: admin,
-      responses: { 500: jsonContent(errorBodySchema, "Always: a 500 with a request id, recorded as an error"), ...problems(401, 403, 429) },
+      responses: {
+        500: jsonContent(errorBodySchema, "Always: a 500 with a request id, recorded as an error"),
+        ...problems(401, 403, 429),
+      },
     }),
     () => {
       throw new DiagnosticError("diagnostic failure requested through POST /v1/diagnostics/fail");
@@ -60,7 +63,10 @@ export const operations = router()
             rowsRead: z.number().int(),
             rowsWritten: z.number().int(),
             queueMessagesSent: z.number().int(),
-            queueMessageUnits: z.number().int().describe("Messages sent counted in 64 KB units, as queue operations are billed"),
+            queueMessageUnits: z
+              .number()
+              .int()
+              .describe("Messages sent counted in 64 KB units, as queue operations are billed"),
             queueMessagesDelivered: z.number().int(),
             queueMessagesRetried: z.number().int(),
           }),
@@ -87,7 +93,10 @@ export const operations = router()
         }),
       },
       responses: {
-        200: jsonContent(z.object({ deadLetters: z.array(deadLetterSchema), nextCursor: z.number().int().nullable() }), "A page"),
+        200: jsonContent(
+          z.object({ deadLetters: z.array(deadLetterSchema), nextCursor: z.number().int().nullable() }),
+          "A page",
+        ),
         ...problems(...personProblems),
       },
     }),
@@ -97,7 +106,12 @@ export const operations = router()
         db
           .select()
           .from(deadLetters)
-          .where(and(q.pending === "true" ? isNull(deadLetters.replayedAt) : undefined, q.cursor ? lt(deadLetters.id, q.cursor) : undefined))
+          .where(
+            and(
+              q.pending === "true" ? isNull(deadLetters.replayedAt) : undefined,
+              q.cursor ? lt(deadLetters.id, q.cursor) : undefined,
+            ),
+          )
           .orderBy(desc(deadLetters.id))
           .limit(q.limit + 1),
       );
@@ -125,17 +139,27 @@ export const operations = router()
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const row = await withDatabase(c.env, async (db) => (await db.select().from(deadLetters).where(eq(deadLetters.id, id)))[0]);
+      const row = await withDatabase(
+        c.env,
+        async (db) => (await db.select().from(deadLetters).where(eq(deadLetters.id, id)))[0],
+      );
       if (!row) throw notFound(`dead letter ${id}`);
       const queue = replayQueues(c.env)[row.queue];
-      if (!queue) throw new ApiError(409, "no_queue", `dead letter ${id} came from ${row.queue}, which cannot be replayed to`);
+      if (!queue)
+        throw new ApiError(409, "no_queue", `dead letter ${id} came from ${row.queue}, which cannot be replayed to`);
       await queue.send(row.body, { contentType: "json" });
       const [replayed] = await withDatabase(c.env, (db) =>
         db.update(deadLetters).set({ replayedAt: new Date().toISOString() }).where(eq(deadLetters.id, id)).returning(),
       );
       const r = replayed!;
       return c.json(
-        { deadLetter: { ...r, receivedAt: new Date(r.receivedAt).toISOString(), replayedAt: r.replayedAt && new Date(r.replayedAt).toISOString() } },
+        {
+          deadLetter: {
+            ...r,
+            receivedAt: new Date(r.receivedAt).toISOString(),
+            replayedAt: r.replayedAt && new Date(r.replayedAt).toISOString(),
+          },
+        },
         200,
       );
     },

@@ -21,7 +21,14 @@ const assembler: MiddlewareHandler<AppEnv>[] = [requireRole("assembler"), rateLi
 
 function settled(result: OrderCommandResult, orderId: string) {
   if (result.ok) return result.order;
-  if (result.reason === "illegal") throw new ApiError(409, "illegal_transition", `order ${orderId} is ${result.order.fulfilment}; that change cannot follow`, undefined, { order: result.order });
+  if (result.reason === "illegal")
+    throw new ApiError(
+      409,
+      "illegal_transition",
+      `order ${orderId} is ${result.order.fulfilment}; that change cannot follow`,
+      undefined,
+      { order: result.order },
+    );
   throw notFound(`order ${orderId}`);
 }
 
@@ -65,7 +72,10 @@ export const orders = router()
       security: security.person,
       middleware: viewer,
       request: { params: z.object({ id: orderIdSchema }) },
-      responses: { 200: jsonContent(z.object({ order: orderSchema }), "The order"), ...problems(...personProblems, 404) },
+      responses: {
+        200: jsonContent(z.object({ order: orderSchema }), "The order"),
+        ...problems(...personProblems, 404),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -88,11 +98,16 @@ export const orders = router()
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
         }),
       },
-      responses: { 200: jsonContent(z.object({ orders: z.array(orderSchema) }), "Oldest first"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ orders: z.array(orderSchema) }), "Oldest first"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const page = await withDatabase(c.env, (db) => listOrders(db, { fulfilment: q.fulfilment, limit: q.limit, oldestFirst: true }));
+      const page = await withDatabase(c.env, (db) =>
+        listOrders(db, { fulfilment: q.fulfilment, limit: q.limit, oldestFirst: true }),
+      );
       return c.json({ orders: page.items }, 200);
     },
   )
@@ -102,13 +117,20 @@ export const orders = router()
       path: "/v1/orders/{id}",
       tags: ["Orders"],
       summary: "Assembly: set an order's lines (until dispatched), move it to assembling or dispatched",
-      description: "Lines first, then the step. Through the container's own object, like every change to an order; the partner is told.",
+      description:
+        "Lines first, then the step. Through the container's own object, like every change to an order; the partner is told.",
       security: security.person,
       middleware: [...assembler, ...jsonBody(64 * 1024)],
-      request: { params: z.object({ id: orderIdSchema }), body: { content: { "application/json": { schema: orderPatchSchema } }, required: true } },
+      request: {
+        params: z.object({ id: orderIdSchema }),
+        body: { content: { "application/json": { schema: orderPatchSchema } }, required: true },
+      },
       responses: {
         200: jsonContent(z.object({ order: orderSchema }), "The order now"),
-        409: jsonContent(errorBodySchema, "The change cannot follow the order's step (`error.order`: the order as it is)"),
+        409: jsonContent(
+          errorBodySchema,
+          "The change cannot follow the order's step (`error.order`: the order as it is)",
+        ),
         ...problems(...personProblems, 404, 413, 415),
       },
     }),
@@ -123,8 +145,14 @@ export const orders = router()
       let order = known;
       if (patch.lines !== undefined) order = settled(await stub.setLines(null, id, patch.lines, actor), id);
       if (patch.fulfilment !== undefined) {
-        const details = patch.fulfilment === "dispatched" ? { eta: patch.eta ? new Date(patch.eta).toISOString() : null, vehicle: patch.vehicle ?? null } : {};
-        order = settled(await stub.moveFulfilment(null, id, { to: patch.fulfilment, partnerId: null, by, ...details }, actor), id);
+        const details =
+          patch.fulfilment === "dispatched"
+            ? { eta: patch.eta ? new Date(patch.eta).toISOString() : null, vehicle: patch.vehicle ?? null }
+            : {};
+        order = settled(
+          await stub.moveFulfilment(null, id, { to: patch.fulfilment, partnerId: null, by, ...details }, actor),
+          id,
+        );
       }
       return c.json({ order }, 200);
     },

@@ -34,7 +34,13 @@ export const partners = router()
       middleware: [...admin, ...jsonBody()],
       request: { body: { content: { "application/json": { schema: newPartnerSchema } }, required: true } },
       responses: {
-        201: jsonContent(z.object({ partner: partnerSchema, secret: z.string().meta({ description: "Signs both directions (HMAC-SHA256); store it now" }) }), "Added"),
+        201: jsonContent(
+          z.object({
+            partner: partnerSchema,
+            secret: z.string().meta({ description: "Signs both directions (HMAC-SHA256); store it now" }),
+          }),
+          "Added",
+        ),
         ...problems(...personProblems, 409, 413, 415),
       },
     }),
@@ -54,7 +60,8 @@ export const partners = router()
         secret,
         previousSecret: null,
       };
-      if (!(await directory(c.env).addPartner(partner, by))) throw new ApiError(409, "conflict", `partner ${input.id} already exists`);
+      if (!(await directory(c.env).addPartner(partner, by)))
+        throw new ApiError(409, "conflict", `partner ${input.id} already exists`);
       const { secret: _s, previousSecret: _p, ...profile } = partner;
       return c.json({ partner: profile, secret }, 201);
     },
@@ -67,7 +74,10 @@ export const partners = router()
       summary: "Every partner (secrets are never listed)",
       security: security.person,
       middleware: admin,
-      responses: { 200: jsonContent(z.object({ partners: z.array(partnerSchema) }), "By id"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ partners: z.array(partnerSchema) }), "By id"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => c.json({ partners: await directory(c.env).listPartners() }, 200),
   )
@@ -77,11 +87,18 @@ export const partners = router()
       path: "/v1/partners/{id}",
       tags: ["Partners"],
       summary: "Change a partner: name, webhook URL, IP ranges, what it serves; disable or enable it",
-      description: "A change reaches every isolate within DEVICE_KEY_CACHE_SECONDS; a disabled partner's webhooks are refused (401) and nothing more is sent to it.",
+      description:
+        "A change reaches every isolate within DEVICE_KEY_CACHE_SECONDS; a disabled partner's webhooks are refused (401) and nothing more is sent to it.",
       security: security.person,
       middleware: [...admin, ...jsonBody()],
-      request: { params: byPartner, body: { content: { "application/json": { schema: partnerPatchSchema } }, required: true } },
-      responses: { 200: jsonContent(z.object({ partner: partnerSchema }), "Changed"), ...problems(...personProblems, 404, 413, 415) },
+      request: {
+        params: byPartner,
+        body: { content: { "application/json": { schema: partnerPatchSchema } }, required: true },
+      },
+      responses: {
+        200: jsonContent(z.object({ partner: partnerSchema }), "Changed"),
+        ...problems(...personProblems, 404, 413, 415),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -97,11 +114,15 @@ export const partners = router()
       path: "/v1/partners/{id}/secret",
       tags: ["Partners"],
       summary: `Rotate the signing secret; the old one keeps working for ${SECRET_GRACE_SECONDS / 3600} hours`,
-      description: "Inbound webhooks signed with either are accepted until `partner.previousSecretValidUntil`; outbound events are signed with the new one at once.",
+      description:
+        "Inbound webhooks signed with either are accepted until `partner.previousSecretValidUntil`; outbound events are signed with the new one at once.",
       security: security.person,
       middleware: admin,
       request: { params: byPartner },
-      responses: { 200: jsonContent(z.object({ partner: partnerSchema, secret: z.string() }), "The new secret, shown once"), ...problems(...personProblems, 404) },
+      responses: {
+        200: jsonContent(z.object({ partner: partnerSchema, secret: z.string() }), "The new secret, shown once"),
+        ...problems(...personProblems, 404),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -125,11 +146,16 @@ export const partners = router()
         params: byPartner,
         query: z.strictObject({
           state: z.enum(["delivered", "retrying", "dead"]).optional(),
-          before: instantParam.optional().meta({ description: "Only those last updated before this instant (paging: the last updatedAt seen)" }),
+          before: instantParam
+            .optional()
+            .meta({ description: "Only those last updated before this instant (paging: the last updatedAt seen)" }),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
         }),
       },
-      responses: { 200: jsonContent(z.object({ deliveries: z.array(partnerDeliverySchema) }), "Latest first"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ deliveries: z.array(partnerDeliverySchema) }), "Latest first"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -138,7 +164,13 @@ export const partners = router()
         db
           .select()
           .from(partnerDeliveries)
-          .where(and(eq(partnerDeliveries.partnerId, id), q.state ? eq(partnerDeliveries.state, q.state) : undefined, q.before ? lt(partnerDeliveries.updatedAt, new Date(q.before).toISOString()) : undefined))
+          .where(
+            and(
+              eq(partnerDeliveries.partnerId, id),
+              q.state ? eq(partnerDeliveries.state, q.state) : undefined,
+              q.before ? lt(partnerDeliveries.updatedAt, new Date(q.before).toISOString()) : undefined,
+            ),
+          )
           .orderBy(desc(partnerDeliveries.updatedAt))
           .limit(q.limit),
       );
@@ -167,11 +199,16 @@ export const partners = router()
       security: security.person,
       middleware: admin,
       request: { params: byPartner },
-      responses: { 200: jsonContent(z.object({ prices: z.array(priceSchema) }), "By product"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ prices: z.array(priceSchema) }), "By product"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const rows = await withDatabase(c.env, (db) => db.select().from(prices).where(eq(prices.partnerId, id)).orderBy(prices.product, prices.unit));
+      const rows = await withDatabase(c.env, (db) =>
+        db.select().from(prices).where(eq(prices.partnerId, id)).orderBy(prices.product, prices.unit),
+      );
       return c.json({ prices: rows.map(priceOf) }, 200);
     },
   )
@@ -181,11 +218,18 @@ export const partners = router()
       path: "/v1/partners/{id}/prices",
       tags: ["Partners"],
       summary: "Replace the partner's price list",
-      description: "Documents already issued keep the prices they were issued with; documents waiting for a price are issued by the next run.",
+      description:
+        "Documents already issued keep the prices they were issued with; documents waiting for a price are issued by the next run.",
       security: security.person,
       middleware: [...admin, ...jsonBody(256 * 1024)],
-      request: { params: byPartner, body: { content: { "application/json": { schema: pricesSchema } }, required: true } },
-      responses: { 200: jsonContent(z.object({ prices: z.array(priceSchema) }), "The list now"), ...problems(...personProblems, 404, 413, 415) },
+      request: {
+        params: byPartner,
+        body: { content: { "application/json": { schema: pricesSchema } }, required: true },
+      },
+      responses: {
+        200: jsonContent(z.object({ prices: z.array(priceSchema) }), "The list now"),
+        ...problems(...personProblems, 404, 413, 415),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -195,7 +239,10 @@ export const partners = router()
       const seen = new Set<string>();
       input.prices.forEach((p, i) => {
         const key = `${p.product}\u0000${p.unit}`;
-        if (seen.has(key)) throw new ApiError(400, "validation_failed", `prices[${i}] repeats ${p.product} per ${p.unit}`, [{ path: `prices[${i}]`, message: `repeats ${p.product} per ${p.unit}` }]);
+        if (seen.has(key))
+          throw new ApiError(400, "validation_failed", `prices[${i}] repeats ${p.product} per ${p.unit}`, [
+            { path: `prices[${i}]`, message: `repeats ${p.product} per ${p.unit}` },
+          ]);
         seen.add(key);
       });
       const rows = await withDatabase(c.env, (db) =>
@@ -204,15 +251,38 @@ export const partners = router()
           if (input.prices.length === 0) return [];
           return tx
             .insert(prices)
-            .values(input.prices.map((p) => ({ partnerId: id, product: p.product, unit: p.unit, currency: input.currency, unitPrice: String(p.unitPrice), vatRate: String(p.vatRate), updatedBy: by })))
+            .values(
+              input.prices.map((p) => ({
+                partnerId: id,
+                product: p.product,
+                unit: p.unit,
+                currency: input.currency,
+                unitPrice: String(p.unitPrice),
+                vatRate: String(p.vatRate),
+                updatedBy: by,
+              })),
+            )
             .returning();
         }),
       );
-      await directory(c.env).recordAudit({ actor: by, action: "partner.prices_changed", target: id, details: { prices: input.prices.length, currency: input.currency } });
+      await directory(c.env).recordAudit({
+        actor: by,
+        action: "partner.prices_changed",
+        target: id,
+        details: { prices: input.prices.length, currency: input.currency },
+      });
       return c.json({ prices: rows.map(priceOf) }, 200);
     },
   );
 
 function priceOf(r: typeof prices.$inferSelect) {
-  return { product: r.product, unit: r.unit, currency: r.currency, unitPrice: Number(r.unitPrice), vatRate: Number(r.vatRate), updatedAt: new Date(r.updatedAt).toISOString(), updatedBy: r.updatedBy };
+  return {
+    product: r.product,
+    unit: r.unit,
+    currency: r.currency,
+    unitPrice: Number(r.unitPrice),
+    vatRate: Number(r.vatRate),
+    updatedAt: new Date(r.updatedAt).toISOString(),
+    updatedBy: r.updatedBy,
+  };
 }

@@ -18,7 +18,11 @@ const reconciliationSchema = z
     containersBehind: z.number().int().meta({ description: "Containers whose live version was ahead of Postgres" }),
     eventsResent: z.number().int().meta({ description: "Events the containers sent again" }),
     failures: z.number().int().meta({ description: "Containers that could not be checked (each an error record)" }),
-    sweep: z.enum(["changed", "full"]).meta({ description: "changed: the containers that moved since the run before; full: every container and every row" }),
+    sweep: z
+      .enum(["changed", "full"])
+      .meta({
+        description: "changed: the containers that moved since the run before; full: every container and every row",
+      }),
     containersWoken: z.number().int().meta({ description: "Containers asked over RPC (each woken to answer)" }),
     postgresMs: z.number().int().meta({ description: "Time spent waiting for Postgres" }),
     wallMs: z.number().int().meta({ description: "Time the run took" }),
@@ -62,7 +66,10 @@ export const projection = router()
       security: security.person,
       middleware: as("admin"),
       request: { query: z.strictObject({ sweep: z.enum(["changed", "full"]).default("changed") }) },
-      responses: { 200: jsonContent(reconciliationSchema, "What the pass found and asked for"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(reconciliationSchema, "What the pass found and asked for"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => c.json(await reconcile(c.env, `by ${c.get("person").email}`, c.req.valid("query").sweep), 200),
   );

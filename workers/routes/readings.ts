@@ -38,8 +38,15 @@ export const readings = router().openapi(
       200: jsonContent(z.object({ results: z.array(readingResultSchema) }), "One result per reading, in request order"),
       ...problems(400, 401, 403, 413, 415, 500),
       429: {
-        ...jsonContent(errorBodySchema, "Over the device key's limit (sensor key 100, fleet key 3,000 requests per 10 s); nothing was stored"),
-        headers: z.object({ "Retry-After": z.string().meta({ description: "Seconds to wait before sending the request again (10)", example: "10" }) }),
+        ...jsonContent(
+          errorBodySchema,
+          "Over the device key's limit (sensor key 100, fleet key 3,000 requests per 10 s); nothing was stored",
+        ),
+        headers: z.object({
+          "Retry-After": z
+            .string()
+            .meta({ description: "Seconds to wait before sending the request again (10)", example: "10" }),
+        }),
       },
     },
   }),
@@ -54,7 +61,12 @@ export const readings = router().openapi(
       const foreign = all.flatMap((r, i) =>
         r.containerId === device.containerId
           ? []
-          : [{ path: parsed.value.batch ? `readings[${i}].containerId` : "containerId", message: `this key may only report for container ${device.containerId}` }],
+          : [
+              {
+                path: parsed.value.batch ? `readings[${i}].containerId` : "containerId",
+                message: `this key may only report for container ${device.containerId}`,
+              },
+            ],
       );
       if (foreign.length > 0) {
         throw new ApiError(403, "forbidden", `${foreign[0]!.path} ${foreign[0]!.message}`, foreign);

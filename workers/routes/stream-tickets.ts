@@ -15,7 +15,10 @@ export const streamTickets = router().openapi(
     security: security.person,
     middleware: [requireRole("viewer"), rateLimit(limits.api)],
     responses: {
-      201: jsonContent(z.object({ ticket: z.string(), expiresAt: z.string().meta({ format: "date-time" }) }), "Use it once, within 30 s"),
+      201: jsonContent(
+        z.object({ ticket: z.string(), expiresAt: z.string().meta({ format: "date-time" }) }),
+        "Use it once, within 30 s",
+      ),
       ...problems(...personProblems),
     },
   }),

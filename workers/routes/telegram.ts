@@ -22,7 +22,12 @@ const updateSchema = z.object({
     .optional(),
 });
 
-const reply = (callbackQueryId: string, text: string, showAlert = false) => ({ method: "answerCallbackQuery" as const, callback_query_id: callbackQueryId, text, show_alert: showAlert });
+const reply = (callbackQueryId: string, text: string, showAlert = false) => ({
+  method: "answerCallbackQuery" as const,
+  callback_query_id: callbackQueryId,
+  text,
+  show_alert: showAlert,
+});
 
 export const telegram = router().openapi(
   createRoute({
@@ -39,7 +44,14 @@ export const telegram = router().openapi(
     request: { body: { content: { "application/json": { schema: updateSchema } }, required: true } },
     responses: {
       200: jsonContent(
-        z.object({ method: z.literal("answerCallbackQuery"), callback_query_id: z.string(), text: z.string(), show_alert: z.boolean() }).or(z.object({})),
+        z
+          .object({
+            method: z.literal("answerCallbackQuery"),
+            callback_query_id: z.string(),
+            text: z.string(),
+            show_alert: z.boolean(),
+          })
+          .or(z.object({})),
         "Taken: answerCallbackQuery for a button, {} for anything else",
       ),
       ...problems(400, 401, 413, 415),
@@ -56,10 +68,29 @@ export const telegram = router().openapi(
     if (!alertId) return c.json(reply(query.id, "This button is not one Fillgrid knows.", true), 200);
     const person = await directory(c.env).personByTelegram(query.from.id);
     if (!person || person.disabled || !roleAllows(person.role, "operator")) {
-      return c.json(reply(query.id, "Your Telegram account is not linked to a Fillgrid operator; an admin can link it (telegramUserId).", true), 200);
+      return c.json(
+        reply(
+          query.id,
+          "Your Telegram account is not linked to a Fillgrid operator; an admin can link it (telegramUserId).",
+          true,
+        ),
+        200,
+      );
     }
     const result = await alertsObject(c.env).acknowledge(alertId, person.email);
-    if (!result.ok) return c.json(reply(query.id, result.reason === "resolved" ? "Already resolved." : "No such alert any more.", true), 200);
-    return c.json(reply(query.id, result.alert.acknowledgedBy === person.email ? "Acknowledged. Repeats stop." : `Already taken by ${result.alert.acknowledgedBy}.`), 200);
+    if (!result.ok)
+      return c.json(
+        reply(query.id, result.reason === "resolved" ? "Already resolved." : "No such alert any more.", true),
+        200,
+      );
+    return c.json(
+      reply(
+        query.id,
+        result.alert.acknowledgedBy === person.email
+          ? "Acknowledged. Repeats stop."
+          : `Already taken by ${result.alert.acknowledgedBy}.`,
+      ),
+      200,
+    );
   },
 );

@@ -33,7 +33,8 @@ async function seedFirstAdmin(env: Env): Promise<void> {
 const refusals = {
   not_found: (email: string) => notFound(`person ${email}`),
   last_admin: () => new ApiError(409, "last_admin", "this would leave no enabled admin; make another admin first"),
-  self: () => new ApiError(409, "own_account", "you cannot take your own admin role or disable yourself; ask another admin"),
+  self: () =>
+    new ApiError(409, "own_account", "you cannot take your own admin role or disable yourself; ask another admin"),
   telegram_taken: () => new ApiError(409, "telegram_taken", "telegramUserId is linked to another person already"),
 };
 
@@ -48,18 +49,37 @@ export const users = router()
       middleware: [...admin, ...jsonBody()],
       request: {
         body: {
-          content: { "application/json": { schema: z.strictObject({ email: emailSchema, password: passwordSchema, role: z.enum(ROLES) }) } },
+          content: {
+            "application/json": {
+              schema: z.strictObject({ email: emailSchema, password: passwordSchema, role: z.enum(ROLES) }),
+            },
+          },
           required: true,
         },
       },
-      responses: { 201: jsonContent(z.object({ user: userSchema }), "Added"), ...problems(...personProblems, 409, 413, 415) },
+      responses: {
+        201: jsonContent(z.object({ user: userSchema }), "Added"),
+        ...problems(...personProblems, 409, 413, 415),
+      },
     }),
     async (c) => {
       const input = c.req.valid("json");
       const now = new Date().toISOString();
       const by = c.get("person").email;
-      const user: User = { email: input.email, role: input.role, disabled: false, createdAt: now, createdBy: by, updatedAt: now, passwordChangedAt: null, telegramUserId: null };
-      const added = await directory(c.env).addUser({ ...user, passwordHash: await hashPassword(input.password), tokenVersion: 0 }, by);
+      const user: User = {
+        email: input.email,
+        role: input.role,
+        disabled: false,
+        createdAt: now,
+        createdBy: by,
+        updatedAt: now,
+        passwordChangedAt: null,
+        telegramUserId: null,
+      };
+      const added = await directory(c.env).addUser(
+        { ...user, passwordHash: await hashPassword(input.password), tokenVersion: 0 },
+        by,
+      );
       if (!added) throw new ApiError(409, "user_exists", `a person with email ${input.email} exists`);
       return c.json({ user }, 201);
     },
@@ -72,7 +92,10 @@ export const users = router()
       summary: "Every person, the first admin included",
       security: security.person,
       middleware: admin,
-      responses: { 200: jsonContent(z.object({ users: z.array(userSchema) }), "By email"), ...problems(...personProblems) },
+      responses: {
+        200: jsonContent(z.object({ users: z.array(userSchema) }), "By email"),
+        ...problems(...personProblems),
+      },
     }),
     async (c) => {
       return c.json({ users: await directory(c.env).listUsers() }, 200);
@@ -84,7 +107,8 @@ export const users = router()
       path: "/v1/users/{email}",
       tags: ["People"],
       summary: "Change a person's role, disable / re-enable them, or link their Telegram user",
-      description: "A disabled person's tokens stop working within DEVICE_KEY_CACHE_SECONDS. At least one enabled admin always remains.",
+      description:
+        "A disabled person's tokens stop working within DEVICE_KEY_CACHE_SECONDS. At least one enabled admin always remains.",
       security: security.person,
       middleware: [...admin, ...jsonBody()],
       request: {
@@ -97,16 +121,22 @@ export const users = router()
                   role: z.enum(ROLES).optional(),
                   disabled: z.boolean().optional(),
                   telegramUserId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullable().optional().meta({
-                    description: "The Telegram user (numeric id) who may acknowledge alerts from a chat for this person; null unlinks",
+                    description:
+                      "The Telegram user (numeric id) who may acknowledge alerts from a chat for this person; null unlinks",
                   }),
                 })
-                .refine((b) => b.role !== undefined || b.disabled !== undefined || b.telegramUserId !== undefined, { error: "give role, disabled, telegramUserId or a mix" }),
+                .refine((b) => b.role !== undefined || b.disabled !== undefined || b.telegramUserId !== undefined, {
+                  error: "give role, disabled, telegramUserId or a mix",
+                }),
             },
           },
           required: true,
         },
       },
-      responses: { 200: jsonContent(z.object({ user: userSchema }), "Changed"), ...problems(...personProblems, 404, 409, 413, 415) },
+      responses: {
+        200: jsonContent(z.object({ user: userSchema }), "Changed"),
+        ...problems(...personProblems, 404, 409, 413, 415),
+      },
     }),
     async (c) => {
       const { email } = c.req.valid("param");
@@ -127,7 +157,10 @@ export const users = router()
       middleware: [...admin, ...jsonBody()],
       request: {
         params: emailParam,
-        body: { content: { "application/json": { schema: z.strictObject({ password: passwordSchema.optional() }) } }, required: true },
+        body: {
+          content: { "application/json": { schema: z.strictObject({ password: passwordSchema.optional() }) } },
+          required: true,
+        },
       },
       responses: {
         200: jsonContent(z.object({ user: userSchema, temporaryPassword: z.string().optional() }), "Reset"),
@@ -158,17 +191,31 @@ export const users = router()
           action: z.enum(AUDIT_ACTIONS).optional(),
           actor: z.string().min(1).max(254).optional(),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
-          cursor: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().meta({ description: "nextCursor of the page before" }),
+          cursor: z.coerce
+            .number()
+            .int()
+            .positive()
+            .max(Number.MAX_SAFE_INTEGER)
+            .optional()
+            .meta({ description: "nextCursor of the page before" }),
         }),
       },
       responses: {
-        200: jsonContent(z.object({ entries: z.array(auditEntrySchema), nextCursor: z.number().int().nullable() }), "A page"),
+        200: jsonContent(
+          z.object({ entries: z.array(auditEntrySchema), nextCursor: z.number().int().nullable() }),
+          "A page",
+        ),
         ...problems(...personProblems),
       },
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const entries = await directory(c.env).listAudit({ limit: q.limit + 1, beforeSeq: q.cursor, action: q.action, actor: q.actor?.toLowerCase() });
+      const entries = await directory(c.env).listAudit({
+        limit: q.limit + 1,
+        beforeSeq: q.cursor,
+        action: q.action,
+        actor: q.actor?.toLowerCase(),
+      });
       const page = entries.slice(0, q.limit);
       return c.json({ entries: page, nextCursor: entries.length > q.limit ? page[page.length - 1]!.seq : null }, 200);
     },

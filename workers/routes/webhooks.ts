@@ -16,13 +16,29 @@ function answer(result: OrderCommandResult, what: string) {
     case "not_found":
       throw notFound(what);
     case "conflict":
-      throw new ApiError(409, "order_active", `container ${result.order.containerId} already has active order ${result.order.id}`, undefined, { order: result.order });
+      throw new ApiError(
+        409,
+        "order_active",
+        `container ${result.order.containerId} already has active order ${result.order.id}`,
+        undefined,
+        { order: result.order },
+      );
     case "illegal":
-      throw new ApiError(409, "illegal_transition", `order ${result.order.id} is ${result.order.fulfilment}; that step cannot follow`, undefined, { order: result.order });
+      throw new ApiError(
+        409,
+        "illegal_transition",
+        `order ${result.order.id} is ${result.order.fulfilment}; that step cannot follow`,
+        undefined,
+        { order: result.order },
+      );
     case "other_partner":
       throw new ApiError(403, "forbidden", `order ${result.order.id} is delivered by another partner`);
     case "not_served":
-      throw new ApiError(403, "forbidden", `this partner does not serve the container (see its serves: containerIds, contents)`);
+      throw new ApiError(
+        403,
+        "forbidden",
+        `this partner does not serve the container (see its serves: containerIds, contents)`,
+      );
   }
 }
 
@@ -48,7 +64,10 @@ export const webhooks = router().openapi(
     responses: {
       200: jsonContent(z.object({ order: orderSchema }), "Done (or done before: the same answer)"),
       201: jsonContent(z.object({ order: orderSchema }), "order.created: the order opened"),
-      409: jsonContent(errorBodySchema, "An order is active (`error.order`), or the step cannot follow the order's (`error.order`)"),
+      409: jsonContent(
+        errorBodySchema,
+        "An order is active (`error.order`), or the step cannot follow the order's (`error.order`)",
+      ),
       ...problems(400, 401, 403, 404, 413, 415, 429, 500),
     },
   }),
@@ -60,7 +79,10 @@ export const webhooks = router().openapi(
     const key = `partner:${partnerId}:${event.eventId}`;
     const stub = container(c.env, event.containerId);
     if (event.type === "order.created") {
-      const { status, body } = answer(await stub.partnerOpenOrder(key, profile, event.data.lines ?? null), `container ${event.containerId}`);
+      const { status, body } = answer(
+        await stub.partnerOpenOrder(key, profile, event.data.lines ?? null),
+        `container ${event.containerId}`,
+      );
       return c.json(body, status);
     }
     const data = event.data;

@@ -27,8 +27,17 @@ export class Noop extends DurableObject {
       const sql = this.ctx.storage.sql;
       const at = new Date().toISOString();
       this.ctx.storage.transactionSync(() => {
-        insertMany(sql, "events (seq, id, type, at, body)", readings.map((r) => [++this.seq, `evt_${this.seq}`, "reading.recorded", at, JSON.stringify(r)]));
-        insertMany(sql, "readings (reading_id, measured_at, body)", readings.map((r) => [r.readingId, Date.parse(r.measuredAt), JSON.stringify(r)]), " ON CONFLICT DO NOTHING");
+        insertMany(
+          sql,
+          "events (seq, id, type, at, body)",
+          readings.map((r) => [++this.seq, `evt_${this.seq}`, "reading.recorded", at, JSON.stringify(r)]),
+        );
+        insertMany(
+          sql,
+          "readings (reading_id, measured_at, body)",
+          readings.map((r) => [r.readingId, Date.parse(r.measuredAt), JSON.stringify(r)]),
+          " ON CONFLICT DO NOTHING",
+        );
       });
     }
     return readings.map((r) => ({ readingId: r.readingId, status: "applied" }));
@@ -40,7 +49,10 @@ function insertMany(sql, into, rows, tail = "") {
   const per = Math.floor(100 / rows[0].length);
   for (let i = 0; i < rows.length; i += per) {
     const chunk = rows.slice(i, i + per);
-    sql.exec(`INSERT INTO ${into} VALUES ${chunk.map((r) => `(${r.map(() => "?").join(", ")})`).join(", ")}${tail}`, ...chunk.flat());
+    sql.exec(
+      `INSERT INTO ${into} VALUES ${chunk.map((r) => `(${r.map(() => "?").join(", ")})`).join(", ")}${tail}`,
+      ...chunk.flat(),
+    );
   }
 }
 
@@ -49,7 +61,8 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") return new Response("ok");
     if (url.pathname !== "/v1/readings" || request.method !== "POST") return new Response("not found", { status: 404 });
-    if (env.FANOUT_LIMIT === "on" && !(await env.LIMIT.limit({ key: "device:bench" })).success) return new Response("rate limited", { status: 429 });
+    if (env.FANOUT_LIMIT === "on" && !(await env.LIMIT.limit({ key: "device:bench" })).success)
+      return new Response("rate limited", { status: 429 });
     const body = await request.json();
     const readings = Array.isArray(body.readings) ? body.readings : [body];
     const groups = new Map();

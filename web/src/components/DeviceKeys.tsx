@@ -12,7 +12,15 @@ export function DeviceKeys({ containerId }: { containerId?: string }) {
   const [issued, setIssued] = useState<{ key: string; id: string } | null>(null);
   const [copied, setCopied] = useState(false);
   const issue = useMutation({
-    mutationFn: () => data(api.v1["device-keys"].$post({ json: { ...(label.trim() ? { label: label.trim() } : {}), containerId: scope.trim() === "" ? null : scope.trim() } })),
+    mutationFn: () =>
+      data(
+        api.v1["device-keys"].$post({
+          json: {
+            ...(label.trim() ? { label: label.trim() } : {}),
+            containerId: scope.trim() === "" ? null : scope.trim(),
+          },
+        }),
+      ),
     onSuccess: (answer) => {
       setIssued({ key: answer.key, id: answer.deviceKey.id });
       setCopied(false);
@@ -64,8 +72,12 @@ export function DeviceKeys({ containerId }: { containerId?: string }) {
           </p>
           <code data-secret="device-key">{issued.key}</code>
           <div className="actions">
-            <button type="button" onClick={copy}>{copied ? "Copied" : "Copy"}</button>
-            <button type="button" className="link" onClick={() => setIssued(null)}>I have stored it</button>
+            <button type="button" onClick={copy}>
+              {copied ? "Copied" : "Copy"}
+            </button>
+            <button type="button" className="link" onClick={() => setIssued(null)}>
+              I have stored it
+            </button>
           </div>
         </div>
       ) : null}
@@ -83,7 +95,9 @@ export function DeviceKeys({ containerId }: { containerId?: string }) {
               <th scope="col">Label</th>
               {containerId === undefined ? <th scope="col">Container</th> : null}
               <th scope="col">Issued</th>
-              <th scope="col"><span className="sr-only">Action</span></th>
+              <th scope="col">
+                <span className="sr-only">Action</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -101,7 +115,15 @@ export function DeviceKeys({ containerId }: { containerId?: string }) {
                       revoked <Time at={k.revokedAt} />
                     </span>
                   ) : (
-                    <button type="button" className="danger small" disabled={revoke.isPending} onClick={() => confirm(`Revoke key ${k.id}? Sensors using it are refused within seconds.`) && revoke.mutate(k.id)}>
+                    <button
+                      type="button"
+                      className="danger small"
+                      disabled={revoke.isPending}
+                      onClick={() =>
+                        confirm(`Revoke key ${k.id}? Sensors using it are refused within seconds.`) &&
+                        revoke.mutate(k.id)
+                      }
+                    >
                       Revoke
                     </button>
                   )}

@@ -58,7 +58,10 @@ function orderMarks(h: History): uPlot.Plugin {
           ctx.lineWidth = 1.5 * devicePixelRatio;
           ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
           for (const o of h.orders) {
-            for (const [at, colour] of [[o.openedAt, "#d1242f"], [o.closedAt, "#1a7f37"]] as const) {
+            for (const [at, colour] of [
+              [o.openedAt, "#d1242f"],
+              [o.closedAt, "#1a7f37"],
+            ] as const) {
               if (!at) continue;
               const x = u.valToPos(seconds(at), "x", true);
               if (x < bbox.left || x > bbox.left + bbox.width) continue;
@@ -89,10 +92,36 @@ export function FillChart({ history }: { history: History }) {
       axes: [{}, { values: (_u, ticks) => ticks.map((t) => `${t} %`), size: 56 }],
       series: [
         {},
-        { label: bucketed ? "Fill (mean)" : "Fill", stroke: "#1f6feb", width: 2, points: { show: !bucketed && history.points.length < 200 }, value: (_u, v) => (v === null ? "—" : `${v.toFixed(1)} %`) },
-        { label: "Min", stroke: "rgba(31,111,235,.35)", width: 1, show: bucketed, value: (_u, v) => (v === null ? "—" : `${v.toFixed(1)} %`) },
-        { label: "Max", stroke: "rgba(31,111,235,.35)", width: 1, show: bucketed, value: (_u, v) => (v === null ? "—" : `${v.toFixed(1)} %`) },
-        { label: "Threshold", stroke: "#d1242f", width: 1, dash: [6, 4], paths: uPlot.paths.stepped!({ align: 1 }), points: { show: false }, value: (_u, v) => (v === null ? "—" : `${v} %`) },
+        {
+          label: bucketed ? "Fill (mean)" : "Fill",
+          stroke: "#1f6feb",
+          width: 2,
+          points: { show: !bucketed && history.points.length < 200 },
+          value: (_u, v) => (v === null ? "—" : `${v.toFixed(1)} %`),
+        },
+        {
+          label: "Min",
+          stroke: "rgba(31,111,235,.35)",
+          width: 1,
+          show: bucketed,
+          value: (_u, v) => (v === null ? "—" : `${v.toFixed(1)} %`),
+        },
+        {
+          label: "Max",
+          stroke: "rgba(31,111,235,.35)",
+          width: 1,
+          show: bucketed,
+          value: (_u, v) => (v === null ? "—" : `${v.toFixed(1)} %`),
+        },
+        {
+          label: "Threshold",
+          stroke: "#d1242f",
+          width: 1,
+          dash: [6, 4],
+          paths: uPlot.paths.stepped!({ align: 1 }),
+          points: { show: false },
+          value: (_u, v) => (v === null ? "—" : `${v} %`),
+        },
       ],
       bands: bucketed ? [{ series: [3, 2], fill: "rgba(31,111,235,.12)" }] : [],
       legend: { live: true },
@@ -106,5 +135,12 @@ export function FillChart({ history }: { history: History }) {
       plot.destroy();
     };
   }, [history]);
-  return <div ref={box} className="chart" data-points={history.points.length} data-bucket-seconds={history.bucketSeconds ?? ""} />;
+  return (
+    <div
+      ref={box}
+      className="chart"
+      data-points={history.points.length}
+      data-bucket-seconds={history.bucketSeconds ?? ""}
+    />
+  );
 }

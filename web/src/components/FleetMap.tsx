@@ -1,7 +1,16 @@
 // The fleet on a map (MapLibre GL JS): every located container a point coloured by its fill against
 // its threshold, clustered when zoomed out. The base map is Natural Earth (world-atlas, bundled), so
 // it works offline; MAP_STYLE_URL, when set, replaces it with a tile style for production.
-import { LngLatBounds, Map as MapLibreMap, NavigationControl, Popup, setWorkerUrl, type GeoJSONSource, type MapLayerMouseEvent, type StyleSpecification } from "maplibre-gl";
+import {
+  LngLatBounds,
+  Map as MapLibreMap,
+  NavigationControl,
+  Popup,
+  setWorkerUrl,
+  type GeoJSONSource,
+  type MapLayerMouseEvent,
+  type StyleSpecification,
+} from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import workerUrl from "maplibre-gl/dist/maplibre-gl-worker.mjs?url";
 import { feature } from "topojson-client";
@@ -37,7 +46,11 @@ function pointsOf(fleet: Fleet): GeoJSON.FeatureCollection<GeoJSON.Point> {
     const at = positionOf(c);
     if (!at) continue;
     const standing = standingOf(c);
-    features.push({ type: "Feature", geometry: { type: "Point", coordinates: [at.lon, at.lat] }, properties: { id: c.containerId, standing, below: standing === "below" ? 1 : 0 } });
+    features.push({
+      type: "Feature",
+      geometry: { type: "Point", coordinates: [at.lon, at.lat] },
+      properties: { id: c.containerId, standing, below: standing === "below" ? 1 : 0 },
+    });
   }
   return { type: "FeatureCollection", features };
 }
@@ -54,7 +67,11 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
   useEffect(() => {
     navigateTo.current = navigate;
   }, [navigate]);
-  const config = useQuery({ queryKey: ["dashboard-config"], queryFn: () => data(api.v1.dashboard.config.$get()), staleTime: Infinity });
+  const config = useQuery({
+    queryKey: ["dashboard-config"],
+    queryFn: () => data(api.v1.dashboard.config.$get()),
+    staleTime: Infinity,
+  });
   latest.current = fleet;
 
   useEffect(() => {
@@ -100,7 +117,17 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
         source: "containers",
         filter: ["!", ["has", "point_count"]],
         paint: {
-          "circle-color": ["match", ["get", "standing"], "below", COLOURS.below, "near", COLOURS.near, "ok", COLOURS.ok, COLOURS.unknown],
+          "circle-color": [
+            "match",
+            ["get", "standing"],
+            "below",
+            COLOURS.below,
+            "near",
+            COLOURS.near,
+            "ok",
+            COLOURS.ok,
+            COLOURS.unknown,
+          ],
           "circle-radius": 6,
           "circle-stroke-color": "#fff",
           "circle-stroke-width": 1.5,
@@ -169,12 +196,26 @@ export default function FleetMap({ fleet }: { fleet: Fleet }) {
   const located = [...fleet.values()].filter((c) => positionOf(c)).length;
   return (
     <div className="map-wrap">
-      <div ref={element} className="map" role="region" aria-label={`Map of ${located} located containers`} data-points={located} />
+      <div
+        ref={element}
+        className="map"
+        role="region"
+        aria-label={`Map of ${located} located containers`}
+        data-points={located}
+      />
       <ul className="legend" aria-label="Legend">
-        <li><span className="swatch" style={{ background: COLOURS.below }} /> below threshold</li>
-        <li><span className="swatch" style={{ background: COLOURS.near }} /> within 10 points</li>
-        <li><span className="swatch" style={{ background: COLOURS.ok }} /> above</li>
-        <li><span className="swatch" style={{ background: "#1f6feb" }} /> cluster</li>
+        <li>
+          <span className="swatch" style={{ background: COLOURS.below }} /> below threshold
+        </li>
+        <li>
+          <span className="swatch" style={{ background: COLOURS.near }} /> within 10 points
+        </li>
+        <li>
+          <span className="swatch" style={{ background: COLOURS.ok }} /> above
+        </li>
+        <li>
+          <span className="swatch" style={{ background: "#1f6feb" }} /> cluster
+        </li>
       </ul>
       {config.isError ? <p className="map-note">The map's settings could not be loaded.</p> : null}
     </div>

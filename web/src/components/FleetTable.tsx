@@ -19,10 +19,28 @@ const COLUMNS: { key: FleetQuery["sort"] | null; label: string }[] = [
  * Every matching container, with only the rows in view in the DOM (TanStack Virtual), so 10,000
  * scroll as smoothly as ten. Rows have one fixed height: a live update never moves the page.
  */
-export function FleetTable({ rows, total, query, onSort, now }: { rows: FleetContainer[]; total: number; query: FleetQuery; onSort: (key: FleetQuery["sort"]) => void; now: number }) {
+export function FleetTable({
+  rows,
+  total,
+  query,
+  onSort,
+  now,
+}: {
+  rows: FleetContainer[];
+  total: number;
+  query: FleetQuery;
+  onSort: (key: FleetQuery["sort"]) => void;
+  now: number;
+}) {
   const scroller = useRef<HTMLDivElement>(null);
   const [, navigate] = useLocation();
-  const virtual = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 12, getItemKey: (i) => rows[i]!.containerId });
+  const virtual = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+    getItemKey: (i) => rows[i]!.containerId,
+  });
 
   function onKey(event: KeyboardEvent<HTMLDivElement>, index: number) {
     const step = event.key === "ArrowDown" ? 1 : event.key === "ArrowUp" ? -1 : 0;
@@ -38,7 +56,12 @@ export function FleetTable({ rows, total, query, onSort, now }: { rows: FleetCon
     <div className="fleet-table" role="table" aria-label="Containers" aria-rowcount={rows.length + 1}>
       <div className="row head" role="row">
         {COLUMNS.map((c) => (
-          <div key={c.label} role="columnheader" className={`cell col-${c.label.toLowerCase().replace(" ", "-")}`} aria-sort={c.key && c.key === query.sort ? (query.descending ? "descending" : "ascending") : undefined}>
+          <div
+            key={c.label}
+            role="columnheader"
+            className={`cell col-${c.label.toLowerCase().replace(" ", "-")}`}
+            aria-sort={c.key && c.key === query.sort ? (query.descending ? "descending" : "ascending") : undefined}
+          >
             {c.key ? (
               <button type="button" className="sort" onClick={() => onSort(c.key!)}>
                 {c.label}
@@ -52,7 +75,11 @@ export function FleetTable({ rows, total, query, onSort, now }: { rows: FleetCon
       </div>
       <div className="rows" ref={scroller} role="rowgroup">
         {rows.length === 0 ? (
-          <Empty>{total === 0 ? "No containers yet. They appear here with their first reading." : "No container matches the search and filters."}</Empty>
+          <Empty>
+            {total === 0
+              ? "No containers yet. They appear here with their first reading."
+              : "No container matches the search and filters."}
+          </Empty>
         ) : (
           <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
             {virtual.getVirtualItems().map((item) => {
@@ -70,11 +97,25 @@ export function FleetTable({ rows, total, query, onSort, now }: { rows: FleetCon
                   onClick={() => navigate(`/containers/${encodeURIComponent(c.containerId)}`)}
                   onKeyDown={(e) => onKey(e, item.index)}
                 >
-                  <div role="cell" className="cell col-container mono" title={c.containerId}>{c.containerId}</div>
-                  <div role="cell" className="cell col-name">{c.name ?? <span className="muted">—</span>}</div>
-                  <div role="cell" className="cell col-fill"><FillBar fill={c.fillPercent} threshold={c.threshold} /></div>
-                  <div role="cell" className="cell col-contents">{c.contents ?? <span className="muted">—</span>}</div>
-                  <div role="cell" className="cell col-order">{c.activeOrder ? <span className="tag tag-order">{c.activeOrder.fulfilment}</span> : <span className="muted">—</span>}</div>
+                  <div role="cell" className="cell col-container mono" title={c.containerId}>
+                    {c.containerId}
+                  </div>
+                  <div role="cell" className="cell col-name">
+                    {c.name ?? <span className="muted">—</span>}
+                  </div>
+                  <div role="cell" className="cell col-fill">
+                    <FillBar fill={c.fillPercent} threshold={c.threshold} />
+                  </div>
+                  <div role="cell" className="cell col-contents">
+                    {c.contents ?? <span className="muted">—</span>}
+                  </div>
+                  <div role="cell" className="cell col-order">
+                    {c.activeOrder ? (
+                      <span className="tag tag-order">{c.activeOrder.fulfilment}</span>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </div>
                   <div role="cell" className={`cell col-last-seen ${isSilent(c, now) ? "silent" : ""}`}>
                     <Ago at={c.lastSeenAt} now={now} />
                   </div>
@@ -85,7 +126,9 @@ export function FleetTable({ rows, total, query, onSort, now }: { rows: FleetCon
         )}
       </div>
       <div className="table-foot muted" aria-live="polite">
-        {rows.length === total ? `${formatCount(total)} containers` : `${formatCount(rows.length)} of ${formatCount(total)} containers`}
+        {rows.length === total
+          ? `${formatCount(total)} containers`
+          : `${formatCount(rows.length)} of ${formatCount(total)} containers`}
       </div>
     </div>
   );

@@ -9,9 +9,19 @@ export function LiveIndicator() {
   const errors = useErrors().status;
   const alerts = useAlerts().status;
   const all = [fleet, errors, alerts];
-  const status: LiveStatus = all.every((s) => s === "live") ? "live" : all.includes("offline") ? "offline" : "connecting";
+  const status: LiveStatus = all.every((s) => s === "live")
+    ? "live"
+    : all.includes("offline")
+      ? "offline"
+      : "connecting";
   return (
-    <div className={`live live-${status}`} role="status" aria-live="polite" data-status={status} title={`Fleet: ${LABEL[fleet]} · Errors: ${LABEL[errors]} · Alerts: ${LABEL[alerts]}`}>
+    <div
+      className={`live live-${status}`}
+      role="status"
+      aria-live="polite"
+      data-status={status}
+      title={`Fleet: ${LABEL[fleet]} · Errors: ${LABEL[errors]} · Alerts: ${LABEL[alerts]}`}
+    >
       <span className="dot" aria-hidden="true" />
       {LABEL[status]}
     </div>

@@ -34,7 +34,9 @@ export class ViewBoundary extends Component<Props, State> {
   }
 
   override componentDidCatch(error: unknown, info: ErrorInfo) {
-    this.setState({ reported: reportFailure(error, "render", { view: this.props.view, componentStack: info.componentStack }) });
+    this.setState({
+      reported: reportFailure(error, "render", { view: this.props.view, componentStack: info.componentStack }),
+    });
   }
 
   override componentDidMount() {
@@ -56,11 +58,24 @@ export class ViewBoundary extends Component<Props, State> {
     const whole = this.props.view === "app";
     const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return (
-      <section className="page view-failed" role="alert" aria-labelledby="view-failed-title" data-view={this.props.view}>
+      <section
+        className="page view-failed"
+        role="alert"
+        aria-labelledby="view-failed-title"
+        data-view={this.props.view}
+      >
         <h1 id="view-failed-title">{whole ? "The dashboard failed" : "This view failed"}</h1>
-        <p>{whole ? "Fillgrid's dashboard could not be shown." : "Something on this page could not be shown. The menu above still works."}</p>
+        <p>
+          {whole
+            ? "Fillgrid's dashboard could not be shown."
+            : "Something on this page could not be shown. The menu above still works."}
+        </p>
         <pre className="failure">{what}</pre>
-        <p className="muted small">{reported ? "It has been recorded on the errors page." : "It could not be recorded (signed out, or many failures at once); it is in the browser's console."}</p>
+        <p className="muted small">
+          {reported
+            ? "It has been recorded on the errors page."
+            : "It could not be recorded (signed out, or many failures at once); it is in the browser's console."}
+        </p>
         <p className="actions">
           <button type="button" onClick={this.retry}>
             Try again

@@ -67,13 +67,21 @@ export function Ago({ at, now }: { at: string | null | undefined; now?: number }
   );
 }
 
-const STANDING_LABEL: Record<FillStanding, string> = { below: "below threshold", near: "near threshold", ok: "above threshold", unknown: "no reading yet" };
+const STANDING_LABEL: Record<FillStanding, string> = {
+  below: "below threshold",
+  near: "near threshold",
+  ok: "above threshold",
+  unknown: "no reading yet",
+};
 
 /** Fill as a bar against the threshold mark, with the figure beside it. */
 export function FillBar({ fill, threshold }: { fill: number | null; threshold: number }) {
   const standing = standingOf({ fillPercent: fill, threshold });
   return (
-    <span className={`fill fill-${standing}`} title={`${formatPercent(fill)}, threshold ${threshold} % (${STANDING_LABEL[standing]})`}>
+    <span
+      className={`fill fill-${standing}`}
+      title={`${formatPercent(fill)}, threshold ${threshold} % (${STANDING_LABEL[standing]})`}
+    >
       <span className="bar" aria-hidden="true">
         <span className="level" style={{ width: `${fill ?? 0}%` }} />
         <span className="mark" style={{ left: `${threshold}%` }} />

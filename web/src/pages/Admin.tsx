@@ -20,12 +20,25 @@ export function AdminPage({ tab }: { tab: string }) {
       <h1 id="admin-title">Admin</h1>
       <nav className="tabs" aria-label="Admin">
         {TABS.map(([id, label]) => (
-          <Link key={id} href={`/admin/${id}`} className={tab === id ? "active" : ""} aria-current={tab === id ? "page" : undefined}>
+          <Link
+            key={id}
+            href={`/admin/${id}`}
+            className={tab === id ? "active" : ""}
+            aria-current={tab === id ? "page" : undefined}
+          >
             {label}
           </Link>
         ))}
       </nav>
-      {tab === "keys" ? <DeviceKeys /> : tab === "dead-letters" ? <DeadLetters /> : tab === "audit" ? <Audit /> : <People />}
+      {tab === "keys" ? (
+        <DeviceKeys />
+      ) : tab === "dead-letters" ? (
+        <DeadLetters />
+      ) : tab === "audit" ? (
+        <Audit />
+      ) : (
+        <People />
+      )}
     </section>
   );
 }
@@ -38,7 +51,8 @@ function People() {
   const [form, setForm] = useState({ email: "", password: "", role: "viewer" as Role });
   const [shown, setShown] = useState<{ email: string; password: string } | null>(null);
   const add = useMutation({
-    mutationFn: () => data(api.v1.users.$post({ json: { email: form.email.trim(), password: form.password, role: form.role } })),
+    mutationFn: () =>
+      data(api.v1.users.$post({ json: { email: form.email.trim(), password: form.password, role: form.role } })),
     onSuccess: () => {
       setForm({ email: "", password: "", role: "viewer" });
       void refresh();
@@ -49,14 +63,19 @@ function People() {
       data(
         api.v1.users[":email"].$patch({
           param: { email: p.email },
-          json: { ...(p.role ? { role: p.role } : {}), ...(p.disabled !== undefined ? { disabled: p.disabled } : {}), ...(p.telegramUserId !== undefined ? { telegramUserId: p.telegramUserId } : {}) },
+          json: {
+            ...(p.role ? { role: p.role } : {}),
+            ...(p.disabled !== undefined ? { disabled: p.disabled } : {}),
+            ...(p.telegramUserId !== undefined ? { telegramUserId: p.telegramUserId } : {}),
+          },
         }),
       ),
     onSettled: refresh,
   });
   const reset = useMutation({
     mutationFn: (email: string) => data(api.v1.users[":email"].password.$post({ param: { email }, json: {} })),
-    onSuccess: (answer) => setShown(answer.temporaryPassword ? { email: answer.user.email, password: answer.temporaryPassword } : null),
+    onSuccess: (answer) =>
+      setShown(answer.temporaryPassword ? { email: answer.user.email, password: answer.temporaryPassword } : null),
     onSettled: refresh,
   });
   function submit(e: FormEvent) {
@@ -67,22 +86,56 @@ function People() {
     <section className="panel" aria-labelledby="people-title">
       <h2 id="people-title">People</h2>
       <form className="form inline" onSubmit={submit}>
-        <label>Email<input type="email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} /></label>
-        <label>Password<input type="password" required minLength={12} autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} /></label>
+        <label>
+          Email
+          <input
+            type="email"
+            required
+            value={form.email}
+            onChange={(e) => setForm({ ...form, email: e.target.value })}
+          />
+        </label>
+        <label>
+          Password
+          <input
+            type="password"
+            required
+            minLength={12}
+            autoComplete="new-password"
+            value={form.password}
+            onChange={(e) => setForm({ ...form, password: e.target.value })}
+          />
+        </label>
         <label>
           Role
-          <select aria-label="Role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
-            {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
+          <select
+            aria-label="Role"
+            value={form.role}
+            onChange={(e) => setForm({ ...form, role: e.target.value as Role })}
+          >
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
           </select>
         </label>
-        <button type="submit" disabled={add.isPending}>{add.isPending ? "Adding…" : "Add person"}</button>
+        <button type="submit" disabled={add.isPending}>
+          {add.isPending ? "Adding…" : "Add person"}
+        </button>
       </form>
       <FormProblem error={add.error ?? change.error ?? reset.error} />
       {shown ? (
         <div className="secret" role="alert">
-          <p><strong>New password for {shown.email}.</strong> Give it to them now; it is not shown again.</p>
+          <p>
+            <strong>New password for {shown.email}.</strong> Give it to them now; it is not shown again.
+          </p>
           <code data-secret="password">{shown.password}</code>
-          <div className="actions"><button type="button" className="link" onClick={() => setShown(null)}>Done</button></div>
+          <div className="actions">
+            <button type="button" className="link" onClick={() => setShown(null)}>
+              Done
+            </button>
+          </div>
         </div>
       ) : null}
       {people.isError ? (
@@ -95,27 +148,69 @@ function People() {
         <div className="scroll-x">
           <table className="table">
             <thead>
-              <tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">State</th><th scope="col" title="The Telegram user who may acknowledge alerts from a chat for this person">Telegram user</th><th scope="col">Added</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Role</th>
+                <th scope="col">State</th>
+                <th scope="col" title="The Telegram user who may acknowledge alerts from a chat for this person">
+                  Telegram user
+                </th>
+                <th scope="col">Added</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
             </thead>
             <tbody>
               {people.data.users.map((u) => (
                 <tr key={u.email} className={u.disabled ? "revoked" : ""}>
-                  <td>{u.email}{u.email === me.email ? <span className="muted small"> (you)</span> : null}</td>
                   <td>
-                    <select aria-label={`Role of ${u.email}`} value={u.role} disabled={change.isPending} onChange={(e) => change.mutate({ email: u.email, role: e.target.value as Role })}>
-                      {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
+                    {u.email}
+                    {u.email === me.email ? <span className="muted small"> (you)</span> : null}
+                  </td>
+                  <td>
+                    <select
+                      aria-label={`Role of ${u.email}`}
+                      value={u.role}
+                      disabled={change.isPending}
+                      onChange={(e) => change.mutate({ email: u.email, role: e.target.value as Role })}
+                    >
+                      {ROLES.map((r) => (
+                        <option key={r} value={r}>
+                          {r}
+                        </option>
+                      ))}
                     </select>
                   </td>
                   <td>{u.disabled ? <Badge kind="closed">disabled</Badge> : <Badge kind="active">enabled</Badge>}</td>
                   <td>
-                    <TelegramLink email={u.email} value={u.telegramUserId} disabled={change.isPending} save={(telegramUserId) => change.mutate({ email: u.email, telegramUserId })} />
+                    <TelegramLink
+                      email={u.email}
+                      value={u.telegramUserId}
+                      disabled={change.isPending}
+                      save={(telegramUserId) => change.mutate({ email: u.email, telegramUserId })}
+                    />
                   </td>
-                  <td><Time at={u.createdAt} /> <span className="muted small">by {u.createdBy}</span></td>
+                  <td>
+                    <Time at={u.createdAt} /> <span className="muted small">by {u.createdBy}</span>
+                  </td>
                   <td className="actions">
-                    <button type="button" className="small" disabled={change.isPending} onClick={() => change.mutate({ email: u.email, disabled: !u.disabled })}>
+                    <button
+                      type="button"
+                      className="small"
+                      disabled={change.isPending}
+                      onClick={() => change.mutate({ email: u.email, disabled: !u.disabled })}
+                    >
                       {u.disabled ? "Enable" : "Disable"}
                     </button>
-                    <button type="button" className="small" disabled={reset.isPending} onClick={() => confirm(`Reset the password of ${u.email}? Their sessions end.`) && reset.mutate(u.email)}>
+                    <button
+                      type="button"
+                      className="small"
+                      disabled={reset.isPending}
+                      onClick={() =>
+                        confirm(`Reset the password of ${u.email}? Their sessions end.`) && reset.mutate(u.email)
+                      }
+                    >
                       Reset password
                     </button>
                   </td>
@@ -130,7 +225,17 @@ function People() {
 }
 
 /** A person's Telegram user id (numeric), saved when the field is left or Enter is pressed; empty unlinks. */
-function TelegramLink({ email, value, disabled, save }: { email: string; value: number | null; disabled: boolean; save: (id: number | null) => void }) {
+function TelegramLink({
+  email,
+  value,
+  disabled,
+  save,
+}: {
+  email: string;
+  value: number | null;
+  disabled: boolean;
+  save: (id: number | null) => void;
+}) {
   const [text, setText] = useState(value === null ? "" : String(value));
   const commit = () => {
     const next = text.trim() === "" ? null : Number(text.trim());
@@ -159,7 +264,16 @@ function DeadLetters() {
   const letters = useInfiniteQuery({
     queryKey: ["dead-letters", pending],
     initialPageParam: undefined as number | undefined,
-    queryFn: ({ pageParam }) => data(api.v1["dead-letters"].$get({ query: { limit: "50", ...(pending ? { pending: "true" as const } : {}), ...(pageParam ? { cursor: String(pageParam) } : {}) } })),
+    queryFn: ({ pageParam }) =>
+      data(
+        api.v1["dead-letters"].$get({
+          query: {
+            limit: "50",
+            ...(pending ? { pending: "true" as const } : {}),
+            ...(pageParam ? { cursor: String(pageParam) } : {}),
+          },
+        }),
+      ),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const replay = useMutation({
@@ -171,9 +285,14 @@ function DeadLetters() {
     <section className="panel" aria-labelledby="dl-title">
       <div className="panel-head">
         <h2 id="dl-title">Dead letters</h2>
-        <label className="check"><input type="checkbox" checked={pending} onChange={(e) => setPending(e.target.checked)} /> Only those not replayed</label>
+        <label className="check">
+          <input type="checkbox" checked={pending} onChange={(e) => setPending(e.target.checked)} /> Only those not
+          replayed
+        </label>
       </div>
-      <p className="muted small">Messages that exhausted their retries. Replay sends one back to its queue once the cause is fixed.</p>
+      <p className="muted small">
+        Messages that exhausted their retries. Replay sends one back to its queue once the cause is fixed.
+      </p>
       <FormProblem error={replay.error} />
       {letters.isError ? (
         <Failed error={letters.error} retry={() => letters.refetch()} />
@@ -186,22 +305,44 @@ function DeadLetters() {
           {rows.map((d) => (
             <li key={d.id}>
               <div className="error-line">
-                <span><strong>#{d.id}</strong> <span className="mono">{d.queue}</span> · {d.attempts} attempts · <Time at={d.receivedAt} /></span>
+                <span>
+                  <strong>#{d.id}</strong> <span className="mono">{d.queue}</span> · {d.attempts} attempts ·{" "}
+                  <Time at={d.receivedAt} />
+                </span>
                 {d.replayedAt ? (
-                  <span className="muted small">replayed <Time at={d.replayedAt} /></span>
+                  <span className="muted small">
+                    replayed <Time at={d.replayedAt} />
+                  </span>
                 ) : (
-                  <button type="button" className="small" disabled={replay.isPending || d.poison} title={d.poison ? "It can never be written as it is" : undefined} onClick={() => replay.mutate(d.id)}>
+                  <button
+                    type="button"
+                    className="small"
+                    disabled={replay.isPending || d.poison}
+                    title={d.poison ? "It can never be written as it is" : undefined}
+                    onClick={() => replay.mutate(d.id)}
+                  >
                     Replay
                   </button>
                 )}
               </div>
-              {d.reason ? <div className="small">{d.poison ? <Badge kind="closed">poison</Badge> : null} {d.reason}</div> : null}
-              <details><summary className="small">Message</summary><pre className="stack">{JSON.stringify(d.body, null, 2)}</pre></details>
+              {d.reason ? (
+                <div className="small">
+                  {d.poison ? <Badge kind="closed">poison</Badge> : null} {d.reason}
+                </div>
+              ) : null}
+              <details>
+                <summary className="small">Message</summary>
+                <pre className="stack">{JSON.stringify(d.body, null, 2)}</pre>
+              </details>
             </li>
           ))}
         </ul>
       )}
-      {letters.hasNextPage ? <button type="button" onClick={() => letters.fetchNextPage()}>Load more</button> : null}
+      {letters.hasNextPage ? (
+        <button type="button" onClick={() => letters.fetchNextPage()}>
+          Load more
+        </button>
+      ) : null}
     </section>
   );
 }
@@ -210,7 +351,8 @@ function Audit() {
   const entries = useInfiniteQuery({
     queryKey: ["audit"],
     initialPageParam: undefined as number | undefined,
-    queryFn: ({ pageParam }) => data(api.v1.audit.$get({ query: { limit: "100", ...(pageParam ? { cursor: String(pageParam) } : {}) } })),
+    queryFn: ({ pageParam }) =>
+      data(api.v1.audit.$get({ query: { limit: "100", ...(pageParam ? { cursor: String(pageParam) } : {}) } })),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const rows = entries.data?.pages.flatMap((p) => p.entries) ?? [];
@@ -226,11 +368,21 @@ function Audit() {
       ) : (
         <div className="scroll-x">
           <table className="table">
-            <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Details</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Who</th>
+                <th scope="col">Action</th>
+                <th scope="col">Target</th>
+                <th scope="col">Details</th>
+              </tr>
+            </thead>
             <tbody>
               {rows.map((e) => (
                 <tr key={e.seq}>
-                  <td><Time at={e.at} /></td>
+                  <td>
+                    <Time at={e.at} />
+                  </td>
                   <td>{e.actor}</td>
                   <td className="mono">{e.action}</td>
                   <td className="mono">{e.target}</td>
@@ -241,7 +393,11 @@ function Audit() {
           </table>
         </div>
       )}
-      {entries.hasNextPage ? <button type="button" onClick={() => entries.fetchNextPage()}>Load more</button> : null}
+      {entries.hasNextPage ? (
+        <button type="button" onClick={() => entries.fetchNextPage()}>
+          Load more
+        </button>
+      ) : null}
     </section>
   );
 }

@@ -30,7 +30,8 @@ export function AlertsPage() {
   const firing = useMemo(() => [...alerts.values()].filter((a) => a.state === "firing").length, [alerts]);
 
   useEffect(() => {
-    if (focus && loaded) document.querySelector(`[data-alert-id="${CSS.escape(focus)}"]`)?.scrollIntoView({ block: "center" });
+    if (focus && loaded)
+      document.querySelector(`[data-alert-id="${CSS.escape(focus)}"]`)?.scrollIntoView({ block: "center" });
   }, [focus, loaded]);
 
   return (
@@ -65,7 +66,11 @@ export function AlertsPage() {
       ) : !loaded ? (
         <Loading what="alerts" />
       ) : list.length === 0 ? (
-        <Empty>{view === "open" ? "Nothing needs anyone. The monitor looks at the fleet and the order flow every minute." : "Nothing here."}</Empty>
+        <Empty>
+          {view === "open"
+            ? "Nothing needs anyone. The monitor looks at the fleet and the order flow every minute."
+            : "Nothing here."}
+        </Empty>
       ) : (
         <ul className="alert-list" aria-label="Alerts">
           {list.map((a) => (
@@ -80,7 +85,8 @@ export function AlertsPage() {
 }
 
 function Subject({ alert }: { alert: Alert }) {
-  if (CONTAINER_RULES.has(alert.rule)) return <Link href={`/containers/${encodeURIComponent(alert.subject)}`}>{alert.subject}</Link>;
+  if (CONTAINER_RULES.has(alert.rule))
+    return <Link href={`/containers/${encodeURIComponent(alert.subject)}`}>{alert.subject}</Link>;
   if (ORDER_RULES.has(alert.rule)) return <Link href={`/orders`}>{alert.subject}</Link>;
   if (alert.rule === "deadLetters") return <Link href="/admin/dead-letters">dead letters</Link>;
   if (alert.rule === "errorsGrowing") return <Link href="/errors">{alert.subject}</Link>;
@@ -93,12 +99,22 @@ function AlertItem({ alert: a, focused, canAct }: { alert: Alert; focused: boole
     onSuccess: (answer) => alertStore.apply(answer.alert),
   });
   const silence = useMutation({
-    mutationFn: (hours: number) => data(api.v1.alerts[":id"].silence.$post({ param: { id: a.id }, json: { until: new Date(Date.now() + hours * 3600_000).toISOString() } })),
+    mutationFn: (hours: number) =>
+      data(
+        api.v1.alerts[":id"].silence.$post({
+          param: { id: a.id },
+          json: { until: new Date(Date.now() + hours * 3600_000).toISOString() },
+        }),
+      ),
     onSuccess: (answer) => alertStore.apply(answer.alert),
   });
   const silenced = a.silencedUntil && Date.parse(a.silencedUntil) > Date.now();
   return (
-    <li className={`alert-item sev-${a.severity} state-${a.state}${focused ? " focused" : ""}`} data-alert-id={a.id} data-state={a.state}>
+    <li
+      className={`alert-item sev-${a.severity} state-${a.state}${focused ? " focused" : ""}`}
+      data-alert-id={a.id}
+      data-state={a.state}
+    >
       <div className="alert-line">
         <Badge kind={a.severity}>{a.severity}</Badge>
         <strong className="alert-message">{a.message}</strong>
@@ -110,17 +126,20 @@ function AlertItem({ alert: a, focused, canAct }: { alert: Alert; focused: boole
         {a.repeats ? ` · repeated ${a.repeats}×` : ""}
         {a.acknowledgedBy ? (
           <>
-            {" "}· taken by {a.acknowledgedBy} <Time at={a.acknowledgedAt} />
+            {" "}
+            · taken by {a.acknowledgedBy} <Time at={a.acknowledgedAt} />
           </>
         ) : null}
         {silenced ? (
           <>
-            {" "}· silenced until <Time at={a.silencedUntil} />
+            {" "}
+            · silenced until <Time at={a.silencedUntil} />
           </>
         ) : null}
         {a.resolvedAt ? (
           <>
-            {" "}· resolved <Time at={a.resolvedAt} />
+            {" "}
+            · resolved <Time at={a.resolvedAt} />
           </>
         ) : null}
       </div>
@@ -192,13 +211,18 @@ function Messages() {
                     <Time at={n.finishedAt} />
                   </td>
                   <td>
-                    <span className="muted">{n.channel === "telegram" ? "Telegram" : "Email"}</span> <span className="mono">{n.target}</span>
+                    <span className="muted">{n.channel === "telegram" ? "Telegram" : "Email"}</span>{" "}
+                    <span className="mono">{n.target}</span>
                   </td>
                   <td>
-                    {n.kind} <span className="muted">· {n.subject ?? (n.alertId ? alerts.get(n.alertId)?.message : null) ?? ""}</span>
+                    {n.kind}{" "}
+                    <span className="muted">
+                      · {n.subject ?? (n.alertId ? alerts.get(n.alertId)?.message : null) ?? ""}
+                    </span>
                   </td>
                   <td>
-                    <Badge kind={n.status === "sent" ? "resolved" : "open"}>{n.status}</Badge> {n.status === "failed" ? <span className="small">{n.detail}</span> : null}
+                    <Badge kind={n.status === "sent" ? "resolved" : "open"}>{n.status}</Badge>{" "}
+                    {n.status === "failed" ? <span className="small">{n.detail}</span> : null}
                   </td>
                 </tr>
               ))}
@@ -210,7 +234,10 @@ function Messages() {
   );
 }
 
-type Settings = { telegram: Record<Severity, { primary: string | null; escalation: string | null }>; email: { alerts: Record<Severity, string[]>; newErrors: string[] } };
+type Settings = {
+  telegram: Record<Severity, { primary: string | null; escalation: string | null }>;
+  email: { alerts: Record<Severity, string[]>; newErrors: string[] };
+};
 
 const list = (text: string) =>
   text
@@ -220,14 +247,22 @@ const list = (text: string) =>
 
 /** Admins: which chats and addresses hear about each severity. */
 function WhoIsTold() {
-  const current = useQuery({ queryKey: ["notification-settings"], queryFn: () => data(api.v1["notification-settings"].$get()) });
+  const current = useQuery({
+    queryKey: ["notification-settings"],
+    queryFn: () => data(api.v1["notification-settings"].$get()),
+  });
   const queries = useQueryClient();
   const [draft, setDraft] = useState<Settings | null>(null);
   // The address lists as typed (comma-separated), turned into lists when saved.
   const [emails, setEmails] = useState<Record<Severity | "newErrors", string> | null>(null);
   const adopt = (settings: Settings) => {
     setDraft(settings);
-    setEmails({ critical: settings.email.alerts.critical.join(", "), warning: settings.email.alerts.warning.join(", "), info: settings.email.alerts.info.join(", "), newErrors: settings.email.newErrors.join(", ") });
+    setEmails({
+      critical: settings.email.alerts.critical.join(", "),
+      warning: settings.email.alerts.warning.join(", "),
+      info: settings.email.alerts.info.join(", "),
+      newErrors: settings.email.newErrors.join(", "),
+    });
   };
   useEffect(() => {
     if (current.data && !draft) adopt(current.data.settings as Settings);
@@ -242,10 +277,22 @@ function WhoIsTold() {
   if (current.isError) return <Failed error={current.error} retry={() => void current.refetch()} />;
   if (!draft || !emails) return <Loading what="notification settings" />;
   const chat = (sev: Severity, which: "primary" | "escalation", value: string) =>
-    setDraft({ ...draft, telegram: { ...draft.telegram, [sev]: { ...draft.telegram[sev], [which]: value.trim() === "" ? null : value.trim() } } });
+    setDraft({
+      ...draft,
+      telegram: {
+        ...draft.telegram,
+        [sev]: { ...draft.telegram[sev], [which]: value.trim() === "" ? null : value.trim() },
+      },
+    });
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    save.mutate({ ...draft, email: { alerts: { critical: list(emails.critical), warning: list(emails.warning), info: list(emails.info) }, newErrors: list(emails.newErrors) } });
+    save.mutate({
+      ...draft,
+      email: {
+        alerts: { critical: list(emails.critical), warning: list(emails.warning), info: list(emails.info) },
+        newErrors: list(emails.newErrors),
+      },
+    });
   };
   return (
     <section className="panel" aria-labelledby="told-title">
@@ -267,13 +314,27 @@ function WhoIsTold() {
                   <Badge kind={sev}>{sev}</Badge>
                 </th>
                 <td>
-                  <input aria-label={`${sev} Telegram chat`} value={draft.telegram[sev].primary ?? ""} placeholder="-100…" onChange={(e) => chat(sev, "primary", e.target.value)} />
+                  <input
+                    aria-label={`${sev} Telegram chat`}
+                    value={draft.telegram[sev].primary ?? ""}
+                    placeholder="-100…"
+                    onChange={(e) => chat(sev, "primary", e.target.value)}
+                  />
                 </td>
                 <td>
-                  <input aria-label={`${sev} escalation chat`} value={draft.telegram[sev].escalation ?? ""} placeholder="-100…" onChange={(e) => chat(sev, "escalation", e.target.value)} />
+                  <input
+                    aria-label={`${sev} escalation chat`}
+                    value={draft.telegram[sev].escalation ?? ""}
+                    placeholder="-100…"
+                    onChange={(e) => chat(sev, "escalation", e.target.value)}
+                  />
                 </td>
                 <td>
-                  <input aria-label={`${sev} email`} value={emails[sev]} onChange={(e) => setEmails({ ...emails, [sev]: e.target.value })} />
+                  <input
+                    aria-label={`${sev} email`}
+                    value={emails[sev]}
+                    onChange={(e) => setEmails({ ...emails, [sev]: e.target.value })}
+                  />
                 </td>
               </tr>
             ))}
@@ -283,12 +344,19 @@ function WhoIsTold() {
                 by email only
               </td>
               <td>
-                <input aria-label="new errors email" value={emails.newErrors} onChange={(e) => setEmails({ ...emails, newErrors: e.target.value })} />
+                <input
+                  aria-label="new errors email"
+                  value={emails.newErrors}
+                  onChange={(e) => setEmails({ ...emails, newErrors: e.target.value })}
+                />
               </td>
             </tr>
           </tbody>
         </table>
-        <p className="muted small">Repeats go to the Telegram chat only; fired, escalated and resolved alerts also by email, at most one digest per address every 5 minutes.</p>
+        <p className="muted small">
+          Repeats go to the Telegram chat only; fired, escalated and resolved alerts also by email, at most one digest
+          per address every 5 minutes.
+        </p>
         <FormProblem error={save.error} />
         <button type="submit" className="primary" disabled={save.isPending}>
           Save

@@ -20,13 +20,17 @@ export function ContainerPage({ id }: { id: string }) {
   const queries = useQueryClient();
   const param = { param: { containerId: id } };
   const live = useFleet().fleet.get(id);
-  const state = useQuery({ queryKey: ["container", id], queryFn: () => data(api.v1.containers[":containerId"].$get(param)) });
+  const state = useQuery({
+    queryKey: ["container", id],
+    queryFn: () => data(api.v1.containers[":containerId"].$get(param)),
+  });
   // The fleet stream brings each committed change: when it is newer than what the page shows,
   // everything on the page that comes from Postgres is read again.
   const shownVersion = state.data?.container.version ?? -1;
   const liveVersion = live?.version;
   useEffect(() => {
-    if (liveVersion !== undefined && liveVersion > shownVersion) void queries.invalidateQueries({ queryKey: ["container", id] });
+    if (liveVersion !== undefined && liveVersion > shownVersion)
+      void queries.invalidateQueries({ queryKey: ["container", id] });
   }, [liveVersion, shownVersion, queries, id]);
 
   if (state.isPending) return <Loading what={`container ${id}`} />;
@@ -58,14 +62,42 @@ export function ContainerPage({ id }: { id: string }) {
         </div>
       </header>
       <dl className="facts">
-        <div><dt>Threshold</dt><dd>{c.threshold} %</dd></div>
-        <div><dt>Contents</dt><dd>{c.contents ?? "—"}</dd></div>
-        <div><dt>Capacity</dt><dd>{c.capacity ?? "—"}</dd></div>
-        <div><dt>Battery</dt><dd>{formatPercent(c.battery)}</dd></div>
-        <div><dt>Measured</dt><dd><Time at={c.measuredAt} /></dd></div>
-        <div><dt>Last seen</dt><dd className={isSilent(c, Date.now()) ? "silent" : ""}><Ago at={c.lastSeenAt} /></dd></div>
-        <div><dt>Location</dt><dd>{c.location ? `${c.location.lat.toFixed(4)}, ${c.location.lon.toFixed(4)}` : "—"}</dd></div>
-        <div><dt>Reports every</dt><dd>{c.reportIntervalSeconds ? `${Math.round(c.reportIntervalSeconds / 60)} min` : "60 min (default)"}</dd></div>
+        <div>
+          <dt>Threshold</dt>
+          <dd>{c.threshold} %</dd>
+        </div>
+        <div>
+          <dt>Contents</dt>
+          <dd>{c.contents ?? "—"}</dd>
+        </div>
+        <div>
+          <dt>Capacity</dt>
+          <dd>{c.capacity ?? "—"}</dd>
+        </div>
+        <div>
+          <dt>Battery</dt>
+          <dd>{formatPercent(c.battery)}</dd>
+        </div>
+        <div>
+          <dt>Measured</dt>
+          <dd>
+            <Time at={c.measuredAt} />
+          </dd>
+        </div>
+        <div>
+          <dt>Last seen</dt>
+          <dd className={isSilent(c, Date.now()) ? "silent" : ""}>
+            <Ago at={c.lastSeenAt} />
+          </dd>
+        </div>
+        <div>
+          <dt>Location</dt>
+          <dd>{c.location ? `${c.location.lat.toFixed(4)}, ${c.location.lon.toFixed(4)}` : "—"}</dd>
+        </div>
+        <div>
+          <dt>Reports every</dt>
+          <dd>{c.reportIntervalSeconds ? `${Math.round(c.reportIntervalSeconds / 60)} min` : "60 min (default)"}</dd>
+        </div>
       </dl>
       <ActiveOrder containerId={c.containerId} order={c.activeOrder} canAct={can(person, "operator")} />
       <History containerId={c.containerId} projected={live?.version ?? 0} />
@@ -90,9 +122,14 @@ type EventT = InferResponseType<(typeof api.v1.containers)[":containerId"]["even
 function ActiveOrder({ containerId, order, canAct }: { containerId: string; order: OrderT | null; canAct: boolean }) {
   const queries = useQueryClient();
   const done = () => queries.invalidateQueries({ queryKey: ["container", containerId] });
-  const open = useMutation({ mutationFn: () => data(api.v1.containers[":containerId"].orders.$post({ param: { containerId } })), onSuccess: done, onError: done });
+  const open = useMutation({
+    mutationFn: () => data(api.v1.containers[":containerId"].orders.$post({ param: { containerId } })),
+    onSuccess: done,
+    onError: done,
+  });
   const close = useMutation({
-    mutationFn: (orderId: string) => data(api.v1.containers[":containerId"].orders[":orderId"].close.$post({ param: { containerId, orderId } })),
+    mutationFn: (orderId: string) =>
+      data(api.v1.containers[":containerId"].orders[":orderId"].close.$post({ param: { containerId, orderId } })),
     onSuccess: done,
     onError: done,
   });
@@ -101,9 +138,11 @@ function ActiveOrder({ containerId, order, canAct }: { containerId: string; orde
       {order ? (
         <>
           <div>
-            <strong>Active order</strong> <span className="mono">{order.id}</span> <Badge kind="order">{order.fulfilment}</Badge>
+            <strong>Active order</strong> <span className="mono">{order.id}</span>{" "}
+            <Badge kind="order">{order.fulfilment}</Badge>
             <div className="muted small">
-              Opened <Time at={order.openedAt} /> by {order.openedBy} ({order.source}) at {formatPercent(order.fillAtOpen)}
+              Opened <Time at={order.openedAt} /> by {order.openedBy} ({order.source}) at{" "}
+              {formatPercent(order.fillAtOpen)}
               {order.thresholdAtOpen !== null ? `, threshold ${order.thresholdAtOpen} %` : ""}
             </div>
           </div>
@@ -116,7 +155,8 @@ function ActiveOrder({ containerId, order, canAct }: { containerId: string; orde
       ) : (
         <>
           <div>
-            <strong>No active order.</strong> <span className="muted small">One opens by itself when the fill drops below the threshold.</span>
+            <strong>No active order.</strong>{" "}
+            <span className="muted small">One opens by itself when the fill drops below the threshold.</span>
           </div>
           {canAct ? (
             <button type="button" disabled={open.isPending} onClick={() => open.mutate()}>
@@ -135,7 +175,10 @@ function History({ containerId, projected }: { containerId: string; projected: n
   const [range, setRange] = useState<Range>("24h");
   const first = useQuery({
     queryKey: ["container", containerId, "first-event"],
-    queryFn: () => data(api.v1.containers[":containerId"].events.$get({ param: { containerId }, query: { after: "0", limit: "1" } })),
+    queryFn: () =>
+      data(
+        api.v1.containers[":containerId"].events.$get({ param: { containerId }, query: { after: "0", limit: "1" } }),
+      ),
     enabled: range === "all",
     staleTime: Infinity,
   });
@@ -149,7 +192,13 @@ function History({ containerId, projected }: { containerId: string; projected: n
   }, [range, first.data, asOf]);
   const history = useQuery({
     queryKey: ["container", containerId, "history", range, projected],
-    queryFn: () => data(api.v1.containers[":containerId"].history.$get({ param: { containerId }, query: { from: from!, to: new Date(Date.now() + 1000).toISOString(), points: "600" } })),
+    queryFn: () =>
+      data(
+        api.v1.containers[":containerId"].history.$get({
+          param: { containerId },
+          query: { from: from!, to: new Date(Date.now() + 1000).toISOString(), points: "600" },
+        }),
+      ),
     enabled: from !== undefined,
     placeholderData: (previous) => previous,
   });
@@ -175,8 +224,12 @@ function History({ containerId, projected }: { containerId: string; projected: n
         <>
           <FillChart history={history.data} />
           <p className="muted small">
-            {history.data.bucketSeconds === null ? `${history.data.points.length} readings` : `${history.data.points.length} buckets of ${Math.round(history.data.bucketSeconds / 60)} min (mean, min–max band)`}
-            {history.data.orders.length ? ` · ${history.data.orders.length} order(s): red dashes opened, green closed` : ""}
+            {history.data.bucketSeconds === null
+              ? `${history.data.points.length} readings`
+              : `${history.data.points.length} buckets of ${Math.round(history.data.bucketSeconds / 60)} min (mean, min–max band)`}
+            {history.data.orders.length
+              ? ` · ${history.data.orders.length} order(s): red dashes opened, green closed`
+              : ""}
           </p>
         </>
       )}
@@ -187,7 +240,8 @@ function History({ containerId, projected }: { containerId: string; projected: n
 function Orders({ containerId, version }: { containerId: string; version: number }) {
   const orders = useQuery({
     queryKey: ["container", containerId, "orders", version],
-    queryFn: () => data(api.v1.containers[":containerId"].orders.$get({ param: { containerId }, query: { limit: "50" } })),
+    queryFn: () =>
+      data(api.v1.containers[":containerId"].orders.$get({ param: { containerId }, query: { limit: "50" } })),
     placeholderData: (previous) => previous,
   });
   return (
@@ -210,7 +264,9 @@ function Orders({ containerId, version }: { containerId: string; version: number
                 Opened <Time at={o.openedAt} /> by {o.openedBy} at {formatPercent(o.fillAtOpen)}
                 {o.closedAt ? (
                   <>
-                    {" "}· closed <Time at={o.closedAt} /> by {o.closedBy} ({o.closeReason?.replaceAll("_", " ")}) at {formatPercent(o.fillAtClose)}
+                    {" "}
+                    · closed <Time at={o.closedAt} /> by {o.closedBy} ({o.closeReason?.replaceAll("_", " ")}) at{" "}
+                    {formatPercent(o.fillAtClose)}
                   </>
                 ) : null}
               </div>
@@ -238,14 +294,26 @@ function describe(e: EventT): string {
       return `Order lines: ${e.lines.map((l) => `${l.quantity} ${l.unit} ${l.product}`).join(", ") || "none"}`;
     case "settings.changed":
       return `Settings: ${Object.entries(e.changes)
-        .map(([k, v]) => `${k} ${JSON.stringify(e.previous[k as keyof typeof e.previous] ?? null)} → ${JSON.stringify(v)}`)
+        .map(
+          ([k, v]) => `${k} ${JSON.stringify(e.previous[k as keyof typeof e.previous] ?? null)} → ${JSON.stringify(v)}`,
+        )
         .join(", ")}`;
   }
 }
-const fetchEvents = (containerId: string, after: number) => data(api.v1.containers[":containerId"].events.$get({ param: { containerId }, query: { after: String(after), limit: String(EVENTS_SHOWN) } }));
+const fetchEvents = (containerId: string, after: number) =>
+  data(
+    api.v1.containers[":containerId"].events.$get({
+      param: { containerId },
+      query: { after: String(after), limit: String(EVENTS_SHOWN) },
+    }),
+  );
 
 function Events({ containerId, version }: { containerId: string; version: number }) {
-  const events = useQuery({ queryKey: ["container", containerId, "events", version], queryFn: () => fetchEvents(containerId, Math.max(0, version - EVENTS_SHOWN)), placeholderData: (p) => p });
+  const events = useQuery({
+    queryKey: ["container", containerId, "events", version],
+    queryFn: () => fetchEvents(containerId, Math.max(0, version - EVENTS_SHOWN)),
+    placeholderData: (p) => p,
+  });
   return (
     <section className="panel" aria-labelledby="events-title">
       <h2 id="events-title">Event log</h2>
@@ -267,11 +335,14 @@ function Events({ containerId, version }: { containerId: string; version: number
           ))}
         </ol>
       )}
-      {version > EVENTS_SHOWN ? <p className="muted small">The latest {EVENTS_SHOWN} of {version} events.</p> : null}
+      {version > EVENTS_SHOWN ? (
+        <p className="muted small">
+          The latest {EVENTS_SHOWN} of {version} events.
+        </p>
+      ) : null}
     </section>
   );
 }
-
 
 function Settings({ container: c }: { container: ContainerT }) {
   const queries = useQueryClient();
@@ -308,7 +379,13 @@ function Settings({ container: c }: { container: ContainerT }) {
       void queries.invalidateQueries({ queryKey: ["container", c.containerId] });
     },
   });
-  const field = (key: keyof typeof form) => ({ value: form[key], onChange: (e: { target: { value: string } }) => (setSaved(false), setForm((f) => ({ ...f, [key]: e.target.value }))) });
+  const field = (key: keyof typeof form) => ({
+    value: form[key],
+    onChange: (e: { target: { value: string } }) => (
+      setSaved(false),
+      setForm((f) => ({ ...f, [key]: e.target.value }))
+    ),
+  });
   function submit(e: FormEvent) {
     e.preventDefault();
     save.mutate();
@@ -317,21 +394,43 @@ function Settings({ container: c }: { container: ContainerT }) {
     <section className="panel" aria-labelledby="settings-title">
       <h2 id="settings-title">Settings</h2>
       <form className="form" onSubmit={submit}>
-        <label>Name<input {...field("name")} maxLength={100} /></label>
-        <label>Threshold (%)<input {...field("threshold")} type="number" min={0} max={100} step="any" required /></label>
-        <label>Capacity<input {...field("capacity")} type="number" min={0} step="any" /></label>
+        <label>
+          Name
+          <input {...field("name")} maxLength={100} />
+        </label>
+        <label>
+          Threshold (%)
+          <input {...field("threshold")} type="number" min={0} max={100} step="any" required />
+        </label>
+        <label>
+          Capacity
+          <input {...field("capacity")} type="number" min={0} step="any" />
+        </label>
         <fieldset>
           <legend>Registered location</legend>
-          <label>Latitude<input {...field("lat")} type="number" min={-90} max={90} step="any" /></label>
-          <label>Longitude<input {...field("lon")} type="number" min={-180} max={180} step="any" /></label>
+          <label>
+            Latitude
+            <input {...field("lat")} type="number" min={-90} max={90} step="any" />
+          </label>
+          <label>
+            Longitude
+            <input {...field("lon")} type="number" min={-180} max={180} step="any" />
+          </label>
         </fieldset>
-        <label>Expected report interval (minutes)<input {...field("interval")} type="number" min={1} step="any" placeholder="60 (default)" /></label>
+        <label>
+          Expected report interval (minutes)
+          <input {...field("interval")} type="number" min={1} step="any" placeholder="60 (default)" />
+        </label>
         <FormProblem error={save.error} />
         <div className="actions">
           <button type="submit" className="primary" disabled={save.isPending}>
             {save.isPending ? "Saving…" : "Save settings"}
           </button>
-          {saved ? <span role="status" className="ok-note">Saved</span> : null}
+          {saved ? (
+            <span role="status" className="ok-note">
+              Saved
+            </span>
+          ) : null}
         </div>
       </form>
     </section>

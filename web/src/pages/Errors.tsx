@@ -16,7 +16,10 @@ export function ErrorsPage() {
   const [show, setShow] = useState<Show>("open");
   const [source, setSource] = useState<ErrorSource | "">("");
   const [expanded, setExpanded] = useState<string | null>(null);
-  const list = useMemo(() => byLastSeen(records).filter((r) => (show === "all" || r.status === show) && (!source || r.source === source)), [records, show, source]);
+  const list = useMemo(
+    () => byLastSeen(records).filter((r) => (show === "all" || r.status === show) && (!source || r.source === source)),
+    [records, show, source],
+  );
   const resolve = useMutation({
     mutationFn: (id: string) => data(api.v1.errors[":id"].resolve.$post({ param: { id } })),
     onSuccess: (answer) => errorStore.apply(answer.record),
@@ -25,7 +28,9 @@ export function ErrorsPage() {
   return (
     <section className="page" aria-labelledby="errors-title">
       <div className="panel-head">
-        <h1 id="errors-title">Errors {openCount !== null ? <span className="muted">({openCount} open)</span> : null}</h1>
+        <h1 id="errors-title">
+          Errors {openCount !== null ? <span className="muted">({openCount} open)</span> : null}
+        </h1>
         <div className="actions">
           <label>
             Source{" "}
@@ -53,18 +58,29 @@ export function ErrorsPage() {
       ) : !loaded ? (
         <Loading what="error records" />
       ) : list.length === 0 ? (
-        <Empty>{show === "open" && !source ? "No open errors. Every failure of the system appears here the moment it happens." : "Nothing here."}</Empty>
+        <Empty>
+          {show === "open" && !source
+            ? "No open errors. Every failure of the system appears here the moment it happens."
+            : "Nothing here."}
+        </Empty>
       ) : (
         <ul className="error-list" aria-label="Error records">
           {list.map((r) => (
             <li key={r.id} className={`error-item ${r.status}`} data-error-id={r.id}>
               <div className="error-line">
-                <button type="button" className="link" aria-expanded={expanded === r.id} onClick={() => setExpanded(expanded === r.id ? null : r.id)}>
+                <button
+                  type="button"
+                  className="link"
+                  aria-expanded={expanded === r.id}
+                  onClick={() => setExpanded(expanded === r.id ? null : r.id)}
+                >
                   <strong>{r.name}</strong>: {r.message}
                 </button>
                 <span className="error-meta">
                   <Badge kind={r.status}>{r.status}</Badge>
-                  <span className="count" title="Times seen" data-count={r.count}>×{r.count}</span>
+                  <span className="count" title="Times seen" data-count={r.count}>
+                    ×{r.count}
+                  </span>
                   <Badge kind="source">{r.source}</Badge>
                 </span>
               </div>
@@ -72,13 +88,19 @@ export function ErrorsPage() {
                 First seen <Time at={r.firstSeen} /> · last seen <Time at={r.lastSeen} />
                 {r.resolvedAt && r.status === "resolved" ? (
                   <>
-                    {" "}· resolved <Time at={r.resolvedAt} /> by {r.resolvedBy}
+                    {" "}
+                    · resolved <Time at={r.resolvedAt} /> by {r.resolvedBy}
                   </>
                 ) : null}
               </div>
               {expanded === r.id ? <ErrorDetail record={r} /> : null}
               {r.status === "open" && can(person, "operator") ? (
-                <button type="button" className="small" disabled={resolve.isPending} onClick={() => resolve.mutate(r.id)}>
+                <button
+                  type="button"
+                  className="small"
+                  disabled={resolve.isPending}
+                  onClick={() => resolve.mutate(r.id)}
+                >
                   Resolve
                 </button>
               ) : null}

@@ -42,34 +42,72 @@ export function FleetPage() {
       </h1>
       <ul className="figures" aria-label="The fleet's figures">
         <Figure label="Containers" value={loaded ? figures.containers : null} onClick={() => setQuery(ANY_QUERY)} />
-        <Figure label="Below threshold" value={loaded ? figures.belowThreshold : null} tone="below" onClick={() => set({ belowThreshold: !query.belowThreshold })} pressed={query.belowThreshold} />
-        <Figure label="Active orders" value={loaded ? figures.activeOrders : null} tone="order" onClick={() => set({ activeOrder: !query.activeOrder })} pressed={query.activeOrder} />
-        <Figure label="Silent sensors" value={loaded ? figures.silent : null} tone="silent" onClick={() => set({ silent: !query.silent })} pressed={query.silent} />
+        <Figure
+          label="Below threshold"
+          value={loaded ? figures.belowThreshold : null}
+          tone="below"
+          onClick={() => set({ belowThreshold: !query.belowThreshold })}
+          pressed={query.belowThreshold}
+        />
+        <Figure
+          label="Active orders"
+          value={loaded ? figures.activeOrders : null}
+          tone="order"
+          onClick={() => set({ activeOrder: !query.activeOrder })}
+          pressed={query.activeOrder}
+        />
+        <Figure
+          label="Silent sensors"
+          value={loaded ? figures.silent : null}
+          tone="silent"
+          onClick={() => set({ silent: !query.silent })}
+          pressed={query.silent}
+        />
         <li className="figure tone-error">
           <Link href="/errors">
-            <span className="value" data-figure="Open errors">{errors.openCount ?? "…"}</span>
+            <span className="value" data-figure="Open errors">
+              {errors.openCount ?? "…"}
+            </span>
             <span className="label">Open errors</span>
           </Link>
         </li>
       </ul>
       <div className="fleet-body">
         <div className="map-pane">
-          <Suspense fallback={<Loading what="the map" />}>{loaded ? <FleetMap fleet={fleet} /> : <Loading what="the map" />}</Suspense>
+          <Suspense fallback={<Loading what="the map" />}>
+            {loaded ? <FleetMap fleet={fleet} /> : <Loading what="the map" />}
+          </Suspense>
         </div>
         <div className="table-pane">
           <div className="filters" role="search">
             <label className="grow">
               <span className="sr-only">Search by id or name</span>
-              <input type="search" placeholder="Search id or name" value={query.search} onChange={(e) => set({ search: e.target.value })} />
+              <input
+                type="search"
+                placeholder="Search id or name"
+                value={query.search}
+                onChange={(e) => set({ search: e.target.value })}
+              />
             </label>
             <label className="check">
-              <input type="checkbox" checked={query.belowThreshold} onChange={(e) => set({ belowThreshold: e.target.checked })} /> Below threshold
+              <input
+                type="checkbox"
+                checked={query.belowThreshold}
+                onChange={(e) => set({ belowThreshold: e.target.checked })}
+              />{" "}
+              Below threshold
             </label>
             <label className="check">
-              <input type="checkbox" checked={query.activeOrder} onChange={(e) => set({ activeOrder: e.target.checked })} /> Active order
+              <input
+                type="checkbox"
+                checked={query.activeOrder}
+                onChange={(e) => set({ activeOrder: e.target.checked })}
+              />{" "}
+              Active order
             </label>
             <label className="check">
-              <input type="checkbox" checked={query.silent} onChange={(e) => set({ silent: e.target.checked })} /> Silent
+              <input type="checkbox" checked={query.silent} onChange={(e) => set({ silent: e.target.checked })} />{" "}
+              Silent
             </label>
             <label>
               <span className="sr-only">Contents</span>
@@ -83,17 +121,46 @@ export function FleetPage() {
               </select>
             </label>
           </div>
-          {loaded ? <FleetTable rows={rows} total={fleet.size} query={query} onSort={(sort) => set(sort === query.sort ? { descending: !query.descending } : { sort, descending: false })} now={now} /> : <Loading what="the fleet" />}
+          {loaded ? (
+            <FleetTable
+              rows={rows}
+              total={fleet.size}
+              query={query}
+              onSort={(sort) =>
+                set(sort === query.sort ? { descending: !query.descending } : { sort, descending: false })
+              }
+              now={now}
+            />
+          ) : (
+            <Loading what="the fleet" />
+          )}
         </div>
       </div>
     </section>
   );
 }
 
-function Figure({ label, value, tone, onClick, pressed }: { label: string; value: number | null; tone?: string; onClick: () => void; pressed?: boolean }) {
+function Figure({
+  label,
+  value,
+  tone,
+  onClick,
+  pressed,
+}: {
+  label: string;
+  value: number | null;
+  tone?: string;
+  onClick: () => void;
+  pressed?: boolean;
+}) {
   return (
     <li className={`figure ${tone ? `tone-${tone}` : ""}`}>
-      <button type="button" onClick={onClick} aria-pressed={pressed} title={pressed === undefined ? "Show all" : `Show only: ${label.toLowerCase()}`}>
+      <button
+        type="button"
+        onClick={onClick}
+        aria-pressed={pressed}
+        title={pressed === undefined ? "Show all" : `Show only: ${label.toLowerCase()}`}
+      >
         <span className="value" data-figure={label}>
           {value === null ? "…" : formatCount(value)}
         </span>

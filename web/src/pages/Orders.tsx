@@ -44,7 +44,12 @@ export function OrdersPage() {
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const close = useMutation({
-    mutationFn: (o: { containerId: string; id: string }) => data(api.v1.containers[":containerId"].orders[":orderId"].close.$post({ param: { containerId: o.containerId, orderId: o.id } })),
+    mutationFn: (o: { containerId: string; id: string }) =>
+      data(
+        api.v1.containers[":containerId"].orders[":orderId"].close.$post({
+          param: { containerId: o.containerId, orderId: o.id },
+        }),
+      ),
     onSettled: () => queries.invalidateQueries({ queryKey: ["orders"] }),
   });
   const rows = orders.data?.pages.flatMap((p) => p.orders) ?? [];
@@ -70,7 +75,11 @@ export function OrdersPage() {
         </label>
         <label>
           Fulfilment
-          <select aria-label="Fulfilment" value={fulfilment} onChange={(e) => setFulfilment(e.target.value as Fulfilment)}>
+          <select
+            aria-label="Fulfilment"
+            value={fulfilment}
+            onChange={(e) => setFulfilment(e.target.value as Fulfilment)}
+          >
             <option value="">Any</option>
             <option value="pending">Pending</option>
             <option value="accepted">Accepted</option>
@@ -113,7 +122,9 @@ export function OrdersPage() {
                 <th scope="col">Fulfilment</th>
                 <th scope="col">Opened</th>
                 <th scope="col">Closed</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -121,18 +132,38 @@ export function OrdersPage() {
                 <Fragment key={o.id}>
                   <tr>
                     <td>
-                      <button type="button" className="link mono" aria-expanded={open === o.id} onClick={() => setOpen(open === o.id ? null : o.id)}>
+                      <button
+                        type="button"
+                        className="link mono"
+                        aria-expanded={open === o.id}
+                        onClick={() => setOpen(open === o.id ? null : o.id)}
+                      >
                         {o.id}
                       </button>
                     </td>
-                    <td><Link href={`/containers/${encodeURIComponent(o.containerId)}`} className="mono">{o.containerId}</Link></td>
-                    <td><Badge kind={o.status}>{o.status}</Badge></td>
+                    <td>
+                      <Link href={`/containers/${encodeURIComponent(o.containerId)}`} className="mono">
+                        {o.containerId}
+                      </Link>
+                    </td>
+                    <td>
+                      <Badge kind={o.status}>{o.status}</Badge>
+                    </td>
                     <td>{o.fulfilment}</td>
-                    <td><Time at={o.openedAt} /></td>
-                    <td><Time at={o.closedAt} /></td>
+                    <td>
+                      <Time at={o.openedAt} />
+                    </td>
+                    <td>
+                      <Time at={o.closedAt} />
+                    </td>
                     <td>
                       {o.status === "active" && can(person, "operator") ? (
-                        <button type="button" className="danger small" disabled={close.isPending} onClick={() => close.mutate(o)}>
+                        <button
+                          type="button"
+                          className="danger small"
+                          disabled={close.isPending}
+                          onClick={() => close.mutate(o)}
+                        >
                           Close
                         </button>
                       ) : null}
@@ -144,17 +175,27 @@ export function OrdersPage() {
                         <OrderDetail order={o} />
                         <ol className="timeline">
                           <li>
-                            <Time at={o.openedAt} /> opened {o.source === "auto" ? "by the container (fill below threshold)" : `by hand by ${o.openedBy}`} at {formatPercent(o.fillAtOpen)}
+                            <Time at={o.openedAt} /> opened{" "}
+                            {o.source === "auto"
+                              ? "by the container (fill below threshold)"
+                              : `by hand by ${o.openedBy}`}{" "}
+                            at {formatPercent(o.fillAtOpen)}
                             {o.thresholdAtOpen !== null ? `, threshold ${o.thresholdAtOpen} %` : ""}
                           </li>
                           <li>
                             fulfilment: {o.fulfilment}
-                            {o.fulfilmentAt ? <> since <Time at={o.fulfilmentAt} /></> : null}
+                            {o.fulfilmentAt ? (
+                              <>
+                                {" "}
+                                since <Time at={o.fulfilmentAt} />
+                              </>
+                            ) : null}
                             {o.fulfilmentReason ? ` (${o.fulfilmentReason})` : ""}
                           </li>
                           {o.closedAt ? (
                             <li>
-                              <Time at={o.closedAt} /> closed by {o.closedBy} ({o.closeReason?.replaceAll("_", " ")}) at {formatPercent(o.fillAtClose)}
+                              <Time at={o.closedAt} /> closed by {o.closedBy} ({o.closeReason?.replaceAll("_", " ")}) at{" "}
+                              {formatPercent(o.fillAtClose)}
                             </li>
                           ) : null}
                         </ol>
@@ -190,18 +231,50 @@ function OrderDetail({ order: o }: { order: OrderRow }) {
   const issued = doc.data?.documents[0];
   return (
     <dl className="facts">
-      <div><dt>Partner</dt><dd>{o.partnerId ?? "not yet taken"}</dd></div>
-      <div><dt>Lines</dt><dd>{o.lines.length ? o.lines.map(line).join(", ") : "—"}</dd></div>
-      {o.eta || o.vehicle ? <div><dt>Dispatched</dt><dd>{o.vehicle ?? "—"}, ETA <Time at={o.eta} /></dd></div> : null}
-      {o.deliveredAt ? <div><dt>Delivered</dt><dd><Time at={o.deliveredAt} />{o.deliveryNote ? `, note ${o.deliveryNote}` : ""}{o.delivered.length ? `: ${o.delivered.map(line).join(", ")}` : ""}</dd></div> : null}
+      <div>
+        <dt>Partner</dt>
+        <dd>{o.partnerId ?? "not yet taken"}</dd>
+      </div>
+      <div>
+        <dt>Lines</dt>
+        <dd>{o.lines.length ? o.lines.map(line).join(", ") : "—"}</dd>
+      </div>
+      {o.eta || o.vehicle ? (
+        <div>
+          <dt>Dispatched</dt>
+          <dd>
+            {o.vehicle ?? "—"}, ETA <Time at={o.eta} />
+          </dd>
+        </div>
+      ) : null}
+      {o.deliveredAt ? (
+        <div>
+          <dt>Delivered</dt>
+          <dd>
+            <Time at={o.deliveredAt} />
+            {o.deliveryNote ? `, note ${o.deliveryNote}` : ""}
+            {o.delivered.length ? `: ${o.delivered.map(line).join(", ")}` : ""}
+          </dd>
+        </div>
+      ) : null}
       {o.fulfilment === "delivered" ? (
         <div>
           <dt>Sales document</dt>
           <dd>
-            {doc.isPending ? "…" : issued ? (
+            {doc.isPending ? (
+              "…"
+            ) : issued ? (
               <>
-                <a href={issued.links.html} onClick={(e) => (e.preventDefault(), void openDocument(issued.links.html))}>{issued.id}</a> ({issued.gross} {issued.currency}) ·{" "}
-                <a href={issued.links.csv} onClick={(e) => (e.preventDefault(), void openDocument(issued.links.csv, `${issued.id}.csv`))}>CSV</a>
+                <a href={issued.links.html} onClick={(e) => (e.preventDefault(), void openDocument(issued.links.html))}>
+                  {issued.id}
+                </a>{" "}
+                ({issued.gross} {issued.currency}) ·{" "}
+                <a
+                  href={issued.links.csv}
+                  onClick={(e) => (e.preventDefault(), void openDocument(issued.links.csv, `${issued.id}.csv`))}
+                >
+                  CSV
+                </a>
               </>
             ) : (
               "not issued yet (hourly)"

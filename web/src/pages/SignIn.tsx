@@ -16,7 +16,12 @@ export function SignIn() {
     setProblem(null);
     try {
       const answer = await data(api.v1.auth.login.$post({ json: { email: email.trim(), password } }));
-      session.start({ token: answer.token, expiresAt: answer.expiresAt, role: answer.role as Role, email: email.trim().toLowerCase() });
+      session.start({
+        token: answer.token,
+        expiresAt: answer.expiresAt,
+        role: answer.role as Role,
+        email: email.trim().toLowerCase(),
+      });
     } catch (error) {
       setProblem(error);
       setBusy(false);
@@ -37,11 +42,26 @@ export function SignIn() {
         ) : null}
         <label>
           Email
-          <input type="email" name="email" autoComplete="username" required autoFocus value={email} onChange={(e) => setEmail(e.target.value)} />
+          <input
+            type="email"
+            name="email"
+            autoComplete="username"
+            required
+            autoFocus
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+          />
         </label>
         <label>
           Password
-          <input type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+          <input
+            type="password"
+            name="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
         </label>
         <FormProblem error={problem} />
         <button type="submit" className="primary" disabled={busy}>
