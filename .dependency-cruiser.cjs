@@ -1,5 +1,7 @@
 // The layers import downward only: domain/ (pure rules) ← platform/ (logging, error reports, crypto,
-// paging) ← durable-objects/ ← workers/ (routes, consumers, cron). Checked by test/layers-node.test.ts.
+// paging) ← durable-objects/ ← workers/ (routes, consumers, cron). The dashboard (web/) sees the
+// domain's shapes and the API's type (workers/app.ts, for its typed client), nothing else of the
+// worker. Checked by test/layers-node.test.ts.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -7,20 +9,20 @@ module.exports = {
       name: "domain-is-pure",
       severity: "error",
       from: { path: "^domain/" },
-      to: { path: "^(platform|durable-objects|workers)/" },
+      to: { path: "^(platform|durable-objects|workers|web)/" },
     },
     { name: "domain-no-platform-api", severity: "error", from: { path: "^domain/" }, to: { path: "^cloudflare:" } },
     {
       name: "platform-below-objects",
       severity: "error",
       from: { path: "^platform/" },
-      to: { path: "^(durable-objects|workers)/" },
+      to: { path: "^(durable-objects|workers|web)/" },
     },
     {
       name: "objects-below-workers",
       severity: "error",
       from: { path: "^durable-objects/" },
-      to: { path: "^workers/" },
+      to: { path: "^(workers|web)/" },
     },
     {
       name: "no-route-imports-a-route",
@@ -29,9 +31,15 @@ module.exports = {
       to: { path: "^workers/routes/", pathNot: "^workers/routes/$1\\.ts$" },
     },
     {
+      name: "web-sees-the-api-only",
+      severity: "error",
+      from: { path: "^web/" },
+      to: { path: "^(platform|durable-objects|workers)/", pathNot: "^workers/app\\.ts$" },
+    },
+    {
       name: "no-cycles",
       severity: "error",
-      from: { path: "^(domain|platform|durable-objects|workers)/" },
+      from: { path: "^(domain|platform|durable-objects|workers|web)/" },
       to: { circular: true },
     },
   ],
@@ -39,6 +47,6 @@ module.exports = {
     doNotFollow: { path: "node_modules" },
     tsConfig: { fileName: "tsconfig.json" },
     tsPreCompilationDeps: true,
-    exclude: { path: "^(node_modules|test|scripts)/" },
+    exclude: { path: "^(node_modules|test|scripts)/|^web/(dist|public)/" },
   },
 };

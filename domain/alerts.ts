@@ -134,3 +134,10 @@ export function acknowledge(alert: Alert, by: string, now: number): AckResult {
 export function silence(alert: Alert, until: string): Alert {
   return { ...alert, silencedUntil: until };
 }
+
+/** What dashboards are sent: the alerts that changed, numbered. */
+export interface AlertChange {
+  seq: number;
+  type: "alerts.changed";
+  alerts: Alert[];
+}

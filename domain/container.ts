@@ -3,17 +3,23 @@
 // the state. The same `evolve` rebuilds a container from its event log (`replay`), so the log is the
 // audit trail and the source of truth at once.
 
-import { applyToOrder, proposedLines, type FulfilmentChanged, type LinesSet } from "./fulfilment";
-import type { CloseReason, Order, OrderLine } from "./order";
+import type {
+  ContainerChange,
+  ContainerEvent,
+  ContainerState,
+  Location,
+  OrderClosed,
+  OrderOpened,
+  ReadingOutcome,
+  ReadingRecorded,
+  SettingsChanged,
+} from "./events";
+import { applyToOrder, proposedLines } from "./fulfilment";
+import type { Order, OrderLine } from "./order";
 
 export const DEFAULT_THRESHOLD = 50;
 /** How often a sensor is expected to report when its container's settings say nothing. */
 export const DEFAULT_REPORT_INTERVAL_SECONDS = 3600;
-
-export interface Location {
-  lat: number;
-  lon: number;
-}
 
 /**
  * A reading as validated at the edge; times are epoch milliseconds. `readingId` is always set: the
@@ -37,89 +43,19 @@ export interface Reading {
 }
 
 export type { CloseReason, Fulfilment, Order, OrderLine, OrderSource, OrderStatus } from "./order";
-
-export interface ContainerState {
-  containerId: string;
-  name: string | null;
-  threshold: number;
-  capacity: number | null;
-  /** The unit of capacity and of the goods ordered ("l", "kg"); null: "units". */
-  unit: string | null;
-  /** Where the container stands, as registered in its settings; stands in for readings without one. */
-  registeredLocation: Location | null;
-  /** How often the sensor is expected to report; null for the default. */
-  reportIntervalSeconds: number | null;
-  fillPercent: number | null;
-  contents: string | null;
-  /** Where it was last reported (or registered), when known. */
-  location: Location | null;
-  battery: number | null;
-  /** `measuredAt` of the newest applied reading, RFC 3339. */
-  measuredAt: string | null;
-  lastReadingId: string | null;
-  /** When the container last reported anything, stale readings included. */
-  lastSeenAt: string | null;
-  /** False after a manual close, until a reading above the threshold. */
-  autoOpenArmed: boolean;
-  activeOrder: Order | null;
-  /** Sequence number of the last event applied. */
-  version: number;
-}
-
-export interface Actor {
-  kind: "device" | "user" | "system" | "partner";
-  id: string;
-}
-
-export type ReadingOutcome = "applied" | "stale";
-
-export interface ReadingRecorded {
-  type: "reading.recorded";
-  reading: RecordedReading;
-  outcome: ReadingOutcome;
-}
-/** A reading as its container keeps it. `location` is the sensor's, or the registered one, or null. */
-export interface RecordedReading {
-  readingId: string;
-  fillPercent: number;
-  contents?: string | undefined;
-  location: Location | null;
-  battery?: number | undefined;
-  measuredAt: string;
-  receivedAt: string;
-  clockSkewMs: number;
-}
-
-export interface OrderOpened {
-  type: "order.opened";
-  order: Order;
-}
-export interface OrderClosed {
-  type: "order.closed";
-  orderId: string;
-  closedAt: string;
-  closedBy: string;
-  closeReason: CloseReason;
-  fillAtClose: number | null;
-}
-export interface SettingsChanged {
-  type: "settings.changed";
-  changes: Partial<Settings>;
-  previous: Partial<Settings>;
-}
-
-export type ContainerChange =
-  ReadingRecorded | OrderOpened | OrderClosed | SettingsChanged | FulfilmentChanged | LinesSet;
-
-/** A change as it sits in the container's log. */
-export type ContainerEvent = ContainerChange & {
-  id: string;
-  seq: number;
-  containerId: string;
-  at: string;
-  actor: Actor;
-  readingId: string | null;
-};
+export type {
+  Actor,
+  ContainerChange,
+  ContainerEvent,
+  ContainerState,
+  Location,
+  OrderClosed,
+  OrderOpened,
+  ReadingOutcome,
+  ReadingRecorded,
+  RecordedReading,
+  SettingsChanged,
+} from "./events";
 
 /** What an admin sets on a container (`PUT /v1/containers/{id}`). */
 export interface Settings {

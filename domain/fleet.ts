@@ -19,3 +19,10 @@ export function latestPerContainer(states: Iterable<ContainerState>): ContainerS
   }
   return [...latest.values()];
 }
+
+/** One committed projection batch, as dashboards get it: the latest state of each container in it. */
+export interface FleetChange {
+  seq: number;
+  type: "fleet.changed";
+  containers: FleetContainer[];
+}

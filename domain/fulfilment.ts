@@ -2,7 +2,11 @@
 // dispatched, delivered, cancelled), assemblers (lines, assembling, dispatched), and the container's
 // own rules (a delivery or a cancellation closes a still-active order). Pure: the ContainerDO feeds
 // each command through these and logs the changes they return.
-import type { Fulfilment, Order, OrderLine } from "./order";
+import type { FulfilmentChanged, FulfilmentDetails, LinesSet } from "./events";
+import { FULFILMENT_CHAIN, type Fulfilment, type Order, type OrderLine } from "./order";
+
+export { FULFILMENT_CHAIN, FULFILMENT_ENDS, FULFILMENTS } from "./order";
+export type { FulfilmentChanged, FulfilmentDetails, LinesSet } from "./events";
 
 /** What the fulfilment rules read of a container. */
 export interface ContainerView {
@@ -12,17 +16,6 @@ export interface ContainerView {
   contents: string | null;
   unit: string | null;
 }
-
-/** The forward chain; `rejected` and `cancelled` end it from any step before `delivered`. */
-export const FULFILMENT_CHAIN = [
-  "pending",
-  "accepted",
-  "assembling",
-  "dispatched",
-  "delivered",
-] as const satisfies readonly Fulfilment[];
-export const FULFILMENT_ENDS = ["rejected", "cancelled"] as const satisfies readonly Fulfilment[];
-export const FULFILMENTS = [...FULFILMENT_CHAIN, ...FULFILMENT_ENDS] as const;
 
 const rank = (f: Fulfilment) => (FULFILMENT_CHAIN as readonly Fulfilment[]).indexOf(f);
 
@@ -39,32 +32,6 @@ export function mayMove(from: Fulfilment, to: Fulfilment): boolean {
 
 /** Lines may change until the goods leave. */
 export const linesEditable = (f: Fulfilment) => f === "pending" || f === "accepted" || f === "assembling";
-
-/** What a step carries besides itself. */
-export interface FulfilmentDetails {
-  eta?: string | null | undefined;
-  vehicle?: string | null | undefined;
-  deliveryNote?: string | null | undefined;
-  delivered?: OrderLine[] | undefined;
-  reason?: string | null | undefined;
-}
-
-export interface FulfilmentChanged extends FulfilmentDetails {
-  type: "order.fulfilment_changed";
-  orderId: string;
-  from: Fulfilment;
-  to: Fulfilment;
-  changedAt: string;
-  /** The partner that moved it, when a partner did. */
-  partnerId: string | null;
-}
-
-export interface LinesSet {
-  type: "order.lines_set";
-  orderId: string;
-  lines: OrderLine[];
-  previous: OrderLine[];
-}
 
 /**
  * The goods a new order proposes: what fills the container back up, `capacity × (1 − fill/100)` of

@@ -1,46 +1,64 @@
-// An order and what it is made of; the rules that move it are in container.ts and fulfilment.ts.
+// An order and what it is made of, as schemas (the API's answers are checked against them and the
+// OpenAPI document is made from them) and the types read from them; the rules that move an order are
+// in container.ts and fulfilment.ts.
+import { z } from "zod";
+import { instantText, nullableInstantText } from "./validation";
 
-export type OrderStatus = "active" | "closed";
-export type OrderSource = "auto" | "manual" | "partner";
-export type CloseReason = "fill_above_threshold" | "manual" | "cancelled" | "delivered";
+export const ORDER_STATUSES = ["active", "closed"] as const;
+export const ORDER_SOURCES = ["auto", "manual", "partner"] as const;
+export const CLOSE_REASONS = ["fill_above_threshold", "manual", "cancelled", "delivered"] as const;
+/** The forward chain; `rejected` and `cancelled` end it from any step before `delivered`. */
+export const FULFILMENT_CHAIN = ["pending", "accepted", "assembling", "dispatched", "delivered"] as const;
+export const FULFILMENT_ENDS = ["rejected", "cancelled"] as const;
+export const FULFILMENTS = [...FULFILMENT_CHAIN, ...FULFILMENT_ENDS] as const;
+
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export type OrderSource = (typeof ORDER_SOURCES)[number];
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 /** Where the delivery stands (see fulfilment.ts for what may follow what). */
-export type Fulfilment = "pending" | "accepted" | "assembling" | "dispatched" | "delivered" | "rejected" | "cancelled";
+export type Fulfilment = (typeof FULFILMENTS)[number];
 
 /** Goods on an order: proposed when it opens, set by assemblers until dispatched. */
-export interface OrderLine {
-  product: string;
-  quantity: number;
-  unit: string;
-}
+export const orderLineSchema = z
+  .object({ product: z.string(), quantity: z.number(), unit: z.string() })
+  .meta({ id: "OrderLine", example: { product: "diesel", quantity: 4200, unit: "l" } });
+export type OrderLine = z.infer<typeof orderLineSchema>;
 
-export interface Order {
-  id: string;
-  containerId: string;
-  status: OrderStatus;
-  source: OrderSource;
-  openedAt: string;
-  openedBy: string;
-  fillAtOpen: number | null;
-  /**
-   * The threshold in force when the order opened: auto-close needs `fillAtOpen < thresholdAtOpen`.
-   * Null only on orders opened before it was kept.
-   */
-  thresholdAtOpen: number | null;
-  closedAt: string | null;
-  closedBy: string | null;
-  closeReason: CloseReason | null;
-  fillAtClose: number | null;
-  fulfilment: Fulfilment;
-  /** The partner delivering it: the one that created or first moved it; null until then. */
-  partnerId: string | null;
-  lines: OrderLine[];
-  eta: string | null;
-  vehicle: string | null;
-  deliveryNote: string | null;
-  /** What the partner reported delivered. */
-  delivered: OrderLine[];
-  deliveredAt: string | null;
-  /** Why it was rejected or cancelled. */
-  fulfilmentReason: string | null;
-  fulfilmentAt: string | null;
-}
+export const orderSchema = z
+  .object({
+    id: z.string().meta({ example: "ord_01JZ4X8Q0K7M2N3P4R5S6T7V8W" }),
+    containerId: z.string(),
+    status: z.enum(ORDER_STATUSES),
+    source: z.enum(ORDER_SOURCES),
+    openedAt: instantText,
+    openedBy: z.string(),
+    fillAtOpen: z.number().nullable(),
+    thresholdAtOpen: z.number().nullable().meta({
+      description:
+        "The threshold in force when the order opened: auto-close needs fillAtOpen < thresholdAtOpen (null only on orders opened before it was kept)",
+    }),
+    closedAt: nullableInstantText,
+    closedBy: z.string().nullable(),
+    closeReason: z.enum(CLOSE_REASONS).nullable(),
+    fillAtClose: z.number().nullable(),
+    fulfilment: z.enum(FULFILMENTS).meta({
+      description: "pending → accepted → assembling → dispatched → delivered, or rejected / cancelled before delivered",
+    }),
+    partnerId: z
+      .string()
+      .nullable()
+      .meta({ description: "The partner delivering it (the one that created or first moved it)" }),
+    lines: z.array(orderLineSchema).meta({
+      description:
+        "Proposed when it opens (capacity × (1 − fill/100) of the contents); set by assemblers until dispatched",
+    }),
+    eta: nullableInstantText,
+    vehicle: z.string().nullable(),
+    deliveryNote: z.string().nullable(),
+    delivered: z.array(orderLineSchema).meta({ description: "The quantities the partner reported delivered" }),
+    deliveredAt: nullableInstantText,
+    fulfilmentReason: z.string().nullable().meta({ description: "Why it was rejected or cancelled" }),
+    fulfilmentAt: nullableInstantText,
+  })
+  .meta({ id: "Order" });
+export type Order = z.infer<typeof orderSchema>;

@@ -3,13 +3,15 @@
 import { z } from "zod";
 import { AUDIT_ACTIONS, ROLES } from "./access";
 import { ERROR_SOURCES } from "./errors";
-import { FULFILMENTS } from "./fulfilment";
-import { containerIdSchema, locationSchema, orNull } from "./validation";
-
-const FULFILMENT_VALUES = FULFILMENTS;
-
-const instant = z.string().meta({ format: "date-time", example: "2026-11-30T08:15:00.000Z" });
-const nullableInstant = instant.nullable();
+import { containerFields } from "./events";
+import { orderSchema } from "./order";
+import {
+  containerIdSchema,
+  instantText as instant,
+  locationSchema,
+  nullableInstantText as nullableInstant,
+  orNull,
+} from "./validation";
 
 export const errorBodySchema = z
   .object({
@@ -24,72 +26,8 @@ export const errorBodySchema = z
   })
   .meta({ id: "Error", description: "What went wrong; `issues` names each bad field" });
 
-const lineSchema = z
-  .object({ product: z.string(), quantity: z.number(), unit: z.string() })
-  .meta({ id: "OrderLine", example: { product: "diesel", quantity: 4200, unit: "l" } });
-
-export const orderSchema = z
-  .object({
-    id: z.string().meta({ example: "ord_01JZ4X8Q0K7M2N3P4R5S6T7V8W" }),
-    containerId: z.string(),
-    status: z.enum(["active", "closed"]),
-    source: z.enum(["auto", "manual", "partner"]),
-    openedAt: instant,
-    openedBy: z.string(),
-    fillAtOpen: z.number().nullable(),
-    thresholdAtOpen: z.number().nullable().meta({ description: "The threshold in force when the order opened" }),
-    closedAt: nullableInstant,
-    closedBy: z.string().nullable(),
-    closeReason: z.enum(["fill_above_threshold", "manual", "cancelled", "delivered"]).nullable(),
-    fillAtClose: z.number().nullable(),
-    fulfilment: z
-      .enum(FULFILMENT_VALUES)
-      .meta({
-        description:
-          "pending → accepted → assembling → dispatched → delivered, or rejected / cancelled before delivered",
-      }),
-    partnerId: z
-      .string()
-      .nullable()
-      .meta({ description: "The partner delivering it (the one that created or first moved it)" }),
-    lines: z
-      .array(lineSchema)
-      .meta({
-        description:
-          "Proposed when it opens (capacity × (1 − fill/100) of the contents); set by assemblers until dispatched",
-      }),
-    eta: nullableInstant,
-    vehicle: z.string().nullable(),
-    deliveryNote: z.string().nullable(),
-    delivered: z.array(lineSchema).meta({ description: "The quantities the partner reported delivered" }),
-    deliveredAt: nullableInstant,
-    fulfilmentReason: z.string().nullable().meta({ description: "Why it was rejected or cancelled" }),
-    fulfilmentAt: nullableInstant,
-  })
-  .meta({ id: "Order" });
-
-const containerFields = {
-  containerId: z.string(),
-  name: z.string().nullable(),
-  threshold: z.number(),
-  capacity: z.number().nullable(),
-  unit: z.string().nullable(),
-  registeredLocation: orNull(locationSchema),
-  reportIntervalSeconds: z.number().int().nullable(),
-  fillPercent: z.number().nullable(),
-  contents: z.string().nullable(),
-  location: orNull(locationSchema),
-  battery: z.number().nullable(),
-  measuredAt: nullableInstant,
-  lastSeenAt: nullableInstant,
-  autoOpenArmed: z.boolean(),
-  activeOrder: orNull(orderSchema),
-  version: z.number().int(),
-};
-
-export const containerStateSchema = z
-  .object({ ...containerFields, lastReadingId: z.string().nullable() })
-  .meta({ id: "Container", description: "Live state, from the container's own object" });
+export { orderLineSchema, orderSchema } from "./order";
+export { containerEventSchema, containerStateSchema } from "./events";
 
 export const fleetContainerSchema = z
   .object(containerFields)
@@ -108,6 +46,9 @@ export const readingResultSchema = z
     },
   })
   .meta({ id: "ReadingResult" });
+/** The answer to one reading: applied, a duplicate (with the first answer) or stale, and the order it opened or closed. */
+export type ReadingResult = z.infer<typeof readingResultSchema>;
+export type ReadingStatus = ReadingResult["status"];
 
 export const storedReadingSchema = z
   .object({
@@ -125,76 +66,8 @@ export const storedReadingSchema = z
     status: z.enum(["applied", "stale"]),
   })
   .meta({ id: "StoredReading" });
-
-const eventBase = {
-  id: z.string(),
-  seq: z.number().int(),
-  containerId: z.string(),
-  at: instant,
-  actor: z.object({ kind: z.enum(["device", "user", "system", "partner"]), id: z.string() }),
-  readingId: z.string().nullable(),
-};
-
-const settingsValues = z.object({
-  threshold: z.number().optional(),
-  capacity: z.number().nullable().optional(),
-  unit: z.string().nullable().optional(),
-  name: z.string().nullable().optional(),
-  location: orNull(locationSchema).optional(),
-  reportIntervalSeconds: z.number().int().nullable().optional(),
-});
-
-export const containerEventSchema = z
-  .discriminatedUnion("type", [
-    z.object({
-      ...eventBase,
-      type: z.literal("reading.recorded"),
-      outcome: z.enum(["applied", "stale"]),
-      reading: z.object({
-        readingId: z.string(),
-        fillPercent: z.number(),
-        contents: z.string().optional(),
-        location: orNull(locationSchema),
-        battery: z.number().optional(),
-        measuredAt: instant,
-        receivedAt: instant,
-        clockSkewMs: z.number().int(),
-      }),
-    }),
-    z.object({ ...eventBase, type: z.literal("order.opened"), order: orderSchema }),
-    z.object({
-      ...eventBase,
-      type: z.literal("order.closed"),
-      orderId: z.string(),
-      closedAt: instant,
-      closedBy: z.string(),
-      closeReason: z.enum(["fill_above_threshold", "manual", "cancelled", "delivered"]),
-      fillAtClose: z.number().nullable(),
-    }),
-    z.object({
-      ...eventBase,
-      type: z.literal("order.fulfilment_changed"),
-      orderId: z.string(),
-      from: z.enum(FULFILMENT_VALUES),
-      to: z.enum(FULFILMENT_VALUES),
-      changedAt: instant,
-      partnerId: z.string().nullable(),
-      eta: nullableInstant.optional(),
-      vehicle: z.string().nullable().optional(),
-      deliveryNote: z.string().nullable().optional(),
-      delivered: z.array(lineSchema).optional(),
-      reason: z.string().nullable().optional(),
-    }),
-    z.object({
-      ...eventBase,
-      type: z.literal("order.lines_set"),
-      orderId: z.string(),
-      lines: z.array(lineSchema),
-      previous: z.array(lineSchema),
-    }),
-    z.object({ ...eventBase, type: z.literal("settings.changed"), changes: settingsValues, previous: settingsValues }),
-  ])
-  .meta({ id: "ContainerEvent", description: "One change in a container's log: who, what, when, from which reading" });
+/** A reading as its container's history keeps it. */
+export type StoredReading = z.infer<typeof storedReadingSchema>;
 
 export const userSchema = z
   .object({
@@ -286,7 +159,7 @@ export const deadLetterSchema = z
   })
   .meta({ id: "DeadLetter" });
 
-export { containerIdSchema, lineSchema };
+export { containerIdSchema };
 
 export const partnerSchema = z
   .object({

@@ -123,6 +123,10 @@ export function orNull<S extends z.ZodType>(schema: S) {
 
 export const percentSchema = z.number().min(0).max(100);
 
+/** A point in time as the API writes it (RFC 3339, UTC). */
+export const instantText = z.string().meta({ format: "date-time", example: "2026-11-30T08:15:00.000Z" });
+export const nullableInstantText = instantText.nullable();
+
 export const locationSchema = z
   .strictObject({
     lat: z.number().min(-90).max(90),

@@ -4,6 +4,7 @@ import {
   silence,
   step,
   type Alert,
+  type AlertChange,
   type AlertState,
   type Condition,
   type Severity,
@@ -46,13 +47,6 @@ export interface OutgoingMessage {
   kind: NoticeKind;
   chat: "primary" | "escalation";
   createdAt: string;
-}
-
-/** What dashboards are sent: the alerts that changed, numbered. */
-export interface AlertChange {
-  seq: number;
-  type: "alerts.changed";
-  alerts: Alert[];
 }
 
 /** A new error record, as the monitor found it. */

@@ -19,6 +19,7 @@ import {
 import { decideFulfilment, decideLines, type FulfilmentCommand } from "../domain/fulfilment";
 import { serves, type Partner } from "../domain/partners";
 import { reconcileEveryMs } from "../domain/reconciliation";
+import type { ReadingResult, StoredReading } from "../domain/schemas";
 import { reportError } from "../platform/error-report";
 import { count, countedSql, queueUnits } from "../platform/usage";
 import { CommandStore } from "./container-commands";
@@ -32,33 +33,6 @@ export { STATE_EVERY_EVENTS } from "./container-log";
 export { RESEND_MAX } from "./container-outbox";
 export type { Page, ReadingPosition } from "./container-queries";
 export type { RelayedRanges, SizedRange } from "../domain/change-message";
-
-export type ReadingStatus = "applied" | "duplicate" | "stale";
-
-export interface ReadingResult {
-  readingId: string;
-  containerId: string;
-  status: ReadingStatus;
-  /** On a duplicate whose payload differs from the original's: the original stands. */
-  conflict?: true;
-  orderOpened?: Order;
-  orderClosed?: Order;
-  /** For a duplicate: the answer the reading got when it was first applied. */
-  original?: ReadingResult;
-}
-
-export interface StoredReading {
-  readingId: string;
-  fillPercent: number;
-  contents: string | null;
-  location: { lat: number; lon: number } | null;
-  battery: number | null;
-  measuredAt: string;
-  receivedAt: string;
-  /** How far ahead of the receiving clock the sensor's own time was (then measuredAt is the time received). */
-  clockSkewMs: number;
-  status: "applied" | "stale";
-}
 
 export type OpenOrderResult =
   | { ok: true; order: Order }

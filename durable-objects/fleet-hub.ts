@@ -1,12 +1,5 @@
-import type { FleetContainer } from "../domain/fleet";
+import type { FleetChange, FleetContainer } from "../domain/fleet";
 import { CHANGES_TABLE, StreamHub } from "./stream-hub";
-
-/** One committed projection batch, as dashboards get it: the latest state of each container in it. */
-export interface FleetChange {
-  seq: number;
-  type: "fleet.changed";
-  containers: FleetContainer[];
-}
 
 const SCHEMA = [CHANGES_TABLE];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { StoredReading } from "../durable-objects/container";
+import type { StoredReading } from "../domain/schemas";
 import { adminToken, api, containerState, deviceKey, eventually, json, postReadings } from "./helpers";
 
 type Refusal = { error: { code: string; message: string } };

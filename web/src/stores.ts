@@ -3,8 +3,8 @@
 // when it changed (useSyncExternalStore).
 import { useSyncExternalStore } from "react";
 import type { ErrorChange } from "../../domain/errors";
-import type { AlertChange } from "../../durable-objects/alerts";
-import type { FleetChange } from "../../durable-objects/fleet-hub";
+import type { AlertChange } from "../../domain/alerts";
+import type { FleetChange } from "../../domain/fleet";
 import { mergeAlerts, type Alert } from "./alerts-model";
 import { api, data } from "./api";
 import { byLastSeen, mergeRecords, type HeldError } from "./errors-model";

@@ -11,11 +11,9 @@ import { limits, rateLimit } from "../http/rate-limit";
 // these lengths before sending, so only a broken or hostile client is refused.
 const clientErrorSchema = z
   .strictObject({
-    kind: z
-      .enum(CLIENT_ERROR_KINDS)
-      .meta({
-        description: "render: a view's error boundary; error: uncaught; rejection: an unhandled promise rejection",
-      }),
+    kind: z.enum(CLIENT_ERROR_KINDS).meta({
+      description: "render: a view's error boundary; error: uncaught; rejection: an unhandled promise rejection",
+    }),
     name: z.string().min(1).max(MAX.name).meta({ example: "TypeError" }),
     message: z.string().max(MAX.message).meta({ example: "Cannot read properties of null (reading 'id')" }),
     stack: z.string().max(MAX.stack).nullable().optional(),
@@ -25,14 +23,10 @@ const clientErrorSchema = z
       .nullable()
       .optional()
       .meta({ description: "React's component stack, for a render failure" }),
-    view: z
-      .string()
-      .min(1)
-      .max(MAX.view)
-      .meta({
-        description: "The routed view as declared (one record for every container's page)",
-        example: "/containers/:id",
-      }),
+    view: z.string().min(1).max(MAX.view).meta({
+      description: "The routed view as declared (one record for every container's page)",
+      example: "/containers/:id",
+    }),
     path: z
       .string()
       .max(MAX.path)

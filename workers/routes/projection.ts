@@ -18,11 +18,9 @@ const reconciliationSchema = z
     containersBehind: z.number().int().meta({ description: "Containers whose live version was ahead of Postgres" }),
     eventsResent: z.number().int().meta({ description: "Events the containers sent again" }),
     failures: z.number().int().meta({ description: "Containers that could not be checked (each an error record)" }),
-    sweep: z
-      .enum(["changed", "full"])
-      .meta({
-        description: "changed: the containers that moved since the run before; full: every container and every row",
-      }),
+    sweep: z.enum(["changed", "full"]).meta({
+      description: "changed: the containers that moved since the run before; full: every container and every row",
+    }),
     containersWoken: z.number().int().meta({ description: "Containers asked over RPC (each woken to answer)" }),
     postgresMs: z.number().int().meta({ description: "Time spent waiting for Postgres" }),
     wallMs: z.number().int().meta({ description: "Time the run took" }),

@@ -3,7 +3,7 @@ import type { Reading } from "../../domain/container";
 import { ingestBodySchema, toReadings } from "../../domain/reading";
 import { errorBodySchema, readingResultSchema } from "../../domain/schemas";
 import { monotonicIds } from "../../domain/ids";
-import type { ReadingResult } from "../../durable-objects/container";
+import type { ReadingResult } from "../../domain/schemas";
 import { relay, type Handed } from "../projection/relay";
 import { requireDeviceKey } from "../http/device-auth";
 import { ApiError, validationError } from "../http/errors";
