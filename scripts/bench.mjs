@@ -17,6 +17,7 @@ import { startSystem } from "./lib/local-system.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
 import { benchPush, printPush } from "./bench/push.mjs";
+import { benchReconcile, printReconcile } from "./bench/reconcile.mjs";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 // wrangler dev captures every invocation's trace and console lines for its local explorer, a cost
@@ -547,6 +548,20 @@ try {
     });
     printDashboard(dashboard);
   }
+  // Reconciliation at fleet size on a fourth system (BENCH_RECONCILE=off skips it; npm run
+  // bench:reconcile runs it alone, BENCH_RECONCILE_CONTAINERS sets the fleet's size).
+  let reconciliation = null;
+  if (process.env.BENCH_RECONCILE !== "off") {
+    const reconcileDb = databaseUrl
+      ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_reconcile")
+      : undefined;
+    reconciliation = await benchReconcile({
+      databaseUrl: reconcileDb,
+      containers: Number(process.env.BENCH_RECONCILE_CONTAINERS ?? 1000),
+      events: Number(process.env.BENCH_RECONCILE_EVENTS ?? 100),
+    });
+    printReconcile(reconciliation);
+  }
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
@@ -567,6 +582,7 @@ try {
         lag,
         pushes,
         dashboard,
+        reconciliation,
       },
       null,
       2,
