@@ -17,8 +17,8 @@ import { ensureSchema } from "./schema";
 /**
  * The state row is written once this many events have been committed since it last was (and at a
  * container's first commit, and when the object is quiet); loading folds the events after it into
- * it with `evolve`, as every commit does. Writing it every commit was a statement and a row written
- * per reading — a sixth of the rows a reading costs — for a state the log already implies.
+ * it with `evolve`, as every commit does. Written every commit it would cost a statement and a row
+ * per reading (a sixth of the rows a reading costs) for a state the log already implies.
  */
 export const STATE_EVERY_EVENTS = 32;
 

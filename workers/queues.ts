@@ -147,8 +147,8 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await reportError(env, error, "consumer", batch.queue, { queue: batch.queue, size: valid.length });
   }
   // Then two calls to other objects, made together rather than one after the other: the queue hands
-  // a consumer its next batch only once this one has returned, and locally each waited 0.1–0.4 s on
-  // a busy edge. Each catches its own failure.
+  // a consumer its next batch only once this one has returned, and on a busy edge each call waits
+  // its turn. Each catches its own failure.
   const followUps: Promise<unknown>[] = [];
   // Dashboards see what is now in Postgres: one push per batch, the newest state of each container.
   const written = valid.filter(({ msg }) => settle.isAcked(msg)).flatMap(({ changes }) => changes.map((c) => c.state));

@@ -4,8 +4,8 @@
 //
 // It pools server connections, as Neon's pooled endpoint does (PgBouncer in session mode): the
 // Workers runtime binds a connection to one invocation, so every queue batch opens its own, and a
-// Postgres backend costs about 5 ms of CPU to start against 0.2 ms for a query on one already open
-// (measured on the bench's machine), which under ingest was a sizeable share of two cores. A client
+// Postgres backend costs about 5 ms of CPU to start against 0.2 ms for a query on one already open,
+// a sizeable share of two cores under ingest. A client
 // whose startup message matches an idle backend's gets that backend, its startup answer replayed
 // (AuthenticationOk, the parameters, the backend's key, ReadyForQuery); when the client terminates,
 // the backend is reset (DISCARD ALL) and kept if it is idle, closed otherwise. Anything other than

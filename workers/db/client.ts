@@ -5,7 +5,7 @@ import { log } from "../../platform/logging";
 /**
  * Drizzle over a pool; `$client` is the pool itself, for what Drizzle does not say (a multi-statement
  * text). Without the schema's relations: nothing here uses relational queries, and extracting them
- * from the schema on every handle was a twentieth of the projection consumer's CPU per batch.
+ * from the schema on every handle costs about a twentieth of the projection consumer's CPU per batch.
  */
 export type Database = NeonDatabase & { $client: Pool };
 /** A transaction on it, for reads that must see one snapshot. */

@@ -10,7 +10,7 @@ interface CachedKey {
   secretHash: string;
   /**
    * The secret as last presented and verified, so the next request with it is checked without
-   * hashing (a SHA-256 per reading was about a twentieth of a single reading's CPU). It stays in
+   * hashing (a SHA-256 costs about a twentieth of a single reading's CPU). It stays in
    * this isolate's memory, where every request carrying it is anyway.
    */
   secret: string;
