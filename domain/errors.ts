@@ -103,12 +103,16 @@ export interface ErrorChange {
  * UUIDs, hex strings, timestamps and numbers.
  */
 export function normalizeMessage(message: string): string {
-  return message
-    .replace(/\b\d{4}-\d{2}-\d{2}[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?/g, "<time>")
-    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<uuid>")
-    .replace(/\b[a-z]{2,5}_[0-9A-Za-z]{10,}\b/g, "<id>")
-    .replace(/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, "<hex>")
-    .replace(/\d+(?:\.\d+)?/g, "<n>");
+  return (
+    message
+      .replace(/\b\d{4}-\d{2}-\d{2}[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?/g, "<time>")
+      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<uuid>")
+      .replace(/\b[a-z]{2,5}_[0-9A-Za-z]{10,}\b/g, "<id>")
+      .replace(/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, "<hex>")
+      // Opaque references a runtime makes up per failure ("internal error; reference = e58ft8l6…").
+      .replace(/\b(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{16,}\b/gi, "<token>")
+      .replace(/\d+(?:\.\d+)?/g, "<n>")
+  );
 }
 
 /** The function names and files of the top stack frames, without line or column numbers. */

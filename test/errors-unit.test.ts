@@ -16,6 +16,19 @@ describe("fingerprints", () => {
     );
   });
 
+  it("ignore the opaque reference a runtime gives each internal error, so a storm of them is one record", () => {
+    expect(normalizeMessage("internal error; reference = e58ft8l6vfe32ta8dh7oeedb")).toBe(
+      "internal error; reference = <token>",
+    );
+    expect(normalizeMessage("internal error; reference = 4685vlue4c5tsg5p8qaqcf8n")).toBe(
+      normalizeMessage("internal error; reference = k5d9pd9tqp1pjn709gsg9d8d"),
+    );
+    // Words are not tokens.
+    expect(normalizeMessage("unsupported_media_type for telecommunications")).toBe(
+      "unsupported_media_type for telecommunications",
+    );
+  });
+
   it("ignore line and column numbers in the stack", () => {
     expect(stackSignature(stackAt(10, 5))).toBe(stackSignature(stackAt(99, 17)));
     expect(stackSignature(stackAt(10, 5))).toBe("at writeProjection (writer.ts)|at async projectChanges (queues.ts)");
