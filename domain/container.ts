@@ -14,6 +14,16 @@ import type {
   ReadingRecorded,
   SettingsChanged,
 } from "./events";
+import {
+  DEFAULT_REFILL_RISE,
+  emptyWindow,
+  estimate,
+  HOUR_MS,
+  observe,
+  type ConsumptionWindow,
+  type Forecast,
+  type Observed,
+} from "./forecast";
 import { applyToOrder, proposedLines } from "./fulfilment";
 import type { Order, OrderLine } from "./order";
 
@@ -65,6 +75,8 @@ export interface Settings {
   name: string | null;
   location: Location | null;
   reportIntervalSeconds: number | null;
+  leadTimeHours: number;
+  refillRise: number;
 }
 
 /** Where each setting lives in the state. */
@@ -75,6 +87,8 @@ const SETTING_FIELDS = {
   name: "name",
   location: "registeredLocation",
   reportIntervalSeconds: "reportIntervalSeconds",
+  leadTimeHours: "leadTimeHours",
+  refillRise: "refillRise",
 } as const satisfies Record<keyof Settings, keyof ContainerState>;
 
 export function settingsOf(state: ContainerState): Settings {
@@ -85,6 +99,8 @@ export function settingsOf(state: ContainerState): Settings {
     name: state.name,
     location: state.registeredLocation,
     reportIntervalSeconds: state.reportIntervalSeconds,
+    leadTimeHours: state.leadTimeHours,
+    refillRise: state.refillRise,
   };
 }
 
@@ -106,6 +122,10 @@ export function emptyContainer(containerId: string): ContainerState {
     lastSeenAt: null,
     autoOpenArmed: true,
     activeOrder: null,
+    leadTimeHours: 0,
+    refillRise: DEFAULT_REFILL_RISE,
+    forecastArmed: true,
+    forecast: null,
     version: 0,
   };
 }
@@ -130,15 +150,29 @@ export interface ReadingContext {
   /** The container's clock at commit: the time of the events and orders the reading causes. */
   now: number;
   newOrderId: () => string;
+  /** What the consumption model makes of the reading (see `modelSees`); absent for a stale one. */
+  model?: ModelView | undefined;
+}
+
+/** What the consumption model says once it has seen a reading. */
+export interface ModelView {
+  forecast: Forecast | null;
+  refill: boolean;
+}
+
+/** A reading older than the newest applied one changes nothing but the history. */
+export function isStale(state: ContainerState, measuredAt: number): boolean {
+  return state.measuredAt !== null && measuredAt < Date.parse(state.measuredAt);
 }
 
 /** What one reading does to a container. */
 export function decideReading(state: ContainerState, reading: Reading, ctx: ReadingContext): ContainerChange[] {
-  const newest = state.measuredAt === null ? null : Date.parse(state.measuredAt);
-  const outcome: ReadingOutcome = newest !== null && reading.measuredAt < newest ? "stale" : "applied";
+  const outcome: ReadingOutcome = isStale(state, reading.measuredAt) ? "stale" : "applied";
+  const refill = outcome === "applied" && ctx.model?.refill === true;
   const recorded: ReadingRecorded = {
     type: "reading.recorded",
     outcome,
+    ...(refill ? { refill: true as const } : {}),
     reading: {
       readingId: reading.readingId,
       fillPercent: reading.fillPercent,
@@ -189,7 +223,53 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       },
     ];
   }
+  // An order the forecast opened was opened above the threshold: a refill closes it.
+  if (refill && active?.source === "forecast") {
+    return [
+      recorded,
+      {
+        type: "order.closed",
+        orderId: active.id,
+        closedAt: iso(ctx.now),
+        closedBy: by,
+        closeReason: "refilled",
+        fillAtClose: fill,
+      },
+    ];
+  }
+  const forecast = ctx.model?.forecast ?? null;
+  if (active === null && forecastDue(state, forecast, ctx.now, refill)) {
+    const order: Order = {
+      id: ctx.newOrderId(),
+      containerId: state.containerId,
+      status: "active",
+      source: "forecast",
+      openedAt: iso(ctx.now),
+      openedBy: by,
+      fillAtOpen: fill,
+      thresholdAtOpen: threshold,
+      closedAt: null,
+      closedBy: null,
+      closeReason: null,
+      fillAtClose: null,
+      fulfilment: "pending",
+      ...NEW_ORDER_FIELDS,
+      lines: proposedLines({ ...state, fillPercent: fill, contents: reading.contents ?? state.contents }),
+      forecast: forecast!,
+    };
+    return [recorded, { type: "order.opened", order }];
+  }
   return [recorded];
+}
+
+/**
+ * The forecast rule: with a lead time set, auto-open armed, no order closed by hand since the last
+ * refill (this reading's included), and a forecast that puts the threshold within the lead time.
+ */
+function forecastDue(state: ContainerState, forecast: Forecast | null, now: number, refill: boolean): boolean {
+  if (state.leadTimeHours <= 0 || !state.autoOpenArmed || !(state.forecastArmed || refill)) return false;
+  if (forecast?.status !== "ok" || forecast.thresholdAt === null) return false;
+  return Date.parse(forecast.thresholdAt) - now <= state.leadTimeHours * HOUR_MS;
 }
 
 /**
@@ -311,6 +391,7 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
         next.measuredAt = r.measuredAt;
         next.lastReadingId = r.readingId;
         if (r.fillPercent > state.threshold) next.autoOpenArmed = true;
+        if (event.refill) next.forecastArmed = true;
       }
       return next;
     }
@@ -319,7 +400,11 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
       return next;
     case "order.closed":
       if (state.activeOrder?.id === event.orderId) next.activeOrder = null;
-      if (event.closeReason === "manual") next.autoOpenArmed = false;
+      if (event.closeReason === "manual") {
+        next.autoOpenArmed = false;
+        // Closed by hand: the forecast orders nothing again before the container is refilled.
+        next.forecastArmed = false;
+      }
       // A rejected or cancelled order leaves the container needing goods: the next low reading orders again.
       if (event.closeReason === "cancelled") next.autoOpenArmed = true;
       return next;
@@ -350,10 +435,38 @@ export function closeOrder(order: Order, event: OrderClosed): Order {
   };
 }
 
-/** Rebuild a container from its log alone. */
+/**
+ * The consumption model's view of an applied reading, for `decideReading`: the window it leaves
+ * and the forecast from it, with the state's settings as they are before the reading.
+ */
+export function modelSees(
+  window: ConsumptionWindow,
+  state: ContainerState,
+  measuredAt: number,
+  fill: number,
+): Observed & { forecast: Forecast | null } {
+  const seen = observe(window, measuredAt, fill, state.refillRise);
+  return { ...seen, forecast: estimate(seen.window, state) };
+}
+
+/**
+ * Rebuild a container from its log alone: every event folded by `evolve`, and the consumption
+ * model fed each applied reading, its forecast made again after each and after a settings change,
+ * as the live container does.
+ */
 export function replay(containerId: string, events: Iterable<ContainerEvent>): ContainerState {
   let state = emptyContainer(containerId);
-  for (const event of events) state = evolve(state, event);
+  let window = emptyWindow();
+  for (const event of events) {
+    if (event.type === "reading.recorded" && event.outcome === "applied") {
+      const seen = modelSees(window, state, Date.parse(event.reading.measuredAt), event.reading.fillPercent);
+      window = seen.window;
+      state = { ...evolve(state, event), forecast: seen.forecast };
+    } else if (event.type === "settings.changed") {
+      const next = evolve(state, event);
+      state = { ...next, forecast: estimate(window, next) };
+    } else state = evolve(state, event);
+  }
   return state;
 }
 

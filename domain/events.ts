@@ -2,6 +2,7 @@
 // messages are these shapes; the OpenAPI document is made from them) and the types read from them.
 // The rules that make and fold them are in container.ts and fulfilment.ts.
 import { z } from "zod";
+import { forecastSchema } from "./forecast";
 import { CLOSE_REASONS, FULFILMENTS, orderLineSchema, orderSchema } from "./order";
 import { instantText, locationSchema, nullableInstantText, orNull } from "./validation";
 
@@ -43,6 +44,8 @@ const settingsValues = z.object({
   name: z.string().nullable().optional(),
   location: orNull(locationSchema).optional(),
   reportIntervalSeconds: z.number().int().nullable().optional(),
+  leadTimeHours: z.number().optional(),
+  refillRise: z.number().optional(),
 });
 
 /** What a fulfilment step carries besides itself. */
@@ -61,6 +64,9 @@ export const containerEventSchema = z
       type: z.literal("reading.recorded"),
       outcome: z.enum(["applied", "stale"]),
       reading: recordedReadingSchema,
+      refill: z.literal(true).optional().meta({
+        description: "The reading rose refillRise points or more above the level before it: a refill, a new segment",
+      }),
     }),
     z.object({ ...eventBase, type: z.literal("order.opened"), order: orderSchema }),
     z.object({
@@ -134,10 +140,23 @@ export const containerFields = {
   lastSeenAt: nullableInstantText.meta({ description: "When it last reported anything, stale readings included" }),
   autoOpenArmed: z.boolean().meta({ description: "False after a manual close, until a reading above the threshold" }),
   activeOrder: orNull(orderSchema),
+  leadTimeHours: z.number().meta({
+    description: "Open an order when the threshold is forecast within this many hours (0: only when it is crossed)",
+  }),
+  refillRise: z.number().meta({ description: "A rise of this many points or more is a refill" }),
+  forecastArmed: z.boolean().meta({
+    description: "False after an order was closed by hand, until the next refill: no forecast order opens meanwhile",
+  }),
   version: z.number().int().meta({ description: "Sequence number of the last event applied" }),
 };
 
 export const containerStateSchema = z
-  .object({ ...containerFields, lastReadingId: z.string().nullable() })
+  .object({
+    ...containerFields,
+    lastReadingId: z.string().nullable(),
+    forecast: orNull(forecastSchema).meta({
+      description: "From the consumption since the last refill; null before any reading",
+    }),
+  })
   .meta({ id: "Container", description: "Live state, from the container's own object" });
 export type ContainerState = z.infer<typeof containerStateSchema>;

@@ -1,13 +1,14 @@
 import type { z } from "zod";
 import type { ContainerState } from "./container";
+import { summaryOf } from "./forecast";
 import type { fleetContainerSchema } from "./schemas";
 
 /** A container as the fleet shows it: what GET /v1/containers lists and the fleet stream pushes. */
 export type FleetContainer = z.infer<typeof fleetContainerSchema>;
 
 export function fleetContainerOf(state: ContainerState): FleetContainer {
-  const { lastReadingId: _lastReadingId, ...fleet } = state;
-  return fleet;
+  const { lastReadingId: _lastReadingId, forecast, ...fleet } = state;
+  return { ...fleet, forecast: summaryOf(forecast) };
 }
 
 /** The newest state of each container among `states` (by version), for one push per batch. */

@@ -2,11 +2,12 @@
 // OpenAPI document is made from them) and the types read from them; the rules that move an order are
 // in container.ts and fulfilment.ts.
 import { z } from "zod";
+import { forecastSchema } from "./forecast";
 import { instantText, nullableInstantText } from "./validation";
 
 export const ORDER_STATUSES = ["active", "closed"] as const;
-export const ORDER_SOURCES = ["auto", "manual", "partner"] as const;
-export const CLOSE_REASONS = ["fill_above_threshold", "manual", "cancelled", "delivered"] as const;
+export const ORDER_SOURCES = ["auto", "manual", "partner", "forecast"] as const;
+export const CLOSE_REASONS = ["fill_above_threshold", "manual", "cancelled", "delivered", "refilled"] as const;
 /** The forward chain; `rejected` and `cancelled` end it from any step before `delivered`. */
 export const FULFILMENT_CHAIN = ["pending", "accepted", "assembling", "dispatched", "delivered"] as const;
 export const FULFILMENT_ENDS = ["rejected", "cancelled"] as const;
@@ -29,7 +30,10 @@ export const orderSchema = z
     id: z.string().meta({ example: "ord_01JZ4X8Q0K7M2N3P4R5S6T7V8W" }),
     containerId: z.string(),
     status: z.enum(ORDER_STATUSES),
-    source: z.enum(ORDER_SOURCES),
+    source: z.enum(ORDER_SOURCES).meta({
+      description:
+        "auto: the level fell below the threshold; forecast: the threshold was forecast within the lead time; manual: a person; partner: the partner",
+    }),
     openedAt: instantText,
     openedBy: z.string(),
     fillAtOpen: z.number().nullable(),
@@ -59,6 +63,10 @@ export const orderSchema = z
     deliveredAt: nullableInstantText,
     fulfilmentReason: z.string().nullable().meta({ description: "Why it was rejected or cancelled" }),
     fulfilmentAt: nullableInstantText,
+    forecast: forecastSchema.optional().meta({
+      description:
+        "On an order the forecast opened (source forecast): the forecast it acted on, thresholdAt the date to plan for",
+    }),
   })
   .meta({ id: "Order" });
 export type Order = z.infer<typeof orderSchema>;

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { AUDIT_ACTIONS, ROLES } from "./access";
 import { ERROR_SOURCES } from "./errors";
 import { containerFields } from "./events";
+import { forecastSummarySchema } from "./forecast";
 import { orderSchema } from "./order";
 import {
   containerIdSchema,
@@ -30,7 +31,12 @@ export { orderLineSchema, orderSchema } from "./order";
 export { containerEventSchema, containerStateSchema } from "./events";
 
 export const fleetContainerSchema = z
-  .object(containerFields)
+  .object({
+    ...containerFields,
+    forecast: orNull(forecastSummarySchema).meta({
+      description: "When it reaches the threshold and empties (the whole forecast: GET /v1/containers/{id})",
+    }),
+  })
   .meta({ id: "FleetContainer", description: "A container as Postgres has it" });
 
 export const readingResultSchema = z

@@ -25,8 +25,24 @@ export const settingsSchema = z
       .nullable()
       .optional()
       .meta({ description: "How often the sensor is expected to report (null: the default, 1 hour)" }),
+    leadTimeHours: z
+      .number()
+      .min(0)
+      .max(90 * 24)
+      .optional()
+      .meta({
+        description:
+          "Open an order when the level is forecast to reach the threshold within this many hours, before it does (0, the default: only when it falls below)",
+      }),
+    refillRise: z
+      .number()
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: "A rise of at least this many points is taken for a refill (default 10)" }),
   })
   .refine((s) => Object.values(s).some((v) => v !== undefined), {
-    error: "give at least one of threshold, capacity, unit, name, location, reportIntervalSeconds",
+    error:
+      "give at least one of threshold, capacity, unit, name, location, reportIntervalSeconds, leadTimeHours, refillRise",
   })
   .meta({ id: "ContainerSettings" });

@@ -3,12 +3,15 @@ import {
   closeOrder,
   emptyContainer,
   evolve,
+  modelSees,
   type Actor,
   type ContainerChange,
   type ContainerEvent,
   type ContainerState,
+  type ModelView,
   type Order,
 } from "../domain/container";
+import { DAY_MS, emptyWindow, estimate, LOOKBACK_DAYS, windowOf, type ConsumptionWindow } from "../domain/forecast";
 import { applyToOrder, withOrderDefaults } from "../domain/fulfilment";
 import { monotonicIds } from "../domain/ids";
 import { CONTAINER_SCHEMA, hasTables, insertMany, SQL_PARAMETERS } from "./container-schema";
@@ -73,6 +76,14 @@ export class ContainerLog {
   private committedEvents: StoredEvent[] = [];
   private committedOrders = new Map<string, OrderAsOf>();
   private handing = false;
+  /**
+   * The consumption model's window (domain/forecast): rebuilt from the applied readings of its
+   * look-back at load, fed each applied reading. The commit under way works on `staged`, which
+   * becomes the window only when the commit succeeds.
+   */
+  private window: ConsumptionWindow = emptyWindow();
+  private staged: ConsumptionWindow | null = null;
+  private looked: { measuredAt: number; fill: number; view: ReturnType<typeof modelSees> } | null = null;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -87,6 +98,8 @@ export class ContainerLog {
     if (!this.hasOwnTables) return;
     ensureSchema(this.storage, CONTAINER_SCHEMA);
     this.current = this.loadState();
+    this.window = this.loadWindow();
+    this.current = this.withForecast(this.current);
     const newest = this.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
     this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
   }
@@ -160,10 +173,13 @@ export class ContainerLog {
           storedWatermark = mark.sentSeq;
         }
       });
+      if (this.staged) this.window = this.staged;
     } catch (error) {
-      this.current = this.loadState();
+      this.current = this.withForecast(this.loadState());
       throw error;
     } finally {
+      this.staged = null;
+      this.looked = null;
       this.eventRows = [];
       this.readingRows = [];
       events = this.committedEvents;
@@ -212,7 +228,57 @@ export class ContainerLog {
       this.committedOrders.set(order.id, { order, version: event.seq });
     }
     this.current = evolve(state, event);
+    if (event.type === "reading.recorded" && event.outcome === "applied") {
+      const measuredAt = Date.parse(event.reading.measuredAt);
+      const fill = event.reading.fillPercent;
+      const looked = this.looked;
+      const view =
+        looked && looked.measuredAt === measuredAt && looked.fill === fill
+          ? looked.view
+          : modelSees(this.staged ?? this.window, state, measuredAt, fill);
+      this.staged = view.window;
+      this.current.forecast = view.forecast;
+    } else if (event.type === "settings.changed") {
+      this.current.forecast = estimate(this.staged ?? this.window, this.current);
+    }
     return { event, order };
+  }
+
+  /**
+   * Inside `commit`, before deciding an applied reading: what the consumption model makes of it.
+   * Its `append` takes the same view (the model is fed once).
+   */
+  model(measuredAt: number, fill: number): ModelView {
+    const view = modelSees(this.staged ?? this.window, this.current!, measuredAt, fill);
+    this.looked = { measuredAt, fill, view };
+    return view;
+  }
+
+  /**
+   * The window from the applied readings of the look-back before the newest (and a day more, for
+   * its first refills), in the order they were applied: the log's, read backwards until one is older
+   * (applied readings never go back in time along the log).
+   */
+  private loadWindow(): ConsumptionWindow {
+    const newest = this.current?.measuredAt;
+    if (!newest) return emptyWindow();
+    const since = Date.parse(newest) - (LOOKBACK_DAYS + 1) * DAY_MS;
+    const readings: { measuredAt: number; fill: number }[] = [];
+    for (const row of this.sql.exec<{ body: string }>(
+      "SELECT body FROM events WHERE type = 'reading.recorded' ORDER BY seq DESC",
+    )) {
+      const event = JSON.parse(row.body) as Extract<ContainerEvent, { type: "reading.recorded" }>;
+      if (event.outcome !== "applied") continue;
+      const measuredAt = Date.parse(event.reading.measuredAt);
+      if (measuredAt < since) break;
+      readings.push({ measuredAt, fill: event.reading.fillPercent });
+    }
+    return windowOf(readings.reverse(), this.current!.refillRise);
+  }
+
+  /** The state with the forecast of the window as it is (after a load). */
+  private withForecast(state: ContainerState | null): ContainerState | null {
+    return state && { ...state, forecast: estimate(this.window, state) };
   }
 
   /** A reading's row, written with the commit under way. */

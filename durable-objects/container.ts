@@ -5,6 +5,7 @@ import {
   decideManualOpen,
   decidePartnerOpen,
   decideReading,
+  isStale,
   decideSettings,
   type Actor,
   type ContainerEvent,
@@ -369,10 +370,14 @@ export class ContainerDO extends DurableObject<Env> {
             };
             continue;
           }
+          const model = isStale(state(), reading.measuredAt)
+            ? undefined
+            : this.log.model(reading.measuredAt, reading.fillPercent);
           const changes = decideReading(state(), reading, {
             receivedAt,
             now,
             newOrderId: () => this.log.newOrderId(now),
+            model,
           });
           const result: ReadingResult = { readingId: reading.readingId, containerId, status: "applied" };
           let recorded: RecordedReading | null = null;

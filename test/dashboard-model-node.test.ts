@@ -36,6 +36,10 @@ function container(id: string, patch: Partial<FleetContainer> = {}): FleetContai
     lastSeenAt: minutesAgo(5),
     autoOpenArmed: true,
     activeOrder: null,
+    leadTimeHours: 0,
+    refillRise: 10,
+    forecastArmed: true,
+    forecast: null,
     version: 1,
     ...patch,
   };

@@ -2,11 +2,12 @@ import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { Database, Transaction } from "./client";
 import type { Order } from "../../domain/container";
 import type { FleetContainer } from "../../domain/fleet";
+import { summaryOf } from "../../domain/forecast";
 import { containerEvents, containers, orders, readings } from "./schema";
 
 const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
 
-export type ContainerSort = "id" | "fillPercent" | "lastSeenAt";
+export type ContainerSort = "id" | "fillPercent" | "lastSeenAt" | "thresholdAt";
 
 export interface ContainerFilters {
   belowThreshold?: boolean | undefined;
@@ -14,6 +15,8 @@ export interface ContainerFilters {
   contents?: string | undefined;
   /** Containers that have reported nothing since this instant (or never). */
   silentSince?: string | undefined;
+  /** Containers forecast to reach their threshold before this instant (or that have). */
+  runsOutBefore?: string | undefined;
   sort: ContainerSort;
   order: "asc" | "desc";
   limit: number;
@@ -25,7 +28,10 @@ const sortKey: Record<ContainerSort, SQL> = {
   id: sql`${containers.id}`,
   fillPercent: sql`coalesce(${containers.fillPercent}, -1)`,
   lastSeenAt: sql`coalesce(${containers.lastSeenAt}, 'epoch'::timestamptz)`,
+  // No forecast sorts last.
+  thresholdAt: sql`coalesce(${containers.thresholdAt}, 'infinity'::timestamptz)`,
 };
+const isTime = (sort: ContainerSort) => sort === "lastSeenAt" || sort === "thresholdAt";
 
 export async function listContainers(db: Database, f: ContainerFilters) {
   const where: SQL[] = [];
@@ -45,9 +51,10 @@ export async function listContainers(db: Database, f: ContainerFilters) {
   if (f.silentSince !== undefined) {
     where.push(sql`(${containers.lastSeenAt} is null or ${containers.lastSeenAt} < ${f.silentSince})`);
   }
+  if (f.runsOutBefore !== undefined) where.push(sql`${containers.thresholdAt} <= ${f.runsOutBefore}`);
   const key = sortKey[f.sort];
   if (f.after) {
-    const value = f.sort === "lastSeenAt" ? sql`${f.after.value}::timestamptz` : sql`${f.after.value}`;
+    const value = isTime(f.sort) ? sql`${f.after.value}::timestamptz` : sql`${f.after.value}`;
     where.push(
       f.order === "asc"
         ? sql`(${key}, ${containers.id}) > (${value}, ${f.after.id})`
@@ -70,7 +77,7 @@ export async function listContainers(db: Database, f: ContainerFilters) {
     next:
       rows.length > f.limit && last
         ? {
-            value: f.sort === "lastSeenAt" ? new Date(String(last.sortValue)).toISOString() : last.sortValue,
+            value: isTime(f.sort) ? timeText(String(last.sortValue)) : last.sortValue,
             id: last.container.id,
           }
         : null,
@@ -95,8 +102,17 @@ function toFleetContainer(c: typeof containers.$inferSelect, order: typeof order
     lastSeenAt: iso(c.lastSeenAt),
     autoOpenArmed: c.autoOpenArmed,
     activeOrder: order ? toOrder(order) : null,
+    leadTimeHours: c.leadTimeHours,
+    refillRise: c.refillRise,
+    forecastArmed: c.forecastArmed,
+    forecast: summaryOf(c.forecast),
     version: c.version,
   };
+}
+
+/** A timestamp as Postgres gives it, as RFC 3339 (infinity as Postgres spells it, for a cursor). */
+function timeText(value: string): string {
+  return value === "infinity" ? value : new Date(value).toISOString();
 }
 
 /** Every container, by id: the dashboard's starting point before it follows the fleet stream. */
@@ -110,9 +126,10 @@ export async function wholeFleet(db: Database): Promise<FleetContainer[]> {
 }
 
 export function toOrder(o: typeof orders.$inferSelect): Order {
-  const { version: _version, ...order } = o;
+  const { version: _version, forecast, ...order } = o;
   return {
     ...order,
+    ...(forecast ? { forecast } : {}),
     status: order.status as Order["status"],
     source: order.source as Order["source"],
     closeReason: order.closeReason as Order["closeReason"],

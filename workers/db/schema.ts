@@ -16,6 +16,7 @@ import {
 } from "drizzle-orm/pg-core";
 
 import type { OrderLine } from "../../domain/container";
+import type { Forecast } from "../../domain/forecast";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
 
@@ -40,6 +41,13 @@ export const containers = pgTable(
     lastSeenAt: ts("last_seen_at"),
     autoOpenArmed: boolean("auto_open_armed").notNull(),
     activeOrderId: text("active_order_id"),
+    leadTimeHours: doublePrecision("lead_time_hours").notNull().default(0),
+    refillRise: doublePrecision("refill_rise").notNull().default(10),
+    forecastArmed: boolean("forecast_armed").notNull().default(true),
+    /** The container's forecast as it made it (domain/forecast); the two dates beside it for sorting and filtering. */
+    forecast: jsonb("forecast").$type<Forecast>(),
+    thresholdAt: ts("threshold_at"),
+    emptyAt: ts("empty_at"),
     /** The newest event seq seen (the state above is as of it). */
     version: integer("version").notNull(),
     /** Every event up to this seq is in container_events: what the projection is sure it has. */
@@ -54,6 +62,7 @@ export const containers = pgTable(
     index("containers_fill_idx").on(sql`coalesce(${t.fillPercent}, -1)`, t.id),
     index("containers_last_seen_idx").on(sql`coalesce(${t.lastSeenAt}, 'epoch'::timestamptz)`, t.id),
     index("containers_contents_idx").on(t.contents, t.id),
+    index("containers_threshold_at_idx").on(sql`coalesce(${t.thresholdAt}, 'infinity'::timestamptz)`, t.id),
     index("containers_active_order_idx")
       .on(t.id)
       .where(sql`${t.activeOrderId} is not null`),
@@ -91,6 +100,8 @@ export const orders = pgTable(
     deliveredAt: ts("delivered_at"),
     fulfilmentReason: text("fulfilment_reason"),
     fulfilmentAt: ts("fulfilment_at"),
+    /** On an order the forecast opened: the forecast it acted on. */
+    forecast: jsonb("forecast").$type<Forecast>(),
     /** The container event sequence that last changed this order. */
     version: integer("version").notNull(),
   },

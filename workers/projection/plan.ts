@@ -1,4 +1,5 @@
 import type { ChangeMessage } from "../../domain/change-message";
+import { DEFAULT_REFILL_RISE } from "../../domain/forecast";
 import { withOrderDefaults } from "../../domain/fulfilment";
 import { getTableColumns } from "drizzle-orm";
 import { containers, orders, type containerEvents, type readings } from "../db/schema";
@@ -99,6 +100,12 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         lastSeenAt: state.lastSeenAt,
         autoOpenArmed: state.autoOpenArmed,
         activeOrderId: state.activeOrder?.id ?? null,
+        leadTimeHours: state.leadTimeHours ?? 0,
+        refillRise: state.refillRise ?? DEFAULT_REFILL_RISE,
+        forecastArmed: state.forecastArmed ?? true,
+        forecast: state.forecast ?? null,
+        thresholdAt: state.forecast?.thresholdAt ?? null,
+        emptyAt: state.forecast?.emptyAt ?? null,
         version: state.version,
       });
     }
@@ -111,6 +118,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         latestOrders.set(order.id, {
           ...withOrderDefaults(order),
           thresholdAtOpen: order.thresholdAtOpen ?? null,
+          forecast: order.forecast ?? null,
           version,
         });
       }

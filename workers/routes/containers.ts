@@ -52,6 +52,7 @@ const sortValue = {
   id: z.string().max(64),
   fillPercent: z.number().min(-1).max(100),
   lastSeenAt: instantSchema,
+  thresholdAt: z.union([instantSchema, z.literal("infinity")]),
 } as const;
 const readingCursor = z.tuple([z.number().int().refine(inInstantRange), z.string().max(128)]);
 
@@ -70,7 +71,19 @@ export const containers = router()
           hasActiveOrder: booleanParam.optional(),
           contents: z.string().min(1).max(100).optional(),
           silentSince: instantParam.optional().meta({ description: "Nothing heard since this instant, or never" }),
-          sort: z.enum(["id", "fillPercent", "lastSeenAt"]).default("id"),
+          runsOutWithinHours: z.coerce
+            .number()
+            .min(0)
+            .max(24 * 365)
+            .optional()
+            .meta({
+              description:
+                "Only containers forecast to reach their threshold within this many hours from now (or that have)",
+            }),
+          sort: z
+            .enum(["id", "fillPercent", "lastSeenAt", "thresholdAt"])
+            .default("id")
+            .meta({ description: "thresholdAt: soonest to reach the threshold first, those without a forecast last" }),
           order: z.enum(["asc", "desc"]).default("asc"),
           limit: limitParam,
           cursor: cursorParam(fleetCursor).optional(),
@@ -96,7 +109,12 @@ export const containers = router()
           throw validationError([{ path: "cursor", message: "is not a cursor this API returned" }]);
         after = { value: cursor[1], id: cursor[2] };
       }
-      const page = await withDatabase(c.env, (db) => listContainers(db, { ...q, after }));
+      const { runsOutWithinHours, ...filters } = q;
+      const runsOutBefore =
+        runsOutWithinHours === undefined
+          ? undefined
+          : new Date(Date.now() + runsOutWithinHours * 3_600_000).toISOString();
+      const page = await withDatabase(c.env, (db) => listContainers(db, { ...filters, runsOutBefore, after }));
       return c.json(
         {
           containers: page.items,
