@@ -255,14 +255,14 @@ export class ContainerLog {
   }
 
   /**
-   * The window from the applied readings of the look-back before the newest (and a day more, for
+   * The window from the applied readings of the look-back before the newest (and two days more, for
    * its first refills), in the order they were applied: the log's, read backwards until one is older
    * (applied readings never go back in time along the log).
    */
   private loadWindow(): ConsumptionWindow {
     const newest = this.current?.measuredAt;
     if (!newest) return emptyWindow();
-    const since = Date.parse(newest) - (LOOKBACK_DAYS + 1) * DAY_MS;
+    const since = Date.parse(newest) - (LOOKBACK_DAYS + 2) * DAY_MS;
     const readings: { measuredAt: number; fill: number }[] = [];
     for (const row of this.sql.exec<{ body: string }>(
       "SELECT body FROM events WHERE type = 'reading.recorded' ORDER BY seq DESC",

@@ -16,6 +16,7 @@ import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mj
 import { startSystem } from "./lib/local-system.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
+import { benchModel, printModel } from "./bench/model.mjs";
 import { benchPush, printPush } from "./bench/push.mjs";
 import { benchReconcile, printReconcile } from "./bench/reconcile.mjs";
 
@@ -536,6 +537,12 @@ try {
     `  p50 ${lag.p50ms.toFixed(0)} ms   p99 ${lag.p99ms.toFixed(0)} ms   p50 ÷ baseline p50 ${(lag.p50ms / Math.max(base.p50ms, 1)).toFixed(1)}`,
   );
   printPush(pushes, base.p50ms);
+  // The consumption model's own cost per reading, against each ingest scenario's CPU per reading.
+  const model = await benchModel();
+  printModel(
+    model,
+    Object.fromEntries(rows.filter((r) => r.perRequest > 0).map((r) => [r.scenario, r.cpuMsPerReading])),
+  );
   // The dashboard on a third system of its own, with 10,000 containers (BENCH_DASHBOARD=off skips it).
   let dashboard = null;
   if (process.env.BENCH_DASHBOARD !== "off") {
@@ -581,6 +588,7 @@ try {
         withoutGapCheck,
         lag,
         pushes,
+        model,
         dashboard,
         reconciliation,
       },

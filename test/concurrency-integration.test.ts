@@ -3,6 +3,7 @@ import { beforeAll, expect, it } from "vitest";
 import type { ContainerEvent } from "../domain/container";
 import type { ContainerDO } from "../durable-objects/container";
 import {
+  adminToken,
   api,
   containerState,
   deviceKey,
@@ -107,6 +108,56 @@ it("hundreds of concurrent readings and manual commands never give a container t
     fillPercent: newest.fillPercent,
     measuredAt: newest.measuredAt,
     lastReadingId: newest.readingId,
+  });
+});
+
+it("with forecast orders in the mix (a lead time, refills, manual commands), a container never has two active orders", async () => {
+  const id = uniqueContainer("race-fc");
+  await json(
+    await api(`/v1/containers/${id}`, {
+      method: "PUT",
+      token: await adminToken(),
+      json: { threshold: 30, leadTimeHours: 48 },
+    }),
+    200,
+  );
+  // 20 days, a reading every 2 hours ending now: falling 8 points a day, refilled to 95 every 6 days.
+  const now = Date.now();
+  const sent = Array.from({ length: 240 }, (_, i) => {
+    const t = now - (239 - i) * 2 * 3_600_000;
+    const day = (i * 2) / 24;
+    return reading(id, Math.round((95 - 8 * (day % 6) + (i % 5) * 0.3) * 10) / 10, {
+      measuredAt: new Date(t).toISOString(),
+    });
+  });
+  const requests: Array<Promise<Response>> = [];
+  const manual: Array<Promise<Response>> = [];
+  // Waves of a day's readings in shuffled order without waiting for answers; every third wave an
+  // operator closes the order they last saw active and tries to open one.
+  for (let wave = 0; wave * 12 < sent.length; wave++) {
+    for (const r of shuffle(sent.slice(wave * 12, wave * 12 + 12), wave + 1))
+      requests.push(postReadings(stormKeys[requests.length % stormKeys.length]!, r));
+    if (wave % 3 !== 2) continue;
+    const seen = (await containerState(id))?.activeOrder;
+    if (seen) manual.push(api(`/v1/containers/${id}/orders/${seen.id}/close`, { method: "POST", token: operator }));
+    manual.push(api(`/v1/containers/${id}/orders`, { method: "POST", token: operator }));
+  }
+  const answers = await Promise.all([...requests, ...manual]);
+  for (const res of answers.slice(0, requests.length)) expect(res.status).toBe(200);
+  for (const res of answers.slice(requests.length)) expect([200, 201, 409]).toContain(res.status);
+
+  await runInDurableObject(env.CONTAINERS.getByName(id), (instance: ContainerDO, state) => {
+    const events = instance.listEvents(0, 100_000)!;
+    assertOneActiveAtMost(events);
+    const opened = events.filter((e) => e.type === "order.opened");
+    // The forecast did open orders, and refills closed some of them.
+    expect(opened.filter((e) => e.order.source === "forecast").length).toBeGreaterThan(0);
+    expect(events.some((e) => e.type === "order.closed" && e.closeReason === "refilled")).toBe(true);
+    const activeRows = state.storage.sql
+      .exec<{ id: string }>("SELECT id FROM orders WHERE status = 'active'")
+      .toArray();
+    expect(activeRows.length).toBeLessThanOrEqual(1);
+    expect(instance.getState()!.activeOrder?.id ?? null).toBe(activeRows[0]?.id ?? null);
   });
 });
 

@@ -214,7 +214,7 @@ describe("the consumption model", () => {
     });
     const live = feed(s.readings).window;
     const newest = s.readings.at(-1)!.measuredAt;
-    const recent = s.readings.filter((r) => r.measuredAt >= newest - (LOOKBACK_DAYS + 1) * DAY);
+    const recent = s.readings.filter((r) => r.measuredAt >= newest - (LOOKBACK_DAYS + 2) * DAY);
     const rebuilt = windowOf(recent, DEFAULT_REFILL_RISE);
     expect(estimate(rebuilt, SETTINGS)).toEqual(estimate(live, SETTINGS));
   });

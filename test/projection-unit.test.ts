@@ -67,6 +67,8 @@ describe("planning a projection batch", () => {
         fulfilmentReason: null,
         fulfilmentAt: null,
         thresholdAtOpen: null,
+        // Only an order the forecast opened carries one.
+        forecast: null,
         version: 4,
       },
     ]);
