@@ -117,11 +117,12 @@ it("with forecast orders in the mix (a lead time, refills, manual commands), a c
     await api(`/v1/containers/${id}`, {
       method: "PUT",
       token: await adminToken(),
-      json: { threshold: 30, leadTimeHours: 48 },
+      json: { threshold: 30, leadTimeHours: 96 },
     }),
     200,
   );
-  // 20 days, a reading every 2 hours ending now: falling 8 points a day, refilled to 95 every 6 days.
+  // 20 days, a reading every 2 hours ending now: falling 8 points a day, refilled to 95 every 6 days
+  // (the threshold forecast within 96 hours from about the fourth day after each refill).
   const now = Date.now();
   const sent = Array.from({ length: 240 }, (_, i) => {
     const t = now - (239 - i) * 2 * 3_600_000;
