@@ -427,6 +427,70 @@ describe("container", () => {
   });
 });
 
+describe("forecasts", () => {
+  it("the fleet says when each container runs out, sorts and filters by it; the container page says it in words, draws it, and orders ahead once asked to", async () => {
+    const prefix = newContainerId("fc");
+    const falling = `${prefix}-a`;
+    const flat = `${prefix}-b`;
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000).toISOString();
+    // Three days hourly: one falling 6 points a day to 54 (4 days above a threshold of 30), one flat.
+    const series = (id: string, perDay: number, end: number) =>
+      Array.from({ length: 72 }, (_, i) => ({
+        containerId: id,
+        readingId: `h${i}`,
+        fillPercent: Math.round((end + (perDay * (71 - i)) / 24) * 10) / 10,
+        measuredAt: hoursAgo(71 - i),
+      }));
+    for (const id of [falling, flat])
+      await call(`/v1/containers/${id}`, {
+        method: "PUT",
+        token: admin,
+        json: { threshold: 30, capacity: 5000, unit: "l" },
+      });
+    await postReadings(key, series(falling, 6, 54));
+    await postReadings(key, series(flat, 0, 80));
+
+    const page = await openPage(browser);
+    await signIn(page, system().adminEmail, system().adminPassword);
+    await page.getByPlaceholder("Search id or name").fill(prefix);
+    const row = (id: string) => page.locator(`[role="row"][data-container="${id}"]`);
+    await expect.poll(() => row(falling).locator(".col-runs-out").textContent(), { timeout: 20_000 }).toBe("in 4 days");
+    expect(await row(flat).locator(".col-runs-out").textContent()).toBe("—");
+    expect(await row(flat).locator(".col-runs-out").getAttribute("title")).toBe("The level is not falling");
+    await page.getByRole("button", { name: "Runs out" }).click();
+    const order = await page
+      .locator('[role="rowgroup"] [role="row"]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-container")));
+    expect(order).toEqual([falling, flat]);
+    await page.getByLabel("Runs out within").selectOption("7");
+    await expect.poll(() => row(flat).count()).toBe(0);
+    expect(await row(falling).count()).toBe(1);
+    await page.getByLabel("Runs out within").selectOption("3");
+    await expect.poll(() => row(falling).count()).toBe(0);
+    await page.getByLabel("Runs out within").selectOption("7");
+    await shot(page, "fleet-forecast");
+
+    await row(falling).click();
+    const outlook = page.locator("[data-outlook]");
+    await expect
+      .poll(() => outlook.textContent(), { timeout: 20_000 })
+      .toMatch(/^Uses 6 points a day \(300 l a day\): about 4 days to the threshold, 9 days to empty/);
+    await page.getByRole("button", { name: "7 days" }).click();
+    await expect.poll(() => page.locator(".chart").getAttribute("data-forecast")).toBe("shown");
+    await page.getByLabel("Order ahead (hours before the threshold)").fill("120");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.getByText("Saved").waitFor();
+    const answer = await postReadings(key, [{ containerId: falling, readingId: "next", fillPercent: 53.9 }]);
+    expect(answer.results[0]!.orderOpened).toMatchObject({ source: "forecast" });
+    await expect
+      .poll(() => page.locator(".order-card").textContent(), { timeout: 20_000 })
+      .toContain("the forecast then reached the threshold");
+    await shot(page, "container-forecast", true);
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+});
+
 describe("sign-in and admin", () => {
   it("a person whose session is voided returns to sign-in with a message; sign-out ends the session", async () => {
     const viewer = await person("viewer", admin);

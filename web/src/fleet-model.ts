@@ -74,7 +74,9 @@ export interface FleetQuery {
   silent: boolean;
   /** "" for any */
   contents: string;
-  sort: "containerId" | "name" | "fillPercent" | "lastSeenAt";
+  /** Only those forecast to reach their threshold within this many days (or that have); null for any. */
+  runsOutWithinDays: number | null;
+  sort: "containerId" | "name" | "fillPercent" | "thresholdAt" | "lastSeenAt";
   descending: boolean;
 }
 
@@ -84,6 +86,7 @@ export const ANY_QUERY: FleetQuery = {
   activeOrder: false,
   silent: false,
   contents: "",
+  runsOutWithinDays: null,
   sort: "containerId",
   descending: false,
 };
@@ -94,11 +97,19 @@ function compare(a: FleetContainer, b: FleetContainer, sort: FleetQuery["sort"])
       return (a.fillPercent ?? -1) - (b.fillPercent ?? -1);
     case "lastSeenAt":
       return (a.lastSeenAt ? Date.parse(a.lastSeenAt) : 0) - (b.lastSeenAt ? Date.parse(b.lastSeenAt) : 0);
+    case "thresholdAt":
+      return runsOutAt(a) - runsOutAt(b);
     case "name":
       return (a.name ?? "").localeCompare(b.name ?? "", "en");
     case "containerId":
       return 0;
   }
+}
+
+/** When the container's forecast reaches its threshold (epoch ms); without one, never (sorts last). */
+export function runsOutAt(c: FleetContainer): number {
+  const at = c.forecast?.status === "ok" ? c.forecast.thresholdAt : null;
+  return at ? Date.parse(at) : Infinity;
 }
 
 /** The rows the table shows: matching the search (id or name, any case) and every filter, sorted (ties by id). */
@@ -112,6 +123,7 @@ export function rowsOf(fleet: Fleet, q: FleetQuery, now: number): FleetContainer
     if (q.activeOrder && !c.activeOrder) continue;
     if (q.silent && !isSilent(c, now)) continue;
     if (q.contents && c.contents !== q.contents) continue;
+    if (q.runsOutWithinDays !== null && !(runsOutAt(c) <= now + q.runsOutWithinDays * 86_400_000)) continue;
     rows.push(c);
   }
   const sign = q.descending ? -1 : 1;

@@ -54,3 +54,25 @@ export function formatPercent(value: number | null | undefined): string {
 
 const count = new Intl.NumberFormat(locale);
 export const formatCount = (n: number) => count.format(n);
+
+const days = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
+
+/** A figure with at most one decimal, in the viewer's language. */
+export const formatFigure = (value: number) => days.format(value);
+
+/** A span of days in words: "18 h" under two days, else "3.5 days". */
+export function formatDays(value: number): string {
+  if (Math.abs(value) < 2) return `${Math.round(value * 24)} h`;
+  return `${days.format(value)} days`;
+}
+
+/** What the fleet table says of when a container reaches its threshold, from now. */
+export function formatRunsOut(
+  forecast: { status: string; thresholdAt: string | null } | null,
+  now = Date.now(),
+): { text: string; soon: boolean } {
+  if (!forecast || forecast.status !== "ok" || !forecast.thresholdAt) return { text: "—", soon: false };
+  const ahead = (Date.parse(forecast.thresholdAt) - now) / 86_400_000;
+  if (ahead <= 0) return { text: "reached", soon: true };
+  return { text: `in ${formatDays(ahead)}`, soon: ahead <= 3 };
+}

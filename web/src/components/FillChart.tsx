@@ -1,5 +1,6 @@
 // Fill over time (uPlot): the readings, or the server's buckets (mean, with the min–max band) for
-// long ranges; the threshold as a stepped line; order opened (red) and closed (green) as marks.
+// long ranges; the threshold as a stepped line; order opened (red) and closed (green) as marks; the
+// forecast from the newest reading to the threshold and to empty (orange), with its p10–p90 band.
 import { useEffect, useRef } from "react";
 import uPlot, { type AlignedData, type Options } from "uplot";
 import "uplot/dist/uPlot.min.css";
@@ -14,7 +15,71 @@ export interface History {
   orders: { id: string; openedAt: string; closedAt: string | null }[];
 }
 
+/** What the chart draws of a forecast (the container's, when it has one). */
+export interface ChartForecast {
+  asOf: string;
+  level: number | null;
+  thresholdAt: string | null;
+  thresholdAtP10: string | null;
+  thresholdAtP90: string | null;
+  emptyAt: string | null;
+  emptyAtP10: string | null;
+  emptyAtP90: string | null;
+}
+
 const seconds = (iso: string) => Date.parse(iso) / 1000;
+
+/**
+ * The forecast's line and band as (time, fill) corners: from the newest reading's level through the
+ * threshold to empty; the band through the early and late ends. Straight between the corners (the
+ * weekday profile's bends are left out), which is exact at the dates the page states.
+ */
+export function forecastShape(f: ChartForecast, threshold: number) {
+  if (f.level === null) return null;
+  const corner = (at: string | null, fill: number) => (at ? ([seconds(at), fill] as const) : null);
+  const start = [seconds(f.asOf), f.level] as const;
+  const path = (t: string | null, e: string | null) =>
+    [start, corner(t, threshold), corner(e, 0)].filter((p): p is readonly [number, number] => p !== null);
+  return {
+    line: path(f.thresholdAt, f.emptyAt),
+    early: path(f.thresholdAtP10, f.emptyAtP10),
+    late: path(f.thresholdAtP90, f.emptyAtP90),
+  };
+}
+
+function forecastMarks(shape: NonNullable<ReturnType<typeof forecastShape>>): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: [
+        (u) => {
+          const { ctx, bbox } = u;
+          const xy = ([t, fill]: readonly [number, number]) =>
+            [u.valToPos(t, "x", true), u.valToPos(fill, "y", true)] as const;
+          ctx.save();
+          ctx.beginPath();
+          ctx.rect(bbox.left, bbox.top, bbox.width, bbox.height);
+          ctx.clip();
+          // The band: the early path out, the late path back.
+          const ring = [...shape.early, ...[...shape.late].reverse()].map(xy);
+          if (ring.length > 2) {
+            ctx.fillStyle = "rgba(219,109,40,.15)";
+            ctx.beginPath();
+            ring.forEach(([x, y], i) => (i === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
+            ctx.closePath();
+            ctx.fill();
+          }
+          ctx.strokeStyle = "#db6d28";
+          ctx.lineWidth = 2 * devicePixelRatio;
+          ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+          ctx.beginPath();
+          shape.line.map(xy).forEach(([x, y], i) => (i === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
+          ctx.stroke();
+          ctx.restore();
+        },
+      ],
+    },
+  };
+}
 
 /** The threshold in force at each point: the last change at or before it, else the current one. */
 function thresholdAt(h: History, at: number): number | null {
@@ -79,16 +144,21 @@ function orderMarks(h: History): uPlot.Plugin {
   };
 }
 
-export function FillChart({ history }: { history: History }) {
+export function FillChart({ history, forecast = null }: { history: History; forecast?: ChartForecast | null }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
     if (!el) return;
     const bucketed = history.bucketSeconds !== null;
+    const from = seconds(history.from);
+    const to = seconds(history.to);
+    const shape = forecast ? forecastShape(forecast, history.threshold ?? 0) : null;
+    // The forecast gets room after now: up to half the range again, or to empty if that is sooner.
+    const ahead = shape ? Math.min(Math.max(...shape.line.map(([t]) => t)), to + (to - from) / 2) : to;
     const options: Options = {
       width: el.clientWidth,
       height: 260,
-      scales: { x: { time: true, range: [seconds(history.from), seconds(history.to)] }, y: { range: [0, 100] } },
+      scales: { x: { time: true, range: [from, Math.max(to, ahead)] }, y: { range: [0, 100] } },
       axes: [{}, { values: (_u, ticks) => ticks.map((t) => `${t} %`), size: 56 }],
       series: [
         {},
@@ -125,7 +195,7 @@ export function FillChart({ history }: { history: History }) {
       ],
       bands: bucketed ? [{ series: [3, 2], fill: "rgba(31,111,235,.12)" }] : [],
       legend: { live: true },
-      plugins: [orderMarks(history)],
+      plugins: shape ? [orderMarks(history), forecastMarks(shape)] : [orderMarks(history)],
     };
     const plot = new uPlot(options, chartData(history), el);
     const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height: 260 }));
@@ -134,11 +204,12 @@ export function FillChart({ history }: { history: History }) {
       resize.disconnect();
       plot.destroy();
     };
-  }, [history]);
+  }, [history, forecast]);
   return (
     <div
       ref={box}
       className="chart"
+      data-forecast={forecast ? "shown" : ""}
       data-points={history.points.length}
       data-bucket-seconds={history.bucketSeconds ?? ""}
     />

@@ -2,7 +2,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useRef, type KeyboardEvent } from "react";
 import { useLocation } from "wouter";
 import { isSilent, type FleetContainer, type FleetQuery } from "../fleet-model";
-import { formatCount } from "../format";
+import { formatCount, formatRunsOut, formatTime } from "../format";
 import { Ago, Empty, FillBar } from "./ui";
 
 const ROW_HEIGHT = 44;
@@ -10,6 +10,7 @@ const COLUMNS: { key: FleetQuery["sort"] | null; label: string }[] = [
   { key: "containerId", label: "Container" },
   { key: "name", label: "Name" },
   { key: "fillPercent", label: "Fill" },
+  { key: "thresholdAt", label: "Runs out" },
   { key: null, label: "Contents" },
   { key: null, label: "Order" },
   { key: "lastSeenAt", label: "Last seen" },
@@ -106,6 +107,7 @@ export function FleetTable({
                   <div role="cell" className="cell col-fill">
                     <FillBar fill={c.fillPercent} threshold={c.threshold} />
                   </div>
+                  <RunsOut container={c} now={now} />
                   <div role="cell" className="cell col-contents">
                     {c.contents ?? <span className="muted">—</span>}
                   </div>
@@ -130,6 +132,27 @@ export function FleetTable({
           ? `${formatCount(total)} containers`
           : `${formatCount(rows.length)} of ${formatCount(total)} containers`}
       </div>
+    </div>
+  );
+}
+
+/** When the forecast reaches the threshold, from now; the dates and why there is none in the title. */
+function RunsOut({ container: c, now }: { container: FleetContainer; now: number }) {
+  const f = c.forecast;
+  const { text, soon } = formatRunsOut(f, now);
+  const title =
+    f === null
+      ? "No readings yet"
+      : f.status === "ok"
+        ? `Threshold ${formatTime(f.thresholdAt)} (p10–p90 ${formatTime(f.thresholdAtP10)} – ${formatTime(f.thresholdAtP90)}); empty ${formatTime(f.emptyAt)}`
+        : {
+            too_few_readings: "Too few readings since the last refill",
+            too_short: "Less than a day of readings since the last refill",
+            not_falling: "The level is not falling",
+          }[f.status];
+  return (
+    <div role="cell" className={`cell col-runs-out ${soon ? "soon" : ""}`} title={title}>
+      {text}
     </div>
   );
 }

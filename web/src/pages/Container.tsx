@@ -7,7 +7,7 @@ import { FillChart } from "../components/FillChart";
 import { DeviceKeys } from "../components/DeviceKeys";
 import { Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
 import { isSilent } from "../fleet-model";
-import { formatPercent, formatTime } from "../format";
+import { formatDays, formatFigure, formatPercent, formatTime } from "../format";
 import { can, useSession } from "../session";
 import { useFleet } from "../stores";
 
@@ -99,8 +99,9 @@ export function ContainerPage({ id }: { id: string }) {
           <dd>{c.reportIntervalSeconds ? `${Math.round(c.reportIntervalSeconds / 60)} min` : "60 min (default)"}</dd>
         </div>
       </dl>
+      <Outlook container={c} />
       <ActiveOrder containerId={c.containerId} order={c.activeOrder} canAct={can(person, "operator")} />
-      <History containerId={c.containerId} projected={live?.version ?? 0} />
+      <History containerId={c.containerId} projected={live?.version ?? 0} forecast={c.forecast} />
       <div className="two">
         <Orders containerId={c.containerId} version={c.version} />
         <Events containerId={c.containerId} version={c.version} />
@@ -116,6 +117,71 @@ export function ContainerPage({ id }: { id: string }) {
 }
 
 type ContainerT = InferResponseType<(typeof api.v1.containers)[":containerId"]["$get"], 200>["container"];
+type ForecastT = ContainerT["forecast"];
+
+/** The forecast in words: how fast it empties, when it reaches the threshold and empties. */
+export function outlookText(f: NonNullable<ForecastT>, unit: string | null): string {
+  if (f.status !== "ok") return `No forecast yet: ${f.message.charAt(0).toLowerCase()}${f.message.slice(1)}.`;
+  const toThreshold = f.daysToThreshold ?? null;
+  const toEmpty = f.daysOfSupply ?? null;
+  const when =
+    toThreshold === null
+      ? "the threshold is further than a year away"
+      : toThreshold <= 0
+        ? "the threshold has been reached"
+        : `about ${formatDays(toThreshold)} to the threshold`;
+  const empty = toEmpty === null ? "" : `, ${formatDays(toEmpty)} to empty`;
+  const quantity = f.quantityPerDay !== null ? ` (${Math.round(f.quantityPerDay)} ${unit ?? f.unit ?? ""} a day)` : "";
+  return `Uses ${formatFigure(f.ratePerDay ?? 0)} points a day${quantity}: ${when}${empty}, counted from the newest reading.`;
+}
+
+function Outlook({ container: c }: { container: ContainerT }) {
+  const f = c.forecast;
+  if (!f) return null;
+  return (
+    <section className="panel outlook" aria-labelledby="outlook-title">
+      <h2 id="outlook-title">Forecast</h2>
+      <p data-outlook={f.status}>{outlookText(f, c.unit)}</p>
+      {f.status === "ok" ? (
+        <dl className="facts">
+          <div>
+            <dt>Threshold reached</dt>
+            <dd>
+              <Time at={f.thresholdAt} />
+              <span className="muted small block">
+                p10–p90: {formatTime(f.thresholdAtP10)} – {formatTime(f.thresholdAtP90)}
+              </span>
+            </dd>
+          </div>
+          <div>
+            <dt>Empty</dt>
+            <dd>
+              <Time at={f.emptyAt} />
+              <span className="muted small block">
+                p10–p90: {formatTime(f.emptyAtP10)} – {formatTime(f.emptyAtP90)}
+              </span>
+            </dd>
+          </div>
+          <div>
+            <dt>Since the last refill</dt>
+            <dd>
+              <Time at={f.since} />
+              <span className="muted small block">{f.readings} readings</span>
+            </dd>
+          </div>
+          <div>
+            <dt>Orders ahead</dt>
+            <dd>
+              {c.leadTimeHours > 0
+                ? `${c.leadTimeHours} h before the threshold${c.forecastArmed ? "" : " (paused until the next refill)"}`
+                : "Off: orders open at the threshold"}
+            </dd>
+          </div>
+        </dl>
+      ) : null}
+    </section>
+  );
+}
 type OrderT = NonNullable<ContainerT["activeOrder"]>;
 type EventT = InferResponseType<(typeof api.v1.containers)[":containerId"]["events"]["$get"], 200>["events"][number];
 
@@ -144,6 +210,9 @@ function ActiveOrder({ containerId, order, canAct }: { containerId: string; orde
               Opened <Time at={order.openedAt} /> by {order.openedBy} ({order.source}) at{" "}
               {formatPercent(order.fillAtOpen)}
               {order.thresholdAtOpen !== null ? `, threshold ${order.thresholdAtOpen} %` : ""}
+              {order.source === "forecast" && order.forecast?.thresholdAt
+                ? `; the forecast then reached the threshold ${formatTime(order.forecast.thresholdAt)}`
+                : ""}
             </div>
           </div>
           {canAct ? (
@@ -171,7 +240,15 @@ function ActiveOrder({ containerId, order, canAct }: { containerId: string; orde
 }
 
 /** From Postgres: read again whenever the fleet stream says Postgres has a newer version (`projected`). */
-function History({ containerId, projected }: { containerId: string; projected: number }) {
+function History({
+  containerId,
+  projected,
+  forecast,
+}: {
+  containerId: string;
+  projected: number;
+  forecast: ForecastT;
+}) {
   const [range, setRange] = useState<Range>("24h");
   const first = useQuery({
     queryKey: ["container", containerId, "first-event"],
@@ -222,7 +299,7 @@ function History({ containerId, projected }: { containerId: string; projected: n
         <Empty>No readings in this range.</Empty>
       ) : (
         <>
-          <FillChart history={history.data} />
+          <FillChart history={history.data} forecast={forecast?.status === "ok" ? forecast : null} />
           <p className="muted small">
             {history.data.bucketSeconds === null
               ? `${history.data.points.length} readings`
@@ -230,6 +307,7 @@ function History({ containerId, projected }: { containerId: string; projected: n
             {history.data.orders.length
               ? ` · ${history.data.orders.length} order(s): red dashes opened, green closed`
               : ""}
+            {forecast?.status === "ok" ? " · orange: the forecast, with its p10–p90 band" : ""}
           </p>
         </>
       )}
@@ -283,9 +361,13 @@ const EVENTS_SHOWN = 50;
 function describe(e: EventT): string {
   switch (e.type) {
     case "reading.recorded":
-      return `Reading ${e.reading.fillPercent} %${e.outcome === "stale" ? " (stale: older than the last)" : ""}${e.reading.battery !== undefined ? `, battery ${e.reading.battery} %` : ""}`;
+      return `Reading ${e.reading.fillPercent} %${e.outcome === "stale" ? " (stale: older than the last)" : ""}${e.refill ? " (a refill)" : ""}${e.reading.battery !== undefined ? `, battery ${e.reading.battery} %` : ""}`;
     case "order.opened":
-      return `Order opened at ${formatPercent(e.order.fillAtOpen)}`;
+      return `Order opened at ${formatPercent(e.order.fillAtOpen)}${
+        e.order.source === "forecast" && e.order.forecast?.thresholdAt
+          ? ` by the forecast (threshold ${formatTime(e.order.forecast.thresholdAt)})`
+          : ""
+      }`;
     case "order.closed":
       return `Order closed (${e.closeReason.replaceAll("_", " ")})`;
     case "order.fulfilment_changed":
@@ -353,6 +435,9 @@ function Settings({ container: c }: { container: ContainerT }) {
     lat: c.registeredLocation ? String(c.registeredLocation.lat) : "",
     lon: c.registeredLocation ? String(c.registeredLocation.lon) : "",
     interval: c.reportIntervalSeconds === null ? "" : String(c.reportIntervalSeconds / 60),
+    unit: c.unit ?? "",
+    leadTimeHours: String(c.leadTimeHours),
+    refillRise: String(c.refillRise),
   }));
   const [saved, setSaved] = useState(false);
   const save = useMutation({
@@ -370,6 +455,9 @@ function Settings({ container: c }: { container: ContainerT }) {
             capacity: num(form.capacity),
             location: lat === null && lon === null ? null : { lat: lat ?? NaN, lon: lon ?? NaN },
             reportIntervalSeconds: minutes === null ? null : Math.round(minutes * 60),
+            unit: form.unit.trim() === "" ? null : form.unit.trim(),
+            leadTimeHours: num(form.leadTimeHours) ?? 0,
+            refillRise: num(form.refillRise) ?? 10,
           },
         }),
       );
@@ -405,6 +493,26 @@ function Settings({ container: c }: { container: ContainerT }) {
         <label>
           Capacity
           <input {...field("capacity")} type="number" min={0} step="any" />
+        </label>
+        <label>
+          Unit
+          <input {...field("unit")} maxLength={20} placeholder="l, kg, t" />
+          <span className="hint">Of the capacity and of the goods ordered; the forecast says quantities in it.</span>
+        </label>
+        <label>
+          Order ahead (hours before the threshold)
+          <input {...field("leadTimeHours")} type="number" min={0} max={2160} step="any" />
+          <span className="hint">
+            0: an order opens when the fill falls below the threshold. More: it opens when the forecast reaches the
+            threshold within this many hours, so the delivery can arrive in time.
+          </span>
+        </label>
+        <label>
+          Refill rise (points)
+          <input {...field("refillRise")} type="number" min={1} max={100} step="any" />
+          <span className="hint">
+            A rise of at least this much is a refill: it starts a new forecast and closes an order the forecast opened.
+          </span>
         </label>
         <fieldset>
           <legend>Registered location</legend>

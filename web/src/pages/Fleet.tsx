@@ -120,6 +120,21 @@ export function FleetPage() {
                 ))}
               </select>
             </label>
+            <label>
+              <span className="sr-only">Runs out within</span>
+              <select
+                value={query.runsOutWithinDays ?? ""}
+                onChange={(e) => set({ runsOutWithinDays: e.target.value === "" ? null : Number(e.target.value) })}
+                aria-label="Runs out within"
+              >
+                <option value="">Runs out: any time</option>
+                {[1, 3, 7, 14].map((d) => (
+                  <option key={d} value={d}>
+                    Runs out within {d} {d === 1 ? "day" : "days"}
+                  </option>
+                ))}
+              </select>
+            </label>
           </div>
           {loaded ? (
             <FleetTable
