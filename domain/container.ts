@@ -14,6 +14,7 @@ import type {
   ReadingRecorded,
   SettingsChanged,
 } from "./events";
+import { DEFAULT_SUDDEN_DROP, deliveryMismatch, findingsOf, type Anomaly, type Finding } from "./anomalies";
 import {
   DEFAULT_REFILL_RISE,
   emptyWindow,
@@ -77,6 +78,7 @@ export interface Settings {
   reportIntervalSeconds: number | null;
   leadTimeHours: number;
   refillRise: number;
+  suddenDrop: number;
 }
 
 /** Where each setting lives in the state. */
@@ -89,6 +91,7 @@ const SETTING_FIELDS = {
   reportIntervalSeconds: "reportIntervalSeconds",
   leadTimeHours: "leadTimeHours",
   refillRise: "refillRise",
+  suddenDrop: "suddenDrop",
 } as const satisfies Record<keyof Settings, keyof ContainerState>;
 
 export function settingsOf(state: ContainerState): Settings {
@@ -101,6 +104,7 @@ export function settingsOf(state: ContainerState): Settings {
     reportIntervalSeconds: state.reportIntervalSeconds,
     leadTimeHours: state.leadTimeHours,
     refillRise: state.refillRise,
+    suddenDrop: state.suddenDrop,
   };
 }
 
@@ -125,6 +129,10 @@ export function emptyContainer(containerId: string): ContainerState {
     leadTimeHours: 0,
     refillRise: DEFAULT_REFILL_RISE,
     forecastArmed: true,
+    suddenDrop: DEFAULT_SUDDEN_DROP,
+    anomalies: [],
+    lastRefill: null,
+    lastDelivery: null,
     forecast: null,
     version: 0,
   };
@@ -152,12 +160,15 @@ export interface ReadingContext {
   newOrderId: () => string;
   /** What the consumption model makes of the reading (see `modelSees`); absent for a stale one. */
   model?: ModelView | undefined;
+  /** Ids for the anomalies the reading raises. */
+  newAnomalyId?: () => string;
 }
 
 /** What the consumption model says once it has seen a reading. */
 export interface ModelView {
   forecast: Forecast | null;
   refill: boolean;
+  signals?: Observed["signals"] | undefined;
 }
 
 /** A reading older than the newest applied one changes nothing but the history. */
@@ -169,10 +180,11 @@ export function isStale(state: ContainerState, measuredAt: number): boolean {
 export function decideReading(state: ContainerState, reading: Reading, ctx: ReadingContext): ContainerChange[] {
   const outcome: ReadingOutcome = isStale(state, reading.measuredAt) ? "stale" : "applied";
   const refill = outcome === "applied" && ctx.model?.refill === true;
+  const rise = ctx.model?.signals?.refillRise ?? null;
   const recorded: ReadingRecorded = {
     type: "reading.recorded",
     outcome,
-    ...(refill ? { refill: true as const } : {}),
+    ...(refill ? { refill: { rise: Math.round((rise ?? 0) * 10) / 10 } } : {}),
     reading: {
       readingId: reading.readingId,
       fillPercent: reading.fillPercent,
@@ -185,7 +197,16 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
     },
   };
   if (outcome === "stale") return [recorded];
+  return [recorded, ...orderChanges(state, reading, ctx, refill), ...anomalyChanges(state, reading, ctx)];
+}
 
+/** The order a reading opens or closes, if any (the rules above, in the README's table). */
+function orderChanges(
+  state: ContainerState,
+  reading: Reading,
+  ctx: ReadingContext,
+  refill: boolean,
+): ContainerChange[] {
   const fill = reading.fillPercent;
   const threshold = state.threshold;
   const active = state.activeOrder;
@@ -208,11 +229,10 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       ...NEW_ORDER_FIELDS,
       lines: proposedLines({ ...state, fillPercent: fill, contents: reading.contents ?? state.contents }),
     };
-    return [recorded, { type: "order.opened", order }];
+    return [{ type: "order.opened", order }];
   }
   if (fill > threshold && active !== null && openedBelowThreshold(active, threshold)) {
     return [
-      recorded,
       {
         type: "order.closed",
         orderId: active.id,
@@ -226,7 +246,6 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
   // An order the forecast opened was opened above the threshold: a refill closes it.
   if (refill && active?.source === "forecast") {
     return [
-      recorded,
       {
         type: "order.closed",
         orderId: active.id,
@@ -257,9 +276,84 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       lines: proposedLines({ ...state, fillPercent: fill, contents: reading.contents ?? state.contents }),
       forecast: forecast!,
     };
-    return [recorded, { type: "order.opened", order }];
+    return [{ type: "order.opened", order }];
   }
-  return [recorded];
+  return [];
+}
+
+/**
+ * The anomalies a reading raises (anomalies.ts), and the stuck-sensor anomaly it resolves by
+ * reading another value.
+ */
+function anomalyChanges(state: ContainerState, reading: Reading, ctx: ReadingContext): ContainerChange[] {
+  const signals = ctx.model?.signals;
+  if (!signals || !ctx.newAnomalyId) return [];
+  const changes: ContainerChange[] = [];
+  const stuck = state.anomalies.find((a) => a.kind === "stuck_sensor");
+  if (stuck && signals.stuck === null)
+    changes.push({
+      type: "anomaly.closed",
+      anomaly: { ...stuck, status: "resolved", closedAt: iso(ctx.now), closedBy: `reading:${reading.readingId}` },
+    });
+  const findings = findingsOf(
+    {
+      open: state.anomalies,
+      capacity: state.capacity,
+      unit: state.unit,
+      suddenDrop: state.suddenDrop,
+      activeFulfilment: state.activeOrder?.fulfilment ?? null,
+      lastDelivery: state.lastDelivery,
+    },
+    signals,
+    reading.measuredAt,
+  );
+  for (const f of findings) changes.push(raised(f, ctx.newAnomalyId(), ctx.now, reading.measuredAt));
+  return changes;
+}
+
+function raised(f: Finding, id: string, now: number, measuredAt: number | null): ContainerChange {
+  const anomaly: Anomaly = {
+    id,
+    kind: f.kind,
+    status: "open",
+    raisedAt: iso(now),
+    measuredAt: measuredAt === null ? null : iso(measuredAt),
+    message: f.message,
+    details: f.details,
+    closedAt: null,
+    closedBy: null,
+  };
+  return { type: "anomaly.raised", anomaly };
+}
+
+/**
+ * When a delivery is reported after the level already rose (within a day): whether the quantity
+ * matches the rise (× capacity). The other order, a refill after the delivery, is the reading's.
+ */
+export function decideDeliveryCheck(
+  state: ContainerState,
+  order: Order,
+  ctx: { now: number; newAnomalyId: () => string },
+): ContainerChange[] {
+  const refill = state.lastRefill;
+  if (!refill || ctx.now - Date.parse(refill.at) > DELIVERY_CHECK_MS) return [];
+  if (state.anomalies.some((a) => a.kind === "delivery_mismatch")) return [];
+  const quantity = order.delivered.reduce((sum, line) => sum + line.quantity, 0);
+  const finding = deliveryMismatch(state, { orderId: order.id, quantity }, refill.rise);
+  return finding ? [raised(finding, ctx.newAnomalyId(), ctx.now, null)] : [];
+}
+const DELIVERY_CHECK_MS = 24 * 3_600_000;
+
+export type DismissDecision = { ok: true; change: ContainerChange } | { ok: false };
+
+/** An operator dismisses an open anomaly. */
+export function decideDismiss(state: ContainerState, anomalyId: string, by: string, now: number): DismissDecision {
+  const open = state.anomalies.find((a) => a.id === anomalyId);
+  if (!open) return { ok: false };
+  return {
+    ok: true,
+    change: { type: "anomaly.closed", anomaly: { ...open, status: "dismissed", closedAt: iso(now), closedBy: by } },
+  };
 }
 
 /**
@@ -391,7 +485,10 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
         next.measuredAt = r.measuredAt;
         next.lastReadingId = r.readingId;
         if (r.fillPercent > state.threshold) next.autoOpenArmed = true;
-        if (event.refill) next.forecastArmed = true;
+        if (event.refill) {
+          next.forecastArmed = true;
+          next.lastRefill = { at: r.measuredAt, rise: event.refill.rise };
+        }
       }
       return next;
     }
@@ -399,7 +496,15 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
       next.activeOrder = event.order;
       return next;
     case "order.closed":
-      if (state.activeOrder?.id === event.orderId) next.activeOrder = null;
+      if (state.activeOrder?.id === event.orderId) {
+        next.activeOrder = null;
+        if (event.closeReason === "delivered")
+          next.lastDelivery = {
+            orderId: event.orderId,
+            at: event.closedAt,
+            quantity: state.activeOrder.delivered.reduce((sum, line) => sum + line.quantity, 0),
+          };
+      }
       if (event.closeReason === "manual") {
         next.autoOpenArmed = false;
         // Closed by hand: the forecast orders nothing again before the container is refilled.
@@ -411,6 +516,12 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
     case "order.fulfilment_changed":
     case "order.lines_set":
       if (state.activeOrder?.id === event.orderId) next.activeOrder = applyToOrder(state.activeOrder, event);
+      return next;
+    case "anomaly.raised":
+      next.anomalies = [...state.anomalies, event.anomaly];
+      return next;
+    case "anomaly.closed":
+      next.anomalies = state.anomalies.filter((a) => a.id !== event.anomaly.id);
       return next;
     case "settings.changed": {
       const moved: Record<string, unknown> = {};

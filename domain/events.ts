@@ -2,6 +2,7 @@
 // messages are these shapes; the OpenAPI document is made from them) and the types read from them.
 // The rules that make and fold them are in container.ts and fulfilment.ts.
 import { z } from "zod";
+import { anomalySchema } from "./anomalies";
 import { forecastSchema } from "./forecast";
 import { CLOSE_REASONS, FULFILMENTS, orderLineSchema, orderSchema } from "./order";
 import { instantText, locationSchema, nullableInstantText, orNull } from "./validation";
@@ -46,6 +47,7 @@ const settingsValues = z.object({
   reportIntervalSeconds: z.number().int().nullable().optional(),
   leadTimeHours: z.number().optional(),
   refillRise: z.number().optional(),
+  suddenDrop: z.number().optional(),
 });
 
 /** What a fulfilment step carries besides itself. */
@@ -64,8 +66,9 @@ export const containerEventSchema = z
       type: z.literal("reading.recorded"),
       outcome: z.enum(["applied", "stale"]),
       reading: recordedReadingSchema,
-      refill: z.literal(true).optional().meta({
-        description: "The reading rose refillRise points or more above the level before it: a refill, a new segment",
+      refill: z.object({ rise: z.number() }).optional().meta({
+        description:
+          "The reading rose refillRise points or more above the level before it (by `rise` points): a refill, a new segment",
       }),
     }),
     z.object({ ...eventBase, type: z.literal("order.opened"), order: orderSchema }),
@@ -96,11 +99,25 @@ export const containerEventSchema = z
       previous: z.array(orderLineSchema),
     }),
     z.object({ ...eventBase, type: z.literal("settings.changed"), changes: settingsValues, previous: settingsValues }),
+    z.object({ ...eventBase, type: z.literal("anomaly.raised"), anomaly: anomalySchema }),
+    z.object({
+      ...eventBase,
+      type: z.literal("anomaly.closed"),
+      anomaly: anomalySchema.meta({
+        description:
+          "The anomaly as it is now: dismissed by a person, or resolved by itself (a stuck sensor that moves again)",
+      }),
+    }),
   ])
   .meta({ id: "ContainerEvent", description: "One change in a container's log: who, what, when, from which reading" });
 
 /** A change as it sits in the container's log. */
 export type ContainerEvent = z.infer<typeof containerEventSchema>;
+/** Every type of event a log holds. */
+export const EVENT_TYPES = containerEventSchema.options.map((o) => o.shape.type.value) as [
+  ContainerEvent["type"],
+  ...ContainerEvent["type"][],
+];
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** A change as the rules decide it, before it is logged (the log adds id, seq, time, actor and reading). */
 export type ContainerChange = DistributiveOmit<ContainerEvent, keyof EventBase>;
@@ -111,6 +128,8 @@ export type OrderOpened = ChangeOf<"order.opened">;
 export type OrderClosed = ChangeOf<"order.closed">;
 export type SettingsChanged = ChangeOf<"settings.changed">;
 export type FulfilmentChanged = ChangeOf<"order.fulfilment_changed">;
+export type AnomalyRaised = ChangeOf<"anomaly.raised">;
+export type AnomalyClosed = ChangeOf<"anomaly.closed">;
 export type LinesSet = ChangeOf<"order.lines_set">;
 export type FulfilmentDetails = Pick<FulfilmentChanged, keyof typeof fulfilmentDetails>;
 
@@ -144,6 +163,10 @@ export const containerFields = {
     description: "Open an order when the threshold is forecast within this many hours (0: only when it is crossed)",
   }),
   refillRise: z.number().meta({ description: "A rise of this many points or more is a refill" }),
+  suddenDrop: z.number().meta({
+    description: "A fall this many points beyond what consumption explains, over two readings, is a sudden drop",
+  }),
+  anomalies: z.array(anomalySchema).meta({ description: "The open anomalies, at most one of each kind" }),
   forecastArmed: z.boolean().meta({
     description: "False after an order was closed by hand, until the next refill: no forecast order opens meanwhile",
   }),
@@ -154,6 +177,12 @@ export const containerStateSchema = z
   .object({
     ...containerFields,
     lastReadingId: z.string().nullable(),
+    lastRefill: orNull(z.object({ at: instantText, rise: z.number() })).meta({
+      description: "The newest refill the level showed (for the anomaly rules)",
+    }),
+    lastDelivery: orNull(z.object({ orderId: z.string(), at: instantText, quantity: z.number() })).meta({
+      description: "The newest order delivered, with the quantity reported (for the anomaly rules)",
+    }),
     forecast: orNull(forecastSchema).meta({
       description: "From the consumption since the last refill; null before any reading",
     }),

@@ -8,6 +8,7 @@
 // series into segments, a weekday profile — is a few dozen lines, and the statistics packages on npm
 // offer a plain median at best (none has Sen's interval) while adding weight to every object.
 import { z } from "zod";
+import type { Signals } from "./anomalies";
 import { nullableInstantText } from "./validation";
 
 export const HOUR_MS = 3_600_000;
@@ -66,6 +67,12 @@ interface Fit {
   intercept: number;
   /** Robust spread of a bucket's mean around the line (points). */
   spread: number;
+  /** A single reading's noise (the steps between hourly means × √ readings per bucket). */
+  readingNoise: number;
+  /** The fit spans two days: its noise says something of the sensor. */
+  noiseKnown: boolean;
+  /** How long the fitted points span. */
+  spanMs: number;
 }
 
 interface Profile {
@@ -82,9 +89,22 @@ export interface ConsumptionWindow {
   /** Computed when a bucket closes: the open (newest) bucket is not in it. */
   readonly fit: Fit | null;
   readonly profile: Profile;
+  /** The newest reading, and how far below what consumption explains it read. */
+  readonly last: { t: number; fill: number; below: number } | null;
+  /** The run of readings repeating one value, up to the newest. */
+  readonly same: { fill: number; since: number; count: number } | null;
 }
 
-export const emptyWindow = (): ConsumptionWindow => ({ buckets: [], fit: null, profile: { day: -1, factors: null } });
+export const emptyWindow = (): ConsumptionWindow => ({
+  buckets: [],
+  fit: null,
+  profile: { day: -1, factors: null },
+  last: null,
+  same: null,
+});
+
+/** Two readings below what consumption explains count as one fall when they are this close. */
+const DROP_PAIR_MS = 2 * HOUR_MS;
 
 /**
  * The day whose profile a bucket opened at `t` uses: days change at 06:00 UTC, once the midnight
@@ -96,6 +116,8 @@ export interface Observed {
   window: ConsumptionWindow;
   /** This reading is a refill: it starts a new segment. */
   refill: boolean;
+  /** What the anomaly rules (anomalies.ts) read. */
+  signals: Signals;
 }
 
 /** Feed one applied reading (in measuredAt order). */
@@ -107,8 +129,30 @@ export function observe(window: ConsumptionWindow, measuredAt: number, fill: num
 function step(window: ConsumptionWindow, measuredAt: number, fill: number, refillRise: number, fit: boolean): Observed {
   const buckets = window.buckets;
   const open = buckets.at(-1);
-  const refill = open !== undefined && isRefill(buckets, measuredAt, fill, refillRise);
+  const base = open === undefined ? null : levelBefore(buckets, measuredAt);
+  // A rise within a noisy sensor's reach is not taken for a refill (four times its noise).
+  const refill = base !== null && fill - base.level >= Math.max(refillRise, 4 * (window.fit?.readingNoise ?? 0));
   const hour = Math.floor(measuredAt / HOUR_MS);
+  // How far below the level before (less what the fitted rate consumed since) this reading is.
+  const rate = Math.max(0, window.fit?.rate ?? 0);
+  const below = base === null ? 0 : base.level - (rate * (measuredAt - base.at)) / DAY_MS - fill;
+  const prior = window.last;
+  const same =
+    window.same && window.same.fill === fill
+      ? { ...window.same, count: window.same.count + 1 }
+      : { fill, since: measuredAt, count: 1 };
+  const last = { t: measuredAt, fill, below };
+  const noise = window.fit?.noiseKnown ? window.fit.readingNoise : null;
+  const signals: Signals = {
+    established: window.fit !== null && window.fit.spanMs >= DAY_MS,
+    refillRise: refill ? fill - base!.level : null,
+    drop:
+      prior && !refill && measuredAt - prior.t <= DROP_PAIR_MS && prior.below > 0 && below > 0
+        ? { points: Math.min(prior.below, below), since: prior.t }
+        : null,
+    stuck: same.count > 1 ? { ...same, expectedFall: (rate * (measuredAt - same.since)) / DAY_MS } : null,
+    spread: noise,
+  };
   if (open && !refill && open.hour === hour) {
     const grown: Bucket = {
       ...open,
@@ -119,7 +163,7 @@ function step(window: ConsumptionWindow, measuredAt: number, fill: number, refil
     };
     const grownBuckets = buckets.slice();
     grownBuckets[grownBuckets.length - 1] = grown;
-    return { window: { ...window, buckets: grownBuckets }, refill };
+    return { window: { ...window, buckets: grownBuckets, last, same }, refill, signals };
   }
   const bucket: Bucket = {
     first: measuredAt,
@@ -141,23 +185,26 @@ function step(window: ConsumptionWindow, measuredAt: number, fill: number, refil
   const fitted = fit ? fitSegment(closed) : null;
   // `closed` is a copy of its own (slice), so the new bucket goes onto it.
   (closed as Bucket[]).push(bucket);
-  return { window: { buckets: closed, fit: fitted, profile }, refill };
+  return { window: { buckets: closed, fit: fitted, profile, last, same }, refill, signals };
 }
 
 /**
- * Whether a reading rises refillRise points or more above the level before it: the median of the
- * last few buckets of its segment within REFILL_BASE_MS (at least the newest, however old). A median
- * of bucket means, not the lowest reading, so that a noisy sensor does not refill itself.
+ * The level before a reading: the median of the last few buckets of its segment within
+ * REFILL_BASE_MS (at least the newest, however old), and the time it stands for (their middle). A
+ * median of bucket means, not the last reading, so that a noisy sensor neither refills itself nor
+ * falls. A refill is a reading `refillRise` points or more above it.
  */
-function isRefill(buckets: readonly Bucket[], measuredAt: number, fill: number, refillRise: number): boolean {
+function levelBefore(buckets: readonly Bucket[], measuredAt: number): { level: number; at: number } {
   const levels: number[] = [];
+  let at = 0;
   for (let i = buckets.length - 1; i >= 0 && levels.length < REFILL_BASE_BUCKETS; i--) {
     const b = buckets[i]!;
     if (levels.length > 0 && b.last < measuredAt - REFILL_BASE_MS) break;
     levels.push(b.sumFill / b.n);
+    at += b.sumTime / b.n;
     if (b.refill) break;
   }
-  return fill - median(levels.sort((a, b) => a - b)) >= refillRise;
+  return { level: median(levels.sort((a, b) => a - b)), at: at / levels.length };
 }
 
 /** Where the current segment starts: the last refill's bucket (or the first). */
@@ -207,7 +254,8 @@ function fitSegment(closed: readonly Bucket[]): Fit | null {
   const segment = segmentOf(closed);
   const newest = segment.at(-1);
   if (!newest) return null;
-  const points = thin(segment.filter((b) => b.last >= newest.last - RATE_DAYS * DAY_MS).map(pointOf), MAX_FIT_POINTS);
+  const recent = segment.filter((b) => b.last >= newest.last - RATE_DAYS * DAY_MS);
+  const points = thin(recent.map(pointOf), MAX_FIT_POINTS);
   if (points.length < 3) return null;
   const origin = points[0]!.t;
   const xs = points.map((p) => (p.t - origin) / DAY_MS);
@@ -230,7 +278,28 @@ function fitSegment(closed: readonly Bucket[]): Fit | null {
   const highIndex = Math.min(count - 1, Math.ceil((count + c) / 2));
   const residualsFrom = points.map((p, i) => p.y - slope * xs[i]!).sort((a, b) => a - b);
   const intercept = median(residualsFrom);
-  const deviations = residualsFrom.map((r) => Math.abs(r - intercept)).sort((a, b) => a - b);
+  // The scatter of every hourly mean (not the merged points) around the line.
+  const deviations = new Float64Array(recent.length);
+  const perBucket = new Float64Array(recent.length);
+  recent.forEach((b, i) => {
+    deviations[i] = Math.abs(b.sumFill / b.n - (intercept + (slope * (b.sumTime / b.n - origin)) / DAY_MS));
+    perBucket[i] = b.n;
+  });
+  deviations.sort();
+  perBucket.sort();
+  const spread = 1.4826 * median(deviations);
+  // A sensor's own noise: from the steps between neighbouring hourly means (the trend taken out),
+  // which a fall or a weekly swing moves by one step at most, unlike the scatter around the line.
+  const steps = new Float64Array(Math.max(0, recent.length - 1));
+  for (let i = 1; i < recent.length; i++) {
+    const a = recent[i - 1]!;
+    const b = recent[i]!;
+    const dt = (b.sumTime / b.n - a.sumTime / a.n) / DAY_MS;
+    steps[i - 1] = Math.abs(b.sumFill / b.n - a.sumFill / a.n - slope * dt);
+  }
+  steps.sort();
+  const stepNoise = steps.length > 0 ? (1.4826 * median(steps)) / Math.SQRT2 : 0;
+  const spansTwoDays = points.at(-1)!.t - origin >= 2 * DAY_MS;
   return {
     rate: -slope,
     // A steeper fall (the lower slope) is the high rate.
@@ -238,7 +307,10 @@ function fitSegment(closed: readonly Bucket[]): Fit | null {
     rateHigh: -slopes[lowIndex]!,
     origin,
     intercept,
-    spread: 1.4826 * median(deviations),
+    spread,
+    readingNoise: stepNoise * Math.sqrt(median(perBucket)),
+    noiseKnown: spansTwoDays,
+    spanMs: points.at(-1)!.t - origin,
   };
 }
 
@@ -486,15 +558,17 @@ export function estimate(window: ConsumptionWindow, settings: ForecastSettings):
   const line = (t: number) => fitted.intercept - (fitted.rate * (t - fitted.origin)) / DAY_MS;
   let weight = 0;
   let offset = 0;
+  let recentBuckets = 0;
   for (let i = buckets.length - 1; i >= start; i--) {
     const b = buckets[i]!;
     if (b.last < newest.last - LEVEL_MS) break;
     offset += b.sumFill - line(b.sumTime / b.n) * b.n;
     weight += b.n;
+    recentBuckets++;
   }
   const asOf = newest.last;
   const level = line(asOf) + (weight > 0 ? offset / weight : 0);
-  const levelSpread = (Z80 * fitted.spread) / Math.sqrt(Math.max(1, weight));
+  const levelSpread = (Z80 * fitted.spread) / Math.sqrt(Math.max(1, recentBuckets));
   const profile = window.profile.factors;
   const at = (target: number, rate: number, levelAt: number) => reachAt(asOf, levelAt, target, rate, profile);
   const thresholdAt = at(settings.threshold, fitted.rate, level);

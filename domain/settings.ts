@@ -40,9 +40,13 @@ export const settingsSchema = z
       .max(100)
       .optional()
       .meta({ description: "A rise of at least this many points is taken for a refill (default 10)" }),
+    suddenDrop: z.number().min(1).max(100).optional().meta({
+      description:
+        "A fall of at least this many points beyond what consumption explains, held over two readings within two hours, is a sudden drop (default 8)",
+    }),
   })
   .refine((s) => Object.values(s).some((v) => v !== undefined), {
     error:
-      "give at least one of threshold, capacity, unit, name, location, reportIntervalSeconds, leadTimeHours, refillRise",
+      "give at least one of threshold, capacity, unit, name, location, reportIntervalSeconds, leadTimeHours, refillRise, suddenDrop",
   })
   .meta({ id: "ContainerSettings" });

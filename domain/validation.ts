@@ -134,6 +134,11 @@ export const locationSchema = z
   })
   .meta({ id: "Location", description: "WGS 84 degrees" });
 
+export const anomalyIdSchema = z
+  .string()
+  .regex(/^anm_[0-9A-Z]{26}$/, { error: "is not an anomaly id (anm_…)" })
+  .meta({ example: "anm_01JZ4X8Q0K7M2N3P4R5S6T7V8W" });
+
 export const orderIdSchema = z
   .string()
   .regex(/^ord_[0-9A-Z]{26}$/, { error: "is not an order id (ord_…)" })

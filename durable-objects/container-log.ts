@@ -136,6 +136,10 @@ export class ContainerLog {
     return this.newId("ord_", at);
   }
 
+  newAnomalyId(at: number): string {
+    return this.newId("anm_", at);
+  }
+
   /**
    * Run `work` in one storage transaction. `work` reads the current state through the getter it is
    * handed and changes it only through `append`; if it throws, storage rolls back and the state is

@@ -4,10 +4,13 @@ import {
   decideManualClose,
   decideManualOpen,
   decidePartnerOpen,
+  decideDeliveryCheck,
+  decideDismiss,
   decideReading,
   isStale,
   decideSettings,
   type Actor,
+  type ContainerChange,
   type ContainerEvent,
   type ContainerState,
   type Order,
@@ -17,6 +20,7 @@ import {
   type Settings,
   type SettingsChanged,
 } from "../domain/container";
+import type { Anomaly } from "../domain/anomalies";
 import { decideFulfilment, decideLines, type FulfilmentCommand } from "../domain/fulfilment";
 import { serves, type Partner } from "../domain/partners";
 import { reconcileEveryMs } from "../domain/reconciliation";
@@ -241,13 +245,33 @@ export class ContainerDO extends DurableObject<Env> {
       );
     if (decision.changes.length === 0) return this.commands.remembered(key, { ok: true, order: known });
     let result: OrderCommandResult = { ok: true, order: known };
-    this.commit(() => {
+    this.commit((current) => {
       let order = known;
       for (const change of decision.changes) order = this.log.append(change, actor, now, null).order ?? order;
+      // Delivered after the level already rose: does the quantity match the rise?
+      if (command.to === "delivered")
+        for (const change of decideDeliveryCheck(current(), order, {
+          now,
+          newAnomalyId: () => this.log.newAnomalyId(now),
+        }))
+          this.log.append(change, { kind: "system", id: "anomalies" }, now, null);
       result = { ok: true, order };
       this.commands.remember(key, result);
     });
     return result;
+  }
+
+  /** An operator dismisses an open anomaly; false when the container has no open anomaly of that id. */
+  dismissAnomaly(anomalyId: string, by: string): { ok: true; anomaly: Anomaly } | { ok: false } {
+    this.startup.check();
+    const state = this.log.state;
+    if (state === null) return { ok: false };
+    const now = this.log.clock();
+    const decision = decideDismiss(state, anomalyId, by, now);
+    if (!decision.ok) return { ok: false };
+    const change = decision.change;
+    this.commit(() => this.log.append(change, { kind: "user", id: by }, now, null));
+    return { ok: true, anomaly: (change as Extract<ContainerChange, { type: "anomaly.closed" }>).anomaly };
   }
 
   /** Set an order's lines (assemblers, until dispatched). */
@@ -377,6 +401,7 @@ export class ContainerDO extends DurableObject<Env> {
             receivedAt,
             now,
             newOrderId: () => this.log.newOrderId(now),
+            newAnomalyId: () => this.log.newAnomalyId(now),
             model,
           });
           const result: ReadingResult = { readingId: reading.readingId, containerId, status: "applied" };

@@ -39,6 +39,8 @@ function container(id: string, patch: Partial<FleetContainer> = {}): FleetContai
     leadTimeHours: 0,
     refillRise: 10,
     forecastArmed: true,
+    suddenDrop: 8,
+    anomalies: [],
     forecast: null,
     version: 1,
     ...patch,

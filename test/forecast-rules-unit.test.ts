@@ -1,82 +1,15 @@
 // The forecast rule on its own (pure): readings fed through the consumption model and the rules as
 // a container feeds them, with manual commands between.
 import { describe, expect, it } from "vitest";
-import {
-  decideManualClose,
-  decideReading,
-  decideSettings,
-  emptyContainer,
-  evolve,
-  isStale,
-  modelSees,
-  replay,
-  type ContainerChange,
-  type ContainerEvent,
-  type ContainerState,
-  type Settings,
-} from "../domain/container";
-import { emptyWindow, type ConsumptionWindow } from "../domain/forecast";
+import { replay } from "../domain/container";
 import { DAY, HOUR, series } from "./support/series";
+import { Tank as PaperTank } from "./support/tank";
 
 const T0 = Date.parse("2026-03-02T00:00:00Z");
 
-/** A container that feeds readings and closes orders by hand, as ContainerDO does, keeping its log. */
-class Tank {
-  state: ContainerState;
-  window: ConsumptionWindow = emptyWindow();
-  log: ContainerEvent[] = [];
-  private orders = 0;
-
-  constructor(settings: Partial<Settings>) {
-    this.state = emptyContainer("tank-f");
-    for (const change of decideSettings(this.state, settings)) this.append(change, T0);
-  }
-
-  private append(change: ContainerChange, at: number) {
-    const event = {
-      ...change,
-      seq: this.state.version + 1,
-      id: `e${this.state.version + 1}`,
-      containerId: "tank-f",
-      at: new Date(at).toISOString(),
-      actor: { kind: "device", id: "k" },
-      readingId: null,
-    } as ContainerEvent;
-    this.log.push(event);
-    this.state = evolve(this.state, event);
-  }
-
-  read(measuredAt: number, fill: number): string[] {
-    const model = isStale(this.state, measuredAt) ? undefined : modelSees(this.window, this.state, measuredAt, fill);
-    const changes = decideReading(
-      this.state,
-      {
-        readingId: `r${measuredAt}`,
-        containerId: "tank-f",
-        fillPercent: fill,
-        measuredAt,
-        clockSkewMs: 0,
-        fingerprint: String(fill),
-      },
-      { receivedAt: measuredAt, now: measuredAt, newOrderId: () => `ord_${++this.orders}`, model },
-    );
-    for (const change of changes) this.append(change, measuredAt);
-    if (model) {
-      this.window = model.window;
-      this.state = { ...this.state, forecast: model.forecast };
-    }
-    return changes.filter((c) => c.type !== "reading.recorded").map((c) => c.type);
-  }
-
-  closeByHand(at: number) {
-    const active = this.state.activeOrder!;
-    const decision = decideManualClose(this.state, active.id, active, "op@x", at);
-    if (!decision.ok) throw new Error("not active");
-    this.append(decision.change, at);
-  }
-
-  feed(readings: { measuredAt: number; fill: number }[]) {
-    return readings.flatMap((r) => this.read(r.measuredAt, r.fill).map((type) => ({ at: r.measuredAt, type })));
+class Tank extends PaperTank {
+  constructor(settings: ConstructorParameters<typeof PaperTank>[0]) {
+    super(settings, T0);
   }
 }
 
@@ -123,7 +56,7 @@ describe("forecast orders", () => {
       days: 30,
       refills: [{ at: T0 + 13.5 * DAY - 20 * 60_000, to: 95 }],
     });
-    const moves = tank.feed(readings);
+    const moves = tank.feed(readings).filter((m) => m.type.startsWith("order."));
     expect(moves.map((m) => m.type)).toEqual(["order.opened", "order.closed", "order.opened"]);
     const closed = tank.log.find((e) => e.type === "order.closed");
     expect(closed).toMatchObject({ closeReason: "refilled" });
@@ -149,7 +82,8 @@ describe("forecast orders", () => {
     const untilRefill = readings.findIndex((r) => r.measuredAt >= T0 + 14 * DAY);
     expect(tank.feed(readings.slice(first, untilRefill))).toEqual([]);
     // The refill arms it again; the next forecast order opens from the new segment.
-    const after = tank.feed(readings.slice(untilRefill));
+    // (The refill itself is unexpected, with no order dispatched: an anomaly; see anomalies-unit.)
+    const after = tank.feed(readings.slice(untilRefill)).filter((m) => m.type.startsWith("order."));
     expect(after.map((m) => m.type)).toEqual(["order.opened"]);
     expect(tank.state.activeOrder).toMatchObject({ source: "forecast" });
     expect(replay("tank-f", tank.log)).toEqual(tank.state);

@@ -21,6 +21,7 @@ import { notifications } from "./routes/notifications";
 import { telegram } from "./routes/telegram";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
+import { anomalies } from "./routes/anomalies";
 import { orders } from "./routes/orders";
 import { projection } from "./routes/projection";
 import { readings } from "./routes/readings";
@@ -45,6 +46,7 @@ export const app = base
   .route("/", containers)
   .route("/", fleet)
   .route("/", orders)
+  .route("/", anomalies)
   .route("/", errors)
   .route("/", clientErrors)
   .route("/", streamTickets)
@@ -94,7 +96,13 @@ export const OPENAPI_INFO = {
     },
     {
       name: "Orders",
-      description: "Replenishment orders: opened and closed by readings against the threshold, or by hand.",
+      description:
+        "Replenishment orders: opened and closed by readings against the threshold, ahead of it by the forecast, or by hand.",
+    },
+    {
+      name: "Anomalies",
+      description:
+        "What the level shows that consumption does not explain: sudden drops, stuck or noisy sensors, refills nobody delivered, deliveries the level does not show.",
     },
     {
       name: "Partners",

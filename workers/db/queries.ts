@@ -1,9 +1,10 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { Database, Transaction } from "./client";
+import type { Anomaly } from "../../domain/anomalies";
 import type { Order } from "../../domain/container";
 import type { FleetContainer } from "../../domain/fleet";
 import { summaryOf } from "../../domain/forecast";
-import { containerEvents, containers, orders, readings } from "./schema";
+import { anomalies, containerEvents, containers, orders, readings } from "./schema";
 
 const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
 
@@ -105,6 +106,8 @@ function toFleetContainer(c: typeof containers.$inferSelect, order: typeof order
     leadTimeHours: c.leadTimeHours,
     refillRise: c.refillRise,
     forecastArmed: c.forecastArmed,
+    suddenDrop: c.suddenDrop,
+    anomalies: c.anomalies,
     forecast: summaryOf(c.forecast),
     version: c.version,
   };
@@ -288,4 +291,45 @@ export async function thresholdChanges(db: Database | Transaction, containerId: 
     )
     .orderBy(containerEvents.seq);
   return rows.map((r) => ({ at: iso(r.at)!, threshold: Number(r.threshold) }));
+}
+
+export interface AnomalyFilters {
+  status?: Anomaly["status"] | undefined;
+  kind?: Anomaly["kind"] | undefined;
+  containerId?: string | undefined;
+  limit: number;
+  /** Anomalies older than this id (ids sort by the time they were raised). */
+  before?: string | undefined;
+}
+
+/** Anomalies across the fleet, newest first. */
+export async function listAnomalies(db: Database, f: AnomalyFilters) {
+  const where: SQL[] = [];
+  if (f.status) where.push(eq(anomalies.status, f.status));
+  if (f.kind) where.push(eq(anomalies.kind, f.kind));
+  if (f.containerId) where.push(eq(anomalies.containerId, f.containerId));
+  if (f.before) where.push(lt(anomalies.id, f.before));
+  const rows = await db
+    .select()
+    .from(anomalies)
+    .where(where.length > 0 ? and(...where) : undefined)
+    .orderBy(desc(anomalies.id))
+    .limit(f.limit + 1);
+  const page = rows.slice(0, f.limit);
+  return { items: page.map(toAnomaly), next: rows.length > f.limit ? page[page.length - 1]!.id : null };
+}
+
+function toAnomaly(a: typeof anomalies.$inferSelect): Anomaly & { containerId: string } {
+  return {
+    id: a.id,
+    containerId: a.containerId,
+    kind: a.kind as Anomaly["kind"],
+    status: a.status as Anomaly["status"],
+    raisedAt: iso(a.raisedAt)!,
+    measuredAt: iso(a.measuredAt),
+    message: a.message,
+    details: a.details,
+    closedAt: iso(a.closedAt),
+    closedBy: a.closedBy,
+  };
 }

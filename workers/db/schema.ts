@@ -16,6 +16,7 @@ import {
 } from "drizzle-orm/pg-core";
 
 import type { OrderLine } from "../../domain/container";
+import type { Anomaly } from "../../domain/anomalies";
 import type { Forecast } from "../../domain/forecast";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
@@ -44,6 +45,9 @@ export const containers = pgTable(
     leadTimeHours: doublePrecision("lead_time_hours").notNull().default(0),
     refillRise: doublePrecision("refill_rise").notNull().default(10),
     forecastArmed: boolean("forecast_armed").notNull().default(true),
+    suddenDrop: doublePrecision("sudden_drop").notNull().default(8),
+    /** The open anomalies, as the container has them (the whole history: the anomalies table). */
+    anomalies: jsonb("anomalies").$type<Anomaly[]>().notNull().default([]),
     /** The container's forecast as it made it (domain/forecast); the two dates beside it for sorting and filtering. */
     forecast: jsonb("forecast").$type<Forecast>(),
     thresholdAt: ts("threshold_at"),
@@ -109,6 +113,28 @@ export const orders = pgTable(
     index("orders_container_idx").on(t.containerId, t.id),
     index("orders_status_idx").on(t.status, t.id),
     index("orders_opened_at_idx").on(t.openedAt),
+  ],
+);
+
+/** Every anomaly a container raised, as of the newest event that touched it (`version`). */
+export const anomalies = pgTable(
+  "anomalies",
+  {
+    id: text("id").primaryKey(),
+    containerId: text("container_id").notNull(),
+    kind: text("kind").notNull(),
+    status: text("status").notNull(),
+    raisedAt: ts("raised_at").notNull(),
+    measuredAt: ts("measured_at"),
+    message: text("message").notNull(),
+    details: jsonb("details").$type<Anomaly["details"]>().notNull(),
+    closedAt: ts("closed_at"),
+    closedBy: text("closed_by"),
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    index("anomalies_status_idx").on(t.status, t.raisedAt),
+    index("anomalies_container_idx").on(t.containerId, t.raisedAt),
   ],
 );
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { changesOf, type ChangeMessage, type ChangeRange } from "../../domain/change-message";
+import { EVENT_TYPES } from "../../domain/events";
 
 // Enough of a change message's shape to be sure the writer can use it; the rest is the container's
 // own output and trusted as such.
@@ -7,14 +8,7 @@ const eventSchema = z.looseObject({
   id: z.string().min(1),
   seq: z.number().int().positive(),
   containerId: z.string().min(1),
-  type: z.enum([
-    "reading.recorded",
-    "order.opened",
-    "order.closed",
-    "settings.changed",
-    "order.fulfilment_changed",
-    "order.lines_set",
-  ]),
+  type: z.enum(EVENT_TYPES),
   at: z.string(),
   actor: z.object({ kind: z.string(), id: z.string() }),
 });

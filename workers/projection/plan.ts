@@ -1,12 +1,14 @@
 import type { ChangeMessage } from "../../domain/change-message";
+import { DEFAULT_SUDDEN_DROP } from "../../domain/anomalies";
 import { DEFAULT_REFILL_RISE } from "../../domain/forecast";
 import { withOrderDefaults } from "../../domain/fulfilment";
 import { getTableColumns } from "drizzle-orm";
-import { containers, orders, type containerEvents, type readings } from "../db/schema";
+import { containers, orders, type anomalies, type containerEvents, type readings } from "../db/schema";
 
 export interface ProjectionPlan {
   containers: (typeof containers.$inferInsert)[];
   orders: (typeof orders.$inferInsert)[];
+  anomalies: (typeof anomalies.$inferInsert)[];
   readings: (typeof readings.$inferInsert)[];
   events: (typeof containerEvents.$inferInsert)[];
 }
@@ -64,6 +66,7 @@ export function planProjections(messages: readonly ChangeMessage[]): ProjectionP
 export function planProjection(messages: readonly ChangeMessage[]): ProjectionPlan {
   const latestContainers = new Map<string, ProjectionPlan["containers"][number]>();
   const latestOrders = new Map<string, ProjectionPlan["orders"][number]>();
+  const latestAnomalies = new Map<string, ProjectionPlan["anomalies"][number]>();
   const readingRows = new Map<string, ProjectionPlan["readings"][number]>();
   const eventRows = new Map<string, ProjectionPlan["events"][number]>();
 
@@ -103,6 +106,8 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         leadTimeHours: state.leadTimeHours ?? 0,
         refillRise: state.refillRise ?? DEFAULT_REFILL_RISE,
         forecastArmed: state.forecastArmed ?? true,
+        suddenDrop: state.suddenDrop ?? DEFAULT_SUDDEN_DROP,
+        anomalies: state.anomalies ?? [],
         forecast: state.forecast ?? null,
         thresholdAt: state.forecast?.thresholdAt ?? null,
         emptyAt: state.forecast?.emptyAt ?? null,
@@ -122,6 +127,14 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
           version,
         });
       }
+    }
+
+    if (event.type === "anomaly.raised" || event.type === "anomaly.closed") {
+      // Each event carries the anomaly whole, as of its seq: the newest wins.
+      const a = event.anomaly;
+      const known = latestAnomalies.get(a.id);
+      if (!known || known.version < event.seq)
+        latestAnomalies.set(a.id, { ...a, containerId: event.containerId, version: event.seq });
     }
 
     if (event.type === "reading.recorded") {
@@ -146,6 +159,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
   return {
     containers: [...latestContainers.values()],
     orders: [...latestOrders.values()],
+    anomalies: [...latestAnomalies.values()],
     readings: [...readingRows.values()],
     events: [...eventRows.values()],
   };

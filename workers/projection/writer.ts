@@ -1,7 +1,7 @@
 import { getTableColumns, getTableName } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Database } from "../db/client";
-import { containerEvents, containers, orders, readings } from "../db/schema";
+import { anomalies, containerEvents, containers, orders, readings } from "../db/schema";
 import type { ProjectionPlan } from "./plan";
 
 /** A container whose projection lacks events: Postgres has every event up to `projectedSeq`, and has seen `version`. */
@@ -96,6 +96,7 @@ export function planStatements(
       `containers_in as (${upsertRows(containers, plan.containers, ["id", "projectedSeq", "gapSince"], "projected_at = now()")})`,
     );
   if (plan.orders.length > 0) writes.push(`orders_in as (${upsertRows(orders, plan.orders, ["id"])})`);
+  if (plan.anomalies.length > 0) writes.push(`anomalies_in as (${upsertRows(anomalies, plan.anomalies, ["id"])})`);
   if (writes.length === 0) return { statements: [], gaps: false };
   const statements = [`with ${writes.join(", ")} select 1`];
 

@@ -1,0 +1,129 @@
+// Anomalies through the whole system: raised in a container's log as readings apply, projected to
+// Postgres and listed, dismissed by an operator (not by a viewer), and raised again after that.
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Anomaly } from "../domain/anomalies";
+import {
+  adminToken,
+  api,
+  containerState,
+  deviceKey,
+  eventually,
+  json,
+  personWith,
+  postReadings,
+  uniqueContainer,
+  type ErrorBody,
+} from "./helpers";
+import { HOUR } from "./support/series";
+
+let key: string;
+let admin: string;
+let operator: string;
+let viewer: string;
+
+beforeAll(async () => {
+  key = (await deviceKey()).key;
+  admin = await adminToken();
+  operator = await personWith("operator");
+  viewer = await personWith("viewer");
+});
+
+type Listed = Anomaly & { containerId: string };
+
+/** Hourly readings ending now, falling 3 points a day from 90, with `drop` points gone 3 hours ago. */
+function readings(id: string, hours: number, drop = 0) {
+  const now = Date.now();
+  return Array.from({ length: hours }, (_, i) => {
+    const ago = hours - 1 - i;
+    const level = 90 - (3 * i) / 24 - (ago < 3 ? drop : 0);
+    return {
+      containerId: id,
+      readingId: `a-${i}`,
+      fillPercent: Math.round((level + ((i * 7) % 5) * 0.1) * 10) / 10,
+      measuredAt: new Date(now - ago * HOUR).toISOString(),
+    };
+  });
+}
+
+describe("anomalies", () => {
+  it("a sudden drop is raised in the container, listed from Postgres, and dismissed by an operator", async () => {
+    const id = uniqueContainer("anm");
+    await json(await postReadings(key, { readings: readings(id, 72, 20) }), 200);
+    const state = (await containerState(id))!;
+    expect(state.anomalies.map((a) => a.kind)).toEqual(["sudden_drop"]);
+    const anomaly = state.anomalies[0]!;
+    expect(anomaly).toMatchObject({ status: "open", closedAt: null });
+
+    const listed = await eventually(async () => {
+      const res = await api(`/v1/anomalies?containerId=${id}&status=open`, { token: viewer });
+      const page = await json<{ anomalies: Listed[] }>(res, 200);
+      return page.anomalies.length > 0 ? page.anomalies : undefined;
+    });
+    expect(listed).toEqual([{ ...anomaly, containerId: id }]);
+
+    // A viewer may list but not dismiss; an unknown id is a 404; a malformed one names the field.
+    await json<ErrorBody>(
+      await api(`/v1/containers/${id}/anomalies/${anomaly.id}/dismiss`, { method: "POST", token: viewer }),
+      403,
+    );
+    await json<ErrorBody>(
+      await api(`/v1/containers/${id}/anomalies/anm_00000000000000000000000000/dismiss`, {
+        method: "POST",
+        token: operator,
+      }),
+      404,
+    );
+    const bad = await json<ErrorBody>(
+      await api(`/v1/containers/${id}/anomalies/not-an-id/dismiss`, { method: "POST", token: operator }),
+      400,
+    );
+    expect(bad.error.issues?.[0]).toMatchObject({ path: "anomalyId" });
+
+    const dismissed = await json<{ anomaly: Anomaly }>(
+      await api(`/v1/containers/${id}/anomalies/${anomaly.id}/dismiss`, { method: "POST", token: operator }),
+      200,
+    );
+    expect(dismissed.anomaly).toMatchObject({
+      id: anomaly.id,
+      status: "dismissed",
+      closedBy: expect.stringMatching(/^operator/),
+    });
+    expect((await containerState(id))!.anomalies).toEqual([]);
+    await eventually(async () => {
+      const res = await api(`/v1/anomalies?containerId=${id}`, { token: admin });
+      const page = await json<{ anomalies: Listed[] }>(res, 200);
+      return page.anomalies[0]?.status === "dismissed" ? true : undefined;
+    });
+    // Dismissed once: a second dismissal finds nothing open.
+    await json<ErrorBody>(
+      await api(`/v1/containers/${id}/anomalies/${anomaly.id}/dismiss`, { method: "POST", token: operator }),
+      404,
+    );
+    const events = await json<{ events: { type: string }[] }>(
+      await api(`/v1/containers/${id}/events?after=0&limit=500`, { token: admin }),
+      200,
+    );
+    expect(events.events.filter((e) => e.type.startsWith("anomaly.")).map((e) => e.type)).toEqual([
+      "anomaly.raised",
+      "anomaly.closed",
+    ]);
+  });
+
+  it("lists by kind and status, newest first, a page at a time; a bad filter names the field", async () => {
+    const ids = [uniqueContainer("anm"), uniqueContainer("anm")];
+    for (const id of ids) await json(await postReadings(key, { readings: readings(id, 72, 25) }), 200);
+    const page = await eventually(async () => {
+      const res = await api(`/v1/anomalies?kind=sudden_drop&status=open&limit=1`, { token: admin });
+      const body = await json<{ anomalies: Listed[]; nextCursor: string | null }>(res, 200);
+      return body.nextCursor ? body : undefined;
+    });
+    expect(page.anomalies).toHaveLength(1);
+    const next = await json<{ anomalies: Listed[] }>(
+      await api(`/v1/anomalies?kind=sudden_drop&status=open&limit=1&cursor=${page.nextCursor}`, { token: admin }),
+      200,
+    );
+    expect(next.anomalies[0]!.id < page.anomalies[0]!.id).toBe(true);
+    const bad = await json<ErrorBody>(await api(`/v1/anomalies?kind=theft`, { token: admin }), 400);
+    expect(bad.error.issues?.[0]).toMatchObject({ path: "kind" });
+  });
+});
