@@ -18,6 +18,8 @@ export interface AlertRules {
   deliveriesFailing: { enabled: boolean; severity: Severity };
   /** A device key refused for its rate in at least `minutes` of the last REFUSAL_WINDOW_MINUTES. */
   rateLimited: { enabled: boolean; severity: Severity; minutes: number };
+  /** An open anomaly (domain/anomalies.ts): one alert each, until it is dismissed. */
+  anomaly: { enabled: boolean; severity: Severity };
 }
 
 /** A device key is a sensor's (one container) or a gateway's (the whole fleet). */
@@ -47,6 +49,7 @@ export const DEFAULT_RULES: AlertRules = {
   projectionLag: { enabled: true, severity: "critical", seconds: 60 },
   deliveriesFailing: { enabled: true, severity: "critical" },
   rateLimited: { enabled: true, severity: "warning", minutes: 3 },
+  anomaly: { enabled: true, severity: "warning" },
 };
 
 /** What the monitor reads each minute. */
@@ -78,6 +81,8 @@ export interface Snapshot {
   failingDeliveries: { partnerId: string; retrying: number; dead: number }[];
   /** Device keys refused for their rate in the last REFUSAL_WINDOW_MINUTES, with their labels. */
   refusedKeys: (RefusedKey & { label: string | null })[];
+  /** Open anomalies, newest first, with their containers' names. */
+  openAnomalies: { id: string; containerId: string; name: string | null; kind: string; message: string }[];
 }
 
 const ago = (iso: string, now: number) => (now - Date.parse(iso)) / 1000;
@@ -183,5 +188,8 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
       );
     }
   }
+  if (rules.anomaly.enabled)
+    for (const a of s.openAnomalies)
+      add("anomaly", a.id, `${label({ id: a.containerId, name: a.name })}: ${a.message}`);
   return out;
 }

@@ -79,6 +79,17 @@ describe("anomalies", () => {
     );
     expect(bad.error.issues?.[0]).toMatchObject({ path: "anomalyId" });
 
+    // The minute monitor alerts on it, naming the container.
+    const alert = await eventually(async () => {
+      await json(await api("/v1/monitor/run", { method: "POST", token: admin }), 200);
+      const alerts = await json<{ alerts: { key: string; state: string; message: string }[] }>(
+        await api("/v1/alerts?limit=500", { token: viewer }),
+        200,
+      );
+      return alerts.alerts.find((a) => a.key === `anomaly:${anomaly.id}`);
+    });
+    expect(alert.message).toMatch(new RegExp(`^${id}: The level fell`));
+
     const dismissed = await json<{ anomaly: Anomaly }>(
       await api(`/v1/containers/${id}/anomalies/${anomaly.id}/dismiss`, { method: "POST", token: operator }),
       200,
@@ -89,6 +100,15 @@ describe("anomalies", () => {
       closedBy: expect.stringMatching(/^operator/),
     });
     expect((await containerState(id))!.anomalies).toEqual([]);
+    // Dismissed: the next monitor run resolves its alert.
+    await eventually(async () => {
+      await json(await api("/v1/monitor/run", { method: "POST", token: admin }), 200);
+      const alerts = await json<{ alerts: { key: string; state: string }[] }>(
+        await api("/v1/alerts?limit=500", { token: viewer }),
+        200,
+      );
+      return alerts.alerts.find((a) => a.key === `anomaly:${anomaly.id}`)?.state === "resolved" ? true : undefined;
+    });
     await eventually(async () => {
       const res = await api(`/v1/anomalies?containerId=${id}`, { token: admin });
       const page = await json<{ anomalies: Listed[] }>(res, 200);

@@ -13,11 +13,40 @@ const empty: Snapshot = {
   projectionLagSeconds: 0,
   failingDeliveries: [],
   refusedKeys: [],
+  openAnomalies: [],
 };
 const keys = (s: Partial<Snapshot>, rules = DEFAULT_RULES) =>
   conditionsOf({ ...empty, ...s }, rules, NOW).map((c) => c.key);
 
 describe("the minute monitor's conditions", () => {
+  it("one alert per open anomaly, naming the container and saying what was seen; none when the rule is off", () => {
+    const openAnomalies = [
+      {
+        id: "anm_1",
+        containerId: "tank-7",
+        name: "North silo",
+        kind: "sudden_drop",
+        message: "The level fell 21 points more than its consumption explains: a theft or a leak?",
+      },
+      {
+        id: "anm_2",
+        containerId: "tank-8",
+        name: null,
+        kind: "stuck_sensor",
+        message: "The sensor has read 40 % since …",
+      },
+    ];
+    const found = conditionsOf({ ...empty, openAnomalies }, DEFAULT_RULES, NOW);
+    expect(found.map((c) => [c.key, c.severity])).toEqual([
+      ["anomaly:anm_1", "warning"],
+      ["anomaly:anm_2", "warning"],
+    ]);
+    expect(found[0]!.message).toBe(
+      "North silo (tank-7): The level fell 21 points more than its consumption explains: a theft or a leak?",
+    );
+    expect(keys({ openAnomalies }, { ...DEFAULT_RULES, anomaly: { enabled: false, severity: "warning" } })).toEqual([]);
+  });
+
   it("silent past the container's own interval (default 1 h), or never heard", () => {
     expect(
       keys({

@@ -46,6 +46,9 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
           await rows(sql`select coalesce(extract(epoch from now() - min(gap_since)), 0)::float8 as lag from containers`)
         )[0]!.lag,
       ),
+      anomalies: await rows(
+        sql`select a.id, a.container_id, a.kind, a.message, c.name from anomalies a left join containers c on c.id = a.container_id where a.status = 'open' order by a.id desc limit 500`,
+      ),
       failing: await rows(
         sql`select partner_id, count(*) filter (where state = 'retrying')::int as retrying, count(*) filter (where state = 'dead')::int as dead from partner_deliveries where state <> 'delivered' group by partner_id`,
       ),
@@ -102,6 +105,13 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
       dead: Number(f.dead),
     })),
     refusedKeys: refused.map((k) => ({ ...k, label: keyLabels.get(k.keyId) ?? null })),
+    openAnomalies: db.anomalies.map((a) => ({
+      id: String(a.id),
+      containerId: String(a.container_id),
+      name: a.name === null ? null : String(a.name),
+      kind: String(a.kind),
+      message: String(a.message),
+    })),
   };
   return { snapshot, newErrors };
 }

@@ -36,6 +36,7 @@ const rulesSchema = z
     projectionLag: z.strictObject({ ...toggle, seconds: z.number().int().min(1).max(86_400) }),
     deliveriesFailing: z.strictObject(toggle),
     rateLimited: z.strictObject({ ...toggle, minutes: z.number().int().min(1).max(10) }),
+    anomaly: z.strictObject(toggle),
   })
   .meta({ id: "AlertRules" });
 
