@@ -38,8 +38,8 @@ const MIDNIGHT_MS = 6 * HOUR_MS;
 const MAX_BUCKETS = 2 * LOOKBACK_DAYS * 24;
 /** Theil–Sen is quadratic in its points: a longer segment is merged to this many. */
 const MAX_FIT_POINTS = 32;
-/** The local level is the line moved by the mean residual of this last stretch. */
-const LEVEL_MS = 24 * HOUR_MS;
+/** The local level is the line moved by the mean residual of this last stretch: short, so that a sudden fall counts at once. */
+const LEVEL_MS = 4 * HOUR_MS;
 /** The normal quantile of p90: the interval is p10–p90. */
 const Z80 = 1.2815515655446004;
 
@@ -554,7 +554,7 @@ export function estimate(window: ConsumptionWindow, settings: ForecastSettings):
   if (fitted === null || fitted.rate < MIN_RATE_PER_DAY || fitted.rateLow <= 0)
     return { ...base, status: "not_falling", message: "The level is not clearly falling" };
 
-  // The level now: the line, moved by how far the last day's buckets sit from it.
+  // The level now: the line, moved by how far the last four hours' buckets sit from it.
   const line = (t: number) => fitted.intercept - (fitted.rate * (t - fitted.origin)) / DAY_MS;
   let weight = 0;
   let offset = 0;

@@ -491,6 +491,37 @@ describe("forecasts", () => {
   });
 });
 
+describe("anomalies", () => {
+  it("a sudden drop shows on the container page, marked on the chart, and an operator dismisses it", async () => {
+    const id = newContainerId("anm");
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000).toISOString();
+    // Three days hourly falling 3 a day from 90; 20 points gone three hours ago.
+    await postReadings(
+      key,
+      Array.from({ length: 72 }, (_, i) => ({
+        containerId: id,
+        readingId: `h${i}`,
+        fillPercent: Math.round((90 - (3 * i) / 24 - (71 - i < 3 ? 20 : 0)) * 10) / 10,
+        measuredAt: hoursAgo(71 - i),
+      })),
+    );
+    const page = await openPage(browser);
+    await signIn(page, system().adminEmail, system().adminPassword, `/containers/${id}`);
+    const item = page.locator('[data-anomaly="sudden_drop"]');
+    await expect.poll(() => item.getAttribute("data-status"), { timeout: 20_000 }).toBe("open");
+    expect(await item.textContent()).toMatch(
+      /Sudden drop.*The level fell \d+(\.\d)? points more than its consumption explains/,
+    );
+    await expect.poll(() => page.locator(".chart").getAttribute("data-anomalies")).toBe("1");
+    await shot(page, "container-anomaly", true);
+    await item.getByRole("button", { name: "Dismiss" }).click();
+    await expect.poll(() => item.getAttribute("data-status"), { timeout: 20_000 }).toBe("dismissed");
+    await expect.poll(() => page.locator(".chart").getAttribute("data-anomalies")).toBe("0");
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+});
+
 describe("sign-in and admin", () => {
   it("a person whose session is voided returns to sign-in with a message; sign-out ends the session", async () => {
     const viewer = await person("viewer", admin);

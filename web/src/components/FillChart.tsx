@@ -144,7 +144,43 @@ function orderMarks(h: History): uPlot.Plugin {
   };
 }
 
-export function FillChart({ history, forecast = null }: { history: History; forecast?: ChartForecast | null }) {
+/** Open anomalies as purple marks with their names at the top of the chart. */
+function anomalyMarks(marks: { at: string; label: string }[]): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: [
+        (u) => {
+          const { ctx, bbox } = u;
+          ctx.save();
+          ctx.strokeStyle = "#8250df";
+          ctx.fillStyle = "#8250df";
+          ctx.lineWidth = 2 * devicePixelRatio;
+          ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+          for (const m of marks) {
+            const x = u.valToPos(seconds(m.at), "x", true);
+            if (x < bbox.left || x > bbox.left + bbox.width) continue;
+            ctx.beginPath();
+            ctx.moveTo(x, bbox.top);
+            ctx.lineTo(x, bbox.top + bbox.height);
+            ctx.stroke();
+            ctx.fillText(m.label, x + 4 * devicePixelRatio, bbox.top + 12 * devicePixelRatio);
+          }
+          ctx.restore();
+        },
+      ],
+    },
+  };
+}
+
+export function FillChart({
+  history,
+  forecast = null,
+  anomalies = [],
+}: {
+  history: History;
+  forecast?: ChartForecast | null;
+  anomalies?: { at: string; label: string }[];
+}) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -195,7 +231,7 @@ export function FillChart({ history, forecast = null }: { history: History; fore
       ],
       bands: bucketed ? [{ series: [3, 2], fill: "rgba(31,111,235,.12)" }] : [],
       legend: { live: true },
-      plugins: shape ? [orderMarks(history), forecastMarks(shape)] : [orderMarks(history)],
+      plugins: [orderMarks(history), ...(shape ? [forecastMarks(shape)] : []), anomalyMarks(anomalies)],
     };
     const plot = new uPlot(options, chartData(history), el);
     const resize = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height: 260 }));
@@ -204,12 +240,13 @@ export function FillChart({ history, forecast = null }: { history: History; fore
       resize.disconnect();
       plot.destroy();
     };
-  }, [history, forecast]);
+  }, [history, forecast, anomalies]);
   return (
     <div
       ref={box}
       className="chart"
       data-forecast={forecast ? "shown" : ""}
+      data-anomalies={anomalies.length}
       data-points={history.points.length}
       data-bucket-seconds={history.bucketSeconds ?? ""}
     />

@@ -101,7 +101,13 @@ export function ContainerPage({ id }: { id: string }) {
       </dl>
       <Outlook container={c} />
       <ActiveOrder containerId={c.containerId} order={c.activeOrder} canAct={can(person, "operator")} />
-      <History containerId={c.containerId} projected={live?.version ?? 0} forecast={c.forecast} />
+      <Anomalies containerId={c.containerId} version={c.version} canAct={can(person, "operator")} />
+      <History
+        containerId={c.containerId}
+        projected={live?.version ?? 0}
+        forecast={c.forecast}
+        anomalies={c.anomalies}
+      />
       <div className="two">
         <Orders containerId={c.containerId} version={c.version} />
         <Events containerId={c.containerId} version={c.version} />
@@ -244,11 +250,17 @@ function History({
   containerId,
   projected,
   forecast,
+  anomalies,
 }: {
   containerId: string;
   projected: number;
   forecast: ForecastT;
+  anomalies: ContainerT["anomalies"];
 }) {
+  const marks = useMemo(
+    () => anomalies.map((a) => ({ at: a.measuredAt ?? a.raisedAt, label: ANOMALY_LABEL[a.kind] ?? a.kind })),
+    [anomalies],
+  );
   const [range, setRange] = useState<Range>("24h");
   const first = useQuery({
     queryKey: ["container", containerId, "first-event"],
@@ -299,7 +311,7 @@ function History({
         <Empty>No readings in this range.</Empty>
       ) : (
         <>
-          <FillChart history={history.data} forecast={forecast?.status === "ok" ? forecast : null} />
+          <FillChart history={history.data} forecast={forecast?.status === "ok" ? forecast : null} anomalies={marks} />
           <p className="muted small">
             {history.data.bucketSeconds === null
               ? `${history.data.points.length} readings`
@@ -308,12 +320,69 @@ function History({
               ? ` · ${history.data.orders.length} order(s): red dashes opened, green closed`
               : ""}
             {forecast?.status === "ok" ? " · orange: the forecast, with its p10–p90 band" : ""}
+            {marks.length ? ` · purple: ${marks.length} open anomal${marks.length === 1 ? "y" : "ies"}` : ""}
           </p>
         </>
       )}
     </section>
   );
 }
+
+/** What the anomaly rules said of this container, open ones first, each dismissable by an operator. */
+function Anomalies({ containerId, version, canAct }: { containerId: string; version: number; canAct: boolean }) {
+  const queries = useQueryClient();
+  const list = useQuery({
+    queryKey: ["container", containerId, "anomalies", version],
+    queryFn: () => data(api.v1.anomalies.$get({ query: { containerId, limit: "20" } })),
+    placeholderData: (previous) => previous,
+  });
+  const dismiss = useMutation({
+    mutationFn: (anomalyId: string) =>
+      data(
+        api.v1.containers[":containerId"].anomalies[":anomalyId"].dismiss.$post({ param: { containerId, anomalyId } }),
+      ),
+    onSettled: () => queries.invalidateQueries({ queryKey: ["container", containerId] }),
+  });
+  if (!list.data || list.data.anomalies.length === 0) return null;
+  const items = [...list.data.anomalies].sort((a, b) => Number(b.status === "open") - Number(a.status === "open"));
+  return (
+    <section className="panel" aria-labelledby="anomalies-title">
+      <h2 id="anomalies-title">Anomalies</h2>
+      <ul className="list">
+        {items.map((a) => (
+          <li key={a.id} data-anomaly={a.kind} data-status={a.status}>
+            <div>
+              <Badge kind={a.status === "open" ? "anomaly" : a.status}>{ANOMALY_LABEL[a.kind]}</Badge> {a.message}
+            </div>
+            <div className="muted small">
+              Seen <Time at={a.measuredAt ?? a.raisedAt} />
+              {a.closedAt ? (
+                <>
+                  {" "}
+                  · {a.status} <Time at={a.closedAt} /> by {a.closedBy}
+                </>
+              ) : null}
+            </div>
+            {a.status === "open" && canAct ? (
+              <button type="button" disabled={dismiss.isPending} onClick={() => dismiss.mutate(a.id)}>
+                Dismiss
+              </button>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+      <FormProblem error={dismiss.error} />
+    </section>
+  );
+}
+
+const ANOMALY_LABEL: Record<string, string> = {
+  sudden_drop: "Sudden drop",
+  stuck_sensor: "Stuck sensor",
+  unexpected_refill: "Unexpected refill",
+  delivery_mismatch: "Delivery mismatch",
+  noisy_sensor: "Noisy sensor",
+};
 
 function Orders({ containerId, version }: { containerId: string; version: number }) {
   const orders = useQuery({
@@ -374,6 +443,10 @@ function describe(e: EventT): string {
       return `Order ${e.from} → ${e.to}${e.partnerId ? ` (partner ${e.partnerId})` : ""}${e.reason ? `: ${e.reason}` : ""}${e.vehicle ? `, vehicle ${e.vehicle}` : ""}${e.eta ? `, ETA ${formatTime(e.eta)}` : ""}${e.deliveryNote ? `, delivery note ${e.deliveryNote}` : ""}`;
     case "order.lines_set":
       return `Order lines: ${e.lines.map((l) => `${l.quantity} ${l.unit} ${l.product}`).join(", ") || "none"}`;
+    case "anomaly.raised":
+      return `Anomaly: ${e.anomaly.message}`;
+    case "anomaly.closed":
+      return `Anomaly ${e.anomaly.status}: ${ANOMALY_LABEL[e.anomaly.kind] ?? e.anomaly.kind}`;
     case "settings.changed":
       return `Settings: ${Object.entries(e.changes)
         .map(
