@@ -20,6 +20,8 @@ export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 export const DEFAULT_SUDDEN_DROP = 8;
 /** Within this long of a refill, a delivery is taken to be what refilled it. */
 export const DELIVERY_WINDOW_MS = 24 * 3_600_000;
+/** A refill within this long of an order's dispatch is that delivery. */
+export const DISPATCH_WINDOW_MS = 3 * 24 * 3_600_000;
 /** A delivered quantity further than this share from what the level rose by is a mismatch. */
 export const DELIVERY_TOLERANCE = 0.1;
 /** Stuck: the same value this many readings in a row, over at least a day, while the model expects a fall of STUCK_FALL points. */
@@ -72,6 +74,8 @@ export interface AnomalyContext {
   suddenDrop: number;
   activeFulfilment: string | null;
   lastDelivery: { orderId: string; at: string; quantity: number } | null;
+  /** When an order of this container was last dispatched. */
+  lastDispatchAt: string | null;
 }
 
 export interface Finding {
@@ -113,7 +117,10 @@ export function findingsOf(ctx: AnomalyContext, signals: Signals, measuredAt: nu
       });
   if (signals.refillRise !== null) {
     const delivered = ctx.lastDelivery && measuredAt - Date.parse(ctx.lastDelivery.at) <= DELIVERY_WINDOW_MS;
-    if (!delivered && ctx.activeFulfilment !== "dispatched" && ctx.activeFulfilment !== "delivered")
+    // A dispatched order may have been closed by a reading above the threshold before the truck
+    // came, and another opened since: a dispatch in the last days still explains a refill.
+    const dispatched = ctx.lastDispatchAt !== null && measuredAt - Date.parse(ctx.lastDispatchAt) <= DISPATCH_WINDOW_MS;
+    if (!delivered && !dispatched && ctx.activeFulfilment !== "dispatched" && ctx.activeFulfilment !== "delivered")
       found.push({
         kind: "unexpected_refill",
         message: `The level rose ${round1(signals.refillRise)} points with no order dispatched or delivered`,

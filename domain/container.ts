@@ -133,6 +133,7 @@ export function emptyContainer(containerId: string): ContainerState {
     anomalies: [],
     lastRefill: null,
     lastDelivery: null,
+    lastDispatchAt: null,
     forecast: null,
     version: 0,
   };
@@ -303,6 +304,7 @@ function anomalyChanges(state: ContainerState, reading: Reading, ctx: ReadingCon
       suddenDrop: state.suddenDrop,
       activeFulfilment: state.activeOrder?.fulfilment ?? null,
       lastDelivery: state.lastDelivery,
+      lastDispatchAt: state.lastDispatchAt,
     },
     signals,
     reading.measuredAt,
@@ -514,6 +516,9 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
       if (event.closeReason === "cancelled") next.autoOpenArmed = true;
       return next;
     case "order.fulfilment_changed":
+      if (event.to === "dispatched") next.lastDispatchAt = event.changedAt;
+      if (state.activeOrder?.id === event.orderId) next.activeOrder = applyToOrder(state.activeOrder, event);
+      return next;
     case "order.lines_set":
       if (state.activeOrder?.id === event.orderId) next.activeOrder = applyToOrder(state.activeOrder, event);
       return next;

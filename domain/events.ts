@@ -183,6 +183,9 @@ export const containerStateSchema = z
     lastDelivery: orNull(z.object({ orderId: z.string(), at: instantText, quantity: z.number() })).meta({
       description: "The newest order delivered, with the quantity reported (for the anomaly rules)",
     }),
+    lastDispatchAt: nullableInstantText.meta({
+      description: "When an order was last dispatched (for the anomaly rules)",
+    }),
     forecast: orNull(forecastSchema).meta({
       description: "From the consumption since the last refill; null before any reading",
     }),

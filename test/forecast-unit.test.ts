@@ -64,9 +64,10 @@ describe("the consumption model", () => {
     expect(Math.abs(Date.parse(forecast.thresholdAt!) - truth) / DAY).toBeLessThan(2);
   });
 
-  it("gives p10–p90 intervals that hold the truth about eight times in ten", () => {
+  it("gives p10–p90 intervals that hold the truth at least eight times in ten, and stay narrow on a steady series", () => {
     let rateHeld = 0;
     let dateHeld = 0;
+    let width = 0;
     const runs = 40;
     for (let seed = 1; seed <= runs; seed++) {
       const s = series({ start: T0, days: 6, everyMinutes: 60, startLevel: 90, ratePerDay: 3, noise: 1.5, seed });
@@ -75,11 +76,14 @@ describe("the consumption model", () => {
       // 72 at the newest reading: 42 points above the threshold at 3 a day.
       const truth = T0 + 20 * DAY;
       if (Date.parse(f.thresholdAtP10!) <= truth && truth <= Date.parse(f.thresholdAtP90!)) dateHeld++;
+      width += (f.ratePerDayP90! - f.ratePerDayP10!) / 3;
     }
-    expect(rateHeld / runs).toBeGreaterThanOrEqual(0.65);
-    expect(rateHeld / runs).toBeLessThanOrEqual(0.95);
-    expect(dateHeld / runs).toBeGreaterThanOrEqual(0.65);
-    expect(dateHeld / runs).toBeLessThanOrEqual(0.97);
+    // (Their calibration on varied series is the backtest's to measure: test/backtest-node.test.ts.)
+    expect(rateHeld / runs).toBeGreaterThanOrEqual(0.8);
+    expect(dateHeld / runs).toBeGreaterThanOrEqual(0.8);
+    // At least ±15 % of the rate, not much more on a steady series.
+    expect(width / runs).toBeGreaterThanOrEqual(0.3);
+    expect(width / runs).toBeLessThan(0.45);
   });
 
   it("learns a weekly pattern after four weeks and uses it", () => {

@@ -38,13 +38,18 @@ export interface SeriesOptions {
   gaps?: { from: number; to: number }[];
   /** A sudden fall of `points` at `at` (a theft or a leak). */
   drops?: { at: number; points: number }[];
-  /** From `from` on, the sensor repeats its last value. */
+  /** From `from` on, the sensor repeats its last value (until `stuckUntil`, if given). */
   stuckFrom?: number;
+  stuckUntil?: number;
+  /** Refilled to `to` half a day after the true level fell below `below` (a delivery the orders arranged). */
+  refillBelow?: { below: number; to: number };
   seed: number;
 }
 
 export interface Series {
   readings: { measuredAt: number; fill: number }[];
+  /** When `refillBelow` refilled it, and from which level. */
+  autoRefills: { at: number; from: number; to: number }[];
   /** The level without noise at any time within the series. */
   level: (t: number) => number;
   /** The rate factor of the weekday of `t` (1 without a weekly pattern). */
@@ -66,10 +71,19 @@ export function series(o: SeriesOptions): Series {
   let level = o.startLevel;
   const refills = [...(o.refills ?? [])].sort((a, b) => a.at - b.at);
   const drops = [...(o.drops ?? [])].sort((a, b) => a.at - b.at);
+  const autoRefills: Series["autoRefills"] = [];
+  let belowSince: number | null = null;
   for (let t = o.start; t <= end; t += STEP) {
     grid.push(level);
     const next = t + STEP;
     level = Math.max(0, level - (o.ratePerDay * factor(t) * STEP) / DAY);
+    // Refilled half a day after it fell below: the time an order takes to arrive.
+    if (o.refillBelow && level < o.refillBelow.below) belowSince ??= next;
+    if (o.refillBelow && belowSince !== null && next - belowSince >= 12 * HOUR) {
+      autoRefills.push({ at: next, from: level, to: o.refillBelow.to });
+      level = o.refillBelow.to;
+      belowSince = null;
+    }
     for (const r of refills) if (r.at > t && r.at <= next) level = r.to;
     for (const d of drops) if (d.at > t && d.at <= next) level = Math.max(0, level - d.points);
   }
@@ -81,10 +95,11 @@ export function series(o: SeriesOptions): Series {
     if (o.gaps?.some((g) => t >= g.from && t < g.to)) continue;
     let fill = Math.min(100, Math.max(0, levelAt(t) + o.noise * noise()));
     fill = Math.round(fill * 10) / 10;
-    if (o.stuckFrom !== undefined && t >= o.stuckFrom) fill = stuck ??= readings.at(-1)?.fill ?? fill;
+    if (o.stuckFrom !== undefined && t >= o.stuckFrom && (o.stuckUntil === undefined || t < o.stuckUntil))
+      fill = stuck ??= readings.at(-1)?.fill ?? fill;
     readings.push({ measuredAt: t, fill });
   }
-  return { readings, level: levelAt, factor };
+  return { readings, level: levelAt, factor, autoRefills };
 }
 
 /** When the true level first falls to `target` at or after `from`, or null within the series. */
