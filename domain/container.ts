@@ -76,7 +76,9 @@ export interface Settings {
   name: string | null;
   location: Location | null;
   reportIntervalSeconds: number | null;
-  leadTimeHours: number;
+  leadTimeHours: number | null;
+  /** Set by the partner defaults' sync (workers/lead-times.ts), not through the API. */
+  partnerLeadTimeHours: number | null;
   refillRise: number;
   suddenDrop: number;
 }
@@ -90,6 +92,7 @@ const SETTING_FIELDS = {
   location: "registeredLocation",
   reportIntervalSeconds: "reportIntervalSeconds",
   leadTimeHours: "leadTimeHours",
+  partnerLeadTimeHours: "partnerLeadTimeHours",
   refillRise: "refillRise",
   suddenDrop: "suddenDrop",
 } as const satisfies Record<keyof Settings, keyof ContainerState>;
@@ -103,6 +106,7 @@ export function settingsOf(state: ContainerState): Settings {
     location: state.registeredLocation,
     reportIntervalSeconds: state.reportIntervalSeconds,
     leadTimeHours: state.leadTimeHours,
+    partnerLeadTimeHours: state.partnerLeadTimeHours,
     refillRise: state.refillRise,
     suddenDrop: state.suddenDrop,
   };
@@ -126,7 +130,8 @@ export function emptyContainer(containerId: string): ContainerState {
     lastSeenAt: null,
     autoOpenArmed: true,
     activeOrder: null,
-    leadTimeHours: 0,
+    leadTimeHours: null,
+    partnerLeadTimeHours: null,
     refillRise: DEFAULT_REFILL_RISE,
     forecastArmed: true,
     suddenDrop: DEFAULT_SUDDEN_DROP,
@@ -363,9 +368,15 @@ export function decideDismiss(state: ContainerState, anomalyId: string, by: stri
  * refill (this reading's included), and a forecast that puts the threshold within the lead time.
  */
 function forecastDue(state: ContainerState, forecast: Forecast | null, now: number, refill: boolean): boolean {
-  if (state.leadTimeHours <= 0 || !state.autoOpenArmed || !(state.forecastArmed || refill)) return false;
+  const lead = leadTimeOf(state);
+  if (lead <= 0 || !state.autoOpenArmed || !(state.forecastArmed || refill)) return false;
   if (forecast?.status !== "ok" || forecast.thresholdAt === null) return false;
-  return Date.parse(forecast.thresholdAt) - now <= state.leadTimeHours * HOUR_MS;
+  return Date.parse(forecast.thresholdAt) - now <= lead * HOUR_MS;
+}
+
+/** The lead time in force: the container's own, else its partner's default, else none. */
+export function leadTimeOf(state: Pick<ContainerState, "leadTimeHours" | "partnerLeadTimeHours">): number {
+  return state.leadTimeHours ?? state.partnerLeadTimeHours ?? 0;
 }
 
 /**

@@ -45,7 +45,8 @@ const settingsValues = z.object({
   name: z.string().nullable().optional(),
   location: orNull(locationSchema).optional(),
   reportIntervalSeconds: z.number().int().nullable().optional(),
-  leadTimeHours: z.number().optional(),
+  leadTimeHours: z.number().nullable().optional(),
+  partnerLeadTimeHours: z.number().nullable().optional(),
   refillRise: z.number().optional(),
   suddenDrop: z.number().optional(),
 });
@@ -159,8 +160,12 @@ export const containerFields = {
   lastSeenAt: nullableInstantText.meta({ description: "When it last reported anything, stale readings included" }),
   autoOpenArmed: z.boolean().meta({ description: "False after a manual close, until a reading above the threshold" }),
   activeOrder: orNull(orderSchema),
-  leadTimeHours: z.number().meta({
-    description: "Open an order when the threshold is forecast within this many hours (0: only when it is crossed)",
+  leadTimeHours: z.number().nullable().meta({
+    description:
+      "Open an order when the threshold is forecast within this many hours (0: only when it is crossed; null: the partner's default)",
+  }),
+  partnerLeadTimeHours: z.number().nullable().meta({
+    description: "The default lead time of the partner that serves it (applies when leadTimeHours is null)",
   }),
   refillRise: z.number().meta({ description: "A rise of this many points or more is a refill" }),
   suddenDrop: z.number().meta({

@@ -36,6 +36,17 @@ const servesSchema = z.strictObject({
   contents: z.array(z.string().trim().min(1).max(100)).max(100).default([]),
 });
 
+/** A partner's default lead time for forecast orders (see the container setting `leadTimeHours`). */
+const leadTimeSchema = z
+  .number()
+  .min(0)
+  .max(90 * 24)
+  .nullable()
+  .meta({
+    description:
+      "Hours before the forecast reaches the threshold to open an order, for the containers it serves that set no lead time of their own (null: none)",
+  });
+
 export const newPartnerSchema = z.strictObject({
   id: partnerIdSchema,
   name: z.string().trim().min(1).max(200),
@@ -48,6 +59,7 @@ export const newPartnerSchema = z.strictObject({
   serves: servesSchema
     .default({ containerIds: [], contents: [] })
     .meta({ description: "Containers by id and contents it delivers; both empty: every container" }),
+  leadTimeHours: leadTimeSchema.default(null),
 });
 
 export const partnerPatchSchema = z
@@ -56,10 +68,11 @@ export const partnerPatchSchema = z
     webhookUrl: webhookUrlSchema.optional(),
     ipRanges: z.array(cidrSchema).max(50).optional(),
     serves: servesSchema.optional(),
+    leadTimeHours: leadTimeSchema.optional(),
     disabled: z.boolean().optional(),
   })
   .refine((p) => Object.values(p).some((v) => v !== undefined), {
-    error: "give at least one of name, webhookUrl, ipRanges, serves, disabled",
+    error: "give at least one of name, webhookUrl, ipRanges, serves, leadTimeHours, disabled",
   });
 
 export const lineInputSchema = z.strictObject({

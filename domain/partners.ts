@@ -17,6 +17,8 @@ export interface Partner {
   /** CIDR ranges its webhooks may come from; empty: anywhere. */
   ipRanges: string[];
   serves: PartnerServes;
+  /** Order this many hours before the forecast reaches the threshold, for containers with no lead time of their own; null: none. */
+  leadTimeHours: number | null;
   disabled: boolean;
   createdAt: string;
   createdBy: string;

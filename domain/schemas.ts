@@ -174,6 +174,9 @@ export const partnerSchema = z
     webhookUrl: z.string(),
     ipRanges: z.array(z.string()),
     serves: z.object({ containerIds: z.array(z.string()), contents: z.array(z.string()) }),
+    leadTimeHours: z.number().nullable().meta({
+      description: "Lead time for forecast orders of the containers it serves that set none (null: none)",
+    }),
     disabled: z.boolean(),
     createdAt: instant,
     createdBy: z.string(),

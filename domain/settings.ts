@@ -29,10 +29,11 @@ export const settingsSchema = z
       .number()
       .min(0)
       .max(90 * 24)
+      .nullable()
       .optional()
       .meta({
         description:
-          "Open an order when the level is forecast to reach the threshold within this many hours, before it does (0, the default: only when it falls below)",
+          "Open an order when the level is forecast to reach the threshold within this many hours, before it does (0: only when it falls below; null, the default: the serving partner's default, else 0)",
       }),
     refillRise: z
       .number()

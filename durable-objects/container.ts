@@ -261,6 +261,16 @@ export class ContainerDO extends DurableObject<Env> {
     return result;
   }
 
+  /**
+   * The serving partner's default lead time (workers/lead-times.ts), as a settings change by the
+   * system; a container that does not exist yet is left alone (it gets it once it reports).
+   */
+  setPartnerLeadTime(hours: number | null): void {
+    this.startup.check();
+    if (this.log.state === null) return;
+    this.updateSettings({ partnerLeadTimeHours: hours }, { kind: "system", id: "partner-defaults" });
+  }
+
   /** An operator dismisses an open anomaly; false when the container has no open anomaly of that id. */
   dismissAnomaly(anomalyId: string, by: string): { ok: true; anomaly: Anomaly } | { ok: false } {
     this.startup.check();

@@ -31,7 +31,14 @@ export interface StoredUser extends User {
 export type AuditInput = Omit<AuditEntry, "seq" | "at">;
 
 /** What an admin may change on a partner (the id and the secret are not among it). */
-export type PartnerPatch = Partial<Pick<Partner, "name" | "webhookUrl" | "ipRanges" | "serves" | "disabled">>;
+export type PartnerPatch = Partial<
+  Pick<Partner, "name" | "webhookUrl" | "ipRanges" | "serves" | "leadTimeHours" | "disabled">
+>;
+
+/** A partner as stored (fields added since it was written take their defaults). */
+function storedPartner(body: string): Partner {
+  return { leadTimeHours: null, ...(JSON.parse(body) as Partial<Partner>) } as Partner;
+}
 
 /** A partner as it may be shown: without its secrets. */
 function profileOf(partner: PartnerWithSecrets): Partner {
@@ -323,7 +330,7 @@ export class DirectoryDO extends DurableObject<Env> {
     return this.ctx.storage.sql
       .exec<{ body: string }>("SELECT body FROM partners ORDER BY id")
       .toArray()
-      .map((r) => JSON.parse(r.body) as Partner);
+      .map((r) => storedPartner(r.body));
   }
 
   /** A partner with its secrets, for signing and checking signatures only. */
@@ -383,9 +390,7 @@ export class DirectoryDO extends DurableObject<Env> {
         id,
       )
       .toArray()[0];
-    return row
-      ? { ...(JSON.parse(row.body) as Partner), secret: row.secret, previousSecret: row.previous_secret }
-      : null;
+    return row ? { ...storedPartner(row.body), secret: row.secret, previousSecret: row.previous_secret } : null;
   }
 
   private savePartner(partner: PartnerWithSecrets): void {

@@ -12,7 +12,8 @@ CREATE TABLE "anomalies" (
 	"version" integer NOT NULL
 );
 --> statement-breakpoint
-ALTER TABLE "containers" ADD COLUMN "lead_time_hours" double precision DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "containers" ADD COLUMN "lead_time_hours" double precision;--> statement-breakpoint
+ALTER TABLE "containers" ADD COLUMN "partner_lead_time_hours" double precision;--> statement-breakpoint
 ALTER TABLE "containers" ADD COLUMN "refill_rise" double precision DEFAULT 10 NOT NULL;--> statement-breakpoint
 ALTER TABLE "containers" ADD COLUMN "forecast_armed" boolean DEFAULT true NOT NULL;--> statement-breakpoint
 ALTER TABLE "containers" ADD COLUMN "sudden_drop" double precision DEFAULT 8 NOT NULL;--> statement-breakpoint

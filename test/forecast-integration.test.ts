@@ -1,7 +1,7 @@
 // Forecasts and forecast orders through the whole system: readings posted to the edge, the
 // container's object, the API, the projection into Postgres, and a partner delivering.
 import { env, runInDurableObject } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { replay } from "../domain/container";
 import type { Forecast } from "../domain/forecast";
 import { ContainerLog } from "../durable-objects/container-log";
@@ -18,6 +18,7 @@ import {
   postReadings,
   uniqueContainer,
   type FleetContainer,
+  type Order,
   type OrderAnswer,
   type Page,
   type ReadingsAnswer,
@@ -178,12 +179,67 @@ describe("forecasts", () => {
     });
   });
 
+  it("a partner's default lead time applies to the containers it serves that set none; a container's own (even 0) wins", async () => {
+    const own = uniqueContainer("fc-own");
+    const inherits = uniqueContainer("fc-inh");
+    await json(await settings(own, { threshold: 30, leadTimeHours: 0 }), 200);
+    await json(await settings(inherits, { threshold: 30 }), 200);
+    // Two days falling 6 a day to 54: four days to the threshold, inside 120 hours.
+    for (const id of [own, inherits]) {
+      const first = await json<ReadingsAnswer>(await postReadings(key, { readings: falling(id, 48, 6, 54) }), 200);
+      expect(first.results.some((r) => r.orderOpened)).toBe(false);
+    }
+    await eventually(async () => {
+      const res = await api(`/v1/containers?sort=thresholdAt&limit=500`, { token: admin });
+      const page = await json<Page<"containers", FleetContainer>>(res, 200);
+      return [own, inherits].every((id) => page.containers.some((c) => c.containerId === id)) ? true : undefined;
+    });
+    const partner = await newPartner({ serves: { containerIds: [own, inherits], contents: [] }, leadTimeHours: 120 });
+    const listed = await json<{ partners: { id: string; leadTimeHours: number | null }[] }>(
+      await api("/v1/partners", { token: admin }),
+      200,
+    );
+    expect(listed.partners.find((p) => p.id === partner.id)!.leadTimeHours).toBe(120);
+    const state = await eventually(async () => {
+      const s = await containerState(inherits);
+      return s?.partnerLeadTimeHours === 120 ? s : undefined;
+    });
+    expect(state.leadTimeHours).toBeNull();
+    const next = (id: string) =>
+      postReadings(key, {
+        readings: [{ containerId: id, readingId: "next", fillPercent: 53.9, measuredAt: new Date().toISOString() }],
+      });
+    expect((await json<ReadingsAnswer>(await next(inherits), 200)).results[0]!.orderOpened).toMatchObject({
+      source: "forecast",
+    });
+    await eventually(async () => ((await containerState(own))?.partnerLeadTimeHours === 120 ? true : undefined));
+    expect((await json<ReadingsAnswer>(await next(own), 200)).results[0]).not.toHaveProperty("orderOpened");
+    const events = await json<{ events: { type: string; actor: { kind: string; id: string } }[] }>(
+      await api(`/v1/containers/${inherits}/events?after=0&limit=500`, { token: admin }),
+      200,
+    );
+    expect(events.events.find((e) => e.type === "settings.changed" && e.actor.kind === "system")).toMatchObject({
+      actor: { id: "partner-defaults" },
+    });
+  });
+
   it("a partner delivering closes a forecast order like any other", async () => {
     const partner = await newPartner();
     const id = uniqueContainer("fc");
     await json(await settings(id, { threshold: 30, leadTimeHours: 120 }), 200);
     const answer = await json<ReadingsAnswer>(await postReadings(key, { readings: falling(id, 48, 6, 54) }), 200);
     const order = answer.results.find((r) => r.orderOpened)!.orderOpened!;
+    // The partner learns of it with the forecast, so it can plan for the expected thresholdAt.
+    const sent = await eventually(async () => {
+      const received = (await (
+        await fetch(`${inject("partnerStandIn").url}/__received?partnerId=${partner.id}`)
+      ).json()) as { events: { type: string; orderId: string; data: { order?: Order } }[] };
+      return received.events.find((e) => e.type === "order.opened" && e.orderId === order.id);
+    }, 20_000);
+    expect(sent.data.order).toMatchObject({
+      source: "forecast",
+      forecast: { thresholdAt: order.forecast!.thresholdAt },
+    });
     const delivered = await json<OrderAnswer>(
       await partnerEvent(partner, {
         type: "order.delivered",

@@ -11,6 +11,7 @@ const partner = (id: string, serves: Partner["serves"], disabled = false): Partn
   webhookUrl: "https://x.example",
   ipRanges: [],
   serves,
+  leadTimeHours: null,
   disabled,
   createdAt: "",
   createdBy: "",

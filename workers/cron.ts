@@ -6,6 +6,7 @@ import { log } from "../platform/logging";
 import { fillStandingGaps, reconcile } from "./projection/repair";
 import { flushParkedDeadLetters } from "./queues";
 import { issueDocuments } from "./documents/issue";
+import { syncPartnerLeadTimes } from "./lead-times";
 import { runMonitor } from "./monitor";
 
 type Job = (env: Env, controller: ScheduledController) => Promise<void>;
@@ -30,13 +31,15 @@ async function pruneReplayedDeadLetters(env: Env): Promise<void> {
 }
 
 /**
- * Every 10 minutes: dead letters parked while Postgres was down go to Postgres once it is back, and
- * the projection is reconciled with the containers that moved, so nothing lost on the way stays lost.
+ * Every 10 minutes: dead letters parked while Postgres was down go to Postgres once it is back, the
+ * projection is reconciled with the containers that moved, so nothing lost on the way stays lost,
+ * and partners' default lead times reach the containers new since.
  */
 async function projectionUpkeep(env: Env): Promise<void> {
   const moved = await flushParkedDeadLetters(env);
   if (moved > 0) log("info", "parked dead letters moved to Postgres", { moved });
-  await reconcile(env, "cron");
+  const [reconciled, synced] = await Promise.allSettled([reconcile(env, "cron"), syncPartnerLeadTimes(env)]);
+  for (const outcome of [reconciled, synced]) if (outcome.status === "rejected") throw outcome.reason;
 }
 
 /** Jobs by cron expression, as in wrangler.toml `[triggers] crons`. */

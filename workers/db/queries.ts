@@ -104,6 +104,7 @@ function toFleetContainer(c: typeof containers.$inferSelect, order: typeof order
     autoOpenArmed: c.autoOpenArmed,
     activeOrder: order ? toOrder(order) : null,
     leadTimeHours: c.leadTimeHours,
+    partnerLeadTimeHours: c.partnerLeadTimeHours,
     refillRise: c.refillRise,
     forecastArmed: c.forecastArmed,
     suddenDrop: c.suddenDrop,

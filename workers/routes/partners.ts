@@ -6,6 +6,7 @@ import { newPartnerSchema, partnerIdSchema, partnerPatchSchema, pricesSchema } f
 import { SECRET_GRACE_SECONDS, type PartnerWithSecrets } from "../../domain/partners";
 import { partnerDeliverySchema, partnerSchema, priceSchema } from "../../domain/schemas";
 import { instantParam } from "../../domain/validation";
+import { reportError } from "../../platform/error-report";
 import { MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { partnerDeliveries, prices } from "../db/schema";
@@ -15,6 +16,7 @@ import { ApiError, notFound } from "../http/errors";
 import { jsonBody } from "../http/json-body";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { forgetPartner } from "../http/partner-auth";
+import { syncPartnerLeadTimes } from "../lead-times";
 import { limits, rateLimit } from "../http/rate-limit";
 import { directory } from "../stubs";
 
@@ -22,6 +24,15 @@ const admin: MiddlewareHandler<AppEnv>[] = [requireRole("admin"), rateLimit(limi
 const byPartner = z.object({ id: partnerIdSchema });
 /** A partner's signing secret: shown once, when made. */
 const newSecret = () => `fgp_${randomToken(32)}`;
+
+/** Partners' default lead times to the containers they serve, after the answer; a failure is an error record. */
+async function carryLeadTimes(env: Env, where: string): Promise<void> {
+  try {
+    await syncPartnerLeadTimes(env);
+  } catch (error) {
+    await reportError(env, error, "worker", `${where}: partner lead times`);
+  }
+}
 
 export const partners = router()
   .openapi(
@@ -62,6 +73,7 @@ export const partners = router()
       };
       if (!(await directory(c.env).addPartner(partner, by)))
         throw new ApiError(409, "conflict", `partner ${input.id} already exists`);
+      if (partner.leadTimeHours !== null) c.executionCtx.waitUntil(carryLeadTimes(c.env, "POST /v1/partners"));
       const { secret: _s, previousSecret: _p, ...profile } = partner;
       return c.json({ partner: profile, secret }, 201);
     },
@@ -105,6 +117,7 @@ export const partners = router()
       const partner = await directory(c.env).updatePartner(id, c.req.valid("json"), c.get("person").email);
       if (!partner) throw notFound(`partner ${id}`);
       forgetPartner(id);
+      c.executionCtx.waitUntil(carryLeadTimes(c.env, "PATCH /v1/partners/:id"));
       return c.json({ partner }, 200);
     },
   )

@@ -144,6 +144,7 @@ export function outlookText(f: NonNullable<ForecastT>, unit: string | null): str
 function Outlook({ container: c }: { container: ContainerT }) {
   const f = c.forecast;
   if (!f) return null;
+  const lead = c.leadTimeHours ?? c.partnerLeadTimeHours ?? 0;
   return (
     <section className="panel outlook" aria-labelledby="outlook-title">
       <h2 id="outlook-title">Forecast</h2>
@@ -178,8 +179,8 @@ function Outlook({ container: c }: { container: ContainerT }) {
           <div>
             <dt>Orders ahead</dt>
             <dd>
-              {c.leadTimeHours > 0
-                ? `${c.leadTimeHours} h before the threshold${c.forecastArmed ? "" : " (paused until the next refill)"}`
+              {lead > 0
+                ? `${lead} h before the threshold${c.leadTimeHours === null ? " (the partner's default)" : ""}${c.forecastArmed ? "" : ", paused until the next refill"}`
                 : "Off: orders open at the threshold"}
             </dd>
           </div>
@@ -509,7 +510,7 @@ function Settings({ container: c }: { container: ContainerT }) {
     lon: c.registeredLocation ? String(c.registeredLocation.lon) : "",
     interval: c.reportIntervalSeconds === null ? "" : String(c.reportIntervalSeconds / 60),
     unit: c.unit ?? "",
-    leadTimeHours: String(c.leadTimeHours),
+    leadTimeHours: c.leadTimeHours === null ? "" : String(c.leadTimeHours),
     refillRise: String(c.refillRise),
   }));
   const [saved, setSaved] = useState(false);
@@ -529,7 +530,7 @@ function Settings({ container: c }: { container: ContainerT }) {
             location: lat === null && lon === null ? null : { lat: lat ?? NaN, lon: lon ?? NaN },
             reportIntervalSeconds: minutes === null ? null : Math.round(minutes * 60),
             unit: form.unit.trim() === "" ? null : form.unit.trim(),
-            leadTimeHours: num(form.leadTimeHours) ?? 0,
+            leadTimeHours: num(form.leadTimeHours),
             refillRise: num(form.refillRise) ?? 10,
           },
         }),
@@ -574,10 +575,19 @@ function Settings({ container: c }: { container: ContainerT }) {
         </label>
         <label>
           Order ahead (hours before the threshold)
-          <input {...field("leadTimeHours")} type="number" min={0} max={2160} step="any" />
+          <input
+            {...field("leadTimeHours")}
+            type="number"
+            min={0}
+            max={2160}
+            step="any"
+            placeholder={
+              c.partnerLeadTimeHours === null ? "0 (no partner default)" : `${c.partnerLeadTimeHours} (partner default)`
+            }
+          />
           <span className="hint">
             0: an order opens when the fill falls below the threshold. More: it opens when the forecast reaches the
-            threshold within this many hours, so the delivery can arrive in time.
+            threshold within this many hours, so the delivery can arrive in time. Empty: the partner&apos;s default.
           </span>
         </label>
         <label>
