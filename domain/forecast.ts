@@ -629,7 +629,27 @@ export function estimate(window: ConsumptionWindow, settings: ForecastSettings):
   };
 }
 
-/** Rebuild a window from applied readings, oldest first (what a container does when it loads). */
+/** A window as stored: the same, as JSON (numbers and booleans, so it reads back exactly). */
+export function windowText(window: ConsumptionWindow): string {
+  return JSON.stringify(window);
+}
+
+export function windowFromText(text: string): ConsumptionWindow {
+  return { ...emptyWindow(), ...(JSON.parse(text) as Partial<ConsumptionWindow>) };
+}
+
+/** Feed applied readings to a window, oldest first (a stored window catching up with the log). */
+export function windowAfter(
+  window: ConsumptionWindow,
+  readings: Iterable<{ measuredAt: number; fill: number }>,
+  refillRise: number,
+): ConsumptionWindow {
+  let next = window;
+  for (const r of readings) next = observe(next, r.measuredAt, r.fill, refillRise).window;
+  return next;
+}
+
+/** Rebuild a window from applied readings, oldest first (a container that has no stored window). */
 export function windowOf(
   readings: Iterable<{ measuredAt: number; fill: number }>,
   refillRise: number,

@@ -11,7 +11,17 @@ import {
   type ModelView,
   type Order,
 } from "../domain/container";
-import { DAY_MS, emptyWindow, estimate, LOOKBACK_DAYS, windowOf, type ConsumptionWindow } from "../domain/forecast";
+import {
+  DAY_MS,
+  emptyWindow,
+  estimate,
+  LOOKBACK_DAYS,
+  windowAfter,
+  windowFromText,
+  windowOf,
+  windowText,
+  type ConsumptionWindow,
+} from "../domain/forecast";
 import { applyToOrder, withOrderDefaults } from "../domain/fulfilment";
 import { monotonicIds } from "../domain/ids";
 import { CONTAINER_SCHEMA, hasTables, insertMany, SQL_PARAMETERS } from "./container-schema";
@@ -24,6 +34,9 @@ import { ensureSchema } from "./schema";
  * per reading (a sixth of the rows a reading costs) for a state the log already implies.
  */
 export const STATE_EVERY_EVENTS = 32;
+
+/** A window rebuilt from the log reads at most this many readings: a month at one every 15 minutes. */
+const REBUILD_READINGS = 3000;
 
 /** A reading taken to be new was there already: the commit is rolled back and done again with a look first. */
 export class SeenBefore extends Error {}
@@ -259,11 +272,33 @@ export class ContainerLog {
   }
 
   /**
-   * The window from the applied readings of the look-back before the newest (and two days more, for
-   * its first refills), in the order they were applied: the log's, read backwards until one is older
-   * (applied readings never go back in time along the log).
+   * The window as stored with the state row, fed the applied readings logged after it; a container
+   * with none stored yet rebuilds it from the log (`rebuildWindow`).
    */
   private loadWindow(): ConsumptionWindow {
+    if (!this.current?.measuredAt) return emptyWindow();
+    const row = this.sql
+      .exec<{ version: number; window: string }>("SELECT version, window FROM model WHERE id = 1")
+      .toArray()[0];
+    if (!row) return this.rebuildWindow();
+    const after: { measuredAt: number; fill: number }[] = [];
+    for (const e of this.sql.exec<{ body: string }>(
+      "SELECT body FROM events WHERE seq > ? AND type = 'reading.recorded' ORDER BY seq",
+      row.version,
+    )) {
+      const event = JSON.parse(e.body) as Extract<ContainerEvent, { type: "reading.recorded" }>;
+      if (event.outcome === "applied")
+        after.push({ measuredAt: Date.parse(event.reading.measuredAt), fill: event.reading.fillPercent });
+    }
+    return windowAfter(windowFromText(row.window), after, this.current.refillRise);
+  }
+
+  /**
+   * The window from the applied readings of the look-back before the newest (and two days more, for
+   * its first refills), in the order they were applied: the log's, read backwards until one is older
+   * (applied readings never go back in time along the log), at most REBUILD_READINGS of them.
+   */
+  private rebuildWindow(): ConsumptionWindow {
     const newest = this.current?.measuredAt;
     if (!newest) return emptyWindow();
     const since = Date.parse(newest) - (LOOKBACK_DAYS + 2) * DAY_MS;
@@ -274,7 +309,7 @@ export class ContainerLog {
       const event = JSON.parse(row.body) as Extract<ContainerEvent, { type: "reading.recorded" }>;
       if (event.outcome !== "applied") continue;
       const measuredAt = Date.parse(event.reading.measuredAt);
-      if (measuredAt < since) break;
+      if (measuredAt < since || readings.length >= REBUILD_READINGS) break;
       readings.push({ measuredAt, fill: event.reading.fillPercent });
     }
     return windowOf(readings.reverse(), this.current!.refillRise);
@@ -321,6 +356,14 @@ export class ContainerLog {
     );
     this.stateJson = { version: state.version, bytes: utf8Length(json) };
     this.storedStateVersion = state.version;
+    // The window as of the same version (inside a commit, the one it is making).
+    const window = this.staged ?? this.window;
+    if (window.buckets.length > 0)
+      this.sql.exec(
+        "INSERT INTO model (id, version, window) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, window = excluded.window",
+        state.version,
+        windowText(window),
+      );
   }
 
   /** The watermark as the state row holds it. */

@@ -59,6 +59,9 @@ export const CONTAINER_SCHEMA = [
   // Whether the commit that wrote an event handed it to its caller to send (ingestRelayed): the
   // watermark runs on over such events at load, so the state row need not be written every commit.
   `ALTER TABLE events ADD COLUMN handed INTEGER NOT NULL DEFAULT 0;`,
+  // The consumption model's window (domain/forecast), written with the state row and as of the same
+  // version, so that a start folds the few readings after it instead of a month of the log.
+  `CREATE TABLE model (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, window TEXT NOT NULL);`,
 ];
 
 /** Durable Object SQL binds at most this many parameters to one statement. */

@@ -77,6 +77,11 @@ describe("the container log", () => {
       again.load();
       expect(again.state).toEqual(log.state);
       expect(again.stateRowBehind).toBe(true);
+      // The model's window is stored with the state row, as of its version; the start fed it the rest.
+      expect(storage.sql.exec<{ version: number }>("SELECT version FROM model").toArray()).toEqual([
+        { version: 1 + STATE_EVERY_EVENTS },
+      ]);
+      expect(again.state!.forecast).toEqual(log.state!.forecast);
     });
   });
 
