@@ -217,12 +217,14 @@ function orderChanges(
   const threshold = state.threshold;
   const active = state.activeOrder;
   const by = `reading:${reading.readingId}`;
-  if (fill < threshold && active === null && state.autoOpenArmed) {
-    const order: Order = {
+  /** An order the reading opens, at its fill and the threshold in force. */
+  const opened = (source: "auto" | "forecast", forecast?: Forecast): ContainerChange => ({
+    type: "order.opened",
+    order: {
       id: ctx.newOrderId(),
       containerId: state.containerId,
       status: "active",
-      source: "auto",
+      source,
       openedAt: iso(ctx.now),
       openedBy: by,
       fillAtOpen: fill,
@@ -234,56 +236,25 @@ function orderChanges(
       fulfilment: "pending",
       ...NEW_ORDER_FIELDS,
       lines: proposedLines({ ...state, fillPercent: fill, contents: reading.contents ?? state.contents }),
-    };
-    return [{ type: "order.opened", order }];
-  }
-  if (fill > threshold && active !== null && openedBelowThreshold(active, threshold)) {
-    return [
-      {
-        type: "order.closed",
-        orderId: active.id,
-        closedAt: iso(ctx.now),
-        closedBy: by,
-        closeReason: "fill_above_threshold",
-        fillAtClose: fill,
-      },
-    ];
-  }
+      ...(forecast ? { forecast } : {}),
+    },
+  });
+  const closed = (closeReason: "fill_above_threshold" | "refilled"): ContainerChange => ({
+    type: "order.closed",
+    orderId: active!.id,
+    closedAt: iso(ctx.now),
+    closedBy: by,
+    closeReason,
+    fillAtClose: fill,
+  });
+  if (fill < threshold && active === null && state.autoOpenArmed) return [opened("auto")];
+  if (fill > threshold && active !== null && openedBelowThreshold(active, threshold))
+    return [closed("fill_above_threshold")];
   // An order the forecast opened was opened above the threshold: a refill closes it.
-  if (refill && active?.source === "forecast") {
-    return [
-      {
-        type: "order.closed",
-        orderId: active.id,
-        closedAt: iso(ctx.now),
-        closedBy: by,
-        closeReason: "refilled",
-        fillAtClose: fill,
-      },
-    ];
-  }
+  if (refill && active?.source === "forecast") return [closed("refilled")];
   const forecast = ctx.model?.forecast ?? null;
-  if (active === null && forecastDue(state, forecast, ctx.now, refill)) {
-    const order: Order = {
-      id: ctx.newOrderId(),
-      containerId: state.containerId,
-      status: "active",
-      source: "forecast",
-      openedAt: iso(ctx.now),
-      openedBy: by,
-      fillAtOpen: fill,
-      thresholdAtOpen: threshold,
-      closedAt: null,
-      closedBy: null,
-      closeReason: null,
-      fillAtClose: null,
-      fulfilment: "pending",
-      ...NEW_ORDER_FIELDS,
-      lines: proposedLines({ ...state, fillPercent: fill, contents: reading.contents ?? state.contents }),
-      forecast: forecast!,
-    };
-    return [{ type: "order.opened", order }];
-  }
+  if (active === null && forecast !== null && forecastDue(state, forecast, ctx.now, refill))
+    return [opened("forecast", forecast)];
   return [];
 }
 
