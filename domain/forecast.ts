@@ -470,45 +470,26 @@ export const forecastSchema = z
 export type Forecast = z.infer<typeof forecastSchema>;
 
 /** What the fleet list and stream carry of a forecast: enough to sort and show when it runs out. */
+const SUMMARY_FIELDS = [
+  "status",
+  "asOf",
+  "ratePerDay",
+  "thresholdAt",
+  "thresholdAtP10",
+  "thresholdAtP90",
+  "emptyAt",
+  "daysToThreshold",
+  "daysOfSupply",
+] as const satisfies readonly (keyof Forecast)[];
+
 export const forecastSummarySchema = forecastSchema
-  .pick({
-    status: true,
-    asOf: true,
-    ratePerDay: true,
-    thresholdAt: true,
-    thresholdAtP10: true,
-    thresholdAtP90: true,
-    emptyAt: true,
-    daysToThreshold: true,
-    daysOfSupply: true,
-  })
+  .pick(Object.fromEntries(SUMMARY_FIELDS.map((k) => [k, true])) as { [K in (typeof SUMMARY_FIELDS)[number]]: true })
   .meta({ id: "ForecastSummary" });
 export type ForecastSummary = z.infer<typeof forecastSummarySchema>;
 
 export function summaryOf(f: Forecast | null): ForecastSummary | null {
   if (f === null) return null;
-  const {
-    status,
-    asOf,
-    ratePerDay,
-    thresholdAt,
-    thresholdAtP10,
-    thresholdAtP90,
-    emptyAt,
-    daysToThreshold,
-    daysOfSupply,
-  } = f;
-  return {
-    status,
-    asOf,
-    ratePerDay,
-    thresholdAt,
-    thresholdAtP10,
-    thresholdAtP90,
-    emptyAt,
-    daysToThreshold,
-    daysOfSupply,
-  };
+  return Object.fromEntries(SUMMARY_FIELDS.map((k) => [k, f[k]])) as ForecastSummary;
 }
 export type ForecastStatus = Forecast["status"];
 
