@@ -156,6 +156,8 @@ const NEW_ORDER_FIELDS = {
   deliveredAt: null,
   fulfilmentReason: null,
   fulfilmentAt: null,
+  acceptedAt: null,
+  dispatchedAt: null,
 } satisfies Partial<Order>;
 
 export interface ReadingContext {

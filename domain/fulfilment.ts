@@ -134,6 +134,8 @@ export function applyToOrder(order: Order, change: FulfilmentChanged | LinesSet)
     ...order,
     fulfilment: change.to,
     fulfilmentAt: change.changedAt,
+    ...(change.to === "accepted" && !order.acceptedAt ? { acceptedAt: change.changedAt } : {}),
+    ...(change.to === "dispatched" && !order.dispatchedAt ? { dispatchedAt: change.changedAt } : {}),
     partnerId: order.partnerId ?? change.partnerId,
     ...(change.eta !== undefined ? { eta: change.eta } : {}),
     ...(change.vehicle !== undefined ? { vehicle: change.vehicle } : {}),
@@ -157,5 +159,7 @@ export function withOrderDefaults(order: Order): Order {
     deliveredAt: order.deliveredAt ?? null,
     fulfilmentReason: order.fulfilmentReason ?? null,
     fulfilmentAt: order.fulfilmentAt ?? null,
+    acceptedAt: order.acceptedAt ?? null,
+    dispatchedAt: order.dispatchedAt ?? null,
   };
 }

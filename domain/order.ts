@@ -63,6 +63,8 @@ export const orderSchema = z
     deliveredAt: nullableInstantText,
     fulfilmentReason: z.string().nullable().meta({ description: "Why it was rejected or cancelled" }),
     fulfilmentAt: nullableInstantText,
+    acceptedAt: nullableInstantText.meta({ description: "When the partner accepted it" }),
+    dispatchedAt: nullableInstantText.meta({ description: "When the goods left" }),
     forecast: forecastSchema.optional().meta({
       description:
         "On an order the forecast opened (source forecast): the forecast it acted on, thresholdAt the date to plan for",

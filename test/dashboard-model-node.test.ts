@@ -93,6 +93,8 @@ describe("figures and standing", () => {
       deliveredAt: null,
       fulfilmentReason: null,
       fulfilmentAt: null,
+      acceptedAt: null,
+      dispatchedAt: null,
     };
     const fleet = fleetOf([
       container("a"),

@@ -191,6 +191,8 @@ describe("the projection consumer", () => {
             deliveredAt: null,
             fulfilmentReason: null,
             fulfilmentAt: null,
+            acceptedAt: null,
+            dispatchedAt: null,
           }) as Order,
       );
       const events = made.map(

@@ -21,6 +21,7 @@ import { notifications } from "./routes/notifications";
 import { telegram } from "./routes/telegram";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
+import { analytics } from "./routes/analytics";
 import { anomalies } from "./routes/anomalies";
 import { orders } from "./routes/orders";
 import { projection } from "./routes/projection";
@@ -47,6 +48,7 @@ export const app = base
   .route("/", fleet)
   .route("/", orders)
   .route("/", anomalies)
+  .route("/", analytics)
   .route("/", errors)
   .route("/", clientErrors)
   .route("/", streamTickets)

@@ -143,6 +143,8 @@ export function toOrder(o: typeof orders.$inferSelect): Order {
     eta: iso(order.eta),
     deliveredAt: iso(order.deliveredAt),
     fulfilmentAt: iso(order.fulfilmentAt),
+    acceptedAt: iso(order.acceptedAt),
+    dispatchedAt: iso(order.dispatchedAt),
   };
 }
 

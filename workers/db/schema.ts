@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  date,
   doublePrecision,
   index,
   integer,
@@ -105,6 +106,9 @@ export const orders = pgTable(
     deliveredAt: ts("delivered_at"),
     fulfilmentReason: text("fulfilment_reason"),
     fulfilmentAt: ts("fulfilment_at"),
+    /** When the partner accepted it and when the goods left (for fulfilment times). */
+    acceptedAt: ts("accepted_at"),
+    dispatchedAt: ts("dispatched_at"),
     /** On an order the forecast opened: the forecast it acted on. */
     forecast: jsonb("forecast").$type<Forecast>(),
     /** The container event sequence that last changed this order. */
@@ -114,6 +118,9 @@ export const orders = pgTable(
     index("orders_container_idx").on(t.containerId, t.id),
     index("orders_status_idx").on(t.status, t.id),
     index("orders_opened_at_idx").on(t.openedAt),
+    index("orders_delivered_at_idx")
+      .on(t.deliveredAt)
+      .where(sql`${t.deliveredAt} is not null`),
   ],
 );
 
@@ -155,6 +162,8 @@ export const readings = pgTable(
     /** How far ahead of the receiving clock the sensor's own time was, in ms. */
     clockSkewMs: integer("clock_skew_ms").notNull().default(0),
     status: text("status").notNull(),
+    /** Where the container saw a refill: the rise, in fill points (the reading's event's `refill`). */
+    refillRise: doublePrecision("refill_rise"),
     eventId: text("event_id").notNull(),
   },
   (t) => [
@@ -162,6 +171,39 @@ export const readings = pgTable(
     index("readings_container_time_idx").on(t.containerId, t.measuredAt),
     index("readings_time_idx").on(t.measuredAt),
   ],
+);
+
+/**
+ * One row per container and UTC day: the day's readings summed up, and its deliveries and anomalies.
+ * The projection adds each reading once, as its row is first inserted (a redelivered reading inserts
+ * nothing, so adds nothing), and counts a day's deliveries and anomalies again from their tables when
+ * a batch touches them; workers/db/rollups.ts, which also rebuilds the table from those rows.
+ * A day's consumption is what the level fell plus what refills added: the level before the day is
+ * the previous day's `lastFill` (analytics.ts reads it with lag()).
+ */
+export const containerDays = pgTable(
+  "container_days",
+  {
+    containerId: text("container_id").notNull(),
+    day: date("day", { mode: "string" }).notNull(),
+    /** The contents the day's newest reading that named any reported, and that reading's time. */
+    contents: text("contents"),
+    contentsAt: ts("contents_at"),
+    readings: integer("readings").notNull().default(0),
+    minFill: doublePrecision("min_fill"),
+    maxFill: doublePrecision("max_fill"),
+    sumFill: doublePrecision("sum_fill").notNull().default(0),
+    firstAt: ts("first_at"),
+    firstFill: doublePrecision("first_fill"),
+    lastAt: ts("last_at"),
+    lastFill: doublePrecision("last_fill"),
+    /** Refills the container saw that day, and the fill points they added. */
+    refills: integer("refills").notNull().default(0),
+    refilled: doublePrecision("refilled").notNull().default(0),
+    deliveries: integer("deliveries").notNull().default(0),
+    anomalies: integer("anomalies").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.containerId, t.day] }), index("container_days_day_idx").on(t.day)],
 );
 
 /** Every container's audit trail. */

@@ -153,6 +153,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         clockSkewMs: r.clockSkewMs ?? 0,
         status: event.outcome,
         eventId: event.id,
+        refillRise: event.refill?.rise ?? null,
       });
     }
   }

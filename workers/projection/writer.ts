@@ -1,6 +1,7 @@
 import { getTableColumns, getTableName } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Database } from "../db/client";
+import { addReadingsToDays, recountDays, touchedDays } from "../db/rollups";
 import { anomalies, containerEvents, containers, orders, readings } from "../db/schema";
 import type { ProjectionPlan } from "./plan";
 
@@ -79,9 +80,10 @@ function upsertRows(table: PgTable, rows: readonly Record<string, unknown>[], ke
 /**
  * A plan's statements. Every one is idempotent: events and readings are inserted once by key, and
  * container and order rows move only to a higher version, so replaying any message, or applying
- * messages out of order, ends in the same rows. First every insert as one data-modifying `WITH`;
- * then, over what that wrote (a later statement sees what an earlier one wrote), the orders
- * superseded and each tracked container's `projected_seq`. `gaps`: whether the last statement's
+ * messages out of order, ends in the same rows; a reading is added to its day's rollup only as its
+ * row is first inserted (db/rollups.ts). First every insert as one data-modifying `WITH`; then,
+ * over what that wrote (a later statement sees what an earlier one wrote), the orders superseded,
+ * the deliveries and anomalies of the days they touched, and each tracked container's `projected_seq`. `gaps`: whether the last statement's
  * rows are the plan's gaps.
  */
 export function planStatements(
@@ -90,12 +92,26 @@ export function planStatements(
 ): { statements: string[]; gaps: boolean } {
   const writes: string[] = [];
   if (plan.events.length > 0) writes.push(`events_in as (${insertOnce(containerEvents, plan.events)})`);
-  if (plan.readings.length > 0) writes.push(`readings_in as (${insertOnce(readings, plan.readings)})`);
+  if (plan.readings.length > 0) {
+    // Only the rows inserted come back, so a reading sent again adds nothing to its day.
+    const inserted = insertRows(
+      readings,
+      plan.readings,
+      () => "on conflict do nothing returning container_id, measured_at, fill_percent, contents, refill_rise",
+    );
+    writes.push(`readings_in as (${inserted})`, `days_in as (${addReadingsToDays("readings_in")})`);
+  }
   if (plan.containers.length > 0)
     writes.push(
       `containers_in as (${upsertRows(containers, plan.containers, ["id", "projectedSeq", "gapSince"], "projected_at = now()")})`,
     );
-  if (plan.orders.length > 0) writes.push(`orders_in as (${upsertRows(orders, plan.orders, ["id"])})`);
+  if (plan.orders.length > 0) {
+    // An order from before the step times were kept has none; the times Postgres found for it stay.
+    const keepSteps = ["accepted_at", "dispatched_at"]
+      .map((c) => `${c} = coalesce(excluded.${c}, orders.${c})`)
+      .join(", ");
+    writes.push(`orders_in as (${upsertRows(orders, plan.orders, ["id", "acceptedAt", "dispatchedAt"], keepSteps)})`);
+  }
   if (plan.anomalies.length > 0) writes.push(`anomalies_in as (${upsertRows(anomalies, plan.anomalies, ["id"])})`);
   if (writes.length === 0) return { statements: [], gaps: false };
   const statements = [`with ${writes.join(", ")} select 1`];
@@ -103,6 +119,9 @@ export function planStatements(
   const orderContainers = [...new Set(plan.orders.map((o) => o.containerId))];
   const tracked = trackCompleteness ? plan.containers.map((c) => c.id) : [];
   if (orderContainers.length > 0) statements.push(closeSuperseded(orderContainers));
+  const days = touchedDays(plan.orders, plan.anomalies);
+  if (days.length > 0)
+    statements.push(recountDays(`select * from jsonb_to_recordset(${json(days)}) as t(container_id text, day date)`));
   if (tracked.length > 0) statements.push(advanceProjectedSeq(tracked));
   return { statements, gaps: tracked.length > 0 };
 }
@@ -156,14 +175,21 @@ export async function writePlans(
   plans: readonly ProjectionPlan[],
   trackCompleteness = true,
 ): Promise<ProjectionGap[]> {
-  const statements: string[] = [];
+  const containerIds = [...new Set(plans.flatMap((p) => p.containers.map((c) => c.id)))].sort();
+  // Batches that touch a container take turns from here (the lock is held to commit, and taken in
+  // one order everywhere, so two batches never wait on each other in a circle): a day's rollup then
+  // sees the readings, orders and anomalies of the batch before, whatever order the writes below
+  // take their row locks in.
+  const statements = [
+    `select pg_advisory_xact_lock(hashtextextended(id, 0)) from (${ids(containerIds)} order by 1) as t(id)`,
+  ];
   const gapStatements = new Set<number>();
   for (const plan of plans) {
     const part = planStatements(plan, trackCompleteness);
     statements.push(...part.statements);
     if (part.gaps) gapStatements.add(statements.length - 1);
   }
-  if (statements.length === 0) return [];
+  if (statements.length === 1) return [];
   const answer = await db.$client.query(statements.join(";\n"));
   // One result per statement (a single one when the text held only one).
   const results = (Array.isArray(answer) ? answer : [answer]) as Array<{ rows: GapRow[] }>;

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { rebuildRollups } from "../db/rollups";
 import { withDatabase } from "../db/client";
 import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
@@ -70,4 +71,24 @@ export const projection = router()
       },
     }),
     async (c) => c.json(await reconcile(c.env, `by ${c.get("person").email}`, c.req.valid("query").sweep), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/projection/rollups/rebuild",
+      tags: ["Operations"],
+      summary: "Rebuild the daily rollups analytics read from the readings, orders and anomalies",
+      description:
+        "The projection keeps the rollups as it writes; a rebuild is for after restoring Postgres from elsewhere, or to check them. One transaction: readers see the old rows until it commits.",
+      security: security.person,
+      middleware: as("admin"),
+      responses: {
+        200: jsonContent(
+          z.object({ days: z.number().int().meta({ description: "Container days written" }), ms: z.number() }),
+          "Rebuilt",
+        ),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => c.json(await withDatabase(c.env, (db) => rebuildRollups(db)), 200),
   );

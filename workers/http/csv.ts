@@ -1,0 +1,35 @@
+// Answers as CSV, for the lists people take into a spreadsheet: asked for with `?format=csv` or
+// `Accept: text/csv` (an explicit `format=json` wins over the header). Written with csv-stringify,
+// so quoting follows RFC 4180.
+import { stringify } from "csv-stringify/browser/esm/sync";
+import type { Context } from "hono";
+import type { z } from "zod";
+import { csvRecords } from "../../domain/analytics";
+
+export function wantsCsv(c: Context, format: "json" | "csv" | undefined): boolean {
+  if (format !== undefined) return format === "csv";
+  return (c.req.header("Accept") ?? "").split(",").some((part) => part.trim().toLowerCase().startsWith("text/csv"));
+}
+
+/** The rows under a header line of `columns`, as an attachment named `filename`. */
+export function csvResponse(filename: string, columns: readonly string[], rows: readonly object[]): Response {
+  const body = stringify([[...columns], ...csvRecords(rows, columns)]);
+  return new Response(body, {
+    status: 200,
+    headers: {
+      "Content-Type": "text/csv; charset=utf-8",
+      "Content-Disposition": `attachment; filename="${filename}"`,
+    },
+  });
+}
+
+/** A 200 answer documented as JSON and as CSV. */
+export function jsonOrCsv<S extends z.ZodType>(schema: S, description: string) {
+  return {
+    description,
+    content: {
+      "application/json": { schema },
+      "text/csv": { schema: { type: "string" as const, description: "The rows, a header line first" } },
+    },
+  };
+}
