@@ -15,6 +15,7 @@ import pg from "pg";
 import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
+import { benchAnalytics, printAnalytics } from "./bench/analytics.mjs";
 import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
 import { benchModel, printModel } from "./bench/model.mjs";
 import { benchPush, printPush } from "./bench/push.mjs";
@@ -569,6 +570,16 @@ try {
     });
     printReconcile(reconciliation);
   }
+  // Fleet analytics on 10 million readings loaded straight into Postgres (BENCH_ANALYTICS=off skips
+  // it; npm run bench:analytics runs it alone).
+  let analytics = null;
+  if (process.env.BENCH_ANALYTICS !== "off") {
+    const analyticsDb = databaseUrl
+      ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_analytics")
+      : undefined;
+    analytics = await benchAnalytics({ databaseUrl: analyticsDb });
+    printAnalytics(analytics);
+  }
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
@@ -591,6 +602,7 @@ try {
         model,
         dashboard,
         reconciliation,
+        analytics,
       },
       null,
       2,
