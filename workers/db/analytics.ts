@@ -46,31 +46,31 @@ export async function consumptionByDay(
   partners: readonly PartnerPlacement[],
 ): Promise<ConsumptionRow[]> {
   const key: Record<ConsumptionGroup, SQL> = {
-    contents: sql`coalesce(d.contents, p.contents)`,
-    partner: sql`p.partner_id`,
+    contents: sql`coalesce(d.contents, d.container_contents)`,
+    partner: sql`d.partner_id`,
     container: sql`d.container_id`,
     all: sql`'all'`,
   };
   const where: SQL[] = [sql`d.day >= ${q.from}::date`];
-  if (q.contents !== undefined) where.push(sql`coalesce(d.contents, p.contents) = ${q.contents}`);
-  if (q.partnerId !== undefined) where.push(sql`p.partner_id = ${q.partnerId}`);
+  if (q.contents !== undefined) where.push(sql`coalesce(d.contents, d.container_contents) = ${q.contents}`);
+  if (q.partnerId !== undefined) where.push(sql`d.partner_id = ${q.partnerId}`);
   // A day's consumption: the level it began at (the newest day before with readings, within the
   // lookback; else its own first reading) less where it ended, plus what refills added.
   const result = await db.execute(sql`
     with p as (${placedContainers(partners, q.box)}),
     d as (
-      select d.*, case when d.readings > 0 then greatest(0,
+      select d.*, p.contents as container_contents, p.partner_id, p.unit, p.capacity,
+        case when d.readings > 0 then greatest(0,
           coalesce(lag(d.last_fill) over (partition by d.container_id, d.readings > 0 order by d.day), d.first_fill)
           - d.last_fill + d.refilled) else 0 end as consumption
-      from container_days d
-      where d.day between ${q.from}::date - ${OPENING_LOOKBACK_DAYS}::int and ${q.to}::date
-        and d.container_id in (select id from p))
-    select d.day::text as day, ${key[q.by]} as key, p.unit,
+      from container_days d join p on p.id = d.container_id
+      where d.day between ${q.from}::date - ${OPENING_LOOKBACK_DAYS}::int and ${q.to}::date)
+    select d.day::text as day, ${key[q.by]} as key, d.unit,
       count(*) filter (where d.readings > 0)::int as containers, sum(d.readings)::int as readings,
-      sum(d.consumption) as consumption, sum(d.consumption * p.capacity / 100) as quantity,
+      sum(d.consumption) as consumption, sum(d.consumption * d.capacity / 100) as quantity,
       sum(d.refills)::int as refills, sum(d.deliveries)::int as deliveries, sum(d.anomalies)::int as anomalies,
       sum(d.sum_fill) / nullif(sum(d.readings), 0) as mean_fill, min(d.min_fill) as min_fill, max(d.max_fill) as max_fill
-    from d join p on p.id = d.container_id
+    from d
     where ${sql.join(where, sql` and `)}
     group by 1, 2, 3 order by 1, 2 nulls last, 3 nulls last`);
   return (result.rows as Record<string, unknown>[]).map((r) => ({
