@@ -116,3 +116,22 @@ export async function partnerEvent(
     throw new Error(`partner event ${String(event.type)}: expected ${expected}, got ${res.status} ${text}`);
   return JSON.parse(text) as { order: { id: string } };
 }
+
+/** What `find` returns once it returns something (the projection to Postgres takes a moment). */
+export async function eventually<T>(find: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The file the page saves when `act` runs (a download), with the name it was saved under. */
+export async function downloaded(page: Page, act: () => Promise<unknown>): Promise<{ name: string; text: string }> {
+  const { readFile } = await import("node:fs/promises");
+  const [file] = await Promise.all([page.waitForEvent("download", { timeout: 15_000 }), act()]);
+  const path = await file.path();
+  return { name: file.suggestedFilename(), text: await readFile(path, "utf8") };
+}

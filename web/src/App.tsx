@@ -5,6 +5,7 @@ import { View } from "./components/ViewBoundary";
 import { firingSummary } from "./alerts-model";
 import { AdminPage } from "./pages/Admin";
 import { AlertsPage } from "./pages/Alerts";
+import { AnalyticsPage } from "./pages/Analytics";
 import { ContainerPage } from "./pages/Container";
 import { ErrorsPage } from "./pages/Errors";
 import { FleetPage } from "./pages/Fleet";
@@ -52,6 +53,11 @@ export function App() {
           <Route path="/orders">
             <View view="/orders">
               <OrdersPage />
+            </View>
+          </Route>
+          <Route path="/analytics">
+            <View view="/analytics">
+              <AnalyticsPage />
             </View>
           </Route>
           <Route path="/alerts">
@@ -114,6 +120,7 @@ function Header() {
       <nav aria-label="Main">
         {item("/", "Fleet")}
         {item("/orders", "Orders")}
+        {item("/analytics", "Analytics")}
         {item(
           "/alerts",
           <>

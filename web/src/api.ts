@@ -37,6 +37,11 @@ export async function data<R extends ClientResponse<unknown, number, string>>(ca
     throw new ApiProblem(0, "unreachable", "Fillgrid cannot be reached; check the connection", []);
   }
   if (res.ok) return (res.status === 204 ? undefined : await res.json()) as Success<R>;
+  throw await problemOf(res);
+}
+
+/** The API's problem in an answer other than 2xx; a 401 on a signed-in call ends the session. */
+async function problemOf(res: { status: number; statusText: string; json(): Promise<unknown> }): Promise<ApiProblem> {
   let body: { error?: { code?: string; message?: string; issues?: { path: string; message: string }[] } } = {};
   try {
     body = (await res.json()) as typeof body;
@@ -50,5 +55,28 @@ export async function data<R extends ClientResponse<unknown, number, string>>(ca
     body.error?.issues ?? [],
   );
   if (res.status === 401 && session.current()) session.expire(problem.message);
-  throw problem;
+  return problem;
+}
+
+/**
+ * A file from the API (a CSV answer) saved by the browser. A plain link carries no token, so it is
+ * fetched with the token and handed over as an object URL; saved under the name the answer gives.
+ */
+export async function download(url: URL | string, fallbackName: string): Promise<string> {
+  const token = session.current()?.token;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  } catch {
+    throw new ApiProblem(0, "unreachable", "Fillgrid cannot be reached; check the connection", []);
+  }
+  if (!res.ok) throw await problemOf(res);
+  const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? fallbackName;
+  const href = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  return name;
 }

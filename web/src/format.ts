@@ -14,15 +14,17 @@ export function acceptedLocale(tag: string | null | undefined): string {
 }
 
 /** The viewer's language for every formatter of the dashboard. */
-export const locale = acceptedLocale(globalThis.navigator?.language);
+// Read through a shape of its own: the analytics and fleet models are also tested in Node.
+const nav = (globalThis as { navigator?: { language: string; languages: readonly string[] } }).navigator;
+export const locale = acceptedLocale(nav?.language);
 
 // Libraries that read navigator.language themselves get the accepted tag too: uPlot builds an
 // Intl.NumberFormat from it when its module loads, so a refused tag would stop the whole app. This
 // module is imported first (main.tsx) so that it runs before any library does.
-if (globalThis.navigator && acceptedLocale(navigator.language) !== navigator.language) {
-  const languages = [...new Set([locale, ...navigator.languages.map(acceptedLocale)])];
-  Object.defineProperty(navigator, "language", { value: locale, configurable: true });
-  Object.defineProperty(navigator, "languages", { value: Object.freeze(languages), configurable: true });
+if (nav && acceptedLocale(nav.language) !== nav.language) {
+  const languages = [...new Set([locale, ...nav.languages.map(acceptedLocale)])];
+  Object.defineProperty(nav, "language", { value: locale, configurable: true });
+  Object.defineProperty(nav, "languages", { value: Object.freeze(languages), configurable: true });
 }
 
 const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium" });
@@ -75,4 +77,42 @@ export function formatRunsOut(
   const ahead = (Date.parse(forecast.thresholdAt) - now) / 86_400_000;
   if (ahead <= 0) return { text: "reached", soon: true };
   return { text: `in ${formatDays(ahead)}`, soon: ahead <= 3 };
+}
+
+const dayFormat = new Intl.DateTimeFormat(locale, {
+  weekday: "short",
+  day: "numeric",
+  month: "short",
+  timeZone: "UTC",
+});
+const shortDayFormat = new Intl.DateTimeFormat(locale, { day: "numeric", month: "short", timeZone: "UTC" });
+
+/** A UTC day as the analytics answer it (YYYY-MM-DD), in words: "Mon 3 Mar" ("short": "3 Mar"). */
+export function formatDay(day: string, style: "long" | "short" = "long"): string {
+  const at = Date.parse(`${day}T00:00:00Z`);
+  if (Number.isNaN(at)) return day;
+  return (style === "short" ? shortDayFormat : dayFormat).format(at);
+}
+
+/** A duration given in hours, readably: "25 min", "3.5 h", "2 d 4 h". */
+export function formatHours(hours: number | null | undefined): string {
+  if (hours === null || hours === undefined) return "—";
+  if (hours < 1) return `${Math.max(0, Math.round(hours * 60))} min`;
+  if (hours < 24) return `${days.format(hours)} h`;
+  const whole = Math.round(hours);
+  const d = Math.floor(whole / 24);
+  const h = whole % 24;
+  return h === 0 ? `${d} d` : `${d} d ${h} h`;
+}
+
+/** A quantity with its unit ("1,400 l"), or fill points when there is no unit ("12.5 points"). */
+export function formatQuantity(value: number | null | undefined, unit: string | null): string {
+  if (value === null || value === undefined) return "—";
+  return `${days.format(value)} ${unit ?? "points"}`;
+}
+
+/** The share delivered on time, with what it is out of: "92 % of 25"; "—" when none had a due time. */
+export function formatShare(share: number | null, of: number): string {
+  if (share === null || of === 0) return "—";
+  return `${Math.round(share * 100)} % of ${count.format(of)}`;
 }

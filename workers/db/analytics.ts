@@ -149,21 +149,16 @@ export async function fulfilmentTimes(
     ["dispatchedToDelivered", "dispatched_at", "delivered_at"],
     ["openedToDelivered", "opened_at", "delivered_at"],
   ] as const;
-  const percentiles = steps.flatMap(([name, from, to]) =>
-    (
-      [
-        ["P50", 0.5],
-        ["P90", 0.9],
-      ] as const
-    ).map(([suffix, p]) =>
-      sql.raw(`percentile_cont(${p}) within group (order by extract(epoch from ${to} - ${from}) / 3600)
-        filter (where ${to} is not null and ${from} is not null) as "${name}${suffix}"`),
-    ),
+  // The median and the 90th percentile of each step from one sort of its times.
+  const percentiles = steps.map(([name, from, to]) =>
+    sql.raw(`percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from ${to} - ${from}) / 3600)
+      filter (where ${to} is not null and ${from} is not null) as "${name}"`),
   );
   const partner = q.partnerId !== undefined ? sql`and o.partner_id = ${q.partnerId}` : sql``;
   const result = await db.execute(sql`
     with o as (
-      select o.*, coalesce((o.forecast->>'thresholdAt')::timestamptz, o.eta) as due from orders o
+      select o.partner_id, o.fulfilment, o.opened_at, o.accepted_at, o.dispatched_at, o.delivered_at,
+        coalesce((o.forecast->>'thresholdAt')::timestamptz, o.eta) as due from orders o
       where o.opened_at >= (${q.from}::date::timestamp at time zone 'UTC')
         and o.opened_at < ((${q.to}::date + 1)::timestamp at time zone 'UTC') ${partner})
     select grouping(o.partner_id) as total, o.partner_id, count(*)::int as orders,
@@ -177,7 +172,13 @@ export async function fulfilmentTimes(
     order by total, o.partner_id nulls last`);
   return (result.rows as Record<string, unknown>[]).map((r) => {
     const times = Object.fromEntries(
-      steps.flatMap(([name]) => [`${name}P50`, `${name}P90`].map((k) => [k, round(r[k], 2)])),
+      steps.flatMap(([name]) => {
+        const [p50, p90] = (r[name] as (number | string)[] | null) ?? [null, null];
+        return [
+          [`${name}P50`, round(p50, 2)],
+          [`${name}P90`, round(p90, 2)],
+        ];
+      }),
     ) as Pick<FulfilmentRow, `${(typeof steps)[number][0]}${"P50" | "P90"}`>;
     const onTime = Number(r.on_time);
     const onTimeOf = Number(r.on_time_of);

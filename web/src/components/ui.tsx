@@ -94,3 +94,12 @@ export function FillBar({ fill, threshold }: { fill: number | null; threshold: n
 export function Badge({ kind, children }: { kind: string; children: ReactNode }) {
   return <span className={`tag tag-${kind}`}>{children}</span>;
 }
+
+/** An anomaly's kind in words. */
+export const ANOMALY_LABEL: Record<string, string> = {
+  sudden_drop: "Sudden drop",
+  stuck_sensor: "Stuck sensor",
+  unexpected_refill: "Unexpected refill",
+  delivery_mismatch: "Delivery mismatch",
+  noisy_sensor: "Noisy sensor",
+};

@@ -5,7 +5,7 @@ import { Link } from "wouter";
 import { api, ApiProblem, data } from "../api";
 import { FillChart } from "../components/FillChart";
 import { DeviceKeys } from "../components/DeviceKeys";
-import { Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
+import { ANOMALY_LABEL, Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
 import { isSilent } from "../fleet-model";
 import { formatDays, formatFigure, formatPercent, formatTime } from "../format";
 import { can, useSession } from "../session";
@@ -376,14 +376,6 @@ function Anomalies({ containerId, version, canAct }: { containerId: string; vers
     </section>
   );
 }
-
-const ANOMALY_LABEL: Record<string, string> = {
-  sudden_drop: "Sudden drop",
-  stuck_sensor: "Stuck sensor",
-  unexpected_refill: "Unexpected refill",
-  delivery_mismatch: "Delivery mismatch",
-  noisy_sensor: "Noisy sensor",
-};
 
 function Orders({ containerId, version }: { containerId: string; version: number }) {
   const orders = useQuery({
