@@ -239,8 +239,15 @@ async function loadFixture(client, { containers, perContainer, now }) {
       const steps = isActive
         ? [["accepted", accepted]]
         : cancelled
-          ? [["accepted", accepted], ["cancelled", accepted]]
-          : [["accepted", accepted], ["dispatched", dispatched], ["delivered", delivered]];
+          ? [
+              ["accepted", accepted],
+              ["cancelled", accepted],
+            ]
+          : [
+              ["accepted", accepted],
+              ["dispatched", dispatched],
+              ["delivered", delivered],
+            ];
       const events = [["order.opened", opened, { type: "order.opened", order: { id } }]].concat(
         steps.map(([to, t]) => [
           "order.fulfilment_changed",
@@ -377,9 +384,11 @@ export async function benchAnalytics({
     const db = drizzle(pool);
     const rebuild = await q.rebuildRollups(db);
     await pool.query("analyze container_days");
-    const size = (await pool.query(`select (select count(*) from readings)::int as readings,
+    const size = (
+      await pool.query(`select (select count(*) from readings)::int as readings,
       (select count(*) from container_days)::int as days,
-      pg_total_relation_size('readings') as readings_bytes, pg_total_relation_size('container_events') as events_bytes, pg_total_relation_size('container_days') as days_bytes`)).rows[0];
+      pg_total_relation_size('readings') as readings_bytes, pg_total_relation_size('container_events') as events_bytes, pg_total_relation_size('container_days') as days_bytes`)
+    ).rows[0];
 
     const today = new Date(now).toISOString().slice(0, 10);
     const daysBefore = (n) => new Date(now - n * DAY).toISOString().slice(0, 10);
