@@ -66,6 +66,8 @@ describe("planning a projection batch", () => {
         deliveredAt: null,
         fulfilmentReason: null,
         fulfilmentAt: null,
+        acceptedAt: null,
+        dispatchedAt: null,
         thresholdAtOpen: null,
         // Only an order the forecast opened carries one.
         forecast: null,
