@@ -7,41 +7,44 @@ const DAY_MS = 86_400_000;
 export const MAX_ANALYTICS_DAYS = 366;
 export const DEMAND_DAYS = { min: 1, max: 14, default: 14 } as const;
 
-const dayText = z
+/** A UTC day, YYYY-MM-DD, that exists. */
+export const dayText = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, { error: "must be a date, YYYY-MM-DD" })
   .refine(
     (d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
-    {
-      error: "must be a date that exists",
-    },
-  );
+    { error: "must be a date that exists" },
+  )
+  .refine((d) => d >= "1970-01-01", { error: "must be 1970-01-01 or later" });
 
 /** `minLon,minLat,maxLon,maxLat`, as map libraries write a box. */
 export const boxText = z
   .string()
   .transform((text, ctx) => {
-    const parts = text.split(",").map((p) => Number(p.trim()));
+    const texts = text.split(",").map((p) => p.trim());
+    const parts = texts.map(Number);
     const [minLon, minLat, maxLon, maxLat] = parts;
     const ok =
       parts.length === 4 &&
-      parts.every((p) => Number.isFinite(p)) &&
-      minLon! >= -180 &&
-      maxLon! <= 180 &&
-      minLat! >= -90 &&
-      maxLat! <= 90 &&
-      minLon! <= maxLon! &&
+      texts.every((t) => /^-?\d+(\.\d+)?$/.test(t)) &&
+      [minLon!, maxLon!].every((lon) => lon >= -180 && lon <= 180) &&
+      [minLat!, maxLat!].every((lat) => lat >= -90 && lat <= 90) &&
       minLat! <= maxLat!;
     if (!ok) {
       ctx.addIssue({
         code: "custom",
-        message: "must be minLon,minLat,maxLon,maxLat: four numbers, longitudes −180…180, latitudes −90…90, min ≤ max",
+        message:
+          "must be minLon,minLat,maxLon,maxLat: four numbers, longitudes −180…180, latitudes −90…90, minLat ≤ maxLat",
       });
       return z.NEVER;
     }
     return { minLon: minLon!, minLat: minLat!, maxLon: maxLon!, maxLat: maxLat! };
   })
-  .meta({ description: "Containers inside this box: minLon,minLat,maxLon,maxLat", example: "5.9,47.3,15.0,55.1" });
+  .meta({
+    description:
+      "Containers inside this box: minLon,minLat,maxLon,maxLat (minLon greater than maxLon: the box crosses the antimeridian)",
+    example: "5.9,47.3,15.0,55.1",
+  });
 export type Box = { minLon: number; minLat: number; maxLon: number; maxLat: number };
 
 export const CONSUMPTION_GROUPS = ["contents", "partner", "container", "all"] as const;
@@ -129,7 +132,7 @@ export const demandRowSchema = z
     unit: z.string().nullable(),
     source: z.enum(["order", "forecast"]).meta({
       description:
-        "order: an active order not delivered yet, due at its ETA, else its forecast's thresholdAt, else today; forecast: a container with no active order forecast to reach its threshold that day (today: it already has), ordering what fills it back from the threshold",
+        "order: an order not delivered yet that is active or that its partner has accepted, due at its ETA, else its forecast's thresholdAt, else today; forecast: a container with no active order forecast to reach its threshold that day (today: it already has), ordering what fills it back from the threshold",
     }),
     containers: z.number().int(),
     quantity: z.number().nullable().meta({ description: "Summed over the containers with a capacity" }),
@@ -186,12 +189,19 @@ export const csvColumns = {
   fulfilment: Object.keys(fulfilmentRowSchema.shape),
 } as const;
 
-/** The rows as CSV cells: numbers as written, null as empty. */
+/**
+ * The rows as CSV cells: numbers as written, null as empty. Text that a spreadsheet would take for a
+ * formula (it begins with = + - @, a tab or a return: contents and names come from sensors and
+ * people) gets a leading apostrophe, which spreadsheets show as text.
+ */
 export function csvRecords(rows: readonly object[], columns: readonly string[]): (string | number)[][] {
   return rows.map((row) =>
     columns.map((c) => {
       const v = (row as Record<string, unknown>)[c];
-      return v === null || v === undefined ? "" : typeof v === "number" ? v : String(v);
+      if (v === null || v === undefined) return "";
+      if (typeof v === "number") return v;
+      const text = String(v);
+      return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
     }),
   );
 }

@@ -9,6 +9,7 @@ CREATE TABLE "container_days" (
 	"sum_fill" double precision DEFAULT 0 NOT NULL,
 	"first_at" timestamp with time zone,
 	"first_fill" double precision,
+	"first_rise" double precision DEFAULT 0 NOT NULL,
 	"last_at" timestamp with time zone,
 	"last_fill" double precision,
 	"refills" integer DEFAULT 0 NOT NULL,
@@ -34,12 +35,13 @@ UPDATE "orders" o SET "accepted_at" = f."accepted", "dispatched_at" = f."dispatc
         FROM "container_events" WHERE "type" = 'order.fulfilment_changed' GROUP BY 1) f
   WHERE f."order_id" = o."id";--> statement-breakpoint
 INSERT INTO "container_days" ("container_id", "day", "contents", "contents_at", "readings", "min_fill", "max_fill",
-    "sum_fill", "first_at", "first_fill", "last_at", "last_fill", "refills", "refilled")
+    "sum_fill", "first_at", "first_fill", "first_rise", "last_at", "last_fill", "refills", "refilled")
   SELECT "container_id", ("measured_at" AT TIME ZONE 'UTC')::date,
     (array_agg("contents" ORDER BY "measured_at" DESC, "contents" DESC) FILTER (WHERE "contents" IS NOT NULL))[1],
     max("measured_at") FILTER (WHERE "contents" IS NOT NULL),
     count(*), min("fill_percent"), max("fill_percent"), sum("fill_percent"),
     min("measured_at"), (array_agg("fill_percent" ORDER BY "measured_at", "fill_percent" DESC))[1],
+    (array_agg(coalesce("refill_rise", 0) ORDER BY "measured_at", "fill_percent" DESC))[1],
     max("measured_at"), (array_agg("fill_percent" ORDER BY "measured_at" DESC, "fill_percent" DESC))[1],
     count("refill_rise"), coalesce(sum("refill_rise"), 0)
   FROM "readings" GROUP BY 1, 2;--> statement-breakpoint

@@ -37,8 +37,10 @@ describe("the range of days", () => {
 describe("the box", () => {
   it("reads minLon,minLat,maxLon,maxLat and refuses anything else", () => {
     expect(boxText.parse("5.9, 47.3,15,55.1")).toEqual({ minLon: 5.9, minLat: 47.3, maxLon: 15, maxLat: 55.1 });
-    for (const bad of ["5,47,15", "a,b,c,d", "15,47,5,55", "5,-91,15,55", "-181,0,0,1", "1,2,3,4,5"])
+    for (const bad of ["5,47,15", "a,b,c,d", ",,,", "1,2,,4", "5,55,15,47", "5,-91,15,55", "-181,0,0,1", "1,2,3,4,5"])
       expect(boxText.safeParse(bad).success, bad).toBe(false);
+    // West of east: across the antimeridian (Fiji).
+    expect(boxText.parse("177,-19,-179,-16")).toEqual({ minLon: 177, minLat: -19, maxLon: -179, maxLat: -16 });
   });
 });
 
@@ -50,6 +52,21 @@ describe("CSV cells", () => {
         ["day", "key", "quantity"],
       ),
     ).toEqual([["2026-12-01", "", 12.5]]);
+    // Text a spreadsheet would run as a formula is kept as text.
+    expect(
+      csvRecords(
+        [
+          { key: "=HYPERLINK(1)", n: -3 },
+          { key: "@x", n: 0 },
+          { key: "diesel", n: 1 },
+        ],
+        ["key", "n"],
+      ),
+    ).toEqual([
+      ["'=HYPERLINK(1)", -3],
+      ["'@x", 0],
+      ["diesel", 1],
+    ]);
     expect(csvColumns.consumption.slice(0, 3)).toEqual(["day", "key", "unit"]);
     expect(csvColumns.fulfilment.slice(0, 2)).toEqual(["scope", "partnerId"]);
   });

@@ -23,8 +23,10 @@ const round = (v: unknown, digits = 3) => {
  */
 function placedContainers(partners: readonly PartnerPlacement[], box?: Box): SQL {
   const list = JSON.stringify(partners.map((p) => ({ id: p.id, container_ids: p.containerIds, contents: p.contents })));
+  const lon = sql`coalesce(c.lon, c.registered_lon)`;
+  // A box whose west edge lies east of its east edge crosses the antimeridian.
   const inBox = box
-    ? sql`and coalesce(c.lon, c.registered_lon) between ${box.minLon} and ${box.maxLon}
+    ? sql`and (${box.minLon <= box.maxLon ? sql`${lon} between ${box.minLon} and ${box.maxLon}` : sql`(${lon} >= ${box.minLon} or ${lon} <= ${box.maxLon})`})
           and coalesce(c.lat, c.registered_lat) between ${box.minLat} and ${box.maxLat}`
     : sql``;
   return sql`select c.id, c.contents, c.capacity, c.threshold, c.active_order_id, c.forecast, c.threshold_at,
@@ -32,7 +34,7 @@ function placedContainers(partners: readonly PartnerPlacement[], box?: Box): SQL
       (select p.id from jsonb_to_recordset(${list}::jsonb) as p(id text, container_ids jsonb, contents jsonb)
         where p.container_ids ? c.id or p.contents ? coalesce(c.contents, '')
           or (jsonb_array_length(p.container_ids) = 0 and jsonb_array_length(p.contents) = 0)
-        order by case when p.container_ids ? c.id then 0 when p.contents ? coalesce(c.contents, '') then 1 else 2 end, p.id
+        order by case when p.container_ids ? c.id then 0 when p.contents ? coalesce(c.contents, '') then 1 else 2 end, p.id collate "C"
         limit 1) as partner_id
     from containers c where true ${inBox}`;
 }
@@ -54,17 +56,20 @@ export async function consumptionByDay(
   const where: SQL[] = [sql`d.day >= ${q.from}::date`];
   if (q.contents !== undefined) where.push(sql`coalesce(d.contents, d.container_contents) = ${q.contents}`);
   if (q.partnerId !== undefined) where.push(sql`d.partner_id = ${q.partnerId}`);
-  // A day's consumption: the level it began at (the newest day before with readings, within the
-  // lookback; else its own first reading) less where it ended, plus what refills added.
+  // A day's consumption: the level it began at (the end of the newest day before with readings,
+  // within the lookback; else its own first reading, before the refill if that reading was one)
+  // less where it ended, plus what refills added.
   const result = await db.execute(sql`
     with p as (${placedContainers(partners, q.box)}),
     d as (
       select d.*, p.contents as container_contents, p.partner_id, p.unit, p.capacity,
         case when d.readings > 0 then greatest(0,
-          coalesce(lag(d.last_fill) over (partition by d.container_id, d.readings > 0 order by d.day), d.first_fill)
+          case when lag(d.day) over w >= d.day - ${OPENING_LOOKBACK_DAYS}::int then lag(d.last_fill) over w
+            else d.first_fill - d.first_rise end
           - d.last_fill + d.refilled) else 0 end as consumption
       from container_days d join p on p.id = d.container_id
-      where d.day between ${q.from}::date - ${OPENING_LOOKBACK_DAYS}::int and ${q.to}::date)
+      where d.day between ${q.from}::date - ${OPENING_LOOKBACK_DAYS}::int and ${q.to}::date
+      window w as (partition by d.container_id, d.readings > 0 order by d.day))
     select d.day::text as day, ${key[q.by]} as key, d.unit,
       count(*) filter (where d.readings > 0)::int as containers, sum(d.readings)::int as readings,
       sum(d.consumption) as consumption, sum(d.consumption * d.capacity / 100) as quantity,
@@ -91,8 +96,9 @@ export async function consumptionByDay(
 }
 
 /**
- * What partners must deliver on each of the next `days` days (today first): active orders not yet
- * delivered, due at their ETA, else their forecast's thresholdAt, else today; and containers with no
+ * What partners must deliver on each of the next `days` days (today first): orders not yet
+ * delivered that are active or that a partner has taken on (a reading may have closed an order the
+ * partner already dispatched), due at their ETA, else their forecast's thresholdAt, else today; and containers with no
  * active order whose forecast reaches the threshold that day (or has: today), each ordering what
  * fills it back from the threshold, as a new order proposes (domain/fulfilment.ts proposedLines).
  */
@@ -116,7 +122,7 @@ export async function demandByDay(
         o.container_id, (l.line->>'quantity')::float8 as quantity
       from orders o join p on p.id = o.container_id
         left join lateral jsonb_array_elements(o.lines) as l(line) on true
-      where o.status = 'active'
+      where o.status = 'active' or o.fulfilment in ('accepted', 'assembling', 'dispatched')
       union all
       select greatest(${today}, (p.threshold_at at time zone 'UTC')::date), p.partner_id, p.contents, p.unit, 'forecast',
         p.id, p.capacity * (1 - p.threshold / 100)

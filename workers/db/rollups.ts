@@ -3,9 +3,11 @@
 // Readings are added to their day as their rows are first inserted: the writer's readings insert
 // returns only the rows it inserted (a reading already there, from a redelivered message, returns
 // nothing), and `addReadingsToDays` folds those into their days with sums, counts, minima, maxima
-// and newest/oldest values, all of which combine the same in any order. Two batches that touch the
-// same container serialise on its containers row (both upsert it first), so a day's counts of
-// deliveries and anomalies, counted again from their tables after the writes, see each other's rows.
+// and newest/oldest values, all of which combine the same in any order and under concurrent
+// batches (each upsert adds to the row as it stands). What is counted again rather than added —
+// a day's deliveries and anomalies, and a container's days recomputed after a repair — runs under a
+// transaction advisory lock of the container (`lockContainers`), so two such counts never miss
+// each other's rows.
 import { sql } from "drizzle-orm";
 import type { Database } from "./client";
 
@@ -18,19 +20,20 @@ const startOf = (day: string) => `((${day})::timestamp at time zone 'UTC')`;
  * per container and day. Ties in time go to the higher fill (and the later contents name), so the
  * result does not depend on the order rows arrive in.
  */
-function daysOf(source: string): string {
+function daysOf(source: string, where = "true"): string {
   return `select container_id, ${dayOf("measured_at")} as day,
       (array_agg(contents order by measured_at desc, contents desc) filter (where contents is not null))[1] as contents,
       max(measured_at) filter (where contents is not null) as contents_at,
       count(*) as readings, min(fill_percent) as min_fill, max(fill_percent) as max_fill, sum(fill_percent) as sum_fill,
       min(measured_at) as first_at, (array_agg(fill_percent order by measured_at, fill_percent desc))[1] as first_fill,
+      (array_agg(coalesce(refill_rise, 0) order by measured_at, fill_percent desc))[1] as first_rise,
       max(measured_at) as last_at, (array_agg(fill_percent order by measured_at desc, fill_percent desc))[1] as last_fill,
       count(refill_rise) as refills, coalesce(sum(refill_rise), 0) as refilled
-    from ${source} group by 1, 2`;
+    from ${source} where ${where} group by 1, 2`;
 }
 
 const DAY_COLUMNS =
-  "container_id, day, contents, contents_at, readings, min_fill, max_fill, sum_fill, first_at, first_fill, last_at, last_fill, refills, refilled";
+  "container_id, day, contents, contents_at, readings, min_fill, max_fill, sum_fill, first_at, first_fill, first_rise, last_at, last_fill, refills, refilled";
 
 /**
  * A data-modifying CTE body adding the readings `inserted` (a CTE returning the rows the readings
@@ -39,8 +42,7 @@ const DAY_COLUMNS =
 export function addReadingsToDays(inserted: string): string {
   const newer = (at: string, value: string) =>
     `(excluded.${at}, excluded.${value}) > (d.${at}, d.${value}) or d.${at} is null`;
-  const older = (at: string, value: string) =>
-    `(excluded.${at} < d.${at} or (excluded.${at} = d.${at} and excluded.${value} > d.${value}) or d.${at} is null)`;
+  const older = `(excluded.first_at < d.first_at or (excluded.first_at = d.first_at and excluded.first_fill > d.first_fill) or d.first_at is null)`;
   return `insert into container_days as d (${DAY_COLUMNS})
     ${daysOf(inserted)}
     on conflict (container_id, day) do update set
@@ -48,7 +50,8 @@ export function addReadingsToDays(inserted: string): string {
       min_fill = least(d.min_fill, excluded.min_fill),
       max_fill = greatest(d.max_fill, excluded.max_fill),
       sum_fill = d.sum_fill + excluded.sum_fill,
-      first_fill = case when ${older("first_at", "first_fill")} then excluded.first_fill else d.first_fill end,
+      first_fill = case when ${older} then excluded.first_fill else d.first_fill end,
+      first_rise = case when ${older} then excluded.first_rise else d.first_rise end,
       first_at = least(d.first_at, excluded.first_at),
       last_fill = case when ${newer("last_at", "last_fill")} then excluded.last_fill else d.last_fill end,
       last_at = greatest(d.last_at, excluded.last_at),
@@ -59,9 +62,20 @@ export function addReadingsToDays(inserted: string): string {
 }
 
 /**
+ * A statement taking the transaction advisory locks of the containers `ids` (a query of one text
+ * column) in one order everywhere (their keys'), so two transactions never wait on each other in
+ * a circle. Held to commit.
+ */
+export function lockContainers(ids: string): string {
+  return `select pg_advisory_xact_lock(k) from (
+      select distinct hashtextextended(id, 0) as k from (${ids}) as t(id) order by 1) as keys`;
+}
+
+/**
  * A statement counting again the deliveries (orders delivered that day) and anomalies (measured
- * that day: the reading that raised them, else when raised) of each container day in `pairs` (a query of `container_id, day` rows). A day without readings
- * gets a row only when it has either.
+ * that day: the reading that raised them, else when raised) of each container day in `pairs` (a
+ * query of `container_id, day` rows). A day without readings gets a row only when it has either.
+ * Run under `lockContainers` of the days' containers.
  */
 export function recountDays(pairs: string): string {
   const within = (at: string) => `${at} >= ${startOf("p.day")} and ${at} < ${startOf("p.day + 1")}`;
@@ -92,36 +106,72 @@ export function touchedDays(
   return [...days.values()];
 }
 
+/** Deliveries and anomalies of the days they fall on, from `fromAt` on (an SQL timestamptz). */
+const deliveredOrRaised = (fromAt: string, containers = "true") =>
+  `select container_id, ${dayOf("delivered_at")} as day from orders
+      where delivered_at is not null and delivered_at >= ${fromAt} and ${containers}
+    union select container_id, ${dayOf("coalesce(measured_at, raised_at)")} from anomalies
+      where coalesce(measured_at, raised_at) >= ${fromAt} and ${containers}`;
+
 /**
- * The whole table again from readings, orders and anomalies, in one transaction (readers see the
- * old rows until it commits). Returns the rows written.
+ * Statements recomputing the days of the containers `ids` (a query of one text column) from their rows: for a repair, before the rows it
+ * found missing come back (each then adds itself once more). Separate statements, so the insert
+ * reads the readings as they stand after the delete has waited out any batch adding to those days.
  */
-export async function rebuildRollups(db: Database): Promise<{ days: number; ms: number }> {
-  const started = Date.now();
-  const deliveredOrRaised = `select container_id, ${dayOf("delivered_at")} as day from orders where delivered_at is not null
-    union select container_id, ${dayOf("coalesce(measured_at, raised_at)")} from anomalies`;
-  const answer = await db.$client.query(
-    [
-      "begin",
-      "lock table container_days in exclusive mode",
-      "delete from container_days",
-      `insert into container_days (${DAY_COLUMNS}) ${daysOf("readings")}`,
-      recountDays(deliveredOrRaised),
-      "select count(*)::int as days from container_days",
-      "commit",
-    ].join(";\n"),
-  );
-  const results = answer as unknown as Array<{ rows: Array<{ days: number }> }>;
-  return { days: results[5]!.rows[0]!.days, ms: Date.now() - started };
+export function recomputeContainers(ids: string): string[] {
+  const mine = `container_id in (${ids})`;
+  return [
+    lockContainers(ids),
+    `delete from container_days where ${mine}`,
+    `insert into container_days (${DAY_COLUMNS}) ${daysOf("readings", mine)}`,
+    recountDays(deliveredOrRaised("'-infinity'::timestamptz", mine)),
+  ];
 }
 
-/** The rollups' rows as they stand, for comparing with a rebuild. */
-export async function rollupRows(db: Database, containerIds: readonly string[]) {
-  const rows = await db.execute(
-    sql`select container_id, day::text, contents, readings, min_fill, max_fill, sum_fill, first_at, first_fill,
-      last_at, last_fill, refills, refilled, deliveries, anomalies
-      from container_days where container_id in (select jsonb_array_elements_text(${JSON.stringify(containerIds)}::jsonb))
-      order by container_id, day`,
-  );
-  return rows.rows;
+/**
+ * The days from `from` (a UTC day; every day when null) written again from the readings, orders
+ * and anomalies, in one transaction that holds the table (the projection waits meanwhile; readers
+ * see the old rows until it commits). With `from`, first fills in what rows written since then
+ * may lack (a refill's rise on its reading, an order's step times), from the events: what a
+ * consumer older than the rollups wrote while a deploy was under way. Returns the days written.
+ */
+export async function rebuildRollups(db: Database, from: string | null = null): Promise<{ days: number; ms: number }> {
+  const started = Date.now();
+  const fromAt =
+    from === null ? "'-infinity'::timestamptz" : `(${literalDay(from)}::date::timestamp at time zone 'UTC')`;
+  const since = from === null ? "true" : `measured_at >= ${fromAt}`;
+  const backfill =
+    from === null
+      ? []
+      : [
+          `update readings r set refill_rise = (e.body->'refill'->>'rise')::float8 from container_events e
+            where e.at >= ${fromAt} and e.type = 'reading.recorded' and e.body ? 'refill'
+              and r.container_id = e.container_id and r.reading_id = e.reading_id and r.refill_rise is null`,
+          `update orders o set accepted_at = coalesce(o.accepted_at, f.accepted), dispatched_at = coalesce(o.dispatched_at, f.dispatched)
+            from (select body->>'orderId' as order_id,
+                min((body->>'changedAt')::timestamptz) filter (where body->>'to' = 'accepted') as accepted,
+                min((body->>'changedAt')::timestamptz) filter (where body->>'to' = 'dispatched') as dispatched
+              from container_events where at >= ${fromAt} and type = 'order.fulfilment_changed' group by 1) f
+            where o.id = f.order_id and (o.accepted_at is null or o.dispatched_at is null)`,
+        ];
+  const statements = [
+    "begin",
+    "lock table container_days in exclusive mode",
+    ...backfill,
+    from === null ? "delete from container_days" : `delete from container_days where day >= ${literalDay(from)}::date`,
+    `insert into container_days (${DAY_COLUMNS}) ${daysOf("readings", since)}`,
+    recountDays(deliveredOrRaised(fromAt)),
+    `select count(*)::int as days from container_days where day >= coalesce(${from === null ? "null" : literalDay(from)}::date, '-infinity'::date)`,
+    "commit",
+  ];
+  const answer = (await db.$client.query(statements.join(";\n"))) as unknown as Array<{
+    rows: Array<{ days: number }>;
+  }>;
+  return { days: answer[statements.length - 2]!.rows[0]!.days, ms: Date.now() - started };
+}
+
+/** A day checked by its caller (YYYY-MM-DD) as an SQL literal. */
+function literalDay(day: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`not a day: ${day}`);
+  return `'${day}'`;
 }

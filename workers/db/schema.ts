@@ -179,7 +179,7 @@ export const readings = pgTable(
  * nothing, so adds nothing), and counts a day's deliveries and anomalies again from their tables when
  * a batch touches them; workers/db/rollups.ts, which also rebuilds the table from those rows.
  * A day's consumption is what the level fell plus what refills added: the level before the day is
- * the previous day's `lastFill` (analytics.ts reads it with lag()).
+ * the previous day's `lastFill`, up to 3 days back (analytics.ts reads it with lag()).
  */
 export const containerDays = pgTable(
   "container_days",
@@ -195,6 +195,8 @@ export const containerDays = pgTable(
     sumFill: doublePrecision("sum_fill").notNull().default(0),
     firstAt: ts("first_at"),
     firstFill: doublePrecision("first_fill"),
+    /** The refill rise of the day's first reading, when that reading was a refill (the level before it: firstFill − it). */
+    firstRise: doublePrecision("first_rise").notNull().default(0),
     lastAt: ts("last_at"),
     lastFill: doublePrecision("last_fill"),
     /** Refills the container saw that day, and the fill points they added. */

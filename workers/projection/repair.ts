@@ -6,7 +6,8 @@ import type { Database } from "../db/client";
 import { withDatabase } from "../db/client";
 import { containerEvents, containers, orders, projectionRuns, readings } from "../db/schema";
 import { container, containerIndex } from "../stubs";
-import type { ProjectionGap } from "./writer";
+import { recomputeContainers } from "../db/rollups";
+import { literal, type ProjectionGap } from "./writer";
 
 /** How long a gap may stand before its events are asked for (PROJECTION_GAP_GRACE_SECONDS). */
 export function gapGraceSeconds(env: Env): number {
@@ -91,12 +92,17 @@ async function verify(
       update ${containers} c set projected_seq = least(c.projected_seq, k.lo), verified_seq = least(c.verified_seq, k.lo), gap_since = coalesce(c.gap_since, now())
       from checked k where not k.intact and c.id = k.id returning c.id)
     select k.id, case when k.intact then k.hi else k.lo end as hi, k.intact from checked k`);
-  const broken = result.rows.filter((r) => !r.intact).length;
-  if (broken > 0)
+  const brokenIds = result.rows.filter((r) => !r.intact).map((r) => r.id);
+  const broken = brokenIds.length;
+  if (broken > 0) {
     log("warn", "projection rows missing below projected_seq; those containers send their events again", {
       containers: broken,
       sweep,
     });
+    // Their days again from the rows left, before the missing rows come back and add themselves.
+    const ids = `select jsonb_array_elements_text(${literal(JSON.stringify(brokenIds))}::jsonb)`;
+    await db.$client.query(["begin", ...recomputeContainers(ids), "commit"].join(";\n"));
+  }
   return result.rows.map((r) => ({ id: r.id, projectedSeq: Number(r.hi), intact: r.intact }));
 }
 

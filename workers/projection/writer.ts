@@ -1,7 +1,7 @@
 import { getTableColumns, getTableName } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Database } from "../db/client";
-import { addReadingsToDays, recountDays, touchedDays } from "../db/rollups";
+import { addReadingsToDays, lockContainers, recountDays, touchedDays } from "../db/rollups";
 import { anomalies, containerEvents, containers, orders, readings } from "../db/schema";
 import type { ProjectionPlan } from "./plan";
 
@@ -83,13 +83,14 @@ function upsertRows(table: PgTable, rows: readonly Record<string, unknown>[], ke
  * messages out of order, ends in the same rows; a reading is added to its day's rollup only as its
  * row is first inserted (db/rollups.ts). First every insert as one data-modifying `WITH`; then,
  * over what that wrote (a later statement sees what an earlier one wrote), the orders superseded,
- * the deliveries and anomalies of the days they touched, and each tracked container's `projected_seq`. `gaps`: whether the last statement's
- * rows are the plan's gaps.
+ * the deliveries and anomalies of the days they touched, and each tracked container's
+ * `projected_seq`. `gaps`: whether the last statement's rows are the plan's gaps; `locks`: the
+ * containers whose days are counted again, to be locked before any of it (db/rollups.ts).
  */
 export function planStatements(
   plan: ProjectionPlan,
   trackCompleteness = true,
-): { statements: string[]; gaps: boolean } {
+): { statements: string[]; gaps: boolean; locks: string[] } {
   const writes: string[] = [];
   if (plan.events.length > 0) writes.push(`events_in as (${insertOnce(containerEvents, plan.events)})`);
   if (plan.readings.length > 0) {
@@ -113,17 +114,18 @@ export function planStatements(
     writes.push(`orders_in as (${upsertRows(orders, plan.orders, ["id", "acceptedAt", "dispatchedAt"], keepSteps)})`);
   }
   if (plan.anomalies.length > 0) writes.push(`anomalies_in as (${upsertRows(anomalies, plan.anomalies, ["id"])})`);
-  if (writes.length === 0) return { statements: [], gaps: false };
+  if (writes.length === 0) return { statements: [], gaps: false, locks: [] };
   const statements = [`with ${writes.join(", ")} select 1`];
 
   const orderContainers = [...new Set(plan.orders.map((o) => o.containerId))];
   const tracked = trackCompleteness ? plan.containers.map((c) => c.id) : [];
   if (orderContainers.length > 0) statements.push(closeSuperseded(orderContainers));
   const days = touchedDays(plan.orders, plan.anomalies);
+  // Counted again rather than added: under the containers' locks (writePlans takes them first).
   if (days.length > 0)
     statements.push(recountDays(`select * from jsonb_to_recordset(${json(days)}) as t(container_id text, day date)`));
   if (tracked.length > 0) statements.push(advanceProjectedSeq(tracked));
-  return { statements, gaps: tracked.length > 0 };
+  return { statements, gaps: tracked.length > 0, locks: [...new Set(days.map((d) => d.container_id))] };
 }
 
 /**
@@ -175,21 +177,16 @@ export async function writePlans(
   plans: readonly ProjectionPlan[],
   trackCompleteness = true,
 ): Promise<ProjectionGap[]> {
-  const containerIds = [...new Set(plans.flatMap((p) => p.containers.map((c) => c.id)))].sort();
-  // Batches that touch a container take turns from here (the lock is held to commit, and taken in
-  // one order everywhere, so two batches never wait on each other in a circle): a day's rollup then
-  // sees the readings, orders and anomalies of the batch before, whatever order the writes below
-  // take their row locks in.
-  const statements = [
-    `select pg_advisory_xact_lock(hashtextextended(id, 0)) from (${ids(containerIds)} order by 1) as t(id)`,
-  ];
+  const parts = plans.map((plan) => planStatements(plan, trackCompleteness));
+  const locks = [...new Set(parts.flatMap((p) => p.locks))];
+  // The locks of every part first: a transaction never waits for one while holding rows it wrote.
+  const statements = locks.length > 0 ? [lockContainers(ids(locks))] : [];
   const gapStatements = new Set<number>();
-  for (const plan of plans) {
-    const part = planStatements(plan, trackCompleteness);
+  for (const part of parts) {
     statements.push(...part.statements);
     if (part.gaps) gapStatements.add(statements.length - 1);
   }
-  if (statements.length === 1) return [];
+  if (statements.length === 0) return [];
   const answer = await db.$client.query(statements.join(";\n"));
   // One result per statement (a single one when the text held only one).
   const results = (Array.isArray(answer) ? answer : [answer]) as Array<{ rows: GapRow[] }>;

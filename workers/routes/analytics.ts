@@ -26,8 +26,14 @@ import { directory } from "../stubs";
 
 const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(limits.api)];
 
-async function placements(env: Env): Promise<PartnerPlacement[]> {
+/**
+ * The partners as the queries place containers with them (the disabled serve none), refusing a
+ * `partnerId` that names none of them.
+ */
+async function placements(env: Env, partnerId: string | undefined): Promise<PartnerPlacement[]> {
   const partners = await directory(env).listPartners();
+  if (partnerId !== undefined && !partners.some((p) => p.id === partnerId))
+    throw validationError([{ path: "partnerId", message: "is not a partner" }]);
   return partners
     .filter((p) => !p.disabled)
     .map((p) => ({ id: p.id, containerIds: p.serves.containerIds, contents: p.serves.contents }));
@@ -79,7 +85,7 @@ export const analytics = router()
     async (c) => {
       const q = c.req.valid("query");
       const { from, to } = range(q, 30);
-      const partners = await placements(c.env);
+      const partners = await placements(c.env, q.partnerId);
       const rows = await withDatabase(c.env, (db) =>
         consumptionByDay(
           db,
@@ -104,7 +110,7 @@ export const analytics = router()
       tags: ["Analytics"],
       summary: "What partners must deliver on each of the next days, from orders and forecasts",
       description:
-        "Per UTC day, partner, contents and unit: active orders not delivered yet (source order, due at their ETA, else their forecast's thresholdAt, else today) and containers with no active order whose forecast reaches the threshold that day (source forecast, ordering what fills them back from the threshold). A container's partner is the one that would get its order now.",
+        "Per UTC day, partner, contents and unit: orders not delivered yet that are active or a partner has accepted (source order, due at their ETA, else their forecast's thresholdAt, else today) and containers with no active order whose forecast reaches the threshold that day (source forecast, ordering what fills them back from the threshold). A container's partner is the one that would get its order now.",
       security: security.person,
       middleware: viewer,
       request: { query: demandQuery },
@@ -118,7 +124,7 @@ export const analytics = router()
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const partners = await placements(c.env);
+      const partners = await placements(c.env, q.partnerId);
       const body = await withDatabase(c.env, (db) =>
         demandByDay(
           db,
@@ -156,6 +162,7 @@ export const analytics = router()
     async (c) => {
       const q = c.req.valid("query");
       const { from, to } = range(q, 90);
+      await placements(c.env, q.partnerId);
       const rows = await withDatabase(c.env, (db) =>
         fulfilmentTimes(db, { from, to, ...(q.partnerId !== undefined ? { partnerId: q.partnerId } : {}) }),
       );

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { dayText } from "../../domain/analytics";
 import { rebuildRollups } from "../db/rollups";
 import { withDatabase } from "../db/client";
 import { requireRole } from "../http/auth";
@@ -79,9 +80,14 @@ export const projection = router()
       tags: ["Operations"],
       summary: "Rebuild the daily rollups analytics read from the readings, orders and anomalies",
       description:
-        "The projection keeps the rollups as it writes; a rebuild is for after restoring Postgres from elsewhere, or to check them. One transaction: readers see the old rows until it commits.",
+        "The projection keeps the rollups as it writes; a rebuild is for after restoring Postgres from elsewhere, or after deploying the version that added them (`from`: the day before the deploy; it also fills in what rows the older version wrote since then lack). One transaction that holds the table: the projection waits meanwhile, readers see the old rows until it commits.",
       security: security.person,
       middleware: as("admin"),
+      request: {
+        query: z.strictObject({
+          from: dayText.optional().meta({ description: "Rebuild the days from this UTC day on (default: every day)" }),
+        }),
+      },
       responses: {
         200: jsonContent(
           z.object({ days: z.number().int().meta({ description: "Container days written" }), ms: z.number() }),
@@ -90,5 +96,8 @@ export const projection = router()
         ...problems(...personProblems),
       },
     }),
-    async (c) => c.json(await withDatabase(c.env, (db) => rebuildRollups(db)), 200),
+    async (c) => {
+      const { from } = c.req.valid("query");
+      return c.json(await withDatabase(c.env, (db) => rebuildRollups(db, from ?? null)), 200);
+    },
   );
