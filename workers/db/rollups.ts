@@ -8,7 +8,6 @@
 // a day's deliveries and anomalies, and a container's days recomputed after a repair — runs under a
 // transaction advisory lock of the container (`lockContainers`), so two such counts never miss
 // each other's rows.
-import { sql } from "drizzle-orm";
 import type { Database } from "./client";
 
 /** The UTC day of a timestamptz expression, and the start of a date expression's UTC day. */
