@@ -287,11 +287,14 @@ const RAW = {
       from readings where measured_at >= ($1::date - 3)::timestamp at time zone 'UTC' and measured_at < ($2::date + 1)::timestamp at time zone 'UTC'),
     days as (select container_id, day, count(*) as readings, sum(fill_percent) as sum_fill, min(fill_percent) as min_fill, max(fill_percent) as max_fill,
         (array_agg(fill_percent order by measured_at, fill_percent desc))[1] as first_fill,
+        (array_agg(coalesce(refill_rise, 0) order by measured_at, fill_percent desc))[1] as first_rise,
         (array_agg(fill_percent order by measured_at desc, fill_percent desc))[1] as last_fill,
         (array_agg(contents order by measured_at desc) filter (where contents is not null))[1] as contents,
         count(refill_rise) as refills, coalesce(sum(refill_rise), 0) as refilled
       from r group by 1, 2),
-    d as (select days.*, greatest(0, coalesce(lag(last_fill) over (partition by container_id order by day), first_fill) - last_fill + refilled) as consumption from days)
+    d as (select days.*, greatest(0, case when lag(day) over w >= day - 3 then lag(last_fill) over w else first_fill - first_rise end
+        - last_fill + refilled) as consumption
+      from days window w as (partition by container_id order by day))
     select d.day::text, coalesce(d.contents, c.contents) as key, c.unit, count(*) as containers, sum(d.readings) as readings,
       sum(d.consumption) as consumption, sum(d.consumption * c.capacity / 100) as quantity, sum(d.refills) as refills,
       sum(d.sum_fill) / sum(d.readings) as mean_fill, min(d.min_fill), max(d.max_fill)
