@@ -23,6 +23,9 @@ ALTER TABLE "orders" ADD COLUMN "accepted_at" timestamp with time zone;--> state
 ALTER TABLE "orders" ADD COLUMN "dispatched_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "readings" ADD COLUMN "refill_rise" double precision;--> statement-breakpoint
 CREATE INDEX "container_days_day_idx" ON "container_days" USING btree ("day");--> statement-breakpoint
+-- Room in each page for a day's row to be updated in place (a HOT update, no index entry written):
+-- the projection updates today's row with every batch that brings a reading.
+ALTER TABLE "container_days" SET (fillfactor = 70);--> statement-breakpoint
 CREATE INDEX "orders_delivered_at_idx" ON "orders" USING btree ("delivered_at") WHERE "orders"."delivered_at" is not null;--> statement-breakpoint
 -- What was projected before: refills from the readings' events, step times from the orders' events,
 -- and the rollups from those rows (the same aggregate as workers/db/rollups.ts at this migration).

@@ -18,6 +18,7 @@ import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchAnalytics, printAnalytics } from "./bench/analytics.mjs";
 import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
 import { benchModel, printModel } from "./bench/model.mjs";
+import { benchProjectionWrite, printProjectionWrite } from "./bench/projection-write.mjs";
 import { benchPush, printPush } from "./bench/push.mjs";
 import { benchReconcile, printReconcile } from "./bench/reconcile.mjs";
 
@@ -544,6 +545,13 @@ try {
     model,
     Object.fromEntries(rows.filter((r) => r.perRequest > 0).map((r) => [r.scenario, r.cpuMsPerReading])),
   );
+  // What the daily rollups add to the projection's write, on a database of its own.
+  const projectionWrite = await benchProjectionWrite({
+    databaseUrl: databaseUrl
+      ? await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_projection_write")
+      : undefined,
+  });
+  printProjectionWrite(projectionWrite);
   // The dashboard on a third system of its own, with 10,000 containers (BENCH_DASHBOARD=off skips it).
   let dashboard = null;
   if (process.env.BENCH_DASHBOARD !== "off") {
@@ -600,6 +608,7 @@ try {
         lag,
         pushes,
         model,
+        projectionWrite,
         dashboard,
         reconciliation,
         analytics,

@@ -316,18 +316,19 @@ const RAW = {
         min((body->>'changedAt')::timestamptz) filter (where body->>'to' = 'accepted') as accepted_at,
         min((body->>'changedAt')::timestamptz) filter (where body->>'to' = 'dispatched') as dispatched_at,
         min((body->>'changedAt')::timestamptz) filter (where body->>'to' = 'delivered') as delivered_at
-      from container_events where type = 'order.fulfilment_changed' group by 1)
-    select o.partner_id, count(*),
-      percentile_cont(0.5) within group (order by extract(epoch from s.accepted_at - o.opened_at)),
-      percentile_cont(0.9) within group (order by extract(epoch from s.accepted_at - o.opened_at)),
-      percentile_cont(0.5) within group (order by extract(epoch from s.dispatched_at - s.accepted_at)),
-      percentile_cont(0.9) within group (order by extract(epoch from s.dispatched_at - s.accepted_at)),
-      percentile_cont(0.5) within group (order by extract(epoch from s.delivered_at - s.dispatched_at)),
-      percentile_cont(0.9) within group (order by extract(epoch from s.delivered_at - s.dispatched_at)),
-      count(*) filter (where s.delivered_at <= o.eta)
-    from orders o left join steps s on s.order_id = o.id
-    where o.opened_at >= ($1::date)::timestamp at time zone 'UTC' and o.opened_at < ($2::date + 1)::timestamp at time zone 'UTC'
-    group by grouping sets ((o.partner_id), ())`,
+      from container_events where type = 'order.fulfilment_changed' group by 1),
+    o as (select o.partner_id, o.fulfilment, o.opened_at, s.accepted_at, s.dispatched_at, s.delivered_at,
+        coalesce((o.forecast->>'thresholdAt')::timestamptz, o.eta) as due
+      from orders o left join steps s on s.order_id = o.id
+      where o.opened_at >= ($1::date)::timestamp at time zone 'UTC' and o.opened_at < ($2::date + 1)::timestamp at time zone 'UTC')
+    select grouping(partner_id), partner_id, count(*),
+      count(*) filter (where fulfilment = 'delivered'), count(*) filter (where fulfilment in ('rejected', 'cancelled')),
+      percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from accepted_at - opened_at) / 3600),
+      percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from dispatched_at - accepted_at) / 3600),
+      percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from delivered_at - dispatched_at) / 3600),
+      percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from delivered_at - opened_at) / 3600),
+      count(*) filter (where delivered_at <= due), count(*) filter (where delivered_at is not null and due is not null)
+    from o group by grouping sets ((partner_id), ())`,
 };
 
 async function timed(samples, work) {

@@ -90,6 +90,8 @@ function upsertRows(table: PgTable, rows: readonly Record<string, unknown>[], ke
 export function planStatements(
   plan: ProjectionPlan,
   trackCompleteness = true,
+  /** false only in scripts/bench/projection-write.mjs: what the rollups cost. */
+  keepRollups = true,
 ): { statements: string[]; gaps: boolean; locks: string[] } {
   const writes: string[] = [];
   if (plan.events.length > 0) writes.push(`events_in as (${insertOnce(containerEvents, plan.events)})`);
@@ -100,7 +102,8 @@ export function planStatements(
       plan.readings,
       () => "on conflict do nothing returning container_id, measured_at, fill_percent, contents, refill_rise",
     );
-    writes.push(`readings_in as (${inserted})`, `days_in as (${addReadingsToDays("readings_in")})`);
+    writes.push(`readings_in as (${inserted})`);
+    if (keepRollups) writes.push(`days_in as (${addReadingsToDays("readings_in")})`);
   }
   if (plan.containers.length > 0)
     writes.push(
