@@ -6,16 +6,14 @@
 // asks it (workers/db/analytics.ts, the same module) and the same question is asked of the raw rows
 // (readings; the orders' events among every event), each p50/p95 over BENCH_ANALYTICS_SAMPLES runs (default 20; the raw
 // ones BENCH_ANALYTICS_RAW_SAMPLES, default 5), one after the other on one connection.
-import { build } from "esbuild";
-import { fileURLToPath } from "node:url";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { drizzle } from "drizzle-orm/node-postgres";
+import { importTypeScript, random } from "../lib/bench-support.mjs";
 import { canConnect, freshDatabase, startDatabaseStack } from "../lib/database.mjs";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
 const DAY = 86_400_000;
 const EVERY_MINUTES = 20;
 const CONTENTS = [
@@ -32,38 +30,12 @@ const PARTNERS = [
   { id: "p-any", containerIds: [], contents: [] },
 ];
 
-/** The analytics queries as the worker bundles them (TypeScript, so esbuild turns them into a module here). */
-async function loadQueries() {
-  const out = await build({
-    stdin: {
-      contents: `export * from "./workers/db/analytics.ts"; export { rebuildRollups } from "./workers/db/rollups.ts";`,
-      resolveDir: root,
-      loader: "ts",
-    },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    packages: "external",
-    write: false,
-    logLevel: "silent",
-  });
-  const file = `${root}/node_modules/.cache/bench-analytics.mjs`;
-  const { mkdirSync, writeFileSync } = await import("node:fs");
-  mkdirSync(`${root}/node_modules/.cache`, { recursive: true });
-  writeFileSync(file, out.outputFiles[0].text);
-  return import(`${file}?${Date.now()}`);
-}
-
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The analytics queries and the rollups' rebuild, as the worker bundles them. */
+const loadQueries = () =>
+  importTypeScript(
+    "bench-analytics",
+    `export * from "./workers/db/analytics.ts"; export { rebuildRollups } from "./workers/db/rollups.ts";`,
+  );
 
 const iso = (t) => new Date(t).toISOString();
 const round1 = (x) => Math.round(x * 10) / 10;

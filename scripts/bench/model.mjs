@@ -6,35 +6,11 @@
 //     weekly pattern: a new hourly bucket (and so a fit) every fourth reading;
 //   - the ingest bench's own stream: readings milliseconds apart whose level jumps at random, so
 //     about half of them look like refills (each a bucket and a fit of its own).
-import { build } from "esbuild";
+import { importTypeScript, random } from "../lib/bench-support.mjs";
 import { cpuUsage } from "node:process";
-import { fileURLToPath } from "node:url";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-/** The model as the worker bundles it (TypeScript, so esbuild turns it into a module here). */
-async function loadModel() {
-  const out = await build({
-    entryPoints: [`${root}/domain/forecast.ts`],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    write: false,
-    logLevel: "silent",
-  });
-  return import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString("base64")}`);
-}
-
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The model as the worker bundles it. */
+const loadModel = () => importTypeScript("bench-model", `export * from "./domain/forecast.ts";`);
 
 function realisticStream(seed, days, everyMinutes) {
   const rand = random(seed);

@@ -3,33 +3,15 @@
 // written to a fresh Postgres database with the rollups kept and with them left out (the writer's
 // `keepRollups`), alternately, three rounds each; the median Postgres time per reading of each,
 // as the client sees it.
-import { build } from "esbuild";
-import { fileURLToPath } from "node:url";
-import { mkdirSync, writeFileSync } from "node:fs";
 import pg from "pg";
+import { importTypeScript } from "../lib/bench-support.mjs";
 import { canConnect, freshDatabase, startDatabaseStack } from "../lib/database.mjs";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-async function loadWriter() {
-  const out = await build({
-    stdin: {
-      contents: `export { planProjections } from "./workers/projection/plan.ts"; export { planStatements } from "./workers/projection/writer.ts";`,
-      resolveDir: root,
-      loader: "ts",
-    },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    packages: "external",
-    write: false,
-    logLevel: "silent",
-  });
-  mkdirSync(`${root}/node_modules/.cache`, { recursive: true });
-  const file = `${root}/node_modules/.cache/bench-projection-write.mjs`;
-  writeFileSync(file, out.outputFiles[0].text);
-  return import(`${file}?${Date.now()}`);
-}
+const loadWriter = () =>
+  importTypeScript(
+    "bench-projection-write",
+    `export { planProjections } from "./workers/projection/plan.ts"; export { planStatements } from "./workers/projection/writer.ts";`,
+  );
 
 export async function benchProjectionWrite({ databaseUrl } = {}) {
   const { planProjections, planStatements } = await loadWriter();
