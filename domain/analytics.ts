@@ -132,7 +132,7 @@ export const demandRowSchema = z
     unit: z.string().nullable(),
     source: z.enum(["order", "forecast"]).meta({
       description:
-        "order: an order not delivered yet that is active or that its partner has accepted, due at its ETA, else its forecast's thresholdAt, else today; forecast: a container with no active order forecast to reach its threshold that day (today: it already has), ordering what fills it back from the threshold",
+        "order: an order not delivered yet that is active or that its partner has accepted, due at its ETA, else its forecast's thresholdAt, else today; forecast: a container with no order active or on its way, forecast to reach its threshold that day (today: it already has), ordering what fills it back from the threshold",
     }),
     containers: z.number().int(),
     quantity: z.number().nullable().meta({ description: "Summed over the containers with a capacity" }),

@@ -23,6 +23,7 @@ import {
   watchProjectionQueue,
   type ErrorBody,
   type Order,
+  type OrderAnswer,
   type ReadingsAnswer,
 } from "./helpers";
 import { DAY, HOUR } from "./support/series";
@@ -311,6 +312,29 @@ describe("analytics", () => {
     const order = await json<{ order: Order }>(await api(`/v1/orders/${orderId}`, { token: admin }), 200);
     expect(order.order.acceptedAt).not.toBeNull();
     expect(Date.parse(order.order.dispatchedAt!)).toBeGreaterThanOrEqual(Date.parse(order.order.acceptedAt!));
+
+    // An order the partner accepted and an operator then closed is still on its way: it is demand,
+    // and its container's forecast is not demand as well.
+    const manual = await json<OrderAnswer>(
+      await api(`/v1/containers/${outside}/orders`, { method: "POST", token: admin }),
+      201,
+    );
+    await json(
+      await partnerEvent(partner, { type: "order.accepted", containerId: outside, orderId: manual.order.id, data: {} }),
+      200,
+    );
+    await json(
+      await api(`/v1/containers/${outside}/orders/${manual.order.id}/close`, { method: "POST", token: admin }),
+      200,
+    );
+    const onItsWay = await eventually(async () => {
+      const body = await json<{ rows: DemandRow[] }>(await api(demandPath, { token: admin }), 200);
+      return body.rows.find((r) => r.source === "forecast")?.containers === 1 ? body.rows : undefined;
+    });
+    expect(onItsWay.find((r) => r.source === "forecast")).toMatchObject({ quantity: 1400 });
+    expect(onItsWay.filter((r) => r.source === "order")).toEqual([
+      { day: dayOf(now), partnerId: partner.id, contents, unit: "l", source: "order", containers: 1, quantity: 920 },
+    ]);
 
     // Consumption: by partner, every container it serves; in the box, only the two inside it.
     const consumptionPath = (q: string) => `/v1/analytics/consumption?contents=${contents}&${q}`;

@@ -95,12 +95,16 @@ export async function consumptionByDay(
   }));
 }
 
+/** Fulfilments a partner has taken on and not ended. */
+const IN_FLIGHT = sql.raw("('accepted', 'assembling', 'dispatched')");
+
 /**
  * What partners must deliver on each of the next `days` days (today first): orders not yet
  * delivered that are active or that a partner has taken on (a reading may have closed an order the
- * partner already dispatched), due at their ETA, else their forecast's thresholdAt, else today; and containers with no
- * active order whose forecast reaches the threshold that day (or has: today), each ordering what
- * fills it back from the threshold, as a new order proposes (domain/fulfilment.ts proposedLines).
+ * partner already dispatched), due at their ETA, else their forecast's thresholdAt, else today;
+ * and containers with neither whose forecast reaches the threshold that day (or has: today), each
+ * ordering what fills it back from the threshold, as a new order proposes (domain/fulfilment.ts
+ * proposedLines).
  */
 export async function demandByDay(
   db: Database,
@@ -122,12 +126,14 @@ export async function demandByDay(
         o.container_id, (l.line->>'quantity')::float8 as quantity
       from orders o join p on p.id = o.container_id
         left join lateral jsonb_array_elements(o.lines) as l(line) on true
-      where o.status = 'active' or o.fulfilment in ('accepted', 'assembling', 'dispatched')
+      where o.status = 'active' or o.fulfilment in ${IN_FLIGHT}
       union all
       select greatest(${today}, (p.threshold_at at time zone 'UTC')::date), p.partner_id, p.contents, p.unit, 'forecast',
         p.id, p.capacity * (1 - p.threshold / 100)
       from p
-      where p.active_order_id is null and p.forecast->>'status' = 'ok' and p.threshold_at is not null)
+      where p.active_order_id is null and p.forecast->>'status' = 'ok' and p.threshold_at is not null
+        -- a delivery already on its way after a reading closed its order fills it first
+        and not exists (select 1 from orders o where o.container_id = p.id and o.fulfilment in ${IN_FLIGHT}))
     select day::text as day, partner_id, contents, unit, source, count(distinct container_id)::int as containers,
       sum(quantity) as quantity
     from due where ${sql.join(filters, sql` and `)}

@@ -113,9 +113,10 @@ const deliveredOrRaised = (fromAt: string, containers = "true") =>
       where coalesce(measured_at, raised_at) >= ${fromAt} and ${containers}`;
 
 /**
- * Statements recomputing the days of the containers `ids` (a query of one text column) from their rows: for a repair, before the rows it
- * found missing come back (each then adds itself once more). Separate statements, so the insert
- * reads the readings as they stand after the delete has waited out any batch adding to those days.
+ * Statements recomputing the days of the containers `ids` (a query of one text column) from their
+ * rows: for a repair, before the rows it found missing come back (each then adds itself once
+ * more). Separate statements, so the insert reads the readings as they stand after the delete has
+ * waited out any batch adding to those days.
  */
 export function recomputeContainers(ids: string): string[] {
   const mine = `container_id in (${ids})`;

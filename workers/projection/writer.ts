@@ -58,9 +58,12 @@ function insertRows(
     ${conflict(fields)}`;
 }
 
-/** Rows inserted once by key: a row already there (a message delivered again) is left as it is. */
-const insertOnce = (table: PgTable, rows: readonly Record<string, unknown>[]) =>
-  insertRows(table, rows, () => "on conflict do nothing");
+/**
+ * Rows inserted once by key: a row already there (a message delivered again) is left as it is.
+ * `returning`: columns of the rows it did insert, for a statement after it in the same `WITH`.
+ */
+const insertOnce = (table: PgTable, rows: readonly Record<string, unknown>[], returning?: string) =>
+  insertRows(table, rows, () => `on conflict do nothing${returning ? ` returning ${returning}` : ""}`);
 
 /**
  * Container or order rows upserted by id, moving a row only to a higher version. `keep`: fields the
@@ -97,12 +100,8 @@ export function planStatements(
   if (plan.events.length > 0) writes.push(`events_in as (${insertOnce(containerEvents, plan.events)})`);
   if (plan.readings.length > 0) {
     // Only the rows inserted come back, so a reading sent again adds nothing to its day.
-    const inserted = insertRows(
-      readings,
-      plan.readings,
-      () => "on conflict do nothing returning container_id, measured_at, fill_percent, contents, refill_rise",
-    );
-    writes.push(`readings_in as (${inserted})`);
+    const returning = "container_id, measured_at, fill_percent, contents, refill_rise";
+    writes.push(`readings_in as (${insertOnce(readings, plan.readings, returning)})`);
     if (keepRollups) writes.push(`days_in as (${addReadingsToDays("readings_in")})`);
   }
   if (plan.containers.length > 0)

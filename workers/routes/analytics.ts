@@ -110,7 +110,7 @@ export const analytics = router()
       tags: ["Analytics"],
       summary: "What partners must deliver on each of the next days, from orders and forecasts",
       description:
-        "Per UTC day, partner, contents and unit: orders not delivered yet that are active or a partner has accepted (source order, due at their ETA, else their forecast's thresholdAt, else today) and containers with no active order whose forecast reaches the threshold that day (source forecast, ordering what fills them back from the threshold). A container's partner is the one that would get its order now.",
+        "Per UTC day, partner, contents and unit: orders not delivered yet that are active or a partner has accepted (source order, due at their ETA, else their forecast's thresholdAt, else today) and containers with no order active or on its way whose forecast reaches the threshold that day (source forecast, ordering what fills them back from the threshold). A container's partner is the one that would get its order now.",
       security: security.person,
       middleware: viewer,
       request: { query: demandQuery },
