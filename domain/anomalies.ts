@@ -30,9 +30,42 @@ export const STUCK_MS = 24 * 3_600_000;
 export const STUCK_FALL = 2;
 /**
  * Noisy: a reading's noise (from the steps between hourly means over the last two weeks, the trend
- * taken out) above this many points. A level sensor reads to a point or two.
+ * taken out) far beyond the fleet's usual — NOISY_FACTOR times the median of the fleet's sensors
+ * (`fleetNoise`, carried to each container by workers/fleet-noise.ts) — and never below NOISY_FLOOR
+ * points, which any level sensor may scatter. Until the fleet has FLEET_NOISE_MIN sensors whose noise
+ * is known, NOISY_SPREAD points: a level sensor reads to a point or two.
  */
+export const NOISY_FACTOR = 3;
+export const NOISY_FLOOR = 3;
 export const NOISY_SPREAD = 4;
+export const FLEET_NOISE_MIN = 10;
+
+/** The spread above which a sensor is noisy, given the fleet's usual noise (null: not known yet). */
+export function noisyAbove(fleetNoise: number | null): number {
+  return fleetNoise === null ? NOISY_SPREAD : Math.max(NOISY_FLOOR, NOISY_FACTOR * fleetNoise);
+}
+
+/**
+ * The fleet's usual noise: the median of its sensors' (each forecast's `noise`), rounded to a tenth
+ * of a point; null with fewer than FLEET_NOISE_MIN known.
+ */
+export function fleetNoiseOf(noises: readonly number[]): number | null {
+  const known = noises.filter((n) => Number.isFinite(n) && n >= 0).sort((a, b) => a - b);
+  if (known.length < FLEET_NOISE_MIN) return null;
+  const mid = known.length >> 1;
+  const median = known.length % 2 === 1 ? known[mid]! : (known[mid - 1]! + known[mid]!) / 2;
+  return Math.round(median * 10) / 10;
+}
+
+/**
+ * Whether a container holding `held` should be told `wanted`: when it holds none, or the two differ
+ * by more than a tenth of the larger (so a median that wavers does not rewrite the fleet's settings
+ * every ten minutes).
+ */
+export function fleetNoiseStale(held: number | null, wanted: number | null): boolean {
+  if (held === null || wanted === null) return held !== wanted;
+  return Math.abs(held - wanted) > 0.1 * Math.max(held, wanted);
+}
 
 export const anomalySchema = z
   .object({
@@ -72,6 +105,8 @@ export interface AnomalyContext {
   capacity: number | null;
   unit: string | null;
   suddenDrop: number;
+  /** The fleet's usual reading noise (points), when known. */
+  fleetNoise: number | null;
   activeFulfilment: string | null;
   lastDelivery: { orderId: string; at: string; quantity: number } | null;
   /** When an order of this container was last dispatched. */
@@ -91,11 +126,15 @@ export function findingsOf(ctx: AnomalyContext, signals: Signals, measuredAt: nu
   const open = new Set(ctx.open.map((a) => a.kind));
   const found: Finding[] = [];
   // Noise is measured over two days of the fit, established or not (a noisy sensor may never be).
-  if (signals.spread !== null && signals.spread > NOISY_SPREAD && !open.has("noisy_sensor"))
+  const noisy = noisyAbove(ctx.fleetNoise);
+  if (signals.spread !== null && signals.spread > noisy && !open.has("noisy_sensor"))
     found.push({
       kind: "noisy_sensor",
-      message: `The sensor's readings scatter ${round1(signals.spread)} points around the trend (a sensor reads to a point or two)`,
-      details: { spread: round1(signals.spread) },
+      message:
+        ctx.fleetNoise === null
+          ? `The sensor's readings scatter ${round1(signals.spread)} points around the trend (a sensor reads to a point or two)`
+          : `The sensor's readings scatter ${round1(signals.spread)} points around the trend, ${round1(signals.spread / Math.max(ctx.fleetNoise, 0.1))} times the fleet's usual ${round1(ctx.fleetNoise)}`,
+      details: { spread: round1(signals.spread), fleetNoise: ctx.fleetNoise, above: round1(noisy) },
     });
   if (!signals.established) return found;
   if (signals.drop && signals.drop.points >= ctx.suddenDrop)

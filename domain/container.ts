@@ -79,6 +79,8 @@ export interface Settings {
   leadTimeHours: number | null;
   /** Set by the partner defaults' sync (workers/lead-times.ts), not through the API. */
   partnerLeadTimeHours: number | null;
+  /** Set by the fleet noise sync (workers/fleet-noise.ts), not through the API. */
+  fleetNoise: number | null;
   refillRise: number;
   suddenDrop: number;
 }
@@ -93,6 +95,7 @@ const SETTING_FIELDS = {
   reportIntervalSeconds: "reportIntervalSeconds",
   leadTimeHours: "leadTimeHours",
   partnerLeadTimeHours: "partnerLeadTimeHours",
+  fleetNoise: "fleetNoise",
   refillRise: "refillRise",
   suddenDrop: "suddenDrop",
 } as const satisfies Record<keyof Settings, keyof ContainerState>;
@@ -107,6 +110,7 @@ export function settingsOf(state: ContainerState): Settings {
     reportIntervalSeconds: state.reportIntervalSeconds,
     leadTimeHours: state.leadTimeHours,
     partnerLeadTimeHours: state.partnerLeadTimeHours,
+    fleetNoise: state.fleetNoise,
     refillRise: state.refillRise,
     suddenDrop: state.suddenDrop,
   };
@@ -132,6 +136,7 @@ export function emptyContainer(containerId: string): ContainerState {
     activeOrder: null,
     leadTimeHours: null,
     partnerLeadTimeHours: null,
+    fleetNoise: null,
     refillRise: DEFAULT_REFILL_RISE,
     forecastArmed: true,
     suddenDrop: DEFAULT_SUDDEN_DROP,
@@ -280,6 +285,7 @@ function anomalyChanges(state: ContainerState, reading: Reading, ctx: ReadingCon
       capacity: state.capacity,
       unit: state.unit,
       suddenDrop: state.suddenDrop,
+      fleetNoise: state.fleetNoise ?? null,
       activeFulfilment: state.activeOrder?.fulfilment ?? null,
       lastDelivery: state.lastDelivery,
       lastDispatchAt: state.lastDispatchAt,

@@ -47,6 +47,7 @@ const settingsValues = z.object({
   reportIntervalSeconds: z.number().int().nullable().optional(),
   leadTimeHours: z.number().nullable().optional(),
   partnerLeadTimeHours: z.number().nullable().optional(),
+  fleetNoise: z.number().nullable().optional(),
   refillRise: z.number().optional(),
   suddenDrop: z.number().optional(),
 });
@@ -166,6 +167,10 @@ export const containerFields = {
   }),
   partnerLeadTimeHours: z.number().nullable().meta({
     description: "The default lead time of the partner that serves it (applies when leadTimeHours is null)",
+  }),
+  fleetNoise: z.number().nullable().meta({
+    description:
+      "The fleet's usual reading noise (points, the median of its sensors'): a sensor far noisier raises noisy_sensor",
   }),
   refillRise: z.number().meta({ description: "A rise of this many points or more is a refill" }),
   suddenDrop: z.number().meta({

@@ -449,6 +449,10 @@ export const forecastSchema = z
     ratePerDayP10: z.number().nullable().meta({ description: "The low end of its p10–p90 interval" }),
     ratePerDayP90: z.number().nullable().meta({ description: "The high end" }),
     level: z.number().nullable().meta({ description: "The model's fill percent at asOf (the noise taken out)" }),
+    noise: z.number().nullable().meta({
+      description:
+        "How far a single reading scatters around the trend (points, a robust σ), once two days of readings tell it",
+    }),
     weekdayProfile: z.array(z.number()).nullable().meta({
       description: "Consumption by UTC weekday, Sunday first, relative to the mean day; after 4 weeks of readings",
     }),
@@ -524,6 +528,7 @@ export function estimate(window: ConsumptionWindow, settings: ForecastSettings):
     ratePerDayP10: null,
     ratePerDayP90: null,
     level: null,
+    noise: window.fit?.noiseKnown ? round(window.fit.readingNoise, 2) : null,
     weekdayProfile: null,
     thresholdAt: null,
     thresholdAtP10: null,

@@ -271,6 +271,16 @@ export class ContainerDO extends DurableObject<Env> {
     this.updateSettings({ partnerLeadTimeHours: hours }, { kind: "system", id: "partner-defaults" });
   }
 
+  /**
+   * The fleet's usual reading noise (workers/fleet-noise.ts), as a settings change by the system; a
+   * container that does not exist yet is left alone.
+   */
+  setFleetNoise(points: number | null): void {
+    this.startup.check();
+    if (this.log.state === null) return;
+    this.updateSettings({ fleetNoise: points }, { kind: "system", id: "fleet-noise" });
+  }
+
   /** An operator dismisses an open anomaly; false when the container has no open anomaly of that id. */
   dismissAnomaly(anomalyId: string, by: string): { ok: true; anomaly: Anomaly } | { ok: false } {
     this.startup.check();

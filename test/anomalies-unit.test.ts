@@ -1,6 +1,7 @@
 // The anomaly rules on generated series with known events (pure): each kind raised once when it
 // happens, not on clean series, deduplicated while open, raised again after a dismissal.
 import { describe, expect, it } from "vitest";
+import { fleetNoiseOf, fleetNoiseStale, noisyAbove } from "../domain/anomalies";
 import { replay } from "../domain/container";
 import { DAY, HOUR, series, type SeriesOptions } from "./support/series";
 import { Tank } from "./support/tank";
@@ -148,6 +149,36 @@ describe("anomalies", () => {
     expect(noisy.raised("noisy_sensor")).toHaveLength(1);
     expect(noisy.raised("noisy_sensor")[0]!.anomaly.details.spread as number).toBeGreaterThan(4);
     expect(run({ noise: 2, days: 6 }).raised("noisy_sensor")).toEqual([]);
+  });
+
+  it("noisy is far beyond the fleet's usual noise once the container holds it, never within a few points", () => {
+    // A fleet of rough sensors (its usual 3 points): 6 is ordinary there, 12 is not.
+    expect(run({ noise: 6, days: 6 }).raised("noisy_sensor")).toHaveLength(1);
+    expect(run({ noise: 6, days: 6 }, { fleetNoise: 3 }).raised("noisy_sensor")).toEqual([]);
+    const rough = run({ noise: 12, days: 6 }, { fleetNoise: 3 }).raised("noisy_sensor");
+    expect(rough).toHaveLength(1);
+    expect(rough[0]!.anomaly.message).toMatch(
+      /^The sensor's readings scatter \d+(\.\d)? points around the trend, \d+(\.\d)? times the fleet's usual 3$/,
+    );
+    expect(rough[0]!.anomaly.details).toMatchObject({ fleetNoise: 3, above: 9 });
+    // A fleet of fine sensors (0.5): twice its usual is still within the floor of 3 points; 4 is not.
+    expect(run({ noise: 1.5, days: 6 }, { fleetNoise: 0.5 }).raised("noisy_sensor")).toEqual([]);
+    expect(run({ noise: 5, days: 6 }, { fleetNoise: 0.5 }).raised("noisy_sensor")).toHaveLength(1);
+    expect([noisyAbove(null), noisyAbove(0.5), noisyAbove(1), noisyAbove(3)]).toEqual([4, 3, 3, 9]);
+  });
+
+  it("the fleet's usual noise is the median of ten or more sensors', told again only when it moves a tenth", () => {
+    expect(fleetNoiseOf([1, 1, 1, 1, 1, 1, 1, 1, 1])).toBeNull();
+    expect(fleetNoiseOf([0.5, 0.7, 0.9, 1.1, 1.2, 1.3, 1.4, 2, 9, 10])).toBe(1.3);
+    expect(fleetNoiseOf([0.5, 0.7, 0.9, 1.1, 1.2, 1.3, 1.4, 2, 9, 10, 11])).toBe(1.3);
+    expect(fleetNoiseOf([Number.NaN, -1, ...Array<number>(9).fill(0.84)])).toBeNull();
+    expect(fleetNoiseOf(Array<number>(10).fill(0.84))).toBe(0.8);
+    expect(fleetNoiseStale(null, null)).toBe(false);
+    expect(fleetNoiseStale(null, 1)).toBe(true);
+    expect(fleetNoiseStale(1, null)).toBe(true);
+    expect(fleetNoiseStale(1, 1.1)).toBe(false);
+    expect(fleetNoiseStale(1, 1.2)).toBe(true);
+    expect(fleetNoiseStale(1.2, 1)).toBe(true);
   });
 
   it("a container without an established consumption raises nothing, however its level jumps", () => {

@@ -38,6 +38,7 @@ function container(id: string, patch: Partial<FleetContainer> = {}): FleetContai
     activeOrder: null,
     leadTimeHours: null,
     partnerLeadTimeHours: null,
+    fleetNoise: null,
     refillRise: 10,
     forecastArmed: true,
     suddenDrop: 8,

@@ -6,6 +6,7 @@ import { log } from "../platform/logging";
 import { fillStandingGaps, reconcile } from "./projection/repair";
 import { flushParkedDeadLetters } from "./queues";
 import { issueDocuments } from "./documents/issue";
+import { syncFleetNoise } from "./fleet-noise";
 import { syncPartnerLeadTimes } from "./lead-times";
 import { runMonitor } from "./monitor";
 
@@ -33,13 +34,14 @@ async function pruneReplayedDeadLetters(env: Env): Promise<void> {
 /**
  * Every 10 minutes: dead letters parked while Postgres was down go to Postgres once it is back, the
  * projection is reconciled with the containers that moved, so nothing lost on the way stays lost,
- * and partners' default lead times reach the containers new since.
+ * partners' default lead times reach the containers new since, and the fleet's usual sensor noise
+ * reaches every container (the noisy_sensor rule compares with it).
  */
 async function projectionUpkeep(env: Env): Promise<void> {
   const moved = await flushParkedDeadLetters(env);
   if (moved > 0) log("info", "parked dead letters moved to Postgres", { moved });
-  const [reconciled, synced] = await Promise.allSettled([reconcile(env, "cron"), syncPartnerLeadTimes(env)]);
-  for (const outcome of [reconciled, synced]) if (outcome.status === "rejected") throw outcome.reason;
+  const outcomes = await Promise.allSettled([reconcile(env, "cron"), syncPartnerLeadTimes(env), syncFleetNoise(env)]);
+  for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
 }
 
 /** Jobs by cron expression, as in wrangler.toml `[triggers] crons`. */

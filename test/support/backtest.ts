@@ -7,7 +7,10 @@
 //     any refill or injected event), the error of `thresholdAt` against the true crossing.
 //   - The anomalies: each raised one is a true positive if its kind was injected into that container
 //     and it was raised within four days after the injection (a noisy sensor: at any time); recall
-//     is the injected events found, precision the raised anomalies that were injected.
+//     is the injected events found, precision the raised anomalies that were injected. Each container
+//     holds the fleet's usual noise as the 10-minute job would give it: the median of the fleet's
+//     sensors (their true noise, which the model's measure tracks).
+import { fleetNoiseOf } from "../../domain/anomalies";
 import { DAY, HOUR, random, series, trueReachAt, type Series } from "./series";
 import { Tank } from "./tank";
 
@@ -70,7 +73,7 @@ function generate(i: number) {
     stuckUntil: kind === "stuck_sensor" ? at + 3 * DAY : undefined,
     seed: 77 + i,
   });
-  return { s, plan, rate };
+  return { s, plan, rate, noise };
 }
 
 const quantile = (sorted: number[], q: number) =>
@@ -85,9 +88,10 @@ export function backtest(containers = 120): BacktestResult {
     if (!e) byKind.set(k, (e = { injected: 0, found: 0, raised: 0, truePositive: 0 }));
     return e;
   };
-  for (let i = 0; i < containers; i++) {
-    const { s, plan } = generate(i);
-    const tank = new Tank({ threshold: THRESHOLD, capacity: CAPACITY, unit: "l" }, START);
+  const fleet = Array.from({ length: containers }, (_, i) => generate(i));
+  const fleetNoise = fleetNoiseOf(fleet.map((c) => c.noise));
+  for (const { s, plan } of fleet) {
+    const tank = new Tank({ threshold: THRESHOLD, capacity: CAPACITY, unit: "l", fleetNoise }, START);
     // The order for each refill the truth makes is dispatched two hours before it; for a mismatch,
     // the first one after the injection time is reported delivered with 40 % more than it was.
     const refills = s.autoRefills.map((r) => ({ ...r, done: false }));

@@ -105,6 +105,7 @@ function toFleetContainer(c: typeof containers.$inferSelect, order: typeof order
     activeOrder: order ? toOrder(order) : null,
     leadTimeHours: c.leadTimeHours,
     partnerLeadTimeHours: c.partnerLeadTimeHours,
+    fleetNoise: c.fleetNoise,
     refillRise: c.refillRise,
     forecastArmed: c.forecastArmed,
     suddenDrop: c.suddenDrop,

@@ -45,6 +45,7 @@ export const containers = pgTable(
     activeOrderId: text("active_order_id"),
     leadTimeHours: doublePrecision("lead_time_hours"),
     partnerLeadTimeHours: doublePrecision("partner_lead_time_hours"),
+    fleetNoise: doublePrecision("fleet_noise"),
     refillRise: doublePrecision("refill_rise").notNull().default(10),
     forecastArmed: boolean("forecast_armed").notNull().default(true),
     suddenDrop: doublePrecision("sudden_drop").notNull().default(8),

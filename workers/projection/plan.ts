@@ -105,6 +105,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         activeOrderId: state.activeOrder?.id ?? null,
         leadTimeHours: state.leadTimeHours ?? null,
         partnerLeadTimeHours: state.partnerLeadTimeHours ?? null,
+        fleetNoise: state.fleetNoise ?? null,
         refillRise: state.refillRise ?? DEFAULT_REFILL_RISE,
         forecastArmed: state.forecastArmed ?? true,
         suddenDrop: state.suddenDrop ?? DEFAULT_SUDDEN_DROP,

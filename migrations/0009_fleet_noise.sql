@@ -1,0 +1,1 @@
+ALTER TABLE "containers" ADD COLUMN "fleet_noise" double precision;
