@@ -389,6 +389,46 @@ describe("analytics", () => {
     ]);
   });
 
+  it("fulfilment's p50 and p90 interpolate between the orders' times; on time is delivered by the due time", async () => {
+    const partner = await newPartner();
+    const containerId = uniqueContainer("an-ful");
+    // Five delivered orders opened yesterday: accepted after 1, 2, 3, 4 and 10 hours, each dispatched
+    // 2 hours later and delivered 5 hours after that; due at the ETA, which the last one missed.
+    const acceptedAfter = [1, 2, 3, 4, 10];
+    await db((d) =>
+      d.execute(sql`insert into orders (id, container_id, status, source, opened_at, opened_by, fulfilment,
+          partner_id, eta, accepted_at, dispatched_at, delivered_at, closed_at, version)
+        select 'ord_' || ${containerId} || '_' || h, ${containerId}, 'closed', 'auto', o, 'rule:threshold',
+          'delivered', ${partner.id}, o + interval '15 hours', o + h * interval '1 hour',
+          o + (h + 2) * interval '1 hour', o + (h + 7) * interval '1 hour', o + (h + 7) * interval '1 hour', 4
+        from unnest(${`{${acceptedAfter.join(",")}}`}::float8[]) h, (select ${new Date(at(1, 0)).toISOString()}::timestamptz as o) x`),
+    );
+    const { rows } = await json<{ rows: FulfilmentRow[] }>(
+      await api(`/v1/analytics/fulfilment?partnerId=${partner.id}`, { token: admin }),
+      200,
+    );
+    expect(rows.find((r) => r.scope === "partner")).toEqual({
+      scope: "partner",
+      partnerId: partner.id,
+      orders: 5,
+      delivered: 5,
+      cancelled: 0,
+      open: 0,
+      // Sorted 1, 2, 3, 4, 10: the median is the third; the 90th percentile lies 0.6 of the way from 4 to 10.
+      openedToAcceptedP50: 3,
+      openedToAcceptedP90: 7.6,
+      acceptedToDispatchedP50: 2,
+      acceptedToDispatchedP90: 2,
+      dispatchedToDeliveredP50: 5,
+      dispatchedToDeliveredP90: 5,
+      openedToDeliveredP50: 10,
+      openedToDeliveredP90: 14.6,
+      onTime: 4,
+      onTimeOf: 5,
+      onTimeShare: 0.8,
+    });
+  });
+
   it("refuses a question it cannot answer, naming the parameter", async () => {
     const cases: Array<[string, string, RegExp]> = [
       ["/v1/analytics/consumption?from=2026-03-10&to=2026-03-01", "from", /not be after to/],

@@ -295,10 +295,10 @@ const RAW = {
       where o.opened_at >= ($1::date)::timestamp at time zone 'UTC' and o.opened_at < ($2::date + 1)::timestamp at time zone 'UTC')
     select grouping(partner_id), partner_id, count(*),
       count(*) filter (where fulfilment = 'delivered'), count(*) filter (where fulfilment in ('rejected', 'cancelled')),
-      percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from accepted_at - opened_at) / 3600),
-      percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from dispatched_at - accepted_at) / 3600),
-      percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from delivered_at - dispatched_at) / 3600),
-      percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from delivered_at - opened_at) / 3600),
+      percentile_cont(array[0.5, 0.9]) within group (order by date_part('epoch', accepted_at - opened_at) / 3600),
+      percentile_cont(array[0.5, 0.9]) within group (order by date_part('epoch', dispatched_at - accepted_at) / 3600),
+      percentile_cont(array[0.5, 0.9]) within group (order by date_part('epoch', delivered_at - dispatched_at) / 3600),
+      percentile_cont(array[0.5, 0.9]) within group (order by date_part('epoch', delivered_at - opened_at) / 3600),
       count(*) filter (where delivered_at <= due), count(*) filter (where delivered_at is not null and due is not null)
     from o group by grouping sets ((partner_id), ())`,
 };

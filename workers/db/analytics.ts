@@ -161,9 +161,11 @@ export async function fulfilmentTimes(
     ["dispatchedToDelivered", "dispatched_at", "delivered_at"],
     ["openedToDelivered", "opened_at", "delivered_at"],
   ] as const;
-  // The median and the 90th percentile of each step from one sort of its times.
+  // The median and the 90th percentile of each step from one sort of its times. The sorts are the
+  // query's cost: date_part gives a float8 where extract gives a numeric (since PostgreSQL 14),
+  // whose arithmetic and comparisons make the whole question about 1.5 times slower.
   const percentiles = steps.map(([name, from, to]) =>
-    sql.raw(`percentile_cont(array[0.5, 0.9]) within group (order by extract(epoch from ${to} - ${from}) / 3600)
+    sql.raw(`percentile_cont(array[0.5, 0.9]) within group (order by date_part('epoch', ${to} - ${from}) / 3600)
       filter (where ${to} is not null and ${from} is not null) as "${name}"`),
   );
   const partner = q.partnerId !== undefined ? sql`and o.partner_id = ${q.partnerId}` : sql``;
