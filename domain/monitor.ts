@@ -20,6 +20,8 @@ export interface AlertRules {
   rateLimited: { enabled: boolean; severity: Severity; minutes: number };
   /** An open anomaly (domain/anomalies.ts): one alert each, until it is dismissed. */
   anomaly: { enabled: boolean; severity: Severity };
+  /** The newest complete backup is older than this many hours (or there has been none for as long). */
+  backupStale: { enabled: boolean; severity: Severity; hours: number };
 }
 
 /** A device key is a sensor's (one container) or a gateway's (the whole fleet). */
@@ -50,6 +52,7 @@ export const DEFAULT_RULES: AlertRules = {
   deliveriesFailing: { enabled: true, severity: "critical" },
   rateLimited: { enabled: true, severity: "warning", minutes: 3 },
   anomaly: { enabled: true, severity: "warning" },
+  backupStale: { enabled: true, severity: "critical", hours: 2 },
 };
 
 /** What the monitor reads each minute. */
@@ -83,6 +86,8 @@ export interface Snapshot {
   refusedKeys: (RefusedKey & { label: string | null })[];
   /** Open anomalies, newest first, with their containers' names. */
   openAnomalies: { id: string; containerId: string; name: string | null; kind: string; message: string }[];
+  /** When the newest complete backup was taken, and since when backups have been written at all. */
+  backup: { newestComplete: string | null; since: string | null };
 }
 
 const ago = (iso: string, now: number) => (now - Date.parse(iso)) / 1000;
@@ -191,5 +196,21 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
   if (rules.anomaly.enabled)
     for (const a of s.openAnomalies)
       add("anomaly", a.id, `${label({ id: a.containerId, name: a.name })}: ${a.message}`);
+  if (rules.backupStale.enabled) {
+    const limit = rules.backupStale.hours * 3600;
+    const { newestComplete, since } = s.backup;
+    if (newestComplete !== null && ago(newestComplete, now) > limit)
+      add(
+        "backupStale",
+        "all",
+        `The newest complete backup is ${Math.floor(ago(newestComplete, now) / 3600)} h old (taken ${newestComplete}): see GET /v1/backups`,
+      );
+    else if (newestComplete === null && since !== null && ago(since, now) > limit)
+      add(
+        "backupStale",
+        "all",
+        `No complete backup since backups began ${Math.floor(ago(since, now) / 3600)} h ago: see GET /v1/backups`,
+      );
+  }
   return out;
 }

@@ -12,6 +12,7 @@ import { randomToken } from "../domain/ids";
 import type { Partner, PartnerWithSecrets } from "../domain/partners";
 import type { DeviceKeyRecord } from "./device-key";
 import { ensureSchema } from "./schema";
+import { dumpTables, type TableDump } from "./sql-dump";
 import { Startup } from "./startup";
 
 /** What token checks need to know of a person, cached briefly by each isolate. */
@@ -74,6 +75,15 @@ export class DirectoryDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.startup = new Startup(ctx, "DirectoryDO", () => ensureSchema(ctx.storage, SCHEMA));
+  }
+
+  /**
+   * People (with their password hashes as stored), the device keys' index, partners (with their
+   * signing secrets: the snapshot encrypts them) and the audit list, for the hourly backup.
+   */
+  backupDump(): Record<string, TableDump> {
+    this.startup.check();
+    return dumpTables(this.ctx.storage.sql, ["users", "device_keys", "partners", "audit"]);
   }
 
   /** Adds a person; false when the email is taken. */

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { ensureSchema } from "./schema";
+import { dumpTables, type TableDump } from "./sql-dump";
 import { Startup } from "./startup";
 
 const SCHEMA = [`CREATE TABLE numbers (order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, at TEXT NOT NULL);`];
@@ -16,6 +17,12 @@ export class DocumentCounter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.startup = new Startup(ctx, "DocumentCounter", () => ensureSchema(ctx.storage, SCHEMA));
+  }
+
+  /** The numbers given, for the hourly backup. */
+  backupDump(): Record<string, TableDump> {
+    this.startup.check();
+    return dumpTables(this.ctx.storage.sql, ["numbers"]);
   }
 
   /** The order's number, and when it was given (the document's issue time). */

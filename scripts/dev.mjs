@@ -6,7 +6,7 @@
 // Objects, queues, all local): two sessions, the edge and the projector. Fires the cron triggers of
 // wrangler.toml on their schedule, which `wrangler dev` does not.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { buildAssets, viteBin, viteConfig } from "./build-assets.mjs";
 import { startDatabaseStack } from "./lib/database.mjs";
@@ -27,6 +27,18 @@ const webWatch = fixedWeb
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
   console.log("[fillgrid] created .dev.vars from .dev.vars.example (development secrets)");
+} else {
+  // A secret the example gained since .dev.vars was made (BACKUP_ENCRYPTION_KEY, say) is added to it.
+  const names = (file) =>
+    readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => /^[A-Z0-9_]+=/.test(line));
+  const have = new Set(names(".dev.vars").map((line) => line.slice(0, line.indexOf("="))));
+  const missing = names(".dev.vars.example").filter((line) => !have.has(line.slice(0, line.indexOf("="))));
+  if (missing.length > 0) {
+    appendFileSync(".dev.vars", `\n${missing.join("\n")}\n`);
+    console.log(`[fillgrid] added to .dev.vars from the example: ${missing.map((l) => l.split("=")[0]).join(", ")}`);
+  }
 }
 
 const database = await startDatabaseStack({

@@ -198,7 +198,9 @@ describe("anomalies", () => {
     );
     const raised = (await containerState(loud))!.anomalies;
     expect(raised.map((a) => a.kind)).toEqual(["noisy_sensor"]);
-    expect(raised[0]!.message).toMatch(/scatter \d+(\.\d)? points around the trend, \d+(\.\d)? times the fleet's usual 1$/);
+    expect(raised[0]!.message).toMatch(
+      /scatter \d+(\.\d)? points around the trend, \d+(\.\d)? times the fleet's usual 1$/,
+    );
     expect(raised[0]!.details).toMatchObject({ fleetNoise: 1, above: 3 });
 
     // The job: once the forecasts are in Postgres, the fleet's median reaches every container.

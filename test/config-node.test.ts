@@ -27,6 +27,7 @@ describe("the code and wrangler.toml agree", () => {
       queues.PARKED_DEAD_LETTER_QUEUE,
       queues.PARTNER_EVENTS_QUEUE,
       queues.PARTNER_EVENTS_DEAD_LETTER_QUEUE,
+      queues.BACKUP_QUEUE,
     ];
     expect(names.filter((q) => !consumer(q))).toEqual([]);
     expect(config.queues.consumers.map((c) => c.queue).sort()).toEqual([...names].sort());

@@ -14,11 +14,29 @@ const empty: Snapshot = {
   failingDeliveries: [],
   refusedKeys: [],
   openAnomalies: [],
+  backup: { newestComplete: null, since: null },
 };
 const keys = (s: Partial<Snapshot>, rules = DEFAULT_RULES) =>
   conditionsOf({ ...empty, ...s }, rules, NOW).map((c) => c.key);
 
 describe("the minute monitor's conditions", () => {
+  it("backups that stopped: the newest complete one older than 2 hours, or none for 2 hours since they began", () => {
+    expect(keys({ backup: { newestComplete: ago(60), since: ago(600) } })).toEqual([]);
+    const stale = conditionsOf({ ...empty, backup: { newestComplete: ago(181), since: ago(600) } }, DEFAULT_RULES, NOW);
+    expect(stale).toMatchObject([{ key: "backupStale:all", severity: "critical" }]);
+    expect(stale[0]!.message).toMatch(/^The newest complete backup is 3 h old/);
+    // A new system: nothing until backups have run for 2 hours without a complete one.
+    expect(keys({ backup: { newestComplete: null, since: null } })).toEqual([]);
+    expect(keys({ backup: { newestComplete: null, since: ago(100) } })).toEqual([]);
+    expect(keys({ backup: { newestComplete: null, since: ago(121) } })).toEqual(["backupStale:all"]);
+    expect(
+      keys(
+        { backup: { newestComplete: ago(181), since: ago(600) } },
+        { ...DEFAULT_RULES, backupStale: { enabled: true, severity: "warning", hours: 4 } },
+      ),
+    ).toEqual([]);
+  });
+
   it("one alert per open anomaly, naming the container and saying what was seen; none when the rule is off", () => {
     const openAnomalies = [
       {

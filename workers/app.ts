@@ -22,6 +22,7 @@ import { telegram } from "./routes/telegram";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { analytics } from "./routes/analytics";
+import { backups } from "./routes/backups";
 import { anomalies } from "./routes/anomalies";
 import { orders } from "./routes/orders";
 import { projection } from "./routes/projection";
@@ -49,6 +50,7 @@ export const app = base
   .route("/", orders)
   .route("/", anomalies)
   .route("/", analytics)
+  .route("/", backups)
   .route("/", errors)
   .route("/", clientErrors)
   .route("/", streamTickets)

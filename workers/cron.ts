@@ -6,6 +6,7 @@ import { log } from "../platform/logging";
 import { fillStandingGaps, reconcile } from "./projection/repair";
 import { flushParkedDeadLetters } from "./queues";
 import { issueDocuments } from "./documents/issue";
+import { takeHourlyBackup } from "./backups";
 import { syncFleetNoise } from "./fleet-noise";
 import { syncPartnerLeadTimes } from "./lead-times";
 import { runMonitor } from "./monitor";
@@ -48,7 +49,14 @@ async function projectionUpkeep(env: Env): Promise<void> {
 export const JOBS: Record<string, { name: string; run: Job }> = {
   "0 3 * * *": { name: "daily housekeeping", run: dailyHousekeeping },
   "*/10 * * * *": { name: "projection upkeep", run: projectionUpkeep },
-  "5 * * * *": { name: "sales documents", run: async (env) => void (await issueDocuments(env)) },
+  // Hourly: sales documents for the orders delivered, and the hour's backup (snapshot and manifest).
+  "5 * * * *": {
+    name: "sales documents and backup",
+    run: async (env, controller) => {
+      const outcomes = await Promise.allSettled([issueDocuments(env), takeHourlyBackup(env, controller.scheduledTime)]);
+      for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
+    },
+  },
   // The monitor, and gaps in the projection that stood past their grace period asked for again.
   "* * * * *": {
     name: "monitor",

@@ -14,6 +14,7 @@ export { DocumentCounter } from "../durable-objects/document-counter";
 export { MetricsDO } from "../durable-objects/metrics";
 export { AlertsDO } from "../durable-objects/alerts";
 export { Notifier } from "../durable-objects/notifier";
+export { BackupLedger } from "../durable-objects/backup-ledger";
 export type { AppType } from "./app";
 
 export default {

@@ -2,6 +2,7 @@
 // records from the error store, parked dead letters from their vault, and the durations consumers
 // recorded in the MetricsDO. Nothing is counted in an isolate's memory, so every isolate answers alike.
 import { sql } from "drizzle-orm";
+import { backupAgeSeconds } from "../domain/backups";
 import { DEFAULT_REPORT_INTERVAL_SECONDS } from "../domain/container";
 import { exposition, histogramSamples, type Family, type HistogramFamily, type Labels } from "../domain/metrics";
 import { REFUSAL_WINDOW_MINUTES } from "../domain/monitor";
@@ -9,7 +10,7 @@ import { reportError } from "../platform/error-report";
 import { withDatabase } from "./db/client";
 import { fleetSummary } from "./db/queries";
 import { errorStore } from "./errors/store";
-import { alertsObject, deadLetterVault, metricsObject, notifier } from "./stubs";
+import { alertsObject, backupLedger, deadLetterVault, metricsObject, notifier } from "./stubs";
 
 type Row = Record<string, string | number | null>;
 
@@ -38,7 +39,7 @@ export async function metricsText(env: Env): Promise<string> {
       documents: (await rows(sql`select count(*)::bigint as n from sales_documents`))[0]!,
     };
   });
-  const [openErrors, parked, histograms, alerts, notices, refusals, refusedKeys] = await Promise.all([
+  const [openErrors, parked, histograms, alerts, notices, refusals, refusedKeys, backup] = await Promise.all([
     errorStore(env).countOpen(),
     deadLetterVault(env).count(),
     metricsObject(env).histograms(),
@@ -46,7 +47,9 @@ export async function metricsText(env: Env): Promise<string> {
     notifier(env).counts(),
     metricsObject(env).refusalTotals(),
     metricsObject(env).refusedKeys(Date.now(), REFUSAL_WINDOW_MINUTES),
+    backupLedger(env).newest(),
   ]);
+  const backupAge = backupAgeSeconds(backup.complete, Date.now());
   const SEVERITIES = ["critical", "warning", "info"] as const;
   const alertSamples = (state: string) =>
     SEVERITIES.map((severity) => ({
@@ -176,6 +179,16 @@ export async function metricsText(env: Env): Promise<string> {
       `Device keys refused for their rate in the last ${REFUSAL_WINDOW_MINUTES} minutes`,
       refusedKeys.length,
     ),
+    // Absent until the first complete backup: an alerting rule on it should also fire on its absence.
+    ...(backupAge === null
+      ? []
+      : [
+          gauge(
+            "fillgrid_backup_age_seconds",
+            "Seconds since the newest complete backup was taken (its manifest written)",
+            Math.round(backupAge),
+          ),
+        ]),
   ];
   const names = [...new Set(histograms.map((h) => h.name))];
   for (const name of names) {

@@ -7,7 +7,7 @@ import { partnerFor } from "../domain/partners";
 import { withDatabase } from "./db/client";
 import { errorStore } from "./errors/store";
 import type { NewErrorRecord } from "../durable-objects/alerts";
-import { alertsObject, deadLetterVault, directory, metricsObject, notifier } from "./stubs";
+import { alertsObject, backupLedger, deadLetterVault, directory, metricsObject, notifier } from "./stubs";
 
 type Row = Record<string, string | number | null>;
 const iso = (v: string | number | null | undefined) =>
@@ -54,10 +54,11 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
       ),
     };
   });
-  const [parked, errors, refused] = await Promise.all([
+  const [parked, errors, refused, backup] = await Promise.all([
     deadLetterVault(env).count(),
     errorStore(env).list({ status: "open", limit: 200 }),
     metricsObject(env).refusedKeys(Date.now(), REFUSAL_WINDOW_MINUTES),
+    backupLedger(env).newest(),
   ]);
   const keyLabels =
     refused.length > 0
@@ -112,6 +113,7 @@ export async function monitorSnapshot(env: Env): Promise<{ snapshot: Snapshot; n
       kind: String(a.kind),
       message: String(a.message),
     })),
+    backup: { newestComplete: backup.complete, since: backup.since },
   };
   return { snapshot, newErrors };
 }

@@ -15,6 +15,7 @@ import { writePlans, type ProjectionGap } from "./projection/writer";
 import { deadLetterVault, directory, errorHub, fleetHub } from "./stubs";
 import { deliverPartnerEvents, markDeliveryDead, partnerDeliverySchema, queuePartnerEvents } from "./partners/outbound";
 import { recordBatch } from "./metrics";
+import { backUpEvents, passToBackup } from "./backups";
 
 /** The partner events consumer's max_retries in wrangler.toml (test/config-node.test.ts holds the two together). */
 export const PARTNER_MAX_RETRIES = 5;
@@ -29,6 +30,8 @@ export const ERRORS_DEAD_LETTER_QUEUE = "fillgrid-errors-dead-letters";
 export const PARKED_DEAD_LETTER_QUEUE = "fillgrid-dead-letters-parked";
 export const PARTNER_EVENTS_QUEUE = "fillgrid-partner-events";
 export const PARTNER_EVENTS_DEAD_LETTER_QUEUE = "fillgrid-partner-events-dead-letters";
+/** The projection's batches passed on to be backed up (workers/backups.ts); its dead letters are the projection's. */
+export const BACKUP_QUEUE = "fillgrid-backups";
 
 /** The queue each dead-letter queue holds messages of, for storing and replaying them. */
 export const DEAD_LETTER_ORIGIN: Record<string, string> = {
@@ -81,6 +84,18 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     }
   }
   if (valid.length === 0) return;
+  // Passed on to be backed up first: a message is acked once both have it. If the backup queue
+  // cannot take them, they all come again (writing them to Postgres again would change nothing).
+  try {
+    await passToBackup(
+      env,
+      valid.map((v) => v.msg.body),
+    );
+  } catch (error) {
+    for (const { msg } of valid) settle.retry(msg);
+    await reportError(env, error, "consumer", batch.queue, { messages: valid.length, step: "passing to the backup" });
+    return;
+  }
 
   const started = Date.now();
   const gaps: ProjectionGap[] = [];
@@ -393,6 +408,8 @@ async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
       return projectChanges(batch, env);
     case ERRORS_QUEUE:
       return storeErrorReports(batch, env);
+    case BACKUP_QUEUE:
+      return backUpEvents(batch, env);
     case PARTNER_EVENTS_QUEUE:
       return deliverPartnerEvents(batch, env);
     case DEAD_LETTER_QUEUE:

@@ -27,4 +27,5 @@ export const documentCounter = (env: Env, partnerId: string, year: number) =>
   counted(env.DOCUMENT_COUNTERS.getByName(`${partnerId}:${year}`));
 export const metricsObject = (env: Env) => counted(env.METRICS.getByName("metrics"));
 export const alertsObject = (env: Env) => counted(env.ALERTS.getByName("alerts"));
+export const backupLedger = (env: Env) => counted(env.BACKUP_LEDGER.getByName("backups"));
 export const notifier = (env: Env) => counted(env.NOTIFIER.getByName("notifier"));

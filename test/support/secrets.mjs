@@ -3,6 +3,7 @@ export const TEST_SECRETS = {
   JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
   ADMIN_EMAIL: "admin@fillgrid.test",
   ADMIN_PASSWORD: "admin-password-for-tests",
+  BACKUP_ENCRYPTION_KEY: "tQg4Bp1/iPe+Yxgn7XXlznSX76pk4oaLXCFAOUA4k0s=",
 };
 
 /** Telegram and email for the worker tests: the Bot API is the stand-in (test/global-setup.ts). */

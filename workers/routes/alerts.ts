@@ -37,6 +37,7 @@ const rulesSchema = z
     deliveriesFailing: z.strictObject(toggle),
     rateLimited: z.strictObject({ ...toggle, minutes: z.number().int().min(1).max(10) }),
     anomaly: z.strictObject(toggle),
+    backupStale: z.strictObject({ ...toggle, hours: z.number().min(1).max(720) }),
   })
   .meta({ id: "AlertRules" });
 

@@ -1,0 +1,173 @@
+// Backups through the runtime: the backup queue's consumer writes a batch's new events to the
+// bucket once (a batch that comes again writes nothing new), the hourly job writes a snapshot and a
+// manifest whose checksums match the objects, and GET /v1/backups, /metrics and the monitor say how
+// old the newest complete backup is.
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ChangeRange } from "../domain/change-message";
+import type { ContainerEvent, ContainerState } from "../domain/events";
+import { DEFAULT_RULES, conditionsOf } from "../domain/monitor";
+import { gunzip, sha256Hex, takeHourlyBackup, unseal, type Snapshot } from "../workers/backups";
+import worker from "../workers/index";
+import { monitorSnapshot } from "../workers/monitor";
+import { BACKUP_QUEUE } from "../workers/queues";
+import { backupLedger } from "../workers/stubs";
+import {
+  adminToken,
+  api,
+  deviceKey,
+  eventually,
+  json,
+  newPartner,
+  postReadings,
+  reading,
+  uniqueContainer,
+} from "./helpers";
+
+let key: string;
+let admin: string;
+beforeAll(async () => {
+  key = (await deviceKey()).key;
+  admin = await adminToken();
+});
+
+const HOUR = 3_600_000;
+
+/** The container's whole log as one range message, as the projection consumer passes it on. */
+async function rangeOf(containerId: string): Promise<ChangeRange> {
+  const stub = env.CONTAINERS.getByName(containerId);
+  const events = (await stub.listEvents(0, 1000)) as ContainerEvent[];
+  return { range: true, containerId, events, state: (await stub.getState()) as ContainerState, orders: [] };
+}
+
+async function deliver(bodies: unknown[]) {
+  const batch = createMessageBatch(
+    BACKUP_QUEUE,
+    bodies.map((body, i) => ({ id: `b-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  const result = await getQueueResult(batch, ctx);
+  expect(result.retryMessages).toEqual([]);
+  return result;
+}
+
+/** Every backed-up event of a container, from the objects the ledger lists, and in how many objects each is. */
+async function backedUp(containerId: string) {
+  const objects = (await backupLedger(env).unlisted()).filter((o) =>
+    o.ranges.some((r) => r.containerId === containerId),
+  );
+  const seen = new Map<number, number>();
+  for (const o of objects) {
+    const object = await env.BACKUPS.get(o.key);
+    expect(object, o.key).not.toBeNull();
+    const bytes = await object!.arrayBuffer();
+    expect(await sha256Hex(bytes)).toBe(o.sha256);
+    for (const line of (await gunzip(bytes)).trim().split("\n")) {
+      const e = JSON.parse(line) as ContainerEvent;
+      if (e.containerId === containerId) seen.set(e.seq, (seen.get(e.seq) ?? 0) + 1);
+    }
+  }
+  return { objects, seen };
+}
+
+describe("backups", () => {
+  it("write each committed event to the bucket once, however often its batch comes", async () => {
+    const id = uniqueContainer("bk");
+    await json(await postReadings(key, { readings: [reading(id, 80), reading(id, 70)] }), 200);
+    const first = await rangeOf(id);
+    await deliver([first]);
+    await deliver([first, { ranges: [first] }]);
+    let { seen } = await backedUp(id);
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual(first.events.map((e) => e.seq));
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect((await backupLedger(env).coverageOf([id]))[id]).toEqual({ contiguous: first.state.version, beyond: [] });
+
+    // Two more readings: a batch with the whole log again adds only them.
+    await json(await postReadings(key, { readings: [reading(id, 60), reading(id, 50)] }), 200);
+    const second = await rangeOf(id);
+    const objectsBefore = (await backedUp(id)).objects.length;
+    await deliver([second]);
+    ({ seen } = await backedUp(id));
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual(second.events.map((e) => e.seq));
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect((await backedUp(id)).objects.length).toBeLessThanOrEqual(objectsBefore + 1);
+    const object = (await backedUp(id)).objects.at(-1)!;
+    expect(object.key).toMatch(/^events\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/[0-9a-f]{32}\.ndjson\.gz$/);
+  });
+
+  it("every hour: a snapshot with partners' secrets sealed, a manifest whose checksums match, and their age in the API, /metrics and the monitor", async () => {
+    const id = uniqueContainer("bk");
+    await json(await postReadings(key, { readings: [reading(id, 90)] }), 200);
+    const partner = await newPartner();
+    // Postgres has the container; until its events are in the bucket it is missing from the backup.
+    await eventually(async () => {
+      const res = await api(`/v1/containers/${id}`, { token: admin });
+      return res.status === 200 ? true : undefined;
+    });
+    const now = Date.now() + HOUR;
+    const before = await takeHourlyBackup(env, now);
+    expect(before.complete).toBe(false);
+    await deliver([await rangeOf(id)]);
+    const summary = await takeHourlyBackup(env, now);
+    const manifest = JSON.parse(await (await env.BACKUPS.get(summary.key))!.text()) as {
+      objects: { key: string; sha256: string; bytes: number }[];
+      containers: Record<string, number>;
+      missing: { containerId: string }[];
+      snapshot: { key: string; sha256: string };
+    };
+    expect(manifest.containers[id]).toBe((await rangeOf(id)).state.version);
+    expect(manifest.missing.some((m) => m.containerId === id)).toBe(false);
+    for (const o of [...manifest.objects, manifest.snapshot]) {
+      const bytes = await (await env.BACKUPS.get(o.key))!.arrayBuffer();
+      expect(await sha256Hex(bytes)).toBe(o.sha256);
+    }
+    // What the snapshot holds: the partner, its secret sealed (not as stored), the admin with a hash.
+    const snapshot = JSON.parse(
+      await gunzip(await (await env.BACKUPS.get(manifest.snapshot.key))!.arrayBuffer()),
+    ) as Snapshot;
+    const partners = snapshot.directory.partners!;
+    const row = partners.rows.find((r) => r[partners.columns.indexOf("id")] === partner.id)!;
+    const sealed = String(row[partners.columns.indexOf("secret")]);
+    expect(sealed).toMatch(/^aes-256-gcm:/);
+    expect(sealed).not.toContain(partner.secret);
+    expect(await unseal(env, sealed)).toBe(partner.secret);
+    expect(snapshot.alertRules).toMatchObject({ backupStale: { hours: 2 } });
+    expect(snapshot.deviceKeys.length).toBeGreaterThan(0);
+    expect(snapshot.deviceKeys[0]!.secretHash).toBeTruthy();
+
+    // Listed for an admin, newest first; not for an operator.
+    const listed = await json<{
+      backups: { hour: string; complete: boolean; objects: number }[];
+      newestComplete: string | null;
+      ageSeconds: number | null;
+    }>(await api("/v1/backups?limit=5", { token: admin }), 200);
+    expect(listed.backups[0]).toMatchObject({ hour: summary.hour, objects: summary.objects });
+    const bad = await json<{ error: { issues?: { path: string }[] } }>(
+      await api("/v1/backups?limit=0", { token: admin }),
+      400,
+    );
+    expect(bad.error.issues?.[0]).toMatchObject({ path: "limit" });
+
+    // A backup of a day ago, before any of these events: complete with its snapshot.
+    const dayAgo = await takeHourlyBackup(env, Date.now() - 24 * HOUR);
+    expect(dayAgo).toMatchObject({ complete: true, missingCount: 0 });
+    const state = await json<{ newestComplete: string; ageSeconds: number }>(
+      await api("/v1/backups", { token: admin }),
+      200,
+    );
+    expect(Date.parse(state.newestComplete)).toBeGreaterThanOrEqual(Date.parse(dayAgo.writtenAt));
+    const metrics = await (await api("/metrics", { headers: { authorization: "Bearer test-metrics-token" } })).text();
+    const age = Number(/^fillgrid_backup_age_seconds (\d+)$/m.exec(metrics)?.[1]);
+    expect(age).toBeGreaterThanOrEqual(Math.floor(state.ageSeconds) - 1);
+    expect(age).toBeLessThan(state.ageSeconds + 60);
+
+    // Backups that stop: 2 hours after the newest complete one, the monitor alerts; not before.
+    const { snapshot: seen } = await monitorSnapshot(env);
+    expect(seen.backup.newestComplete).toBe(state.newestComplete);
+    const taken = Date.parse(state.newestComplete);
+    const rule = (at: number) => conditionsOf(seen, DEFAULT_RULES, at).find((c) => c.rule === "backupStale");
+    expect(rule(taken + HOUR)).toBeUndefined();
+    expect(rule(taken + 3 * HOUR + 60_000)?.message).toMatch(/^The newest complete backup is 3 h old/);
+  });
+});

@@ -1,0 +1,275 @@
+// Backups to R2 (domain/backups.ts has the rules). Three parts:
+//   - the projection consumer passes every batch of range messages on to the backup queue;
+//   - its consumer writes the events not yet in the bucket as one gzip NDJSON object per batch,
+//     named by the hour of its first event and a hash of its lines (a batch that comes again writes
+//     the same name with the same bytes), and records it in the BackupLedger;
+//   - every hour, a snapshot of what no container holds and a manifest of the objects written since
+//     the last one, with their SHA-256, each container's covered seq, and whether it is complete.
+import { sql } from "drizzle-orm";
+import {
+  completeness,
+  eventLines,
+  eventsKey,
+  hourOf,
+  manifestKey,
+  snapshotKey,
+  type BackupSummary,
+  type Manifest,
+} from "../domain/backups";
+import type { ContainerEvent } from "../domain/events";
+import type { TableDump } from "../durable-objects/sql-dump";
+import { reportError } from "../platform/error-report";
+import { log } from "../platform/logging";
+import { withDatabase } from "./db/client";
+import { parseProjectionMessage } from "./projection/message";
+import { alertsObject, backupLedger, container, deviceKeyObject, directory, documentCounter } from "./stubs";
+
+/** The projection consumer's batch, passed on as it came (a send of up to 100 messages). */
+export async function passToBackup(env: Env, bodies: unknown[]): Promise<void> {
+  if (bodies.length === 0) return;
+  await env.BACKUP_QUEUE.sendBatch(bodies.map((body) => ({ body, contentType: "json" as const })));
+}
+
+const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+export const sha256Hex = async (data: BufferSource) => hex(await crypto.subtle.digest("SHA-256", data));
+
+/** gzip through the runtime's CompressionStream: the same input gives the same bytes. */
+export async function gzip(text: string): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+export async function gunzip(bytes: ArrayBuffer | Uint8Array<ArrayBuffer>): Promise<string> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Response(stream).text();
+}
+
+/** Whether the ledger already counts this event as backed up. */
+function covered(
+  coverage: Record<string, { contiguous: number; beyond: { fromSeq: number; toSeq: number }[] }>,
+  e: ContainerEvent,
+) {
+  const c = coverage[e.containerId];
+  return c !== undefined && (e.seq <= c.contiguous || c.beyond.some((r) => r.fromSeq <= e.seq && e.seq <= r.toSeq));
+}
+
+/**
+ * The backup queue's consumer: the batch's events that the bucket does not hold yet, as one object.
+ * Everything is acked or nothing: a failure retries the whole batch, and what was written stays
+ * written (the ledger records it once, the same name holds the same bytes).
+ */
+export async function backUpEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const events: ContainerEvent[] = [];
+  for (const msg of batch.messages) {
+    const parsed = parseProjectionMessage(msg.body);
+    if (!parsed.ok) {
+      // Cannot be backed up as it is; the error record names it, and it ends with the dead letters.
+      msg.retry();
+      await reportError(env, new TypeError(parsed.error), "consumer", batch.queue, { messageId: msg.id });
+      continue;
+    }
+    for (const change of parsed.changes) events.push(change.event);
+  }
+  try {
+    const ledger = backupLedger(env);
+    const coverage = await ledger.coverageOf([...new Set(events.map((e) => e.containerId))]);
+    const fresh = events.filter((e) => !covered(coverage, e));
+    if (fresh.length > 0) {
+      const { lines, ranges, count, firstAt } = eventLines(fresh);
+      const body = await gzip(lines);
+      const key = eventsKey(firstAt, (await sha256Hex(new TextEncoder().encode(lines))).slice(0, 32));
+      const sha256 = await sha256Hex(body);
+      await env.BACKUPS.put(key, body, {
+        httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" },
+        customMetadata: { events: String(count), containers: String(new Set(ranges.map((r) => r.containerId)).size) },
+        sha256,
+      });
+      await ledger.record({ key, bytes: body.byteLength, sha256, events: count, ranges });
+    }
+    for (const msg of batch.messages) if (parseProjectionMessage(msg.body).ok) msg.ack();
+  } catch (error) {
+    for (const msg of batch.messages) msg.retry();
+    await reportError(env, error, "consumer", batch.queue, { messages: batch.messages.length });
+  }
+}
+
+// --- The hourly snapshot -------------------------------------------------------------------------
+
+/** The AES-256-GCM key the snapshot seals partners' signing secrets with (BACKUP_ENCRYPTION_KEY, base64). */
+async function sealingKey(env: Env): Promise<CryptoKey> {
+  const text = env.BACKUP_ENCRYPTION_KEY;
+  if (!text) throw new Error("BACKUP_ENCRYPTION_KEY is not set: the snapshot cannot seal partners' secrets");
+  const raw = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  if (raw.byteLength !== 32) throw new Error("BACKUP_ENCRYPTION_KEY must be 32 bytes, base64");
+  return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+
+/** `aes-256-gcm:<iv>:<ciphertext>` (base64). */
+export async function seal(env: Env, text: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv },
+    await sealingKey(env),
+    new TextEncoder().encode(text),
+  );
+  return `aes-256-gcm:${b64(iv)}:${b64(new Uint8Array(sealed))}`;
+}
+
+export async function unseal(env: Env, sealed: string): Promise<string> {
+  const [scheme, iv, data] = sealed.split(":");
+  if (scheme !== "aes-256-gcm" || !iv || !data) throw new Error("not a sealed value");
+  const bytes = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes(iv) }, await sealingKey(env), bytes(data));
+  return new TextDecoder().decode(plain);
+}
+
+/** What no container holds, as the snapshot has it. */
+export interface Snapshot {
+  format: 1;
+  takenAt: string;
+  /** People (password hashes as stored), the device keys' index, partners (secrets sealed), the audit list. */
+  directory: Record<string, TableDump>;
+  /** Each device key's own record and secret hash (DeviceKeyDO). */
+  deviceKeys: { id: string; record: unknown; secretHash: string }[];
+  alertRules: unknown;
+  notificationSettings: unknown;
+  /** Sales-document numbers given, per partner and year. */
+  documentCounters: { name: string; tables: Record<string, TableDump> }[];
+  /** Postgres tables no container's events make: prices and the sales documents issued. */
+  postgres: { prices: Record<string, unknown>[]; salesDocuments: Record<string, unknown>[] };
+}
+
+export async function takeSnapshot(env: Env, now: number): Promise<Snapshot> {
+  const dir = await directory(env).backupDump();
+  const partners = dir.partners!;
+  const secretColumns = ["secret", "previous_secret"].map((c) => partners.columns.indexOf(c));
+  for (const row of partners.rows)
+    for (const i of secretColumns) if (i >= 0 && typeof row[i] === "string") row[i] = await seal(env, row[i]);
+  const keyIds = dir.device_keys!.rows.map((r) => String(r[dir.device_keys!.columns.indexOf("id")]));
+  const deviceKeys = [];
+  for (const id of keyIds) {
+    const found = await deviceKeyObject(env, id).lookup();
+    if (found) deviceKeys.push({ id, record: found.record, secretHash: found.secretHash });
+  }
+  const alerts = alertsObject(env);
+  const [alertRules, notificationSettings] = await Promise.all([alerts.rules(), alerts.settings()]);
+  const { prices, salesDocuments, counters } = await withDatabase(env, async (db) => ({
+    prices: (await db.execute<Record<string, unknown>>(sql`select * from prices order by 1, 2, 3`)).rows,
+    salesDocuments: (await db.execute<Record<string, unknown>>(sql`select * from sales_documents order by id`)).rows,
+    counters: (
+      await db.execute<{ partner_id: string; year: number }>(
+        sql`select distinct partner_id, year from sales_documents order by 1, 2`,
+      )
+    ).rows,
+  }));
+  const documentCounters = [];
+  for (const c of counters)
+    documentCounters.push({
+      name: `${c.partner_id}:${c.year}`,
+      tables: await documentCounter(env, c.partner_id, Number(c.year)).backupDump(),
+    });
+  return {
+    format: 1,
+    takenAt: new Date(now).toISOString(),
+    directory: dir,
+    deviceKeys,
+    alertRules,
+    notificationSettings,
+    documentCounters,
+    postgres: { prices, salesDocuments },
+  };
+}
+
+/**
+ * The events each container had committed when the hour closed, as Postgres knows them: its version
+ * if nothing was projected since, else its last event before then (a few index rows each).
+ */
+async function expectedVersions(env: Env, hourEnd: number): Promise<{ containerId: string; version: number }[]> {
+  const end = new Date(hourEnd).toISOString();
+  return withDatabase(env, async (db) =>
+    (
+      await db.execute<{ id: string; version: number }>(sql`
+        select c.id, case when c.projected_at < ${end}::timestamptz then c.version else coalesce((
+          select e.seq from container_events e where e.container_id = c.id and e.at < ${end}::timestamptz
+          order by e.seq desc limit 1), 0) end as version
+        from containers c`)
+    ).rows.map((r) => ({ containerId: r.id, version: Number(r.version) })),
+  );
+}
+
+/** How many containers behind the backup one hourly run asks to send their events again. */
+const RESEND_PER_RUN = 500;
+
+/**
+ * The hour's backup: the snapshot, then the manifest of every event object written since the last
+ * manifest, each container's covered seq, and whether it is complete. Run at 5 past every hour; run
+ * again within the hour it writes the hour's manifest again with whatever came since.
+ */
+export async function takeHourlyBackup(env: Env, now = Date.now()): Promise<BackupSummary> {
+  const ledger = backupLedger(env);
+  // The hour that closed last: at 5 past 14:00, the hour from 13:00 to 14:00.
+  const hour = hourOf(now - 3_600_000);
+  let snapshot: Manifest["snapshot"] = null;
+  try {
+    const body = await gzip(JSON.stringify(await takeSnapshot(env, now)));
+    const key = snapshotKey(now - 3_600_000);
+    const sha256 = await sha256Hex(body);
+    await env.BACKUPS.put(key, body, {
+      httpMetadata: { contentType: "application/json", contentEncoding: "gzip" },
+      sha256,
+    });
+    snapshot = { key, bytes: body.byteLength, sha256 };
+  } catch (error) {
+    await reportError(env, error, "cron", "backup snapshot");
+  }
+  const objects = await ledger.unlisted();
+  const contiguous = await ledger.contiguous();
+  let expected: { containerId: string; version: number }[] | null = null;
+  try {
+    expected = await expectedVersions(env, Date.parse(hour) + 3_600_000);
+  } catch (error) {
+    await reportError(env, error, "cron", "backup completeness");
+  }
+  const coverage = new Map(Object.entries(contiguous));
+  const judged = expected === null ? null : completeness(coverage, expected, snapshot !== null);
+  // A container behind (its events from before the backups began, or a batch lost on the way) is
+  // asked for them again: they come back through the projection, which passes them on.
+  if (judged)
+    for (const m of judged.missing.slice(0, RESEND_PER_RUN))
+      await container(env, m.containerId)
+        .resend(m.backedUp + 1, m.version, true)
+        .catch((error: unknown) => reportError(env, error, "cron", "backup resend", { containerId: m.containerId }));
+  const manifest: Manifest = {
+    format: 1,
+    hour,
+    writtenAt: new Date(now).toISOString(),
+    complete: judged?.complete ?? false,
+    missing: judged?.missing.slice(0, 100) ?? [],
+    missingCount: judged?.missing.length ?? -1,
+    snapshot,
+    objects,
+    events: objects.reduce((n, o) => n + o.events, 0),
+    containers: contiguous,
+  };
+  const key = manifestKey(now - 3_600_000);
+  await env.BACKUPS.put(key, JSON.stringify(manifest), { httpMetadata: { contentType: "application/json" } });
+  const summary: BackupSummary = {
+    hour,
+    key,
+    writtenAt: manifest.writtenAt,
+    complete: manifest.complete,
+    missingCount: manifest.missingCount,
+    objects: objects.length,
+    events: manifest.events,
+    bytes: objects.reduce((n, o) => n + o.bytes, 0) + (snapshot?.bytes ?? 0),
+    containers: coverage.size,
+  };
+  await ledger.recordManifest(
+    summary,
+    objects.map((o) => o.key),
+  );
+  log(manifest.complete ? "info" : "warn", "backup manifest written", { ...summary });
+  return summary;
+}
