@@ -1,17 +1,17 @@
 // Fleet analytics through the whole system: readings and partner events in, the projection's daily
 // rollups in Postgres, and the three questions answered from them as JSON and as CSV.
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { parse } from "csv-parse/browser/esm/sync";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ChangeRange } from "../domain/change-message";
 import { csvColumns, type ConsumptionRow, type DemandRow, type FulfilmentRow } from "../domain/analytics";
-import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
 import { PROJECTION_QUEUE } from "../workers/queues";
 import {
   adminToken,
   api,
+  deliverBatch,
   deviceKey,
   eventually,
   json,
@@ -41,15 +41,7 @@ const dayOf = (t: number) => new Date(t).toISOString().slice(0, 10);
 const at = (daysAgo: number, hours: number) =>
   Date.parse(`${dayOf(Date.now() - daysAgo * DAY)}T06:00:00Z`) + hours * HOUR;
 
-async function deliver(ranges: ChangeRange[]) {
-  const batch = createMessageBatch(
-    PROJECTION_QUEUE,
-    ranges.map((body, i) => ({ id: `a-${body.events[0]!.id}-${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env);
-  expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
-}
+const deliver = (ranges: ChangeRange[]) => deliverBatch(PROJECTION_QUEUE, ranges);
 
 type Day = Record<string, unknown> & { day: string; readings: number; refills: number; refilled: number };
 

@@ -2,19 +2,19 @@
 // bucket once (a batch that comes again writes nothing new), the hourly job writes a snapshot and a
 // manifest whose checksums match the objects, and GET /v1/backups, /metrics and the monitor say how
 // old the newest complete backup is.
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ChangeRange } from "../domain/change-message";
 import type { ContainerEvent, ContainerState } from "../domain/events";
 import { DEFAULT_RULES, conditionsOf } from "../domain/monitor";
 import { gunzip, sha256Hex, takeHourlyBackup, unseal, type Snapshot } from "../workers/backups";
-import worker from "../workers/index";
 import { monitorSnapshot } from "../workers/monitor";
 import { BACKUP_QUEUE } from "../workers/queues";
 import { backupLedger } from "../workers/stubs";
 import {
   adminToken,
   api,
+  deliverBatch,
   deviceKey,
   eventually,
   json,
@@ -40,17 +40,7 @@ async function rangeOf(containerId: string): Promise<ChangeRange> {
   return { range: true, containerId, events, state: (await stub.getState()) as ContainerState, orders: [] };
 }
 
-async function deliver(bodies: unknown[]) {
-  const batch = createMessageBatch(
-    BACKUP_QUEUE,
-    bodies.map((body, i) => ({ id: `b-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env);
-  const result = await getQueueResult(batch, ctx);
-  expect(result.retryMessages).toEqual([]);
-  return result;
-}
+const deliver = (bodies: unknown[]) => deliverBatch(BACKUP_QUEUE, bodies);
 
 /** Every backed-up event of a container, from the objects the ledger lists, and in how many objects each is. */
 async function backedUp(containerId: string) {

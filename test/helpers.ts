@@ -1,5 +1,12 @@
 import { exports } from "cloudflare:workers";
-import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  getQueueResult,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { expect, inject } from "vitest";
 import type { Role } from "../domain/access";
 import type { ContainerState } from "../domain/container";
@@ -168,6 +175,20 @@ export async function watchProjectionQueue(containerId: string, send: (bodies: P
     /** Give the object its own queue back. */
     unwatch: () => rebind(env),
   };
+}
+
+/**
+ * A batch of these bodies handed to the worker's consumer of `queue`, as the runtime would hand it;
+ * fails the test if the consumer sends any back for a retry.
+ */
+export async function deliverBatch(queue: string, bodies: readonly unknown[]): Promise<void> {
+  const batch = createMessageBatch(
+    queue,
+    bodies.map((body, i) => ({ id: `m-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
 }
 
 /** The container's state straight from its Durable Object, or null when it holds none. */

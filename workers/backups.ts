@@ -16,6 +16,7 @@ import {
   type BackupSummary,
   type Manifest,
 } from "../domain/backups";
+import { sendBatchesOf, utf8Length, type RangeBatch } from "../domain/change-message";
 import type { ContainerEvent } from "../domain/events";
 import type { TableDump } from "../durable-objects/sql-dump";
 import { reportError } from "../platform/error-report";
@@ -24,10 +25,26 @@ import { withDatabase } from "./db/client";
 import { parseProjectionMessage } from "./projection/message";
 import { alertsObject, backupLedger, container, deviceKeyObject, directory, documentCounter } from "./stubs";
 
-/** The projection consumer's batch, passed on as it came (a send of up to 100 messages). */
+/** A queue message holds 128 KB; a little is left for its framing. */
+const MESSAGE_MAX_BYTES = 127 * 1024;
+
+/**
+ * The projection consumer's batch, passed on as it came, in as few sends as the queue's limits allow
+ * (100 messages and 256 KB a send). A message of many containers' ranges too big for one message (a
+ * consumer can be handed one a producer could not send) goes as its ranges, each within a message.
+ */
 export async function passToBackup(env: Env, bodies: unknown[]): Promise<void> {
-  if (bodies.length === 0) return;
-  await env.BACKUP_QUEUE.sendBatch(bodies.map((body) => ({ body, contentType: "json" as const })));
+  const sized = bodies.flatMap((body) => {
+    const bytes = utf8Length(JSON.stringify(body));
+    if (bytes <= MESSAGE_MAX_BYTES || typeof body !== "object" || body === null || !("ranges" in body))
+      return [{ body, bytes }];
+    return (body as RangeBatch).ranges.map((range) => ({ body: range, bytes: utf8Length(JSON.stringify(range)) }));
+  });
+  await Promise.all(
+    sendBatchesOf(sized).map((call) =>
+      env.BACKUP_QUEUE.sendBatch(call.map((m) => ({ body: m.body, contentType: "json" as const }))),
+    ),
+  );
 }
 
 const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
