@@ -155,3 +155,27 @@ export function backupAgeSeconds(newestCompleteWrittenAt: string | null, now: nu
   if (newestCompleteWrittenAt === null) return null;
   return Math.max(0, (now - Date.parse(newestCompleteWrittenAt)) / 1000);
 }
+
+/**
+ * A container's log in parts for a restore: each at most about `size` events, ending where a commit
+ * ended (a commit's events share their time: the reading and the order it opened stay together).
+ */
+export function restoreParts<E extends { at: string }>(events: readonly E[], size: number): E[][] {
+  const parts: E[][] = [];
+  let part: E[] = [];
+  for (const e of events) {
+    const last = part.at(-1);
+    if (last && part.length >= size && last.at !== e.at) {
+      parts.push(part);
+      part = [];
+    }
+    part.push(e);
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/** The log as it stood at a moment: the commits made up to then (whole: their events share a time). */
+export function commitsUpTo<E extends { at: string }>(events: readonly E[], moment: number): E[] {
+  return events.filter((e) => Date.parse(e.at) <= moment);
+}

@@ -208,6 +208,7 @@ export function decideReading(state: ContainerState, reading: Reading, ctx: Read
       receivedAt: iso(ctx.receivedAt),
       clockSkewMs: reading.clockSkewMs,
     },
+    fingerprint: reading.fingerprint,
   };
   if (outcome === "stale") return [recorded];
   return [recorded, ...orderChanges(state, reading, ctx, refill), ...anomalyChanges(state, reading, ctx)];

@@ -68,6 +68,10 @@ export const containerEventSchema = z
       type: z.literal("reading.recorded"),
       outcome: z.enum(["applied", "stale"]),
       reading: recordedReadingSchema,
+      fingerprint: z.string().optional().meta({
+        description:
+          "What the sensor sent (its values and its own measuredAt), to tell a retry from a different reading under the same readingId; kept in the log so a restored container tells them apart as the original did",
+      }),
       refill: z.object({ rise: z.number() }).optional().meta({
         description:
           "The reading rose refillRise points or more above the level before it (by `rise` points): a refill, a new segment",

@@ -225,6 +225,18 @@ export class ContainerLog {
       actor,
       readingId,
     } as ContainerEvent;
+    return this.record(event);
+  }
+
+  /**
+   * Log an event as it is and apply it (inside `commit`): each change `append` makes, and each event
+   * of a log being restored (ContainerDO.restoreEvents), which must come in seq order.
+   */
+  record(event: ContainerEvent): { event: ContainerEvent; order: Order | null } {
+    const state = this.current!;
+    if (event.seq !== state.version + 1 || event.containerId !== state.containerId)
+      throw new Error(`event ${event.containerId}#${event.seq} does not follow ${state.containerId}#${state.version}`);
+    const at = Date.parse(event.at);
     this.lastEventAt = Math.max(this.lastEventAt, at);
     const body = JSON.stringify(event);
     this.eventRows.push([event.seq, event.id, event.type, event.at, body, this.handing ? 1 : 0]);

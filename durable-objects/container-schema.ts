@@ -62,6 +62,9 @@ export const CONTAINER_SCHEMA = [
   // The consumption model's window (domain/forecast), written with the state row and as of the same
   // version, so that a start folds the few readings after it instead of a month of the log.
   `CREATE TABLE model (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, window TEXT NOT NULL);`,
+  // A log being restored from a backup (ContainerDO.restoreEvents): the seq it will end at. While
+  // the row is there, the next part of that log may follow; once the last is in, it goes.
+  `CREATE TABLE restoring (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL);`,
 ];
 
 /** Durable Object SQL binds at most this many parameters to one statement. */

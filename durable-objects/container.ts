@@ -28,7 +28,7 @@ import type { ReadingResult, StoredReading } from "../domain/schemas";
 import { reportError } from "../platform/error-report";
 import { count, countedSql, queueUnits } from "../platform/usage";
 import { CommandStore } from "./container-commands";
-import { ContainerLog, SeenBefore } from "./container-log";
+import { ContainerLog, SeenBefore, type ReadingRow } from "./container-log";
 import { Outbox, type OutboxStatus } from "./container-outbox";
 import { eventsPage, ordersPage, readingsPage, type Page, type ReadingPosition } from "./container-queries";
 import { objectName, Startup } from "./startup";
@@ -142,6 +142,47 @@ export class ContainerDO extends DurableObject<Env> {
   ): { results: ReadingResult[]; relayed: RelayedRanges | null } {
     this.startup.check();
     return this.applyReadings(readings, actor, receivedAt);
+  }
+
+  /**
+   * A log from a backup, replayed into this object (npm run restore, POST /v1/backups/restore): the
+   * events as they were — ids, seqs, times, actors — each applied as its commit applied it, with
+   * the orders and readings they make (a reading's answer from the events of its commit). Only an
+   * empty object takes a log, and only from seq 1; a long log comes in parts, each ending where a
+   * commit ended, announced by `lastSeq` with the first: until it is all in, only the next part of
+   * it may follow. The outbox then sends the events on, as any commit's, so Postgres is rebuilt by
+   * the projection.
+   */
+  restoreEvents(
+    events: ContainerEvent[],
+    lastSeq: number,
+  ): { ok: true; version: number; done: boolean } | { ok: false; reason: string } {
+    this.startup.check();
+    const first = events[0];
+    if (!first) return { ok: false, reason: "no events" };
+    const version = this.log.version;
+    const restoring = this.log.exists
+      ? this.sql.exec<{ last_seq: number }>("SELECT last_seq FROM restoring WHERE id = 1").toArray()[0]
+      : undefined;
+    if (version > 0 && !restoring)
+      return { ok: false, reason: `holds ${version} events: a log is restored only into an empty container` };
+    if (restoring && restoring.last_seq !== lastSeq)
+      return { ok: false, reason: `a restore ending at seq ${restoring.last_seq} is under way` };
+    if (first.seq !== version + 1) return { ok: false, reason: `the next event must be seq ${version + 1}` };
+    const end = events.at(-1)!.seq;
+    if (end > lastSeq) return { ok: false, reason: `events go past lastSeq ${lastSeq}` };
+    this.commit((state) => {
+      const applied = events.map((event) => this.log.record(event));
+      for (const row of readingRowsOf(applied)) this.log.addReading(row);
+      if (state().version !== end) throw new Error("restored events are not contiguous");
+      if (end < lastSeq)
+        this.sql.exec(
+          "INSERT INTO restoring (id, last_seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq",
+          lastSeq,
+        );
+      else this.sql.exec("DELETE FROM restoring");
+    });
+    return { ok: true, version: end, done: end === lastSeq };
   }
 
   /** What was handed over from `fromSeq` on did not reach the queue: send it from the log. */
@@ -530,6 +571,43 @@ export class ContainerDO extends DurableObject<Env> {
       ...context,
     });
   }
+}
+
+/**
+ * The reading rows a run of logged events makes (each with the order it touched, as applied), as
+ * their commits wrote them: each recorded reading
+ * with the answer it got (its outcome, and the order its commit opened or closed) and the
+ * fingerprint the log kept of what the sensor sent (none for readings logged before it was kept).
+ */
+export function readingRowsOf(applied: readonly { event: ContainerEvent; order: Order | null }[]): ReadingRow[] {
+  const rows: ReadingRow[] = [];
+  const results = new Map<string, ReadingResult>();
+  for (const { event, order } of applied) {
+    if (event.type === "reading.recorded") {
+      const result: ReadingResult = {
+        readingId: event.reading.readingId,
+        containerId: event.containerId,
+        status: event.outcome,
+      };
+      results.set(event.reading.readingId, result);
+      rows.push([
+        event.reading.readingId,
+        Date.parse(event.reading.measuredAt),
+        Date.parse(event.reading.receivedAt),
+        event.outcome,
+        JSON.stringify(storedReading(event.reading, event.outcome)),
+        "",
+        event.fingerprint ?? null,
+      ]);
+      continue;
+    }
+    const result = event.readingId === null ? undefined : results.get(event.readingId);
+    if (!result) continue;
+    if (event.type === "order.opened") result.orderOpened = event.order;
+    if (event.type === "order.closed" && order) result.orderClosed = order;
+  }
+  for (const row of rows) row[5] = JSON.stringify(results.get(row[0]));
+  return rows;
 }
 
 function storedReading(r: RecordedReading, status: "applied" | "stale"): StoredReading {
