@@ -179,3 +179,22 @@ export function restoreParts<E extends { at: string }>(events: readonly E[], siz
 export function commitsUpTo<E extends { at: string }>(events: readonly E[], moment: number): E[] {
   return events.filter((e) => Date.parse(e.at) <= moment);
 }
+
+export const restoreSummarySchema = z
+  .object({
+    snapshot: z
+      .object({
+        takenAt: z.string(),
+        people: z.number().int(),
+        deviceKeys: z.number().int(),
+        partners: z.number().int(),
+      })
+      .nullable()
+      .meta({ description: "The snapshot restored; null when the backup held none taken by then" }),
+    containers: z.number().int().meta({ description: "Containers restored" }),
+    events: z.number().int().meta({ description: "Events replayed into them" }),
+    refused: z
+      .array(z.object({ containerId: z.string(), reason: z.string() }))
+      .meta({ description: "Containers not restored, and why" }),
+  })
+  .meta({ id: "RestoreSummary" });

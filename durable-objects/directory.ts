@@ -12,7 +12,7 @@ import { randomToken } from "../domain/ids";
 import type { Partner, PartnerWithSecrets } from "../domain/partners";
 import type { DeviceKeyRecord } from "./device-key";
 import { ensureSchema } from "./schema";
-import { dumpTables, type TableDump } from "./sql-dump";
+import { dumpTables, loadTables, type TableDump } from "./sql-dump";
 import { Startup } from "./startup";
 
 /** What token checks need to know of a person, cached briefly by each isolate. */
@@ -84,6 +84,29 @@ export class DirectoryDO extends DurableObject<Env> {
   backupDump(): Record<string, TableDump> {
     this.startup.check();
     return dumpTables(this.ctx.storage.sql, ["users", "device_keys", "partners", "audit"]);
+  }
+
+  /**
+   * The tables of `backupDump` restored (partners' secrets as stored, unsealed by the caller): only
+   * into a directory that holds nothing but, at most, the first admin from configuration (who is
+   * replaced by the backup's people).
+   */
+  restoreBackup(dump: Record<string, TableDump>): { ok: true; rows: number } | { ok: false; reason: string } {
+    this.startup.check();
+    const sql = this.ctx.storage.sql;
+    const count = (table: string) => sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n;
+    const users = sql.exec<{ body: string }>("SELECT body FROM users").toArray();
+    const onlyConfigured =
+      users.length === 0 ||
+      (users.length === 1 &&
+        (JSON.parse(users[0]!.body) as { createdBy?: string }).createdBy === "configuration (ADMIN_EMAIL)");
+    if (!onlyConfigured || count("partners") > 0 || count("device_keys") > 0 || count("audit") > 0)
+      return { ok: false, reason: "the directory holds people, keys, partners or an audit list already" };
+    const rows = this.ctx.storage.transactionSync(() => {
+      sql.exec("DELETE FROM users");
+      return loadTables(sql, dump);
+    });
+    return { ok: true, rows };
   }
 
   /** Adds a person; false when the email is taken. */

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { ensureSchema } from "./schema";
-import { dumpTables, type TableDump } from "./sql-dump";
+import { dumpTables, loadTables, type TableDump } from "./sql-dump";
 import { Startup } from "./startup";
 
 const SCHEMA = [`CREATE TABLE numbers (order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, at TEXT NOT NULL);`];
@@ -23,6 +23,15 @@ export class DocumentCounter extends DurableObject<Env> {
   backupDump(): Record<string, TableDump> {
     this.startup.check();
     return dumpTables(this.ctx.storage.sql, ["numbers"]);
+  }
+
+  /** The numbers of a backup, into a counter that has given none. */
+  restoreBackup(dump: Record<string, TableDump>): boolean {
+    this.startup.check();
+    const sql = this.ctx.storage.sql;
+    if (sql.exec<{ n: number }>("SELECT count(*) AS n FROM numbers").one().n > 0) return false;
+    this.ctx.storage.transactionSync(() => loadTables(sql, dump));
+    return true;
   }
 
   /** The order's number, and when it was given (the document's issue time). */

@@ -230,11 +230,13 @@ export async function takeHourlyBackup(env: Env, now = Date.now()): Promise<Back
   const hour = hourOf(now - 3_600_000);
   let snapshot: Manifest["snapshot"] = null;
   try {
-    const body = await gzip(JSON.stringify(await takeSnapshot(env, now)));
+    const taken = await takeSnapshot(env, now);
+    const body = await gzip(JSON.stringify(taken));
     const key = snapshotKey(now - 3_600_000);
     const sha256 = await sha256Hex(body);
     await env.BACKUPS.put(key, body, {
       httpMetadata: { contentType: "application/json", contentEncoding: "gzip" },
+      customMetadata: { takenAt: taken.takenAt },
       sha256,
     });
     snapshot = { key, bytes: body.byteLength, sha256 };
