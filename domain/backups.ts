@@ -198,3 +198,13 @@ export const restoreSummarySchema = z
       .meta({ description: "Containers not restored, and why" }),
   })
   .meta({ id: "RestoreSummary" });
+
+export const BACKUP_PREFIXES = ["events/", "snapshots/", "manifests/"] as const;
+const BACKUP_KEY = /^(events|snapshots|manifests)\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/[A-Za-z0-9._-]{1,128}$/;
+
+/** Whether a key is one a backup writes (events/, snapshots/, manifests/ by hour). */
+export const isBackupKey = (key: string) => BACKUP_KEY.test(key);
+
+export const backupKeySchema = z.string().max(512).refine(isBackupKey, {
+  error: "is not a backup object's key (events/, snapshots/ or manifests/<yyyy>/<mm>/<dd>/<hh>/<name>)",
+});

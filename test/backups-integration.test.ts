@@ -160,4 +160,48 @@ describe("backups", () => {
     expect(rule(taken + HOUR)).toBeUndefined();
     expect(rule(taken + 3 * HOUR + 60_000)?.message).toMatch(/^The newest complete backup is 3 h old/);
   });
+
+  it("the bucket's objects can be listed, read and put back (a backup kept elsewhere), never overwritten", async () => {
+    const id = uniqueContainer("bk");
+    await json(await postReadings(key, { readings: [reading(id, 55)] }), 200);
+    await deliverBatch(BACKUP_QUEUE, [await rangeOf(id)]);
+    await takeHourlyBackup(env, Date.now() + HOUR);
+    const listed = await json<{ objects: { key: string; bytes: number }[]; nextCursor: string | null }>(
+      await api("/v1/backups/objects?prefix=snapshots/", { token: admin }),
+      200,
+    );
+    const snapshotKey = listed.objects.at(-1)!.key;
+    expect(snapshotKey).toMatch(/^snapshots\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/snapshot\.json\.gz$/);
+    const res = await api(`/v1/backups/object?key=${encodeURIComponent(snapshotKey)}`, { token: admin });
+    expect(res.status).toBe(200);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(bytes.byteLength).toBe(listed.objects.at(-1)!.bytes);
+
+    const put = (k: string, body: Uint8Array) =>
+      api(`/v1/backups/object?key=${encodeURIComponent(k)}`, {
+        method: "PUT",
+        token: admin,
+        headers: { "content-type": "application/octet-stream" },
+        body,
+      });
+    // The same bytes again: nothing changes; other bytes under the same key: refused.
+    expect(await json(await put(snapshotKey, bytes), 200)).toMatchObject({
+      created: false,
+      sha256: await sha256Hex(bytes),
+    });
+    await json(await put(snapshotKey, new Uint8Array([1, 2, 3])), 409);
+    // A snapshot put under a new key says when it was taken, as the hourly job's does.
+    const copy = "snapshots/2000/01/01/00/snapshot.json.gz";
+    expect(await json(await put(copy, bytes), 200)).toMatchObject({ created: true });
+    const taken = (JSON.parse(await gunzip(bytes)) as { takenAt: string }).takenAt;
+    expect((await env.BACKUPS.head(copy))!.customMetadata).toEqual({ takenAt: taken });
+    const bad = await json<{ error: { issues?: { path: string; message: string }[] } }>(
+      await put("snapshots/2000/01/01/01/snapshot.json.gz", new Uint8Array([1, 2, 3])),
+      400,
+    );
+    expect(bad.error.issues?.[0]).toMatchObject({ path: "body" });
+    const outside = await json<{ error: { issues?: { path: string }[] } }>(await put("documents/x.csv", bytes), 400);
+    expect(outside.error.issues?.[0]).toMatchObject({ path: "key" });
+    await env.BACKUPS.delete(copy);
+  });
 });

@@ -47,7 +47,8 @@ export async function passToBackup(env: Env, bodies: unknown[]): Promise<void> {
   );
 }
 
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+export const hex = (bytes: ArrayBuffer) =>
+  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 export const sha256Hex = async (data: BufferSource) => hex(await crypto.subtle.digest("SHA-256", data));
 
 /** gzip through the runtime's CompressionStream: the same input gives the same bytes. */

@@ -2,18 +2,38 @@
 // complete), how old the newest complete one is, and what is written but not yet in a manifest.
 import type { MiddlewareHandler } from "hono";
 import { createRoute, z } from "@hono/zod-openapi";
-import { backupAgeSeconds, backupSummarySchema, restoreSummarySchema } from "../../domain/backups";
+import {
+  BACKUP_PREFIXES,
+  backupAgeSeconds,
+  backupKeySchema,
+  backupSummarySchema,
+  isBackupKey,
+  restoreSummarySchema,
+} from "../../domain/backups";
 import { instantSchema } from "../../domain/validation";
 import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
 import { personProblems, problems, router, security } from "../http/openapi";
 import { jsonContent } from "../http/openapi";
-import { jsonBody } from "../http/json-body";
+import { ApiError, notFound, validationError } from "../http/errors";
+import { bodyAtMost, jsonBody } from "../http/json-body";
+import { gunzip, hex, sha256Hex } from "../backups";
 import { limits, rateLimit } from "../http/rate-limit";
 import { restoreFromBucket } from "../restore";
 import { backupLedger } from "../stubs";
 
 const admin: MiddlewareHandler<AppEnv>[] = [requireRole("admin"), rateLimit(limits.api)];
+
+/** When a snapshot (gzip JSON) was taken; a 400 naming the body when it is not one. */
+async function snapshotTakenAt(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  try {
+    const takenAt = (JSON.parse(await gunzip(bytes)) as { takenAt?: unknown }).takenAt;
+    if (typeof takenAt === "string" && !Number.isNaN(Date.parse(takenAt))) return takenAt;
+  } catch {
+    // not gzip JSON: refused below
+  }
+  throw validationError([{ path: "body", message: "is not a snapshot (gzip JSON with takenAt)" }]);
+}
 
 export const backups = router()
   .openapi(
@@ -105,5 +125,111 @@ export const backups = router()
     async (c) => {
       const { at } = c.req.valid("json");
       return c.json(await restoreFromBucket(c.env, at === undefined ? null : Date.parse(at)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/backups/objects",
+      tags: ["Operations"],
+      summary: "The backup bucket's objects, a page at a time (to keep a copy elsewhere: npm run backup:export)",
+      security: security.person,
+      middleware: admin,
+      request: {
+        query: z.strictObject({
+          prefix: z
+            .enum(BACKUP_PREFIXES)
+            .optional()
+            .meta({ description: "events/, snapshots/ or manifests/; all when left out" }),
+          cursor: z.string().max(1024).optional(),
+        }),
+      },
+      responses: {
+        200: jsonContent(
+          z.object({
+            objects: z.array(z.object({ key: z.string(), bytes: z.number().int(), uploaded: z.string() })),
+            nextCursor: z.string().nullable(),
+          }),
+          "A page of keys, in key order",
+        ),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await c.env.BACKUPS.list({ prefix: q.prefix ?? "", cursor: q.cursor, limit: 1000 });
+      return c.json(
+        {
+          objects: page.objects
+            .filter((o) => isBackupKey(o.key))
+            .map((o) => ({ key: o.key, bytes: o.size, uploaded: o.uploaded.toISOString() })),
+          nextCursor: page.truncated ? page.cursor : null,
+        },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/backups/object",
+      tags: ["Operations"],
+      summary: "One object of the backup bucket, as stored",
+      security: security.person,
+      middleware: admin,
+      request: { query: z.strictObject({ key: backupKeySchema }) },
+      responses: {
+        200: { description: "The object's bytes", content: { "application/octet-stream": { schema: z.string() } } },
+        ...problems(...personProblems, 404),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("query");
+      const object = await c.env.BACKUPS.get(key);
+      if (!object) throw notFound(`backup object ${key}`);
+      return new Response(object.body, {
+        headers: { "Content-Type": "application/octet-stream", "X-Content-Type-Options": "nosniff" },
+      });
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/backups/object",
+      tags: ["Operations"],
+      summary:
+        "Put an object of a backup kept elsewhere into the bucket, to restore from it (npm run restore -- --from <folder>)",
+      description:
+        "Objects are immutable: one already there with other bytes is a 409; with the same bytes, a 200 that changes nothing. Up to 100 MB.",
+      security: security.person,
+      middleware: [...admin, bodyAtMost(100 * 1024 * 1024)],
+      request: {
+        query: z.strictObject({ key: backupKeySchema }),
+        body: { content: { "application/octet-stream": { schema: z.string() } }, required: true },
+      },
+      responses: {
+        200: jsonContent(
+          z.object({ key: z.string(), bytes: z.number().int(), sha256: z.string(), created: z.boolean() }),
+          "Stored",
+        ),
+        ...problems(...personProblems, 409),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid("query");
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      const sha256 = await sha256Hex(bytes);
+      const existing = await c.env.BACKUPS.head(key);
+      if (existing) {
+        const same = existing.checksums.sha256
+          ? hex(existing.checksums.sha256) === sha256
+          : existing.size === bytes.byteLength;
+        if (!same) throw new ApiError(409, "conflict", `backup object ${key} is there already with other bytes`);
+        return c.json({ key, bytes: bytes.byteLength, sha256, created: false }, 200);
+      }
+      // A snapshot says when it was taken, as the hourly job's own put does (restore picks by it).
+      const customMetadata = key.startsWith("snapshots/") ? { takenAt: await snapshotTakenAt(bytes) } : undefined;
+      await c.env.BACKUPS.put(key, bytes, { sha256, ...(customMetadata ? { customMetadata } : {}) });
+      return c.json({ key, bytes: bytes.byteLength, sha256, created: true }, 200);
     },
   );
