@@ -193,18 +193,41 @@ export const restoreSummarySchema = z
       .meta({ description: "The snapshot restored; null when the backup held none taken by then" }),
     containers: z.number().int().meta({ description: "Containers restored" }),
     events: z.number().int().meta({ description: "Events replayed into them" }),
+    documents: z.number().int().meta({ description: "Sales documents' files put back into the documents bucket" }),
     refused: z
       .array(z.object({ containerId: z.string(), reason: z.string() }))
       .meta({ description: "Containers not restored, and why" }),
   })
   .meta({ id: "RestoreSummary" });
 
-export const BACKUP_PREFIXES = ["events/", "snapshots/", "manifests/"] as const;
+export const BACKUP_PREFIXES = ["events/", "snapshots/", "manifests/", "documents/"] as const;
 const BACKUP_KEY = /^(events|snapshots|manifests)\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/[A-Za-z0-9._-]{1,128}$/;
+/** A sales document's file, under the key it has in the documents bucket. */
+const DOCUMENT_KEY = /^documents\/[A-Za-z0-9._-]{1,64}\/\d{4}\/[A-Za-z0-9._-]{1,128}\.(csv|html)$/;
 
-/** Whether a key is one a backup writes (events/, snapshots/, manifests/ by hour). */
-export const isBackupKey = (key: string) => BACKUP_KEY.test(key);
+/** Whether a key is one a backup writes (events/, snapshots/, manifests/ by hour; documents/ as issued). */
+export const isBackupKey = (key: string) => BACKUP_KEY.test(key) || DOCUMENT_KEY.test(key);
 
 export const backupKeySchema = z.string().max(512).refine(isBackupKey, {
-  error: "is not a backup object's key (events/, snapshots/ or manifests/<yyyy>/<mm>/<dd>/<hh>/<name>)",
+  error:
+    "is not a backup object's key (events/, snapshots/ or manifests/<yyyy>/<mm>/<dd>/<hh>/<name>, or documents/<partner>/<year>/<number>.csv|html)",
 });
+
+/**
+ * What R2 sends a queue when an object is written (an event notification), and what the backup's
+ * writer sends itself where no notification rule exists (locally): the replication consumer reads
+ * both alike.
+ */
+export const objectCreatedSchema = z.object({
+  account: z.string(),
+  action: z.enum(["PutObject", "CopyObject", "CompleteMultipartUpload"]),
+  bucket: z.string(),
+  object: z.object({ key: z.string(), size: z.number().int().nonnegative(), eTag: z.string() }),
+  eventTime: z.string(),
+});
+export type ObjectCreated = z.infer<typeof objectCreatedSchema>;
+
+/** Seconds the oldest object not yet in the replica has waited (0: none waits). */
+export function replicationLagSeconds(oldestWaiting: number | null, now: number): number {
+  return oldestWaiting === null ? 0 : Math.max(0, (now - oldestWaiting) / 1000);
+}

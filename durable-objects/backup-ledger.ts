@@ -10,6 +10,9 @@ const SCHEMA = [
    CREATE TABLE coverage (container_id TEXT PRIMARY KEY, contiguous INTEGER NOT NULL, beyond TEXT NOT NULL) WITHOUT ROWID;
    CREATE TABLE manifests (hour TEXT PRIMARY KEY, body TEXT NOT NULL, complete INTEGER NOT NULL, written_at TEXT NOT NULL);
    CREATE INDEX manifests_complete ON manifests (complete, hour);`,
+  // Every object written, until the replica has it.
+  `CREATE TABLE replication (key TEXT PRIMARY KEY, written_at INTEGER NOT NULL, replicated_at INTEGER);
+   CREATE INDEX replication_waiting ON replication (replicated_at, written_at);`,
 ];
 
 /** An event object as written to the bucket. */
@@ -41,6 +44,38 @@ export class BackupLedger extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.startup = new Startup(ctx, "BackupLedger", () => ensureSchema(ctx.storage, SCHEMA));
+  }
+
+  /** An object was written to the bucket: the replica owes a copy. */
+  awaitReplica(key: string): void {
+    this.startup.check();
+    this.ctx.storage.sql.exec(
+      "INSERT INTO replication (key, written_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+      key,
+      Date.now(),
+    );
+  }
+
+  /** The replica has an object, checked. */
+  replicated(key: string): void {
+    this.startup.check();
+    this.ctx.storage.sql.exec(
+      `INSERT INTO replication (key, written_at, replicated_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET replicated_at = coalesce(replication.replicated_at, excluded.replicated_at)`,
+      key,
+      Date.now(),
+      Date.now(),
+    );
+  }
+
+  /** How many objects the replica lacks, and since when the oldest has waited (ms; null: none). */
+  replication(): { waiting: number; oldestWaiting: number | null } {
+    this.startup.check();
+    return this.ctx.storage.sql
+      .exec<{ waiting: number; oldestWaiting: number | null }>(
+        "SELECT count(*) AS waiting, min(written_at) AS oldestWaiting FROM replication WHERE replicated_at IS NULL",
+      )
+      .one();
   }
 
   /** The coverage of these containers (none: not yet backed up at all). */

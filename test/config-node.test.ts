@@ -28,6 +28,8 @@ describe("the code and wrangler.toml agree", () => {
       queues.PARTNER_EVENTS_QUEUE,
       queues.PARTNER_EVENTS_DEAD_LETTER_QUEUE,
       queues.BACKUP_QUEUE,
+      queues.BACKUP_REPLICATION_QUEUE,
+      queues.BACKUP_REPLICATION_DEAD_LETTER_QUEUE,
     ];
     expect(names.filter((q) => !consumer(q))).toEqual([]);
     expect(config.queues.consumers.map((c) => c.queue).sort()).toEqual([...names].sort());

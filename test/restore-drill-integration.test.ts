@@ -122,6 +122,7 @@ const restoreAt = async (at?: string) => {
   return json<{
     snapshot: { people: number } | null;
     containers: number;
+    documents: number;
     refused: { containerId: string; reason: string }[];
   }>(await api("/v1/backups/restore", { method: "POST", token, json: at ? { at } : {} }), 200);
 };
@@ -183,14 +184,25 @@ describe("the restore drill", () => {
       return r.documents.length === 1 && r.containers.length === 2 && current ? r : undefined;
     });
 
+    const docs = await json<{ documents: { id: string; links: { csv: string; html: string } }[] }>(
+      await api(`/v1/documents?partnerId=${partner.id}&limit=10`, { token: admin }),
+      200,
+    );
+    const csvLink = docs.documents[0]!.links.csv;
+    const csvBefore = await (await api(csvLink, { token: admin })).text();
+    expect(csvBefore).toContain(docs.documents[0]!.id);
+
     await backUp(ids);
     const backup = await takeHourlyBackup(env, Date.now() + HOUR);
     expect(backup.missingCount).toBeGreaterThanOrEqual(0);
     await wipeAll(ids, partner.id);
+    const files = await env.DOCUMENTS.list({ prefix: `documents/${partner.id}/` });
+    await env.DOCUMENTS.delete(files.objects.map((o) => o.key));
     expect(await env.CONTAINERS.getByName(a).getState()).toBeNull();
 
     const summary = await restoreAt();
     expect(summary.snapshot).not.toBeNull();
+    expect(summary.documents).toBeGreaterThanOrEqual(2);
     expect(summary.refused.filter((r) => ids.includes(r.containerId))).toEqual([]);
     expect(await holdings(a)).toEqual(before.a);
     expect(await holdings(b)).toEqual(before.b);
@@ -212,6 +224,8 @@ describe("the restore drill", () => {
       20_000,
       "Postgres rebuilt",
     );
+    // The sales document's file is served as it was.
+    expect(await (await api(csvLink, { token })).text()).toBe(csvBefore);
     // A login and a device key from before still work; the containers go on from where they were.
     expect(await login("drill@fillgrid.test", "a long drill password")).toBeTruthy();
     const next = await json<{ results: { status: string }[] }>(await postReadings(key, reading(b, 65)), 200);

@@ -13,8 +13,10 @@ import {
   hourOf,
   manifestKey,
   snapshotKey,
+  objectCreatedSchema,
   type BackupSummary,
   type Manifest,
+  type ObjectCreated,
 } from "../domain/backups";
 import { sendBatchesOf, utf8Length, type RangeBatch } from "../domain/change-message";
 import type { ContainerEvent } from "../domain/events";
@@ -50,6 +52,86 @@ export async function passToBackup(env: Env, bodies: unknown[]): Promise<void> {
 export const hex = (bytes: ArrayBuffer) =>
   [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 export const sha256Hex = async (data: BufferSource) => hex(await crypto.subtle.digest("SHA-256", data));
+
+/**
+ * An object into the backup bucket, owed to the replica: the ledger waits for its copy, and where R2
+ * sends no event notifications (BACKUP_NOTIFY_SELF), the replication queue gets the same message R2
+ * would send.
+ */
+export async function putBackupObject(
+  env: Env,
+  key: string,
+  body: string | Uint8Array<ArrayBuffer>,
+  options: R2PutOptions,
+): Promise<R2Object> {
+  const written = await env.BACKUPS.put(key, body, options);
+  await backupLedger(env).awaitReplica(key);
+  if (env.BACKUP_NOTIFY_SELF !== "off") {
+    const notice: ObjectCreated = {
+      account: "local",
+      action: "PutObject",
+      bucket: "fillgrid-backups",
+      object: { key, size: written.size, eTag: written.etag },
+      eventTime: written.uploaded.toISOString(),
+    };
+    await env.BACKUP_REPLICATION_QUEUE.send(notice, { contentType: "json" });
+  }
+  return written;
+}
+
+/**
+ * The replication queue's consumer: each object written to the backup bucket copied to the replica
+ * and checked there by its SHA-256 (R2 refuses a put whose bytes do not match it, and the copy is
+ * read back). A copy that fails is retried, and after 10 tries is a dead letter (an error record,
+ * the monitor's deadLetters alert), to be replayed once the replica is reachable.
+ */
+export async function replicateBackupObjects(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  for (const msg of batch.messages) {
+    const notice = objectCreatedSchema.safeParse(msg.body);
+    if (!notice.success) {
+      msg.retry();
+      await reportError(
+        env,
+        new TypeError(`not an object-created notification: ${notice.error.message}`),
+        "consumer",
+        batch.queue,
+        { messageId: msg.id },
+      );
+      continue;
+    }
+    const key = notice.data.object.key;
+    try {
+      await copyToReplica(env, key);
+      msg.ack();
+    } catch (error) {
+      msg.retry();
+      await reportError(env, error, "consumer", batch.queue, { key, attempts: msg.attempts });
+    }
+  }
+}
+
+async function copyToReplica(env: Env, key: string): Promise<void> {
+  const object = await env.BACKUPS.get(key);
+  // Deleted since it was written (a backup object is not, but a bucket may be cleaned by hand).
+  if (!object) return;
+  const bytes = new Uint8Array(await object.arrayBuffer());
+  const sha256 = await sha256Hex(bytes);
+  const stored = object.checksums.sha256 ? hex(object.checksums.sha256) : null;
+  if (stored !== null && stored !== sha256) throw new Error(`backup object ${key} does not match its own SHA-256`);
+  const there = await env.BACKUP_REPLICA.head(key);
+  const thereSum = there?.checksums.sha256 ? hex(there.checksums.sha256) : null;
+  if (thereSum !== sha256) {
+    await env.BACKUP_REPLICA.put(key, bytes, {
+      sha256,
+      ...(object.httpMetadata ? { httpMetadata: object.httpMetadata } : {}),
+      ...(object.customMetadata ? { customMetadata: object.customMetadata } : {}),
+    });
+    const copy = await env.BACKUP_REPLICA.get(key);
+    const copySum = copy ? await sha256Hex(new Uint8Array(await copy.arrayBuffer())) : null;
+    if (copySum !== sha256) throw new Error(`the replica's copy of ${key} does not match its SHA-256`);
+  }
+  await backupLedger(env).replicated(key);
+}
 
 /** gzip through the runtime's CompressionStream: the same input gives the same bytes. */
 export async function gzip(text: string): Promise<Uint8Array<ArrayBuffer>> {
@@ -97,7 +179,7 @@ export async function backUpEvents(batch: MessageBatch<unknown>, env: Env): Prom
       const body = await gzip(lines);
       const key = eventsKey(firstAt, (await sha256Hex(new TextEncoder().encode(lines))).slice(0, 32));
       const sha256 = await sha256Hex(body);
-      await env.BACKUPS.put(key, body, {
+      await putBackupObject(env, key, body, {
         httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" },
         customMetadata: { events: String(count), containers: String(new Set(ranges.map((r) => r.containerId)).size) },
         sha256,
@@ -235,7 +317,7 @@ export async function takeHourlyBackup(env: Env, now = Date.now()): Promise<Back
     const body = await gzip(JSON.stringify(taken));
     const key = snapshotKey(now - 3_600_000);
     const sha256 = await sha256Hex(body);
-    await env.BACKUPS.put(key, body, {
+    await putBackupObject(env, key, body, {
       httpMetadata: { contentType: "application/json", contentEncoding: "gzip" },
       customMetadata: { takenAt: taken.takenAt },
       sha256,
@@ -274,7 +356,7 @@ export async function takeHourlyBackup(env: Env, now = Date.now()): Promise<Back
     containers: contiguous,
   };
   const key = manifestKey(now - 3_600_000);
-  await env.BACKUPS.put(key, JSON.stringify(manifest), { httpMetadata: { contentType: "application/json" } });
+  await putBackupObject(env, key, JSON.stringify(manifest), { httpMetadata: { contentType: "application/json" } });
   const summary: BackupSummary = {
     hour,
     key,

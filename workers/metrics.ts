@@ -2,7 +2,7 @@
 // records from the error store, parked dead letters from their vault, and the durations consumers
 // recorded in the MetricsDO. Nothing is counted in an isolate's memory, so every isolate answers alike.
 import { sql } from "drizzle-orm";
-import { backupAgeSeconds } from "../domain/backups";
+import { backupAgeSeconds, replicationLagSeconds } from "../domain/backups";
 import { DEFAULT_REPORT_INTERVAL_SECONDS } from "../domain/container";
 import { exposition, histogramSamples, type Family, type HistogramFamily, type Labels } from "../domain/metrics";
 import { REFUSAL_WINDOW_MINUTES } from "../domain/monitor";
@@ -39,16 +39,18 @@ export async function metricsText(env: Env): Promise<string> {
       documents: (await rows(sql`select count(*)::bigint as n from sales_documents`))[0]!,
     };
   });
-  const [openErrors, parked, histograms, alerts, notices, refusals, refusedKeys, backup] = await Promise.all([
-    errorStore(env).countOpen(),
-    deadLetterVault(env).count(),
-    metricsObject(env).histograms(),
-    alertsObject(env).openCounts(),
-    notifier(env).counts(),
-    metricsObject(env).refusalTotals(),
-    metricsObject(env).refusedKeys(Date.now(), REFUSAL_WINDOW_MINUTES),
-    backupLedger(env).newest(),
-  ]);
+  const [openErrors, parked, histograms, alerts, notices, refusals, refusedKeys, backup, replication] =
+    await Promise.all([
+      errorStore(env).countOpen(),
+      deadLetterVault(env).count(),
+      metricsObject(env).histograms(),
+      alertsObject(env).openCounts(),
+      notifier(env).counts(),
+      metricsObject(env).refusalTotals(),
+      metricsObject(env).refusedKeys(Date.now(), REFUSAL_WINDOW_MINUTES),
+      backupLedger(env).newest(),
+      backupLedger(env).replication(),
+    ]);
   const backupAge = backupAgeSeconds(backup.complete, Date.now());
   const SEVERITIES = ["critical", "warning", "info"] as const;
   const alertSamples = (state: string) =>
@@ -179,6 +181,12 @@ export async function metricsText(env: Env): Promise<string> {
       `Device keys refused for their rate in the last ${REFUSAL_WINDOW_MINUTES} minutes`,
       refusedKeys.length,
     ),
+    gauge(
+      "fillgrid_backup_replication_lag_seconds",
+      "How long the oldest backup object not yet in the replica has waited (0: none waits)",
+      Math.round(replicationLagSeconds(replication.oldestWaiting, Date.now())),
+    ),
+    gauge("fillgrid_backup_replication_waiting", "Backup objects the replica does not have yet", replication.waiting),
     // Absent until the first complete backup: an alerting rule on it should also fire on its absence.
     ...(backupAge === null
       ? []

@@ -15,7 +15,8 @@ import { writePlans, type ProjectionGap } from "./projection/writer";
 import { deadLetterVault, directory, errorHub, fleetHub } from "./stubs";
 import { deliverPartnerEvents, markDeliveryDead, partnerDeliverySchema, queuePartnerEvents } from "./partners/outbound";
 import { recordBatch } from "./metrics";
-import { backUpEvents, passToBackup } from "./backups";
+import { backUpEvents, passToBackup, replicateBackupObjects } from "./backups";
+import { objectCreatedSchema } from "../domain/backups";
 
 /** The partner events consumer's max_retries in wrangler.toml (test/config-node.test.ts holds the two together). */
 export const PARTNER_MAX_RETRIES = 5;
@@ -32,12 +33,16 @@ export const PARTNER_EVENTS_QUEUE = "fillgrid-partner-events";
 export const PARTNER_EVENTS_DEAD_LETTER_QUEUE = "fillgrid-partner-events-dead-letters";
 /** The projection's batches passed on to be backed up (workers/backups.ts); its dead letters are the projection's. */
 export const BACKUP_QUEUE = "fillgrid-backups";
+/** Objects written to the backup bucket, to be copied to the replica (R2 event notifications). */
+export const BACKUP_REPLICATION_QUEUE = "fillgrid-backup-replication";
+export const BACKUP_REPLICATION_DEAD_LETTER_QUEUE = "fillgrid-backup-replication-dead-letters";
 
 /** The queue each dead-letter queue holds messages of, for storing and replaying them. */
 export const DEAD_LETTER_ORIGIN: Record<string, string> = {
   [DEAD_LETTER_QUEUE]: PROJECTION_QUEUE,
   [ERRORS_DEAD_LETTER_QUEUE]: ERRORS_QUEUE,
   [PARTNER_EVENTS_DEAD_LETTER_QUEUE]: PARTNER_EVENTS_QUEUE,
+  [BACKUP_REPLICATION_DEAD_LETTER_QUEUE]: BACKUP_REPLICATION_QUEUE,
 };
 
 const failureContext = (queue: string, msg: Message<unknown>) => ({ queue, messageId: msg.id, attempts: msg.attempts });
@@ -274,6 +279,15 @@ export function deadLetterVerdict(origin: string, body: unknown): { reason: stri
           poison: true,
         };
   }
+  if (origin === BACKUP_REPLICATION_QUEUE) {
+    const parsed = objectCreatedSchema.safeParse(body);
+    return parsed.success
+      ? {
+          reason: "copying it to the backup replica failed 10 times; replay it once the replica is reachable",
+          poison: false,
+        }
+      : { reason: `not an object-created notification: ${parsed.error.issues[0]?.message}`, poison: true };
+  }
   return { reason: "from no queue this system knows", poison: true };
 }
 
@@ -282,6 +296,7 @@ export function originOf(body: unknown): string {
   if (parseProjectionMessage(body).ok) return PROJECTION_QUEUE;
   if (errorReportSchema.safeParse(body).success) return ERRORS_QUEUE;
   if (partnerDeliverySchema.safeParse(body).success) return PARTNER_EVENTS_QUEUE;
+  if (objectCreatedSchema.safeParse(body).success) return BACKUP_REPLICATION_QUEUE;
   return "unknown";
 }
 
@@ -410,11 +425,14 @@ async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
       return storeErrorReports(batch, env);
     case BACKUP_QUEUE:
       return backUpEvents(batch, env);
+    case BACKUP_REPLICATION_QUEUE:
+      return replicateBackupObjects(batch, env);
     case PARTNER_EVENTS_QUEUE:
       return deliverPartnerEvents(batch, env);
     case DEAD_LETTER_QUEUE:
     case ERRORS_DEAD_LETTER_QUEUE:
     case PARTNER_EVENTS_DEAD_LETTER_QUEUE:
+    case BACKUP_REPLICATION_DEAD_LETTER_QUEUE:
       return storeDeadLetters(batch, env);
     case PARKED_DEAD_LETTER_QUEUE:
       return parkDeadLetters(batch, env);

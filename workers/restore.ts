@@ -67,6 +67,7 @@ export interface RestoreSummary {
   snapshot: { takenAt: string; people: number; deviceKeys: number; partners: number } | null;
   containers: number;
   events: number;
+  documents: number;
   /** Containers that took nothing, and why (one that holds a log already, or a backup with a hole). */
   refused: { containerId: string; reason: string }[];
 }
@@ -114,7 +115,10 @@ export async function restoreSnapshot(env: Env, snapshot: Snapshot): Promise<Res
 }
 
 /** Each container's log into its (empty) object, in parts; a log with a hole is not restored. */
-export async function restoreContainers(env: Env, events: BackupEvents): Promise<Omit<RestoreSummary, "snapshot">> {
+export async function restoreContainers(
+  env: Env,
+  events: BackupEvents,
+): Promise<Omit<RestoreSummary, "snapshot" | "documents">> {
   const refused: RestoreSummary["refused"] = [];
   let containers = 0;
   let restored = 0;
@@ -144,9 +148,31 @@ export async function restoreContainers(env: Env, events: BackupEvents): Promise
   return { containers, events: restored, refused };
 }
 
+/**
+ * The sales documents' files the documents bucket lacks, from the backup: those of the documents
+ * the restored snapshot holds (issued after it, they are left out with their rows).
+ */
+export async function restoreDocumentFiles(env: Env, issued: ReadonlySet<string>): Promise<number> {
+  let put = 0;
+  for await (const object of listAll(env.BACKUPS, "documents/", ["httpMetadata"])) {
+    if (!issued.has(object.key) || (await env.DOCUMENTS.head(object.key))) continue;
+    const body = await env.BACKUPS.get(object.key);
+    if (!body) continue;
+    await env.DOCUMENTS.put(object.key, await body.arrayBuffer(), {
+      ...(object.httpMetadata ? { httpMetadata: object.httpMetadata } : {}),
+    });
+    put++;
+  }
+  return put;
+}
+
 /** The whole restore from the backup bucket, to the latest or to a moment. */
 export async function restoreFromBucket(env: Env, at: number | null): Promise<RestoreSummary> {
   const backup = await readBackup(env.BACKUPS, at);
   const snapshot = backup.snapshot ? await restoreSnapshot(env, backup.snapshot) : null;
-  return { snapshot, ...(await restoreContainers(env, backup.events)) };
+  const issued = new Set(
+    (backup.snapshot?.postgres.salesDocuments ?? []).flatMap((d) => [String(d.csv_key), String(d.html_key)]),
+  );
+  const documents = await restoreDocumentFiles(env, issued);
+  return { snapshot, documents, ...(await restoreContainers(env, backup.events)) };
 }

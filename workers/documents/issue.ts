@@ -17,6 +17,7 @@ import {
 } from "../../domain/documents";
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
+import { putBackupObject } from "../backups";
 import { withDatabase } from "../db/client";
 import { toOrder } from "../db/queries";
 import { containers, orders, prices, salesDocuments } from "../db/schema";
@@ -120,12 +121,15 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
       grossCents: pricing.grossCents,
     };
     const keys = documentKeys(number, partnerId, year);
-    await env.DOCUMENTS.put(keys.csv, stringify(documentRows(doc)), {
-      httpMetadata: { contentType: "text/csv; charset=utf-8" },
-    });
-    await env.DOCUMENTS.put(keys.html, documentHtml(doc), {
-      httpMetadata: { contentType: "text/html; charset=utf-8" },
-    });
+    // Each file into the documents bucket and, under the same key, into the backup.
+    const files = [
+      { key: keys.csv, body: stringify(documentRows(doc)), contentType: "text/csv; charset=utf-8" },
+      { key: keys.html, body: documentHtml(doc), contentType: "text/html; charset=utf-8" },
+    ];
+    for (const f of files) {
+      await env.DOCUMENTS.put(f.key, f.body, { httpMetadata: { contentType: f.contentType } });
+      await putBackupObject(env, f.key, f.body, { httpMetadata: { contentType: f.contentType } });
+    }
     const inserted = await withDatabase(env, (db) =>
       db
         .insert(salesDocuments)

@@ -8,6 +8,7 @@ import {
   backupKeySchema,
   backupSummarySchema,
   isBackupKey,
+  replicationLagSeconds,
   restoreSummarySchema,
 } from "../../domain/backups";
 import { instantSchema } from "../../domain/validation";
@@ -17,7 +18,7 @@ import { personProblems, problems, router, security } from "../http/openapi";
 import { jsonContent } from "../http/openapi";
 import { ApiError, notFound, validationError } from "../http/errors";
 import { bodyAtMost, jsonBody } from "../http/json-body";
-import { gunzip, hex, sha256Hex } from "../backups";
+import { gunzip, hex, putBackupObject, sha256Hex } from "../backups";
 import { limits, rateLimit } from "../http/rate-limit";
 import { restoreFromBucket } from "../restore";
 import { backupLedger } from "../stubs";
@@ -61,6 +62,15 @@ export const backups = router()
           z.object({
             newestComplete: z.string().nullable().meta({ description: "When the newest complete backup was taken" }),
             ageSeconds: z.number().nullable().meta({ description: "How long ago that was; null: none yet" }),
+            replication: z
+              .object({
+                waiting: z
+                  .number()
+                  .int()
+                  .meta({ description: "Objects written that the replica has not yet (checked)" }),
+                lagSeconds: z.number().meta({ description: "How long the oldest of them has waited; 0 when none" }),
+              })
+              .meta({ description: "The copy in the second bucket (BACKUP_REPLICA)" }),
             unlisted: z
               .object({
                 objects: z.number().int(),
@@ -77,15 +87,20 @@ export const backups = router()
     async (c) => {
       const q = c.req.valid("query");
       const ledger = backupLedger(c.env);
-      const [newest, manifests, unlisted] = await Promise.all([
+      const [newest, manifests, unlisted, replication] = await Promise.all([
         ledger.newest(),
         ledger.manifests(q.limit, q.before),
         ledger.unlistedTotals(),
+        ledger.replication(),
       ]);
       return c.json(
         {
           newestComplete: newest.complete,
           ageSeconds: backupAgeSeconds(newest.complete, Date.now()),
+          replication: {
+            waiting: replication.waiting,
+            lagSeconds: replicationLagSeconds(replication.oldestWaiting, Date.now()),
+          },
           unlisted,
           backups: manifests,
         },
@@ -229,7 +244,7 @@ export const backups = router()
       }
       // A snapshot says when it was taken, as the hourly job's own put does (restore picks by it).
       const customMetadata = key.startsWith("snapshots/") ? { takenAt: await snapshotTakenAt(bytes) } : undefined;
-      await c.env.BACKUPS.put(key, bytes, { sha256, ...(customMetadata ? { customMetadata } : {}) });
+      await putBackupObject(c.env, key, bytes, { sha256, ...(customMetadata ? { customMetadata } : {}) });
       return c.json({ key, bytes: bytes.byteLength, sha256, created: true }, 200);
     },
   );

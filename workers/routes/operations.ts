@@ -23,6 +23,7 @@ const replayQueues = (env: Env): Record<string, Queue> => ({
   "fillgrid-projection": env.PROJECTION_QUEUE,
   "fillgrid-errors": env.ERRORS_QUEUE,
   "fillgrid-partner-events": env.PARTNER_EVENTS_QUEUE,
+  "fillgrid-backup-replication": env.BACKUP_REPLICATION_QUEUE,
 });
 
 export const operations = router()
