@@ -1,13 +1,14 @@
 // A container's log restored from a backup into an empty object: the same state, log, readings and
 // orders as the original, its sensors' retries still told from new readings, and to a moment in the
 // middle the state it had then. An object that holds anything refuses a log.
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { commitsUpTo, restoreParts } from "../domain/backups";
-import { replay, type ContainerEvent, type ContainerState } from "../domain/container";
+import { replay, type ContainerEvent } from "../domain/container";
 import {
   adminToken,
   api,
+  containerHoldings,
   containerState,
   deviceKey,
   json,
@@ -15,6 +16,7 @@ import {
   postReadings,
   reading,
   uniqueContainer,
+  wipeObject,
   type OrderAnswer,
   type ReadingsAnswer,
 } from "./helpers";
@@ -30,23 +32,11 @@ beforeAll(async () => {
 
 const stub = (id: string) => env.CONTAINERS.getByName(id);
 
-/** Everything a container holds that a restore must bring back. */
-async function holdings(id: string) {
-  const s = stub(id);
-  return {
-    state: (await s.getState()) as ContainerState | null,
-    events: (await s.listEvents(0, 10_000)) as ContainerEvent[],
-    readings: (await s.listReadings(1000, null))?.items ?? [],
-    orders: (await s.listOrders(1000, null))?.items ?? [],
-  };
-}
+const holdings = containerHoldings;
 
-/** The object's storage gone, and the object started again on it. */
+/** The container's object wiped: it holds nothing. */
 async function wipe(id: string) {
-  await runInDurableObject(stub(id), async (_instance, ctx) => {
-    await ctx.storage.deleteAll();
-  });
-  await runInDurableObject(stub(id), (_instance, ctx) => ctx.abort("wiped")).catch(() => undefined);
+  await wipeObject(stub(id));
   expect(await containerState(id)).toBeNull();
 }
 

@@ -191,6 +191,26 @@ export async function deliverBatch(queue: string, bodies: readonly unknown[]): P
   expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
 }
 
+/** Everything a container holds that a restore must bring back: its state, log, readings and orders. */
+export async function containerHoldings(containerId: string) {
+  const s = env.CONTAINERS.getByName(containerId);
+  return {
+    state: (await s.getState()) as ContainerState | null,
+    events: (await s.listEvents(0, 10_000)) as ContainerEvent[],
+    readings: (await s.listReadings(1000, null))?.items ?? [],
+    orders: (await s.listOrders(1000, null))?.items ?? [],
+  };
+}
+
+/** A Durable Object's storage gone, and the object started again on it (a wipe before a restore). */
+export async function wipeObject(stub: DurableObjectStub): Promise<void> {
+  await runInDurableObject(stub, async (_instance, ctx) => {
+    await ctx.storage.deleteAll();
+  });
+  // Aborting throws in the object by design: the next call gets a new instance on the empty storage.
+  await runInDurableObject(stub, (_instance, ctx) => ctx.abort("wiped")).catch(() => undefined);
+}
+
 /** The container's state straight from its Durable Object, or null when it holds none. */
 export function containerState(containerId: string): Promise<ContainerState | null> {
   return env.CONTAINERS.getByName(containerId).getState() as Promise<ContainerState | null>;

@@ -3,10 +3,10 @@
 // system holds wiped — the containers, the directory, device keys, alert rules, document numbers,
 // and their rows in Postgres — and restored from the backup bucket alone. Everything compares equal,
 // and a key and a login from before still work. A second drill restores to a moment in the middle.
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ContainerEvent, ContainerState, Order } from "../domain/container";
+import type { Order } from "../domain/container";
 import { takeHourlyBackup } from "../workers/backups";
 import { withDatabase } from "../workers/db/client";
 import { issueDocuments } from "../workers/documents/issue";
@@ -15,6 +15,7 @@ import { containerIndex, directory } from "../workers/stubs";
 import {
   adminToken,
   api,
+  containerHoldings,
   deliverBatch,
   deviceKey,
   eventually,
@@ -25,6 +26,7 @@ import {
   postReadings,
   reading,
   uniqueContainer,
+  wipeObject,
 } from "./helpers";
 
 const HOUR = 3_600_000;
@@ -33,24 +35,8 @@ beforeAll(async () => {
   admin = await adminToken();
 });
 
-/** An object's storage gone, and the object started again on it. */
-async function wipe(stub: DurableObjectStub) {
-  await runInDurableObject(stub, async (_instance, ctx) => {
-    await ctx.storage.deleteAll();
-  });
-  await runInDurableObject(stub, (_instance, ctx) => ctx.abort("wiped")).catch(() => undefined);
-}
-
-/** What a container holds. */
-async function holdings(id: string) {
-  const s = env.CONTAINERS.getByName(id);
-  return {
-    state: (await s.getState()) as ContainerState | null,
-    events: (await s.listEvents(0, 10_000)) as ContainerEvent[],
-    readings: (await s.listReadings(1000, null))?.items ?? [],
-    orders: (await s.listOrders(1000, null))?.items ?? [],
-  };
-}
+const wipe = wipeObject;
+const holdings = containerHoldings;
 
 /** The Postgres rows of these containers and this partner, as a restore must rebuild them. */
 function rows(ids: string[], partnerId: string) {
