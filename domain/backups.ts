@@ -24,7 +24,9 @@ export function hourOf(ms: number): string {
 
 export const eventsKey = (firstAt: number, hash: string) => `events/${hourPath(firstAt)}/${hash}.ndjson.gz`;
 export const snapshotKey = (hour: number) => `snapshots/${hourPath(hour)}/snapshot.json.gz`;
-export const manifestKey = (hour: number) => `manifests/${hourPath(hour)}/manifest.json`;
+/** A manifest per run, named by when it was written: a second run in the hour adds one, never replaces. */
+export const manifestKey = (hour: number, writtenAt: number) =>
+  `manifests/${hourPath(hour)}/manifest-${new Date(writtenAt).toISOString().replace(/[-:.]/g, "")}.json`;
 
 /** A run of one container's events, `fromSeq` to `toSeq` with no seq missing. */
 export interface SeqRange {

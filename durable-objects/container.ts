@@ -168,6 +168,12 @@ export class ContainerDO extends DurableObject<Env> {
       return { ok: false, reason: `holds ${version} events: a log is restored only into an empty container` };
     if (restoring && restoring.last_seq !== lastSeq)
       return { ok: false, reason: `a restore ending at seq ${restoring.last_seq} is under way` };
+    // A restore run again after one that stopped part-way: what this object holds already is passed over.
+    if (restoring && first.seq <= version) {
+      const rest = events.filter((e) => e.seq > version);
+      if (rest.length === 0) return { ok: true, version, done: false };
+      return this.restoreEvents(rest, lastSeq);
+    }
     if (first.seq !== version + 1) return { ok: false, reason: `the next event must be seq ${version + 1}` };
     const end = events.at(-1)!.seq;
     if (end > lastSeq) return { ok: false, reason: `events go past lastSeq ${lastSeq}` };

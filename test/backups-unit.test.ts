@@ -13,7 +13,9 @@ describe("backups", () => {
     expect(hourPath(t)).toBe("2026/12/05/14");
     expect(eventsKey(t, "ab12")).toBe("events/2026/12/05/14/ab12.ndjson.gz");
     expect(snapshotKey(Date.parse("2026-01-01T00:00:00Z"))).toBe("snapshots/2026/01/01/00/snapshot.json.gz");
-    expect(manifestKey(t)).toBe("manifests/2026/12/05/14/manifest.json");
+    expect(manifestKey(t, Date.parse("2026-12-05T15:05:00.123Z"))).toBe(
+      "manifests/2026/12/05/14/manifest-20261205T150500123Z.json",
+    );
   });
 
   it("holds each event once, by container and seq, whatever order and repeats a batch brings", () => {

@@ -91,6 +91,9 @@ describe("restoring a container's log", () => {
       reason: "the next event must be seq 1",
     });
     expect(await stub(id).restoreEvents(parts[0]!, parts[0]!.at(-1)!.seq - 1)).toMatchObject({ ok: false });
+    // A restore that stopped after its first part, run again from the start, goes on where it stopped.
+    expect(await stub(id).restoreEvents(parts[0]!, lastSeq)).toMatchObject({ ok: true, done: false });
+    expect(await stub(id).restoreEvents(parts[0]!, lastSeq + 1)).toMatchObject({ ok: false });
     await restore(id, events);
     const after = await holdings(id);
     expect(after.state).toEqual(before.state);

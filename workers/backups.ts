@@ -112,8 +112,19 @@ export async function replicateBackupObjects(batch: MessageBatch<unknown>, env: 
 
 async function copyToReplica(env: Env, key: string): Promise<void> {
   const object = await env.BACKUPS.get(key);
-  // Deleted since it was written (a backup object is not, but a bucket may be cleaned by hand).
-  if (!object) return;
+  // Deleted since it was written (a backup object is not, but a bucket may be cleaned by hand): there
+  // is nothing to copy, and it is said, not left waiting in the replication count forever.
+  if (!object) {
+    await backupLedger(env).replicated(key);
+    await reportError(
+      env,
+      new Error(`backup object ${key} is gone from the bucket: nothing to copy`),
+      "consumer",
+      "backup replication",
+      { key },
+    );
+    return;
+  }
   const bytes = new Uint8Array(await object.arrayBuffer());
   const sha256 = await sha256Hex(bytes);
   const stored = object.checksums.sha256 ? hex(object.checksums.sha256) : null;
@@ -355,8 +366,12 @@ export async function takeHourlyBackup(env: Env, now = Date.now()): Promise<Back
     events: objects.reduce((n, o) => n + o.events, 0),
     containers: contiguous,
   };
-  const key = manifestKey(now - 3_600_000);
-  await putBackupObject(env, key, JSON.stringify(manifest), { httpMetadata: { contentType: "application/json" } });
+  const key = manifestKey(now - 3_600_000, now);
+  const text = JSON.stringify(manifest);
+  await putBackupObject(env, key, text, {
+    httpMetadata: { contentType: "application/json" },
+    sha256: await sha256Hex(new TextEncoder().encode(text)),
+  });
   const summary: BackupSummary = {
     hour,
     key,

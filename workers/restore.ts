@@ -11,6 +11,7 @@ import type { AlertRules } from "../domain/monitor";
 import type { NotificationSettings } from "../domain/notifications";
 import { gunzip, unseal, type Snapshot } from "./backups";
 import { withDatabase } from "./db/client";
+import { ApiError } from "./http/errors";
 import { alertsObject, container, deviceKeyObject, directory, documentCounter } from "./stubs";
 
 /** Events a restore hands a container at once (a part ends where a commit ended). */
@@ -82,7 +83,7 @@ export async function restoreSnapshot(env: Env, snapshot: Snapshot): Promise<Res
       for (const i of sealed) if (i >= 0 && typeof row[i] === "string") row[i] = await unseal(env, row[i]);
   }
   const restored = await directory(env).restoreBackup(dir);
-  if (!restored.ok) throw new Error(`the directory was not restored: ${restored.reason}`);
+  if (!restored.ok) throw new ApiError(409, "conflict", `the directory was not restored: ${restored.reason}`);
   for (const key of snapshot.deviceKeys) {
     const keyObject = deviceKeyObject(env, key.id);
     if (!(await keyObject.lookup())) await keyObject.issue(key.record as DeviceKeyRecord, key.secretHash);
@@ -95,7 +96,8 @@ export async function restoreSnapshot(env: Env, snapshot: Snapshot): Promise<Res
       counter.name.slice(0, counter.name.lastIndexOf(":")),
       counter.name.slice(counter.name.lastIndexOf(":") + 1),
     ];
-    await documentCounter(env, partnerId, Number(year)).restoreBackup(counter.tables);
+    if (!(await documentCounter(env, partnerId, Number(year)).restoreBackup(counter.tables)))
+      throw new ApiError(409, "conflict", `document counter ${counter.name} has given numbers already: not restored`);
   }
   await withDatabase(env, async (db) => {
     await db.execute(
@@ -132,12 +134,17 @@ export async function restoreContainers(
     const lastSeq = log.at(-1)!.seq;
     const stub = container(env, containerId);
     let failed: string | null = null;
-    for (const part of restoreParts(log, PART_EVENTS)) {
-      const answer = await stub.restoreEvents(part, lastSeq);
-      if (!answer.ok) {
-        failed = answer.reason;
-        break;
+    try {
+      for (const part of restoreParts(log, PART_EVENTS)) {
+        const answer = await stub.restoreEvents(part, lastSeq);
+        if (!answer.ok) {
+          failed = answer.reason;
+          break;
+        }
       }
+    } catch (error) {
+      // One container's failure is that container's: listed, and the restore goes on with the rest.
+      failed = `failed: ${(error as Error).message}`;
     }
     if (failed) refused.push({ containerId, reason: failed });
     else {
