@@ -23,10 +23,13 @@ export function hourOf(ms: number): string {
 }
 
 export const eventsKey = (firstAt: number, hash: string) => `events/${hourPath(firstAt)}/${hash}.ndjson.gz`;
-export const snapshotKey = (hour: number) => `snapshots/${hourPath(hour)}/snapshot.json.gz`;
+const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:.]/g, "");
+/** A snapshot per run, named by when it was taken: a second run in the hour adds one, never replaces. */
+export const snapshotKey = (hour: number, takenAt: number) =>
+  `snapshots/${hourPath(hour)}/snapshot-${stamp(takenAt)}.json.gz`;
 /** A manifest per run, named by when it was written: a second run in the hour adds one, never replaces. */
 export const manifestKey = (hour: number, writtenAt: number) =>
-  `manifests/${hourPath(hour)}/manifest-${new Date(writtenAt).toISOString().replace(/[-:.]/g, "")}.json`;
+  `manifests/${hourPath(hour)}/manifest-${stamp(writtenAt)}.json`;
 
 /** A run of one container's events, `fromSeq` to `toSeq` with no seq missing. */
 export interface SeqRange {

@@ -12,7 +12,9 @@ describe("backups", () => {
     const t = Date.parse("2026-12-05T14:59:59.999Z");
     expect(hourPath(t)).toBe("2026/12/05/14");
     expect(eventsKey(t, "ab12")).toBe("events/2026/12/05/14/ab12.ndjson.gz");
-    expect(snapshotKey(Date.parse("2026-01-01T00:00:00Z"))).toBe("snapshots/2026/01/01/00/snapshot.json.gz");
+    expect(snapshotKey(Date.parse("2026-01-01T00:00:00Z"), Date.parse("2026-01-01T01:05:00Z"))).toBe(
+      "snapshots/2026/01/01/00/snapshot-20260101T010500000Z.json.gz",
+    );
     expect(manifestKey(t, Date.parse("2026-12-05T15:05:00.123Z"))).toBe(
       "manifests/2026/12/05/14/manifest-20261205T150500123Z.json",
     );

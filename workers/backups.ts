@@ -11,6 +11,7 @@ import {
   eventLines,
   eventsKey,
   hourOf,
+  HOUR_MS,
   manifestKey,
   snapshotKey,
   objectCreatedSchema,
@@ -318,15 +319,20 @@ const RESEND_PER_RUN = 500;
  * manifest, each container's covered seq, and whether it is complete. Run at 5 past every hour; run
  * again within the hour it writes the hour's manifest again with whatever came since.
  */
-export async function takeHourlyBackup(env: Env, now = Date.now()): Promise<BackupSummary> {
+export async function takeHourlyBackup(
+  env: Env,
+  now = Date.now(),
+  upTo = Math.floor(now / HOUR_MS) * HOUR_MS,
+): Promise<BackupSummary> {
   const ledger = backupLedger(env);
-  // The hour that closed last: at 5 past 14:00, the hour from 13:00 to 14:00.
-  const hour = hourOf(now - 3_600_000);
+  // The hour it closes: at 5 past 14:00, the hour from 13:00 to 14:00, judged complete against the
+  // events committed by 14:00; a backup taken by hand (POST /v1/backups/run), against now.
+  const hour = hourOf(upTo - 1);
   let snapshot: Manifest["snapshot"] = null;
   try {
     const taken = await takeSnapshot(env, now);
     const body = await gzip(JSON.stringify(taken));
-    const key = snapshotKey(now - 3_600_000);
+    const key = snapshotKey(upTo - 1, now);
     const sha256 = await sha256Hex(body);
     await putBackupObject(env, key, body, {
       httpMetadata: { contentType: "application/json", contentEncoding: "gzip" },
@@ -341,7 +347,7 @@ export async function takeHourlyBackup(env: Env, now = Date.now()): Promise<Back
   const contiguous = await ledger.contiguous();
   let expected: { containerId: string; version: number }[] | null = null;
   try {
-    expected = await expectedVersions(env, Date.parse(hour) + 3_600_000);
+    expected = await expectedVersions(env, upTo);
   } catch (error) {
     await reportError(env, error, "cron", "backup completeness");
   }
@@ -366,7 +372,7 @@ export async function takeHourlyBackup(env: Env, now = Date.now()): Promise<Back
     events: objects.reduce((n, o) => n + o.events, 0),
     containers: contiguous,
   };
-  const key = manifestKey(now - 3_600_000, now);
+  const key = manifestKey(upTo - 1, now);
   const text = JSON.stringify(manifest);
   await putBackupObject(env, key, text, {
     httpMetadata: { contentType: "application/json" },

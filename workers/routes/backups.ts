@@ -18,7 +18,7 @@ import { personProblems, problems, router, security } from "../http/openapi";
 import { jsonContent } from "../http/openapi";
 import { ApiError, notFound, validationError } from "../http/errors";
 import { bodyAtMost, jsonBody } from "../http/json-body";
-import { gunzip, hex, putBackupObject, sha256Hex } from "../backups";
+import { gunzip, hex, putBackupObject, sha256Hex, takeHourlyBackup } from "../backups";
 import { limits, rateLimit } from "../http/rate-limit";
 import { restoreFromBucket } from "../restore";
 import { backupLedger } from "../stubs";
@@ -246,5 +246,25 @@ export const backups = router()
       const customMetadata = key.startsWith("snapshots/") ? { takenAt: await snapshotTakenAt(bytes) } : undefined;
       await putBackupObject(c.env, key, bytes, { sha256, ...(customMetadata ? { customMetadata } : {}) });
       return c.json({ key, bytes: bytes.byteLength, sha256, created: true }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/backups/run",
+      tags: ["Operations"],
+      summary: "Take a backup now: the snapshot, and a manifest of what was written since the last",
+      description:
+        "What the hourly job does, at once, judged complete against every event Postgres knows of now (the hourly job judges against the hour that closed). Events reach the bucket continuously; this adds the snapshot and the manifest.",
+      security: security.person,
+      middleware: admin,
+      responses: {
+        200: jsonContent(backupSummarySchema, "The backup taken"),
+        ...problems(...personProblems),
+      },
+    }),
+    async (c) => {
+      const now = Date.now();
+      return c.json(await takeHourlyBackup(c.env, now, now), 200);
     },
   );
