@@ -1,11 +1,12 @@
 const encoder = new TextEncoder();
 
-function hex(bytes: ArrayBuffer): string {
+export function hex(bytes: ArrayBuffer): string {
   return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export async function sha256Hex(text: string): Promise<string> {
-  return hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+/** SHA-256 of a text (as UTF-8) or of bytes, lowercase hex. */
+export async function sha256Hex(data: string | BufferSource): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", typeof data === "string" ? encoder.encode(data) : data));
 }
 
 /** Compare two strings in time that does not depend on where they differ. */

@@ -6,7 +6,8 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ObjectCreated } from "../domain/backups";
-import { gzip, replicateBackupObjects, sha256Hex } from "../workers/backups";
+import { gzip, replicateBackupObjects } from "../workers/backups";
+import { sha256Hex } from "../platform/crypto";
 import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";
 import worker from "../workers/index";

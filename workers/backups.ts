@@ -22,6 +22,7 @@ import {
 import { sendBatchesOf, utf8Length, type RangeBatch } from "../domain/change-message";
 import type { ContainerEvent } from "../domain/events";
 import type { TableDump } from "../durable-objects/sql-dump";
+import { hex, sha256Hex } from "../platform/crypto";
 import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
 import { withDatabase } from "./db/client";
@@ -49,10 +50,6 @@ export async function passToBackup(env: Env, bodies: unknown[]): Promise<void> {
     ),
   );
 }
-
-export const hex = (bytes: ArrayBuffer) =>
-  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-export const sha256Hex = async (data: BufferSource) => hex(await crypto.subtle.digest("SHA-256", data));
 
 /**
  * An object into the backup bucket, owed to the replica: the ledger waits for its copy, and where R2
@@ -189,7 +186,7 @@ export async function backUpEvents(batch: MessageBatch<unknown>, env: Env): Prom
     if (fresh.length > 0) {
       const { lines, ranges, count, firstAt } = eventLines(fresh);
       const body = await gzip(lines);
-      const key = eventsKey(firstAt, (await sha256Hex(new TextEncoder().encode(lines))).slice(0, 32));
+      const key = eventsKey(firstAt, (await sha256Hex(lines)).slice(0, 32));
       const sha256 = await sha256Hex(body);
       await putBackupObject(env, key, body, {
         httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" },
@@ -376,7 +373,7 @@ export async function takeHourlyBackup(
   const text = JSON.stringify(manifest);
   await putBackupObject(env, key, text, {
     httpMetadata: { contentType: "application/json" },
-    sha256: await sha256Hex(new TextEncoder().encode(text)),
+    sha256: await sha256Hex(text),
   });
   const summary: BackupSummary = {
     hour,
