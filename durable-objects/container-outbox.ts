@@ -187,12 +187,18 @@ export class Outbox {
       return this.draining;
     }
     this.draining = (async () => {
-      do {
-        this.drainAgain = false;
-        if (!(await this.sendPending())) return;
-      } while (this.drainAgain);
-      this.failedSends = 0;
-      if (!this.registered) this.registered = await this.ports.register();
+      for (;;) {
+        do {
+          this.drainAgain = false;
+          if (!(await this.sendPending())) return;
+        } while (this.drainAgain);
+        this.failedSends = 0;
+        if (this.registered) break;
+        this.registered = await this.ports.register();
+        // Commits made while it registered could not be handed over (it was draining): this drain
+        // sends them too, rather than leaving them to the guard alarm.
+        if (!this.registered || this.pending() === 0) break;
+      }
       // Registration still owed, or events committed while this drain ended: the guard alarm stays.
       if (this.alarmAt === null && (!this.registered || this.pending() > 0))
         this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);

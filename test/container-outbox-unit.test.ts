@@ -160,6 +160,29 @@ describe("the outbox", () => {
     });
   });
 
+  it("a commit made while the first drain registers the container is sent by that drain, not left to the guard alarm", async () => {
+    await withStorage(async (storage) => {
+      const { ports, sends, alarms } = recordedPorts();
+      let registered!: (ok: boolean) => void;
+      ports.register = () => new Promise<boolean>((r) => (registered = r));
+      const log = new ContainerLog(storage, storage.sql, "tank-r");
+      const outbox = new Outbox(log, ports);
+      log.load();
+      outbox.load(false);
+      commit(log, outbox, [60], true);
+      await settle();
+      expect(sends.map(seqs)).toEqual([[1]]);
+      // The drain waits on the index; a second request commits meanwhile and cannot hand over.
+      expect(commit(log, outbox, [61, 62], true)).toBeNull();
+      registered(true);
+      await settle();
+      expect(sends.map(seqs)).toEqual([[1], [2, 3]]);
+      expect(outbox.status()).toMatchObject({ pending: 0, registered: true, draining: false });
+      // Only the guard set by the first commit stands; nothing waits for it.
+      expect(alarms).toHaveLength(1);
+    });
+  });
+
   it("events whose relay failed go back to the outbox, which sends them, and a restart does not take them for sent", async () => {
     await withStorage(async (storage) => {
       const { ports, sends, steer } = recordedPorts();
