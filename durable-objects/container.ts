@@ -191,6 +191,31 @@ export class ContainerDO extends DurableObject<Env> {
     return { ok: true, version: end, done: end === lastSeq };
   }
 
+  /**
+   * Archival (workers/archive.ts): the reading rows measured before `before` (ms) go, once the
+   * backup holds every event of this container up to `coveredSeq` and so every one of theirs. The
+   * log and the state stay (the log keeps each reading as its event; a restore rebuilds the rows).
+   * Refused, with nothing deleted, while such a reading's event lies past `coveredSeq`: `needsSeq`
+   * says which the backup must reach. One scan of the log's reading events, once a month.
+   */
+  pruneReadings(before: number, coveredSeq: number): { pruned: number; needsSeq: number | null } {
+    this.startup.check();
+    if (!this.log.exists) return { pruned: 0, needsSeq: null };
+    const newest = this.sql
+      .exec<{ seq: number | null }>(
+        `SELECT max(seq) AS seq FROM events
+         WHERE type = 'reading.recorded' AND json_extract(body, '$.reading.measuredAt') < ?`,
+        new Date(before).toISOString(),
+      )
+      .one().seq;
+    if (newest !== null && newest > coveredSeq) return { pruned: 0, needsSeq: newest };
+    const pruned = this.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM readings WHERE measured_at < ?", before)
+      .one().n;
+    if (pruned > 0) this.sql.exec("DELETE FROM readings WHERE measured_at < ?", before);
+    return { pruned, needsSeq: null };
+  }
+
   /** What was handed over from `fromSeq` on did not reach the queue: send it from the log. */
   relayFailed(fromSeq: number): void {
     this.startup.check();

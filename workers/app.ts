@@ -22,6 +22,7 @@ import { telegram } from "./routes/telegram";
 import { meta } from "./routes/meta";
 import { operations } from "./routes/operations";
 import { analytics } from "./routes/analytics";
+import { archive } from "./routes/archive";
 import { backups } from "./routes/backups";
 import { anomalies } from "./routes/anomalies";
 import { orders } from "./routes/orders";
@@ -51,6 +52,7 @@ export const app = base
   .route("/", anomalies)
   .route("/", analytics)
   .route("/", backups)
+  .route("/", archive)
   .route("/", errors)
   .route("/", clientErrors)
   .route("/", streamTickets)

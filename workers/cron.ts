@@ -7,6 +7,7 @@ import { fillStandingGaps, reconcile } from "./projection/repair";
 import { flushParkedDeadLetters } from "./queues";
 import { issueDocuments } from "./documents/issue";
 import { takeHourlyBackup } from "./backups";
+import { runArchival } from "./archive/job";
 import { syncFleetNoise } from "./fleet-noise";
 import { syncPartnerLeadTimes } from "./lead-times";
 import { runMonitor } from "./monitor";
@@ -49,11 +50,16 @@ async function projectionUpkeep(env: Env): Promise<void> {
 export const JOBS: Record<string, { name: string; run: Job }> = {
   "0 3 * * *": { name: "daily housekeeping", run: dailyHousekeeping },
   "*/10 * * * *": { name: "projection upkeep", run: projectionUpkeep },
-  // Hourly: sales documents for the orders delivered, and the hour's backup (snapshot and manifest).
+  // Hourly: sales documents for the orders delivered, the hour's backup (snapshot and manifest), and
+  // a step of archival (old months of readings to Parquet once the backup holds them).
   "5 * * * *": {
-    name: "sales documents and backup",
+    name: "sales documents, backup and archive",
     run: async (env, controller) => {
-      const outcomes = await Promise.allSettled([issueDocuments(env), takeHourlyBackup(env, controller.scheduledTime)]);
+      const outcomes = await Promise.allSettled([
+        issueDocuments(env),
+        takeHourlyBackup(env, controller.scheduledTime),
+        runArchival(env, { now: controller.scheduledTime }),
+      ]);
       for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
     },
   },

@@ -8,7 +8,8 @@ import { exposition, histogramSamples, type Family, type HistogramFamily, type L
 import { REFUSAL_WINDOW_MINUTES } from "../domain/monitor";
 import { reportError } from "../platform/error-report";
 import { withDatabase } from "./db/client";
-import { fleetSummary } from "./db/queries";
+import { archiveStatus } from "./archive/job";
+import { fleetSummary, readingOutcomes } from "./db/queries";
 import { errorStore } from "./errors/store";
 import { alertsObject, backupLedger, deadLetterVault, metricsObject, notifier } from "./stubs";
 
@@ -18,7 +19,7 @@ export async function metricsText(env: Env): Promise<string> {
   const db = await withDatabase(env, async (db) => {
     const rows = async (query: ReturnType<typeof sql>) => (await db.execute<Row>(query)).rows;
     return {
-      readings: await rows(sql`select status as label, count(*)::bigint as n from readings group by status`),
+      readings: await readingOutcomes(db),
       opened: await rows(sql`select source as label, count(*)::bigint as n from orders group by source`),
       closed: await rows(
         sql`select close_reason as label, count(*)::bigint as n from orders where status = 'closed' group by close_reason`,
@@ -37,6 +38,7 @@ export async function metricsText(env: Env): Promise<string> {
       ),
       deliveries: await rows(sql`select state as label, count(*)::bigint as n from partner_deliveries group by state`),
       documents: (await rows(sql`select count(*)::bigint as n from sales_documents`))[0]!,
+      archive: await archiveStatus(env, db.$client),
     };
   });
   const [openErrors, parked, histograms, alerts, notices, refusals, refusedKeys, backup, replication] =
@@ -78,6 +80,7 @@ export async function metricsText(env: Env): Promise<string> {
       name: "fillgrid_readings_total",
       help: "Readings stored, by outcome (duplicates are answered, not stored, and not counted)",
       type: "counter",
+      // The archived ones too, so the counter does not fall when a month leaves Postgres.
       samples: by(db.readings, "outcome"),
     },
     {
@@ -187,6 +190,26 @@ export async function metricsText(env: Env): Promise<string> {
       Math.round(replicationLagSeconds(replication.oldestWaiting, Date.now())),
     ),
     gauge("fillgrid_backup_replication_waiting", "Backup objects the replica does not have yet", replication.waiting),
+    gauge(
+      "fillgrid_archive_readings",
+      "Readings in the archive (Parquet in the ARCHIVE bucket)",
+      Object.values(db.archive.archivedOutcomes).reduce((a, b) => a + b, 0),
+    ),
+    gauge(
+      "fillgrid_archive_bytes",
+      "Bytes of the archive's Parquet parts",
+      db.archive.months.reduce((n, m) => n + m.bytes, 0),
+    ),
+    gauge(
+      "fillgrid_archive_months_due",
+      "Months of readings past READINGS_HOT_DAYS still in Postgres",
+      db.archive.monthsDue,
+    ),
+    gauge(
+      "fillgrid_archive_months_blocked",
+      "Months whose archival waits, most often on the backup",
+      db.archive.months.filter((m) => m.blocked !== null).length,
+    ),
     // Absent until the first complete backup: an alerting rule on it should also fire on its absence.
     ...(backupAge === null
       ? []

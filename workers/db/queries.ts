@@ -4,6 +4,7 @@ import type { Anomaly } from "../../domain/anomalies";
 import type { Order } from "../../domain/container";
 import type { FleetContainer } from "../../domain/fleet";
 import { summaryOf } from "../../domain/forecast";
+import { bucketSecondsFor, mergeBuckets, type HistoryPoint } from "../../domain/archive";
 import { anomalies, containerEvents, containers, orders, readings } from "./schema";
 
 const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
@@ -206,18 +207,12 @@ export async function fleetSummary(db: Database, defaultIntervalSeconds: number)
   return { containers: r.containers, belowThreshold: r.below, activeOrders: r.active, silent: r.silent };
 }
 
-export interface HistoryPoint {
-  at: string;
-  fillPercent: number;
-  min: number;
-  max: number;
-  count: number;
-}
-
 /**
  * A container's fill between `from` and `to` (applied readings), at most `points` of them: the
  * readings themselves when they fit, otherwise one point per equal time bucket (its mean, with the
- * bucket's min, max and count, at the bucket's start), so a long range stays a light answer.
+ * bucket's min, max and count, at the bucket's start), so a long range stays a light answer. Readings
+ * measured before `archivedBefore` come from the archive (`archived`, read by the caller from its
+ * Parquet parts); Postgres answers from there on, and the two fold into the same points.
  */
 export async function fillHistory(
   db: Database | Transaction,
@@ -225,39 +220,42 @@ export async function fillHistory(
   from: string,
   to: string,
   points: number,
+  archived: { archivedBefore: string | null; readings: readonly { at: number; fill: number }[] } = {
+    archivedBefore: null,
+    readings: [],
+  },
 ) {
-  const [counted] = (
-    await db.execute<{ n: number }>(sql`
-      select count(*)::int as n from ${readings}
-      where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
-        and ${readings.measuredAt} >= ${from}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz`)
-  ).rows;
-  const span = (Date.parse(to) - Date.parse(from)) / 1000;
-  const bucketSeconds = (counted?.n ?? 0) <= points ? null : Math.max(1, Math.ceil(span / points));
-  const rows =
+  const hotFrom = archived.archivedBefore && archived.archivedBefore > from ? archived.archivedBefore : from;
+  const inRange = sql`${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
+        and ${readings.measuredAt} >= ${hotFrom}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz`;
+  const [counted] = (await db.execute<{ n: number }>(sql`select count(*)::int as n from ${readings} where ${inRange}`))
+    .rows;
+  const fromMs = Date.parse(from);
+  const bucketSeconds = bucketSecondsFor((counted?.n ?? 0) + archived.readings.length, fromMs, Date.parse(to), points);
+  const rows: HistoryPoint[] =
     bucketSeconds === null
-      ? (
-          await db.execute<{ at: string; fill: number }>(sql`
+      ? [
+          ...archived.readings.map((r) => ({ at: r.at, fill: r.fill })),
+          ...(
+            await db.execute<{ at: string; fill: number }>(sql`
           select ${readings.measuredAt} as at, ${readings.fillPercent} as fill from ${readings}
-          where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
-            and ${readings.measuredAt} >= ${from}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz
-          order by ${readings.measuredAt}`)
-        ).rows.map((r) => ({ at: iso(r.at)!, fillPercent: r.fill, min: r.fill, max: r.fill, count: 1 }))
-      : (
-          await db.execute<{ bucket: number; avg: number; min: number; max: number; n: number }>(sql`
+          where ${inRange} order by ${readings.measuredAt}`)
+          ).rows.map((r) => ({ at: Date.parse(iso(r.at)!), fill: r.fill })),
+        ]
+          .sort((a, b) => a.at - b.at)
+          .map((r) => ({ at: new Date(r.at).toISOString(), fillPercent: r.fill, min: r.fill, max: r.fill, count: 1 }))
+      : mergeBuckets(
+          fromMs,
+          bucketSeconds,
+          (
+            await db.execute<{ bucket: number; sum: number; min: number; max: number; n: number }>(sql`
           select floor(extract(epoch from ${readings.measuredAt} - ${from}::timestamptz) / ${bucketSeconds})::int as bucket,
-            avg(${readings.fillPercent}) as avg, min(${readings.fillPercent}) as min, max(${readings.fillPercent}) as max, count(*)::int as n
-          from ${readings}
-          where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'
-            and ${readings.measuredAt} >= ${from}::timestamptz and ${readings.measuredAt} < ${to}::timestamptz
+            sum(${readings.fillPercent}) as sum, min(${readings.fillPercent}) as min, max(${readings.fillPercent}) as max, count(*)::int as n
+          from ${readings} where ${inRange}
           group by 1 order by 1`)
-        ).rows.map((r) => ({
-          at: new Date(Date.parse(from) + r.bucket * bucketSeconds * 1000).toISOString(),
-          fillPercent: Number(r.avg),
-          min: Number(r.min),
-          max: Number(r.max),
-          count: r.n,
-        }));
+          ).rows.map((r) => ({ bucket: r.bucket, sum: Number(r.sum), min: Number(r.min), max: Number(r.max), n: r.n })),
+          archived.readings,
+        );
   const orderMarks = await db
     .select({ id: orders.id, openedAt: orders.openedAt, closedAt: orders.closedAt })
     .from(orders)
@@ -271,7 +269,7 @@ export async function fillHistory(
     .orderBy(orders.openedAt);
   return {
     bucketSeconds,
-    points: rows satisfies HistoryPoint[],
+    points: rows,
     orders: orderMarks.map((o) => ({ id: o.id, openedAt: iso(o.openedAt)!, closedAt: iso(o.closedAt) })),
   };
 }
@@ -336,4 +334,22 @@ function toAnomaly(a: typeof anomalies.$inferSelect): Anomaly & { containerId: s
     closedAt: iso(a.closedAt),
     closedBy: a.closedBy,
   };
+}
+
+/**
+ * Readings stored, by outcome: the rows in Postgres and the archived ones, in one statement (one
+ * snapshot), so the count never falls as a month leaves for the archive. The parts of a month's
+ * export under way count once its rows have gone (the month archived), not while they are still here.
+ */
+export async function readingOutcomes(db: Database | Transaction): Promise<{ label: string; n: number }[]> {
+  const { rows } = await db.execute<{ label: string; n: string }>(sql`
+    select label, sum(n)::bigint as n from (
+      select status as label, count(*) as n from ${readings} group by status
+      union all
+      select o.key, sum(o.value::bigint) from archive_months m
+        cross join jsonb_array_elements(m.parts) p cross join jsonb_each_text(p->'outcomes') o
+      where m.state = 'archived' or p->>'key' not like '%/g' || m.generation || '-%'
+      group by o.key) counted
+    group by label order by label`);
+  return rows.map((r) => ({ label: r.label, n: Number(r.n) }));
 }

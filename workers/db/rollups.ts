@@ -15,6 +15,14 @@ const dayOf = (at: string) => `(${at} at time zone 'UTC')::date`;
 const startOf = (day: string) => `((${day})::timestamp at time zone 'UTC')`;
 
 /**
+ * The time before which readings have left Postgres for the archive (workers/archive.ts), as an SQL
+ * timestamptz: the end of the newest month ever archived, or -infinity. The days before it keep the rows
+ * they were summed into; nothing here recomputes them from readings that are gone.
+ */
+export const ARCHIVED_BEFORE = `(select coalesce((max(month) + interval '1 month') at time zone 'UTC', '-infinity'::timestamptz)
+  from archive_months where finished_at is not null)`;
+
+/**
  * The day rows of the readings in `source` (a table or CTE with the readings table's columns), one
  * per container and day. Ties in time go to the higher fill (and the later contents name), so the
  * result does not depend on the order rows arrive in.
@@ -42,8 +50,10 @@ export function addReadingsToDays(inserted: string): string {
   const newer = (at: string, value: string) =>
     `(excluded.${at}, excluded.${value}) > (d.${at}, d.${value}) or d.${at} is null`;
   const older = `(excluded.first_at < d.first_at or (excluded.first_at = d.first_at and excluded.first_fill > d.first_fill) or d.first_at is null)`;
+  // A reading below the archive's horizon is in its day already (a replay after a restore brings it
+  // back to Postgres until the archive takes it again): it adds nothing.
   return `insert into container_days as d (${DAY_COLUMNS})
-    ${daysOf(inserted)}
+    ${daysOf(inserted, `measured_at >= ${ARCHIVED_BEFORE}`)}
     on conflict (container_id, day) do update set
       readings = d.readings + excluded.readings,
       min_fill = least(d.min_fill, excluded.min_fill),
@@ -122,8 +132,8 @@ export function recomputeContainers(ids: string): string[] {
   const mine = `container_id in (${ids})`;
   return [
     lockContainers(ids),
-    `delete from container_days where ${mine}`,
-    `insert into container_days (${DAY_COLUMNS}) ${daysOf("readings", mine)}`,
+    `delete from container_days where ${mine} and day >= ${dayOf(ARCHIVED_BEFORE)}`,
+    `insert into container_days (${DAY_COLUMNS}) ${daysOf("readings", `${mine} and measured_at >= ${ARCHIVED_BEFORE}`)}`,
     recountDays(deliveredOrRaised("'-infinity'::timestamptz", mine)),
   ];
 }
@@ -137,9 +147,9 @@ export function recomputeContainers(ids: string): string[] {
  */
 export async function rebuildRollups(db: Database, from: string | null = null): Promise<{ days: number; ms: number }> {
   const started = Date.now();
-  const fromAt =
-    from === null ? "'-infinity'::timestamptz" : `(${literalDay(from)}::date::timestamp at time zone 'UTC')`;
-  const since = from === null ? "true" : `measured_at >= ${fromAt}`;
+  // Never before the archive's horizon: the days before it stay as they were summed.
+  const fromAt = `greatest(${from === null ? "'-infinity'::timestamptz" : `(${literalDay(from)}::date::timestamp at time zone 'UTC')`}, ${ARCHIVED_BEFORE})`;
+  const since = `measured_at >= ${fromAt}`;
   const backfill =
     from === null
       ? []
@@ -158,7 +168,7 @@ export async function rebuildRollups(db: Database, from: string | null = null): 
     "begin",
     "lock table container_days in exclusive mode",
     ...backfill,
-    from === null ? "delete from container_days" : `delete from container_days where day >= ${literalDay(from)}::date`,
+    `delete from container_days where day >= ${dayOf(fromAt)}`,
     `insert into container_days (${DAY_COLUMNS}) ${daysOf("readings", since)}`,
     recountDays(deliveredOrRaised(fromAt)),
     `select count(*)::int as days from container_days where day >= coalesce(${from === null ? "null" : literalDay(from)}::date, '-infinity'::date)`,

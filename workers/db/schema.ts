@@ -19,6 +19,7 @@ import {
 import type { OrderLine } from "../../domain/container";
 import type { Anomaly } from "../../domain/anomalies";
 import type { Forecast } from "../../domain/forecast";
+import type { ArchivePart } from "../../domain/archive";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "string" });
 
@@ -147,7 +148,13 @@ export const anomalies = pgTable(
   ],
 );
 
-/** Reading history, time-indexed. */
+/**
+ * Reading history, time-indexed. Partitioned by month of `measured_at` (declarative partitioning,
+ * migration 0010: drizzle has no words for it), so that a month past `READINGS_HOT_DAYS` leaves as one
+ * partition once it is archived (workers/archive.ts): `readings_<yyyy>_<mm>` per month and
+ * `readings_default` for a month without its partition. The key includes `measured_at`, as a
+ * partitioned table's keys must; a reading's time never changes, so it is still one row per reading.
+ */
 export const readings = pgTable(
   "readings",
   {
@@ -166,9 +173,11 @@ export const readings = pgTable(
     /** Where the container saw a refill: the rise, in fill points (the reading's event's `refill`). */
     refillRise: doublePrecision("refill_rise"),
     eventId: text("event_id").notNull(),
+    /** The seq of the reading's event in its container's log: archival checks the backup has it. */
+    seq: integer("seq"),
   },
   (t) => [
-    primaryKey({ columns: [t.containerId, t.readingId] }),
+    primaryKey({ columns: [t.containerId, t.readingId, t.measuredAt] }),
     index("readings_container_time_idx").on(t.containerId, t.measuredAt),
     index("readings_time_idx").on(t.measuredAt),
   ],
@@ -257,6 +266,32 @@ export const projectionRuns = pgTable("projection_runs", {
   containersWoken: integer("containers_woken"),
   postgresMs: integer("postgres_ms"),
   wallMs: integer("wall_ms"),
+});
+
+/**
+ * Each month of readings on its way out of the hot stores (workers/archive.ts): `waiting` (due, but
+ * its events are not all in a backup yet: `blocked` says which), `exporting` (Parquet parts written
+ * up to `cursor`), `pruning` (the containers drop their own old readings, up to `cursor`), `archived`
+ * (the month's partition is gone; its readings are in `parts`). A run picks up where the last stopped.
+ */
+export const archiveMonths = pgTable("archive_months", {
+  /** The month's first day (UTC). */
+  month: date("month", { mode: "string" }).primaryKey(),
+  state: text("state").notNull(),
+  /** Bumped when an export starts again (rows arrived while it ran): its parts' keys carry it. */
+  generation: integer("generation").notNull().default(0),
+  rows: bigint("rows", { mode: "number" }).notNull().default(0),
+  bytes: bigint("bytes", { mode: "number" }).notNull().default(0),
+  /** The month's bytes in Postgres when its export began (table and indexes), to compare with `bytes`. */
+  postgresBytes: bigint("postgres_bytes", { mode: "number" }),
+  parts: jsonb("parts").$type<ArchivePart[]>().notNull().default([]),
+  cursor: jsonb("cursor").$type<unknown>(),
+  containersPruned: integer("containers_pruned").notNull().default(0),
+  readingsPruned: integer("readings_pruned").notNull().default(0),
+  blocked: text("blocked"),
+  startedAt: ts("started_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+  finishedAt: ts("finished_at"),
 });
 
 /** Each event sent to a partner's webhook: how its delivery went (GET /v1/partners/{id}/deliveries). */

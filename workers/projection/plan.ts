@@ -154,6 +154,7 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
         clockSkewMs: r.clockSkewMs ?? 0,
         status: event.outcome,
         eventId: event.id,
+        seq: event.seq,
         refillRise: event.refill?.rise ?? null,
       });
     }

@@ -6,7 +6,7 @@ import type { Database } from "../db/client";
 import { withDatabase } from "../db/client";
 import { containerEvents, containers, orders, projectionRuns, readings } from "../db/schema";
 import { container, containerIndex } from "../stubs";
-import { recomputeContainers } from "../db/rollups";
+import { ARCHIVED_BEFORE, recomputeContainers } from "../db/rollups";
 import { literal, type ProjectionGap } from "./writer";
 
 /** How long a gap may stand before its events are asked for (PROJECTION_GAP_GRACE_SECONDS). */
@@ -62,7 +62,8 @@ export type Sweep = "changed" | "full";
  * for the containers whose projection moved past it (a regular run), or from the first event for
  * every container (a full sweep: it also finds rows deleted by hand or lost in a restore below the
  * watermark). One grouped scan over the ranges, using container_events' (container_id, seq) index and
- * the readings' and orders' keys. An intact range moves `verified_seq` up; a container whose rows
+ * the readings' and orders' keys. A reading measured before the archive's horizon is not expected in
+ * Postgres (it is in the archive: workers/archive.ts). An intact range moves `verified_seq` up; a container whose rows
  * have gone goes back to what was verified (0 in a full sweep) and sends again from there.
  */
 async function verify(
@@ -75,14 +76,17 @@ async function verify(
       : sql`select id, verified_seq as lo, projected_seq as hi from ${containers} where projected_seq > verified_seq`;
   const result = await db.execute<{ id: string; hi: number; intact: boolean }>(sql`
     with candidates as (${candidates}),
+    horizon as (select ${sql.raw(ARCHIVED_BEFORE)} as at),
     checked as (
       select c.id, c.lo, c.hi,
         count(e.id) = c.hi - c.lo
-        and count(*) filter (where e.type = 'reading.recorded') = count(r.reading_id)
+        and count(*) filter (where e.type = 'reading.recorded' and r.reading_id is null
+          and (e.body->'reading'->>'measuredAt')::timestamptz >= (select at from horizon)) = 0
         and count(*) filter (where e.type = 'order.opened') = count(o.id) as intact
       from candidates c
       left join ${containerEvents} e on e.container_id = c.id and e.seq > c.lo and e.seq <= c.hi
       left join ${readings} r on e.type = 'reading.recorded' and r.container_id = e.container_id and r.reading_id = e.reading_id
+        and r.measured_at = (e.body->'reading'->>'measuredAt')::timestamptz
       left join ${orders} o on e.type = 'order.opened' and o.id = e.body->'order'->>'id'
       group by c.id, c.lo, c.hi),
     verified as (

@@ -23,6 +23,7 @@ import { cursorParam, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { eq } from "drizzle-orm";
 import { fillHistory, listContainers, thresholdChanges } from "../db/queries";
+import { archivedReadings } from "../archive/history";
 import { containers as containerTable } from "../db/schema";
 import { requireRole } from "../http/auth";
 import { ApiError, notFound, validationError } from "../http/errors";
@@ -188,7 +189,7 @@ export const containers = router()
       summary:
         "Fill over a time range from Postgres, downsampled to at most `points`, with the threshold and order marks",
       description:
-        "The applied readings themselves when they fit in `points`; otherwise one point per equal time bucket (`bucketSeconds`): its mean fill, min, max and count, at the bucket's start. Default range: the last 24 hours.",
+        "The applied readings themselves when they fit in `points`; otherwise one point per equal time bucket (`bucketSeconds`): its mean fill, min, max and count, at the bucket's start. Default range: the last 24 hours. A range reaching back past `READINGS_HOT_DAYS` reads the archived months from their Parquet parts and Postgres for the rest, as one answer.",
       security: security.person,
       middleware: as("viewer"),
       request: {
@@ -243,7 +244,8 @@ export const containers = router()
       const body = await withDatabase(c.env, (db) =>
         db.transaction(
           async (tx) => {
-            const history = await fillHistory(tx, containerId, from, to, q.points);
+            const archived = await archivedReadings(c.env, tx, containerId, from, to);
+            const history = await fillHistory(tx, containerId, from, to, q.points, archived);
             const [row] = await tx
               .select({ threshold: containerTable.threshold })
               .from(containerTable)
