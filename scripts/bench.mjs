@@ -16,6 +16,7 @@ import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mj
 import { startSystem } from "./lib/local-system.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchAnalytics, printAnalytics } from "./bench/analytics.mjs";
+import { benchArchive, printArchive } from "./bench/archive.mjs";
 import { benchDashboard, printDashboard } from "./bench/dashboard.mjs";
 import { benchModel, printModel } from "./bench/model.mjs";
 import { benchProjectionWrite, printProjectionWrite } from "./bench/projection-write.mjs";
@@ -588,6 +589,19 @@ try {
     analytics = await benchAnalytics({ databaseUrl: analyticsDb });
     printAnalytics(analytics);
   }
+  // Backups against ingest, archival end to end, a restore elsewhere, and a 10-million-reading
+  // partition as Parquet, on systems of their own (BENCH_ARCHIVE=off skips it; npm run
+  // bench:archive runs it alone).
+  let archive = null;
+  if (process.env.BENCH_ARCHIVE !== "off") {
+    const fresh = (name) =>
+      databaseUrl ? freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", name) : undefined;
+    archive = await benchArchive({
+      databaseUrl: await fresh("fillgrid_bench_archive"),
+      restoreDatabaseUrl: await fresh("fillgrid_bench_archive_restore"),
+    });
+    printArchive(archive);
+  }
   mkdirSync("bench-results", { recursive: true });
   writeFileSync(
     "bench-results/latest.json",
@@ -612,6 +626,7 @@ try {
         dashboard,
         reconciliation,
         analytics,
+        archive,
       },
       null,
       2,

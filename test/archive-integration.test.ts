@@ -6,8 +6,6 @@
 import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ChangeRange } from "../domain/change-message";
-import type { ContainerEvent, ContainerState } from "../domain/events";
 import { readingsFromParquet } from "../workers/archive/parquet";
 import { ensurePartitions, runArchival } from "../workers/archive/job";
 import { takeHourlyBackup } from "../workers/backups";
@@ -15,6 +13,7 @@ import { withDatabase } from "../workers/db/client";
 import { BACKUP_QUEUE } from "../workers/queues";
 import {
   adminToken,
+  logAsRange,
   api,
   containerHoldings,
   deliverBatch,
@@ -50,11 +49,6 @@ beforeAll(async () => {
 const q = <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
   withDatabase(env, async (db) => (await db.execute<T>(query)).rows);
 
-async function rangeOf(containerId: string): Promise<ChangeRange> {
-  const stub = env.CONTAINERS.getByName(containerId);
-  const events = (await stub.listEvents(0, 10_000)) as ContainerEvent[];
-  return { range: true, containerId, events, state: (await stub.getState()) as ContainerState, orders: [] };
-}
 
 /** Readings every 6 hours from `start`, `n` of them, falling slowly with some wobble. */
 function series(containerId: string, start: number, n: number, from = 90) {
@@ -121,7 +115,7 @@ describe("archival of old readings", () => {
     expect((await env.ARCHIVE.list({ prefix: "readings/month=2024-03/" })).objects).toEqual([]);
 
     // a's events in the bucket and a complete backup; b's not yet: still waiting, and it says on whom.
-    await deliverBatch(BACKUP_QUEUE, [await rangeOf(a)]);
+    await deliverBatch(BACKUP_QUEUE, [await logAsRange(a)]);
     await takeHourlyBackup(env, Date.parse("2024-01-01T00:00:00Z"));
     const onB = await archive();
     expect(onB.join("\n")).toMatch(
@@ -139,7 +133,7 @@ describe("archival of old readings", () => {
     expect((await containerHoldings(b)).readings).toHaveLength(20);
 
     // b backed up: the month goes, a step at a time (parts of 25 rows, each run stopping after one step).
-    await deliverBatch(BACKUP_QUEUE, [await rangeOf(b)]);
+    await deliverBatch(BACKUP_QUEUE, [await logAsRange(b)]);
     const stateOf = async () =>
       (
         await json<{ months: { month: string; state: string; generation: number; blocked: string | null }[] }>(
@@ -173,7 +167,7 @@ describe("archival of old readings", () => {
       blocked: expect.stringMatching(new RegExp(`^1 container not yet in a backup \\(${b} needs seq`)),
     });
     expect(await monthRows(b)).toHaveLength(21);
-    await deliverBatch(BACKUP_QUEUE, [await rangeOf(b)]);
+    await deliverBatch(BACKUP_QUEUE, [await logAsRange(b)]);
     await runUntil(async (s) => s.some((x) => x.includes("rows changed during the export")));
     expect(await stateOf()).toMatchObject({ state: "waiting", generation: 1 });
     expect((await env.ARCHIVE.list({ prefix: "readings/month=2024-03/g0-" })).objects).toEqual([]);
@@ -317,6 +311,9 @@ describe("the archive's API", () => {
     const second = await page(`?limit=40&cursor=${cursor}`);
     expect(second.headers.get("x-rows")).toBe("20");
     expect(second.headers.get("x-next-cursor")).toBeNull();
+    // A page that ends exactly at the last row says so: no cursor to an empty page.
+    const whole = await page("?limit=60");
+    expect([whole.headers.get("x-rows"), whole.headers.get("x-next-cursor")]).toEqual(["60", null]);
     const rows = [
       ...(await readingsFromParquet(await first.arrayBuffer())),
       ...(await readingsFromParquet(await second.arrayBuffer())),

@@ -4,8 +4,7 @@
 // old the newest complete backup is.
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ChangeRange } from "../domain/change-message";
-import type { ContainerEvent, ContainerState } from "../domain/events";
+import type { ContainerEvent } from "../domain/events";
 import { DEFAULT_RULES, conditionsOf } from "../domain/monitor";
 import { gunzip, takeHourlyBackup, unseal, type Snapshot } from "../workers/backups";
 import { sha256Hex } from "../platform/crypto";
@@ -14,6 +13,7 @@ import { BACKUP_QUEUE } from "../workers/queues";
 import { backupLedger } from "../workers/stubs";
 import {
   adminToken,
+  logAsRange,
   api,
   deliverBatch,
   deviceKey,
@@ -35,11 +35,6 @@ beforeAll(async () => {
 const HOUR = 3_600_000;
 
 /** The container's whole log as one range message, as the projection consumer passes it on. */
-async function rangeOf(containerId: string): Promise<ChangeRange> {
-  const stub = env.CONTAINERS.getByName(containerId);
-  const events = (await stub.listEvents(0, 1000)) as ContainerEvent[];
-  return { range: true, containerId, events, state: (await stub.getState()) as ContainerState, orders: [] };
-}
 
 const deliver = (bodies: unknown[]) => deliverBatch(BACKUP_QUEUE, bodies);
 
@@ -66,7 +61,7 @@ describe("backups", () => {
   it("write each committed event to the bucket once, however often its batch comes", async () => {
     const id = uniqueContainer("bk");
     await json(await postReadings(key, { readings: [reading(id, 80), reading(id, 70)] }), 200);
-    const first = await rangeOf(id);
+    const first = await logAsRange(id);
     await deliver([first]);
     await deliver([first, { ranges: [first] }]);
     let { seen } = await backedUp(id);
@@ -76,7 +71,7 @@ describe("backups", () => {
 
     // Two more readings: a batch with the whole log again adds only them.
     await json(await postReadings(key, { readings: [reading(id, 60), reading(id, 50)] }), 200);
-    const second = await rangeOf(id);
+    const second = await logAsRange(id);
     const objectsBefore = (await backedUp(id)).objects.length;
     await deliver([second]);
     ({ seen } = await backedUp(id));
@@ -99,7 +94,7 @@ describe("backups", () => {
     const now = Date.now() + HOUR;
     const before = await takeHourlyBackup(env, now);
     expect(before.complete).toBe(false);
-    await deliver([await rangeOf(id)]);
+    await deliver([await logAsRange(id)]);
     const summary = await takeHourlyBackup(env, now);
     const manifest = JSON.parse(await (await env.BACKUPS.get(summary.key))!.text()) as {
       objects: { key: string; sha256: string; bytes: number }[];
@@ -107,7 +102,7 @@ describe("backups", () => {
       missing: { containerId: string }[];
       snapshot: { key: string; sha256: string };
     };
-    expect(manifest.containers[id]).toBe((await rangeOf(id)).state.version);
+    expect(manifest.containers[id]).toBe((await logAsRange(id)).state.version);
     expect(manifest.missing.some((m) => m.containerId === id)).toBe(false);
     for (const o of [...manifest.objects, manifest.snapshot]) {
       const bytes = await (await env.BACKUPS.get(o.key))!.arrayBuffer();
@@ -165,7 +160,7 @@ describe("backups", () => {
   it("the bucket's objects can be listed, read and put back (a backup kept elsewhere), never overwritten", async () => {
     const id = uniqueContainer("bk");
     await json(await postReadings(key, { readings: [reading(id, 55)] }), 200);
-    await deliverBatch(BACKUP_QUEUE, [await rangeOf(id)]);
+    await deliverBatch(BACKUP_QUEUE, [await logAsRange(id)]);
     await takeHourlyBackup(env, Date.now() + HOUR);
     const listed = await json<{ objects: { key: string; bytes: number }[]; nextCursor: string | null }>(
       await api("/v1/backups/objects?prefix=snapshots/", { token: admin }),

@@ -331,3 +331,10 @@ export async function partnerEvent(
     body,
   });
 }
+
+/** A container's whole log as one range message, as the projection consumer passes it on to the backup. */
+export async function logAsRange(containerId: string): Promise<ChangeRange> {
+  const stub = env.CONTAINERS.getByName(containerId);
+  const events = (await stub.listEvents(0, 10_000)) as ContainerEvent[];
+  return { range: true, containerId, events, state: (await stub.getState()) as ContainerState, orders: [] };
+}

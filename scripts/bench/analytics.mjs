@@ -363,7 +363,7 @@ export async function benchAnalytics({
     const size = (
       await pool.query(`select (select count(*) from readings)::int as readings,
       (select count(*) from container_days)::int as days,
-      pg_total_relation_size('readings') as readings_bytes, pg_total_relation_size('container_events') as events_bytes, pg_total_relation_size('container_days') as days_bytes`)
+      (select sum(pg_total_relation_size(inhrelid)) from pg_inherits where inhparent = 'readings'::regclass) as readings_bytes, pg_total_relation_size('container_events') as events_bytes, pg_total_relation_size('container_days') as days_bytes`)
     ).rows[0];
 
     const today = new Date(now).toISOString().slice(0, 10);

@@ -20,6 +20,7 @@ import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { canConnect, freshDatabase, startDatabaseStack } from "../lib/database.mjs";
 import { startSystem } from "../lib/local-system.mjs";
 import { login } from "../lib/seed.mjs";
+import { random } from "../lib/bench-support.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** The month the fleet's readings are measured in, and the big partition's: both long past 400 days. */
@@ -78,8 +79,7 @@ async function backupAgainstIngest(api, sql, { containers, perContainer }) {
   );
   const acked = performance.now();
   const readings = containers * perContainer;
-  let events = 0;
-  let backedUp = 0;
+  let events;
   for (;;) {
     const [{ n, e }] = (
       await sql.query(
@@ -87,7 +87,7 @@ async function backupAgainstIngest(api, sql, { containers, perContainer }) {
       )
     ).rows;
     const state = await api.json("/v1/backups");
-    backedUp = state.unlisted.events;
+    const backedUp = state.unlisted.events;
     events = e;
     if (n >= readings && backedUp >= events) break;
     if (performance.now() - acked > 600_000)
@@ -165,16 +165,30 @@ async function loadBigPartition(sql, { containers, perContainer }) {
   await sql.query(`create table ${table} (like readings including defaults)`);
   const start = Date.parse(`${BIG_MONTH}-01T00:00:00Z`);
   const step = Math.floor((30 * 86_400_000) / perContainer);
+  // As sensors report: a level falling at the container's own rate with noise, refills, a battery
+  // draining, ids as a gateway makes them and event ids as random as ULIDs.
+  const ID_CHARS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   function* lines() {
     for (let c = 0; c < containers; c++) {
+      const rand = random(c + 11);
       const id = `big-${String(c).padStart(5, "0")}`;
-      const lat = (36 + (c % 240) / 10).toFixed(5);
-      const lon = (-8 + (c % 320) / 10).toFixed(5);
+      const lat = (36 + rand() * 24).toFixed(5);
+      const lon = (-8 + rand() * 32).toFixed(5);
+      const rate = 0.05 + rand() * 0.5;
+      let fill = 40 + rand() * 55;
       let chunk = "";
       for (let r = 0; r < perContainer; r++) {
-        const at = new Date(start + r * step).toISOString();
-        const fill = (95 - ((r * 0.37) % 80)).toFixed(2);
-        chunk += `${id}\tr-${r}\t${at}\t${at}\t${fill}\tdiesel\t${lat}\t${lon}\t${80 - (r % 50)}\t0\tapplied\t\\N\tevt_${c}_${r}\t${r + 1}\n`;
+        const at = new Date(start + r * step + Math.floor(rand() * 30_000)).toISOString();
+        fill -= rate * (0.5 + rand());
+        let rise = "\\N";
+        if (fill < 15) {
+          rise = (80 - fill).toFixed(2);
+          fill = 95;
+        }
+        const measured = Math.min(100, Math.max(0, fill + (rand() - 0.5) * 2)).toFixed(2);
+        let event = "evt_";
+        for (let k = 0; k < 26; k++) event += ID_CHARS[Math.floor(rand() * 32)];
+        chunk += `${id}\t${id}-${Date.parse(at)}\t${at}\t${at}\t${measured}\tdiesel\t${lat}\t${lon}\t${(100 - r / 40).toFixed(1)}\t0\tapplied\t${rise}\t${event}\t${r + 1}\n`;
       }
       yield chunk;
     }

@@ -272,20 +272,26 @@ export async function monthPage(
   last: string;
   outcomes: Record<string, number>;
   cursor: KeyCursor;
+  /** Whether rows follow this page. */
+  more: boolean;
 } | null> {
   const r = range(month);
   const { rows } = await pg.query<unknown[]>({
     text: `select ${EXPORT_COLUMNS}, measured_at::text as key_at from readings
       where ${r.where} ${cursor ? "and (container_id, reading_id, measured_at) > ($1, $2, $3::timestamptz)" : ""}
-      order by container_id, reading_id, measured_at limit ${Math.floor(limit)}`,
+      order by container_id, reading_id, measured_at limit ${Math.floor(limit) + 1}`,
     values: cursor ?? [],
     rowMode: "array",
   });
+  // One row more than asked says whether another page follows.
+  const more = rows.length > limit;
+  if (more) rows.pop();
   const last = rows.at(-1);
   if (!last) return null;
   const outcomes: Record<string, number> = {};
   for (const row of rows) outcomes[row[10] as string] = (outcomes[row[10] as string] ?? 0) + 1;
   return {
+    more,
     outcomes,
     parquet: readingsToParquet(rows),
     rows: rows.length,

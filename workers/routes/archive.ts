@@ -184,7 +184,7 @@ export const archive = router()
         "Content-Type": "application/vnd.apache.parquet",
         "X-Rows": String(page.rows),
       };
-      if (page.rows === q.limit) headers["X-Next-Cursor"] = encodeCursor(page.cursor);
+      if (page.more) headers["X-Next-Cursor"] = encodeCursor(page.cursor);
       return new Response(page.parquet, { headers });
     },
   );
