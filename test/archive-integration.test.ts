@@ -49,7 +49,6 @@ beforeAll(async () => {
 const q = <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
   withDatabase(env, async (db) => (await db.execute<T>(query)).rows);
 
-
 /** Readings every 6 hours from `start`, `n` of them, falling slowly with some wobble. */
 function series(containerId: string, start: number, n: number, from = 90) {
   return Array.from({ length: n }, (_, i) =>

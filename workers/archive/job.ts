@@ -266,7 +266,7 @@ export async function monthPage(
   cursor: KeyCursor | null,
   limit: number,
 ): Promise<{
-  parquet: Uint8Array;
+  parquet: Uint8Array<ArrayBuffer>;
   rows: number;
   first: string;
   last: string;

@@ -31,7 +31,7 @@ export const EXPORT_COLUMNS = `container_id, reading_id,
 const ROW_GROUP = 10_000;
 
 /** Rows of EXPORT_COLUMNS (as arrays) to one Parquet file. */
-export function readingsToParquet(rows: readonly unknown[][]): Uint8Array {
+export function readingsToParquet(rows: readonly unknown[][]): Uint8Array<ArrayBuffer> {
   const column = (i: number) => rows.map((r) => r[i]);
   const millis = (i: number) => rows.map((r) => Math.round(r[i] as number));
   const buffer = parquetWriteBuffer({
