@@ -15,6 +15,8 @@ export interface Condition {
   subject: string;
   severity: Severity;
   message: string;
+  /** The container it concerns (its own, or its order's), for filters and the container's page. */
+  containerId: string | null;
 }
 
 export interface Alert extends Condition {

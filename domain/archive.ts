@@ -138,16 +138,16 @@ export interface Bucket {
   n: number;
 }
 
-/**
- * The fill history of a range as points: the readings themselves when `count` fits in `points`
- * (bucketSeconds null), otherwise one point per `bucketSeconds` from `from`. Hot buckets (summed by
- * Postgres) and archived readings (from Parquet) fold into the same buckets, so a range that crosses
- * the archive's horizon reads as it did before the move.
- */
+/** Equal time buckets for a range of `count` readings, or null when they fit in `points` as they are. */
 export function bucketSecondsFor(count: number, from: number, to: number, points: number): number | null {
   return count <= points ? null : Math.max(1, Math.ceil((to - from) / 1000 / points));
 }
 
+/**
+ * A bucketed range's points, one per `bucketSeconds` from `from`: hot buckets (summed by Postgres)
+ * and archived readings (from Parquet) fold into the same buckets, so a range that crosses the
+ * archive's horizon reads as it did before the move.
+ */
 export function mergeBuckets(
   from: number,
   bucketSeconds: number,

@@ -95,8 +95,8 @@ const label = (c: { id: string; name: string | null }) => (c.name ? `${c.name} (
 
 export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condition[] {
   const out: Condition[] = [];
-  const add = (rule: keyof AlertRules, subject: string, message: string) =>
-    out.push({ key: `${rule}:${subject}`, rule, subject, severity: rules[rule].severity, message });
+  const add = (rule: keyof AlertRules, subject: string, message: string, containerId: string | null = null) =>
+    out.push({ key: `${rule}:${subject}`, rule, subject, severity: rules[rule].severity, message, containerId });
 
   for (const c of s.containers) {
     const interval = c.reportIntervalSeconds ?? DEFAULT_REPORT_INTERVAL_SECONDS;
@@ -106,11 +106,12 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
         c.id,
         c.lastSeenAt === null
           ? `${label(c)} has never reported`
-          : `${label(c)} silent for ${Math.floor(ago(c.lastSeenAt, now) / 60)} min (expected every ${Math.round(interval / 60)} min)`,
+          : `${label(c)} has not reported for ${Math.floor(ago(c.lastSeenAt, now) / 60)} min (it reports every ${Math.round(interval / 60)} min)`,
+        c.id,
       );
     }
     if (rules.battery.enabled && c.battery !== null && c.battery < rules.battery.belowPercent)
-      add("battery", c.id, `${label(c)} battery at ${c.battery} %`);
+      add("battery", c.id, `${label(c)} battery at ${c.battery} %`, c.id);
   }
   if (rules.fillDrop.enabled) {
     for (const d of s.fillDrops)
@@ -118,19 +119,24 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
         add(
           "fillDrop",
           d.containerId,
-          `${d.containerId} dropped from ${d.from} % to ${d.to} % with no delivery: leak or theft?`,
+          `${d.containerId} dropped from ${d.from} % to ${d.to} % with no delivery: a leak or theft?`,
+          d.containerId,
         );
   }
   for (const o of s.activeOrders) {
+    // An order no partner serves cannot be accepted: one alert for it (noPartner), not two.
+    const unserved = rules.noPartner.enabled && o.partnerId === null && o.servedBy === null;
     if (
       rules.notAccepted.enabled &&
+      !unserved &&
       o.fulfilment === "pending" &&
       ago(o.openedAt, now) > rules.notAccepted.minutes * 60
     ) {
       add(
         "notAccepted",
         o.id,
-        `order ${o.id} for ${o.containerId} not accepted after ${Math.floor(ago(o.openedAt, now) / 60)} min`,
+        `Order for ${o.containerId} not accepted after ${Math.floor(ago(o.openedAt, now) / 60)} min`,
+        o.containerId,
       );
     }
     if (
@@ -142,7 +148,8 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
       add(
         "assemblingTooLong",
         o.id,
-        `order ${o.id} for ${o.containerId} assembling for ${Math.floor(ago(o.fulfilmentAt, now) / 3600)} h`,
+        `Order for ${o.containerId} has been assembling for ${Math.floor(ago(o.fulfilmentAt, now) / 3600)} h`,
+        o.containerId,
       );
     }
     if (
@@ -154,14 +161,18 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
       add(
         "overdue",
         o.id,
-        `order ${o.id} for ${o.containerId} not delivered ${Math.floor(ago(o.eta, now) / 3600)} h after its ETA`,
+        `Order for ${o.containerId} not delivered ${Math.floor(ago(o.eta, now) / 3600)} h after its ETA`,
+        o.containerId,
       );
     }
-    if (rules.noPartner.enabled && o.partnerId === null && o.servedBy === null)
-      add("noPartner", o.id, `order ${o.id} for ${o.containerId} has no partner to deliver it`);
+    if (unserved) add("noPartner", o.id, `Order for ${o.containerId} has no partner to deliver it`, o.containerId);
   }
   if (rules.deadLetters.enabled && s.deadLettersWaiting > 0)
-    add("deadLetters", "all", `${s.deadLettersWaiting} dead letter(s) waiting to be replayed`);
+    add(
+      "deadLetters",
+      "all",
+      `${s.deadLettersWaiting} dead ${s.deadLettersWaiting === 1 ? "letter waits" : "letters wait"} to be replayed`,
+    );
   if (rules.errorsGrowing.enabled) {
     for (const e of s.errorRecords)
       if (e.seenLastHour >= rules.errorsGrowing.perHour)
@@ -179,7 +190,7 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
         add(
           "deliveriesFailing",
           f.partnerId,
-          `events to partner ${f.partnerId} failing: ${f.retrying} retrying, ${f.dead} dead`,
+          `Events to partner ${f.partnerId} are failing: ${f.retrying} retrying, ${f.dead} dead`,
         );
   }
   if (rules.rateLimited.enabled) {
@@ -195,7 +206,7 @@ export function conditionsOf(s: Snapshot, rules: AlertRules, now: number): Condi
   }
   if (rules.anomaly.enabled)
     for (const a of s.openAnomalies)
-      add("anomaly", a.id, `${label({ id: a.containerId, name: a.name })}: ${a.message}`);
+      add("anomaly", a.id, `${label({ id: a.containerId, name: a.name })}: ${a.message}`, a.containerId);
   if (rules.backupStale.enabled) {
     const limit = rules.backupStale.hours * 3600;
     const { newestComplete, since } = s.backup;

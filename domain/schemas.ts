@@ -43,7 +43,10 @@ export const readingResultSchema = z
   .object({
     readingId: z.string(),
     containerId: z.string(),
-    status: z.enum(["applied", "duplicate", "stale"]),
+    status: z.enum(["applied", "duplicate", "stale", "archived"]).meta({
+      description:
+        "applied; duplicate (its readingId was seen: the first answer is in `original`); stale (older than the newest reading: recorded, decides nothing); archived (measured before this container's readings were archived, READINGS_HOT_DAYS: neither recorded nor told apart from one seen before)",
+    }),
     conflict: z.literal(true).optional().meta({ description: "A duplicate whose payload differs from the original's" }),
     orderOpened: orderSchema.optional(),
     orderClosed: orderSchema.optional(),
@@ -259,6 +262,10 @@ export const alertSchema = z
     subject: z.string(),
     severity: z.enum(["critical", "warning", "info"]),
     message: z.string(),
+    containerId: z
+      .string()
+      .nullable()
+      .meta({ description: "The container it concerns (its own or its order's); null for the system's own" }),
     state: z.enum(["firing", "acknowledged", "resolved"]),
     firedAt: instant,
     lastSentAt: instant,

@@ -62,6 +62,12 @@ const HAND_OVER_RETRY_MS = 10_000;
 
 export type AlertActionResult = { ok: true; alert: Alert } | { ok: false; reason: "not_found" | "resolved" };
 
+/** An alert as stored; one fired before alerts named their container has none. */
+function stored(body: string): Alert {
+  const alert = JSON.parse(body) as Omit<Alert, "containerId"> & { containerId?: string | null };
+  return { ...alert, containerId: alert.containerId ?? null };
+}
+
 /**
  * Every alert, the rules the monitor applies, who is told, and the messages owed. A monitor run is
  * one synchronous transaction here, so runs that overlap (two in the same minute) take turns: an
@@ -127,7 +133,7 @@ export class AlertsDO extends StreamHub<AlertChange> {
       const open = this.ctx.storage.sql
         .exec<{ body: string }>("SELECT body FROM alerts WHERE state <> 'resolved'")
         .toArray()
-        .map((r) => JSON.parse(r.body) as Alert);
+        .map((r) => stored(r.body));
       const result = step(open, conditions, now, DEFAULT_POLICY, () => this.newId("alr_", now));
       for (const alert of result.changed) this.save(alert);
       const at = new Date(now).toISOString();
@@ -150,7 +156,14 @@ export class AlertsDO extends StreamHub<AlertChange> {
     return result;
   }
 
-  list(f: { state?: AlertState | undefined; severity?: Severity | undefined; limit: number }): Alert[] {
+  list(f: {
+    state?: AlertState | undefined;
+    severity?: Severity | undefined;
+    rule?: string | undefined;
+    containerId?: string | undefined;
+    q?: string | undefined;
+    limit: number;
+  }): Alert[] {
     this.startup.check();
     const where: string[] = [];
     const args: (string | number)[] = [];
@@ -162,6 +175,20 @@ export class AlertsDO extends StreamHub<AlertChange> {
       where.push("severity = ?");
       args.push(f.severity);
     }
+    if (f.rule) {
+      where.push("json_extract(body, '$.rule') = ?");
+      args.push(f.rule);
+    }
+    if (f.containerId) {
+      where.push("json_extract(body, '$.containerId') = ?");
+      args.push(f.containerId);
+    }
+    if (f.q) {
+      where.push(
+        "(instr(lower(json_extract(body, '$.message')), lower(?)) > 0 OR instr(lower(json_extract(body, '$.subject')), lower(?)) > 0)",
+      );
+      args.push(f.q, f.q);
+    }
     return this.ctx.storage.sql
       .exec<{ body: string }>(
         `SELECT body FROM alerts ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY fired_at DESC, id DESC LIMIT ?`,
@@ -169,42 +196,65 @@ export class AlertsDO extends StreamHub<AlertChange> {
         f.limit,
       )
       .toArray()
-      .map((r) => JSON.parse(r.body) as Alert);
+      .map((r) => stored(r.body));
   }
 
   /** Someone takes it: repeats stop, and the chat it was last sent to is told who took it. */
   async acknowledge(id: string, by: string): Promise<AlertActionResult> {
+    return (await this.acknowledgeAll([id], by))[0]!;
+  }
+
+  /**
+   * Someone takes these, in one change: each as `acknowledge`, and the chats are told in one hand-over
+   * (many alerts of one rule make one Telegram message).
+   */
+  async acknowledgeAll(ids: readonly string[], by: string): Promise<AlertActionResult[]> {
     this.startup.check();
     const now = Date.now();
-    const result = this.ctx.storage.transactionSync((): AlertActionResult => {
-      const alert = this.find(id);
-      if (!alert) return { ok: false, reason: "not_found" };
-      const acked = acknowledge(alert, by, now);
-      if (!acked.ok || acked.alert === alert) return acked;
-      this.save(acked.alert);
-      this.sql.exec(
-        "INSERT INTO outgoing (alert_id, kind, chat, created_at) VALUES (?, 'acknowledged', ?, ?)",
-        id,
-        alert.escalated ? "escalation" : "primary",
-        new Date(now).toISOString(),
-      );
-      this.publish([acked.alert]);
-      return acked;
+    const results = this.ctx.storage.transactionSync((): AlertActionResult[] => {
+      const changed: Alert[] = [];
+      const results = ids.map((id): AlertActionResult => {
+        const alert = this.find(id);
+        if (!alert) return { ok: false, reason: "not_found" };
+        const acked = acknowledge(alert, by, now);
+        if (!acked.ok || acked.alert === alert) return acked;
+        this.save(acked.alert);
+        this.sql.exec(
+          "INSERT INTO outgoing (alert_id, kind, chat, created_at) VALUES (?, 'acknowledged', ?, ?)",
+          id,
+          alert.escalated ? "escalation" : "primary",
+          new Date(now).toISOString(),
+        );
+        changed.push(acked.alert);
+        return acked;
+      });
+      this.publish(changed);
+      return results;
     });
     await this.handOver(now);
-    return result;
+    return results;
   }
 
   silence(id: string, until: string): AlertActionResult {
+    return this.silenceAll([id], until)[0]!;
+  }
+
+  /** No repeats of these until `until`, in one change. */
+  silenceAll(ids: readonly string[], until: string): AlertActionResult[] {
     this.startup.check();
-    return this.ctx.storage.transactionSync((): AlertActionResult => {
-      const alert = this.find(id);
-      if (!alert) return { ok: false, reason: "not_found" };
-      if (alert.state === "resolved") return { ok: false, reason: "resolved" };
-      const silenced = silence(alert, until);
-      this.save(silenced);
-      this.publish([silenced]);
-      return { ok: true, alert: silenced };
+    return this.ctx.storage.transactionSync((): AlertActionResult[] => {
+      const changed: Alert[] = [];
+      const results = ids.map((id): AlertActionResult => {
+        const alert = this.find(id);
+        if (!alert) return { ok: false, reason: "not_found" };
+        if (alert.state === "resolved") return { ok: false, reason: "resolved" };
+        const silenced = silence(alert, until);
+        this.save(silenced);
+        changed.push(silenced);
+        return { ok: true, alert: silenced };
+      });
+      this.publish(changed);
+      return results;
     });
   }
 
@@ -307,7 +357,7 @@ export class AlertsDO extends StreamHub<AlertChange> {
 
   private find(id: string): Alert | null {
     const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM alerts WHERE id = ?", id).toArray()[0];
-    return row ? (JSON.parse(row.body) as Alert) : null;
+    return row ? stored(row.body) : null;
   }
 
   private save(alert: Alert): void {

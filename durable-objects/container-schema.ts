@@ -65,6 +65,9 @@ export const CONTAINER_SCHEMA = [
   // A log being restored from a backup (ContainerDO.restoreEvents): the seq it will end at. While
   // the row is there, the next part of that log may follow; once the last is in, it goes.
   `CREATE TABLE restoring (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL);`,
+  // Archival (ContainerDO.pruneReadings): reading rows measured before `before` are gone, so a
+  // reading measured before it cannot be told from one seen before, and is answered "archived".
+  `CREATE TABLE pruned (id INTEGER PRIMARY KEY CHECK (id = 1), before INTEGER NOT NULL);`,
 ];
 
 /** Durable Object SQL binds at most this many parameters to one statement. */

@@ -72,6 +72,8 @@ export class ContainerDO extends DurableObject<Env> {
   private readonly commands: CommandStore<OrderCommandResult>;
   /** Whether readings were seen again lately: then commits look for them first (see applyReadings). */
   private repeatsLately = false;
+  /** Reading rows measured before this (ms) were pruned by archival: such readings are answered "archived". */
+  private prunedBefore = 0;
   /** When this object last told the index its log moved (see `sayMoved`). */
   private movedSaidAt = 0;
 
@@ -98,6 +100,9 @@ export class ContainerDO extends DurableObject<Env> {
         // An object only ever asked about (a container that never reported) has no tables and
         // gets none: it answers "unknown" and stores nothing.
         this.log.load();
+        this.prunedBefore = this.log.exists
+          ? (this.sql.exec<{ before: number }>("SELECT before FROM pruned WHERE id = 1").toArray()[0]?.before ?? 0)
+          : 0;
         this.outbox.load(
           this.log.exists && this.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0,
         );
@@ -192,7 +197,7 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   /**
-   * Archival (workers/archive.ts): the reading rows measured before `before` (ms) go, once the
+   * Archival (workers/archive/job.ts): the reading rows measured before `before` (ms) go, once the
    * backup holds every event of this container up to `coveredSeq` and so every one of theirs. The
    * log and the state stay (the log keeps each reading as its event; a restore rebuilds the rows).
    * Refused, with nothing deleted, while such a reading's event lies past `coveredSeq`: `needsSeq`
@@ -213,6 +218,13 @@ export class ContainerDO extends DurableObject<Env> {
       .exec<{ n: number }>("SELECT count(*) AS n FROM readings WHERE measured_at < ?", before)
       .one().n;
     if (pruned > 0) this.sql.exec("DELETE FROM readings WHERE measured_at < ?", before);
+    if (before > this.prunedBefore) {
+      this.sql.exec(
+        "INSERT INTO pruned (id, before) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET before = excluded.before",
+        before,
+      );
+      this.prunedBefore = before;
+    }
     return { pruned, needsSeq: null };
   }
 
@@ -473,6 +485,11 @@ export class ContainerDO extends DurableObject<Env> {
           : new Map<string, { result: string; fingerprint: string | null }>();
         if (lookFirst && seen.size === 0) this.repeatsLately = false;
         for (const { reading, index } of order) {
+          // Its month is archived here: whether it was seen before cannot be told any more.
+          if (reading.measuredAt < this.prunedBefore) {
+            results[index] = { readingId: reading.readingId, containerId, status: "archived" };
+            continue;
+          }
           const previous = seen.get(reading.readingId);
           if (previous) {
             // Readings stored before fingerprints were kept cannot be compared, so they never conflict.

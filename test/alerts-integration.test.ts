@@ -18,6 +18,8 @@ import {
 type Alert = {
   id: string;
   key: string;
+  subject: string;
+  containerId: string | null;
   state: string;
   severity: string;
   message: string;
@@ -77,6 +79,66 @@ describe("the minute monitor", () => {
       20_000,
       "the resolve",
     );
+  });
+
+  it("alerts of one container are found by it, by rule and by text, as JSON or CSV; many are acknowledged and silenced at once", async () => {
+    const ids = [uniqueContainer("bulk"), uniqueContainer("bulk")];
+    for (const id of ids) await json(await postReadings(key, reading(id, 80, { battery: 4 })), 200);
+    const alerts = await eventually(
+      async () => {
+        await run();
+        const found = (
+          await Promise.all(
+            ids.map(
+              async (id) =>
+                (
+                  await json<{ alerts: Alert[] }>(
+                    await api(`/v1/alerts?containerId=${id}&rule=battery`, { token: viewer }),
+                    200,
+                  )
+                ).alerts,
+            ),
+          )
+        ).flat();
+        return found.length === 2 ? found : undefined;
+      },
+      20_000,
+      "both alerts",
+    );
+    expect(alerts.map((a) => a.containerId).sort()).toEqual([...ids].sort());
+    const byText = await json<{ alerts: Alert[] }>(
+      await api(`/v1/alerts?q=${encodeURIComponent(ids[0]!.toUpperCase())}`, { token: viewer }),
+      200,
+    );
+    expect(byText.alerts.map((a) => a.subject)).toEqual([ids[0]]);
+    const csv = await api(`/v1/alerts?containerId=${ids[1]}`, { token: viewer, headers: { accept: "text/csv" } });
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    const lines = (await csv.text()).trim().split("\n");
+    expect(lines[0]).toBe(
+      "id,rule,severity,state,containerId,subject,message,firedAt,repeats,acknowledgedAt,acknowledgedBy,silencedUntil,resolvedAt",
+    );
+    expect(lines[1]).toContain(`,battery,warning,firing,${ids[1]},${ids[1]},${ids[1]} battery at 4 %,`);
+
+    // Both at once, and one that is not there: the two are taken, the third is named.
+    const all = [...alerts.map((a) => a.id), "alr_gone"];
+    await json(await api("/v1/alerts/ack", { method: "POST", token: viewer, json: { ids: all } }), 403);
+    const acked = await json<{ alerts: Alert[]; refused: { id: string; reason: string }[] }>(
+      await api("/v1/alerts/ack", { method: "POST", token: operator, json: { ids: all } }),
+      200,
+    );
+    expect(acked.alerts.map((a) => a.state)).toEqual(["acknowledged", "acknowledged"]);
+    expect(acked.refused).toEqual([{ id: "alr_gone", reason: "not_found" }]);
+    const until = new Date(Date.now() + 3600_000).toISOString();
+    const silenced = await json<{ alerts: Alert[] }>(
+      await api("/v1/alerts/silence", { method: "POST", token: operator, json: { ids: all.slice(0, 2), until } }),
+      200,
+    );
+    expect(silenced.alerts.every((a) => a.silencedUntil === until)).toBe(true);
+    const empty = await json<{ error: { issues: { path: string; message: string }[] } }>(
+      await api("/v1/alerts/ack", { method: "POST", token: operator, json: { ids: [] } }),
+      400,
+    );
+    expect(empty.error.issues[0]).toEqual({ path: "ids", message: "must name at least one alert" });
   });
 
   it("operators acknowledge and silence; a viewer may not; a resolved alert cannot be acknowledged", async () => {
@@ -164,6 +226,7 @@ describe("the minute monitor", () => {
       subject: "tank-overlap",
       severity: "warning" as const,
       message: "tank-overlap silent for 2 min",
+      containerId: "tank-overlap",
     };
     const t = Date.now();
     // The newer run found the container silent; the older one, which took its snapshot first, did not.

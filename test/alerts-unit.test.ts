@@ -11,6 +11,7 @@ const silent: Condition = {
   subject: "tank-1",
   severity: "critical",
   message: "tank-1 silent for 61 min",
+  containerId: "tank-1",
 };
 let ids = 0;
 const newId = () => `alr_${++ids}`;

@@ -215,6 +215,24 @@ describe("archival of old readings", () => {
     expect(holdings.events.filter((e) => e.type === "reading.recorded")).toHaveLength(164);
     expect((await containerHoldings(b)).readings).toEqual([]);
 
+    // A reading of the archived month sent now (again, or for the first time) cannot be told from
+    // one seen before: it is answered "archived" and recorded nowhere.
+    const eventsBefore = holdings.events.length;
+    const late = await json<{ results: { status: string }[] }>(
+      await postReadings(key, {
+        readings: [
+          reading(a, 61, {
+            readingId: rowsBefore[0]!.reading_id,
+            measuredAt: new Date(Date.parse(rowsBefore[0]!.measured_at)).toISOString(),
+          }),
+          reading(a, 62, { readingId: `${a}-new-in-march`, measuredAt: "2024-03-30T00:00:00Z" }),
+        ],
+      }),
+      200,
+    );
+    expect(late.results.map((r) => r.status)).toEqual(["archived", "archived"]);
+    expect((await containerHoldings(a)).events).toHaveLength(eventsBefore);
+
     // History across the boundary: the same points as before, raw and in buckets.
     expect(await history(a, 5000)).toEqual(raw);
     const after = await history(a, 40);

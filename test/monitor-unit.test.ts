@@ -106,6 +106,40 @@ describe("the minute monitor's conditions", () => {
     ).toEqual(["notAccepted:o1", "assemblingTooLong:o3", "overdue:o4", "noPartner:o6"]);
   });
 
+  it("an order no partner serves is one alert (no partner), not also 'not accepted'; order alerts name their container in words", () => {
+    const base = {
+      containerId: "tank-00012",
+      fulfilmentAt: null,
+      eta: null,
+      fulfilment: "pending" as const,
+      openedAt: ago(60),
+    };
+    const found = conditionsOf(
+      {
+        ...empty,
+        activeOrders: [
+          { ...base, id: "o1", partnerId: null, servedBy: null },
+          { ...base, id: "o2", partnerId: "p", servedBy: "p" },
+        ],
+      },
+      DEFAULT_RULES,
+      NOW,
+    );
+    expect(found.map((c) => [c.key, c.containerId, c.message])).toEqual([
+      ["noPartner:o1", "tank-00012", "Order for tank-00012 has no partner to deliver it"],
+      ["notAccepted:o2", "tank-00012", "Order for tank-00012 not accepted after 60 min"],
+    ]);
+    // With the no-partner rule off, the unserved order is not accepted either, and says so.
+    const rules = { ...DEFAULT_RULES, noPartner: { ...DEFAULT_RULES.noPartner, enabled: false } };
+    expect(
+      conditionsOf(
+        { ...empty, activeOrders: [{ ...base, id: "o1", partnerId: null, servedBy: null }] },
+        rules,
+        NOW,
+      ).map((c) => c.key),
+    ).toEqual(["notAccepted:o1"]);
+  });
+
   it("the system: dead letters, an error record growing fast, projection lag over 60 s, deliveries failing", () => {
     expect(
       keys({

@@ -132,7 +132,7 @@ describe("a silent container, end to end", () => {
       "the message on Telegram",
     );
     expect(fired.visible).toContain("WARNING");
-    expect(fired.visible).toContain(`${containerId} silent for 1 min (expected every 1 min)`);
+    expect(fired.visible).toContain(`${containerId} has not reported for 1 min (it reports every 1 min)`);
     // Its own message, or a summary when other containers fell silent in the same run: either way
     // a button that takes this alert.
     const button = fired.reply_markup?.inline_keyboard.flat().find((b) => b.callback_data === `ack:${alert!.id}`);
@@ -306,6 +306,7 @@ describe("repeats, escalation, acknowledgement", () => {
       subject: "ord_test",
       severity: "critical",
       message: "order ord_test for tank-x not delivered 2 h after its ETA",
+      containerId: "tank-x",
     };
     const t0 = Date.now();
     const min = 60_000;

@@ -9,6 +9,7 @@ export function anAlert(over: Partial<Alert> = {}): Alert {
     subject: "tank-1",
     severity: "warning",
     message: "tank-1 battery at 9 %",
+    containerId: "tank-1",
     state: "firing",
     firedAt: "2026-12-01T10:00:00.000Z",
     lastSentAt: "2026-12-01T10:00:00.000Z",

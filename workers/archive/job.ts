@@ -40,8 +40,12 @@ const PART_ROWS = 100_000;
 /** Containers asked to prune per page, and at once. */
 const PRUNE_PAGE = 100;
 const PRUNE_AT_ONCE = 25;
-/** How long one run may work before it stops at the next step's end (the cron allows 15 minutes). */
-const BUDGET_MS = 5 * 60_000;
+/**
+ * How long one run may work before it stops at the next step's end: most of it is CPU (rows parsed,
+ * Parquet encoded), and an invocation has 30 s of CPU unless `limits.cpu_ms` says more. A month of
+ * 10 million readings takes a few hourly runs.
+ */
+const BUDGET_MS = 20_000;
 /** Months of partitions kept ready ahead of now. */
 const MONTHS_AHEAD = 2;
 
@@ -123,16 +127,22 @@ export async function ensurePartitions(pg: Pool, now: number): Promise<void> {
     const { start, end } = monthSpan(month);
     const [from, to] = [new Date(start).toISOString(), new Date(end).toISOString()];
     const table = partitionOf(month);
-    await pg.query(
-      [
-        "begin",
-        `create table if not exists ${table} (like readings including defaults including constraints)`,
-        `with moved as (delete from readings_default where measured_at >= '${from}' and measured_at < '${to}' returning *)
-         insert into ${table} select * from moved`,
-        `alter table readings attach partition ${table} for values from ('${from}') to ('${to}')`,
-        "commit",
-      ].join(";\n"),
-    );
+    try {
+      await pg.query(
+        [
+          "begin",
+          `create table if not exists ${table} (like readings including defaults including constraints)`,
+          `with moved as (delete from readings_default where measured_at >= '${from}' and measured_at < '${to}' returning *)
+           insert into ${table} select * from moved`,
+          `alter table readings attach partition ${table} for values from ('${from}') to ('${to}')`,
+          "commit",
+        ].join(";\n"),
+      );
+    } catch (error) {
+      // The connection is left in the failed transaction: end it, so the error reported is this one.
+      await pg.query("rollback");
+      throw error;
+    }
   }
 }
 
@@ -149,9 +159,15 @@ async function partitionMonths(pg: Pool): Promise<Month[]> {
  * or still has a partition. Archived months whose readings came back count again.
  */
 async function dueMonth(pg: Pool, firstHot: Month): Promise<MonthRow | null> {
+  // A month no longer due (READINGS_HOT_DAYS raised) that nothing has moved yet is forgotten; one
+  // under way finishes whatever the setting says now.
+  await pg.query("delete from archive_months where state = 'waiting' and finished_at is null and month >= $1", [
+    firstHot,
+  ]);
   const started = await pg.query<MonthRow>(
     `select to_char(month, 'YYYY-MM-DD') as month, state, generation, rows::float8 as rows, parts, cursor
-     from archive_months where state <> 'archived' and month < $1 order by month limit 1`,
+     from archive_months where state in ('exporting', 'pruning') or (state = 'waiting' and month < $1)
+     order by month limit 1`,
     [firstHot],
   );
   if (started.rows[0]) return started.rows[0];
@@ -289,14 +305,23 @@ export async function monthPage(
   const last = rows.at(-1);
   if (!last) return null;
   const outcomes: Record<string, number> = {};
-  for (const row of rows) outcomes[row[10] as string] = (outcomes[row[10] as string] ?? 0) + 1;
+  // The part's container range in JavaScript's order (the order Postgres sorted in follows its
+  // collation, which may differ): history compares ids the same way.
+  let first = rows[0]![0] as string;
+  let lastId = first;
+  for (const row of rows) {
+    outcomes[row[10] as string] = (outcomes[row[10] as string] ?? 0) + 1;
+    const id = row[0] as string;
+    if (id < first) first = id;
+    if (id > lastId) lastId = id;
+  }
   return {
     more,
     outcomes,
     parquet: readingsToParquet(rows),
     rows: rows.length,
-    first: rows[0]![0] as string,
-    last: last[0] as string,
+    first,
+    last: lastId,
     cursor: [last[0] as string, last[1] as string, last[14] as string],
   };
 }
@@ -404,6 +429,8 @@ async function drop(env: Env, pg: Pool, m: MonthRow): Promise<Step> {
   try {
     await pg.query(`do $$
       begin
+        -- Dropping a partition takes the whole table for a moment: never queue long behind a reader.
+        perform set_config('lock_timeout', '5s', true);
         ${exists ? `lock table ${r.table} in share mode;` : ""}
         lock table readings_default in share mode;
         if (select count(*) from readings where ${r.where}) <> ${exported} then
@@ -416,6 +443,8 @@ async function drop(env: Env, pg: Pool, m: MonthRow): Promise<Step> {
         where month = '${m.month}';
       end $$`);
   } catch (error) {
+    if (error instanceof Error && /lock timeout/.test(error.message))
+      return { did: "the readings table was busy; the next run drops the partition", stop: true };
     if (!(error instanceof Error && error.message.includes("archive_rows_changed"))) throw error;
     // Rows came (or went) while the month was on its way: its export begins again, a generation on,
     // and this generation's parts go.
@@ -500,9 +529,10 @@ export async function archiveStatus(env: Env, pg: Pool, now = Date.now()): Promi
   const due = new Set([...defaultMonths.rows.map((r) => r.month), ...partitions.filter((m) => m < firstHot)]);
   const finished = months.rows.filter((m) => m.finished_at !== null).map((m) => m.month);
   const archivedOutcomes: Record<string, number> = {};
+  // As GET /metrics counts them: a generation still on its way counts once its rows have left.
   for (const m of months.rows)
     if (m.finished_at !== null)
-      for (const part of m.parts)
+      for (const part of m.parts.filter((p) => m.state === "archived" || !p.key.includes(`/g${m.generation}-`)))
         for (const [outcome, n] of Object.entries(part.outcomes ?? {}))
           archivedOutcomes[outcome] = (archivedOutcomes[outcome] ?? 0) + n;
   const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());

@@ -15,7 +15,7 @@ const dayOf = (at: string) => `(${at} at time zone 'UTC')::date`;
 const startOf = (day: string) => `((${day})::timestamp at time zone 'UTC')`;
 
 /**
- * The time before which readings have left Postgres for the archive (workers/archive.ts), as an SQL
+ * The time before which readings have left Postgres for the archive (workers/archive/job.ts), as an SQL
  * timestamptz: the end of the newest month ever archived, or -infinity. The days before it keep the rows
  * they were summed into; nothing here recomputes them from readings that are gone.
  */

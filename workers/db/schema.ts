@@ -151,7 +151,7 @@ export const anomalies = pgTable(
 /**
  * Reading history, time-indexed. Partitioned by month of `measured_at` (declarative partitioning,
  * migration 0010: drizzle has no words for it), so that a month past `READINGS_HOT_DAYS` leaves as one
- * partition once it is archived (workers/archive.ts): `readings_<yyyy>_<mm>` per month and
+ * partition once it is archived (workers/archive/job.ts): `readings_<yyyy>_<mm>` per month and
  * `readings_default` for a month without its partition. The key includes `measured_at`, as a
  * partitioned table's keys must; a reading's time never changes, so it is still one row per reading.
  */
@@ -269,7 +269,7 @@ export const projectionRuns = pgTable("projection_runs", {
 });
 
 /**
- * Each month of readings on its way out of the hot stores (workers/archive.ts): `waiting` (due, but
+ * Each month of readings on its way out of the hot stores (workers/archive/job.ts): `waiting` (due, but
  * its events are not all in a backup yet: `blocked` says which), `exporting` (Parquet parts written
  * up to `cursor`), `pruning` (the containers drop their own old readings, up to `cursor`), `archived`
  * (the month's partition is gone; its readings are in `parts`). A run picks up where the last stopped.

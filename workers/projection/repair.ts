@@ -63,7 +63,7 @@ export type Sweep = "changed" | "full";
  * every container (a full sweep: it also finds rows deleted by hand or lost in a restore below the
  * watermark). One grouped scan over the ranges, using container_events' (container_id, seq) index and
  * the readings' and orders' keys. A reading measured before the archive's horizon is not expected in
- * Postgres (it is in the archive: workers/archive.ts). An intact range moves `verified_seq` up; a container whose rows
+ * Postgres (it is in the archive: workers/archive/job.ts). An intact range moves `verified_seq` up; a container whose rows
  * have gone goes back to what was verified (0 in a full sweep) and sends again from there.
  */
 async function verify(

@@ -9,6 +9,8 @@ import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
 import { ApiError, notFound } from "../http/errors";
 import { jsonBody } from "../http/json-body";
+import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
+import { formatParam } from "../../domain/analytics";
 import { openStream, streamQuerySchema, streamResponses } from "../http/streams";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
@@ -41,6 +43,41 @@ const rulesSchema = z
   })
   .meta({ id: "AlertRules" });
 
+const alertIds = z
+  .array(z.string().min(1).max(64))
+  .min(1, "must name at least one alert")
+  .max(500, "may name at most 500 alerts")
+  .meta({ description: "Alert ids, 1-500" });
+
+const bulkAnswer = z.object({
+  alerts: z.array(alertSchema).meta({ description: "The alerts acted on, as they are now" }),
+  refused: z.array(z.object({ id: z.string(), reason: z.enum(["not_found", "resolved"]) })),
+});
+
+function bulk(ids: readonly string[], results: readonly AlertActionResult[]): z.infer<typeof bulkAnswer> {
+  const answer: z.infer<typeof bulkAnswer> = { alerts: [], refused: [] };
+  results.forEach((r, i) =>
+    r.ok ? answer.alerts.push(r.alert) : answer.refused.push({ id: ids[i]!, reason: r.reason }),
+  );
+  return answer;
+}
+
+const ALERT_CSV_COLUMNS = [
+  "id",
+  "rule",
+  "severity",
+  "state",
+  "containerId",
+  "subject",
+  "message",
+  "firedAt",
+  "repeats",
+  "acknowledgedAt",
+  "acknowledgedBy",
+  "silencedUntil",
+  "resolvedAt",
+] as const;
+
 function settled(result: AlertActionResult, id: string) {
   if (result.ok) return result.alert;
   if (result.reason === "not_found") throw notFound(`alert ${id}`);
@@ -60,20 +97,85 @@ export const alerts = router()
         query: z.strictObject({
           state: z.enum(["firing", "acknowledged", "resolved"]).optional(),
           severity: severity.optional(),
+          rule: z
+            .string()
+            .max(64)
+            .optional()
+            .meta({ description: "One rule's alerts (GET /v1/alert-rules names them)" }),
+          containerId: z
+            .string()
+            .max(128)
+            .optional()
+            .meta({ description: "The alerts about one container or its orders" }),
+          q: z.string().max(200).optional().meta({ description: "Text the message or subject holds (any case)" }),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+          format: formatParam,
         }),
       },
       description:
-        "`seq` is the alert stream's position before the list was read: follow `/v1/alerts/stream?since=<seq>` and nothing after it is missed.",
+        "`seq` is the alert stream's position before the list was read: follow `/v1/alerts/stream?since=<seq>` and nothing after it is missed. As CSV (`?format=csv` or `Accept: text/csv`): the alerts, one row each.",
       responses: {
-        200: jsonContent(z.object({ seq: z.number().int(), alerts: z.array(alertSchema) }), "Latest first"),
+        200: jsonOrCsv(z.object({ seq: z.number().int(), alerts: z.array(alertSchema) }), "Latest first"),
         ...problems(...personProblems),
       },
     }),
     async (c) => {
       const hub = alertsObject(c.env);
+      const { format, ...filter } = c.req.valid("query");
       const seq = await hub.latestSeq();
-      return c.json({ seq, alerts: await hub.list(c.req.valid("query")) }, 200);
+      const list = await hub.list(filter);
+      if (wantsCsv(c, format)) return csvResponse("alerts.csv", ALERT_CSV_COLUMNS, list);
+      return c.json({ seq, alerts: list }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/alerts/ack",
+      tags: ["Alerts"],
+      summary: "Acknowledge many at once (one rule's, a search's)",
+      description:
+        "Each as `POST /v1/alerts/{id}/ack`; the chats hear of them in one message per rule. Alerts that are gone or resolved are listed in `refused`, the rest are acknowledged.",
+      security: security.person,
+      middleware: [...as("operator"), ...jsonBody()],
+      request: {
+        body: { content: { "application/json": { schema: z.strictObject({ ids: alertIds }) } }, required: true },
+      },
+      responses: {
+        200: jsonContent(bulkAnswer, "Acknowledged (or already)"),
+        ...problems(...personProblems, 413, 415),
+      },
+    }),
+    async (c) => {
+      const { ids } = c.req.valid("json");
+      const results = await alertsObject(c.env).acknowledgeAll(ids, c.get("person").email);
+      return c.json(bulk(ids, results), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/alerts/silence",
+      tags: ["Alerts"],
+      summary: "Silence many at once until a time",
+      description: "Each as `POST /v1/alerts/{id}/silence`; those gone or resolved are listed in `refused`.",
+      security: security.person,
+      middleware: [...as("operator"), ...jsonBody()],
+      request: {
+        body: {
+          content: { "application/json": { schema: z.strictObject({ ids: alertIds, until: instantSchema }) } },
+          required: true,
+        },
+      },
+      responses: {
+        200: jsonContent(bulkAnswer, "Silenced"),
+        ...problems(...personProblems, 413, 415),
+      },
+    }),
+    async (c) => {
+      const { ids, until } = c.req.valid("json");
+      const results = await alertsObject(c.env).silenceAll(ids, new Date(until).toISOString());
+      return c.json(bulk(ids, results), 200);
     },
   )
   .openapi(

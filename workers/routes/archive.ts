@@ -99,7 +99,10 @@ export const archive = router()
           content: {
             "application/json": {
               schema: z.strictObject({
-                budgetSeconds: z.number().int().min(1).max(600).default(60).meta({ description: "1-600, default 60" }),
+                budgetSeconds: z.number().int().min(1).max(600).default(20).meta({
+                  description:
+                    "1-600, default 20. In production an invocation has 30 s of CPU unless `limits.cpu_ms` says more: keep it under that",
+                }),
               }),
             },
           },
@@ -113,7 +116,7 @@ export const archive = router()
     }),
     async (c) => {
       const body = (c.req.valid("json") as { budgetSeconds?: number } | undefined) ?? {};
-      const steps = await runArchival(c.env, { budgetMs: (body.budgetSeconds ?? 60) * 1000 });
+      const steps = await runArchival(c.env, { budgetMs: (body.budgetSeconds ?? 20) * 1000 });
       const status = await withDatabase(c.env, (db) => archiveStatus(c.env, db.$client));
       return c.json({ steps, status }, 200);
     },
