@@ -24,6 +24,44 @@ export interface AlertRules {
   backupStale: { enabled: boolean; severity: Severity; hours: number };
 }
 
+/**
+ * Each rule as people read it: a title for its alerts (a group of them on the dashboard), and what
+ * it watches, with its setting in words (the rules editor).
+ */
+export const RULE_WORDS: Record<keyof AlertRules, { title: string; watches: string }> = {
+  silent: { title: "Containers not reporting", watches: "a container silent for longer than its report interval" },
+  battery: { title: "Low sensor batteries", watches: "a sensor's battery below `belowPercent` %" },
+  fillDrop: {
+    title: "Fill dropped with no delivery",
+    watches: "a fall of more than `points` fill points between two readings, not explained by a delivery",
+  },
+  notAccepted: {
+    title: "Orders not accepted",
+    watches: "an order its partner has not accepted `minutes` minutes after it opened",
+  },
+  assemblingTooLong: { title: "Orders assembling too long", watches: "an order assembling for more than `hours` hours" },
+  overdue: { title: "Orders past their ETA", watches: "a dispatched order not delivered `hoursAfterEta` hours after its ETA" },
+  noPartner: { title: "Orders with no partner", watches: "an active order that no partner serves" },
+  deadLetters: { title: "Dead letters waiting", watches: "messages that gave up, waiting to be replayed" },
+  errorsGrowing: { title: "Errors growing", watches: "an error record seen `perHour` times or more in the last hour" },
+  projectionLag: {
+    title: "Postgres behind the containers",
+    watches: "Postgres missing container events for longer than `seconds` seconds",
+  },
+  deliveriesFailing: { title: "Partner deliveries failing", watches: "events to a partner retrying or dead" },
+  rateLimited: {
+    title: "Devices refused for their rate",
+    watches: "a device key refused for its rate in `minutes` or more of the last 10 minutes",
+  },
+  anomaly: { title: "Anomalies", watches: "an open anomaly: what the consumption model does not explain" },
+  backupStale: { title: "Backups stale", watches: "no complete backup for `hours` hours" },
+};
+
+/** A rule's title, or its id when it is not one of these (an alert from a rule since removed). */
+export function ruleTitle(rule: string): string {
+  return rule in RULE_WORDS ? RULE_WORDS[rule as keyof AlertRules].title : rule;
+}
+
 /** A device key is a sensor's (one container) or a gateway's (the whole fleet). */
 export type DeviceKeyKind = "sensor" | "gateway";
 

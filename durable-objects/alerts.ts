@@ -183,11 +183,13 @@ export class AlertsDO extends StreamHub<AlertChange> {
       where.push("json_extract(body, '$.containerId') = ?");
       args.push(f.containerId);
     }
-    if (f.q) {
+    // Every word of `q` in the message, the subject or the container (any case), as the dashboard finds them.
+    for (const word of (f.q ?? "").split(/\s+/).filter(Boolean).slice(0, 10)) {
       where.push(
-        "(instr(lower(json_extract(body, '$.message')), lower(?)) > 0 OR instr(lower(json_extract(body, '$.subject')), lower(?)) > 0)",
+        `instr(lower(json_extract(body, '$.message') || ' ' || json_extract(body, '$.subject') || ' ' ||
+          coalesce(json_extract(body, '$.containerId'), '')), lower(?)) > 0`,
       );
-      args.push(f.q, f.q);
+      args.push(word);
     }
     return this.ctx.storage.sql
       .exec<{ body: string }>(

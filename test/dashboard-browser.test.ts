@@ -319,6 +319,7 @@ describe("alerts", () => {
       const page = await openPage(browser);
       await signIn(page, operator.email, operator.password, "/alerts");
       const containerId = newContainerId("leak");
+      await page.getByRole("searchbox", { name: "Find alerts" }).fill(containerId);
       const now = Date.now();
       // A drop of 50 points with no delivery between: the monitor's fillDrop rule (30 points). Nothing
       // asks the monitor to run: npm run dev fires its cron trigger every minute (scripts/lib/local-cron.mjs).
@@ -326,7 +327,9 @@ describe("alerts", () => {
         { containerId, fillPercent: 90, contents: "diesel", measuredAt: new Date(now - 60_000).toISOString() },
         { containerId, fillPercent: 40, contents: "diesel", measuredAt: new Date(now - 1_000).toISOString() },
       ]);
-      const item = page.locator(".alert-item", { hasText: `${containerId} dropped from 90 % to 40 %` });
+      const item = page.locator(".alert-item", {
+        hasText: `${containerId} dropped from 90 % to 40 % with no delivery`,
+      });
       // The next minute's run, or the one after if Postgres had the readings only after it looked.
       await item.waitFor({ timeout: 150_000 });
       const { alerts } = await call<{ alerts: { rule: string; subject: string; firedAt: string }[] }>(
@@ -343,6 +346,68 @@ describe("alerts", () => {
     },
   );
 
+  it("alerts come a card per rule; a search narrows them; an operator acknowledges a whole card at once; the CSV is the API's", async () => {
+    const operator = await person("operator", admin);
+    const prefix = newContainerId("bulkbat");
+    const ids = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
+    await postReadings(
+      key,
+      ids.map((containerId) => ({ containerId, fillPercent: 70, battery: 6, contents: "diesel" })),
+    );
+    await expect
+      .poll(
+        async () => {
+          await call("/v1/monitor/run", { method: "POST", token: admin });
+          const { alerts } = await call<{ alerts: unknown[] }>(`/v1/alerts?rule=battery&q=${prefix}`, { token: admin });
+          return alerts.length;
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
+      .toBe(3);
+    const page = await openPage(browser);
+    await signIn(page, operator.email, operator.password, "/alerts");
+    await page.getByRole("searchbox", { name: "Find alerts" }).fill(prefix);
+    const card = page.locator('.alert-group[data-rule="battery"]');
+    await card.waitFor();
+    expect(await page.locator(".alert-group").count()).toBe(1);
+    expect(await card.getByTestId("group-count").textContent()).toBe("3 alerts · 3 firing");
+    expect(await card.getByRole("button", { name: "Low sensor batteries" }).getAttribute("aria-expanded")).toBe("true");
+    expect(await card.locator(".alert-item").count()).toBe(3);
+    // The container and its page are links in each alert.
+    expect(await card.locator(".alert-item").first().getByRole("link").first().getAttribute("href")).toMatch(
+      new RegExp(`^/containers/${prefix}-`),
+    );
+    await shot(page, "alerts-grouped", true);
+
+    // The CSV of what the page shows is the API's answer to the same question.
+    const csv = await downloaded(page, () => page.getByRole("link", { name: "Download CSV" }).click());
+    const api = await fetch(`${system().url}/v1/alerts?limit=500&q=${prefix}&format=csv`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(csv.name).toBe("alerts.csv");
+    expect(csv.text).toBe(await api.text());
+    expect(csv.text.trim().split(/\r?\n/)).toHaveLength(4);
+
+    await card.getByRole("button", { name: "Acknowledge all 3" }).click();
+    await expect.poll(() => card.locator('.alert-item[data-state="acknowledged"]').count()).toBe(3);
+    expect(await card.getByTestId("group-count").textContent()).toBe("3 alerts");
+    expect(await card.getByRole("button", { name: /Acknowledge all/ }).count()).toBe(0);
+
+    // On a phone the page does not scroll sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, "alerts-grouped-phone", true);
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > 391)
+        .slice(0, 5)
+        .map((e) => `${e.tagName}.${e.className}`),
+    );
+    expect(wide).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(pageProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+
   it("an alert the monitor fires shows on the open page's badge and list without reload; an operator takes it; the message sent is listed", async () => {
     const operator = await person("operator", admin);
     const page = await openPage(browser);
@@ -350,6 +415,7 @@ describe("alerts", () => {
     await page.getByRole("heading", { name: /Alerts/ }).waitFor();
     const containerId = newContainerId("battery");
     await postReadings(key, [{ containerId, fillPercent: 77, battery: 7, contents: "diesel" }]);
+    await page.getByRole("searchbox", { name: "Find alerts" }).fill(containerId);
     const item = page.locator(".alert-item", { hasText: `${containerId} battery at 7 %` });
     // The monitor runs each minute; here it is asked to now (as an admin can), until Postgres has the reading.
     await expect
@@ -367,7 +433,7 @@ describe("alerts", () => {
     expect(await item.getAttribute("data-state")).toBe("firing");
     await item.getByRole("button", { name: "Acknowledge" }).click();
     await expect.poll(() => item.getAttribute("data-state")).toBe("acknowledged");
-    expect(await item.textContent()).toContain(`taken by ${operator.email}`);
+    expect(await item.textContent()).toContain(`acknowledged by ${operator.email}`);
     // The fired and the taken messages reach the Telegram chat (the stand-in npm run dev starts).
     await page
       .locator(".panel", { hasText: "Messages sent" })

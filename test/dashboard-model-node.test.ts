@@ -3,7 +3,14 @@
 import { describe, expect, it } from "vitest";
 import type { ErrorRecord } from "../domain/errors";
 import { byLastSeen, mergeRecords } from "../web/src/errors-model";
-import { alertsToShow, firingSummary, mergeAlerts, type Alert } from "../web/src/alerts-model";
+import {
+  alertsToShow,
+  firingSummary,
+  groupAlerts,
+  mergeAlerts,
+  type Alert,
+  type AlertFilter,
+} from "../web/src/alerts-model";
 import { anAlert } from "./support/alerts";
 import {
   ANY_QUERY,
@@ -208,10 +215,40 @@ describe("alerts", () => {
       alert("t", { state: "acknowledged", severity: "critical" }),
       alert("r", { state: "resolved", severity: "critical" }),
     ]);
-    expect(alertsToShow(held, "open", "all").map((a) => a.id)).toEqual(["c", "w", "t"]);
-    expect(alertsToShow(held, "resolved", "all").map((a) => a.id)).toEqual(["r"]);
-    expect(alertsToShow(held, "all", "warning").map((a) => a.id)).toEqual(["w"]);
+    expect(alertsToShow(held, { view: "open", severity: "all" }).map((a) => a.id)).toEqual(["c", "w", "t"]);
+    expect(alertsToShow(held, { view: "resolved", severity: "all" }).map((a) => a.id)).toEqual(["r"]);
+    expect(alertsToShow(held, { view: "all", severity: "warning" }).map((a) => a.id)).toEqual(["w"]);
     expect(firingSummary(held)).toEqual({ count: 2, worst: "critical" });
     expect(firingSummary(new Map())).toEqual({ count: 0, worst: null });
+  });
+
+  it("groups by rule, one card each with its count and worst severity; finds by words, rule and container", () => {
+    const order = (id: string, container: string, over: Partial<Alert> = {}) =>
+      alert(id, {
+        key: `noPartner:${id}`,
+        rule: "noPartner",
+        subject: id,
+        containerId: container,
+        message: `Order for ${container} has no partner to deliver it`,
+        ...over,
+      });
+    const held = mergeAlerts(new Map(), [
+      order("o1", "tank-00012"),
+      order("o2", "silo-7", { state: "acknowledged" }),
+      order("o3", "tank-00013", { severity: "critical" }),
+      alert("b", { containerId: "tank-00012", message: "tank-00012 battery at 9 %" }),
+    ]);
+    const groups = groupAlerts(alertsToShow(held, { view: "open", severity: "all" }));
+    expect(groups.map((g) => [g.title, g.alerts.length, g.firing, g.open, g.severity])).toEqual([
+      ["Orders with no partner", 3, 2, 3, "critical"],
+      ["Low sensor batteries", 1, 1, 1, "warning"],
+    ]);
+    const find = (f: Partial<AlertFilter>) =>
+      alertsToShow(held, { view: "open", severity: "all", ...f }).map((a) => a.id);
+    expect(find({ text: "TANK-00012" })).toEqual(["o1", "b"]);
+    expect(find({ text: "no partner silo" })).toEqual(["o2"]);
+    expect(find({ text: "low batteries" })).toEqual(["b"]);
+    expect(find({ rule: "noPartner", containerId: "tank-00012" })).toEqual(["o1"]);
+    expect(find({ text: "nothing like this" })).toEqual([]);
   });
 });

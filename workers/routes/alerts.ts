@@ -107,7 +107,11 @@ export const alerts = router()
             .max(128)
             .optional()
             .meta({ description: "The alerts about one container or its orders" }),
-          q: z.string().max(200).optional().meta({ description: "Text the message or subject holds (any case)" }),
+          q: z
+            .string()
+            .max(200)
+            .optional()
+            .meta({ description: "Words the message, subject or container all hold (any case)" }),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
           format: formatParam,
         }),

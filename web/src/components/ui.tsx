@@ -1,6 +1,6 @@
 // The states every view has (loading, empty, failed) and small pieces shared by the pages.
-import type { ReactNode } from "react";
-import { ApiProblem } from "../api";
+import { useState, type ReactNode } from "react";
+import { ApiProblem, download } from "../api";
 import { standingOf, type FillStanding } from "../fleet-model";
 import { formatAgo, formatPercent, formatTime } from "../format";
 
@@ -103,3 +103,29 @@ export const ANOMALY_LABEL: Record<string, string> = {
   delivery_mismatch: "Delivery mismatch",
   noisy_sensor: "Noisy sensor",
 };
+
+/** "Download CSV": the same question as the list on the page, as a file (fetched with the token). */
+export function CsvDownload({ url, fallbackName }: { url: URL; fallbackName: string }) {
+  const [state, setState] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
+  return (
+    <span className="csv">
+      <a
+        href={url.toString()}
+        download={fallbackName}
+        aria-disabled={state.busy}
+        onClick={(e) => {
+          e.preventDefault();
+          if (state.busy) return;
+          setState({ busy: true, error: null });
+          download(url, fallbackName).then(
+            () => setState({ busy: false, error: null }),
+            (error: unknown) => setState({ busy: false, error }),
+          );
+        }}
+      >
+        {state.busy ? "Preparing CSV…" : "Download CSV"}
+      </a>
+      <FormProblem error={state.error} />
+    </span>
+  );
+}

@@ -1,24 +1,36 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { Link, useSearch } from "wouter";
-import { alertsToShow, type Alert, type AlertView, type Severity } from "../alerts-model";
+import { useSearch } from "wouter";
+import { ruleTitle } from "../../../domain/monitor";
+import {
+  alertsToShow,
+  groupAlerts,
+  type AlertFilter,
+  type AlertGroup,
+  type AlertView,
+  type Severity,
+} from "../alerts-model";
 import { api, data } from "../api";
-import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
+import { AlertItem } from "../components/AlertItem";
+import { Badge, CsvDownload, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
 import { can, useSession } from "../session";
 import { alertStore, useAlerts } from "../stores";
 
 const VIEWS: { view: AlertView; label: string }[] = [
   { view: "open", label: "Open" },
   { view: "firing", label: "Firing" },
-  { view: "acknowledged", label: "Taken" },
+  { view: "acknowledged", label: "Acknowledged" },
   { view: "resolved", label: "Resolved" },
   { view: "all", label: "All" },
 ];
 const SEVERITIES: Severity[] = ["critical", "warning", "info"];
-const CONTAINER_RULES = new Set(["silent", "battery", "fillDrop"]);
-const ORDER_RULES = new Set(["notAccepted", "assemblingTooLong", "overdue", "noPartner"]);
+/** A group shows this many of its alerts until asked for all. */
+const SHOWN = 10;
 
-/** What the monitor found, live over the alert stream: who has taken what, and what was sent to whom. */
+/**
+ * What the monitor found, live over the alert stream: a card per rule with its subjects, found by
+ * words, rule, container, state and severity; each alert or a whole card acknowledged or silenced.
+ */
 export function AlertsPage() {
   const person = useSession();
   const { alerts, loaded, failure } = useAlerts();
@@ -26,8 +38,34 @@ export function AlertsPage() {
   const focus = search.get("id");
   const [view, setView] = useState<AlertView>(focus ? "all" : "open");
   const [severity, setSeverity] = useState<Severity | "all">("all");
-  const list = useMemo(() => alertsToShow(alerts, view, severity), [alerts, view, severity]);
+  const [rule, setRule] = useState<string>("all");
+  const [text, setText] = useState("");
+  // A container's page links here with ?container=: its alerts only, until the chip is cleared.
+  const [container, setContainer] = useState(search.get("container"));
+  const filter = useMemo<AlertFilter>(
+    () => ({
+      view,
+      severity,
+      text,
+      ...(rule === "all" ? {} : { rule }),
+      ...(container ? { containerId: container } : {}),
+    }),
+    [view, severity, rule, text, container],
+  );
+  const list = useMemo(() => alertsToShow(alerts, filter), [alerts, filter]);
+  const narrowed = [text.trim(), container ?? ""].filter(Boolean).join("|");
+  const groups = useMemo(() => groupAlerts(list), [list]);
+  const rules = useMemo(() => [...new Set([...alerts.values()].map((a) => a.rule))].sort(), [alerts]);
   const firing = useMemo(() => [...alerts.values()].filter((a) => a.state === "firing").length, [alerts]);
+  const csvQuery = {
+    limit: "500",
+    format: "csv" as const,
+    ...(view === "open" || view === "all" ? {} : { state: view }),
+    ...(severity === "all" ? {} : { severity }),
+    ...(rule === "all" ? {} : { rule }),
+    ...(text.trim() ? { q: text.trim() } : {}),
+    ...(container ? { containerId: container } : {}),
+  };
 
   useEffect(() => {
     if (focus && loaded)
@@ -40,41 +78,79 @@ export function AlertsPage() {
         <h1 id="alerts-title">
           Alerts <span className="muted">({firing} firing)</span>
         </h1>
-        <div className="filters">
-          <div className="segmented" role="group" aria-label="Show">
-            {VIEWS.map((v) => (
-              <button key={v.view} type="button" aria-pressed={view === v.view} onClick={() => setView(v.view)}>
-                {v.label}
-              </button>
-            ))}
-          </div>
-          <label>
-            Severity{" "}
-            <select value={severity} onChange={(e) => setSeverity(e.target.value as Severity | "all")}>
-              <option value="all">All</option>
-              {SEVERITIES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
+        <CsvDownload url={api.v1.alerts.$url({ query: csvQuery })} fallbackName="alerts.csv" />
+      </div>
+      <div className="filters alert-filters">
+        <div className="segmented" role="group" aria-label="Show">
+          {VIEWS.map((v) => (
+            <button key={v.view} type="button" aria-pressed={view === v.view} onClick={() => setView(v.view)}>
+              {v.label}
+            </button>
+          ))}
         </div>
+        <label>
+          Severity{" "}
+          <select value={severity} onChange={(e) => setSeverity(e.target.value as Severity | "all")}>
+            <option value="all">All</option>
+            {SEVERITIES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Rule{" "}
+          <select value={rule} onChange={(e) => setRule(e.target.value)}>
+            <option value="all">All</option>
+            {rules.map((r) => (
+              <option key={r} value={r}>
+                {ruleTitle(r)}
+              </option>
+            ))}
+          </select>
+        </label>
+        {container ? (
+          <button
+            type="button"
+            className="small chip"
+            onClick={() => setContainer(null)}
+            aria-label="Show every container's"
+          >
+            Container: <span className="mono">{container}</span> ✕
+          </button>
+        ) : null}
+        <input
+          type="search"
+          aria-label="Find alerts"
+          placeholder="Find: a container, an order, words…"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+        />
       </div>
       {failure && !loaded ? (
         <Failed error={failure} retry={() => void alertStore.load()} />
       ) : !loaded ? (
         <Loading what="alerts" />
-      ) : list.length === 0 ? (
+      ) : groups.length === 0 ? (
         <Empty>
-          {view === "open"
+          {view === "open" && !text && !container && rule === "all" && severity === "all"
             ? "Nothing needs anyone. The monitor looks at the fleet and the order flow every minute."
-            : "Nothing here."}
+            : "No alert matches."}
         </Empty>
       ) : (
-        <ul className="alert-list" aria-label="Alerts">
-          {list.map((a) => (
-            <AlertItem key={a.id} alert={a} focused={a.id === focus} canAct={can(person, "operator")} />
+        <ul className="alert-groups" aria-label="Alerts by rule">
+          {groups.map((g) => (
+            <AlertGroupCard
+              // A search or a container opens every card it leaves (each starts again when it changes).
+              key={`${g.rule}:${narrowed}`}
+              group={g}
+              focus={focus}
+              canAct={can(person, "operator")}
+              startOpen={
+                narrowed !== "" || groups.length === 1 || g.alerts.length <= 5 || g.alerts.some((a) => a.id === focus)
+              }
+            />
           ))}
         </ul>
       )}
@@ -84,79 +160,96 @@ export function AlertsPage() {
   );
 }
 
-function Subject({ alert }: { alert: Alert }) {
-  if (CONTAINER_RULES.has(alert.rule))
-    return <Link href={`/containers/${encodeURIComponent(alert.subject)}`}>{alert.subject}</Link>;
-  if (ORDER_RULES.has(alert.rule)) return <Link href={`/orders`}>{alert.subject}</Link>;
-  if (alert.rule === "deadLetters") return <Link href="/admin/dead-letters">dead letters</Link>;
-  if (alert.rule === "errorsGrowing") return <Link href="/errors">{alert.subject}</Link>;
-  return <span className="mono">{alert.subject}</span>;
-}
-
-function AlertItem({ alert: a, focused, canAct }: { alert: Alert; focused: boolean; canAct: boolean }) {
+/** Acknowledge or silence these alerts, in one call. */
+function useBulk(ids: string[]) {
   const ack = useMutation({
-    mutationFn: () => data(api.v1.alerts[":id"].ack.$post({ param: { id: a.id } })),
-    onSuccess: (answer) => alertStore.apply(answer.alert),
+    mutationFn: () => data(api.v1.alerts.ack.$post({ json: { ids } })),
+    onSuccess: (answer) => answer.alerts.forEach((a) => alertStore.apply(a)),
   });
   const silence = useMutation({
     mutationFn: (hours: number) =>
       data(
-        api.v1.alerts[":id"].silence.$post({
-          param: { id: a.id },
-          json: { until: new Date(Date.now() + hours * 3600_000).toISOString() },
+        api.v1.alerts.silence.$post({
+          json: { ids, until: new Date(Date.now() + hours * 3600_000).toISOString() },
         }),
       ),
-    onSuccess: (answer) => alertStore.apply(answer.alert),
+    onSuccess: (answer) => answer.alerts.forEach((a) => alertStore.apply(a)),
   });
-  const silenced = a.silencedUntil && Date.parse(a.silencedUntil) > Date.now();
+  return { ack, silence, busy: ack.isPending || silence.isPending, error: ack.error ?? silence.error };
+}
+
+function AlertGroupCard({
+  group: g,
+  focus,
+  canAct,
+  startOpen,
+}: {
+  group: AlertGroup;
+  focus: string | null;
+  canAct: boolean;
+  startOpen: boolean;
+}) {
+  const [open, setOpen] = useState(startOpen);
+  const [all, setAll] = useState(false);
+  const firingIds = g.alerts.filter((a) => a.state === "firing").map((a) => a.id);
+  const openIds = g.alerts.filter((a) => a.state !== "resolved").map((a) => a.id);
+  const ackAll = useBulk(firingIds);
+  const silenceAll = useBulk(openIds);
+  const shown = all ? g.alerts : g.alerts.slice(0, SHOWN);
+  const bodyId = `alert-group-${g.rule}`;
   return (
-    <li
-      className={`alert-item sev-${a.severity} state-${a.state}${focused ? " focused" : ""}`}
-      data-alert-id={a.id}
-      data-state={a.state}
-    >
-      <div className="alert-line">
-        <Badge kind={a.severity}>{a.severity}</Badge>
-        <strong className="alert-message">{a.message}</strong>
-        <Badge kind={a.state}>{a.state === "acknowledged" ? "taken" : a.state}</Badge>
-        {a.escalated && a.state !== "resolved" ? <Badge kind="escalated">escalated</Badge> : null}
+    <li className={`alert-group sev-${g.severity}`} data-rule={g.rule}>
+      <div className="alert-group-head">
+        <button
+          type="button"
+          className="link group-toggle"
+          aria-expanded={open}
+          aria-controls={bodyId}
+          onClick={() => setOpen(!open)}
+        >
+          <span aria-hidden="true">{open ? "▾" : "▸"}</span> {g.title}
+        </button>
+        <Badge kind={g.severity}>{g.severity}</Badge>
+        <span className="muted small" data-testid="group-count">
+          {g.alerts.length} {g.alerts.length === 1 ? "alert" : "alerts"}
+          {g.firing ? ` · ${g.firing} firing` : ""}
+        </span>
+        {canAct && openIds.length > 0 ? (
+          <span className="actions">
+            {firingIds.length > 0 ? (
+              <button
+                type="button"
+                className="small primary"
+                disabled={ackAll.busy}
+                onClick={() => ackAll.ack.mutate()}
+              >
+                Acknowledge all {firingIds.length}
+              </button>
+            ) : null}
+            <button
+              type="button"
+              className="small"
+              disabled={silenceAll.busy}
+              onClick={() => silenceAll.silence.mutate(8)}
+            >
+              Silence all 8 h
+            </button>
+            <FormProblem error={ackAll.error ?? silenceAll.error} />
+          </span>
+        ) : null}
       </div>
-      <div className="muted small">
-        {a.rule} · <Subject alert={a} /> · fired <Time at={a.firedAt} />
-        {a.repeats ? ` · repeated ${a.repeats}×` : ""}
-        {a.acknowledgedBy ? (
-          <>
-            {" "}
-            · taken by {a.acknowledgedBy} <Time at={a.acknowledgedAt} />
-          </>
-        ) : null}
-        {silenced ? (
-          <>
-            {" "}
-            · silenced until <Time at={a.silencedUntil} />
-          </>
-        ) : null}
-        {a.resolvedAt ? (
-          <>
-            {" "}
-            · resolved <Time at={a.resolvedAt} />
-          </>
-        ) : null}
-      </div>
-      {canAct && a.state !== "resolved" ? (
-        <div className="actions">
-          {a.state === "firing" ? (
-            <button type="button" className="small primary" disabled={ack.isPending} onClick={() => ack.mutate()}>
-              Acknowledge
+      {open ? (
+        <div id={bodyId}>
+          <ul className="alert-list" aria-label={g.title}>
+            {shown.map((a) => (
+              <AlertItem key={a.id} alert={a} focused={a.id === focus} canAct={canAct} />
+            ))}
+          </ul>
+          {g.alerts.length > shown.length ? (
+            <button type="button" className="link small" onClick={() => setAll(true)}>
+              Show all {g.alerts.length}
             </button>
           ) : null}
-          <button type="button" className="small" disabled={silence.isPending} onClick={() => silence.mutate(1)}>
-            Silence 1 h
-          </button>
-          <button type="button" className="small" disabled={silence.isPending} onClick={() => silence.mutate(8)}>
-            Silence 8 h
-          </button>
-          <FormProblem error={ack.error ?? silence.error} />
         </div>
       ) : null}
     </li>

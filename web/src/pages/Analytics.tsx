@@ -22,9 +22,9 @@ import {
   type Due,
   type Measure,
 } from "../analytics-model";
-import { api, data, download } from "../api";
+import { api, data } from "../api";
 import { DayBars } from "../components/DayBars";
-import { ANOMALY_LABEL, Ago, Badge, Empty, Failed, FormProblem, Loading } from "../components/ui";
+import { ANOMALY_LABEL, Ago, Badge, CsvDownload, Empty, Failed, Loading } from "../components/ui";
 import {
   formatCount,
   formatDay,
@@ -145,32 +145,6 @@ function formatterOf(m: Measure): (v: number) => string {
   if (unit !== null) return (v) => formatQuantity(v, unit);
   if (m === "points") return (v) => `${formatFigure(v)} points`;
   return (v) => `${formatCount(v)} container${v === 1 ? "" : "s"}`;
-}
-
-/** "Download CSV": the same question as the table, as a file (fetched with the token). */
-function CsvDownload({ url, fallbackName }: { url: URL; fallbackName: string }) {
-  const [state, setState] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
-  return (
-    <span className="csv">
-      <a
-        href={url.toString()}
-        download={fallbackName}
-        aria-disabled={state.busy}
-        onClick={(e) => {
-          e.preventDefault();
-          if (state.busy) return;
-          setState({ busy: true, error: null });
-          download(url, fallbackName).then(
-            () => setState({ busy: false, error: null }),
-            (error: unknown) => setState({ busy: false, error }),
-          );
-        }}
-      >
-        {state.busy ? "Preparing CSV…" : "Download CSV"}
-      </a>
-      <FormProblem error={state.error} />
-    </span>
-  );
 }
 
 function Consumption({ from, to }: { from: string; to: string }) {

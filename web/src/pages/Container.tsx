@@ -9,7 +9,9 @@ import { ANOMALY_LABEL, Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading
 import { isSilent } from "../fleet-model";
 import { formatDays, formatFigure, formatPercent, formatTime } from "../format";
 import { can, useSession } from "../session";
-import { useFleet } from "../stores";
+import { useAlerts, useFleet } from "../stores";
+import { alertsToShow } from "../alerts-model";
+import { AlertItem } from "../components/AlertItem";
 
 type Range = "24h" | "7d" | "30d" | "all";
 const RANGE_HOURS: Record<Exclude<Range, "all">, number> = { "24h": 24, "7d": 24 * 7, "30d": 24 * 30 };
@@ -101,6 +103,7 @@ export function ContainerPage({ id }: { id: string }) {
       </dl>
       <Outlook container={c} />
       <ActiveOrder containerId={c.containerId} order={c.activeOrder} canAct={can(person, "operator")} />
+      <ContainerAlerts containerId={c.containerId} canAct={can(person, "operator")} />
       <Anomalies containerId={c.containerId} version={c.version} canAct={can(person, "operator")} />
       <History
         containerId={c.containerId}
@@ -373,6 +376,31 @@ function Anomalies({ containerId, version, canAct }: { containerId: string; vers
         ))}
       </ul>
       <FormProblem error={dismiss.error} />
+    </section>
+  );
+}
+
+/** The alerts about this container or its orders that are not resolved, live; none: no panel. */
+function ContainerAlerts({ containerId, canAct }: { containerId: string; canAct: boolean }) {
+  const { alerts } = useAlerts();
+  const mine = useMemo(
+    () => alertsToShow(alerts, { view: "open", severity: "all", containerId }),
+    [alerts, containerId],
+  );
+  if (mine.length === 0) return null;
+  return (
+    <section className="panel" aria-labelledby="container-alerts-title">
+      <div className="panel-head">
+        <h2 id="container-alerts-title">Alerts</h2>
+        <Link href={`/alerts?container=${encodeURIComponent(containerId)}`} className="small">
+          All of this container's alerts
+        </Link>
+      </div>
+      <ul className="alert-list" aria-label="This container's alerts">
+        {mine.map((a) => (
+          <AlertItem key={a.id} alert={a} focused={false} canAct={canAct} />
+        ))}
+      </ul>
     </section>
   );
 }

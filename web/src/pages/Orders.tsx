@@ -1,7 +1,7 @@
 import type { InferResponseType } from "hono/client";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useEffect, useState } from "react";
-import { Link } from "wouter";
+import { Link, useSearch } from "wouter";
 import { api, data } from "../api";
 import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
 import { formatPercent, zoneName } from "../format";
@@ -19,10 +19,12 @@ export function OrdersPage() {
   const queries = useQueryClient();
   const [status, setStatus] = useState<Status>("");
   const [fulfilment, setFulfilment] = useState<Fulfilment>("");
-  const [containerId, setContainerId] = useState("");
+  // A link may name a container and an order (an alert's): the list opens on them.
+  const linked = new URLSearchParams(useSearch());
+  const [containerId, setContainerId] = useState(linked.get("container") ?? "");
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
-  const [open, setOpen] = useState<string | null>(null);
+  const [open, setOpen] = useState<string | null>(linked.get("order"));
   const filters = { status, fulfilment, containerId: containerId.trim(), from, to };
   const orders = useInfiniteQuery({
     queryKey: ["orders", filters],
