@@ -39,8 +39,14 @@ export const RULE_WORDS: Record<keyof AlertRules, { title: string; watches: stri
     title: "Orders not accepted",
     watches: "an order its partner has not accepted `minutes` minutes after it opened",
   },
-  assemblingTooLong: { title: "Orders assembling too long", watches: "an order assembling for more than `hours` hours" },
-  overdue: { title: "Orders past their ETA", watches: "a dispatched order not delivered `hoursAfterEta` hours after its ETA" },
+  assemblingTooLong: {
+    title: "Orders assembling too long",
+    watches: "an order assembling for more than `hours` hours",
+  },
+  overdue: {
+    title: "Orders past their ETA",
+    watches: "a dispatched order not delivered `hoursAfterEta` hours after its ETA",
+  },
   noPartner: { title: "Orders with no partner", watches: "an active order that no partner serves" },
   deadLetters: { title: "Dead letters waiting", watches: "messages that gave up, waiting to be replayed" },
   errorsGrowing: { title: "Errors growing", watches: "an error record seen `perHour` times or more in the last hour" },
