@@ -72,3 +72,78 @@ export const orderSchema = z
   })
   .meta({ id: "Order" });
 export type Order = z.infer<typeof orderSchema>;
+
+/** An order's container as the orders list shows it: as it is now. */
+export const orderContainerSchema = z
+  .object({
+    name: z.string().nullable(),
+    contents: z.string().nullable(),
+    fillPercent: z.number().nullable(),
+    threshold: z.number(),
+    capacity: z.number().nullable(),
+    unit: z.string().nullable(),
+  })
+  .meta({ id: "OrderContainer" });
+export type OrderContainer = z.infer<typeof orderContainerSchema>;
+
+/**
+ * Where an order's delivery stands, in words: a closed order that never got further than pending
+ * was closed before anyone took it, not "pending".
+ */
+export function fulfilmentInWords(o: Pick<Order, "status" | "fulfilment" | "closeReason">): string {
+  if (
+    o.status === "closed" &&
+    (o.fulfilment === "pending" || o.fulfilment === "accepted" || o.fulfilment === "assembling")
+  )
+    return o.fulfilment === "pending" ? "closed before a partner took it" : `closed while ${o.fulfilment}`;
+  if (o.status === "closed" && o.fulfilment === "dispatched") return "closed while on its way";
+  return o.fulfilment;
+}
+
+/** The quantity an order asks for, in its lines' first unit (lines of another unit are left out). */
+export function orderedQuantity(o: Pick<Order, "lines">): { quantity: number; unit: string } | null {
+  const first = o.lines[0];
+  if (!first) return null;
+  return {
+    quantity: o.lines.filter((l) => l.unit === first.unit).reduce((n, l) => n + l.quantity, 0),
+    unit: first.unit,
+  };
+}
+
+export const ORDER_CSV_COLUMNS = [
+  "id",
+  "containerId",
+  "containerName",
+  "contents",
+  "status",
+  "source",
+  "fulfilment",
+  "openedAt",
+  "fillAtOpen",
+  "closedAt",
+  "closeReason",
+  "fillAtClose",
+  "quantity",
+  "unit",
+  "lines",
+  "partnerId",
+  "eta",
+  "deliveredAt",
+] as const;
+
+/** Orders as CSV rows, with their containers' name and contents. */
+export function orderCsvRows(orders: readonly Order[], containers: Readonly<Record<string, OrderContainer>>) {
+  return orders.map((o) => {
+    const c = containers[o.containerId];
+    const ordered = orderedQuantity(o);
+    return {
+      ...o,
+      containerName: c?.name ?? null,
+      contents: c?.contents ?? o.lines[0]?.product ?? null,
+      fulfilment: fulfilmentInWords(o),
+      quantity: ordered?.quantity ?? null,
+      unit: ordered?.unit ?? null,
+      lines: o.lines.map((l) => `${l.quantity} ${l.unit} ${l.product}`).join("; "),
+    };
+  });
+}

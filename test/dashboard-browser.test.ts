@@ -184,7 +184,25 @@ describe("orders", () => {
     await row.getByRole("button", { name: "Close" }).click();
     await expect.poll(() => page.locator("tbody tr", { hasText: id }).count(), { timeout: 10_000 }).toBe(0);
     await page.getByLabel("Status").selectOption("closed");
-    await page.locator("tbody tr", { hasText: id }).waitFor();
+    const closed = page.locator("tbody tr", { hasText: id });
+    await closed.waitFor();
+    // Closed before anyone took it: it says so, rather than "pending".
+    expect(await closed.locator('[data-cell="fulfilment"]').textContent()).toBe("closed before a partner took it");
+    // Part of the id finds it too; the page counts what matches; its CSV is the API's.
+    await page.getByLabel("Container").fill(id.slice(2).toUpperCase());
+    await expect.poll(() => page.getByTestId("orders-total").textContent()).toBe("(1 order)");
+    const csv = await downloaded(page, () => page.getByRole("link", { name: "Download CSV" }).click());
+    const api = await fetch(
+      `${system().url}/v1/orders?status=closed&container=${encodeURIComponent(id.slice(2).toUpperCase())}&format=csv`,
+      { headers: { authorization: `Bearer ${admin}` } },
+    );
+    expect(csv.text).toBe(await api.text());
+    expect(csv.text.split(/\r?\n/)[1]).toContain(`,${id},`);
+    await shot(page, "orders-closed");
+    // On a phone each order is a card: nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, "orders-phone", true);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.context().close();
   });
 

@@ -186,6 +186,38 @@ describe("GET /v1/orders", () => {
     expect(await pageAll(`containerId=${ids[0]}&status=closed`, 5, "orders")).toEqual([]);
   });
 
+  it("finds orders by part of a container's id or name, counts what matches, names each container, and answers CSV", async () => {
+    type Listing = {
+      orders: Order[];
+      total: number;
+      containers: Record<string, { name: string | null; contents: string | null; fillPercent: number | null }>;
+    };
+    const part = tag.slice(6).toUpperCase();
+    const listed = await json<Listing>(await api(`/v1/orders?container=${part}&limit=2`, { token: viewer }), 200);
+    expect(listed.total).toBe(orderIds.length);
+    expect(listed.orders).toHaveLength(2);
+    for (const o of listed.orders)
+      expect(listed.containers[o.containerId]).toMatchObject({ contents: tag, fillPercent: expect.any(Number) });
+    // A name matches as well as an id: "New tank" has no order, so nothing; a wildcard is taken as text.
+    expect((await json<Listing>(await api(`/v1/orders?container=new%20TANK`, { token: viewer }), 200)).total).toBe(0);
+    expect((await json<Listing>(await api(`/v1/orders?container=%25`, { token: viewer }), 200)).total).toBe(0);
+
+    const csv = await api(`/v1/orders?container=${part}&format=csv`, { token: viewer });
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    const lines = (await csv.text()).trim().split("\n");
+    expect(lines[0]).toBe(
+      "id,containerId,containerName,contents,status,source,fulfilment,openedAt,fillAtOpen,closedAt,closeReason,fillAtClose,quantity,unit,lines,partnerId,eta,deliveredAt",
+    );
+    expect(lines).toHaveLength(orderIds.length + 1);
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.split(",")[0])
+        .sort(),
+    ).toEqual([...orderIds].sort());
+    expect(lines[1]).toContain(`,${tag},active,auto,pending,`);
+  });
+
   it("filters by fulfilment", async () => {
     const pending = await pageAll(`containerId=${ids[0]}&fulfilment=pending`, 5, "orders");
     expect(pending.map((o) => o.id)).toEqual([orderIds[0]]);

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { Database, Transaction } from "./client";
 import type { Anomaly } from "../../domain/anomalies";
 import type { Order } from "../../domain/container";
@@ -154,6 +154,8 @@ export interface OrderFilters {
   status?: "active" | "closed" | undefined;
   fulfilment?: Order["fulfilment"] | undefined;
   containerId?: string | undefined;
+  /** Part of the container's id or name (any case). */
+  container?: string | undefined;
   openedFrom?: string | undefined;
   openedTo?: string | undefined;
   limit: number;
@@ -163,13 +165,24 @@ export interface OrderFilters {
   oldestFirst?: boolean | undefined;
 }
 
-export async function listOrders(db: Database, f: OrderFilters) {
+function orderFilter(f: OrderFilters): SQL[] {
   const where: SQL[] = [];
   if (f.status) where.push(eq(orders.status, f.status));
   if (f.fulfilment) where.push(eq(orders.fulfilment, f.fulfilment));
   if (f.containerId) where.push(eq(orders.containerId, f.containerId));
+  if (f.container) {
+    const like = `%${f.container.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(
+      sql`(${orders.containerId} ilike ${like} or ${orders.containerId} in (select ${containers.id} from ${containers} where ${containers.name} ilike ${like}))`,
+    );
+  }
   if (f.openedFrom) where.push(gte(orders.openedAt, f.openedFrom));
   if (f.openedTo) where.push(lt(orders.openedAt, f.openedTo));
+  return where;
+}
+
+export async function listOrders(db: Database, f: OrderFilters) {
+  const where = orderFilter(f);
   if (f.before) where.push(lt(orders.id, f.before));
   const rows = await db
     .select()
@@ -179,6 +192,34 @@ export async function listOrders(db: Database, f: OrderFilters) {
     .limit(f.limit + 1);
   const page = rows.slice(0, f.limit);
   return { items: page.map(toOrder), next: rows.length > f.limit ? page[page.length - 1]!.id : null };
+}
+
+/** How many orders the filters match (the cursor aside). */
+export async function countOrders(db: Database, f: OrderFilters): Promise<number> {
+  const where = orderFilter(f);
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(orders)
+    .where(where.length > 0 ? and(...where) : undefined);
+  return row?.n ?? 0;
+}
+
+/** What the orders list shows of each order's container: its name, contents, fill now and unit. */
+export async function containerFacts(db: Database, ids: readonly string[]) {
+  if (ids.length === 0) return {};
+  const rows = await db
+    .select({
+      id: containers.id,
+      name: containers.name,
+      contents: containers.contents,
+      fillPercent: containers.fillPercent,
+      threshold: containers.threshold,
+      capacity: containers.capacity,
+      unit: containers.unit,
+    })
+    .from(containers)
+    .where(inArray(containers.id, [...new Set(ids)]));
+  return Object.fromEntries(rows.map(({ id, ...facts }) => [id, facts]));
 }
 
 export async function findOrder(db: Database, id: string) {

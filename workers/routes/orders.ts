@@ -7,7 +7,10 @@ import { errorBodySchema, orderSchema } from "../../domain/schemas";
 import { containerIdSchema, instantParam, orderIdSchema } from "../../domain/validation";
 import { MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
-import { findOrder, listOrders } from "../db/queries";
+import { containerFacts, countOrders, findOrder, listOrders } from "../db/queries";
+import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
+import { formatParam } from "../../domain/analytics";
+import { ORDER_CSV_COLUMNS, orderContainerSchema, orderCsvRows } from "../../domain/order";
 import { requireRole } from "../http/auth";
 import { ApiError, notFound } from "../http/errors";
 import { jsonBody } from "../http/json-body";
@@ -17,6 +20,8 @@ import { jsonContent, personProblems, problems, router, security } from "../http
 import { limits, rateLimit } from "../http/rate-limit";
 
 const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(limits.api)];
+/** A CSV of orders holds at most this many (newest first). */
+const CSV_MAX_ROWS = 10_000;
 const assembler: MiddlewareHandler<AppEnv>[] = [requireRole("assembler"), rateLimit(limits.api)];
 
 function settled(result: OrderCommandResult, orderId: string) {
@@ -46,21 +51,53 @@ export const orders = router()
           status: z.enum(["active", "closed"]).optional(),
           fulfilment: z.enum(FULFILMENTS).optional(),
           containerId: containerIdSchema.optional(),
+          container: z
+            .string()
+            .max(128)
+            .optional()
+            .meta({ description: "Part of the container's id or name (any case)" }),
           openedFrom: instantParam.optional(),
           openedTo: instantParam.optional(),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
           cursor: orderIdSchema.optional().meta({ description: "nextCursor of the page before" }),
+          format: formatParam,
         }),
       },
+      description:
+        "`total`: how many orders the filters match. `containers`: each listed order's container as it is now (name, contents, fill, threshold, capacity, unit). As CSV (`?format=csv` or `Accept: text/csv`): every order the filters match, newest first, up to 10,000, one row each with its container's name and contents and the quantity ordered.",
       responses: {
-        200: jsonContent(z.object({ orders: z.array(orderSchema), nextCursor: z.string().nullable() }), "A page"),
+        200: jsonOrCsv(
+          z.object({
+            orders: z.array(orderSchema),
+            nextCursor: z.string().nullable(),
+            total: z.number().int(),
+            containers: z.record(z.string(), orderContainerSchema),
+          }),
+          "A page",
+        ),
         ...problems(...personProblems),
       },
     }),
     async (c) => {
-      const q = c.req.valid("query");
-      const page = await withDatabase(c.env, (db) => listOrders(db, { ...q, before: q.cursor }));
-      return c.json({ orders: page.items, nextCursor: page.next }, 200);
+      const { format, ...q } = c.req.valid("query");
+      const csv = wantsCsv(c, format);
+      const body = await withDatabase(c.env, async (db) => {
+        const filters = { ...q, before: q.cursor, ...(csv ? { limit: CSV_MAX_ROWS } : {}) };
+        const [page, total] = await Promise.all([listOrders(db, filters), countOrders(db, filters)]);
+        return {
+          page,
+          total,
+          containers: await containerFacts(
+            db,
+            page.items.map((o) => o.containerId),
+          ),
+        };
+      });
+      if (csv) return csvResponse("orders.csv", ORDER_CSV_COLUMNS, orderCsvRows(body.page.items, body.containers));
+      return c.json(
+        { orders: body.page.items, nextCursor: body.page.next, total: body.total, containers: body.containers },
+        200,
+      );
     },
   )
   .openapi(

@@ -1,9 +1,9 @@
-import type { InferResponseType } from "hono/client";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useEffect, useState } from "react";
 import { Link, useSearch } from "wouter";
 import { api, data } from "../api";
-import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
+import { Ago, Badge, CsvDownload, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
+import { fulfilmentInWords, orderedQuantity, type Order, type OrderContainer } from "../../../domain/order";
 import { formatPercent, zoneName } from "../format";
 import { can, session, useSession } from "../session";
 import { useFleet } from "../stores";
@@ -36,7 +36,7 @@ export function OrdersPage() {
             limit: "50",
             ...(status ? { status } : {}),
             ...(fulfilment ? { fulfilment } : {}),
-            ...(filters.containerId ? { containerId: filters.containerId } : {}),
+            ...(filters.containerId ? { container: filters.containerId } : {}),
             ...(from ? { openedFrom: instant(from) } : {}),
             ...(to ? { openedTo: instant(to) } : {}),
             ...(pageParam ? { cursor: pageParam } : {}),
@@ -54,7 +54,34 @@ export function OrdersPage() {
       ),
     onSettled: () => queries.invalidateQueries({ queryKey: ["orders"] }),
   });
-  const rows = orders.data?.pages.flatMap((p) => p.orders) ?? [];
+  const loaded = orders.data?.pages.flatMap((p) => p.orders) ?? [];
+  const facts = Object.assign({}, ...(orders.data?.pages.map((p) => p.containers) ?? [])) as Record<
+    string,
+    OrderContainer
+  >;
+  const total = orders.data?.pages[0]?.total ?? 0;
+  const [sort, setSort] = useState<{ by: SortKey; desc: boolean }>({ by: "opened", desc: true });
+  const rows = sortOrders(loaded, facts, sort);
+  const csvQuery = {
+    format: "csv" as const,
+    ...(status ? { status } : {}),
+    ...(fulfilment ? { fulfilment } : {}),
+    ...(filters.containerId ? { container: filters.containerId } : {}),
+    ...(from ? { openedFrom: instant(from) } : {}),
+    ...(to ? { openedTo: instant(to) } : {}),
+  };
+  const header = (key: SortKey, label: string) => (
+    <th scope="col" aria-sort={sort.by === key ? (sort.desc ? "descending" : "ascending") : "none"}>
+      <button
+        type="button"
+        className="link sort"
+        onClick={() => setSort({ by: key, desc: sort.by === key ? !sort.desc : key === "opened" })}
+      >
+        {label}
+        {sort.by === key ? (sort.desc ? " ↓" : " ↑") : ""}
+      </button>
+    </th>
+  );
   // Orders change with the fleet: each batch Postgres commits reloads the list, at most once a second.
   const { lastChangeAt } = useFleet();
   useEffect(() => {
@@ -65,7 +92,17 @@ export function OrdersPage() {
 
   return (
     <section className="page" aria-labelledby="orders-page-title">
-      <h1 id="orders-page-title">Orders</h1>
+      <div className="panel-head">
+        <h1 id="orders-page-title">
+          Orders{" "}
+          {orders.data ? (
+            <span className="muted" data-testid="orders-total">
+              ({total.toLocaleString("en-GB")} {total === 1 ? "order" : "orders"})
+            </span>
+          ) : null}
+        </h1>
+        <CsvDownload url={api.v1.orders.$url({ query: csvQuery })} fallbackName="orders.csv" />
+      </div>
       <div className="filters" role="search">
         <label>
           Status
@@ -94,7 +131,11 @@ export function OrdersPage() {
         </label>
         <label>
           Container
-          <input value={containerId} onChange={(e) => setContainerId(e.target.value)} placeholder="any" />
+          <input
+            value={containerId}
+            onChange={(e) => setContainerId(e.target.value)}
+            placeholder="id or name, any part"
+          />
         </label>
         <label>
           Opened from
@@ -115,14 +156,17 @@ export function OrdersPage() {
         <Empty>No order matches these filters.</Empty>
       ) : (
         <div className="scroll-x">
-          <table className="table">
+          <table className="table cards">
             <thead>
               <tr>
                 <th scope="col">Order</th>
-                <th scope="col">Container</th>
+                {header("container", "Container")}
+                <th scope="col">Contents</th>
+                {header("fill", "Fill now")}
+                {header("quantity", "Quantity")}
                 <th scope="col">Status</th>
                 <th scope="col">Fulfilment</th>
-                <th scope="col">Opened</th>
+                {header("opened", "Opened")}
                 <th scope="col">Closed</th>
                 <th scope="col">
                   <span className="sr-only">Actions</span>
@@ -133,7 +177,7 @@ export function OrdersPage() {
               {rows.map((o) => (
                 <Fragment key={o.id}>
                   <tr>
-                    <td>
+                    <td data-label="Order">
                       <button
                         type="button"
                         className="link mono"
@@ -143,19 +187,36 @@ export function OrdersPage() {
                         {o.id}
                       </button>
                     </td>
-                    <td>
-                      <Link href={`/containers/${encodeURIComponent(o.containerId)}`} className="mono">
-                        {o.containerId}
+                    <td data-label="Container">
+                      <Link href={`/containers/${encodeURIComponent(o.containerId)}`}>
+                        {facts[o.containerId]?.name ?? <span className="mono">{o.containerId}</span>}
                       </Link>
+                      {facts[o.containerId]?.name ? <div className="mono muted small">{o.containerId}</div> : null}
                     </td>
-                    <td>
+                    <td data-label="Contents">{facts[o.containerId]?.contents ?? o.lines[0]?.product ?? "—"}</td>
+                    <td data-label="Fill now">
+                      {facts[o.containerId] ? (
+                        <FillBar fill={facts[o.containerId]!.fillPercent} threshold={facts[o.containerId]!.threshold} />
+                      ) : (
+                        "—"
+                      )}
+                    </td>
+                    <td data-label="Quantity" data-cell="quantity">
+                      {quantityText(o)}
+                    </td>
+                    <td data-label="Status">
                       <Badge kind={o.status}>{o.status}</Badge>
                     </td>
-                    <td>{o.fulfilment}</td>
-                    <td>
-                      <Time at={o.openedAt} />
+                    <td data-label="Fulfilment" data-cell="fulfilment">
+                      {fulfilmentInWords(o)}
                     </td>
-                    <td>
+                    <td data-label="Opened">
+                      <Time at={o.openedAt} />
+                      <div className="muted small">
+                        <Ago at={o.openedAt} />
+                      </div>
+                    </td>
+                    <td data-label="Closed">
                       <Time at={o.closedAt} />
                     </td>
                     <td>
@@ -173,7 +234,7 @@ export function OrdersPage() {
                   </tr>
                   {open === o.id ? (
                     <tr className="detail">
-                      <td colSpan={7}>
+                      <td colSpan={10}>
                         <OrderDetail order={o} />
                         <ol className="timeline">
                           <li>
@@ -185,7 +246,7 @@ export function OrdersPage() {
                             {o.thresholdAtOpen !== null ? `, threshold ${o.thresholdAtOpen} %` : ""}
                           </li>
                           <li>
-                            fulfilment: {o.fulfilment}
+                            fulfilment: {fulfilmentInWords(o)}
                             {o.fulfilmentAt ? (
                               <>
                                 {" "}
@@ -220,7 +281,39 @@ export function OrdersPage() {
   );
 }
 
-type OrderRow = InferResponseType<typeof api.v1.orders.$get, 200>["orders"][number];
+type OrderRow = Order;
+type SortKey = "opened" | "container" | "fill" | "quantity";
+
+/** The quantity ordered, with its unit: "750 l". */
+function quantityText(o: OrderRow): string {
+  const q = orderedQuantity(o);
+  return q ? `${q.quantity.toLocaleString("en-GB")} ${q.unit}` : "—";
+}
+
+/** The loaded orders in the order asked for (newest first unless a column is chosen). */
+function sortOrders(
+  rows: readonly OrderRow[],
+  facts: Record<string, OrderContainer>,
+  sort: { by: SortKey; desc: boolean },
+): OrderRow[] {
+  const key = (o: OrderRow): string | number => {
+    switch (sort.by) {
+      case "opened":
+        return o.openedAt;
+      case "container":
+        return (facts[o.containerId]?.name ?? o.containerId).toLowerCase();
+      case "fill":
+        return facts[o.containerId]?.fillPercent ?? -1;
+      case "quantity":
+        return orderedQuantity(o)?.quantity ?? -1;
+    }
+  };
+  return [...rows].sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    const order = x < y ? -1 : x > y ? 1 : a.id < b.id ? -1 : 1;
+    return sort.desc ? -order : order;
+  });
+}
 const line = (l: { quantity: number; unit: string; product: string }) => `${l.quantity} ${l.unit} ${l.product}`;
 
 /** Who delivers it, what is on it, where it is, and its sales document once there is one. */
