@@ -27,3 +27,46 @@ export interface FleetChange {
   type: "fleet.changed";
   containers: FleetContainer[];
 }
+
+export const FLEET_CSV_COLUMNS = [
+  "containerId",
+  "name",
+  "contents",
+  "fillPercent",
+  "threshold",
+  "capacity",
+  "unit",
+  "remaining",
+  "battery",
+  "measuredAt",
+  "lastSeenAt",
+  "lat",
+  "lon",
+  "activeOrderId",
+  "fulfilment",
+  "thresholdAt",
+  "runsOutAt",
+] as const;
+
+/** The fleet as CSV rows: what is left in the unit, where it stands, its order and its forecast. */
+export function fleetCsvRows(list: readonly FleetContainer[]) {
+  return list.map((c) => ({
+    containerId: c.containerId,
+    name: c.name,
+    contents: c.contents,
+    fillPercent: c.fillPercent,
+    threshold: c.threshold,
+    capacity: c.capacity,
+    unit: c.unit,
+    remaining: c.capacity !== null && c.fillPercent !== null ? Math.round((c.capacity * c.fillPercent) / 100) : null,
+    battery: c.battery,
+    measuredAt: c.measuredAt,
+    lastSeenAt: c.lastSeenAt,
+    lat: c.location?.lat ?? null,
+    lon: c.location?.lon ?? null,
+    activeOrderId: c.activeOrder?.id ?? null,
+    fulfilment: c.activeOrder?.fulfilment ?? null,
+    thresholdAt: c.forecast?.thresholdAt ?? null,
+    runsOutAt: c.forecast?.emptyAt ?? null,
+  }));
+}

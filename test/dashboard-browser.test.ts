@@ -122,6 +122,33 @@ describe("fleet", () => {
     await shot(page, "fleet-phone", true);
     await page.context().close();
   });
+
+  it("downloads the fleet as the table shows it, filtered, as the API answers the same question", async () => {
+    const contents = `csvfuel-${newContainerId("c")}`;
+    const ids = [newContainerId("csv"), newContainerId("csv"), newContainerId("csv")];
+    await postReadings(
+      key,
+      ids.map((containerId, i) => ({ containerId, fillPercent: 30 + i * 20, battery: 80, contents })),
+    );
+    const page = await openPage(browser);
+    await signIn(page, system().adminEmail, system().adminPassword);
+    await page.getByLabel("Contents").selectOption(contents, { timeout: 20_000 });
+    const button = page.getByRole("button", { name: "Download CSV (3)" });
+    await button.waitFor({ timeout: 20_000 });
+    await shot(page, "fleet-filtered");
+    const csv = await downloaded(page, () => button.click());
+    expect(csv.name).toBe("fleet.csv");
+    const api = await (
+      await fetch(`${system().url}/v1/containers?contents=${contents}&format=csv`, {
+        headers: { authorization: `Bearer ${admin}` },
+      })
+    ).text();
+    const rows = (text: string) => text.trim().split(/\r?\n/);
+    expect(rows(csv.text)[0]).toBe(rows(api)[0]);
+    expect(rows(csv.text).slice(1).sort()).toEqual(rows(api).slice(1).sort());
+    expect(rows(api)).toHaveLength(4);
+    await page.context().close();
+  });
 });
 
 describe("orders", () => {

@@ -1,10 +1,8 @@
 // Answers as CSV, for the lists people take into a spreadsheet: asked for with `?format=csv` or
-// `Accept: text/csv` (an explicit `format=json` wins over the header). Written with csv-stringify,
-// so quoting follows RFC 4180.
-import { stringify } from "csv-stringify/browser/esm/sync";
+// `Accept: text/csv` (an explicit `format=json` wins over the header); the text is domain/csv.ts's.
 import type { Context } from "hono";
 import type { z } from "zod";
-import { csvRecords } from "../../domain/analytics";
+import { csvText } from "../../domain/csv";
 
 export function wantsCsv(c: Context, format: "json" | "csv" | undefined): boolean {
   if (format !== undefined) return format === "csv";
@@ -13,8 +11,7 @@ export function wantsCsv(c: Context, format: "json" | "csv" | undefined): boolea
 
 /** The rows under a header line of `columns`, as an attachment named `filename`. */
 export function csvResponse(filename: string, columns: readonly string[], rows: readonly object[]): Response {
-  const body = stringify([[...columns], ...csvRecords(rows, columns)]);
-  return new Response(body, {
+  return new Response(csvText(columns, rows), {
     status: 200,
     headers: {
       "Content-Type": "text/csv; charset=utf-8",

@@ -24,6 +24,9 @@ import { withDatabase } from "../db/client";
 import { eq } from "drizzle-orm";
 import { fillHistory, listContainers, thresholdChanges } from "../db/queries";
 import { archivedReadings } from "../archive/history";
+import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
+import { formatParam } from "../../domain/analytics";
+import { FLEET_CSV_COLUMNS, fleetCsvRows, type FleetContainer } from "../../domain/fleet";
 import { containers as containerTable } from "../db/schema";
 import { requireRole } from "../http/auth";
 import { ApiError, notFound, validationError } from "../http/errors";
@@ -57,6 +60,9 @@ const sortValue = {
 } as const;
 const readingCursor = z.tuple([z.number().int().refine(inInstantRange), z.string().max(128)]);
 
+/** A CSV of the fleet holds at most this many containers. */
+const FLEET_CSV_MAX_ROWS = 50_000;
+
 export const containers = router()
   .openapi(
     createRoute({
@@ -88,10 +94,13 @@ export const containers = router()
           order: z.enum(["asc", "desc"]).default("asc"),
           limit: limitParam,
           cursor: cursorParam(fleetCursor).optional(),
+          format: formatParam,
         }),
       },
+      description:
+        "As CSV (`?format=csv` or `Accept: text/csv`): every container the filters match, in the order asked for (up to 50,000), one row each: fill, threshold, what is left in its unit, battery, times, position, its active order and forecast.",
       responses: {
-        200: jsonContent(
+        200: jsonOrCsv(
           z.object({ containers: z.array(fleetContainerSchema), nextCursor: z.string().nullable() }),
           "A page",
         ),
@@ -99,7 +108,7 @@ export const containers = router()
       },
     }),
     async (c) => {
-      const q = c.req.valid("query");
+      const { format, ...q } = c.req.valid("query");
       const sortTag = `${q.sort}:${q.order}`;
       let after: { value: string | number; id: string } | undefined;
       if (q.cursor !== undefined) {
@@ -115,6 +124,19 @@ export const containers = router()
         runsOutWithinHours === undefined
           ? undefined
           : new Date(Date.now() + runsOutWithinHours * 3_600_000).toISOString();
+      if (wantsCsv(c, format)) {
+        const all = await withDatabase(c.env, async (db) => {
+          const rows: FleetContainer[] = [];
+          let from = after;
+          do {
+            const page = await listContainers(db, { ...filters, limit: 1000, runsOutBefore, after: from });
+            rows.push(...page.items);
+            from = page.next ?? undefined;
+          } while (from && rows.length < FLEET_CSV_MAX_ROWS);
+          return rows;
+        });
+        return csvResponse("fleet.csv", FLEET_CSV_COLUMNS, fleetCsvRows(all));
+      }
       const page = await withDatabase(c.env, (db) => listContainers(db, { ...filters, runsOutBefore, after }));
       return c.json(
         {

@@ -5,6 +5,18 @@ import { Failed, Loading } from "../components/ui";
 import { formatCount } from "../format";
 import { ANY_QUERY, contentsOf, figuresOf, rowsOf, type FleetQuery } from "../fleet-model";
 import { fleetStore, useErrors, useFleet } from "../stores";
+import { csvText } from "../../../domain/csv";
+import { FLEET_CSV_COLUMNS, fleetCsvRows } from "../../../domain/fleet";
+
+/** Text saved as a file the browser downloads (the fleet as the table shows it is already here). */
+function saveText(name: string, text: string): void {
+  const href = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}
 
 // MapLibre is the largest part of the app: the figures and the table are usable before it arrives.
 // Its download starts with the page, beside the fleet's.
@@ -135,6 +147,15 @@ export function FleetPage() {
                 ))}
               </select>
             </label>
+            {loaded ? (
+              <button
+                type="button"
+                className="link small fleet-csv"
+                onClick={() => saveText("fleet.csv", csvText(FLEET_CSV_COLUMNS, fleetCsvRows(rows)))}
+              >
+                Download CSV ({formatCount(rows.length)})
+              </button>
+            ) : null}
           </div>
           {loaded ? (
             <FleetTable
