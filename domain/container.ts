@@ -429,6 +429,7 @@ export function decideManualClose(
   known: Order | null,
   by: string,
   now: number,
+  note?: string,
 ): ManualCloseDecision {
   if (known === null) return { ok: false, reason: "not_found" };
   if (state.activeOrder?.id !== orderId) return { ok: false, reason: "not_active", order: known };
@@ -441,6 +442,7 @@ export function decideManualClose(
       closedBy: by,
       closeReason: "manual",
       fillAtClose: state.fillPercent,
+      ...(note ? { note } : {}),
     },
   };
 }

@@ -86,6 +86,7 @@ export const containerEventSchema = z
       closedBy: z.string(),
       closeReason: z.enum(CLOSE_REASONS),
       fillAtClose: z.number().nullable(),
+      note: z.string().optional().meta({ description: "Why, in the words of the person who closed it by hand" }),
     }),
     z.object({
       ...eventBase,

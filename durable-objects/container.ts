@@ -245,13 +245,13 @@ export class ContainerDO extends DurableObject<Env> {
     return { ok: true, order: decision.change.order };
   }
 
-  closeOrder(orderId: string, by: string): CloseOrderResult {
+  closeOrder(orderId: string, by: string, note?: string): CloseOrderResult {
     this.startup.check();
     const known = this.log.orderById(orderId);
     const state = this.log.state;
     if (state === null || known === null) return { ok: false, reason: "not_found" };
     const now = this.log.clock();
-    const decision = decideManualClose(state, orderId, known, by, now);
+    const decision = decideManualClose(state, orderId, known, by, now, note);
     if (!decision.ok) return { ok: false, reason: "not_active", order: known };
     let closed: Order | null = null;
     this.commit(() => (closed = this.log.append(decision.change, { kind: "user", id: by }, now, null).order));

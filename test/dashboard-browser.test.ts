@@ -181,12 +181,31 @@ describe("orders", () => {
     }, `/v1/containers/${id}/orders`);
     expect(forced.status).toBe(403);
 
-    await page.getByRole("button", { name: "Close order" }).click();
+    // Closing asks first, with an optional reason; keeping it open changes nothing.
+    await page.getByRole("button", { name: "Close order…" }).click();
+    expect(await card.textContent()).toContain(
+      "Automatic ordering then waits until the fill is back above the threshold",
+    );
+    await page.getByRole("button", { name: "Keep it open" }).click();
+    expect(await card.textContent()).toContain("Active order");
+    await page.getByRole("button", { name: "Close order…" }).click();
+    await page.getByLabel("Reason (optional)").fill("the site is closed for the winter");
+    await shot(page, "container-close-confirm");
+    await page.getByRole("button", { name: "Close order", exact: true }).click();
     await expect.poll(() => card.textContent(), { timeout: 10_000 }).toContain("No active order");
+    // What happens next, in words: automatic ordering waits for the fill to rise again.
+    expect(await page.getByTestId("auto-order").textContent()).toMatch(
+      /^Automatic ordering is paused until the fill rises above the threshold \(\d+ %\)/,
+    );
     const orders = await call<{ orders: { status: string; closedBy: string }[] }>(`/v1/containers/${id}/orders`, {
       token: admin,
     });
     expect(orders.orders[0]).toMatchObject({ status: "closed", closedBy: operator.email });
+    const { events } = await call<{ events: { type: string; note?: string }[] }>(`/v1/containers/${id}/events`, {
+      token: admin,
+    });
+    expect(events.find((e) => e.type === "order.closed")).toMatchObject({ note: "the site is closed for the winter" });
+    await page.getByText("Order closed (manual): “the site is closed for the winter”").waitFor();
     // The viewer's open page follows without reload.
     await expect
       .poll(() => viewerPage.locator(".order-card").textContent(), { timeout: 20_000 })
@@ -208,7 +227,15 @@ describe("orders", () => {
     const row = page.locator("tbody tr", { hasText: id });
     await row.waitFor({ timeout: 20_000 });
     await shot(page, "orders");
+    // Closing asks first.
+    const asked = new Promise<string>((resolve) =>
+      page.once("dialog", (dialog) => {
+        resolve(dialog.message());
+        void dialog.accept();
+      }),
+    );
     await row.getByRole("button", { name: "Close" }).click();
+    expect(await asked).toMatch(/^Close the order for .*\? Automatic ordering then waits/);
     await expect.poll(() => page.locator("tbody tr", { hasText: id }).count(), { timeout: 10_000 }).toBe(0);
     await page.getByLabel("Status").selectOption("closed");
     const closed = page.locator("tbody tr", { hasText: id });
@@ -530,6 +557,10 @@ describe("container", () => {
     await expect.poll(() => chart.getAttribute("data-points")).toBe("2");
 
     await page.getByLabel("Threshold (%)").fill("85");
+    // Before it is saved, the form says what the new threshold will do.
+    expect(await page.getByTestId("threshold-hint").textContent()).toBe(
+      "Above today's fill (80 %): an order opens with the next reading below 85 %.",
+    );
     await page.getByRole("button", { name: "Save settings" }).click();
     await page.getByText("Saved").waitFor();
     await expect.poll(() => page.locator(".facts").textContent()).toContain("85 %");

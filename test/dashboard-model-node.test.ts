@@ -12,6 +12,7 @@ import {
   type AlertFilter,
 } from "../web/src/alerts-model";
 import { anAlert } from "./support/alerts";
+import { thresholdHint } from "../web/src/container-model";
 import {
   ANY_QUERY,
   figuresOf,
@@ -250,5 +251,24 @@ describe("alerts", () => {
     expect(find({ text: "low batteries" })).toEqual(["b"]);
     expect(find({ rule: "noPartner", containerId: "tank-00012" })).toEqual(["o1"]);
     expect(find({ text: "nothing like this" })).toEqual([]);
+  });
+});
+
+describe("a new threshold, in words", () => {
+  const order = { fillAtOpen: 20, thresholdAtOpen: 30 };
+  it("says the active order closes with the next reading when the threshold goes below today's fill", () => {
+    expect(thresholdHint({ threshold: 50, fillPercent: 40, activeOrder: order }, 35)).toBe(
+      "Below today's fill (40 %): the active order closes with the next reading above 35 %.",
+    );
+    // An order opened above the threshold of its time (by hand, or ahead by the forecast) stays.
+    expect(
+      thresholdHint({ threshold: 50, fillPercent: 40, activeOrder: { fillAtOpen: 60, thresholdAtOpen: 50 } }, 35),
+    ).toBe("The next reading is judged against it.");
+  });
+  it("says an order opens when the threshold goes above today's fill with none active", () => {
+    expect(thresholdHint({ threshold: 20, fillPercent: 40, activeOrder: null }, 45)).toBe(
+      "Above today's fill (40 %): an order opens with the next reading below 45 %.",
+    );
+    expect(thresholdHint({ threshold: 20, fillPercent: 40, activeOrder: null }, 20)).toMatch(/^An order opens when/);
   });
 });

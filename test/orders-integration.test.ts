@@ -73,6 +73,26 @@ describe("manual orders", () => {
     expect(bad.error.issues![0]!.path).toBe("orderId");
   });
 
+  it("close with a reason: kept on the order.closed event; an empty or non-JSON reason is refused and closes nothing", async () => {
+    const id = uniqueContainer();
+    const opened = await json<ReadingsAnswer>(await postReadings(key, reading(id, 20)), 200);
+    const orderId = opened.results[0]!.orderOpened!.id;
+    const path = `/v1/containers/${id}/orders/${orderId}/close`;
+    const empty = await json<ErrorBody>(await api(path, { method: "POST", token: operator, json: { note: " " } }), 400);
+    expect(empty.error.issues![0]).toEqual({ path: "note", message: "must not be empty" });
+    await json(
+      await api(path, { method: "POST", token: operator, body: "why", headers: { "content-type": "text/plain" } }),
+      415,
+    );
+    expect((await containerState(id))!.activeOrder?.id).toBe(orderId);
+    await json(await api(path, { method: "POST", token: operator, json: { note: "site closed for winter" } }), 200);
+    const events = (await env.CONTAINERS.getByName(id).listEvents(0, 100)) ?? [];
+    expect(events.find((e) => e.type === "order.closed")).toMatchObject({
+      closeReason: "manual",
+      note: "site closed for winter",
+    });
+  });
+
   it("an order for a container that never reported is 404", async () => {
     await json(await openOrder(uniqueContainer()), 404);
   });

@@ -46,3 +46,22 @@ export const parseableJson: MiddlewareHandler<AppEnv> = async (c, next) => {
 export function jsonBody(maxBytes = 16 * 1024): MiddlewareHandler<AppEnv>[] {
   return [jsonContentType, bodyAtMost(maxBytes), parseableJson];
 }
+
+/**
+ * A JSON body that may be left out: none at all passes (the route's schema sees nothing); one that
+ * is sent is held to `jsonBody`'s checks.
+ */
+export function optionalJsonBody(maxBytes = 16 * 1024): MiddlewareHandler<AppEnv>[] {
+  const checks = jsonBody(maxBytes);
+  return [
+    async (c, next) => {
+      const sent = c.req.header("Content-Type") !== undefined || Number(c.req.header("Content-Length") ?? 0) > 0;
+      if (!sent) return next();
+      const run = async (i: number): Promise<void> => {
+        if (i === checks.length) return next();
+        await checks[i]!(c, () => run(i + 1));
+      };
+      await run(0);
+    },
+  ];
+}

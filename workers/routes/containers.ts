@@ -30,7 +30,7 @@ import { FLEET_CSV_COLUMNS, fleetCsvRows, type FleetContainer } from "../../doma
 import { containers as containerTable } from "../db/schema";
 import { requireRole } from "../http/auth";
 import { ApiError, notFound, validationError } from "../http/errors";
-import { jsonBody } from "../http/json-body";
+import { jsonBody, optionalJsonBody } from "../http/json-body";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
 import { container, directory } from "../stubs";
@@ -403,9 +403,28 @@ export const containers = router()
       path: "/v1/containers/{containerId}/orders/{orderId}/close",
       tags: ["Orders"],
       summary: "Close an order by hand; automatic opening waits until the container reads above its threshold",
+      description:
+        'An optional JSON body `{"note"}` says why (up to 500 characters); it is kept on the `order.closed` event in the container\'s log.',
       security: security.person,
-      middleware: as("operator"),
-      request: { params: byOrder },
+      middleware: [...as("operator"), ...optionalJsonBody()],
+      request: {
+        params: byOrder,
+        body: {
+          content: {
+            "application/json": {
+              schema: z.strictObject({
+                note: z
+                  .string()
+                  .trim()
+                  .min(1, "must not be empty")
+                  .max(500, "must be at most 500 characters")
+                  .optional(),
+              }),
+            },
+          },
+          required: false,
+        },
+      },
       responses: {
         200: jsonContent(z.object({ order: orderSchema }), "Closed"),
         409: jsonContent(errorBodySchema, "The order is not active; `error.order` is the order"),
@@ -414,7 +433,8 @@ export const containers = router()
     }),
     async (c) => {
       const { containerId, orderId } = c.req.valid("param");
-      const result = await container(c.env, containerId).closeOrder(orderId, c.get("person").email);
+      const note = (c.req.valid("json") as { note?: string } | undefined)?.note;
+      const result = await container(c.env, containerId).closeOrder(orderId, c.get("person").email, note);
       if (result.ok) return c.json({ order: result.order }, 200);
       if (result.reason === "not_found") throw notFound(`order ${orderId} of container ${containerId}`);
       throw new ApiError(409, "order_not_active", `order ${orderId} is ${result.order.status}, not active`, undefined, {

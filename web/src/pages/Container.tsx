@@ -6,6 +6,7 @@ import { api, ApiProblem, data } from "../api";
 import { FillChart } from "../components/FillChart";
 import { DeviceKeys } from "../components/DeviceKeys";
 import { ANOMALY_LABEL, Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
+import { thresholdHint } from "../container-model";
 import { isSilent } from "../fleet-model";
 import { formatDays, formatFigure, formatPercent, formatTime } from "../format";
 import { can, useSession } from "../session";
@@ -74,7 +75,15 @@ export function ContainerPage({ id }: { id: string }) {
         </div>
         <div>
           <dt>Capacity</dt>
-          <dd>{c.capacity ?? "—"}</dd>
+          <dd data-fact="capacity">
+            {c.capacity === null
+              ? "—"
+              : `${formatFigure(c.capacity)} ${c.unit ?? "units"}${
+                  c.fillPercent !== null
+                    ? ` · ${formatFigure(Math.round((c.capacity * c.fillPercent) / 100))} ${c.unit ?? "units"} left`
+                    : ""
+                }`}
+          </dd>
         </div>
         <div>
           <dt>Battery</dt>
@@ -102,7 +111,13 @@ export function ContainerPage({ id }: { id: string }) {
         </div>
       </dl>
       <Outlook container={c} />
-      <ActiveOrder containerId={c.containerId} order={c.activeOrder} canAct={can(person, "operator")} />
+      <ActiveOrder
+        containerId={c.containerId}
+        order={c.activeOrder}
+        paused={!c.autoOpenArmed}
+        threshold={c.threshold}
+        canAct={can(person, "operator")}
+      />
       <ContainerAlerts containerId={c.containerId} canAct={can(person, "operator")} />
       <Anomalies containerId={c.containerId} version={c.version} canAct={can(person, "operator")} />
       <History
@@ -195,9 +210,28 @@ function Outlook({ container: c }: { container: ContainerT }) {
 type OrderT = NonNullable<ContainerT["activeOrder"]>;
 type EventT = InferResponseType<(typeof api.v1.containers)[":containerId"]["events"]["$get"], 200>["events"][number];
 
-function ActiveOrder({ containerId, order, canAct }: { containerId: string; order: OrderT | null; canAct: boolean }) {
+function ActiveOrder({
+  containerId,
+  order,
+  paused,
+  threshold,
+  canAct,
+}: {
+  containerId: string;
+  order: OrderT | null;
+  /** Automatic ordering waits for a reading above the threshold (an order was closed by hand). */
+  paused: boolean;
+  threshold: number;
+  canAct: boolean;
+}) {
   const queries = useQueryClient();
-  const done = () => queries.invalidateQueries({ queryKey: ["container", containerId] });
+  const [confirming, setConfirming] = useState(false);
+  const [note, setNote] = useState("");
+  const done = () => {
+    setConfirming(false);
+    setNote("");
+    return queries.invalidateQueries({ queryKey: ["container", containerId] });
+  };
   const open = useMutation({
     mutationFn: () => data(api.v1.containers[":containerId"].orders.$post({ param: { containerId } })),
     onSuccess: done,
@@ -205,9 +239,13 @@ function ActiveOrder({ containerId, order, canAct }: { containerId: string; orde
   });
   const close = useMutation({
     mutationFn: (orderId: string) =>
-      data(api.v1.containers[":containerId"].orders[":orderId"].close.$post({ param: { containerId, orderId } })),
+      data(
+        api.v1.containers[":containerId"].orders[":orderId"].close.$post({
+          param: { containerId, orderId },
+          json: note.trim() ? { note: note.trim() } : {},
+        }),
+      ),
     onSuccess: done,
-    onError: done,
   });
   return (
     <div className={`order-card ${order ? "active" : ""}`} aria-live="polite">
@@ -217,25 +255,60 @@ function ActiveOrder({ containerId, order, canAct }: { containerId: string; orde
             <strong>Active order</strong> <span className="mono">{order.id}</span>{" "}
             <Badge kind="order">{order.fulfilment}</Badge>
             <div className="muted small">
-              Opened <Time at={order.openedAt} /> by {order.openedBy} ({order.source}) at{" "}
-              {formatPercent(order.fillAtOpen)}
+              Opened <Time at={order.openedAt} />{" "}
+              {order.source === "auto"
+                ? "by the container, on a reading"
+                : order.source === "forecast"
+                  ? "by the forecast"
+                  : order.source === "partner"
+                    ? `by partner ${order.partnerId ?? order.openedBy}`
+                    : `by hand by ${order.openedBy}`}{" "}
+              at {formatPercent(order.fillAtOpen)}
               {order.thresholdAtOpen !== null ? `, threshold ${order.thresholdAtOpen} %` : ""}
               {order.source === "forecast" && order.forecast?.thresholdAt
                 ? `; the forecast then reached the threshold ${formatTime(order.forecast.thresholdAt)}`
                 : ""}
             </div>
           </div>
-          {canAct ? (
-            <button type="button" className="danger" disabled={close.isPending} onClick={() => close.mutate(order.id)}>
-              {close.isPending ? "Closing…" : "Close order"}
+          {canAct && !confirming ? (
+            <button type="button" className="danger" onClick={() => setConfirming(true)}>
+              Close order…
             </button>
+          ) : null}
+          {canAct && confirming ? (
+            <form
+              className="confirm-close"
+              onSubmit={(e) => {
+                e.preventDefault();
+                close.mutate(order.id);
+              }}
+            >
+              <p>
+                Close this order? Automatic ordering then waits until the fill is back above the threshold ({threshold}{" "}
+                %).
+              </p>
+              <label>
+                Reason (optional){" "}
+                <input value={note} maxLength={500} onChange={(e) => setNote(e.target.value)} placeholder="why" />
+              </label>
+              <button type="submit" className="danger" disabled={close.isPending}>
+                {close.isPending ? "Closing…" : "Close order"}
+              </button>
+              <button type="button" onClick={() => setConfirming(false)}>
+                Keep it open
+              </button>
+            </form>
           ) : null}
         </>
       ) : (
         <>
           <div>
             <strong>No active order.</strong>{" "}
-            <span className="muted small">One opens by itself when the fill drops below the threshold.</span>
+            <span className="muted small" data-testid="auto-order">
+              {paused
+                ? `Automatic ordering is paused until the fill rises above the threshold (${threshold} %), because an order was closed by hand. Open one by hand if it is needed.`
+                : "One opens by itself when the fill drops below the threshold."}
+            </span>
           </div>
           {canAct ? (
             <button type="button" disabled={open.isPending} onClick={() => open.mutate()}>
@@ -459,7 +532,7 @@ function describe(e: EventT): string {
           : ""
       }`;
     case "order.closed":
-      return `Order closed (${e.closeReason.replaceAll("_", " ")})`;
+      return `Order closed (${e.closeReason.replaceAll("_", " ")})${e.note ? `: “${e.note}”` : ""}`;
     case "order.fulfilment_changed":
       return `Order ${e.from} → ${e.to}${e.partnerId ? ` (partner ${e.partnerId})` : ""}${e.reason ? `: ${e.reason}` : ""}${e.vehicle ? `, vehicle ${e.vehicle}` : ""}${e.eta ? `, ETA ${formatTime(e.eta)}` : ""}${e.deliveryNote ? `, delivery note ${e.deliveryNote}` : ""}`;
     case "order.lines_set":
@@ -583,6 +656,9 @@ function Settings({ container: c }: { container: ContainerT }) {
         <label>
           Threshold (%)
           <input {...field("threshold")} type="number" min={0} max={100} step="any" required />
+          <span className="hint" data-testid="threshold-hint">
+            {thresholdHint(c, Number(form.threshold))}
+          </span>
         </label>
         <label>
           Capacity

@@ -50,6 +50,7 @@ export function OrdersPage() {
       data(
         api.v1.containers[":containerId"].orders[":orderId"].close.$post({
           param: { containerId: o.containerId, orderId: o.id },
+          json: {},
         }),
       ),
     onSettled: () => queries.invalidateQueries({ queryKey: ["orders"] }),
@@ -225,7 +226,15 @@ export function OrdersPage() {
                           type="button"
                           className="danger small"
                           disabled={close.isPending}
-                          onClick={() => close.mutate(o)}
+                          onClick={() => {
+                            const name = facts[o.containerId]?.name ?? o.containerId;
+                            if (
+                              window.confirm(
+                                `Close the order for ${name}? Automatic ordering then waits until its fill is back above the threshold.`,
+                              )
+                            )
+                              close.mutate(o);
+                          }}
                         >
                           Close
                         </button>
