@@ -233,6 +233,14 @@ describe("archival of old readings", () => {
     expect(late.results.map((r) => r.status)).toEqual(["archived", "archived"]);
     expect((await containerHoldings(a)).events).toHaveLength(eventsBefore);
 
+    // "All" of a's history begins in the archived month.
+    const everything = await json<{ from: string; points: unknown[] }>(
+      await api(`/v1/containers/${a}/history?all=true&points=5000`, { token: admin }),
+      200,
+    );
+    expect(everything.from).toBe("2024-03-01T00:00:00.000Z");
+    expect(everything.points).toHaveLength(164);
+
     // History across the boundary: the same points as before, raw and in buckets.
     expect(await history(a, 5000)).toEqual(raw);
     const after = await history(a, 40);

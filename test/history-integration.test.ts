@@ -57,6 +57,33 @@ describe("GET /v1/containers/{containerId}/history", () => {
     for (const o of body.orders) expect(o.closedAt === null || o.closedAt >= o.openedAt).toBe(true);
   });
 
+  it("`all` starts at the oldest reading by when it was measured, buffered readings sent later included", async () => {
+    const body = await json<History & { from: string }>(await history(id, "all=true&points=500"), 200);
+    expect(body.from).toBe(new Date(start).toISOString());
+    expect(body.points).toHaveLength(200);
+    // A sensor that buffered: its readings measured days before they were received (and before its
+    // first event) are all in "all".
+    const buffered = uniqueContainer("buffered");
+    const measured = Date.now() - 20 * 86_400_000;
+    await json(
+      await postReadings(key, {
+        readings: Array.from({ length: 5 }, (_, i) => ({
+          containerId: buffered,
+          readingId: `b-${i}`,
+          fillPercent: 90 - i,
+          measuredAt: new Date(measured + i * 3600_000).toISOString(),
+        })),
+      }),
+      200,
+    );
+    const all = await eventually(async () => {
+      const got = await json<History & { from: string }>(await history(buffered, "all=true"), 200);
+      return got.points.length === 5 ? got : undefined;
+    });
+    expect(all.from).toBe(new Date(measured).toISOString());
+    expect((await json<History>(await history(buffered, "points=500"), 200)).points).toEqual([]);
+  });
+
   it("a longer range is downsampled to at most `points` buckets that keep min, max and count", async () => {
     const body = await json<History>(await history(id, `from=${new Date(start - 1000).toISOString()}&points=20`), 200);
     expect(body.bucketSeconds).toBeGreaterThan(0);

@@ -22,7 +22,7 @@ import {
 import { cursorParam, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { eq } from "drizzle-orm";
-import { fillHistory, listContainers, thresholdChanges } from "../db/queries";
+import { fillHistory, listContainers, oldestMeasured, thresholdChanges } from "../db/queries";
 import { archivedReadings } from "../archive/history";
 import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
 import { formatParam } from "../../domain/analytics";
@@ -219,6 +219,12 @@ export const containers = router()
         query: z
           .strictObject({
             from: instantParam.optional().meta({ description: "Default: 24 hours before `to`" }),
+            all: booleanParam
+              .optional()
+              .meta({
+                description:
+                  "From the oldest reading the container has (by when it was measured), archived ones included",
+              }),
             to: instantParam.optional().meta({ description: "Default: now" }),
             points: z.coerce.number().int().min(10).max(5000).default(500),
           })
@@ -261,7 +267,12 @@ export const containers = router()
       const { containerId } = c.req.valid("param");
       const q = c.req.valid("query");
       const to = q.to ? new Date(q.to).toISOString() : new Date().toISOString();
-      const from = q.from ? new Date(q.from).toISOString() : new Date(Date.parse(to) - 24 * 3600_000).toISOString();
+      const oldest = q.all ? await withDatabase(c.env, (db) => oldestMeasured(db, containerId)) : null;
+      const from = oldest
+        ? new Date(Math.min(Date.parse(oldest), Date.parse(to) - 60_000)).toISOString()
+        : q.from
+          ? new Date(q.from).toISOString()
+          : new Date(Date.parse(to) - 24 * 3600_000).toISOString();
       // One snapshot: the points, the threshold now and its changes agree even while the projection writes.
       const body = await withDatabase(c.env, (db) =>
         db.transaction(

@@ -339,33 +339,27 @@ function History({
     [anomalies],
   );
   const [range, setRange] = useState<Range>("24h");
-  const first = useQuery({
-    queryKey: ["container", containerId, "first-event"],
-    queryFn: () =>
-      data(
-        api.v1.containers[":containerId"].events.$get({ param: { containerId }, query: { after: "0", limit: "1" } }),
-      ),
-    enabled: range === "all",
-    staleTime: Infinity,
-  });
-  // The range ends now, and "now" moves on with each version Postgres has.
+  // The range ends now, and "now" moves on with each version Postgres has. "All" starts at the
+  // oldest reading by when it was measured (a sensor's buffered readings included), as the API finds it.
   const [asOf, setAsOf] = useState(() => Date.now());
   useEffect(() => setAsOf(Date.now()), [projected]);
-  const from = useMemo(() => {
-    if (range !== "all") return new Date(asOf - RANGE_HOURS[range] * 3600_000).toISOString();
-    const at = first.data?.events[0]?.at;
-    return at ? new Date(Date.parse(at) - 60_000).toISOString() : undefined;
-  }, [range, first.data, asOf]);
+  const from = useMemo(
+    () => (range === "all" ? undefined : new Date(asOf - RANGE_HOURS[range] * 3600_000).toISOString()),
+    [range, asOf],
+  );
   const history = useQuery({
     queryKey: ["container", containerId, "history", range, projected],
     queryFn: () =>
       data(
         api.v1.containers[":containerId"].history.$get({
           param: { containerId },
-          query: { from: from!, to: new Date(Date.now() + 1000).toISOString(), points: "600" },
+          query: {
+            ...(from === undefined ? { all: "true" } : { from }),
+            to: new Date(Date.now() + 1000).toISOString(),
+            points: "600",
+          },
         }),
       ),
-    enabled: from !== undefined,
     placeholderData: (previous) => previous,
   });
   return (
