@@ -219,12 +219,10 @@ export const containers = router()
         query: z
           .strictObject({
             from: instantParam.optional().meta({ description: "Default: 24 hours before `to`" }),
-            all: booleanParam
-              .optional()
-              .meta({
-                description:
-                  "From the oldest reading the container has (by when it was measured), archived ones included",
-              }),
+            all: booleanParam.optional().meta({
+              description:
+                "From the oldest reading the container has (by when it was measured), archived ones included",
+            }),
             to: instantParam.optional().meta({ description: "Default: now" }),
             points: z.coerce.number().int().min(10).max(5000).default(500),
           })
