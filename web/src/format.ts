@@ -116,3 +116,8 @@ export function formatShare(share: number | null, of: number): string {
   if (share === null || of === 0) return "—";
   return `${Math.round(share * 100)} % of ${count.format(of)}`;
 }
+
+/** A count with its noun, in the singular for one: "1 reading", "3 readings". */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${formatCount(n)} ${n === 1 ? noun : nouns}`;
+}

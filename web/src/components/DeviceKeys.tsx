@@ -24,7 +24,9 @@ export function DeviceKeys({ containerId }: { containerId?: string }) {
     onSuccess: (answer) => {
       setIssued({ key: answer.key, id: answer.deviceKey.id });
       setCopied(false);
+      // The form starts again as it began: a next key is not silently scoped like the last one.
       setLabel("");
+      setScope(containerId ?? "");
       void queries.invalidateQueries({ queryKey: ["device-keys"] });
     },
   });

@@ -12,7 +12,7 @@ const COLUMNS: { key: FleetQuery["sort"] | null; label: string }[] = [
   { key: "fillPercent", label: "Fill" },
   { key: "thresholdAt", label: "Runs out" },
   { key: null, label: "Contents" },
-  { key: null, label: "Order" },
+  { key: null, label: "Delivery" },
   { key: "lastSeenAt", label: "Last seen" },
 ];
 

@@ -8,7 +8,7 @@ import { DeviceKeys } from "../components/DeviceKeys";
 import { ANOMALY_LABEL, Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
 import { thresholdHint } from "../container-model";
 import { isSilent } from "../fleet-model";
-import { formatDays, formatFigure, formatPercent, formatTime } from "../format";
+import { formatDays, formatFigure, formatPercent, formatTime, plural } from "../format";
 import { can, useSession } from "../session";
 import { useAlerts, useFleet } from "../stores";
 import { alertsToShow } from "../alerts-model";
@@ -385,10 +385,10 @@ function History({
           <FillChart history={history.data} forecast={forecast?.status === "ok" ? forecast : null} anomalies={marks} />
           <p className="muted small">
             {history.data.bucketSeconds === null
-              ? `${history.data.points.length} readings`
-              : `${history.data.points.length} buckets of ${Math.round(history.data.bucketSeconds / 60)} min (mean, min–max band)`}
+              ? plural(history.data.points.length, "reading")
+              : `${plural(history.data.points.length, "bucket")} of ${Math.round(history.data.bucketSeconds / 60)} min (mean, min–max band)`}
             {history.data.orders.length
-              ? ` · ${history.data.orders.length} order(s): red dashes opened, green closed`
+              ? ` · ${plural(history.data.orders.length, "order")}: red dashes opened, green closed`
               : ""}
             {forecast?.status === "ok" ? " · orange: the forecast, with its p10–p90 band" : ""}
             {marks.length ? ` · purple: ${marks.length} open anomal${marks.length === 1 ? "y" : "ies"}` : ""}

@@ -1,10 +1,9 @@
 import { lazy, Suspense, useDeferredValue, useEffect, useMemo, useState } from "react";
-import { Link } from "wouter";
 import { FleetTable } from "../components/FleetTable";
 import { Failed, Loading } from "../components/ui";
 import { formatCount } from "../format";
 import { ANY_QUERY, contentsOf, figuresOf, rowsOf, type FleetQuery } from "../fleet-model";
-import { fleetStore, useErrors, useFleet } from "../stores";
+import { fleetStore, useFleet } from "../stores";
 import { csvText } from "../../../domain/csv";
 import { FLEET_CSV_COLUMNS, fleetCsvRows } from "../../../domain/fleet";
 
@@ -35,7 +34,6 @@ function useMinuteClock(): number {
 
 export function FleetPage() {
   const { fleet, loaded, failure } = useFleet();
-  const errors = useErrors();
   const now = useMinuteClock();
   const [query, setQuery] = useState<FleetQuery>(ANY_QUERY);
   const deferredQuery = useDeferredValue(query);
@@ -75,14 +73,6 @@ export function FleetPage() {
           onClick={() => set({ silent: !query.silent })}
           pressed={query.silent}
         />
-        <li className="figure tone-error">
-          <Link href="/errors">
-            <span className="value" data-figure="Open errors">
-              {errors.openCount ?? "…"}
-            </span>
-            <span className="label">Open errors</span>
-          </Link>
-        </li>
       </ul>
       <div className="fleet-body">
         <div className="map-pane">
