@@ -83,18 +83,18 @@ export function fleetReadings(count, { prefix = "tank", seed = 7, measuredAt = n
 
 /**
  * `days` of history before each container's reading of now, a reading every 6 hours: consumption
- * of 1–6 points a day with noise, a weekly pattern on half of them (weekends slower), a delivery
+ * of 0.6–3.5 points a day with noise, a weekly pattern on half of them (weekends slower), a delivery
  * (a refill to 85–95 %) when the level nears empty, and a sudden drop on every 37th container.
  */
 export function historyReadings(now, days, { seed = 11 } = {}) {
   const r = random(seed);
   const out = [];
   for (const [i, reading] of now.entries()) {
-    const rate = 1 + r() * 5;
+    const rate = 0.6 + r() * 2.9;
     const weekly = i % 2 === 0;
     const steps = Math.floor((days * DAY) / (6 * 3600_000));
     const end = Date.parse(reading.measuredAt);
-    let fill = 55 + r() * 40;
+    let fill = 35 + r() * 60;
     const history = [];
     for (let k = steps; k >= 1; k--) {
       const at = end - k * 6 * 3600_000;
