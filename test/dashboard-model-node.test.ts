@@ -12,7 +12,7 @@ import {
   type AlertFilter,
 } from "../web/src/alerts-model";
 import { anAlert } from "./support/alerts";
-import { thresholdHint } from "../web/src/container-model";
+import { thresholdHint, whoActed } from "../web/src/container-model";
 import {
   ANY_QUERY,
   figuresOf,
@@ -270,5 +270,13 @@ describe("a new threshold, in words", () => {
       "Above today's fill (40 %): an order opens with the next reading below 45 %.",
     );
     expect(thresholdHint({ threshold: 20, fillPercent: 40, activeOrder: null }, 20)).toMatch(/^An order opens when/);
+  });
+});
+
+describe("who acted on an order, in words", () => {
+  it("says a reading, a partner or a person rather than their ids", () => {
+    expect(whoActed("reading:seed-1795416105")).toBe("by the container, on a reading");
+    expect(whoActed("partner:p-fuel")).toBe("by partner p-fuel");
+    expect(whoActed("ops@fillgrid.test")).toBe("by ops@fillgrid.test");
   });
 });

@@ -93,6 +93,25 @@ describe("manual orders", () => {
     });
   });
 
+  it("the event log names each device key by its label", async () => {
+    const id = uniqueContainer();
+    const labelled = await json<{ key: string; deviceKey: { id: string } }>(
+      await api("/v1/device-keys", {
+        method: "POST",
+        token: admin,
+        json: { label: "north gate sensor", containerId: id },
+      }),
+      201,
+    );
+    await json(await postReadings(labelled.key, reading(id, 70)), 200);
+    const body = await json<{ events: { actor: { kind: string; id: string } }[]; actors: Record<string, string> }>(
+      await api(`/v1/containers/${id}/events`, { token: operator }),
+      200,
+    );
+    expect(body.events[0]!.actor).toEqual({ kind: "device", id: labelled.deviceKey.id });
+    expect(body.actors).toEqual({ [labelled.deviceKey.id]: "north gate sensor" });
+  });
+
   it("an order for a container that never reported is 404", async () => {
     await json(await openOrder(uniqueContainer()), 404);
   });

@@ -26,3 +26,14 @@ export function thresholdHint(c: HintedContainer, next: number): string {
     return `Above today's fill (${c.fillPercent} %): an order opens with the next reading below ${next} %.`;
   return "The next reading is judged against it.";
 }
+
+/**
+ * Who opened or closed an order, in words: a reading (the container decided on it), the system, a
+ * partner, or a person.
+ */
+export function whoActed(by: string): string {
+  if (by.startsWith("reading:")) return "by the container, on a reading";
+  if (by.startsWith("system:") || by === "system") return "by the system";
+  if (by.startsWith("partner:")) return `by partner ${by.slice("partner:".length)}`;
+  return by ? `by ${by}` : "";
+}

@@ -328,7 +328,15 @@ export const containers = router()
         }),
       },
       responses: {
-        200: jsonContent(z.object({ events: z.array(containerEventSchema) }), "Events"),
+        200: jsonContent(
+          z.object({
+            events: z.array(containerEventSchema),
+            actors: z
+              .record(z.string(), z.string())
+              .meta({ description: "The labels of the device keys among the events' actors, by key id" }),
+          }),
+          "Events",
+        ),
         ...problems(...personProblems, 404),
       },
     }),
@@ -337,7 +345,12 @@ export const containers = router()
       const q = c.req.valid("query");
       const events = await container(c.env, containerId).listEvents(q.after, q.limit);
       if (!events) throw notFound(`container ${containerId}`);
-      return c.json({ events }, 200);
+      const devices = new Set(events.filter((e) => e.actor.kind === "device").map((e) => e.actor.id));
+      const actors: Record<string, string> = {};
+      if (devices.size > 0)
+        for (const k of await directory(c.env).listDeviceKeys())
+          if (devices.has(k.id) && k.label) actors[k.id] = k.label;
+      return c.json({ events, actors }, 200);
     },
   )
   .openapi(

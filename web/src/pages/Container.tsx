@@ -6,7 +6,7 @@ import { api, ApiProblem, data } from "../api";
 import { FillChart } from "../components/FillChart";
 import { DeviceKeys } from "../components/DeviceKeys";
 import { ANOMALY_LABEL, Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
-import { thresholdHint } from "../container-model";
+import { thresholdHint, whoActed } from "../container-model";
 import { isSilent } from "../fleet-model";
 import { formatDays, formatFigure, formatPercent, formatTime, plural } from "../format";
 import { can, useSession } from "../session";
@@ -496,12 +496,12 @@ function Orders({ containerId, version }: { containerId: string; version: number
                 <Badge kind={o.status}>{o.status}</Badge> <span className="mono small">{o.id}</span>
               </div>
               <div className="muted small">
-                Opened <Time at={o.openedAt} /> by {o.openedBy} at {formatPercent(o.fillAtOpen)}
+                Opened <Time at={o.openedAt} /> {whoActed(o.openedBy)} at {formatPercent(o.fillAtOpen)}
                 {o.closedAt ? (
                   <>
                     {" "}
-                    · closed <Time at={o.closedAt} /> by {o.closedBy} ({o.closeReason?.replaceAll("_", " ")}) at{" "}
-                    {formatPercent(o.fillAtClose)}
+                    · closed <Time at={o.closedAt} /> {whoActed(o.closedBy ?? "")} (
+                    {o.closeReason?.replaceAll("_", " ")}) at {formatPercent(o.fillAtClose)}
                   </>
                 ) : null}
               </div>
@@ -572,7 +572,10 @@ function Events({ containerId, version }: { containerId: string; version: number
             <li key={e.id}>
               <div>{describe(e)}</div>
               <div className="muted small">
-                <Time at={e.at} /> · {e.actor.kind} {e.actor.id}
+                <Time at={e.at} /> ·{" "}
+                {e.actor.kind === "device"
+                  ? `device ${events.data.actors[e.actor.id] ? `“${events.data.actors[e.actor.id]}”` : e.actor.id}`
+                  : `${e.actor.kind} ${e.actor.id}`}
               </div>
             </li>
           ))}
