@@ -103,3 +103,72 @@ export function checkUserChange(
 
 /** How long a stream ticket (POST /v1/stream-tickets) is good for, once. */
 export const TICKET_TTL_MS = 30_000;
+
+/** An audit entry as the list shows it. */
+export interface AuditEntryLike {
+  actor: string;
+  action: AuditAction;
+  target: string;
+  details: Record<string, unknown>;
+}
+
+const text = (v: unknown): string =>
+  v === null || v === undefined ? "none" : typeof v === "string" ? v : JSON.stringify(v);
+
+/** What an admin did, as a sentence: "ops@x made dana@x an operator (was viewer)". */
+export function auditSentence(e: AuditEntryLike): string {
+  const d = e.details;
+  switch (e.action) {
+    case "user.created":
+      return `${e.actor} added ${e.target} as ${text(d.role)}`;
+    case "user.role_changed":
+      return `${e.actor} made ${e.target} ${text(d.to)} (was ${text(d.from)})`;
+    case "user.disabled":
+      return `${e.actor} disabled ${e.target}`;
+    case "user.enabled":
+      return `${e.actor} enabled ${e.target} again`;
+    case "user.password_reset":
+      return `${e.actor} set a new password for ${e.target}`;
+    case "user.password_changed":
+      return `${e.actor} changed their password`;
+    case "user.telegram_linked":
+      return d.telegramUserId === null
+        ? `${e.actor} unlinked ${e.target} from Telegram`
+        : `${e.actor} linked ${e.target} to Telegram user ${text(d.telegramUserId)}`;
+    case "device_key.issued":
+      return `${e.actor} issued device key ${d.label ? `“${text(d.label)}” ` : ""}(${e.target}) for ${
+        d.containerId ? `container ${text(d.containerId)}` : "the whole fleet"
+      }`;
+    case "device_key.revoked":
+      return `${e.actor} revoked device key ${e.target}`;
+    case "container.settings_changed": {
+      const changes = (d.changes ?? {}) as Record<string, unknown>;
+      const previous = (d.previous ?? {}) as Record<string, unknown>;
+      const parts = Object.entries(changes).map(([k, v]) => `${k} ${text(previous[k])} → ${text(v)}`);
+      return `${e.actor} changed ${e.target}: ${parts.join(", ") || "nothing"}`;
+    }
+    case "partner.created":
+      return `${e.actor} added partner ${e.target}${d.name ? ` (${text(d.name)})` : ""}`;
+    case "partner.updated": {
+      const changes = Array.isArray(d.changes) ? (d.changes as string[]).join(", ") : "its profile";
+      return `${e.actor} changed partner ${e.target}: ${changes}`;
+    }
+    case "partner.disabled":
+      return `${e.actor} disabled partner ${e.target}`;
+    case "partner.enabled":
+      return `${e.actor} enabled partner ${e.target} again`;
+    case "partner.secret_rotated":
+      return `${e.actor} rotated partner ${e.target}'s signing secret${
+        d.previousValidUntil ? ` (the old one valid until ${text(d.previousValidUntil)})` : ""
+      }`;
+    case "partner.prices_changed":
+      return `${e.actor} changed partner ${e.target}'s prices`;
+  }
+}
+
+export const AUDIT_CSV_COLUMNS = ["seq", "at", "actor", "action", "target", "what", "details"] as const;
+
+/** Audit entries as CSV rows: the sentence, and the details as JSON. */
+export function auditCsvRows(entries: readonly (AuditEntryLike & { seq: number; at: string })[]) {
+  return entries.map((e) => ({ ...e, what: auditSentence(e), details: JSON.stringify(e.details) }));
+}

@@ -975,7 +975,15 @@ describe("sign-in and admin", () => {
     await page.locator(".panel .list, .panel .state.empty").first().waitFor();
     await shot(page, "admin-dead-letters");
     await page.getByRole("link", { name: "Audit" }).click();
-    await page.locator("tbody tr", { hasText: "device_key.issued" }).first().waitFor();
+    // In words, and narrowed to one kind of action.
+    await page.locator("tbody tr", { hasText: `issued device key “north gateway”` }).first().waitFor();
+    await page.getByLabel("Action").selectOption("user.role_changed");
+    const changed = page.locator("tbody tr", { hasText: email });
+    await changed.first().waitFor();
+    expect(await changed.first().locator('[data-cell="what"]').textContent()).toBe(
+      `${system().adminEmail} made ${email} viewer (was operator)`,
+    );
+    expect(await page.locator("tbody tr", { hasText: "issued device key" }).count()).toBe(0);
     await shot(page, "admin-audit");
     expect(pageProblems(page)).toEqual([]);
     await page.context().close();

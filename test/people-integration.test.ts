@@ -1,3 +1,4 @@
+import { auditSentence } from "../domain/access";
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry, Role, User } from "../domain/access";
@@ -282,5 +283,23 @@ describe("GET /v1/audit", () => {
       200,
     );
     expect(next.entries[0]!.seq).toBeLessThan(page.entries[1]!.seq);
+
+    // As CSV: each entry with what was done in words.
+    const csv = await api("/v1/audit?limit=500&format=csv", { token: admin });
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    const text = await csv.text();
+    expect(text.split("\n")[0]).toBe("seq,at,actor,action,target,what,details");
+    const sentences = mine.map((e) => auditSentence(e));
+    expect(sentences).toEqual([
+      `${env.ADMIN_EMAIL} changed ${containerId}: threshold 50 → 30`,
+      `${env.ADMIN_EMAIL} revoked device key ${issued.deviceKey.id}`,
+      `${env.ADMIN_EMAIL} issued device key “audited” (${issued.deviceKey.id}) for the whole fleet`,
+      `${env.ADMIN_EMAIL} set a new password for ${person.email}`,
+      `${env.ADMIN_EMAIL} enabled ${person.email} again`,
+      `${env.ADMIN_EMAIL} disabled ${person.email}`,
+      `${env.ADMIN_EMAIL} made ${person.email} operator (was viewer)`,
+      `${env.ADMIN_EMAIL} added ${person.email} as viewer`,
+    ]);
+    for (const sentence of sentences) expect(text).toContain(sentence);
   });
 });

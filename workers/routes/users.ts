@@ -1,3 +1,6 @@
+import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
+import { formatParam } from "../../domain/analytics";
+import { AUDIT_CSV_COLUMNS, auditCsvRows } from "../../domain/access";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../http/context";
 import { createRoute, z } from "@hono/zod-openapi";
@@ -191,6 +194,7 @@ export const users = router()
           action: z.enum(AUDIT_ACTIONS).optional(),
           actor: z.string().min(1).max(254).optional(),
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+          format: formatParam,
           cursor: z.coerce
             .number()
             .int()
@@ -200,8 +204,10 @@ export const users = router()
             .meta({ description: "nextCursor of the page before" }),
         }),
       },
+      description:
+        "As CSV (`?format=csv` or `Accept: text/csv`): the page's entries, each with what was done as a sentence (`what`) and its details as JSON.",
       responses: {
-        200: jsonContent(
+        200: jsonOrCsv(
           z.object({ entries: z.array(auditEntrySchema), nextCursor: z.number().int().nullable() }),
           "A page",
         ),
@@ -217,6 +223,7 @@ export const users = router()
         actor: q.actor?.toLowerCase(),
       });
       const page = entries.slice(0, q.limit);
+      if (wantsCsv(c, q.format)) return csvResponse("audit.csv", AUDIT_CSV_COLUMNS, auditCsvRows(page));
       return c.json({ entries: page, nextCursor: entries.length > q.limit ? page[page.length - 1]!.seq : null }, 200);
     },
   );

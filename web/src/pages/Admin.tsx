@@ -3,7 +3,8 @@ import { useState, type FormEvent } from "react";
 import { Link } from "wouter";
 import { api, data } from "../api";
 import { DeviceKeys } from "../components/DeviceKeys";
-import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
+import { Badge, CsvDownload, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
+import { AUDIT_ACTIONS, auditSentence, type AuditAction } from "../../../domain/access";
 import { useSession, type Role } from "../session";
 
 const TABS = [
@@ -348,33 +349,59 @@ function DeadLetters() {
 }
 
 function Audit() {
+  const [action, setAction] = useState<AuditAction | "">("");
+  const [actor, setActor] = useState("");
+  const query = { ...(action ? { action } : {}), ...(actor.trim() ? { actor: actor.trim() } : {}) };
   const entries = useInfiniteQuery({
-    queryKey: ["audit"],
+    queryKey: ["audit", query],
     initialPageParam: undefined as number | undefined,
     queryFn: ({ pageParam }) =>
-      data(api.v1.audit.$get({ query: { limit: "100", ...(pageParam ? { cursor: String(pageParam) } : {}) } })),
+      data(
+        api.v1.audit.$get({
+          query: { limit: "100", ...query, ...(pageParam ? { cursor: String(pageParam) } : {}) },
+        }),
+      ),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const rows = entries.data?.pages.flatMap((p) => p.entries) ?? [];
   return (
     <section className="panel" aria-labelledby="audit-title">
-      <h2 id="audit-title">Audit</h2>
+      <div className="panel-head">
+        <h2 id="audit-title">Audit</h2>
+        <CsvDownload
+          url={api.v1.audit.$url({ query: { limit: "500", format: "csv", ...query } })}
+          fallbackName="audit.csv"
+        />
+      </div>
+      <div className="filters" role="search">
+        <label>
+          Action{" "}
+          <select aria-label="Action" value={action} onChange={(e) => setAction(e.target.value as AuditAction | "")}>
+            <option value="">Any</option>
+            {AUDIT_ACTIONS.map((a) => (
+              <option key={a} value={a}>
+                {a.replace(".", ": ").replaceAll("_", " ")}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          By <input aria-label="By" value={actor} onChange={(e) => setActor(e.target.value)} placeholder="email" />
+        </label>
+      </div>
       {entries.isError ? (
         <Failed error={entries.error} retry={() => entries.refetch()} />
       ) : entries.isPending ? (
         <Loading what="the audit list" />
       ) : rows.length === 0 ? (
-        <Empty>No admin actions yet.</Empty>
+        <Empty>{action || actor.trim() ? "No admin action matches." : "No admin actions yet."}</Empty>
       ) : (
         <div className="scroll-x">
           <table className="table">
             <thead>
               <tr>
                 <th scope="col">When</th>
-                <th scope="col">Who</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Details</th>
+                <th scope="col">What</th>
               </tr>
             </thead>
             <tbody>
@@ -383,10 +410,7 @@ function Audit() {
                   <td>
                     <Time at={e.at} />
                   </td>
-                  <td>{e.actor}</td>
-                  <td className="mono">{e.action}</td>
-                  <td className="mono">{e.target}</td>
-                  <td className="mono small">{Object.keys(e.details).length ? JSON.stringify(e.details) : ""}</td>
+                  <td data-cell="what">{auditSentence(e)}</td>
                 </tr>
               ))}
             </tbody>
