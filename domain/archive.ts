@@ -4,6 +4,24 @@
 
 const DAY_MS = 24 * 3600_000;
 
+/** A readings row as archived (ms for times). */
+export interface ArchivedReading {
+  containerId: string;
+  readingId: string;
+  measuredAt: number;
+  receivedAt: number;
+  fillPercent: number;
+  contents: string | null;
+  lat: number | null;
+  lon: number | null;
+  battery: number | null;
+  clockSkewMs: number;
+  status: string;
+  refillRise: number | null;
+  eventId: string;
+  seq: number | null;
+}
+
 /** One Parquet object of an archived month. */
 export interface ArchivePart {
   key: string;

@@ -241,6 +241,21 @@ describe("archival of old readings", () => {
     expect(everything.from).toBe("2024-03-01T00:00:00.000Z");
     expect(everything.points).toHaveLength(164);
 
+    // Its readings of a range as CSV: the archived ones and the hot ones, oldest first.
+    const csv = await api(`/v1/containers/${a}/readings?from=2024-02-20T00:00:00Z&to=2024-04-20T00:00:00Z&format=csv`, {
+      token: admin,
+    });
+    expect(csv.headers.get("content-disposition")).toBe(
+      `attachment; filename="readings-${a}-2024-02-20-2024-04-20.csv"`,
+    );
+    const csvLines = (await csv.text()).trim().split("\n");
+    expect(csvLines[0]).toBe("readingId,measuredAt,receivedAt,fillPercent,status,contents,battery,lat,lon,refillRise");
+    expect(csvLines).toHaveLength(165);
+    const measured = csvLines.slice(1).map((l) => l.split(",")[1]!);
+    expect([...measured].sort()).toEqual(measured);
+    expect(measured[0]).toBe("2024-03-01T03:00:00.000Z");
+    expect(measured.at(-1)! >= "2024-04-01").toBe(true);
+
     // History across the boundary: the same points as before, raw and in buckets.
     expect(await history(a, 5000)).toEqual(raw);
     const after = await history(a, 40);

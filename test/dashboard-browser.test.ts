@@ -553,6 +553,15 @@ describe("container", () => {
     await expect.poll(() => chart.getAttribute("data-points")).toBe("5");
     await page.getByRole("button", { name: "All" }).click();
     await expect.poll(() => chart.getAttribute("data-points")).toBe("5");
+    // The range's readings as CSV, as the API answers them.
+    const csv = await downloaded(page, () =>
+      page.getByRole("region", { name: "Fill history" }).getByRole("link", { name: "Download CSV" }).click(),
+    );
+    const readingsCsv = csv.text.trim().split(/\r?\n/);
+    expect(readingsCsv[0]).toBe(
+      "readingId,measuredAt,receivedAt,fillPercent,status,contents,battery,lat,lon,refillRise",
+    );
+    expect(readingsCsv.slice(1).map((l) => Number(l.split(",")[3]))).toEqual([95, 90, 88, 84, 80]);
     await page.getByRole("button", { name: "24 h" }).click();
     await expect.poll(() => chart.getAttribute("data-points")).toBe("2");
 

@@ -5,13 +5,49 @@ import { sql } from "drizzle-orm";
 import { partsHolding, type ArchivePart } from "../../domain/archive";
 import type { Database, Transaction } from "../db/client";
 import { ARCHIVED_BEFORE } from "../db/rollups";
-import { r2File, readingsFromParquet } from "./parquet";
+import { r2File, readingsFromParquet, type ArchivedReading } from "./parquet";
 
 export interface ArchivedRange {
   /** Readings before this instant are in the archive, not in Postgres (null: none archived yet). */
   archivedBefore: string | null;
   /** The container's applied readings in the range's archived part, oldest first, each once. */
   readings: { at: number; fill: number }[];
+}
+
+/**
+ * The container's archived rows measured in [from, to) and before the horizon, each reading once,
+ * oldest first (all outcomes), with the horizon.
+ */
+export async function archivedRows(
+  env: Env,
+  db: Database | Transaction,
+  containerId: string,
+  from: string,
+  to: string,
+): Promise<{ archivedBefore: string | null; rows: ArchivedReading[] }> {
+  const [horizon] = (
+    await db.execute<{ at: string | null }>(
+      sql`select case when h.at = '-infinity' then null else h.at end as at from (select ${sql.raw(ARCHIVED_BEFORE)} as at) h`,
+    )
+  ).rows;
+  const archivedBefore = horizon?.at ? new Date(horizon.at).toISOString() : null;
+  if (!archivedBefore || from >= archivedBefore) return { archivedBefore, rows: [] };
+  const { rows } = await db.execute<{ parts: ArchivePart[] }>(sql`
+    select parts from archive_months where finished_at is not null
+      and month::timestamp at time zone 'UTC' < ${to}::timestamptz and (month + interval '1 month') at time zone 'UTC' > ${from}::timestamptz
+    order by month`);
+  const [start, end] = [Date.parse(from), Math.min(Date.parse(to), Date.parse(archivedBefore))];
+  const seen = new Set<string>();
+  const out: ArchivedReading[] = [];
+  for (const part of rows.flatMap((r) => partsHolding(r.parts, containerId))) {
+    for (const r of await readingsFromParquet(r2File(env.ARCHIVE, part.key, part.bytes), containerId)) {
+      // A reading that came back after a restore and was archived again is in two parts: once here.
+      if (r.measuredAt < start || r.measuredAt >= end || seen.has(r.readingId)) continue;
+      seen.add(r.readingId);
+      out.push(r);
+    }
+  }
+  return { archivedBefore, rows: out.sort((a, b) => a.measuredAt - b.measuredAt) };
 }
 
 export async function archivedReadings(
@@ -21,27 +57,9 @@ export async function archivedReadings(
   from: string,
   to: string,
 ): Promise<ArchivedRange> {
-  const [horizon] = (
-    await db.execute<{ at: string | null }>(
-      sql`select case when h.at = '-infinity' then null else h.at end as at from (select ${sql.raw(ARCHIVED_BEFORE)} as at) h`,
-    )
-  ).rows;
-  const archivedBefore = horizon?.at ? new Date(horizon.at).toISOString() : null;
-  if (!archivedBefore || from >= archivedBefore) return { archivedBefore, readings: [] };
-  const { rows } = await db.execute<{ parts: ArchivePart[] }>(sql`
-    select parts from archive_months where finished_at is not null
-      and month::timestamp at time zone 'UTC' < ${to}::timestamptz and (month + interval '1 month') at time zone 'UTC' > ${from}::timestamptz
-    order by month`);
-  const [start, end] = [Date.parse(from), Math.min(Date.parse(to), Date.parse(archivedBefore))];
-  const seen = new Set<string>();
-  const out: { at: number; fill: number }[] = [];
-  for (const part of rows.flatMap((r) => partsHolding(r.parts, containerId))) {
-    for (const r of await readingsFromParquet(r2File(env.ARCHIVE, part.key, part.bytes), containerId)) {
-      // A reading that came back after a restore and was archived again is in two parts: once here.
-      if (r.status !== "applied" || r.measuredAt < start || r.measuredAt >= end || seen.has(r.readingId)) continue;
-      seen.add(r.readingId);
-      out.push({ at: r.measuredAt, fill: r.fillPercent });
-    }
-  }
-  return { archivedBefore, readings: out.sort((a, b) => a.at - b.at) };
+  const { archivedBefore, rows } = await archivedRows(env, db, containerId, from, to);
+  return {
+    archivedBefore,
+    readings: rows.filter((r) => r.status === "applied").map((r) => ({ at: r.measuredAt, fill: r.fillPercent })),
+  };
 }

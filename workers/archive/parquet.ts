@@ -4,24 +4,9 @@
 // min/max statistics, so a reader looking for one container reads only the groups that hold it.
 import { parquetReadObjects, type AsyncBuffer } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
+import type { ArchivedReading } from "../../domain/archive";
 
-/** A readings row as archived (ms for times). */
-export interface ArchivedReading {
-  containerId: string;
-  readingId: string;
-  measuredAt: number;
-  receivedAt: number;
-  fillPercent: number;
-  contents: string | null;
-  lat: number | null;
-  lon: number | null;
-  battery: number | null;
-  clockSkewMs: number;
-  status: string;
-  refillRise: number | null;
-  eventId: string;
-  seq: number | null;
-}
+export type { ArchivedReading };
 
 /** The columns as `select`ed for the export, in this order (workers/archive/job.ts). */
 export const EXPORT_COLUMNS = `container_id, reading_id,
@@ -98,4 +83,26 @@ export function r2File(bucket: R2Bucket, key: string, size: number): AsyncBuffer
       return object.arrayBuffer();
     },
   };
+}
+
+export const READING_CSV_COLUMNS = [
+  "readingId",
+  "measuredAt",
+  "receivedAt",
+  "fillPercent",
+  "status",
+  "contents",
+  "battery",
+  "lat",
+  "lon",
+  "refillRise",
+] as const;
+
+/** Readings as CSV rows: times in RFC 3339. */
+export function readingCsvRows(rows: readonly ArchivedReading[]) {
+  return rows.map((r) => ({
+    ...r,
+    measuredAt: new Date(r.measuredAt).toISOString(),
+    receivedAt: new Date(r.receivedAt).toISOString(),
+  }));
 }

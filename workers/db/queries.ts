@@ -4,7 +4,7 @@ import type { Anomaly } from "../../domain/anomalies";
 import type { Order } from "../../domain/container";
 import type { FleetContainer } from "../../domain/fleet";
 import { summaryOf } from "../../domain/forecast";
-import { bucketSecondsFor, mergeBuckets, type HistoryPoint } from "../../domain/archive";
+import { bucketSecondsFor, mergeBuckets, type ArchivedReading, type HistoryPoint } from "../../domain/archive";
 import { anomalies, containerEvents, containers, orders, readings } from "./schema";
 
 const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
@@ -408,4 +408,52 @@ export async function oldestMeasured(db: Database | Transaction, containerId: st
     ) as at`);
   const at = rows[0]?.at ?? null;
   return at === null ? null : new Date(at).toISOString();
+}
+
+/** A container's reading rows measured in [from, to), oldest first, at most `limit`, as the archive keeps them. */
+export async function readingsBetween(
+  db: Database | Transaction,
+  containerId: string,
+  from: string,
+  to: string,
+  limit: number,
+): Promise<ArchivedReading[]> {
+  const { rows } = await db.execute<{
+    reading_id: string;
+    measured_at: number;
+    received_at: number;
+    fill_percent: number;
+    contents: string | null;
+    lat: number | null;
+    lon: number | null;
+    battery: number | null;
+    clock_skew_ms: number;
+    status: string;
+    refill_rise: number | null;
+    event_id: string;
+    seq: number | null;
+  }>(sql`
+    select reading_id, (date_part('epoch', measured_at) * 1000)::float8 as measured_at,
+      (date_part('epoch', received_at) * 1000)::float8 as received_at, fill_percent, contents, lat, lon, battery,
+      clock_skew_ms, status, refill_rise, event_id, seq
+    from ${readings}
+    where ${readings.containerId} = ${containerId} and ${readings.measuredAt} >= ${from}::timestamptz
+      and ${readings.measuredAt} < ${to}::timestamptz
+    order by ${readings.measuredAt}, ${readings.readingId} limit ${limit}`);
+  return rows.map((r) => ({
+    containerId,
+    readingId: r.reading_id,
+    measuredAt: Math.round(r.measured_at),
+    receivedAt: Math.round(r.received_at),
+    fillPercent: r.fill_percent,
+    contents: r.contents,
+    lat: r.lat,
+    lon: r.lon,
+    battery: r.battery,
+    clockSkewMs: r.clock_skew_ms,
+    status: r.status,
+    refillRise: r.refill_rise,
+    eventId: r.event_id,
+    seq: r.seq,
+  }));
 }

@@ -22,8 +22,9 @@ import {
 import { cursorParam, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { eq } from "drizzle-orm";
-import { fillHistory, listContainers, oldestMeasured, thresholdChanges } from "../db/queries";
-import { archivedReadings } from "../archive/history";
+import { fillHistory, listContainers, oldestMeasured, readingsBetween, thresholdChanges } from "../db/queries";
+import { archivedReadings, archivedRows } from "../archive/history";
+import { READING_CSV_COLUMNS, readingCsvRows } from "../archive/parquet";
 import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
 import { formatParam } from "../../domain/analytics";
 import { FLEET_CSV_COLUMNS, fleetCsvRows, type FleetContainer } from "../../domain/fleet";
@@ -60,6 +61,8 @@ const sortValue = {
 } as const;
 const readingCursor = z.tuple([z.number().int().refine(inInstantRange), z.string().max(128)]);
 
+/** A CSV of a container's readings holds at most this many. */
+const CSV_READINGS_MAX = 100_000;
 /** A CSV of the fleet holds at most this many containers. */
 const FLEET_CSV_MAX_ROWS = 50_000;
 
@@ -174,14 +177,29 @@ export const containers = router()
       path: "/v1/containers/{containerId}/readings",
       tags: ["Containers"],
       summary: "Reading history, newest first",
+      description:
+        "From the container's own object, a page at a time. As CSV (`?format=csv` or `Accept: text/csv`): every reading measured in [`from`, `to`) (default: the last 30 days), oldest first, archived months included, up to 100,000.",
       security: security.person,
       middleware: as("viewer"),
       request: {
         params: byContainer,
-        query: z.strictObject({ limit: limitParam, cursor: cursorParam(readingCursor).optional() }),
+        query: z
+          .strictObject({
+            limit: limitParam,
+            cursor: cursorParam(readingCursor).optional(),
+            from: instantParam
+              .optional()
+              .meta({ description: "CSV: the range's start (default: 30 days before `to`)" }),
+            to: instantParam.optional().meta({ description: "CSV: the range's end (default: now)" }),
+            format: formatParam,
+          })
+          .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), {
+            error: "from must be before to",
+            path: ["from"],
+          }),
       },
       responses: {
-        200: jsonContent(
+        200: jsonOrCsv(
           z.object({ readings: z.array(storedReadingSchema), nextCursor: z.string().nullable() }),
           "A page",
         ),
@@ -191,6 +209,20 @@ export const containers = router()
     async (c) => {
       const { containerId } = c.req.valid("param");
       const q = c.req.valid("query");
+      if (wantsCsv(c, q.format)) {
+        const to = q.to ? new Date(q.to).toISOString() : new Date().toISOString();
+        const from = q.from ? new Date(q.from).toISOString() : new Date(Date.parse(to) - 30 * 86_400_000).toISOString();
+        const rows = await withDatabase(c.env, async (db) => {
+          const archived = await archivedRows(c.env, db, containerId, from, to);
+          const hotFrom = archived.archivedBefore && archived.archivedBefore > from ? archived.archivedBefore : from;
+          return [...archived.rows, ...(await readingsBetween(db, containerId, hotFrom, to, CSV_READINGS_MAX))];
+        });
+        return csvResponse(
+          `readings-${containerId}-${from.slice(0, 10)}-${to.slice(0, 10)}.csv`,
+          READING_CSV_COLUMNS,
+          readingCsvRows(rows.slice(0, CSV_READINGS_MAX)),
+        );
+      }
       const before = q.cursor ? { measuredAt: q.cursor[0], readingId: q.cursor[1] } : null;
       const page = await container(c.env, containerId).listReadings(q.limit, before);
       if (!page) throw notFound(`container ${containerId}`);

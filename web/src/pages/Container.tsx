@@ -5,7 +5,18 @@ import { Link } from "wouter";
 import { api, ApiProblem, data } from "../api";
 import { FillChart } from "../components/FillChart";
 import { DeviceKeys } from "../components/DeviceKeys";
-import { ANOMALY_LABEL, Ago, Badge, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
+import {
+  ANOMALY_LABEL,
+  Ago,
+  Badge,
+  CsvDownload,
+  Empty,
+  Failed,
+  FillBar,
+  FormProblem,
+  Loading,
+  Time,
+} from "../components/ui";
 import { thresholdHint, whoActed } from "../container-model";
 import { isSilent } from "../fleet-model";
 import { formatDays, formatFigure, formatPercent, formatTime, plural } from "../format";
@@ -393,6 +404,13 @@ function History({
             {forecast?.status === "ok" ? " · orange: the forecast, with its p10–p90 band" : ""}
             {marks.length ? ` · purple: ${marks.length} open anomal${marks.length === 1 ? "y" : "ies"}` : ""}
           </p>
+          <CsvDownload
+            url={api.v1.containers[":containerId"].readings.$url({
+              param: { containerId },
+              query: { from: history.data.from, to: history.data.to, format: "csv" },
+            })}
+            fallbackName={`readings-${containerId}.csv`}
+          />
         </>
       )}
     </section>
