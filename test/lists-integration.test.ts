@@ -285,22 +285,6 @@ describe("GET /v1/orders", () => {
     expect(bad.error.issues![0]!.path).toBe("id");
   });
 
-  it("answers the fleet as CSV, every container the filters match, in the order asked for", async () => {
-    const res = await api(`/v1/containers?contents=${tag}&sort=fillPercent&order=desc&format=csv`, { token: viewer });
-    expect(res.headers.get("content-type")).toMatch(/^text\/csv/);
-    expect(res.headers.get("content-disposition")).toBe('attachment; filename="fleet.csv"');
-    const [head, ...lines] = (await res.text()).trim().split("\n");
-    expect(head).toBe(
-      "containerId,name,contents,fillPercent,threshold,capacity,unit,remaining,battery,measuredAt,lastSeenAt,lat,lon,activeOrderId,fulfilment,thresholdAt,runsOutAt",
-    );
-    const expected = reporting().sort((a, b) => b.fill - a.fill || (a.id < b.id ? -1 : 1));
-    expect(lines.map((l) => l.split(",")[0])).toEqual(expected.map((r) => r.id));
-    expect(lines.map((l) => Number(l.split(",")[3]))).toEqual(expected.map((r) => r.fill));
-    // The one below its threshold with an order names it.
-    const low = lines.find((l) => l.startsWith(`${ids[0]},`))!;
-    expect(low).toContain(`,${orderIds[0]},pending,`);
-  });
-
   it("refuses bad parameters, naming each", async () => {
     const body = await json<ErrorBody>(
       await api(`/v1/orders?status=open&openedFrom=monday&containerId=a%20b`, { token: viewer }),
