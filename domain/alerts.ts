@@ -143,3 +143,20 @@ export interface AlertChange {
   type: "alerts.changed";
   alerts: Alert[];
 }
+
+/** An alert list as CSV: its columns (the API's and the alerts page's download). */
+export const ALERT_CSV_COLUMNS = [
+  "id",
+  "rule",
+  "severity",
+  "state",
+  "containerId",
+  "subject",
+  "message",
+  "firedAt",
+  "repeats",
+  "acknowledgedAt",
+  "acknowledgedBy",
+  "silencedUntil",
+  "resolvedAt",
+] as const;

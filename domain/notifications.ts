@@ -270,6 +270,21 @@ export function telegramMessages(
       continue;
     }
     const first = group[0]!;
+    if (first.kind === "acknowledged") {
+      // Many taken at once (a card acknowledged whole): one line for them all, nothing to press.
+      out.push({
+        id: `${first.id}_all`,
+        channel: "telegram",
+        target: first.chat,
+        alertId: null,
+        kind: first.kind,
+        text: withinLimit(
+          `<b>${escapeHtml(`👤 ${first.alert.acknowledgedBy ?? "someone"} acknowledged ${group.length} alerts · ${first.alert.rule}`)}</b>`,
+        ),
+        acks: [],
+      });
+      continue;
+    }
     const head = `<b>${escapeHtml(`${headline(first.alert, first.kind, now).replace(/^(\S+) (\w+)/, `$1 $2 ×${group.length}`)} · ${first.alert.rule}`)}</b>`;
     const foot = dashboardUrl
       ? `\n<a href="${attr(`${dashboardUrl.replace(/\/$/, "")}/alerts`)}">Open them in Fillgrid</a>`

@@ -238,7 +238,7 @@ describe("archival of old readings", () => {
       await api(`/v1/containers/${a}/history?all=true&points=5000`, { token: admin }),
       200,
     );
-    expect(everything.from).toBe("2024-03-01T00:00:00.000Z");
+    expect(everything.from).toBe("2024-03-01T03:00:00.000Z");
     expect(everything.points).toHaveLength(164);
 
     // Its readings of a range as CSV: the archived ones and the hot ones, oldest first.

@@ -153,6 +153,19 @@ describe("many at once", () => {
     expect(out[0]!.acks).toEqual([]);
   });
 
+  it("a card acknowledged whole is one line per chat and rule, however many it held", () => {
+    const out = telegramMessages(
+      Array.from({ length: 119 }, (_, i) => ({
+        ...notice(i, { state: "acknowledged", acknowledgedBy: "ann@x.test" }),
+        kind: "acknowledged" as const,
+      })),
+      0,
+      null,
+    );
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ text: "<b>👤 ann@x.test acknowledged 119 alerts · noPartner</b>", acks: [] });
+  });
+
   it("a few go one by one, each with its button", () => {
     const out = telegramMessages(
       Array.from({ length: GROUP_OVER }, (_, i) => notice(i)),

@@ -2,7 +2,7 @@
 // touches that hold the container (by each part's container range), read from R2 by byte ranges so
 // only the row groups holding it travel.
 import { sql } from "drizzle-orm";
-import { partsHolding, type ArchivePart } from "../../domain/archive";
+import { monthSpan, partsHolding, type ArchivePart } from "../../domain/archive";
 import type { Database, Transaction } from "../db/client";
 import { ARCHIVED_BEFORE } from "../db/rollups";
 import { r2File, readingsFromParquet, type ArchivedReading } from "./parquet";
@@ -62,4 +62,31 @@ export async function archivedReadings(
     archivedBefore,
     readings: rows.filter((r) => r.status === "applied").map((r) => ({ at: r.measuredAt, fill: r.fillPercent })),
   };
+}
+
+/**
+ * When the container's oldest archived applied reading was measured: the archived months whose
+ * parts may hold it, oldest first, read until one does (null: none holds it).
+ */
+export async function oldestArchived(
+  env: Env,
+  db: Database | Transaction,
+  containerId: string,
+): Promise<string | null> {
+  const { rows } = await db.execute<{ month: string; parts: ArchivePart[] }>(sql`
+    select to_char(month, 'YYYY-MM-DD') as month, parts from archive_months where finished_at is not null order by month`);
+  for (const m of rows) {
+    if (partsHolding(m.parts, containerId).length === 0) continue;
+    const { start, end } = monthSpan(m.month);
+    const { rows: found } = await archivedRows(
+      env,
+      db,
+      containerId,
+      new Date(start).toISOString(),
+      new Date(end).toISOString(),
+    );
+    const first = found.find((r) => r.status === "applied");
+    if (first) return new Date(first.measuredAt).toISOString();
+  }
+  return null;
 }

@@ -395,17 +395,11 @@ export async function readingOutcomes(db: Database | Transaction): Promise<{ lab
   return rows.map((r) => ({ label: r.label, n: Number(r.n) }));
 }
 
-/**
- * When the container's oldest applied reading was measured: in Postgres, or in the archive's
- * earliest month whose parts may hold it (that month's start; null when it has no reading at all).
- */
+/** When the container's oldest applied reading in Postgres was measured (null: none there). */
 export async function oldestMeasured(db: Database | Transaction, containerId: string): Promise<string | null> {
   const { rows } = await db.execute<{ at: string | null }>(sql`
-    select least(
-      (select min(${readings.measuredAt}) from ${readings} where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'),
-      (select min(m.month)::timestamp at time zone 'UTC' from archive_months m cross join jsonb_array_elements(m.parts) p
-        where m.finished_at is not null and p->>'firstContainer' <= ${containerId} and ${containerId} <= p->>'lastContainer')
-    ) as at`);
+    select min(${readings.measuredAt}) as at from ${readings}
+    where ${readings.containerId} = ${containerId} and ${readings.status} = 'applied'`);
   const at = rows[0]?.at ?? null;
   return at === null ? null : new Date(at).toISOString();
 }

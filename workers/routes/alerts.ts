@@ -11,6 +11,7 @@ import { ApiError, notFound } from "../http/errors";
 import { jsonBody } from "../http/json-body";
 import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
 import { formatParam } from "../../domain/analytics";
+import { ALERT_CSV_COLUMNS } from "../../domain/alerts";
 import { openStream, streamQuerySchema, streamResponses } from "../http/streams";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
@@ -61,22 +62,6 @@ function bulk(ids: readonly string[], results: readonly AlertActionResult[]): z.
   );
   return answer;
 }
-
-const ALERT_CSV_COLUMNS = [
-  "id",
-  "rule",
-  "severity",
-  "state",
-  "containerId",
-  "subject",
-  "message",
-  "firedAt",
-  "repeats",
-  "acknowledgedAt",
-  "acknowledgedBy",
-  "silencedUntil",
-  "resolvedAt",
-] as const;
 
 function settled(result: AlertActionResult, id: string) {
   if (result.ok) return result.alert;
@@ -139,7 +124,7 @@ export const alerts = router()
       tags: ["Alerts"],
       summary: "Acknowledge many at once (one rule's, a search's)",
       description:
-        "Each as `POST /v1/alerts/{id}/ack`; the chats hear of them in one message per rule. Alerts that are gone or resolved are listed in `refused`, the rest are acknowledged.",
+        "Each as `POST /v1/alerts/{id}/ack`; a chat hears of many of one rule in one line. Alerts that are gone or resolved are listed in `refused`, the rest are acknowledged.",
       security: security.person,
       middleware: [...as("operator"), ...jsonBody()],
       request: {

@@ -23,7 +23,7 @@ import { cursorParam, encodeCursor, MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { eq } from "drizzle-orm";
 import { fillHistory, listContainers, oldestMeasured, readingsBetween, thresholdChanges } from "../db/queries";
-import { archivedReadings, archivedRows } from "../archive/history";
+import { archivedReadings, archivedRows, oldestArchived } from "../archive/history";
 import { READING_CSV_COLUMNS, readingCsvRows } from "../archive/parquet";
 import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
 import { formatParam } from "../../domain/analytics";
@@ -178,7 +178,7 @@ export const containers = router()
       tags: ["Containers"],
       summary: "Reading history, newest first",
       description:
-        "From the container's own object, a page at a time. As CSV (`?format=csv` or `Accept: text/csv`): every reading measured in [`from`, `to`) (default: the last 30 days), oldest first, archived months included, up to 100,000.",
+        "From the container's own object, a page at a time. As CSV (`?format=csv` or `Accept: text/csv`): every reading measured in [`from`, `to`) (default: the last 30 days), oldest first, archived months included: the first 100,000 of the range (narrow it for more).",
       security: security.person,
       middleware: as("viewer"),
       request: {
@@ -297,7 +297,16 @@ export const containers = router()
       const { containerId } = c.req.valid("param");
       const q = c.req.valid("query");
       const to = q.to ? new Date(q.to).toISOString() : new Date().toISOString();
-      const oldest = q.all ? await withDatabase(c.env, (db) => oldestMeasured(db, containerId)) : null;
+      // All: from the oldest reading, archived or in Postgres, by when it was measured.
+      const oldest = q.all
+        ? await withDatabase(c.env, async (db) => {
+            const [archived, hot] = [
+              await oldestArchived(c.env, db, containerId),
+              await oldestMeasured(db, containerId),
+            ];
+            return archived ?? hot;
+          })
+        : null;
       const from = oldest
         ? new Date(Math.min(Date.parse(oldest), Date.parse(to) - 60_000)).toISOString()
         : q.from

@@ -12,7 +12,10 @@ import {
 } from "../alerts-model";
 import { api, data } from "../api";
 import { AlertItem } from "../components/AlertItem";
-import { Badge, CsvDownload, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
+import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
+import { csvText } from "../../../domain/csv";
+import { ALERT_CSV_COLUMNS } from "../../../domain/alerts";
+import { saveText } from "../download";
 import { can, useSession } from "../session";
 import { alertStore, useAlerts } from "../stores";
 
@@ -57,15 +60,6 @@ export function AlertsPage() {
   const groups = useMemo(() => groupAlerts(list), [list]);
   const rules = useMemo(() => [...new Set([...alerts.values()].map((a) => a.rule))].sort(), [alerts]);
   const firing = useMemo(() => [...alerts.values()].filter((a) => a.state === "firing").length, [alerts]);
-  const csvQuery = {
-    limit: "500",
-    format: "csv" as const,
-    ...(view === "open" || view === "all" ? {} : { state: view }),
-    ...(severity === "all" ? {} : { severity }),
-    ...(rule === "all" ? {} : { rule }),
-    ...(text.trim() ? { q: text.trim() } : {}),
-    ...(container ? { containerId: container } : {}),
-  };
 
   useEffect(() => {
     if (focus && loaded)
@@ -78,7 +72,14 @@ export function AlertsPage() {
         <h1 id="alerts-title">
           Alerts <span className="muted">({firing} firing)</span>
         </h1>
-        <CsvDownload url={api.v1.alerts.$url({ query: csvQuery })} fallbackName="alerts.csv" />
+        <button
+          type="button"
+          className="link small"
+          onClick={() => saveText("alerts.csv", csvText(ALERT_CSV_COLUMNS, list))}
+          disabled={list.length === 0}
+        >
+          Download CSV ({list.length})
+        </button>
       </div>
       <div className="filters alert-filters">
         <div className="segmented" role="group" aria-label="Show">
@@ -160,20 +161,27 @@ export function AlertsPage() {
   );
 }
 
-/** Acknowledge or silence these alerts, in one call. */
+/** The API takes at most this many alerts a call. */
+const BULK_MAX = 500;
+const chunks = (ids: string[]) =>
+  Array.from({ length: Math.ceil(ids.length / BULK_MAX) }, (_, i) => ids.slice(i * BULK_MAX, (i + 1) * BULK_MAX));
+
+/** Acknowledge or silence these alerts, 500 to a call. */
 function useBulk(ids: string[]) {
   const ack = useMutation({
-    mutationFn: () => data(api.v1.alerts.ack.$post({ json: { ids } })),
-    onSuccess: (answer) => answer.alerts.forEach((a) => alertStore.apply(a)),
+    mutationFn: async () => {
+      for (const part of chunks(ids))
+        (await data(api.v1.alerts.ack.$post({ json: { ids: part } }))).alerts.forEach((a) => alertStore.apply(a));
+    },
   });
   const silence = useMutation({
-    mutationFn: (hours: number) =>
-      data(
-        api.v1.alerts.silence.$post({
-          json: { ids, until: new Date(Date.now() + hours * 3600_000).toISOString() },
-        }),
-      ),
-    onSuccess: (answer) => answer.alerts.forEach((a) => alertStore.apply(a)),
+    mutationFn: async (hours: number) => {
+      const until = new Date(Date.now() + hours * 3600_000).toISOString();
+      for (const part of chunks(ids))
+        (await data(api.v1.alerts.silence.$post({ json: { ids: part, until } }))).alerts.forEach((a) =>
+          alertStore.apply(a),
+        );
+    },
   });
   return { ack, silence, busy: ack.isPending || silence.isPending, error: ack.error ?? silence.error };
 }
@@ -204,7 +212,7 @@ function AlertGroupCard({
           type="button"
           className="link group-toggle"
           aria-expanded={open}
-          aria-controls={bodyId}
+          aria-controls={open ? bodyId : undefined}
           onClick={() => setOpen(!open)}
         >
           <span aria-hidden="true">{open ? "▾" : "▸"}</span> {g.title}
@@ -221,6 +229,7 @@ function AlertGroupCard({
                 type="button"
                 className="small primary"
                 disabled={ackAll.busy}
+                aria-label={`Acknowledge all ${firingIds.length}: ${g.title}`}
                 onClick={() => ackAll.ack.mutate()}
               >
                 Acknowledge all {firingIds.length}
@@ -230,6 +239,7 @@ function AlertGroupCard({
               type="button"
               className="small"
               disabled={silenceAll.busy}
+              aria-label={`Silence all for 8 h: ${g.title}`}
               onClick={() => silenceAll.silence.mutate(8)}
             >
               Silence all 8 h

@@ -6,16 +6,7 @@ import { ANY_QUERY, contentsOf, figuresOf, rowsOf, type FleetQuery } from "../fl
 import { fleetStore, useFleet } from "../stores";
 import { csvText } from "../../../domain/csv";
 import { FLEET_CSV_COLUMNS, fleetCsvRows } from "../../../domain/fleet";
-
-/** Text saved as a file the browser downloads (the fleet as the table shows it is already here). */
-function saveText(name: string, text: string): void {
-  const href = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
-  const a = document.createElement("a");
-  a.href = href;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(href), 60_000);
-}
+import { saveText } from "../download";
 
 // MapLibre is the largest part of the app: the figures and the table are usable before it arrives.
 // Its download starts with the page, beside the fleet's.
