@@ -443,7 +443,9 @@ describe("alerts", () => {
     await card.waitFor();
     expect(await page.locator(".alert-group").count()).toBe(1);
     expect(await card.getByTestId("group-count").textContent()).toBe("3 alerts · 3 firing");
-    expect(await card.getByRole("button", { name: "Low sensor batteries" }).getAttribute("aria-expanded")).toBe("true");
+    expect(
+      await card.getByRole("button", { name: "Low sensor batteries", exact: true }).getAttribute("aria-expanded"),
+    ).toBe("true");
     expect(await card.locator(".alert-item").count()).toBe(3);
     // The container and its page are links in each alert.
     expect(await card.locator(".alert-item").first().getByRole("link").first().getAttribute("href")).toMatch(
