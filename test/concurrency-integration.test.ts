@@ -133,15 +133,31 @@ it("with forecast orders in the mix (a lead time, refills, manual commands), a c
   });
   const requests: Array<Promise<Response>> = [];
   const manual: Array<Promise<Response>> = [];
-  // Waves of a day's readings in shuffled order without waiting for answers; every third wave an
-  // operator closes the order they last saw active and tries to open one.
+  // Waves of a day's readings, each all at once in shuffled order. In the first and third 6-day
+  // cycles an operator opens an order by hand on day 2 and closes the active one on day 3, each
+  // racing that day's readings; the other cycles are left to the forecast (it opens an order about
+  // day 4) and the refill on day 6 (it closes it). A wave waits for the one before, so the days
+  // arrive in order however slow the machine is.
   for (let wave = 0; wave * 12 < sent.length; wave++) {
-    for (const r of shuffle(sent.slice(wave * 12, wave * 12 + 12), wave + 1))
-      requests.push(postReadings(stormKeys[requests.length % stormKeys.length]!, r));
-    if (wave % 3 !== 2) continue;
-    const seen = (await containerState(id))?.activeOrder;
-    if (seen) manual.push(api(`/v1/containers/${id}/orders/${seen.id}/close`, { method: "POST", token: operator }));
-    manual.push(api(`/v1/containers/${id}/orders`, { method: "POST", token: operator }));
+    const inWave: Array<Promise<Response>> = shuffle(sent.slice(wave * 12, wave * 12 + 12), wave + 1).map((r) =>
+      postReadings(stormKeys[requests.length % stormKeys.length]!, r),
+    );
+    requests.push(...inWave);
+    const day = wave % 12;
+    if (day === 2) {
+      const opening = api(`/v1/containers/${id}/orders`, { method: "POST", token: operator });
+      manual.push(opening);
+      inWave.push(opening);
+    }
+    if (day === 3) {
+      const seen = (await containerState(id))?.activeOrder;
+      if (seen) {
+        const closing = api(`/v1/containers/${id}/orders/${seen.id}/close`, { method: "POST", token: operator });
+        manual.push(closing);
+        inWave.push(closing);
+      }
+    }
+    await Promise.all(inWave);
   }
   const answers = await Promise.all([...requests, ...manual]);
   for (const res of answers.slice(0, requests.length)) expect(res.status).toBe(200);
