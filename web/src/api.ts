@@ -2,6 +2,7 @@
 // route contracts (AppType), so a change to a contract that breaks the dashboard fails `tsc`.
 import { hc, type ClientResponse } from "hono/client";
 import type { AppType } from "../../workers/app";
+import { saveBlob } from "./download";
 import { session } from "./session";
 
 /** An answer other than 2xx, with the API's message (it names the field and the problem). */
@@ -72,11 +73,6 @@ export async function download(url: URL | string, fallbackName: string): Promise
   }
   if (!res.ok) throw await problemOf(res);
   const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? fallbackName;
-  const href = URL.createObjectURL(await res.blob());
-  const a = document.createElement("a");
-  a.href = href;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  saveBlob(name, await res.blob());
   return name;
 }

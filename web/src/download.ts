@@ -1,9 +1,14 @@
-// Text the browser saves as a file: lists the page already holds, as the page shows them.
-export function saveText(name: string, text: string): void {
-  const href = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+// Files the browser saves: a blob handed over as an object URL, under a name.
+export function saveBlob(name: string, blob: Blob): void {
+  const href = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = href;
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}
+
+/** A list the page already holds, as the page shows it, saved as CSV. */
+export function saveText(name: string, text: string): void {
+  saveBlob(name, new Blob([text], { type: "text/csv;charset=utf-8" }));
 }
