@@ -80,14 +80,13 @@ describe("fleet", () => {
     await page.getByLabel("Search by id or name").fill(existing.slice(0, -2));
     await page.locator(`[data-container="${existing}"]`).waitFor({ timeout: 20_000 });
     await page.locator(".map[data-ready=true]").waitFor({ timeout: 30_000 });
-    const before = {
-      containers: await figureValue(page, "Containers"),
-      shown: Number(await page.locator(".map").getAttribute("data-shown")),
-    };
+    const before = { containers: await figureValue(page, "Containers") };
 
+    // The map shows what the table shows: nothing yet under a search for the new one.
     const fresh = newContainerId("zurich");
     await page.getByLabel("Search by id or name").fill(fresh);
     await expect.poll(() => page.locator(".fleet-table .empty").isVisible()).toBe(true);
+    await expect.poll(async () => Number(await page.locator(".map").getAttribute("data-shown"))).toBe(0);
     await postReadings(key, [
       { containerId: fresh, fillPercent: 64, contents: "pellets", location: { lat: 47.4, lon: 8.6 } },
     ]);
@@ -97,7 +96,7 @@ describe("fleet", () => {
     await expect.poll(() => figureValue(page, "Containers"), { timeout: 10_000 }).toBe(before.containers + 1);
     await expect
       .poll(async () => Number(await page.locator(".map").getAttribute("data-shown")), { timeout: 10_000 })
-      .toBe(before.shown + 1);
+      .toBe(1);
     expect(await page.locator(".live").getAttribute("data-status")).toBe("live");
     await page.getByLabel("Search by id or name").fill("");
     await shot(page, "fleet");
@@ -109,6 +108,79 @@ describe("fleet", () => {
     expect(page.url()).toBe(`${system().url}/containers/${fresh}`);
     expect(pageProblems(page)).toEqual([]);
     await page.context().close();
+  });
+
+  it("the map shows what the table shows, in groups with their counts and the share below threshold; a tap opens a container's popup and its link", async () => {
+    // Six containers around Lyon (one below the default threshold, 50 %) and four around Hamburg (three below).
+    const contents = `mapfuel-${newContainerId("m")}`;
+    const near = (lat: number, lon: number, i: number) => ({ lat: lat + i * 0.01, lon: lon + i * 0.01 });
+    const lyon = Array.from({ length: 6 }, (_, i) => ({
+      containerId: newContainerId("lyon"),
+      fillPercent: i === 0 ? 20 : 70,
+      location: near(45.75, 4.85, i),
+    }));
+    const hamburg = Array.from({ length: 4 }, (_, i) => ({
+      containerId: newContainerId("hamburg"),
+      fillPercent: i < 3 ? 15 : 90,
+      location: near(53.55, 10.0, i),
+    }));
+    await postReadings(
+      key,
+      [...lyon, ...hamburg].map((r) => ({ ...r, contents })),
+    );
+    const page = await openPage(browser);
+    await signIn(page, system().adminEmail, system().adminPassword);
+    await page.getByLabel("Contents").selectOption(contents, { timeout: 20_000 });
+    const map = page.locator(".map[data-ready=true]");
+    await map.waitFor({ timeout: 30_000 });
+    await expect.poll(() => map.getAttribute("data-shown"), { timeout: 10_000 }).toBe("10");
+    /** What the map says is in view: each group or container with its count and how many are below. */
+    const inView = async () =>
+      (
+        await page
+          .locator("#map-in-view li")
+          .evaluateAll((items) => items.map((li) => [Number(li.dataset.count), Number(li.dataset.below)]))
+      ).sort((a, b) => b[0]! - a[0]!);
+    await expect.poll(inView, { timeout: 10_000 }).toEqual([
+      [6, 1],
+      [4, 3],
+    ]);
+    expect(await page.locator("#map-in-view li").allTextContents()).toEqual([
+      "A group of 6 containers, 1 below threshold (some)",
+      "A group of 4 containers, 3 below threshold (half or more)",
+    ]);
+    await shot(page, "fleet-map-groups");
+
+    // Below threshold only: the map follows the filter.
+    await page.getByRole("checkbox", { name: "Below threshold" }).check();
+    await expect.poll(() => map.getAttribute("data-shown"), { timeout: 10_000 }).toBe("4");
+    await expect.poll(inView, { timeout: 10_000 }).toEqual([
+      [3, 3],
+      [1, 1],
+    ]);
+    await page.context().close();
+
+    // On a phone: a search leaves one, the map frames it, and a tap on it opens its popup.
+    const phone = await openPage(browser, { width: 390, height: 844 }, { touch: true });
+    await signIn(phone, system().adminEmail, system().adminPassword);
+    const one = hamburg[0]!.containerId;
+    await phone.getByLabel("Search by id or name").fill(one);
+    const phoneMap = phone.locator(".map[data-ready=true]");
+    await phoneMap.waitFor({ timeout: 30_000 });
+    await phone.locator(`#map-in-view li[data-in-view="${one}"]`).waitFor({ state: "attached", timeout: 10_000 });
+    await expect.poll(() => phone.locator("#map-in-view li").count()).toBe(1);
+    const box = (await phoneMap.boundingBox())!;
+    await phone.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 2);
+    const popup = phone.locator(".map-popup");
+    await popup.waitFor({ timeout: 5_000 });
+    expect(await popup.textContent()).toContain("Fill 15 % (threshold 50 %)");
+    await phoneMap.scrollIntoViewIfNeeded();
+    await shot(phone, "fleet-map-popup-phone");
+    await popup.getByRole("link", { name: "Open container" }).tap();
+    await phone.getByRole("heading", { name: one }).waitFor();
+    expect(phone.url()).toBe(`${system().url}/containers/${one}`);
+    expect(pageProblems(phone)).toEqual([]);
+    await phone.context().close();
   });
 
   it("is readable on a phone", async () => {

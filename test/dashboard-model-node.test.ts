@@ -13,6 +13,7 @@ import {
 } from "../web/src/alerts-model";
 import { anAlert } from "./support/alerts";
 import { thresholdHint, whoActed } from "../web/src/container-model";
+import { COLOURS, SHARE_STOPS, inViewOf, mapPointsOf, placeLabelsOf, shareTone } from "../web/src/map-model";
 import {
   ANY_QUERY,
   figuresOf,
@@ -150,6 +151,84 @@ describe("the table's rows", () => {
       "tank-1",
       "tank-2",
       "silo-9",
+    ]);
+  });
+
+  it("sorts by name as the table shows it (the id where there is none), by threshold and by battery (unknown first)", () => {
+    expect(ids(rowsOf(fleet, { ...ANY_QUERY, sort: "name" }, NOW))).toEqual(["silo-9", "tank-2", "tank-1"]);
+    const more = fleetOf([
+      container("a", { threshold: 30, battery: 12 }),
+      container("b", { threshold: 20, battery: null }),
+      container("c", { threshold: 40, battery: 80 }),
+    ]);
+    expect(ids(rowsOf(more, { ...ANY_QUERY, sort: "threshold" }, NOW))).toEqual(["b", "a", "c"]);
+    expect(ids(rowsOf(more, { ...ANY_QUERY, sort: "battery" }, NOW))).toEqual(["b", "a", "c"]);
+    expect(ids(rowsOf(more, { ...ANY_QUERY, sort: "battery", descending: true }, NOW))).toEqual(["c", "a", "b"]);
+  });
+});
+
+describe("the map", () => {
+  it("shows the containers it is given that have a position, the registered one when none was reported", () => {
+    const points = mapPointsOf([
+      container("a", { name: "Dijon depot", fillPercent: 20 }),
+      container("b", { location: null, registeredLocation: { lat: 45, lon: 5 } }),
+      container("c", { location: null, registeredLocation: null }),
+    ]);
+    expect(points.features.map((f) => [f.properties.id, f.properties.label, f.properties.below])).toEqual([
+      ["a", "Dijon depot", 1],
+      ["b", "b", 0],
+    ]);
+    expect(points.features[1]!.geometry.coordinates).toEqual([5, 45]);
+  });
+
+  it("colours a group by the share below threshold, not red for one among many", () => {
+    expect(shareTone(0, 40)).toBe("ok");
+    expect(shareTone(1, 40)).toBe("some");
+    expect(shareTone(19, 40)).toBe("some");
+    expect(shareTone(20, 40)).toBe("many");
+    // The map's own colour stops agree: none is green, half or more red.
+    expect(SHARE_STOPS[0]).toEqual([0, COLOURS.ok]);
+    expect(SHARE_STOPS.at(-1)).toEqual([0.5, COLOURS.below]);
+  });
+
+  it("labels each country at its largest part, not between its parts", () => {
+    const square = (x: number, y: number, size: number) => [
+      [
+        [x, y],
+        [x + size, y],
+        [x + size, y + size],
+        [x, y + size],
+        [x, y],
+      ],
+    ];
+    const labels = placeLabelsOf({
+      type: "FeatureCollection",
+      features: [
+        {
+          type: "Feature",
+          properties: { name: "Mainland" },
+          geometry: { type: "MultiPolygon", coordinates: [square(100, 0, 1), square(0, 0, 10)] },
+        },
+        {
+          type: "Feature",
+          properties: { name: "Isle" },
+          geometry: { type: "Polygon", coordinates: square(20, 20, 2) },
+        },
+        { type: "Feature", properties: {}, geometry: { type: "Polygon", coordinates: square(30, 30, 2) } },
+      ],
+    });
+    expect(labels.features.map((f) => [f.properties.name, f.geometry.coordinates, f.properties.area])).toEqual([
+      ["Mainland", [5, 5], 100],
+      ["Isle", [21, 21], 4],
+    ]);
+  });
+
+  it("lists what is in view once each, largest groups first, from features drawn on several tiles", () => {
+    const cluster = { properties: { cluster_id: 7, point_count: 12, below: 3 } };
+    const single = { properties: { id: "tank-1", label: "Dijon depot", below: 1 } };
+    expect(inViewOf([single, cluster, cluster, single])).toEqual([
+      { key: "cluster:7", count: 12, below: 3, containerId: null, label: "12 containers" },
+      { key: "container:tank-1", count: 1, below: 1, containerId: "tank-1", label: "Dijon depot" },
     ]);
   });
 });

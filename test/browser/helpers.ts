@@ -35,7 +35,7 @@ export const adminToken = () => login(system().adminEmail, system().adminPasswor
 
 let people = 0;
 /** A new person with `role`; their password is theirs to sign in with. */
-export async function person(role: "viewer" | "operator" | "admin", admin: string) {
+export async function person(role: "viewer" | "assembler" | "operator" | "admin", admin: string) {
   const email = `${role}-${process.pid}-${++people}@fillgrid.test`;
   const password = `password-of-${role}-${people}`;
   await call("/v1/users", { token: admin, json: { email, password, role } }, 201);
@@ -63,10 +63,11 @@ export const newContainerId = (prefix: string) => `${prefix}-${process.pid}-${++
 export async function openPage(
   browser: Browser,
   viewport = { width: 1280, height: 800 },
-  { locale = "en-GB" }: { locale?: string | null } = {},
+  { locale = "en-GB", touch = false }: { locale?: string | null; touch?: boolean } = {},
 ): Promise<Page> {
   const context = await browser.newContext({
     viewport,
+    hasTouch: touch,
     ...(locale === null ? {} : { locale, timezoneId: "Europe/Zurich" }),
   });
   const page = await context.newPage();

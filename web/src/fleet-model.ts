@@ -76,7 +76,7 @@ export interface FleetQuery {
   contents: string;
   /** Only those forecast to reach their threshold within this many days (or that have); null for any. */
   runsOutWithinDays: number | null;
-  sort: "containerId" | "name" | "fillPercent" | "thresholdAt" | "lastSeenAt";
+  sort: "containerId" | "name" | "fillPercent" | "threshold" | "battery" | "thresholdAt" | "lastSeenAt";
   descending: boolean;
 }
 
@@ -99,8 +99,14 @@ function compare(a: FleetContainer, b: FleetContainer, sort: FleetQuery["sort"])
       return (a.lastSeenAt ? Date.parse(a.lastSeenAt) : 0) - (b.lastSeenAt ? Date.parse(b.lastSeenAt) : 0);
     case "thresholdAt":
       return runsOutAt(a) - runsOutAt(b);
+    case "threshold":
+      return a.threshold - b.threshold;
+    case "battery":
+      // Unknown batteries sort with the emptiest: a sensor that never said is worth a look.
+      return (a.battery ?? -1) - (b.battery ?? -1);
     case "name":
-      return (a.name ?? "").localeCompare(b.name ?? "", "en");
+      // As the table shows it: the name, or the id of a container that has none.
+      return (a.name ?? a.containerId).localeCompare(b.name ?? b.containerId, "en");
     case "containerId":
       return 0;
   }

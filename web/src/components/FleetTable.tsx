@@ -2,19 +2,24 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useRef, type KeyboardEvent } from "react";
 import { useLocation } from "wouter";
 import { isSilent, type FleetContainer, type FleetQuery } from "../fleet-model";
-import { formatCount, formatRunsOut, formatTime } from "../format";
+import { formatCount, formatPercent, formatRunsOut, formatTime } from "../format";
 import { Ago, Empty, FillBar } from "./ui";
+import { DEFAULT_RULES } from "../../../domain/monitor";
 
 const ROW_HEIGHT = 44;
-const COLUMNS: { key: FleetQuery["sort"] | null; label: string }[] = [
-  { key: "containerId", label: "Container" },
-  { key: "name", label: "Name" },
-  { key: "fillPercent", label: "Fill" },
-  { key: "thresholdAt", label: "Runs out" },
-  { key: null, label: "Contents" },
-  { key: null, label: "Delivery" },
-  { key: "lastSeenAt", label: "Last seen" },
+/** The columns, each with the class its cells share (the styles drop some as the table narrows). */
+const COLUMNS: { key: FleetQuery["sort"] | null; label: string; col: string }[] = [
+  { key: "name", label: "Container", col: "col-container" },
+  { key: "fillPercent", label: "Fill", col: "col-fill" },
+  { key: "threshold", label: "Threshold", col: "col-threshold" },
+  { key: "battery", label: "Battery", col: "col-battery" },
+  { key: "thresholdAt", label: "Runs out", col: "col-runs-out" },
+  { key: null, label: "Contents", col: "col-contents" },
+  { key: null, label: "Delivery", col: "col-order" },
+  { key: "lastSeenAt", label: "Last seen", col: "col-last-seen" },
 ];
+/** The battery level below which the table marks it, as the battery alert's default rule. */
+const LOW_BATTERY = DEFAULT_RULES.battery.belowPercent;
 
 /**
  * Every matching container, with only the rows in view in the DOM (TanStack Virtual), so 10,000
@@ -60,7 +65,7 @@ export function FleetTable({
           <div
             key={c.label}
             role="columnheader"
-            className={`cell col-${c.label.toLowerCase().replace(" ", "-")}`}
+            className={`cell ${c.col}`}
             aria-sort={c.key && c.key === query.sort ? (query.descending ? "descending" : "ascending") : undefined}
           >
             {c.key ? (
@@ -98,14 +103,28 @@ export function FleetTable({
                   onClick={() => navigate(`/containers/${encodeURIComponent(c.containerId)}`)}
                   onKeyDown={(e) => onKey(e, item.index)}
                 >
-                  <div role="cell" className="cell col-container mono" title={c.containerId}>
-                    {c.containerId}
-                  </div>
-                  <div role="cell" className="cell col-name">
-                    {c.name ?? <span className="muted">—</span>}
+                  <div role="cell" className="cell col-container" title={c.containerId}>
+                    {c.name ? (
+                      <>
+                        <span className="name">{c.name}</span>
+                        <span className="id mono">{c.containerId}</span>
+                      </>
+                    ) : (
+                      <span className="name mono">{c.containerId}</span>
+                    )}
                   </div>
                   <div role="cell" className="cell col-fill">
                     <FillBar fill={c.fillPercent} threshold={c.threshold} />
+                  </div>
+                  <div role="cell" className="cell col-threshold">
+                    {formatPercent(c.threshold)}
+                  </div>
+                  <div
+                    role="cell"
+                    className={`cell col-battery ${c.battery !== null && c.battery < LOW_BATTERY ? "low" : ""}`}
+                    title={c.battery !== null && c.battery < LOW_BATTERY ? "Battery low: replace it soon" : undefined}
+                  >
+                    {c.battery === null ? <span className="muted">—</span> : formatPercent(c.battery)}
                   </div>
                   <RunsOut container={c} now={now} />
                   <div role="cell" className="cell col-contents">

@@ -31,6 +31,9 @@ export function FleetPage() {
   const figures = useMemo(() => figuresOf(fleet, now), [fleet, now]);
   const rows = useMemo(() => rowsOf(fleet, deferredQuery, now), [fleet, deferredQuery, now]);
   const kinds = useMemo(() => contentsOf(fleet), [fleet]);
+  // The map frames anew when what the table matches changes, not when it is only sorted.
+  const { sort: _sort, descending: _descending, ...matching } = deferredQuery;
+  const fitKey = JSON.stringify(matching);
   const set = (patch: Partial<FleetQuery>) => setQuery((q) => ({ ...q, ...patch }));
   useEffect(() => void loadMap(), []);
 
@@ -68,7 +71,7 @@ export function FleetPage() {
       <div className="fleet-body">
         <div className="map-pane">
           <Suspense fallback={<Loading what="the map" />}>
-            {loaded ? <FleetMap fleet={fleet} /> : <Loading what="the map" />}
+            {loaded ? <FleetMap rows={rows} fleet={fleet} fitKey={fitKey} /> : <Loading what="the map" />}
           </Suspense>
         </div>
         <div className="table-pane">
