@@ -1072,6 +1072,20 @@ describe("sign-in and admin", () => {
     );
     expect(await page.locator("tbody tr", { hasText: "issued device key" }).count()).toBe(0);
     await shot(page, "admin-audit");
+
+    // On a phone each list is a card per row: nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [tab, name] of [
+      ["People", "people"],
+      ["Device keys", "keys"],
+      ["Dead letters", "dead-letters"],
+      ["Audit", "audit"],
+    ] as const) {
+      await page.getByRole("link", { name: tab, exact: true }).click();
+      await page.locator(".panel tbody tr, .panel .list, .panel .state.empty").first().waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), tab).toBeLessThanOrEqual(390);
+      await shot(page, `admin-${name}-phone`, true);
+    }
     expect(pageProblems(page)).toEqual([]);
     await page.context().close();
   });

@@ -90,7 +90,7 @@ export function DeviceKeys({ containerId }: { containerId?: string }) {
       ) : shown.length === 0 ? (
         <Empty>No device keys {containerId ? "for this container" : "yet"}.</Empty>
       ) : (
-        <table className="table">
+        <table className="table cards">
           <thead>
             <tr>
               <th scope="col">Key</th>
@@ -105,10 +105,16 @@ export function DeviceKeys({ containerId }: { containerId?: string }) {
           <tbody>
             {shown.map((k) => (
               <tr key={k.id} className={k.revokedAt ? "revoked" : ""}>
-                <td className="mono">{k.id}</td>
-                <td>{k.label ?? "—"}</td>
-                {containerId === undefined ? <td className="mono">{k.containerId ?? "any"}</td> : null}
-                <td>
+                <td className="mono" data-label="Key">
+                  {k.id}
+                </td>
+                <td data-label="Label">{k.label ?? "—"}</td>
+                {containerId === undefined ? (
+                  <td className="mono" data-label="Container">
+                    {k.containerId ?? "any"}
+                  </td>
+                ) : null}
+                <td data-label="Issued">
                   <Time at={k.createdAt} /> <span className="muted small">by {k.createdBy}</span>
                 </td>
                 <td>

@@ -3,6 +3,9 @@ import { useState, type FormEvent } from "react";
 import { Link } from "wouter";
 import { api, data } from "../api";
 import { DeviceKeys } from "../components/DeviceKeys";
+import { Documents } from "../components/admin/Documents";
+import { Partners } from "../components/admin/Partners";
+import { PriceLists } from "../components/admin/PriceLists";
 import { Badge, CsvDownload, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
 import { AUDIT_ACTIONS, auditSentence, type AuditAction } from "../../../domain/access";
 import { useSession, type Role } from "../session";
@@ -10,6 +13,9 @@ import { useSession, type Role } from "../session";
 const TABS = [
   ["people", "People"],
   ["keys", "Device keys"],
+  ["partners", "Partners"],
+  ["prices", "Price lists"],
+  ["documents", "Sales documents"],
   ["dead-letters", "Dead letters"],
   ["audit", "Audit"],
 ] as const;
@@ -33,6 +39,12 @@ export function AdminPage({ tab }: { tab: string }) {
       </nav>
       {tab === "keys" ? (
         <DeviceKeys />
+      ) : tab === "partners" ? (
+        <Partners />
+      ) : tab === "prices" ? (
+        <PriceLists />
+      ) : tab === "documents" ? (
+        <Documents />
       ) : tab === "dead-letters" ? (
         <DeadLetters />
       ) : tab === "audit" ? (
@@ -147,7 +159,7 @@ function People() {
         <Empty>No one yet.</Empty>
       ) : (
         <div className="scroll-x">
-          <table className="table">
+          <table className="table cards">
             <thead>
               <tr>
                 <th scope="col">Email</th>
@@ -165,11 +177,11 @@ function People() {
             <tbody>
               {people.data.users.map((u) => (
                 <tr key={u.email} className={u.disabled ? "revoked" : ""}>
-                  <td>
+                  <td data-label="Email">
                     {u.email}
                     {u.email === me.email ? <span className="muted small"> (you)</span> : null}
                   </td>
-                  <td>
+                  <td data-label="Role">
                     <select
                       aria-label={`Role of ${u.email}`}
                       value={u.role}
@@ -183,8 +195,10 @@ function People() {
                       ))}
                     </select>
                   </td>
-                  <td>{u.disabled ? <Badge kind="closed">disabled</Badge> : <Badge kind="active">enabled</Badge>}</td>
-                  <td>
+                  <td data-label="State">
+                    {u.disabled ? <Badge kind="closed">disabled</Badge> : <Badge kind="active">enabled</Badge>}
+                  </td>
+                  <td data-label="Telegram user">
                     <TelegramLink
                       email={u.email}
                       value={u.telegramUserId}
@@ -192,7 +206,7 @@ function People() {
                       save={(telegramUserId) => change.mutate({ email: u.email, telegramUserId })}
                     />
                   </td>
-                  <td>
+                  <td data-label="Added">
                     <Time at={u.createdAt} /> <span className="muted small">by {u.createdBy}</span>
                   </td>
                   <td className="actions">
@@ -397,7 +411,7 @@ function Audit() {
         <Empty>{action || actor.trim() ? "No admin action matches." : "No admin actions yet."}</Empty>
       ) : (
         <div className="scroll-x">
-          <table className="table">
+          <table className="table cards">
             <thead>
               <tr>
                 <th scope="col">When</th>
@@ -407,10 +421,12 @@ function Audit() {
             <tbody>
               {rows.map((e) => (
                 <tr key={e.seq}>
-                  <td>
+                  <td data-label="When">
                     <Time at={e.at} />
                   </td>
-                  <td data-cell="what">{auditSentence(e)}</td>
+                  <td data-cell="what" data-label="What">
+                    {auditSentence(e)}
+                  </td>
                 </tr>
               ))}
             </tbody>
