@@ -40,6 +40,8 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 ...TEST_SECRETS,
+                // Partner stand-ins listen on this machine, as in local development.
+                WEBHOOK_PRIVATE_ADDRESSES: "allow",
                 // Short, so the revocation bound can be observed within a test.
                 DEVICE_KEY_CACHE_SECONDS: "1",
                 // A partner that fails is retried at once, and one that hangs is given up on soon.

@@ -13,7 +13,11 @@ export const partnerIdSchema = z
 
 const loopback = (host: string) => host === "localhost" || host === "127.0.0.1" || host === "[::1]";
 
-/** Where a partner receives Fillgrid's events: HTTPS, or plain HTTP on this machine only (local stand-ins). */
+/**
+ * Where a partner receives Fillgrid's events: HTTPS, or plain HTTP on this machine only (local
+ * stand-ins). Private, loopback and link-local addresses are refused besides unless the deployment
+ * allows them (WEBHOOK_PRIVATE_ADDRESSES, workers/routes/partners.ts).
+ */
 export const webhookUrlSchema = z
   .url({ error: "must be a URL" })
   .max(2000)
@@ -24,7 +28,11 @@ export const webhookUrlSchema = z
     },
     { error: "must be an https:// URL (http:// only for localhost)" },
   )
-  .meta({ example: "https://partner.example/fillgrid/events" });
+  .meta({
+    example: "https://partner.example/fillgrid/events",
+    description:
+      "HTTPS on a public address; private, loopback and link-local addresses and local names are refused (400) unless the deployment sets WEBHOOK_PRIVATE_ADDRESSES=allow, as local development does (then http://localhost too)",
+  });
 
 const cidrSchema = z
   .string()

@@ -120,3 +120,42 @@ export function timestampFresh(timestamp: string | null, nowMs: number): boolean
 
 /** What is signed: `<timestamp>.<raw body>`. */
 export const signedText = (timestamp: string, body: string) => `${timestamp}.${body}`;
+
+/** Names that never leave the local network (RFC 6761, RFC 6762, RFC 8375 and common internal zones). */
+const LOCAL_NAMES = /(^|\.)(localhost|local|internal|intranet|lan|home\.arpa)$/i;
+
+/**
+ * Why a webhook URL must not be used in production, or null when it may: its host is an address
+ * that is not public unicast (private, loopback, link-local, unique-local, carrier-grade NAT,
+ * unspecified, reserved — the documentation ranges too…) or a name that stays on the local network. An admin's typo, or a
+ * malicious entry, must not make Fillgrid call into a private network. A public name that resolves
+ * to a private address is left to the platform, whose outbound requests reach only the internet.
+ */
+export function privateWebhookAddress(webhookUrl: string): string | null {
+  // The URL parser has already turned every IPv4 spelling (2130706433, 0x7f.1) into dotted form.
+  const host = new URL(webhookUrl).hostname.replace(/^\[(.*)\]$/, "$1");
+  if (LOCAL_NAMES.test(host)) return `its host ${host} is a local name`;
+  if (!ipaddr.isValid(host)) return null;
+  let address = ipaddr.parse(host);
+  if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress())
+    address = (address as ipaddr.IPv6).toIPv4Address();
+  const range = address.range();
+  return range === "unicast" ? null : `its host ${address.toString()} is ${RANGE_WORDS[range] ?? `a ${range}`} address`;
+}
+
+const RANGE_WORDS: Record<string, string> = {
+  private: "a private",
+  loopback: "a loopback",
+  linkLocal: "a link-local",
+  uniqueLocal: "a unique-local (private)",
+  unspecified: "an unspecified",
+  carrierGradeNat: "a carrier-grade NAT (private)",
+  broadcast: "a broadcast",
+  multicast: "a multicast",
+  reserved: "a reserved",
+  ipv4Mapped: "an IPv4-mapped",
+  rfc6145: "a translated",
+  rfc6052: "a translated",
+  "6to4": "a 6to4",
+  teredo: "a Teredo",
+};

@@ -1,6 +1,9 @@
 // Partners and their signed webhooks (DESIGN: "Partners", "Orders: status and fulfilment"): who may
 // call, what each event does to an order through its container, and what a repeat answers.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../workers/index";
 import {
   adminToken,
   api,
@@ -92,6 +95,60 @@ describe("partners (admin)", () => {
     expect(bad.error.issues!.map((i) => i.path).sort()).toEqual(["ipRanges[0]", "webhookUrl"]);
     const list = await json<{ partners: { id: string }[] }>(await api("/v1/partners", { token: admin }), 200);
     expect(list.partners.some((x) => x.id === "new-one-x")).toBe(false);
+  });
+
+  it("where private addresses are not allowed (production), a webhook URL on one is refused naming why, and nothing is stored", async () => {
+    /** The API as a production deployment answers it: WEBHOOK_PRIVATE_ADDRESSES as in wrangler.toml. */
+    const production = async (path: string, method: string, body: unknown) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch!(
+        new Request(`http://fillgrid.test${path}`, {
+          method,
+          headers: { Authorization: `Bearer ${admin}`, "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        }) as Request<unknown, IncomingRequestCfProperties>,
+        { ...env, WEBHOOK_PRIVATE_ADDRESSES: "refuse" },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const id = `private-${crypto.randomUUID().slice(0, 8)}`;
+    // Serving only a container that does not exist, it takes no other test's orders.
+    const serves = { containerIds: [`${id}-none`], contents: [] };
+    for (const [url, why] of [
+      ["http://localhost:9000/hook", "its host localhost is a local name"],
+      ["https://10.1.2.3/hook", "its host 10.1.2.3 is a private address"],
+      ["https://169.254.169.254/latest/meta-data", "its host 169.254.169.254 is a link-local address"],
+      ["https://[::1]/hook", "its host ::1 is a loopback address"],
+      ["https://2130706433/hook", "its host 127.0.0.1 is a loopback address"],
+      ["https://billing.internal/hook", "its host billing.internal is a local name"],
+    ]) {
+      const bad = await json<ErrorBody>(
+        await production("/v1/partners", "POST", { id, name: "n", webhookUrl: url, serves }),
+        400,
+      );
+      expect(bad.error.issues, url).toEqual([{ path: "webhookUrl", message: `must be on a public address: ${why}` }]);
+    }
+    const list = await json<{ partners: { id: string }[] }>(await api("/v1/partners", { token: admin }), 200);
+    expect(list.partners.some((x) => x.id === id)).toBe(false);
+    // A public one is taken; a change to a private one is refused and leaves the URL as it was.
+    await json(
+      await production("/v1/partners", "POST", { id, name: "n", webhookUrl: "https://1.1.1.1/hook", serves }),
+      201,
+    );
+    const change = await json<ErrorBody>(
+      await production(`/v1/partners/${id}`, "PATCH", { webhookUrl: "https://192.168.1.20/hook" }),
+      400,
+    );
+    expect(change.error.message).toMatch(
+      /^webhookUrl must be on a public address: its host 192\.168\.1\.20 is a private address/,
+    );
+    const kept = await json<{ partners: { id: string; webhookUrl: string }[] }>(
+      await api("/v1/partners", { token: admin }),
+      200,
+    );
+    expect(kept.partners.find((x) => x.id === id)?.webhookUrl).toBe("https://1.1.1.1/hook");
   });
 
   it("a disabled partner's webhooks are refused", async () => {

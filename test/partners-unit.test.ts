@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ChangeMessage } from "../domain/change-message";
 import { emptyContainer, type Order } from "../domain/container";
 import { partnerDeliveries } from "../domain/partner-events";
-import { addressAllowed, partnerFor, timestampFresh, type Partner } from "../domain/partners";
+import { addressAllowed, partnerFor, privateWebhookAddress, timestampFresh, type Partner } from "../domain/partners";
 
 const partner = (id: string, serves: Partner["serves"], disabled = false): Partner => ({
   id,
@@ -128,5 +128,34 @@ describe("what partners are told", () => {
         [partner("p", { containerIds: [], contents: [] }, true)],
       ),
     ).toEqual([]);
+  });
+});
+
+describe("webhook URLs in production", () => {
+  it("public names and public addresses may be called", () => {
+    for (const url of [
+      "https://partner.example/hook",
+      "https://1.1.1.1/hook",
+      "https://[2001:4860:4860::8888]/hook",
+      "https://local-fuels.example/hook",
+    ])
+      expect(privateWebhookAddress(url), url).toBeNull();
+  });
+
+  it("private, loopback, link-local, unique-local, CGNAT and unspecified addresses, however spelled, and local names may not", () => {
+    expect(privateWebhookAddress("https://10.0.0.1/")).toBe("its host 10.0.0.1 is a private address");
+    expect(privateWebhookAddress("https://172.16.5.4/")).toBe("its host 172.16.5.4 is a private address");
+    expect(privateWebhookAddress("https://0x7f.1/")).toBe("its host 127.0.0.1 is a loopback address");
+    expect(privateWebhookAddress("https://[::ffff:192.168.0.1]/")).toBe("its host 192.168.0.1 is a private address");
+    expect(privateWebhookAddress("https://[fe80::1]/")).toBe("its host fe80::1 is a link-local address");
+    expect(privateWebhookAddress("https://[fd00::1]/")).toBe("its host fd00::1 is a unique-local (private) address");
+    expect(privateWebhookAddress("https://100.64.1.1/")).toBe(
+      "its host 100.64.1.1 is a carrier-grade NAT (private) address",
+    );
+    expect(privateWebhookAddress("https://0.0.0.0/")).toBe("its host 0.0.0.0 is an unspecified address");
+    expect(privateWebhookAddress("https://203.0.113.7/")).toBe("its host 203.0.113.7 is a reserved address");
+    expect(privateWebhookAddress("http://LOCALHOST:8080/")).toBe("its host localhost is a local name");
+    expect(privateWebhookAddress("https://printer.local/")).toBe("its host printer.local is a local name");
+    expect(privateWebhookAddress("https://nas.home.arpa/")).toBe("its host nas.home.arpa is a local name");
   });
 });

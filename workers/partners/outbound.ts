@@ -7,7 +7,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { ChangeMessage } from "../../domain/change-message";
 import { partnerDeliveries as deliveriesFor, type PartnerDelivery } from "../../domain/partner-events";
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type Partner } from "../../domain/partners";
+import { privateWebhookAddress, SIGNATURE_HEADER, TIMESTAMP_HEADER, type Partner } from "../../domain/partners";
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
 import { withDatabase, type Database } from "../db/client";
@@ -78,6 +78,9 @@ async function post(env: Env, delivery: PartnerDelivery): Promise<Outcome> {
   const partner = await partnerById(env, delivery.partnerId);
   if (!partner) return { ok: false, status: null, error: `partner ${delivery.partnerId} no longer exists` };
   if (partner.disabled) return { ok: false, status: null, error: `partner ${delivery.partnerId} is disabled` };
+  // A URL stored while private addresses were allowed is still not called where they are not.
+  const privateAddress = env.WEBHOOK_PRIVATE_ADDRESSES === "allow" ? null : privateWebhookAddress(partner.webhookUrl);
+  if (privateAddress) return { ok: false, status: null, error: `webhook URL refused: ${privateAddress}` };
   const body = JSON.stringify(delivery.event);
   const timestamp = String(Math.floor(Date.now() / 1000));
   try {

@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { and, desc, eq, lt } from "drizzle-orm";
 import { randomToken } from "../../domain/ids";
 import { newPartnerSchema, partnerIdSchema, partnerPatchSchema, pricesSchema } from "../../domain/partner-input";
-import { SECRET_GRACE_SECONDS, type PartnerWithSecrets } from "../../domain/partners";
+import { privateWebhookAddress, SECRET_GRACE_SECONDS, type PartnerWithSecrets } from "../../domain/partners";
 import { partnerDeliverySchema, partnerSchema, priceSchema } from "../../domain/schemas";
 import { instantParam } from "../../domain/validation";
 import { reportError } from "../../platform/error-report";
@@ -12,7 +12,7 @@ import { withDatabase } from "../db/client";
 import { partnerDeliveries, prices } from "../db/schema";
 import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
-import { ApiError, notFound } from "../http/errors";
+import { ApiError, notFound, validationError } from "../http/errors";
 import { jsonBody } from "../http/json-body";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { forgetPartner } from "../http/partner-auth";
@@ -32,6 +32,16 @@ async function carryLeadTimes(env: Env, where: string): Promise<void> {
   } catch (error) {
     await reportError(env, error, "worker", `${where}: partner lead times`);
   }
+}
+
+/**
+ * Refuses a webhook URL on a private, loopback or link-local address or a local name unless this
+ * deployment allows them (WEBHOOK_PRIVATE_ADDRESSES=allow: local development and its stand-ins).
+ */
+function requirePublicWebhook(env: Env, webhookUrl: string | undefined): void {
+  if (webhookUrl === undefined || env.WEBHOOK_PRIVATE_ADDRESSES === "allow") return;
+  const why = privateWebhookAddress(webhookUrl);
+  if (why) throw validationError([{ path: "webhookUrl", message: `must be on a public address: ${why}` }]);
 }
 
 export const partners = router()
@@ -57,6 +67,7 @@ export const partners = router()
     }),
     async (c) => {
       const input = c.req.valid("json");
+      requirePublicWebhook(c.env, input.webhookUrl);
       const now = new Date().toISOString();
       const by = c.get("person").email;
       const secret = newSecret();
@@ -114,7 +125,9 @@ export const partners = router()
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const partner = await directory(c.env).updatePartner(id, c.req.valid("json"), c.get("person").email);
+      const change = c.req.valid("json");
+      requirePublicWebhook(c.env, change.webhookUrl);
+      const partner = await directory(c.env).updatePartner(id, change, c.get("person").email);
       if (!partner) throw notFound(`partner ${id}`);
       forgetPartner(id);
       c.executionCtx.waitUntil(carryLeadTimes(c.env, "PATCH /v1/partners/:id"));
