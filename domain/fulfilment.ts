@@ -47,7 +47,33 @@ export function proposedLines(
 
 export type FulfilmentDecision =
   | { ok: true; changes: (FulfilmentChanged | OrderClosedByFulfilment)[] }
-  | { ok: false; reason: "not_found" | "illegal" | "other_partner"; order?: Order };
+  | { ok: false; reason: "not_found" | "illegal" | "other_partner"; order?: Order }
+  | { ok: false; reason: "differs"; order: Order; what: string };
+
+/**
+ * What differs between a step the order has taken and the same step asked again, in words, or
+ * null when it is the same step (a retry, answered as done). A second delivery with another
+ * quantity or a dispatch with another vehicle is not silently taken as a repeat.
+ */
+export function repeatDiffers(known: Order, command: FulfilmentDetails & { to: Fulfilment }): string | null {
+  const differs: string[] = [];
+  const { eta = null, vehicle = null, deliveryNote = null, delivered = [], fulfilmentReason = null } = known;
+  if (typeof command.eta === "string" && eta !== null && Date.parse(command.eta) !== Date.parse(eta))
+    differs.push(`eta ${eta}`);
+  if (command.vehicle !== undefined && vehicle !== null && command.vehicle !== vehicle)
+    differs.push(`vehicle ${vehicle}`);
+  if (command.deliveryNote !== undefined && deliveryNote !== null && command.deliveryNote !== deliveryNote)
+    differs.push(`delivery note ${deliveryNote}`);
+  if (
+    command.delivered !== undefined &&
+    delivered.length > 0 &&
+    JSON.stringify(command.delivered) !== JSON.stringify(delivered)
+  )
+    differs.push(`lines ${delivered.map((l) => `${l.quantity} ${l.unit} of ${l.product}`).join(", ")}`);
+  if (command.reason !== undefined && fulfilmentReason !== null && command.reason !== fulfilmentReason)
+    differs.push(`reason “${fulfilmentReason}”`);
+  return differs.length === 0 ? null : `order ${known.id} is already ${known.fulfilment} with ${differs.join("; ")}`;
+}
 
 /** The close a delivery or an end causes, in the shape of the container's own order.closed. */
 export interface OrderClosedByFulfilment {
@@ -81,7 +107,10 @@ export function decideFulfilment(
   if (known === null) return { ok: false, reason: "not_found" };
   if (command.partnerId !== null && known.partnerId !== null && known.partnerId !== command.partnerId)
     return { ok: false, reason: "other_partner", order: known };
-  if (known.fulfilment === command.to) return { ok: true, changes: [] };
+  if (known.fulfilment === command.to) {
+    const what = repeatDiffers(known, command);
+    return what === null ? { ok: true, changes: [] } : { ok: false, reason: "differs", order: known, what };
+  }
   if (!mayMove(known.fulfilment, command.to)) return { ok: false, reason: "illegal", order: known };
   const at = new Date(command.now).toISOString();
   const changed: FulfilmentChanged = {

@@ -1,8 +1,8 @@
 // What partners and the people who manage them send: new partners and their changes, prices, the
 // inbound webhook's events, and assemblers' order changes. Each field says what is wrong with it.
 import { z } from "zod";
-import { isCidr } from "./partners";
-import { containerIdSchema, instantSchema, orderIdSchema } from "./validation";
+import { INBOUND_TYPES, isCidr } from "./partners";
+import { containerIdSchema, instantSchema, orderIdSchema, type FieldIssue } from "./validation";
 
 export const partnerIdSchema = z
   .string()
@@ -105,27 +105,58 @@ const withOrder = { ...envelope, orderId: orderIdSchema };
 
 /** One event from a partner (DESIGN: `{eventId, type, occurredAt, containerId, orderId, data}`). */
 export const inboundEventSchema = z
-  .discriminatedUnion("type", [
-    z.strictObject({
-      ...envelope,
-      type: z.literal("order.created"),
-      data: z.strictObject({ lines: lines.optional() }).default({}),
-    }),
-    z.strictObject({ ...withOrder, type: z.literal("order.accepted"), data: z.strictObject({}).default({}) }),
-    z.strictObject({ ...withOrder, type: z.literal("order.rejected"), data: z.strictObject({ reason: note }) }),
-    z.strictObject({
-      ...withOrder,
-      type: z.literal("order.dispatched"),
-      data: z.strictObject({ eta: instantSchema, vehicle: z.string().trim().min(1).max(100) }),
-    }),
-    z.strictObject({
-      ...withOrder,
-      type: z.literal("order.delivered"),
-      data: z.strictObject({ lines: lines.min(1), deliveryNote: z.string().trim().min(1).max(100) }),
-    }),
-    z.strictObject({ ...withOrder, type: z.literal("order.cancelled"), data: z.strictObject({ reason: note }) }),
-  ])
+  .discriminatedUnion(
+    "type",
+    [
+      z.strictObject({
+        ...envelope,
+        type: z.literal("order.created"),
+        data: z.strictObject({ lines: lines.optional() }).default({}),
+      }),
+      z.strictObject({ ...withOrder, type: z.literal("order.accepted"), data: z.strictObject({}).default({}) }),
+      z.strictObject({ ...withOrder, type: z.literal("order.rejected"), data: z.strictObject({ reason: note }) }),
+      z.strictObject({
+        ...withOrder,
+        type: z.literal("order.dispatched"),
+        data: z.strictObject({ eta: instantSchema, vehicle: z.string().trim().min(1).max(100) }),
+      }),
+      z.strictObject({
+        ...withOrder,
+        type: z.literal("order.delivered"),
+        data: z.strictObject({ lines: lines.min(1), deliveryNote: z.string().trim().min(1).max(100) }),
+      }),
+      z.strictObject({ ...withOrder, type: z.literal("order.cancelled"), data: z.strictObject({ reason: note }) }),
+    ],
+    {
+      // An unknown or missing type says which there are.
+      error: (issue) => (issue.code === "invalid_union" ? `must be one of ${INBOUND_TYPES.join(", ")}` : undefined),
+    },
+  )
   .meta({ id: "PartnerEvent" });
+
+/** How far ahead of now an event's `occurredAt` may be (clocks differ), and how far back. */
+export const OCCURRED_AHEAD_SECONDS = 300;
+export const OCCURRED_BEHIND_DAYS = 30;
+
+/**
+ * What is wrong with an event's times, which a schema cannot say alone: `occurredAt` within
+ * 300 s ahead of `now` and 30 days behind it, and a dispatch's `eta` not before the dispatch
+ * itself (minus the same 300 s of clock difference).
+ */
+export function eventTimeIssues(event: InboundEvent, now: number): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const occurred = Date.parse(event.occurredAt);
+  if (occurred > now + OCCURRED_AHEAD_SECONDS * 1000)
+    issues.push({
+      path: "occurredAt",
+      message: `is in the future (more than ${OCCURRED_AHEAD_SECONDS} s ahead of ours)`,
+    });
+  else if (occurred < now - OCCURRED_BEHIND_DAYS * 86_400_000)
+    issues.push({ path: "occurredAt", message: `is more than ${OCCURRED_BEHIND_DAYS} days ago` });
+  if (event.type === "order.dispatched" && Date.parse(event.data.eta) < occurred - OCCURRED_AHEAD_SECONDS * 1000)
+    issues.push({ path: "data.eta", message: "is before the dispatch (occurredAt): an arrival cannot be in the past" });
+  return issues;
+}
 export type InboundEvent = z.infer<typeof inboundEventSchema>;
 
 /** What an assembler (or above) changes on an order: its lines until dispatched, and its step. */

@@ -68,6 +68,9 @@ export const CONTAINER_SCHEMA = [
   // Archival (ContainerDO.pruneReadings): reading rows measured before `before` are gone, so a
   // reading measured before it cannot be told from one seen before, and is answered "archived".
   `CREATE TABLE pruned (id INTEGER PRIMARY KEY CHECK (id = 1), before INTEGER NOT NULL);`,
+  // What each keyed command asked (a digest of the partner's event), to tell a retry from an
+  // eventId reused for a different event.
+  `ALTER TABLE commands ADD COLUMN fingerprint TEXT;`,
 ];
 
 /** Durable Object SQL binds at most this many parameters to one statement. */

@@ -27,7 +27,7 @@ import { reconcileEveryMs } from "../domain/reconciliation";
 import type { ReadingResult, StoredReading } from "../domain/schemas";
 import { reportError } from "../platform/error-report";
 import { count, countedSql, queueUnits } from "../platform/usage";
-import { CommandStore } from "./container-commands";
+import { CommandStore, type CommandKey } from "./container-commands";
 import { ContainerLog, SeenBefore, type ReadingRow } from "./container-log";
 import { Outbox, type OutboxStatus } from "./container-outbox";
 import { eventsPage, ordersPage, readingsPage, type Page, type ReadingPosition } from "./container-queries";
@@ -52,7 +52,11 @@ export type OrderCommandResult =
   | { ok: true; order: Order; created?: true }
   | { ok: false; reason: "not_found" | "unknown_container" }
   | { ok: false; reason: "illegal" | "other_partner" | "conflict"; order: Order }
+  | { ok: false; reason: "differs"; order: Order; what: string }
   | { ok: false; reason: "not_served" };
+
+/** An order command's answer, or, for a key used before by a different command, the first answer. */
+export type KeyedCommandResult = OrderCommandResult | { ok: false; reason: "key_reused"; first: OrderCommandResult };
 
 /**
  * One container: its state, reading history, orders and event log. This object serialises the
@@ -276,13 +280,13 @@ export class ContainerDO extends DurableObject<Env> {
    * active the answer is that order (conflict). `key` makes a repeat answer the same.
    */
   partnerOpenOrder(
-    key: string,
+    key: CommandKey,
     partner: Pick<Partner, "id" | "serves" | "disabled">,
     lines: OrderLine[] | null,
-  ): OrderCommandResult {
+  ): KeyedCommandResult {
     this.startup.check();
     const partnerId = partner.id;
-    const seen = this.commands.recalled(key);
+    const seen = this.recall(key);
     if (seen) return seen;
     const state = this.log.state;
     if (state === null) return this.commands.remembered(key, { ok: false, reason: "unknown_container" });
@@ -304,14 +308,14 @@ export class ContainerDO extends DurableObject<Env> {
    * the partner asking (null for people); one that does not serve the container may not take its order.
    */
   moveFulfilment(
-    key: string | null,
+    key: CommandKey | null,
     orderId: string,
     command: Omit<FulfilmentCommand, "now">,
     actor: Actor,
     partner: Pick<Partner, "id" | "serves" | "disabled"> | null = null,
-  ): OrderCommandResult {
+  ): KeyedCommandResult {
     this.startup.check();
-    const seen = this.commands.recalled(key);
+    const seen = this.recall(key);
     if (seen) return seen;
     const known = this.log.orderById(orderId);
     const state = this.log.state;
@@ -325,7 +329,9 @@ export class ContainerDO extends DurableObject<Env> {
         key,
         decision.reason === "not_found"
           ? { ok: false, reason: "not_found" }
-          : { ok: false, reason: decision.reason, order: known },
+          : decision.reason === "differs"
+            ? { ok: false, reason: "differs", order: known, what: decision.what }
+            : { ok: false, reason: decision.reason, order: known },
       );
     if (decision.changes.length === 0) return this.commands.remembered(key, { ok: true, order: known });
     let result: OrderCommandResult = { ok: true, order: known };
@@ -379,9 +385,9 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   /** Set an order's lines (assemblers, until dispatched). */
-  setLines(key: string | null, orderId: string, lines: OrderLine[], actor: Actor): OrderCommandResult {
+  setLines(key: CommandKey | null, orderId: string, lines: OrderLine[], actor: Actor): KeyedCommandResult {
     this.startup.check();
-    const seen = this.commands.recalled(key);
+    const seen = this.recall(key);
     if (seen) return seen;
     const known = this.log.orderById(orderId);
     if (this.log.state === null || known === null)
@@ -397,6 +403,13 @@ export class ContainerDO extends DurableObject<Env> {
       this.commands.remember(key, result);
     });
     return result;
+  }
+
+  /** The first answer under `key`; for a key used before by a different command, that it was reused. */
+  private recall(key: CommandKey | null): KeyedCommandResult | undefined {
+    const seen = this.commands.recalled(key);
+    if (!seen) return undefined;
+    return seen.sameCommand ? seen.answer : { ok: false, reason: "key_reused", first: seen.answer };
   }
 
   getState(): ContainerState | null {

@@ -142,7 +142,7 @@ describe("the container log", () => {
 });
 
 describe("the command store", () => {
-  it("keeps the first answer to a key; recalling in an object without tables makes none", async () => {
+  it("keeps the first answer to a key, and tells a repeat from another command under the same key; recalling in an object without tables makes none", async () => {
     await withStorage((storage) => {
       const log = new ContainerLog(storage, storage.sql, "tank-5");
       log.load();
@@ -151,12 +151,20 @@ describe("the command store", () => {
         () => log.exists,
         () => log.ensureTables(),
       );
-      expect(commands.recalled("evt-1")).toBeUndefined();
+      const key = { id: "evt-1", fingerprint: "a" };
+      expect(commands.recalled(key)).toBeUndefined();
       expect(storage.sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
-      expect(commands.remembered("evt-1", { answer: 1 })).toEqual({ answer: 1 });
-      commands.remember("evt-1", { answer: 2 });
-      expect(commands.recalled("evt-1")).toEqual({ answer: 1 });
+      expect(commands.remembered(key, { answer: 1 })).toEqual({ answer: 1 });
+      commands.remember({ id: "evt-1", fingerprint: "b" }, { answer: 2 });
+      expect(commands.recalled(key)).toEqual({ answer: { answer: 1 }, sameCommand: true });
+      expect(commands.recalled({ id: "evt-1", fingerprint: "b" })).toEqual({
+        answer: { answer: 1 },
+        sameCommand: false,
+      });
       expect(commands.recalled(null)).toBeUndefined();
+      // An answer kept before fingerprints were compares as the same command.
+      storage.sql.exec("UPDATE commands SET fingerprint = NULL");
+      expect(commands.recalled({ id: "evt-1", fingerprint: "b" })?.sameCommand).toBe(true);
     });
   });
 });

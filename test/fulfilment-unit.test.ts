@@ -9,7 +9,15 @@ import {
   type Fulfilment,
   type Order,
 } from "../domain/container";
-import { applyToOrder, decideFulfilment, decideLines, FULFILMENTS, mayMove, proposedLines } from "../domain/fulfilment";
+import {
+  applyToOrder,
+  decideFulfilment,
+  decideLines,
+  FULFILMENTS,
+  mayMove,
+  proposedLines,
+  repeatDiffers,
+} from "../domain/fulfilment";
 
 const T0 = Date.parse("2026-03-01T00:00:00Z");
 let ids = 0;
@@ -149,6 +157,26 @@ describe("the fulfilment chain", () => {
       eta: "2026-03-01T08:00:00.000Z",
       vehicle: "ZH 123",
     });
+
+    // The same step again: as before it is done already; with other details it is refused, saying what it was.
+    const again = (details: object) =>
+      decideFulfilment(state, afterDispatch, {
+        to: "dispatched",
+        partnerId: "acme",
+        by: "partner:acme",
+        now: T0,
+        ...details,
+      });
+    expect(again({ eta: "2026-03-01T08:00:00Z", vehicle: "ZH 123" })).toEqual({ ok: true, changes: [] });
+    expect(again({ eta: "2026-03-01T08:00:00.000Z", vehicle: "ZH 999" })).toEqual({
+      ok: false,
+      reason: "differs",
+      order: afterDispatch,
+      what: `order ${order.id} is already dispatched with vehicle ZH 123`,
+    });
+    expect(repeatDiffers(afterDispatch, { to: "dispatched", eta: "2026-03-02T08:00:00Z", vehicle: "ZH 9" })).toBe(
+      `order ${order.id} is already dispatched with eta 2026-03-01T08:00:00.000Z; vehicle ZH 123`,
+    );
   });
 });
 

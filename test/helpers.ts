@@ -314,22 +314,20 @@ export async function newPartner(extra: Record<string, unknown> = {}): Promise<{
 export async function partnerEvent(
   partner: { id: string; secret: string },
   event: Record<string, unknown>,
-  tamper: { timestamp?: number; signature?: string; ip?: string; secret?: string } = {},
+  tamper: { timestamp?: number; signature?: string; ip?: string; secret?: string; omit?: string } = {},
 ): Promise<Response> {
   const body = JSON.stringify({ occurredAt: new Date().toISOString(), eventId: `e-${crypto.randomUUID()}`, ...event });
   const timestamp = String(tamper.timestamp ?? Math.floor(Date.now() / 1000));
   const signature =
     tamper.signature ?? `v1=${await hmacSha256Hex(tamper.secret ?? partner.secret, `${timestamp}.${body}`)}`;
-  return api(`/v1/webhooks/partners/${partner.id}`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "X-Fillgrid-Timestamp": timestamp,
-      "X-Fillgrid-Signature": signature,
-      ...(tamper.ip ? { "CF-Connecting-IP": tamper.ip } : {}),
-    },
-    body,
+  const headers = new Headers({
+    "Content-Type": "application/json",
+    "X-Fillgrid-Timestamp": timestamp,
+    "X-Fillgrid-Signature": signature,
+    ...(tamper.ip ? { "CF-Connecting-IP": tamper.ip } : {}),
   });
+  if (tamper.omit) headers.delete(tamper.omit);
+  return api(`/v1/webhooks/partners/${partner.id}`, { method: "POST", headers, body });
 }
 
 /** A container's whole log as one range message, as the projection consumer passes it on to the backup. */

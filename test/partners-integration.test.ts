@@ -169,6 +169,19 @@ describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
     const now = () => Date.now() / 1000;
     await json(await partnerEvent(p, accepted, { secret: "fgp_not-the-secret", ip: "203.0.113.9" }), 401);
     await json(await partnerEvent(p, accepted, { signature: "v1=00", ip: "203.0.113.9" }), 401);
+    // A missing header says which, and what to send.
+    const unsigned = await json<ErrorBody>(
+      await partnerEvent(p, accepted, { signature: "", ip: "203.0.113.9", omit: "X-Fillgrid-Signature" }),
+      401,
+    );
+    expect(unsigned.error.message).toBe(
+      'X-Fillgrid-Signature is missing: send v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>',
+    );
+    const untimed = await json<ErrorBody>(
+      await partnerEvent(p, accepted, { ip: "203.0.113.9", omit: "X-Fillgrid-Timestamp" }),
+      401,
+    );
+    expect(untimed.error.message).toBe("X-Fillgrid-Timestamp is missing: send the unix seconds you signed");
     await json(await partnerEvent(p, accepted, { timestamp: Math.floor(now()) - 301, ip: "203.0.113.9" }), 401);
     await json(await partnerEvent(p, accepted, { timestamp: Math.ceil(now()) + 301, ip: "203.0.113.9" }), 401);
     await json(await partnerEvent({ id: "nobody-here", secret: p.secret }, accepted, { ip: "203.0.113.9" }), 401);
@@ -198,6 +211,8 @@ describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
       type: "order.created",
       containerId,
       eventId: "created-once",
+      // A retry is the same body, byte for byte or not: the same event.
+      occurredAt: new Date().toISOString(),
       data: { lines: [{ product: "diesel", quantity: 500, unit: "l" }] },
     };
     const answers = await Promise.all([partnerEvent(p, created), partnerEvent(p, created), partnerEvent(p, created)]);
@@ -221,6 +236,19 @@ describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
       200,
     );
     expect(events.events.filter((e) => e.type === "order.opened")).toHaveLength(1);
+
+    // The same eventId for a different event is refused, with the answer the first one got.
+    const reused = await json<ErrorBody & { error: { first: { status: number; body: OrderAnswer } } }>(
+      await partnerEvent(p, { ...created, data: { lines: [{ product: "diesel", quantity: 900, unit: "l" }] } }),
+      409,
+    );
+    expect(reused.error.code).toBe("event_id_reused");
+    expect(reused.error.message).toMatch(/^eventId created-once was used before for a different event/);
+    expect(reused.error.first.status).toBe(201);
+    expect(reused.error.first.body.order.id).toBe(bodies[0]!.order.id);
+    expect((await containerState(containerId))!.activeOrder!.lines).toEqual([
+      { product: "diesel", quantity: 500, unit: "l" },
+    ]);
   });
 
   it("bad bodies are 400 naming the field, after the signature, and change nothing", async () => {
@@ -231,11 +259,42 @@ describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
       [step(containerId, order.id, "order.delivered", { lines: [], deliveryNote: "DN-1" }), "data.lines"],
       [step(containerId, "ord_123", "order.accepted"), "orderId"],
       [{ ...step(containerId, order.id, "order.accepted"), type: "order.lost" }, "type"],
+      [
+        { ...step(containerId, order.id, "order.accepted"), occurredAt: new Date(Date.now() + 3600_000).toISOString() },
+        "occurredAt",
+      ],
+      [
+        {
+          ...step(containerId, order.id, "order.accepted"),
+          occurredAt: new Date(Date.now() - 31 * 86_400_000).toISOString(),
+        },
+        "occurredAt",
+      ],
+      [
+        step(containerId, order.id, "order.dispatched", {
+          eta: new Date(Date.now() - 3600_000).toISOString(),
+          vehicle: "ZH 1",
+        }),
+        "data.eta",
+      ],
     ];
     for (const [event, path] of cases) {
       const bad = await json<ErrorBody>(await partnerEvent(p, event), 400);
       expect(bad.error.issues!.map((i) => i.path)).toContain(path);
     }
+    // An unknown type names the ones there are; times say what is wrong with them.
+    const unknown = await json<ErrorBody>(await partnerEvent(p, cases[3]![0]), 400);
+    expect(unknown.error.issues).toContainEqual({
+      path: "type",
+      message:
+        "must be one of order.created, order.accepted, order.rejected, order.dispatched, order.delivered, order.cancelled",
+    });
+    expect((await json<ErrorBody>(await partnerEvent(p, cases[4]![0]), 400)).error.issues).toEqual([
+      { path: "occurredAt", message: "is in the future (more than 300 s ahead of ours)" },
+    ]);
+    expect((await json<ErrorBody>(await partnerEvent(p, cases[6]![0]), 400)).error.issues).toEqual([
+      { path: "data.eta", message: "is before the dispatch (occurredAt): an arrival cannot be in the past" },
+    ]);
     expect((await containerState(containerId))!.activeOrder!.fulfilment).toBe("pending");
   });
 });
@@ -298,6 +357,22 @@ describe("the lifecycle through the webhook", () => {
     });
     // The same step again under a new eventId: done already, nothing changes.
     expect((await json<OrderAnswer>(await partnerEvent(p, delivered), 200)).order.fulfilment).toBe("delivered");
+    // The same step with another quantity is not taken as a repeat: refused, saying what it was.
+    const other = await json<ErrorBody & { error: { order: Order } }>(
+      await partnerEvent(p, {
+        ...delivered,
+        data: {
+          ...(delivered.data as Record<string, unknown>),
+          lines: [{ product: "diesel", quantity: 5000, unit: "l" }],
+        },
+      }),
+      409,
+    );
+    expect(other.error.code).toBe("step_differs");
+    expect(other.error.message).toBe(
+      `order ${first.order.id} is already delivered with lines 7900 l of diesel; a step already taken cannot be sent again with other details`,
+    );
+    expect((await containerState(first.containerId))!.activeOrder).toBeNull();
 
     const second = await containerWithOrder();
     await json(

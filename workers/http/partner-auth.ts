@@ -61,6 +61,8 @@ export function requirePartnerSignature(maxBytes = 256 * 1024): MiddlewareHandle
       if (!addressAllowed(c.req.header("CF-Connecting-IP") ?? null, found.ipRanges)) {
         throw new ApiError(403, "forbidden", `requests from ${clientIp(c)} are not accepted for partner ${id}`);
       }
+      if (c.req.header(TIMESTAMP_HEADER) === undefined)
+        throw new ApiError(401, "unauthenticated", `${TIMESTAMP_HEADER} is missing: send the unix seconds you signed`);
       if (!timestampFresh(c.req.header(TIMESTAMP_HEADER) ?? null, Date.now())) {
         throw new ApiError(401, "unauthenticated", `${TIMESTAMP_HEADER} must be unix seconds within 300 s of now`);
       }
@@ -71,7 +73,13 @@ export function requirePartnerSignature(maxBytes = 256 * 1024): MiddlewareHandle
     bodyAtMost(maxBytes),
     async (c, next) => {
       const timestamp = c.req.header(TIMESTAMP_HEADER)!;
-      const given = c.req.header(SIGNATURE_HEADER) ?? "";
+      const given = c.req.header(SIGNATURE_HEADER);
+      if (given === undefined)
+        throw new ApiError(
+          401,
+          "unauthenticated",
+          `${SIGNATURE_HEADER} is missing: send v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`,
+        );
       const body = await c.req.text();
       // The same isolate cache the first step read, so the same partner (unless it just expired).
       const partner = await partnerById(c.env, c.get("partner").id);
@@ -84,8 +92,14 @@ export function requirePartnerSignature(maxBytes = 256 * 1024): MiddlewareHandle
         Date.parse(partner.previousSecretValidUntil) > Date.now()
       )
         secrets.push(partner.previousSecret);
+      // Several signatures may come, comma-separated (a partner signing with both sides of its own
+      // rotation): one that matches a secret of ours is enough.
+      const offered = given.split(",").map((v) => v.trim());
       let valid = false;
-      for (const secret of secrets) if (sameText(await signatureOf(secret, timestamp, body), given)) valid = true;
+      for (const secret of secrets) {
+        const expected = await signatureOf(secret, timestamp, body);
+        for (const one of offered) if (sameText(expected, one)) valid = true;
+      }
       if (!valid)
         throw new ApiError(401, "unauthenticated", `${SIGNATURE_HEADER} does not match the body and timestamp`);
       c.set("credential", `partner:${partner.id}`);

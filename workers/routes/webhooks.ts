@@ -1,17 +1,44 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { inboundEventSchema, partnerIdSchema } from "../../domain/partner-input";
+import { eventTimeIssues, inboundEventSchema, partnerIdSchema } from "../../domain/partner-input";
 import { FULFILMENT_OF, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../domain/partners";
 import { errorBodySchema, orderSchema } from "../../domain/schemas";
-import type { OrderCommandResult } from "../../durable-objects/container";
-import { ApiError, notFound } from "../http/errors";
+import type { KeyedCommandResult, OrderCommandResult } from "../../durable-objects/container";
+import { sha256Hex } from "../../platform/crypto";
+import { ApiError, notFound, validationError } from "../http/errors";
 import { jsonContent, problems, router, security } from "../http/openapi";
 import { partnerById, requirePartnerSignature } from "../http/partner-auth";
 import { container } from "../stubs";
 
+/** The first answer under an eventId, as it was given: its status and body. */
+function firstAnswer(result: OrderCommandResult, what: string): { status: number; body: unknown } {
+  try {
+    return answer(result, what);
+  } catch (error) {
+    if (error instanceof ApiError) return { status: error.status, body: error.body() };
+    throw error;
+  }
+}
+
 /** What a container's answer to a partner's event means over HTTP; the same answer for a repeat. */
-function answer(result: OrderCommandResult, what: string) {
+function answer(result: KeyedCommandResult, what: string, eventId = "") {
   if (result.ok) return { status: result.created ? (201 as const) : (200 as const), body: { order: result.order } };
   switch (result.reason) {
+    case "key_reused":
+      throw new ApiError(
+        409,
+        "event_id_reused",
+        `eventId ${eventId} was used before for a different event; an eventId names one event (error.first is the answer it got)`,
+        undefined,
+        { first: firstAnswer(result.first, what) },
+      );
+    case "differs":
+      throw new ApiError(
+        409,
+        "step_differs",
+        `${result.what}; a step already taken cannot be sent again with other details`,
+        undefined,
+        { order: result.order },
+      );
     case "unknown_container":
     case "not_found":
       throw notFound(what);
@@ -50,7 +77,12 @@ export const webhooks = router().openapi(
     summary: "A partner's event: order.created, accepted, rejected, dispatched, delivered, cancelled",
     description:
       `Signed: \`${TIMESTAMP_HEADER}: <unix seconds>\` (within 300 s of now) and \`${SIGNATURE_HEADER}: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>\`; ` +
-      "from the partner's IP ranges when it has any (else 403). An `eventId` seen before gets the first answer again and changes nothing. " +
+      "from the partner's IP ranges when it has any (else 403). A missing header is named in the 401. " +
+      "`eventId` is yours, scoped to your partner id and kept for as long as the container exists: the same `eventId` with the same event (every field, `occurredAt` included) gets the first answer again and changes nothing — " +
+      "refusals that reached the container (404, 403 not served or another partner's order, 409) are remembered and answered again; refusals before it (401, 403 address, 400, 413, 415, 429) are not, so a corrected retry goes through. " +
+      "The same `eventId` with a different event is 409 `event_id_reused` with `error.first` (the status and body the first one got). " +
+      "`occurredAt` is when the step happened at your side: at most 300 s ahead of our clock and at most 30 days back (else 400); a dispatch's `eta` may not be before its `occurredAt` (minus 300 s). " +
+      "A step the order has already taken, sent again under a new `eventId`, is done already (200) when its details match, and 409 `step_differs` saying what the order holds when they do not (another vehicle, another delivered quantity). " +
       "Each event goes through the container's own object, serialised with its readings and manual commands. " +
       "A partner may create orders only for containers it serves, and take only an order that is its own or not yet any partner's (else 403). " +
       "Fulfilment moves only forward (pending → accepted → assembling → dispatched → delivered; rejected or cancelled before delivered); " +
@@ -76,12 +108,17 @@ export const webhooks = router().openapi(
     const partner = (await partnerById(c.env, partnerId))!;
     const profile = { id: partner.id, serves: partner.serves, disabled: partner.disabled };
     const event = c.req.valid("json");
-    const key = `partner:${partnerId}:${event.eventId}`;
+    const timeIssues = eventTimeIssues(event, Date.now());
+    if (timeIssues.length > 0) throw validationError(timeIssues);
+    // An eventId is the partner's; what it asked is compared on a repeat (the parsed event, so
+    // spacing and key order do not count).
+    const key = { id: `partner:${partnerId}:${event.eventId}`, fingerprint: await sha256Hex(JSON.stringify(event)) };
     const stub = container(c.env, event.containerId);
     if (event.type === "order.created") {
       const { status, body } = answer(
         await stub.partnerOpenOrder(key, profile, event.data.lines ?? null),
         `container ${event.containerId}`,
+        event.eventId,
       );
       return c.json(body, status);
     }
@@ -100,7 +137,7 @@ export const webhooks = router().openapi(
       { kind: "partner", id: partnerId },
       profile,
     );
-    const { status, body } = answer(result, `order ${event.orderId} of container ${event.containerId}`);
+    const { status, body } = answer(result, `order ${event.orderId} of container ${event.containerId}`, event.eventId);
     return c.json(body, status);
   },
 );
