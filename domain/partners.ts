@@ -118,6 +118,21 @@ export function timestampFresh(timestamp: string | null, nowMs: number): boolean
   return Math.abs(nowMs / 1000 - Number(timestamp)) <= SIGNATURE_WINDOW_SECONDS;
 }
 
+/**
+ * The secrets that sign a partner's traffic now: the current one, and during the grace period after
+ * a rotation the one before it. Inbound, either is accepted; outbound, both sign each request
+ * (`v1=<new>,v1=<old>`), so a partner that has not deployed the new secret yet still verifies.
+ */
+export function secretsInForce(
+  partner: Pick<PartnerWithSecrets, "secret" | "previousSecret" | "previousSecretValidUntil">,
+  nowMs: number,
+): string[] {
+  const until = partner.previousSecretValidUntil;
+  return partner.previousSecret && until && Date.parse(until) > nowMs
+    ? [partner.secret, partner.previousSecret]
+    : [partner.secret];
+}
+
 /** What is signed: `<timestamp>.<raw body>`. */
 export const signedText = (timestamp: string, body: string) => `${timestamp}.${body}`;
 

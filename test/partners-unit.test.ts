@@ -3,7 +3,14 @@ import { describe, expect, it } from "vitest";
 import type { ChangeMessage } from "../domain/change-message";
 import { emptyContainer, type Order } from "../domain/container";
 import { partnerDeliveries } from "../domain/partner-events";
-import { addressAllowed, partnerFor, privateWebhookAddress, timestampFresh, type Partner } from "../domain/partners";
+import {
+  addressAllowed,
+  partnerFor,
+  privateWebhookAddress,
+  secretsInForce,
+  timestampFresh,
+  type Partner,
+} from "../domain/partners";
 
 const partner = (id: string, serves: Partner["serves"], disabled = false): Partner => ({
   id,
@@ -157,5 +164,17 @@ describe("webhook URLs in production", () => {
     expect(privateWebhookAddress("http://LOCALHOST:8080/")).toBe("its host localhost is a local name");
     expect(privateWebhookAddress("https://printer.local/")).toBe("its host printer.local is a local name");
     expect(privateWebhookAddress("https://nas.home.arpa/")).toBe("its host nas.home.arpa is a local name");
+  });
+});
+
+describe("secrets in force", () => {
+  const now = Date.parse("2026-12-06T12:00:00Z");
+  it("the current one; during a rotation's grace period the one before it too, newest first; after it, the current alone", () => {
+    const rotated = { secret: "new", previousSecret: "old", previousSecretValidUntil: "2026-12-07T12:00:00Z" };
+    expect(secretsInForce(rotated, now)).toEqual(["new", "old"]);
+    expect(secretsInForce(rotated, Date.parse("2026-12-07T12:00:00Z"))).toEqual(["new"]);
+    expect(secretsInForce({ secret: "only", previousSecret: null, previousSecretValidUntil: null }, now)).toEqual([
+      "only",
+    ]);
   });
 });

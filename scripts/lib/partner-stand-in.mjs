@@ -3,19 +3,30 @@
 // 300 s, X-Fillgrid-Signature = v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")> under the
 // secret registered for that partner, and the event envelope (eventId, type, occurredAt,
 // containerId, orderId, data). Valid events are kept (a repeated eventId once, as a partner
-// would dedupe); anything else is answered 400/401 and kept as a refusal with its reason.
+// would dedupe); anything else is answered 400/401 and kept as a refusal with its reason. During a
+// secret rotation's overlap the signature header carries two signatures; one that matches is enough.
 //   POST /partners/<partnerId>/events   the webhook
 //   POST /__control  {partnerId, secret?, mode?: "ok" | "fail" | "timeout"}   set up a partner
 //   GET  /__received?partnerId=…         {events, accepted: {eventId: times}, refusals, requests}
+// `secretsFile`: where the secrets are kept, so a stand-in started again verifies as before.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 
-export async function startPartnerStandIn({ port = 0, log = () => {} } = {}) {
+export async function startPartnerStandIn({ port = 0, log = () => {}, secretsFile = null } = {}) {
   const partners = new Map(); // id -> { secret, mode, events: Map<eventId, event>, refusals: [], requests: 0 }
   const partner = (id) => {
     if (!partners.has(id))
       partners.set(id, { secret: null, mode: "ok", events: new Map(), accepted: {}, refusals: [], requests: 0 });
     return partners.get(id);
+  };
+  if (secretsFile && existsSync(secretsFile))
+    for (const [id, secret] of Object.entries(JSON.parse(readFileSync(secretsFile, "utf8"))))
+      partner(id).secret = secret;
+  const keepSecrets = () => {
+    if (!secretsFile) return;
+    const secrets = Object.fromEntries([...partners].filter(([, p]) => p.secret).map(([id, p]) => [id, p.secret]));
+    writeFileSync(secretsFile, JSON.stringify(secrets, null, 2));
   };
   const hanging = new Set();
 
@@ -30,8 +41,8 @@ export async function startPartnerStandIn({ port = 0, log = () => {} } = {}) {
       return [401, "X-Fillgrid-Timestamp more than 300 s from now"];
     if (!p.secret) return [401, "no secret registered for this partner"];
     const expected = Buffer.from(`v1=${createHmac("sha256", p.secret).update(`${timestamp}.${body}`).digest("hex")}`);
-    const given = Buffer.from(typeof signature === "string" ? signature : "");
-    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+    const given = (typeof signature === "string" ? signature : "").split(",").map((s) => Buffer.from(s.trim()));
+    if (!given.some((g) => g.length === expected.length && timingSafeEqual(expected, g)))
       return [401, "X-Fillgrid-Signature does not match"];
     let event;
     try {
@@ -61,6 +72,7 @@ export async function startPartnerStandIn({ port = 0, log = () => {} } = {}) {
         const p = partner(partnerId);
         if (secret !== undefined) p.secret = secret;
         if (mode !== undefined) p.mode = mode;
+        if (secret !== undefined) keepSecrets();
         return send(200, { partnerId, mode: p.mode });
       }
       if (url.pathname === "/__received" && req.method === "GET") {

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import {
   addressAllowed,
+  secretsInForce,
   SIGNATURE_HEADER,
   signedText,
   timestampFresh,
@@ -37,6 +38,11 @@ export async function partnerById(env: Env, id: string): Promise<PartnerWithSecr
 /** `X-Fillgrid-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` */
 export async function signatureOf(secret: string, timestamp: string, body: string): Promise<string> {
   return `v1=${await hmacSha256Hex(secret, signedText(timestamp, body))}`;
+}
+
+/** The signature header of an outbound request: one `v1=` per secret in force, newest first. */
+export async function signaturesOf(secrets: readonly string[], timestamp: string, body: string): Promise<string> {
+  return (await Promise.all(secrets.map((secret) => signatureOf(secret, timestamp, body)))).join(",");
 }
 
 const partnerLimit: Limit = {
@@ -85,13 +91,7 @@ export function requirePartnerSignature(maxBytes = 256 * 1024): MiddlewareHandle
       const partner = await partnerById(c.env, c.get("partner").id);
       if (!partner || partner.disabled)
         throw new ApiError(401, "unauthenticated", `partner ${c.get("partner").id} is unknown or disabled`);
-      const secrets = [partner.secret];
-      if (
-        partner.previousSecret &&
-        partner.previousSecretValidUntil &&
-        Date.parse(partner.previousSecretValidUntil) > Date.now()
-      )
-        secrets.push(partner.previousSecret);
+      const secrets = secretsInForce(partner, Date.now());
       // Several signatures may come, comma-separated (a partner signing with both sides of its own
       // rotation): one that matches a secret of ours is enough.
       const offered = given.split(",").map((v) => v.trim());

@@ -7,12 +7,18 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { ChangeMessage } from "../../domain/change-message";
 import { partnerDeliveries as deliveriesFor, type PartnerDelivery } from "../../domain/partner-events";
-import { privateWebhookAddress, SIGNATURE_HEADER, TIMESTAMP_HEADER, type Partner } from "../../domain/partners";
+import {
+  privateWebhookAddress,
+  secretsInForce,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  type Partner,
+} from "../../domain/partners";
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
 import { withDatabase, type Database } from "../db/client";
 import { partnerDeliveries } from "../db/schema";
-import { partnerById, signatureOf } from "../http/partner-auth";
+import { partnerById, signaturesOf } from "../http/partner-auth";
 import { directory } from "../stubs";
 
 export const partnerDeliverySchema = z.object({
@@ -89,7 +95,8 @@ async function post(env: Env, delivery: PartnerDelivery): Promise<Outcome> {
       headers: {
         "Content-Type": "application/json",
         [TIMESTAMP_HEADER]: timestamp,
-        [SIGNATURE_HEADER]: await signatureOf(partner.secret, timestamp, body),
+        // During a rotation's grace period both secrets sign: the partner accepts the one it knows.
+        [SIGNATURE_HEADER]: await signaturesOf(secretsInForce(partner, Date.now()), timestamp, body),
         "User-Agent": "Fillgrid-Webhooks/1",
       },
       body,

@@ -141,7 +141,7 @@ export const partners = router()
       tags: ["Partners"],
       summary: `Rotate the signing secret; the old one keeps working for ${SECRET_GRACE_SECONDS / 3600} hours`,
       description:
-        "Inbound webhooks signed with either are accepted until `partner.previousSecretValidUntil`; outbound events are signed with the new one at once.",
+        "Inbound webhooks signed with either are accepted until `partner.previousSecretValidUntil`; until then outbound events carry both signatures (`X-Fillgrid-Signature: v1=<new>,v1=<old>`): a receiver accepts the request when any one matches a secret it knows, so it can deploy the new secret at any time within the grace period.",
       security: security.person,
       middleware: admin,
       request: { params: byPartner },
