@@ -4,11 +4,14 @@ import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hc } from "hono/client";
 import { app, type AppType } from "../workers/app";
+import { OUTBOUND_TYPES } from "../domain/partner-events";
 import { adminToken, api, deviceKey, json, postReadings, reading, uniqueContainer } from "./helpers";
 
 interface Operation {
   responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
   security?: unknown[];
+  description?: string;
+  "x-required-role"?: string;
 }
 interface Document {
   openapi: string;
@@ -67,6 +70,44 @@ describe("the OpenAPI document", () => {
       expect(op.responses["401"], `${method} ${path} 401`).toBeDefined();
       expect(JSON.stringify(op.responses["401"]!.content)).toContain("#/components/schemas/Error");
     }
+  });
+
+  it("says who may call each operation: the role its middleware admits, or its credential", () => {
+    const ops = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ path, method, op })),
+    );
+    for (const { path, method, op } of ops) {
+      expect(op["x-required-role"], `${method} ${path}`).toMatch(
+        /^(viewer|assembler|operator|admin|person|partner|device|metrics|public)$/,
+      );
+      expect(op.description, `${method} ${path}`).toMatch(/^\*\*Who:\*\* /);
+    }
+    const role = (path: string, method: string) => doc.paths[path]![method]!["x-required-role"];
+    expect(role("/v1/partners", "post")).toBe("admin");
+    expect(role("/v1/assembly/queue", "get")).toBe("assembler");
+    expect(role("/v1/orders", "get")).toBe("viewer");
+    expect(role("/v1/containers/{containerId}/orders/{orderId}/close", "post")).toBe("operator");
+    expect(role("/v1/readings", "post")).toBe("device");
+    expect(role("/v1/webhooks/partners/{partnerId}", "post")).toBe("partner");
+    expect(role("/healthz", "get")).toBe("public");
+    expect(doc.paths["/v1/partners"]!.post!.description).toMatch(/^\*\*Who:\*\* a person with the role admin\./);
+  });
+
+  it("describes every event Fillgrid sends partners as a webhook: envelope, data, signature headers and delivery", () => {
+    const webhooks = (doc as unknown as { webhooks: Record<string, { post: Record<string, unknown> }> }).webhooks;
+    expect(Object.keys(webhooks).sort()).toEqual([...OUTBOUND_TYPES].sort());
+    for (const [type, { post }] of Object.entries(webhooks)) {
+      const text = JSON.stringify(post);
+      expect(text, type).toContain("X-Fillgrid-Signature");
+      expect(text, type).toContain("dedupe on `eventId`");
+      expect(text, type).toContain("6 attempts");
+    }
+    const opened = JSON.stringify(webhooks["order.opened"]!.post);
+    expect(opened).toContain("#/components/schemas/OutboundOrderOpened");
+    const schema = doc.components.schemas.OutboundOrderOpened as { required: string[] };
+    expect(schema.required).toEqual(
+      expect.arrayContaining(["schemaVersion", "eventId", "type", "occurredAt", "containerId", "orderId", "data"]),
+    );
   });
 
   it("is explorable at /docs, with the reference's script served by the worker itself", async () => {

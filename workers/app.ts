@@ -5,6 +5,7 @@ import { reportError } from "../platform/error-report";
 import { ApiError } from "./http/errors";
 import { requestLog } from "./http/logging";
 import { jsonContent, registerSecuritySchemes, router, security } from "./http/openapi";
+import { documentRoles, registerOutboundWebhooks } from "./http/reference";
 import { auth } from "./routes/auth";
 import { clientErrors } from "./routes/client-errors";
 import { containers } from "./routes/containers";
@@ -39,6 +40,7 @@ base.use(async (c, next) => {
   c.header("X-Content-Type-Options", "nosniff");
 });
 registerSecuritySchemes(base);
+registerOutboundWebhooks(base);
 
 /** Every route of the API; its type is what a typed client (`hc<AppType>`) calls. */
 export const app = base
@@ -135,6 +137,13 @@ export const OPENAPI_INFO = {
   ],
 };
 
+/** The API reference as served: the routes, the outbound webhooks, and who may call each operation. */
+export function apiReference(): ReturnType<typeof app.getOpenAPI31Document> {
+  const doc = app.getOpenAPI31Document(OPENAPI_INFO);
+  documentRoles(doc as Parameters<typeof documentRoles>[0]);
+  return doc;
+}
+
 app.openapi(
   createRoute({
     method: "get",
@@ -144,7 +153,7 @@ app.openapi(
     security: security.none,
     responses: { 200: jsonContent(z.record(z.string(), z.unknown()), "The OpenAPI document") },
   }),
-  (c) => c.json(app.getOpenAPI31Document(OPENAPI_INFO) as unknown as Record<string, unknown>, 200),
+  (c) => c.json(apiReference() as unknown as Record<string, unknown>, 200),
 );
 
 app.notFound((c) => c.json(new ApiError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`).body(), 404));

@@ -6,6 +6,7 @@ import { sha256Hex } from "../../platform/crypto";
 import { directory } from "../stubs";
 import { ApiError } from "./errors";
 import type { AppEnv, Person } from "./context";
+import type { RoleGate } from "./reference";
 import { bearerToken, cacheSeconds } from "./credentials";
 
 const ALG = "HS256";
@@ -81,8 +82,8 @@ export async function credentialKey(token: string): Promise<string> {
 }
 
 /** Only people holding `need` or a higher role pass; 401 without a valid token, 403 with too low a role. */
-export function requireRole(need: Role): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+export function requireRole(need: Role): MiddlewareHandler<AppEnv> & RoleGate {
+  const gate: MiddlewareHandler<AppEnv> = async (c, next) => {
     const token = bearerToken(c.req.header("Authorization"));
     if (!token)
       throw new ApiError(
@@ -104,4 +105,6 @@ export function requireRole(need: Role): MiddlewareHandler<AppEnv> {
     c.set("credential", await credentialKey(token));
     await next();
   };
+  // The reference states the role from here (workers/http/reference.ts).
+  return Object.assign(gate, { requiredRole: need });
 }

@@ -4,6 +4,7 @@ import { errorBodySchema } from "../../domain/schemas";
 import { toFieldIssues } from "../../domain/validation";
 import type { AppEnv } from "./context";
 import { validationError } from "./errors";
+import { withRequiredRole } from "./reference";
 
 /** Every validation failure, wherever it is (path, query, body), becomes the API's error shape. */
 export const defaultHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
@@ -12,7 +13,11 @@ export const defaultHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
 
 /** A router whose routes are contracts: validated by, and documented from, the same schemas. */
 export function router() {
-  return new OpenAPIHono<AppEnv>({ defaultHook });
+  const r = new OpenAPIHono<AppEnv>({ defaultHook });
+  // Each route states in the reference the role its middleware admits (workers/http/reference.ts).
+  const declare = r.openapi.bind(r);
+  r.openapi = ((route, handler, hook) => declare(withRequiredRole(route), handler, hook)) as typeof r.openapi;
+  return r;
 }
 
 export function jsonContent<S extends z.ZodType>(schema: S, description: string) {

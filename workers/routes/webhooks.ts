@@ -86,7 +86,25 @@ export const webhooks = router().openapi(
       "Each event goes through the container's own object, serialised with its readings and manual commands. " +
       "A partner may create orders only for containers it serves, and take only an order that is its own or not yet any partner's (else 403). " +
       "Fulfilment moves only forward (pending → accepted → assembling → dispatched → delivered; rejected or cancelled before delivered); " +
-      "an illegal step is 409 with the order as it is. `order.created` with an order active is 409 with that order.",
+      "an illegal step is 409 with the order as it is. `order.created` with an order active is 409 with that order. " +
+      "When Fillgrid closes an order while it is `dispatched` (an operator, or the level rose), you are sent `order.closed` with the order as it is: " +
+      "complete the delivery and send `order.delivered` (accepted for a closed order), or bring the goods back and send `order.cancelled`. " +
+      "A delivered order gets its sales document from your price list: each line's net is quantity × unit price rounded to the cent, its VAT is that net × rate rounded to the cent, and the totals are the sums of the rounded lines.\n\n" +
+      "Signing and verifying in Node (the same HMAC both ways; the hex is lowercase):\n\n" +
+      "```js\n" +
+      'import { createHmac, timingSafeEqual } from "node:crypto";\n' +
+      'const sign = (secret, ts, body) => "v1=" + createHmac("sha256", secret).update(`${ts}.${body}`).digest("hex");\n' +
+      "// Sending: body is the exact string you POST.\n" +
+      "const ts = String(Math.floor(Date.now() / 1000));\n" +
+      'const headers = { "Content-Type": "application/json", "X-Fillgrid-Timestamp": ts, "X-Fillgrid-Signature": sign(secret, ts, body) };\n' +
+      "// Receiving: rawBody as received, before parsing; any one of the comma-separated signatures may match.\n" +
+      'const fresh = Math.abs(Date.now() / 1000 - Number(req.headers["x-fillgrid-timestamp"])) <= 300;\n' +
+      'const expected = Buffer.from(sign(secret, req.headers["x-fillgrid-timestamp"], rawBody));\n' +
+      'const ok = fresh && req.headers["x-fillgrid-signature"].split(",").some((s) => {\n' +
+      "  const given = Buffer.from(s.trim());\n" +
+      "  return given.length === expected.length && timingSafeEqual(given, expected);\n" +
+      "});\n" +
+      "```",
     security: security.partner,
     middleware: requirePartnerSignature(),
     request: {
