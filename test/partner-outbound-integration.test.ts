@@ -2,7 +2,9 @@
 // reaches the partner's webhook signed as the README's Partners section states (checked by a stand-in that verifies each
 // request as a partner would); a partner that is down gets retries, then a dead letter and an error
 // record, and a replay delivers once.
+import { Validator, type Schema } from "@cfworker/json-schema";
 import { inject } from "vitest";
+import { WEBHOOK_SCHEMA_VERSION } from "../domain/partner-events";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   adminToken,
@@ -235,7 +237,7 @@ describe("events to partners", () => {
 });
 
 describe("assembly", () => {
-  it("the queue holds accepted orders, oldest first; lines until dispatched; a viewer may not; illegal steps are 409", async () => {
+  it("the queue holds accepted orders, oldest first, with their containers; lines until dispatched; a viewer may not; illegal steps are 409", async () => {
     const viewer = await personWith("viewer");
     const containerId = await lowContainer();
     const partner = await standInPartner([containerId]);
@@ -243,15 +245,29 @@ describe("assembly", () => {
       await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 10)), 200)
     ).results[0]!.orderOpened;
     await json(await partnerEvent(partner, { type: "order.accepted", containerId, orderId: opened.id, data: {} }), 200);
-    const queued = await eventually(
+    type Queue = { orders: Order[]; containers: Record<string, Record<string, unknown>> };
+    const queue = await eventually(
       async () => {
-        const q = await json<{ orders: Order[] }>(await api("/v1/assembly/queue?limit=500", { token: assembler }), 200);
-        return q.orders.find((o) => o.id === opened.id);
+        const q = await json<Queue>(await api("/v1/assembly/queue?limit=500", { token: assembler }), 200);
+        return q.orders.some((o) => o.id === opened.id) ? q : undefined;
       },
       20_000,
       "the order in the queue",
     );
-    expect(queued).toMatchObject({ fulfilment: "accepted", partnerId: partner.id });
+    expect(queue.orders.find((o) => o.id === opened.id)).toMatchObject({
+      fulfilment: "accepted",
+      partnerId: partner.id,
+    });
+    const ids = queue.orders.map((o) => o.id);
+    expect(ids).toEqual([...ids].sort());
+    // Where the goods go and how much fits: each listed order's container, as it is now.
+    expect(Object.keys(queue.containers).sort()).toEqual([...new Set(queue.orders.map((o) => o.containerId))].sort());
+    expect(queue.containers[containerId]).toMatchObject({
+      contents: "diesel",
+      fillPercent: 10,
+      capacity: 5000,
+      unit: "l",
+    });
     await json(await api("/v1/assembly/queue", { token: viewer }), 403);
     await json(
       await api(`/v1/orders/${opened.id}`, { method: "PATCH", token: viewer, json: { fulfilment: "assembling" } }),
@@ -294,5 +310,109 @@ describe("assembly", () => {
       409,
     );
     expect(back.error.code).toBe("illegal_transition");
+  });
+});
+
+describe("a secret rotation", () => {
+  it("during the grace period each event carries both signatures: a partner that knows only the old secret, and one that knows only the new, both verify it", async () => {
+    const containerId = await lowContainer();
+    const partner = await standInPartner([containerId]);
+    const rotated = await json<{ secret: string; partner: { previousSecretValidUntil: string } }>(
+      await api(`/v1/partners/${partner.id}/secret`, { method: "POST", token: admin }),
+      200,
+    );
+    expect(rotated.secret).not.toBe(partner.secret);
+    // The stand-in still knows only the old secret: the next event verifies with it.
+    const opened = (
+      await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 30)), 200)
+    ).results[0]!.orderOpened;
+    await eventually(
+      async () => (await received(partner.id)).events.find((e) => e.type === "order.opened" && e.orderId === opened.id),
+      20_000,
+      "order.opened verified with the old secret",
+    );
+    // Now it knows only the new one: the next event verifies with that.
+    await control(partner.id, { secret: rotated.secret });
+    await json(
+      await api(`/v1/containers/${containerId}/orders/${opened.id}/close`, { method: "POST", token: admin }),
+      200,
+    );
+    await eventually(
+      async () => (await received(partner.id)).events.find((e) => e.type === "order.closed" && e.orderId === opened.id),
+      20_000,
+      "order.closed verified with the new secret",
+    );
+    expect((await received(partner.id)).refusals).toEqual([]);
+  });
+});
+
+describe("the reference's webhooks", () => {
+  it("every event a partner receives is valid against the reference's schema for its type, and carries the format's version", async () => {
+    type Doc = {
+      webhooks: Record<string, { post: { requestBody: { content: { "application/json": { schema: Schema } } } } }>;
+      components: Record<string, unknown>;
+    };
+    const doc = await json<Doc>(await api("/openapi.json"), 200);
+    const containerId = await lowContainer();
+    const partner = await standInPartner([containerId]);
+    const opened = (
+      await json<{ results: { orderOpened: Order }[] }>(await postReadings(key, reading(containerId, 30)), 200)
+    ).results[0]!.orderOpened;
+    // Fillgrid's own steps: lines, assembling, dispatched; then an operator closes it with a note.
+    const patch = (json: unknown) => api(`/v1/orders/${opened.id}`, { method: "PATCH", token: assembler, json });
+    await json(await partnerEvent(partner, { type: "order.accepted", containerId, orderId: opened.id, data: {} }), 200);
+    // The order is found through Postgres: once the projection has it.
+    await eventually(
+      async () => {
+        const res = await patch({
+          lines: [{ product: "diesel", quantity: 2500, unit: "l" }],
+          fulfilment: "assembling",
+        });
+        return res.status === 200 ? true : undefined;
+      },
+      20_000,
+      "assembling",
+    );
+    await json(
+      await patch({ fulfilment: "dispatched", eta: new Date(Date.now() + 3600_000).toISOString(), vehicle: "ZH 42" }),
+      200,
+    );
+    await json(
+      await api(`/v1/containers/${containerId}/orders/${opened.id}/close`, {
+        method: "POST",
+        token: admin,
+        json: { note: "Delivered by hand" },
+      }),
+      200,
+    );
+    const expected = ["order.opened", "order.lines_changed", "order.assembling", "order.dispatched", "order.closed"];
+    const events = await eventually(
+      async () => {
+        const r = await received(partner.id);
+        return expected.every((t) => r.events.some((e) => e.type === t)) ? r.events : undefined;
+      },
+      20_000,
+      "every step at the partner",
+    );
+    for (const event of events) {
+      const schema = doc.webhooks[event.type]?.post.requestBody.content["application/json"].schema;
+      expect(schema, `${event.type} is in the reference`).toBeDefined();
+      const result = new Validator({ ...schema!, components: doc.components } as Schema, "2020-12", false).validate(
+        event,
+      );
+      expect(
+        result.errors.map((e) => `${e.instanceLocation}: ${e.error}`),
+        event.type,
+      ).toEqual([]);
+      expect((event as { schemaVersion?: number }).schemaVersion).toBe(WEBHOOK_SCHEMA_VERSION);
+    }
+    expect(events.find((e) => e.type === "order.closed")!.data).toMatchObject({
+      reason: "manual",
+      note: "Delivered by hand",
+    });
+    expect(events.find((e) => e.type === "order.dispatched")!.data).toMatchObject({
+      from: "assembling",
+      vehicle: "ZH 42",
+    });
   });
 });

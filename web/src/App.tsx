@@ -6,6 +6,7 @@ import { firingSummary } from "./alerts-model";
 import { AdminPage } from "./pages/Admin";
 import { AlertsPage } from "./pages/Alerts";
 import { AnalyticsPage } from "./pages/Analytics";
+import { AssemblyPage } from "./pages/Assembly";
 import { ContainerPage } from "./pages/Container";
 import { ErrorsPage } from "./pages/Errors";
 import { FleetPage } from "./pages/Fleet";
@@ -54,6 +55,15 @@ export function App() {
             <View view="/orders">
               <OrdersPage />
             </View>
+          </Route>
+          <Route path="/assembly">
+            {can(person, "assembler") ? (
+              <View view="/assembly">
+                <AssemblyPage />
+              </View>
+            ) : (
+              <Redirect to="/" />
+            )}
           </Route>
           <Route path="/analytics">
             <View view="/analytics">
@@ -120,6 +130,7 @@ function Header() {
       <nav aria-label="Main">
         {item("/", "Fleet")}
         {item("/orders", "Orders")}
+        {can(person, "assembler") ? item("/assembly", "Assembly") : null}
         {item("/analytics", "Analytics")}
         {item(
           "/alerts",

@@ -2,7 +2,7 @@
 // route contracts (AppType), so a change to a contract that breaks the dashboard fails `tsc`.
 import { hc, type ClientResponse } from "hono/client";
 import type { AppType } from "../../workers/app";
-import { saveBlob } from "./download";
+import { openBlob, saveBlob } from "./download";
 import { session } from "./session";
 
 /** An answer other than 2xx, with the API's message (it names the field and the problem). */
@@ -59,11 +59,8 @@ async function problemOf(res: { status: number; statusText: string; json(): Prom
   return problem;
 }
 
-/**
- * A file from the API (a CSV answer) saved by the browser. A plain link carries no token, so it is
- * fetched with the token and handed over as an object URL; saved under the name the answer gives.
- */
-export async function download(url: URL | string, fallbackName: string): Promise<string> {
+/** A file from the API, fetched with the token (a plain link carries none), or the API's problem. */
+async function fetchFile(url: URL | string): Promise<Response> {
   const token = session.current()?.token;
   let res: Response;
   try {
@@ -72,7 +69,21 @@ export async function download(url: URL | string, fallbackName: string): Promise
     throw new ApiProblem(0, "unreachable", "Fillgrid cannot be reached; check the connection", []);
   }
   if (!res.ok) throw await problemOf(res);
+  return res;
+}
+
+/**
+ * A file from the API (a CSV answer) saved by the browser, handed over as an object URL; saved
+ * under the name the answer gives.
+ */
+export async function download(url: URL | string, fallbackName: string): Promise<string> {
+  const res = await fetchFile(url);
   const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? fallbackName;
   saveBlob(name, await res.blob());
   return name;
+}
+
+/** A page from the API (a sales document's printable HTML) shown in a new tab. */
+export async function openFile(url: URL | string): Promise<void> {
+  openBlob(await (await fetchFile(url)).blob());
 }

@@ -15,7 +15,7 @@ import { requireRole } from "../http/auth";
 import { ApiError, notFound } from "../http/errors";
 import { jsonBody } from "../http/json-body";
 import { container } from "../stubs";
-import type { OrderCommandResult } from "../../durable-objects/container";
+import type { KeyedCommandResult } from "../../durable-objects/container";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
 
@@ -24,8 +24,12 @@ const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(li
 const CSV_MAX_ROWS = 10_000;
 const assembler: MiddlewareHandler<AppEnv>[] = [requireRole("assembler"), rateLimit(limits.api)];
 
-function settled(result: OrderCommandResult, orderId: string) {
+function settled(result: KeyedCommandResult, orderId: string) {
   if (result.ok) return result.order;
+  if (result.reason === "differs")
+    throw new ApiError(409, "step_differs", `${result.what}; that step cannot be taken again differently`, undefined, {
+      order: result.order,
+    });
   if (result.reason === "illegal")
     throw new ApiError(
       409,
@@ -135,17 +139,29 @@ export const orders = router()
           limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
         }),
       },
+      description:
+        "`containers`: each listed order's container as it is now (name, contents, fill, threshold, capacity, unit), so an assembler knows where the goods go and how much fits.",
       responses: {
-        200: jsonContent(z.object({ orders: z.array(orderSchema) }), "Oldest first"),
+        200: jsonContent(
+          z.object({ orders: z.array(orderSchema), containers: z.record(z.string(), orderContainerSchema) }),
+          "Oldest first",
+        ),
         ...problems(...personProblems),
       },
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const page = await withDatabase(c.env, (db) =>
-        listOrders(db, { fulfilment: q.fulfilment, limit: q.limit, oldestFirst: true }),
-      );
-      return c.json({ orders: page.items }, 200);
+      const body = await withDatabase(c.env, async (db) => {
+        const page = await listOrders(db, { fulfilment: q.fulfilment, limit: q.limit, oldestFirst: true });
+        return {
+          orders: page.items,
+          containers: await containerFacts(
+            db,
+            page.items.map((o) => o.containerId),
+          ),
+        };
+      });
+      return c.json(body, 200);
     },
   )
   .openapi(

@@ -1,11 +1,22 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useEffect, useState } from "react";
 import { Link, useSearch } from "wouter";
-import { api, data } from "../api";
-import { Ago, Badge, CsvDownload, Empty, Failed, FillBar, FormProblem, Loading, Time } from "../components/ui";
+import { api, data, download, openFile } from "../api";
+import {
+  Ago,
+  Badge,
+  CsvDownload,
+  Empty,
+  Failed,
+  FillBar,
+  FormProblem,
+  Loading,
+  messageOf,
+  Time,
+} from "../components/ui";
 import { fulfilmentInWords, orderedQuantity, type Order, type OrderContainer } from "../../../domain/order";
 import { formatPercent, zoneName } from "../format";
-import { can, session, useSession } from "../session";
+import { can, useSession } from "../session";
 import { useFleet } from "../stores";
 
 type Status = "" | "active" | "closed";
@@ -390,19 +401,9 @@ function OrderDetail({ order: o }: { order: OrderRow }) {
   );
 }
 
-/** Documents need the token, which a plain link does not carry: fetch, then show or save. */
+/** Documents need the token, which a plain link does not carry: fetched, then shown or saved. */
 async function openDocument(path: string, saveAs?: string) {
-  const token = session.current()?.token;
-  const res = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  if (!res.ok) return alert(`The document could not be loaded (${res.status}).`);
-  const url = URL.createObjectURL(await res.blob());
-  if (saveAs) {
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = saveAs;
-    a.click();
-  } else {
-    window.open(url, "_blank", "noopener");
-  }
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  await (saveAs ? download(path, saveAs) : openFile(path)).catch((error: unknown) =>
+    alert(`The document could not be loaded: ${messageOf(error)}`),
+  );
 }
