@@ -68,6 +68,7 @@ export const AUDIT_ACTIONS = [
   "partner.enabled",
   "partner.secret_rotated",
   "partner.prices_changed",
+  "partner.api_key_issued",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -163,6 +164,8 @@ export function auditSentence(e: AuditEntryLike): string {
       }`;
     case "partner.prices_changed":
       return `${e.actor} changed partner ${e.target}'s prices`;
+    case "partner.api_key_issued":
+      return `${e.actor} issued partner ${e.target} an API key${d.replaced ? " (the one before stopped working)" : ""}`;
   }
 }
 

@@ -91,6 +91,19 @@ export const OUTBOUND_EVENT_SCHEMAS = {
       id: "OutboundOrderLinesChanged",
       description: "Fillgrid's assemblers changed what the order holds (until it is dispatched)",
     }),
+  ping: z
+    .object({
+      schemaVersion: envelope.schemaVersion,
+      eventId: envelope.eventId,
+      occurredAt: envelope.occurredAt,
+      type: z.literal("ping"),
+      data: z.object({ message: z.string() }),
+    })
+    .meta({
+      id: "OutboundPing",
+      description:
+        "A test event an admin sends (POST /v1/partners/{id}/test-event) or the partner asks for (POST /v1/partner/test-event): about no container or order, signed like every event; answer 2xx to show you receive and verify. Not retried.",
+    }),
   ...(Object.fromEntries(
     TOLD_STEPS.map((step) => [
       `order.${step}`,
@@ -116,7 +129,19 @@ export const outboundEventSchema = z.discriminatedUnion(
     ...(typeof OUTBOUND_EVENT_SCHEMAS)[OutboundType][],
   ],
 );
-export type OutboundEvent = z.infer<(typeof OUTBOUND_EVENT_SCHEMAS)[OutboundType]>;
+export type OutboundEvent = z.infer<(typeof OUTBOUND_EVENT_SCHEMAS)[Exclude<OutboundType, "ping">]>;
+export type PingEvent = z.infer<(typeof OUTBOUND_EVENT_SCHEMAS)["ping"]>;
+
+/** A test event for a partner's webhook. */
+export function pingEvent(eventId: string, at: string): PingEvent {
+  return {
+    schemaVersion: WEBHOOK_SCHEMA_VERSION,
+    eventId,
+    type: "ping",
+    occurredAt: at,
+    data: { message: "A test event from Fillgrid: answer 2xx to show that you receive and verify events." },
+  };
+}
 
 /** One event for one partner's webhook: what the partner-events queue carries. */
 export interface PartnerDelivery {

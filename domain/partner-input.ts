@@ -169,6 +169,29 @@ export const orderPatchSchema = z
   })
   .refine((p) => p.lines !== undefined || p.fulfilment !== undefined, { error: "give lines, fulfilment or both" });
 
+const priceEntrySchema = z.strictObject({
+  product: z.string().trim().min(1).max(100),
+  unit: z.string().trim().min(1).max(20),
+  unitPrice: z.number().min(0).max(1e9),
+  vatRate: z.number().min(0).max(1).meta({ description: "0.2 for 20 %" }),
+});
+
+/** Some prices changed: `set` adds or changes products, `remove` takes them off; the rest stay. */
+export const pricesPatchSchema = z
+  .strictObject({
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, { error: "must be an ISO 4217 code such as EUR" })
+      .optional()
+      .meta({ description: "The list's currency; needed when the partner has no prices yet" }),
+    set: z.array(priceEntrySchema).max(1000).default([]),
+    remove: z
+      .array(z.strictObject({ product: z.string().trim().min(1).max(100), unit: z.string().trim().min(1).max(20) }))
+      .max(1000)
+      .default([]),
+  })
+  .refine((p) => p.set.length + p.remove.length > 0, { error: "give prices to set or to remove" });
+
 export const pricesSchema = z.strictObject({
   currency: z.string().regex(/^[A-Z]{3}$/, { error: "must be an ISO 4217 code such as EUR" }),
   prices: z

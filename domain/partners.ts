@@ -38,6 +38,8 @@ export interface PartnerWithSecrets extends Partner {
 export const SECRET_GRACE_SECONDS = 24 * 3600;
 /** How far a signed timestamp may be from now, either way. */
 export const SIGNATURE_WINDOW_SECONDS = 300;
+/** How a partner's API key begins (its webhook secrets begin fgp_, device keys fgk_). */
+export const PARTNER_KEY_PREFIX = "fgpk_";
 export const TIMESTAMP_HEADER = "X-Fillgrid-Timestamp";
 export const SIGNATURE_HEADER = "X-Fillgrid-Signature";
 

@@ -62,6 +62,8 @@ const SCHEMA = [
    CREATE TABLE stream_tickets (ticket TEXT PRIMARY KEY, email TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
   // Partners: the profile as JSON, the secrets beside it (never in a listing).
   `CREATE TABLE partners (id TEXT PRIMARY KEY, body TEXT NOT NULL, secret TEXT NOT NULL, previous_secret TEXT);`,
+  // Each partner's API key (one at a time), as the SHA-256 of the key: what it reads of its own.
+  `CREATE TABLE partner_keys (partner_id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, created_by TEXT NOT NULL);`,
 ];
 
 /**
@@ -83,7 +85,7 @@ export class DirectoryDO extends DurableObject<Env> {
    */
   backupDump(): Record<string, TableDump> {
     this.startup.check();
-    return dumpTables(this.ctx.storage.sql, ["users", "device_keys", "partners", "audit"]);
+    return dumpTables(this.ctx.storage.sql, ["users", "device_keys", "partners", "partner_keys", "audit"]);
   }
 
   /**
@@ -414,6 +416,40 @@ export class DirectoryDO extends DurableObject<Env> {
       });
       return profileOf(next);
     });
+  }
+
+  /**
+   * Gives the partner a new API key (by its hash), replacing the one it had: the old key stops
+   * working at once. Null when there is no such partner.
+   */
+  issuePartnerKey(partnerId: string, hash: string, by: string): { createdAt: string } | null {
+    this.startup.check();
+    return this.ctx.storage.transactionSync(() => {
+      if (!this.findPartner(partnerId)) return null;
+      const sql = this.ctx.storage.sql;
+      const replaced = sql.exec("SELECT 1 FROM partner_keys WHERE partner_id = ?", partnerId).toArray().length > 0;
+      const createdAt = new Date().toISOString();
+      sql.exec(
+        `INSERT INTO partner_keys (partner_id, hash, created_at, created_by) VALUES (?, ?, ?, ?)
+         ON CONFLICT (partner_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at, created_by = excluded.created_by`,
+        partnerId,
+        hash,
+        createdAt,
+        by,
+      );
+      this.audit({ actor: by, action: "partner.api_key_issued", target: partnerId, details: { replaced } });
+      return { createdAt };
+    });
+  }
+
+  /** The enabled partner whose API key has this hash, if any. */
+  partnerForKey(hash: string): Partner | null {
+    this.startup.check();
+    const row = this.ctx.storage.sql
+      .exec<{ partner_id: string }>("SELECT partner_id FROM partner_keys WHERE hash = ?", hash)
+      .toArray()[0];
+    const partner = row ? this.findPartner(row.partner_id) : null;
+    return partner && !partner.disabled ? profileOf(partner) : null;
   }
 
   private findPartner(id: string): PartnerWithSecrets | null {

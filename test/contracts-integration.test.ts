@@ -45,6 +45,7 @@ describe("the OpenAPI document", () => {
       "bearer",
       "deviceKey",
       "metricsToken",
+      "partnerKey",
       "partnerSignature",
     ]);
   });

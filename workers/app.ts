@@ -16,6 +16,7 @@ import { dashboard } from "./routes/dashboard";
 import { metrics } from "./routes/metrics";
 import { partners } from "./routes/partners";
 import { webhooks } from "./routes/webhooks";
+import { partnerSelf } from "./routes/partner-self";
 import { documents } from "./routes/documents";
 import { alerts } from "./routes/alerts";
 import { notifications } from "./routes/notifications";
@@ -62,6 +63,7 @@ export const app = base
   .route("/", projection)
   .route("/", partners)
   .route("/", webhooks)
+  .route("/", partnerSelf)
   .route("/", documents)
   .route("/", alerts)
   .route("/", notifications)
@@ -116,6 +118,11 @@ export const OPENAPI_INFO = {
       name: "Partners",
       description:
         "The suppliers that deliver: their signed webhooks in (order.created … order.delivered) and Fillgrid's events out, their delivery logs and price lists.",
+    },
+    {
+      name: "Partner's own",
+      description:
+        "A partner reads its own with the API key an admin issued it (`Authorization: Bearer fgpk_…`): its orders and their history, what was sent to its webhook (and sends one again), its sales documents, and a test event. Nothing of any other partner; a partner key anywhere else is 403.",
     },
     {
       name: "Documents",

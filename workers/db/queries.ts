@@ -5,7 +5,7 @@ import type { Order } from "../../domain/container";
 import type { FleetContainer } from "../../domain/fleet";
 import { summaryOf } from "../../domain/forecast";
 import { bucketSecondsFor, mergeBuckets, type ArchivedReading, type HistoryPoint } from "../../domain/archive";
-import { anomalies, containerEvents, containers, orders, readings } from "./schema";
+import { anomalies, containerEvents, containers, orders, partnerDeliveries, readings } from "./schema";
 
 const iso = (value: string | null) => (value === null ? null : new Date(value).toISOString());
 
@@ -163,6 +163,8 @@ export interface OrderFilters {
   before?: string | undefined;
   /** Oldest first (the assembly queue); newest first otherwise. */
   oldestFirst?: boolean | undefined;
+  /** A partner's own: those it has taken, or that were sent to it. */
+  partnerId?: string | undefined;
 }
 
 function orderFilter(f: OrderFilters): SQL[] {
@@ -178,6 +180,10 @@ function orderFilter(f: OrderFilters): SQL[] {
   }
   if (f.openedFrom) where.push(gte(orders.openedAt, f.openedFrom));
   if (f.openedTo) where.push(lt(orders.openedAt, f.openedTo));
+  if (f.partnerId)
+    where.push(
+      sql`(${orders.partnerId} = ${f.partnerId} or ${orders.id} in (select ${partnerDeliveries.orderId} from ${partnerDeliveries} where ${partnerDeliveries.partnerId} = ${f.partnerId}))`,
+    );
   return where;
 }
 

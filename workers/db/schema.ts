@@ -313,6 +313,8 @@ export const partnerDeliveries = pgTable(
     deliveredAt: ts("delivered_at"),
     createdAt: ts("created_at").notNull().defaultNow(),
     updatedAt: ts("updated_at").notNull().defaultNow(),
+    /** The event as sent, so that it can be sent again on request. */
+    body: jsonb("body"),
   },
   (t) => [
     primaryKey({ columns: [t.partnerId, t.eventId] }),

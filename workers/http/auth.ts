@@ -7,6 +7,7 @@ import { directory } from "../stubs";
 import { ApiError } from "./errors";
 import type { AppEnv, Person } from "./context";
 import type { RoleGate } from "./reference";
+import { PARTNER_KEY_PREFIX } from "../../domain/partners";
 import { bearerToken, cacheSeconds } from "./credentials";
 
 const ALG = "HS256";
@@ -90,6 +91,12 @@ export function requireRole(need: Role): MiddlewareHandler<AppEnv> & RoleGate {
         401,
         "unauthenticated",
         "missing Authorization: Bearer <token>; log in at POST /v1/auth/login",
+      );
+    if (token.startsWith(PARTNER_KEY_PREFIX))
+      throw new ApiError(
+        403,
+        "forbidden",
+        "a partner API key reads only its partner's own, under /v1/partner/ (orders, deliveries, documents)",
       );
     const person = await personFromToken(c.env, token);
     if (!person)

@@ -75,6 +75,11 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     scheme: "bearer",
     description: "The METRICS_TOKEN secret, for Prometheus",
   });
+  app.openAPIRegistry.registerComponent("securitySchemes", "partnerKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "A partner's API key (fgpk_…) from POST /v1/partners/{id}/api-key: reads only that partner's own",
+  });
   app.openAPIRegistry.registerComponent("securitySchemes", "partnerSignature", {
     type: "apiKey",
     in: "header",

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import {
   addressAllowed,
+  PARTNER_KEY_PREFIX,
   secretsInForce,
   SIGNATURE_HEADER,
   signedText,
@@ -9,10 +10,10 @@ import {
   type PartnerWithSecrets,
 } from "../../domain/partners";
 import { partnerIdSchema } from "../../domain/partner-input";
-import { hmacSha256Hex, sameText } from "../../platform/crypto";
+import { hmacSha256Hex, sameText, sha256Hex } from "../../platform/crypto";
 import { directory } from "../stubs";
 import type { AppEnv } from "./context";
-import { cacheSeconds } from "./credentials";
+import { bearerToken, cacheSeconds } from "./credentials";
 import { ApiError } from "./errors";
 import { bodyAtMost, jsonContentType, parseableJson } from "./json-body";
 import { clientIp, enforce, type Limit } from "./rate-limit";
@@ -107,5 +108,40 @@ export function requirePartnerSignature(maxBytes = 256 * 1024): MiddlewareHandle
       await next();
     },
     parseableJson,
+  ];
+}
+
+// Partner API keys this isolate has checked, by hash, trusted like device keys for
+// DEVICE_KEY_CACHE_SECONDS: how long a replaced key or a disabled partner can take to be refused.
+const keyCache = new Map<string, { partnerId: string | null; until: number }>();
+
+/**
+ * A partner's own API (`Authorization: Bearer fgpk_…`): the key names the partner, which must be
+ * enabled (401 otherwise); a person's token here is 403. Then the per-credential rate limit.
+ */
+export function requirePartnerKey(): MiddlewareHandler<AppEnv>[] {
+  return [
+    async (c, next) => {
+      const token = bearerToken(c.req.header("Authorization"));
+      if (!token)
+        throw new ApiError(401, "unauthenticated", "missing Authorization: Bearer <partner API key (fgpk_…)>");
+      if (!token.startsWith(PARTNER_KEY_PREFIX))
+        throw new ApiError(403, "forbidden", "this needs a partner API key (fgpk_…), issued by an admin");
+      const hash = await sha256Hex(token);
+      const now = Date.now();
+      let hit = keyCache.get(hash);
+      if (!hit || hit.until <= now) {
+        const partner = await directory(c.env).partnerForKey(hash);
+        hit = { partnerId: partner?.id ?? null, until: now + cacheSeconds(c.env) * 1000 };
+        if (keyCache.size >= 1000) keyCache.delete(keyCache.keys().next().value!);
+        keyCache.set(hash, hit);
+      }
+      if (hit.partnerId === null)
+        throw new ApiError(401, "unauthenticated", "the partner API key is unknown, replaced, or its partner disabled");
+      c.set("partner", { id: hit.partnerId });
+      c.set("credential", `partner-key:${hit.partnerId}`);
+      await enforce(c, partnerLimit);
+      await next();
+    },
   ];
 }

@@ -43,15 +43,17 @@ export function documentRoles(doc: Document): void {
       const scheme = Object.keys(operation.security?.[0] ?? {})[0];
       const who = role
         ? { role, words: `a person with the role ${roleWords(role as Role)}` }
-        : scheme === "partnerSignature"
-          ? { role: "partner", words: "a partner, signing with its secret" }
-          : scheme === "deviceKey"
-            ? { role: "device", words: "a sensor or gateway with a device key" }
-            : scheme === "metricsToken"
-              ? { role: "metrics", words: "Prometheus, with METRICS_TOKEN" }
-              : scheme === "bearer"
-                ? { role: "person", words: "any signed-in person" }
-                : { role: "public", words: "anyone (no credential)" };
+        : scheme === "partnerKey"
+          ? { role: "partner", words: "a partner, with its API key; it reads only its own" }
+          : scheme === "partnerSignature"
+            ? { role: "partner", words: "a partner, signing with its secret" }
+            : scheme === "deviceKey"
+              ? { role: "device", words: "a sensor or gateway with a device key" }
+              : scheme === "metricsToken"
+                ? { role: "metrics", words: "Prometheus, with METRICS_TOKEN" }
+                : scheme === "bearer"
+                  ? { role: "person", words: "any signed-in person" }
+                  : { role: "public", words: "anyone (no credential)" };
       operation["x-required-role"] = who.role;
       operation.description = `**Who:** ${who.words}.${operation.description ? `\n\n${operation.description}` : ""}`;
     }

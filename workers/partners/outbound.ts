@@ -3,10 +3,16 @@
 // retries (PARTNER_RETRY_BASE_SECONDS, doubling, at most 5 minutes), then the dead-letter queue.
 // Every attempt is written to the delivery log (GET /v1/partners/{id}/deliveries).
 import { count } from "../../platform/usage";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { randomToken } from "../../domain/ids";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { ChangeMessage } from "../../domain/change-message";
-import { partnerDeliveries as deliveriesFor, type PartnerDelivery } from "../../domain/partner-events";
+import {
+  partnerDeliveries as deliveriesFor,
+  pingEvent,
+  type PartnerDelivery,
+  type PingEvent,
+} from "../../domain/partner-events";
 import {
   privateWebhookAddress,
   secretsInForce,
@@ -80,7 +86,10 @@ export async function queuePartnerEvents(
 
 type Outcome = { ok: true; status: number } | { ok: false; status: number | null; error: string };
 
-async function post(env: Env, delivery: PartnerDelivery): Promise<Outcome> {
+/** An event for one partner: an order's change, or a test event. */
+type Sendable = PartnerDelivery | { partnerId: string; event: PingEvent };
+
+async function post(env: Env, delivery: Sendable): Promise<Outcome> {
   const partner = await partnerById(env, delivery.partnerId);
   if (!partner) return { ok: false, status: null, error: `partner ${delivery.partnerId} no longer exists` };
   if (partner.disabled) return { ok: false, status: null, error: `partner ${delivery.partnerId} is disabled` };
@@ -120,7 +129,7 @@ async function post(env: Env, delivery: PartnerDelivery): Promise<Outcome> {
 /** Write one attempt to the delivery log; a log that cannot be written never holds up a delivery. */
 async function logAttempt(
   env: Env,
-  d: PartnerDelivery,
+  d: Sendable,
   attempts: number,
   outcome: Outcome,
   state: "delivered" | "retrying" | "dead",
@@ -131,8 +140,9 @@ async function logAttempt(
     partnerId: d.partnerId,
     eventId: d.event.eventId,
     type: d.event.type,
-    containerId: d.event.containerId,
-    orderId: d.event.orderId,
+    // A test event is about no container or order.
+    containerId: d.event.type === "ping" ? "" : d.event.containerId,
+    orderId: d.event.type === "ping" ? null : d.event.orderId,
     state,
     attempts,
     lastStatus: outcome.status,
@@ -140,6 +150,7 @@ async function logAttempt(
     nextTryAt,
     deliveredAt: outcome.ok ? now : null,
     updatedAt: now,
+    body: d.event,
   };
   try {
     await withDatabase(env, (db) =>
@@ -271,4 +282,108 @@ export async function markDeliveryDead(env: Env, body: unknown, attempts: number
         setWhere: sql`${partnerDeliveries.state} <> 'delivered'`,
       }),
   );
+}
+
+/** What became of a test event: received (2xx in time) or not, with the partner's answer. */
+export interface TestEventOutcome {
+  eventId: string;
+  received: boolean;
+  status: number | null;
+  error: string | null;
+  ms: number;
+}
+
+/**
+ * Sends a signed `ping` to the partner's webhook now and waits for its answer: the first thing an
+ * integrator tries. It is written to the delivery log like any event, and not retried.
+ */
+export async function sendTestEvent(env: Env, partnerId: string): Promise<TestEventOutcome> {
+  const event = pingEvent(`ping_${randomToken(12)}`, new Date().toISOString());
+  const started = Date.now();
+  const outcome = await post(env, { partnerId, event });
+  const ms = Date.now() - started;
+  await logAttempt(env, { partnerId, event }, 1, outcome, outcome.ok ? "delivered" : "dead", null);
+  return {
+    eventId: event.eventId,
+    received: outcome.ok,
+    status: outcome.status,
+    error: outcome.ok ? null : outcome.error,
+    ms,
+  };
+}
+
+export type ResendOutcome = TestEventOutcome | { missing: "delivery" | "body" };
+
+/**
+ * Sends one logged event to its partner again now, at the partner's or an admin's request (the
+ * automatic path never sends a delivered event twice; a receiver dedupes on `eventId`). The
+ * attempt is counted in the log; a delivery stays delivered whatever this attempt gets.
+ */
+export async function resendDelivery(env: Env, partnerId: string, eventId: string): Promise<ResendOutcome> {
+  const [row] = await withDatabase(env, (db) =>
+    db
+      .select({ body: partnerDeliveries.body })
+      .from(partnerDeliveries)
+      .where(and(eq(partnerDeliveries.partnerId, partnerId), eq(partnerDeliveries.eventId, eventId))),
+  );
+  if (!row) return { missing: "delivery" };
+  if (row.body === null) return { missing: "body" };
+  const event = row.body as PartnerDelivery["event"];
+  const started = Date.now();
+  const outcome = await post(env, { partnerId, event });
+  const ms = Date.now() - started;
+  const now = new Date().toISOString();
+  await withDatabase(env, (db) =>
+    db
+      .update(partnerDeliveries)
+      .set({
+        attempts: sql`${partnerDeliveries.attempts} + 1`,
+        lastStatus: outcome.status,
+        lastError: outcome.ok ? null : outcome.error,
+        updatedAt: now,
+        ...(outcome.ok
+          ? {
+              state: "delivered",
+              nextTryAt: null,
+              deliveredAt: sql`coalesce(${partnerDeliveries.deliveredAt}, ${now})`,
+            }
+          : {}),
+      })
+      .where(and(eq(partnerDeliveries.partnerId, partnerId), eq(partnerDeliveries.eventId, eventId))),
+  );
+  return { eventId, received: outcome.ok, status: outcome.status, error: outcome.ok ? null : outcome.error, ms };
+}
+
+export interface DeliveryQuery {
+  state?: "delivered" | "retrying" | "dead" | undefined;
+  /** Only those last updated before this instant (paging). */
+  before?: string | undefined;
+  limit: number;
+}
+
+/** A partner's delivery log, latest first. */
+export async function deliveryLog(env: Env, partnerId: string, q: DeliveryQuery) {
+  const rows = await withDatabase(env, (db) =>
+    db
+      .select()
+      .from(partnerDeliveries)
+      .where(
+        and(
+          eq(partnerDeliveries.partnerId, partnerId),
+          q.state ? eq(partnerDeliveries.state, q.state) : undefined,
+          q.before ? lt(partnerDeliveries.updatedAt, new Date(q.before).toISOString()) : undefined,
+        ),
+      )
+      .orderBy(desc(partnerDeliveries.updatedAt))
+      .limit(q.limit),
+  );
+  const iso = (v: string | null) => (v === null ? null : new Date(v).toISOString());
+  return rows.map(({ partnerId: _p, body: _b, ...r }) => ({
+    ...r,
+    state: r.state as "delivered" | "retrying" | "dead",
+    nextTryAt: iso(r.nextTryAt),
+    deliveredAt: iso(r.deliveredAt),
+    createdAt: iso(r.createdAt)!,
+    updatedAt: iso(r.updatedAt)!,
+  }));
 }

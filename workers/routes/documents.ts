@@ -16,13 +16,14 @@ import { jsonContent, personProblems, problems, router, security } from "../http
 import { limits, rateLimit } from "../http/rate-limit";
 
 const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(limits.api)];
-const byNumber = z.object({
+export const byNumber = z.object({
   id: z
     .string()
     .regex(/^FG-[a-z0-9-]+-\d{4}-\d{6}$/, { error: "is not a document number (FG-<partner>-<year>-<seq>)" }),
 });
 
-function documentOf(r: typeof salesDocuments.$inferSelect) {
+/** A document as the API shows it; its links under `base` (the admin's or the partner's own path). */
+export function documentOf(r: typeof salesDocuments.$inferSelect, base = "/v1/documents") {
   return {
     id: r.id,
     orderId: r.orderId,
@@ -37,8 +38,13 @@ function documentOf(r: typeof salesDocuments.$inferSelect) {
     lines: r.lines as z.infer<typeof salesDocumentSchema>["lines"],
     deliveredAt: new Date(r.deliveredAt).toISOString(),
     issuedAt: new Date(r.issuedAt).toISOString(),
-    links: { csv: `/v1/documents/${r.id}/csv`, html: `/v1/documents/${r.id}/html` },
+    links: { csv: `${base}/${r.id}/csv`, html: `${base}/${r.id}/html` },
   };
+}
+
+/** A document's CSV (a download) or its printable page, from R2. */
+export function documentFile(env: Env, row: typeof salesDocuments.$inferSelect, format: "csv" | "html") {
+  return file(env, format === "csv" ? row.csvKey : row.htmlKey, row.id, format === "csv" ? "CSV" : "page");
 }
 
 async function file(env: Env, key: string, number: string, kind: string): Promise<Response> {
@@ -111,7 +117,7 @@ export const documents = router()
           .orderBy(desc(salesDocuments.issuedAt), desc(salesDocuments.id))
           .limit(q.limit),
       );
-      return c.json({ documents: rows.map(documentOf) }, 200);
+      return c.json({ documents: rows.map((r) => documentOf(r)) }, 200);
     },
   )
   .openapi(
@@ -160,6 +166,6 @@ export const documents = router()
         db.select().from(salesDocuments).where(eq(salesDocuments.id, id)),
       );
       if (!row) throw notFound(`document ${id}`);
-      return file(c.env, format === "csv" ? row.csvKey : row.htmlKey, id, format === "csv" ? "CSV" : "page");
+      return documentFile(c.env, row, format);
     },
   );

@@ -1,15 +1,27 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { randomToken } from "../../domain/ids";
-import { newPartnerSchema, partnerIdSchema, partnerPatchSchema, pricesSchema } from "../../domain/partner-input";
-import { privateWebhookAddress, SECRET_GRACE_SECONDS, type PartnerWithSecrets } from "../../domain/partners";
+import {
+  newPartnerSchema,
+  partnerIdSchema,
+  partnerPatchSchema,
+  pricesPatchSchema,
+  pricesSchema,
+} from "../../domain/partner-input";
+import {
+  PARTNER_KEY_PREFIX,
+  privateWebhookAddress,
+  SECRET_GRACE_SECONDS,
+  type PartnerWithSecrets,
+} from "../../domain/partners";
+import { sha256Hex } from "../../platform/crypto";
 import { partnerDeliverySchema, partnerSchema, priceSchema } from "../../domain/schemas";
 import { instantParam } from "../../domain/validation";
 import { reportError } from "../../platform/error-report";
 import { MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
-import { partnerDeliveries, prices } from "../db/schema";
+import { prices } from "../db/schema";
 import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
 import { ApiError, notFound, validationError } from "../http/errors";
@@ -17,6 +29,7 @@ import { jsonBody } from "../http/json-body";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
 import { forgetPartner } from "../http/partner-auth";
 import { syncPartnerLeadTimes } from "../lead-times";
+import { deliveryLog, sendTestEvent } from "../partners/outbound";
 import { limits, rateLimit } from "../http/rate-limit";
 import { directory } from "../stubs";
 
@@ -43,6 +56,15 @@ function requirePublicWebhook(env: Env, webhookUrl: string | undefined): void {
   const why = privateWebhookAddress(webhookUrl);
   if (why) throw validationError([{ path: "webhookUrl", message: `must be on a public address: ${why}` }]);
 }
+
+/** What a test event came to. */
+const testEventSchema = z.object({
+  eventId: z.string(),
+  received: z.boolean().meta({ description: "The webhook answered 2xx in time" }),
+  status: z.number().int().nullable().meta({ description: "Its HTTP status; null when it did not answer" }),
+  error: z.string().nullable(),
+  ms: z.number().meta({ description: "How long the webhook took" }),
+});
 
 export const partners = router()
   .openapi(
@@ -180,40 +202,14 @@ export const partners = router()
       },
       responses: {
         200: jsonContent(z.object({ deliveries: z.array(partnerDeliverySchema) }), "Latest first"),
-        ...problems(...personProblems),
+        ...problems(...personProblems, 404),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const q = c.req.valid("query");
-      const rows = await withDatabase(c.env, (db) =>
-        db
-          .select()
-          .from(partnerDeliveries)
-          .where(
-            and(
-              eq(partnerDeliveries.partnerId, id),
-              q.state ? eq(partnerDeliveries.state, q.state) : undefined,
-              q.before ? lt(partnerDeliveries.updatedAt, new Date(q.before).toISOString()) : undefined,
-            ),
-          )
-          .orderBy(desc(partnerDeliveries.updatedAt))
-          .limit(q.limit),
-      );
-      const iso = (v: string | null) => (v === null ? null : new Date(v).toISOString());
-      return c.json(
-        {
-          deliveries: rows.map(({ partnerId: _p, ...r }) => ({
-            ...r,
-            state: r.state as "delivered" | "retrying" | "dead",
-            nextTryAt: iso(r.nextTryAt),
-            deliveredAt: iso(r.deliveredAt),
-            createdAt: iso(r.createdAt)!,
-            updatedAt: iso(r.updatedAt)!,
-          })),
-        },
-        200,
-      );
+      await requirePartner(c.env, id);
+      return c.json({ deliveries: await deliveryLog(c.env, id, q) }, 200);
     },
   )
   .openapi(
@@ -227,11 +223,12 @@ export const partners = router()
       request: { params: byPartner },
       responses: {
         200: jsonContent(z.object({ prices: z.array(priceSchema) }), "By product"),
-        ...problems(...personProblems),
+        ...problems(...personProblems, 404),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      await requirePartner(c.env, id);
       const rows = await withDatabase(c.env, (db) =>
         db.select().from(prices).where(eq(prices.partnerId, id)).orderBy(prices.product, prices.unit),
       );
@@ -299,7 +296,150 @@ export const partners = router()
       });
       return c.json({ prices: rows.map(priceOf) }, 200);
     },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/partners/{id}/prices",
+      tags: ["Partners"],
+      summary: "Change some prices: add or change products (`set`) and take some off (`remove`), the rest as it is",
+      description:
+        "In the list's currency (`currency`, when given, must be it; PUT the whole list to change currency). A product in both `set` and `remove`, or twice in one, is refused. Documents already issued keep their prices.",
+      security: security.person,
+      middleware: [...admin, ...jsonBody(256 * 1024)],
+      request: {
+        params: byPartner,
+        body: { content: { "application/json": { schema: pricesPatchSchema } }, required: true },
+      },
+      responses: {
+        200: jsonContent(z.object({ prices: z.array(priceSchema) }), "The whole list now"),
+        ...problems(...personProblems, 404, 413, 415),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const input = c.req.valid("json");
+      const by = c.get("person").email;
+      await requirePartner(c.env, id);
+      const named = [
+        ...input.set.map((p, i) => ({ key: `${p.product}\u0000${p.unit}`, path: `set[${i}]`, p })),
+        ...input.remove.map((p, i) => ({ key: `${p.product}\u0000${p.unit}`, path: `remove[${i}]`, p })),
+      ];
+      const seen = new Set<string>();
+      for (const { key, path, p } of named) {
+        if (seen.has(key)) throw validationError([{ path, message: `names ${p.product} per ${p.unit} again` }]);
+        seen.add(key);
+      }
+      const rows = await withDatabase(c.env, (db) =>
+        db.transaction(async (tx) => {
+          const held = await tx
+            .select({ currency: prices.currency })
+            .from(prices)
+            .where(eq(prices.partnerId, id))
+            .limit(1);
+          const currency = held[0]?.currency ?? input.currency;
+          if (currency === undefined)
+            throw validationError([{ path: "currency", message: "is required: the partner has no prices yet" }]);
+          if (input.currency !== undefined && input.currency !== currency)
+            throw validationError([
+              {
+                path: "currency",
+                message: `must be ${currency}, the list's currency (PUT the whole list to change it)`,
+              },
+            ]);
+          for (const p of input.remove)
+            await tx
+              .delete(prices)
+              .where(and(eq(prices.partnerId, id), eq(prices.product, p.product), eq(prices.unit, p.unit)));
+          if (input.set.length > 0)
+            await tx
+              .insert(prices)
+              .values(
+                input.set.map((p) => ({
+                  partnerId: id,
+                  product: p.product,
+                  unit: p.unit,
+                  currency,
+                  unitPrice: String(p.unitPrice),
+                  vatRate: String(p.vatRate),
+                  updatedBy: by,
+                })),
+              )
+              .onConflictDoUpdate({
+                target: [prices.partnerId, prices.product, prices.unit],
+                set: {
+                  unitPrice: sql`excluded.unit_price`,
+                  vatRate: sql`excluded.vat_rate`,
+                  updatedBy: by,
+                  updatedAt: sql`now()`,
+                },
+              });
+          return tx.select().from(prices).where(eq(prices.partnerId, id)).orderBy(prices.product, prices.unit);
+        }),
+      );
+      await directory(c.env).recordAudit({
+        actor: by,
+        action: "partner.prices_changed",
+        target: id,
+        details: { set: input.set.length, removed: input.remove.length, prices: rows.length },
+      });
+      return c.json({ prices: rows.map(priceOf) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/partners/{id}/api-key",
+      tags: ["Partners"],
+      summary: "Issue the partner an API key for its own orders, deliveries and documents; shown once",
+      description:
+        "`Authorization: Bearer fgpk_…` on `/v1/partner/…` reads only this partner's own; everything else answers 403. A new key replaces the one before, which stops working within DEVICE_KEY_CACHE_SECONDS. Only its hash is stored.",
+      security: security.person,
+      middleware: admin,
+      request: { params: byPartner },
+      responses: {
+        201: jsonContent(
+          z.object({ key: z.string().meta({ description: "fgpk_…, shown this once" }), createdAt: z.string() }),
+          "The key",
+        ),
+        ...problems(...personProblems, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const key = `${PARTNER_KEY_PREFIX}${randomToken(32)}`;
+      const issued = await directory(c.env).issuePartnerKey(id, await sha256Hex(key), c.get("person").email);
+      if (!issued) throw notFound(`partner ${id}`);
+      return c.json({ key, createdAt: issued.createdAt }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/partners/{id}/test-event",
+      tags: ["Partners"],
+      summary: "Send the partner a signed test event (ping) now and answer what its webhook said",
+      description:
+        "The `ping` is signed like every event (both signatures during a rotation's grace period) and written to the delivery log; it is not retried. `received`: the webhook answered 2xx within PARTNER_TIMEOUT_MS.",
+      security: security.person,
+      middleware: admin,
+      request: { params: byPartner },
+      responses: {
+        200: jsonContent(testEventSchema, "What the partner's webhook answered"),
+        ...problems(...personProblems, 404),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await requirePartner(c.env, id);
+      return c.json(await sendTestEvent(c.env, id), 200);
+    },
   );
+
+/** A 404 for a partner id nobody added. */
+async function requirePartner(env: Env, id: string): Promise<void> {
+  if (!(await directory(env).partnerWithSecrets(id))) throw notFound(`partner ${id}`);
+}
 
 function priceOf(r: typeof prices.$inferSelect) {
   return {

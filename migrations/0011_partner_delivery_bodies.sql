@@ -1,0 +1,1 @@
+ALTER TABLE "partner_deliveries" ADD COLUMN "body" jsonb;
