@@ -209,6 +209,14 @@ export const partnerDeliverySchema = z
     deliveredAt: nullableInstant,
     createdAt: instant,
     updatedAt: instant,
+    attemptLog: z
+      .array(z.object({ at: z.string(), status: z.number().int().nullable(), error: z.string().nullable() }))
+      .meta({ description: "Every attempt, oldest first, across retries, replays and sends on request" }),
+    deadLetterId: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: "The dead letter its retries ended in: POST /v1/dead-letters/{id}/replay sends it again" }),
   })
   .meta({ id: "PartnerDelivery" });
 

@@ -36,6 +36,8 @@ type Delivery = {
   attempts: number;
   lastStatus: number | null;
   lastError: string | null;
+  attemptLog: { at: string; status: number | null; error: string | null }[];
+  deadLetterId: number | null;
 };
 
 const standIn = () => inject("partnerStandIn").url;
@@ -176,6 +178,20 @@ describe("events to partners", () => {
     expect(records.errors.some((e) => e.name === "DeadLetter" && e.context.queue === "fillgrid-partner-events")).toBe(
       true,
     );
+    // The log lists each attempt and links the dead letter to replay.
+    expect(dead.attemptLog.map((a) => a.status)).toEqual([503, 503, 503, 503, 503, 503]);
+    const linked = await eventually(
+      async () =>
+        (
+          await json<{ deliveries: Delivery[] }>(
+            await api(`/v1/partners/${partner.id}/deliveries?state=dead`, { token: admin }),
+            200,
+          )
+        ).deliveries.find((d) => d.eventId === dead.eventId && d.deadLetterId !== null),
+      10_000,
+      "the dead letter linked",
+    );
+    expect(linked.deadLetterId).toBe(letter.id);
 
     await control(partner.id, { mode: "ok" });
     await json(await api(`/v1/dead-letters/${letter.id}/replay`, { method: "POST", token: admin }), 200);
@@ -196,9 +212,22 @@ describe("events to partners", () => {
       20_000,
       "the delivery log saying delivered",
     );
-    // Once: a second replay is taken, and the partner is not sent the event again.
+    // The whole history across the replay: six failures, then the replay's success.
+    const whole = (
+      await json<{ deliveries: Delivery[] }>(await api(`/v1/partners/${partner.id}/deliveries`, { token: admin }), 200)
+    ).deliveries.find((d) => d.eventId === eventId)!;
+    expect(whole.attempts).toBe(7);
+    expect(whole.attemptLog.map((a) => a.status)).toEqual([503, 503, 503, 503, 503, 503, 200]);
+    // Once: a second replay sends nothing, and says so.
     const requests = (await received(partner.id)).requests;
-    await json(await api(`/v1/dead-letters/${letter.id}/replay`, { method: "POST", token: admin }), 200);
+    const again = await json<{ sent: boolean; note?: string }>(
+      await api(`/v1/dead-letters/${letter.id}/replay`, { method: "POST", token: admin }),
+      200,
+    );
+    expect(again.sent).toBe(false);
+    expect(again.note).toMatch(
+      new RegExp(`^event ${eventId} was delivered to partner ${partner.id} at .*; nothing was sent$`),
+    );
     await new Promise((r) => setTimeout(r, 1500));
     expect((await received(partner.id)).accepted[eventId]).toBe(1);
     expect((await received(partner.id)).requests).toBe(requests);

@@ -353,7 +353,7 @@ async function reportDeadLetter(env: Env, origin: string, msg: Message<unknown>)
     return;
   }
   if (origin === PARTNER_EVENTS_QUEUE)
-    await markDeliveryDead(env, msg.body, msg.attempts).catch((error: unknown) =>
+    await markDeliveryDead(env, msg.body, msg.attempts, msg.id).catch((error: unknown) =>
       reportError(env, error, "dead-letter", "partner delivery log", { messageId: msg.id }),
     );
   await reportError(env, failure, "dead-letter", origin, { queue: origin, messageId: msg.id });

@@ -315,6 +315,10 @@ export const partnerDeliveries = pgTable(
     updatedAt: ts("updated_at").notNull().defaultNow(),
     /** The event as sent, so that it can be sent again on request. */
     body: jsonb("body"),
+    /** Every attempt, oldest first, across replays: `{at, status, error}`. */
+    attemptLog: jsonb("attempt_log"),
+    /** The dead letter its retries ended in (its queue message id), to replay it from. */
+    deadLetterMessageId: text("dead_letter_message_id"),
   },
   (t) => [
     primaryKey({ columns: [t.partnerId, t.eventId] }),

@@ -4,7 +4,7 @@
 // Every attempt is written to the delivery log (GET /v1/partners/{id}/deliveries).
 import { count } from "../../platform/usage";
 import { randomToken } from "../../domain/ids";
-import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { ChangeMessage } from "../../domain/change-message";
 import {
@@ -23,7 +23,7 @@ import {
 import { reportError } from "../../platform/error-report";
 import { log } from "../../platform/logging";
 import { withDatabase, type Database } from "../db/client";
-import { partnerDeliveries } from "../db/schema";
+import { deadLetters, partnerDeliveries } from "../db/schema";
 import { partnerById, signaturesOf } from "../http/partner-auth";
 import { directory } from "../stubs";
 
@@ -126,11 +126,21 @@ async function post(env: Env, delivery: Sendable): Promise<Outcome> {
   }
 }
 
+/** One attempt as the delivery log lists it. */
+const attemptEntry = (at: string, outcome: Outcome) => ({
+  at,
+  status: outcome.status,
+  error: outcome.ok ? null : outcome.error,
+});
+
+/** The log's attempts with one more at the end. */
+const appendAttempt = (at: string, outcome: Outcome) =>
+  sql`coalesce(${partnerDeliveries.attemptLog}, '[]'::jsonb) || ${JSON.stringify([attemptEntry(at, outcome)])}::jsonb`;
+
 /** Write one attempt to the delivery log; a log that cannot be written never holds up a delivery. */
 async function logAttempt(
   env: Env,
   d: Sendable,
-  attempts: number,
   outcome: Outcome,
   state: "delivered" | "retrying" | "dead",
   nextTryAt: string | null,
@@ -144,13 +154,14 @@ async function logAttempt(
     containerId: d.event.type === "ping" ? "" : d.event.containerId,
     orderId: d.event.type === "ping" ? null : d.event.orderId,
     state,
-    attempts,
+    attempts: 1,
     lastStatus: outcome.status,
     lastError: outcome.ok ? null : outcome.error,
     nextTryAt,
     deliveredAt: outcome.ok ? now : null,
     updatedAt: now,
     body: d.event,
+    attemptLog: [attemptEntry(now, outcome)],
   };
   try {
     await withDatabase(env, (db) =>
@@ -159,9 +170,11 @@ async function logAttempt(
         .values(row)
         .onConflictDoUpdate({
           target: [partnerDeliveries.partnerId, partnerDeliveries.eventId],
+          // Counted and listed across retries and replays alike (a replay's queue count starts again).
           set: {
             state,
-            attempts,
+            attempts: sql`${partnerDeliveries.attempts} + 1`,
+            attemptLog: appendAttempt(now, outcome),
             lastStatus: row.lastStatus,
             lastError: row.lastError,
             nextTryAt,
@@ -233,7 +246,7 @@ export async function deliverPartnerEvents(batch: MessageBatch<unknown>, env: En
     const outcome = await post(env, delivery);
     if (outcome.ok) {
       msg.ack();
-      await logAttempt(env, delivery, msg.attempts, outcome, "delivered", null);
+      await logAttempt(env, delivery, outcome, "delivered", null);
       continue;
     }
     const delay = partnerRetryDelay(env, msg.attempts);
@@ -244,19 +257,17 @@ export async function deliverPartnerEvents(batch: MessageBatch<unknown>, env: En
       attempts: msg.attempts,
       error: outcome.error,
     });
-    await logAttempt(
-      env,
-      delivery,
-      msg.attempts,
-      outcome,
-      "retrying",
-      new Date(Date.now() + delay * 1000).toISOString(),
-    );
+    await logAttempt(env, delivery, outcome, "retrying", new Date(Date.now() + delay * 1000).toISOString());
   }
 }
 
 /** A delivery that exhausted its retries: dead in the log (the dead-letter consumer keeps the message). */
-export async function markDeliveryDead(env: Env, body: unknown, attempts: number): Promise<void> {
+export async function markDeliveryDead(
+  env: Env,
+  body: unknown,
+  attempts: number,
+  deadLetterMessageId: string,
+): Promise<void> {
   const parsed = partnerDeliverySchema.safeParse(body);
   if (!parsed.success) return;
   const d = parsed.data as PartnerDelivery;
@@ -274,11 +285,12 @@ export async function markDeliveryDead(env: Env, body: unknown, attempts: number
         attempts,
         lastError: "retries exhausted",
         updatedAt: now,
+        deadLetterMessageId,
       })
       // The last status and error stay as the last attempt left them.
       .onConflictDoUpdate({
         target: [partnerDeliveries.partnerId, partnerDeliveries.eventId],
-        set: { state: "dead", nextTryAt: null, updatedAt: now },
+        set: { state: "dead", nextTryAt: null, updatedAt: now, deadLetterMessageId },
         setWhere: sql`${partnerDeliveries.state} <> 'delivered'`,
       }),
   );
@@ -302,7 +314,7 @@ export async function sendTestEvent(env: Env, partnerId: string): Promise<TestEv
   const started = Date.now();
   const outcome = await post(env, { partnerId, event });
   const ms = Date.now() - started;
-  await logAttempt(env, { partnerId, event }, 1, outcome, outcome.ok ? "delivered" : "dead", null);
+  await logAttempt(env, { partnerId, event }, outcome, outcome.ok ? "delivered" : "dead", null);
   return {
     eventId: event.eventId,
     received: outcome.ok,
@@ -338,6 +350,7 @@ export async function resendDelivery(env: Env, partnerId: string, eventId: strin
       .update(partnerDeliveries)
       .set({
         attempts: sql`${partnerDeliveries.attempts} + 1`,
+        attemptLog: appendAttempt(now, outcome),
         lastStatus: outcome.status,
         lastError: outcome.ok ? null : outcome.error,
         updatedAt: now,
@@ -365,8 +378,9 @@ export interface DeliveryQuery {
 export async function deliveryLog(env: Env, partnerId: string, q: DeliveryQuery) {
   const rows = await withDatabase(env, (db) =>
     db
-      .select()
+      .select({ ...getTableColumns(partnerDeliveries), deadLetterId: deadLetters.id })
       .from(partnerDeliveries)
+      .leftJoin(deadLetters, eq(deadLetters.messageId, partnerDeliveries.deadLetterMessageId))
       .where(
         and(
           eq(partnerDeliveries.partnerId, partnerId),
@@ -378,8 +392,9 @@ export async function deliveryLog(env: Env, partnerId: string, q: DeliveryQuery)
       .limit(q.limit),
   );
   const iso = (v: string | null) => (v === null ? null : new Date(v).toISOString());
-  return rows.map(({ partnerId: _p, body: _b, ...r }) => ({
+  return rows.map(({ partnerId: _p, body: _b, deadLetterMessageId: _m, attemptLog, ...r }) => ({
     ...r,
+    attemptLog: (attemptLog ?? []) as { at: string; status: number | null; error: string | null }[],
     state: r.state as "delivered" | "retrying" | "dead",
     nextTryAt: iso(r.nextTryAt),
     deliveredAt: iso(r.deliveredAt),

@@ -6,7 +6,8 @@ import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import { deadLetterSchema, errorBodySchema } from "../../domain/schemas";
 import { MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
-import { deadLetters } from "../db/schema";
+import { deadLetters, partnerDeliveries } from "../db/schema";
+import { partnerDeliverySchema } from "../partners/outbound";
 import { requireRole } from "../http/auth";
 import { ApiError, notFound } from "../http/errors";
 import { jsonContent, personProblems, problems, router, security } from "../http/openapi";
@@ -133,8 +134,17 @@ export const operations = router()
       security: security.person,
       middleware: admin,
       request: { params: z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }) },
+      description:
+        "A partner event already delivered (the partner answered 2xx since, to a retry or on its own request) is not sent again: `sent` is false and `note` says when it was delivered.",
       responses: {
-        200: jsonContent(z.object({ deadLetter: deadLetterSchema }), "Sent back"),
+        200: jsonContent(
+          z.object({
+            deadLetter: deadLetterSchema,
+            sent: z.boolean().meta({ description: "Whether it went back to its queue" }),
+            note: z.string().optional().meta({ description: "Why nothing was sent" }),
+          }),
+          "Sent back, or marked replayed with nothing to send",
+        ),
         ...problems(...personProblems, 404, 409),
       },
     }),
@@ -148,7 +158,8 @@ export const operations = router()
       const queue = replayQueues(c.env)[row.queue];
       if (!queue)
         throw new ApiError(409, "no_queue", `dead letter ${id} came from ${row.queue}, which cannot be replayed to`);
-      await queue.send(row.body, { contentType: "json" });
+      const delivered = row.queue === "fillgrid-partner-events" ? await deliveredAlready(c.env, row.body) : null;
+      if (!delivered) await queue.send(row.body, { contentType: "json" });
       const [replayed] = await withDatabase(c.env, (db) =>
         db.update(deadLetters).set({ replayedAt: new Date().toISOString() }).where(eq(deadLetters.id, id)).returning(),
       );
@@ -160,8 +171,37 @@ export const operations = router()
             receivedAt: new Date(r.receivedAt).toISOString(),
             replayedAt: r.replayedAt && new Date(r.replayedAt).toISOString(),
           },
+          sent: delivered === null,
+          ...(delivered
+            ? {
+                note: `event ${delivered.eventId} was delivered to partner ${delivered.partnerId} at ${delivered.at}; nothing was sent`,
+              }
+            : {}),
         },
         200,
       );
     },
   );
+
+/** When a dead partner event was delivered after all (by a later replay or a send on request), if it was. */
+async function deliveredAlready(
+  env: Env,
+  body: unknown,
+): Promise<{ partnerId: string; eventId: string; at: string } | null> {
+  const parsed = partnerDeliverySchema.safeParse(body);
+  if (!parsed.success) return null;
+  const { partnerId, event } = parsed.data;
+  const [row] = await withDatabase(env, (db) =>
+    db
+      .select({ deliveredAt: partnerDeliveries.deliveredAt })
+      .from(partnerDeliveries)
+      .where(
+        and(
+          eq(partnerDeliveries.partnerId, partnerId),
+          eq(partnerDeliveries.eventId, event.eventId),
+          eq(partnerDeliveries.state, "delivered"),
+        ),
+      ),
+  );
+  return row ? { partnerId, eventId: event.eventId, at: new Date(row.deliveredAt!).toISOString() } : null;
+}
