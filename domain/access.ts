@@ -69,6 +69,7 @@ export const AUDIT_ACTIONS = [
   "partner.secret_rotated",
   "partner.prices_changed",
   "partner.api_key_issued",
+  "order.delivery_corrected",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -164,6 +165,14 @@ export function auditSentence(e: AuditEntryLike): string {
       }`;
     case "partner.prices_changed":
       return `${e.actor} changed partner ${e.target}'s prices`;
+    case "order.delivery_corrected": {
+      const lines = Array.isArray(d.lines)
+        ? (d.lines as { quantity: number; unit: string; product: string }[])
+            .map((l) => `${l.quantity} ${l.unit} of ${l.product}`)
+            .join(", ")
+        : "its lines";
+      return `${e.actor} corrected the delivery of order ${e.target} to ${lines}${d.reason ? ` (${text(d.reason)})` : ""}`;
+    }
     case "partner.api_key_issued":
       return `${e.actor} issued partner ${e.target} an API key${d.replaced ? " (the one before stopped working)" : ""}`;
   }

@@ -44,6 +44,7 @@ export function orderIdOf(event: ContainerEvent): string | null {
     case "order.closed":
     case "order.fulfilment_changed":
     case "order.lines_set":
+    case "order.delivery_corrected":
       return event.orderId;
     default:
       return null;

@@ -513,6 +513,7 @@ export function evolve(state: ContainerState, event: ContainerChange & { seq: nu
       if (state.activeOrder?.id === event.orderId) next.activeOrder = applyToOrder(state.activeOrder, event);
       return next;
     case "order.lines_set":
+    case "order.delivery_corrected":
       if (state.activeOrder?.id === event.orderId) next.activeOrder = applyToOrder(state.activeOrder, event);
       return next;
     case "anomaly.raised":

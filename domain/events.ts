@@ -100,6 +100,19 @@ export const containerEventSchema = z
     }),
     z.object({
       ...eventBase,
+      type: z.literal("order.delivery_corrected"),
+      orderId: z.string(),
+      correctedAt: instantText,
+      partnerId: z.string(),
+      lines: z.array(orderLineSchema).meta({ description: "The quantities delivered, as corrected" }),
+      previous: z.array(orderLineSchema),
+      deliveryNote: z.string(),
+      previousNote: z.string().nullable(),
+      reason: z.string().meta({ description: "Why the partner corrected it" }),
+      revision: z.number().int().meta({ description: "The order's delivery revision after it (1 for the first)" }),
+    }),
+    z.object({
+      ...eventBase,
       type: z.literal("order.lines_set"),
       orderId: z.string(),
       lines: z.array(orderLineSchema),
@@ -138,6 +151,7 @@ export type FulfilmentChanged = ChangeOf<"order.fulfilment_changed">;
 export type AnomalyRaised = ChangeOf<"anomaly.raised">;
 export type AnomalyClosed = ChangeOf<"anomaly.closed">;
 export type LinesSet = ChangeOf<"order.lines_set">;
+export type DeliveryCorrected = ChangeOf<"order.delivery_corrected">;
 export type FulfilmentDetails = Pick<FulfilmentChanged, keyof typeof fulfilmentDetails>;
 
 /** What the container object and Postgres both know of a container. */

@@ -2,11 +2,11 @@
 // dispatched, delivered, cancelled), assemblers (lines, assembling, dispatched), and the container's
 // own rules (a delivery or a cancellation closes a still-active order). Pure: the ContainerDO feeds
 // each command through these and logs the changes they return.
-import type { FulfilmentChanged, FulfilmentDetails, LinesSet } from "./events";
+import type { DeliveryCorrected, FulfilmentChanged, FulfilmentDetails, LinesSet } from "./events";
 import { FULFILMENT_CHAIN, type Fulfilment, type Order, type OrderLine } from "./order";
 
 export { FULFILMENT_CHAIN, FULFILMENT_ENDS, FULFILMENTS } from "./order";
-export type { FulfilmentChanged, FulfilmentDetails, LinesSet } from "./events";
+export type { DeliveryCorrected, FulfilmentChanged, FulfilmentDetails, LinesSet } from "./events";
 
 /** What the fulfilment rules read of a container. */
 export interface ContainerView {
@@ -156,9 +156,53 @@ export function decideLines(known: Order | null, lines: OrderLine[]): LinesDecis
   return { ok: true, change: { type: "order.lines_set", orderId: known.id, lines, previous: known.lines } };
 }
 
-/** An order after one of its fulfilment or lines changes. */
-export function applyToOrder(order: Order, change: FulfilmentChanged | LinesSet): Order {
+export interface DeliveryCorrection {
+  partnerId: string;
+  lines: OrderLine[];
+  deliveryNote: string;
+  reason: string;
+  now: number;
+}
+
+export type CorrectionDecision =
+  | { ok: true; change: DeliveryCorrected | null }
+  | { ok: false; reason: "not_found" }
+  | { ok: false; reason: "illegal" | "other_partner"; order: Order };
+
+/**
+ * A partner corrects what it delivered (another quantity, another note): only a delivered order,
+ * only by its partner. The same lines and note again change nothing; anything else is a new
+ * revision, which reissues the sales document.
+ */
+export function decideDeliveryCorrection(known: Order | null, c: DeliveryCorrection): CorrectionDecision {
+  if (known === null) return { ok: false, reason: "not_found" };
+  if (known.partnerId !== c.partnerId) return { ok: false, reason: "other_partner", order: known };
+  if (known.fulfilment !== "delivered") return { ok: false, reason: "illegal", order: known };
+  const delivered = known.delivered ?? [];
+  if (JSON.stringify(delivered) === JSON.stringify(c.lines) && known.deliveryNote === c.deliveryNote)
+    return { ok: true, change: null };
+  return {
+    ok: true,
+    change: {
+      type: "order.delivery_corrected",
+      orderId: known.id,
+      correctedAt: new Date(c.now).toISOString(),
+      partnerId: c.partnerId,
+      lines: c.lines,
+      previous: delivered,
+      deliveryNote: c.deliveryNote,
+      previousNote: known.deliveryNote ?? null,
+      reason: c.reason,
+      revision: (known.deliveryRevision ?? 0) + 1,
+    },
+  };
+}
+
+/** An order after one of its fulfilment, lines or delivery changes. */
+export function applyToOrder(order: Order, change: FulfilmentChanged | LinesSet | DeliveryCorrected): Order {
   if (change.type === "order.lines_set") return { ...order, lines: change.lines };
+  if (change.type === "order.delivery_corrected")
+    return { ...order, delivered: change.lines, deliveryNote: change.deliveryNote, deliveryRevision: change.revision };
   return {
     ...order,
     fulfilment: change.to,

@@ -4,6 +4,7 @@
 // within 4096 characters) and the email digest (at most one per recipient per 5 minutes). Pure: the
 // AlertsDO renders with it, the Notifier paces with it.
 import type { Alert, MessageKind, Severity } from "./alerts";
+import { ruleTitle } from "./monitor";
 import { escapeHtml, TELEGRAM_MAX_TEXT, withinLimit } from "./telegram";
 
 export const SEVERITIES: readonly Severity[] = ["critical", "warning", "info"];
@@ -313,4 +314,38 @@ export function telegramMessages(
     flush();
   }
   return out;
+}
+
+/**
+ * What a summary (telegramMessages' message for many alerts of one rule) was about, read back from
+ * its first line: how many alerts, the rule, and who took them when it says so; null for a message
+ * about one alert. The archive keeps a message as sent, so this is how a list of them says what each was.
+ */
+export function summaryOf(text: string): { count: number; rule: string; by: string | null } | null {
+  const first = (text.split("\n")[0] ?? "")
+    .replace(/<[^>]*>/g, "")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
+  const taken = /^👤 (.+) acknowledged (\d+) alerts · (\S+)$/u.exec(first);
+  if (taken) return { count: Number(taken[2]), rule: taken[3]!, by: taken[1]! };
+  const many = /^\S+ \w+ ×(\d+).* · (\S+)$/u.exec(first);
+  return many ? { count: Number(many[1]), rule: many[2]!, by: null } : null;
+}
+
+const TURN: Record<NoticeKind, string> = {
+  fired: "fired",
+  repeat: "repeated",
+  escalated: "escalated",
+  acknowledged: "acknowledged",
+  resolved: "resolved",
+  error: "reported",
+};
+
+/** A summary in words: "acknowledged 12 alerts of Orders with no partner · by ann@…"; null for a message about one alert. */
+export function summaryInWords(kind: NoticeKind, text: string): string | null {
+  const summary = summaryOf(text);
+  if (!summary) return null;
+  const what = `${TURN[kind]} ${summary.count} alerts of ${ruleTitle(summary.rule)}`;
+  return summary.by ? `${what} · by ${summary.by}` : what;
 }

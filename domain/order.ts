@@ -60,6 +60,10 @@ export const orderSchema = z
     vehicle: z.string().nullable(),
     deliveryNote: z.string().nullable(),
     delivered: z.array(orderLineSchema).meta({ description: "The quantities the partner reported delivered" }),
+    deliveryRevision: z.number().int().min(0).optional().meta({
+      description:
+        "How many times the partner corrected the delivery (order.delivery_corrected); each correction reissues the sales document. Absent: 0",
+    }),
     deliveredAt: nullableInstantText,
     fulfilmentReason: z.string().nullable().meta({ description: "Why it was rejected or cancelled" }),
     fulfilmentAt: nullableInstantText,

@@ -126,6 +126,15 @@ export const inboundEventSchema = z
         data: z.strictObject({ lines: lines.min(1), deliveryNote: z.string().trim().min(1).max(100) }),
       }),
       z.strictObject({ ...withOrder, type: z.literal("order.cancelled"), data: z.strictObject({ reason: note }) }),
+      z.strictObject({
+        ...withOrder,
+        type: z.literal("order.delivery_corrected"),
+        data: z.strictObject({
+          lines: lines.min(1).meta({ description: "The quantities delivered, as corrected (all of them)" }),
+          deliveryNote: z.string().trim().min(1).max(100),
+          reason: note.meta({ description: "Why: audited, and on the reissued document's record" }),
+        }),
+      }),
     ],
     {
       // An unknown or missing type says which there are.

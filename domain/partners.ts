@@ -51,9 +51,10 @@ export const INBOUND_TYPES = [
   "order.dispatched",
   "order.delivered",
   "order.cancelled",
+  "order.delivery_corrected",
 ] as const;
 export type InboundType = (typeof INBOUND_TYPES)[number];
-export const FULFILMENT_OF: Record<Exclude<InboundType, "order.created">, Fulfilment> = {
+export const FULFILMENT_OF: Record<Exclude<InboundType, "order.created" | "order.delivery_corrected">, Fulfilment> = {
   "order.accepted": "accepted",
   "order.rejected": "rejected",
   "order.dispatched": "dispatched",

@@ -248,7 +248,11 @@ export class ContainerLog {
       const open = state.activeOrder?.id === event.orderId ? state.activeOrder : this.orderById(event.orderId);
       if (open) order = closeOrder(open, event);
     }
-    if (event.type === "order.fulfilment_changed" || event.type === "order.lines_set") {
+    if (
+      event.type === "order.fulfilment_changed" ||
+      event.type === "order.lines_set" ||
+      event.type === "order.delivery_corrected"
+    ) {
       const known = this.orderById(event.orderId);
       if (known) order = applyToOrder(known, event);
     }

@@ -21,7 +21,13 @@ import {
   type SettingsChanged,
 } from "../domain/container";
 import type { Anomaly } from "../domain/anomalies";
-import { decideFulfilment, decideLines, type FulfilmentCommand } from "../domain/fulfilment";
+import {
+  decideDeliveryCorrection,
+  decideFulfilment,
+  decideLines,
+  type DeliveryCorrection,
+  type FulfilmentCommand,
+} from "../domain/fulfilment";
 import { serves, type Partner } from "../domain/partners";
 import { reconcileEveryMs } from "../domain/reconciliation";
 import type { ReadingResult, StoredReading } from "../domain/schemas";
@@ -49,7 +55,7 @@ export type CloseOrderResult =
 
 /** What a fulfilment or lines command answers; kept per idempotency key, so a repeat answers the same. */
 export type OrderCommandResult =
-  | { ok: true; order: Order; created?: true }
+  | { ok: true; order: Order; created?: true; changed?: true }
   | { ok: false; reason: "not_found" | "unknown_container" }
   | { ok: false; reason: "illegal" | "other_partner" | "conflict"; order: Order }
   | { ok: false; reason: "differs"; order: Order; what: string }
@@ -382,6 +388,37 @@ export class ContainerDO extends DurableObject<Env> {
     const change = decision.change;
     this.commit(() => this.log.append(change, { kind: "user", id: by }, now, null));
     return { ok: true, anomaly: (change as Extract<ContainerChange, { type: "anomaly.closed" }>).anomaly };
+  }
+
+  /** A partner corrects a delivery it reported (see decideDeliveryCorrection); `key` makes a repeat answer the same. */
+  correctDelivery(key: CommandKey, orderId: string, correction: Omit<DeliveryCorrection, "now">): KeyedCommandResult {
+    this.startup.check();
+    const seen = this.recall(key);
+    if (seen) return seen;
+    const known = this.log.orderById(orderId);
+    if (this.log.state === null || known === null)
+      return this.commands.remembered(key, { ok: false, reason: "not_found" });
+    const now = this.log.clock();
+    const decision = decideDeliveryCorrection(known, { ...correction, now });
+    if (!decision.ok)
+      return this.commands.remembered(
+        key,
+        decision.reason === "not_found"
+          ? { ok: false, reason: "not_found" }
+          : { ok: false, reason: decision.reason, order: known },
+      );
+    if (decision.change === null) return this.commands.remembered(key, { ok: true, order: known });
+    const change = decision.change;
+    let result: OrderCommandResult = { ok: true, order: known };
+    this.commit(() => {
+      result = {
+        ok: true,
+        order: this.log.append(change, { kind: "partner", id: correction.partnerId }, now, null).order ?? known,
+      };
+      this.commands.remember(key, result);
+    });
+    // Changed by this call (a repeat answers as remembered, without it).
+    return result.ok ? { ...result, changed: true } : result;
   }
 
   /** Set an order's lines (assemblers, until dispatched). */

@@ -222,6 +222,114 @@ describe("an order from the first low reading to its document", () => {
       [1, "620.00", "124.00", "744.00"],
     ]);
   });
+
+  it("a corrected delivery goes through order.delivery_corrected, audited: its document is reissued under the next number and the old one is void", async () => {
+    const partner = await newPartner();
+    const other = await newPartner();
+    await json(await setPrices(partner.id, [{ product: "diesel", unit: "l", unitPrice: 2, vatRate: 0.2 }]), 200);
+    const delivered = async () => {
+      const containerId = uniqueContainer("corr");
+      await json(await postReadings(key, reading(containerId, 80)), 200);
+      const created = await send(
+        partner,
+        { type: "order.created", containerId, data: { lines: [{ product: "diesel", quantity: 100, unit: "l" }] } },
+        201,
+      );
+      await send(
+        partner,
+        {
+          type: "order.delivered",
+          containerId,
+          orderId: created.order.id,
+          data: { lines: [{ product: "diesel", quantity: 100, unit: "l" }], deliveryNote: "DN-C1" },
+        },
+        200,
+      );
+      return { containerId, orderId: created.order.id };
+    };
+    const first = await delivered();
+    const correction = (data: Record<string, unknown>, who = partner) =>
+      send(
+        who,
+        { type: "order.delivery_corrected", containerId: first.containerId, orderId: first.orderId, data },
+        200,
+      );
+    await eventually(
+      async () => ((await run(), await documentsOf(partner.id)).length === 1 ? true : undefined),
+      20_000,
+      "the first document",
+    );
+
+    // Before delivery, or by another partner, a correction is refused.
+    const open = uniqueContainer("corr");
+    await json(await postReadings(key, reading(open, 80)), 200);
+    const notYet = await send(partner, { type: "order.created", containerId: open, data: {} }, 201);
+    const early = await partnerEvent(partner, {
+      type: "order.delivery_corrected",
+      containerId: open,
+      orderId: notYet.order.id,
+      data: { lines: [{ product: "diesel", quantity: 1, unit: "l" }], deliveryNote: "X", reason: "too soon" },
+    });
+    expect(early.status).toBe(409);
+    const refused = await partnerEvent(other, {
+      type: "order.delivery_corrected",
+      containerId: first.containerId,
+      orderId: first.orderId,
+      data: { lines: [{ product: "diesel", quantity: 1, unit: "l" }], deliveryNote: "X", reason: "not mine" },
+    });
+    expect(refused.status).toBe(403);
+
+    const corrected = await correction({
+      lines: [{ product: "diesel", quantity: 90, unit: "l" }],
+      deliveryNote: "DN-C1-b",
+      reason: "the meter was recalibrated",
+    });
+    expect(corrected.order).toMatchObject({
+      delivered: [{ product: "diesel", quantity: 90, unit: "l" }],
+      deliveryNote: "DN-C1-b",
+      deliveryRevision: 1,
+    });
+    // The same correction again (a new eventId): nothing more changes.
+    expect(
+      (
+        await correction({
+          lines: [{ product: "diesel", quantity: 90, unit: "l" }],
+          deliveryNote: "DN-C1-b",
+          reason: "the meter was recalibrated",
+        })
+      ).order.deliveryRevision,
+    ).toBe(1);
+
+    type VoidableDoc = Doc & { revision: number; voidAt: string | null; replacedBy: string | null };
+
+    const docs = await eventually(
+      async () => {
+        await run();
+        const list = (await documentsOf(partner.id)) as VoidableDoc[];
+        return list.some((d) => d.orderId === first.orderId && d.revision === 1) ? list : undefined;
+      },
+      30_000,
+      "the reissued document",
+    );
+    const ofFirst = docs.filter((d) => d.orderId === first.orderId).sort((a, b) => a.seq - b.seq);
+    const [old, reissued] = ofFirst as [VoidableDoc, VoidableDoc];
+    expect([old.revision, old.gross, reissued.revision, reissued.gross]).toEqual([0, "240.00", 1, "216.00"]);
+    expect(old.voidAt).not.toBeNull();
+    expect(old.replacedBy).toBe(reissued.id);
+    expect(reissued.voidAt).toBeNull();
+    // Numbers stay gapless: the reissue took the next one.
+    expect(docs.map((d) => d.seq).sort((a, b) => a - b)).toEqual([1, 2]);
+    expect(reissued.seq).toBeGreaterThan(old.seq);
+
+    const audit = await json<{ entries: { action: string; actor: string; target: string }[] }>(
+      await api("/v1/audit?action=order.delivery_corrected&limit=500", { token: admin }),
+      200,
+    );
+    expect(audit.entries.filter((e) => e.target === first.orderId)).toEqual([
+      expect.objectContaining({ actor: `partner:${partner.id}`, action: "order.delivery_corrected" }),
+    ]);
+    // One partner's events in quick succession meet its rate limit; send() waits it out as a client would.
+  }, 90_000);
 });
 
 describe("document runs", () => {

@@ -287,7 +287,7 @@ describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
     expect(unknown.error.issues).toContainEqual({
       path: "type",
       message:
-        "must be one of order.created, order.accepted, order.rejected, order.dispatched, order.delivered, order.cancelled",
+        "must be one of order.created, order.accepted, order.rejected, order.dispatched, order.delivered, order.cancelled, order.delivery_corrected",
     });
     expect((await json<ErrorBody>(await partnerEvent(p, cases[4]![0]), 400)).error.issues).toEqual([
       { path: "occurredAt", message: "is in the future (more than 300 s ahead of ours)" },

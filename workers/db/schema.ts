@@ -105,6 +105,8 @@ export const orders = pgTable(
     vehicle: text("vehicle"),
     deliveryNote: text("delivery_note"),
     delivered: jsonb("delivered").$type<OrderLine[]>().notNull().default([]),
+    /** How many times the partner corrected the delivery: each reissues the sales document. */
+    deliveryRevision: integer("delivery_revision").notNull().default(0),
     deliveredAt: ts("delivered_at"),
     fulfilmentReason: text("fulfilment_reason"),
     fulfilmentAt: ts("fulfilment_at"),
@@ -362,9 +364,14 @@ export const salesDocuments = pgTable(
     issuedAt: ts("issued_at").notNull().defaultNow(),
     csvKey: text("csv_key").notNull(),
     htmlKey: text("html_key").notNull(),
+    /** The order's delivery revision it was issued for (0: the delivery as first reported). */
+    revision: integer("revision").notNull().default(0),
+    /** Void since a corrected delivery's document replaced it: when, and by which number. */
+    voidAt: ts("void_at"),
+    replacedBy: text("replaced_by"),
   },
   (t) => [
-    uniqueIndex("sales_documents_order_idx").on(t.orderId),
+    uniqueIndex("sales_documents_order_idx").on(t.orderId, t.revision),
     uniqueIndex("sales_documents_number_idx").on(t.partnerId, t.year, t.seq),
     index("sales_documents_issued_idx").on(t.partnerId, t.issuedAt),
   ],

@@ -1,10 +1,12 @@
 // The sales-document run (hourly, and POST /v1/documents/run): every delivered order without a
 // document gets one. Never two: the number comes from the partner-and-year counter, which gives an
 // order the same number however often it is asked, the files are written under that number, and
-// the row is inserted once (ON CONFLICT on the order). Two runs at once, or a run retried after a
-// failure half-way, therefore end with one document per order and numbers without gaps.
+// the row is inserted once (ON CONFLICT on the order and its delivery revision). Two runs at once,
+// or a run retried after a failure half-way, therefore end with one document per order and numbers
+// without gaps. A partner's correction of a delivery (a new revision) gets a new document with the
+// next number; the one before is then void, replaced by it.
 import { stringify } from "csv-stringify/browser/esm/sync";
-import { and, asc, eq, isNotNull, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import {
   documentHtml,
   documentNumber,
@@ -44,7 +46,11 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
     db
       .select({ order: orders, containerName: containers.name })
       .from(orders)
-      .leftJoin(salesDocuments, eq(salesDocuments.orderId, orders.id))
+      // A document for the delivery as it stands: a corrected delivery (a new revision) needs a new one.
+      .leftJoin(
+        salesDocuments,
+        and(eq(salesDocuments.orderId, orders.id), eq(salesDocuments.revision, orders.deliveryRevision)),
+      )
       .leftJoin(containers, eq(containers.id, orders.containerId))
       .where(and(eq(orders.fulfilment, "delivered"), isNotNull(orders.partnerId), isNull(salesDocuments.id)))
       .orderBy(asc(orders.deliveredAt), asc(orders.id))
@@ -98,7 +104,12 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
       continue;
     }
     const year = documentYear(deliveredAt);
-    const { seq, at: issuedAt } = await documentCounter(env, partnerId, year).numberFor(order.id);
+    const revision = order.deliveryRevision ?? 0;
+    // A corrected delivery's document takes the next number of the sequence, like any other: the
+    // counter knows it by the order and its revision.
+    const { seq, at: issuedAt } = await documentCounter(env, partnerId, year).numberFor(
+      revision === 0 ? order.id : `${order.id}~r${revision}`,
+    );
     const number = documentNumber(partnerId, year, seq);
     const doc: SalesDocument = {
       number,
@@ -131,27 +142,43 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
       await putBackupObject(env, f.key, f.body, { httpMetadata: { contentType: f.contentType } });
     }
     const inserted = await withDatabase(env, (db) =>
-      db
-        .insert(salesDocuments)
-        .values({
-          id: number,
-          orderId: order.id,
-          partnerId,
-          year,
-          seq,
-          containerId: order.containerId,
-          currency: doc.currency,
-          netCents: doc.netCents,
-          vatCents: doc.vatCents,
-          grossCents: doc.grossCents,
-          lines: doc.lines,
-          deliveredAt,
-          issuedAt: doc.issuedAt,
-          csvKey: keys.csv,
-          htmlKey: keys.html,
-        })
-        .onConflictDoNothing()
-        .returning({ id: salesDocuments.id }),
+      db.transaction(async (tx) => {
+        const rows = await tx
+          .insert(salesDocuments)
+          .values({
+            id: number,
+            orderId: order.id,
+            partnerId,
+            year,
+            seq,
+            containerId: order.containerId,
+            currency: doc.currency,
+            netCents: doc.netCents,
+            vatCents: doc.vatCents,
+            grossCents: doc.grossCents,
+            lines: doc.lines,
+            deliveredAt,
+            issuedAt: doc.issuedAt,
+            csvKey: keys.csv,
+            htmlKey: keys.html,
+            revision,
+          })
+          .onConflictDoNothing()
+          .returning({ id: salesDocuments.id });
+        // The documents of the delivery before its correction are void, replaced by this one.
+        if (revision > 0)
+          await tx
+            .update(salesDocuments)
+            .set({ voidAt: issuedAt, replacedBy: number })
+            .where(
+              and(
+                eq(salesDocuments.orderId, order.id),
+                lt(salesDocuments.revision, revision),
+                isNull(salesDocuments.voidAt),
+              ),
+            );
+        return rows;
+      }),
     );
     if (inserted.length > 0) issued++;
   }

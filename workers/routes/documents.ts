@@ -39,6 +39,9 @@ export function documentOf(r: typeof salesDocuments.$inferSelect, base = "/v1/do
     deliveredAt: new Date(r.deliveredAt).toISOString(),
     issuedAt: new Date(r.issuedAt).toISOString(),
     links: { csv: `${base}/${r.id}/csv`, html: `${base}/${r.id}/html` },
+    revision: r.revision,
+    voidAt: r.voidAt === null ? null : new Date(r.voidAt).toISOString(),
+    replacedBy: r.replacedBy,
   };
 }
 

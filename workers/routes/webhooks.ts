@@ -7,7 +7,7 @@ import { sha256Hex } from "../../platform/crypto";
 import { ApiError, notFound, validationError } from "../http/errors";
 import { jsonContent, problems, router, security } from "../http/openapi";
 import { partnerById, requirePartnerSignature } from "../http/partner-auth";
-import { container } from "../stubs";
+import { container, directory } from "../stubs";
 
 /** The first answer under an eventId, as it was given: its status and body. */
 function firstAnswer(result: OrderCommandResult, what: string): { status: number; body: unknown } {
@@ -74,7 +74,8 @@ export const webhooks = router().openapi(
     method: "post",
     path: "/v1/webhooks/partners/{partnerId}",
     tags: ["Partners"],
-    summary: "A partner's event: order.created, accepted, rejected, dispatched, delivered, cancelled",
+    summary:
+      "A partner's event: order.created, accepted, rejected, dispatched, delivered, cancelled, delivery_corrected",
     description:
       `Signed: \`${TIMESTAMP_HEADER}: <unix seconds>\` (within 300 s of now) and \`${SIGNATURE_HEADER}: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>\`; ` +
       "from the partner's IP ranges when it has any (else 403). A missing header is named in the 401. " +
@@ -83,6 +84,7 @@ export const webhooks = router().openapi(
       "The same `eventId` with a different event is 409 `event_id_reused` with `error.first` (the status and body the first one got). " +
       "`occurredAt` is when the step happened at your side: at most 300 s ahead of our clock and at most 30 days back (else 400); a dispatch's `eta` may not be before its `occurredAt` (minus 300 s). " +
       "A step the order has already taken, sent again under a new `eventId`, is done already (200) when its details match, and 409 `step_differs` saying what the order holds when they do not (another vehicle, another delivered quantity). " +
+      "To change a delivery already reported, send `order.delivery_corrected` with all the lines delivered, the delivery note and a `reason`: only for a delivered order of yours (else 409, 403); it is audited, the order's `deliveryRevision` counts up, and its sales document is reissued under the next number while the one before is marked void (`voidAt`, `replacedBy`); the same lines and note again change nothing. " +
       "Each event goes through the container's own object, serialised with its readings and manual commands. " +
       "A partner may create orders only for containers it serves, and take only an order that is its own or not yet any partner's (else 403). " +
       "Fulfilment moves only forward (pending → accepted → assembling → dispatched → delivered; rejected or cancelled before delivered); " +
@@ -138,6 +140,33 @@ export const webhooks = router().openapi(
         `container ${event.containerId}`,
         event.eventId,
       );
+      return c.json(body, status);
+    }
+    if (event.type === "order.delivery_corrected") {
+      const result = await stub.correctDelivery(key, event.orderId, {
+        partnerId,
+        lines: event.data.lines,
+        deliveryNote: event.data.deliveryNote,
+        reason: event.data.reason,
+      });
+      const { status, body } = answer(
+        result,
+        `order ${event.orderId} of container ${event.containerId}`,
+        event.eventId,
+      );
+      // Every correction that changed the delivery is in the audit list beside admins' actions.
+      if (result.ok && result.changed)
+        await directory(c.env).recordAudit({
+          actor: `partner:${partnerId}`,
+          action: "order.delivery_corrected",
+          target: event.orderId,
+          details: {
+            revision: result.order.deliveryRevision ?? 0,
+            reason: event.data.reason,
+            lines: event.data.lines,
+            eventId: event.eventId,
+          },
+        });
       return c.json(body, status);
     }
     const data = event.data;

@@ -549,6 +549,10 @@ function describe(e: EventT): string {
       return `Order ${e.from} → ${e.to}${e.partnerId ? ` (partner ${e.partnerId})` : ""}${e.reason ? `: ${e.reason}` : ""}${e.vehicle ? `, vehicle ${e.vehicle}` : ""}${e.eta ? `, ETA ${formatTime(e.eta)}` : ""}${e.deliveryNote ? `, delivery note ${e.deliveryNote}` : ""}`;
     case "order.lines_set":
       return `Order lines: ${e.lines.map((l) => `${l.quantity} ${l.unit} ${l.product}`).join(", ") || "none"}`;
+    case "order.delivery_corrected":
+      return `Delivery corrected by partner ${e.partnerId} to ${e.lines
+        .map((l) => `${l.quantity} ${l.unit} ${l.product}`)
+        .join(", ")} (was ${e.previous.map((l) => `${l.quantity} ${l.unit}`).join(", ") || "none"}): ${e.reason}`;
     case "anomaly.raised":
       return `Anomaly: ${e.anomaly.message}`;
     case "anomaly.closed":
