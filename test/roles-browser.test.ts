@@ -56,6 +56,9 @@ const newPartnerId = (prefix: string) => `${prefix}-${process.pid}-${++partners}
 /** Tells the stand-in the secret a partner signs with (as the partner would store it). */
 const teachSecret = (partnerId: string, secret: string) =>
   fetch(`${standIn.url}/__control`, { method: "POST", body: JSON.stringify({ partnerId, secret }) });
+/** Makes the stand-in answer a partner's events 503 ("fail") or take them ("ok"). */
+const standInMode = (partnerId: string, mode: "ok" | "fail") =>
+  fetch(`${standIn.url}/__control`, { method: "POST", body: JSON.stringify({ partnerId, mode }) });
 const received = async (partnerId: string) =>
   (await (await fetch(`${standIn.url}/__received?partnerId=${partnerId}`)).json()) as Received;
 
@@ -225,7 +228,7 @@ describe("assembly", () => {
 });
 
 describe("admin: partners, price lists and sales documents", () => {
-  it("an admin adds a partner and sees its secret once, corrects its address, gives it a new secret, and reads what was sent to it", async () => {
+  it("an admin adds a partner and sees its secret once, corrects its address, gives it a new secret, issues and replaces its API key, sends it a test event, and reads what was sent to it", async () => {
     const id = newPartnerId("added");
     const contents = `rolesfuel-${process.pid}`;
     const page = await openPage(browser);
@@ -303,6 +306,65 @@ describe("admin: partners, price lists and sales documents", () => {
     expect(await opened.textContent()).toContain("HTTP 200");
     expect(await opened.textContent()).toContain(orderId);
     expect((await received(id)).events.map((e) => e.orderId)).toContain(orderId);
+
+    // An API key for the partner's own API: shown once, with what it is for, and it is this partner's.
+    await row.getByRole("button", { name: "Issue API key" }).click();
+    const keyBox = page.getByRole("alert", { name: "Copy the API key of Lakeside Energy AG now" });
+    const keyShown = keyBox.locator("[data-secret=partner-api-key]");
+    await keyShown.waitFor();
+    const firstKey = (await keyShown.textContent())!;
+    expect(firstKey).toMatch(/^fgpk_/);
+    expect(await keyBox.textContent()).toContain(
+      "The partner reads its own orders, deliveries and documents with it: Authorization: Bearer …, under",
+    );
+    expect(await keyBox.textContent()).toContain(`${system().url}/v1/partner/`);
+    const self = (bearer: string) =>
+      fetch(`${system().url}/v1/partner`, { headers: { authorization: `Bearer ${bearer}` } });
+    expect((await call<{ partner: { id: string } }>("/v1/partner", { token: firstKey })).partner.id).toBe(id);
+    await keyBox.getByRole("button", { name: "I have stored it" }).click();
+    expect(await page.locator("[data-secret]").count()).toBe(0);
+    expect(await page.content()).not.toContain(firstKey);
+    await expect.poll(() => row.locator('[data-label="API key"]').textContent()).toMatch(/^issued /);
+
+    // Issued again: asked first, since the key the partner has stops working; the new one works instead.
+    const keyAsked = new Promise<string>((resolve) =>
+      page.once("dialog", (dialog) => {
+        resolve(dialog.message());
+        void dialog.accept();
+      }),
+    );
+    await row.getByRole("button", { name: "New API key" }).click();
+    expect(await keyAsked).toMatch(/^Give Lakeside Energy AG a new API key\? The key it has now stops working/);
+    await expect.poll(async () => (await keyShown.count()) && keyShown.textContent()).toMatch(/^fgpk_/);
+    const secondKey = (await keyShown.textContent())!;
+    expect(secondKey).not.toBe(firstKey);
+    expect(await keyBox.textContent()).toContain("The key it had before stops working within seconds.");
+    await shot(page, "admin-partner-api-key");
+    await fitsPhone(page, "admin-partner-api-key-phone");
+    expect((await call<{ partner: { id: string } }>("/v1/partner", { token: secondKey })).partner.id).toBe(id);
+    // Refused once the key cache has let go of it.
+    await expect.poll(async () => (await self(firstKey)).status, { timeout: 10_000 }).toBe(401);
+    await keyBox.getByRole("button", { name: "I have stored it" }).click();
+
+    // A test event: the partner has it, signed; the page says so in words, and the log lists it.
+    const tested = row.getByRole("status");
+    await row.getByRole("button", { name: "Send test event" }).click();
+    await expect.poll(() => tested.textContent(), { timeout: 15_000 }).toMatch(/^Received: answered 200 in \d+ ms$/);
+    const pings = (await received(id)).events.filter((e) => e.type === "ping");
+    expect(pings).toHaveLength(1);
+    await shot(page, "admin-partner-test-event");
+    const ping = log.locator('tr[data-event="ping"]');
+    await ping.waitFor({ timeout: 10_000 });
+    expect(await ping.locator('[data-label="Event"]').textContent()).toBe("Test event");
+    expect(await ping.textContent()).toContain("HTTP 200");
+    expect(await ping.textContent()).toContain("delivered");
+    // One the partner does not take: what it answered, in words.
+    await standInMode(id, "fail");
+    await row.getByRole("button", { name: "Send test event" }).click();
+    await expect.poll(() => tested.textContent(), { timeout: 15_000 }).toMatch(/^Not received: answered 503 in \d+ ms/);
+    await standInMode(id, "ok");
+    await expect.poll(() => log.locator('tr[data-event="ping"]').count(), { timeout: 10_000 }).toBe(2);
+    expect(await log.locator('tr[data-event="ping"]').first().textContent()).toContain("not received");
     await shot(page, "admin-partners", true);
     await fitsPhone(page, "admin-partners-phone");
     expect(pageProblems(page)).toEqual([]);
