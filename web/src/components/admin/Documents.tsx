@@ -6,7 +6,7 @@ import { api, data, download, openFile } from "../../api";
 import { saveBlob } from "../../download";
 import { zoneName } from "../../format";
 import { useFleet } from "../../stores";
-import { Empty, Failed, FormProblem, Loading, Time } from "../ui";
+import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../ui";
 import { partnersQuery } from "./Partners";
 
 /** A datetime-local value (the viewer's zone) as an instant, or undefined when empty. */
@@ -121,9 +121,19 @@ export function Documents() {
             </thead>
             <tbody>
               {rows.map((d) => (
-                <tr key={d.id} data-document={d.id}>
+                <tr key={d.id} data-document={d.id} className={d.voidAt ? "revoked" : ""}>
                   <td data-label="Number">
-                    <span className="mono">{d.id}</span>
+                    <div>
+                      <span className="mono">{d.id}</span>
+                      {d.voidAt ? (
+                        <div className="small">
+                          <Badge kind="closed">void</Badge> replaced by <span className="mono">{d.replacedBy}</span>{" "}
+                          after the partner corrected the delivery
+                        </div>
+                      ) : d.revision > 0 ? (
+                        <div className="muted small">for the corrected delivery</div>
+                      ) : null}
+                    </div>
                   </td>
                   <td data-label="Partner">{partnerName(d.partnerId)}</td>
                   <td data-label="Delivered to">
