@@ -100,6 +100,28 @@ describe("a partner's own API", () => {
     await json(await api(`/v1/partner/orders/${b.order.id}`, { token: a.apiKey }), 404);
   });
 
+  it("its demand: what it must deliver on the next days, its orders and nothing of another partner's; as CSV too", async () => {
+    const a = await partnerWithOrder();
+    const b = await partnerWithOrder();
+    type Row = { day: string; partnerId: string | null; source: string; quantity: number; containers: number };
+    const rows = await eventually(
+      async () => {
+        const body = await json<{ rows: Row[] }>(await api("/v1/partner/demand?days=7", { token: a.apiKey }), 200);
+        return body.rows.some((r) => r.source === "order") ? body.rows : undefined;
+      },
+      20_000,
+      "the partner's demand",
+    );
+    expect(rows.every((r) => r.partnerId === a.partner.id)).toBe(true);
+    expect(rows.find((r) => r.source === "order")!.quantity).toBeGreaterThanOrEqual(4000);
+    const theirs = await json<{ rows: Row[] }>(await api("/v1/partner/demand?days=7", { token: b.apiKey }), 200);
+    expect(theirs.rows.every((r) => r.partnerId === b.partner.id)).toBe(true);
+    const csv = await api("/v1/partner/demand?days=7&format=csv", { token: a.apiKey });
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    expect((await csv.text()).split("\n")[0]).toContain("partnerId");
+    await json(await api("/v1/partner/demand?partnerId=other", { token: a.apiKey }), 400);
+  });
+
   it("a partner key is 403 anywhere but its own API; a person's token is 403 there; an unknown or replaced key is 401", async () => {
     const a = await partnerWithOrder();
     for (const path of ["/v1/orders", "/v1/containers", "/v1/partners", "/v1/documents", "/v1/alerts", "/v1/users"]) {

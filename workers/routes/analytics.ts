@@ -30,7 +30,7 @@ const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(li
  * The partners as the queries place containers with them (the disabled serve none), refusing a
  * `partnerId` that names none of them.
  */
-async function placements(env: Env, partnerId: string | undefined): Promise<PartnerPlacement[]> {
+export async function placements(env: Env, partnerId: string | undefined): Promise<PartnerPlacement[]> {
   const partners = await directory(env).listPartners();
   if (partnerId !== undefined && !partners.some((p) => p.id === partnerId))
     throw validationError([{ path: "partnerId", message: "is not a partner" }]);
@@ -46,7 +46,7 @@ function range(q: { from?: string | undefined; to?: string | undefined }, days: 
 }
 
 /** The answer as JSON, or its rows as CSV when asked. */
-function answer<T extends { rows: readonly object[] }>(
+export function answer<T extends { rows: readonly object[] }>(
   c: Context<AppEnv>,
   format: "json" | "csv" | undefined,
   name: keyof typeof csvColumns,

@@ -15,6 +15,10 @@ import { ApiError, notFound } from "../http/errors";
 import { jsonContent, problems, router } from "../http/openapi";
 import { requirePartnerKey } from "../http/partner-auth";
 import { deliveryLog, resendDelivery, sendTestEvent } from "../partners/outbound";
+import { demandQuery, demandRowSchema } from "../../domain/analytics";
+import { demandByDay } from "../db/analytics";
+import { jsonOrCsv } from "../http/csv";
+import { answer, placements } from "./analytics";
 import { directory } from "../stubs";
 import { byNumber, documentFile, documentOf } from "./documents";
 
@@ -241,6 +245,40 @@ export const partnerSelf = router()
       responses: { 200: jsonContent(outcomeSchema, "What your webhook answered"), ...problems(...failures) },
     }),
     async (c) => c.json(await sendTestEvent(c.env, c.get("partner").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/partner/demand",
+      tags: ["Partner's own"],
+      summary:
+        "What you must deliver on each of the next days: your orders not yet delivered, and the containers you serve whose forecast reaches their threshold",
+      description:
+        "As `GET /v1/analytics/demand` answers for your partner id: per UTC day, contents and unit, `source` order (due at its ETA, else its forecast's thresholdAt, else today) or forecast (what fills the container back from its threshold). JSON, or CSV with `format=csv` or `Accept: text/csv`.",
+      security,
+      middleware: partnerKey,
+      request: { query: demandQuery.omit({ partnerId: true }) },
+      responses: {
+        200: jsonOrCsv(
+          z.object({ from: z.string(), to: z.string(), rows: z.array(demandRowSchema) }),
+          "One row per day, contents, unit and source",
+        ),
+        ...problems(400, ...failures),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const partnerId = c.get("partner").id;
+      const partners = await placements(c.env, partnerId);
+      const body = await withDatabase(c.env, (db) =>
+        demandByDay(
+          db,
+          { days: q.days, now: Date.now(), partnerId, ...(q.contents !== undefined ? { contents: q.contents } : {}) },
+          partners,
+        ),
+      );
+      return answer(c, q.format, "demand", `demand-${body.from}-${body.to}.csv`, body);
+    },
   )
   .openapi(
     createRoute({
