@@ -7,6 +7,7 @@ import {
   deviceKey,
   json,
   login,
+  newPartner,
   personWith,
   postReadings,
   reading,
@@ -20,11 +21,17 @@ import {
 let admin: string;
 let operator: string;
 let viewer: string;
+let partnerKey: string;
 
 beforeAll(async () => {
   admin = await adminToken();
   operator = await personWith("operator");
   viewer = await personWith("viewer");
+  // A partner's own API key: good for /v1/partner/… only.
+  const partner = await newPartner({ serves: { containerIds: [uniqueContainer("none")], contents: [] } });
+  partnerKey = (
+    await json<{ key: string }>(await api(`/v1/partners/${partner.id}/api-key`, { method: "POST", token: admin }), 201)
+  ).key;
 });
 
 describe("login", () => {
@@ -122,6 +129,8 @@ describe("roles on every route", () => {
       await json(await call(forged), 401);
       const sensor = (await deviceKey()).key;
       await json(await call(sensor), 401);
+      const asPartner = await json<ErrorBody>(await call(partnerKey), 403);
+      expect(asPartner.error.message).toMatch(/^a partner API key reads only its partner's own/);
       for (const [role, token] of [
         ["viewer", viewer],
         ["operator", operator],
@@ -173,6 +182,9 @@ describe("device keys", () => {
       );
       expect(body.error.code).toBe("unauthenticated");
     }
+    expect(await containerState(container)).toBeNull();
+    // A partner's API key is a credential, but not for readings.
+    await json(await api("/v1/readings", { method: "POST", token: partnerKey, json: reading(container, 10) }), 403);
     expect(await containerState(container)).toBeNull();
   });
 

@@ -5,6 +5,7 @@ import { deviceKeyObject } from "../stubs";
 import { bearerToken, cacheSeconds } from "./credentials";
 import type { AppEnv, Device } from "./context";
 import { ApiError } from "./errors";
+import { PARTNER_KEY_PREFIX } from "../../domain/partners";
 
 interface CachedKey {
   secretHash: string;
@@ -58,6 +59,8 @@ export function requireDeviceKey(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = bearerToken(c.req.header("Authorization"));
     if (!key) throw new ApiError(401, "unauthenticated", "missing Authorization: Bearer <device key>");
+    if (key.startsWith(PARTNER_KEY_PREFIX))
+      throw new ApiError(403, "forbidden", "a partner API key reads only its partner's own, under /v1/partner/");
     const device = await checkDeviceKey(c.env, key);
     if (!device) throw new ApiError(401, "unauthenticated", "device key is unknown, revoked or malformed");
     c.set("device", device);
