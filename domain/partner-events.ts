@@ -30,24 +30,23 @@ const envelope = {
   orderId: z.string().meta({ example: "ord_01JF5Q0M3W7B8R2C4D6E8G0H2K" }),
 };
 
-/** The steps a partner may be told of: every fulfilment but the first, taken by someone other than itself. */
-const TOLD_STEPS = FULFILMENTS.filter((f) => f !== "pending");
+/**
+ * The steps a partner is told of: those Fillgrid's own people take. The partner takes the others
+ * itself (accepted, delivered, rejected, cancelled), and its own steps are not echoed to it.
+ */
+const TOLD_STEPS = ["assembling", "dispatched"] as const;
 type ToldStep = (typeof TOLD_STEPS)[number];
 
 const STEP_WORDS: Record<ToldStep, string> = {
-  accepted: "An operator accepted the order on the partner's behalf",
   assembling: "Fillgrid's assemblers started preparing the goods",
-  dispatched: "The goods left (by an assembler or operator): `eta` and `vehicle` say when and how they arrive",
-  delivered: "An operator recorded the delivery",
-  rejected: "The order was rejected: `reason` says why",
-  cancelled: "The order was cancelled: `reason` says why; do not deliver",
+  dispatched: "The goods left (sent by Fillgrid's assemblers): `eta` and `vehicle` say when and how they arrive",
 };
 
 const stepData = z.object({
   from: z.enum(FULFILMENTS).meta({ description: "The step before" }),
   eta: instantText.nullable().optional().meta({ description: "dispatched: when the goods are expected" }),
   vehicle: z.string().nullable().optional().meta({ description: "dispatched: the vehicle" }),
-  reason: z.string().nullable().optional().meta({ description: "rejected, cancelled: why" }),
+  reason: z.string().nullable().optional().meta({ description: "Why, when a reason was given" }),
 });
 
 /** Every outbound event type, with its envelope and `data`, as sent. */
@@ -175,11 +174,11 @@ function eventFor(m: ChangeMessage, order: Order): OutboundEvent | null {
     case "order.lines_set":
       return { ...base, type: "order.lines_changed", data: { lines: e.lines, previous: e.previous } };
     case "order.fulfilment_changed":
-      // A fulfilment never moves back to pending.
-      if (e.to === "pending") return null;
+      // Only the steps Fillgrid takes: a partner takes the others itself.
+      if (!(TOLD_STEPS as readonly string[]).includes(e.to)) return null;
       return {
         ...base,
-        type: `order.${e.to}`,
+        type: `order.${e.to as ToldStep}`,
         data: {
           from: e.from,
           ...(e.eta !== undefined ? { eta: e.eta } : {}),

@@ -148,9 +148,10 @@ export const OCCURRED_AHEAD_SECONDS = 300;
 export const OCCURRED_BEHIND_DAYS = 30;
 
 /**
- * What is wrong with an event's times, which a schema cannot say alone: `occurredAt` within
- * 300 s ahead of `now` and 30 days behind it, and a dispatch's `eta` not before the dispatch
- * itself (minus the same 300 s of clock difference).
+ * What is wrong with a new event's times, which a schema cannot say alone: `occurredAt` within
+ * 300 s ahead of `now` and 30 days behind it, and a dispatch's `eta` neither before the dispatch
+ * itself nor before now (each less the same 300 s of clock difference). A repeat of an event is
+ * answered as it was first, before these are judged.
  */
 export function eventTimeIssues(event: InboundEvent, now: number): FieldIssue[] {
   const issues: FieldIssue[] = [];
@@ -162,8 +163,16 @@ export function eventTimeIssues(event: InboundEvent, now: number): FieldIssue[] 
     });
   else if (occurred < now - OCCURRED_BEHIND_DAYS * 86_400_000)
     issues.push({ path: "occurredAt", message: `is more than ${OCCURRED_BEHIND_DAYS} days ago` });
-  if (event.type === "order.dispatched" && Date.parse(event.data.eta) < occurred - OCCURRED_AHEAD_SECONDS * 1000)
-    issues.push({ path: "data.eta", message: "is before the dispatch (occurredAt): an arrival cannot be in the past" });
+  if (event.type === "order.dispatched") {
+    const eta = Date.parse(event.data.eta);
+    if (eta < occurred - OCCURRED_AHEAD_SECONDS * 1000)
+      issues.push({
+        path: "data.eta",
+        message: "is before the dispatch (occurredAt): an arrival cannot be in the past",
+      });
+    else if (eta < now - OCCURRED_AHEAD_SECONDS * 1000)
+      issues.push({ path: "data.eta", message: "is in the past: send when the goods are expected" });
+  }
   return issues;
 }
 export type InboundEvent = z.infer<typeof inboundEventSchema>;

@@ -151,12 +151,20 @@ const LOCAL_NAMES = /(^|\.)(localhost|local|internal|intranet|lan|home\.arpa)$/i
  */
 export function privateWebhookAddress(webhookUrl: string): string | null {
   // The URL parser has already turned every IPv4 spelling (2130706433, 0x7f.1) into dotted form.
-  const host = new URL(webhookUrl).hostname.replace(/^\[(.*)\]$/, "$1");
+  // A name may end in the root's dot (localhost.) and mean the same.
+  const host = new URL(webhookUrl).hostname.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
   if (LOCAL_NAMES.test(host)) return `its host ${host} is a local name`;
   if (!ipaddr.isValid(host)) return null;
   let address = ipaddr.parse(host);
-  if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress())
-    address = (address as ipaddr.IPv6).toIPv4Address();
+  if (address.kind() === "ipv6") {
+    const v6 = address as ipaddr.IPv6;
+    // ::ffff:a.b.c.d and the deprecated ::a.b.c.d both carry an IPv4 address: judge that one.
+    const parts = v6.parts;
+    const compatible = parts.slice(0, 6).every((p) => p === 0) && (parts[6] !== 0 || parts[7]! > 1);
+    if (v6.isIPv4MappedAddress()) address = v6.toIPv4Address();
+    else if (compatible)
+      address = new ipaddr.IPv4([parts[6]! >> 8, parts[6]! & 0xff, parts[7]! >> 8, parts[7]! & 0xff]);
+  }
   const range = address.range();
   return range === "unicast" ? null : `its host ${address.toString()} is ${RANGE_WORDS[range] ?? `a ${range}`} address`;
 }

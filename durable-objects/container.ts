@@ -411,14 +411,15 @@ export class ContainerDO extends DurableObject<Env> {
     const change = decision.change;
     let result: OrderCommandResult = { ok: true, order: known };
     this.commit(() => {
+      // Remembered as a change, so that a retry of this event can finish what follows it (the audit).
       result = {
         ok: true,
         order: this.log.append(change, { kind: "partner", id: correction.partnerId }, now, null).order ?? known,
+        changed: true,
       };
       this.commands.remember(key, result);
     });
-    // Changed by this call (a repeat answers as remembered, without it).
-    return result.ok ? { ...result, changed: true } : result;
+    return result;
   }
 
   /** Set an order's lines (assemblers, until dispatched). */
@@ -440,6 +441,12 @@ export class ContainerDO extends DurableObject<Env> {
       this.commands.remember(key, result);
     });
     return result;
+  }
+
+  /** What was answered under `key` before, if anything (read only: a new key stores nothing here). */
+  recalledCommand(key: CommandKey): KeyedCommandResult | undefined {
+    this.startup.check();
+    return this.recall(key);
   }
 
   /** The first answer under `key`; for a key used before by a different command, that it was reused. */

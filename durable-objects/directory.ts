@@ -289,6 +289,25 @@ export class DirectoryDO extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => this.audit(entry));
   }
 
+  /**
+   * `recordAudit`, unless an entry of the same action and target already holds this `details.eventId`
+   * (a partner's retried event after a failed first attempt): one entry per event.
+   */
+  recordAuditOnce(entry: AuditInput & { details: { eventId: string } }): void {
+    this.startup.check();
+    this.ctx.storage.transactionSync(() => {
+      const seen = this.ctx.storage.sql
+        .exec(
+          "SELECT 1 FROM audit WHERE action = ? AND target = ? AND json_extract(body, '$.details.eventId') = ? LIMIT 1",
+          entry.action,
+          entry.target,
+          entry.details.eventId,
+        )
+        .toArray();
+      if (seen.length === 0) this.audit(entry);
+    });
+  }
+
   /** Admin actions, newest first, before `beforeSeq`. */
   listAudit(f: {
     limit: number;

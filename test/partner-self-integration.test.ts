@@ -100,6 +100,41 @@ describe("a partner's own API", () => {
     await json(await api(`/v1/partner/orders/${b.order.id}`, { token: a.apiKey }), 404);
   });
 
+  it("an order sent to it that another partner then took is no longer its own: gone from its list and not found", async () => {
+    const containerId = uniqueContainer("shared");
+    const contents = `fuel-${containerId}`;
+    // Both serve the container: the one naming it is sent the order; the other, by contents, takes it.
+    const named = await newPartner({ serves: { containerIds: [containerId], contents: [] } });
+    const byContents = await newPartner({ serves: { containerIds: [], contents: [contents] } });
+    const namedKey = await issueKey(named.id);
+    const order = (
+      await json<{ results: { orderOpened: Order }[] }>(
+        await postReadings(key, reading(containerId, 20, { contents })),
+        200,
+      )
+    ).results[0]!.orderOpened;
+    await eventually(
+      async () => {
+        const res = await api(`/v1/partner/orders/${order.id}`, { token: namedKey });
+        return res.status === 200 ? true : undefined;
+      },
+      20_000,
+      "the order sent to the partner naming the container",
+    );
+    await json(
+      await partnerEvent(byContents, { type: "order.accepted", containerId, orderId: order.id, data: {} }),
+      200,
+    );
+    await eventually(
+      async () =>
+        (await api(`/v1/partner/orders/${order.id}`, { token: namedKey })).status === 404 ? true : undefined,
+      20_000,
+      "the order no longer the first partner's",
+    );
+    const list = await json<{ orders: Order[] }>(await api("/v1/partner/orders?limit=500", { token: namedKey }), 200);
+    expect(list.orders.some((o) => o.id === order.id)).toBe(false);
+  });
+
   it("its demand: what it must deliver on the next days, its orders and nothing of another partner's; as CSV too", async () => {
     const a = await partnerWithOrder();
     const b = await partnerWithOrder();

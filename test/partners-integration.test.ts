@@ -2,7 +2,7 @@
 // call, what each event does to an order through its container, and what a repeat answers.
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import worker from "../workers/index";
 import {
   adminToken,
@@ -66,6 +66,12 @@ describe("partners (admin)", () => {
       200,
     );
     expect(rotated.secret).not.toBe(p.secret);
+    // A second rotation before the first's grace period ends would retire the secret the partner runs.
+    const again = await json<ErrorBody>(
+      await api(`/v1/partners/${p.id}/secret`, { method: "POST", token: admin }),
+      409,
+    );
+    expect(again.error.code).toBe("rotation_under_way");
     expect(Date.parse(rotated.partner.previousSecretValidUntil!) - Date.now()).toBeGreaterThan(23 * 3600_000);
     await json(await partnerEvent(p, step(containerId, order.id, "order.accepted")), 200);
     await json(
@@ -149,6 +155,21 @@ describe("partners (admin)", () => {
       200,
     );
     expect(kept.partners.find((x) => x.id === id)?.webhookUrl).toBe("https://1.1.1.1/hook");
+
+    // A URL stored where they were allowed is not called where they are not.
+    const local = await newPartner({ serves });
+    const test = await json<{ received: boolean; error: string | null }>(
+      await production(`/v1/partners/${local.id}/test-event`, "POST", {}),
+      200,
+    );
+    expect(test).toMatchObject({
+      received: false,
+      error: "webhook URL refused: its host 127.0.0.1 is a loopback address",
+    });
+    const got = (await (await fetch(`${inject("partnerStandIn").url}/__received?partnerId=${local.id}`)).json()) as {
+      requests: number;
+    };
+    expect(got.requests).toBe(0);
   });
 
   it("a disabled partner's webhooks are refused", async () => {
@@ -277,6 +298,16 @@ describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
         }),
         "data.eta",
       ],
+      [
+        {
+          ...step(containerId, order.id, "order.dispatched", {
+            eta: new Date(Date.now() - 3600_000).toISOString(),
+            vehicle: "ZH 1",
+          }),
+          occurredAt: new Date(Date.now() - 7200_000).toISOString(),
+        },
+        "data.eta",
+      ],
     ];
     for (const [event, path] of cases) {
       const bad = await json<ErrorBody>(await partnerEvent(p, event), 400);
@@ -291,6 +322,9 @@ describe("POST /v1/webhooks/partners/{partnerId}: the signature", () => {
     });
     expect((await json<ErrorBody>(await partnerEvent(p, cases[4]![0]), 400)).error.issues).toEqual([
       { path: "occurredAt", message: "is in the future (more than 300 s ahead of ours)" },
+    ]);
+    expect((await json<ErrorBody>(await partnerEvent(p, cases[7]![0]), 400)).error.issues).toEqual([
+      { path: "data.eta", message: "is in the past: send when the goods are expected" },
     ]);
     expect((await json<ErrorBody>(await partnerEvent(p, cases[6]![0]), 400)).error.issues).toEqual([
       { path: "data.eta", message: "is before the dispatch (occurredAt): an arrival cannot be in the past" },

@@ -63,6 +63,7 @@ describe("planning a projection batch", () => {
         vehicle: null,
         deliveryNote: null,
         delivered: [],
+        deliveryRevision: 0,
         deliveredAt: null,
         fulfilmentReason: null,
         fulfilmentAt: null,
@@ -75,6 +76,17 @@ describe("planning a projection batch", () => {
       },
     ]);
     expect(plan.readings).toEqual([]);
+  });
+
+  it("every order row carries its delivery revision, so a corrected order and an ordinary one write in one batch", () => {
+    const corrected = { id: "ord_1", status: "closed", deliveryRevision: 1 } as Order;
+    const ordinary = { id: "ord_2", status: "active" } as Order;
+    const plan = planProjection([message(2, 20, corrected, "order.closed"), message(3, 30, ordinary, "order.opened")]);
+    // The writer makes one column list from the rows: a column one row lacks would be null in it.
+    expect(plan.orders.map((o) => [o.id, o.deliveryRevision])).toEqual([
+      ["ord_1", 1],
+      ["ord_2", 0],
+    ]);
   });
 
   it("the same message twice plans one row each", () => {

@@ -400,6 +400,12 @@ export async function flushParkedDeadLetters(env: Env): Promise<number> {
         messageId: l.messageId,
         parked: "yes",
       });
+      // A partner event's delivery log says it is dead, with the letter to replay, as for one stored at once.
+      if (l.queue === PARTNER_EVENTS_QUEUE)
+        await markDeliveryDead(env, JSON.parse(l.bodyJson) as unknown, l.attempts, l.messageId).catch(
+          (error: unknown) =>
+            reportError(env, error, "dead-letter", "partner delivery log", { messageId: l.messageId }),
+        );
     }
     moved += letters.length;
   }

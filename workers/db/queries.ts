@@ -163,7 +163,7 @@ export interface OrderFilters {
   before?: string | undefined;
   /** Oldest first (the assembly queue); newest first otherwise. */
   oldestFirst?: boolean | undefined;
-  /** A partner's own: those it has taken, or that were sent to it. */
+  /** A partner's own: those it has taken, or that were sent to it and no partner has taken. */
   partnerId?: string | undefined;
 }
 
@@ -182,7 +182,8 @@ function orderFilter(f: OrderFilters): SQL[] {
   if (f.openedTo) where.push(lt(orders.openedAt, f.openedTo));
   if (f.partnerId)
     where.push(
-      sql`(${orders.partnerId} = ${f.partnerId} or ${orders.id} in (select ${partnerDeliveries.orderId} from ${partnerDeliveries} where ${partnerDeliveries.partnerId} = ${f.partnerId}))`,
+      // Sent to it, while no partner has taken it: once another has, it is that one's.
+      sql`(${orders.partnerId} = ${f.partnerId} or (${orders.partnerId} is null and ${orders.id} in (select ${partnerDeliveries.orderId} from ${partnerDeliveries} where ${partnerDeliveries.partnerId} = ${f.partnerId})))`,
     );
   return where;
 }

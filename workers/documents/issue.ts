@@ -105,10 +105,19 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
     }
     const year = documentYear(deliveredAt);
     const revision = order.deliveryRevision ?? 0;
-    // A corrected delivery's document takes the next number of the sequence, like any other: the
-    // counter knows it by the order and its revision.
+    // The counter knows a number by the order and how many documents of earlier revisions the
+    // order has: the first by the order alone, a corrected delivery's by its place after those.
+    // Runs issuing for the same order (the same revision, or an older one it will skip) therefore
+    // ask for the same number, and a number given to a revision corrected again before its
+    // document was written is taken by the next one: no gap.
+    const [{ issuedBefore }] = (await withDatabase(env, (db) =>
+      db
+        .select({ issuedBefore: sql<number>`count(*)::int` })
+        .from(salesDocuments)
+        .where(and(eq(salesDocuments.orderId, order.id), lt(salesDocuments.revision, revision))),
+    )) as [{ issuedBefore: number }];
     const { seq, at: issuedAt } = await documentCounter(env, partnerId, year).numberFor(
-      revision === 0 ? order.id : `${order.id}~r${revision}`,
+      issuedBefore === 0 ? order.id : `${order.id}~d${issuedBefore}`,
     );
     const number = documentNumber(partnerId, year, seq);
     const doc: SalesDocument = {
@@ -143,6 +152,14 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
     }
     const inserted = await withDatabase(env, (db) =>
       db.transaction(async (tx) => {
+        // The delivery as it stands now, held until this commits: a run that read an older
+        // revision issues nothing, and two runs for one order take turns.
+        const [current] = await tx
+          .select({ revision: orders.deliveryRevision })
+          .from(orders)
+          .where(eq(orders.id, order.id))
+          .for("update");
+        if (current && current.revision !== revision) return [];
         const rows = await tx
           .insert(salesDocuments)
           .values({

@@ -1,6 +1,8 @@
 // Answers as CSV, for the lists people take into a spreadsheet: asked for with `?format=csv` or
 // `Accept: text/csv` (an explicit `format=json` wins over the header); the text is domain/csv.ts's.
 import type { Context } from "hono";
+import { csvColumns } from "../../domain/analytics";
+import type { AppEnv } from "./context";
 import type { z } from "zod";
 import { csvText } from "../../domain/csv";
 
@@ -29,4 +31,16 @@ export function jsonOrCsv<S extends z.ZodType>(schema: S, description: string) {
       "text/csv": { schema: { type: "string" as const, description: "The rows, a header line first" } },
     },
   };
+}
+
+/** The answer as JSON, or its rows as CSV when asked. */
+export function csvOrJsonAnswer<T extends { rows: readonly object[] }>(
+  c: Context<AppEnv>,
+  format: "json" | "csv" | undefined,
+  name: keyof typeof csvColumns,
+  filename: string,
+  body: T,
+) {
+  if (wantsCsv(c, format)) return csvResponse(filename, csvColumns[name], body.rows);
+  return c.json(body, 200);
 }

@@ -109,10 +109,19 @@ async function post(env: Env, delivery: Sendable): Promise<Outcome> {
         "User-Agent": "Fillgrid-Webhooks/1",
       },
       body,
+      // A redirect is not followed: it could lead anywhere, a private address included, and turn
+      // the POST into a GET. The partner's webhook must answer itself.
+      redirect: "manual",
       signal: AbortSignal.timeout(Number(env.PARTNER_TIMEOUT_MS ?? 5000)),
     });
     // The answer's body is not needed; reading it frees the connection.
     const text = (await res.text()).slice(0, 200);
+    if (res.status >= 300 && res.status < 400)
+      return {
+        ok: false,
+        status: res.status,
+        error: `answered ${res.status}, a redirect${res.headers.get("location") ? ` to ${res.headers.get("location")}` : ""}: redirects are not followed; register the URL that answers`,
+      };
     return res.ok
       ? { ok: true, status: res.status }
       : { ok: false, status: res.status, error: `answered ${res.status}${text ? `: ${text}` : ""}` };

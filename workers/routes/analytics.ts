@@ -1,60 +1,33 @@
 // Fleet analytics from Postgres: consumption per day, the demand the forecasts add up to, and
 // partners' fulfilment times (domain/analytics.ts says what each answers), each as JSON or CSV.
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   consumptionQuery,
   consumptionRowSchema,
-  csvColumns,
   CONSUMPTION_GROUPS,
   dayRange,
   demandQuery,
   demandRowSchema,
   fulfilmentQuery,
   fulfilmentRowSchema,
-  type PartnerPlacement,
 } from "../../domain/analytics";
 import { withDatabase } from "../db/client";
 import { consumptionByDay, demandByDay, fulfilmentTimes } from "../db/analytics";
 import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
-import { csvResponse, jsonOrCsv, wantsCsv } from "../http/csv";
+import { csvOrJsonAnswer as answer, jsonOrCsv } from "../http/csv";
+import { placements } from "../partners/placements";
 import { validationError } from "../http/errors";
 import { personProblems, problems, router, security } from "../http/openapi";
 import { limits, rateLimit } from "../http/rate-limit";
-import { directory } from "../stubs";
 
 const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(limits.api)];
-
-/**
- * The partners as the queries place containers with them (the disabled serve none), refusing a
- * `partnerId` that names none of them.
- */
-export async function placements(env: Env, partnerId: string | undefined): Promise<PartnerPlacement[]> {
-  const partners = await directory(env).listPartners();
-  if (partnerId !== undefined && !partners.some((p) => p.id === partnerId))
-    throw validationError([{ path: "partnerId", message: "is not a partner" }]);
-  return partners
-    .filter((p) => !p.disabled)
-    .map((p) => ({ id: p.id, containerIds: p.serves.containerIds, contents: p.serves.contents }));
-}
 
 function range(q: { from?: string | undefined; to?: string | undefined }, days: number) {
   const r = dayRange(q, Date.now(), days);
   if (!r.ok) throw validationError([{ path: r.field, message: r.message }]);
   return r;
-}
-
-/** The answer as JSON, or its rows as CSV when asked. */
-export function answer<T extends { rows: readonly object[] }>(
-  c: Context<AppEnv>,
-  format: "json" | "csv" | undefined,
-  name: keyof typeof csvColumns,
-  filename: string,
-  body: T,
-) {
-  if (wantsCsv(c, format)) return csvResponse(filename, csvColumns[name], body.rows);
-  return c.json(body, 200);
 }
 
 export const analytics = router()

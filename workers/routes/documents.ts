@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, gte, lt } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
-import { money } from "../../domain/documents";
 import { partnerIdSchema } from "../../domain/partner-input";
 import { salesDocumentSchema } from "../../domain/schemas";
 import { instantParam, orderIdSchema } from "../../domain/validation";
@@ -9,6 +8,7 @@ import { MAX_PAGE } from "../../platform/paging";
 import { withDatabase } from "../db/client";
 import { salesDocuments } from "../db/schema";
 import { issueDocuments } from "../documents/issue";
+import { byNumber, documentFile, documentOf } from "../documents/present";
 import { requireRole } from "../http/auth";
 import type { AppEnv } from "../http/context";
 import { notFound } from "../http/errors";
@@ -16,53 +16,6 @@ import { jsonContent, personProblems, problems, router, security } from "../http
 import { limits, rateLimit } from "../http/rate-limit";
 
 const viewer: MiddlewareHandler<AppEnv>[] = [requireRole("viewer"), rateLimit(limits.api)];
-export const byNumber = z.object({
-  id: z
-    .string()
-    .regex(/^FG-[a-z0-9-]+-\d{4}-\d{6}$/, { error: "is not a document number (FG-<partner>-<year>-<seq>)" }),
-});
-
-/** A document as the API shows it; its links under `base` (the admin's or the partner's own path). */
-export function documentOf(r: typeof salesDocuments.$inferSelect, base = "/v1/documents") {
-  return {
-    id: r.id,
-    orderId: r.orderId,
-    partnerId: r.partnerId,
-    year: r.year,
-    seq: r.seq,
-    containerId: r.containerId,
-    currency: r.currency,
-    net: money(r.netCents),
-    vat: money(r.vatCents),
-    gross: money(r.grossCents),
-    lines: r.lines as z.infer<typeof salesDocumentSchema>["lines"],
-    deliveredAt: new Date(r.deliveredAt).toISOString(),
-    issuedAt: new Date(r.issuedAt).toISOString(),
-    links: { csv: `${base}/${r.id}/csv`, html: `${base}/${r.id}/html` },
-    revision: r.revision,
-    voidAt: r.voidAt === null ? null : new Date(r.voidAt).toISOString(),
-    replacedBy: r.replacedBy,
-  };
-}
-
-/** A document's CSV (a download) or its printable page, from R2. */
-export function documentFile(env: Env, row: typeof salesDocuments.$inferSelect, format: "csv" | "html") {
-  return file(env, format === "csv" ? row.csvKey : row.htmlKey, row.id, format === "csv" ? "CSV" : "page");
-}
-
-async function file(env: Env, key: string, number: string, kind: string): Promise<Response> {
-  const object = await env.DOCUMENTS.get(key);
-  if (!object) throw notFound(`the ${kind} of document ${number}`);
-  const headers = new Headers({
-    "Content-Type": object.httpMetadata?.contentType ?? "application/octet-stream",
-    "X-Content-Type-Options": "nosniff",
-  });
-  if (kind === "CSV") headers.set("Content-Disposition", `attachment; filename="${number}.csv"`);
-  // The printable page runs nothing and loads nothing.
-  if (kind === "page") headers.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
-  return new Response(object.body, { headers });
-}
-
 export const documents = router()
   .openapi(
     createRoute({

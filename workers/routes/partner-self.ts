@@ -17,10 +17,10 @@ import { requirePartnerKey } from "../http/partner-auth";
 import { deliveryLog, resendDelivery, sendTestEvent } from "../partners/outbound";
 import { demandQuery, demandRowSchema } from "../../domain/analytics";
 import { demandByDay } from "../db/analytics";
-import { jsonOrCsv } from "../http/csv";
-import { answer, placements } from "./analytics";
+import { csvOrJsonAnswer as answer, jsonOrCsv } from "../http/csv";
+import { placements } from "../partners/placements";
 import { directory } from "../stubs";
-import { byNumber, documentFile, documentOf } from "./documents";
+import { byNumber, documentFile, documentOf } from "../documents/present";
 
 const partnerKey = requirePartnerKey();
 const security = [{ partnerKey: [] }];
@@ -46,12 +46,17 @@ const outcomeSchema = z.object({
   ms: z.number(),
 });
 
-/** An order is the partner's when it took it or was sent it; anything else is not found (never 403: no probing). */
+/**
+ * An order is the partner's when it took it, or was sent it and no partner has taken it; anything
+ * else is not found (never 403: no probing).
+ */
 async function ownOrder(env: Env, partnerId: string, id: string) {
   return withDatabase(env, async (db) => {
     const order = await findOrder(db, id);
     if (!order) return null;
     if (order.partnerId === partnerId) return order;
+    // Another partner's once taken, whatever was sent before.
+    if (order.partnerId !== null) return null;
     const sent = await db
       .select({ one: sql`1` })
       .from(partnerDeliveries)
@@ -70,12 +75,17 @@ export const partnerSelf = router()
       summary: "Who this key belongs to: your partner profile (no secrets)",
       security,
       middleware: partnerKey,
-      responses: { 200: jsonContent(z.object({ partner: partnerSchema }), "You"), ...problems(...failures) },
+      responses: {
+        200: jsonContent(z.object({ partner: partnerSchema.omit({ createdBy: true }) }), "You"),
+        ...problems(...failures),
+      },
     }),
     async (c) => {
       const partner = (await directory(c.env).listPartners()).find((p) => p.id === c.get("partner").id);
       if (!partner) throw new ApiError(401, "unauthenticated", "the partner is gone");
-      return c.json({ partner }, 200);
+      // Who at Fillgrid added it is Fillgrid's own business.
+      const { createdBy: _by, ...profile } = partner;
+      return c.json({ partner: profile }, 200);
     },
   )
   .openapi(
@@ -143,6 +153,7 @@ export const partnerSelf = router()
                 "order.opened",
                 "order.fulfilment_changed",
                 "order.lines_set",
+                "order.delivery_corrected",
                 "order.closed",
               ]),
               sql`coalesce(${containerEvents.body}->>'orderId', ${containerEvents.body}->'order'->>'id') = ${id}`,
@@ -167,6 +178,14 @@ export const partnerSelf = router()
             };
           case "order.lines_set":
             return { type: "order.lines_changed", at, by, lines: body.lines as z.infer<typeof orderLineSchema>[] };
+          case "order.delivery_corrected":
+            return {
+              type: "order.delivery_corrected",
+              at,
+              by,
+              lines: body.lines as z.infer<typeof orderLineSchema>[],
+              reason: body.reason as string,
+            };
           case "order.closed":
             return {
               type: "order.closed",

@@ -163,17 +163,28 @@ export const partners = router()
       tags: ["Partners"],
       summary: `Rotate the signing secret; the old one keeps working for ${SECRET_GRACE_SECONDS / 3600} hours`,
       description:
-        "Inbound webhooks signed with either are accepted until `partner.previousSecretValidUntil`; until then outbound events carry both signatures (`X-Fillgrid-Signature: v1=<new>,v1=<old>`): a receiver accepts the request when any one matches a secret it knows, so it can deploy the new secret at any time within the grace period.",
+        "A second rotation before that is 409 (`rotation_under_way`): it would retire the secret the partner still runs. Inbound webhooks signed with either are accepted until `partner.previousSecretValidUntil`; until then outbound events carry both signatures (`X-Fillgrid-Signature: v1=<new>,v1=<old>`): a receiver accepts the request when any one matches a secret it knows, so it can deploy the new secret at any time within the grace period.",
       security: security.person,
       middleware: admin,
       request: { params: byPartner },
       responses: {
         200: jsonContent(z.object({ partner: partnerSchema, secret: z.string() }), "The new secret, shown once"),
-        ...problems(...personProblems, 404),
+        ...problems(...personProblems, 404, 409),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      const current = await directory(c.env).partnerWithSecrets(id);
+      if (!current) throw notFound(`partner ${id}`);
+      // A second rotation within the grace period would retire the secret the partner still runs
+      // before it has switched: both directions would fail.
+      const until = current.previousSecretValidUntil;
+      if (until && Date.parse(until) > Date.now())
+        throw new ApiError(
+          409,
+          "rotation_under_way",
+          `partner ${id}'s last rotation keeps the secret before it working until ${until}; rotate again after that`,
+        );
       const secret = newSecret();
       const graceUntil = new Date(Date.now() + SECRET_GRACE_SECONDS * 1000).toISOString();
       const partner = await directory(c.env).rotatePartnerSecret(id, secret, graceUntil, c.get("person").email);

@@ -128,12 +128,23 @@ export const webhooks = router().openapi(
     const partner = (await partnerById(c.env, partnerId))!;
     const profile = { id: partner.id, serves: partner.serves, disabled: partner.disabled };
     const event = c.req.valid("json");
-    const timeIssues = eventTimeIssues(event, Date.now());
-    if (timeIssues.length > 0) throw validationError(timeIssues);
     // An eventId is the partner's; what it asked is compared on a repeat (the parsed event, so
     // spacing and key order do not count).
     const key = { id: `partner:${partnerId}:${event.eventId}`, fingerprint: await sha256Hex(JSON.stringify(event)) };
     const stub = container(c.env, event.containerId);
+    const what =
+      event.type === "order.created"
+        ? `container ${event.containerId}`
+        : `order ${event.orderId} of container ${event.containerId}`;
+    // A repeat gets its first answer, however long after: the times below are judged once, when
+    // the event is new.
+    const earlier = await stub.recalledCommand(key);
+    if (earlier) {
+      const { status, body } = answer(earlier, what, event.eventId);
+      return c.json(body, status);
+    }
+    const timeIssues = eventTimeIssues(event, Date.now());
+    if (timeIssues.length > 0) throw validationError(timeIssues);
     if (event.type === "order.created") {
       const { status, body } = answer(
         await stub.partnerOpenOrder(key, profile, event.data.lines ?? null),
@@ -154,9 +165,10 @@ export const webhooks = router().openapi(
         `order ${event.orderId} of container ${event.containerId}`,
         event.eventId,
       );
-      // Every correction that changed the delivery is in the audit list beside admins' actions.
+      // Every correction that changed the delivery is in the audit list beside admins' actions,
+      // once per event: a retry after a failure here writes what the first attempt could not.
       if (result.ok && result.changed)
-        await directory(c.env).recordAudit({
+        await directory(c.env).recordAuditOnce({
           actor: `partner:${partnerId}`,
           action: "order.delivery_corrected",
           target: event.orderId,
