@@ -259,13 +259,10 @@ export const salesDocumentSchema = z
     deliveredAt: instant,
     issuedAt: instant,
     links: z.object({ csv: z.string(), html: z.string() }),
-    revision: z
-      .number()
-      .int()
-      .meta({
-        description:
-          "The order's delivery revision it was issued for: 0 as first reported, 1 after the first correction…",
-      }),
+    revision: z.number().int().meta({
+      description:
+        "The order's delivery revision it was issued for: 0 as first reported, 1 after the first correction…",
+    }),
     voidAt: nullableInstant.meta({ description: "Void since then: a corrected delivery's document replaced it" }),
     replacedBy: z.string().nullable().meta({ description: "The number of the document that replaced it" }),
   })

@@ -2,7 +2,8 @@
 // brings up Postgres (DATABASE_URL, or the embedded PostgreSQL with its data in .data/postgres), applies migrations,
 // builds the dashboard and keeps rebuilding it on change (vite build --watch; wrangler dev serves
 // each new build), starts a local stand-in for Telegram's Bot API (alerts go to its chats; see
-// GET <stand-in>/__messages?chatId=-1000000000001), then hands over to `wrangler dev` (Durable
+// GET <stand-in>/__messages?chatId=-1000000000001) and one for a partner's webhook receiver (on
+// 8790; npm run seed's partners deliver there), then hands over to `wrangler dev` (Durable
 // Objects, queues, all local): two sessions, the edge and the projector. Fires the cron triggers of
 // wrangler.toml on their schedule, which `wrangler dev` does not.
 import { spawn } from "node:child_process";
@@ -12,6 +13,7 @@ import { buildAssets, viteBin, viteConfig } from "./build-assets.mjs";
 import { startDatabaseStack } from "./lib/database.mjs";
 import { cronsOf, runCron, startLocalCron } from "./lib/local-cron.mjs";
 import { privateRegistry, registered, writeLocalConfigs } from "./lib/local-topology.mjs";
+import { startPartnerStandIn } from "./lib/partner-stand-in.mjs";
 import { startTelegramStandIn } from "./lib/telegram-stand-in.mjs";
 
 // FILLGRID_WEB_BUILT=1: the dashboard is built already and stays as it is (the browser tests and
@@ -76,6 +78,21 @@ const telegramVars = {
 };
 console.log(
   `[fillgrid] Telegram stand-in on ${telegram.url}: alerts in ${telegram.url}/__messages?chatId=${telegramVars.TELEGRAM_CHAT_ID}`,
+);
+
+// Nor can a partner's webhook receiver: its stand-in takes the events of partners registered with
+// a webhook URL on it (npm run seed's demonstration partners), on FILLGRID_PARTNER_PORT, else three
+// above the edge's port (8790 beside 8787), else any free port. It keeps the secrets it verifies
+// with beside the system's state, so after a restart it takes their events as before.
+const partnerLog = (line) => line.startsWith("refused") && console.log(`[partner] ${line}`);
+const partnerPort = Number(process.env.FILLGRID_PARTNER_PORT ?? (port > 0 ? port + 3 : 0));
+const partnerSecrets = join(argValue("--persist-to", ".wrangler/state"), "partner-stand-in.json");
+mkdirSync(dirname(partnerSecrets), { recursive: true });
+const partners = await startPartnerStandIn({ port: partnerPort, log: partnerLog, secretsFile: partnerSecrets }).catch(
+  () => startPartnerStandIn({ port: 0, log: partnerLog, secretsFile: partnerSecrets }),
+);
+console.log(
+  `[fillgrid] partner stand-in on ${partners.url}: a partner's webhook URL ${partners.url}/partners/<partnerId>/events, what it took at ${partners.url}/__received?partnerId=<partnerId>`,
 );
 
 // Two wrangler dev sessions (scripts/lib/local-topology.mjs says why): the projector, which consumes
@@ -214,6 +231,7 @@ child.on("exit", async (code, signal) => {
   );
   rmSync(registry, { recursive: true, force: true });
   await telegram.close();
+  await partners.close();
   await database.stop();
   rmSync(runningMarker, { force: true });
   process.exit(stopping ? 0 : signal ? 1 : (code ?? 0));

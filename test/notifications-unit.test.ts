@@ -16,6 +16,8 @@ import {
   SUMMARY_ALERTS,
   nextDigestAt,
   offersAck,
+  summaryInWords,
+  summaryOf,
   telegramMessages,
 } from "../domain/notifications";
 import { TELEGRAM_MAX_TEXT } from "../domain/telegram";
@@ -164,6 +166,38 @@ describe("many at once", () => {
     );
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ text: "<b>👤 ann@x.test acknowledged 119 alerts · noPartner</b>", acks: [] });
+  });
+
+  it("a summary says in words what it was, as the list of messages sent shows it; a message about one alert is no summary", () => {
+    const [taken] = telegramMessages(
+      Array.from({ length: 12 }, (_, i) => ({
+        ...notice(i, { state: "acknowledged", acknowledgedBy: "ann&bob@x.test" }),
+        kind: "acknowledged" as const,
+      })),
+      0,
+      null,
+    );
+    expect(summaryOf(taken!.text)).toEqual({ count: 12, rule: "noPartner", by: "ann&bob@x.test" });
+    expect(summaryInWords(taken!.kind, taken!.text)).toBe(
+      "acknowledged 12 alerts of Orders with no partner · by ann&bob@x.test",
+    );
+    const turns = (["fired", "repeat", "escalated", "resolved"] as const).map(
+      (kind) =>
+        telegramMessages(
+          Array.from({ length: 15 }, (_, i) => ({ ...notice(i), kind })),
+          0,
+          null,
+        )[0]!,
+    );
+    expect(turns.map((m) => summaryInWords(m.kind, m.text))).toEqual([
+      "fired 15 alerts of Orders with no partner",
+      "repeated 15 alerts of Orders with no partner",
+      "escalated 15 alerts of Orders with no partner",
+      "resolved 15 alerts of Orders with no partner",
+    ]);
+    const [one] = telegramMessages([notice(1)], 0, null);
+    expect(summaryOf(one!.text)).toBeNull();
+    expect(summaryInWords(one!.kind, one!.text)).toBeNull();
   });
 
   it("a few go one by one, each with its button", () => {

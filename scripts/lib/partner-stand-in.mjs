@@ -111,7 +111,11 @@ export async function startPartnerStandIn({ port = 0, log = () => {}, secretsFil
       return send(200, { received: result.eventId });
     });
   });
-  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  // A port in use is an answer the caller can act on (npm run dev then takes any free port), not a crash.
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
     url,

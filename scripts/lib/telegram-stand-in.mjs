@@ -279,7 +279,11 @@ export async function startTelegramStandIn({ port = 0, token, log = () => {} }) 
       }
     });
   });
-  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  // A port in use is an answer the caller can act on (npm run dev then takes any free port), not a crash.
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
     url,

@@ -18,10 +18,23 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
+  const { url, stop } = await startDevSystem("browser");
+  project.provide("system", { url, adminEmail: TEST_SECRETS.ADMIN_EMAIL, adminPassword: TEST_SECRETS.ADMIN_PASSWORD });
+  return stop;
+}
+
+/**
+ * The whole system as `npm run dev` starts it, its state and database named for `name` and this
+ * process; `env` goes to scripts/dev.mjs (FILLGRID_PARTNER_PORT, say). Signs in with TEST_SECRETS.
+ */
+export async function startDevSystem(
+  name: string,
+  env: Record<string, string> = {},
+): Promise<{ url: string; stop: () => Promise<void> }> {
   const server = process.env.TEST_DATABASE_SERVER_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const { host, port: pgPort } = hostAndPort(server);
-  const state = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "fillgrid-browser-"));
-  const dbName = `fillgrid_browser_${process.pid}`;
+  const state = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `fillgrid-${name}-`));
+  const dbName = `fillgrid_${name}_${process.pid}`;
   const usePostgres = await canConnect(host, pgPort);
   const databaseUrl = usePostgres ? await freshDatabase(server, dbName) : null;
   const port = await freePort();
@@ -46,6 +59,7 @@ export default async function setup(project: TestProject) {
       env: {
         ...process.env,
         FILLGRID_WEB_BUILT: "1",
+        ...env,
         ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { FILLGRID_POSTGRES_DIR: join(state, "postgres") }),
       },
       detached: true,
@@ -84,6 +98,5 @@ export default async function setup(project: TestProject) {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  project.provide("system", { url, adminEmail: TEST_SECRETS.ADMIN_EMAIL, adminPassword: TEST_SECRETS.ADMIN_PASSWORD });
-  return stop;
+  return { url, stop };
 }

@@ -3,6 +3,7 @@ import { useState, type FormEvent } from "react";
 import { Link } from "wouter";
 import { api, data } from "../api";
 import { DeviceKeys } from "../components/DeviceKeys";
+import { AlertRulesAdmin } from "../components/admin/AlertRules";
 import { Documents } from "../components/admin/Documents";
 import { Partners } from "../components/admin/Partners";
 import { PriceLists } from "../components/admin/PriceLists";
@@ -16,6 +17,7 @@ const TABS = [
   ["partners", "Partners"],
   ["prices", "Price lists"],
   ["documents", "Sales documents"],
+  ["alert-rules", "Alert rules"],
   ["dead-letters", "Dead letters"],
   ["audit", "Audit"],
 ] as const;
@@ -45,6 +47,8 @@ export function AdminPage({ tab }: { tab: string }) {
         <PriceLists />
       ) : tab === "documents" ? (
         <Documents />
+      ) : tab === "alert-rules" ? (
+        <AlertRulesAdmin />
       ) : tab === "dead-letters" ? (
         <DeadLetters />
       ) : tab === "audit" ? (

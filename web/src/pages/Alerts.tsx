@@ -15,6 +15,7 @@ import { AlertItem } from "../components/AlertItem";
 import { Badge, Empty, Failed, FormProblem, Loading, Time } from "../components/ui";
 import { csvText } from "../../../domain/csv";
 import { ALERT_CSV_COLUMNS } from "../../../domain/alerts";
+import { summaryInWords } from "../../../domain/notifications";
 import { saveText } from "../download";
 import { can, useSession } from "../session";
 import { alertStore, useAlerts } from "../stores";
@@ -297,8 +298,8 @@ function Messages() {
       ) : messages.data.notifications.length === 0 ? (
         <Empty>No message has gone out yet.</Empty>
       ) : (
-        <div className="table-wrap">
-          <table className="table" aria-label="Messages sent">
+        <div className="scroll-x">
+          <table className="table cards" aria-label="Messages sent">
             <thead>
               <tr>
                 <th>When</th>
@@ -310,20 +311,25 @@ function Messages() {
             <tbody>
               {messages.data.notifications.map((n) => (
                 <tr key={n.id} data-status={n.status}>
-                  <td>
+                  <td data-label="When">
                     <Time at={n.finishedAt} />
                   </td>
-                  <td>
+                  <td data-label="To">
                     <span className="muted">{n.channel === "telegram" ? "Telegram" : "Email"}</span>{" "}
                     <span className="mono">{n.target}</span>
                   </td>
-                  <td>
-                    {n.kind}{" "}
-                    <span className="muted">
-                      · {n.subject ?? (n.alertId ? alerts.get(n.alertId)?.message : null) ?? ""}
-                    </span>
+                  <td data-label="About" data-cell="about">
+                    {/* One message for many alerts of one rule says what it was in words. */}
+                    {(n.alertId === null ? summaryInWords(n.kind, n.text) : null) ?? (
+                      <>
+                        {n.kind}{" "}
+                        <span className="muted">
+                          · {n.subject ?? (n.alertId ? alerts.get(n.alertId)?.message : null) ?? ""}
+                        </span>
+                      </>
+                    )}
                   </td>
-                  <td>
+                  <td data-label="Result">
                     <Badge kind={n.status === "sent" ? "resolved" : "open"}>{n.status}</Badge>{" "}
                     {n.status === "failed" ? <span className="small">{n.detail}</span> : null}
                   </td>
