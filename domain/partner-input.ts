@@ -132,7 +132,7 @@ export const inboundEventSchema = z
         data: z.strictObject({
           lines: lines.min(1).meta({ description: "The quantities delivered, as corrected (all of them)" }),
           deliveryNote: z.string().trim().min(1).max(100),
-          reason: note.meta({ description: "Why: audited, and on the reissued document's record" }),
+          reason: note.meta({ description: "Why: kept in the order's event and in the audit list" }),
         }),
       }),
     ],

@@ -439,7 +439,8 @@ export class DirectoryDO extends DurableObject<Env> {
 
   /**
    * Gives the partner a new API key (by its hash), replacing the one it had: the old key stops
-   * working at once. Null when there is no such partner.
+   * working here at once, and in every isolate within DEVICE_KEY_CACHE_SECONDS. Null when there is
+   * no such partner.
    */
   issuePartnerKey(partnerId: string, hash: string, by: string): { createdAt: string } | null {
     this.startup.check();

@@ -65,9 +65,9 @@ const DELIVERY =
   "(lowercase hex; during the 24 hours after a secret rotation two, comma-separated, newest first: accept the request when any one matches a secret you know). " +
   "Reject a timestamp more than 300 s from your clock. " +
   "Received means any 2xx answer within `PARTNER_TIMEOUT_MS` (5 s). Anything else is tried again after 5 s, doubling, at most 5 minutes apart, 6 attempts in all; " +
-  "then the event is a dead letter (an error record for Fillgrid's operators), replayed once you are back — an event you answered 2xx is never sent again. " +
+  "then the event is a dead letter (an error record for Fillgrid's operators), replayed once you are back — an event you answered 2xx is not sent again on its own (only when you ask: `POST /v1/partner/deliveries/{eventId}/send-again`). " +
   "`eventId` is the same on every attempt and replay: events arrive at least once, and out of order across orders, so dedupe on `eventId` and order by `occurredAt`. " +
-  "Events of one order arrive in the order they happened.";
+  "A retried event can arrive after a later one of the same order: order them by `occurredAt`, and take an order's state from `data.order` where the event carries it.";
 
 const signedHeaders = z.object({
   [TIMESTAMP_HEADER]: z

@@ -79,7 +79,7 @@ export const webhooks = router().openapi(
     description:
       `Signed: \`${TIMESTAMP_HEADER}: <unix seconds>\` (within 300 s of now) and \`${SIGNATURE_HEADER}: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>\`; ` +
       "from the partner's IP ranges when it has any (else 403). A missing header is named in the 401. " +
-      "`eventId` is yours, scoped to your partner id and kept for as long as the container exists: the same `eventId` with the same event (every field, `occurredAt` included) gets the first answer again and changes nothing — " +
+      "`eventId` is yours, scoped to your partner id and the event's container, and kept for as long as the container exists: the same `eventId` with the same event (every field, `occurredAt` included) gets the first answer again and changes nothing — " +
       "refusals that reached the container (404, 403 not served or another partner's order, 409) are remembered and answered again; refusals before it (401, 403 address, 400, 413, 415, 429) are not, so a corrected retry goes through. " +
       "The same `eventId` with a different event is 409 `event_id_reused` with `error.first` (the status and body the first one got). " +
       "`occurredAt` is when the step happened at your side: at most 300 s ahead of our clock and at most 30 days back (else 400); a dispatch's `eta` may not be before its `occurredAt` (minus 300 s). " +
@@ -118,7 +118,7 @@ export const webhooks = router().openapi(
       201: jsonContent(z.object({ order: orderSchema }), "order.created: the order opened"),
       409: jsonContent(
         errorBodySchema,
-        "An order is active (`error.order`), or the step cannot follow the order's (`error.order`)",
+        "`order_active`: an order is active (`error.order`); `illegal_transition`: the step cannot follow the order's (`error.order`); `step_differs`: the step was taken with other details (`error.order`); `event_id_reused`: the eventId named a different event (`error.first`: `{status, body}` of its first answer)",
       ),
       ...problems(400, 401, 403, 404, 413, 415, 429, 500),
     },
