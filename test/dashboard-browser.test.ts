@@ -594,12 +594,13 @@ describe("alerts", () => {
     expect(pageProblems(page)).toEqual([]);
     await page.context().close();
 
-    // Admins also see who is told, and change it.
+    // Admins are pointed to who is told, set with the rules, and change it there.
     const adminPage = await openPage(browser);
     await signIn(adminPage, system().adminEmail, system().adminPassword, "/alerts");
-    await adminPage.getByLabel("critical email").fill("oncall@fillgrid.test, lead@fillgrid.test");
-    await adminPage.getByRole("button", { name: "Save" }).click();
-    await adminPage.getByText("Saved.").waitFor();
+    await adminPage.getByRole("link", { name: "Admin → Alert rules" }).click();
+    await adminPage.getByLabel("critical: email").fill("oncall@fillgrid.test, lead@fillgrid.test");
+    await adminPage.getByRole("button", { name: "Save who is told" }).click();
+    await adminPage.getByText("Saved: the next message goes by these settings.").waitFor();
     const saved = await call<{ settings: { email: { alerts: { critical: string[] } } } }>("/v1/notification-settings", {
       token: admin,
     });

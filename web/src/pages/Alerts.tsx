@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { useSearch } from "wouter";
+import { useEffect, useMemo, useState } from "react";
+import { Link, useSearch } from "wouter";
 import { ruleTitle } from "../../../domain/monitor";
 import {
   alertsToShow,
@@ -343,135 +343,15 @@ function Messages() {
   );
 }
 
-type Settings = {
-  telegram: Record<Severity, { primary: string | null; escalation: string | null }>;
-  email: { alerts: Record<Severity, string[]>; newErrors: string[] };
-};
-
-const list = (text: string) =>
-  text
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-/** Admins: which chats and addresses hear about each severity. */
+/** Who is told is set with the alert rules, on the admin's Alert rules tab. */
 function WhoIsTold() {
-  const current = useQuery({
-    queryKey: ["notification-settings"],
-    queryFn: () => data(api.v1["notification-settings"].$get()),
-  });
-  const queries = useQueryClient();
-  const [draft, setDraft] = useState<Settings | null>(null);
-  // The address lists as typed (comma-separated), turned into lists when saved.
-  const [emails, setEmails] = useState<Record<Severity | "newErrors", string> | null>(null);
-  const adopt = (settings: Settings) => {
-    setDraft(settings);
-    setEmails({
-      critical: settings.email.alerts.critical.join(", "),
-      warning: settings.email.alerts.warning.join(", "),
-      info: settings.email.alerts.info.join(", "),
-      newErrors: settings.email.newErrors.join(", "),
-    });
-  };
-  useEffect(() => {
-    if (current.data && !draft) adopt(current.data.settings as Settings);
-  }, [current.data, draft]);
-  const save = useMutation({
-    mutationFn: (settings: Settings) => data(api.v1["notification-settings"].$put({ json: { settings } })),
-    onSuccess: (answer) => {
-      adopt(answer.settings as Settings);
-      void queries.invalidateQueries({ queryKey: ["notification-settings"] });
-    },
-  });
-  if (current.isError) return <Failed error={current.error} retry={() => void current.refetch()} />;
-  if (!draft || !emails) return <Loading what="notification settings" />;
-  const chat = (sev: Severity, which: "primary" | "escalation", value: string) =>
-    setDraft({
-      ...draft,
-      telegram: {
-        ...draft.telegram,
-        [sev]: { ...draft.telegram[sev], [which]: value.trim() === "" ? null : value.trim() },
-      },
-    });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    save.mutate({
-      ...draft,
-      email: {
-        alerts: { critical: list(emails.critical), warning: list(emails.warning), info: list(emails.info) },
-        newErrors: list(emails.newErrors),
-      },
-    });
-  };
   return (
     <section className="panel" aria-labelledby="told-title">
       <h2 id="told-title">Who is told</h2>
-      <form onSubmit={submit} className="settings-grid">
-        <table className="table">
-          <thead>
-            <tr>
-              <th>Severity</th>
-              <th>Telegram chat</th>
-              <th>Escalation chat</th>
-              <th>Email (comma-separated)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {SEVERITIES.map((sev) => (
-              <tr key={sev}>
-                <th scope="row">
-                  <Badge kind={sev}>{sev}</Badge>
-                </th>
-                <td>
-                  <input
-                    aria-label={`${sev} Telegram chat`}
-                    value={draft.telegram[sev].primary ?? ""}
-                    placeholder="-100…"
-                    onChange={(e) => chat(sev, "primary", e.target.value)}
-                  />
-                </td>
-                <td>
-                  <input
-                    aria-label={`${sev} escalation chat`}
-                    value={draft.telegram[sev].escalation ?? ""}
-                    placeholder="-100…"
-                    onChange={(e) => chat(sev, "escalation", e.target.value)}
-                  />
-                </td>
-                <td>
-                  <input
-                    aria-label={`${sev} email`}
-                    value={emails[sev]}
-                    onChange={(e) => setEmails({ ...emails, [sev]: e.target.value })}
-                  />
-                </td>
-              </tr>
-            ))}
-            <tr>
-              <th scope="row">New errors</th>
-              <td colSpan={2} className="muted small">
-                by email only
-              </td>
-              <td>
-                <input
-                  aria-label="new errors email"
-                  value={emails.newErrors}
-                  onChange={(e) => setEmails({ ...emails, newErrors: e.target.value })}
-                />
-              </td>
-            </tr>
-          </tbody>
-        </table>
-        <p className="muted small">
-          Repeats go to the Telegram chat only; fired, escalated and resolved alerts also by email, at most one digest
-          per address every 5 minutes.
-        </p>
-        <FormProblem error={save.error} />
-        <button type="submit" className="primary" disabled={save.isPending}>
-          Save
-        </button>
-        {save.isSuccess ? <span className="muted small"> Saved.</span> : null}
-      </form>
+      <p>
+        The Telegram chats and email addresses for each severity are set with the rules, in{" "}
+        <Link href="/admin/alert-rules">Admin → Alert rules</Link>.
+      </p>
     </section>
   );
 }
