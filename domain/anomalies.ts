@@ -155,16 +155,10 @@ export function findingsOf(ctx: AnomalyContext, signals: Signals, measuredAt: nu
         },
       });
   if (signals.refillRise !== null) {
-    // A delivery within a day either way of the refill is what refilled it (a reading buffered by
-    // its sensor can arrive after the delivery was reported); one days away from it is not.
-    const delivered =
-      ctx.lastDelivery !== null && Math.abs(measuredAt - Date.parse(ctx.lastDelivery.at)) <= DELIVERY_WINDOW_MS;
+    const delivered = ctx.lastDelivery && measuredAt - Date.parse(ctx.lastDelivery.at) <= DELIVERY_WINDOW_MS;
     // A dispatched order may have been closed by a reading above the threshold before the truck
-    // came, and another opened since: a dispatch in the last days still explains a refill, but
-    // not one measured before the goods left.
-    const sinceDispatch = ctx.lastDispatchAt === null ? null : measuredAt - Date.parse(ctx.lastDispatchAt);
-    const dispatched =
-      sinceDispatch !== null && sinceDispatch >= -DELIVERY_WINDOW_MS && sinceDispatch <= DISPATCH_WINDOW_MS;
+    // came, and another opened since: a dispatch in the last days still explains a refill.
+    const dispatched = ctx.lastDispatchAt !== null && measuredAt - Date.parse(ctx.lastDispatchAt) <= DISPATCH_WINDOW_MS;
     if (!delivered && !dispatched && ctx.activeFulfilment !== "dispatched" && ctx.activeFulfilment !== "delivered")
       found.push({
         kind: "unexpected_refill",

@@ -100,17 +100,6 @@ describe("anomalies", () => {
     expect(tank.raised()).toEqual([]);
   });
 
-  it("a delivery reported days after a refill does not explain it, however late the refill's reading arrives", () => {
-    const refill = { at: T0 + 8 * DAY - 20 * 60_000, to: 95 };
-    const tank = new Tank({ threshold: 80 }, T0);
-    const data = readings({ refills: [refill] });
-    tank.feed(data.filter((r) => r.measuredAt < T0 + 7 * DAY));
-    // Delivered (as reported) at day 12; the sensor's readings from day 7 on arrive only after that.
-    tank.fulfil(T0 + 12 * DAY, { to: "delivered", delivered: [{ product: "diesel", quantity: 100, unit: "l" }] });
-    tank.feed(data.filter((r) => r.measuredAt >= T0 + 7 * DAY));
-    expect(tank.raised().map((e) => e.anomaly.kind)).toEqual(["unexpected_refill"]);
-  });
-
   describe("a delivery whose quantity the level does not show", () => {
     // 10,000 l; refilled from about 71 % to 95 %: 2,400 l measured.
     const refill = { at: T0 + 8 * DAY - 20 * 60_000, to: 95 };
