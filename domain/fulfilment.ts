@@ -229,7 +229,6 @@ export function withOrderDefaults(order: Order): Order {
     vehicle: order.vehicle ?? null,
     deliveryNote: order.deliveryNote ?? null,
     delivered: order.delivered ?? [],
-    deliveryRevision: order.deliveryRevision ?? 0,
     deliveredAt: order.deliveredAt ?? null,
     fulfilmentReason: order.fulfilmentReason ?? null,
     fulfilmentAt: order.fulfilmentAt ?? null,

@@ -124,6 +124,8 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
       if (!known || known.version < version) {
         latestOrders.set(order.id, {
           ...withOrderDefaults(order),
+          // Every row has it: the writer makes one column list for a batch's rows.
+          deliveryRevision: order.deliveryRevision ?? 0,
           thresholdAtOpen: order.thresholdAtOpen ?? null,
           forecast: order.forecast ?? null,
           version,
