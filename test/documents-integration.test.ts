@@ -1,7 +1,9 @@
 // An order from its opening to its sales document, and the documents themselves: one per delivered
 // order, never two, numbered 1, 2, 3… per partner and year even when runs overlap.
+import { env } from "cloudflare:test";
 import { parse } from "csv-parse/browser/esm/sync";
 import { beforeAll, describe, expect, it } from "vitest";
+import { issueDocuments } from "../workers/documents/issue";
 import {
   adminToken,
   api,
@@ -221,6 +223,60 @@ describe("an order from the first low reading to its document", () => {
     expect((await documentsOf(partner.id)).map((d) => [d.seq, d.net, d.vat, d.gross])).toEqual([
       [1, "620.00", "124.00", "744.00"],
     ]);
+  });
+
+  it("orders waiting for a price never hold back another partner's documents: a run pages past them", async () => {
+    const unpriced = await newPartner();
+    const priced = await newPartner();
+    const pricedContainers: string[] = [];
+    const deliver = async (partner: { id: string; secret: string }, prefix: string, n: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const containerId = uniqueContainer(prefix);
+        await json(await postReadings(key, reading(containerId, 80)), 200);
+        const created = await send(
+          partner,
+          { type: "order.created", containerId, data: { lines: [{ product: "gravel", quantity: 3, unit: "t" }] } },
+          201,
+        );
+        await send(
+          partner,
+          {
+            type: "order.delivered",
+            containerId,
+            orderId: created.order.id,
+            data: { lines: [{ product: "gravel", quantity: 3, unit: "t" }], deliveryNote: `DN-${prefix}-${i}` },
+          },
+          200,
+        );
+        ids.push(created.order.id);
+        if (partner === priced) pricedContainers.push(containerId);
+      }
+      return ids;
+    };
+    // Delivered first, so they come first in delivery order: more of them than a page holds.
+    await deliver(unpriced, "unpriced", 4);
+    const waited = await deliver(priced, "priced", 2);
+    await json(await setPrices(priced.id, [{ product: "gravel", unit: "t", unitPrice: 20, vatRate: 0.2 }]), 200);
+    await eventually(
+      async () => {
+        for (const c of pricedContainers) {
+          const rows = await json<{ orders: Order[] }>(
+            await api(`/v1/orders?fulfilment=delivered&containerId=${c}`, { token: admin }),
+            200,
+          );
+          if (rows.orders.length !== 1) return undefined;
+        }
+        return true;
+      },
+      30_000,
+      "the priced partner's deliveries in Postgres",
+    );
+    // Pages of three: the unpriced partner's four orders (and any other test's) fill the first pages.
+    const summary = await issueDocuments(env, 3);
+    expect(summary.waiting).toBeGreaterThanOrEqual(4);
+    expect((await documentsOf(priced.id)).map((d) => d.orderId).sort()).toEqual([...waited].sort());
+    expect(await documentsOf(unpriced.id)).toEqual([]);
   });
 
   it("a corrected delivery goes through order.delivery_corrected, audited: its document is reissued under the next number and the old one is void", async () => {

@@ -41,8 +41,9 @@ export const documentKeys = (number: string, partnerId: string, year: number) =>
   html: `documents/${partnerId}/${year}/${number}.html`,
 });
 
-export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary> {
-  const pending = await withDatabase(env, (db) =>
+/** The delivered orders still without a document for their current delivery, a page after `after`. */
+const pendingPage = (env: Env, limit: number, after?: { at: string; id: string }) =>
+  withDatabase(env, (db) =>
     db
       .select({ order: orders, containerName: containers.name })
       .from(orders)
@@ -52,11 +53,44 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
         and(eq(salesDocuments.orderId, orders.id), eq(salesDocuments.revision, orders.deliveryRevision)),
       )
       .leftJoin(containers, eq(containers.id, orders.containerId))
-      .where(and(eq(orders.fulfilment, "delivered"), isNotNull(orders.partnerId), isNull(salesDocuments.id)))
-      .orderBy(asc(orders.deliveredAt), asc(orders.id))
+      .where(
+        and(
+          eq(orders.fulfilment, "delivered"),
+          isNotNull(orders.partnerId),
+          isNull(salesDocuments.id),
+          after
+            ? sql`(coalesce(${orders.deliveredAt}, ${orders.openedAt}), ${orders.id}) > (${after.at}::timestamptz, ${after.id})`
+            : undefined,
+        ),
+      )
+      .orderBy(sql`coalesce(${orders.deliveredAt}, ${orders.openedAt})`, asc(orders.id))
       .limit(limit),
   );
-  if (pending.length === 0) return { issued: 0, waiting: 0 };
+
+/**
+ * Issues every owed document, a page of `pageSize` orders at a time in delivery order. The run
+ * goes on past the orders that wait for a price (they keep their place and are asked again next
+ * run): a partner without a price list never holds back another partner's documents.
+ */
+export async function issueDocuments(env: Env, pageSize = 500): Promise<RunSummary> {
+  let issued = 0;
+  let waiting = 0;
+  let after: { at: string; id: string } | undefined;
+  for (;;) {
+    const pending = await pendingPage(env, pageSize, after);
+    if (pending.length === 0) break;
+    const outcome = await issuePage(env, pending);
+    issued += outcome.issued;
+    waiting += outcome.waiting;
+    const last = pending[pending.length - 1]!.order;
+    after = { at: last.deliveredAt ?? last.openedAt, id: last.id };
+    if (pending.length < pageSize) break;
+  }
+  if (issued > 0 || waiting > 0) log("info", "sales documents issued", { issued, waiting });
+  return { issued, waiting };
+}
+
+async function issuePage(env: Env, pending: Awaited<ReturnType<typeof pendingPage>>): Promise<RunSummary> {
   const partnerIds = [...new Set(pending.map((p) => p.order.partnerId!))];
   const priceRows = await withDatabase(env, (db) =>
     db
@@ -199,6 +233,5 @@ export async function issueDocuments(env: Env, limit = 500): Promise<RunSummary>
     );
     if (inserted.length > 0) issued++;
   }
-  log("info", "sales documents issued", { issued, waiting });
   return { issued, waiting };
 }
