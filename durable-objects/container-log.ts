@@ -41,16 +41,34 @@ const REBUILD_READINGS = 3000;
 /** A reading taken to be new was there already: the commit is rolled back and done again with a look first. */
 export class SeenBefore extends Error {}
 
-/** A reading's row, as a commit writes it. */
-export type ReadingRow = [
-  readingId: string,
-  measuredAt: number,
-  receivedAt: number,
-  status: string,
-  body: string,
-  result: string,
-  fingerprint: string | null,
-];
+/** What a reading adds to its row of the log: its answer, and what the sensor sent. */
+export interface ReadingRow {
+  readingId: string;
+  measuredAt: number;
+  status: "applied" | "stale";
+  /** The answer it got, as JSON. */
+  result: string;
+  fingerprint: string | null;
+}
+
+/**
+ * A row of the log as a commit writes it: a reading's events (its own and those it caused) with
+ * the reading's columns, or an event without a reading on its own.
+ */
+interface LogRow {
+  lastSeq: number;
+  events: string[];
+  readingId: string | null;
+  reading: ReadingRow | null;
+}
+
+/** The events of a log row, each with its JSON as stored (one event per line). */
+export function eventsOfRow(text: string): StoredEvent[] {
+  return text.split("\n").map((body) => ({ event: JSON.parse(body) as ContainerEvent, body }));
+}
+
+/** The log's rows that hold events after `seq`, oldest first, at most `limit` rows. */
+const ROWS_AFTER = "SELECT events FROM log WHERE last_seq > ? ORDER BY last_seq LIMIT ?";
 
 /** What a commit wrote: its events (as stored), the orders it saved, and the watermark stored with the state row, if it was written. */
 export interface Committed {
@@ -84,8 +102,7 @@ export class ContainerLog {
   private hasOwnTables = false;
   private readonly newId = monotonicIds();
   // What the commit under way appends: rows written in bulk at its end, and what it hands back.
-  private eventRows: (string | number)[][] = [];
-  private readingRows: ReadingRow[] = [];
+  private logRows: LogRow[] = [];
   private committedEvents: StoredEvent[] = [];
   private committedOrders = new Map<string, OrderAsOf>();
   private handing = false;
@@ -113,8 +130,10 @@ export class ContainerLog {
     this.current = this.loadState();
     this.window = this.loadWindow();
     this.current = this.withForecast(this.current);
-    const newest = this.sql.exec<{ at: string | null }>("SELECT at FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
-    this.lastEventAt = newest?.at ? Date.parse(newest.at) : 0;
+    const newest = this.sql
+      .exec<{ events: string }>("SELECT events FROM log ORDER BY last_seq DESC LIMIT 1")
+      .toArray()[0];
+    this.lastEventAt = newest ? Date.parse(eventsOfRow(newest.events).at(-1)!.event.at) : 0;
   }
 
   /** Whether this object has tables (it has committed, or been written to, once). */
@@ -157,8 +176,8 @@ export class ContainerLog {
    * Run `work` in one storage transaction. `work` reads the current state through the getter it is
    * handed and changes it only through `append`; if it throws, storage rolls back and the state is
    * loaded again, so the two never disagree. `handed`: its events go to the caller to send (their
-   * rows say so, for a restart's watermark). `readingsAreNew`: reading rows are written with ON
-   * CONFLICT DO NOTHING and a row that was there throws SeenBefore (rolled back). Returns what was
+   * rows say so, for a restart's watermark). `readingsAreNew`: rows are written with ON CONFLICT DO
+   * NOTHING and a reading that was there already throws SeenBefore (rolled back). Returns what was
    * committed, or null when nothing changed.
    */
   commit(
@@ -175,15 +194,25 @@ export class ContainerLog {
       this.storage.transactionSync(() => {
         this.current ??= emptyContainer(this.containerId);
         work(() => this.current!);
-        insertMany(this.sql, "events", ["seq", "id", "type", "at", "body", "handed"], this.eventRows);
+        const handedFlag = this.handing ? 1 : 0;
+        const rows = this.logRows.map((row) => [
+          row.lastSeq,
+          handedFlag,
+          row.events.join("\n"),
+          row.reading?.readingId ?? null,
+          row.reading?.measuredAt ?? null,
+          row.reading?.status ?? null,
+          row.reading?.result ?? null,
+          row.reading?.fingerprint ?? null,
+        ]);
         const written = insertMany(
           this.sql,
-          "readings",
-          ["reading_id", "measured_at", "received_at", "status", "body", "result", "fingerprint"],
-          this.readingRows,
-          readingsAreNew ? "reading_id" : null,
+          "log",
+          ["last_seq", "handed", "events", "reading_id", "measured_at", "status", "result", "fingerprint"],
+          rows,
+          readingsAreNew ? "last_seq" : null,
         );
-        if (written < this.readingRows.length) throw new SeenBefore();
+        if (written < rows.length) throw new SeenBefore();
         const mark = watermark(before?.version ?? 0, this.current.version);
         if (before === null || this.current.version - this.storedStateVersion >= STATE_EVERY_EVENTS || mark.force) {
           this.storeState(mark.sentSeq);
@@ -197,8 +226,7 @@ export class ContainerLog {
     } finally {
       this.staged = null;
       this.looked = null;
-      this.eventRows = [];
-      this.readingRows = [];
+      this.logRows = [];
       events = this.committedEvents;
       orders = this.committedOrders;
       this.committedEvents = [];
@@ -239,13 +267,17 @@ export class ContainerLog {
     const at = Date.parse(event.at);
     this.lastEventAt = Math.max(this.lastEventAt, at);
     const body = JSON.stringify(event);
-    this.eventRows.push([event.seq, event.id, event.type, event.at, body, this.handing ? 1 : 0]);
+    // A reading's events share its row; any other event has one of its own.
+    const tail = this.logRows[this.logRows.length - 1];
+    if (event.readingId && tail?.readingId === event.readingId && tail.lastSeq === event.seq - 1) {
+      tail.events.push(body);
+      tail.lastSeq = event.seq;
+    } else this.logRows.push({ lastSeq: event.seq, events: [body], readingId: event.readingId ?? null, reading: null });
     this.committedEvents.push({ event, body });
     let order: Order | null = null;
     if (event.type === "order.opened") order = event.order;
     if (event.type === "order.closed") {
-      // The active order is in the state (kept alike with its row); any other is read.
-      const open = state.activeOrder?.id === event.orderId ? state.activeOrder : this.orderById(event.orderId);
+      const open = this.orderById(event.orderId);
       if (open) order = closeOrder(open, event);
     }
     if (
@@ -256,11 +288,13 @@ export class ContainerLog {
       const known = this.orderById(event.orderId);
       if (known) order = applyToOrder(known, event);
     }
+    this.current = evolve(state, event);
     if (order) {
-      this.saveOrder(order, event.seq);
+      // The active order lives in the state (the log implies it); an order gets its row once it
+      // leaves the state, and keeps it up to date from then on.
+      if (this.current.activeOrder?.id !== order.id) this.saveOrder(order, event.seq);
       this.committedOrders.set(order.id, { order, version: event.seq });
     }
-    this.current = evolve(state, event);
     if (event.type === "reading.recorded" && event.outcome === "applied") {
       const measuredAt = Date.parse(event.reading.measuredAt);
       const fill = event.reading.fillPercent;
@@ -294,17 +328,19 @@ export class ContainerLog {
   private loadWindow(): ConsumptionWindow {
     if (!this.current?.measuredAt) return emptyWindow();
     const row = this.sql
-      .exec<{ version: number; window: string }>("SELECT version, window FROM model WHERE id = 1")
+      .exec<{
+        version: number | null;
+        window: string | null;
+      }>("SELECT window_version AS version, window FROM container WHERE id = 1")
       .toArray()[0];
-    if (!row) return this.rebuildWindow();
+    if (!row?.window || row.version === null) return this.rebuildWindow();
     const after: { measuredAt: number; fill: number }[] = [];
-    for (const e of this.sql.exec<{ body: string }>(
-      "SELECT body FROM events WHERE seq > ? AND type = 'reading.recorded' ORDER BY seq",
+    for (const r of this.sql.exec<{ events: string }>(
+      "SELECT events FROM log WHERE last_seq > ? ORDER BY last_seq",
       row.version,
     )) {
-      const event = JSON.parse(e.body) as Extract<ContainerEvent, { type: "reading.recorded" }>;
-      if (event.outcome === "applied")
-        after.push({ measuredAt: Date.parse(event.reading.measuredAt), fill: event.reading.fillPercent });
+      const reading = appliedReadingOf(r.events, row.version);
+      if (reading) after.push(reading);
     }
     return windowAfter(windowFromText(row.window), after, this.current.refillRise);
   }
@@ -319,14 +355,11 @@ export class ContainerLog {
     if (!newest) return emptyWindow();
     const since = Date.parse(newest) - (LOOKBACK_DAYS + 2) * DAY_MS;
     const readings: { measuredAt: number; fill: number }[] = [];
-    for (const row of this.sql.exec<{ body: string }>(
-      "SELECT body FROM events WHERE type = 'reading.recorded' ORDER BY seq DESC",
-    )) {
-      const event = JSON.parse(row.body) as Extract<ContainerEvent, { type: "reading.recorded" }>;
-      if (event.outcome !== "applied") continue;
-      const measuredAt = Date.parse(event.reading.measuredAt);
-      if (measuredAt < since || readings.length >= REBUILD_READINGS) break;
-      readings.push({ measuredAt, fill: event.reading.fillPercent });
+    for (const row of this.sql.exec<{ events: string }>("SELECT events FROM log ORDER BY last_seq DESC")) {
+      const reading = appliedReadingOf(row.events, 0);
+      if (!reading) continue;
+      if (reading.measuredAt < since || readings.length >= REBUILD_READINGS) break;
+      readings.push(reading);
     }
     return windowOf(readings.reverse(), this.current!.refillRise);
   }
@@ -336,9 +369,11 @@ export class ContainerLog {
     return state && { ...state, forecast: estimate(this.window, state) };
   }
 
-  /** A reading's row, written with the commit under way. */
-  addReading(row: ReadingRow): void {
-    this.readingRows.push(row);
+  /** A reading's columns, on the row of its events in the commit under way. */
+  addReading(reading: ReadingRow): void {
+    const row = this.logRows.findLast((r) => r.readingId === reading.readingId);
+    if (!row) throw new Error(`reading ${reading.readingId} has no events in this commit`);
+    row.reading = reading;
   }
 
   /** Readings stored under these ids: the answer each got and the fingerprint of what was sent. */
@@ -347,7 +382,7 @@ export class ContainerLog {
     for (let i = 0; i < ids.length; i += SQL_PARAMETERS) {
       const chunk = ids.slice(i, i + SQL_PARAMETERS);
       for (const row of this.sql.exec<{ reading_id: string; result: string; fingerprint: string | null }>(
-        `SELECT reading_id, result, fingerprint FROM readings WHERE reading_id IN (${chunk.map(() => "?").join(", ")})`,
+        `SELECT reading_id, result, fingerprint FROM log WHERE reading_id IN (${chunk.map(() => "?").join(", ")})`,
         ...chunk,
       )) {
         seen.set(row.reading_id, { result: row.result, fingerprint: row.fingerprint });
@@ -365,21 +400,19 @@ export class ContainerLog {
   storeState(sentSeq: number): void {
     const state = this.current!;
     const json = JSON.stringify(state);
+    // With the window as of the same version (inside a commit, the one it is making): one row.
+    const window = this.staged ?? this.window;
     this.sql.exec(
-      "INSERT INTO container (id, state, sent_seq) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, sent_seq = excluded.sent_seq",
+      `INSERT INTO container (id, state, sent_seq, window, window_version) VALUES (1, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, sent_seq = excluded.sent_seq,
+         window = excluded.window, window_version = excluded.window_version`,
       json,
       sentSeq,
+      window.buckets.length > 0 ? windowText(window) : null,
+      state.version,
     );
     this.stateJson = { version: state.version, bytes: utf8Length(json) };
     this.storedStateVersion = state.version;
-    // The window as of the same version (inside a commit, the one it is making).
-    const window = this.staged ?? this.window;
-    if (window.buckets.length > 0)
-      this.sql.exec(
-        "INSERT INTO model (id, version, window) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, window = excluded.window",
-        state.version,
-        windowText(window),
-      );
   }
 
   /** The watermark as the state row holds it. */
@@ -404,12 +437,12 @@ export class ContainerLog {
     for (;;) {
       const rows = this.sql
         .exec<{ seq: number; handed: number }>(
-          "SELECT seq, handed FROM events WHERE seq > ? ORDER BY seq LIMIT 1000",
+          "SELECT last_seq AS seq, handed FROM log WHERE last_seq > ? ORDER BY last_seq LIMIT 1000",
           sent,
         )
         .toArray();
       for (const row of rows) {
-        if (row.handed !== 1 || row.seq !== sent + 1) return sent;
+        if (row.handed !== 1) return sent;
         sent = row.seq;
       }
       if (rows.length < 1000) return sent;
@@ -418,23 +451,27 @@ export class ContainerLog {
 
   /** Events from `fromSeq` on were handed over and not sent after all: a restart must not take them for sent. */
   unhand(fromSeq: number): void {
-    this.sql.exec("UPDATE events SET handed = 0 WHERE seq >= ? AND handed = 1", fromSeq);
+    this.sql.exec("UPDATE log SET handed = 0 WHERE last_seq >= ? AND handed = 1", fromSeq);
   }
 
   /** Events after `seq`, oldest first, at most `limit`. */
   eventsAfter(seq: number, limit: number): StoredEvent[] {
-    return this.sql
-      .exec<{ body: string }>("SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit)
-      .toArray()
-      .map((r) => ({ event: JSON.parse(r.body) as ContainerEvent, body: r.body }));
+    return eventsAfter(this.sql, seq, limit);
   }
 
-  /** Events `first..last`, oldest first. */
+  /** Events `first..last`, oldest first: the rows from the one holding `first` to the one holding `last`. */
   eventsBetween(first: number, last: number): StoredEvent[] {
     return this.sql
-      .exec<{ body: string }>("SELECT body FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", first, last)
+      .exec<{ events: string }>(
+        `SELECT events FROM log
+         WHERE last_seq >= ? AND last_seq <= coalesce((SELECT min(last_seq) FROM log WHERE last_seq >= ?), ?)
+         ORDER BY last_seq`,
+        first,
+        last,
+        last,
+      )
       .toArray()
-      .map((r) => ({ event: JSON.parse(r.body) as ContainerEvent, body: r.body }));
+      .flatMap((r) => eventsOfRow(r.events).filter((e) => e.event.seq >= first && e.event.seq <= last));
   }
 
   /**
@@ -457,15 +494,21 @@ export class ContainerLog {
     });
   }
 
-  /** An order as stored, or null. */
+  /** An order: the active one from the state, any other as stored; or null. */
   orderById(id: string): Order | null {
+    if (this.current?.activeOrder?.id === id) return this.current.activeOrder;
     if (!this.hasOwnTables) return null;
     const row = this.sql.exec<{ body: string }>("SELECT body FROM orders WHERE id = ?", id).toArray()[0];
     return row ? withOrderDefaults(JSON.parse(row.body) as Order) : null;
   }
 
-  /** An order as stored, with the seq of the event that last changed it (null for orders kept before that was). */
+  /**
+   * An order with the seq it is current as of: the active one as of the state's version, any other
+   * as stored with the seq of the event that last changed it (null for orders kept before that was).
+   */
   private orderRow(id: string): { order: Order; version: number | null } | null {
+    const active = this.current?.activeOrder;
+    if (active?.id === id) return { order: active, version: this.current!.version };
     if (!this.hasOwnTables) return null;
     const row = this.sql
       .exec<{ body: string; version: number | null }>("SELECT body, version FROM orders WHERE id = ?", id)
@@ -495,12 +538,32 @@ export class ContainerLog {
       ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) }
       : null;
     this.storedStateVersion = state?.version ?? 0;
-    for (const event of this.sql.exec<{ body: string }>(
-      "SELECT body FROM events WHERE seq > ? ORDER BY seq",
+    for (const row of this.sql.exec<{ events: string }>(
+      "SELECT events FROM log WHERE last_seq > ? ORDER BY last_seq",
       this.storedStateVersion,
     )) {
-      state = evolve(state ?? emptyContainer(this.containerId), JSON.parse(event.body) as ContainerEvent);
+      for (const { event } of eventsOfRow(row.events))
+        if (event.seq > this.storedStateVersion) state = evolve(state ?? emptyContainer(this.containerId), event);
     }
     return state?.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;
   }
+}
+
+/** Events after `seq` in the log, oldest first, at most `limit`. */
+export function eventsAfter(sql: SqlStorage, seq: number, limit: number): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  // A row holds at least one event: `limit` rows hold the events wanted (and more, cut below).
+  for (const row of sql.exec<{ events: string }>(ROWS_AFTER, seq, limit)) {
+    for (const e of eventsOfRow(row.events)) if (e.event.seq > seq && out.length < limit) out.push(e);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** The applied reading a log row records after `seq` (its measured time and fill), if any. */
+function appliedReadingOf(text: string, seq: number): { measuredAt: number; fill: number } | null {
+  for (const { event } of eventsOfRow(text))
+    if (event.type === "reading.recorded" && event.outcome === "applied" && event.seq > seq)
+      return { measuredAt: Date.parse(event.reading.measuredAt), fill: event.reading.fillPercent };
+  return null;
 }

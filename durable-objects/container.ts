@@ -16,7 +16,6 @@ import {
   type Order,
   type OrderLine,
   type Reading,
-  type RecordedReading,
   type Settings,
   type SettingsChanged,
 } from "../domain/container";
@@ -207,27 +206,29 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   /**
-   * Archival (workers/archive/job.ts): the reading rows measured before `before` (ms) go, once the
-   * backup holds every event of this container up to `coveredSeq` and so every one of theirs. The
-   * log and the state stay (the log keeps each reading as its event; a restore rebuilds the rows).
-   * Refused, with nothing deleted, while such a reading's event lies past `coveredSeq`: `needsSeq`
-   * says which the backup must reach. One scan of the log's reading events, once a month.
+   * Archival (workers/archive/job.ts): the readings measured before `before` (ms) leave the history
+   * and the look-up of readings seen before, once the backup holds every event of this container up
+   * to `coveredSeq` and so every one of theirs. Their events stay in the log (a restore rebuilds
+   * the readings from them); their rows lose what made them readings. Refused, with nothing
+   * changed, while such a reading's row lies past `coveredSeq`: `needsSeq` says which the backup
+   * must reach. One scan of the log, once a month.
    */
   pruneReadings(before: number, coveredSeq: number): { pruned: number; needsSeq: number | null } {
     this.startup.check();
     if (!this.log.exists) return { pruned: 0, needsSeq: null };
-    const newest = this.sql
-      .exec<{ seq: number | null }>(
-        `SELECT max(seq) AS seq FROM events
-         WHERE type = 'reading.recorded' AND json_extract(body, '$.reading.measuredAt') < ?`,
-        new Date(before).toISOString(),
+    const { newest, pruned } = this.sql
+      .exec<{ newest: number | null; pruned: number }>(
+        "SELECT max(last_seq) AS newest, count(*) AS pruned FROM log WHERE reading_id IS NOT NULL AND measured_at < ?",
+        before,
       )
-      .one().seq;
+      .one();
     if (newest !== null && newest > coveredSeq) return { pruned: 0, needsSeq: newest };
-    const pruned = this.sql
-      .exec<{ n: number }>("SELECT count(*) AS n FROM readings WHERE measured_at < ?", before)
-      .one().n;
-    if (pruned > 0) this.sql.exec("DELETE FROM readings WHERE measured_at < ?", before);
+    if (pruned > 0)
+      this.sql.exec(
+        `UPDATE log SET reading_id = NULL, measured_at = NULL, status = NULL, result = NULL, fingerprint = NULL
+         WHERE reading_id IS NOT NULL AND measured_at < ?`,
+        before,
+      );
     if (before > this.prunedBefore) {
       this.sql.exec(
         "INSERT INTO pruned (id, before) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET before = excluded.before",
@@ -485,13 +486,13 @@ export class ContainerDO extends DurableObject<Env> {
   /** Reading history, newest `measuredAt` first, strictly after `before` in that order; null for a container that never was. */
   listReadings(limit: number, before: ReadingPosition | null): Page<StoredReading, ReadingPosition> | null {
     this.startup.check();
-    return this.log.state === null ? null : readingsPage<StoredReading>(this.sql, limit, before);
+    return this.log.state === null ? null : readingsPage(this.sql, limit, before);
   }
 
   /** Orders, newest first, those older than the order `before`; null for a container that never was. */
   listOrders(limit: number, before: string | null): Page<Order, string> | null {
     this.startup.check();
-    return this.log.state === null ? null : ordersPage(this.sql, limit, before);
+    return this.log.state === null ? null : ordersPage(this.sql, limit, before, this.log.state.activeOrder);
   }
 
   /** The event log in order, from just after `afterSeq`; null for a container that never was. */
@@ -571,26 +572,22 @@ export class ContainerDO extends DurableObject<Env> {
             model,
           });
           const result: ReadingResult = { readingId: reading.readingId, containerId, status: "applied" };
-          let recorded: RecordedReading | null = null;
           for (const change of changes) {
             const { event, order } = this.log.append(change, actor, now, reading.readingId);
             if (event.type === "reading.recorded") {
               result.status = event.outcome;
-              recorded = event.reading;
             }
             if (event.type === "order.opened") result.orderOpened = event.order;
             if (event.type === "order.closed" && order) result.orderClosed = order;
           }
           const resultJson = JSON.stringify(result);
-          this.log.addReading([
-            reading.readingId,
-            reading.measuredAt,
-            receivedAt,
-            result.status,
-            JSON.stringify(storedReading(recorded!, result.status as "applied" | "stale")),
-            resultJson,
-            reading.fingerprint ?? null,
-          ]);
+          this.log.addReading({
+            readingId: reading.readingId,
+            measuredAt: reading.measuredAt,
+            status: result.status as "applied" | "stale",
+            result: resultJson,
+            fingerprint: reading.fingerprint ?? null,
+          });
           seen.set(reading.readingId, { result: resultJson, fingerprint: reading.fingerprint ?? null });
           results[index] = result;
         }
@@ -695,15 +692,13 @@ export function readingRowsOf(applied: readonly { event: ContainerEvent; order: 
         status: event.outcome,
       };
       results.set(event.reading.readingId, result);
-      rows.push([
-        event.reading.readingId,
-        Date.parse(event.reading.measuredAt),
-        Date.parse(event.reading.receivedAt),
-        event.outcome,
-        JSON.stringify(storedReading(event.reading, event.outcome)),
-        "",
-        event.fingerprint ?? null,
-      ]);
+      rows.push({
+        readingId: event.reading.readingId,
+        measuredAt: Date.parse(event.reading.measuredAt),
+        status: event.outcome,
+        result: "",
+        fingerprint: event.fingerprint ?? null,
+      });
       continue;
     }
     const result = event.readingId === null ? undefined : results.get(event.readingId);
@@ -711,20 +706,6 @@ export function readingRowsOf(applied: readonly { event: ContainerEvent; order: 
     if (event.type === "order.opened") result.orderOpened = event.order;
     if (event.type === "order.closed" && order) result.orderClosed = order;
   }
-  for (const row of rows) row[5] = JSON.stringify(results.get(row[0]));
+  for (const row of rows) row.result = JSON.stringify(results.get(row.readingId));
   return rows;
-}
-
-function storedReading(r: RecordedReading, status: "applied" | "stale"): StoredReading {
-  return {
-    readingId: r.readingId,
-    fillPercent: r.fillPercent,
-    contents: r.contents ?? null,
-    location: r.location,
-    battery: r.battery ?? null,
-    measuredAt: r.measuredAt,
-    receivedAt: r.receivedAt,
-    clockSkewMs: r.clockSkewMs,
-    status,
-  };
 }

@@ -78,9 +78,9 @@ describe("the container log", () => {
       expect(again.state).toEqual(log.state);
       expect(again.stateRowBehind).toBe(true);
       // The model's window is stored with the state row, as of its version; the start fed it the rest.
-      expect(storage.sql.exec<{ version: number }>("SELECT version FROM model").toArray()).toEqual([
-        { version: 1 + STATE_EVERY_EVENTS },
-      ]);
+      expect(
+        storage.sql.exec<{ version: number }>("SELECT window_version AS version FROM container").toArray(),
+      ).toEqual([{ version: 1 + STATE_EVERY_EVENTS }]);
       expect(again.state!.forecast).toEqual(log.state!.forecast);
     });
   });
@@ -109,16 +109,13 @@ describe("the container log", () => {
     await withStorage((storage) => {
       const log = new ContainerLog(storage, storage.sql, "tank-4");
       log.load();
-      const row = (id: string) =>
-        [id, 1, 1, "applied", "{}", `{"readingId":"${id}"}`, "f"] as [
-          string,
-          number,
-          number,
-          string,
-          string,
-          string,
-          string,
-        ];
+      const row = (id: string) => ({
+        readingId: id,
+        measuredAt: 1,
+        status: "applied" as const,
+        result: `{"readingId":"${id}"}`,
+        fingerprint: "f",
+      });
       log.commit(
         () => (
           log.append(reading(70, "r-1"), { kind: "device", id: "k" }, log.clock(), "r-1"),

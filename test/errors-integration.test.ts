@@ -258,7 +258,9 @@ describe("capture everywhere", () => {
     const key = (await deviceKey()).key;
     await json(await postReadings(key, reading(id, 70)), 200);
     await runInDurableObject(env.CONTAINERS.getByName(id), (_instance: ContainerDO, state) => {
-      state.storage.sql.exec("DROP TABLE readings");
+      state.storage.sql.exec(
+        "CREATE TRIGGER refuse BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'storage refused the write'); END",
+      );
     });
     const res = await postReadings(key, reading(id, 20));
     expect(res.status).toBe(500);
@@ -266,7 +268,7 @@ describe("capture everywhere", () => {
       (r) => r.source === "durable-object" && r.context.containerId === id,
       "DO commit record",
     );
-    expect(record.message).toMatch(/readings/);
+    expect(record.message).toMatch(/storage refused the write/);
     expect(await env.CONTAINERS.getByName(id).getState()).toMatchObject({ fillPercent: 70, activeOrder: null });
   });
 

@@ -256,10 +256,13 @@ describe("the ingest relay", () => {
   it("a batch where one container's commit fails: the answer is a 500, and every other container's events are relayed and reach Postgres without a reconciliation", async () => {
     const ids = await knownContainers(6, "onefails");
     const broken = ids[0]!;
-    // Its storage has lost a table: its commit fails and rolls back, as a failing object would.
+    // Its storage refuses every write to the log: its commit fails and rolls back, as a failing object would.
     await runInDurableObject(
       env.CONTAINERS.getByName(broken),
-      (_instance: ContainerDO, state) => void state.storage.sql.exec("DROP TABLE readings"),
+      (_instance: ContainerDO, state) =>
+        void state.storage.sql.exec(
+          "CREATE TRIGGER refuse BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'storage refused the write'); END",
+        ),
     );
     const { env: bindings, sent } = watchedQueue(false);
     const ctx = createExecutionContext();

@@ -59,7 +59,7 @@ const sortValue = {
   lastSeenAt: instantSchema,
   thresholdAt: z.union([instantSchema, z.literal("infinity")]),
 } as const;
-const readingCursor = z.tuple([z.number().int().refine(inInstantRange), z.string().max(128)]);
+const readingCursor = z.tuple([z.number().int().refine(inInstantRange), z.number().int().min(0)]);
 
 /** A CSV of a container's readings holds at most this many. */
 const CSV_READINGS_MAX = 100_000;
@@ -223,13 +223,13 @@ export const containers = router()
           readingCsvRows(rows.slice(0, CSV_READINGS_MAX)),
         );
       }
-      const before = q.cursor ? { measuredAt: q.cursor[0], readingId: q.cursor[1] } : null;
+      const before = q.cursor ? { measuredAt: q.cursor[0], seq: q.cursor[1] } : null;
       const page = await container(c.env, containerId).listReadings(q.limit, before);
       if (!page) throw notFound(`container ${containerId}`);
       return c.json(
         {
           readings: page.items,
-          nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.readingId]) : null,
+          nextCursor: page.next ? encodeCursor([page.next.measuredAt, page.next.seq]) : null,
         },
         200,
       );
