@@ -34,6 +34,8 @@ export interface ChangeRange {
   orders: { order: Order; version: number }[];
   /** Sent again from the log, to fill a gap in the projection. */
   resent?: true;
+  /** As a message of its own: its size in bytes of JSON as its sender counted it (see `withSize`). */
+  bytes?: number;
 }
 
 /** The order an event is about, if any. */
@@ -78,6 +80,20 @@ export const RANGE_MAX_BYTES = 96 * 1024;
  */
 export interface RangeBatch {
   ranges: ChangeRange[];
+  /** Its size in bytes of JSON as its sender counted it (see `withSize`). */
+  bytes?: number;
+}
+
+/** What `"bytes":<n>,` adds to a message. */
+const SIZE_FIELD_BYTES = 24;
+
+/**
+ * A message body that says its own size (as counted when it was cut, and the field itself), so that
+ * a consumer passing it on (the projection to the backup queue) fits it into sends without
+ * serialising it again.
+ */
+export function withSize<T extends ChangeRange | RangeBatch>(body: T, bytes: number): T {
+  return { ...body, bytes: bytes + SIZE_FIELD_BYTES };
 }
 
 /** A batch message stays within this many bytes of JSON (a queue message may hold 128 KB). */

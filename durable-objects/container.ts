@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { RelayedRanges, SizedRange } from "../domain/change-message";
+import { withSize, type RelayedRanges, type SizedRange } from "../domain/change-message";
 import {
   decideManualClose,
   decideManualOpen,
@@ -621,7 +621,9 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** Range messages to the projection queue, in one send, counted (each message's size in bytes of JSON). */
   private async send(ranges: SizedRange[]): Promise<void> {
-    await this.env.PROJECTION_QUEUE.sendBatch(ranges.map(({ range }) => ({ body: range, contentType: "json" })));
+    await this.env.PROJECTION_QUEUE.sendBatch(
+      ranges.map(({ range, bytes }) => ({ body: withSize(range, bytes), contentType: "json" })),
+    );
     count("queueMessagesSent", ranges.length);
     count(
       "queueMessageUnits",

@@ -3,12 +3,14 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
+  packRanges,
   RANGE_EVENTS,
   RANGE_MAX_BYTES,
   rangesOf,
   SEND_BATCH_MAX_BYTES,
   sendBatchesOf,
   utf8Length,
+  withSize,
   type StoredEvent,
 } from "../domain/change-message";
 import { emptyContainer, type ContainerChange, type ContainerEvent } from "../domain/container";
@@ -195,6 +197,28 @@ describe("range messages from a log", () => {
     const bySize = rangesOf(state, stateBytes, big, true, () => null);
     expect(bySize.length).toBeGreaterThan(1);
     expect(bySize.every((r) => r.range.resent === true && r.bytes - stateBytes < RANGE_MAX_BYTES + 1024)).toBe(true);
+  });
+
+  it("a message sent says its own size, at least its JSON's: a range alone, and ranges packed for many containers", () => {
+    const stateBytes = utf8Length(JSON.stringify(state));
+    const ranges = rangesOf(
+      state,
+      stateBytes,
+      Array.from({ length: 30 }, (_, i) => event(i + 1, "ü".repeat(i * 50))),
+      false,
+      () => null,
+    );
+    for (const { range, bytes } of ranges) {
+      const sent = withSize(range, bytes);
+      const actual = utf8Length(JSON.stringify(sent));
+      expect(sent.bytes).toBeGreaterThanOrEqual(actual);
+      expect(sent.bytes! - actual).toBeLessThan(512);
+      expect(range).not.toHaveProperty("bytes");
+    }
+    for (const { batch, bytes } of packRanges([...ranges, ...ranges, ...ranges], 40 * 1024)) {
+      const sent = withSize(batch, bytes);
+      expect(sent.bytes).toBeGreaterThanOrEqual(utf8Length(JSON.stringify(sent)));
+    }
   });
 
   it("groups messages into sendBatch calls of at most 100 messages and 250 KB", () => {

@@ -39,7 +39,9 @@ const MESSAGE_MAX_BYTES = 127 * 1024;
  */
 export async function passToBackup(env: Env, bodies: unknown[]): Promise<void> {
   const sized = bodies.flatMap((body) => {
-    const bytes = utf8Length(JSON.stringify(body));
+    // A message says its own size when its sender counted it; only one that does not is serialised.
+    const declared = (body as { bytes?: unknown } | null)?.bytes;
+    const bytes = typeof declared === "number" ? declared : utf8Length(JSON.stringify(body));
     if (bytes <= MESSAGE_MAX_BYTES || typeof body !== "object" || body === null || !("ranges" in body))
       return [{ body, bytes }];
     return (body as RangeBatch).ranges.map((range) => ({ body: range, bytes: utf8Length(JSON.stringify(range)) }));

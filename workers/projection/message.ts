@@ -1,36 +1,102 @@
-import { z } from "zod";
 import { changesOf, type ChangeMessage, type ChangeRange } from "../../domain/change-message";
 import { EVENT_TYPES } from "../../domain/events";
 
 // Enough of a change message's shape to be sure the writer can use it; the rest is the container's
-// own output and trusted as such.
-const eventSchema = z.looseObject({
-  id: z.string().min(1),
-  seq: z.number().int().positive(),
-  containerId: z.string().min(1),
-  type: z.enum(EVENT_TYPES),
-  at: z.string(),
-  actor: z.object({ kind: z.string(), id: z.string() }),
-});
-const stateSchema = z.looseObject({ containerId: z.string().min(1), version: z.number().int().positive() });
-const orderSchema = z.looseObject({ id: z.string().min(1) });
-const changeMessageSchema = z.looseObject({ event: eventSchema, state: stateSchema, order: orderSchema.nullable() });
-const changeRangeSchema = z.looseObject({
-  range: z.literal(true),
-  containerId: z.string().min(1),
-  events: z.array(eventSchema).min(1),
-  state: stateSchema,
-  orders: z.array(z.looseObject({ order: orderSchema, version: z.number().int().positive() })),
-});
+// own output and trusted as such. Checked by hand rather than with a zod schema: a schema's parse
+// copies every object it passes (loose objects included), and the projection consumer checks every
+// event of every message — measured, a tenth of its time went to copying messages it then read
+// once. This reads each field it checks and copies nothing; the messages stay as the queue gave them.
 
-export function parseChangeMessage(body: unknown): { ok: true; message: ChangeMessage } | { ok: false; error: string } {
-  const parsed = changeMessageSchema.safeParse(body);
-  if (parsed.success) return { ok: true, message: parsed.data as unknown as ChangeMessage };
-  const issue = parsed.error.issues[0]!;
-  return { ok: false, error: `not a change message: ${issue.path.join(".") || "(body)"} ${issue.message}` };
+/** Where a message breaks the shape, as "path message", or null when it holds. */
+type Check = (value: unknown, path: string) => string | null;
+
+const EVENT_TYPE_SET = new Set<string>(EVENT_TYPES);
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const at = (path: string, key: string | number) => (path === "" ? String(key) : `${path}.${key}`);
+const nonEmptyString = (v: unknown) => typeof v === "string" && v.length > 0;
+const positiveInt = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v > 0;
+
+function fields(checks: Record<string, (v: unknown) => boolean>, what: Record<string, string>): Check {
+  return (value, path) => {
+    if (!isObject(value)) return `${path || "(body)"} must be an object`;
+    for (const [key, ok] of Object.entries(checks))
+      if (!ok(value[key])) return `${at(path, key)} ${value[key] === undefined ? "is missing" : what[key]}`;
+    return null;
+  };
 }
 
-const rangeBatchSchema = z.looseObject({ ranges: z.array(changeRangeSchema).min(1) });
+const eventFields = fields(
+  {
+    id: nonEmptyString,
+    seq: positiveInt,
+    containerId: nonEmptyString,
+    type: (v) => typeof v === "string" && EVENT_TYPE_SET.has(v),
+    at: (v) => typeof v === "string",
+    actor: (v) => isObject(v) && typeof v.kind === "string" && typeof v.id === "string",
+  },
+  {
+    id: "must be a non-empty string",
+    seq: "must be a positive integer",
+    containerId: "must be a non-empty string",
+    type: `must be one of ${EVENT_TYPES.join(", ")}`,
+    at: "must be a string",
+    actor: "must be an object with kind and id",
+  },
+);
+const stateFields = fields(
+  { containerId: nonEmptyString, version: positiveInt },
+  { containerId: "must be a non-empty string", version: "must be a positive integer" },
+);
+const orderFields = fields({ id: nonEmptyString }, { id: "must be a non-empty string" });
+
+function each(check: Check, atLeastOne: boolean): Check {
+  return (value, path) => {
+    if (!Array.isArray(value)) return `${path} must be an array`;
+    if (atLeastOne && value.length === 0) return `${path} must hold at least one`;
+    for (let i = 0; i < value.length; i++) {
+      const problem = check(value[i], at(path, i));
+      if (problem) return problem;
+    }
+    return null;
+  };
+}
+
+const checkEvents = each(eventFields, true);
+const checkOrders = each((v, path) => {
+  if (!isObject(v)) return `${path} must be an object`;
+  return (
+    orderFields(v.order, at(path, "order")) ??
+    (positiveInt(v.version) ? null : `${at(path, "version")} must be a positive integer`)
+  );
+}, false);
+
+const checkRange: Check = (v, path) => {
+  if (!isObject(v)) return `${path || "(body)"} must be an object`;
+  if (v.range !== true) return `${at(path, "range")} must be true`;
+  if (!nonEmptyString(v.containerId)) return `${at(path, "containerId")} must be a non-empty string`;
+  return (
+    checkEvents(v.events, at(path, "events")) ??
+    stateFields(v.state, at(path, "state")) ??
+    checkOrders(v.orders, at(path, "orders"))
+  );
+};
+
+const checkChange: Check = (v, path) => {
+  if (!isObject(v)) return `${path || "(body)"} must be an object`;
+  return (
+    eventFields(v.event, "event") ??
+    stateFields(v.state, "state") ??
+    (v.order === null ? null : orderFields(v.order, "order"))
+  );
+};
+
+export function parseChangeMessage(body: unknown): { ok: true; message: ChangeMessage } | { ok: false; error: string } {
+  const problem = checkChange(body, "");
+  return problem
+    ? { ok: false, error: `not a change message: ${problem}` }
+    : { ok: true, message: body as ChangeMessage };
+}
 
 /**
  * A message of the projection queue: many containers' ranges (what the ingest worker sends for a
@@ -41,19 +107,18 @@ const rangeBatchSchema = z.looseObject({ ranges: z.array(changeRangeSchema).min(
 export function parseProjectionMessage(
   body: unknown,
 ): { ok: true; changes: ChangeMessage[] } | { ok: false; error: string } {
-  if (body !== null && typeof body === "object" && "ranges" in body) {
-    const parsed = rangeBatchSchema.safeParse(body);
-    if (parsed.success)
-      return { ok: true, changes: (parsed.data.ranges as unknown as ChangeRange[]).flatMap(changesOf) };
-    const issue = parsed.error.issues[0]!;
-    return { ok: false, error: `not a batch of change ranges: ${issue.path.join(".") || "(body)"} ${issue.message}` };
+  if (isObject(body) && "ranges" in body) {
+    const problem = each(checkRange, true)(body.ranges, "ranges");
+    if (problem) return { ok: false, error: `not a batch of change ranges: ${problem}` };
+    return { ok: true, changes: (body.ranges as ChangeRange[]).flatMap(changesOf) };
   }
-  if (body !== null && typeof body === "object" && "range" in body) {
-    const parsed = changeRangeSchema.safeParse(body);
-    if (parsed.success) return { ok: true, changes: changesOf(parsed.data as unknown as ChangeRange) };
-    const issue = parsed.error.issues[0]!;
-    return { ok: false, error: `not a change range: ${issue.path.join(".") || "(body)"} ${issue.message}` };
+  if (isObject(body) && "range" in body) {
+    const problem = checkRange(body, "");
+    if (problem) return { ok: false, error: `not a change range: ${problem}` };
+    return { ok: true, changes: changesOf(body as unknown as ChangeRange) };
   }
-  const single = parseChangeMessage(body);
-  return single.ok ? { ok: true, changes: [single.message] } : single;
+  return (() => {
+    const single = parseChangeMessage(body);
+    return single.ok ? { ok: true as const, changes: [single.message] } : single;
+  })();
 }
