@@ -128,6 +128,7 @@ export class ContainerLog {
     if (!this.hasOwnTables) return;
     ensureSchema(this.storage, CONTAINER_SCHEMA);
     this.current = this.loadState();
+    this.movedSaidAt = this.storedMovedSaidAt;
     this.window = this.loadWindow();
     this.current = this.withForecast(this.current);
     const newest = this.sql
@@ -396,6 +397,14 @@ export class ContainerLog {
     return this.current !== null && this.storedStateVersion < this.current.version;
   }
 
+  /**
+   * When the object last told the index its log moved (ms; 0: not since it started, or never):
+   * the object's to set, kept with the state row whenever that is written.
+   */
+  movedSaidAt = 0;
+  /** As the state row holds it (read with the state). */
+  private storedMovedSaidAt = 0;
+
   /** The state's row, with the watermark `sentSeq` (inside the caller's transaction, if any). */
   storeState(sentSeq: number): void {
     const state = this.current!;
@@ -403,13 +412,14 @@ export class ContainerLog {
     // With the window as of the same version (inside a commit, the one it is making): one row.
     const window = this.staged ?? this.window;
     this.sql.exec(
-      `INSERT INTO container (id, state, sent_seq, window, window_version) VALUES (1, ?, ?, ?, ?)
+      `INSERT INTO container (id, state, sent_seq, window, window_version, moved_said_at) VALUES (1, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, sent_seq = excluded.sent_seq,
-         window = excluded.window, window_version = excluded.window_version`,
+         window = excluded.window, window_version = excluded.window_version, moved_said_at = excluded.moved_said_at`,
       json,
       sentSeq,
       window.buckets.length > 0 ? windowText(window) : null,
       state.version,
+      this.movedSaidAt,
     );
     this.stateJson = { version: state.version, bytes: utf8Length(json) };
     this.storedStateVersion = state.version;
@@ -533,7 +543,10 @@ export class ContainerLog {
    */
   private loadState(): ContainerState | null {
     if (!this.hasOwnTables) return null;
-    const row = this.sql.exec<{ state: string }>("SELECT state FROM container WHERE id = 1").toArray()[0];
+    const row = this.sql
+      .exec<{ state: string; moved_said_at: number | null }>("SELECT state, moved_said_at FROM container WHERE id = 1")
+      .toArray()[0];
+    this.storedMovedSaidAt = row?.moved_said_at ?? 0;
     let state: ContainerState | null = row
       ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) }
       : null;

@@ -106,6 +106,9 @@ export const CONTAINER_SCHEMA = [
    ALTER TABLE container ADD COLUMN window_version INTEGER;
    UPDATE container SET window = (SELECT window FROM model WHERE id = 1), window_version = (SELECT version FROM model WHERE id = 1);
    DROP TABLE model;`,
+  // When the object last told the index its log moved, kept with the state row (no row of its own),
+  // so that an object started again within the interval does not tell it again.
+  `ALTER TABLE container ADD COLUMN moved_said_at INTEGER;`,
 ];
 
 /** Durable Object SQL binds at most this many parameters to one statement. */

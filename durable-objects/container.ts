@@ -83,8 +83,6 @@ export class ContainerDO extends DurableObject<Env> {
   private repeatsLately = false;
   /** Reading rows measured before this (ms) were pruned by archival: such readings are answered "archived". */
   private prunedBefore = 0;
-  /** When this object last told the index its log moved (see `sayMoved`). */
-  private movedSaidAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -607,15 +605,25 @@ export class ContainerDO extends DurableObject<Env> {
     { relay = false, readingsAreNew = false } = {},
   ): RelayedRanges | null {
     const handing = relay && this.outbox.mayHandOver();
+    // Whether the index is to be told the log moved, decided first: a state row this commit writes
+    // keeps the time, and an object started again within the interval does not tell it again.
+    const movedSaidBefore = this.log.movedSaidAt;
+    const now = Date.now();
+    const tellIndex = now - movedSaidBefore >= reconcileEveryMs(this.env.RECONCILE_EVERY_SECONDS);
+    if (tellIndex) this.log.movedSaidAt = now;
     let committed;
     try {
       committed = this.log.commit(work, { handed: handing, readingsAreNew, watermark: this.outbox.watermark(handing) });
     } catch (error) {
+      this.log.movedSaidAt = movedSaidBefore;
       if (!(error instanceof SeenBefore)) this.ctx.waitUntil(this.report(error, "ContainerDO commit"));
       throw error;
     }
-    if (committed === null) return null;
-    this.sayMoved();
+    if (committed === null) {
+      this.log.movedSaidAt = movedSaidBefore;
+      return null;
+    }
+    if (tellIndex) this.sayMoved();
     return this.outbox.committed(committed, handing);
   }
 
@@ -632,20 +640,17 @@ export class ContainerDO extends DurableObject<Env> {
   }
 
   /**
-   * Tell the index this container's log moved, at most once per reconciliation interval: a regular
-   * reconciliation asks only the containers that did. Not awaited by the commit; should it fail,
-   * the next commit says it again (and a full sweep asks every container anyway).
+   * Tell the index this container's log moved (at most once per reconciliation interval, as `commit`
+   * decides: a regular reconciliation asks only the containers that did). Not awaited by the commit;
+   * should it fail, the next commit says it again (and a full sweep asks every container anyway).
    */
   private sayMoved(): void {
-    const now = Date.now();
-    if (now - this.movedSaidAt < reconcileEveryMs(this.env.RECONCILE_EVERY_SECONDS)) return;
-    this.movedSaidAt = now;
     count("objectRequests");
     this.ctx.waitUntil(
       this.env.CONTAINER_INDEX.getByName("containers")
         .moved(this.containerId)
         .catch((error: unknown) => {
-          this.movedSaidAt = 0;
+          this.log.movedSaidAt = 0;
           return this.report(error, "ContainerDO moved");
         }),
     );

@@ -198,4 +198,36 @@ describe("a container's readings, stored once", () => {
     const again = await json<ReadingsAnswer>(await postReadings(key, readings[0]!), 200);
     expect(again.results[0]!.status).toBe("archived");
   });
+
+  it("an object started again within the reconciliation interval does not tell the index its log moved again; after it, it does", async () => {
+    const id = uniqueContainer("moved");
+    const index = env.CONTAINER_INDEX.getByName("containers");
+    const markOf = () =>
+      runInDurableObject(
+        index,
+        (_i, state) =>
+          state.storage.sql.exec<{ at: number }>("SELECT at FROM moved WHERE id = ?", id).toArray()[0]?.at ?? null,
+      );
+    await json(await postReadings(key, reading(id, 80, { measuredAt: at(10) })), 200);
+    const first = await eventually(async () => (await markOf()) ?? undefined, 10_000, "the index told");
+    // The time it told is kept with the state row (its first commit wrote one).
+    const kept = await runInDurableObject(
+      stub(id),
+      (_i: ContainerDO, state) =>
+        state.storage.sql.exec<{ moved_said_at: number }>("SELECT moved_said_at FROM container").one().moved_said_at,
+    );
+    expect(kept).toBeGreaterThanOrEqual(first - 1000);
+    expect(kept).toBeLessThanOrEqual(first);
+    await evictDurableObject(stub(id));
+    await json(await postReadings(key, reading(id, 79, { measuredAt: at(9) })), 200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await markOf()).toBe(first);
+    // Told longer ago than the interval (as the row says): the next commit tells it again.
+    await runInDurableObject(stub(id), (_i: ContainerDO, state) =>
+      state.storage.sql.exec("UPDATE container SET moved_said_at = ?", Date.now() - 3_600_000),
+    );
+    await evictDurableObject(stub(id));
+    await json(await postReadings(key, reading(id, 78, { measuredAt: at(8) })), 200);
+    await eventually(async () => ((await markOf())! > first ? true : undefined), 10_000, "the index told again");
+  });
 });

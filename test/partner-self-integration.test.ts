@@ -273,7 +273,7 @@ describe("a partner's own API", () => {
     );
     const doc = await eventually(
       async () => {
-        await api("/v1/documents/run", { method: "POST", token: admin });
+        await api(`/v1/documents/run?partnerId=${a.partner.id}`, { method: "POST", token: admin });
         const list = await json<{
           documents: { id: string; orderId: string; gross: string; links: { csv: string } }[];
         }>(await api("/v1/partner/documents", { token: a.apiKey }), 200);

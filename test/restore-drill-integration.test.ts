@@ -154,7 +154,11 @@ describe("the restore drill", () => {
     );
     await json(await api(`/v1/containers/${b}/orders/${manual.order.id}/close`, { method: "POST", token: admin }), 200);
     // The delivered order's document, once Postgres has the delivery.
-    await eventually(async () => ((await issueDocuments(env)).issued > 0 ? true : undefined), 20_000, "a document");
+    await eventually(
+      async () => ((await issueDocuments(env, { partnerIds: [partner.id] })).issued > 0 ? true : undefined),
+      20_000,
+      "a document",
+    );
 
     const before = { a: await holdings(a), b: await holdings(b) };
     const people = await json<{ users: unknown[] }>(await api("/v1/users?limit=500", { token: admin }), 200);

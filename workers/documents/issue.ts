@@ -6,7 +6,7 @@
 // without gaps. A partner's correction of a delivery (a new revision) gets a new document with the
 // next number; the one before is then void, replaced by it.
 import { stringify } from "csv-stringify/browser/esm/sync";
-import { and, asc, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import {
   documentHtml,
   documentNumber,
@@ -42,7 +42,7 @@ export const documentKeys = (number: string, partnerId: string, year: number) =>
 });
 
 /** The delivered orders still without a document for their current delivery, a page after `after`. */
-const pendingPage = (env: Env, limit: number, after?: { at: string; id: string }) =>
+const pendingPage = (env: Env, limit: number, partnerIds: string[] | undefined, after?: { at: string; id: string }) =>
   withDatabase(env, (db) =>
     db
       .select({ order: orders, containerName: containers.name })
@@ -56,7 +56,7 @@ const pendingPage = (env: Env, limit: number, after?: { at: string; id: string }
       .where(
         and(
           eq(orders.fulfilment, "delivered"),
-          isNotNull(orders.partnerId),
+          partnerIds === undefined ? isNotNull(orders.partnerId) : inArray(orders.partnerId, partnerIds),
           isNull(salesDocuments.id),
           after
             ? sql`(coalesce(${orders.deliveredAt}, ${orders.openedAt}), ${orders.id}) > (${after.at}::timestamptz, ${after.id})`
@@ -68,16 +68,20 @@ const pendingPage = (env: Env, limit: number, after?: { at: string; id: string }
   );
 
 /**
- * Issues every owed document, a page of `pageSize` orders at a time in delivery order. The run
- * goes on past the orders that wait for a price (they keep their place and are asked again next
- * run): a partner without a price list never holds back another partner's documents.
+ * Issues every owed document (with `partnerIds`, those partners'), a page of `pageSize` orders at a
+ * time in delivery order. The run goes on past the orders that wait for a price (they keep their
+ * place and are asked again next run): a partner without a price list never holds back another
+ * partner's documents.
  */
-export async function issueDocuments(env: Env, pageSize = 500): Promise<RunSummary> {
+export async function issueDocuments(
+  env: Env,
+  { partnerIds, pageSize = 500 }: { partnerIds?: string[] | undefined; pageSize?: number } = {},
+): Promise<RunSummary> {
   let issued = 0;
   let waiting = 0;
   let after: { at: string; id: string } | undefined;
   for (;;) {
-    const pending = await pendingPage(env, pageSize, after);
+    const pending = await pendingPage(env, pageSize, partnerIds, after);
     if (pending.length === 0) break;
     const outcome = await issuePage(env, pending);
     issued += outcome.issued;

@@ -24,15 +24,23 @@ export const documents = router()
       tags: ["Documents"],
       summary: "Issue the documents owed now (the hourly job, by hand)",
       description:
-        "One document per delivered order that has none, never two, even with runs at once. An order whose lines have no price waits, with an error record saying which.",
+        "One document per delivered order that has none, never two, even with runs at once. An order whose lines have no price waits, with an error record saying which. With `partnerId`, only that partner's (after fixing its price list, say).",
       security: security.person,
       middleware: [requireRole("admin"), rateLimit(limits.api)],
+      request: {
+        query: z.strictObject({
+          partnerId: partnerIdSchema.optional().meta({ description: "Only this partner's orders" }),
+        }),
+      },
       responses: {
         200: jsonContent(z.object({ issued: z.number().int(), waiting: z.number().int() }), "What the run did"),
         ...problems(...personProblems),
       },
     }),
-    async (c) => c.json(await issueDocuments(c.env), 200),
+    async (c) => {
+      const { partnerId } = c.req.valid("query");
+      return c.json(await issueDocuments(c.env, { partnerIds: partnerId ? [partnerId] : undefined }), 200);
+    },
   )
   .openapi(
     createRoute({
