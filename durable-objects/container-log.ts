@@ -127,14 +127,22 @@ export class ContainerLog {
     this.hasOwnTables = hasTables(this.storage);
     if (!this.hasOwnTables) return;
     ensureSchema(this.storage, CONTAINER_SCHEMA);
+    // One read of the state row and one of the log after it serve the state, the window, the
+    // newest event's time and the watermark: an object starts at every reading of a sensor that
+    // reports less often than the runtime keeps an idle object.
     this.current = this.loadState();
-    this.movedSaidAt = this.storedMovedSaidAt;
+    this.movedSaidAt = this.stored.movedSaidAt;
     this.window = this.loadWindow();
     this.current = this.withForecast(this.current);
-    const newest = this.sql
-      .exec<{ events: string }>("SELECT events FROM log ORDER BY last_seq DESC LIMIT 1")
-      .toArray()[0];
-    this.lastEventAt = newest ? Date.parse(eventsOfRow(newest.events).at(-1)!.event.at) : 0;
+    const tail = this.stored.tail;
+    if (tail.length > 0) this.lastEventAt = Date.parse(tail[tail.length - 1]!.at);
+    else {
+      const newest = this.sql
+        .exec<{ events: string }>("SELECT events FROM log ORDER BY last_seq DESC LIMIT 1")
+        .toArray()[0];
+      this.lastEventAt = newest ? Date.parse(eventsOfRow(newest.events).at(-1)!.event.at) : 0;
+    }
+    this.stored.tail = [];
   }
 
   /** Whether this object has tables (it has committed, or been written to, once). */
@@ -328,22 +336,22 @@ export class ContainerLog {
    */
   private loadWindow(): ConsumptionWindow {
     if (!this.current?.measuredAt) return emptyWindow();
-    const row = this.sql
-      .exec<{
-        version: number | null;
-        window: string | null;
-      }>("SELECT window_version AS version, window FROM container WHERE id = 1")
-      .toArray()[0];
-    if (!row?.window || row.version === null) return this.rebuildWindow();
+    const { window, windowVersion } = this.stored;
+    if (!window || windowVersion === null) return this.rebuildWindow();
     const after: { measuredAt: number; fill: number }[] = [];
-    for (const r of this.sql.exec<{ events: string }>(
-      "SELECT events FROM log WHERE last_seq > ? ORDER BY last_seq",
-      row.version,
-    )) {
-      const reading = appliedReadingOf(r.events, row.version);
-      if (reading) after.push(reading);
-    }
-    return windowAfter(windowFromText(row.window), after, this.current.refillRise);
+    const fold = (event: ContainerEvent) => {
+      if (event.type === "reading.recorded" && event.outcome === "applied" && event.seq > windowVersion)
+        after.push({ measuredAt: Date.parse(event.reading.measuredAt), fill: event.reading.fillPercent });
+    };
+    // Stored with the state row, the window is as of its version: the events read with it follow.
+    if (windowVersion === this.storedStateVersion) this.stored.tail.forEach(fold);
+    else
+      for (const r of this.sql.exec<{ events: string }>(
+        "SELECT events FROM log WHERE last_seq > ? ORDER BY last_seq",
+        windowVersion,
+      ))
+        for (const { event } of eventsOfRow(r.events)) fold(event);
+    return windowAfter(windowFromText(window), after, this.current.refillRise);
   }
 
   /**
@@ -357,7 +365,7 @@ export class ContainerLog {
     const since = Date.parse(newest) - (LOOKBACK_DAYS + 2) * DAY_MS;
     const readings: { measuredAt: number; fill: number }[] = [];
     for (const row of this.sql.exec<{ events: string }>("SELECT events FROM log ORDER BY last_seq DESC")) {
-      const reading = appliedReadingOf(row.events, 0);
+      const reading = appliedReadingOf(row.events);
       if (!reading) continue;
       if (reading.measuredAt < since || readings.length >= REBUILD_READINGS) break;
       readings.push(reading);
@@ -402,8 +410,17 @@ export class ContainerLog {
    * the object's to set, kept with the state row whenever that is written.
    */
   movedSaidAt = 0;
-  /** As the state row holds it (read with the state). */
-  private storedMovedSaidAt = 0;
+  /**
+   * The state row as last read (with the state), and the events of the log after its version, read
+   * with it: what a start needs besides the state.
+   */
+  private stored: {
+    movedSaidAt: number;
+    sentSeq: number;
+    window: string | null;
+    windowVersion: number | null;
+    tail: ContainerEvent[];
+  } = { movedSaidAt: 0, sentSeq: 0, window: null, windowVersion: null, tail: [] };
 
   /** The state's row, with the watermark `sentSeq` (inside the caller's transaction, if any). */
   storeState(sentSeq: number): void {
@@ -423,19 +440,18 @@ export class ContainerLog {
     );
     this.stateJson = { version: state.version, bytes: utf8Length(json) };
     this.storedStateVersion = state.version;
+    this.stored.sentSeq = sentSeq;
   }
 
   /** The watermark as the state row holds it. */
   storedWatermark(): number {
-    if (!this.hasOwnTables) return 0;
-    return (
-      this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM container WHERE id = 1").toArray()[0]?.sent_seq ?? 0
-    );
+    return this.hasOwnTables ? this.stored.sentSeq : 0;
   }
 
   /** The watermark alone, moved back (the state row keeps its state). */
   storeWatermark(sentSeq: number): void {
     this.sql.exec("UPDATE container SET sent_seq = ? WHERE id = 1", sentSeq);
+    this.stored.sentSeq = sentSeq;
   }
 
   /**
@@ -544,20 +560,36 @@ export class ContainerLog {
   private loadState(): ContainerState | null {
     if (!this.hasOwnTables) return null;
     const row = this.sql
-      .exec<{ state: string; moved_said_at: number | null }>("SELECT state, moved_said_at FROM container WHERE id = 1")
+      .exec<{
+        state: string;
+        sent_seq: number;
+        window: string | null;
+        window_version: number | null;
+        moved_said_at: number | null;
+      }>("SELECT state, sent_seq, window, window_version, moved_said_at FROM container WHERE id = 1")
       .toArray()[0];
-    this.storedMovedSaidAt = row?.moved_said_at ?? 0;
     let state: ContainerState | null = row
       ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) }
       : null;
     this.storedStateVersion = state?.version ?? 0;
-    for (const row of this.sql.exec<{ events: string }>(
+    const tail: ContainerEvent[] = [];
+    for (const r of this.sql.exec<{ events: string }>(
       "SELECT events FROM log WHERE last_seq > ? ORDER BY last_seq",
       this.storedStateVersion,
     )) {
-      for (const { event } of eventsOfRow(row.events))
-        if (event.seq > this.storedStateVersion) state = evolve(state ?? emptyContainer(this.containerId), event);
+      for (const { event } of eventsOfRow(r.events))
+        if (event.seq > this.storedStateVersion) {
+          state = evolve(state ?? emptyContainer(this.containerId), event);
+          tail.push(event);
+        }
     }
+    this.stored = {
+      movedSaidAt: row?.moved_said_at ?? 0,
+      sentSeq: row?.sent_seq ?? 0,
+      window: row?.window ?? null,
+      windowVersion: row?.window_version ?? null,
+      tail,
+    };
     return state?.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;
   }
 }
@@ -573,10 +605,10 @@ export function eventsAfter(sql: SqlStorage, seq: number, limit: number): Stored
   return out;
 }
 
-/** The applied reading a log row records after `seq` (its measured time and fill), if any. */
-function appliedReadingOf(text: string, seq: number): { measuredAt: number; fill: number } | null {
+/** The applied reading a log row records (its measured time and fill), if any. */
+function appliedReadingOf(text: string): { measuredAt: number; fill: number } | null {
   for (const { event } of eventsOfRow(text))
-    if (event.type === "reading.recorded" && event.outcome === "applied" && event.seq > seq)
+    if (event.type === "reading.recorded" && event.outcome === "applied")
       return { measuredAt: Date.parse(event.reading.measuredAt), fill: event.reading.fillPercent };
   return null;
 }

@@ -199,6 +199,13 @@ export class Outbox {
         // sends them too, rather than leaving them to the guard alarm.
         if (!this.registered || this.pending() === 0) break;
       }
+      // What this drain sent is stored as sent (one column of the state row): an object started
+      // again would otherwise take it for unsent, send it again and drain its next commit itself
+      // rather than hand it over.
+      if (this.pending() === 0 && this.storedSentSeq < this.sentSeq) {
+        this.log.storeWatermark(this.sentSeq);
+        this.storedSentSeq = this.markedSeq = this.sentSeq;
+      }
       // Registration still owed, or events committed while this drain ended: the guard alarm stays.
       if (this.alarmAt === null && (!this.registered || this.pending() > 0))
         this.scheduleAlarm(Date.now() + OUTBOX_GUARD_MS);

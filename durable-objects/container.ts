@@ -107,12 +107,16 @@ export class ContainerDO extends DurableObject<Env> {
         // An object only ever asked about (a container that never reported) has no tables and
         // gets none: it answers "unknown" and stores nothing.
         this.log.load();
-        this.prunedBefore = this.log.exists
-          ? (this.sql.exec<{ before: number }>("SELECT before FROM pruned WHERE id = 1").toArray()[0]?.before ?? 0)
-          : 0;
-        this.outbox.load(
-          this.log.exists && this.sql.exec("SELECT 1 FROM registration WHERE id = 1").toArray().length > 0,
-        );
+        const marks = this.log.exists
+          ? this.sql
+              .exec<{ before: number | null; registered: number }>(
+                `SELECT (SELECT before FROM pruned WHERE id = 1) AS before,
+                        EXISTS (SELECT 1 FROM registration WHERE id = 1) AS registered`,
+              )
+              .one()
+          : { before: null, registered: 0 };
+        this.prunedBefore = marks.before ?? 0;
+        this.outbox.load(marks.registered === 1);
       },
       async () => this.outbox.alarmSetFor(await ctx.storage.getAlarm()),
     );

@@ -175,6 +175,20 @@ describe("the ingest relay", () => {
     for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
   });
 
+  it("a container evicted right after its own first send hands its next commit over with only its own events", async () => {
+    // Its first commit it sent itself (it was new); the watermark that send reached is stored.
+    const ids = await knownContainers(3, "firstsend");
+    for (const id of ids) await evictDurableObject(env.CONTAINERS.getByName(id));
+    const { env: bindings, sent } = watchedQueue(false);
+    await postWith(bindings, { readings: ids.map((id) => reading(id, 65)) });
+    expect(sent).toHaveLength(1);
+    const message = sent[0]![0]!.body as RangeBatch;
+    expect(message.ranges.map((r) => r.containerId).sort()).toEqual([...ids].sort());
+    expect(message.ranges.every((r) => r.events.map((e) => e.seq).join() === "2")).toBe(true);
+    for (const id of ids)
+      expect(await env.CONTAINERS.getByName(id).outboxStatus()).toMatchObject({ pending: 0, draining: false });
+  });
+
   it("requests answered while a send is on its way go together in the next send; every reading lands once", async () => {
     const ids = await knownContainers(12, "coalesce");
     let release!: () => void;
@@ -365,10 +379,11 @@ describe("the state row, written every so many events", () => {
   it("is written again once the events since it reach STATE_EVERY_EVENTS, not at the commits between", async () => {
     const [id] = await knownContainers(1, "every");
     const { env: bindings } = watchedQueue(false);
-    // The first handed-over commit after the container's own first send stores it once.
+    // The container's own first send stored its watermark (one column of the row, the state as of
+    // its first commit); a handed-over commit after it writes no row.
     await postWith(bindings, { readings: [reading(id!, 60)] });
     const first = await storedRow(id!);
-    expect(first).toEqual({ version: 2, sentSeq: 2 });
+    expect(first).toEqual({ version: 1, sentSeq: 1 });
     // Readings above the threshold: one event each, no order.
     const seen: number[] = [];
     for (let i = 0; i < STATE_EVERY_EVENTS + 3; i++) {

@@ -33,7 +33,7 @@ export function Documents() {
     queryFn: () => data(api.v1.documents.$get({ query })),
   });
   const run = useMutation({
-    mutationFn: () => data(api.v1.documents.run.$post()),
+    mutationFn: () => data(api.v1.documents.run.$post({ query: {} })),
     onSettled: () => queries.invalidateQueries({ queryKey: ["documents"] }),
   });
   // Each action's failure shows under the list, in the API's words.
