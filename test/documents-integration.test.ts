@@ -67,6 +67,24 @@ const documentsOf = async (partnerId: string) =>
   (await json<{ documents: Doc[] }>(await api(`/v1/documents?partnerId=${partnerId}&limit=500`, { token: admin }), 200))
     .documents;
 
+/** A partner's order for a new container, created and delivered as `lines`; its container and order. */
+async function deliveredOrder(
+  partner: { id: string; secret: string },
+  prefix: string,
+  lines: { product: string; quantity: number; unit: string }[],
+  deliveryNote: string,
+) {
+  const containerId = uniqueContainer(prefix);
+  await json(await postReadings(key, reading(containerId, 80)), 200);
+  const created = await send(partner, { type: "order.created", containerId, data: { lines } }, 201);
+  await send(
+    partner,
+    { type: "order.delivered", containerId, orderId: created.order.id, data: { lines, deliveryNote } },
+    200,
+  );
+  return { containerId, orderId: created.order.id };
+}
+
 describe("an order from the first low reading to its document", () => {
   it("opens low, accepted, lines set, assembling, dispatched, closed by a high reading, delivered → one document", async () => {
     const partner = await newPartner();
@@ -186,23 +204,7 @@ describe("an order from the first low reading to its document", () => {
 
   it("a document waits for a missing price, with an error record saying which; the next run after the price is set issues it", async () => {
     const partner = await newPartner();
-    const containerId = uniqueContainer("noprice");
-    await json(await postReadings(key, reading(containerId, 80)), 200);
-    const created = await send(
-      partner,
-      { type: "order.created", containerId, data: { lines: [{ product: "pellets", quantity: 2, unit: "t" }] } },
-      201,
-    );
-    await send(
-      partner,
-      {
-        type: "order.delivered",
-        containerId,
-        orderId: created.order.id,
-        data: { lines: [{ product: "pellets", quantity: 2, unit: "t" }], deliveryNote: "DN-P1" },
-      },
-      200,
-    );
+    await deliveredOrder(partner, "noprice", [{ product: "pellets", quantity: 2, unit: "t" }], "DN-P1");
     // Runs until one has seen this order (delivered orders of other partners may be waiting too):
     // it waits, and says so in a record naming this partner.
     const record = await eventually(
@@ -235,24 +237,13 @@ describe("an order from the first low reading to its document", () => {
     const deliver = async (partner: { id: string; secret: string }, prefix: string, n: number) => {
       const ids: string[] = [];
       for (let i = 0; i < n; i++) {
-        const containerId = uniqueContainer(prefix);
-        await json(await postReadings(key, reading(containerId, 80)), 200);
-        const created = await send(
+        const { containerId, orderId } = await deliveredOrder(
           partner,
-          { type: "order.created", containerId, data: { lines: [{ product: "gravel", quantity: 3, unit: "t" }] } },
-          201,
+          prefix,
+          [{ product: "gravel", quantity: 3, unit: "t" }],
+          `DN-${prefix}-${i}`,
         );
-        await send(
-          partner,
-          {
-            type: "order.delivered",
-            containerId,
-            orderId: created.order.id,
-            data: { lines: [{ product: "gravel", quantity: 3, unit: "t" }], deliveryNote: `DN-${prefix}-${i}` },
-          },
-          200,
-        );
-        ids.push(created.order.id);
+        ids.push(orderId);
         if (partner === priced) pricedContainers.push(containerId);
       }
       return ids;
