@@ -24,8 +24,8 @@ import {
 } from "../domain/forecast";
 import { applyToOrder, withOrderDefaults } from "../domain/fulfilment";
 import { monotonicIds } from "../domain/ids";
-import { CONTAINER_SCHEMA, hasTables, insertMany, SQL_PARAMETERS } from "./container-schema";
-import { ensureSchema } from "./schema";
+import { CONTAINER_SCHEMA, insertMany, SQL_PARAMETERS } from "./container-schema";
+import { ensureSchema, schemaVersion } from "./schema";
 
 /**
  * The state row is written once this many events have been committed since it last was (and at a
@@ -124,9 +124,11 @@ export class ContainerLog {
 
   /** At start: the state from its row and the events after it, and the newest event's time. */
   load(): void {
-    this.hasOwnTables = hasTables(this.storage);
+    // Every container object that ever wrote has a schema version (ensureSchema writes it first).
+    const version = schemaVersion(this.storage);
+    this.hasOwnTables = version !== null;
     if (!this.hasOwnTables) return;
-    ensureSchema(this.storage, CONTAINER_SCHEMA);
+    ensureSchema(this.storage, CONTAINER_SCHEMA, version);
     // One read of the state row and one of the log after it serve the state, the window, the
     // newest event's time and the watermark: an object starts at every reading of a sensor that
     // reports less often than the runtime keeps an idle object.
@@ -194,6 +196,7 @@ export class ContainerLog {
     { handed, readingsAreNew, watermark }: { handed: boolean; readingsAreNew: boolean; watermark: Watermark },
   ): Committed | null {
     const before = this.current;
+    this.stored.rows = null;
     let storedWatermark: number | null = null;
     let events: StoredEvent[];
     let orders: ReadonlyMap<string, OrderAsOf>;
@@ -420,7 +423,25 @@ export class ContainerLog {
     window: string | null;
     windowVersion: number | null;
     tail: ContainerEvent[];
-  } = { movedSaidAt: 0, sentSeq: 0, window: null, windowVersion: null, tail: [] };
+    /** The log's rows after the state's version as read at the start (null once a commit ran). */
+    rows: { seq: number; handed: number }[] | null;
+    prunedBefore: number;
+    registered: boolean;
+  } = {
+    movedSaidAt: 0,
+    sentSeq: 0,
+    window: null,
+    windowVersion: null,
+    tail: [],
+    rows: null,
+    prunedBefore: 0,
+    registered: false,
+  };
+
+  /** What the state row's object keeps beside it, as read at the start: archival's line, and whether the index knows it. */
+  get startMarks(): { prunedBefore: number; registered: boolean } {
+    return { prunedBefore: this.stored.prunedBefore, registered: this.stored.registered };
+  }
 
   /** The state's row, with the watermark `sentSeq` (inside the caller's transaction, if any). */
   storeState(sentSeq: number): void {
@@ -460,6 +481,16 @@ export class ContainerLog {
    */
   handedUpTo(stored: number): number {
     let sent = stored;
+    // At the start, the rows after the state's version were read with it.
+    const rows = this.stored.rows;
+    if (rows !== null && stored >= this.storedStateVersion) {
+      for (const row of rows) {
+        if (row.seq <= sent) continue;
+        if (row.handed !== 1) return sent;
+        sent = row.seq;
+      }
+      return sent;
+    }
     for (;;) {
       const rows = this.sql
         .exec<{ seq: number; handed: number }>(
@@ -566,17 +597,26 @@ export class ContainerLog {
         window: string | null;
         window_version: number | null;
         moved_said_at: number | null;
-      }>("SELECT state, sent_seq, window, window_version, moved_said_at FROM container WHERE id = 1")
+        pruned_before: number | null;
+        registered: number;
+      }>(
+        `SELECT state, sent_seq, window, window_version, moved_said_at,
+           (SELECT before FROM pruned WHERE id = 1) AS pruned_before,
+           EXISTS (SELECT 1 FROM registration WHERE id = 1) AS registered
+         FROM container WHERE id = 1`,
+      )
       .toArray()[0];
     let state: ContainerState | null = row
       ? { ...emptyContainer(this.containerId), ...(JSON.parse(row.state) as Partial<ContainerState>) }
       : null;
     this.storedStateVersion = state?.version ?? 0;
     const tail: ContainerEvent[] = [];
-    for (const r of this.sql.exec<{ events: string }>(
-      "SELECT events FROM log WHERE last_seq > ? ORDER BY last_seq",
+    const rows: { seq: number; handed: number }[] = [];
+    for (const r of this.sql.exec<{ seq: number; handed: number; events: string }>(
+      "SELECT last_seq AS seq, handed, events FROM log WHERE last_seq > ? ORDER BY last_seq",
       this.storedStateVersion,
     )) {
+      rows.push({ seq: r.seq, handed: r.handed });
       for (const { event } of eventsOfRow(r.events))
         if (event.seq > this.storedStateVersion) {
           state = evolve(state ?? emptyContainer(this.containerId), event);
@@ -589,6 +629,9 @@ export class ContainerLog {
       window: row?.window ?? null,
       windowVersion: row?.window_version ?? null,
       tail,
+      rows,
+      prunedBefore: row?.pruned_before ?? 0,
+      registered: row?.registered === 1,
     };
     return state?.activeOrder ? { ...state, activeOrder: withOrderDefaults(state.activeOrder) } : state;
   }

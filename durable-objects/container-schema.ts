@@ -114,11 +114,6 @@ export const CONTAINER_SCHEMA = [
 /** Durable Object SQL binds at most this many parameters to one statement. */
 export const SQL_PARAMETERS = 100;
 
-/** Whether an object's storage has any table (none until its first write). */
-export function hasTables(storage: DurableObjectStorage): boolean {
-  return storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").toArray().length > 0;
-}
-
 /**
  * Rows into `table`, as many to a statement as its 100 bound parameters allow (Durable Object SQL's
  * limit): each statement is a call into storage, and a group of readings makes hundreds of rows.

@@ -107,16 +107,9 @@ export class ContainerDO extends DurableObject<Env> {
         // An object only ever asked about (a container that never reported) has no tables and
         // gets none: it answers "unknown" and stores nothing.
         this.log.load();
-        const marks = this.log.exists
-          ? this.sql
-              .exec<{ before: number | null; registered: number }>(
-                `SELECT (SELECT before FROM pruned WHERE id = 1) AS before,
-                        EXISTS (SELECT 1 FROM registration WHERE id = 1) AS registered`,
-              )
-              .one()
-          : { before: null, registered: 0 };
-        this.prunedBefore = marks.before ?? 0;
-        this.outbox.load(marks.registered === 1);
+        const marks = this.log.startMarks;
+        this.prunedBefore = marks.prunedBefore;
+        this.outbox.load(marks.registered);
       },
       async () => this.outbox.alarmSetFor(await ctx.storage.getAlarm()),
     );
