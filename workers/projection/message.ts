@@ -117,8 +117,6 @@ export function parseProjectionMessage(
     if (problem) return { ok: false, error: `not a change range: ${problem}` };
     return { ok: true, changes: changesOf(body as unknown as ChangeRange) };
   }
-  return (() => {
-    const single = parseChangeMessage(body);
-    return single.ok ? { ok: true as const, changes: [single.message] } : single;
-  })();
+  const single = parseChangeMessage(body);
+  return single.ok ? { ok: true, changes: [single.message] } : single;
 }
