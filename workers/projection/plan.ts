@@ -3,14 +3,15 @@ import { DEFAULT_SUDDEN_DROP } from "../../domain/anomalies";
 import { DEFAULT_REFILL_RISE } from "../../domain/forecast";
 import { withOrderDefaults } from "../../domain/fulfilment";
 import { getTableColumns } from "drizzle-orm";
-import { containers, orders, type anomalies, type containerEvents, type readings } from "../db/schema";
+import type { ContainerEvent } from "../../domain/events";
+import { containers, orders, type anomalies } from "../db/schema";
 
 export interface ProjectionPlan {
   containers: (typeof containers.$inferInsert)[];
   orders: (typeof orders.$inferInsert)[];
   anomalies: (typeof anomalies.$inferInsert)[];
-  readings: (typeof readings.$inferInsert)[];
-  events: (typeof containerEvents.$inferInsert)[];
+  /** The events, once each, as they are: their rows, and each recorded reading's, are read from them (writer.ts). */
+  events: ContainerEvent[];
 }
 
 /**
@@ -67,21 +68,10 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
   const latestContainers = new Map<string, ProjectionPlan["containers"][number]>();
   const latestOrders = new Map<string, ProjectionPlan["orders"][number]>();
   const latestAnomalies = new Map<string, ProjectionPlan["anomalies"][number]>();
-  const readingRows = new Map<string, ProjectionPlan["readings"][number]>();
-  const eventRows = new Map<string, ProjectionPlan["events"][number]>();
+  const events = new Map<string, ContainerEvent>();
 
   for (const { event, state, order, orderVersion } of messages) {
-    eventRows.set(event.id, {
-      id: event.id,
-      containerId: event.containerId,
-      seq: event.seq,
-      type: event.type,
-      at: event.at,
-      actorKind: event.actor.kind,
-      actorId: event.actor.id,
-      readingId: event.readingId,
-      body: event,
-    });
+    events.set(event.id, event);
 
     const current = latestContainers.get(state.containerId);
     if (!current || current.version < state.version) {
@@ -140,33 +130,12 @@ export function planProjection(messages: readonly ChangeMessage[]): ProjectionPl
       if (!known || known.version < event.seq)
         latestAnomalies.set(a.id, { ...a, containerId: event.containerId, version: event.seq });
     }
-
-    if (event.type === "reading.recorded") {
-      const r = event.reading;
-      readingRows.set(`${event.containerId}\u0000${r.readingId}`, {
-        containerId: event.containerId,
-        readingId: r.readingId,
-        measuredAt: r.measuredAt,
-        receivedAt: r.receivedAt,
-        fillPercent: r.fillPercent,
-        contents: r.contents ?? null,
-        lat: r.location?.lat ?? null,
-        lon: r.location?.lon ?? null,
-        battery: r.battery ?? null,
-        clockSkewMs: r.clockSkewMs ?? 0,
-        status: event.outcome,
-        eventId: event.id,
-        seq: event.seq,
-        refillRise: event.refill?.rise ?? null,
-      });
-    }
   }
 
   return {
     containers: [...latestContainers.values()],
     orders: [...latestOrders.values()],
     anomalies: [...latestAnomalies.values()],
-    readings: [...readingRows.values()],
-    events: [...eventRows.values()],
+    events: [...events.values()],
   };
 }

@@ -64,13 +64,6 @@ function insertRows(
 }
 
 /**
- * Rows inserted once by key: a row already there (a message delivered again) is left as it is.
- * `returning`: columns of the rows it did insert, for a statement after it in the same `WITH`.
- */
-const insertOnce = (table: PgTable, rows: readonly Record<string, unknown>[], returning?: string) =>
-  insertRows(table, rows, () => `on conflict do nothing${returning ? ` returning ${returning}` : ""}`);
-
-/**
  * Container or order rows upserted by id, moving a row only to a higher version. `keep`: fields the
  * projection keeps itself, never overwritten; `extra`: more to set.
  */
@@ -84,6 +77,65 @@ function upsertRows(table: PgTable, rows: readonly Record<string, unknown>[], ke
     return `on conflict (id) do update set ${set.join(", ")} where ${tableName}.version < excluded.version`;
   });
 }
+
+/**
+ * Columns of a row read from an event's body in Postgres (`e`, a jsonb), each with its column's type.
+ * A batch's events go into the SQL text once, as their bodies: the event row and the reading row
+ * are both read from them there, rather than written out again beside each body (which made a
+ * batch's text about half as long again, and building and sending it is most of the consumer's work).
+ */
+type Columns = ReadonlyArray<readonly [column: { name: string }, value: string]>;
+
+function insertFrom(table: PgTable, columns: Columns, source: string, tail: string): string {
+  return `insert into ${name(getTableName(table))} (${columns.map(([c]) => name(c.name)).join(", ")})
+    select ${columns.map(([, value]) => value).join(", ")} from ${source}
+    ${tail}`;
+}
+
+const ev = getTableColumns(containerEvents);
+/** Every event of the batch once by id (a message delivered again adds nothing). */
+const insertEvents = (source: string) =>
+  insertFrom(
+    containerEvents,
+    [
+      [ev.id, "e->>'id'"],
+      [ev.containerId, "e->>'containerId'"],
+      [ev.seq, "(e->>'seq')::integer"],
+      [ev.type, "e->>'type'"],
+      [ev.at, "(e->>'at')::timestamptz"],
+      [ev.actorKind, "e->'actor'->>'kind'"],
+      [ev.actorId, "e->'actor'->>'id'"],
+      [ev.readingId, "e->>'readingId'"],
+      [ev.body, "e"],
+    ],
+    source,
+    "on conflict do nothing",
+  );
+
+const rd = getTableColumns(readings);
+/** The row of each reading.recorded event (domain/events.ts: its reading, outcome and refill), once by key. */
+const insertReadings = (source: string) =>
+  insertFrom(
+    readings,
+    [
+      [rd.containerId, "e->>'containerId'"],
+      [rd.readingId, "e->'reading'->>'readingId'"],
+      [rd.measuredAt, "(e->'reading'->>'measuredAt')::timestamptz"],
+      [rd.receivedAt, "(e->'reading'->>'receivedAt')::timestamptz"],
+      [rd.fillPercent, "(e->'reading'->>'fillPercent')::float8"],
+      [rd.contents, "e->'reading'->>'contents'"],
+      [rd.lat, "(e->'reading'->'location'->>'lat')::float8"],
+      [rd.lon, "(e->'reading'->'location'->>'lon')::float8"],
+      [rd.battery, "(e->'reading'->>'battery')::float8"],
+      [rd.clockSkewMs, "coalesce((e->'reading'->>'clockSkewMs')::integer, 0)"],
+      [rd.status, "e->>'outcome'"],
+      [rd.refillRise, "(e->'refill'->>'rise')::float8"],
+      [rd.eventId, "e->>'id'"],
+      [rd.seq, "(e->>'seq')::integer"],
+    ],
+    `${source} where e->>'type' = 'reading.recorded'`,
+    "on conflict do nothing returning container_id, measured_at, fill_percent, contents, refill_rise",
+  );
 
 /**
  * A plan's statements. Every one is idempotent: events and readings are inserted once by key, and
@@ -102,12 +154,14 @@ export function planStatements(
   keepRollups = true,
 ): { statements: string[]; gaps: boolean; locks: string[] } {
   const writes: string[] = [];
-  if (plan.events.length > 0) writes.push(`events_in as (${insertOnce(containerEvents, plan.events)})`);
-  if (plan.readings.length > 0) {
-    // Only the rows inserted come back, so a reading sent again adds nothing to its day.
-    const returning = "container_id, measured_at, fill_percent, contents, refill_rise";
-    writes.push(`readings_in as (${insertOnce(readings, plan.readings, returning)})`);
-    if (keepRollups) writes.push(`days_in as (${addReadingsToDays("readings_in")})`);
+  if (plan.events.length > 0) {
+    writes.push(`events_json as (select e from jsonb_array_elements(${json(plan.events)}) as t(e))`);
+    writes.push(`events_in as (${insertEvents("events_json")})`);
+    if (plan.events.some((e) => e.type === "reading.recorded")) {
+      // Only the rows inserted come back, so a reading sent again adds nothing to its day.
+      writes.push(`readings_in as (${insertReadings("events_json")})`);
+      if (keepRollups) writes.push(`days_in as (${addReadingsToDays("readings_in")})`);
+    }
   }
   if (plan.containers.length > 0)
     writes.push(
