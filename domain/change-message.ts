@@ -96,6 +96,16 @@ export function withSize<T extends ChangeRange | RangeBatch>(body: T, bytes: num
   return { ...body, bytes: bytes + SIZE_FIELD_BYTES };
 }
 
+/**
+ * A range, or a batch of ranges, as its sender sends it: JSON text that says its own size. Text
+ * rather than a JSON body because the projection consumer passes every message on to the backup
+ * queue: a text body goes on as the bytes it came as, where an object would be serialised again
+ * (measured, a sixth of the consumer's time). Consumers take both (workers/projection/message.ts).
+ */
+export function rangeMessage(body: ChangeRange | RangeBatch, bytes: number): { body: string; contentType: "text" } {
+  return { body: JSON.stringify(withSize(body, bytes)), contentType: "text" };
+}
+
 /** A batch message stays within this many bytes of JSON (a queue message may hold 128 KB). */
 export const BATCH_MAX_BYTES = 120 * 1024;
 

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { withSize, type RelayedRanges, type SizedRange } from "../domain/change-message";
+import { rangeMessage, type RelayedRanges, type SizedRange } from "../domain/change-message";
 import {
   decideManualClose,
   decideManualOpen,
@@ -626,9 +626,7 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** Range messages to the projection queue, in one send, counted (each message's size in bytes of JSON). */
   private async send(ranges: SizedRange[]): Promise<void> {
-    await this.env.PROJECTION_QUEUE.sendBatch(
-      ranges.map(({ range, bytes }) => ({ body: withSize(range, bytes), contentType: "json" })),
-    );
+    await this.env.PROJECTION_QUEUE.sendBatch(ranges.map(({ range, bytes }) => rangeMessage(range, bytes)));
     count("queueMessagesSent", ranges.length);
     count(
       "queueMessageUnits",

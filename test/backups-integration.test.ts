@@ -2,14 +2,16 @@
 // bucket once (a batch that comes again writes nothing new), the hourly job writes a snapshot and a
 // manifest whose checksums match the objects, and GET /v1/backups, /metrics and the monitor say how
 // old the newest complete backup is.
-import { env } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { rangeMessage, utf8Length } from "../domain/change-message";
 import type { ContainerEvent } from "../domain/events";
+import worker from "../workers/index";
 import { DEFAULT_RULES, conditionsOf } from "../domain/monitor";
 import { gunzip, takeHourlyBackup, unseal, type Snapshot } from "../workers/backups";
 import { sha256Hex } from "../platform/crypto";
 import { monitorSnapshot } from "../workers/monitor";
-import { BACKUP_QUEUE } from "../workers/queues";
+import { BACKUP_QUEUE, PROJECTION_QUEUE } from "../workers/queues";
 import { backupLedger } from "../workers/stubs";
 import {
   adminToken,
@@ -80,6 +82,29 @@ describe("backups", () => {
     expect((await backedUp(id)).objects.length).toBeLessThanOrEqual(objectsBefore + 1);
     const object = (await backedUp(id)).objects.at(-1)!;
     expect(object.key).toMatch(/^events\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/[0-9a-f]{32}\.ndjson\.gz$/);
+  });
+
+  it("a message sent as JSON text goes on to the backup queue as that same text, and is backed up from it", async () => {
+    const id = uniqueContainer("bktext");
+    await json(await postReadings(key, { readings: [reading(id, 80), reading(id, 20)] }), 200);
+    const range = await logAsRange(id);
+    const message = rangeMessage(range, utf8Length(JSON.stringify(range)));
+    const passed: MessageSendRequest<unknown>[] = [];
+    const backupQueue = {
+      send: () => Promise.reject(new Error("the consumer sends in batches")),
+      sendBatch: async (messages: Iterable<MessageSendRequest<unknown>>) => void passed.push(...messages),
+    } as unknown as Queue;
+    const batch = createMessageBatch(PROJECTION_QUEUE, [
+      { id: `m-${id}`, timestamp: new Date(), attempts: 1, body: message.body },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...env, BACKUP_QUEUE: backupQueue });
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([`m-${id}`]);
+    expect(passed).toEqual([{ body: message.body, contentType: "text" }]);
+
+    await deliver([passed[0]!.body]);
+    const { seen } = await backedUp(id);
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual(range.events.map((e) => e.seq));
   });
 
   it("every hour: a snapshot with partners' secrets sealed, a manifest whose checksums match, and their age in the API, /metrics and the monitor", async () => {

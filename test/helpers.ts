@@ -147,10 +147,13 @@ export const rangesOf = (body: ProjectionMessage): ChangeRange[] => ("ranges" in
  * object keeps the watched queue until it is evicted or `unwatch` is called.
  */
 export async function watchProjectionQueue(containerId: string, send: (bodies: ProjectionMessage[]) => Promise<void>) {
+  // Senders send range messages as JSON text (contentType "text"); the watcher gets the value.
+  const value = (body: unknown, contentType: string | undefined) =>
+    (contentType === "text" ? JSON.parse(body as string) : body) as ProjectionMessage;
   const watched = {
-    send: (body: unknown) => send([body as ProjectionMessage]),
+    send: (body: unknown, options?: QueueSendOptions) => send([value(body, options?.contentType)]),
     sendBatch: (messages: Iterable<MessageSendRequest<unknown>>) =>
-      send([...messages].map((m) => m.body as ProjectionMessage)),
+      send([...messages].map((m) => value(m.body, m.contentType))),
   } as unknown as Queue;
   const bindings: Env = { ...env, PROJECTION_QUEUE: watched };
   const rebind = (to: Env) =>

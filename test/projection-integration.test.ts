@@ -8,7 +8,7 @@ import {
 } from "cloudflare:test";
 import { and, eq, getTableColumns, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { changesOf, type ChangeMessage, type ChangeRange } from "../domain/change-message";
+import { changesOf, rangeMessage, utf8Length, type ChangeMessage, type ChangeRange } from "../domain/change-message";
 import { emptyContainer, type ContainerEvent, type Order } from "../domain/container";
 import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
@@ -159,6 +159,76 @@ describe("the projection consumer", () => {
     expect(events.map((e) => (e.body as { reading?: { contents?: string } }).reading?.contents)).toEqual(awkward);
     const [row] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
     expect(row?.contents).toBe(awkward.at(-1));
+  });
+
+  it("each event's row, and each recorded reading's, holds what the event says in every column", async () => {
+    // Postgres reads both rows from the events' bodies (workers/projection/writer.ts).
+    const id = uniqueContainer("cols");
+    const { captured, post } = await captureOutbox(id);
+    const first = reading(id, 20, { contents: "heating oil", battery: 42.5, location: { lat: 48.137, lon: 11.575 } });
+    // Ahead of the receiving clock (kept as skew), and 70 points up: a refill.
+    const ahead = reading(id, 90, { measuredAt: new Date(Date.now() + 60_000).toISOString() });
+    // Neither place, battery nor contents; and measured before the one ahead (taken as now): stale.
+    const bare = {
+      containerId: id,
+      readingId: `r-${crypto.randomUUID()}`,
+      fillPercent: 85,
+      measuredAt: new Date(Date.parse(first.measuredAt) + 1).toISOString(),
+    };
+    await json(await post(key, { readings: [first, ahead] }), 200);
+    await json(await post(key, bare), 200);
+    const result = await deliver(captured);
+    expect(result.explicitAcks.length).toBe(captured.length);
+
+    const events = captured.map((c) => c.event);
+    const recorded = events.flatMap((e) => (e.type === "reading.recorded" ? [e] : []));
+    const expected = recorded.map((e) => ({
+      containerId: id,
+      readingId: e.reading.readingId,
+      measuredAt: e.reading.measuredAt,
+      receivedAt: e.reading.receivedAt,
+      fillPercent: e.reading.fillPercent,
+      contents: e.reading.contents ?? null,
+      lat: e.reading.location?.lat ?? null,
+      lon: e.reading.location?.lon ?? null,
+      battery: e.reading.battery ?? null,
+      clockSkewMs: e.reading.clockSkewMs ?? 0,
+      status: e.outcome,
+      refillRise: e.refill?.rise ?? null,
+      eventId: e.id,
+      seq: e.seq,
+    }));
+    // What this test is about: every kind of value is among them.
+    expect(expected.map((r) => [r.status, r.clockSkewMs > 0, r.refillRise, r.contents, r.battery, r.lat])).toEqual([
+      ["applied", false, null, "heating oil", 42.5, 48.137],
+      ["applied", true, 70, "diesel", 90, 59.33],
+      ["stale", false, null, null, null, null],
+    ]);
+    const readingRows = await db((d) =>
+      d.select().from(readings).where(eq(readings.containerId, id)).orderBy(readings.seq),
+    );
+    const instant = (text: string) => new Date(text).toISOString();
+    expect(
+      readingRows.map((r) => ({ ...r, measuredAt: instant(r.measuredAt), receivedAt: instant(r.receivedAt) })),
+    ).toEqual(expected);
+
+    const eventRows = await db((d) =>
+      d.select().from(containerEvents).where(eq(containerEvents.containerId, id)).orderBy(containerEvents.seq),
+    );
+    expect(eventRows.map((r) => ({ ...r, at: instant(r.at) }))).toEqual(
+      events.map((e) => ({
+        id: e.id,
+        containerId: id,
+        seq: e.seq,
+        type: e.type,
+        at: e.at,
+        actorKind: e.actor.kind,
+        actorId: e.actor.id,
+        readingId: e.readingId,
+        body: e,
+      })),
+    );
+    expect(events.map((e) => e.type)).toContain("order.opened");
   });
 
   it("a delivery holding more rows than Postgres binds parameters to a statement is written whole in one go", async () => {
@@ -395,6 +465,28 @@ describe("the projection consumer", () => {
         .where(eq(deadLetters.messageId, `dl-${marker}`)),
     );
     expect(rows).toHaveLength(1);
+  });
+
+  it("a dead letter sent as JSON text is kept as the message it holds, readable and replayable as one", async () => {
+    const id = uniqueContainer("dltext");
+    const { ranges, post } = await captureRanges(id);
+    await json(await post(key, reading(id, 60)), 200);
+    const range = ranges[0]!;
+    const message = rangeMessage(range, utf8Length(JSON.stringify(range)));
+    const batch = createMessageBatch(DEAD_LETTER_QUEUE, [
+      { id: `dl-${id}`, timestamp: new Date(), attempts: 4, body: message.body },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([`dl-${id}`]);
+    const [row] = await db((d) =>
+      d
+        .select()
+        .from(deadLetters)
+        .where(eq(deadLetters.messageId, `dl-${id}`)),
+    );
+    expect(row?.body).toEqual(JSON.parse(message.body));
+    expect(row?.poison).toBe(false);
   });
 });
 

@@ -29,6 +29,13 @@ describe("projection messages", () => {
     expect(kept.ok && kept.changes[0]!.event).toMatchObject({ reading: { fillPercent: 40 } });
   });
 
+  it("a message sent as JSON text is the changes its JSON stands for, with the value it holds", () => {
+    const batch = { ranges: [range(), range([event(3)])], bytes: 900 };
+    const parsed = parseProjectionMessage(JSON.stringify(batch));
+    expect(parsed.ok && parsed.changes.map((c) => c.event.seq)).toEqual([1, 2, 3]);
+    expect(parsed.ok && parsed.value).toEqual(batch);
+  });
+
   it("anything else is refused, saying which field is wrong", () => {
     const refused = (body: unknown) => {
       const parsed = parseProjectionMessage(body);
@@ -48,7 +55,9 @@ describe("projection messages", () => {
       "not a change range: orders.0.order.id must be a non-empty string",
     );
     expect(refused({ event: { id: "x" } })).toBe("not a change message: event.seq is missing");
-    expect(refused("hello")).toBe("not a change message: (body) must be an object");
+    expect(refused("hello")).toMatch(/^not a projection message: not JSON: /);
+    expect(refused('"hello"')).toBe("not a change message: (body) must be an object");
+    expect(refused(JSON.stringify(range([])))).toBe("not a change range: events must hold at least one");
     expect(refused({ event: event(1), state, order: { id: 3 } })).toBe(
       "not a change message: order.id must be a non-empty string",
     );

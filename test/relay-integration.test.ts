@@ -39,6 +39,12 @@ beforeAll(async () => {
 
 type Sent = MessageSendRequest<unknown>[];
 
+/** A relayed message as its JSON text says (the relay sends text: domain/change-message.ts `rangeMessage`). */
+function bodyOf(message: MessageSendRequest<unknown>): RangeBatch {
+  expect(message.contentType).toBe("text");
+  return JSON.parse(message.body as string) as RangeBatch;
+}
+
 /**
  * The worker's bindings with the projection queue's sendBatch watched (and then done, or refused);
  * with `hold`, the first send waits for it before going on.
@@ -139,7 +145,7 @@ describe("the ingest relay", () => {
 
     expect(sent).toHaveLength(1);
     expect(sent[0]).toHaveLength(1);
-    const message = sent[0]![0]!.body as RangeBatch;
+    const message = bodyOf(sent[0]![0]!);
     expect(message.ranges.map((r) => r.containerId).sort()).toEqual([...ids].sort());
     expect(message.ranges.every((r) => r.events.length === 1 && r.events[0]!.seq === 2 && r.state.version === 2)).toBe(
       true,
@@ -169,7 +175,7 @@ describe("the ingest relay", () => {
     const { env: bindings, sent } = watchedQueue(false);
     await postWith(bindings, { readings: ids.map((id) => reading(id, 67)) });
     expect(sent).toHaveLength(1);
-    const message = sent[0]![0]!.body as RangeBatch;
+    const message = bodyOf(sent[0]![0]!);
     expect(message.ranges.map((r) => r.containerId).sort()).toEqual([...ids].sort());
     expect(message.ranges.every((r) => r.events.map((e) => e.seq).join() === "3")).toBe(true);
     for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
@@ -182,7 +188,7 @@ describe("the ingest relay", () => {
     const { env: bindings, sent } = watchedQueue(false);
     await postWith(bindings, { readings: ids.map((id) => reading(id, 65)) });
     expect(sent).toHaveLength(1);
-    const message = sent[0]![0]!.body as RangeBatch;
+    const message = bodyOf(sent[0]![0]!);
     expect(message.ranges.map((r) => r.containerId).sort()).toEqual([...ids].sort());
     expect(message.ranges.every((r) => r.events.map((e) => e.seq).join() === "2")).toBe(true);
     for (const id of ids)
@@ -201,9 +207,13 @@ describe("the ingest relay", () => {
     release();
     await Promise.all([first, ...rest].map(({ after }) => after));
     expect(sent).toHaveLength(2);
-    expect((sent[0]![0]!.body as RangeBatch).ranges.map((r) => r.containerId)).toEqual([ids[0]]);
+    expect(bodyOf(sent[0]![0]!).ranges.map((r) => r.containerId)).toEqual([ids[0]]);
     expect(sent[1]).toHaveLength(1);
-    expect((sent[1]![0]!.body as RangeBatch).ranges.map((r) => r.containerId).sort()).toEqual(ids.slice(1).sort());
+    expect(
+      bodyOf(sent[1]![0]!)
+        .ranges.map((r) => r.containerId)
+        .sort(),
+    ).toEqual(ids.slice(1).sort());
     for (const id of ids) expect(await env.CONTAINERS.getByName(id).pendingOutbox()).toBe(0);
 
     const rows = await eventually(
@@ -298,7 +308,11 @@ describe("the ingest relay", () => {
     // The others' commits went to the queue from this request, in one message.
     expect(sent).toHaveLength(1);
     const others = ids.slice(1);
-    expect((sent[0]![0]!.body as RangeBatch).ranges.map((r) => r.containerId).sort()).toEqual([...others].sort());
+    expect(
+      bodyOf(sent[0]![0]!)
+        .ranges.map((r) => r.containerId)
+        .sort(),
+    ).toEqual([...others].sort());
     const rows = await eventually(
       async () => {
         const r = await landed(others);
@@ -372,7 +386,7 @@ describe("the state row, written every so many events", () => {
     const sends = sent.length;
     await postWith(bindings, { readings: [reading(id!, 90)] });
     expect(sent).toHaveLength(sends + 1);
-    const ranges = (sent[sends]![0]!.body as RangeBatch).ranges;
+    const ranges = bodyOf(sent[sends]![0]!).ranges;
     expect(ranges.flatMap((r) => r.events.map((e) => e.seq))).toEqual([before!.version + 1, before!.version + 2]);
   });
 

@@ -33,22 +33,30 @@ import { alertsObject, backupLedger, container, deviceKeyObject, directory, docu
 const MESSAGE_MAX_BYTES = 127 * 1024;
 
 /**
- * The projection consumer's batch, passed on as it came, in as few sends as the queue's limits allow
- * (100 messages and 256 KB a send). A message of many containers' ranges too big for one message (a
- * consumer can be handed one a producer could not send) goes as its ranges, each within a message.
+ * The projection consumer's batch, passed on as it came (text as text, so it is not serialised
+ * again), in as few sends as the queue's limits allow (100 messages and 256 KB a send). A message
+ * of many containers' ranges too big for one message (a consumer can be handed one a producer could
+ * not send) goes as its ranges, each within a message. `value`: what the body holds (its JSON read).
  */
-export async function passToBackup(env: Env, bodies: unknown[]): Promise<void> {
-  const sized = bodies.flatMap((body) => {
-    // A message says its own size when its sender counted it; only one that does not is serialised.
-    const declared = (body as { bytes?: unknown } | null)?.bytes;
-    const bytes = typeof declared === "number" ? declared : utf8Length(JSON.stringify(body));
-    if (bytes <= MESSAGE_MAX_BYTES || typeof body !== "object" || body === null || !("ranges" in body))
+export async function passToBackup(env: Env, messages: { body: unknown; value: unknown }[]): Promise<void> {
+  const sized = messages.flatMap(({ body, value }) => {
+    // A message says its own size when its sender counted it; only one that does not is measured.
+    const declared = (value as { bytes?: unknown } | null)?.bytes;
+    const bytes =
+      typeof declared === "number" ? declared : utf8Length(typeof body === "string" ? body : JSON.stringify(body));
+    if (bytes <= MESSAGE_MAX_BYTES || typeof value !== "object" || value === null || !("ranges" in value))
       return [{ body, bytes }];
-    return (body as RangeBatch).ranges.map((range) => ({ body: range, bytes: utf8Length(JSON.stringify(range)) }));
+    return (value as RangeBatch).ranges.map((range) => ({ body: range, bytes: utf8Length(JSON.stringify(range)) }));
   });
   await Promise.all(
     sendBatchesOf(sized).map((call) =>
-      env.BACKUP_QUEUE.sendBatch(call.map((m) => ({ body: m.body, contentType: "json" as const }))),
+      env.BACKUP_QUEUE.sendBatch(
+        call.map((m) =>
+          typeof m.body === "string"
+            ? { body: m.body, contentType: "text" as const }
+            : { body: m.body, contentType: "json" as const },
+        ),
+      ),
     ),
   );
 }
@@ -171,6 +179,7 @@ function covered(
  */
 export async function backUpEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const events: ContainerEvent[] = [];
+  const readable = new Set<Message<unknown>>();
   for (const msg of batch.messages) {
     const parsed = parseProjectionMessage(msg.body);
     if (!parsed.ok) {
@@ -179,6 +188,7 @@ export async function backUpEvents(batch: MessageBatch<unknown>, env: Env): Prom
       await reportError(env, new TypeError(parsed.error), "consumer", batch.queue, { messageId: msg.id });
       continue;
     }
+    readable.add(msg);
     for (const change of parsed.changes) events.push(change.event);
   }
   try {
@@ -197,7 +207,7 @@ export async function backUpEvents(batch: MessageBatch<unknown>, env: Env): Prom
       });
       await ledger.record({ key, bytes: body.byteLength, sha256, events: count, ranges });
     }
-    for (const msg of batch.messages) if (parseProjectionMessage(msg.body).ok) msg.ack();
+    for (const msg of readable) msg.ack();
   } catch (error) {
     for (const msg of batch.messages) msg.retry();
     await reportError(env, error, "consumer", batch.queue, { messages: batch.messages.length });

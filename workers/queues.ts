@@ -8,7 +8,7 @@ import { log, sampleRate } from "../platform/logging";
 import { withDatabase } from "./db/client";
 import { storeDeadLetterRows } from "./db/dead-letters";
 import { errorStore } from "./errors/store";
-import { parseProjectionMessage } from "./projection/message";
+import { bodyValue, parseProjectionMessage } from "./projection/message";
 import { planProjections } from "./projection/plan";
 import { gapGraceSeconds, requestMissing } from "./projection/repair";
 import { writePlans, type ProjectionGap } from "./projection/writer";
@@ -79,10 +79,10 @@ export class Settlement {
 export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const settle = new Settlement();
   // A message is a container's range of events (or, from before ranges, one change): the changes it stands for.
-  const valid: Array<{ msg: Message<unknown>; changes: ChangeMessage[] }> = [];
+  const valid: Array<{ msg: Message<unknown>; changes: ChangeMessage[]; value: unknown }> = [];
   for (const msg of batch.messages) {
     const parsed = parseProjectionMessage(msg.body);
-    if (parsed.ok) valid.push({ msg, changes: parsed.changes });
+    if (parsed.ok) valid.push({ msg, changes: parsed.changes, value: parsed.value });
     else {
       settle.retry(msg);
       await reportError(env, new TypeError(parsed.error), "consumer", batch.queue, failureContext(batch.queue, msg));
@@ -94,7 +94,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
   try {
     await passToBackup(
       env,
-      valid.map((v) => v.msg.body),
+      valid.map((v) => ({ body: v.msg.body, value: v.value })),
     );
   } catch (error) {
     for (const { msg } of valid) settle.retry(msg);
@@ -316,7 +316,7 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): 
         batch.messages.map((msg) => ({
           queue: origin,
           messageId: msg.id,
-          body: msg.body,
+          body: storedBody(msg.body),
           attempts: msg.attempts,
           ...deadLetterVerdict(origin, msg.body),
         })),
@@ -359,6 +359,12 @@ async function reportDeadLetter(env: Env, origin: string, msg: Message<unknown>)
   await reportError(env, failure, "dead-letter", origin, { queue: origin, messageId: msg.id });
 }
 
+/** A dead letter's body as it is kept: a message sent as JSON text kept as the value it holds (to be read and replayed as one). */
+function storedBody(body: unknown): unknown {
+  const read = bodyValue(body);
+  return read.ok ? read.value : body;
+}
+
 /** Dead letters Postgres could not take for hours: into the vault, which needs no database. */
 export async function parkDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const parkedAt = new Date().toISOString();
@@ -366,7 +372,7 @@ export async function parkDeadLetters(batch: MessageBatch<unknown>, env: Env): P
     batch.messages.map((msg) => ({
       queue: originOf(msg.body),
       messageId: msg.id,
-      bodyJson: JSON.stringify(msg.body),
+      bodyJson: JSON.stringify(storedBody(msg.body)),
       attempts: msg.attempts,
       parkedAt,
     })),

@@ -99,14 +99,36 @@ export function parseChangeMessage(body: unknown): { ok: true; message: ChangeMe
 }
 
 /**
+ * A queue message's body as the value it stands for: senders of range messages send JSON text
+ * (domain/change-message.ts `rangeMessage`); messages sent before, replayed dead letters and
+ * hand-made batches come as objects.
+ */
+export function bodyValue(body: unknown): { ok: true; value: unknown } | { ok: false; error: string } {
+  if (typeof body !== "string") return { ok: true, value: body };
+  try {
+    return { ok: true, value: JSON.parse(body) as unknown };
+  } catch (error) {
+    return { ok: false, error: `not JSON: ${(error as Error).message}` };
+  }
+}
+
+/**
  * A message of the projection queue: many containers' ranges (what the ingest worker sends for a
  * request), one container's range of events (what a container sends itself), or a single change
  * (what containers sent before ranges, still in queues and dead letters), as the single changes it
- * stands for.
+ * stands for, with the value its body holds.
  */
 export function parseProjectionMessage(
-  body: unknown,
-): { ok: true; changes: ChangeMessage[] } | { ok: false; error: string } {
+  message: unknown,
+): { ok: true; changes: ChangeMessage[]; value: unknown } | { ok: false; error: string } {
+  const read = bodyValue(message);
+  if (!read.ok) return { ok: false, error: `not a projection message: ${read.error}` };
+  const body = read.value;
+  const changes = changesIn(body);
+  return changes.ok ? { ...changes, value: body } : changes;
+}
+
+function changesIn(body: unknown): { ok: true; changes: ChangeMessage[] } | { ok: false; error: string } {
   if (isObject(body) && "ranges" in body) {
     const problem = each(checkRange, true)(body.ranges, "ranges");
     if (problem) return { ok: false, error: `not a batch of change ranges: ${problem}` };

@@ -1,4 +1,4 @@
-import { packRanges, sendBatchesOf, withSize, type RelayedRanges } from "../../domain/change-message";
+import { packRanges, rangeMessage, sendBatchesOf, type RelayedRanges } from "../../domain/change-message";
 import { reportError } from "../../platform/error-report";
 import { count, queueUnits } from "../../platform/usage";
 import { container } from "../stubs";
@@ -82,9 +82,7 @@ export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise
   await Promise.all(
     calls.map(async (batch) => {
       try {
-        await env.PROJECTION_QUEUE.sendBatch(
-          batch.map((m) => ({ body: withSize(m.batch, m.bytes), contentType: "json" as const })),
-        );
+        await env.PROJECTION_QUEUE.sendBatch(batch.map((m) => rangeMessage(m.batch, m.bytes)));
         count("queueMessagesSent", batch.length);
         count(
           "queueMessageUnits",
