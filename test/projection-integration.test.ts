@@ -13,6 +13,7 @@ import { emptyContainer, type ContainerEvent, type Order } from "../domain/conta
 import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
 import { containerEvents, containers, deadLetters, orders, readings } from "../workers/db/schema";
+import { planProjection } from "../workers/projection/plan";
 import { DEAD_LETTER_QUEUE, PROJECTION_QUEUE } from "../workers/queues";
 import {
   deviceKey,
@@ -229,6 +230,31 @@ describe("the projection consumer", () => {
       })),
     );
     expect(events.map((e) => e.type)).toContain("order.opened");
+
+    // The container's row and its order's, every column as the plan has it (each row goes in as an
+    // array of values in column order, each read with its column's type).
+    const plan = planProjection(captured);
+    const asStored = (row: Record<string, unknown>, planned: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.keys(planned).map((field) => {
+          const value = row[field];
+          const isTime = typeof planned[field] === "string" && /^\d{4}-\d\d-\d\dT/.test(planned[field] as string);
+          return [field, isTime && typeof value === "string" ? instant(value) : value];
+        }),
+      );
+    const [containerRow] = await db((d) => d.select().from(containers).where(eq(containers.id, id)));
+    expect(plan.containers).toHaveLength(1);
+    expect(asStored(containerRow!, plan.containers[0]!)).toEqual(plan.containers[0]);
+    expect(plan.containers[0]!.forecast).not.toBeNull();
+    const orderRows = await ordersOf(id);
+    expect(orderRows).toHaveLength(plan.orders.length);
+    for (const planned of plan.orders)
+      expect(
+        asStored(
+          orderRows.find((o) => o.id === planned.id)!,
+          planned,
+        ),
+      ).toEqual(planned);
   });
 
   it("a delivery holding more rows than Postgres binds parameters to a statement is written whole in one go", async () => {

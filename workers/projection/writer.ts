@@ -21,8 +21,8 @@ export interface ProjectionGap {
 // the round trips, not Postgres, set how fast the projection lands. Several statements in one
 // simple query are one round trip and run as one transaction (Postgres' own rule for a
 // multi-statement Query message: all of it commits, or none of it). Every value goes in through
-// `literal` below, as a JSON text turned into rows by Postgres (jsonb_populate_recordset); table
-// names, and the columns of the rows inserted, come from the schema.
+// `literal` below, as a JSON text turned into rows by Postgres (each value cast to its column's
+// type); table names, and the columns of the rows inserted, come from the schema.
 
 /**
  * A string as a Postgres literal: dollar-quoted (`$fg$…$fg$`, taken as it is, with no escapes to
@@ -45,8 +45,9 @@ const json = (value: unknown) => `${literal(JSON.stringify(value))}::jsonb`;
 const ids = (values: readonly string[]) => `select jsonb_array_elements_text(${json(values)})`;
 
 /**
- * Rows of a table, from plan objects keyed by field, inserted from one JSON literal
- * (`jsonb_populate_recordset` gives each value its column's type), ending in the conflict clause
+ * Rows of a table, from plan objects keyed by field, inserted from one JSON literal: each row an
+ * array of its values in column order (the column names are not repeated in every row, a third of
+ * a container row's JSON), each value read with its column's type. Ends in the conflict clause
  * `conflict` writes for the columns inserted.
  */
 function insertRows(
@@ -57,9 +58,16 @@ function insertRows(
   const fields = Object.entries(getTableColumns(table)).filter(([field]) => rows.some((r) => r[field] !== undefined));
   const tableName = name(getTableName(table));
   const columns = fields.map(([, c]) => name(c.name)).join(", ");
-  const values = json(rows.map((r) => Object.fromEntries(fields.map(([field, c]) => [c.name, r[field] ?? null]))));
+  const values = json(rows.map((r) => fields.map(([field]) => r[field] ?? null)));
+  // A JSON null is SQL's null in every column, a jsonb one included.
+  const read = fields
+    .map(([, c], i) => {
+      const type = c.getSQLType();
+      return type === "jsonb" ? `nullif(r->${i}, 'null'::jsonb)` : `(r->>${i})::${type}`;
+    })
+    .join(", ");
   return `insert into ${tableName} (${columns})
-    select ${columns} from jsonb_populate_recordset(null::${tableName}, ${values})
+    select ${read} from jsonb_array_elements(${values}) as t(r)
     ${conflict(fields)}`;
 }
 
