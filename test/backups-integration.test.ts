@@ -107,6 +107,33 @@ describe("backups", () => {
     expect([...seen.keys()].sort((a, b) => a - b)).toEqual(range.events.map((e) => e.seq));
   });
 
+  it("a projection batch the backup queue refuses is not acked: it comes again whole, though Postgres has written it meanwhile", async () => {
+    const id = uniqueContainer("bkrefused");
+    await json(await postReadings(key, reading(id, 80)), 200);
+    const range = await logAsRange(id);
+    const message = rangeMessage(range, utf8Length(JSON.stringify(range)));
+    const deliverWith = async (backupQueue: Queue) => {
+      const batch = createMessageBatch(PROJECTION_QUEUE, [
+        { id: `m-${id}`, timestamp: new Date(), attempts: 1, body: message.body },
+      ]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, { ...env, BACKUP_QUEUE: backupQueue });
+      return getQueueResult(batch, ctx);
+    };
+    const refusing = {
+      sendBatch: () => Promise.reject(new Error("backup queue unavailable")),
+    } as unknown as Queue;
+    const refused = await deliverWith(refusing);
+    expect(refused.explicitAcks).toEqual([]);
+    expect(refused.retryMessages.map((m) => m.msgId)).toEqual([`m-${id}`]);
+
+    const passed: MessageSendRequest<unknown>[] = [];
+    const taking = { sendBatch: async (m: Iterable<MessageSendRequest<unknown>>) => void passed.push(...m) };
+    const again = await deliverWith(taking as unknown as Queue);
+    expect(again.explicitAcks).toEqual([`m-${id}`]);
+    expect(passed.map((m) => m.body)).toEqual([message.body]);
+  });
+
   it("every hour: a snapshot with partners' secrets sealed, a manifest whose checksums match, and their age in the API, /metrics and the monitor", async () => {
     const id = uniqueContainer("bk");
     await json(await postReadings(key, { readings: [reading(id, 90)] }), 200);

@@ -89,18 +89,25 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     }
   }
   if (valid.length === 0) return;
-  // Passed on to be backed up first: a message is acked once both have it. If the backup queue
-  // cannot take them, they all come again (writing them to Postgres again would change nothing).
-  try {
-    await passToBackup(
-      env,
-      valid.map((v) => ({ body: v.msg.body, value: v.value })),
-    );
-  } catch (error) {
+  // Passed on to be backed up while Postgres writes them (both wait on another service, and the
+  // queue hands this consumer its next batch only once this one returns): a message is acked only
+  // once both have it. If the backup queue cannot take them, they all come again (writing them to
+  // Postgres again changes nothing).
+  const backedUp = passToBackup(
+    env,
+    valid.map((v) => ({ body: v.msg.body, value: v.value })),
+  ).then(
+    () => true,
+    async (error: unknown) => {
+      await reportError(env, error, "consumer", batch.queue, { messages: valid.length, step: "passing to the backup" });
+      return false;
+    },
+  );
+  const retryUnlessBackedUp = async () => {
+    if (await backedUp) return false;
     for (const { msg } of valid) settle.retry(msg);
-    await reportError(env, error, "consumer", batch.queue, { messages: valid.length, step: "passing to the backup" });
-    return;
-  }
+    return true;
+  };
 
   const started = Date.now();
   const gaps: ProjectionGap[] = [];
@@ -118,6 +125,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
         // Partners hear of what Postgres now holds; if that cannot be queued the batch comes again
         // (writing it again changes nothing) and so does the queueing.
         await queuePartnerEvents(env, db, all, partners);
+        if (await retryUnlessBackedUp()) return;
         for (const { msg } of valid) settle.ack(msg);
         // Sampled as successful requests are (the metrics count every batch); failures always logged.
         if (Math.random() < sampleRate(env.REQUEST_LOG_SAMPLE_RATE))
@@ -131,6 +139,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
           error: (cause instanceof Error ? cause : (error as Error)).message.slice(0, 300),
         });
       }
+      if (await retryUnlessBackedUp()) return;
       for (const { msg, changes } of valid) {
         try {
           gaps.push(...(await writePlans(db, planProjections(changes), track)));
@@ -166,6 +175,7 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     for (const { msg } of valid) settle.retry(msg);
     await reportError(env, error, "consumer", batch.queue, { queue: batch.queue, size: valid.length });
   }
+  await backedUp;
   // Then two calls to other objects, made together rather than one after the other: the queue hands
   // a consumer its next batch only once this one has returned, and on a busy edge each call waits
   // its turn. Each catches its own failure.
