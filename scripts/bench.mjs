@@ -350,7 +350,9 @@ try {
   const adminAuth = { authorization: `Bearer ${token}` };
   // The scenarios above leave the projection a backlog; it drains first, so this run measures itself.
   const usageBefore = await settledUsage(adminAuth);
+  const e2eTimesBefore = processTimes();
   const e2e = await intoPostgres(url, auth, sqlClient);
+  const e2eCpu = cpuByPart(e2eTimesBefore, processTimes());
   if (!e2e.converged)
     throw new Error(
       `into Postgres: ${e2e.readings - e2e.landed} of ${e2e.readings} readings acknowledged had not landed ${LAND_WITHIN_MS / 1000} s later`,
@@ -487,6 +489,13 @@ try {
   const batchRow = rows[2];
   console.log(`\nInto Postgres: ${e2e.readings} readings in batches of 100, 8 requests in flight`);
   console.log(`  acknowledged      ${e2e.ackedPerSec.toFixed(0).padStart(7)} readings/s`);
+  const e2eParts = Object.entries(e2eCpu)
+    .map(([part, ms]) => [part, ms / e2e.readings])
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => b[1] - a[1]);
+  console.log(
+    `  CPU ms per reading, acknowledged to landed: ${e2eParts.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`,
+  );
   console.log(
     `  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ acknowledged ${(e2e.landedPerSec / e2e.ackedPerSec).toFixed(3)}   last answer → last row landed ${e2e.tailMs.toFixed(0)} ms`,
   );
