@@ -107,7 +107,7 @@ describe("backups", () => {
     expect([...seen.keys()].sort((a, b) => a - b)).toEqual(range.events.map((e) => e.seq));
   });
 
-  it("a projection batch the backup queue refuses is not acked: it comes again whole, though Postgres has written it meanwhile", async () => {
+  it("a projection batch the backup queue refuses is not acked: it comes again whole, and is acked once the backup queue takes it", async () => {
     const id = uniqueContainer("bkrefused");
     await json(await postReadings(key, reading(id, 80)), 200);
     const range = await logAsRange(id);

@@ -122,10 +122,10 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await withDatabase(env, async (db) => {
       try {
         gaps.push(...(await writePlans(db, planProjections(all), track)));
+        if (await retryUnlessBackedUp()) return;
         // Partners hear of what Postgres now holds; if that cannot be queued the batch comes again
         // (writing it again changes nothing) and so does the queueing.
         await queuePartnerEvents(env, db, all, partners);
-        if (await retryUnlessBackedUp()) return;
         for (const { msg } of valid) settle.ack(msg);
         // Sampled as successful requests are (the metrics count every batch); failures always logged.
         if (Math.random() < sampleRate(env.REQUEST_LOG_SAMPLE_RATE))
