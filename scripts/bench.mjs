@@ -6,7 +6,8 @@
 // asking the Rate Limiting binding once per request first, as Fillgrid's ingest does.
 // CPU per reading is the whole machine's busy CPU time during a scenario (workerd, wrangler's node
 // process, Postgres, the relay, the load generator) divided by the readings it acknowledged.
-//   BENCH_SECONDS (default 10) per scenario, BENCH_CONNECTIONS (default 16),
+//   BENCH_SECONDS (default 10) per scenario, each after BENCH_WARMUP_SECONDS (default 2) of it not counted,
+//   BENCH_CONNECTIONS (default 16),
 //   BENCH_DATABASE_URL: a Postgres server to use, or "embedded" for a throw-away embedded PostgreSQL (default: a
 //   fresh database on 127.0.0.1:5432 when one listens there, otherwise the embedded one).
 import autocannon from "autocannon";
@@ -24,6 +25,7 @@ import { benchPush, printPush } from "./bench/push.mjs";
 import { benchReconcile, printReconcile } from "./bench/reconcile.mjs";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 // wrangler dev captures every invocation's trace and console lines for its local explorer, a cost
 // of the development tool per span (each storage call, each queue send) that production does not
 // have; the benchmark measures the system without it unless BENCH_LOCAL_OBSERVABILITY=on.
@@ -31,6 +33,8 @@ const localObservability = process.env.BENCH_LOCAL_OBSERVABILITY === "on";
 process.env.X_LOCAL_OBSERVABILITY = localObservability ? "true" : "false";
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const CONTAINERS = 1000;
+/** wrangler dev evicts a Durable Object after 10 s without a request; a little more to be sure. */
+const OBJECT_EVICTED_AFTER_MS = 12_000;
 
 let databaseUrl = process.env.BENCH_DATABASE_URL;
 if (databaseUrl === "embedded") databaseUrl = undefined;
@@ -234,12 +238,6 @@ try {
   });
   const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
 
-  // Warm the runtime and every container object once, so the first scenario pays no start-up cost.
-  for (let i = 0; i < CONTAINERS; i += 100) {
-    const readings = Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`));
-    await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) });
-  }
-
   /**
    * The ingest scenarios, for Fillgrid and for the no-op fan-out alike: single readings; batches of
    * 100 across 100 containers; batches of 100 for one container (each request another one of 100,
@@ -267,12 +265,23 @@ try {
       { name: "batch of 100 (100 containers)", perRequest: 100, setupRequest: batch(100, 100) },
       { name: "batch of 100 (one container)", perRequest: 100, setupRequest: batch(100, 1) },
       { name: "batch of 500 (500 containers)", perRequest: 500, setupRequest: batch(500, 500) },
+      // As a sensor's reading meets its container in the field (an object evicted after a minute or
+      // two idle, and sensors report every few minutes): one reading to each of the 1,000
+      // containers, every object idle past the runtime's eviction first.
+      {
+        name: "single reading, cold objects",
+        perRequest: 1,
+        cold: true,
+        setupRequest: (req) => ({ ...req, body: JSON.stringify(reading(`bench-${seq % CONTAINERS}`)) }),
+      },
     ].map((s) => ({
       name: s.name,
       perRequest: s.perRequest,
+      cold: s.cold ?? false,
       // About the same readings in flight for every batch size: 16 connections of 100, 3 of 500.
       opts: {
         connections: s.perRequest > 100 ? Math.max(2, Math.round((connections * 100) / s.perRequest)) : connections,
+        ...(s.cold ? { amount: CONTAINERS } : {}),
         requests: [{ method: "POST", path: "/v1/readings", headers, setupRequest: s.setupRequest }],
       },
     }));
@@ -281,20 +290,42 @@ try {
     ...ingest(auth),
   ];
 
-  async function measure(list, baseUrl) {
+  /** One batch across every container: each object started (a local object is evicted after 10 s idle). */
+  async function startObjects(baseUrl, headers) {
+    for (let i = 0; i < CONTAINERS; i += 100) {
+      const readings = Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`));
+      await call("/v1/readings", { method: "POST", headers, body: JSON.stringify({ readings }) }, baseUrl);
+    }
+  }
+
+  /**
+   * Each scenario measured on its own and alike for every system: once (with `settle`) the system
+   * has finished what the one before left it (Fillgrid's projection drains the backlog a scenario
+   * leaves), with every object started, after a moment of the same scenario not counted (its code
+   * compiled); then measured.
+   */
+  async function measure(list, baseUrl, headers, settle = async () => {}) {
     const out = [];
     for (const s of list) {
+      await settle();
+      if (s.cold) await new Promise((resolve) => setTimeout(resolve, OBJECT_EVICTED_AFTER_MS));
+      else {
+        if (s.perRequest > 0) await startObjects(baseUrl, headers);
+        if (warmupSeconds > 0) await run(`${s.name} (warm-up)`, { ...s.opts, duration: warmupSeconds }, baseUrl);
+      }
       const cpuBefore = machineCpuMs();
       const timesBefore = processTimes();
       const r = await run(s.name, s.opts, baseUrl);
       const cpuAfter = machineCpuMs();
       const parts = cpuByPart(timesBefore, processTimes());
       const readings = r.requests.total * s.perRequest;
+      // A run of a set number of requests (the cold one) lasts a few seconds: its rate is its total over its time.
+      const requestsPerSec = s.opts.amount ? r.requests.total / r.duration : r.requests.average;
       out.push({
         scenario: s.name,
         perRequest: s.perRequest,
-        requestsPerSec: r.requests.average,
-        readingsPerSec: r.requests.average * s.perRequest,
+        requestsPerSec,
+        readingsPerSec: requestsPerSec * s.perRequest,
         p50ms: r.latency.p50,
         p99ms: r.latency.p99,
         cpuMsPerReading: cpuBefore !== null && readings > 0 ? (cpuAfter - cpuBefore) / readings : null,
@@ -313,30 +344,19 @@ try {
     return rows[0].n;
   }
 
-  // Let the warm-up drain so it does not count against the end-to-end figures.
-  while ((await landed("bench-")) < CONTAINERS) await new Promise((r) => setTimeout(r, 100));
-
   // The ceilings first, each on its own system (stopped before the next starts), then Fillgrid.
   // Three of them: objects that do nothing, objects that commit a reading's least rows
   // (FANOUT_COMMIT), and those behind the Rate Limiting binding (FANOUT_LIMIT).
   async function measureFanout(vars) {
     const fanout = await startSystem({ configPath: "scripts/bench/fanout/wrangler.toml", vars });
     try {
-      for (let i = 0; i < CONTAINERS; i += 100)
-        await call(
-          "/v1/readings",
-          {
-            method: "POST",
-            body: JSON.stringify({ readings: Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`)) }),
-          },
-          fanout.url,
-        );
       return await measure(
         [
           { name: "baseline GET /healthz", perRequest: 0, opts: { requests: [{ method: "GET", path: "/healthz" }] } },
           ...ingest({ "content-type": "application/json" }),
         ],
         fanout.url,
+        { "content-type": "application/json" },
       );
     } finally {
       await fanout.stop();
@@ -345,9 +365,14 @@ try {
   const fanoutRows = await measureFanout({});
   const committingRows = await measureFanout({ FANOUT_COMMIT: "on" });
   const limitedRows = await measureFanout({ FANOUT_COMMIT: "on", FANOUT_LIMIT: "on" });
-  const rows = await measure(scenarios, url);
+
+  // Fillgrid's container objects created, and that drained into Postgres so it does not count against
+  // the end-to-end figures.
+  await startObjects(url, auth);
+  while ((await landed("bench-")) < CONTAINERS) await new Promise((r) => setTimeout(r, 100));
   // What the into-Postgres run costs, from the code's own counters (GET /v1/diagnostics/usage).
   const adminAuth = { authorization: `Bearer ${token}` };
+  const rows = await measure(scenarios, url, auth, () => settledUsage(adminAuth));
   // The scenarios above leave the projection a backlog; it drains first, so this run measures itself.
   const usageBefore = await settledUsage(adminAuth);
   const e2eTimesBefore = processTimes();
@@ -474,13 +499,18 @@ try {
   console.log(
     "\nCPU ms per reading by process (Fillgrid's scenarios; the edge session runs the API and every object, the projector the projection consumer)",
   );
-  for (const row of rows.slice(1)) {
-    if (!row.cpuMsPerReadingByPart) continue;
+  const printParts = (label, row) => {
+    if (!row.cpuMsPerReadingByPart) return;
     const parts = Object.entries(row.cpuMsPerReadingByPart)
       .filter(([, v]) => v >= 0.005)
       .sort((a, b) => b[1] - a[1]);
-    console.log(`  ${row.scenario.padEnd(32)} ${parts.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`);
-  }
+    console.log(`  ${label.padEnd(32)} ${parts.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`);
+  };
+  for (const row of rows.slice(1)) printParts(row.scenario, row);
+  console.log(
+    "  the committing + limiter fan-out, the same scenarios (its one session counts as edge; Fillgrid's stand idle meanwhile):",
+  );
+  for (const row of limitedRows.slice(1)) printParts(row.scenario, row);
   // The system under test stops first, so the second one has the machine to itself.
   await sqlClient.end();
   await system.stop();

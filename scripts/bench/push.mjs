@@ -195,15 +195,6 @@ async function measureSize(url, token, dashboards, samples, known, deflate = tru
   const cpu = Object.fromEntries(
     Object.entries(cpuByPart(cpuBefore, cpuAfter)).map(([part, ms]) => [label(part), ms / samples]),
   );
-  // wrangler dev's proxy in front of each session is a workerd of its own (no inspector).
-  const proxies = new Map(
-    [...cpuAfter].filter(([, t]) => t.cmd.includes("workerd") && !t.cmd.includes("--inspector-addr")),
-  );
-  const proxyMs = Object.values(cpuByPart(cpuBefore, proxies)).reduce((a, b) => a + b, 0) / samples;
-  if (proxyMs > 0 && cpu["workerd (edge)"] !== undefined) {
-    cpu["workerd (edge)"] -= proxyMs;
-    cpu["workerd (wrangler dev's proxies)"] = proxyMs;
-  }
   return {
     dashboards,
     samples,

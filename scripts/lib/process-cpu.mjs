@@ -48,6 +48,9 @@ function partOf(pid, times) {
     const cmd = times.get(p).cmd;
     if (cmd.includes("wrangler") && cmd.includes(" dev ")) {
       const session = cmd.includes(".projector.json") ? "projector" : "edge";
+      // wrangler dev runs two workerd per session: the worker's own (with the inspector) and the
+      // proxy in front of it that every request passes (production has no such hop).
+      if (own.includes("workerd") && !own.includes("--inspector-addr")) return "workerd (wrangler dev's proxies)";
       return own.includes("workerd") ? `workerd (${session})` : `wrangler (${session})`;
     }
   }
