@@ -540,8 +540,9 @@ try {
       `  landed with ÷ without the gap check: ${(e2e.landedPerSec / withoutGapCheck.landedPerSec).toFixed(3)}`,
     );
   } else {
-    // Seen locally when the projector's workerd process crashed mid-run (a trap in the kernel log) and
-    // wrangler dev did not restart it: the queue between the two sessions lives in memory.
+    // Seen locally when a workerd process of that system died mid-run (a trap in V8's garbage
+    // collector; docs/benchmarks.md, "What sets the figures"): the queue between the two sessions
+    // lives in memory, so wrangler dev's restart does not bring back what it held.
     console.log(
       `  without the gap check (PROJECTION_GAP_CHECK off, a second system): ${withoutGapCheck.readings - withoutGapCheck.landed} of ${withoutGapCheck.readings} readings never landed —`,
     );
