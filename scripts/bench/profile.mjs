@@ -11,6 +11,7 @@ import autocannon from "autocannon";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
+import { readingSource } from "../lib/bench-support.mjs";
 import { canConnect, freshDatabase, startDatabaseStack } from "../lib/database.mjs";
 import { startSystem } from "../lib/local-system.mjs";
 
@@ -46,30 +47,7 @@ async function call(path, init = {}) {
   return res.json();
 }
 
-let seq = 0;
-const start = Date.now() - 3_600_000;
-function reading(containerId) {
-  seq++;
-  return {
-    containerId,
-    readingId: `profile-${seq}`,
-    fillPercent: (seq * 37) % 101,
-    location: { lat: 50 + (seq % 10) / 10, lon: 8 },
-    battery: 80,
-    measuredAt: new Date(start + seq).toISOString(),
-  };
-}
-/** The request body of the scenario, as npm run bench sends it. */
-function body() {
-  if (size === 1) return JSON.stringify(reading(`bench-${seq % CONTAINERS}`));
-  const first = seq;
-  const one = `bench-${Math.floor(first / size) % 100}`;
-  return JSON.stringify({
-    readings: Array.from({ length: size }, (_, j) =>
-      reading(spread === 1 ? one : `bench-${(first + j * 7) % CONTAINERS}`),
-    ),
-  });
-}
+const source = readingSource("profile-", CONTAINERS);
 
 /** One Chrome DevTools protocol session on an inspector port's first target. */
 async function inspect(port) {
@@ -189,7 +167,7 @@ try {
   });
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   for (let i = 0; i < CONTAINERS; i += 100) {
-    const readings = Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`));
+    const readings = Array.from({ length: 100 }, (_, j) => source.reading(`bench-${i + j}`));
     await call("/v1/readings", { method: "POST", headers, body: JSON.stringify({ readings }) });
   }
   const run = () =>
@@ -200,7 +178,12 @@ try {
           connections: size > 100 ? Math.max(2, Math.round((connections * 100) / size)) : connections,
           duration: seconds,
           requests: [
-            { method: "POST", path: "/v1/readings", headers, setupRequest: (req) => ({ ...req, body: body() }) },
+            {
+              method: "POST",
+              path: "/v1/readings",
+              headers,
+              setupRequest: (req) => ({ ...req, body: source.body(size, spread) }),
+            },
           ],
         },
         (error, result) => (error ? reject(error) : resolve(result)),

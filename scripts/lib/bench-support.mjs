@@ -1,5 +1,5 @@
-// What the benchmarks share: the product's TypeScript as a module Node can import, and a seeded
-// random number generator for fixtures that come out the same in every run.
+// What the benchmarks share: the product's TypeScript as a module Node can import, a seeded random
+// number generator for fixtures that come out the same in every run, and the ingest benchmarks' readings.
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -36,5 +36,44 @@ export function random(seed) {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The readings the ingest benchmarks send (npm run bench, npm run bench:profile): ids `prefix`1,
+ * `prefix`2, …, fill levels that jump (about a third of them open or close an order), measured from
+ * an hour ago a millisecond apart, to containers named `bench-<n>`.
+ */
+export function readingSource(prefix, containers) {
+  let seq = 0;
+  const start = Date.now() - 3_600_000;
+  const reading = (containerId) => {
+    seq++;
+    return {
+      containerId,
+      readingId: `${prefix}${seq}`,
+      fillPercent: (seq * 37) % 101,
+      location: { lat: 50 + (seq % 10) / 10, lon: 8 },
+      battery: 80,
+      measuredAt: new Date(start + seq).toISOString(),
+    };
+  };
+  return {
+    reading,
+    /**
+     * A request's body: one reading to the next container in turn (`size` 1), `size` readings
+     * across as many containers, or (`spread` 1) `size` readings for one of 100 containers, each
+     * request another, as many gateways would post.
+     */
+    body(size, spread = size) {
+      if (size === 1) return JSON.stringify(reading(`bench-${seq % containers}`));
+      const first = seq;
+      const one = `bench-${Math.floor(first / size) % 100}`;
+      return JSON.stringify({
+        readings: Array.from({ length: size }, (_, j) =>
+          reading(spread === 1 ? one : `bench-${(first + j * 7) % containers}`),
+        ),
+      });
+    },
   };
 }
