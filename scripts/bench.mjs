@@ -13,9 +13,9 @@
 import autocannon from "autocannon";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import pg from "pg";
-import { canConnect, freshDatabase, startDatabaseStack } from "./lib/database.mjs";
+import { freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
-import { readingSource } from "./lib/bench-support.mjs";
+import { benchDatabaseUrl, connectionsFor, readingSource } from "./lib/bench-support.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchAnalytics, printAnalytics } from "./bench/analytics.mjs";
 import { benchArchive, printArchive } from "./bench/archive.mjs";
@@ -37,11 +37,7 @@ const CONTAINERS = 1000;
 /** wrangler dev evicts a Durable Object after 10 s without a request; a little more to be sure. */
 const OBJECT_EVICTED_AFTER_MS = 12_000;
 
-let databaseUrl = process.env.BENCH_DATABASE_URL;
-if (databaseUrl === "embedded") databaseUrl = undefined;
-else if (!databaseUrl && (await canConnect("127.0.0.1", 5432))) {
-  databaseUrl = await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench");
-}
+const databaseUrl = await benchDatabaseUrl("fillgrid_bench");
 const database = await startDatabaseStack({ databaseUrl, dataDir: null });
 const databaseLabel = databaseUrl
   ? `PostgreSQL at ${new URL(databaseUrl).host}`
@@ -81,6 +77,15 @@ function run(title, opts, baseUrl = url) {
 
 const source = readingSource("bench-", CONTAINERS);
 const reading = source.reading;
+
+/** CPU ms per reading by process, largest first, the negligible left out. */
+function partsText(byPart) {
+  return Object.entries(byPart)
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+    .join(" · ");
+}
 
 /**
  * End to end: 200 batches of 100 readings across 100 containers each (BENCH_E2E_BATCHES), 8 in
@@ -156,10 +161,8 @@ async function intoPostgresWithoutGapCheck() {
       other.url,
     );
     const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-    for (let i = 0; i < CONTAINERS; i += 100) {
-      const readings = Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`));
-      await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) }, other.url);
-    }
+    for (const body of source.everyContainer())
+      await call("/v1/readings", { method: "POST", headers: auth, body }, other.url);
     return await intoPostgres(other.url, auth, client, 60_000);
   } finally {
     await client.end();
@@ -253,9 +256,8 @@ try {
       name: s.name,
       perRequest: s.perRequest,
       cold: s.cold ?? false,
-      // About the same readings in flight for every batch size: 16 connections of 100, 3 of 500.
       opts: {
-        connections: s.perRequest > 100 ? Math.max(2, Math.round((connections * 100) / s.perRequest)) : connections,
+        connections: connectionsFor(s.perRequest, connections),
         ...(s.cold ? { amount: CONTAINERS } : {}),
         requests: [{ method: "POST", path: "/v1/readings", headers, setupRequest: s.setupRequest }],
       },
@@ -267,10 +269,7 @@ try {
 
   /** One batch across every container: each object started (a local object is evicted after 10 s idle). */
   async function startObjects(baseUrl, headers) {
-    for (let i = 0; i < CONTAINERS; i += 100) {
-      const readings = Array.from({ length: 100 }, (_, j) => reading(`bench-${i + j}`));
-      await call("/v1/readings", { method: "POST", headers, body: JSON.stringify({ readings }) }, baseUrl);
-    }
+    for (const body of source.everyContainer()) await call("/v1/readings", { method: "POST", headers, body }, baseUrl);
   }
 
   /**
@@ -485,11 +484,7 @@ try {
     "\nCPU ms per reading by process (Fillgrid's scenarios; the edge session runs the API and every object, the projector the projection consumer)",
   );
   const printParts = (label, row) => {
-    if (!row.cpuMsPerReadingByPart) return;
-    const parts = Object.entries(row.cpuMsPerReadingByPart)
-      .filter(([, v]) => v >= 0.005)
-      .sort((a, b) => b[1] - a[1]);
-    console.log(`  ${label.padEnd(32)} ${parts.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`);
+    if (row.cpuMsPerReadingByPart) console.log(`  ${label.padEnd(32)} ${partsText(row.cpuMsPerReadingByPart)}`);
   };
   for (const row of rows.slice(1)) printParts(row.scenario, row);
   console.log(
@@ -504,13 +499,8 @@ try {
   const batchRow = rows[2];
   console.log(`\nInto Postgres: ${e2e.readings} readings in batches of 100, 8 requests in flight`);
   console.log(`  acknowledged      ${e2e.ackedPerSec.toFixed(0).padStart(7)} readings/s`);
-  const e2eParts = Object.entries(e2eCpu)
-    .map(([part, ms]) => [part, ms / e2e.readings])
-    .filter(([, v]) => v >= 0.005)
-    .sort((a, b) => b[1] - a[1]);
-  console.log(
-    `  CPU ms per reading, acknowledged to landed: ${e2eParts.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" · ")}`,
-  );
+  const e2ePerReading = Object.fromEntries(Object.entries(e2eCpu).map(([part, ms]) => [part, ms / e2e.readings]));
+  console.log(`  CPU ms per reading, acknowledged to landed: ${partsText(e2ePerReading)}`);
   console.log(
     `  landed (all rows) ${e2e.landedPerSec.toFixed(0).padStart(7)} readings/s   ÷ acknowledged ${(e2e.landedPerSec / e2e.ackedPerSec).toFixed(3)}   last answer → last row landed ${e2e.tailMs.toFixed(0)} ms`,
   );

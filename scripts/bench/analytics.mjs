@@ -11,8 +11,8 @@ import { Readable } from "node:stream";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { drizzle } from "drizzle-orm/node-postgres";
-import { importTypeScript, random } from "../lib/bench-support.mjs";
-import { canConnect, freshDatabase, startDatabaseStack } from "../lib/database.mjs";
+import { benchDatabaseUrl, importTypeScript, random } from "../lib/bench-support.mjs";
+import { startDatabaseStack } from "../lib/database.mjs";
 
 const DAY = 86_400_000;
 const EVERY_MINUTES = 20;
@@ -442,9 +442,6 @@ export function printAnalytics(r) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  let databaseUrl = process.env.BENCH_DATABASE_URL;
-  if (databaseUrl === "embedded") databaseUrl = undefined;
-  else if (!databaseUrl && (await canConnect("127.0.0.1", 5432)))
-    databaseUrl = await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_analytics");
+  const databaseUrl = await benchDatabaseUrl("fillgrid_bench_analytics");
   printAnalytics(await benchAnalytics({ databaseUrl }));
 }

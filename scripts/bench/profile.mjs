@@ -11,8 +11,8 @@ import autocannon from "autocannon";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { readingSource } from "../lib/bench-support.mjs";
-import { canConnect, freshDatabase, startDatabaseStack } from "../lib/database.mjs";
+import { benchDatabaseUrl, connectionsFor, readingSource } from "../lib/bench-support.mjs";
+import { startDatabaseStack } from "../lib/database.mjs";
 import { startSystem } from "../lib/local-system.mjs";
 
 const SCENARIOS = { single: [1, 1], batch100: [100, 100], batch500: [500, 500], one: [100, 1] };
@@ -28,11 +28,7 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const CONTAINERS = 1000;
 process.env.X_LOCAL_OBSERVABILITY = "false";
 
-let databaseUrl = process.env.BENCH_DATABASE_URL;
-if (databaseUrl === "embedded") databaseUrl = undefined;
-else if (!databaseUrl && (await canConnect("127.0.0.1", 5432)))
-  databaseUrl = await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench");
-const database = await startDatabaseStack({ databaseUrl, dataDir: null });
+const database = await startDatabaseStack({ databaseUrl: await benchDatabaseUrl("fillgrid_bench"), dataDir: null });
 const system = await startSystem({
   vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy },
   raiseRateLimits: true,
@@ -166,16 +162,13 @@ try {
     body: JSON.stringify({ label: "profile" }),
   });
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-  for (let i = 0; i < CONTAINERS; i += 100) {
-    const readings = Array.from({ length: 100 }, (_, j) => source.reading(`bench-${i + j}`));
-    await call("/v1/readings", { method: "POST", headers, body: JSON.stringify({ readings }) });
-  }
+  for (const body of source.everyContainer()) await call("/v1/readings", { method: "POST", headers, body });
   const run = () =>
     new Promise((resolve, reject) =>
       autocannon(
         {
           url: system.url,
-          connections: size > 100 ? Math.max(2, Math.round((connections * 100) / size)) : connections,
+          connections: connectionsFor(size, connections),
           duration: seconds,
           requests: [
             {

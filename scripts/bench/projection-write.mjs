@@ -4,8 +4,8 @@
 // `keepRollups`), alternately, three rounds each; the median Postgres time per reading of each,
 // as the client sees it.
 import pg from "pg";
-import { importTypeScript } from "../lib/bench-support.mjs";
-import { canConnect, freshDatabase, startDatabaseStack } from "../lib/database.mjs";
+import { benchDatabaseUrl, importTypeScript } from "../lib/bench-support.mjs";
+import { startDatabaseStack } from "../lib/database.mjs";
 
 const loadWriter = () =>
   importTypeScript(
@@ -117,9 +117,6 @@ export function printProjectionWrite(results) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  let databaseUrl = process.env.BENCH_DATABASE_URL;
-  if (databaseUrl === "embedded") databaseUrl = undefined;
-  else if (!databaseUrl && (await canConnect("127.0.0.1", 5432)))
-    databaseUrl = await freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", "fillgrid_bench_projection_write");
+  const databaseUrl = await benchDatabaseUrl("fillgrid_bench_projection_write");
   printProjectionWrite(await benchProjectionWrite({ databaseUrl }));
 }

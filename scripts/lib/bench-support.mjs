@@ -1,8 +1,10 @@
 // What the benchmarks share: the product's TypeScript as a module Node can import, a seeded random
-// number generator for fixtures that come out the same in every run, and the ingest benchmarks' readings.
+// number generator for fixtures that come out the same in every run, the Postgres a benchmark uses,
+// and the ingest benchmarks' readings and load.
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { canConnect, freshDatabase } from "./database.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -40,6 +42,23 @@ export function random(seed) {
 }
 
 /**
+ * The Postgres a benchmark uses: BENCH_DATABASE_URL; with "embedded", or when nothing listens on
+ * 127.0.0.1:5432, undefined (a throw-away embedded one); otherwise a fresh database `name` there.
+ */
+export async function benchDatabaseUrl(name) {
+  const given = process.env.BENCH_DATABASE_URL;
+  if (given === "embedded") return undefined;
+  if (given) return given;
+  if (!(await canConnect("127.0.0.1", 5432))) return undefined;
+  return freshDatabase("postgres://postgres@127.0.0.1:5432/postgres", name);
+}
+
+/** Connections for requests of `perRequest` readings: about the same readings in flight for every size (16 of 100, 3 of 500). */
+export function connectionsFor(perRequest, connections) {
+  return perRequest > 100 ? Math.max(2, Math.round((connections * 100) / perRequest)) : connections;
+}
+
+/**
  * The readings the ingest benchmarks send (npm run bench, npm run bench:profile): ids `prefix`1,
  * `prefix`2, …, fill levels that jump (about a third of them open or close an order), measured from
  * an hour ago a millisecond apart, to containers named `bench-<n>`.
@@ -60,6 +79,16 @@ export function readingSource(prefix, containers) {
   };
   return {
     reading,
+    /** Bodies of 100 readings across every container, which start every container's object. */
+    everyContainer() {
+      return Array.from({ length: Math.ceil(containers / 100) }, (_, b) =>
+        JSON.stringify({
+          readings: Array.from({ length: Math.min(100, containers - b * 100) }, (_, j) =>
+            reading(`bench-${b * 100 + j}`),
+          ),
+        }),
+      );
+    },
     /**
      * A request's body: one reading to the next container in turn (`size` 1), `size` readings
      * across as many containers, or (`spread` 1) `size` readings for one of 100 containers, each
