@@ -89,6 +89,8 @@ export default defineConfig({
           include: ["test/**/*-node.test.ts"],
           environment: "node",
           testTimeout: 60_000,
+          // Their hooks start servers and a database while the other projects keep both cores busy.
+          hookTimeout: 60_000,
         },
       },
     ],
