@@ -34,8 +34,6 @@ export interface ChangeRange {
   orders: { order: Order; version: number }[];
   /** Sent again from the log, to fill a gap in the projection. */
   resent?: true;
-  /** As a message of its own: its size in bytes of JSON as its sender counted it (see `withSize`). */
-  bytes?: number;
 }
 
 /** The order an event is about, if any. */
@@ -80,30 +78,15 @@ export const RANGE_MAX_BYTES = 96 * 1024;
  */
 export interface RangeBatch {
   ranges: ChangeRange[];
-  /** Its size in bytes of JSON as its sender counted it (see `withSize`). */
-  bytes?: number;
-}
-
-/** What `"bytes":<n>,` adds to a message. */
-const SIZE_FIELD_BYTES = 24;
-
-/**
- * A message body that says its own size (as counted when it was cut, and the field itself), so that
- * a consumer passing it on (the projection to the backup queue) fits it into sends without
- * serialising it again.
- */
-export function withSize<T extends ChangeRange | RangeBatch>(body: T, bytes: number): T {
-  return { ...body, bytes: bytes + SIZE_FIELD_BYTES };
 }
 
 /**
- * A range, or a batch of ranges, as its sender sends it: JSON text that says its own size. Text
- * rather than a JSON body because the projection consumer passes every message on to the backup
- * queue: a text body goes on as the bytes it came as, where an object would be serialised again
- * (measured, a sixth of the consumer's time). Consumers take both (workers/projection/message.ts).
+ * A range, or a batch of ranges, as its sender sends it: JSON text, which the consumer reads with one
+ * parse (consumers take objects too: workers/projection/message.ts). Its size, counted when it was
+ * cut, is the sender's to fit it into sends (`sendBatchesOf`) and to count it (platform/usage).
  */
-export function rangeMessage(body: ChangeRange | RangeBatch, bytes: number): { body: string; contentType: "text" } {
-  return { body: JSON.stringify(withSize(body, bytes)), contentType: "text" };
+export function rangeMessage(body: ChangeRange | RangeBatch): { body: string; contentType: "text" } {
+  return { body: JSON.stringify(body), contentType: "text" };
 }
 
 /** A batch message stays within this many bytes of JSON (a queue message may hold 128 KB). */

@@ -626,7 +626,7 @@ export class ContainerDO extends DurableObject<Env> {
 
   /** Range messages to the projection queue, in one send, counted (each message's size in bytes of JSON). */
   private async send(ranges: SizedRange[]): Promise<void> {
-    await this.env.PROJECTION_QUEUE.sendBatch(ranges.map(({ range, bytes }) => rangeMessage(range, bytes)));
+    await this.env.PROJECTION_QUEUE.sendBatch(ranges.map(({ range }) => rangeMessage(range)));
     count("queueMessagesSent", ranges.length);
     count(
       "queueMessageUnits",

@@ -3,6 +3,7 @@
 // manifest whose checksums match the objects, and GET /v1/backups, /metrics and the monitor say how
 // old the newest complete backup is.
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { rangeMessage, utf8Length } from "../domain/change-message";
 import type { ContainerEvent } from "../domain/events";
@@ -11,7 +12,9 @@ import { DEFAULT_RULES, conditionsOf } from "../domain/monitor";
 import { gunzip, takeHourlyBackup, unseal, type Snapshot } from "../workers/backups";
 import { sha256Hex } from "../platform/crypto";
 import { monitorSnapshot } from "../workers/monitor";
-import { BACKUP_QUEUE, PROJECTION_QUEUE } from "../workers/queues";
+import { withDatabase } from "../workers/db/client";
+import { deadLetters } from "../workers/db/schema";
+import { BACKUP_QUEUE, DEAD_LETTER_QUEUE, PROJECTION_QUEUE } from "../workers/queues";
 import { backupLedger } from "../workers/stubs";
 import {
   adminToken,
@@ -84,11 +87,14 @@ describe("backups", () => {
     expect(object.key).toMatch(/^events\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/[0-9a-f]{32}\.ndjson\.gz$/);
   });
 
-  it("a message sent as JSON text goes on to the backup queue as that same text, and is backed up from it", async () => {
-    const id = uniqueContainer("bktext");
-    await json(await postReadings(key, { readings: [reading(id, 80), reading(id, 20)] }), 200);
-    const range = await logAsRange(id);
-    const message = rangeMessage(range, utf8Length(JSON.stringify(range)));
+  it("the projection passes on a batch's events alone, as few messages within the queue's limit as they fit in, and they are backed up from them", async () => {
+    // A request's readings across many containers, two each: enough events to take more than one message.
+    const ids = Array.from({ length: 150 }, () => uniqueContainer("bkevents"));
+    await json(await postReadings(key, { readings: ids.flatMap((id) => [reading(id, 80), reading(id, 20)]) }), 200);
+    const ranges = await Promise.all(ids.map((id) => logAsRange(id)));
+    const events = ranges.flatMap((r) => r.events);
+    const message = rangeMessage({ ranges });
+    const id = ids[0]!;
     const passed: MessageSendRequest<unknown>[] = [];
     const backupQueue = {
       send: () => Promise.reject(new Error("the consumer sends in batches")),
@@ -100,18 +106,89 @@ describe("backups", () => {
     const ctx = createExecutionContext();
     await worker.queue(batch, { ...env, BACKUP_QUEUE: backupQueue });
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([`m-${id}`]);
-    expect(passed).toEqual([{ body: message.body, contentType: "text" }]);
+    // Text of events and nothing else, each message within the 120 KB a batch message may take,
+    // together holding every event once, in order.
+    expect(passed.length).toBeGreaterThan(1);
+    expect(passed.every((m) => m.contentType === "text" && typeof m.body === "string")).toBe(true);
+    const bodies = passed.map((m) => JSON.parse(m.body as string) as Record<string, unknown>);
+    expect(bodies.every((b) => Object.keys(b).join() === "events")).toBe(true);
+    expect(passed.every((m) => utf8Length(m.body as string) <= 120 * 1024)).toBe(true);
+    expect(bodies.flatMap((b) => b.events as ContainerEvent[])).toEqual(events);
+    // Nothing but the events and each message's frame: the ranges' states are left behind.
+    const passedBytes = passed.reduce((n, m) => n + utf8Length(m.body as string), 0);
+    expect(passedBytes).toBe(utf8Length(JSON.stringify(events)) + passed.length * 12 - 1);
+    expect(passedBytes).toBeLessThan(utf8Length(message.body) - utf8Length(JSON.stringify(ranges.map((r) => r.state))));
 
-    await deliver([passed[0]!.body]);
-    const { seen } = await backedUp(id);
-    expect([...seen.keys()].sort((a, b) => a - b)).toEqual(range.events.map((e) => e.seq));
+    await deliver(passed.map((m) => m.body));
+    for (const r of ranges.slice(0, 3))
+      expect([...(await backedUp(r.containerId)).seen.keys()].sort((a, b) => a - b)).toEqual(
+        r.events.map((e) => e.seq),
+      );
+  });
+
+  it("a backup message that dies is a dead letter listed as the backup queue's; replayed to it, it is backed up", async () => {
+    const id = uniqueContainer("bkdead");
+    await json(await postReadings(key, { readings: [reading(id, 80), reading(id, 20)] }), 200);
+    const range = await logAsRange(id);
+    const dead = createMessageBatch(DEAD_LETTER_QUEUE, [
+      { id: `dl-${id}`, timestamp: new Date(), attempts: 11, body: JSON.stringify({ events: range.events }) },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(dead, env);
+    expect((await getQueueResult(dead, ctx)).explicitAcks).toEqual([`dl-${id}`]);
+    const [stored] = await withDatabase(env, (db) =>
+      db
+        .select()
+        .from(deadLetters)
+        .where(eq(deadLetters.messageId, `dl-${id}`)),
+    );
+    expect(stored).toMatchObject({ queue: BACKUP_QUEUE, poison: false, body: { events: range.events } });
+    expect(stored!.reason).toMatch(/backing it up failed/);
+    expect((await backedUp(id)).seen.size).toBe(0);
+
+    // Replayed, it goes to the backup queue as JSON, and its consumer backs it up.
+    const sent: Array<{ body: unknown; options?: QueueSendOptions }> = [];
+    const backupQueue = {
+      send: async (body: unknown, options?: QueueSendOptions) => void sent.push({ body, options }),
+    } as unknown as Queue;
+    const replayed = await worker.fetch(
+      new Request(`http://fillgrid.test/v1/dead-letters/${stored!.id}/replay`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}` },
+      }),
+      { ...env, BACKUP_QUEUE: backupQueue },
+      createExecutionContext(),
+    );
+    expect(replayed.status).toBe(200);
+    expect(sent).toEqual([{ body: { events: range.events }, options: { contentType: "json" } }]);
+    await deliver([sent[0]!.body]);
+    expect([...(await backedUp(id)).seen.keys()].sort((a, b) => a - b)).toEqual(range.events.map((e) => e.seq));
+  });
+
+  it("a dead letter of the projection's own, in the same dead-letter queue, stays the projection's", async () => {
+    const id = uniqueContainer("bkdeadp");
+    await json(await postReadings(key, reading(id, 80)), 200);
+    const range = await logAsRange(id);
+    const dead = createMessageBatch(DEAD_LETTER_QUEUE, [
+      { id: `dlp-${id}`, timestamp: new Date(), attempts: 4, body: rangeMessage(range).body },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(dead, env);
+    expect((await getQueueResult(dead, ctx)).explicitAcks).toEqual([`dlp-${id}`]);
+    const [stored] = await withDatabase(env, (db) =>
+      db
+        .select()
+        .from(deadLetters)
+        .where(eq(deadLetters.messageId, `dlp-${id}`)),
+    );
+    expect(stored).toMatchObject({ queue: PROJECTION_QUEUE, poison: false });
   });
 
   it("a projection batch the backup queue refuses is not acked: it comes again whole, and is acked once the backup queue takes it", async () => {
     const id = uniqueContainer("bkrefused");
     await json(await postReadings(key, reading(id, 80)), 200);
     const range = await logAsRange(id);
-    const message = rangeMessage(range, utf8Length(JSON.stringify(range)));
+    const message = rangeMessage(range);
     const deliverWith = async (backupQueue: Queue) => {
       const batch = createMessageBatch(PROJECTION_QUEUE, [
         { id: `m-${id}`, timestamp: new Date(), attempts: 1, body: message.body },
@@ -131,7 +208,7 @@ describe("backups", () => {
     const taking = { sendBatch: async (m: Iterable<MessageSendRequest<unknown>>) => void passed.push(...m) };
     const again = await deliverWith(taking as unknown as Queue);
     expect(again.explicitAcks).toEqual([`m-${id}`]);
-    expect(passed.map((m) => m.body)).toEqual([message.body]);
+    expect(passed.map((m) => m.body)).toEqual([JSON.stringify({ events: range.events })]);
   });
 
   it("every hour: a snapshot with partners' secrets sealed, a manifest whose checksums match, and their age in the API, /metrics and the monitor", async () => {

@@ -1,7 +1,17 @@
 // The pure part of backups: object names, what an event object holds, coverage with holes, and when
 // a backup is complete.
 import { describe, expect, it } from "vitest";
-import { completeness, cover, eventLines, eventsKey, hourPath, manifestKey, snapshotKey } from "../domain/backups";
+import {
+  backupEventsMessages,
+  completeness,
+  cover,
+  eventLines,
+  eventsKey,
+  hourPath,
+  manifestKey,
+  snapshotKey,
+} from "../domain/backups";
+import { utf8Length } from "../domain/change-message";
 import type { ContainerEvent } from "../domain/events";
 
 const event = (containerId: string, seq: number, at = "2026-12-05T14:20:00.000Z") =>
@@ -99,5 +109,24 @@ describe("backups", () => {
     });
     expect(completeness(coverage, expected.slice(0, 1), true)).toEqual({ complete: true, missing: [] });
     expect(completeness(coverage, expected.slice(0, 1), false).complete).toBe(false);
+  });
+
+  it("passes events on as messages of events alone, in order, each within the limit in UTF-8 bytes; one larger goes alone", () => {
+    const events = Array.from({ length: 40 }, (_, i) => event(i % 3 === 0 ? "tänk-ü" : "bin", i + 1));
+    const messages = backupEventsMessages(events, 1_000);
+    expect(messages.length).toBeGreaterThan(1);
+    for (const m of messages) {
+      expect(m.bytes).toBe(utf8Length(m.body));
+      expect(m.bytes).toBeLessThanOrEqual(1_000);
+    }
+    expect(messages.flatMap((m) => (JSON.parse(m.body) as { events: ContainerEvent[] }).events)).toEqual(events);
+    // As many as fit: no two neighbours would have fitted in one.
+    for (let i = 1; i < messages.length; i++)
+      expect(messages[i - 1]!.bytes + messages[i]!.bytes - 12).toBeGreaterThan(1_000);
+
+    const big = { ...event("bin", 99), note: "x".repeat(2_000) } as unknown as ContainerEvent;
+    const withBig = backupEventsMessages([event("bin", 1), big, event("bin", 2)], 1_000);
+    expect(withBig.map((m) => (JSON.parse(m.body) as { events: ContainerEvent[] }).events.length)).toEqual([1, 1, 1]);
+    expect(backupEventsMessages([])).toEqual([]);
   });
 });

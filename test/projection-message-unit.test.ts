@@ -1,7 +1,7 @@
 // What the projection consumer takes from its queue: ranges, batches of ranges and single changes
 // of the right shape, as the changes they stand for; anything else refused with the field that is wrong.
 import { describe, expect, it } from "vitest";
-import { parseProjectionMessage } from "../workers/projection/message";
+import { parseBackupMessage, parseProjectionMessage } from "../workers/projection/message";
 
 const event = (seq: number, extra: Record<string, unknown> = {}) => ({
   id: `evt_${seq}`,
@@ -61,5 +61,29 @@ describe("projection messages", () => {
     expect(refused({ event: event(1), state, order: { id: 3 } })).toBe(
       "not a change message: order.id must be a non-empty string",
     );
+  });
+
+  it("the backup queue's messages: events alone, or a projection message's events; anything else refused by field", () => {
+    expect(parseBackupMessage(JSON.stringify({ events: [event(1), event(2)] }))).toEqual({
+      ok: true,
+      events: [event(1), event(2)],
+    });
+    expect(parseBackupMessage({ events: [event(3)] })).toEqual({ ok: true, events: [event(3)] });
+    expect(parseBackupMessage({ ranges: [range(), range([event(3)])] })).toEqual({
+      ok: true,
+      events: [event(1), event(2), event(3)],
+    });
+    expect(parseBackupMessage({ events: [event(1, { containerId: "" })] })).toEqual({
+      ok: false,
+      error: "not a backup message: events.0.containerId must be a non-empty string",
+    });
+    expect(parseBackupMessage({ events: [] })).toEqual({
+      ok: false,
+      error: "not a backup message: events must hold at least one",
+    });
+    expect(parseBackupMessage("{")).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^not a backup message: not JSON/),
+    });
   });
 });

@@ -7,6 +7,7 @@
 //     the last one, with their SHA-256, each container's covered seq, and whether it is complete.
 import { sql } from "drizzle-orm";
 import {
+  backupEventsMessages,
   completeness,
   eventLines,
   eventsKey,
@@ -19,44 +20,24 @@ import {
   type Manifest,
   type ObjectCreated,
 } from "../domain/backups";
-import { sendBatchesOf, utf8Length, type RangeBatch } from "../domain/change-message";
+import { sendBatchesOf } from "../domain/change-message";
 import type { ContainerEvent } from "../domain/events";
 import type { TableDump } from "../durable-objects/sql-dump";
 import { hex, sha256Hex } from "../platform/crypto";
 import { reportError } from "../platform/error-report";
 import { log } from "../platform/logging";
 import { withDatabase } from "./db/client";
-import { parseProjectionMessage } from "./projection/message";
+import { parseBackupMessage } from "./projection/message";
 import { alertsObject, backupLedger, container, deviceKeyObject, directory, documentCounter } from "./stubs";
 
-/** A queue message holds 128 KB; a little is left for its framing. */
-const MESSAGE_MAX_BYTES = 127 * 1024;
-
 /**
- * The projection consumer's batch, passed on as it came (text as text, so it is not serialised
- * again), in as few sends as the queue's limits allow (100 messages and 256 KB a send). A message
- * of many containers' ranges too big for one message (a consumer can be handed one a producer could
- * not send) goes as its ranges, each within a message. `value`: what the body holds (its JSON read).
+ * The events of the projection consumer's batch passed on to be backed up: as event messages
+ * (domain/backups.ts), in as few sends as the queue's limits allow (100 messages and 256 KB a send).
  */
-export async function passToBackup(env: Env, messages: { body: unknown; value: unknown }[]): Promise<void> {
-  const sized = messages.flatMap(({ body, value }) => {
-    // A message says its own size when its sender counted it; only one that does not is measured.
-    const declared = (value as { bytes?: unknown } | null)?.bytes;
-    const bytes =
-      typeof declared === "number" ? declared : utf8Length(typeof body === "string" ? body : JSON.stringify(body));
-    if (bytes <= MESSAGE_MAX_BYTES || typeof value !== "object" || value === null || !("ranges" in value))
-      return [{ body, bytes }];
-    return (value as RangeBatch).ranges.map((range) => ({ body: range, bytes: utf8Length(JSON.stringify(range)) }));
-  });
+export async function passToBackup(env: Env, events: readonly ContainerEvent[]): Promise<void> {
   await Promise.all(
-    sendBatchesOf(sized).map((call) =>
-      env.BACKUP_QUEUE.sendBatch(
-        call.map((m) =>
-          typeof m.body === "string"
-            ? { body: m.body, contentType: "text" as const }
-            : { body: m.body, contentType: "json" as const },
-        ),
-      ),
+    sendBatchesOf(backupEventsMessages(events)).map((call) =>
+      env.BACKUP_QUEUE.sendBatch(call.map((m) => ({ body: m.body, contentType: "text" as const }))),
     ),
   );
 }
@@ -181,7 +162,7 @@ export async function backUpEvents(batch: MessageBatch<unknown>, env: Env): Prom
   const events: ContainerEvent[] = [];
   const readable = new Set<Message<unknown>>();
   for (const msg of batch.messages) {
-    const parsed = parseProjectionMessage(msg.body);
+    const parsed = parseBackupMessage(msg.body);
     if (!parsed.ok) {
       // Cannot be backed up as it is; the error record names it, and it ends with the dead letters.
       msg.retry();
@@ -189,7 +170,7 @@ export async function backUpEvents(batch: MessageBatch<unknown>, env: Env): Prom
       continue;
     }
     readable.add(msg);
-    for (const change of parsed.changes) events.push(change.event);
+    for (const event of parsed.events) events.push(event);
   }
   try {
     const ledger = backupLedger(env);

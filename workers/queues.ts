@@ -8,7 +8,7 @@ import { log, sampleRate } from "../platform/logging";
 import { withDatabase } from "./db/client";
 import { storeDeadLetterRows } from "./db/dead-letters";
 import { errorStore } from "./errors/store";
-import { bodyValue, parseProjectionMessage } from "./projection/message";
+import { bodyValue, isBackupEventsMessage, parseBackupMessage, parseProjectionMessage } from "./projection/message";
 import { planProjections } from "./projection/plan";
 import { gapGraceSeconds, requestMissing } from "./projection/repair";
 import { writePlans, type ProjectionGap } from "./projection/writer";
@@ -31,13 +31,16 @@ export const ERRORS_DEAD_LETTER_QUEUE = "fillgrid-errors-dead-letters";
 export const PARKED_DEAD_LETTER_QUEUE = "fillgrid-dead-letters-parked";
 export const PARTNER_EVENTS_QUEUE = "fillgrid-partner-events";
 export const PARTNER_EVENTS_DEAD_LETTER_QUEUE = "fillgrid-partner-events-dead-letters";
-/** The projection's batches passed on to be backed up (workers/backups.ts); its dead letters are the projection's. */
+/**
+ * The projection's events passed on to be backed up (workers/backups.ts); its dead letters go to the
+ * projection's dead-letter queue, and are told from the projection's by their shape (`originIn`).
+ */
 export const BACKUP_QUEUE = "fillgrid-backups";
 /** Objects written to the backup bucket, to be copied to the replica (R2 event notifications). */
 export const BACKUP_REPLICATION_QUEUE = "fillgrid-backup-replication";
 export const BACKUP_REPLICATION_DEAD_LETTER_QUEUE = "fillgrid-backup-replication-dead-letters";
 
-/** The queue each dead-letter queue holds messages of, for storing and replaying them. */
+/** The queue each dead-letter queue holds messages of, for storing and replaying them (but see `originIn`). */
 export const DEAD_LETTER_ORIGIN: Record<string, string> = {
   [DEAD_LETTER_QUEUE]: PROJECTION_QUEUE,
   [ERRORS_DEAD_LETTER_QUEUE]: ERRORS_QUEUE,
@@ -79,23 +82,24 @@ export class Settlement {
 export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const settle = new Settlement();
   // A message is a container's range of events (or, from before ranges, one change): the changes it stands for.
-  const valid: Array<{ msg: Message<unknown>; changes: ChangeMessage[]; value: unknown }> = [];
+  const valid: Array<{ msg: Message<unknown>; changes: ChangeMessage[] }> = [];
   for (const msg of batch.messages) {
     const parsed = parseProjectionMessage(msg.body);
-    if (parsed.ok) valid.push({ msg, changes: parsed.changes, value: parsed.value });
+    if (parsed.ok) valid.push({ msg, changes: parsed.changes });
     else {
       settle.retry(msg);
       await reportError(env, new TypeError(parsed.error), "consumer", batch.queue, failureContext(batch.queue, msg));
     }
   }
   if (valid.length === 0) return;
-  // Passed on to be backed up while Postgres writes them (both wait on another service, and the
-  // queue hands this consumer its next batch only once this one returns): a message is acked only
-  // once both have it. If the backup queue cannot take them, they all come again (writing them to
-  // Postgres again changes nothing).
+  const all = valid.flatMap((v) => v.changes);
+  // Their events passed on to be backed up while Postgres writes them (both wait on another service,
+  // and the queue hands this consumer its next batch only once this one returns): a message is acked
+  // only once both have it. If the backup queue cannot take them, they all come again (writing them
+  // to Postgres again changes nothing).
   const backedUp = passToBackup(
     env,
-    valid.map((v) => ({ body: v.msg.body, value: v.value })),
+    all.map((c) => c.event),
   ).then(
     () => true,
     async (error: unknown) => {
@@ -113,7 +117,6 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
   const gaps: ProjectionGap[] = [];
   // Off only to measure what the completeness check costs (npm run bench); see wrangler.toml.
   const track = env.PROJECTION_GAP_CHECK !== "off";
-  const all = valid.flatMap((v) => v.changes);
   // Asked for beside the write rather than after it (each call waits its turn in a busy isolate); a
   // failure is met where it is awaited.
   const partners = all.some((c) => c.order !== null) ? directory(env).listPartners() : undefined;
@@ -289,6 +292,12 @@ export function deadLetterVerdict(origin: string, body: unknown): { reason: stri
           poison: true,
         };
   }
+  if (origin === BACKUP_QUEUE) {
+    const parsed = parseBackupMessage(body);
+    return parsed.ok
+      ? { reason: "backing it up failed 10 times; replay it once the backup bucket takes writes", poison: false }
+      : { reason: parsed.error, poison: true };
+  }
   if (origin === BACKUP_REPLICATION_QUEUE) {
     const parsed = objectCreatedSchema.safeParse(body);
     return parsed.success
@@ -304,6 +313,7 @@ export function deadLetterVerdict(origin: string, body: unknown): { reason: stri
 /** Which queue a message parked from either dead-letter queue came from, told by its shape. */
 export function originOf(body: unknown): string {
   if (parseProjectionMessage(body).ok) return PROJECTION_QUEUE;
+  if (parseBackupMessage(body).ok) return BACKUP_QUEUE;
   if (errorReportSchema.safeParse(body).success) return ERRORS_QUEUE;
   if (partnerDeliverySchema.safeParse(body).success) return PARTNER_EVENTS_QUEUE;
   if (objectCreatedSchema.safeParse(body).success) return BACKUP_REPLICATION_QUEUE;
@@ -318,17 +328,17 @@ export function originOf(body: unknown): string {
  */
 export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const settle = new Settlement();
-  const origin = DEAD_LETTER_ORIGIN[batch.queue]!;
+  const origins = new Map(batch.messages.map((msg) => [msg, originIn(batch.queue, msg.body)]));
   try {
     await withDatabase(env, (db) =>
       storeDeadLetterRows(
         db,
         batch.messages.map((msg) => ({
-          queue: origin,
+          queue: origins.get(msg)!,
           messageId: msg.id,
           body: storedBody(msg.body),
           attempts: msg.attempts,
-          ...deadLetterVerdict(origin, msg.body),
+          ...deadLetterVerdict(origins.get(msg)!, msg.body),
         })),
       ),
     );
@@ -344,7 +354,19 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): 
   // Every letter is in Postgres: all are acked before anything else is tried, so a failure in what
   // follows can neither send one back nor report one twice. Each letter's follow-up catches its own.
   for (const msg of batch.messages) settle.ack(msg);
-  await Promise.all(batch.messages.map((msg) => reportDeadLetter(env, origin, msg)));
+  await Promise.all(batch.messages.map((msg) => reportDeadLetter(env, origins.get(msg)!, msg)));
+}
+
+/**
+ * The queue a dead letter came from: its dead-letter queue's, except in the projection's, which
+ * takes the backup queue's too (a message of events alone is the backup queue's).
+ */
+export function originIn(deadLetterQueue: string, body: unknown): string {
+  if (deadLetterQueue === DEAD_LETTER_QUEUE) {
+    const read = bodyValue(body);
+    if (read.ok && isBackupEventsMessage(read.value)) return BACKUP_QUEUE;
+  }
+  return DEAD_LETTER_ORIGIN[deadLetterQueue]!;
 }
 
 /** A stored dead letter as an error record (an error report that died: recorded in the ErrorHub itself). */

@@ -1,5 +1,6 @@
+import type { BackupEventsMessage } from "../../domain/backups";
 import { changesOf, type ChangeMessage, type ChangeRange } from "../../domain/change-message";
-import { EVENT_TYPES } from "../../domain/events";
+import { EVENT_TYPES, type ContainerEvent } from "../../domain/events";
 
 // Enough of a change message's shape to be sure the writer can use it; the rest is the container's
 // own output and trusted as such. Checked by hand rather than with a zod schema: a schema's parse
@@ -141,4 +142,30 @@ function changesIn(body: unknown): { ok: true; changes: ChangeMessage[] } | { ok
   }
   const single = parseChangeMessage(body);
   return single.ok ? { ok: true, changes: [single.message] } : single;
+}
+
+/** Whether a message's value is the backup queue's own shape (domain/backups.ts): events, and no range. */
+export function isBackupEventsMessage(value: unknown): boolean {
+  return isObject(value) && "events" in value && !("range" in value) && !("ranges" in value);
+}
+
+/**
+ * A message of the backup queue as the events it holds: the events the projection consumer passes
+ * on (`{"events": [...]}`), or, as before they were, a projection message (still in queues and
+ * dead letters), whose events are backed up.
+ */
+export function parseBackupMessage(
+  message: unknown,
+): { ok: true; events: ContainerEvent[] } | { ok: false; error: string } {
+  const read = bodyValue(message);
+  if (!read.ok) return { ok: false, error: `not a backup message: ${read.error}` };
+  if (isBackupEventsMessage(read.value)) {
+    const events = (read.value as Record<string, unknown>).events;
+    const problem = checkEvents(events, "events");
+    return problem
+      ? { ok: false, error: `not a backup message: ${problem}` }
+      : { ok: true, events: (read.value as unknown as BackupEventsMessage).events };
+  }
+  const projection = parseProjectionMessage(read.value);
+  return projection.ok ? { ok: true, events: projection.changes.map((c) => c.event) } : projection;
 }

@@ -82,7 +82,7 @@ export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise
   await Promise.all(
     calls.map(async (batch) => {
       try {
-        await env.PROJECTION_QUEUE.sendBatch(batch.map((m) => rangeMessage(m.batch, m.bytes)));
+        await env.PROJECTION_QUEUE.sendBatch(batch.map((m) => rangeMessage(m.batch)));
         count("queueMessagesSent", batch.length);
         count(
           "queueMessageUnits",

@@ -22,6 +22,7 @@ export class DiagnosticError extends Error {
 
 const replayQueues = (env: Env): Record<string, Queue> => ({
   "fillgrid-projection": env.PROJECTION_QUEUE,
+  "fillgrid-backups": env.BACKUP_QUEUE,
   "fillgrid-errors": env.ERRORS_QUEUE,
   "fillgrid-partner-events": env.PARTNER_EVENTS_QUEUE,
   "fillgrid-backup-replication": env.BACKUP_REPLICATION_QUEUE,
