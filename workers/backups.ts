@@ -25,6 +25,7 @@ import type { ContainerEvent } from "../domain/events";
 import type { TableDump } from "../durable-objects/sql-dump";
 import { hex, sha256Hex } from "../platform/crypto";
 import { reportError } from "../platform/error-report";
+import { count, queueUnits } from "../platform/usage";
 import { log } from "../platform/logging";
 import { withDatabase } from "./db/client";
 import { parseBackupMessage } from "./projection/message";
@@ -36,9 +37,14 @@ import { alertsObject, backupLedger, container, deviceKeyObject, directory, docu
  */
 export async function passToBackup(env: Env, events: readonly ContainerEvent[]): Promise<void> {
   await Promise.all(
-    sendBatchesOf(backupEventsMessages(events)).map((call) =>
-      env.BACKUP_QUEUE.sendBatch(call.map((m) => ({ body: m.body, contentType: "text" as const }))),
-    ),
+    sendBatchesOf(backupEventsMessages(events)).map(async (call) => {
+      await env.BACKUP_QUEUE.sendBatch(call.map((m) => ({ body: m.body, contentType: "text" as const })));
+      count("queueMessagesSent", call.length);
+      count(
+        "queueMessageUnits",
+        call.reduce((n, m) => n + queueUnits(m.bytes), 0),
+      );
+    }),
   );
 }
 
