@@ -43,6 +43,19 @@ const HOUR = 3_600_000;
 
 const deliver = (bodies: unknown[]) => deliverBatch(BACKUP_QUEUE, bodies);
 
+/** A message delivered to the projection's dead-letter queue (whose letters the backup queue's share), as stored. */
+async function deadLetter(messageId: string, body: string) {
+  const batch = createMessageBatch(DEAD_LETTER_QUEUE, [{ id: messageId, timestamp: new Date(), attempts: 11, body }]);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env);
+  expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([messageId]);
+  const [stored] = await withDatabase(env, (db) =>
+    db.select().from(deadLetters).where(eq(deadLetters.messageId, messageId)),
+  );
+  expect(stored).toBeDefined();
+  return stored!;
+}
+
 /** Every backed-up event of a container, from the objects the ledger lists, and in how many objects each is. */
 async function backedUp(containerId: string) {
   const objects = (await backupLedger(env).unlisted()).filter((o) =>
@@ -130,20 +143,9 @@ describe("backups", () => {
     const id = uniqueContainer("bkdead");
     await json(await postReadings(key, { readings: [reading(id, 80), reading(id, 20)] }), 200);
     const range = await logAsRange(id);
-    const dead = createMessageBatch(DEAD_LETTER_QUEUE, [
-      { id: `dl-${id}`, timestamp: new Date(), attempts: 11, body: JSON.stringify({ events: range.events }) },
-    ]);
-    const ctx = createExecutionContext();
-    await worker.queue(dead, env);
-    expect((await getQueueResult(dead, ctx)).explicitAcks).toEqual([`dl-${id}`]);
-    const [stored] = await withDatabase(env, (db) =>
-      db
-        .select()
-        .from(deadLetters)
-        .where(eq(deadLetters.messageId, `dl-${id}`)),
-    );
+    const stored = await deadLetter(`dl-${id}`, JSON.stringify({ events: range.events }));
     expect(stored).toMatchObject({ queue: BACKUP_QUEUE, poison: false, body: { events: range.events } });
-    expect(stored!.reason).toMatch(/backing it up failed/);
+    expect(stored.reason).toMatch(/backing it up failed/);
     expect((await backedUp(id)).seen.size).toBe(0);
 
     // Replayed, it goes to the backup queue as JSON, and its consumer backs it up.
@@ -152,7 +154,7 @@ describe("backups", () => {
       send: async (body: unknown, options?: QueueSendOptions) => void sent.push({ body, options }),
     } as unknown as Queue;
     const replayed = await worker.fetch(
-      new Request(`http://fillgrid.test/v1/dead-letters/${stored!.id}/replay`, {
+      new Request(`http://fillgrid.test/v1/dead-letters/${stored.id}/replay`, {
         method: "POST",
         headers: { authorization: `Bearer ${admin}` },
       }),
@@ -169,19 +171,10 @@ describe("backups", () => {
     const id = uniqueContainer("bkdeadp");
     await json(await postReadings(key, reading(id, 80)), 200);
     const range = await logAsRange(id);
-    const dead = createMessageBatch(DEAD_LETTER_QUEUE, [
-      { id: `dlp-${id}`, timestamp: new Date(), attempts: 4, body: rangeMessage(range).body },
-    ]);
-    const ctx = createExecutionContext();
-    await worker.queue(dead, env);
-    expect((await getQueueResult(dead, ctx)).explicitAcks).toEqual([`dlp-${id}`]);
-    const [stored] = await withDatabase(env, (db) =>
-      db
-        .select()
-        .from(deadLetters)
-        .where(eq(deadLetters.messageId, `dlp-${id}`)),
-    );
-    expect(stored).toMatchObject({ queue: PROJECTION_QUEUE, poison: false });
+    expect(await deadLetter(`dlp-${id}`, rangeMessage(range).body)).toMatchObject({
+      queue: PROJECTION_QUEUE,
+      poison: false,
+    });
   });
 
   it("a projection batch the backup queue refuses is not acked: it comes again whole, and is acked once the backup queue takes it", async () => {
