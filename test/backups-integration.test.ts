@@ -101,9 +101,13 @@ describe("backups", () => {
   });
 
   it("the projection passes on a batch's events alone, as few messages within the queue's limit as they fit in, and they are backed up from them", async () => {
-    // A request's readings across many containers, two each: enough events to take more than one message.
-    const ids = Array.from({ length: 150 }, () => uniqueContainer("bkevents"));
-    await json(await postReadings(key, { readings: ids.flatMap((id) => [reading(id, 80), reading(id, 20)]) }), 200);
+    // A request's readings across containers, ten each at a steady level (no orders, no forecast
+    // to run out): enough events to take more than one message.
+    const ids = Array.from({ length: 30 }, () => uniqueContainer("bkevents"));
+    await json(
+      await postReadings(key, { readings: ids.flatMap((id) => Array.from({ length: 10 }, () => reading(id, 90))) }),
+      200,
+    );
     const ranges = await Promise.all(ids.map((id) => logAsRange(id)));
     const events = ranges.flatMap((r) => r.events);
     const message = rangeMessage({ ranges });

@@ -177,13 +177,21 @@ describe("GET /v1/fleet/summary", () => {
     within(now.belowThreshold, lower.below, upper.below);
     within(now.activeOrders, lower.active, upper.active);
     within(now.containers, lower.containers, upper.containers);
-    const listed = async (query: string) =>
-      (
-        await json<{ containers: { containerId: string }[] }>(
-          await api(`/v1/containers?${query}&limit=500`, { token: admin }),
+    // Every page of the list: the other tests' containers share the database, more than a page of them.
+    const listed = async (query: string) => {
+      const ids: string[] = [];
+      for (let cursor: string | null = ""; cursor !== null;) {
+        const page: { containers: { containerId: string }[]; nextCursor: string | null } = await json(
+          await api(`/v1/containers?${query}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, {
+            token: admin,
+          }),
           200,
-        )
-      ).containers.map((c) => c.containerId);
+        );
+        ids.push(...page.containers.map((c) => c.containerId));
+        cursor = page.nextCursor;
+      }
+      return ids;
+    };
     const ours = await json<{ container: { fillPercent: number; threshold: number; activeOrder: unknown } }>(
       await api(`/v1/containers/${low}`, { token: admin }),
       200,
