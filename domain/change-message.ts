@@ -89,6 +89,11 @@ export function rangeMessage(body: ChangeRange | RangeBatch): { body: string; co
   return { body: JSON.stringify(body), contentType: "text" };
 }
 
+/** A message of JSON text already made (a range's, or a batch's: `packRanges`), as a queue sends it. */
+export function textMessage(text: string): { body: string; contentType: "text" } {
+  return { body: text, contentType: "text" };
+}
+
 /** A batch message stays within this many bytes of JSON (a queue message may hold 128 KB). */
 export const BATCH_MAX_BYTES = 120 * 1024;
 
@@ -109,41 +114,54 @@ export function utf8Length(s: string): number {
 }
 
 /**
- * Ranges (each with its size in bytes of JSON) packed in order into as few batches as fit within
- * `maxBytes` each; a range is never split, and one larger than `maxBytes` goes alone.
+ * Ranges as JSON text (each with its size in bytes) packed in order into as few batch messages as
+ * fit within `maxBytes` each, by joining their text: nothing is serialised again. A range is never
+ * split, and one larger than `maxBytes` goes alone. Each message says which ranges it carries.
  */
-export function packRanges(
-  ranges: readonly { range: ChangeRange; bytes: number }[],
+export function packRanges<T extends SentRange>(
+  ranges: readonly T[],
   maxBytes = BATCH_MAX_BYTES,
-): { batch: RangeBatch; bytes: number }[] {
-  const out: { batch: RangeBatch; bytes: number }[] = [];
-  // `{"ranges":[` … `]}` and a comma between ranges.
-  const frame = 13;
-  let current: ChangeRange[] = [];
-  let bytes = frame;
-  for (const { range, bytes: size } of ranges) {
-    if (current.length > 0 && bytes + size + 1 > maxBytes) {
-      out.push({ batch: { ranges: current }, bytes });
-      current = [];
-      bytes = frame;
-    }
-    bytes += size + (current.length > 0 ? 1 : 0);
+): { body: string; bytes: number; ranges: T[] }[] {
+  const out: { body: string; bytes: number; ranges: T[] }[] = [];
+  let current: T[] = [];
+  let bytes = BATCH_FRAME.length;
+  const flush = () => {
+    out.push({ body: `{"ranges":[${current.map((r) => r.text).join(",")}]}`, bytes, ranges: current });
+    current = [];
+    bytes = BATCH_FRAME.length;
+  };
+  for (const range of ranges) {
+    if (current.length > 0 && bytes + range.bytes + 1 > maxBytes) flush();
+    bytes += range.bytes + (current.length > 0 ? 1 : 0);
     current.push(range);
   }
-  if (current.length > 0) out.push({ batch: { ranges: current }, bytes });
+  if (current.length > 0) flush();
   return out;
 }
 
-/** A range message and the bytes of its JSON. */
-export interface SizedRange {
-  range: ChangeRange;
+/** The text a batch message adds around its ranges: `{"ranges":[` and `]}`. */
+const BATCH_FRAME = '{"ranges":[]}';
+
+/**
+ * A range as it is sent: its JSON text, made from the texts its container already holds (the events
+ * as stored, the state as serialised once), and the bytes of that text in UTF-8. Text crosses from
+ * the container to the worker and into the queue as it is; an object graph would be copied at each
+ * step and serialised again at the end.
+ */
+export interface SentRange {
+  text: string;
   bytes: number;
 }
 
-/** The ranges a container's commit handed to its caller to send (ContainerDO.ingestRelayed), from which seq on. */
+/** A range message with its text and size, and the range itself (for the container's own bookkeeping). */
+export interface SizedRange extends SentRange {
+  range: ChangeRange;
+}
+
+/** The ranges a container's commit handed to its caller to send (ContainerDO.ingestRelayed), as text, from which seq on. */
 export interface RelayedRanges {
   fromSeq: number;
-  ranges: SizedRange[];
+  ranges: SentRange[];
 }
 
 /** At most this many events go in one range message (and RANGE_MAX_BYTES of them). */
@@ -163,20 +181,23 @@ export interface OrderAsOf {
 
 /**
  * Range messages for consecutive events, each within RANGE_EVENTS events and RANGE_MAX_BYTES, with
- * the container's `state` (whose JSON is `stateBytes` long) and every order the range's events touch,
- * as `orderOf` finds it. Each comes with its size in bytes of JSON: the events as stored, the state,
- * the orders and the framing (counted as the queue counts them, in UTF-8, without serialising the
- * message again).
+ * the container's `state` (`stateJson`: its JSON text and that text's bytes) and every order the
+ * range's events touch, as `orderOf` finds it. Each comes as the object and as its JSON text, made
+ * by joining the texts at hand (the events as stored, the state's), with the text's exact size in
+ * UTF-8 (as the queue counts it), counted from the parts without encoding anything.
  */
 export function rangesOf(
   state: ContainerState,
-  stateBytes: number,
+  stateJson: { text: string; bytes: number },
   items: readonly StoredEvent[],
   resent: boolean,
   orderOf: (orderId: string) => OrderAsOf | null,
 ): SizedRange[] {
   const ranges: SizedRange[] = [];
+  const containerIdJson = JSON.stringify(state.containerId);
+  const containerIdBytes = utf8Length(containerIdJson);
   let events: ContainerEvent[] = [];
+  let bodies: string[] = [];
   let bytes = 0;
   const flush = () => {
     if (events.length === 0) return;
@@ -193,18 +214,26 @@ export function rangesOf(
       orders,
       ...(resent ? { resent: true as const } : {}),
     };
-    const orderBytes = orders.reduce((n, o) => n + utf8Length(JSON.stringify(o)) + 1, 0);
+    // The same text JSON.stringify(range) makes, key for key.
+    const ordersJson = JSON.stringify(orders);
+    const head = `{"range":true,"containerId":`;
+    const tail = resent ? `,"resent":true}` : "}";
+    const text = `${head}${containerIdJson},"events":[${bodies.join(",")}],"state":${stateJson.text},"orders":${ordersJson}${tail}`;
+    const frame = head.length + `,"events":[],"state":,"orders":`.length + tail.length;
     ranges.push({
       range,
-      bytes: bytes + events.length + stateBytes + orderBytes + 128 + utf8Length(state.containerId),
+      text,
+      bytes: frame + containerIdBytes + bytes + (bodies.length - 1) + stateJson.bytes + utf8Length(ordersJson),
     });
     events = [];
+    bodies = [];
     bytes = 0;
   };
   for (const { event, body } of items) {
     const size = utf8Length(body);
     if (bytes + size > RANGE_MAX_BYTES || events.length === RANGE_EVENTS) flush();
     events.push(event);
+    bodies.push(body);
     bytes += size;
   }
   flush();

@@ -97,8 +97,8 @@ export class ContainerLog {
   /** The time of the newest event; the clock never reads earlier (see `clock`). */
   private lastEventAt = 0;
   private storedStateVersion = 0;
-  /** The state's JSON as last stored, for its size in range messages. */
-  private stateJson: { version: number; bytes: number } | null = null;
+  /** The state's JSON as last serialised (for the state row), for range messages of the same state at the same version. */
+  private stateJson: { of: ContainerState; version: number; text: string; bytes: number } | null = null;
   private hasOwnTables = false;
   private readonly newId = monotonicIds();
   // What the commit under way appends: rows written in bulk at its end, and what it hands back.
@@ -459,7 +459,7 @@ export class ContainerLog {
       state.version,
       this.movedSaidAt,
     );
-    this.stateJson = { version: state.version, bytes: utf8Length(json) };
+    this.stateJson = { of: state, version: state.version, text: json, bytes: utf8Length(json) };
     this.storedStateVersion = state.version;
     this.stored.sentSeq = sentSeq;
   }
@@ -541,9 +541,12 @@ export class ContainerLog {
     known: ReadonlyMap<string, OrderAsOf> = new Map(),
   ): SizedRange[] {
     const state = this.current!;
-    const stateBytes =
-      this.stateJson?.version === state.version ? this.stateJson.bytes : utf8Length(JSON.stringify(state));
-    return rangesOf(state, stateBytes, items, resent, (id) => {
+    let json = this.stateJson;
+    if (json?.of !== state || json.version !== state.version) {
+      const text = JSON.stringify(state);
+      json = this.stateJson = { of: state, version: state.version, text, bytes: utf8Length(text) };
+    }
+    return rangesOf(state, json, items, resent, (id) => {
       const saved = known.get(id);
       if (saved) return saved;
       const row = this.orderRow(id);

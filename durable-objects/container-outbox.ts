@@ -119,7 +119,10 @@ export class Outbox {
     if (handing) {
       const relayed = {
         fromSeq: this.sentSeq + 1,
-        ranges: this.log.rangesOf(committed.events, false, committed.orders),
+        // Text alone crosses to the caller: the range objects stay here.
+        ranges: this.log
+          .rangesOf(committed.events, false, committed.orders)
+          .map(({ text, bytes }) => ({ text, bytes })),
       };
       this.sentSeq = this.markedSeq = this.log.version;
       return relayed;

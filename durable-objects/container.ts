@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { rangeMessage, type RelayedRanges, type SizedRange } from "../domain/change-message";
+import { textMessage, type RelayedRanges, type SizedRange } from "../domain/change-message";
 import {
   decideManualClose,
   decideManualOpen,
@@ -624,9 +624,9 @@ export class ContainerDO extends DurableObject<Env> {
     return this.outbox.committed(committed, handing);
   }
 
-  /** Range messages to the projection queue, in one send, counted (each message's size in bytes of JSON). */
+  /** Range messages to the projection queue, in one send, as their JSON text, counted (each message's size in bytes). */
   private async send(ranges: SizedRange[]): Promise<void> {
-    await this.env.PROJECTION_QUEUE.sendBatch(ranges.map(({ range }) => rangeMessage(range)));
+    await this.env.PROJECTION_QUEUE.sendBatch(ranges.map(({ text }) => textMessage(text)));
     count("queueMessagesSent", ranges.length);
     count(
       "queueMessageUnits",

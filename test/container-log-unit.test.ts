@@ -11,6 +11,7 @@ import {
   SEND_BATCH_MAX_BYTES,
   sendBatchesOf,
   utf8Length,
+  type OrderAsOf,
   type StoredEvent,
 } from "../domain/change-message";
 import { emptyContainer, type ContainerChange, type ContainerEvent } from "../domain/container";
@@ -185,38 +186,60 @@ describe("range messages from a log", () => {
     return { event: e, body: JSON.stringify(e) };
   };
 
-  it("cuts at RANGE_EVENTS events and at RANGE_MAX_BYTES, in order, and counts each message's bytes as its JSON has them", () => {
-    const stateBytes = utf8Length(JSON.stringify(state));
+  const stateJson = { text: JSON.stringify(state), bytes: utf8Length(JSON.stringify(state)) };
+  const encodedBytes = (text: string) => new TextEncoder().encode(text).byteLength;
+
+  it("cuts at RANGE_EVENTS events and at RANGE_MAX_BYTES, in order, and counts each message's bytes exactly", () => {
     const many = Array.from({ length: 250 }, (_, i) => event(i + 1));
-    const ranges = rangesOf(state, stateBytes, many, false, () => null);
+    const ranges = rangesOf(state, stateJson, many, false, () => null);
     expect(ranges.map((r) => r.range.events.length)).toEqual([RANGE_EVENTS, RANGE_EVENTS, 50]);
     expect(ranges.flatMap((r) => r.range.events.map((e) => e.seq))).toEqual(many.map((e) => e.event.seq));
-    for (const r of ranges) expect(r.bytes).toBeGreaterThanOrEqual(utf8Length(JSON.stringify(r.range)));
+    for (const r of ranges) expect(r.bytes).toBe(encodedBytes(r.text));
     // Large events (names in any script: bytes, not characters) cut the range by size.
     const big = Array.from({ length: 8 }, (_, i) => event(i + 1, "ü".repeat(20_000)));
-    const bySize = rangesOf(state, stateBytes, big, true, () => null);
+    const bySize = rangesOf(state, stateJson, big, true, () => null);
     expect(bySize.length).toBeGreaterThan(1);
-    expect(bySize.every((r) => r.range.resent === true && r.bytes - stateBytes < RANGE_MAX_BYTES + 1024)).toBe(true);
+    expect(bySize.every((r) => r.range.resent === true && r.bytes - stateJson.bytes < RANGE_MAX_BYTES + 1024)).toBe(
+      true,
+    );
+    for (const r of bySize) expect(r.bytes).toBe(encodedBytes(r.text));
   });
 
-  it("counts a message's size, at least its JSON's and little more: a range alone, and ranges packed for many containers", () => {
-    const stateBytes = utf8Length(JSON.stringify(state));
+  it("makes each range's text from the stored texts: what JSON.stringify of the range says, orders and a resend included", () => {
+    const order = {
+      order: { id: "ord_1", containerId: "tank-6", note: "Füllstand 😀" },
+      version: 7,
+    } as unknown as OrderAsOf;
+    const opened = {
+      ...event(1).event,
+      type: "order.opened",
+      order: order.order,
+    } as unknown as ContainerEvent;
+    const items = [{ event: opened, body: JSON.stringify(opened) }, event(2, "ü😀"), event(3)];
+    for (const resent of [false, true]) {
+      const [r] = rangesOf(state, stateJson, items, resent, (id) => (id === "ord_1" ? order : null));
+      expect(r!.text).toBe(JSON.stringify(r!.range));
+      expect(r!.range.orders).toEqual([order]);
+      expect(r!.bytes).toBe(encodedBytes(r!.text));
+    }
+  });
+
+  it("packs ranges for many containers into messages by joining their text, each message's bytes exact", () => {
     const ranges = rangesOf(
       state,
-      stateBytes,
+      stateJson,
       Array.from({ length: 30 }, (_, i) => event(i + 1, "ü".repeat(i * 50))),
       false,
       () => null,
     );
-    for (const { range, bytes } of ranges) {
-      const actual = utf8Length(rangeMessage(range).body);
-      expect(bytes).toBeGreaterThanOrEqual(actual);
-      expect(bytes - actual).toBeLessThan(512);
+    const packed = packRanges([...ranges, ...ranges, ...ranges], 40 * 1024);
+    expect(packed.length).toBeGreaterThan(1);
+    for (const { body, bytes, ranges: carried } of packed) {
+      expect(bytes).toBe(encodedBytes(body));
+      expect(body).toBe(rangeMessage({ ranges: carried.map((r) => r.range) }).body);
+      expect(bytes <= 40 * 1024 || carried.length === 1).toBe(true);
     }
-    for (const { batch, bytes } of packRanges([...ranges, ...ranges, ...ranges], 40 * 1024)) {
-      expect(bytes).toBeGreaterThanOrEqual(utf8Length(rangeMessage(batch).body));
-      expect(bytes <= 40 * 1024 || batch.ranges.length === 1).toBe(true);
-    }
+    expect(packed.flatMap((p) => p.ranges)).toEqual([...ranges, ...ranges, ...ranges]);
   });
 
   it("groups messages into sendBatch calls of at most 100 messages and 250 KB", () => {

@@ -450,19 +450,25 @@ describe("packing ranges into messages", () => {
   });
 
   it("fills each message up to the limit, in order, never splitting a range; one too large goes alone", () => {
-    const sized = ["a", "b", "c", "d", "e"].map((id, i) => ({ range: range(id), bytes: i === 3 ? 500 : 100 }));
+    const sized = ["a", "b", "c", "d", "e"].map((id, i) => ({
+      text: JSON.stringify(range(id)),
+      bytes: i === 3 ? 500 : 100,
+    }));
     const packed = packRanges(sized, 250);
-    expect(packed.map((p) => p.batch.ranges.map((r) => r.containerId))).toEqual([["a", "b"], ["c"], ["d"], ["e"]]);
-    expect(packed.every((p) => p.bytes <= 250 || p.batch.ranges.length === 1)).toBe(true);
+    const ids = (body: string) => (JSON.parse(body) as RangeBatch).ranges.map((r) => r.containerId);
+    expect(packed.map((p) => ids(p.body))).toEqual([["a", "b"], ["c"], ["d"], ["e"]]);
+    expect(packed.map((p) => p.ranges)).toEqual([[sized[0], sized[1]], [sized[2]], [sized[3]], [sized[4]]]);
+    expect(packed.every((p) => p.bytes <= 250 || p.ranges.length === 1)).toBe(true);
     expect(packRanges([], 250)).toEqual([]);
   });
 
   it("counts a message's bytes as its JSON has them", () => {
-    const sized = ["tank-1", "tank-2", "tank-3"].map((id) => {
-      const r = range(id);
-      return { range: r, bytes: new TextEncoder().encode(JSON.stringify(r)).byteLength };
+    const sized = ["tank-1", "tank-ü-2", "tank-3"].map((id) => {
+      const text = JSON.stringify(range(id));
+      return { text, bytes: new TextEncoder().encode(text).byteLength };
     });
     const [packed] = packRanges(sized);
-    expect(packed!.bytes).toBe(new TextEncoder().encode(JSON.stringify(packed!.batch)).byteLength);
+    expect(packed!.bytes).toBe(new TextEncoder().encode(packed!.body).byteLength);
+    expect(JSON.parse(packed!.body)).toEqual({ ranges: ["tank-1", "tank-ü-2", "tank-3"].map(range) });
   });
 });

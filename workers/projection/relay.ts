@@ -1,4 +1,4 @@
-import { packRanges, rangeMessage, sendBatchesOf, type RelayedRanges } from "../../domain/change-message";
+import { packRanges, sendBatchesOf, textMessage, type RelayedRanges } from "../../domain/change-message";
 import { reportError } from "../../platform/error-report";
 import { count, queueUnits } from "../../platform/usage";
 import { container } from "../stubs";
@@ -72,17 +72,18 @@ export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise
   if (relayed.length === 0) return;
   const owner = new Map(
     relayed.flatMap(({ containerId, relayed: r }) =>
-      r.ranges.map(({ range }) => [range, { containerId, fromSeq: r.fromSeq }] as const),
+      r.ranges.map((range) => [range, { containerId, fromSeq: r.fromSeq }]),
     ),
   );
-  // Messages into sendBatch calls within the queue's limits, the calls made together.
+  // The ranges' text joined into messages, the messages into sendBatch calls within the queue's
+  // limits, the calls made together.
   const calls = sendBatchesOf(packRanges(relayed.flatMap(({ relayed: r }) => r.ranges)));
 
   const failed = new Map<string, number>();
   await Promise.all(
     calls.map(async (batch) => {
       try {
-        await env.PROJECTION_QUEUE.sendBatch(batch.map((m) => rangeMessage(m.batch)));
+        await env.PROJECTION_QUEUE.sendBatch(batch.map((m) => textMessage(m.body)));
         count("queueMessagesSent", batch.length);
         count(
           "queueMessageUnits",
@@ -90,7 +91,7 @@ export async function relayRanges(env: Env, relayed: readonly Handed[]): Promise
         );
       } catch (error) {
         for (const m of batch) {
-          for (const range of m.batch.ranges) {
+          for (const range of m.ranges) {
             const { containerId, fromSeq } = owner.get(range)!;
             failed.set(containerId, Math.min(failed.get(containerId) ?? fromSeq, fromSeq));
           }
