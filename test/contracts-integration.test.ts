@@ -207,4 +207,12 @@ describe("real answers match their declared schemas", () => {
       expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
     }
   });
+
+  it("an answer a route makes as a Response of its own (a CSV export) says nosniff too", async () => {
+    const admin = await adminToken();
+    const csv = await api("/v1/alerts", { token: admin, headers: { accept: "text/csv" } });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get("Content-Type")).toMatch(/^text\/csv/);
+    expect(csv.headers.get("X-Content-Type-Options")).toBe("nosniff");
+  });
 });

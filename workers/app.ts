@@ -37,8 +37,11 @@ const base = router();
 base.use(requestId());
 base.use(requestLog());
 base.use(async (c, next) => {
-  await next();
+  // Set first, it goes into every answer the context makes (c.json, errors, not found) as it is made;
+  // a route that answers with a Response of its own gets it after, on a copy of that Response.
   c.header("X-Content-Type-Options", "nosniff");
+  await next();
+  if (c.res.headers.get("X-Content-Type-Options") === null) c.header("X-Content-Type-Options", "nosniff");
 });
 registerSecuritySchemes(base);
 registerOutboundWebhooks(base);
