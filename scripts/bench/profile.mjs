@@ -5,7 +5,9 @@
 // source file (each function placed in the module esbuild bundled it from); writes the whole
 // profile to bench-results/profile-<scenario>-<isolate>.cpuprofile, which Chrome DevTools opens
 // (Performance → Load profile). Sampling slows the isolate: read shares, not rates.
-//   scenarios: single (default), batch100 (100 across 100 containers), batch500, one (100 for one container)
+//   scenarios: single (default), batch100 (100 across 100 containers), batch500, one (100 for one container),
+//   cold (one reading to each of the 1,000 containers once every object is idle past eviction, as
+//   `npm run bench`'s cold scenario)
 //   BENCH_SECONDS (default 8) per run, BENCH_CONNECTIONS (default 16), BENCH_DATABASE_URL as for npm run bench.
 import autocannon from "autocannon";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,7 +17,7 @@ import { benchDatabaseUrl, connectionsFor, readingSource } from "../lib/bench-su
 import { startDatabaseStack } from "../lib/database.mjs";
 import { startSystem } from "../lib/local-system.mjs";
 
-const SCENARIOS = { single: [1, 1], batch100: [100, 100], batch500: [500, 500], one: [100, 1] };
+const SCENARIOS = { single: [1, 1], batch100: [100, 100], batch500: [500, 500], one: [100, 1], cold: [1, 1] };
 const scenario = process.argv[2] ?? "single";
 const isolate = process.argv[3] ?? "edge";
 if (!SCENARIOS[scenario] || !["edge", "projector"].includes(isolate)) {
@@ -26,6 +28,9 @@ const [size, spread] = SCENARIOS[scenario];
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const CONTAINERS = 1000;
+/** wrangler dev evicts an object idle for 10 seconds (as npm run bench waits for its cold scenario). */
+const OBJECT_EVICTED_AFTER_MS = 12_000;
+const cold = scenario === "cold";
 process.env.X_LOCAL_OBSERVABILITY = "false";
 
 const database = await startDatabaseStack({ databaseUrl: await benchDatabaseUrl("fillgrid_bench"), dataDir: null });
@@ -163,13 +168,14 @@ try {
   });
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   for (const body of source.everyContainer()) await call("/v1/readings", { method: "POST", headers, body });
-  const run = () =>
+  // The cold scenario: a set number of requests, one to each container (its readings go to each in turn).
+  const run = (amount) =>
     new Promise((resolve, reject) =>
       autocannon(
         {
           url: system.url,
           connections: connectionsFor(size, connections),
-          duration: seconds,
+          ...(amount ? { amount } : { duration: seconds }),
           requests: [
             {
               method: "POST",
@@ -188,14 +194,19 @@ try {
     });
   const warm = await run();
   console.log(`${scenario}, warm-up: ${(warm.requests.average * size).toFixed(0)} readings/s`);
+  if (cold) await new Promise((resolve) => setTimeout(resolve, OBJECT_EVICTED_AFTER_MS));
   const inspector = await inspect(isolate === "edge" ? system.inspectorPort : system.projectorInspectorPort);
   await inspector.send("Profiler.enable");
   await inspector.send("Profiler.setSamplingInterval", { interval: 200 });
   await inspector.send("Profiler.start");
-  const measured = await run();
+  const started = performance.now();
+  const measured = await run(cold ? CONTAINERS : undefined);
   const { profile } = await inspector.send("Profiler.stop");
   inspector.close();
-  console.log(`${scenario}, profiled (${isolate}): ${(measured.requests.average * size).toFixed(0)} readings/s`);
+  const rate = cold
+    ? `${((CONTAINERS * 1000) / (performance.now() - started)).toFixed(0)} readings/s (${CONTAINERS} containers, each once)`
+    : `${(measured.requests.average * size).toFixed(0)} readings/s`;
+  console.log(`${scenario}, profiled (${isolate}): ${rate}`);
   mkdirSync("bench-results", { recursive: true });
   const file = `bench-results/profile-${scenario}-${isolate}.cpuprofile`;
   writeFileSync(file, JSON.stringify(profile));
