@@ -7,7 +7,7 @@
 // Every hour a snapshot of what no container holds and a manifest of the objects written since the
 // last one (with each object's SHA-256 and every container's covered seq) make a backup checkable.
 import { z } from "zod";
-import { BATCH_MAX_BYTES, utf8Length } from "./change-message";
+import { BATCH_MAX_BYTES, packTexts, utf8Length } from "./change-message";
 import type { ContainerEvent } from "./events";
 
 export const HOUR_MS = 3_600_000;
@@ -49,9 +49,6 @@ export interface BackupEventsMessage {
   events: ContainerEvent[];
 }
 
-/** `{"events":[` and `]}`. */
-const EVENTS_FRAME_BYTES = 13;
-
 /**
  * Events as backup messages: JSON text, as few messages as fit within `maxBytes` each (counted in
  * UTF-8, as the queue counts them), the events in order; one event larger than that goes alone.
@@ -60,24 +57,11 @@ export function backupEventsMessages(
   events: readonly ContainerEvent[],
   maxBytes = BATCH_MAX_BYTES,
 ): { body: string; bytes: number }[] {
-  const out: { body: string; bytes: number }[] = [];
-  let parts: string[] = [];
-  let bytes = EVENTS_FRAME_BYTES;
-  const flush = () => {
-    if (parts.length === 0) return;
-    out.push({ body: `{"events":[${parts.join(",")}]}`, bytes });
-    parts = [];
-    bytes = EVENTS_FRAME_BYTES;
-  };
-  for (const event of events) {
+  const texts = events.map((event) => {
     const text = JSON.stringify(event);
-    const size = utf8Length(text);
-    if (parts.length > 0 && bytes + size + 1 > maxBytes) flush();
-    bytes += size + (parts.length > 0 ? 1 : 0);
-    parts.push(text);
-  }
-  flush();
-  return out;
+    return { text, bytes: utf8Length(text) };
+  });
+  return packTexts("events", texts, maxBytes).map(({ body, bytes }) => ({ body, bytes }));
 }
 
 /**

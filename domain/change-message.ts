@@ -80,16 +80,7 @@ export interface RangeBatch {
   ranges: ChangeRange[];
 }
 
-/**
- * A range, or a batch of ranges, as its sender sends it: JSON text, which the consumer reads with one
- * parse (consumers take objects too: workers/projection/message.ts). Its size, counted when it was
- * cut, is the sender's to fit it into sends (`sendBatchesOf`) and to count it (platform/usage).
- */
-export function rangeMessage(body: ChangeRange | RangeBatch): { body: string; contentType: "text" } {
-  return { body: JSON.stringify(body), contentType: "text" };
-}
-
-/** A message of JSON text already made (a range's, or a batch's: `packRanges`), as a queue sends it. */
+/** A message of JSON text already made (a range's, a batch's: `packRanges`), as a queue sends it. */
 export function textMessage(text: string): { body: string; contentType: "text" } {
   return { body: text, contentType: "text" };
 }
@@ -114,33 +105,40 @@ export function utf8Length(s: string): number {
 }
 
 /**
- * Ranges as JSON text (each with its size in bytes) packed in order into as few batch messages as
- * fit within `maxBytes` each, by joining their text: nothing is serialised again. A range is never
- * split, and one larger than `maxBytes` goes alone. Each message says which ranges it carries.
+ * JSON texts (each with its size in UTF-8 bytes) packed in order into as few messages
+ * `{"<field>":[…]}` as fit within `maxBytes` each, by joining them: nothing is serialised again. A
+ * text is never split, and one larger than `maxBytes` goes alone. Each message says which it carries.
  */
+export function packTexts<T extends { text: string; bytes: number }>(
+  field: string,
+  items: readonly T[],
+  maxBytes = BATCH_MAX_BYTES,
+): { body: string; bytes: number; items: T[] }[] {
+  const frame = utf8Length(`{"${field}":[]}`);
+  const out: { body: string; bytes: number; items: T[] }[] = [];
+  let current: T[] = [];
+  let bytes = frame;
+  for (const item of items) {
+    if (current.length > 0 && bytes + item.bytes + 1 > maxBytes) {
+      out.push({ body: `{"${field}":[${current.map((i) => i.text).join(",")}]}`, bytes, items: current });
+      current = [];
+      bytes = frame;
+    }
+    bytes += item.bytes + (current.length > 0 ? 1 : 0);
+    current.push(item);
+  }
+  if (current.length > 0)
+    out.push({ body: `{"${field}":[${current.map((i) => i.text).join(",")}]}`, bytes, items: current });
+  return out;
+}
+
+/** Ranges as text packed into batch messages (`{"ranges":[…]}`, a RangeBatch), each saying which ranges it carries. */
 export function packRanges<T extends SentRange>(
   ranges: readonly T[],
   maxBytes = BATCH_MAX_BYTES,
 ): { body: string; bytes: number; ranges: T[] }[] {
-  const out: { body: string; bytes: number; ranges: T[] }[] = [];
-  let current: T[] = [];
-  let bytes = BATCH_FRAME.length;
-  const flush = () => {
-    out.push({ body: `{"ranges":[${current.map((r) => r.text).join(",")}]}`, bytes, ranges: current });
-    current = [];
-    bytes = BATCH_FRAME.length;
-  };
-  for (const range of ranges) {
-    if (current.length > 0 && bytes + range.bytes + 1 > maxBytes) flush();
-    bytes += range.bytes + (current.length > 0 ? 1 : 0);
-    current.push(range);
-  }
-  if (current.length > 0) flush();
-  return out;
+  return packTexts("ranges", ranges, maxBytes).map(({ body, bytes, items }) => ({ body, bytes, ranges: items }));
 }
-
-/** The text a batch message adds around its ranges: `{"ranges":[` and `]}`. */
-const BATCH_FRAME = '{"ranges":[]}';
 
 /**
  * A range as it is sent: its JSON text, made from the texts its container already holds (the events
@@ -195,10 +193,13 @@ export function rangesOf(
 ): SizedRange[] {
   const ranges: SizedRange[] = [];
   const containerIdJson = JSON.stringify(state.containerId);
-  const containerIdBytes = utf8Length(containerIdJson);
   let events: ContainerEvent[] = [];
   let bodies: string[] = [];
   let bytes = 0;
+  // The same text JSON.stringify(range) makes, key for key.
+  const head = `{"range":true,"containerId":${containerIdJson},"events":[`;
+  const tail = resent ? `,"resent":true}` : "}";
+  const frame = utf8Length(head) + `],"state":,"orders":`.length + tail.length;
   const flush = () => {
     if (events.length === 0) return;
     const ids = [...new Set(events.map(orderIdOf).filter((id): id is string => id !== null))];
@@ -214,16 +215,11 @@ export function rangesOf(
       orders,
       ...(resent ? { resent: true as const } : {}),
     };
-    // The same text JSON.stringify(range) makes, key for key.
     const ordersJson = JSON.stringify(orders);
-    const head = `{"range":true,"containerId":`;
-    const tail = resent ? `,"resent":true}` : "}";
-    const text = `${head}${containerIdJson},"events":[${bodies.join(",")}],"state":${stateJson.text},"orders":${ordersJson}${tail}`;
-    const frame = head.length + `,"events":[],"state":,"orders":`.length + tail.length;
     ranges.push({
       range,
-      text,
-      bytes: frame + containerIdBytes + bytes + (bodies.length - 1) + stateJson.bytes + utf8Length(ordersJson),
+      text: `${head}${bodies.join(",")}],"state":${stateJson.text},"orders":${ordersJson}${tail}`,
+      bytes: frame + bytes + (bodies.length - 1) + stateJson.bytes + utf8Length(ordersJson),
     });
     events = [];
     bodies = [];

@@ -5,7 +5,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { rangeMessage, utf8Length } from "../domain/change-message";
+import { textMessage, utf8Length } from "../domain/change-message";
 import type { ContainerEvent } from "../domain/events";
 import worker from "../workers/index";
 import { DEFAULT_RULES, conditionsOf } from "../domain/monitor";
@@ -110,7 +110,7 @@ describe("backups", () => {
     );
     const ranges = await Promise.all(ids.map((id) => logAsRange(id)));
     const events = ranges.flatMap((r) => r.events);
-    const message = rangeMessage({ ranges });
+    const message = textMessage(JSON.stringify({ ranges }));
     const id = ids[0]!;
     const passed: MessageSendRequest<unknown>[] = [];
     const backupQueue = {
@@ -175,7 +175,7 @@ describe("backups", () => {
     const id = uniqueContainer("bkdeadp");
     await json(await postReadings(key, reading(id, 80)), 200);
     const range = await logAsRange(id);
-    expect(await deadLetter(`dlp-${id}`, rangeMessage(range).body)).toMatchObject({
+    expect(await deadLetter(`dlp-${id}`, textMessage(JSON.stringify(range)).body)).toMatchObject({
       queue: PROJECTION_QUEUE,
       poison: false,
     });
@@ -185,7 +185,7 @@ describe("backups", () => {
     const id = uniqueContainer("bkrefused");
     await json(await postReadings(key, reading(id, 80)), 200);
     const range = await logAsRange(id);
-    const message = rangeMessage(range);
+    const message = textMessage(JSON.stringify(range));
     const deliverWith = async (backupQueue: Queue) => {
       const batch = createMessageBatch(PROJECTION_QUEUE, [
         { id: `m-${id}`, timestamp: new Date(), attempts: 1, body: message.body },

@@ -8,7 +8,7 @@ import {
 } from "cloudflare:test";
 import { and, eq, getTableColumns, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { changesOf, rangeMessage, type ChangeMessage, type ChangeRange } from "../domain/change-message";
+import { changesOf, textMessage, type ChangeMessage, type ChangeRange } from "../domain/change-message";
 import { emptyContainer, type ContainerEvent, type Order } from "../domain/container";
 import worker from "../workers/index";
 import { withDatabase } from "../workers/db/client";
@@ -498,7 +498,7 @@ describe("the projection consumer", () => {
     const { ranges, post } = await captureRanges(id);
     await json(await post(key, reading(id, 60)), 200);
     const range = ranges[0]!;
-    const message = rangeMessage(range);
+    const message = textMessage(JSON.stringify(range));
     const batch = createMessageBatch(DEAD_LETTER_QUEUE, [
       { id: `dl-${id}`, timestamp: new Date(), attempts: 4, body: message.body },
     ]);

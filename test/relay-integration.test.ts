@@ -39,7 +39,7 @@ beforeAll(async () => {
 
 type Sent = MessageSendRequest<unknown>[];
 
-/** A relayed message as its JSON text says (the relay sends text: domain/change-message.ts `rangeMessage`). */
+/** A relayed message as its JSON text says (the relay sends text: domain/change-message.ts `packRanges`). */
 function bodyOf(message: MessageSendRequest<unknown>): RangeBatch {
   expect(message.contentType).toBe("text");
   return JSON.parse(message.body as string) as RangeBatch;

@@ -101,7 +101,7 @@ export function parseChangeMessage(body: unknown): { ok: true; message: ChangeMe
 
 /**
  * A queue message's body as the value it stands for: senders of range messages send JSON text
- * (domain/change-message.ts `rangeMessage`); messages sent before, replayed dead letters and
+ * (domain/change-message.ts `textMessage`); messages sent before, replayed dead letters and
  * hand-made batches come as objects.
  */
 export function bodyValue(body: unknown): { ok: true; value: unknown } | { ok: false; error: string } {
