@@ -15,7 +15,7 @@ import { monitorSnapshot } from "../workers/monitor";
 import { withDatabase } from "../workers/db/client";
 import { deadLetters } from "../workers/db/schema";
 import { BACKUP_QUEUE, DEAD_LETTER_QUEUE, PROJECTION_QUEUE } from "../workers/queues";
-import { backupLedger } from "../workers/stubs";
+import { backupLedger, fleetHub } from "../workers/stubs";
 import {
   adminToken,
   logAsRange,
@@ -181,10 +181,17 @@ describe("backups", () => {
     });
   });
 
-  it("a projection batch the backup queue refuses is not acked: it comes again whole, and is acked once the backup queue takes it", async () => {
+  it("a projection batch the backup queue refuses is not acked: it comes again whole, and is acked once the backup queue takes it; dashboards see its rows meanwhile", async () => {
     const id = uniqueContainer("bkrefused");
     await json(await postReadings(key, reading(id, 80)), 200);
     const range = await logAsRange(id);
+    // The reading's own way through the projection pushed it to the dashboards; pushes after this are the batch's below.
+    const pushesOf = async (since: number) =>
+      (await fleetHub(env).changesSince(since)).filter((c) =>
+        c.containers.some((container) => container.containerId === id),
+      );
+    await eventually(async () => ((await pushesOf(0)).length > 0 ? true : undefined), 20_000, "the reading's push");
+    const pushedBefore = await fleetHub(env).latestSeq();
     const message = textMessage(JSON.stringify(range));
     const deliverWith = async (backupQueue: Queue) => {
       const batch = createMessageBatch(PROJECTION_QUEUE, [
@@ -200,6 +207,11 @@ describe("backups", () => {
     const refused = await deliverWith(refusing);
     expect(refused.explicitAcks).toEqual([]);
     expect(refused.retryMessages.map((m) => m.msgId)).toEqual([`m-${id}`]);
+    // Its rows are in Postgres all the same (written again when it comes back): a backup queue that is
+    // down does not freeze the live fleet.
+    expect((await pushesOf(pushedBefore)).map((c) => c.containers.find((x) => x.containerId === id))).toEqual([
+      expect.objectContaining({ containerId: id, fillPercent: 80, version: range.state.version }),
+    ]);
 
     const passed: MessageSendRequest<unknown>[] = [];
     const taking = { sendBatch: async (m: Iterable<MessageSendRequest<unknown>>) => void passed.push(...m) };

@@ -115,6 +115,37 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
 
   const started = Date.now();
   const gaps: ProjectionGap[] = [];
+  // What follows a write: two calls to other objects, made as soon as the rows are in Postgres and
+  // beside the wait for the backup pass, not after it: the queue hands a consumer its next batch only
+  // once this one has returned (waitUntil included), and on a busy edge each call waits its turn.
+  // Each catches its own failure.
+  const followUps: Promise<unknown>[] = [];
+  const followUp = (states: readonly ChangeMessage["state"][], found: readonly ProjectionGap[]) => {
+    // Dashboards see what is now in Postgres: one push per batch, the newest state of each container.
+    if (states.length > 0) {
+      followUps.push(
+        fleetHub(env)
+          .publish(latestPerContainer(states).map(fleetContainerOf))
+          // The rows are in Postgres; a dashboard that misses this push catches up on reconnect or reload.
+          .catch((error: unknown) =>
+            reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: states.length }),
+          ),
+      );
+    }
+    // What the batch showed missing (an event past projected_seq + 1) is asked for again, once it has
+    // been missing for the grace period: ingest sends each request's events as its own message, so a
+    // container's events from two requests in flight at once may arrive in either order, and the
+    // earlier one is usually a moment away. Gaps that stand are asked for by the minute job too.
+    const grace = gapGraceSeconds(env);
+    const latest = new Map<string, ProjectionGap>();
+    for (const gap of found.filter((g) => (g.ageSeconds ?? grace) >= grace)) {
+      const known = latest.get(gap.containerId);
+      if (!known || known.projectedSeq < gap.projectedSeq || known.version < gap.version)
+        latest.set(gap.containerId, gap);
+    }
+    followUps.push(requestMissing(env, [...latest.values()]));
+  };
+  let followedUp = false;
   // Off only to measure what the completeness check costs (npm run bench); see wrangler.toml.
   const track = env.PROJECTION_GAP_CHECK !== "off";
   // Asked for beside the write rather than after it (each call waits its turn in a busy isolate); a
@@ -125,6 +156,11 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await withDatabase(env, async (db) => {
       try {
         gaps.push(...(await writePlans(db, planProjections(all), track)));
+        followUp(
+          all.map((c) => c.state),
+          gaps,
+        );
+        followedUp = true;
         if (await retryUnlessBackedUp()) return;
         // Partners hear of what Postgres now holds; if that cannot be queued the batch comes again
         // (writing it again changes nothing) and so does the queueing.
@@ -178,35 +214,13 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     for (const { msg } of valid) settle.retry(msg);
     await reportError(env, error, "consumer", batch.queue, { queue: batch.queue, size: valid.length });
   }
-  await backedUp;
-  // Then two calls to other objects, made together rather than one after the other: the queue hands
-  // a consumer its next batch only once this one has returned, and on a busy edge each call waits
-  // its turn. Each catches its own failure.
-  const followUps: Promise<unknown>[] = [];
-  // Dashboards see what is now in Postgres: one push per batch, the newest state of each container.
-  const written = valid.filter(({ msg }) => settle.isAcked(msg)).flatMap(({ changes }) => changes.map((c) => c.state));
-  if (written.length > 0) {
-    followUps.push(
-      fleetHub(env)
-        .publish(latestPerContainer(written).map(fleetContainerOf))
-        // The rows are in Postgres; a dashboard that misses this push catches up on reconnect or reload.
-        .catch((error: unknown) =>
-          reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: written.length }),
-        ),
+  // Written one by one (or not at all): what follows is what was written.
+  if (!followedUp)
+    followUp(
+      valid.filter(({ msg }) => settle.isAcked(msg)).flatMap(({ changes }) => changes.map((c) => c.state)),
+      gaps,
     );
-  }
-  // What the batch showed missing (an event past projected_seq + 1) is asked for again, once it has
-  // been missing for the grace period: ingest sends each request's events as its own message, so a
-  // container's events from two requests in flight at once may arrive in either order, and the
-  // earlier one is usually a moment away. Gaps that stand are asked for by the minute job too.
-  const grace = gapGraceSeconds(env);
-  const latest = new Map<string, ProjectionGap>();
-  for (const gap of gaps.filter((g) => (g.ageSeconds ?? grace) >= grace)) {
-    const known = latest.get(gap.containerId);
-    if (!known || known.projectedSeq < gap.projectedSeq || known.version < gap.version)
-      latest.set(gap.containerId, gap);
-  }
-  followUps.push(requestMissing(env, [...latest.values()]));
+  await backedUp;
   await Promise.all(followUps);
 }
 
