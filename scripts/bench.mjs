@@ -15,6 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import { freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
+import { LAND_WITHIN_MS, intoPostgres } from "./lib/into-postgres.mjs";
 import { benchDatabaseUrl, connectionsFor, readingSource } from "./lib/bench-support.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchAnalytics, printAnalytics } from "./bench/analytics.mjs";
@@ -88,53 +89,6 @@ function partsText(byPart) {
 }
 
 /**
- * End to end: 200 batches of 100 readings across 100 containers each (BENCH_E2E_BATCHES), 8 in
- * flight, timed until every reading row is in Postgres. Long enough to measure a rate: the last
- * answer's readings still take the pipeline's depth to land (the tail, reported apart), which in a
- * run of 50 batches (about 2 s) was a fifth of the time.
- */
-const LAND_WITHIN_MS = 150_000;
-
-async function intoPostgres(baseUrl, auth, client, landWithinMs = LAND_WITHIN_MS) {
-  const e2eBatches = Number(process.env.BENCH_E2E_BATCHES ?? 200);
-  const e2eStart = performance.now();
-  const e2ePrefix = `e2e-${Date.now()}-`;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < e2eBatches) {
-        const b = next++;
-        const readings = Array.from({ length: 100 }, (_, j) => ({
-          ...reading(`bench-${(b * 100 + j) % CONTAINERS}`),
-          readingId: `${e2ePrefix}${b}-${j}`,
-        }));
-        await call("/v1/readings", { method: "POST", headers: auth, body: JSON.stringify({ readings }) }, baseUrl);
-      }
-    }),
-  );
-  const e2eAcked = performance.now();
-  const landedCount = async () =>
-    (await client.query("SELECT count(*)::int AS n FROM readings WHERE reading_id LIKE $1", [`${e2ePrefix}%`])).rows[0]
-      .n;
-  // Lost messages are asked for again by the gap check (after its grace period, at the container's
-  // next message or the minute job): the default leaves room for that. Without the check nothing asks.
-  const deadline = Date.now() + landWithinMs;
-  let landedNow;
-  while ((landedNow = await landedCount()) < e2eBatches * 100) {
-    if (Date.now() > deadline) return { readings: e2eBatches * 100, landed: landedNow, converged: false };
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const e2eLanded = performance.now();
-  return {
-    converged: true,
-    readings: e2eBatches * 100,
-    ackedPerSec: (e2eBatches * 100) / ((e2eAcked - e2eStart) / 1000),
-    landedPerSec: (e2eBatches * 100) / ((e2eLanded - e2eStart) / 1000),
-    tailMs: e2eLanded - e2eAcked,
-  };
-}
-
-/**
  * The same into-Postgres run against a second system whose projection keeps no completeness
  * (PROJECTION_GAP_CHECK off), on a fresh database and warmed the same way: what the check costs.
  */
@@ -163,7 +117,14 @@ async function intoPostgresWithoutGapCheck() {
     const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
     for (const body of source.everyContainer())
       await call("/v1/readings", { method: "POST", headers: auth, body }, other.url);
-    return await intoPostgres(other.url, auth, client, 60_000);
+    return await intoPostgres({
+      baseUrl: other.url,
+      auth,
+      client,
+      reading,
+      containers: CONTAINERS,
+      landWithinMs: 60_000,
+    });
   } finally {
     await client.end();
     await other.stop();
@@ -360,7 +321,7 @@ try {
   // The scenarios above leave the projection a backlog; it drains first, so this run measures itself.
   const usageBefore = await settledUsage(adminAuth);
   const e2eTimesBefore = processTimes();
-  const e2e = await intoPostgres(url, auth, sqlClient);
+  const e2e = await intoPostgres({ baseUrl: url, auth, client: sqlClient, reading, containers: CONTAINERS });
   const e2eCpu = cpuByPart(e2eTimesBefore, processTimes());
   if (!e2e.converged)
     throw new Error(
