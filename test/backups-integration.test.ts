@@ -181,11 +181,12 @@ describe("backups", () => {
     });
   });
 
-  it("a projection batch the backup queue refuses is not acked: it comes again whole, and is acked once the backup queue takes it; dashboards see its rows meanwhile", async () => {
+  it("a projection batch the backup queue refuses is not acked: it comes again whole, and is acked once the backup queue takes it; its rows are pushed to the live fleet meanwhile", async () => {
     const id = uniqueContainer("bkrefused");
     await json(await postReadings(key, reading(id, 80)), 200);
     const range = await logAsRange(id);
-    // The reading's own way through the projection pushed it to the dashboards; pushes after this are the batch's below.
+    // The reading's own way through the projection pushed its state to the live fleet already (a
+    // dashboard shows it either way); pushes after this are the refused batch's below.
     const pushesOf = async (since: number) =>
       (await fleetHub(env).changesSince(since)).filter((c) =>
         c.containers.some((container) => container.containerId === id),
@@ -207,8 +208,8 @@ describe("backups", () => {
     const refused = await deliverWith(refusing);
     expect(refused.explicitAcks).toEqual([]);
     expect(refused.retryMessages.map((m) => m.msgId)).toEqual([`m-${id}`]);
-    // Its rows are in Postgres all the same (written again when it comes back): a backup queue that is
-    // down does not freeze the live fleet.
+    // Its rows are in Postgres all the same (written again when it comes back), and the hub is told
+    // so: a backup queue that is down does not hold back the live fleet's pushes.
     expect((await pushesOf(pushedBefore)).map((c) => c.containers.find((x) => x.containerId === id))).toEqual([
       expect.objectContaining({ containerId: id, fillPercent: 80, version: range.state.version }),
     ]);

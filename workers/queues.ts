@@ -117,15 +117,16 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
   const gaps: ProjectionGap[] = [];
   // What follows a write: two calls to other objects, made as soon as the rows are in Postgres and
   // beside the wait for the backup pass, not after it: the queue hands a consumer its next batch only
-  // once this one has returned (waitUntil included), and on a busy edge each call waits its turn.
-  // Each catches its own failure.
+  // once this one has returned (its waitUntil work included, as measured: docs/benchmarks.md), and
+  // on a busy edge each call waits its turn. Each catches its own failure.
   const followUps: Promise<unknown>[] = [];
   const followUp = (states: readonly ChangeMessage["state"][], found: readonly ProjectionGap[]) => {
-    // Dashboards see what is now in Postgres: one push per batch, the newest state of each container.
+    // Dashboards see what is now in Postgres: one push per batch, the newest state of each container
+    // (a batch that comes again pushes again; a dashboard keeps each container's newest version).
     if (states.length > 0) {
       followUps.push(
-        fleetHub(env)
-          .publish(latestPerContainer(states).map(fleetContainerOf))
+        Promise.resolve()
+          .then(() => fleetHub(env).publish(latestPerContainer(states).map(fleetContainerOf)))
           // The rows are in Postgres; a dashboard that misses this push catches up on reconnect or reload.
           .catch((error: unknown) =>
             reportError(env, error, "consumer", "fleet push", { queue: batch.queue, size: states.length }),
@@ -156,11 +157,11 @@ export async function projectChanges(batch: MessageBatch<unknown>, env: Env): Pr
     await withDatabase(env, async (db) => {
       try {
         gaps.push(...(await writePlans(db, planProjections(all), track)));
+        followedUp = true;
         followUp(
           all.map((c) => c.state),
           gaps,
         );
-        followedUp = true;
         if (await retryUnlessBackedUp()) return;
         // Partners hear of what Postgres now holds; if that cannot be queued the batch comes again
         // (writing it again changes nothing) and so does the queueing.
