@@ -118,17 +118,18 @@ export function packTexts<T extends { text: string; bytes: number }>(
   const out: { body: string; bytes: number; items: T[] }[] = [];
   let current: T[] = [];
   let bytes = frame;
-  for (const item of items) {
-    if (current.length > 0 && bytes + item.bytes + 1 > maxBytes) {
+  const close = () => {
+    if (current.length > 0)
       out.push({ body: `{"${field}":[${current.map((i) => i.text).join(",")}]}`, bytes, items: current });
-      current = [];
-      bytes = frame;
-    }
+    current = [];
+    bytes = frame;
+  };
+  for (const item of items) {
+    if (current.length > 0 && bytes + item.bytes + 1 > maxBytes) close();
     bytes += item.bytes + (current.length > 0 ? 1 : 0);
     current.push(item);
   }
-  if (current.length > 0)
-    out.push({ body: `{"${field}":[${current.map((i) => i.text).join(",")}]}`, bytes, items: current });
+  close();
   return out;
 }
 
