@@ -16,7 +16,7 @@ import pg from "pg";
 import { freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
 import { LAND_WITHIN_MS, intoPostgres } from "./lib/into-postgres.mjs";
-import { benchDatabaseUrl, connectionsFor, readingSource } from "./lib/bench-support.mjs";
+import { benchDatabaseUrl, connectionsFor, readingSource, settledQueues } from "./lib/bench-support.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchAnalytics, printAnalytics } from "./bench/analytics.mjs";
 import { benchArchive, printArchive } from "./bench/archive.mjs";
@@ -132,26 +132,7 @@ async function intoPostgresWithoutGapCheck() {
   }
 }
 
-/** The usage counters of both sessions (the edge and the projector: scripts/lib/local-topology.mjs), summed. */
-async function usage(headers) {
-  const [edge, projector] = await Promise.all([
-    call("/v1/diagnostics/usage", { headers }),
-    call("/v1/diagnostics/usage", { headers }, system.projectorUrl),
-  ]);
-  return Object.fromEntries(Object.keys(edge).map((k) => [k, edge[k] + projector[k]]));
-}
-
-/** The usage counters once the queues are quiet (nothing delivered for a second). */
-async function settledUsage(headers) {
-  let last = await usage(headers);
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 1000));
-    const now = await usage(headers);
-    if (now.queueMessagesDelivered === last.queueMessagesDelivered && now.queueMessagesSent === last.queueMessagesSent)
-      return now;
-    last = now;
-  }
-}
+const settledUsage = (headers) => settledQueues([url, system.projectorUrl], headers);
 
 /**
  * Cloudflare's published prices beyond the Workers Paid plan's inclusions, as of 2026-12-02

@@ -106,3 +106,27 @@ export function readingSource(prefix, containers) {
     },
   };
 }
+
+/** The usage counters (GET /v1/diagnostics/usage) of each session at `urls` (a system's edge and projector), summed. */
+export async function usageOf(urls, headers) {
+  const each = await Promise.all(
+    urls.map(async (url) => {
+      const res = await fetch(`${url}/v1/diagnostics/usage`, { headers });
+      if (!res.ok) throw new Error(`${url}/v1/diagnostics/usage: ${res.status} ${await res.text()}`);
+      return res.json();
+    }),
+  );
+  return Object.fromEntries(Object.keys(each[0]).map((k) => [k, each.reduce((sum, u) => sum + u[k], 0)]));
+}
+
+/** The usage counters once the queues are quiet (nothing sent or delivered for a second). */
+export async function settledQueues(urls, headers) {
+  let last = await usageOf(urls, headers);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await usageOf(urls, headers);
+    if (now.queueMessagesDelivered === last.queueMessagesDelivered && now.queueMessagesSent === last.queueMessagesSent)
+      return now;
+    last = now;
+  }
+}
