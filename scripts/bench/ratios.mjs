@@ -89,8 +89,12 @@ try {
   });
   const admin = { authorization: `Bearer ${token}` };
   const systems = {
-    fillgrid: { url: fillgrid.url, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" } },
-    fanout: { url: fanout.url, headers: { "content-type": "application/json" } },
+    fillgrid: {
+      url: fillgrid.url,
+      config: fillgrid.edgeConfig,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    },
+    fanout: { url: fanout.url, config: fanout.edgeConfig, headers: { "content-type": "application/json" } },
   };
 
   /** One measurement of `system` in `scenario`: readings/s, and its edge workerd's CPU ms per reading (the fan-out's one session counts as edge). */
@@ -102,7 +106,7 @@ try {
     const before = processTimes();
     const result = await load(system.url, scenario.size, system.headers, seconds);
     const readings = result.requests.total * scenario.size;
-    const edgeMs = cpuByPart(before, processTimes())["workerd (edge)"] ?? 0;
+    const edgeMs = cpuByPart(before, processTimes(), system.config)["workerd (edge)"] ?? 0;
     return { readingsPerSec: result.requests.average * scenario.size, edgeCpuMsPerReading: edgeMs / readings };
   }
 

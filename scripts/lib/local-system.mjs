@@ -92,6 +92,8 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
       url: session.url,
       vars: extraVars,
       inspectorPort: session.inspectorPort,
+      /** The configuration the session was started with: its processes name it (scripts/lib/process-cpu.mjs). */
+      edgeConfig: configPath,
       async stop() {
         await stopWrangler(session);
         rmSync(state, { recursive: true, force: true });
@@ -120,6 +122,8 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
     /** wrangler dev's inspector (Chrome DevTools protocol) for the edge, its objects included. */
     inspectorPort: edge.inspectorPort,
     projectorInspectorPort: projector.inspectorPort,
+    /** The edge session's configuration: its processes name it (scripts/lib/process-cpu.mjs). */
+    edgeConfig: configs.edge,
     async stop() {
       await stopWrangler(edge);
       await stopWrangler(projector);

@@ -57,12 +57,24 @@ function partOf(pid, times) {
   return "other";
 }
 
-/** CPU ms spent per part between two `processTimes()` readings. */
-export function cpuByPart(before, after) {
+/** Whether `pid` or one of its ancestors was started with `marker` in its command line. */
+function startedUnder(pid, times, marker) {
+  for (let p = pid, hops = 0; p && times.has(p) && hops < 5; p = times.get(p).ppid, hops++)
+    if (times.get(p).cmd.includes(marker)) return true;
+  return false;
+}
+
+/**
+ * CPU ms spent per part between two `processTimes()` readings. With `under` (a session's config
+ * path, say), only the processes started under the one whose command line names it: one system's
+ * parts apart from another's running beside it.
+ */
+export function cpuByPart(before, after, under = null) {
   const parts = {};
   for (const [pid, now] of after) {
     const spent = now.ms - (before.get(pid)?.ms ?? 0);
     if (spent <= 0) continue;
+    if (under !== null && !startedUnder(pid, after, under)) continue;
     const part = partOf(pid, after);
     parts[part] = (parts[part] ?? 0) + spent;
   }
