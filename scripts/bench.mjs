@@ -412,7 +412,7 @@ try {
     "  ÷ +limit: against that committing fan-out calling the Rate Limiting binding once per request first (FANOUT_LIMIT=on), as Fillgrid's ingest does",
   );
   console.log(
-    "  (each fan-out is measured once, minutes before Fillgrid: npm run bench:ratios measures ÷ +limit in alternate rounds, the median of five)",
+    "  (each fan-out is measured once, minutes before Fillgrid: npm run bench:ratios measures ÷ +limit in alternate rounds, the median of BENCH_ROUNDS, five by default)",
   );
   // What the runtime itself allows the two ratio targets: the fan-outs against their own trivial
   // request and against each other, in this run.

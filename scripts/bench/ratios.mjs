@@ -29,13 +29,12 @@ const SCENARIOS = [
   { name: "100 across 100 containers", size: 100, target: 0.8 },
   { name: "500 across 500 containers", size: 500, target: 0.8 },
 ];
+// Without wrangler dev's local trace capture, as npm run bench measures by default (a cost of the
+// development tool per span that production does not have).
 process.env.X_LOCAL_OBSERVABILITY = "false";
 
 const database = await startDatabaseStack({ databaseUrl: await benchDatabaseUrl("fillgrid_bench"), dataDir: null });
-const fillgrid = await startSystem({
-  vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy },
-  raiseRateLimits: true,
-});
+let fillgrid;
 let fanout;
 
 async function call(url, path, init = {}) {
@@ -74,6 +73,10 @@ const median = (values) => values.slice().sort((a, b) => a - b)[Math.floor(value
 const source = readingSource("bench-", CONTAINERS);
 
 try {
+  fillgrid = await startSystem({
+    vars: { DATABASE_URL: database.url, NEON_WS_PROXY: database.proxy },
+    raiseRateLimits: true,
+  });
   fanout = await startSystem({
     configPath: "scripts/bench/fanout/wrangler.toml",
     vars: { FANOUT_COMMIT: "on", FANOUT_LIMIT: "on" },
@@ -91,10 +94,10 @@ try {
   const systems = {
     fillgrid: {
       url: fillgrid.url,
-      config: fillgrid.edgeConfig,
+      marker: fillgrid.edgeMarker,
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     },
-    fanout: { url: fanout.url, config: fanout.edgeConfig, headers: { "content-type": "application/json" } },
+    fanout: { url: fanout.url, marker: fanout.edgeMarker, headers: { "content-type": "application/json" } },
   };
 
   /** One measurement of `system` in `scenario`: readings/s, and its edge workerd's CPU ms per reading (the fan-out's one session counts as edge). */
@@ -106,7 +109,8 @@ try {
     const before = processTimes();
     const result = await load(system.url, scenario.size, system.headers, seconds);
     const readings = result.requests.total * scenario.size;
-    const edgeMs = cpuByPart(before, processTimes(), system.config)["workerd (edge)"] ?? 0;
+    const edgeMs = cpuByPart(before, processTimes(), system.marker)["workerd (edge)"];
+    if (!edgeMs) throw new Error(`${system.url}: no CPU time found for its edge's workerd`);
     return { readingsPerSec: result.requests.average * scenario.size, edgeCpuMsPerReading: edgeMs / readings };
   }
 
@@ -145,9 +149,12 @@ try {
     );
   }
   mkdirSync("bench-results", { recursive: true });
-  writeFileSync("bench-results/ratios.json", JSON.stringify({ at: new Date().toISOString(), results }, null, 2));
+  writeFileSync(
+    "bench-results/ratios.json",
+    JSON.stringify({ at: new Date().toISOString(), rounds, seconds, warmupSeconds, connections, results }, null, 2),
+  );
 } finally {
   await fanout?.stop();
-  await fillgrid.stop();
+  await fillgrid?.stop();
   await database.stop();
 }

@@ -52,7 +52,10 @@ async function startWrangler({ config, state, vars, extraArgs = [], env = proces
     ...extraArgs,
   ];
   const child = spawn("wrangler", args, { stdio: ["ignore", "pipe", "pipe"], env });
-  const session = { child, url: `http://127.0.0.1:${port}`, inspectorPort: inspector, output: "" };
+  // Its own state directory, named in its command line (and so under it in the process tree), tells
+  // this session's processes from any other's on the machine (scripts/lib/process-cpu.mjs).
+  const marker = `--persist-to ${state} `;
+  const session = { child, url: `http://127.0.0.1:${port}`, inspectorPort: inspector, marker, output: "" };
   // BENCH_VERBOSE=1 shows wrangler dev's lines while it runs (BENCH_LOG_LEVEL=log adds the system's own console lines).
   const echo = process.env.BENCH_VERBOSE ? (d) => process.stderr.write(d) : () => {};
   child.stdout.on("data", (d) => ((session.output += d), echo(d)));
@@ -92,8 +95,8 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
       url: session.url,
       vars: extraVars,
       inspectorPort: session.inspectorPort,
-      /** The configuration the session was started with: its processes name it (scripts/lib/process-cpu.mjs). */
-      edgeConfig: configPath,
+      /** What only this session's command line holds (cpuByPart's `under`). */
+      edgeMarker: session.marker,
       async stop() {
         await stopWrangler(session);
         rmSync(state, { recursive: true, force: true });
@@ -122,8 +125,8 @@ export async function startSystem({ vars: extraVars = {}, extraArgs = [], raiseR
     /** wrangler dev's inspector (Chrome DevTools protocol) for the edge, its objects included. */
     inspectorPort: edge.inspectorPort,
     projectorInspectorPort: projector.inspectorPort,
-    /** The edge session's configuration: its processes name it (scripts/lib/process-cpu.mjs). */
-    edgeConfig: configs.edge,
+    /** What only the edge session's command line holds (cpuByPart's `under`). */
+    edgeMarker: edge.marker,
     async stop() {
       await stopWrangler(edge);
       await stopWrangler(projector);

@@ -65,9 +65,9 @@ function startedUnder(pid, times, marker) {
 }
 
 /**
- * CPU ms spent per part between two `processTimes()` readings. With `under` (a session's config
- * path, say), only the processes started under the one whose command line names it: one system's
- * parts apart from another's running beside it.
+ * CPU ms spent per part between two `processTimes()` readings. With `under` (a session's
+ * `edgeMarker` from scripts/lib/local-system.mjs), only the processes started under the one whose
+ * command line holds it: one system's parts apart from another's running beside it.
  */
 export function cpuByPart(before, after, under = null) {
   const parts = {};
