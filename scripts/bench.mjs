@@ -16,7 +16,13 @@ import pg from "pg";
 import { freshDatabase, startDatabaseStack } from "./lib/database.mjs";
 import { startSystem } from "./lib/local-system.mjs";
 import { LAND_WITHIN_MS, intoPostgres } from "./lib/into-postgres.mjs";
-import { benchDatabaseUrl, connectionsFor, readingSource, settledQueues } from "./lib/bench-support.mjs";
+import {
+  benchCredentials,
+  benchDatabaseUrl,
+  connectionsFor,
+  readingSource,
+  settledQueues,
+} from "./lib/bench-support.mjs";
 import { cpuByPart, machineCpuMs, processTimes } from "./lib/process-cpu.mjs";
 import { benchAnalytics, printAnalytics } from "./bench/analytics.mjs";
 import { benchArchive, printArchive } from "./bench/archive.mjs";
@@ -104,17 +110,7 @@ async function intoPostgresWithoutGapCheck() {
   const client = new pg.Client({ connectionString: stack.url });
   await client.connect();
   try {
-    const { token } = await call(
-      "/v1/auth/login",
-      { method: "POST", body: JSON.stringify({ email: other.vars.ADMIN_EMAIL, password: other.vars.ADMIN_PASSWORD }) },
-      other.url,
-    );
-    const { key } = await call(
-      "/v1/device-keys",
-      { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ label: "bench" }) },
-      other.url,
-    );
-    const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+    const { device: auth } = await benchCredentials(other);
     for (const body of source.everyContainer())
       await call("/v1/readings", { method: "POST", headers: auth, body }, other.url);
     return await intoPostgres({
@@ -162,16 +158,7 @@ function costOf(before, after, readings) {
 }
 
 try {
-  const { token } = await call("/v1/auth/login", {
-    method: "POST",
-    body: JSON.stringify({ email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD }),
-  });
-  const { key } = await call("/v1/device-keys", {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}` },
-    body: JSON.stringify({ label: "bench" }),
-  });
-  const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const { token, admin: adminAuth, device: auth } = await benchCredentials(system);
 
   /**
    * The ingest scenarios, for Fillgrid and for the no-op fan-out alike: single readings; batches of
@@ -297,7 +284,6 @@ try {
   await startObjects(url, auth);
   while ((await landed("bench-")) < CONTAINERS) await new Promise((r) => setTimeout(r, 100));
   // What the into-Postgres run costs, from the code's own counters (GET /v1/diagnostics/usage).
-  const adminAuth = { authorization: `Bearer ${token}` };
   const rows = await measure(scenarios, url, auth, () => settledUsage(adminAuth));
   // The scenarios above leave the projection a backlog; it drains first, so this run measures itself.
   const usageBefore = await settledUsage(adminAuth);

@@ -7,7 +7,7 @@
 // next batch only when one is done, so what is acknowledged during a batch lands with the next one:
 // the tail follows the batch's time. BENCH_E2E_BATCHES and BENCH_DATABASE_URL as for npm run bench.
 import pg from "pg";
-import { benchDatabaseUrl, readingSource } from "../lib/bench-support.mjs";
+import { benchCredentials, benchDatabaseUrl, readingSource } from "../lib/bench-support.mjs";
 import { startDatabaseStack } from "../lib/database.mjs";
 import { intoPostgres } from "../lib/into-postgres.mjs";
 import { startSystem } from "../lib/local-system.mjs";
@@ -75,20 +75,7 @@ function longestAtMost(before, after) {
 
 try {
   await client.connect();
-  const { token } = await (
-    await call("/v1/auth/login", {
-      method: "POST",
-      body: JSON.stringify({ email: system.vars.ADMIN_EMAIL, password: system.vars.ADMIN_PASSWORD }),
-    })
-  ).json();
-  const { key } = await (
-    await call("/v1/device-keys", {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}` },
-      body: JSON.stringify({ label: "bench" }),
-    })
-  ).json();
-  const auth = { authorization: `Bearer ${key}` };
+  const { device: auth } = await benchCredentials(system);
   const source = readingSource("bench-", CONTAINERS);
   // Every container's object started, and that drained into Postgres first.
   for (const body of source.everyContainer()) await call("/v1/readings", { method: "POST", headers: auth, body });

@@ -13,7 +13,7 @@ import autocannon from "autocannon";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { benchDatabaseUrl, connectionsFor, readingSource } from "../lib/bench-support.mjs";
+import { benchCredentials, benchDatabaseUrl, connectionsFor, readingSource } from "../lib/bench-support.mjs";
 import { startDatabaseStack } from "../lib/database.mjs";
 import { startSystem } from "../lib/local-system.mjs";
 
@@ -157,16 +157,7 @@ function summarize(profile, starts) {
 }
 
 try {
-  const { token } = await call("/v1/auth/login", {
-    method: "POST",
-    body: JSON.stringify({ email: system.vars.ADMIN_EMAIL, password: system.vars.ADMIN_PASSWORD }),
-  });
-  const { key } = await call("/v1/device-keys", {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}` },
-    body: JSON.stringify({ label: "profile" }),
-  });
-  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  const { device: headers } = await benchCredentials(system, "profile");
   for (const body of source.everyContainer()) await call("/v1/readings", { method: "POST", headers, body });
   // The cold scenario: a set number of requests, one to each container (its readings go to each in turn).
   const run = (amount) =>

@@ -13,7 +13,13 @@
 // and every object of the system measured has been started, as `npm run bench` does.
 import autocannon from "autocannon";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { benchDatabaseUrl, connectionsFor, readingSource, settledQueues } from "../lib/bench-support.mjs";
+import {
+  benchCredentials,
+  benchDatabaseUrl,
+  connectionsFor,
+  readingSource,
+  settledQueues,
+} from "../lib/bench-support.mjs";
 import { startDatabaseStack } from "../lib/database.mjs";
 import { startSystem } from "../lib/local-system.mjs";
 import { cpuByPart, processTimes } from "../lib/process-cpu.mjs";
@@ -81,21 +87,12 @@ try {
     configPath: "scripts/bench/fanout/wrangler.toml",
     vars: { FANOUT_COMMIT: "on", FANOUT_LIMIT: "on" },
   });
-  const { token } = await call(fillgrid.url, "/v1/auth/login", {
-    method: "POST",
-    body: JSON.stringify({ email: fillgrid.vars.ADMIN_EMAIL, password: fillgrid.vars.ADMIN_PASSWORD }),
-  });
-  const { key } = await call(fillgrid.url, "/v1/device-keys", {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}` },
-    body: JSON.stringify({ label: "bench" }),
-  });
-  const admin = { authorization: `Bearer ${token}` };
+  const { admin, device } = await benchCredentials(fillgrid);
   const systems = {
     fillgrid: {
       url: fillgrid.url,
       marker: fillgrid.edgeMarker,
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      headers: device,
     },
     fanout: { url: fanout.url, marker: fanout.edgeMarker, headers: { "content-type": "application/json" } },
   };

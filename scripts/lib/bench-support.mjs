@@ -130,3 +130,24 @@ export async function settledQueues(urls, headers) {
     last = now;
   }
 }
+
+/**
+ * A system's first admin signed in and a fleet device key issued, as every benchmark starts:
+ * `token` (the admin's), `admin` (their headers: diagnostics, metrics) and `device` (the key's
+ * headers: ingest).
+ */
+export async function benchCredentials({ url, vars }, label = "bench") {
+  const post = async (path, body, headers = {}) => {
+    const res = await fetch(url + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  const { token } = await post("/v1/auth/login", { email: vars.ADMIN_EMAIL, password: vars.ADMIN_PASSWORD });
+  const admin = { authorization: `Bearer ${token}` };
+  const { key } = await post("/v1/device-keys", { label }, admin);
+  return { token, admin, device: { authorization: `Bearer ${key}`, "content-type": "application/json" } };
+}
